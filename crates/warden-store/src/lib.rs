@@ -1,0 +1,3 @@
+//! Warden's store. (Being written.)
+pub mod model;
+pub use model::*;

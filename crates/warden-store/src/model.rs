@@ -1,0 +1,377 @@
+//! The values the store keeps and hands out: plain data, no SQL.
+//!
+//! Every stage of the pipeline reads and writes these types; the SQL that
+//! persists them lives in the backend modules only.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How bad a finding is, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no severity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity `{0}` (expected one of: critical, high, medium, low, info)")]
+pub struct UnknownSeverity(pub String);
+
+impl FromStr for Severity {
+    type Err = UnknownSeverity;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "info" | "informational" => Ok(Severity::Info),
+            "low" => Ok(Severity::Low),
+            "medium" | "moderate" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            _ => Err(UnknownSeverity(s.to_string())),
+        }
+    }
+}
+
+/// How sure the agent that reported a finding was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// The outcome of a revalidation pass over one finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    TruePositive,
+    FalsePositive,
+    Uncertain,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::TruePositive => "true_positive",
+            Verdict::FalsePositive => "false_positive",
+            Verdict::Uncertain => "uncertain",
+        }
+    }
+}
+
+/// What a user decided about a finding during triage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    Open,
+    AcceptedRisk,
+    WontFix,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Open => "open",
+            Disposition::AcceptedRisk => "accepted_risk",
+            Disposition::WontFix => "wont_fix",
+        }
+    }
+}
+
+/// Where a file stands in the investigation pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Seen by the scan; waiting for an agent (only candidates are ever claimed).
+    Pending,
+    /// Claimed under a lease by a running `process`.
+    Processing,
+    /// Investigated; its findings (possibly none) are recorded.
+    Analyzed,
+    /// The investigation failed or hit a limit; retried on the next run.
+    Failed,
+    /// No longer present in the tree at the last scan.
+    Gone,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Pending => "pending",
+            FileStatus::Processing => "processing",
+            FileStatus::Analyzed => "analyzed",
+            FileStatus::Failed => "failed",
+            FileStatus::Gone => "gone",
+        }
+    }
+}
+
+/// Which stage a run belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Scan,
+    Process,
+    Revalidate,
+    Triage,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Scan => "scan",
+            RunKind::Process => "process",
+            RunKind::Revalidate => "revalidate",
+            RunKind::Triage => "triage",
+        }
+    }
+}
+
+/// How a run ended (or that it has not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Done,
+    /// Stopped on purpose: credits exhausted, cost cap, Ctrl-C.
+    Stopped,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A project: one scanned root with its own files, findings and spend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    /// Absolute path of the scanned root, as last seen.
+    pub root: String,
+    /// Detected technologies (languages, frameworks), sorted.
+    pub tech: Vec<String>,
+    pub created_at: String,
+}
+
+/// What the store remembers about a file's content, so a re-scan can skip it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownFile {
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// Hex BLAKE3 of the content.
+    pub hash: String,
+}
+
+/// One rule hit inside a file, as recorded by `scan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub rule_id: String,
+    /// 1-based line of the match.
+    pub line: u32,
+    /// The matched line, trimmed and cut to a bounded length.
+    pub snippet: String,
+}
+
+/// A file as seen by one scan: either read and matched, or unchanged since the store last saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScannedFile {
+    /// Path relative to the project root, `/`-separated.
+    pub path: String,
+    pub language: Option<String>,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub hash: String,
+    /// `None` when the content is unchanged and the stored hits and score still hold.
+    pub matched: Option<MatchedFile>,
+}
+
+/// The result of running the rules over one file's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchedFile {
+    pub score: f64,
+    pub hits: Vec<Hit>,
+}
+
+/// Everything one scan saw, handed to the store in one piece.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// Every file the walk accepted (skipped files are not listed).
+    pub files: Vec<ScannedFile>,
+    /// Keep only the N best-scored files as candidates; `None` keeps all that score.
+    pub limit: Option<usize>,
+    /// A file is a candidate when its score reaches this.
+    pub min_score: f64,
+}
+
+/// What recording a scan changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanDelta {
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub gone: u64,
+    /// Files whose later-stage state was reset to pending because their content changed.
+    pub requeued: u64,
+    pub candidates: u64,
+}
+
+/// A candidate file with its hits, as listed by the store (best score first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateFile {
+    pub path: String,
+    pub language: Option<String>,
+    pub score: f64,
+    pub status: FileStatus,
+    pub hits: Vec<Hit>,
+}
+
+/// A finding as an agent (or a test) reports it, before the store gives it an id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewFinding {
+    pub run_id: Option<i64>,
+    pub path: String,
+    pub start_line: u32,
+    pub end_line: u32,
+    pub title: String,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    /// e.g. `CWE-89`.
+    pub cwe: Option<String>,
+    /// e.g. `injection`.
+    pub category: Option<String>,
+    /// The scan rule that led here, if any.
+    pub rule_id: Option<String>,
+    pub description: String,
+    /// How an attacker reaches the flaw.
+    pub attack_path: String,
+    pub recommendation: String,
+    pub patch: Option<String>,
+    /// Cost of the investigation share attributed to this finding, in USD.
+    pub cost_usd: Option<f64>,
+}
+
+/// A stored finding with everything later stages added to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id derived from project, path, rule/CWE and normalised title.
+    pub id: String,
+    /// Stable across line moves: used as SARIF `partialFingerprints`.
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub reported: NewFinding,
+    pub created_at: String,
+    pub verdict: Option<VerdictRecord>,
+    pub disposition: Disposition,
+    pub disposition_reason: Option<String>,
+    /// Id of the finding this one duplicates (same root cause), if grouped.
+    pub duplicate_of: Option<String>,
+}
+
+impl Finding {
+    /// The severity after revalidation, when a verdict corrected it.
+    pub fn effective_severity(&self) -> Severity {
+        self.verdict
+            .as_ref()
+            .and_then(|v| v.corrected_severity)
+            .unwrap_or(self.reported.severity)
+    }
+}
+
+/// A revalidation verdict on one finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub verdict: Verdict,
+    pub reasoning: String,
+    pub corrected_severity: Option<Severity>,
+    pub run_id: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub created_at: String,
+}
+
+/// One call to a model, with its usage and cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCall {
+    pub run_id: Option<i64>,
+    pub path: Option<String>,
+    pub finding_id: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cache_read_tokens: u64,
+    /// `None` when the model's price is unknown (never silently zero).
+    pub cost_usd: Option<f64>,
+}
+
+/// What each stage of one project holds, for `warden status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProjectStatus {
+    pub project_id: String,
+    pub root: String,
+    pub tech: Vec<String>,
+    pub files: u64,
+    pub gone: u64,
+    pub candidates: u64,
+    pub pending: u64,
+    pub processing: u64,
+    pub analyzed: u64,
+    pub failed: u64,
+    /// Open findings per severity, most severe first: `[critical, high, medium, low, info]`.
+    pub findings_by_severity: [u64; 5],
+    pub findings_total: u64,
+    pub verdicts: u64,
+    pub spend_usd: f64,
+    /// Calls whose cost is unknown (model without a price).
+    pub unpriced_calls: u64,
+    pub last_scan_at: Option<String>,
+}
