@@ -1,1 +1,40 @@
-//! Scanner. (Being written.)
+//! Finds the files in a tree that deserve an AI agent's time, without AI.
+//!
+//! A scan walks the tree (gitignore-aware, in parallel), runs every rule pack
+//! that covers each file's language in one pass, scores each file from its
+//! hits, and hands per-file results to the caller (the store, a test).
+//!
+//! ```no_run
+//! use warden_scan::{NoProgress, Prior, ScannerBuilder};
+//!
+//! let scanner = ScannerBuilder::new().max_file_size(1 << 20).build()?;
+//! let outcome = scanner.scan(std::path::Path::new("."), &Prior::default(), &NoProgress)?;
+//! let best = outcome
+//!     .files
+//!     .iter()
+//!     .filter_map(|f| f.matched.as_ref().map(|m| (m.score, &f.path)))
+//!     .fold(None, |best: Option<(f64, &String)>, x| match best {
+//!         Some(b) if b.0 >= x.0 => Some(b),
+//!         _ => Some(x),
+//!     });
+//! println!("{best:?}");
+//! # Ok::<(), warden_scan::ScanError>(())
+//! ```
+
+mod language;
+mod matcher;
+pub mod rules;
+mod scanner;
+mod score;
+pub mod tech;
+mod walk;
+
+pub use language::Language;
+pub use matcher::{RawHit, RuleSet};
+pub use rules::{Pack, Role, Rule, RuleError};
+pub use scanner::{
+    NoProgress, Prior, Progress, ScanError, ScanOutcome, ScanStats, Scanner, ScannerBuilder,
+    DEFAULT_MAX_FILE_SIZE, DEFAULT_MIN_SCORE,
+};
+pub use score::{is_test_path, ScoreModel};
+pub use walk::SkipReason;

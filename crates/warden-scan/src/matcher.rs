@@ -1,0 +1,244 @@
+//! Evaluating every applicable rule over a file's content in one pass.
+//!
+//! Per language, all rules that apply are compiled into one `RegexSet`: a single
+//! scan of the content says which rules match at all, and only those rules are
+//! run again to find where. Most files match few rules, so the second step is cheap.
+
+use crate::rules::{Role, Rule};
+use crate::Language;
+use regex::RegexSet;
+use std::collections::HashMap;
+
+/// At most this many hits of one rule are kept per file: more adds nothing to the score.
+const MAX_HITS_PER_RULE: usize = 20;
+/// Snippets are cut to this many bytes (on a char boundary).
+const MAX_SNIPPET: usize = 200;
+
+/// One match of one rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawHit {
+    /// Index into [`RuleSet::rules`].
+    pub rule: usize,
+    /// 1-based line.
+    pub line: u32,
+    pub snippet: String,
+}
+
+/// The selected rules, compiled per language.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    per_language: HashMap<Language, LanguageMatcher>,
+}
+
+#[derive(Debug)]
+struct LanguageMatcher {
+    set: RegexSet,
+    /// Position in `set` → index into `rules`.
+    rule_index: Vec<usize>,
+}
+
+impl RuleSet {
+    /// Compiles `rules`; `applies(rule, lang)` says whether a rule runs on a language.
+    pub fn compile(
+        rules: Vec<Rule>,
+        applies: impl Fn(&Rule, Language) -> bool,
+    ) -> Result<RuleSet, regex::Error> {
+        let mut per_language = HashMap::new();
+        for lang in Language::ALL {
+            let rule_index: Vec<usize> = (0..rules.len())
+                .filter(|&i| applies(&rules[i], lang))
+                .collect();
+            if rule_index.is_empty() {
+                continue;
+            }
+            let set =
+                regex::RegexSetBuilder::new(rule_index.iter().map(|&i| rules[i].regex.as_str()))
+                    .size_limit(1 << 26)
+                    .dfa_size_limit(1 << 24)
+                    .build()?;
+            per_language.insert(lang, LanguageMatcher { set, rule_index });
+        }
+        Ok(RuleSet {
+            rules,
+            per_language,
+        })
+    }
+
+    /// The compiled rules, in the order hits refer to them.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Whether any rule applies to `lang`.
+    pub fn covers(&self, lang: Language) -> bool {
+        self.per_language.contains_key(&lang)
+    }
+
+    /// Every hit of every applicable rule in `content`, ordered by line.
+    pub fn find(&self, lang: Language, content: &str) -> Vec<RawHit> {
+        let Some(matcher) = self.per_language.get(&lang) else {
+            return Vec::new();
+        };
+        let matched = matcher.set.matches(content);
+        if !matched.matched_any() {
+            return Vec::new();
+        }
+        let lines = LineIndex::new(content);
+        let mut hits = Vec::new();
+        for set_pos in matched.iter() {
+            let rule_idx = matcher.rule_index[set_pos];
+            let rule = &self.rules[rule_idx];
+            let mut kept = 0;
+            for m in rule.regex.find_iter(content) {
+                let (line_no, line) = lines.line_of(content, m.start());
+                if rule.category != "secrets" && is_comment(line) {
+                    continue;
+                }
+                hits.push(RawHit {
+                    rule: rule_idx,
+                    line: line_no,
+                    snippet: snippet(line),
+                });
+                kept += 1;
+                if kept == MAX_HITS_PER_RULE {
+                    break;
+                }
+            }
+        }
+        hits.sort_by_key(|h| (h.line, h.rule));
+        hits
+    }
+
+    /// Whether any selected rule plays `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.rules.iter().any(|r| r.role == role)
+    }
+}
+
+/// Start offsets of lines, for turning a byte offset into a line number.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(content: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(
+            content
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { starts }
+    }
+
+    /// The 1-based line number and the text of the line holding `offset`.
+    fn line_of<'c>(&self, content: &'c str, offset: usize) -> (u32, &'c str) {
+        let idx = self.starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.starts[idx];
+        let end = self
+            .starts
+            .get(idx + 1)
+            .map_or(content.len(), |&next| next - 1);
+        let line = content[start..end].trim_end_matches('\r');
+        (u32::try_from(idx + 1).unwrap_or(u32::MAX), line)
+    }
+}
+
+/// A line that is only a comment: its matches are talk about code, not code.
+fn is_comment(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("//")
+        || t.starts_with('#') && !t.starts_with("#include") && !t.starts_with("#[")
+        || t.starts_with("/*")
+        || t.starts_with("* ")
+        || t == "*"
+        || t.starts_with("--")
+        || t.starts_with("<!--")
+}
+
+fn snippet(line: &str) -> String {
+    let t = line.trim();
+    if t.len() <= MAX_SNIPPET {
+        return t.to_string();
+    }
+    let mut end = MAX_SNIPPET;
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &t[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_pack;
+
+    fn demo_rules() -> Vec<Rule> {
+        let src = r#"
+[pack]
+id = "demo"
+name = "Demo"
+languages = ["python"]
+
+[[rule]]
+id = "demo.eval"
+title = "eval"
+cwe = "CWE-95"
+category = "code-execution"
+weight = 7
+pattern = '\beval\('
+examples = ["eval(x)"]
+
+[[rule]]
+id = "demo.key"
+title = "key"
+cwe = "CWE-798"
+category = "secrets"
+weight = 7
+pattern = 'SECRET_KEY\s*='
+examples = ["SECRET_KEY = 'x'"]
+"#;
+        parse_pack("demo.toml", src).expect("valid").rules
+    }
+
+    #[test]
+    fn finds_lines_of_every_matching_rule() {
+        let set = RuleSet::compile(demo_rules(), |_, l| l == Language::Python).expect("compiles");
+        let content = "import os\nx = eval(y)\r\nSECRET_KEY = 'abc'\n";
+        let hits = set.find(Language::Python, content);
+        let got: Vec<(&str, u32, &str)> = hits
+            .iter()
+            .map(|h| (set.rules()[h.rule].id.as_str(), h.line, h.snippet.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("demo.eval", 2, "x = eval(y)"),
+                ("demo.key", 3, "SECRET_KEY = 'abc'")
+            ]
+        );
+        assert!(set.find(Language::Go, content).is_empty());
+    }
+
+    #[test]
+    fn comments_do_not_count_except_for_secrets() {
+        let set = RuleSet::compile(demo_rules(), |_, _| true).expect("compiles");
+        let content = "# never call eval(input)\n# SECRET_KEY = 'leaked'\n";
+        let hits = set.find(Language::Python, content);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(set.rules()[hits[0].rule].id, "demo.key");
+    }
+
+    #[test]
+    fn last_line_without_newline_and_long_lines() {
+        let set = RuleSet::compile(demo_rules(), |_, _| true).expect("compiles");
+        let long = format!("eval(\"{}\")", "é".repeat(300));
+        let hits = set.find(Language::Python, &format!("a\n{long}"));
+        assert_eq!(hits[0].line, 2);
+        assert!(hits[0].snippet.ends_with('…'));
+        assert!(hits[0].snippet.len() <= MAX_SNIPPET + '…'.len_utf8());
+    }
+}

@@ -1,0 +1,148 @@
+//! Rule packs: data files (one per language family) compiled into the binary.
+//!
+//! A rule is a regular expression with an id, a CWE, a category, a role and a
+//! weight, plus examples that must fire and look-alikes that must not. The
+//! packs live in `crates/warden-scan/rules/*.toml`; `pack.rs` parses and checks
+//! them, this module holds the types and the registry of all packs.
+
+mod pack;
+
+pub use pack::{parse_pack, RuleError};
+
+use crate::Language;
+use regex::Regex;
+use std::collections::BTreeSet;
+
+/// What a rule's match means for scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// A dangerous operation: the thing an agent should look at.
+    Sink,
+    /// Attacker-controlled data entering the program (request parameters, argv, message bodies).
+    Source,
+    /// Where outside input reaches the code: HTTP routes, CLI parsing, message consumers.
+    EntryPoint,
+    /// A defence that neutralises sinks of the same category nearby (escaping, parameterisation).
+    Sanitizer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Sink => "sink",
+            Role::Source => "source",
+            Role::EntryPoint => "entry-point",
+            Role::Sanitizer => "sanitizer",
+        }
+    }
+}
+
+/// The vulnerability classes rules are filed under.
+pub const CATEGORIES: &[&str] = &[
+    "injection",
+    "command-execution",
+    "code-execution",
+    "path-traversal",
+    "ssrf",
+    "deserialization",
+    "xss",
+    "xxe",
+    "open-redirect",
+    "authn",
+    "authz",
+    "crypto",
+    "weak-random",
+    "secrets",
+    "config",
+    "cookie",
+    "memory-safety",
+    "race-condition",
+    "input",
+];
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique id, `<pack>.<name>` (e.g. `python.sql-string-build`).
+    pub id: String,
+    /// The pack this rule belongs to.
+    pub pack: String,
+    pub title: String,
+    /// e.g. `CWE-89`; `None` for entry points and sources.
+    pub cwe: Option<String>,
+    pub category: String,
+    pub role: Role,
+    /// 1–10: how much a match raises a file's score.
+    pub weight: f64,
+    /// Runs only when one of these frameworks is detected (empty: always).
+    pub frameworks: Vec<String>,
+    /// Extra languages beyond the pack's own.
+    pub languages: Vec<Language>,
+    pub regex: Regex,
+    pub help: String,
+    pub examples: Vec<String>,
+    pub negatives: Vec<String>,
+}
+
+/// A pack as loaded: its id, the languages it covers (empty: every language) and its rules.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    pub id: String,
+    pub name: String,
+    /// Empty for the language-independent pack.
+    pub languages: Vec<Language>,
+    pub rules: Vec<Rule>,
+}
+
+impl Pack {
+    /// Whether the pack's rules apply to files of `lang`.
+    pub fn covers(&self, lang: Language) -> bool {
+        self.languages.is_empty() || self.languages.contains(&lang)
+    }
+}
+
+/// The packs compiled into the binary: (file name, TOML source).
+pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
+    ("generic.toml", include_str!("../../rules/generic.toml")),
+    ("python.toml", include_str!("../../rules/python.toml")),
+    (
+        "javascript.toml",
+        include_str!("../../rules/javascript.toml"),
+    ),
+    ("go.toml", include_str!("../../rules/go.toml")),
+    ("java.toml", include_str!("../../rules/java.toml")),
+    ("ruby.toml", include_str!("../../rules/ruby.toml")),
+    ("php.toml", include_str!("../../rules/php.toml")),
+    ("c.toml", include_str!("../../rules/c.toml")),
+    ("csharp.toml", include_str!("../../rules/csharp.toml")),
+    ("rust.toml", include_str!("../../rules/rust.toml")),
+];
+
+/// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
+/// which the test suite rules out.
+pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
+    let packs = BUILTIN_SOURCES
+        .iter()
+        .map(|(file, src)| parse_pack(file, src))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut seen = BTreeSet::new();
+    for rule in packs.iter().flat_map(|p| &p.rules) {
+        if !seen.insert(rule.id.as_str()) {
+            return Err(RuleError::DuplicateId {
+                id: rule.id.clone(),
+            });
+        }
+    }
+    Ok(packs)
+}
+
+/// A fingerprint of the rule sources: a change re-matches every file on the next scan.
+pub fn builtin_fingerprint() -> String {
+    let mut hasher = blake3::Hasher::new();
+    for (file, src) in BUILTIN_SOURCES {
+        hasher.update(file.as_bytes());
+        hasher.update(src.as_bytes());
+    }
+    hasher.finalize().to_hex().to_string()
+}

@@ -1,0 +1,254 @@
+//! Turning a file's rule hits into one score.
+//!
+//! Only sinks (and secrets, weak crypto, dangerous config, which are sinks too)
+//! score. Sources, entry points and sanitizers change how much a sink counts:
+//! attacker input a few lines above a sink, or a route handler around it, raise
+//! it; a sanitizer of the same category on or next to it lowers it. A file with
+//! only an entry point is not a candidate: every route handler is not a finding.
+
+use crate::matcher::RawHit;
+use crate::rules::{Role, Rule};
+
+/// Knobs of the scoring model; the defaults are what `warden scan` uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreModel {
+    /// A source this many lines above a sink (or on its line) taints it.
+    pub taint_window: u32,
+    /// An entry point this many lines above a sink puts the sink in its handler.
+    pub entry_window: u32,
+    /// A sanitizer this many lines around a sink neutralises it.
+    pub sanitizer_window: u32,
+    pub taint_boost: f64,
+    pub source_in_file_boost: f64,
+    pub entry_boost: f64,
+    pub entry_in_file_boost: f64,
+    pub sanitizer_factor: f64,
+    /// Files under test directories or named like tests count this much.
+    pub test_file_factor: f64,
+}
+
+impl Default for ScoreModel {
+    fn default() -> Self {
+        ScoreModel {
+            taint_window: 40,
+            entry_window: 80,
+            sanitizer_window: 3,
+            taint_boost: 1.8,
+            source_in_file_boost: 1.25,
+            entry_boost: 1.4,
+            entry_in_file_boost: 1.15,
+            sanitizer_factor: 0.3,
+            test_file_factor: 0.4,
+        }
+    }
+}
+
+impl ScoreModel {
+    /// Scores one file from its hits (`rules` is what `hit.rule` indexes).
+    pub fn score(&self, path: &str, rules: &[Rule], hits: &[RawHit]) -> f64 {
+        let lines_of = |role: Role| -> Vec<u32> {
+            hits.iter()
+                .filter(|h| rules[h.rule].role == role)
+                .map(|h| h.line)
+                .collect()
+        };
+        let sources = lines_of(Role::Source);
+        let entries = lines_of(Role::EntryPoint);
+        let sanitizers: Vec<(&str, u32)> = hits
+            .iter()
+            .filter(|h| rules[h.rule].role == Role::Sanitizer)
+            .map(|h| (rules[h.rule].category.as_str(), h.line))
+            .collect();
+
+        // Best multiplier and hit count per sink rule, in first-seen order.
+        let mut per_rule: Vec<(usize, f64, u32)> = Vec::new();
+        for hit in hits.iter().filter(|h| rules[h.rule].role == Role::Sink) {
+            let rule = &rules[hit.rule];
+            let m = self.context_multiplier(rule, hit.line, &sources, &entries, &sanitizers);
+            match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
+                Some(entry) => {
+                    entry.1 = entry.1.max(m);
+                    entry.2 += 1;
+                }
+                None => per_rule.push((hit.rule, m, 1)),
+            }
+        }
+        let raw: f64 = per_rule
+            .iter()
+            .map(|&(r, m, n)| rules[r].weight * m * (1.0 + 0.15 * f64::from(n.min(5) - 1)))
+            .sum();
+        let factor = if is_test_path(path) {
+            self.test_file_factor
+        } else {
+            1.0
+        };
+        (raw * factor * 100.0).round() / 100.0
+    }
+
+    fn context_multiplier(
+        &self,
+        rule: &Rule,
+        line: u32,
+        sources: &[u32],
+        entries: &[u32],
+        sanitizers: &[(&str, u32)],
+    ) -> f64 {
+        let above = |l: u32, window: u32| l <= line && line - l <= window;
+        let mut m = 1.0;
+        if sources.iter().any(|&s| above(s, self.taint_window)) {
+            m *= self.taint_boost;
+        } else if !sources.is_empty() {
+            m *= self.source_in_file_boost;
+        }
+        if entries.iter().any(|&e| above(e, self.entry_window)) {
+            m *= self.entry_boost;
+        } else if !entries.is_empty() {
+            m *= self.entry_in_file_boost;
+        }
+        let sanitized = sanitizers.iter().any(|&(cat, l)| {
+            (cat == rule.category || cat == "input") && l.abs_diff(line) <= self.sanitizer_window
+        });
+        if sanitized {
+            m *= self.sanitizer_factor;
+        }
+        m
+    }
+}
+
+/// Test code is worth reviewing less: it rarely ships and its "vulnerabilities" are fixtures.
+pub fn is_test_path(path: &str) -> bool {
+    let mut parts = path.split('/');
+    let file = parts.next_back().unwrap_or("");
+    let in_test_dir = path.split('/').rev().skip(1).any(|d| {
+        matches!(
+            d,
+            "test" | "tests" | "__tests__" | "spec" | "specs" | "testdata" | "fixtures" | "e2e"
+        )
+    });
+    let stem = file.split('.').next().unwrap_or(file);
+    in_test_dir
+        || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem.ends_with("_spec")
+        || file.contains(".test.")
+        || file.contains(".spec.")
+        || (stem.ends_with("Test") || stem.ends_with("Tests"))
+            && stem.len() > 4
+            && !stem.chars().last().is_some_and(|c| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_pack;
+
+    fn rules() -> Vec<Rule> {
+        let src = r#"
+[pack]
+id = "t"
+name = "T"
+languages = ["python"]
+
+[[rule]]
+id = "t.sink"
+title = "sink"
+cwe = "CWE-78"
+category = "command-execution"
+weight = 5
+pattern = 'sink\('
+examples = ["sink("]
+
+[[rule]]
+id = "t.source"
+title = "source"
+category = "input"
+role = "source"
+weight = 1
+pattern = 'request\.'
+examples = ["request."]
+
+[[rule]]
+id = "t.route"
+title = "route"
+category = "input"
+role = "entry-point"
+weight = 1
+pattern = '@route'
+examples = ["@route"]
+
+[[rule]]
+id = "t.clean"
+title = "clean"
+category = "command-execution"
+role = "sanitizer"
+weight = 1
+pattern = 'quote\('
+examples = ["quote("]
+"#;
+        parse_pack("t.toml", src).expect("valid").rules
+    }
+
+    fn hit(rule: usize, line: u32) -> RawHit {
+        RawHit {
+            rule,
+            line,
+            snippet: String::new(),
+        }
+    }
+
+    #[test]
+    fn entry_points_and_sources_alone_do_not_score() {
+        let m = ScoreModel::default();
+        assert_eq!(m.score("a.py", &rules(), &[hit(1, 1), hit(2, 2)]), 0.0);
+    }
+
+    #[test]
+    fn taint_and_handler_raise_a_sink_and_sanitizers_lower_it() {
+        let m = ScoreModel::default();
+        let r = rules();
+        let bare = m.score("a.py", &r, &[hit(0, 50)]);
+        let tainted = m.score("a.py", &r, &[hit(1, 45), hit(0, 50)]);
+        let in_handler = m.score("a.py", &r, &[hit(2, 40), hit(1, 45), hit(0, 50)]);
+        let sanitized = m.score("a.py", &r, &[hit(1, 45), hit(0, 50), hit(3, 50)]);
+        assert_eq!(bare, 5.0);
+        assert!(
+            tainted > bare && in_handler > tainted,
+            "{bare} {tainted} {in_handler}"
+        );
+        assert!(sanitized < bare, "{sanitized}");
+        // A source far below the sink does not taint it.
+        let below = m.score("a.py", &r, &[hit(0, 10), hit(1, 45)]);
+        assert!(below < tainted);
+    }
+
+    #[test]
+    fn repeated_hits_add_a_little_and_tests_count_less() {
+        let m = ScoreModel::default();
+        let r = rules();
+        let once = m.score("a.py", &r, &[hit(0, 1)]);
+        let thrice = m.score("a.py", &r, &[hit(0, 1), hit(0, 2), hit(0, 3)]);
+        assert!(thrice > once && thrice < 2.0 * once);
+        assert!(m.score("tests/a.py", &r, &[hit(0, 1)]) < once);
+    }
+
+    #[test]
+    fn test_paths() {
+        for p in [
+            "tests/x.py",
+            "pkg/foo_test.go",
+            "src/a.test.ts",
+            "test_views.py",
+            "src/FooTest.java",
+        ] {
+            assert!(is_test_path(p), "{p}");
+        }
+        for p in [
+            "testcode/BenchmarkTest00001.py",
+            "src/contest.py",
+            "latest/app.js",
+            "Test.java",
+        ] {
+            assert!(!is_test_path(p), "{p}");
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Walking a tree: which files are worth reading, and why the others are not.
+//!
+//! The walk is `ignore`'s parallel, gitignore-aware walker. It honours
+//! `.gitignore` (with or without a git repository), `.ignore` and `.wardenignore`,
+//! prunes VCS, vendored and build-output directories, and never follows a
+//! symlink: a link to a file inside the root is skipped because the target is
+//! walked on its own, a link leading outside is skipped as such. Reading the
+//! files is the scanner's job; the walk only looks at names and metadata.
+
+use crate::Language;
+use ignore::{WalkBuilder, WalkState};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+/// Why a file was not scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// No rule pack covers this kind of file (docs, images, data).
+    UnsupportedType,
+    /// Larger than `--max-file-size`.
+    TooLarge,
+    /// Contains NUL bytes.
+    Binary,
+    /// Minified or bundled JavaScript/CSS.
+    Minified,
+    /// Generated code (`DO NOT EDIT` headers, protobuf output).
+    Generated,
+    /// Package-manager lockfile.
+    Lockfile,
+    /// A symlink whose target is inside the root (scanned under its real path).
+    SymlinkInside,
+    /// A symlink leading outside the scanned root, or nowhere.
+    SymlinkOutside,
+    /// Could not be read (permissions, vanished during the scan).
+    Unreadable,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::UnsupportedType => "unsupported type",
+            SkipReason::TooLarge => "too large",
+            SkipReason::Binary => "binary",
+            SkipReason::Minified => "minified or bundled",
+            SkipReason::Generated => "generated",
+            SkipReason::Lockfile => "lockfile",
+            SkipReason::SymlinkInside => "symlink (target scanned)",
+            SkipReason::SymlinkOutside => "symlink out of root",
+            SkipReason::Unreadable => "unreadable",
+        }
+    }
+}
+
+/// Directories never descended into: VCS metadata, dependencies, build output, caches.
+const PRUNED_DIRS: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    ".warden",
+    "node_modules",
+    "bower_components",
+    "jspm_packages",
+    "vendor",
+    "third_party",
+    "dist",
+    "build",
+    "out",
+    "target",
+    ".next",
+    ".nuxt",
+    ".svelte-kit",
+    ".turbo",
+    ".cache",
+    "coverage",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "site-packages",
+    ".gradle",
+    ".idea",
+    ".vscode",
+    "Pods",
+    ".terraform",
+    ".bundle",
+];
+
+const LOCKFILES: &[&str] = &[
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "bun.lockb",
+    "cargo.lock",
+    "poetry.lock",
+    "pipfile.lock",
+    "uv.lock",
+    "gemfile.lock",
+    "composer.lock",
+    "go.sum",
+    "packages.lock.json",
+    "gradle.lockfile",
+];
+
+/// Manifest files that tell which frameworks a project uses.
+pub(crate) const MANIFESTS: &[&str] = &[
+    "package.json",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "pyproject.toml",
+    "pipfile",
+    "setup.py",
+    "setup.cfg",
+    "go.mod",
+    "pom.xml",
+    "build.gradle",
+    "build.gradle.kts",
+    "gemfile",
+    "composer.json",
+    "cargo.toml",
+];
+
+/// A file the walk accepted for reading.
+#[derive(Debug, Clone)]
+pub struct WalkedFile {
+    pub abs: PathBuf,
+    /// Relative to the root, `/`-separated.
+    pub rel: String,
+    pub language: Language,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Accepted files, sorted by relative path.
+    pub files: Vec<WalkedFile>,
+    /// Manifests found anywhere in the tree (a monorepo's `web/package.json` counts).
+    pub manifests: Vec<PathBuf>,
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Directories pruned as VCS, vendored or build output.
+    pub pruned_dirs: u64,
+    /// Entries the walker itself could not read (e.g. a directory without permission).
+    pub errors: Vec<String>,
+}
+
+/// Options of a walk.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    pub max_file_size: u64,
+    pub threads: usize,
+    /// Absolute paths never descended into (e.g. a data dir inside the root).
+    pub exclude: Vec<PathBuf>,
+}
+
+enum Item {
+    File(WalkedFile),
+    Manifest(PathBuf),
+    Skip(SkipReason),
+    Error(String),
+}
+
+/// Walks `root` (which must be a canonical directory path).
+pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
+    let pruned = Arc::new(AtomicU64::new(0));
+    let pruned_in_filter = Arc::clone(&pruned);
+    let exclude = opts.exclude.clone();
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .hidden(false)
+        .follow_links(false)
+        .require_git(false)
+        .git_global(false)
+        .add_custom_ignore_filename(".wardenignore")
+        .threads(opts.threads)
+        .filter_entry(move |entry| {
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            if is_dir && entry.depth() > 0 {
+                let name = entry.file_name().to_string_lossy();
+                if PRUNED_DIRS.contains(&name.as_ref()) || exclude.iter().any(|e| e == entry.path())
+                {
+                    pruned_in_filter.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+            }
+            true
+        });
+
+    let (tx, rx) = mpsc::channel::<Item>();
+    let canonical_root = root.to_path_buf();
+    builder.build_parallel().run(|| {
+        let tx = tx.clone();
+        let root = canonical_root.clone();
+        let max = opts.max_file_size;
+        Box::new(move |result| {
+            let item = match result {
+                Ok(entry) => {
+                    // A manifest may also be scanned (package.json is config): report both.
+                    if is_manifest(&entry) {
+                        let _ = tx.send(Item::Manifest(entry.path().to_path_buf()));
+                    }
+                    classify(&root, &entry, max)
+                }
+                Err(err) => Some(Item::Error(err.to_string())),
+            };
+            if let Some(item) = item {
+                let _ = tx.send(item);
+            }
+            WalkState::Continue
+        })
+    });
+    drop(tx);
+
+    let mut walk = Walk::default();
+    for item in rx {
+        match item {
+            Item::File(f) => walk.files.push(f),
+            Item::Manifest(p) => walk.manifests.push(p),
+            Item::Skip(reason) => *walk.skipped.entry(reason).or_default() += 1,
+            Item::Error(e) => {
+                *walk.skipped.entry(SkipReason::Unreadable).or_default() += 1;
+                walk.errors.push(e);
+            }
+        }
+    }
+    walk.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    walk.manifests.sort();
+    walk.pruned_dirs = pruned.load(Ordering::Relaxed);
+    walk
+}
+
+fn classify(root: &Path, entry: &ignore::DirEntry, max_size: u64) -> Option<Item> {
+    let ft = entry.file_type()?;
+    let path = entry.path();
+    if ft.is_symlink() {
+        return Some(Item::Skip(classify_symlink(root, path)));
+    }
+    if !ft.is_file() {
+        return None;
+    }
+    let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
+    if LOCKFILES.contains(&name.as_str()) {
+        return Some(Item::Skip(SkipReason::Lockfile));
+    }
+    if is_generated_name(&name) {
+        return Some(Item::Skip(SkipReason::Generated));
+    }
+    if name.contains(".min.") || name.contains(".bundle.") || name.ends_with(".map") {
+        return Some(Item::Skip(SkipReason::Minified));
+    }
+    let Some(language) = Language::detect(path) else {
+        return Some(Item::Skip(SkipReason::UnsupportedType));
+    };
+    let meta = match entry.metadata() {
+        Ok(m) => m,
+        Err(err) => return Some(Item::Error(format!("{}: {err}", path.display()))),
+    };
+    if meta.len() > max_size {
+        return Some(Item::Skip(SkipReason::TooLarge));
+    }
+    let rel = relative(root, path)?;
+    let file = WalkedFile {
+        abs: path.to_path_buf(),
+        rel,
+        language,
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+    };
+    Some(Item::File(file))
+}
+
+fn is_manifest(entry: &ignore::DirEntry) -> bool {
+    entry.file_type().is_some_and(|t| t.is_file())
+        && MANIFESTS.contains(
+            &entry
+                .file_name()
+                .to_string_lossy()
+                .to_ascii_lowercase()
+                .as_str(),
+        )
+}
+
+fn classify_symlink(root: &Path, path: &Path) -> SkipReason {
+    match std::fs::canonicalize(path) {
+        Ok(target) if target.starts_with(root) => SkipReason::SymlinkInside,
+        _ => SkipReason::SymlinkOutside,
+    }
+}
+
+fn is_generated_name(name: &str) -> bool {
+    name.ends_with("_pb2.py")
+        || name.ends_with("_pb2_grpc.py")
+        || name.ends_with(".pb.go")
+        || name.ends_with(".pb.cc")
+        || name.ends_with(".pb.h")
+        || name.contains(".generated.")
+        || name.ends_with(".g.cs")
+        || name.ends_with(".designer.cs")
+}
+
+/// Relative `/`-separated path; `None` for a path not under root (cannot happen without links).
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect();
+    Some(parts.join("/"))
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+        .unwrap_or(0)
+}
