@@ -375,3 +375,67 @@ pub struct ProjectStatus {
     pub unpriced_calls: u64,
     pub last_scan_at: Option<String>,
 }
+
+/// Which findings [`crate::Store::findings`] returns; the default is what a report shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingFilter {
+    /// Keep findings whose effective severity (after any verdict correction) is at least this.
+    pub min_severity: Option<Severity>,
+    /// Also return findings whose latest verdict is `false_positive`.
+    pub include_false_positives: bool,
+    /// Also return findings a user dispositioned (accepted risk, won't fix).
+    pub include_dispositioned: bool,
+}
+
+/// Who holds a named project lock and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub holder: String,
+    /// When the holder first acquired the lock (RFC 3339 UTC).
+    pub since: String,
+    /// When the lease runs out unless renewed (RFC 3339 UTC).
+    pub until: String,
+}
+
+/// The result of trying to take a named project lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockOutcome {
+    /// The caller now holds the lock (newly, after an expired lease, or again).
+    Acquired(LockInfo),
+    /// Another holder's lease is still running.
+    Held(LockInfo),
+}
+
+impl LockOutcome {
+    /// True when the caller holds the lock.
+    pub fn acquired(&self) -> bool {
+        matches!(self, LockOutcome::Acquired(_))
+    }
+}
+
+/// Model spend of one run (or of calls recorded outside any run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSpend {
+    pub run_id: Option<i64>,
+    /// Sum of the priced calls, in USD.
+    pub usd: f64,
+    pub calls: u64,
+    /// Calls whose cost is unknown; not included in `usd`.
+    pub unpriced_calls: u64,
+}
+
+/// Model spend of one project, from the recorded LLM calls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spend {
+    /// Sum of the priced calls, in USD.
+    pub total_usd: f64,
+    pub calls: u64,
+    /// Calls whose cost is unknown; not included in `total_usd`.
+    pub unpriced_calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cache_read_tokens: u64,
+    /// Per run, oldest run first; calls without a run come last.
+    pub by_run: Vec<RunSpend>,
+}

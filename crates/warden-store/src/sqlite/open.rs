@@ -1,0 +1,134 @@
+//! Opening a store: recognise Warden's database, refuse anything else untouched.
+
+use super::schema::{self, APPLICATION_ID};
+use super::{Db, Store, DB_FILE};
+use crate::error::StoreError;
+use rusqlite::{Connection, OpenFlags};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a statement waits for another writer before failing with `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Size of the SQLite file header; a shorter non-empty file is not a database.
+const HEADER_LEN: usize = 100;
+
+impl Store {
+    /// Opens (creating the directory and database if absent) `<data_dir>/warden.db` and applies migrations.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        open_at(path, true)
+    }
+
+    /// Opens an existing store only; `NotFound` if `<data_dir>/warden.db` is absent or empty.
+    pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.len() == 0 => Err(StoreError::NotFound { path }),
+            Ok(_) => open_at(path, false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound { path })
+            }
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+}
+
+fn corrupt(path: &Path, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+/// Reads the header without SQLite, so a foreign file is never handed to it for writing.
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    if !meta.is_file() {
+        return Err(corrupt(path, "not a regular file"));
+    }
+    if meta.len() == 0 {
+        return Ok(());
+    }
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(HEADER_LEN as u64).read_to_end(&mut header))
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if header.len() < HEADER_LEN || !header.starts_with(SQLITE_MAGIC) {
+        return Err(corrupt(path, "not a SQLite database (bad file header)"));
+    }
+    Ok(())
+}
+
+fn open_at(path: PathBuf, create: bool) -> Result<Store, StoreError> {
+    check_header(&path)?;
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let mut conn = Connection::open_with_flags(&path, flags).db(&path)?;
+    conn.busy_timeout(BUSY_TIMEOUT).db(&path)?;
+
+    let app_id: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .db(&path)?;
+    quick_check(&conn, &path)?;
+    if app_id != APPLICATION_ID {
+        let tables: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+            .db(&path)?;
+        if app_id != 0 || tables > 0 {
+            return Err(StoreError::Foreign { path });
+        }
+    }
+    // Refuse a newer schema before anything (even the journal mode) is written.
+    schema::check_version(&conn, &path)?;
+
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .db(&path)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(db = %path.display(), mode, "could not switch the store to WAL mode");
+    }
+    conn.pragma_update(None, "foreign_keys", true).db(&path)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .db(&path)?;
+    schema::migrate(&mut conn, &path)?;
+    Ok(Store { conn, path })
+}
+
+/// `PRAGMA quick_check`: `Corrupt` unless SQLite answers a single `ok`.
+fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("PRAGMA quick_check(5)").db(path)?;
+    let problems = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .db(path)?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(corrupt(
+        path,
+        format!("integrity check failed: {}", problems.join("; ")),
+    ))
+}
