@@ -82,7 +82,7 @@ impl ScoreModel {
         } else {
             1.0
         };
-        (raw * factor * 100.0).round() / 100.0
+        ((raw * factor * 100.0).round() / 100.0).max(0.0)
     }
 
     fn context_multiplier(
