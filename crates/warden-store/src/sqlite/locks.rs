@@ -86,7 +86,6 @@ impl Store {
             LockOutcome::Acquired(info) => Ok(info),
             LockOutcome::Held(info) => Err(StoreError::Locked {
                 path: self.path.clone(),
-                project: project.to_string(),
                 name: name.to_string(),
                 holder: info.holder,
                 since: info.since,

@@ -1,0 +1,170 @@
+//! Claiming candidate files under leases, and completing them.
+
+use crate::common::*;
+use std::collections::HashSet;
+use std::time::Duration;
+use warden_store::*;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn claims_best_score_first_and_only_candidates() {
+    let (_dir, mut store) = store();
+    scan(
+        &mut store,
+        vec![
+            matched("low.py", "1", 1.0),
+            matched("hi.py", "2", 3.0),
+            matched("none.py", "3", 0.0),
+        ],
+    );
+    assert_eq!(store.claim_files(P, "w", 1, HOUR).unwrap(), ["hi.py"]);
+    assert_eq!(store.claim_files(P, "w", 5, HOUR).unwrap(), ["low.py"]);
+    assert!(store.claim_files(P, "w", 5, HOUR).unwrap().is_empty());
+    assert!(store.claim_files(P, "w", 0, HOUR).unwrap().is_empty());
+    assert_eq!(store.status(P).unwrap().processing, 2);
+}
+
+#[test]
+fn two_handles_claiming_concurrently_never_get_the_same_file() {
+    let (dir, mut store) = store();
+    let files = (0..60)
+        .map(|i| matched(&format!("f{i:02}.py"), &format!("h{i}"), 2.0))
+        .collect();
+    scan(&mut store, files);
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let mut handle = reopen(&dir);
+            std::thread::spawn(move || {
+                let holder = format!("pid {w} on test");
+                let mut mine = Vec::new();
+                loop {
+                    let got = handle.claim_files(P, &holder, 3, HOUR).expect("claim");
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got);
+                }
+            })
+        })
+        .collect();
+    let results: Vec<Vec<String>> = workers
+        .into_iter()
+        .map(|w| w.join().expect("worker"))
+        .collect();
+    let total: usize = results.iter().map(Vec::len).sum();
+    let distinct: HashSet<&String> = results.iter().flatten().collect();
+    assert_eq!(total, 60, "every file claimed once: {results:?}");
+    assert_eq!(distinct.len(), 60, "no file claimed twice");
+}
+
+#[test]
+fn expired_lease_is_reclaimed_and_the_old_holder_loses_it() {
+    let (dir, mut a) = store();
+    let mut b = reopen(&dir);
+    scan(&mut a, vec![matched("a.py", "ha", 2.0)]);
+    assert_eq!(
+        a.claim_files(P, "a", 1, Duration::from_millis(1)).unwrap(),
+        ["a.py"]
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(b.claim_files(P, "b", 1, HOUR).unwrap(), ["a.py"]);
+
+    assert!(!a.renew_lease(P, "a.py", "a", HOUR).unwrap());
+    let err = a
+        .complete_file(
+            P,
+            "a.py",
+            "a",
+            &[finding("a.py", "late", 1, Severity::High)],
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotHolder { .. }), "{err:?}");
+    assert!(err.to_string().contains("a.py"));
+    assert!(a.findings(P, &FindingFilter::default()).unwrap().is_empty());
+    assert_eq!(status_of(&a, "a.py"), FileStatus::Processing);
+    assert!(matches!(
+        a.release_file(P, "a.py", "a"),
+        Err(StoreError::NotHolder { .. })
+    ));
+    assert!(matches!(
+        a.fail_file(P, "a.py", "a", "x"),
+        Err(StoreError::NotHolder { .. })
+    ));
+    b.complete_file(P, "a.py", "b", &[]).unwrap();
+    assert_eq!(status_of(&a, "a.py"), FileStatus::Analyzed);
+}
+
+#[test]
+fn renewed_lease_is_not_reclaimed() {
+    let (dir, mut a) = store();
+    let mut b = reopen(&dir);
+    scan(&mut a, vec![matched("a.py", "ha", 2.0)]);
+    a.claim_files(P, "a", 1, Duration::from_millis(1)).unwrap();
+    assert!(a.renew_lease(P, "a.py", "a", HOUR).unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(b.claim_files(P, "b", 1, HOUR).unwrap().is_empty());
+}
+
+#[test]
+fn complete_file_stores_findings_iff_the_file_becomes_analyzed() {
+    let (_dir, mut store) = store();
+    scan(
+        &mut store,
+        vec![matched("a.py", "ha", 2.0), matched("b.py", "hb", 2.0)],
+    );
+    store.claim_files(P, "w", 2, HOUR).unwrap();
+
+    // A finding the store cannot keep fails the whole call: file stays claimed, no finding.
+    let mut bad = finding("a.py", "bad cost", 1, Severity::High);
+    bad.cost_usd = Some(f64::NAN);
+    let good = finding("a.py", "SQL injection", 3, Severity::High);
+    let err = store
+        .complete_file(P, "a.py", "w", &[good.clone(), bad])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
+    assert!(store
+        .findings(P, &FindingFilter::default())
+        .unwrap()
+        .is_empty());
+    assert_eq!(status_of(&store, "a.py"), FileStatus::Processing);
+
+    let ids = store.complete_file(P, "a.py", "w", &[good]).unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(status_of(&store, "a.py"), FileStatus::Analyzed);
+    let stored = store.finding(P, &ids[0]).unwrap().expect("finding stored");
+    assert_eq!(stored.reported.title, "SQL injection");
+
+    // Completing twice is not allowed: the lease is gone.
+    let err = store.complete_file(P, "a.py", "w", &[]).unwrap_err();
+    assert!(matches!(err, StoreError::NotHolder { .. }), "{err:?}");
+    // A file never claimed by this holder cannot be completed.
+    let err = store.complete_file(P, "b.py", "intruder", &[]).unwrap_err();
+    assert!(matches!(err, StoreError::NotHolder { .. }), "{err:?}");
+    assert_eq!(status_of(&store, "b.py"), FileStatus::Processing);
+}
+
+#[test]
+fn failed_and_released_files_are_claimable_again() {
+    let (_dir, mut store) = store();
+    scan(
+        &mut store,
+        vec![matched("a.py", "ha", 3.0), matched("b.py", "hb", 2.0)],
+    );
+    store.claim_files(P, "w", 2, HOUR).unwrap();
+    store
+        .fail_file(P, "a.py", "w", "agent hit its turn limit")
+        .unwrap();
+    store.release_file(P, "b.py", "w").unwrap();
+    assert_eq!(status_of(&store, "a.py"), FileStatus::Failed);
+    assert_eq!(status_of(&store, "b.py"), FileStatus::Pending);
+    let status = store.status(P).unwrap();
+    assert_eq!(
+        (status.failed, status.pending, status.processing),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        store.claim_files(P, "w2", 5, HOUR).unwrap(),
+        ["a.py", "b.py"]
+    );
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the store against real SQLite files in temporary directories.
+
+mod claims;
+mod common;
+mod findings;
+mod locks;
+mod open;
+mod scan;
+mod spend;
