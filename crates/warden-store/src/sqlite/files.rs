@@ -182,6 +182,8 @@ impl Store {
         project: &str,
         limit: Option<usize>,
     ) -> Result<Vec<CandidateFile>, StoreError> {
+        // One read snapshot: the list and its hits agree even while a scan commits.
+        let _snapshot = self.conn.unchecked_transaction().db(&self.path)?;
         require_project(&self.conn, &self.path, project)?;
         let mut stmt = self
             .conn

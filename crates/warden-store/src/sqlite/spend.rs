@@ -107,6 +107,8 @@ impl Store {
     /// `findings_total` counts every stored finding.
     pub fn status(&self, project: &str) -> Result<ProjectStatus, StoreError> {
         let db = self.path.as_path();
+        // One read snapshot, so the counts agree with each other.
+        let _snapshot = self.conn.unchecked_transaction().db(db)?;
         let row: Option<(String, String, Option<String>)> = self
             .conn
             .query_row(
