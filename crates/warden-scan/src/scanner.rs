@@ -178,6 +178,11 @@ impl Scanner {
         &self.packs
     }
 
+    /// Never descends into `dir` (an absolute path), e.g. a data dir created after building.
+    pub fn exclude_dir(&mut self, dir: PathBuf) {
+        self.opts.exclude.push(dir);
+    }
+
     /// Looks a rule up by id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.packs

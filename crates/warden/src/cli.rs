@@ -1,0 +1,174 @@
+//! The command line: every subcommand and flag, and nothing else.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Warden finds security vulnerabilities in a codebase with AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where the store lives (default: `.warden` under the scanned root).
+    #[arg(long, global = true, env = "WARDEN_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The project to work on (default for `scan`: the root's directory name).
+    #[arg(long, global = true, env = "WARDEN_PROJECT_ID", value_name = "ID")]
+    pub project_id: Option<String>,
+    /// Print nothing but errors and the requested output.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More log output on stderr (repeat for more).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find candidate files for investigation (no AI, no network).
+    Scan(ScanArgs),
+    /// Show what each stage of each project holds.
+    Status(StatusArgs),
+    /// Render the findings in the store.
+    Report(ReportArgs),
+    /// List the built-in rules.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The directory to scan.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub format: ScanFormat,
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Write the output here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep only the N best-scored files as candidates.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Skip files larger than this (bytes, or with K/M/G suffix).
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// Run only these rules or packs (comma-separated ids; see `warden rules`).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub rules: Option<Vec<String>>,
+    /// Score a file needs to become a candidate.
+    #[arg(long, value_name = "SCORE", default_value_t = warden_scan::DEFAULT_MIN_SCORE)]
+    pub min_score: f64,
+    /// Worker threads (default: one per CPU).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// If another scan holds the project, wait for it instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
+    /// How many top candidates the text summary lists.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Write the report here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Leave out findings below this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    pub min_severity: Option<warden_store::Severity>,
+    /// Exit 1 when an open finding at or above this severity is reported.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<warden_store::Severity>,
+    /// Also show findings that revalidation judged false positives.
+    #[arg(long)]
+    pub include_false_positives: bool,
+    /// Also show findings triaged as accepted risk or won't fix.
+    #[arg(long)]
+    pub include_ignored: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `1048576`, `512K`, `1M`, `2G` (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("`{s}`: unknown unit `{c}` (use K, M or G)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 1048576, 512K, 1M)"))?;
+    n.checked_mul(mult)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("`{s}` must be a positive size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1T").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,76 @@
+//! One module per subcommand; each returns the process exit code.
+
+mod report;
+mod rules;
+mod scan;
+mod scan_summary;
+mod status;
+
+use crate::cli::{Cli, Command};
+use std::io::Write;
+use std::path::Path;
+
+/// Runs the parsed command line.
+pub fn run(cli: &Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Scan(args) => scan::run(&cli.global, args),
+        Command::Status(args) => status::run(&cli.global, args),
+        Command::Report(args) => report::run(&cli.global, args),
+        Command::Rules(args) => rules::run(args),
+    }
+}
+
+/// Writes `text` to `output` (atomically: a temporary file renamed into place) or to stdout.
+pub(crate) fn emit(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match output {
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let tmp = dir.join(format!(
+                ".{}.warden-tmp",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ));
+            std::fs::write(&tmp, text)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .with_context(|| format!("--output {}", path.display()))?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// RFC 3339 UTC now, for report headers.
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Rule metadata for SARIF descriptors, from the built-in packs.
+pub(crate) fn rule_infos(scanner: &warden_scan::Scanner) -> Vec<warden_report::RuleInfo> {
+    scanner
+        .packs()
+        .iter()
+        .flat_map(|p| &p.rules)
+        .map(|r| warden_report::RuleInfo {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            cwe: r.cwe.clone(),
+            category: r.category.clone(),
+            help: r.help.clone(),
+            weight: r.weight,
+        })
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! `warden scan`: walk, match, score, record candidates, summarise.
+
+use super::scan_summary::Summary;
+use crate::cli::{GlobalArgs, ScanArgs, ScanFormat};
+use crate::exit::UsageError;
+use crate::locate;
+use crate::progress::ScanBar;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use warden_scan::{Prior, ScanError, Scanner, ScannerBuilder};
+use warden_store::{LockOutcome, RunKind, RunStatus, ScanRecord, Store, StoreError};
+
+/// A scan holds the project's `scan` lock this long; a crashed scan's lock expires after it.
+const SCAN_LOCK_TTL: Duration = Duration::from_secs(30 * 60);
+const SCAN_LOCK: &str = "scan";
+
+pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let format = if args.json {
+        ScanFormat::Json
+    } else {
+        args.format
+    };
+    if !args.min_score.is_finite() || args.min_score < 0.0 {
+        return Err(UsageError(format!(
+            "--min-score {}: must be a number ≥ 0",
+            args.min_score
+        ))
+        .into());
+    }
+    if args.limit == Some(0) {
+        return Err(UsageError("--limit 0: must be at least 1".to_string()).into());
+    }
+    let root = canonical_root(&args.path)?;
+    let data_dir = locate::data_dir_for_scan(global.data_dir.as_deref(), &root);
+    let project = global
+        .project_id
+        .clone()
+        .unwrap_or_else(|| locate::default_project_id(&root));
+
+    let mut builder = ScannerBuilder::new()
+        .max_file_size(args.max_file_size)
+        .threads(args.threads);
+    if let Some(rules) = &args.rules {
+        builder = builder.rules(rules.clone());
+    }
+    let mut scanner = builder.build()?;
+
+    let mut store = Store::open(&data_dir)?;
+    // Only now does the data dir surely exist, so it can be resolved like the walked paths.
+    scanner.exclude_dir(absolute(&data_dir));
+    store.ensure_project(&project, &root.to_string_lossy())?;
+    let holder = warden_store::default_holder();
+    take_scan_lock(&mut store, &project, &holder, args.wait)?;
+    let result = scan_locked(
+        &mut store,
+        &scanner,
+        &project,
+        &root,
+        &holder,
+        args,
+        global.quiet,
+    );
+    // The lock goes whatever happened; a failure to release only delays the next scan.
+    if let Err(err) = store.release_lock(&project, SCAN_LOCK, &holder) {
+        tracing::warn!("releasing the scan lock: {err}");
+    }
+    let (outcome, delta) = result?;
+
+    let candidates = store.candidates(&project, None)?;
+    let summary = Summary::new(
+        &scanner,
+        &project,
+        &root,
+        store.path(),
+        &outcome,
+        &delta,
+        &candidates,
+        started.elapsed(),
+    );
+    let text = match format {
+        ScanFormat::Text if global.quiet && args.output.is_none() => return Ok(0),
+        ScanFormat::Text => summary.text(args.top),
+        ScanFormat::Json => serde_json::to_string_pretty(&summary.json())?,
+        ScanFormat::Sarif => {
+            let root_str = root.to_string_lossy();
+            let generated_at = super::now_rfc3339();
+            let ctx = warden_report::ReportContext {
+                tool_version: env!("CARGO_PKG_VERSION"),
+                project_id: &project,
+                root: &root_str,
+                generated_at: &generated_at,
+            };
+            let sarif = warden_report::render_candidates_sarif(
+                &ctx,
+                &candidates,
+                &super::rule_infos(&scanner),
+            );
+            serde_json::to_string_pretty(&sarif)?
+        }
+    };
+    super::emit(args.output.as_deref(), &text)?;
+    Ok(0)
+}
+
+fn scan_locked(
+    store: &mut Store,
+    scanner: &Scanner,
+    project: &str,
+    root: &Path,
+    holder: &str,
+    args: &ScanArgs,
+    quiet: bool,
+) -> anyhow::Result<(warden_scan::ScanOutcome, warden_store::ScanDelta)> {
+    let run = store.begin_run(project, RunKind::Scan, holder)?;
+    let prior = Prior {
+        files: store.known_files(project)?,
+        fingerprint: store.scan_fingerprint(project)?,
+    };
+    let bar = ScanBar::new(quiet);
+    let scanned = scanner.scan(root, &prior, &bar);
+    bar.finish();
+    let outcome = match scanned {
+        Ok(o) => o,
+        Err(err) => {
+            let _ = store.finish_run(
+                run,
+                RunStatus::Failed,
+                &serde_json::json!({"error": err.to_string()}),
+            );
+            return Err(err.into());
+        }
+    };
+    store.set_tech(project, &outcome.tech)?;
+    let record = ScanRecord {
+        files: outcome.files.clone(),
+        limit: args.limit,
+        min_score: args.min_score,
+    };
+    let delta = store.record_scan(project, run, &outcome.fingerprint, &record)?;
+    let stats = serde_json::json!({ "scan": &outcome.stats, "delta": &delta });
+    store.finish_run(run, RunStatus::Done, &stats)?;
+    Ok((outcome, delta))
+}
+
+/// Takes the project's scan lock, taking over one left by a dead process on this host.
+fn take_scan_lock(
+    store: &mut Store,
+    project: &str,
+    holder: &str,
+    wait: bool,
+) -> anyhow::Result<()> {
+    let mut announced = false;
+    loop {
+        match store.try_lock(project, SCAN_LOCK, holder, SCAN_LOCK_TTL)? {
+            LockOutcome::Acquired(_) => return Ok(()),
+            LockOutcome::Held(info) if locate::holder_is_dead(&info.holder) => {
+                tracing::info!(
+                    "taking over the scan lock of {}, which no longer runs",
+                    info.holder
+                );
+                store.release_lock(project, SCAN_LOCK, &info.holder)?;
+            }
+            LockOutcome::Held(info) if wait => {
+                if !announced {
+                    eprintln!(
+                        "warden: waiting for the scan held by {} (since {})",
+                        info.holder, info.since
+                    );
+                    announced = true;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            LockOutcome::Held(info) => {
+                return Err(StoreError::Locked {
+                    path: store.path().to_path_buf(),
+                    name: SCAN_LOCK.to_string(),
+                    holder: info.holder,
+                    since: info.since,
+                    until: info.until,
+                })
+                .context(format!(
+                    "another scan of project `{project}` is running; wait for it or re-run with --wait"
+                ));
+            }
+        }
+    }
+}
+
+fn canonical_root(path: &Path) -> anyhow::Result<PathBuf> {
+    let root = std::fs::canonicalize(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ScanError::NoSuchRoot {
+                path: path.to_path_buf(),
+            }
+        } else {
+            ScanError::Root {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    if !root.is_dir() {
+        return Err(ScanError::NotADirectory {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    Ok(root)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    })
+}

@@ -1,0 +1,72 @@
+//! `warden status`: what each stage holds, per project.
+
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::locate;
+use std::fmt::Write as _;
+use warden_store::{ProjectStatus, Severity, Store};
+
+pub fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<u8> {
+    let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
+    let store = Store::open_existing(&data_dir)?;
+    let ids: Vec<String> = match &global.project_id {
+        Some(_) => vec![locate::project_for_reading(
+            &store,
+            global.project_id.as_deref(),
+        )?],
+        None => store.projects()?.into_iter().map(|p| p.id).collect(),
+    };
+    let statuses = ids
+        .iter()
+        .map(|id| store.status(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&statuses)?
+    } else if statuses.is_empty() {
+        format!(
+            "{}: no projects yet; run `warden scan <path>`",
+            store.path().display()
+        )
+    } else {
+        statuses.iter().map(render).collect::<Vec<_>>().join("\n")
+    };
+    super::emit(None, &text)?;
+    Ok(0)
+}
+
+fn render(s: &ProjectStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Project {} ({})", s.project_id, s.root);
+    if !s.tech.is_empty() {
+        let _ = writeln!(out, "  tech        {}", s.tech.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "  last scan   {}",
+        s.last_scan_at.as_deref().unwrap_or("never")
+    );
+    let _ = writeln!(out, "  files       {} ({} gone)", s.files, s.gone);
+    let _ = writeln!(
+        out,
+        "  candidates  {}: {} pending, {} processing, {} analyzed, {} failed",
+        s.candidates, s.pending, s.processing, s.analyzed, s.failed
+    );
+    let by_sev: Vec<String> = Severity::ALL
+        .iter()
+        .zip(s.findings_by_severity)
+        .map(|(sev, n)| format!("{sev} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  findings    {} ({}); {} revalidated",
+        s.findings_total,
+        by_sev.join(", "),
+        s.verdicts
+    );
+    let unpriced = if s.unpriced_calls > 0 {
+        format!(" (+{} calls of unknown price)", s.unpriced_calls)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "  spend       ${:.2}{unpriced}", s.spend_usd);
+    out
+}

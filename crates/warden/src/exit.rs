@@ -1,0 +1,60 @@
+//! Exit codes, and turning an error chain into one line.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | `--fail-on` threshold reached |
+//! | 2 | usage or configuration error (bad flag, missing path, unknown rule) |
+//! | 3 | the store cannot be used (corrupt, foreign, newer, locked by another scan) |
+//! | 4 | any other failure (I/O while writing output, …) |
+
+use warden_scan::ScanError;
+use warden_store::StoreError;
+
+pub const FAIL_ON: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const STORE: u8 = 3;
+pub const OTHER: u8 = 4;
+
+/// A usage or configuration error found by the CLI itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The exit code for an error, from the first typed error in its chain.
+pub fn code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<UsageError>() {
+            return USAGE;
+        }
+        if let Some(scan) = cause.downcast_ref::<ScanError>() {
+            return match scan {
+                ScanError::NoSuchRoot { .. }
+                | ScanError::NotADirectory { .. }
+                | ScanError::Root { .. }
+                | ScanError::Rules(_) => USAGE,
+                _ => OTHER,
+            };
+        }
+        if cause.is::<StoreError>() {
+            return STORE;
+        }
+    }
+    OTHER
+}
+
+/// The error and its causes joined on one line, without repeating a cause already quoted.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
