@@ -278,8 +278,8 @@ impl Scanner {
     fn selected(&self, rule: &Rule, pack: &Pack) -> Option<bool> {
         match &self.opts.rules {
             None => Some(false),
-            Some(ids) if ids.iter().any(|id| *id == rule.id) => Some(true),
-            Some(ids) if ids.iter().any(|id| *id == pack.id) => Some(false),
+            Some(ids) if ids.contains(&rule.id) => Some(true),
+            Some(ids) if ids.contains(&pack.id) => Some(false),
             Some(_) => None,
         }
     }
