@@ -44,8 +44,7 @@ mod uri;
 pub use json::{render_json, JSON_FORMAT_VERSION};
 pub use markdown::render_markdown;
 pub use sarif::{
-    render_candidates_sarif, render_findings_sarif, SARIF_SCHEMA_URI, SARIF_VERSION,
-    TOOL_INFORMATION_URI, TOOL_NAME,
+    render_candidates_sarif, render_findings_sarif, SARIF_SCHEMA_URI, SARIF_VERSION, TOOL_NAME,
 };
 pub use summary::{severity_at_least, FindingSummary};
 

@@ -23,8 +23,6 @@ pub const SARIF_SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.jso
 pub const SARIF_VERSION: &str = "2.1.0";
 /// `tool.driver.name`.
 pub const TOOL_NAME: &str = "warden";
-/// `tool.driver.informationUri`.
-pub const TOOL_INFORMATION_URI: &str = "https://github.com/warden-security/warden";
 
 /// The base id every relative artifact location is resolved against.
 const SRCROOT: &str = "%SRCROOT%";
@@ -289,7 +287,6 @@ fn log(ctx: &ReportContext<'_>, kind: &str, rules: Vec<Value>, results: Vec<Valu
                 "driver": {
                     "name": TOOL_NAME,
                     "version": ctx.tool_version,
-                    "informationUri": TOOL_INFORMATION_URI,
                     "rules": rules,
                 }
             },
