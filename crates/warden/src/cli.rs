@@ -126,6 +126,9 @@ pub struct RulesArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print only the regular expressions, one per line (e.g. for `rg -f` in benchmarks).
+    #[arg(long, conflicts_with = "json")]
+    pub patterns: bool,
 }
 
 /// Parses `1048576`, `512K`, `1M`, `2G` (binary units).

@@ -5,6 +5,16 @@ use warden_scan::ScannerBuilder;
 
 pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
     let scanner = ScannerBuilder::new().build()?;
+    if args.patterns {
+        let patterns: Vec<&str> = scanner
+            .packs()
+            .iter()
+            .flat_map(|p| &p.rules)
+            .map(|r| r.regex.as_str())
+            .collect();
+        super::emit(None, &patterns.join("\n"))?;
+        return Ok(0);
+    }
     if args.json {
         let rules: Vec<serde_json::Value> = scanner
             .packs()
