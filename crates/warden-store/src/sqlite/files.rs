@@ -13,6 +13,10 @@ struct Stored {
     hash: String,
     status: FileStatus,
     analyzed_hash: Option<String>,
+    size: i64,
+    mtime_ns: i64,
+    language: Option<String>,
+    is_candidate: bool,
 }
 
 /// A `usize` limit as a SQL `LIMIT` (no limit is the largest BIGINT, valid in SQLite and PostgreSQL).
@@ -143,6 +147,13 @@ impl Store {
                 (FileStatus::Pending, true)
             } else {
                 delta.unchanged += 1;
+                let same_metadata = old.size == to_i64_lossless(file.size)
+                    && old.mtime_ns == file.mtime_ns
+                    && old.language == file.language;
+                // Nothing to write: re-scans of large unchanged trees stay cheap.
+                if same_metadata && file.matched.is_none() {
+                    continue;
+                }
                 (old.status, false)
             };
             update_file(&tx, path, project, run_id, &now, file, status, reset)?;
@@ -166,7 +177,13 @@ impl Store {
         }
         drop(mark_gone);
 
-        delta.candidates = recompute_candidates(&tx, path, project, min_score, record.limit)?;
+        let was_candidate: HashSet<&str> = stored
+            .iter()
+            .filter(|(_, old)| old.is_candidate)
+            .map(|(file, _)| file.as_str())
+            .collect();
+        delta.candidates =
+            recompute_candidates(&tx, path, project, min_score, record.limit, &was_candidate)?;
         tx.execute(
             "UPDATE projects SET scan_fingerprint = ?2, last_scan_at = ?3 WHERE id = ?1",
             params![project, fingerprint, now],
@@ -266,25 +283,33 @@ fn stored_files(
     project: &str,
 ) -> Result<HashMap<String, Stored>, StoreError> {
     let mut stmt = conn
-        .prepare("SELECT path, hash, status, analyzed_hash FROM files WHERE project = ?1")
+        .prepare(
+            "SELECT path, hash, status, analyzed_hash, size, mtime_ns, language, is_candidate
+             FROM files WHERE project = ?1",
+        )
         .db(path)?;
-    let rows: Vec<(String, String, String, Option<String>)> = stmt
+    let rows: Vec<(String, String, Stored)> = stmt
         .query_map([project], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((
+                r.get(0)?,
+                r.get(2)?,
+                Stored {
+                    hash: r.get(1)?,
+                    status: FileStatus::Pending,
+                    analyzed_hash: r.get(3)?,
+                    size: r.get(4)?,
+                    mtime_ns: r.get(5)?,
+                    language: r.get(6)?,
+                    is_candidate: r.get::<_, i64>(7)? != 0,
+                },
+            ))
         })
         .and_then(|rows| rows.collect())
         .db(path)?;
     rows.into_iter()
-        .map(|(file, hash, status, analyzed_hash)| {
+        .map(|(file, status, stored)| {
             let status = convert::file_status(path, &status)?;
-            Ok((
-                file,
-                Stored {
-                    hash,
-                    status,
-                    analyzed_hash,
-                },
-            ))
+            Ok((file, Stored { status, ..stored }))
         })
         .collect()
 }
@@ -396,6 +421,7 @@ fn recompute_candidates(
     project: &str,
     min_score: f64,
     limit: Option<usize>,
+    was_candidate: &HashSet<&str>,
 ) -> Result<u64, StoreError> {
     let mut stmt = tx
         .prepare(
@@ -407,16 +433,16 @@ fn recompute_candidates(
         .query_map(params![project, min_score, sql_limit(limit)], |r| r.get(0))
         .and_then(|rows| rows.collect())
         .db(path)?;
-    tx.execute(
-        "UPDATE files SET is_candidate = 0 WHERE project = ?1 AND is_candidate = 1",
-        [project],
-    )
-    .db(path)?;
+    // Write only what changed: on a re-scan the candidate set is mostly the same.
+    let now_candidate: HashSet<&str> = chosen.iter().map(String::as_str).collect();
     let mut flag = tx
-        .prepare("UPDATE files SET is_candidate = 1 WHERE project = ?1 AND path = ?2")
+        .prepare("UPDATE files SET is_candidate = ?3 WHERE project = ?1 AND path = ?2")
         .db(path)?;
-    for file in &chosen {
-        flag.execute(params![project, file]).db(path)?;
+    for file in was_candidate.difference(&now_candidate) {
+        flag.execute(params![project, file, 0]).db(path)?;
+    }
+    for file in now_candidate.difference(was_candidate) {
+        flag.execute(params![project, file, 1]).db(path)?;
     }
     Ok(chosen.len() as u64)
 }

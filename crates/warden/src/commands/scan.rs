@@ -17,6 +17,7 @@ const SCAN_LOCK: &str = "scan";
 
 pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
+    tracing::info!("scan starting");
     let format = if args.json {
         ScanFormat::Json
     } else {
@@ -48,6 +49,7 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     let mut scanner = builder.build()?;
 
     let mut store = Store::open(&data_dir)?;
+    tracing::info!(store = %store.path().display(), "store open");
     // Only now does the data dir surely exist, so it can be resolved like the walked paths.
     scanner.exclude_dir(absolute(&data_dir));
     store.ensure_project(&project, &root.to_string_lossy())?;
@@ -67,8 +69,12 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
         tracing::warn!("releasing the scan lock: {err}");
     }
     let (outcome, delta) = result?;
+    if format == ScanFormat::Text && global.quiet && args.output.is_none() {
+        return Ok(0);
+    }
 
     let candidates = store.candidates(&project, None)?;
+    tracing::info!(candidates = candidates.len(), "listed candidates");
     let summary = Summary::new(
         &scanner,
         &project,
@@ -80,7 +86,6 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
         started.elapsed(),
     );
     let text = match format {
-        ScanFormat::Text if global.quiet && args.output.is_none() => return Ok(0),
         ScanFormat::Text => summary.text(args.top),
         ScanFormat::Json => serde_json::to_string_pretty(&summary.json())?,
         ScanFormat::Sarif => {
@@ -118,6 +123,10 @@ fn scan_locked(
         files: store.known_files(project)?,
         fingerprint: store.scan_fingerprint(project)?,
     };
+    tracing::info!(
+        known = prior.files.len(),
+        "loaded the store's view of the tree"
+    );
     let bar = ScanBar::new(quiet);
     let scanned = scanner.scan(root, &prior, &bar);
     bar.finish();
@@ -138,7 +147,9 @@ fn scan_locked(
         limit: args.limit,
         min_score: args.min_score,
     };
+    tracing::info!(files = outcome.files.len(), "scanned; recording");
     let delta = store.record_scan(project, run, &outcome.fingerprint, &record)?;
+    tracing::info!("recorded");
     let stats = serde_json::json!({ "scan": &outcome.stats, "delta": &delta });
     store.finish_run(run, RunStatus::Done, &stats)?;
     Ok((outcome, delta))
