@@ -158,7 +158,10 @@ fn an_analyzed_file_keeps_its_state_until_its_content_changes() {
     assert_eq!(status.findings_total, 1);
 
     // A new mtime alone does not undo the analysis.
-    set_mtime(&t.path("app.py"), SystemTime::now() - Duration::from_secs(3600));
+    set_mtime(
+        &t.path("app.py"),
+        SystemTime::now() - Duration::from_secs(3600),
+    );
     let scan = t.scan_json(&[]);
     assert_eq!(status_of(&scan, "app.py"), "analyzed");
 

@@ -8,7 +8,10 @@ use std::os::unix::fs::symlink;
 /// Every file an ignore file names holds a vulnerable call; only `keep.py` may be a candidate.
 fn tree_with_ignore_files() -> Tree {
     let t = Tree::new();
-    t.write(".gitignore", "generated/\n*.local.py\n!important.local.py\n");
+    t.write(
+        ".gitignore",
+        "generated/\n*.local.py\n!important.local.py\n",
+    );
     t.write(".ignore", "scratch/\n");
     t.write(".wardenignore", "legacy/\n");
     t.write("sub/.gitignore", "old.py\n");
@@ -79,7 +82,12 @@ fn vcs_dependency_and_build_directories_are_pruned() {
     let scan = t.scan_json(&["--data-dir", data.to_str().unwrap()]);
     assert_eq!(
         sorted_candidates(&scan),
-        ["build.py", "builder/a.py", "distribution/b.py", "web/app.py"]
+        [
+            "build.py",
+            "builder/a.py",
+            "distribution/b.py",
+            "web/app.py"
+        ]
     );
     assert_eq!(stat(&scan, "pruned_dirs"), pruned.len() as u64);
 }
@@ -87,8 +95,14 @@ fn vcs_dependency_and_build_directories_are_pruned() {
 #[test]
 fn a_root_named_like_a_pruned_directory_is_still_scanned() {
     let t = Tree::new();
-    let build = t.write("build/app.py", VULN_PY).parent().unwrap().to_path_buf();
-    let scan = run(warden().arg("scan").arg(&build).arg("--json")).ok().json();
+    let build = t
+        .write("build/app.py", VULN_PY)
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let scan = run(warden().arg("scan").arg(&build).arg("--json"))
+        .ok()
+        .json();
     assert_eq!(candidate_paths(&scan), ["app.py"]);
     assert_eq!(scan["project"], "build");
 }
@@ -97,7 +111,10 @@ fn a_root_named_like_a_pruned_directory_is_still_scanned() {
 fn minified_lockfiles_binaries_and_large_files_are_skipped_with_their_reason() {
     let t = Tree::new();
     t.write("keep.py", VULN_PY);
-    t.write("static/app.min.js", "var a=require('child_process');a.exec(q);\n");
+    t.write(
+        "static/app.min.js",
+        "var a=require('child_process');a.exec(q);\n",
+    );
     // A bundle with an ordinary name: one 20 KB line.
     t.write(
         "static/bundle.js",
@@ -177,7 +194,11 @@ fn symlinks_inside_the_root_and_loops_are_counted_and_terminate() {
     let scan = t.scan_json(&[]);
     let mut paths = candidate_paths(&scan);
     paths.sort();
-    assert_eq!(paths, ["keep.py", "sub/inner.py"], "each file once, by its real path");
+    assert_eq!(
+        paths,
+        ["keep.py", "sub/inner.py"],
+        "each file once, by its real path"
+    );
     assert_eq!(skipped(&scan, "symlink-inside"), 3, "{:#}", scan["stats"]);
     assert_eq!(stat(&scan, "files_walked"), 2);
 }
@@ -232,7 +253,12 @@ fn private_keys_in_key_files_are_candidates() {
     // walk skips them as `unsupported-type` and the rule never sees them.
     let t = Tree::new();
     t.write("keys.py", KEY_PY);
-    let key = KEY_PY.lines().skip(1).take(3).collect::<Vec<_>>().join("\n");
+    let key = KEY_PY
+        .lines()
+        .skip(1)
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
     t.write("deploy/id_rsa", &key);
     t.write("certs/server.pem", &key);
     let scan = t.scan_json(&[]);

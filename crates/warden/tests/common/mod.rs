@@ -149,7 +149,11 @@ impl Run {
 
     /// The one error line Warden prints for a failure of its own (not clap's usage errors).
     pub fn error_line(&self) -> &str {
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         assert_eq!(
             lines.len(),
             1,
