@@ -203,7 +203,7 @@ impl<'a> Summary<'a> {
             }
             let _ = writeln!(
                 out,
-                "\nStore: {}\nNext: `warden process --limit 20` has an AI agent investigate the best 20.",
+                "\nStore: {} (`warden status` shows every stage; `--format sarif` exports the candidates)",
                 self.store
             );
         } else {
