@@ -35,17 +35,31 @@ pub(crate) fn emit(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default()
             ));
-            std::fs::write(&tmp, text)
-                .and_then(|()| std::fs::rename(&tmp, path))
-                .with_context(|| format!("--output {}", path.display()))?;
+            let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+            if written.is_err() {
+                // Never leave the temporary file behind (e.g. when `path` is a directory).
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written.with_context(|| format!("--output {}", path.display()))?;
         }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            if !text.ends_with('\n') {
-                out.write_all(b"\n")?;
+            let written = out
+                .write_all(text.as_bytes())
+                .and_then(|()| {
+                    if text.ends_with('\n') {
+                        Ok(())
+                    } else {
+                        out.write_all(b"\n")
+                    }
+                })
+                .and_then(|()| out.flush());
+            match written {
+                // The reader went away (`warden ... | head`): not an error of ours, and the
+                // command's own exit code (e.g. `--fail-on`) still stands.
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
             }
-            out.flush()?;
         }
     }
     Ok(())
