@@ -52,6 +52,15 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     tracing::info!(store = %store.path().display(), "store open");
     // Only now does the data dir surely exist, so it can be resolved like the walked paths.
     scanner.exclude_dir(absolute(&data_dir));
+    // Our own output (`-o warden.json` inside the root) is not part of the tree: it quotes
+    // matched lines, so scanning it would make it a candidate. The file may not exist yet,
+    // so resolve its directory. (Takes effect once the walk applies exclusions to files too.)
+    if let Some(out) = &args.output {
+        let dir = out.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(name) = out.file_name() {
+            scanner.exclude_dir(absolute(dir.unwrap_or(Path::new("."))).join(name));
+        }
+    }
     store.ensure_project(&project, &root.to_string_lossy())?;
     let holder = warden_store::default_holder();
     take_scan_lock(&mut store, &project, &holder, args.wait)?;
