@@ -63,25 +63,46 @@ pub struct ScanArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Keep only the N best-scored files as candidates.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub limit: Option<usize>,
     /// Skip files larger than this (bytes, or with K/M/G suffix).
-    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "1M",
+        value_parser = parse_size,
+        allow_negative_numbers = true
+    )]
     pub max_file_size: u64,
     /// Run only these rules or packs (comma-separated ids; see `warden rules`).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub rules: Option<Vec<String>>,
     /// Score a file needs to become a candidate.
-    #[arg(long, value_name = "SCORE", default_value_t = warden_scan::DEFAULT_MIN_SCORE)]
+    #[arg(
+        long,
+        value_name = "SCORE",
+        default_value_t = warden_scan::DEFAULT_MIN_SCORE,
+        allow_negative_numbers = true
+    )]
     pub min_score: f64,
     /// Worker threads (default: one per CPU).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     pub threads: usize,
     /// If another scan holds the project, wait for it instead of refusing.
     #[arg(long)]
     pub wait: bool,
     /// How many top candidates the text summary lists.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        allow_negative_numbers = true
+    )]
     pub top: usize,
 }
 
@@ -135,7 +156,8 @@ pub struct RulesArgs {
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
+        // A unit after a number; `lots` is no number with unit `s`.
+        Some((i, c)) if c.is_ascii_alphabetic() && t[..i].trim().parse::<u64>().is_ok() => {
             let m = match c.to_ascii_uppercase() {
                 'K' => 1u64 << 10,
                 'M' => 1 << 20,
@@ -166,7 +188,8 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("0").is_err());
         assert!(parse_size("1T").is_err());
-        assert!(parse_size("lots").is_err());
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_size("1T").unwrap_err().contains("unit `T`"));
     }
 
     #[test]
