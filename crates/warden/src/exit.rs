@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | `--fail-on` threshold reached |
-//! | 2 | usage or configuration error (bad flag, missing path, unknown rule) |
+//! | 2 | usage or configuration error (bad flag, missing path, unknown rule, no store yet) |
 //! | 3 | the store cannot be used (corrupt, foreign, newer, locked by another scan) |
 //! | 4 | any other failure (I/O while writing output, …) |
 
@@ -36,8 +36,12 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
                 _ => OTHER,
             };
         }
-        if cause.is::<StoreError>() {
-            return STORE;
+        if let Some(store) = cause.downcast_ref::<StoreError>() {
+            // No store yet is a usage matter (run `scan` first), like no store found by search.
+            return match store {
+                StoreError::NotFound { .. } => USAGE,
+                _ => STORE,
+            };
         }
     }
     OTHER
