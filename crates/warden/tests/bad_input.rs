@@ -90,7 +90,10 @@ fn unknown_subcommands_and_flags_are_usage_errors() {
     let run = super_run(&["report", "--min-severity", "bogus"]);
     run.code(2);
     let line = run.usage_line();
-    assert!(line.contains("--min-severity") && line.contains("bogus"), "{line}");
+    assert!(
+        line.contains("--min-severity") && line.contains("bogus"),
+        "{line}"
+    );
 }
 
 fn super_run(args: &[&str]) -> Run {
@@ -188,7 +191,9 @@ fn unreadable_files_and_directories_are_counted_and_the_scan_goes_on() {
     assert_eq!(skipped(&scan, "unreadable"), 2, "{:#}", scan["stats"]);
     let errors = scan["stats"]["walk_errors"].as_array().unwrap();
     assert!(
-        errors.iter().any(|e| e.as_str().unwrap().contains("locked")),
+        errors
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("locked")),
         "the unreadable directory is named: {errors:?}"
     );
     assert!(run.stderr.is_empty(), "{}", run.stderr);

@@ -16,7 +16,11 @@ fn three_findings() -> (Tree, PathBuf, Vec<String>) {
         &data,
         &t.root,
         &[
-            finding("web app/run.py", "Command injection in /run", Severity::High),
+            finding(
+                "web app/run.py",
+                "Command injection in /run",
+                Severity::High,
+            ),
             finding("files.py", "Path traversal in download", Severity::Medium),
             finding("errors.py", "Stack traces shown to users", Severity::Low),
         ],
@@ -26,7 +30,11 @@ fn three_findings() -> (Tree, PathBuf, Vec<String>) {
 }
 
 fn report(data: &Path, args: &[&str]) -> Run {
-    run(warden().arg("report").arg("--data-dir").arg(data).args(args))
+    run(warden()
+        .arg("report")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args))
 }
 
 fn json_titles(doc: &Value) -> Vec<&str> {
@@ -101,13 +109,17 @@ fn findings_sarif_validates_against_the_schema() {
         results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "web%20app/run.py"
     );
-    let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let rules = doc["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
     assert!(rules.iter().any(|r| r["id"] == "python.os-system"));
 
     // An empty store is a valid, empty log.
     let empty = Tree::new();
     store_with_findings(&empty.data_dir(), &empty.root, &[]);
-    let doc = report(&empty.data_dir(), &["--format", "sarif"]).ok().json();
+    let doc = report(&empty.data_dir(), &["--format", "sarif"])
+        .ok()
+        .json();
     assert_valid_sarif(&doc);
     assert!(sarif_results(&doc).is_empty());
 }
@@ -118,7 +130,10 @@ fn output_file_is_written_atomically_in_place_of_stdout() {
     let out = t.tmp.path().join("out").join("report.sarif");
     std::fs::create_dir(out.parent().unwrap()).unwrap();
     std::fs::write(&out, "stale").unwrap();
-    let run = report(&data, &["--format", "sarif", "--output", out.to_str().unwrap()]);
+    let run = report(
+        &data,
+        &["--format", "sarif", "--output", out.to_str().unwrap()],
+    );
     run.ok();
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -146,13 +161,19 @@ fn min_severity_filters() {
         .ok()
         .json();
     assert_eq!(json_titles(&doc).len(), 2);
-    let md = report(&data, &["--min-severity", "high"]).ok().stdout.clone();
+    let md = report(&data, &["--min-severity", "high"])
+        .ok()
+        .stdout
+        .clone();
     assert!(!md.contains("Path traversal"), "{md}");
 
     let run = report(&data, &["--min-severity", "bogus"]);
     run.code(2);
     let line = run.usage_line();
-    assert!(line.contains("--min-severity") && line.contains("bogus"), "{line}");
+    assert!(
+        line.contains("--min-severity") && line.contains("bogus"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -160,7 +181,10 @@ fn fail_on_exits_1_only_at_or_above_the_threshold() {
     let (_t, data, _) = three_findings();
     let run = report(&data, &["--fail-on", "high"]);
     run.code(1);
-    assert!(run.stdout.contains("Command injection"), "the report is still written");
+    assert!(
+        run.stdout.contains("Command injection"),
+        "the report is still written"
+    );
     assert!(run.stderr.contains("--fail-on high"), "{}", run.stderr);
     report(&data, &["--fail-on", "critical"]).ok();
     report(&data, &["--fail-on", "low", "--format", "json"]).code(1);
@@ -250,7 +274,12 @@ fn accepted_risks_are_hidden_unless_asked_for() {
     let (_t, data, ids) = three_findings();
     let mut store = Store::open(&data).unwrap();
     store
-        .set_disposition(PROJECT, &ids[0], Disposition::AcceptedRisk, Some("internal only"))
+        .set_disposition(
+            PROJECT,
+            &ids[0],
+            Disposition::AcceptedRisk,
+            Some("internal only"),
+        )
         .unwrap();
     let doc = report(&data, &["--format", "json"]).ok().json();
     assert_eq!(json_titles(&doc).len(), 2);
@@ -291,7 +320,9 @@ fn the_store_is_found_by_flag_env_or_working_directory() {
         .arg("report")
         .env("WARDEN_DATA_DIR", elsewhere.path()));
     run.code(2);
-    assert!(run.error_line().contains(elsewhere.path().to_str().unwrap()));
+    assert!(run
+        .error_line()
+        .contains(elsewhere.path().to_str().unwrap()));
 }
 
 #[test]

@@ -17,7 +17,11 @@ fn scanned() -> Tree {
 }
 
 fn status(args: &[&str], data_dir: &std::path::Path) -> Run {
-    run(warden().arg("status").args(args).arg("--data-dir").arg(data_dir))
+    run(warden()
+        .arg("status")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir))
 }
 
 #[test]
@@ -72,11 +76,17 @@ fn status_follows_the_pipeline() {
         )
         .unwrap();
     let p = &status(&["--json"], &t.data_dir()).ok().json()[0];
-    assert_eq!((p["pending"].as_u64(), p["analyzed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (p["pending"].as_u64(), p["analyzed"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(p["findings_total"], 1);
     assert_eq!(p["findings_by_severity"][1], 1, "[critical, high, ...]");
     let text = status(&[], &t.data_dir()).ok().stdout.clone();
-    assert!(text.contains("1 pending, 0 processing, 1 analyzed"), "{text}");
+    assert!(
+        text.contains("1 pending, 0 processing, 1 analyzed"),
+        "{text}"
+    );
     assert!(text.contains("high 1"), "{text}");
 }
 
@@ -163,7 +173,9 @@ fn several_projects_in_one_store() {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, ["other", PROJECT]);
-    let one = status(&["--json", "--project-id", "other"], &data).ok().json();
+    let one = status(&["--json", "--project-id", "other"], &data)
+        .ok()
+        .json();
     assert_eq!(one.as_array().unwrap().len(), 1);
     assert_eq!(one[0]["files"], 1);
 
@@ -179,6 +191,13 @@ fn a_store_without_projects_is_reported_as_such() {
     let tmp = tempfile::tempdir().unwrap();
     Store::open(tmp.path()).unwrap();
     let run = status(&[], tmp.path());
-    assert!(run.ok().stdout.contains("no projects yet"), "{}", run.stdout);
-    assert_eq!(status(&["--json"], tmp.path()).ok().json(), Value::Array(vec![]));
+    assert!(
+        run.ok().stdout.contains("no projects yet"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        status(&["--json"], tmp.path()).ok().json(),
+        Value::Array(vec![])
+    );
 }

@@ -47,7 +47,11 @@ fn assert_refused(t: &Tree, db: &std::path::Path, cmd: &[&str], why: &str) {
     assert!(line.contains(db.to_str().unwrap()), "{cmd:?}: {line}");
     assert!(line.contains(why), "{cmd:?}: {line}");
     assert!(run.stdout.is_empty(), "{}", run.stdout);
-    assert!(std::fs::read(db).unwrap() == before, "{cmd:?} changed {}", db.display());
+    assert!(
+        std::fs::read(db).unwrap() == before,
+        "{cmd:?} changed {}",
+        db.display()
+    );
 }
 
 #[test]
@@ -140,7 +144,11 @@ fn a_scan_held_by_a_live_process_is_refused_naming_the_holder() {
     assert!(run.stdout.is_empty());
     // The lock is still ours, and nothing was scanned.
     assert_eq!(
-        store.lock_holder(PROJECT, SCAN_LOCK).unwrap().unwrap().holder,
+        store
+            .lock_holder(PROJECT, SCAN_LOCK)
+            .unwrap()
+            .unwrap()
+            .holder,
         holder
     );
     let status = store.status(PROJECT).unwrap();
@@ -166,7 +174,11 @@ fn a_scan_held_on_another_host_is_refused() {
 #[test]
 fn a_lock_left_by_a_dead_process_on_this_host_is_taken_over() {
     let (t, mut store) = tree_with_project();
-    let mut gone = warden().arg("--version").stdout(Stdio::null()).spawn().unwrap();
+    let mut gone = warden()
+        .arg("--version")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let dead_pid = gone.id();
     gone.wait().unwrap();
     let holder = format!("pid {dead_pid} on {}", this_host());
