@@ -225,3 +225,27 @@ fn a_closed_stdout_is_not_an_error() {
     // The scan itself was recorded.
     assert_eq!(t.store().status(PROJECT).unwrap().candidates, 4);
 }
+
+#[test]
+fn the_text_summary_lists_top_candidates_and_top_zero_lists_none() {
+    let t = tree();
+    let text = t.scan(&["--top", "1"]).ok().stdout.clone();
+    assert!(text.contains("Top candidates:"), "{text}");
+    let listed = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Top candidates:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .count();
+    assert_eq!(listed, 1, "{text}");
+    assert!(
+        text.contains(".warden/warden.db"),
+        "names the store: {text}"
+    );
+
+    // Listing none is not the same as having none.
+    let text = t.scan(&["--top", "0"]).ok().stdout.clone();
+    assert!(!text.contains("Top candidates:"), "{text}");
+    assert!(!text.contains("No candidates"), "{text}");
+    assert!(text.contains("candidates            4"), "{text}");
+}

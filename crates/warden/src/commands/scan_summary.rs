@@ -184,7 +184,14 @@ impl<'a> Summary<'a> {
         for err in s.walk_errors.iter().take(3) {
             let _ = writeln!(out, "  note: {err}");
         }
-        if !self.candidates.is_empty() && top > 0 {
+        if self.candidates.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nNo candidates: nothing here matched a rule strongly enough."
+            );
+            return out;
+        }
+        if top > 0 {
             let _ = writeln!(out, "\nTop candidates:");
             for c in self.candidates.iter().take(top) {
                 let rules: BTreeSet<&str> = c
@@ -201,17 +208,12 @@ impl<'a> Summary<'a> {
                     rules.into_iter().collect::<Vec<_>>().join(", ")
                 );
             }
-            let _ = writeln!(
-                out,
-                "\nStore: {} (`warden status` shows every stage; `--format sarif` exports the candidates)",
-                self.store
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "\nNo candidates: nothing here matched a rule strongly enough."
-            );
         }
+        let _ = writeln!(
+            out,
+            "\nStore: {} (`warden status` shows every stage; `--format sarif` exports the candidates)",
+            self.store
+        );
         out
     }
 }
