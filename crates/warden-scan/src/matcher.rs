@@ -3,10 +3,11 @@
 //! Per language, all rules that apply are compiled into one `RegexSet`: a single
 //! scan of the content says which rules match at all, and only those rules are
 //! run again to find where. Most files match few rules, so the second step is cheap.
+//! Matching works on bytes, so content need not be valid UTF-8.
 
 use crate::rules::{Role, Rule};
 use crate::Language;
-use regex::RegexSet;
+use regex::bytes::RegexSet;
 use std::collections::HashMap;
 
 /// At most this many hits of one rule are kept per file: more adds nothing to the score.
@@ -39,24 +40,29 @@ struct LanguageMatcher {
 }
 
 impl RuleSet {
-    /// Compiles `rules`; `applies(rule, lang)` says whether a rule runs on a language.
+    /// Compiles `rules` for each of `languages`; `applies(rule, lang)` says whether a rule
+    /// runs on a language. Languages left out match nothing (a re-scan that reads no
+    /// files of a language does not pay for compiling its rules).
     pub fn compile(
         rules: Vec<Rule>,
+        languages: impl IntoIterator<Item = Language>,
         applies: impl Fn(&Rule, Language) -> bool,
     ) -> Result<RuleSet, regex::Error> {
         let mut per_language = HashMap::new();
-        for lang in Language::ALL {
+        for lang in languages {
             let rule_index: Vec<usize> = (0..rules.len())
                 .filter(|&i| applies(&rules[i], lang))
                 .collect();
             if rule_index.is_empty() {
                 continue;
             }
-            let set =
-                regex::RegexSetBuilder::new(rule_index.iter().map(|&i| rules[i].regex.as_str()))
-                    .size_limit(1 << 26)
-                    .dfa_size_limit(1 << 24)
-                    .build()?;
+            let set = regex::bytes::RegexSetBuilder::new(
+                rule_index.iter().map(|&i| rules[i].regex.as_str()),
+            )
+            .unicode(false)
+            .size_limit(1 << 26)
+            .dfa_size_limit(1 << 24)
+            .build()?;
             per_language.insert(lang, LanguageMatcher { set, rule_index });
         }
         Ok(RuleSet {
@@ -76,7 +82,7 @@ impl RuleSet {
     }
 
     /// Every hit of every applicable rule in `content`, ordered by line.
-    pub fn find(&self, lang: Language, content: &str) -> Vec<RawHit> {
+    pub fn find(&self, lang: Language, content: &[u8]) -> Vec<RawHit> {
         let Some(matcher) = self.per_language.get(&lang) else {
             return Vec::new();
         };
@@ -92,13 +98,14 @@ impl RuleSet {
             let mut kept = 0;
             for m in rule.regex.find_iter(content) {
                 let (line_no, line) = lines.line_of(content, m.start());
-                if rule.category != "secrets" && is_comment(line) {
+                let line = String::from_utf8_lossy(line);
+                if rule.category != "secrets" && is_comment(&line) {
                     continue;
                 }
                 hits.push(RawHit {
                     rule: rule_idx,
                     line: line_no,
-                    snippet: snippet(line),
+                    snippet: snippet(&line),
                 });
                 kept += 1;
                 if kept == MAX_HITS_PER_RULE {
@@ -122,27 +129,22 @@ struct LineIndex {
 }
 
 impl LineIndex {
-    fn new(content: &str) -> LineIndex {
+    fn new(content: &[u8]) -> LineIndex {
         let mut starts = vec![0];
-        starts.extend(
-            content
-                .bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        starts.extend(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
         LineIndex { starts }
     }
 
     /// The 1-based line number and the text of the line holding `offset`.
-    fn line_of<'c>(&self, content: &'c str, offset: usize) -> (u32, &'c str) {
+    fn line_of<'c>(&self, content: &'c [u8], offset: usize) -> (u32, &'c [u8]) {
         let idx = self.starts.partition_point(|&s| s <= offset) - 1;
         let start = self.starts[idx];
         let end = self
             .starts
             .get(idx + 1)
             .map_or(content.len(), |&next| next - 1);
-        let line = content[start..end].trim_end_matches('\r');
+        let line = &content[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         (u32::try_from(idx + 1).unwrap_or(u32::MAX), line)
     }
 }
@@ -206,9 +208,10 @@ examples = ["SECRET_KEY = 'x'"]
 
     #[test]
     fn finds_lines_of_every_matching_rule() {
-        let set = RuleSet::compile(demo_rules(), |_, l| l == Language::Python).expect("compiles");
+        let set = RuleSet::compile(demo_rules(), Language::ALL, |_, l| l == Language::Python)
+            .expect("compiles");
         let content = "import os\nx = eval(y)\r\nSECRET_KEY = 'abc'\n";
-        let hits = set.find(Language::Python, content);
+        let hits = set.find(Language::Python, content.as_bytes());
         let got: Vec<(&str, u32, &str)> = hits
             .iter()
             .map(|h| (set.rules()[h.rule].id.as_str(), h.line, h.snippet.as_str()))
@@ -220,23 +223,41 @@ examples = ["SECRET_KEY = 'x'"]
                 ("demo.key", 3, "SECRET_KEY = 'abc'")
             ]
         );
-        assert!(set.find(Language::Go, content).is_empty());
+        assert!(set.find(Language::Go, content.as_bytes()).is_empty());
     }
 
     #[test]
     fn comments_do_not_count_except_for_secrets() {
-        let set = RuleSet::compile(demo_rules(), |_, _| true).expect("compiles");
+        let set = RuleSet::compile(demo_rules(), Language::ALL, |_, _| true).expect("compiles");
         let content = "# never call eval(input)\n# SECRET_KEY = 'leaked'\n";
-        let hits = set.find(Language::Python, content);
+        let hits = set.find(Language::Python, content.as_bytes());
         assert_eq!(hits.len(), 1);
         assert_eq!(set.rules()[hits[0].rule].id, "demo.key");
     }
 
     #[test]
+    fn invalid_utf8_is_matched_and_snippets_stay_text() {
+        let set =
+            RuleSet::compile(demo_rules(), [Language::Python], |_, _| true).expect("compiles");
+        let content = b"# caf\xe9\nx = eval(\xff y)\n";
+        let hits = set.find(Language::Python, content);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].line, 2);
+        assert_eq!(hits[0].snippet, "x = eval(\u{fffd} y)");
+    }
+
+    #[test]
+    fn languages_left_out_match_nothing() {
+        let set = RuleSet::compile(demo_rules(), [Language::Go], |_, _| true).expect("compiles");
+        assert!(set.find(Language::Python, b"eval(x)").is_empty());
+        assert!(!set.find(Language::Go, b"eval(x)").is_empty());
+    }
+
+    #[test]
     fn last_line_without_newline_and_long_lines() {
-        let set = RuleSet::compile(demo_rules(), |_, _| true).expect("compiles");
+        let set = RuleSet::compile(demo_rules(), Language::ALL, |_, _| true).expect("compiles");
         let long = format!("eval(\"{}\")", "é".repeat(300));
-        let hits = set.find(Language::Python, &format!("a\n{long}"));
+        let hits = set.find(Language::Python, format!("a\n{long}").as_bytes());
         assert_eq!(hits[0].line, 2);
         assert!(hits[0].snippet.ends_with('…'));
         assert!(hits[0].snippet.len() <= MAX_SNIPPET + '…'.len_utf8());

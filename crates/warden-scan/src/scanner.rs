@@ -143,7 +143,7 @@ pub struct ScanStats {
     /// Files skipped because the store already knew them unchanged.
     pub files_unchanged: u64,
     pub bytes_read: u64,
-    /// Files decoded lossily because they are not valid UTF-8 (still scanned).
+    /// Files that are not valid UTF-8 (still scanned; snippets decoded lossily).
     pub non_utf8: u64,
     pub skipped: BTreeMap<SkipReason, u64>,
     pub pruned_dirs: u64,
@@ -224,9 +224,17 @@ impl Scanner {
                 .filter(|l| Language::from_name(l).is_some_and(Language::is_code))
                 .cloned(),
         );
-        let ruleset = self.compile(&tech)?;
         let fingerprint = self.fingerprint(&tech);
         let reuse = prior.fingerprint.as_deref() == Some(fingerprint.as_str());
+        let prior_files = if reuse { Some(&prior.files) } else { None };
+        // Compile rules only for languages with files that may need matching.
+        let to_match: BTreeSet<Language> = walked
+            .files
+            .iter()
+            .filter(|f| !same_metadata(f, prior_files.and_then(|p| p.get(&f.rel))))
+            .map(|f| f.language)
+            .collect();
+        let ruleset = self.compile(&tech, to_match)?;
 
         let bytes = AtomicU64::new(0);
         let results: Vec<FileResult> = pool.install(|| {
@@ -234,7 +242,7 @@ impl Scanner {
                 .files
                 .par_iter()
                 .map(|f| {
-                    let known = if reuse { prior.files.get(&f.rel) } else { None };
+                    let known = prior_files.and_then(|p| p.get(&f.rel));
                     let r = self.scan_file(f, known, &ruleset, &bytes);
                     progress.file_done();
                     r
@@ -285,7 +293,11 @@ impl Scanner {
     }
 
     /// Compiles the rules that run: selected, and framework-gated ones only where the framework is present.
-    fn compile(&self, tech: &BTreeSet<String>) -> Result<RuleSet, ScanError> {
+    fn compile(
+        &self,
+        tech: &BTreeSet<String>,
+        languages: BTreeSet<Language>,
+    ) -> Result<RuleSet, ScanError> {
         let mut rules = Vec::new();
         let mut covers: Vec<Vec<Language>> = Vec::new();
         for pack in &self.packs {
@@ -311,7 +323,7 @@ impl Scanner {
             .zip(covers)
             .map(|(r, c)| (r.id.clone(), c))
             .collect();
-        Ok(RuleSet::compile(rules, |rule, lang| {
+        Ok(RuleSet::compile(rules, languages, |rule, lang| {
             covers_by_id
                 .get(&rule.id)
                 .is_some_and(|c| c.contains(&lang))
@@ -334,7 +346,7 @@ impl Scanner {
         bytes_read: &AtomicU64,
     ) -> FileResult {
         // Same size and mtime as last time: trust the stored hash, as git does.
-        if let Some(k) = known.filter(|k| k.size == f.size && k.mtime_ns == f.mtime_ns) {
+        if let Some(k) = known.filter(|k| same_metadata(f, Some(k))) {
             return FileResult::Scanned(unchanged(f, k.hash.clone()), false);
         }
         let content = match std::fs::read(&f.abs) {
@@ -358,11 +370,8 @@ impl Scanner {
         if known.is_some_and(|k| k.hash == hash) {
             return FileResult::Scanned(unchanged(f, hash), false);
         }
-        let (text, lossy) = match std::str::from_utf8(&content) {
-            Ok(s) => (std::borrow::Cow::Borrowed(s), false),
-            Err(_) => (String::from_utf8_lossy(&content), true),
-        };
-        let raw = ruleset.find(f.language, &text);
+        let lossy = std::str::from_utf8(&content).is_err();
+        let raw = ruleset.find(f.language, &content);
         let matched = self.to_matched(&f.rel, ruleset, &raw);
         let file = ScannedFile {
             path: f.rel.clone(),
@@ -387,6 +396,10 @@ impl Scanner {
             .collect();
         MatchedFile { score, hits }
     }
+}
+
+fn same_metadata(f: &WalkedFile, known: Option<&KnownFile>) -> bool {
+    known.is_some_and(|k| k.size == f.size && k.mtime_ns == f.mtime_ns)
 }
 
 fn unchanged(f: &WalkedFile, hash: String) -> ScannedFile {

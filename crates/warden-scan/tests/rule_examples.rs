@@ -10,12 +10,12 @@ fn every_rule_fires_on_its_examples_and_not_on_its_negatives() {
     for rule in packs.iter().flat_map(|p| &p.rules) {
         rules += 1;
         for ex in &rule.examples {
-            if !rule.regex.is_match(ex) {
+            if !rule.regex.is_match(ex.as_bytes()) {
                 failures.push(format!("{}: example does not fire: {ex}", rule.id));
             }
         }
         for neg in &rule.negatives {
-            if rule.regex.is_match(neg) {
+            if rule.regex.is_match(neg.as_bytes()) {
                 failures.push(format!("{}: look-alike fires: {neg}", rule.id));
             }
         }

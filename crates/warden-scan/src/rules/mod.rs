@@ -10,7 +10,7 @@ mod pack;
 pub use pack::{parse_pack, RuleError};
 
 use crate::Language;
-use regex::Regex;
+use regex::bytes::Regex;
 use std::collections::BTreeSet;
 
 /// What a rule's match means for scoring.
@@ -79,6 +79,8 @@ pub struct Rule {
     pub frameworks: Vec<String>,
     /// Extra languages beyond the pack's own.
     pub languages: Vec<Language>,
+    /// Compiled without Unicode classes: `\w`, `\s`, `\b` are ASCII, as code is, which keeps
+    /// the automata small and fast on any input, valid UTF-8 or not.
     pub regex: Regex,
     pub help: String,
     pub examples: Vec<String>,

@@ -131,7 +131,8 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
     let languages = parse_languages(&e.languages)
         .map_err(|name| field_err("languages", format!("unknown language `{name}`")))?;
     // Multi-line mode so `^`/`$` anchor at line boundaries, as a reader of a rule expects.
-    let regex = regex::RegexBuilder::new(&format!("(?m:{})", e.pattern))
+    let regex = regex::bytes::RegexBuilder::new(&format!("(?m:{})", e.pattern))
+        .unicode(false)
         .size_limit(1 << 22)
         .build()
         .map_err(|err| field_err("pattern", err.to_string().replace('\n', " ")))?;
