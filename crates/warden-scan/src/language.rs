@@ -83,6 +83,8 @@ impl Language {
                 return Some(Language::Config)
             }
             "gemfile" | "rakefile" => return Some(Language::Ruby),
+            // Where private keys usually live: the secrets rules must see them.
+            "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" => return Some(Language::Config),
             _ => {}
         }
         if lower.starts_with(".env") || lower.starts_with("dockerfile.") {
@@ -104,7 +106,8 @@ impl Language {
             "rs" => Language::Rust,
             "sh" | "bash" | "zsh" | "ksh" => Language::Shell,
             "yml" | "yaml" | "json" | "toml" | "xml" | "ini" | "cfg" | "conf" | "properties"
-            | "env" | "tf" | "tfvars" | "hcl" | "config" | "plist" | "gradle" => Language::Config,
+            | "env" | "tf" | "tfvars" | "hcl" | "config" | "plist" | "gradle" | "pem" | "key"
+            | "ppk" => Language::Config,
             "html" | "htm" | "j2" | "jinja" | "jinja2" | "hbs" | "handlebars" | "ejs"
             | "mustache" | "twig" | "tmpl" | "gotmpl" => Language::Template,
             _ => return None,
@@ -135,6 +138,9 @@ mod tests {
             (".env.local", Some(Language::Config)),
             ("Dockerfile", Some(Language::Config)),
             ("settings.yaml", Some(Language::Config)),
+            ("deploy/id_rsa", Some(Language::Config)),
+            ("certs/server.key", Some(Language::Config)),
+            ("certs/server.pem", Some(Language::Config)),
             ("README.md", None),
             ("logo.png", None),
             ("Makefile", None),

@@ -37,6 +37,8 @@ pub enum SkipReason {
     SymlinkOutside,
     /// Could not be read (permissions, vanished during the scan).
     Unreadable,
+    /// A FIFO, socket or device: never read, it could block or never end.
+    NotAFile,
 }
 
 impl SkipReason {
@@ -51,6 +53,7 @@ impl SkipReason {
             SkipReason::SymlinkInside => "symlink (target scanned)",
             SkipReason::SymlinkOutside => "symlink out of root",
             SkipReason::Unreadable => "unreadable",
+            SkipReason::NotAFile => "not a regular file",
         }
     }
 }
@@ -157,7 +160,7 @@ pub struct Walk {
 pub struct WalkOptions {
     pub max_file_size: u64,
     pub threads: usize,
-    /// Absolute paths never descended into (e.g. a data dir inside the root).
+    /// Absolute paths never walked (a data dir inside the root, the scan's own output file).
     pub exclude: Vec<PathBuf>,
 }
 
@@ -182,14 +185,17 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
         .add_custom_ignore_filename(".wardenignore")
         .threads(opts.threads)
         .filter_entry(move |entry| {
+            if entry.depth() == 0 {
+                return true;
+            }
+            // Warden's own store and output files are never scanned.
+            if exclude.iter().any(|e| e == entry.path()) {
+                return false;
+            }
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            if is_dir && entry.depth() > 0 {
-                let name = entry.file_name().to_string_lossy();
-                if PRUNED_DIRS.contains(&name.as_ref()) || exclude.iter().any(|e| e == entry.path())
-                {
-                    pruned_in_filter.fetch_add(1, Ordering::Relaxed);
-                    return false;
-                }
+            if is_dir && PRUNED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref()) {
+                pruned_in_filter.fetch_add(1, Ordering::Relaxed);
+                return false;
             }
             true
         });
@@ -243,8 +249,11 @@ fn classify(root: &Path, entry: &ignore::DirEntry, max_size: u64) -> Option<Item
     if ft.is_symlink() {
         return Some(Item::Skip(classify_symlink(root, path)));
     }
-    if !ft.is_file() {
+    if ft.is_dir() {
         return None;
+    }
+    if !ft.is_file() {
+        return Some(Item::Skip(SkipReason::NotAFile));
     }
     let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
     if LOCKFILES.contains(&name.as_str()) {

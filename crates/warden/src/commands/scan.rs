@@ -128,6 +128,32 @@ fn scan_locked(
     quiet: bool,
 ) -> anyhow::Result<(warden_scan::ScanOutcome, warden_store::ScanDelta)> {
     let run = store.begin_run(project, RunKind::Scan, holder)?;
+    match scan_and_record(store, scanner, project, root, run, args, quiet) {
+        Ok((outcome, delta)) => {
+            let stats = serde_json::json!({ "scan": &outcome.stats, "delta": &delta });
+            store.finish_run(run, RunStatus::Done, &stats)?;
+            Ok((outcome, delta))
+        }
+        Err(err) => {
+            // Best effort: the run must not stay `running`; the original error matters more.
+            let stats = serde_json::json!({ "error": crate::exit::one_line(&err) });
+            if let Err(finish) = store.finish_run(run, RunStatus::Failed, &stats) {
+                tracing::warn!("marking scan run {run} failed: {finish}");
+            }
+            Err(err)
+        }
+    }
+}
+
+fn scan_and_record(
+    store: &mut Store,
+    scanner: &Scanner,
+    project: &str,
+    root: &Path,
+    run: i64,
+    args: &ScanArgs,
+    quiet: bool,
+) -> anyhow::Result<(warden_scan::ScanOutcome, warden_store::ScanDelta)> {
     let prior = Prior {
         files: store.known_files(project)?,
         fingerprint: store.scan_fingerprint(project)?,
@@ -139,28 +165,17 @@ fn scan_locked(
     let bar = ScanBar::new(quiet);
     let scanned = scanner.scan(root, &prior, &bar);
     bar.finish();
-    let outcome = match scanned {
-        Ok(o) => o,
-        Err(err) => {
-            let _ = store.finish_run(
-                run,
-                RunStatus::Failed,
-                &serde_json::json!({"error": err.to_string()}),
-            );
-            return Err(err.into());
-        }
-    };
+    let mut outcome = scanned?;
     store.set_tech(project, &outcome.tech)?;
     let record = ScanRecord {
-        files: outcome.files.clone(),
+        // The summary needs only the stats; the per-file results go to the store.
+        files: std::mem::take(&mut outcome.files),
         limit: args.limit,
         min_score: args.min_score,
     };
-    tracing::info!(files = outcome.files.len(), "scanned; recording");
+    tracing::info!(files = record.files.len(), "scanned; recording");
     let delta = store.record_scan(project, run, &outcome.fingerprint, &record)?;
     tracing::info!("recorded");
-    let stats = serde_json::json!({ "scan": &outcome.stats, "delta": &delta });
-    store.finish_run(run, RunStatus::Done, &stats)?;
     Ok((outcome, delta))
 }
 
