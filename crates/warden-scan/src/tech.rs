@@ -70,9 +70,16 @@ const SIGNATURES: &[(&str, &str, &str)] = &[
     ("gemfile", "'sinatra'", "sinatra"),
     ("gemfile", "\"sinatra\"", "sinatra"),
     ("gemfile", "grpc", "grpc"),
+    // Apps and engines that pull in Rails piecewise.
+    ("gemfile", "'railties'", "rails"),
+    ("gemfile", "\"railties\"", "rails"),
+    ("gemfile", "'actionpack'", "rails"),
+    ("gemfile", "\"actionpack\"", "rails"),
     // PHP
     ("composer.json", "laravel/framework", "laravel"),
     ("composer.json", "symfony/", "symfony"),
+    // Eloquent and the query builder used outside a full Laravel app.
+    ("composer.json", "illuminate/database", "laravel"),
     // Rust
     ("cargo.toml", "actix-web", "actix"),
     ("cargo.toml", "axum", "axum"),
