@@ -105,8 +105,17 @@ impl ScoreModel {
         } else if !entries.is_empty() {
             m *= self.entry_in_file_boost;
         }
+        // A sanitizer counts next to the sink, or on the path from the input to it:
+        // between the nearest source above the sink and the sink itself.
+        let nearest_source = sources
+            .iter()
+            .copied()
+            .filter(|&s| above(s, self.taint_window))
+            .max();
         let sanitized = sanitizers.iter().any(|&(cat, l)| {
-            (cat == rule.category || cat == "input") && l.abs_diff(line) <= self.sanitizer_window
+            (cat == rule.category || cat == "input")
+                && (l.abs_diff(line) <= self.sanitizer_window
+                    || nearest_source.is_some_and(|s| s <= l && l <= line))
         });
         if sanitized {
             m *= self.sanitizer_factor;
@@ -216,6 +225,12 @@ examples = ["quote("]
             "{bare} {tainted} {in_handler}"
         );
         assert!(sanitized < bare, "{sanitized}");
+        // A check between the input and the sink, several lines up, also counts...
+        let guarded = m.score("a.py", &r, &[hit(1, 40), hit(3, 44), hit(0, 50)]);
+        assert!(guarded < bare, "{guarded}");
+        // ...but not one before the input arrives.
+        let too_early = m.score("a.py", &r, &[hit(3, 30), hit(1, 40), hit(0, 50)]);
+        assert_eq!(too_early, tainted);
         // A source far below the sink does not taint it.
         let below = m.score("a.py", &r, &[hit(0, 10), hit(1, 45)]);
         assert!(below < tainted);
