@@ -97,7 +97,14 @@ impl RuleSet {
             let rule = &self.rules[rule_idx];
             let mut kept = 0;
             for m in rule.regex.find_iter(content) {
-                let (line_no, line) = lines.line_of(content, m.start());
+                // Patterns may begin with `\s` or `[^\w]`, which can match the newline
+                // before the code: the hit belongs to the line of its first visible byte.
+                let start = m
+                    .as_bytes()
+                    .iter()
+                    .position(|b| !b.is_ascii_whitespace())
+                    .map_or(m.start(), |i| m.start() + i);
+                let (line_no, line) = lines.line_of(content, start);
                 let line = String::from_utf8_lossy(line);
                 if rule.category != "secrets" && is_comment(&line) {
                     continue;
@@ -159,6 +166,10 @@ fn is_comment(line: &str) -> bool {
         || t == "*"
         || t.starts_with("--")
         || t.starts_with("<!--")
+        || t.starts_with("<%--")
+        || t.starts_with("<%#")
+        || t.starts_with("@*")
+        || t.starts_with("{{!--")
 }
 
 fn snippet(line: &str) -> String {
@@ -251,6 +262,30 @@ examples = ["SECRET_KEY = 'x'"]
         let set = RuleSet::compile(demo_rules(), [Language::Go], |_, _| true).expect("compiles");
         assert!(set.find(Language::Python, b"eval(x)").is_empty());
         assert!(!set.find(Language::Go, b"eval(x)").is_empty());
+    }
+
+    #[test]
+    fn a_match_starting_with_a_newline_belongs_to_the_next_line() {
+        let src = r#"
+[pack]
+id = "demo"
+name = "Demo"
+languages = ["c"]
+
+[[rule]]
+id = "demo.gets"
+title = "gets"
+cwe = "CWE-242"
+category = "memory-safety"
+weight = 7
+pattern = '(?:^|[^\w])gets\('
+examples = ["gets(buf)"]
+"#;
+        let rules = parse_pack("demo.toml", src).expect("valid").rules;
+        let set = RuleSet::compile(rules, [Language::C], |_, _| true).expect("compiles");
+        let hits = set.find(Language::C, b"// read a line\ngets(buf);\n");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].line, 2);
     }
 
     #[test]

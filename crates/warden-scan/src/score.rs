@@ -8,6 +8,7 @@
 
 use crate::matcher::RawHit;
 use crate::rules::{Role, Rule};
+use std::collections::HashMap;
 
 /// Knobs of the scoring model; the defaults are what `warden scan` uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +61,22 @@ impl ScoreModel {
             .map(|h| (rules[h.rule].category.as_str(), h.line))
             .collect();
 
+        // Two sinks of one category on one line are one flaw: only the heavier counts.
+        let mut heaviest: HashMap<(u32, &str), usize> = HashMap::new();
+        for hit in hits.iter().filter(|h| rules[h.rule].role == Role::Sink) {
+            let key = (hit.line, rules[hit.rule].category.as_str());
+            let best = heaviest.entry(key).or_insert(hit.rule);
+            if rules[hit.rule].weight > rules[*best].weight {
+                *best = hit.rule;
+            }
+        }
+
         // Best multiplier and hit count per sink rule, in first-seen order.
         let mut per_rule: Vec<(usize, f64, u32)> = Vec::new();
-        for hit in hits.iter().filter(|h| rules[h.rule].role == Role::Sink) {
+        for hit in hits.iter().filter(|h| {
+            rules[h.rule].role == Role::Sink
+                && heaviest.get(&(h.line, rules[h.rule].category.as_str())) == Some(&h.rule)
+        }) {
             let rule = &rules[hit.rule];
             let m = self.context_multiplier(rule, hit.line, &sources, &entries, &sanitizers);
             match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
@@ -94,17 +108,6 @@ impl ScoreModel {
         sanitizers: &[(&str, u32)],
     ) -> f64 {
         let above = |l: u32, window: u32| l <= line && line - l <= window;
-        let mut m = 1.0;
-        if sources.iter().any(|&s| above(s, self.taint_window)) {
-            m *= self.taint_boost;
-        } else if !sources.is_empty() {
-            m *= self.source_in_file_boost;
-        }
-        if entries.iter().any(|&e| above(e, self.entry_window)) {
-            m *= self.entry_boost;
-        } else if !entries.is_empty() {
-            m *= self.entry_in_file_boost;
-        }
         // A sanitizer counts next to the sink, or on the path from the input to it:
         // between the nearest source above the sink and the sink itself.
         let nearest_source = sources
@@ -117,8 +120,19 @@ impl ScoreModel {
                 && (l.abs_diff(line) <= self.sanitizer_window
                     || nearest_source.is_some_and(|s| s <= l && l <= line))
         });
+        let mut m = 1.0;
         if sanitized {
+            // Sanitised input no longer counts as attacker-controlled for this sink.
             m *= self.sanitizer_factor;
+        } else if nearest_source.is_some() {
+            m *= self.taint_boost;
+        } else if !sources.is_empty() {
+            m *= self.source_in_file_boost;
+        }
+        if entries.iter().any(|&e| above(e, self.entry_window)) {
+            m *= self.entry_boost;
+        } else if !entries.is_empty() {
+            m *= self.entry_in_file_boost;
         }
         m
     }
@@ -234,6 +248,30 @@ examples = ["quote("]
         // A source far below the sink does not taint it.
         let below = m.score("a.py", &r, &[hit(0, 10), hit(1, 45)]);
         assert!(below < tainted);
+    }
+
+    #[test]
+    fn a_sanitizer_on_the_sink_line_cancels_the_taint_boost() {
+        let m = ScoreModel::default();
+        let r = rules();
+        let bare = m.score("a.py", &r, &[hit(0, 50)]);
+        let sanitized = m.score("a.py", &r, &[hit(1, 50), hit(0, 50), hit(3, 50)]);
+        assert_eq!(sanitized, bare * m.sanitizer_factor);
+    }
+
+    #[test]
+    fn sinks_of_one_category_on_one_line_count_once() {
+        let mut r = rules();
+        let mut twin = r[0].clone();
+        twin.id = "t.sink2".into();
+        twin.weight = 3.0;
+        r.push(twin);
+        let m = ScoreModel::default();
+        let one = m.score("a.py", &r, &[hit(0, 5)]);
+        let both_same_line = m.score("a.py", &r, &[hit(0, 5), hit(4, 5)]);
+        let both_two_lines = m.score("a.py", &r, &[hit(0, 5), hit(4, 9)]);
+        assert_eq!(both_same_line, one);
+        assert_eq!(both_two_lines, one + 3.0);
     }
 
     #[test]
