@@ -80,6 +80,17 @@ const SIGNATURES: &[(&str, &str, &str)] = &[
     ("composer.json", "symfony/", "symfony"),
     // Eloquent and the query builder used outside a full Laravel app.
     ("composer.json", "illuminate/database", "laravel"),
+    // Ruby gems and engines declare their dependencies in a gemspec
+    ("gemspec", "rails", "rails"),
+    ("gemspec", "sinatra", "sinatra"),
+    ("gemspec", "grpc", "grpc"),
+    // .NET
+    ("csproj", "microsoft.aspnetcore", "aspnetcore"),
+    ("csproj", "microsoft.net.sdk.web", "aspnetcore"),
+    ("csproj", "newtonsoft.json", "newtonsoft"),
+    ("csproj", "entityframework", "efcore"),
+    ("packages.config", "microsoft.aspnet.mvc", "aspnet"),
+    ("packages.config", "newtonsoft.json", "newtonsoft"),
     // Rust
     ("cargo.toml", "actix-web", "actix"),
     ("cargo.toml", "axum", "axum"),
@@ -103,8 +114,25 @@ fn ecosystem(file: &str) -> Option<&'static str> {
         "gemfile" => "rubygems",
         "composer.json" => "composer",
         "cargo.toml" => "cargo",
+        "gemspec" => "rubygems",
+        "csproj" | "packages.config" => "nuget",
         _ => return None,
     })
+}
+
+/// The manifest kind of a file name (lowercased), as used in [`SIGNATURES`]; `None` if it is none.
+pub fn manifest_kind(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("requirements") && lower.ends_with(".txt") {
+        return Some("requirements.txt");
+    }
+    if lower.ends_with(".gemspec") {
+        return Some("gemspec");
+    }
+    if lower.ends_with(".csproj") {
+        return Some("csproj");
+    }
+    crate::walk::MANIFESTS.iter().copied().find(|m| *m == lower)
 }
 
 /// Reads each manifest (at most 1 MiB of it) and returns the sorted set of tags found.
@@ -119,10 +147,8 @@ pub fn detect(manifests: &[impl AsRef<Path>]) -> BTreeSet<String> {
         else {
             continue;
         };
-        let name = if name.starts_with("requirements") && name.ends_with(".txt") {
-            "requirements.txt".to_string()
-        } else {
-            name
+        let Some(name) = manifest_kind(&name) else {
+            continue;
         };
         let Ok(bytes) = read_capped(path) else {
             continue;

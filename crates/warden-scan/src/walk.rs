@@ -128,6 +128,7 @@ pub(crate) const MANIFESTS: &[&str] = &[
     "gemfile",
     "composer.json",
     "cargo.toml",
+    "packages.config",
 ];
 
 /// A file the walk accepted for reading.
@@ -288,13 +289,7 @@ fn classify(root: &Path, entry: &ignore::DirEntry, max_size: u64) -> Option<Item
 
 fn is_manifest(entry: &ignore::DirEntry) -> bool {
     entry.file_type().is_some_and(|t| t.is_file())
-        && MANIFESTS.contains(
-            &entry
-                .file_name()
-                .to_string_lossy()
-                .to_ascii_lowercase()
-                .as_str(),
-        )
+        && crate::tech::manifest_kind(&entry.file_name().to_string_lossy()).is_some()
 }
 
 fn classify_symlink(root: &Path, path: &Path) -> SkipReason {
