@@ -154,7 +154,7 @@ pub fn detect(manifests: &[impl AsRef<Path>]) -> BTreeSet<String> {
             continue;
         };
         let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
-        if let Some(eco) = ecosystem(&name) {
+        if let Some(eco) = ecosystem(name) {
             tags.insert(eco.to_string());
         }
         for (file, needle, tag) in SIGNATURES {
