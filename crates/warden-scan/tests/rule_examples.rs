@@ -9,13 +9,20 @@ fn every_rule_fires_on_its_examples_and_not_on_its_negatives() {
     let mut rules = 0;
     for rule in packs.iter().flat_map(|p| &p.rules) {
         rules += 1;
+        let regex = match rule.regex() {
+            Ok(regex) => regex,
+            Err(err) => {
+                failures.push(err.to_string());
+                continue;
+            }
+        };
         for ex in &rule.examples {
-            if !rule.regex.is_match(ex.as_bytes()) {
+            if !regex.is_match(ex.as_bytes()) {
                 failures.push(format!("{}: example does not fire: {ex}", rule.id));
             }
         }
         for neg in &rule.negatives {
-            if rule.regex.is_match(neg.as_bytes()) {
+            if regex.is_match(neg.as_bytes()) {
                 failures.push(format!("{}: look-alike fires: {neg}", rule.id));
             }
         }

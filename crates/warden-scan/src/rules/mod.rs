@@ -12,6 +12,7 @@ pub use pack::{parse_pack, RuleError};
 use crate::Language;
 use regex::bytes::Regex;
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 /// What a rule's match means for scoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
@@ -79,12 +80,37 @@ pub struct Rule {
     pub frameworks: Vec<String>,
     /// Extra languages beyond the pack's own.
     pub languages: Vec<Language>,
-    /// Compiled without Unicode classes: `\w`, `\s`, `\b` are ASCII, as code is, which keeps
-    /// the automata small and fast on any input, valid UTF-8 or not.
-    pub regex: Regex,
+    /// The pattern as matched: the rule's own, in multi-line mode.
+    pub pattern: String,
+    /// Compiled on first use: a scan compiles only the rules that matched somewhere.
+    compiled: OnceLock<Result<Regex, String>>,
     pub help: String,
     pub examples: Vec<String>,
     pub negatives: Vec<String>,
+}
+
+impl Rule {
+    /// The compiled pattern. Patterns are compiled without Unicode classes: `\w`, `\s`,
+    /// `\b` are ASCII, as code is, which keeps the automata small and fast on any input,
+    /// valid UTF-8 or not. The syntax was checked when the pack was parsed, so this fails
+    /// only if the automaton exceeds its size limit.
+    pub fn regex(&self) -> Result<&Regex, RuleError> {
+        self.compiled
+            .get_or_init(|| compile(&self.pattern).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|message| RuleError::Pattern {
+                rule: self.id.clone(),
+                message: message.replace('\n', " "),
+            })
+    }
+}
+
+/// Compiles a pattern as rules are matched: bytes, ASCII classes.
+pub(crate) fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(1 << 24)
+        .build()
 }
 
 /// A pack as loaded: its id, the languages it covers (empty: every language) and its rules.

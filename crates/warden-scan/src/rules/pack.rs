@@ -3,6 +3,7 @@
 use super::{Pack, Role, Rule, CATEGORIES};
 use crate::Language;
 use serde::Deserialize;
+use std::sync::OnceLock;
 
 /// A rule pack that cannot be used, naming the file, the rule and the field.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,8 @@ pub enum RuleError {
     DuplicateId { id: String },
     #[error("unknown rule or pack `{id}` in --rules (see `warden rules` for the list)")]
     UnknownRule { id: String },
+    #[error("rule `{rule}`: pattern does not compile: {message}")]
+    Pattern { rule: String, message: String },
 }
 
 #[derive(Deserialize)]
@@ -131,10 +134,13 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
     let languages = parse_languages(&e.languages)
         .map_err(|name| field_err("languages", format!("unknown language `{name}`")))?;
     // Multi-line mode so `^`/`$` anchor at line boundaries, as a reader of a rule expects.
-    let regex = regex::bytes::RegexBuilder::new(&format!("(?m:{})", e.pattern))
+    // Only the syntax is checked here; compiling waits until a scan needs the rule.
+    let pattern = format!("(?m:{})", e.pattern);
+    regex_syntax::ParserBuilder::new()
         .unicode(false)
-        .size_limit(1 << 22)
+        .utf8(false)
         .build()
+        .parse(&pattern)
         .map_err(|err| field_err("pattern", err.to_string().replace('\n', " ")))?;
     if e.examples.is_empty() {
         return Err(field_err(
@@ -152,7 +158,8 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
         weight: e.weight,
         frameworks: e.frameworks,
         languages,
-        regex,
+        pattern,
+        compiled: OnceLock::new(),
         help: e.help,
         examples: e.examples,
         negatives: e.negatives,

@@ -10,7 +10,7 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
             .packs()
             .iter()
             .flat_map(|p| &p.rules)
-            .map(|r| r.regex.as_str())
+            .map(|r| r.pattern.as_str())
             .collect();
         super::emit(None, &patterns.join("\n"))?;
         return Ok(0);
