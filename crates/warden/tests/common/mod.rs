@@ -248,63 +248,8 @@ pub fn store_with_findings(data_dir: &Path, root: &Path, findings: &[NewFinding]
     store.insert_findings(PROJECT, findings).expect("insert")
 }
 
-/// The official SARIF 2.1.0 schema, from the shared checkout next to the workspace.
-pub fn sarif_schema() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/schemas/sarif-schema-2.1.0.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the SARIF 2.1.0 schema must be at {} for these tests: {e}",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).expect("the SARIF schema file is valid JSON")
-}
-
-/// RFC 3986 `URI-reference` at the character level. The schema is draft-04,
-/// which predates this format, so the validator is taught it explicitly.
-fn is_uri_reference(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
-            if !(hex(i + 1) && hex(i + 2)) {
-                return false;
-            }
-            i += 3;
-            continue;
-        }
-        if !(b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b)) {
-            return false;
-        }
-        i += 1;
-    }
-    s.matches('#').count() <= 1
-}
-
-/// Every schema violation in `doc` (empty when valid).
-pub fn sarif_errors(doc: &Value) -> Vec<String> {
-    let validator = jsonschema::draft4::options()
-        .should_validate_formats(true)
-        .with_format("uri-reference", is_uri_reference)
-        .build(&sarif_schema())
-        .expect("the SARIF schema compiles");
-    validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect()
-}
-
-pub fn assert_valid_sarif(doc: &Value) {
-    let errors = sarif_errors(doc);
-    assert!(
-        errors.is_empty(),
-        "SARIF output violates the 2.1.0 schema:\n{}\n\ndocument:\n{doc:#}",
-        errors.join("\n")
-    );
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use warden_testkit::sarif::{assert_valid as assert_valid_sarif, errors as sarif_errors};
 
 /// The results of the only run of a SARIF log.
 pub fn sarif_results(doc: &Value) -> &Vec<Value> {
