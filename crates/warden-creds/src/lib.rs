@@ -1,0 +1,235 @@
+//! Finds the model-provider credentials Warden's agents need.
+//!
+//! Sources, in precedence order:
+//!
+//! 1. the process environment (through the [`Env`] trait, so tests never touch the real one);
+//! 2. `.env.local`, then `.env`, in the working directory (never overriding 1);
+//! 3. agents' own credential files under the home directory, one row per agent and
+//!    provider in [`sources::AGENT_FILES`]: adding an agent is adding a row.
+//!
+//! Direct keys are `ANTHROPIC_API_KEY`/`CLAUDE_API_KEY` and `OPENAI_API_KEY`/`CODEX_API_KEY`.
+//! An `AI_GATEWAY_API_KEY` (else `VERCEL_OIDC_TOKEN`) expands into a gateway credential,
+//! with the gateway's base URL, for each provider that has no direct key.
+//!
+//! Missing files are silent; malformed files and expired OAuth tokens become
+//! [`Discovery::notes`], never errors. Values are [`Secret`]s, which never print themselves.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+pub mod dotenv;
+mod env_output;
+pub mod gateway;
+mod secret;
+pub mod sources;
+
+pub use env_output::{extract_env, shell_quote};
+pub use secret::Secret;
+
+/// Read access to environment variables.
+pub trait Env {
+    /// The variable's value, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+/// A model provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    /// Anthropic (Claude).
+    Anthropic,
+    /// OpenAI (Codex).
+    OpenAi,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Anthropic => "Anthropic",
+            Self::OpenAi => "OpenAI",
+        })
+    }
+}
+
+/// What kind of credential a value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A provider API key.
+    ApiKey,
+    /// An OAuth access token from an agent's login.
+    OAuth,
+    /// An AI Gateway key, used with the gateway's base URL.
+    Gateway,
+}
+
+/// Where a credential was found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A process environment variable.
+    Env(String),
+    /// A `.env`-style file.
+    DotEnv(PathBuf),
+    /// An agent's config file.
+    ConfigFile(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(var) => write!(f, "environment variable {var}"),
+            Self::DotEnv(path) => write!(f, "{}", path.display()),
+            Self::ConfigFile(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// One credential found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Provider it is for.
+    pub provider: Provider,
+    /// API key, OAuth token or gateway key.
+    pub kind: Kind,
+    /// Where it came from.
+    pub source: Source,
+    /// The value (redacted when printed).
+    pub value: Secret,
+    /// When an OAuth token expires, if known.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Base URL to use with it, when not the provider's own.
+    pub base_url: Option<String>,
+}
+
+/// Where to look.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    /// Home directory holding agents' config files.
+    pub home: Option<PathBuf>,
+    /// Directory holding `.env.local` and `.env`.
+    pub work_dir: Option<PathBuf>,
+}
+
+impl Places {
+    /// `$HOME` and the current directory.
+    pub fn from_process() -> Self {
+        Self {
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            work_dir: std::env::current_dir().ok(),
+        }
+    }
+}
+
+/// Everything found, best first, with notes on what was skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    /// Credentials in precedence order.
+    pub credentials: Vec<Credential>,
+    /// Things worth telling the user: malformed files, expired tokens. Never secrets.
+    pub notes: Vec<String>,
+    /// Every place looked at, for the not-found message.
+    pub looked_at: Vec<String>,
+}
+
+impl Discovery {
+    /// The highest-precedence credential for `provider`, passing over OAuth tokens when `no_oauth`.
+    pub fn best(&self, provider: Provider, no_oauth: bool) -> Option<&Credential> {
+        self.credentials
+            .iter()
+            .find(|c| c.provider == provider && !(no_oauth && c.kind == Kind::OAuth))
+    }
+
+    /// `self` if anything was found, else [`CredsError::NotFound`].
+    pub fn require(self) -> Result<Self, CredsError> {
+        if self.credentials.is_empty() {
+            Err(CredsError::NotFound {
+                looked_at: self.looked_at,
+            })
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+/// Errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CredsError {
+    /// No credential anywhere.
+    #[error("{}", not_found_message(.looked_at))]
+    NotFound {
+        /// Every place looked at.
+        looked_at: Vec<String>,
+    },
+}
+
+fn not_found_message(looked_at: &[String]) -> String {
+    let mut msg = String::from("no Anthropic or OpenAI credentials found. Looked at:\n");
+    for place in looked_at {
+        msg.push_str(&format!("  - {place}\n"));
+    }
+    msg.push_str(
+        "Fastest fixes:\n  \
+         1. put AI_GATEWAY_API_KEY=<your key> in .env.local (one key covers both providers)\n  \
+         2. run `claude login` or `codex login`",
+    );
+    msg
+}
+
+/// Looks everywhere, in precedence order. Never fails; see [`Discovery::require`].
+pub fn discover(env: &dyn Env, places: &Places, now: OffsetDateTime) -> Discovery {
+    let mut looked_at = Vec::new();
+    let mut notes = Vec::new();
+    let layered =
+        gateway::Layered::load(env, places.work_dir.as_deref(), &mut looked_at, &mut notes);
+    let mut credentials = gateway::from_env(&layered);
+    if let Some(home) = places.home.as_deref() {
+        credentials.extend(sources::read_agent_files(
+            sources::AGENT_FILES,
+            home,
+            now,
+            &mut looked_at,
+            &mut notes,
+        ));
+    }
+    // The same value found twice (say ANTHROPIC_API_KEY and CLAUDE_API_KEY) is kept once.
+    let mut seen = Vec::new();
+    credentials.retain(|c| {
+        let key = (c.provider, c.value.expose().to_string());
+        let fresh = !seen.contains(&key);
+        if fresh {
+            seen.push(key);
+        }
+        fresh
+    });
+    Discovery {
+        credentials,
+        notes,
+        looked_at,
+    }
+}
+
+/// [`discover`] against the real environment, `$HOME` and the current directory.
+pub fn discover_from_process() -> Discovery {
+    discover(
+        &ProcessEnv,
+        &Places::from_process(),
+        OffsetDateTime::now_utc(),
+    )
+}
