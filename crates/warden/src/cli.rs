@@ -39,6 +39,39 @@ pub enum Command {
     Report(ReportArgs),
     /// List the built-in rules.
     Rules(RulesArgs),
+    /// What model credentials this machine has (environment, .env files, agents' logins).
+    Credentials(CredentialsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialsArgs {
+    #[command(subcommand)]
+    pub command: CredentialsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// A table of what was found: provider, kind, redacted value, expiry, source.
+    Status {
+        /// Look for agents' config files under this directory instead of $HOME.
+        #[arg(long, value_name = "DIR")]
+        home: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the credentials as shell-quoted KEY=VALUE lines, for `eval` or a sandbox.
+    ExtractEnv {
+        /// Prefix each line with `export `.
+        #[arg(long, short)]
+        export: bool,
+        /// Look for agents' config files under this directory instead of $HOME.
+        #[arg(long, value_name = "DIR")]
+        home: Option<PathBuf>,
+        /// Leave out OAuth tokens from subscription logins.
+        #[arg(long)]
+        no_oauth: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

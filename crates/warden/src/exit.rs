@@ -24,7 +24,7 @@ pub struct UsageError(pub String);
 /// The exit code for an error, from the first typed error in its chain.
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<UsageError>() {
+        if cause.is::<UsageError>() || cause.is::<warden_creds::CredsError>() {
             return USAGE;
         }
         if let Some(scan) = cause.downcast_ref::<ScanError>() {

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod credentials;
 mod report;
 mod rules;
 mod scan;
@@ -17,6 +18,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Status(args) => status::run(&cli.global, args),
         Command::Report(args) => report::run(&cli.global, args),
         Command::Rules(args) => rules::run(args),
+        Command::Credentials(args) => credentials::run(args),
     }
 }
 
