@@ -180,16 +180,13 @@ pub enum CredsError {
 }
 
 fn not_found_message(looked_at: &[String]) -> String {
-    let mut msg = String::from("no Anthropic or OpenAI credentials found. Looked at:\n");
-    for place in looked_at {
-        msg.push_str(&format!("  - {place}\n"));
-    }
-    msg.push_str(
-        "Fastest fixes:\n  \
-         1. put AI_GATEWAY_API_KEY=<your key> in .env.local (one key covers both providers)\n  \
-         2. run `claude login` or `codex login`",
-    );
-    msg
+    // One line: a CLI prints errors as a single line.
+    format!(
+        "no Anthropic or OpenAI credentials found; looked at: {}; fastest fixes: \
+         (1) put AI_GATEWAY_API_KEY=<your key> in .env.local (one key covers both providers), \
+         (2) run `claude login` or `codex login`",
+        looked_at.join(", ")
+    )
 }
 
 /// Looks everywhere, in precedence order. Never fails; see [`Discovery::require`].
