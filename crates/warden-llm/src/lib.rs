@@ -12,7 +12,7 @@ pub mod error;
 pub mod types;
 
 pub use client::{CancellationToken, EventStream, ModelClient};
-pub use error::LlmError;
+pub use error::{classify, Api, CreditSource, LlmError, Provider, Route};
 pub use types::{
     ContentBlock, Event, Message, Request, Response, Role, StopReason, SystemPrompt, Tool, Usage,
 };
