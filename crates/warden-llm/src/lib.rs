@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod error;
+pub mod sse;
 pub mod types;
 
 pub use client::{CancellationToken, EventStream, ModelClient};
