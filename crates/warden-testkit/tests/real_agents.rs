@@ -1,0 +1,337 @@
+//! The real Claude Code and Codex CLIs, installed from npm, complete a
+//! tool-use turn against the mock LLM on loopback.
+//!
+//! The CLIs are installed once into `<target>/tmp/agents/<versions>` (a fresh
+//! directory renamed into place, so parallel test processes never see a
+//! half-finished install). A failed install fails the tests.
+
+use serde_json::{json, Value};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use warden_testkit::mock_llm::{MockLlm, RecordedRequest, Script, Turn};
+
+/// The newest Claude Code that runs on Node 20 (2.1.198+ need Node 22).
+const CLAUDE_CODE: &str = "@anthropic-ai/claude-code@2.1.197";
+const CODEX: &str = "@openai/codex@0.169.0";
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn agents_dir() -> PathBuf {
+    let key = format!("{CLAUDE_CODE}+{CODEX}").replace(['@', '/'], "_");
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("agents")
+        .join(key)
+}
+
+fn installed(dir: &Path) -> bool {
+    dir.join(".installed").is_file()
+        && dir.join("node_modules/.bin/claude").exists()
+        && dir.join("node_modules/.bin/codex").exists()
+}
+
+/// Installs both CLIs once; returns the `node_modules/.bin` directory.
+fn agents_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = agents_dir();
+        if !installed(&dir) {
+            install(&dir);
+        }
+        dir.join("node_modules/.bin")
+    })
+}
+
+fn install(dir: &Path) {
+    let parent = dir.parent().expect("agents dir has a parent");
+    std::fs::create_dir_all(parent).expect("create the agents cache directory");
+    let staging = parent.join(format!(".staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).expect("create the staging directory");
+    let mut cmd = Command::new("npm");
+    cmd.arg("install")
+        .arg("--prefix")
+        .arg(&staging)
+        .args([
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            CLAUDE_CODE,
+            CODEX,
+        ])
+        .stdin(Stdio::null());
+    let out = run_with_timeout(cmd, INSTALL_TIMEOUT).unwrap_or_else(|e| {
+        panic!("`npm install {CLAUDE_CODE} {CODEX}` could not run ({e}); these tests need node and npm (see .ci/run)")
+    });
+    if !out.success {
+        panic!(
+            "`npm install --prefix {} {CLAUDE_CODE} {CODEX}` failed (exit {:?}):\n{}\n{}",
+            staging.display(),
+            out.code,
+            out.stdout,
+            out.stderr
+        );
+    }
+    std::fs::write(
+        staging.join(".installed"),
+        format!("{CLAUDE_CODE}\n{CODEX}\n"),
+    )
+    .expect("write the install marker");
+    if std::fs::rename(&staging, dir).is_err() {
+        // Another process finished first; use its copy.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    assert!(
+        installed(dir),
+        "npm install finished but {} lacks the claude and codex binaries",
+        dir.display()
+    );
+}
+
+struct Output {
+    success: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` with piped output, killing it after `timeout`.
+fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("wait for {cmd:?}: {e}")),
+        }
+    };
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    match status {
+        Some(status) => Ok(Output {
+            success: status.success(),
+            code: status.code(),
+            stdout,
+            stderr,
+        }),
+        None => Err(format!(
+            "{cmd:?} did not finish within {timeout:?} and was killed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        )),
+    }
+}
+
+fn summary(requests: &[RecordedRequest]) -> String {
+    requests
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}{} ({} bytes, turn {:?})",
+                r.method,
+                r.path,
+                r.query
+                    .as_deref()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default(),
+                r.raw_body.len(),
+                r.turn
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A base environment without the host's credentials or agent settings.
+fn clean_command(program: &Path, home: &Path, cwd: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8")
+        .current_dir(cwd)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn canary(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("warden-mock-canary-{tag}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn claude_code_completes_a_read_tool_turn_against_the_mock() {
+    let bin = agents_bin();
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let content = canary("claude");
+    let file = work.path().join("notes.txt");
+    std::fs::write(&file, format!("{content}\n")).unwrap();
+    let final_text = "MOCK-FINAL: the file holds the canary.";
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call("Read", json!({"file_path": file.to_str().unwrap()})),
+        Turn::text(final_text),
+    ]));
+
+    let mut cmd = clean_command(&bin.join("claude"), home.path(), work.path());
+    cmd.env("ANTHROPIC_BASE_URL", mock.url())
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .args([
+            "-p",
+            "Read notes.txt and tell me what it says.",
+            "--allowedTools",
+            "Read",
+            "--output-format",
+            "json",
+        ]);
+    let out = run_with_timeout(cmd, RUN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}\nmock saw:\n{}", summary(&mock.requests())));
+    let requests = mock.requests();
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw:\n{}",
+        out.code,
+        out.stdout,
+        out.stderr,
+        summary(&requests)
+    );
+    assert!(out.success, "claude failed\n{context}");
+
+    let generations: Vec<_> = requests.iter().filter(|r| r.is_generation()).collect();
+    assert!(
+        generations.len() >= 2,
+        "two model calls expected\n{context}"
+    );
+    let first = generations[0];
+    assert_eq!(first.path, "/v1/messages", "{context}");
+    assert_eq!(first.header("x-api-key"), Some("test"));
+    assert!(first.header("anthropic-version").is_some());
+    assert_eq!(first.body["stream"], true);
+    assert!(
+        first.body["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "Read")),
+        "the Read tool is offered\n{context}"
+    );
+    let tool_results: Vec<Value> = generations[1..]
+        .iter()
+        .flat_map(|r| r.body["messages"].as_array().cloned().unwrap_or_default())
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .filter(|b| b["type"] == "tool_result")
+        .collect();
+    assert!(
+        tool_results
+            .iter()
+            .any(|b| b["tool_use_id"] == "toolu_mock_000100" && b.to_string().contains(&content)),
+        "a tool_result for the scripted Read with the file's content\n{context}"
+    );
+
+    let printed: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("--output-format json prints JSON ({e})\n{context}"));
+    assert_eq!(printed["result"], final_text, "{context}");
+    assert_eq!(printed["is_error"], false, "{context}");
+}
+
+#[test]
+fn codex_completes_an_exec_command_turn_against_the_mock() {
+    let bin = agents_bin();
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = tempfile::tempdir().unwrap();
+    let content = canary("codex");
+    let file = work.path().join("notes.txt");
+    std::fs::write(&file, format!("{content}\n")).unwrap();
+    let final_text = "MOCK-FINAL: codex saw the canary.";
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call(
+            "exec_command",
+            json!({"cmd": format!("cat {}", file.display())}),
+        ),
+        Turn::text(final_text),
+    ]));
+    std::fs::write(
+        codex_home.path().join("config.toml"),
+        format!(
+            "model_provider = \"mock\"\nmodel = \"gpt-5.5\"\n\n[model_providers.mock]\nname = \"Mock\"\nbase_url = \"{}\"\nenv_key = \"MOCK_API_KEY\"\nwire_api = \"responses\"\n",
+            mock.openai_base_url()
+        ),
+    )
+    .unwrap();
+
+    let mut cmd = clean_command(&bin.join("codex"), home.path(), work.path());
+    cmd.env("CODEX_HOME", codex_home.path())
+        .env("MOCK_API_KEY", "test")
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "--disable",
+            "plugins",
+            "Print the contents of notes.txt.",
+        ]);
+    let out = run_with_timeout(cmd, RUN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}\nmock saw:\n{}", summary(&mock.requests())));
+    let requests = mock.requests();
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw:\n{}",
+        out.code,
+        out.stdout,
+        out.stderr,
+        summary(&requests)
+    );
+    assert!(out.success, "codex failed\n{context}");
+
+    let generations: Vec<_> = requests.iter().filter(|r| r.is_generation()).collect();
+    assert!(
+        generations.len() >= 2,
+        "two model calls expected\n{context}"
+    );
+    let first = generations[0];
+    assert_eq!(first.path, "/v1/responses", "{context}");
+    assert_eq!(first.header("authorization"), Some("Bearer test"));
+    assert_eq!(first.body["stream"], true);
+    let exec_tool = first.body["tools"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "exec_command"))
+        .unwrap_or_else(|| panic!("codex offers exec_command\n{context}"));
+    assert!(
+        exec_tool["parameters"]["properties"]["cmd"].is_object(),
+        "exec_command takes `cmd`: {exec_tool}"
+    );
+    let outputs: Vec<Value> = generations[1..]
+        .iter()
+        .flat_map(|r| r.body["input"].as_array().cloned().unwrap_or_default())
+        .filter(|item| item["type"] == "function_call_output")
+        .collect();
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o["call_id"] == "call_mock_000100" && o.to_string().contains(&content)),
+        "a function_call_output for the scripted call with the file's content\n{context}"
+    );
+    assert!(out.stdout.contains(final_text), "{context}");
+}
