@@ -4,16 +4,28 @@
 //!   [`ModelClient`] trait the agent code calls.
 //! - [`error`]: [`LlmError`], classified so the pipeline can act (stop on
 //!   exhausted credits, retry on rate limits, tell the user what to do).
+//! - [`anthropic`]: the Anthropic Messages API (JSON and SSE, tool use,
+//!   prompt caching), with [`retry`] (backoff, jitter, `retry-after`),
+//!   request timeouts and cancellation that drops the HTTP connection.
+//! - [`sse`]: an incremental Server-Sent Events parser; [`stream`] turns
+//!   provider events into neutral [`Event`]s and those into a [`Response`].
 //!
 //! API keys are [`warden_creds::Secret`]s; they never appear in logs or error text.
 
+pub mod anthropic;
 pub mod client;
 pub mod error;
+pub mod retry;
 pub mod sse;
+pub mod stream;
+mod transport;
 pub mod types;
 
+pub use anthropic::{AnthropicAuth, AnthropicClient, AnthropicConfig};
 pub use client::{CancellationToken, EventStream, ModelClient};
 pub use error::{classify, Api, CreditSource, LlmError, Provider, Route};
+pub use retry::RetryPolicy;
+pub use stream::{collect, Accumulator};
 pub use types::{
     ContentBlock, Event, Message, Request, Response, Role, StopReason, SystemPrompt, Tool, Usage,
 };

@@ -2,48 +2,8 @@ use super::*;
 
 /// A recorded-shape Anthropic stream: text, then a tool call streamed as
 /// `input_json_delta`, usage in `message_delta`, a ping comment and `\r\n`s.
-pub(crate) const ANTHROPIC_STREAM: &str = concat!(
-    "event: message_start\r\n",
-    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5-20250929\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":472,\"cache_creation_input_tokens\":1200,\"cache_read_input_tokens\":0,\"output_tokens\":2}}}\r\n",
-    "\r\n",
-    ": keep-alive comment\n",
-    "event: content_block_start\n",
-    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n",
-    "\n",
-    "event: ping\n",
-    "data: {\"type\": \"ping\"}\n",
-    "\n",
-    "event: content_block_delta\n",
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Lass mich die Datei prüfen — \"}}\n",
-    "\n",
-    "event: content_block_delta\n",
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"ok 🔍\"}}\n",
-    "\n",
-    "event: content_block_stop\n",
-    "data: {\"type\":\"content_block_stop\",\"index\":0}\n",
-    "\n",
-    "event: content_block_start\n",
-    "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01T1x1fJ34qAmk2tNTrN7Up6\",\"name\":\"read_file\",\"input\":{}}}\n",
-    "\n",
-    "event: content_block_delta\n",
-    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n",
-    "\n",
-    "event: content_block_delta\n",
-    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"path\\\": \\\"src/\"}}\n",
-    "\n",
-    "event: content_block_delta\n",
-    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"app.py\\\"}\"}}\n",
-    "\n",
-    "event: content_block_stop\n",
-    "data: {\"type\":\"content_block_stop\",\"index\":1}\n",
-    "\n",
-    "event: message_delta\n",
-    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}\n",
-    "\n",
-    "event: message_stop\n",
-    "data: {\"type\":\"message_stop\"}\n",
-    "\n",
-);
+pub(crate) const ANTHROPIC_STREAM: &str =
+    include_str!("../tests/fixtures/anthropic_tool_stream.sse");
 
 fn parse_split(input: &[u8], cuts: &[usize]) -> Result<Vec<SseEvent>, SseError> {
     let mut p = SseParser::new();

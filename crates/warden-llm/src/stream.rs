@@ -1,0 +1,174 @@
+//! From SSE events to provider-neutral [`Event`]s, and from events to a
+//! complete [`Response`].
+
+use std::collections::{BTreeMap, VecDeque};
+
+use futures_util::stream::{self, BoxStream, StreamExt};
+use serde_json::Value;
+
+use crate::client::EventStream;
+use crate::error::LlmError;
+use crate::sse::SseEvent;
+use crate::types::{ContentBlock, Event, Response, StopReason, Usage};
+
+/// A provider's stream protocol: one SSE event in, neutral events out.
+pub(crate) trait Decoder: Send + 'static {
+    fn decode(&mut self, ev: SseEvent) -> Result<Vec<Event>, LlmError>;
+    /// True once the protocol's final event was seen.
+    fn finished(&self) -> bool;
+}
+
+/// Wraps an SSE stream with a decoder. The stream ends after the final
+/// event; a stream that ends before it is a [`LlmError::MalformedResponse`].
+pub(crate) fn decode_stream<D: Decoder>(
+    sse: BoxStream<'static, Result<SseEvent, LlmError>>,
+    decoder: D,
+) -> EventStream {
+    struct St<D> {
+        sse: BoxStream<'static, Result<SseEvent, LlmError>>,
+        dec: D,
+        queue: VecDeque<Event>,
+        done: bool,
+    }
+    let st = St {
+        sse,
+        dec: decoder,
+        queue: VecDeque::new(),
+        done: false,
+    };
+    stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if st.done {
+                return None;
+            }
+            if st.dec.finished() {
+                // Dropping the state drops the connection.
+                return None;
+            }
+            let err = match st.sse.next().await {
+                Some(Ok(ev)) => match st.dec.decode(ev) {
+                    Ok(evs) => {
+                        st.queue.extend(evs);
+                        continue;
+                    }
+                    Err(e) => e,
+                },
+                Some(Err(e)) => e,
+                None => LlmError::MalformedResponse {
+                    message: "stream ended before the final event".into(),
+                },
+            };
+            st.done = true;
+            st.sse = stream::empty().boxed();
+            return Some((Err(err), st));
+        }
+    })
+    .boxed()
+}
+
+enum Partial {
+    Text(String),
+    Tool {
+        id: String,
+        name: String,
+        json: String,
+    },
+}
+
+/// Builds a [`Response`] from events.
+#[derive(Default)]
+pub struct Accumulator {
+    id: String,
+    model: String,
+    blocks: BTreeMap<usize, Partial>,
+    usage: Usage,
+    stop: Option<StopReason>,
+}
+
+impl Accumulator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one event in.
+    pub fn push(&mut self, ev: Event) {
+        match ev {
+            Event::MessageStart { id, model } => {
+                self.id = id;
+                self.model = model;
+            }
+            Event::TextStart { index } => {
+                self.blocks.insert(index, Partial::Text(String::new()));
+            }
+            Event::TextDelta { index, text } => match self.blocks.get_mut(&index) {
+                Some(Partial::Text(t)) => t.push_str(&text),
+                _ => {
+                    self.blocks.insert(index, Partial::Text(text));
+                }
+            },
+            Event::ToolUseStart { index, id, name } => {
+                self.blocks.insert(
+                    index,
+                    Partial::Tool {
+                        id,
+                        name,
+                        json: String::new(),
+                    },
+                );
+            }
+            Event::ToolInputDelta {
+                index,
+                partial_json,
+            } => {
+                if let Some(Partial::Tool { json, .. }) = self.blocks.get_mut(&index) {
+                    json.push_str(&partial_json);
+                }
+            }
+            Event::BlockStop { .. } => {}
+            Event::Usage(u) => self.usage = u,
+            Event::MessageStop { stop_reason } => self.stop = Some(stop_reason),
+        }
+    }
+
+    /// The complete response; tool inputs must be valid JSON objects.
+    pub fn finish(self) -> Result<Response, LlmError> {
+        let stop_reason = self.stop.ok_or_else(|| LlmError::MalformedResponse {
+            message: "stream ended without a stop event".into(),
+        })?;
+        let mut content = Vec::new();
+        for (_, block) in self.blocks {
+            content.push(match block {
+                Partial::Text(text) => ContentBlock::Text { text },
+                Partial::Tool { id, name, json } => {
+                    let input = if json.trim().is_empty() {
+                        Value::Object(Default::default())
+                    } else {
+                        serde_json::from_str(&json).map_err(|e| LlmError::MalformedResponse {
+                            message: format!("tool call {name} has invalid JSON input: {e}"),
+                        })?
+                    };
+                    ContentBlock::ToolUse { id, name, input }
+                }
+            });
+        }
+        Ok(Response {
+            id: self.id,
+            model: self.model,
+            content,
+            stop_reason,
+            usage: self.usage,
+        })
+    }
+}
+
+/// Drains an event stream into a [`Response`].
+pub async fn collect(mut events: EventStream) -> Result<Response, LlmError> {
+    let mut acc = Accumulator::new();
+    while let Some(ev) = events.next().await {
+        acc.push(ev?);
+    }
+    acc.finish()
+}
