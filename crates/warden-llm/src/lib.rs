@@ -9,12 +9,15 @@
 //!   request timeouts and cancellation that drops the HTTP connection.
 //! - [`sse`]: an incremental Server-Sent Events parser; [`stream`] turns
 //!   provider events into neutral [`Event`]s and those into a [`Response`].
+//! - [`price`]: per-model prices and [`PriceTable::cost`]; unknown models
+//!   cost [`Cost::Unknown`], never a silent zero.
 //!
 //! API keys are [`warden_creds::Secret`]s; they never appear in logs or error text.
 
 pub mod anthropic;
 pub mod client;
 pub mod error;
+pub mod price;
 pub mod retry;
 pub mod sse;
 pub mod stream;
@@ -24,6 +27,7 @@ pub mod types;
 pub use anthropic::{AnthropicAuth, AnthropicClient, AnthropicConfig};
 pub use client::{CancellationToken, EventStream, ModelClient};
 pub use error::{classify, Api, CreditSource, LlmError, Provider, Route};
+pub use price::{Cost, Price, PriceTable};
 pub use retry::RetryPolicy;
 pub use stream::{collect, Accumulator};
 pub use types::{
