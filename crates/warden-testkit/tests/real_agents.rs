@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use warden_testkit::mock_llm::{MockLlm, RecordedRequest, Script, Turn};
+use warden_testkit::mock_llm::{ErrorKind, MockLlm, RecordedRequest, Script, Turn};
 
 /// The newest Claude Code that runs on Node 20 (2.1.198+ need Node 22).
 const CLAUDE_CODE: &str = "@anthropic-ai/claude-code@2.1.197";
@@ -334,4 +334,85 @@ fn codex_completes_an_exec_command_turn_against_the_mock() {
         "a function_call_output for the scripted call with the file's content\n{context}"
     );
     assert!(out.stdout.contains(final_text), "{context}");
+}
+
+#[test]
+fn claude_code_reports_the_mocks_credit_balance_error() {
+    let bin = agents_bin();
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mock = MockLlm::start_blocking(Script::new(vec![Turn::error(
+        ErrorKind::AnthropicCreditBalanceTooLow,
+    )]));
+    let mut cmd = clean_command(&bin.join("claude"), home.path(), work.path());
+    cmd.env("ANTHROPIC_BASE_URL", mock.url())
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .args(["-p", "hi", "--output-format", "json"]);
+    let out = run_with_timeout(cmd, RUN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}\nmock saw:\n{}", summary(&mock.requests())));
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw:\n{}",
+        out.code,
+        out.stdout,
+        out.stderr,
+        summary(&mock.requests())
+    );
+    assert!(!out.success, "{context}");
+    let printed: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("--output-format json prints JSON ({e})\n{context}"));
+    assert_eq!(printed["is_error"], true, "{context}");
+    assert_eq!(printed["api_error_status"], 400, "{context}");
+    assert!(
+        printed["result"]
+            .as_str()
+            .is_some_and(|r| r.contains("Credit balance is too low")),
+        "{context}"
+    );
+    assert_eq!(mock.turns_served(), 1, "a 400 is not retried\n{context}");
+}
+
+#[test]
+fn codex_reports_the_mocks_insufficient_quota_error() {
+    let bin = agents_bin();
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = tempfile::tempdir().unwrap();
+    let mock = MockLlm::start_blocking(Script::new(vec![Turn::error(
+        ErrorKind::OpenaiInsufficientQuota,
+    )]));
+    std::fs::write(
+        codex_home.path().join("config.toml"),
+        format!(
+            "model_provider = \"mock\"\nmodel = \"gpt-5.5\"\n\n[model_providers.mock]\nname = \"Mock\"\nbase_url = \"{}\"\nenv_key = \"MOCK_API_KEY\"\nwire_api = \"responses\"\n",
+            mock.openai_base_url()
+        ),
+    )
+    .unwrap();
+    let mut cmd = clean_command(&bin.join("codex"), home.path(), work.path());
+    cmd.env("CODEX_HOME", codex_home.path())
+        .env("MOCK_API_KEY", "test")
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "--disable",
+            "plugins",
+            "hi",
+        ]);
+    let out = run_with_timeout(cmd, RUN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}\nmock saw:\n{}", summary(&mock.requests())));
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw:\n{}",
+        out.code,
+        out.stdout,
+        out.stderr,
+        summary(&mock.requests())
+    );
+    assert!(!out.success, "{context}");
+    assert!(out.stderr.contains("Quota exceeded"), "{context}");
+    assert_eq!(
+        mock.turns_served(),
+        1,
+        "insufficient_quota is not retried\n{context}"
+    );
 }
