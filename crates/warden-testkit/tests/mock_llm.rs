@@ -683,3 +683,48 @@ fn scripts_round_trip_through_json() {
         Some(ErrorKind::OpenaiInsufficientQuota)
     );
 }
+
+#[tokio::test]
+async fn errors_mid_stream_follow_each_wire() {
+    let mock = MockLlm::start(Script::new(vec![
+        Turn::error_mid_stream(ErrorKind::AnthropicOverloaded),
+        Turn::error_mid_stream(ErrorKind::OpenaiInsufficientQuota),
+        Turn::error_mid_stream(ErrorKind::ServerError),
+        Turn::error_mid_stream(ErrorKind::AnthropicOverloaded),
+    ]))
+    .await;
+    let stream = json!({"model": "m", "stream": true});
+    let r = post(format!("{}/v1/messages", mock.url()), stream.clone()).await;
+    assert_eq!(r.status(), 200);
+    let events = sse_json(&r.text().await.unwrap());
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].0, "message_start");
+    assert_eq!(events[1].0, "error");
+    assert_eq!(events[1].1["error"]["type"], "overloaded_error");
+
+    let r = post(
+        format!("{}/responses", mock.openai_base_url()),
+        stream.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let events = sse_json(&r.text().await.unwrap());
+    assert_eq!(events[0].0, "response.created");
+    let failed = &events.last().unwrap().1;
+    assert_eq!(failed["type"], "response.failed");
+    assert_eq!(failed["response"]["status"], "failed");
+    assert_eq!(failed["response"]["error"]["code"], "insufficient_quota");
+
+    let r = post(
+        format!("{}/chat/completions", mock.openai_base_url()),
+        stream,
+    )
+    .await;
+    let events = sse_json(&r.text().await.unwrap());
+    assert_eq!(events[0].1["object"], "chat.completion.chunk");
+    assert_eq!(events.last().unwrap().1["error"]["type"], "server_error");
+
+    // Not streaming: the plain error response.
+    let r = post(format!("{}/v1/messages", mock.url()), json!({"model": "m"})).await;
+    assert_eq!(r.status(), 529);
+}

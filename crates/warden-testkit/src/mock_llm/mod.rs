@@ -15,8 +15,12 @@
 //!   with empty `choices`, then `data: [DONE]`).
 //!
 //! Each generation request takes the next [`Turn`] of the [`Script`]; when the
-//! script runs out the mock answers with [`Script::final_text`]. Every request
-//! is recorded ([`MockLlm::requests`]).
+//! script runs out the mock answers with [`Script::final_text`]. A turn is
+//! text and/or tool calls with usage, optionally delayed; or an error
+//! ([`ErrorKind`], with the providers' real status, headers and body, either
+//! as the response or inside a started stream via [`Turn::error_mid_stream`]);
+//! or corrupted output ([`Malformed`]). Every request is recorded
+//! ([`MockLlm::requests`]). `HEAD /`, `GET /` and `count_tokens` take no turn.
 //!
 //! ```no_run
 //! use serde_json::json;

@@ -64,6 +64,12 @@ pub struct Turn {
     pub delay_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorKind>,
+    /// With `error`, on a streaming request: answer 200 and start the stream,
+    /// then send the error in it (Anthropic `event: error`, Responses
+    /// `response.failed`, Chat a `data: {"error": …}` chunk), as the real
+    /// APIs do when a request fails after the headers were sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub error_mid_stream: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub malformed: Option<Malformed>,
 }
@@ -108,6 +114,15 @@ impl Turn {
         Turn {
             text: Some("This reply is cut short on purpose by the mock".into()),
             malformed: Some(kind),
+            ..Turn::default()
+        }
+    }
+
+    /// An error sent inside a started SSE stream (plain error for JSON requests).
+    pub fn error_mid_stream(kind: ErrorKind) -> Turn {
+        Turn {
+            error: Some(kind),
+            error_mid_stream: true,
             ..Turn::default()
         }
     }

@@ -2,7 +2,7 @@
 
 use super::errors::{error_reply, Wire};
 use super::recording::{RecordedRequest, Recorder};
-use super::reply::{Chunk, Reply};
+use super::reply::{sse_data, sse_event, Chunk, Reply};
 use super::script::{Script, Turn};
 use super::{anthropic, openai};
 use axum::body::{Body, Bytes};
@@ -114,7 +114,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 Endpoint::Messages => Wire::Anthropic,
                 _ => Wire::OpenAi,
             };
+            let stream = body_json.get("stream").and_then(Value::as_bool) == Some(true);
             match (&turn.error, endpoint) {
+                (Some(kind), _) if turn.error_mid_stream && stream => {
+                    mid_stream_error(error_reply(kind, wire, seq), endpoint, &body_json, seq)
+                }
                 (Some(kind), _) => error_reply(kind, wire, seq),
                 (None, Endpoint::Messages) => anthropic::reply(&turn, &body_json, seq),
                 (None, Endpoint::Responses) => openai::responses_reply(&turn, &body_json, seq),
@@ -138,6 +142,45 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         ),
     };
     into_response(reply)
+}
+
+/// A 200 SSE stream that starts normally and then carries `error`'s body.
+fn mid_stream_error(error: Reply, endpoint: Endpoint, request: &Value, seq: u64) -> Reply {
+    let body: Value = match error.chunks.first() {
+        Some(Chunk::Data(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    let empty = Turn::text("");
+    let mut start = match endpoint {
+        Endpoint::Messages => anthropic::reply(&empty, request, seq),
+        Endpoint::Responses => openai::responses_reply(&empty, request, seq),
+        Endpoint::Chat => openai::chat_reply(&empty, request, seq),
+    };
+    start.chunks.truncate(1);
+    let event = match endpoint {
+        Endpoint::Messages => sse_event("error", &body),
+        Endpoint::Responses => {
+            let e = &body["error"];
+            let code = e.get("code").filter(|c| !c.is_null()).unwrap_or(&e["type"]);
+            let mut response = match start.chunks.first() {
+                Some(Chunk::Data(s)) => s
+                    .split_once("data: ")
+                    .and_then(|(_, d)| serde_json::from_str::<Value>(d.trim()).ok())
+                    .map(|v| v["response"].clone())
+                    .unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            response["status"] = json!("failed");
+            response["error"] = json!({"code": code, "message": e["message"]});
+            sse_event(
+                "response.failed",
+                &json!({"type": "response.failed", "sequence_number": 1, "response": response}),
+            )
+        }
+        Endpoint::Chat => sse_data(&body),
+    };
+    start.chunks.push(Chunk::Data(event));
+    start
 }
 
 fn into_response(reply: Reply) -> Response {
