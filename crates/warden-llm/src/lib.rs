@@ -7,6 +7,9 @@
 //! - [`anthropic`]: the Anthropic Messages API (JSON and SSE, tool use,
 //!   prompt caching), with [`retry`] (backoff, jitter, `retry-after`),
 //!   request timeouts and cancellation that drops the HTTP connection.
+//! - [`openai`]: the OpenAI Responses and Chat Completions APIs (JSON and
+//!   SSE, function calls, cached and reasoning tokens), for OpenAI, gateways
+//!   and OpenAI-compatible local servers.
 //! - [`sse`]: an incremental Server-Sent Events parser; [`stream`] turns
 //!   provider events into neutral [`Event`]s and those into a [`Response`].
 //! - [`price`]: per-model prices and [`PriceTable::cost`]; unknown models
@@ -17,6 +20,7 @@
 pub mod anthropic;
 pub mod client;
 pub mod error;
+pub mod openai;
 pub mod price;
 pub mod retry;
 pub mod sse;
@@ -27,6 +31,7 @@ pub mod types;
 pub use anthropic::{AnthropicAuth, AnthropicClient, AnthropicConfig};
 pub use client::{CancellationToken, EventStream, ModelClient};
 pub use error::{classify, Api, CreditSource, LlmError, Provider, Route};
+pub use openai::{OpenAiClient, OpenAiConfig, OpenAiWire};
 pub use price::{Cost, Price, PriceTable};
 pub use retry::RetryPolicy;
 pub use stream::{collect, Accumulator};
