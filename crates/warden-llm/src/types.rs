@@ -163,6 +163,11 @@ impl Response {
             .collect()
     }
 
+    /// The cost of this call by `prices`; [`crate::Cost::Unknown`] for an unpriced model.
+    pub fn cost(&self, prices: &crate::PriceTable) -> crate::Cost {
+        prices.cost(&self.model, &self.usage)
+    }
+
     /// The tool calls the model asked for, in order.
     pub fn tool_uses(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
         self.content.iter().filter_map(|b| match b {

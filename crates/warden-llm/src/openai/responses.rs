@@ -256,6 +256,11 @@ impl Decoder for StreamDecoder {
             }
             "response.output_text.delta" | "response.refusal.delta" => {
                 let index = index()?;
+                if !self.open.contains_key(&index) && !self.skipped.contains(&index) {
+                    // Lenient servers skip `output_item.added` for messages.
+                    self.open.insert(index, true);
+                    out.push(Event::TextStart { index });
+                }
                 if let Some(seen) = self.open.get_mut(&index) {
                     *seen = true;
                     out.push(Event::TextDelta {
