@@ -183,8 +183,13 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str, provider: Provider
     if is_context_too_long(&haystack, status) {
         return LlmError::ContextTooLong { message };
     }
-    match etype.as_str() {
-        "authentication_error" | "permission_error" => {
+    let code = if etype.is_empty() || etype == "error" || status == 0 && !ecode.is_empty() {
+        ecode.as_str()
+    } else {
+        etype.as_str()
+    };
+    match code {
+        "authentication_error" | "permission_error" | "invalid_api_key" => {
             return LlmError::Auth {
                 status: nonzero(status, 401),
                 message,
@@ -196,7 +201,7 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str, provider: Provider
                 message,
             }
         }
-        "rate_limit_error" => {
+        "rate_limit_error" | "rate_limit_exceeded" => {
             return LlmError::RateLimited {
                 retry_after,
                 message,
@@ -230,6 +235,11 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str, provider: Provider
             retry_after,
             message,
         },
+        0 if haystack.contains("rate limit") => LlmError::RateLimited {
+            retry_after,
+            message,
+        },
+        0 if etype == "invalid_request_error" => LlmError::InvalidRequest { status, message },
         0 => LlmError::Server { status: 0, message },
         _ => LlmError::MalformedResponse {
             message: format!("unexpected HTTP {status}: {message}"),

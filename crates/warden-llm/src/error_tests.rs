@@ -190,6 +190,31 @@ fn real_error_bodies_classify() {
             Credits(CreditSource::ClaudeSubscription),
         ),
         (502, "<html><body>Bad Gateway</body></html>", ANT, Server),
+        // In-stream errors (no HTTP status): classified from the body alone.
+        (
+            0,
+            r#"{"error":{"message":"Rate limit reached for gpt-5.5 on tokens per min (TPM)","type":"tokens","code":"rate_limit_exceeded"}}"#,
+            OAI,
+            Rate,
+        ),
+        (
+            0,
+            r#"{"error":{"type":"error","code":"invalid_api_key","message":"Incorrect API key provided"}}"#,
+            OAI,
+            Auth,
+        ),
+        (
+            0,
+            r#"{"error":{"type":"invalid_request_error","message":"Invalid value for 'model'"}}"#,
+            OAI,
+            Invalid,
+        ),
+        (
+            0,
+            r#"{"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#,
+            ANT,
+            Server,
+        ),
         (418, "", ANT, Invalid),
         (302, "", ANT, Malformed),
     ];

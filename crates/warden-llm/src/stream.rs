@@ -143,13 +143,7 @@ impl Accumulator {
             content.push(match block {
                 Partial::Text(text) => ContentBlock::Text { text },
                 Partial::Tool { id, name, json } => {
-                    let input = if json.trim().is_empty() {
-                        Value::Object(Default::default())
-                    } else {
-                        serde_json::from_str(&json).map_err(|e| LlmError::MalformedResponse {
-                            message: format!("tool call {name} has invalid JSON input: {e}"),
-                        })?
-                    };
+                    let input = parse_tool_input(&name, &json)?;
                     ContentBlock::ToolUse { id, name, input }
                 }
             });
@@ -162,6 +156,23 @@ impl Accumulator {
             usage: self.usage,
         })
     }
+}
+
+/// Parses a tool call's JSON arguments; empty means `{}`, and anything but
+/// an object is malformed.
+pub(crate) fn parse_tool_input(name: &str, json: &str) -> Result<Value, LlmError> {
+    if json.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    let input: Value = serde_json::from_str(json).map_err(|e| LlmError::MalformedResponse {
+        message: format!("tool call {name} has invalid JSON input: {e}"),
+    })?;
+    if !input.is_object() {
+        return Err(LlmError::MalformedResponse {
+            message: format!("tool call {name} input is not a JSON object"),
+        });
+    }
+    Ok(input)
 }
 
 /// Drains an event stream into a [`Response`].

@@ -276,7 +276,11 @@ pub fn decode_response(v: &Value) -> Result<Response, LlmError> {
             Some("tool_use") => content.push(ContentBlock::ToolUse {
                 id: str_of(b, "id")?.to_string(),
                 name: str_of(b, "name")?.to_string(),
-                input: b.get("input").cloned().unwrap_or_else(|| json!({})),
+                input: match b.get("input") {
+                    None => json!({}),
+                    Some(v @ Value::Object(_)) => v.clone(),
+                    Some(_) => return Err(malformed("tool_use input is not a JSON object")),
+                },
             }),
             other => tracing::debug!(?other, "skipping content block"),
         }

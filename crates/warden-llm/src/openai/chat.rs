@@ -10,7 +10,7 @@ use warden_creds::Secret;
 
 use crate::error::{LlmError, Provider};
 use crate::sse::SseEvent;
-use crate::stream::Decoder;
+use crate::stream::{parse_tool_input, Decoder};
 use crate::transport::stream_error;
 use crate::types::{ContentBlock, Event, Request, Response, Role, StopReason, Usage};
 
@@ -141,13 +141,7 @@ pub fn decode_response(v: &Value) -> Result<Response, LlmError> {
         content.push(ContentBlock::ToolUse {
             id: str_of(call, "id")?.to_string(),
             name: name.to_string(),
-            input: if args.trim().is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str(args).map_err(|e| {
-                    malformed(&format!("tool call {name} has invalid JSON arguments: {e}"))
-                })?
-            },
+            input: parse_tool_input(name, args)?,
         });
     }
     Ok(Response {

@@ -9,7 +9,7 @@ use warden_creds::Secret;
 use super::{malformed, read_usage, str_of};
 use crate::error::{LlmError, Provider};
 use crate::sse::SseEvent;
-use crate::stream::Decoder;
+use crate::stream::{parse_tool_input, Decoder};
 use crate::transport::{stream_error, Transport};
 use crate::types::{ContentBlock, Event, Request, Response, Role, StopReason, Usage};
 
@@ -97,17 +97,6 @@ pub fn encode_request(req: &Request, stream: bool) -> Value {
     body
 }
 
-fn parse_args(name: &str, args: &str) -> Result<Value, LlmError> {
-    if args.trim().is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_str(args).map_err(|e| {
-        malformed(&format!(
-            "function call {name} has invalid JSON arguments: {e}"
-        ))
-    })
-}
-
 fn stop_reason(resp: &Value, has_calls: bool) -> StopReason {
     if has_calls {
         return StopReason::ToolUse;
@@ -168,7 +157,7 @@ pub(crate) fn decode_response(v: &Value, t: &Transport) -> Result<Response, LlmE
                 content.push(ContentBlock::ToolUse {
                     id: str_of(item, "call_id")?.to_string(),
                     name: name.to_string(),
-                    input: parse_args(name, str_of(item, "arguments")?)?,
+                    input: parse_tool_input(name, str_of(item, "arguments")?)?,
                 });
             }
             other => tracing::debug!(?other, "skipping output item"),
