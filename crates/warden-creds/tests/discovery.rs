@@ -310,3 +310,96 @@ fn extract_env_round_trips_through_sh() {
         assert_eq!(String::from_utf8_lossy(&got.stdout), tricky, "{var}");
     }
 }
+
+/// Where a value may be put, in order of precedence.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    Process,
+    DotEnvLocal,
+    DotEnv,
+    CodexFile,
+}
+
+/// Each row: the places that hold an OpenAI key (each with its own value), and
+/// the place whose value must win. Precedence: process > .env.local > .env > agent file.
+#[test]
+fn precedence_table() {
+    use Place::*;
+    let rows: &[(&[Place], Place)] = &[
+        (&[Process, DotEnvLocal, DotEnv, CodexFile], Process),
+        (&[DotEnvLocal, DotEnv, CodexFile], DotEnvLocal),
+        (&[DotEnv, CodexFile], DotEnv),
+        (&[CodexFile], CodexFile),
+        (&[Process, CodexFile], Process),
+        (&[DotEnv, DotEnvLocal], DotEnvLocal),
+        (&[Process, DotEnv], Process),
+    ];
+    for (places, winner) in rows {
+        let value = |p: Place| format!("sk-{p:?}-0123456789");
+        let mut fx = Fixture::new();
+        for &p in *places {
+            fx = match p {
+                Process => fx.env("OPENAI_API_KEY", &value(p)),
+                DotEnvLocal => {
+                    fx.work_file(".env.local", &format!("OPENAI_API_KEY={}\n", value(p)))
+                }
+                DotEnv => fx.work_file(".env", &format!("OPENAI_API_KEY={}\n", value(p))),
+                CodexFile => fx.home_file(
+                    ".codex/auth.json",
+                    &format!(r#"{{"OPENAI_API_KEY":"{}"}}"#, value(p)),
+                ),
+            };
+        }
+        let d = fx.discover();
+        let best = d.best(Provider::OpenAi, false).expect("a key is found");
+        assert_eq!(best.value.expose(), value(*winner), "places {places:?}");
+    }
+}
+
+/// Gateway expansion, one row per combination of explicit variables: the gateway fills
+/// exactly the providers the user did not set, and never overrides an explicit value.
+#[test]
+fn gateway_expansion_table() {
+    // (explicit env vars, expected (anthropic kind, openai kind))
+    let rows: &[(&[(&str, &str)], (Kind, Kind))] = &[
+        (&[], (Kind::Gateway, Kind::Gateway)),
+        (
+            &[("ANTHROPIC_API_KEY", "sk-ant-direct")],
+            (Kind::ApiKey, Kind::Gateway),
+        ),
+        (
+            &[("OPENAI_API_KEY", "sk-direct")],
+            (Kind::Gateway, Kind::ApiKey),
+        ),
+        (
+            &[("CODEX_API_KEY", "sk-direct")],
+            (Kind::Gateway, Kind::ApiKey),
+        ),
+        (
+            &[
+                ("CLAUDE_API_KEY", "sk-ant-direct"),
+                ("OPENAI_API_KEY", "sk-direct"),
+            ],
+            (Kind::ApiKey, Kind::ApiKey),
+        ),
+    ];
+    for (explicit, (anthropic, openai)) in rows {
+        let mut fx = Fixture::new().env("AI_GATEWAY_API_KEY", "vck_gateway_key");
+        for (k, v) in *explicit {
+            fx = fx.env(k, v);
+        }
+        let d = fx.discover();
+        let a = d.best(Provider::Anthropic, false).expect("anthropic");
+        let o = d.best(Provider::OpenAi, false).expect("openai");
+        assert_eq!(
+            (a.kind, o.kind),
+            (*anthropic, *openai),
+            "explicit {explicit:?}"
+        );
+        for c in [a, o] {
+            if c.kind == Kind::ApiKey {
+                assert_ne!(c.value.expose(), "vck_gateway_key", "explicit {explicit:?}");
+            }
+        }
+    }
+}
