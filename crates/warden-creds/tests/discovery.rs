@@ -360,8 +360,9 @@ fn precedence_table() {
 /// exactly the providers the user did not set, and never overrides an explicit value.
 #[test]
 fn gateway_expansion_table() {
-    // (explicit env vars, expected (anthropic kind, openai kind))
-    let rows: &[(&[(&str, &str)], (Kind, Kind))] = &[
+    /// Explicit env vars, and the expected (anthropic kind, openai kind).
+    type Row<'a> = (&'a [(&'a str, &'a str)], (Kind, Kind));
+    let rows: &[Row] = &[
         (&[], (Kind::Gateway, Kind::Gateway)),
         (
             &[("ANTHROPIC_API_KEY", "sk-ant-direct")],
