@@ -1,0 +1,134 @@
+//! Warden's native agent: investigates one candidate file with a model and
+//! read-only tools confined to the scanned root, and returns validated
+//! findings, rejected reports, and one [`LlmCall`] per model call.
+//!
+//! [`LlmCall`]: warden_store::LlmCall
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use warden_llm::{CancellationToken, LlmError, ModelClient, PriceTable};
+
+/// One file to investigate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTask {
+    /// Canonical scanned root.
+    pub root: PathBuf,
+    /// Relative to `root`, `/`-separated.
+    pub path: String,
+    pub language: Option<String>,
+    pub hits: Vec<warden_store::Hit>,
+    /// Project tech tags (frameworks, languages).
+    pub tech: Vec<String>,
+}
+
+/// How an investigation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The model finished.
+    Complete,
+    /// A limit was hit (turns, tokens, time); findings so far are kept.
+    Incomplete { reason: String },
+}
+
+/// A reported finding that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedFinding {
+    pub title: String,
+    pub reason: String,
+}
+
+/// The result of investigating one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Investigation {
+    /// Validated; `run_id` None, `cost_usd` = this file's cost split evenly over its findings.
+    pub findings: Vec<warden_store::NewFinding>,
+    pub rejected: Vec<RejectedFinding>,
+    /// One per model call, with usage and cost (None if the price is unknown);
+    /// `run_id` None, `path` Some(task.path).
+    pub calls: Vec<warden_store::LlmCall>,
+    pub outcome: Outcome,
+}
+
+/// Why an investigation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The caller checks `.stops_run()` for credits/auth.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Per-file limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_turns: u32,
+    /// Cumulative output tokens over the whole investigation.
+    pub max_output_tokens: u64,
+    /// Wall-clock time for the whole investigation.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_turns: 40,
+            max_output_tokens: 200_000,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Something that investigates one file.
+pub trait Investigator: Send + Sync {
+    fn investigate<'a>(
+        &'a self,
+        task: &'a FileTask,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Investigation, AgentError>>;
+}
+
+/// The built-in agent: a tool-use loop over a [`ModelClient`].
+pub struct NativeAgent {
+    #[allow(dead_code)]
+    client: Arc<dyn ModelClient>,
+    #[allow(dead_code)]
+    model: String,
+    #[allow(dead_code)]
+    provider: String,
+    #[allow(dead_code)]
+    prices: PriceTable,
+    #[allow(dead_code)]
+    limits: Limits,
+}
+
+impl NativeAgent {
+    pub fn new(
+        client: Arc<dyn ModelClient>,
+        model: String,
+        provider: String,
+        prices: PriceTable,
+        limits: Limits,
+    ) -> NativeAgent {
+        NativeAgent {
+            client,
+            model,
+            provider,
+            prices,
+            limits,
+        }
+    }
+}
+
+impl Investigator for NativeAgent {
+    fn investigate<'a>(
+        &'a self,
+        _task: &'a FileTask,
+        _cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Investigation, AgentError>> {
+        Box::pin(async { Err(AgentError::Other("not implemented yet".into())) })
+    }
+}
