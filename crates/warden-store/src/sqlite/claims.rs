@@ -8,7 +8,7 @@
 use super::findings::insert_findings_tx;
 use super::{after, now, require_holder, require_project, write_tx, Db, Store};
 use crate::error::StoreError;
-use crate::model::NewFinding;
+use crate::model::{CandidateFile, NewFinding};
 use rusqlite::{params, OptionalExtension};
 use std::path::Path;
 use std::time::Duration;
@@ -70,6 +70,89 @@ impl Store {
         drop(claim);
         tx.commit().db(&self.path)?;
         Ok(paths)
+    }
+
+    /// Claims one candidate file if it is pending, failed, or its lease expired; false if it is not claimable.
+    ///
+    /// One `BEGIN IMMEDIATE` transaction: of several holders racing for the same file, exactly one wins.
+    pub fn claim_file(
+        &mut self,
+        project: &str,
+        path: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        require_holder(&self.path, holder)?;
+        let tx = write_tx(&mut self.conn, &self.path)?;
+        require_project(&tx, &self.path, project)?;
+        let now = now();
+        let changed = tx
+            .execute(
+                "UPDATE files SET status = 'processing', lease_holder = ?3, lease_until = ?4, updated_at = ?5
+                 WHERE project = ?1 AND path = ?2 AND is_candidate = 1
+                   AND (status IN ('pending', 'failed')
+                        OR (status = 'processing' AND (lease_until IS NULL OR lease_until <= ?5)))",
+                params![project, path, holder, after(lease), now],
+            )
+            .db(&self.path)?;
+        tx.commit().db(&self.path)?;
+        Ok(changed == 1)
+    }
+
+    /// Puts every analyzed candidate back to pending (for `--reinvestigate`); returns how many.
+    ///
+    /// Findings already stored stay; files being processed or failed are left alone.
+    pub fn requeue_analyzed(&mut self, project: &str) -> Result<u64, StoreError> {
+        let tx = write_tx(&mut self.conn, &self.path)?;
+        require_project(&tx, &self.path, project)?;
+        let changed = tx
+            .execute(
+                "UPDATE files SET status = 'pending', fail_reason = NULL, updated_at = ?2
+                 WHERE project = ?1 AND is_candidate = 1 AND status = 'analyzed'",
+                params![project, now()],
+            )
+            .db(&self.path)?;
+        tx.commit().db(&self.path)?;
+        Ok(changed as u64)
+    }
+
+    /// The candidate files a claim could take now (pending, failed, or lease expired), best score first.
+    pub fn pending_queue(
+        &self,
+        project: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<CandidateFile>, StoreError> {
+        let _snapshot = self.conn.unchecked_transaction().db(&self.path)?;
+        require_project(&self.conn, &self.path, project)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, language, score, status FROM files
+                 WHERE project = ?1 AND is_candidate = 1
+                   AND (status IN ('pending', 'failed')
+                        OR (status = 'processing' AND (lease_until IS NULL OR lease_until <= ?2)))
+                 ORDER BY score DESC, path LIMIT ?3",
+            )
+            .db(&self.path)?;
+        let rows: Vec<(String, Option<String>, f64, String)> = stmt
+            .query_map(
+                params![project, now(), super::files::sql_limit(limit)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .and_then(|rows| rows.collect())
+            .db(&self.path)?;
+        drop(stmt);
+        rows.into_iter()
+            .map(|(path, language, score, status)| {
+                Ok(CandidateFile {
+                    hits: self.hits(project, &path)?,
+                    status: super::convert::file_status(&self.path, &status)?,
+                    path,
+                    language,
+                    score,
+                })
+            })
+            .collect()
     }
 
     /// Extends `holder`'s lease on a claimed file to `lease` from now; false if it no longer holds it.

@@ -230,7 +230,7 @@ impl Store {
     }
 
     /// The hits recorded for one file, in the order the scan reported them.
-    fn hits(&self, project: &str, file: &str) -> Result<Vec<Hit>, StoreError> {
+    pub(crate) fn hits(&self, project: &str, file: &str) -> Result<Vec<Hit>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT rule_id, line, snippet FROM hits WHERE project = ?1 AND path = ?2 ORDER BY seq")

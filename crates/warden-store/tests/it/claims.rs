@@ -168,3 +168,135 @@ fn failed_and_released_files_are_claimable_again() {
         ["a.py", "b.py"]
     );
 }
+
+#[test]
+fn claim_file_takes_one_claimable_candidate_once() {
+    let (dir, mut a) = store();
+    let mut b = reopen(&dir);
+    scan(
+        &mut a,
+        vec![matched("a.py", "ha", 2.0), matched("none.py", "hn", 0.0)],
+    );
+    assert!(a.claim_file(P, "a.py", "a", HOUR).unwrap());
+    assert!(!b.claim_file(P, "a.py", "b", HOUR).unwrap(), "held by a");
+    assert!(!a.claim_file(P, "a.py", "a", HOUR).unwrap(), "not twice");
+    assert!(
+        !a.claim_file(P, "none.py", "a", HOUR).unwrap(),
+        "not a candidate"
+    );
+    assert!(!a.claim_file(P, "missing.py", "a", HOUR).unwrap());
+    assert_eq!(status_of(&a, "a.py"), FileStatus::Processing);
+
+    a.fail_file(P, "a.py", "a", "timeout").unwrap();
+    assert!(
+        b.claim_file(P, "a.py", "b", HOUR).unwrap(),
+        "failed is claimable"
+    );
+    b.complete_file(P, "a.py", "b", &[]).unwrap();
+    assert!(
+        !a.claim_file(P, "a.py", "a", HOUR).unwrap(),
+        "analyzed is done"
+    );
+    assert!(matches!(
+        a.claim_file("nope", "a.py", "a", HOUR),
+        Err(StoreError::UnknownProject { .. })
+    ));
+    assert!(matches!(
+        a.claim_file(P, "a.py", " ", HOUR),
+        Err(StoreError::InvalidInput { .. })
+    ));
+}
+
+#[test]
+fn claim_file_takes_over_an_expired_lease() {
+    let (dir, mut a) = store();
+    let mut b = reopen(&dir);
+    scan(&mut a, vec![matched("a.py", "ha", 2.0)]);
+    assert!(a
+        .claim_file(P, "a.py", "a", Duration::from_millis(1))
+        .unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(b.claim_file(P, "a.py", "b", HOUR).unwrap());
+    assert!(matches!(
+        a.complete_file(P, "a.py", "a", &[]),
+        Err(StoreError::NotHolder { .. })
+    ));
+}
+
+#[test]
+fn racing_claim_file_has_exactly_one_winner_per_file() {
+    let (dir, mut store) = store();
+    let files = (0..30)
+        .map(|i| matched(&format!("f{i:02}.py"), &format!("h{i}"), 2.0))
+        .collect();
+    scan(&mut store, files);
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut handle = reopen(&dir);
+            std::thread::spawn(move || {
+                (0..30)
+                    .filter(|i| {
+                        handle
+                            .claim_file(P, &format!("f{i:02}.py"), &format!("w{w}"), HOUR)
+                            .expect("claim")
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let won: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(won, 30);
+}
+
+#[test]
+fn pending_queue_lists_claimable_files_best_first() {
+    let (_dir, mut store) = store();
+    scan(
+        &mut store,
+        vec![
+            matched("low.py", "1", 1.0),
+            matched("hi.py", "2", 3.0),
+            matched("mid.py", "3", 2.0),
+            matched("done.py", "4", 2.5),
+            matched("none.py", "5", 0.0),
+        ],
+    );
+    assert!(store.claim_file(P, "done.py", "w", HOUR).unwrap());
+    store.complete_file(P, "done.py", "w", &[]).unwrap();
+    assert!(store.claim_file(P, "mid.py", "w", HOUR).unwrap());
+    let queue = store.pending_queue(P, None).unwrap();
+    let paths: Vec<&str> = queue.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["hi.py", "low.py"]);
+    assert_eq!(queue[0].hits.len(), 3);
+    assert_eq!(queue[0].status, FileStatus::Pending);
+    let capped = store.pending_queue(P, Some(1)).unwrap();
+    assert_eq!(capped.len(), 1);
+    assert_eq!(capped[0].path, "hi.py");
+}
+
+#[test]
+fn requeue_analyzed_puts_done_files_back_and_keeps_findings() {
+    let (_dir, mut store) = store();
+    scan(
+        &mut store,
+        vec![
+            matched("a.py", "ha", 3.0),
+            matched("b.py", "hb", 2.0),
+            matched("c.py", "hc", 1.0),
+        ],
+    );
+    store.claim_files(P, "w", 3, HOUR).unwrap();
+    store
+        .complete_file(P, "a.py", "w", &[finding("a.py", "XSS", 1, Severity::High)])
+        .unwrap();
+    store.complete_file(P, "b.py", "w", &[]).unwrap();
+    assert_eq!(store.requeue_analyzed(P).unwrap(), 2);
+    assert_eq!(status_of(&store, "a.py"), FileStatus::Pending);
+    assert_eq!(status_of(&store, "b.py"), FileStatus::Pending);
+    assert_eq!(status_of(&store, "c.py"), FileStatus::Processing);
+    assert_eq!(
+        store.findings(P, &FindingFilter::default()).unwrap().len(),
+        1
+    );
+    assert_eq!(store.requeue_analyzed(P).unwrap(), 0);
+}
