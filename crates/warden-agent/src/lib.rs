@@ -4,6 +4,12 @@
 //!
 //! [`LlmCall`]: warden_store::LlmCall
 
+pub mod agent;
+pub mod confine;
+pub mod finding;
+pub mod prompt;
+pub mod tools;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,15 +99,10 @@ pub trait Investigator: Send + Sync {
 
 /// The built-in agent: a tool-use loop over a [`ModelClient`].
 pub struct NativeAgent {
-    #[allow(dead_code)]
     client: Arc<dyn ModelClient>,
-    #[allow(dead_code)]
     model: String,
-    #[allow(dead_code)]
     provider: String,
-    #[allow(dead_code)]
     prices: PriceTable,
-    #[allow(dead_code)]
     limits: Limits,
 }
 
@@ -126,9 +127,9 @@ impl NativeAgent {
 impl Investigator for NativeAgent {
     fn investigate<'a>(
         &'a self,
-        _task: &'a FileTask,
-        _cancel: &'a CancellationToken,
+        task: &'a FileTask,
+        cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Investigation, AgentError>> {
-        Box::pin(async { Err(AgentError::Other("not implemented yet".into())) })
+        Box::pin(agent::investigate(self, task, cancel))
     }
 }

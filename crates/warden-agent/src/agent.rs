@@ -1,0 +1,252 @@
+//! The investigation loop: send, run the tools the model asks for, answer
+//! with tool results, until the model finishes or a limit is hit.
+
+use std::time::Instant;
+
+use serde_json::Value;
+use warden_llm::{
+    CancellationToken, ContentBlock, LlmError, Message, Request, Response, Role, StopReason,
+    SystemPrompt,
+};
+use warden_store::{LlmCall, NewFinding};
+
+use crate::confine::Root;
+use crate::finding::{self, FINISH, REPORT_FINDING};
+use crate::tools::{self, ToolOutput};
+use crate::{AgentError, FileTask, Investigation, NativeAgent, Outcome, RejectedFinding};
+
+/// Output tokens asked for per call (bounded further by the remaining budget).
+pub const MAX_TOKENS_PER_CALL: u64 = 8192;
+
+/// What an investigation has gathered so far.
+#[derive(Default)]
+struct State {
+    findings: Vec<NewFinding>,
+    rejected: Vec<RejectedFinding>,
+    calls: Vec<LlmCall>,
+    output_tokens: u64,
+}
+
+/// The tools offered to the model, in a fixed order (part of the cached prefix).
+pub fn tool_definitions() -> Vec<warden_llm::Tool> {
+    let mut t = tools::definitions();
+    t.push(finding::report_definition());
+    t.push(finding::finish_definition());
+    t
+}
+
+pub(crate) async fn investigate(
+    agent: &NativeAgent,
+    task: &FileTask,
+    cancel: &CancellationToken,
+) -> Result<Investigation, AgentError> {
+    let root = Root::new(&task.root).map_err(AgentError::Other)?;
+    if let Err(e) = root.resolve(&task.path) {
+        return Err(AgentError::Other(format!(
+            "cannot investigate `{}`: {e}",
+            task.path
+        )));
+    }
+    let started = Instant::now();
+    let mut st = State::default();
+    let outcome = {
+        let run = run_loop(agent, task, &root, cancel, &mut st);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(LlmError::Cancelled.into()),
+            r = tokio::time::timeout(agent.limits.timeout, run) => match r {
+                Ok(r) => r?,
+                Err(_) => Outcome::Incomplete {
+                    reason: format!(
+                        "timed out: the investigation exceeded its wall-clock limit of {}s",
+                        agent.limits.timeout.as_secs_f64()
+                    ),
+                },
+            },
+        }
+    };
+    tracing::debug!(
+        path = task.path,
+        calls = st.calls.len(),
+        findings = st.findings.len(),
+        rejected = st.rejected.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "investigation ended"
+    );
+    Ok(st.into_investigation(outcome))
+}
+
+async fn run_loop(
+    agent: &NativeAgent,
+    task: &FileTask,
+    root: &Root,
+    cancel: &CancellationToken,
+    st: &mut State,
+) -> Result<Outcome, AgentError> {
+    let limits = agent.limits;
+    let mut req = Request {
+        model: agent.model.clone(),
+        system: Some(SystemPrompt {
+            text: crate::prompt::SYSTEM.to_string(),
+            cache: true,
+        }),
+        messages: vec![Message::user(crate::prompt::user_prompt(task, root))],
+        tools: tool_definitions(),
+        max_tokens: 0,
+        temperature: None,
+    };
+    let budget_spent = |st: &State| Outcome::Incomplete {
+        reason: format!(
+            "output token limit reached ({} of {} tokens)",
+            st.output_tokens, limits.max_output_tokens
+        ),
+    };
+    for _ in 0..limits.max_turns {
+        let remaining = limits.max_output_tokens.saturating_sub(st.output_tokens);
+        if remaining == 0 {
+            return Ok(budget_spent(st));
+        }
+        req.max_tokens = remaining.min(MAX_TOKENS_PER_CALL) as u32;
+        let resp = agent.client.send(&req, cancel).await?;
+        st.record_call(agent, task, &resp);
+        req.messages.push(Message {
+            role: Role::Assistant,
+            content: resp.content.clone(),
+        });
+        let uses: Vec<(&str, &str, &Value)> = resp.tool_uses().collect();
+        if uses.is_empty() {
+            if resp.stop_reason != StopReason::MaxTokens {
+                return Ok(Outcome::Complete);
+            }
+            if st.output_tokens >= limits.max_output_tokens {
+                return Ok(budget_spent(st));
+            }
+            req.messages.push(Message::user(
+                "Your answer was cut off. Continue: report findings with report_finding, then call finish.",
+            ));
+            continue;
+        }
+        let mut results = Vec::with_capacity(uses.len());
+        let mut finished = false;
+        for (id, name, input) in uses {
+            let out = match name {
+                REPORT_FINDING => st.report(root, input),
+                FINISH => {
+                    finished = true;
+                    ToolOutput::ok("Investigation finished.")
+                }
+                n if tools::is_exploration(n) => run_tool(root, n, input).await,
+                other => ToolOutput::err(format!(
+                    "unknown tool `{other}`; available: read_file, search, list_dir, find_files, report_finding, finish"
+                )),
+            };
+            results.push(ContentBlock::ToolResult {
+                tool_use_id: id.to_string(),
+                content: out.content,
+                is_error: out.is_error,
+            });
+        }
+        if finished {
+            return Ok(Outcome::Complete);
+        }
+        if st.output_tokens >= limits.max_output_tokens {
+            return Ok(budget_spent(st));
+        }
+        req.messages.push(Message {
+            role: Role::User,
+            content: results,
+        });
+    }
+    Ok(Outcome::Incomplete {
+        reason: format!(
+            "turn limit reached ({} model calls) before the agent finished",
+            limits.max_turns
+        ),
+    })
+}
+
+/// Runs a file-system tool off the async threads.
+async fn run_tool(root: &Root, name: &str, input: &Value) -> ToolOutput {
+    let (root, name, input) = (root.clone(), name.to_string(), input.clone());
+    tokio::task::spawn_blocking(move || tools::run(&root, &name, &input))
+        .await
+        .unwrap_or_else(|e| ToolOutput::err(format!("the tool failed: {e}")))
+}
+
+impl State {
+    fn record_call(&mut self, agent: &NativeAgent, task: &FileTask, resp: &Response) {
+        let u = resp.usage;
+        self.output_tokens += u.output;
+        // Price by the configured name first, else by what the provider reported.
+        let cost = if agent.prices.price(&agent.model).is_some() {
+            agent.prices.cost(&agent.model, &u)
+        } else {
+            resp.cost(&agent.prices)
+        };
+        self.calls.push(LlmCall {
+            run_id: None,
+            path: Some(task.path.clone()),
+            finding_id: None,
+            provider: agent.provider.clone(),
+            model: agent.model.clone(),
+            input_tokens: u.input,
+            output_tokens: u.output,
+            cache_write_tokens: u.cache_write,
+            cache_read_tokens: u.cache_read,
+            cost_usd: cost.usd(),
+        });
+    }
+
+    fn report(&mut self, root: &Root, input: &Value) -> ToolOutput {
+        let title = finding::title_of(input);
+        let checked = finding::validate(root, input).and_then(|f| {
+            let dup = self.findings.iter().any(|g| {
+                g.path == f.path
+                    && g.start_line == f.start_line
+                    && g.title.eq_ignore_ascii_case(&f.title)
+            });
+            if dup {
+                Err("duplicate: this issue was already reported".to_string())
+            } else {
+                Ok(f)
+            }
+        });
+        match checked {
+            Ok(f) => {
+                let msg = format!(
+                    "Recorded finding {}: {} ({}:{}-{}).",
+                    self.findings.len() + 1,
+                    f.title,
+                    f.path,
+                    f.start_line,
+                    f.end_line
+                );
+                self.findings.push(f);
+                ToolOutput::ok(msg)
+            }
+            Err(reason) => {
+                let msg = format!(
+                    "Finding rejected: {reason}. Correct it and report again if the issue is real."
+                );
+                self.rejected.push(RejectedFinding { title, reason });
+                ToolOutput::err(msg)
+            }
+        }
+    }
+
+    fn into_investigation(mut self, outcome: Outcome) -> Investigation {
+        let total: Option<f64> = self.calls.iter().map(|c| c.cost_usd).sum();
+        if !self.findings.is_empty() {
+            let share = total.map(|t| t / self.findings.len() as f64);
+            for f in &mut self.findings {
+                f.cost_usd = share;
+            }
+        }
+        Investigation {
+            findings: self.findings,
+            rejected: self.rejected,
+            calls: self.calls,
+            outcome,
+        }
+    }
+}
