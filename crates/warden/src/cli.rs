@@ -33,6 +33,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Find candidate files for investigation (no AI, no network).
     Scan(ScanArgs),
+    /// Have an AI agent investigate the pending candidate files, best-scored first.
+    Process(ProcessArgs),
     /// Show what each stage of each project holds.
     Status(StatusArgs),
     /// Render the findings in the store.
@@ -137,6 +139,43 @@ pub struct ScanArgs {
         allow_negative_numbers = true
     )]
     pub top: usize,
+}
+
+/// Which agent investigates the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentKind {
+    /// Warden's built-in tool-using agent over the Anthropic or OpenAI API.
+    Native,
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// Investigate at most N files (the best-scored pending ones).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub limit: Option<usize>,
+    /// How many files are investigated at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        allow_negative_numbers = true
+    )]
+    pub concurrency: usize,
+    /// The agent adapter.
+    #[arg(long, value_enum, default_value_t = AgentKind::Native)]
+    pub agent: AgentKind,
+    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI).
+    #[arg(long, value_name = "MODEL", default_value = "claude-sonnet-4-5")]
+    pub model: String,
+    /// Investigate files already analyzed again.
+    #[arg(long)]
+    pub reinvestigate: bool,
+    /// Stop (exit 5) instead of starting work once this much has been spent in this run.
+    #[arg(long, value_name = "USD", allow_negative_numbers = true)]
+    pub max_cost: Option<f64>,
+    /// Print the run summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

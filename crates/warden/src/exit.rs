@@ -7,6 +7,7 @@
 //! | 2 | usage or configuration error (bad flag, missing path, unknown rule, no store yet) |
 //! | 3 | the store cannot be used (corrupt, foreign, newer, locked by another scan) |
 //! | 4 | any other failure (I/O while writing output, …) |
+//! | 5 | `process` stopped gracefully: credits or quota exhausted, credentials rejected, `--max-cost` reached, or Ctrl-C; unfinished files are pending again, re-run to resume |
 
 use warden_scan::ScanError;
 use warden_store::StoreError;
@@ -15,6 +16,7 @@ pub const FAIL_ON: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const STORE: u8 = 3;
 pub const OTHER: u8 = 4;
+pub const STOPPED: u8 = 5;
 
 /// A usage or configuration error found by the CLI itself.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod credentials;
+mod process;
+mod process_worker;
 mod report;
 mod rules;
 mod scan;
@@ -15,6 +17,7 @@ use std::path::Path;
 pub fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Scan(args) => scan::run(&cli.global, args),
+        Command::Process(args) => process::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),
         Command::Report(args) => report::run(&cli.global, args),
         Command::Rules(args) => rules::run(args),

@@ -1,0 +1,308 @@
+//! `warden process` end to end: the real binary against the mock LLM on loopback,
+//! in a cleared environment with a throwaway HOME.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::process::Command;
+use warden_store::{FileStatus, FindingFilter, Store};
+use warden_testkit::mock_llm::{ErrorKind, MockLlm, Script, Turn, Usage};
+
+/// A scanned tree with two candidate files: `app.py` (best) and `util.py`.
+fn scanned() -> Tree {
+    let tree = Tree::new();
+    tree.write("app.py", VULN_PY);
+    tree.write("util.py", ONE_CALL_PY);
+    tree.write("safe.py", SAFE_PY);
+    let scan = tree.scan_json(&[]);
+    let paths = candidate_paths(&scan);
+    assert_eq!(paths.len(), 2, "two candidates: {scan:#}");
+    tree
+}
+
+/// `warden process <args>` in `tree.root` with nothing but the given credentials.
+fn process(tree: &Tree, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let home = tree.tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.env_clear()
+        .env("HOME", &home)
+        .current_dir(&tree.root)
+        .stdin(std::process::Stdio::null())
+        .arg("process")
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+fn with_mock(mock: &MockLlm) -> [(&'static str, &str); 2] {
+    [
+        ("ANTHROPIC_API_KEY", "test"),
+        ("ANTHROPIC_BASE_URL", mock.url()),
+    ]
+}
+
+fn report_finding(line: u32) -> Value {
+    json!({
+        "title": "Command injection in /run via p",
+        "severity": "high",
+        "confidence": "high",
+        "cwe": "CWE-78",
+        "category": "injection",
+        "rule_id": "python.os-system",
+        "file": "app.py",
+        "start_line": line,
+        "end_line": line,
+        "description": "The query parameter p reaches os.system unescaped.",
+        "attack_path": "GET /run?p=;id",
+        "recommendation": "Use subprocess.run with an argument list."
+    })
+}
+
+fn usage() -> Usage {
+    Usage::new(2_000, 300)
+}
+
+/// First file (app.py): one finding then a final answer; second (util.py): nothing found.
+fn healthy_script() -> Script {
+    Script::new(vec![
+        Turn::tool_call("report_finding", report_finding(8)).with_usage(usage()),
+        Turn::text("Done: one command injection.").with_usage(usage()),
+        Turn::text("Nothing exploitable here.").with_usage(usage()),
+    ])
+    .with_final_text("Nothing exploitable here.")
+}
+
+fn status_of(store: &Store, path: &str) -> FileStatus {
+    store
+        .candidates(PROJECT, None)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.path == path)
+        .unwrap_or_else(|| panic!("{path} is no candidate"))
+        .status
+}
+
+fn status_json(tree: &Tree) -> Value {
+    let out = run(common::warden()
+        .current_dir(&tree.root)
+        .args(["status", "--json"]));
+    out.ok().json()[0].clone()
+}
+
+#[test]
+fn no_credentials_exits_2_with_the_credentials_line() {
+    let tree = scanned();
+    let out = process(&tree, &[], &[]);
+    out.code(2);
+    let line = out.error_line();
+    assert!(
+        line.contains("no Anthropic or OpenAI credentials"),
+        "{line}"
+    );
+    assert_eq!(status_of(&tree.store(), "app.py"), FileStatus::Pending);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let tree = scanned();
+    let out = process(
+        &tree,
+        &[("ANTHROPIC_API_KEY", "test")],
+        &["--concurrency", "0"],
+    );
+    out.code(2);
+    assert!(out.error_line().contains("--concurrency"));
+    let out = process(
+        &tree,
+        &[("ANTHROPIC_API_KEY", "test")],
+        &["--model", "llama-3"],
+    );
+    out.code(2);
+    assert!(out.error_line().contains("--model llama-3"));
+    let out = process(
+        &tree,
+        &[("ANTHROPIC_API_KEY", "test")],
+        &["--max-cost", "-1"],
+    );
+    out.code(2);
+    assert!(out.error_line().contains("--max-cost"));
+}
+
+#[test]
+fn findings_land_with_their_cost_and_rerunning_does_nothing() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(healthy_script());
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "1", "--json"]);
+    out.ok();
+    let summary = out.json();
+    assert_eq!(summary["investigated"], 2, "{summary:#}");
+    assert_eq!(summary["findings"], 1, "{summary:#}");
+    assert_eq!(summary["findings_by_severity"]["high"], 1);
+    assert!(summary["spend_usd"].as_f64().unwrap() > 0.0);
+
+    let store = tree.store();
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Analyzed);
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Analyzed);
+    let findings = store.findings(PROJECT, &FindingFilter::default()).unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].reported.path, "app.py");
+    assert_eq!(findings[0].reported.start_line, 8);
+    assert_eq!(findings[0].reported.run_id, summary["run_id"].as_i64());
+    let spend = store.spend(PROJECT).unwrap();
+    assert_eq!(spend.calls, 3);
+    assert_eq!(spend.by_run[0].run_id, summary["run_id"].as_i64());
+    let status = status_json(&tree);
+    assert!(status["spend_usd"].as_f64().unwrap() > 0.0, "{status:#}");
+    assert_eq!(status["analyzed"], 2);
+
+    // Nothing pending: no model call, nothing changes.
+    let served = mock.turns_served();
+    let again = process(&tree, &with_mock(&mock), &["--json"]);
+    again.ok();
+    assert_eq!(again.json()["investigated"], 0);
+    assert_eq!(mock.turns_served(), served);
+    assert_eq!(
+        tree.store()
+            .findings(PROJECT, &FindingFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // --reinvestigate redoes both; the same finding is not duplicated.
+    let mock = MockLlm::start_blocking(healthy_script());
+    let redo = process(
+        &tree,
+        &with_mock(&mock),
+        &["--reinvestigate", "--concurrency", "1", "--json"],
+    );
+    redo.ok();
+    assert_eq!(redo.json()["investigated"], 2);
+    assert_eq!(mock.turns_served(), 3);
+    let store = tree.store();
+    assert_eq!(
+        store
+            .findings(PROJECT, &FindingFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.spend(PROJECT).unwrap().calls, 6);
+}
+
+#[test]
+fn the_text_summary_names_files_findings_spend_and_run() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(healthy_script());
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "1"]);
+    out.ok();
+    let text = out.stdout.trim();
+    assert!(text.starts_with("Run "), "{text}");
+    assert!(text.contains("investigated 2 of 2"), "{text}");
+    assert!(text.contains("1 findings (1 high)"), "{text}");
+    assert!(text.contains("spent $"), "{text}");
+}
+
+#[test]
+fn exhausted_credits_stop_gracefully_and_a_rerun_resumes() {
+    let tree = scanned();
+    // app.py completes with its finding; util.py hits the exhausted balance.
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call("report_finding", report_finding(8)).with_usage(usage()),
+        Turn::text("Done.").with_usage(usage()),
+        Turn::error(ErrorKind::AnthropicCreditBalanceTooLow),
+    ]));
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "1"]);
+    out.code(5);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one line on stderr:\n{}", out.stderr);
+    assert!(lines[0].starts_with("warden: stopped: "), "{}", lines[0]);
+    assert!(lines[0].contains("console.anthropic.com"), "{}", lines[0]);
+
+    let store = tree.store();
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Analyzed);
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Pending);
+    assert_eq!(
+        store
+            .findings(PROJECT, &FindingFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    let status = status_json(&tree);
+    assert_eq!(status["processing"], 0);
+
+    // After a top-up: exactly the unfinished file.
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![Turn::text("Nothing here.").with_usage(usage())])
+            .with_final_text("Nothing here."),
+    );
+    let resumed = process(&tree, &with_mock(&mock), &["--json"]);
+    resumed.ok();
+    assert_eq!(resumed.json()["investigated"], 1);
+    assert_eq!(mock.turns_served(), 1);
+    let requests = mock.generation_requests();
+    assert!(requests[0].body_contains("util.py"));
+    let store = tree.store();
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Analyzed);
+    assert_eq!(
+        store
+            .findings(PROJECT, &FindingFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn rejected_credentials_stop_gracefully_too() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(Script::new(vec![Turn::error(
+        ErrorKind::AnthropicAuthentication,
+    )]));
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "1"]);
+    out.code(5);
+    assert!(out.stderr.contains("warden: stopped: "), "{}", out.stderr);
+    let status = status_json(&tree);
+    assert_eq!(
+        (status["pending"].as_u64(), status["processing"].as_u64()),
+        (Some(2), Some(0))
+    );
+}
+
+#[test]
+fn max_cost_stops_after_the_first_file() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(healthy_script());
+    let out = process(
+        &tree,
+        &with_mock(&mock),
+        &["--max-cost", "0.000001", "--concurrency", "1", "--json"],
+    );
+    out.code(5);
+    assert!(out.stderr.contains("--max-cost"), "{}", out.stderr);
+    assert_eq!(out.json()["investigated"], 1);
+    let store = tree.store();
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Analyzed);
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Pending);
+}
+
+#[test]
+fn limit_caps_the_queue_best_first() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(healthy_script());
+    let out = process(&tree, &with_mock(&mock), &["--limit", "1", "--json"]);
+    out.ok();
+    assert_eq!(out.json()["investigated"], 1);
+    let store = tree.store();
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Analyzed);
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Pending);
+}
