@@ -13,7 +13,7 @@ use warden_store::{LlmCall, NewFinding};
 use crate::confine::Root;
 use crate::finding::{self, FINISH, REPORT_FINDING};
 use crate::tools::{self, ToolOutput};
-use crate::{AgentError, FileTask, Investigation, NativeAgent, Outcome, RejectedFinding};
+use crate::{AgentError, Failed, FileTask, Investigation, NativeAgent, Outcome, RejectedFinding};
 
 /// Output tokens asked for per call (bounded further by the remaining budget).
 pub const MAX_TOKENS_PER_CALL: u64 = 8192;
@@ -39,31 +39,41 @@ pub(crate) async fn investigate(
     agent: &NativeAgent,
     task: &FileTask,
     cancel: &CancellationToken,
-) -> Result<Investigation, AgentError> {
-    let root = Root::new(&task.root).map_err(AgentError::Other)?;
+) -> Result<Investigation, Failed> {
+    let fail = |error: AgentError, calls: Vec<LlmCall>| Failed { error, calls };
+    let root = Root::new(&task.root).map_err(|e| fail(AgentError::Other(e), Vec::new()))?;
     if let Err(e) = root.resolve(&task.path) {
-        return Err(AgentError::Other(format!(
-            "cannot investigate `{}`: {e}",
-            task.path
-        )));
+        let msg = format!("cannot investigate `{}`: {e}", task.path);
+        return Err(fail(AgentError::Other(msg), Vec::new()));
     }
     let started = Instant::now();
     let mut st = State::default();
-    let outcome = {
+    let result = {
         let run = run_loop(agent, task, &root, cancel, &mut st);
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => return Err(LlmError::Cancelled.into()),
+            _ = cancel.cancelled() => Err(LlmError::Cancelled.into()),
             r = tokio::time::timeout(agent.limits.timeout, run) => match r {
-                Ok(r) => r?,
-                Err(_) => Outcome::Incomplete {
+                Ok(r) => r,
+                Err(_) => Ok(Outcome::Incomplete {
                     reason: format!(
                         "timed out: the investigation exceeded its wall-clock limit of {}s",
                         agent.limits.timeout.as_secs_f64()
                     ),
-                },
+                }),
             },
         }
+    };
+    let outcome = match result {
+        Ok(o) => o,
+        Err(AgentError::Llm(e))
+            if !e.stops_run() && e != LlmError::Cancelled && !st.calls.is_empty() =>
+        {
+            Outcome::Incomplete {
+                reason: format!("model call failed after {} calls: {e}", st.calls.len()),
+            }
+        }
+        Err(error) => return Err(fail(error, st.calls)),
     };
     tracing::debug!(
         path = task.path,

@@ -68,6 +68,15 @@ pub enum AgentError {
     Other(String),
 }
 
+/// A failed investigation with the model calls it made before failing, so
+/// their spend can still be recorded (see [`NativeAgent::investigate_keeping_calls`]).
+#[derive(Debug)]
+pub struct Failed {
+    pub error: AgentError,
+    /// Calls completed before the failure (same form as [`Investigation::calls`]).
+    pub calls: Vec<warden_store::LlmCall>,
+}
+
 /// Per-file limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -124,12 +133,35 @@ impl NativeAgent {
     }
 }
 
+impl NativeAgent {
+    /// Like [`Investigator::investigate`], but a failure keeps the calls
+    /// already made (cancellation, exhausted credits, ... after some turns),
+    /// so the caller can record their spend.
+    ///
+    /// Errors: an [`LlmError`] on the first call, any error that
+    /// [`LlmError::stops_run`], and [`LlmError::Cancelled`] are `Err`. Any
+    /// other model error after at least one successful call ends the
+    /// investigation as [`Outcome::Incomplete`] with the error as the reason,
+    /// keeping its findings and calls.
+    pub async fn investigate_keeping_calls(
+        &self,
+        task: &FileTask,
+        cancel: &CancellationToken,
+    ) -> Result<Investigation, Failed> {
+        agent::investigate(self, task, cancel).await
+    }
+}
+
 impl Investigator for NativeAgent {
     fn investigate<'a>(
         &'a self,
         task: &'a FileTask,
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Investigation, AgentError>> {
-        Box::pin(agent::investigate(self, task, cancel))
+        Box::pin(async move {
+            agent::investigate(self, task, cancel)
+                .await
+                .map_err(|f| f.error)
+        })
     }
 }
