@@ -306,3 +306,73 @@ fn limit_caps_the_queue_best_first() {
     assert_eq!(status_of(&store, "app.py"), FileStatus::Analyzed);
     assert_eq!(status_of(&store, "util.py"), FileStatus::Pending);
 }
+
+#[test]
+fn a_stop_cancels_the_investigations_in_flight_and_gives_their_files_back() {
+    let tree = scanned();
+    // Whichever file asks first waits on a slow answer; the other hits the exhausted balance.
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::text("slow").with_delay(std::time::Duration::from_secs(30)),
+        Turn::error(ErrorKind::AnthropicCreditBalanceTooLow),
+    ]));
+    let started = std::time::Instant::now();
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "2", "--json"]);
+    out.code(5);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the slow call was cancelled, not awaited"
+    );
+    let summary = out.json();
+    assert_eq!(summary["released"], 2, "{summary:#}");
+    let status = status_json(&tree);
+    assert_eq!(
+        (status["pending"].as_u64(), status["processing"].as_u64()),
+        (Some(2), Some(0))
+    );
+}
+
+#[test]
+fn ctrl_c_stops_gracefully_and_files_go_back_to_pending() {
+    let tree = scanned();
+    let slow = || Turn::text("slow").with_delay(std::time::Duration::from_secs(30));
+    let mock = MockLlm::start_blocking(Script::new(vec![slow(), slow()]));
+    let home = tree.tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .env_clear()
+        .env("HOME", &home)
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("ANTHROPIC_BASE_URL", mock.url())
+        .current_dir(&tree.root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .args(["process", "--concurrency", "2"])
+        .spawn()
+        .expect("spawn warden");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while mock.generation_requests().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no model call started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(killed.success());
+    let out: Run = child.wait_with_output().expect("wait").into();
+    out.code(5);
+    assert!(
+        out.stderr.contains("warden: stopped: interrupted"),
+        "{}",
+        out.stderr
+    );
+    let status = status_json(&tree);
+    assert_eq!(
+        (status["pending"].as_u64(), status["processing"].as_u64()),
+        (Some(2), Some(0))
+    );
+}
