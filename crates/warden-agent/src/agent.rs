@@ -140,7 +140,7 @@ async fn run_loop(
         let mut finished = false;
         for (id, name, input) in uses {
             let out = match name {
-                REPORT_FINDING => st.report(root, input),
+                REPORT_FINDING => st.report(root, task, input),
                 FINISH => {
                     finished = true;
                     ToolOutput::ok("Investigation finished.")
@@ -175,6 +175,18 @@ async fn run_loop(
     })
 }
 
+/// Names the scan rule that led here when the model did not: the first hit
+/// of the investigated file inside the finding's lines.
+fn attribute_rule(f: &mut NewFinding, task: &FileTask) {
+    if f.rule_id.is_none() && f.path == task.path.trim_start_matches("./") {
+        f.rule_id = task
+            .hits
+            .iter()
+            .find(|h| (f.start_line..=f.end_line).contains(&h.line))
+            .map(|h| h.rule_id.clone());
+    }
+}
+
 /// Runs a file-system tool off the async threads.
 async fn run_tool(root: &Root, name: &str, input: &Value) -> ToolOutput {
     let (root, name, input) = (root.clone(), name.to_string(), input.clone());
@@ -207,9 +219,10 @@ impl State {
         });
     }
 
-    fn report(&mut self, root: &Root, input: &Value) -> ToolOutput {
+    fn report(&mut self, root: &Root, task: &FileTask, input: &Value) -> ToolOutput {
         let title = finding::title_of(input);
-        let checked = finding::validate(root, input).and_then(|f| {
+        let checked = finding::validate(root, input).and_then(|mut f| {
+            attribute_rule(&mut f, task);
             let dup = self.findings.iter().any(|g| {
                 g.path == f.path
                     && g.start_line == f.start_line

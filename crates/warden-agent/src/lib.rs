@@ -2,6 +2,23 @@
 //! read-only tools confined to the scanned root, and returns validated
 //! findings, rejected reports, and one [`LlmCall`] per model call.
 //!
+//! - [`tools`]: `read_file`, `search`, `list_dir`, `find_files`; every path
+//!   goes through [`confine::Root::resolve`] (no `..`, no absolute paths, no
+//!   symlink leading outside), and a refusal is an `is_error` tool result.
+//! - [`finding`]: the `report_finding` schema and its validation (file inside
+//!   the root, `1 <= start <= end <= line count`, severity and confidence
+//!   parse); `finish` ends the investigation, as does a turn without tool calls.
+//! - [`prompt`]: the fixed, cached system prompt (Anthropic `cache_control`
+//!   on the system block also caches the tool definitions before it) and the
+//!   per-file user message (hits, tech, the file inlined when small).
+//! - [`agent`]: the loop and its [`Limits`].
+//!
+//! Errors: exhausted credits / rejected credentials ([`LlmError::stops_run`])
+//! and cancellation are `Err`; a limit is [`Outcome::Incomplete`]; another
+//! model error is `Err` on the first call and `Incomplete` (keeping findings
+//! and spend) after it. [`NativeAgent::investigate_keeping_calls`] also
+//! returns the calls made before an `Err`, so their spend can be recorded.
+//!
 //! [`LlmCall`]: warden_store::LlmCall
 
 pub mod agent;

@@ -44,6 +44,11 @@ async fn scripted_investigation_stores_valid_findings_and_rejects_invalid_ones()
     assert_eq!(f.severity, Severity::High);
     assert_eq!(f.cwe.as_deref(), Some("CWE-89"));
     assert!(f.patch.is_some() && f.run_id.is_none());
+    assert_eq!(
+        f.rule_id.as_deref(),
+        Some("py.sqli.concat"),
+        "attributed from the hit on line 5"
+    );
     assert_eq!(inv.rejected.len(), 1);
     assert_eq!(inv.rejected[0].title, "Hallucinated lines");
     assert!(
