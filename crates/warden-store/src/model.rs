@@ -387,6 +387,15 @@ pub struct FindingFilter {
     pub include_dispositioned: bool,
 }
 
+/// A candidate file claimed under a lease (status `processing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileLease {
+    pub path: String,
+    pub holder: String,
+    /// When the lease runs out (RFC 3339 UTC); `None` for a lease without expiry.
+    pub until: Option<String>,
+}
+
 /// Who holds a named project lock and for how long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {

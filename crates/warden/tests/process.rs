@@ -376,3 +376,106 @@ fn ctrl_c_stops_gracefully_and_files_go_back_to_pending() {
         (Some(2), Some(0))
     );
 }
+
+#[test]
+fn kill_9_mid_run_then_rerun_finishes_without_losing_or_duplicating() {
+    let tree = scanned();
+    // First run: app.py completes (finding + spend recorded), util.py hangs; then kill -9.
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call("report_finding", report_finding(8)).with_usage(usage()),
+        Turn::text("Done.").with_usage(usage()),
+        Turn::text("slow").with_delay(std::time::Duration::from_secs(30)),
+    ]));
+    let home = tree.tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .env_clear()
+        .env("HOME", &home)
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("ANTHROPIC_BASE_URL", mock.url())
+        .current_dir(&tree.root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .args(["process", "--concurrency", "1"])
+        .spawn()
+        .expect("spawn warden");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while mock.generation_requests().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "third call never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let store = tree.store();
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Analyzed);
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Processing);
+    let calls_before = store.spend(PROJECT).unwrap().calls;
+    assert_eq!(calls_before, 2);
+
+    // The dead holder's lease is taken back at once; only util.py is investigated.
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![Turn::text("Nothing here.").with_usage(usage())])
+            .with_final_text("Nothing here."),
+    );
+    let out = process(&tree, &with_mock(&mock), &["--json"]);
+    out.ok();
+    assert_eq!(out.json()["investigated"], 1);
+    let store = tree.store();
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Analyzed);
+    assert_eq!(
+        store
+            .findings(PROJECT, &FindingFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.spend(PROJECT).unwrap().calls, calls_before + 1);
+}
+
+#[test]
+fn two_processes_on_one_store_never_investigate_a_file_twice() {
+    let tree = scanned();
+    let slow = || {
+        Turn::text("Nothing here.")
+            .with_usage(usage())
+            .with_delay(std::time::Duration::from_millis(300))
+    };
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![slow(), slow(), slow(), slow()]).with_final_text("Nothing here."),
+    );
+    let a = {
+        let tree_root = tree.root.clone();
+        let home = tree.tmp.path().join("home-a");
+        std::fs::create_dir_all(&home).expect("home");
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .env_clear()
+            .env("HOME", &home)
+            .env("ANTHROPIC_API_KEY", "test")
+            .env("ANTHROPIC_BASE_URL", mock.url())
+            .current_dir(tree_root)
+            .stdin(std::process::Stdio::null())
+            .args(["process", "--concurrency", "2", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn a")
+    };
+    let b = process(&tree, &with_mock(&mock), &["--concurrency", "2", "--json"]);
+    let a: Run = a.wait_with_output().expect("wait a").into();
+    a.ok();
+    b.ok();
+    let done =
+        a.json()["investigated"].as_u64().unwrap() + b.json()["investigated"].as_u64().unwrap();
+    assert_eq!(done, 2, "a: {}\nb: {}", a.stdout, b.stdout);
+    assert_eq!(
+        mock.generation_requests().len(),
+        2,
+        "each file investigated once"
+    );
+    let status = status_json(&tree);
+    assert_eq!(status["analyzed"], 2);
+}

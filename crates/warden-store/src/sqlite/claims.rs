@@ -8,7 +8,7 @@
 use super::findings::insert_findings_tx;
 use super::{after, now, require_holder, require_project, write_tx, Db, Store};
 use crate::error::StoreError;
-use crate::model::{CandidateFile, NewFinding};
+use crate::model::{CandidateFile, FileLease, NewFinding};
 use rusqlite::{params, OptionalExtension};
 use std::path::Path;
 use std::time::Duration;
@@ -153,6 +153,32 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The files currently claimed (status `processing`), with their holders, by path.
+    ///
+    /// With [`Store::release_file`] under the holder's name, a caller that knows a holder
+    /// died (e.g. its pid is gone on this host) can give its files back before the lease ends.
+    pub fn file_leases(&self, project: &str) -> Result<Vec<FileLease>, StoreError> {
+        require_project(&self.conn, &self.path, project)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, lease_holder, lease_until FROM files
+                 WHERE project = ?1 AND status = 'processing' ORDER BY path",
+            )
+            .db(&self.path)?;
+        let rows = stmt
+            .query_map(params![project], |r| {
+                Ok(FileLease {
+                    path: r.get(0)?,
+                    holder: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    until: r.get(2)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .db(&self.path)?;
+        Ok(rows)
     }
 
     /// Extends `holder`'s lease on a claimed file to `lease` from now; false if it no longer holds it.

@@ -300,3 +300,24 @@ fn requeue_analyzed_puts_done_files_back_and_keeps_findings() {
     );
     assert_eq!(store.requeue_analyzed(P).unwrap(), 0);
 }
+
+#[test]
+fn file_leases_lists_claims_so_a_dead_holders_files_can_be_released() {
+    let (_dir, mut store) = store();
+    scan(
+        &mut store,
+        vec![matched("a.py", "ha", 2.0), matched("b.py", "hb", 2.0)],
+    );
+    assert!(store.file_leases(P).unwrap().is_empty());
+    assert!(store.claim_file(P, "b.py", "dead", HOUR).unwrap());
+    let leases = store.file_leases(P).unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(
+        (leases[0].path.as_str(), leases[0].holder.as_str()),
+        ("b.py", "dead")
+    );
+    assert!(leases[0].until.is_some());
+    store.release_file(P, "b.py", &leases[0].holder).unwrap();
+    assert_eq!(status_of(&store, "b.py"), FileStatus::Pending);
+    assert!(store.file_leases(P).unwrap().is_empty());
+}

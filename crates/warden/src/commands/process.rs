@@ -60,6 +60,13 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     if args.reinvestigate {
         store.requeue_analyzed(&project_id)?;
     }
+    // Files left claimed by a process that died on this host (kill -9, crash) go back
+    // to the queue now instead of when their lease runs out.
+    for lease in store.file_leases(&project_id)? {
+        if locate::holder_is_dead(&lease.holder) {
+            store.release_file(&project_id, &lease.path, &lease.holder)?;
+        }
+    }
     let queue = store.pending_queue(&project_id, args.limit)?;
     let holder = warden_store::default_holder();
     let run_id = store.begin_run(&project_id, RunKind::Process, &holder)?;
