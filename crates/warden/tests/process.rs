@@ -479,3 +479,20 @@ fn two_processes_on_one_store_never_investigate_a_file_twice() {
     let status = status_json(&tree);
     assert_eq!(status["analyzed"], 2);
 }
+
+#[test]
+fn spend_of_calls_made_before_a_stop_is_recorded() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call("read_file", json!({"path": "app.py"})).with_usage(usage()),
+        Turn::error(ErrorKind::AnthropicCreditBalanceTooLow),
+    ]));
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "1", "--json"]);
+    out.code(5);
+    assert!(out.json()["spend_usd"].as_f64().unwrap() > 0.0);
+    let store = tree.store();
+    let spend = store.spend(PROJECT).unwrap();
+    assert_eq!(spend.calls, 1);
+    assert!(spend.total_usd > 0.0);
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Pending);
+}

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::task::JoinSet;
-use warden_agent::{AgentError, FileTask, Investigation, Investigator, Outcome};
+use warden_agent::{AgentError, Failed, FileTask, Investigation, NativeAgent, Outcome};
 use warden_llm::{CancellationToken, LlmError};
-use warden_store::{CandidateFile, Severity, Store, StoreError};
+use warden_store::{CandidateFile, LlmCall, NewFinding, Severity, Store, StoreError};
 
 /// What the loop needs to know besides the store, the agent and the queue.
 #[derive(Debug, Clone)]
@@ -85,12 +85,12 @@ fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-type Result2 = Result<Investigation, AgentError>;
+type Result2 = Result<Investigation, Failed>;
 
 /// Investigates `queue` (best first) until it is done or the run stops.
 pub async fn run(
     store: Arc<Mutex<Store>>,
-    agent: Arc<dyn Investigator>,
+    agent: Arc<NativeAgent>,
     work: Work,
     queue: Vec<CandidateFile>,
 ) -> anyhow::Result<Summary> {
@@ -141,7 +141,8 @@ pub async fn run(
             };
             let token = cancel.child_token();
             let agent = Arc::clone(&agent);
-            let handle = inflight.spawn(async move { agent.investigate(&task, &token).await });
+            let handle =
+                inflight.spawn(async move { agent.investigate_keeping_calls(&task, &token).await });
             paths.insert(handle.id(), file.path);
         }
         if out.stop.is_some() || fatal.is_some() {
@@ -155,7 +156,7 @@ pub async fn run(
                 let Some(joined) = joined else { continue };
                 let (id, result) = match joined {
                     Ok((id, r)) => (id, r),
-                    Err(e) => (e.id(), Err(AgentError::Other(format!("the investigation task failed: {e}")))),
+                    Err(e) => (e.id(), Err(Failed { error: AgentError::Other(format!("the investigation task failed: {e}")), calls: Vec::new() })),
                 };
                 let path = paths.remove(&id).unwrap_or_default();
                 if let Err(e) = settle(&store, &work, &mut out, &path, result, cancel.is_cancelled()) {
@@ -190,27 +191,18 @@ fn settle(
     let p = work.project.as_str();
     let ended = match result {
         Ok(inv) => {
-            for call in &inv.calls {
-                let mut call = call.clone();
-                call.run_id = Some(work.run_id);
-                call.path.get_or_insert_with(|| path.to_string());
-                store.record_llm_call(p, &call)?;
-                match call.cost_usd {
-                    Some(usd) => out.spend_usd += usd,
-                    None => out.unpriced_calls += 1,
-                }
-            }
+            record_calls(&mut store, work, out, path, &inv.calls)?;
             out.rejected += inv.rejected.len();
+            let findings: Vec<NewFinding> = inv
+                .findings
+                .into_iter()
+                .map(|mut f| {
+                    f.run_id = Some(work.run_id);
+                    f
+                })
+                .collect();
             match inv.outcome {
                 Outcome::Complete => {
-                    let findings: Vec<_> = inv
-                        .findings
-                        .into_iter()
-                        .map(|mut f| {
-                            f.run_id = Some(work.run_id);
-                            f
-                        })
-                        .collect();
                     let done = store.complete_file(p, path, &work.holder, &findings);
                     if done.is_ok() {
                         out.investigated += 1;
@@ -218,23 +210,38 @@ fn settle(
                     }
                     done.map(drop)
                 }
-                Outcome::Incomplete { .. } if cancelled => {
+                Outcome::Incomplete { reason } => {
+                    // Findings validated before the limit or stop are kept (ids are stable,
+                    // so a later complete investigation does not duplicate them); the file
+                    // itself is not done.
+                    if !findings.is_empty() {
+                        store.insert_findings(p, &findings)?;
+                        out.findings.extend(findings.iter().map(|f| f.severity));
+                    }
+                    if cancelled {
+                        out.released += 1;
+                        store.release_file(p, path, &work.holder)
+                    } else {
+                        fail(&mut store, work, out, path, reason)
+                    }
+                }
+            }
+        }
+        Err(Failed { error, calls }) => {
+            record_calls(&mut store, work, out, path, &calls)?;
+            match error {
+                AgentError::Llm(e) if e.stops_run() => {
+                    out.stop.get_or_insert(Stop::Llm(e));
                     out.released += 1;
                     store.release_file(p, path, &work.holder)
                 }
-                Outcome::Incomplete { reason } => fail(&mut store, work, out, path, reason),
+                _ if cancelled => {
+                    out.released += 1;
+                    store.release_file(p, path, &work.holder)
+                }
+                e => fail(&mut store, work, out, path, e.to_string()),
             }
         }
-        Err(AgentError::Llm(e)) if e.stops_run() => {
-            out.stop.get_or_insert(Stop::Llm(e));
-            out.released += 1;
-            store.release_file(p, path, &work.holder)
-        }
-        Err(_) if cancelled => {
-            out.released += 1;
-            store.release_file(p, path, &work.holder)
-        }
-        Err(e) => fail(&mut store, work, out, path, e.to_string()),
     };
     match ended {
         // Our lease ran out and another process took the file over: its result stands.
@@ -245,6 +252,27 @@ fn settle(
         }
         other => other,
     }
+}
+
+/// Records the model calls of one investigation in this run, adding up the spend.
+fn record_calls(
+    store: &mut Store,
+    work: &Work,
+    out: &mut Summary,
+    path: &str,
+    calls: &[LlmCall],
+) -> Result<(), StoreError> {
+    for call in calls {
+        let mut call = call.clone();
+        call.run_id = Some(work.run_id);
+        call.path.get_or_insert_with(|| path.to_string());
+        store.record_llm_call(&work.project, &call)?;
+        match call.cost_usd {
+            Some(usd) => out.spend_usd += usd,
+            None => out.unpriced_calls += 1,
+        }
+    }
+    Ok(())
 }
 
 fn fail(
