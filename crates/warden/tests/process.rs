@@ -496,3 +496,40 @@ fn spend_of_calls_made_before_a_stop_is_recorded() {
     assert!(spend.total_usd > 0.0);
     assert_eq!(status_of(&store, "app.py"), FileStatus::Pending);
 }
+
+#[test]
+fn a_failed_file_is_recorded_the_run_goes_on_and_the_next_run_retries_it() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![
+            Turn::error(ErrorKind::AnthropicPromptTooLong),
+            Turn::text("Nothing here.").with_usage(usage()),
+        ])
+        .with_final_text("Nothing here."),
+    );
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "1", "--json"]);
+    out.ok();
+    let summary = out.json();
+    assert_eq!(
+        (summary["investigated"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(summary["failures"][0]["path"], "app.py", "{summary:#}");
+    assert_eq!(
+        mock.turns_served(),
+        2,
+        "the failed file is not retried in the same run"
+    );
+    let store = tree.store();
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Failed);
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Analyzed);
+
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![Turn::text("Nothing here.").with_usage(usage())])
+            .with_final_text("Nothing here."),
+    );
+    let again = process(&tree, &with_mock(&mock), &["--json"]);
+    again.ok();
+    assert_eq!(again.json()["investigated"], 1);
+    assert_eq!(status_of(&tree.store(), "app.py"), FileStatus::Analyzed);
+}
