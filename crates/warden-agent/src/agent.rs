@@ -18,11 +18,9 @@ use crate::{AgentError, Failed, FileTask, Investigation, NativeAgent, Outcome, R
 /// Output tokens asked for per call (bounded further by the remaining budget).
 pub const MAX_TOKENS_PER_CALL: u64 = 8192;
 
-/// What an investigation has gathered so far.
+/// The model calls of a job so far.
 #[derive(Default)]
 struct State {
-    findings: Vec<NewFinding>,
-    rejected: Vec<RejectedFinding>,
     calls: Vec<LlmCall>,
     output_tokens: u64,
 }
@@ -35,21 +33,39 @@ pub fn tool_definitions() -> Vec<warden_llm::Tool> {
     t
 }
 
-pub(crate) async fn investigate(
-    agent: &NativeAgent,
-    task: &FileTask,
-    cancel: &CancellationToken,
-) -> Result<Investigation, Failed> {
-    let fail = |error: AgentError, calls: Vec<LlmCall>| Failed { error, calls };
-    let root = Root::new(&task.root).map_err(|e| fail(AgentError::Other(e), Vec::new()))?;
-    if let Err(e) = root.resolve(&task.path) {
-        let msg = format!("cannot investigate `{}`: {e}", task.path);
-        return Err(fail(AgentError::Other(msg), Vec::new()));
+/// What differs between the agent's jobs (investigating a file, revalidating a
+/// finding): the prompt, the answer tools and what they do. The loop, limits,
+/// cancellation and per-call cost are shared ([`drive`]).
+pub(crate) trait Job: Send {
+    fn system(&self) -> &'static str;
+    fn first_message(&self, root: &Root) -> String;
+    fn tools(&self) -> Vec<warden_llm::Tool>;
+    /// Recorded as the path of every model call.
+    fn path(&self) -> &str;
+    /// Names of all tools, for the unknown-tool error.
+    fn tool_names(&self) -> &'static str;
+    /// What to say when an answer was cut off by the token limit.
+    fn continue_hint(&self) -> &'static str;
+    /// A turn ended without tool calls: `Some(nudge)` asks the model again
+    /// (e.g. it has not answered yet), `None` ends the job.
+    fn on_text_only(&mut self) -> Option<&'static str> {
+        None
     }
-    let started = Instant::now();
+    /// Handles a non-exploration tool: `Some((output, finished))`, or `None` if unknown.
+    fn handle(&mut self, root: &Root, name: &str, input: &Value) -> Option<(ToolOutput, bool)>;
+}
+
+/// Runs `job` under the agent's limits and `cancel`. A non-fatal model error
+/// after at least one call ends the job as [`Outcome::Incomplete`].
+pub(crate) async fn drive<J: Job>(
+    agent: &NativeAgent,
+    root: &Root,
+    job: &mut J,
+    cancel: &CancellationToken,
+) -> Result<(Outcome, Vec<LlmCall>), Failed> {
     let mut st = State::default();
     let result = {
-        let run = run_loop(agent, task, &root, cancel, &mut st);
+        let run = run_loop(agent, job, root, cancel, &mut st);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(LlmError::Cancelled.into()),
@@ -73,22 +89,86 @@ pub(crate) async fn investigate(
                 reason: format!("model call failed after {} calls: {e}", st.calls.len()),
             }
         }
-        Err(error) => return Err(fail(error, st.calls)),
+        Err(error) => {
+            return Err(Failed {
+                error,
+                calls: st.calls,
+            })
+        }
     };
+    Ok((outcome, st.calls))
+}
+
+/// Investigating one candidate file: findings come through `report_finding`.
+struct Investigate<'a> {
+    task: &'a FileTask,
+    findings: Vec<NewFinding>,
+    rejected: Vec<RejectedFinding>,
+}
+
+impl Job for Investigate<'_> {
+    fn system(&self) -> &'static str {
+        crate::prompt::SYSTEM
+    }
+    fn first_message(&self, root: &Root) -> String {
+        crate::prompt::user_prompt(self.task, root)
+    }
+    fn tools(&self) -> Vec<warden_llm::Tool> {
+        tool_definitions()
+    }
+    fn path(&self) -> &str {
+        &self.task.path
+    }
+    fn tool_names(&self) -> &'static str {
+        "read_file, search, list_dir, find_files, report_finding, finish"
+    }
+    fn continue_hint(&self) -> &'static str {
+        "Your answer was cut off. Continue: report findings with report_finding, then call finish."
+    }
+    fn handle(&mut self, root: &Root, name: &str, input: &Value) -> Option<(ToolOutput, bool)> {
+        match name {
+            REPORT_FINDING => Some((self.report(root, input), false)),
+            FINISH => Some((ToolOutput::ok("Investigation finished."), true)),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) async fn investigate(
+    agent: &NativeAgent,
+    task: &FileTask,
+    cancel: &CancellationToken,
+) -> Result<Investigation, Failed> {
+    let fail = |error: AgentError| Failed {
+        error,
+        calls: Vec::new(),
+    };
+    let root = Root::new(&task.root).map_err(|e| fail(AgentError::Other(e)))?;
+    if let Err(e) = root.resolve(&task.path) {
+        let msg = format!("cannot investigate `{}`: {e}", task.path);
+        return Err(fail(AgentError::Other(msg)));
+    }
+    let started = Instant::now();
+    let mut job = Investigate {
+        task,
+        findings: Vec::new(),
+        rejected: Vec::new(),
+    };
+    let (outcome, calls) = drive(agent, &root, &mut job, cancel).await?;
     tracing::debug!(
         path = task.path,
-        calls = st.calls.len(),
-        findings = st.findings.len(),
-        rejected = st.rejected.len(),
+        calls = calls.len(),
+        findings = job.findings.len(),
+        rejected = job.rejected.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "investigation ended"
     );
-    Ok(st.into_investigation(outcome))
+    Ok(job.into_investigation(calls, outcome))
 }
 
-async fn run_loop(
+async fn run_loop<J: Job>(
     agent: &NativeAgent,
-    task: &FileTask,
+    job: &mut J,
     root: &Root,
     cancel: &CancellationToken,
     st: &mut State,
@@ -97,11 +177,11 @@ async fn run_loop(
     let mut req = Request {
         model: agent.model.clone(),
         system: Some(SystemPrompt {
-            text: crate::prompt::SYSTEM.to_string(),
+            text: job.system().to_string(),
             cache: true,
         }),
-        messages: vec![Message::user(crate::prompt::user_prompt(task, root))],
-        tools: tool_definitions(),
+        messages: vec![Message::user(job.first_message(root))],
+        tools: job.tools(),
         max_tokens: 0,
         temperature: None,
     };
@@ -118,7 +198,7 @@ async fn run_loop(
         }
         req.max_tokens = remaining.min(MAX_TOKENS_PER_CALL) as u32;
         let resp = agent.client.send(&req, cancel).await?;
-        st.record_call(agent, task, &resp);
+        st.record_call(agent, job.path(), &resp);
         req.messages.push(Message {
             role: Role::Assistant,
             content: resp.content.clone(),
@@ -126,28 +206,32 @@ async fn run_loop(
         let uses: Vec<(&str, &str, &Value)> = resp.tool_uses().collect();
         if uses.is_empty() {
             if resp.stop_reason != StopReason::MaxTokens {
-                return Ok(Outcome::Complete);
+                match job.on_text_only() {
+                    None => return Ok(Outcome::Complete),
+                    Some(nudge) => {
+                        req.messages.push(Message::user(nudge));
+                        continue;
+                    }
+                }
             }
             if st.output_tokens >= limits.max_output_tokens {
                 return Ok(budget_spent(st));
             }
-            req.messages.push(Message::user(
-                "Your answer was cut off. Continue: report findings with report_finding, then call finish.",
-            ));
+            req.messages.push(Message::user(job.continue_hint()));
             continue;
         }
         let mut results = Vec::with_capacity(uses.len());
         let mut finished = false;
         for (id, name, input) in uses {
-            let out = match name {
-                REPORT_FINDING => st.report(root, task, input),
-                FINISH => {
-                    finished = true;
-                    ToolOutput::ok("Investigation finished.")
+            let out = match job.handle(root, name, input) {
+                Some((out, done)) => {
+                    finished |= done;
+                    out
                 }
-                n if tools::is_exploration(n) => run_tool(root, n, input).await,
-                other => ToolOutput::err(format!(
-                    "unknown tool `{other}`; available: read_file, search, list_dir, find_files, report_finding, finish"
+                None if tools::is_exploration(name) => run_tool(root, name, input).await,
+                None => ToolOutput::err(format!(
+                    "unknown tool `{name}`; available: {}",
+                    job.tool_names()
                 )),
             };
             results.push(ContentBlock::ToolResult {
@@ -196,7 +280,7 @@ async fn run_tool(root: &Root, name: &str, input: &Value) -> ToolOutput {
 }
 
 impl State {
-    fn record_call(&mut self, agent: &NativeAgent, task: &FileTask, resp: &Response) {
+    fn record_call(&mut self, agent: &NativeAgent, path: &str, resp: &Response) {
         let u = resp.usage;
         self.output_tokens += u.output;
         // Price by the configured name first, else by what the provider reported.
@@ -207,7 +291,7 @@ impl State {
         };
         self.calls.push(LlmCall {
             run_id: None,
-            path: Some(task.path.clone()),
+            path: Some(path.to_string()),
             finding_id: None,
             provider: agent.provider.clone(),
             model: agent.model.clone(),
@@ -218,8 +302,11 @@ impl State {
             cost_usd: cost.usd(),
         });
     }
+}
 
-    fn report(&mut self, root: &Root, task: &FileTask, input: &Value) -> ToolOutput {
+impl Investigate<'_> {
+    fn report(&mut self, root: &Root, input: &Value) -> ToolOutput {
+        let task = self.task;
         let title = finding::title_of(input);
         let checked = finding::validate(root, input).and_then(|mut f| {
             attribute_rule(&mut f, task);
@@ -257,8 +344,8 @@ impl State {
         }
     }
 
-    fn into_investigation(mut self, outcome: Outcome) -> Investigation {
-        let total: Option<f64> = self.calls.iter().map(|c| c.cost_usd).sum();
+    fn into_investigation(mut self, calls: Vec<LlmCall>, outcome: Outcome) -> Investigation {
+        let total: Option<f64> = calls.iter().map(|c| c.cost_usd).sum();
         if !self.findings.is_empty() {
             let share = total.map(|t| t / self.findings.len() as f64);
             for f in &mut self.findings {
@@ -268,7 +355,7 @@ impl State {
         Investigation {
             findings: self.findings,
             rejected: self.rejected,
-            calls: self.calls,
+            calls,
             outcome,
         }
     }

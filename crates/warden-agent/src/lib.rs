@@ -25,6 +25,7 @@ pub mod agent;
 pub mod confine;
 pub mod finding;
 pub mod prompt;
+pub mod revalidate;
 pub mod tools;
 
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+pub use revalidate::{FindingTask, Revalidation, VerdictAnswer};
 use warden_llm::{CancellationToken, LlmError, ModelClient, PriceTable};
 
 /// One file to investigate.
@@ -166,6 +168,20 @@ impl NativeAgent {
         cancel: &CancellationToken,
     ) -> Result<Investigation, Failed> {
         agent::investigate(self, task, cancel).await
+    }
+}
+
+impl NativeAgent {
+    /// Revalidates one stored finding: a skeptical reviewer with the same
+    /// confined tools answers through `report_verdict`. Errors as in
+    /// [`NativeAgent::investigate_keeping_calls`]; an answer never given is
+    /// [`Outcome::Incomplete`] with `verdict` None.
+    pub async fn revalidate(
+        &self,
+        task: &FindingTask,
+        cancel: &CancellationToken,
+    ) -> Result<Revalidation, Failed> {
+        revalidate::revalidate(self, task, cancel).await
     }
 }
 
