@@ -176,6 +176,22 @@ pub struct ProcessArgs {
     /// Print the run summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Change review: scan and investigate the files changed on this branch since it
+    /// left REF (`git diff --name-only --diff-filter=ACMR REF...HEAD`); exit 1 on a new finding.
+    #[arg(long, value_name = "REF", group = "change_set")]
+    pub diff: Option<String>,
+    /// Change review of the staged files (`git diff --name-only --cached --diff-filter=ACMR`).
+    #[arg(long, group = "change_set")]
+    pub staged: bool,
+    /// Change review of these files (relative to the project root, or absolute inside it).
+    #[arg(long, value_name = "FILE", num_args = 1.., group = "change_set")]
+    pub files: Vec<PathBuf>,
+    /// Change review of the files listed in FILE, one a line (`-` reads stdin).
+    #[arg(long, value_name = "FILE", group = "change_set")]
+    pub files_from: Option<PathBuf>,
+    /// Write a Markdown summary of the new findings, fit for a pull-request comment.
+    #[arg(long, value_name = "FILE")]
+    pub comment_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -254,7 +254,7 @@ impl Store {
 }
 
 /// Rejects a record the store could not keep faithfully, before anything is written.
-fn validate_files(path: &Path, files: &[ScannedFile]) -> Result<(), StoreError> {
+pub(super) fn validate_files(path: &Path, files: &[ScannedFile]) -> Result<(), StoreError> {
     let mut paths = HashSet::with_capacity(files.len());
     for file in files {
         if file.path.is_empty() {
@@ -385,7 +385,7 @@ fn update_file(
     Ok(())
 }
 
-fn replace_hits(
+pub(super) fn replace_hits(
     tx: &Transaction<'_>,
     path: &Path,
     project: &str,
@@ -448,6 +448,6 @@ fn recompute_candidates(
 }
 
 /// Sizes were checked by `validate_files`; this cannot saturate afterwards.
-fn to_i64_lossless(v: u64) -> i64 {
+pub(super) fn to_i64_lossless(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

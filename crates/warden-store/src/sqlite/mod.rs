@@ -11,6 +11,7 @@ mod findings;
 mod locks;
 mod open;
 mod projects;
+mod review;
 mod schema;
 mod spend;
 

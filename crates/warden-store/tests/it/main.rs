@@ -5,5 +5,6 @@ mod common;
 mod findings;
 mod locks;
 mod open;
+mod review;
 mod scan;
 mod spend;

@@ -2,6 +2,7 @@
 
 mod credentials;
 mod process;
+mod process_review;
 mod process_worker;
 mod report;
 mod rules;

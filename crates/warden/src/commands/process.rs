@@ -4,19 +4,15 @@
 //! This module does the setup (store, project, model client from the credentials
 //! found) and the summary; [`super::process_worker`] runs the investigations.
 
+use super::process_review;
 use super::process_worker::{self, Stop, Summary, Work};
 use crate::cli::{GlobalArgs, ProcessArgs};
-use crate::exit::{UsageError, STOPPED};
+use crate::exit::{UsageError, FAIL_ON, STOPPED};
 use crate::locate;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use warden_agent::{Limits, NativeAgent};
-use warden_creds::{Credential, CredsError, Kind, Provider};
-use warden_llm::{
-    AnthropicAuth, AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig,
-    OpenAiWire, PriceTable, Route,
-};
+use warden_agent::Limits;
 use warden_store::{RunKind, RunStatus, Severity, Store};
 
 pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
@@ -31,7 +27,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let provider = provider_for(&args.model)?;
+    let provider = super::model_setup::provider_for(&args.model)?;
 
     let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
     let mut store = Store::open_existing(&data_dir)?;
@@ -40,24 +36,19 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         .project(&project_id)?
         .ok_or_else(|| UsageError(format!("project {project_id} vanished from the store")))?;
 
-    let found = warden_creds::discover_from_process();
-    let Some(cred) = found.best(provider, false).cloned() else {
-        return Err(CredsError::NotFound {
-            looked_at: found.looked_at,
-        }
-        .into());
-    };
     let limits = Limits::default();
-    let client = client_for(provider, &cred)?;
-    let agent = NativeAgent::new(
-        client,
-        args.model.clone(),
-        provider_name(provider, &cred).to_string(),
-        PriceTable::builtin(),
-        limits,
-    );
+    let agent = super::model_setup::native_agent(provider, &args.model, limits)?;
 
-    if args.reinvestigate {
+    let root = PathBuf::from(&project.root);
+    let review = process_review::change_set(&root, args)?;
+    if args.comment_out.is_some() && review.is_none() {
+        return Err(UsageError(
+            "--comment-out needs a change set (--diff, --staged, --files or --files-from)".into(),
+        )
+        .into());
+    }
+    // A change review reinvestigates exactly its files, whatever their state.
+    if args.reinvestigate && review.is_none() {
         store.requeue_analyzed(&project_id)?;
     }
     // Files left claimed by a process that died on this host (kill -9, crash) go back
@@ -67,13 +58,34 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             store.release_file(&project_id, &lease.path, &lease.holder)?;
         }
     }
-    let queue = store.pending_queue(&project_id, args.limit)?;
     let holder = warden_store::default_holder();
     let run_id = store.begin_run(&project_id, RunKind::Process, &holder)?;
+    let mut before = None;
+    let queue = match &review {
+        None => store.pending_queue(&project_id, args.limit)?,
+        Some(paths) => {
+            before = Some(process_review::finding_ids(&store, &project_id)?);
+            match stage(
+                &mut store,
+                &project_id,
+                run_id,
+                &root,
+                &data_dir,
+                paths,
+                global.quiet,
+            ) {
+                Ok(queue) => queue,
+                Err(err) => {
+                    let _ = store.finish_run(run_id, RunStatus::Failed, &serde_json::json!({}));
+                    return Err(err);
+                }
+            }
+        }
+    };
 
     let work = Work {
         project: project_id.clone(),
-        root: PathBuf::from(&project.root),
+        root: root.clone(),
         tech: project.tech.clone(),
         holder,
         run_id,
@@ -106,9 +118,24 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     } else {
         RunStatus::Done
     };
-    let stats = summary_json(&outcome, run_id, &args.model);
+    let mut stats = summary_json(&outcome, run_id, &args.model);
+    let new = match (&review, &before) {
+        (Some(paths), Some(before)) => {
+            let new = process_review::new_findings(&store, &project_id, before, paths)?;
+            stats["reviewed"] = paths.len().into();
+            stats["new_findings"] = new.iter().map(|f| f.id.clone()).collect::<Vec<_>>().into();
+            Some(new)
+        }
+        _ => None,
+    };
     store.finish_run(run_id, status, &stats)?;
     drop(store);
+    if let (Some(path), Some(new), Some(paths)) = (&args.comment_out, &new, &review) {
+        let stop = outcome.stop.as_ref().map(Stop::message);
+        let text = process_review::comment(paths.len(), new, stop.as_deref());
+        super::emit(Some(path), &text)
+            .map_err(|e| anyhow::anyhow!("--comment-out {}: {e:#}", path.display()))?;
+    }
 
     if let Some(stop) = &outcome.stop {
         eprintln!("warden: stopped: {}", stop.message().replace('\n', " "));
@@ -121,71 +148,39 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     if !global.quiet || args.json {
         super::emit(None, &text)?;
     }
-    Ok(if outcome.stop.is_some() { STOPPED } else { 0 })
-}
-
-/// The provider a model name belongs to (a `vendor/` prefix, as gateways use, is ignored).
-fn provider_for(model: &str) -> anyhow::Result<Provider> {
-    let name = model
-        .rsplit('/')
-        .next()
-        .unwrap_or(model)
-        .to_ascii_lowercase();
-    if name.starts_with("claude") {
-        Ok(Provider::Anthropic)
-    } else if ["gpt", "o1", "o3", "o4", "codex"]
-        .iter()
-        .any(|p| name.starts_with(p))
-    {
-        Ok(Provider::OpenAi)
+    Ok(if outcome.stop.is_some() {
+        STOPPED
+    } else if new.is_some_and(|n| !n.is_empty()) {
+        FAIL_ON
     } else {
-        Err(UsageError(format!(
-            "--model {model}: unknown model family (expected claude-*, gpt-*, o1*, o3* or o4*)"
-        ))
-        .into())
-    }
-}
-
-fn route_for(cred: &Credential) -> Route {
-    match cred.kind {
-        Kind::ApiKey => Route::Direct,
-        Kind::Gateway => Route::Gateway,
-        Kind::OAuth => Route::Subscription,
-    }
-}
-
-fn provider_name(provider: Provider, cred: &Credential) -> &'static str {
-    match (provider, cred.kind) {
-        (_, Kind::Gateway) => "gateway",
-        (Provider::Anthropic, _) => "anthropic",
-        (Provider::OpenAi, _) => "openai",
-    }
-}
-
-fn client_for(provider: Provider, cred: &Credential) -> anyhow::Result<Arc<dyn ModelClient>> {
-    let route = route_for(cred);
-    Ok(match provider {
-        Provider::Anthropic => {
-            let auth = match cred.kind {
-                Kind::ApiKey => AnthropicAuth::ApiKey(cred.value.clone()),
-                Kind::OAuth | Kind::Gateway => AnthropicAuth::Bearer(cred.value.clone()),
-            };
-            let mut cfg = AnthropicConfig::new(auth);
-            cfg.route = route;
-            if let Some(url) = &cred.base_url {
-                cfg.base_url = url.clone();
-            }
-            Arc::new(AnthropicClient::new(cfg).map_err(|e| UsageError(e.to_string()))?)
-        }
-        Provider::OpenAi => {
-            let mut cfg = OpenAiConfig::new(Some(cred.value.clone()), OpenAiWire::Responses);
-            cfg.route = route;
-            if let Some(url) = &cred.base_url {
-                cfg.base_url = url.clone();
-            }
-            Arc::new(OpenAiClient::new(cfg).map_err(|e| UsageError(e.to_string()))?)
-        }
+        0
     })
+}
+
+/// Scans the change set, queues exactly those files, and returns them as the queue.
+fn stage(
+    store: &mut Store,
+    project: &str,
+    run_id: i64,
+    root: &std::path::Path,
+    data_dir: &std::path::Path,
+    paths: &[String],
+    quiet: bool,
+) -> anyhow::Result<Vec<warden_store::CandidateFile>> {
+    let (files, skipped) = process_review::scan_files(root, data_dir, paths)?;
+    if !skipped.is_empty() && !quiet {
+        eprintln!(
+            "warden: not reviewed (binary, generated, minified or too large): {}",
+            skipped.join(", ")
+        );
+    }
+    store.stage_review(project, run_id, &files)?;
+    let wanted: std::collections::HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    Ok(store
+        .pending_queue(project, None)?
+        .into_iter()
+        .filter(|c| wanted.contains(c.path.as_str()))
+        .collect())
 }
 
 fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
@@ -254,25 +249,4 @@ fn summary_text(o: &Summary, run_id: i64) -> String {
     }
     out.push('.');
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provider_follows_the_model_name() {
-        assert_eq!(
-            provider_for("claude-sonnet-4-5").unwrap(),
-            Provider::Anthropic
-        );
-        assert_eq!(
-            provider_for("anthropic/claude-opus-4").unwrap(),
-            Provider::Anthropic
-        );
-        assert_eq!(provider_for("gpt-5").unwrap(), Provider::OpenAi);
-        assert_eq!(provider_for("o3-mini").unwrap(), Provider::OpenAi);
-        assert_eq!(provider_for("o4-mini").unwrap(), Provider::OpenAi);
-        assert!(provider_for("llama-3").is_err());
-    }
 }

@@ -1,0 +1,258 @@
+//! Change review for `warden process --diff REF | --staged | --files F... | --files-from FILE`:
+//! resolving the file set, scanning exactly those files, telling which findings are new,
+//! and the pull-request comment.
+//!
+//! `--diff REF` reviews `git diff --name-only --diff-filter=ACMR --relative REF...HEAD`: what
+//! this branch changed since it left REF (the merge base), as a pull request shows it;
+//! deleted files are left out. `--staged` reviews `git diff --cached` likewise. Git runs in
+//! the project root, so paths are relative to it and files outside it are not listed.
+
+use crate::cli::ProcessArgs;
+use crate::exit::UsageError;
+use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use warden_scan::{NoProgress, Prior, ScannerBuilder};
+use warden_store::{Finding, FindingFilter, ScannedFile, Store, StoreError};
+
+/// The files named by the change-set flags, relative to `root` and `/`-separated;
+/// `None` when no change-set flag was given (the usual queue).
+pub fn change_set(root: &Path, args: &ProcessArgs) -> anyhow::Result<Option<Vec<String>>> {
+    let (flag, named): (String, Vec<PathBuf>) = if let Some(reference) = &args.diff {
+        let flag = format!("--diff {reference}");
+        let range = format!("{reference}...HEAD");
+        let out = git(
+            root,
+            &flag,
+            &[
+                "diff",
+                "--name-only",
+                "--diff-filter=ACMR",
+                "--relative",
+                &range,
+            ],
+        )?;
+        (flag, out)
+    } else if args.staged {
+        let flag = "--staged".to_string();
+        let out = git(
+            root,
+            &flag,
+            &[
+                "diff",
+                "--name-only",
+                "--diff-filter=ACMR",
+                "--relative",
+                "--cached",
+            ],
+        )?;
+        (flag, out)
+    } else if !args.files.is_empty() {
+        ("--files".to_string(), args.files.clone())
+    } else if let Some(list) = &args.files_from {
+        let text = if list.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(list)
+        }
+        .map_err(|e| UsageError(format!("--files-from {}: {e}", list.display())))?;
+        let files = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(PathBuf::from)
+            .collect();
+        (format!("--files-from {}", list.display()), files)
+    } else {
+        return Ok(None);
+    };
+    let mut out = BTreeSet::new();
+    for path in &named {
+        out.insert(relative(root, &flag, path)?);
+    }
+    Ok(Some(out.into_iter().collect()))
+}
+
+/// Runs git in `root` and returns the paths it lists, one a line.
+fn git(root: &Path, flag: &str, args: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+    let out = Command::new("git")
+        .args(["-c", "core.quotePath=false"])
+        .args(args)
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| UsageError(format!("{flag}: cannot run git: {e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no message");
+        let hint = if stderr.to_ascii_lowercase().contains("not a git repository") {
+            format!("{} is not in a git repository", root.display())
+        } else {
+            "git diff failed".to_string()
+        };
+        return Err(UsageError(format!("{flag}: {hint} (git: {first})")).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect())
+}
+
+/// `path` (relative to `root`, or absolute) as a root-relative `/`-separated path of an existing file.
+fn relative(root: &Path, flag: &str, path: &Path) -> anyhow::Result<String> {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    };
+    let real = std::fs::canonicalize(&joined)
+        .map_err(|e| UsageError(format!("{flag}: {}: {e}", path.display())))?;
+    let rel = real.strip_prefix(root).map_err(|_| {
+        UsageError(format!(
+            "{flag}: {} is outside the project root {}",
+            path.display(),
+            root.display()
+        ))
+    })?;
+    if !real.is_file() {
+        return Err(UsageError(format!("{flag}: {} is not a file", path.display())).into());
+    }
+    Ok(rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+/// Scans exactly `paths` under `root` with the built-in rules: each file is linked (or
+/// copied) into a scratch tree under `scratch_parent` that the scanner walks. Returns the
+/// scanned files and the paths the scan skipped (binary, generated, minified, too large).
+pub fn scan_files(
+    root: &Path,
+    scratch_parent: &Path,
+    paths: &[String],
+) -> anyhow::Result<(Vec<ScannedFile>, Vec<String>)> {
+    let scratch = scratch_parent.join(format!("review-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let result = (|| {
+        for rel in paths {
+            let to = scratch.join(rel);
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let from = root.join(rel);
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to)?;
+            }
+        }
+        let scanner = ScannerBuilder::new().build()?;
+        let outcome = scanner.scan(&scratch, &Prior::default(), &NoProgress)?;
+        anyhow::Ok(outcome.files)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut files = result?;
+    // (A copy's mtime differs from the original's: the next full scan then re-hashes it, no more.)
+    let wanted: HashSet<&str> = paths.iter().map(String::as_str).collect();
+    files.retain(|f| wanted.contains(f.path.as_str()));
+    let scanned: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let skipped = paths
+        .iter()
+        .filter(|p| !scanned.contains(p.as_str()))
+        .cloned()
+        .collect();
+    Ok((files, skipped))
+}
+
+/// The ids of every finding of the project, whatever its verdict or disposition.
+pub fn finding_ids(store: &Store, project: &str) -> Result<HashSet<String>, StoreError> {
+    Ok(all_findings(store, project)?
+        .into_iter()
+        .map(|f| f.id)
+        .collect())
+}
+
+fn all_findings(store: &Store, project: &str) -> Result<Vec<Finding>, StoreError> {
+    store.findings(
+        project,
+        &FindingFilter {
+            include_false_positives: true,
+            include_dispositioned: true,
+            ..FindingFilter::default()
+        },
+    )
+}
+
+/// Findings in the reviewed files that the store did not hold before this run.
+pub fn new_findings(
+    store: &Store,
+    project: &str,
+    before: &HashSet<String>,
+    reviewed: &[String],
+) -> Result<Vec<Finding>, StoreError> {
+    let reviewed: HashSet<&str> = reviewed.iter().map(String::as_str).collect();
+    Ok(all_findings(store, project)?
+        .into_iter()
+        .filter(|f| !before.contains(&f.id) && reviewed.contains(f.reported.path.as_str()))
+        .collect())
+}
+
+/// The Markdown pull-request comment: the new findings, most severe first.
+pub fn comment(reviewed: usize, new: &[Finding], stopped: Option<&str>) -> String {
+    let mut out = String::from("## Warden security review\n\n");
+    let files = if reviewed == 1 { "file" } else { "files" };
+    if new.is_empty() {
+        let _ = writeln!(out, "No new findings in {reviewed} changed {files}.");
+    } else {
+        let findings = if new.len() == 1 {
+            "finding"
+        } else {
+            "findings"
+        };
+        let _ = writeln!(
+            out,
+            "{} new {findings} in {reviewed} changed {files}.",
+            new.len()
+        );
+        for f in new {
+            let r = &f.reported;
+            let lines = if r.end_line > r.start_line {
+                format!("{}-{}", r.start_line, r.end_line)
+            } else {
+                r.start_line.to_string()
+            };
+            let cwe = r
+                .cwe
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                "\n### {} {}{cwe}\n\n`{}:{lines}` · id `{}`\n\n{}\n\n**Recommendation:** {}\n",
+                f.effective_severity().as_str().to_uppercase(),
+                one_line(&r.title),
+                r.path,
+                f.id,
+                one_line(&r.description),
+                one_line(&r.recommendation),
+            );
+        }
+    }
+    if let Some(reason) = stopped {
+        let _ = write!(
+            out,
+            "\n> The review stopped before it was complete: {}\n",
+            one_line(reason)
+        );
+    }
+    out
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
