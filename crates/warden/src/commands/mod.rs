@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod credentials;
+mod model_setup;
 mod process;
 mod process_review;
 mod process_worker;
