@@ -35,6 +35,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// Have an AI agent investigate the pending candidate files, best-scored first.
     Process(ProcessArgs),
+    /// Have a skeptical second agent judge the stored findings (true/false positive, uncertain).
+    Revalidate(RevalidateArgs),
+    /// Group duplicate findings, rank them, and mark findings accepted risk or won't fix.
+    Triage(TriageArgs),
     /// Show what each stage of each project holds.
     Status(StatusArgs),
     /// Render the findings in the store.
@@ -192,6 +196,49 @@ pub struct ProcessArgs {
     /// Write a Markdown summary of the new findings, fit for a pull-request comment.
     #[arg(long, value_name = "FILE")]
     pub comment_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevalidateArgs {
+    /// Judge findings that already have a verdict again (never accepted-risk or won't-fix ones).
+    #[arg(long)]
+    pub force: bool,
+    /// Judge at most N findings (the most severe first).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub limit: Option<usize>,
+    /// How many findings are judged at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        allow_negative_numbers = true
+    )]
+    pub concurrency: usize,
+    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI).
+    #[arg(long, value_name = "MODEL", default_value = "claude-sonnet-4-5")]
+    pub model: String,
+    /// Judge only findings at or above this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    pub min_severity: Option<warden_store::Severity>,
+    /// Print the run summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// Mark this finding (id or unique id prefix) as accepted risk; needs --reason.
+    #[arg(long, value_name = "ID", requires = "reason")]
+    pub ignore: Option<String>,
+    /// Why the finding is ignored.
+    #[arg(long, value_name = "TEXT", requires = "ignore")]
+    pub reason: Option<String>,
+    /// With --ignore: mark it won't fix instead of accepted risk.
+    #[arg(long, requires = "ignore")]
+    pub wont_fix: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,10 +6,12 @@ mod process;
 mod process_review;
 mod process_worker;
 mod report;
+mod revalidate;
 mod rules;
 mod scan;
 mod scan_summary;
 mod status;
+mod triage;
 
 use crate::cli::{Cli, Command};
 use std::io::Write;
@@ -20,6 +22,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Scan(args) => scan::run(&cli.global, args),
         Command::Process(args) => process::run(&cli.global, args),
+        Command::Revalidate(args) => revalidate::run(&cli.global, args),
+        Command::Triage(args) => triage::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),
         Command::Report(args) => report::run(&cli.global, args),
         Command::Rules(args) => rules::run(args),
