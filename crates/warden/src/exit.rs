@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | `--fail-on` threshold reached |
+//! | 1 | `report --fail-on` threshold reached, or `process` change review found a new finding |
 //! | 2 | usage or configuration error (bad flag, missing path, unknown rule, no store yet) |
 //! | 3 | the store cannot be used (corrupt, foreign, newer, locked by another scan) |
 //! | 4 | any other failure (I/O while writing output, …) |
