@@ -255,3 +255,35 @@ pub use warden_testkit::sarif::{assert_valid as assert_valid_sarif, errors as sa
 pub fn sarif_results(doc: &Value) -> &Vec<Value> {
     doc["runs"][0]["results"].as_array().expect("results array")
 }
+
+/// `warden <subcommand> <args>` in `tree.root`, in a cleared environment with a
+/// throwaway HOME and nothing but the given variables (credentials, base URLs).
+pub fn run_isolated(tree: &Tree, env: &[(&str, &str)], subcommand: &str, args: &[&str]) -> Run {
+    let home = tree.tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.env_clear()
+        .env("HOME", &home)
+        .current_dir(&tree.root)
+        .stdin(Stdio::null())
+        .arg(subcommand)
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// The first project of `warden status --json` in `tree.root`, which must succeed.
+pub fn project_status(tree: &Tree) -> Value {
+    let out = run(warden().current_dir(&tree.root).args(["status", "--json"]));
+    out.ok().json()[0].clone()
+}
+
+/// The non-blank lines of stderr starting with `warden: stopped:`.
+pub fn stop_lines(run: &Run) -> Vec<&str> {
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with("warden: stopped:"))
+        .collect()
+}
