@@ -164,6 +164,8 @@ impl LlmError {
             Self::Cancelled => "The run was stopped; re-run to resume.",
             Self::MalformedResponse { .. } => "The endpoint did not speak the provider's protocol; check the base URL (gateways and local servers must be API-compatible), then re-run to resume.",
         };
+        // Provider messages often end in a full stop already.
+        let what = what.trim_end().trim_end_matches('.');
         format!("{what}. {fix}")
     }
 }

@@ -290,3 +290,16 @@ fn long_bodies_are_truncated() {
     let e = classify(500, &HeaderMap::new(), &body, ANT);
     assert!(e.to_string().len() < 700);
 }
+
+#[test]
+fn remediation_follows_a_message_that_ends_in_a_full_stop_cleanly() {
+    let e = classify(
+        402,
+        &HeaderMap::new(),
+        r#"{"error":{"type":"insufficient_funds","message":"Insufficient funds. Please add credits."}}"#,
+        GW,
+    );
+    let msg = e.user_message();
+    assert!(!msg.contains(".."), "{msg}");
+    assert!(msg.contains("Top up the gateway account"), "{msg}");
+}
