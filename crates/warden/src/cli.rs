@@ -174,7 +174,8 @@ pub struct ProcessArgs {
     /// Investigate files already analyzed again.
     #[arg(long)]
     pub reinvestigate: bool,
-    /// Stop (exit 5) instead of starting work once this much has been spent in this run.
+    /// Stop (exit 5) instead of starting a file when this run's spend so far plus the files
+    /// in flight and the new one, at the average cost of a finished file, would reach USD.
     #[arg(long, value_name = "USD", allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
     /// Print the run summary as JSON.

@@ -296,6 +296,32 @@ fn max_cost_stops_after_the_first_file() {
 }
 
 #[test]
+fn max_cost_does_not_start_a_file_the_average_says_would_pass_the_cap() {
+    let tree = scanned();
+    // Each file: one call of 100,000 input tokens on claude-sonnet-4-5 ($3/Mtok) = $0.30.
+    let file = || Turn::text("Nothing here.").with_usage(Usage::new(100_000, 0));
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![file(), file(), file()]).with_final_text("Nothing here."),
+    );
+    let out = process(
+        &tree,
+        &with_mock(&mock),
+        &["--max-cost", "0.45", "--concurrency", "1", "--json"],
+    );
+    out.code(5);
+    let summary = out.json();
+    assert_eq!(summary["investigated"], 1, "{summary:#}");
+    assert_eq!(summary["not_started"], 1, "{summary:#}");
+    assert_eq!(mock.generation_requests().len(), 1);
+    let spent = summary["spend_usd"].as_f64().unwrap();
+    assert!((spent - 0.30).abs() < 1e-9, "{summary:#}");
+    let store = tree.store();
+    let recorded = store.spend(PROJECT).unwrap().total_usd;
+    assert!(recorded <= 0.45, "recorded spend {recorded} passed the cap");
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Pending);
+}
+
+#[test]
 fn limit_caps_the_queue_best_first() {
     let tree = scanned();
     let mock = MockLlm::start_blocking(healthy_script());

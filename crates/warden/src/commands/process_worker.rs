@@ -32,7 +32,7 @@ pub struct Work {
 pub enum Stop {
     /// Credits or quota exhausted, or credentials rejected.
     Llm(LlmError),
-    /// `--max-cost` reached.
+    /// `--max-cost` reached, or would be by starting another file.
     MaxCost { cap: f64, spent: f64 },
     /// Ctrl-C.
     Interrupted,
@@ -107,11 +107,21 @@ pub async fn run(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut interrupted = false;
+    // Investigations settled so far (their calls are in `out.spend_usd`).
+    let mut finished = 0usize;
 
     loop {
         while out.stop.is_none() && fatal.is_none() && inflight.len() < work.concurrency {
             if let Some(cap) = work.max_cost {
-                if out.spend_usd >= cap && !pending.as_slice().is_empty() {
+                // Projected spend if one more file starts: what is spent, plus each file
+                // in flight and the new one at the average cost of a finished file.
+                let average = if finished == 0 {
+                    0.0
+                } else {
+                    out.spend_usd / finished as f64
+                };
+                let projected = out.spend_usd + (inflight.len() + 1) as f64 * average;
+                if projected >= cap && !pending.as_slice().is_empty() {
                     out.stop = Some(Stop::MaxCost {
                         cap,
                         spent: out.spend_usd,
@@ -159,6 +169,7 @@ pub async fn run(
                     Err(e) => (e.id(), Err(Failed { error: AgentError::Other(format!("the investigation task failed: {e}")), calls: Vec::new() })),
                 };
                 let path = paths.remove(&id).unwrap_or_default();
+                finished += 1;
                 if let Err(e) = settle(&store, &work, &mut out, &path, result, cancel.is_cancelled()) {
                     fatal.get_or_insert(e);
                 }
