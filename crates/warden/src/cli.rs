@@ -181,6 +181,10 @@ pub struct ProcessArgs {
     /// Print the run summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Lease on each claimed file, in seconds (renewed every third of it while the
+    /// file is investigated); by default the investigation timeout plus five minutes.
+    #[arg(long, value_name = "SECS", hide = true)]
+    pub lease_secs: Option<u64>,
     /// Change review: scan and investigate the files changed on this branch since it
     /// left REF (`git diff --name-only --diff-filter=ACMR REF...HEAD`); exit 1 on a new finding.
     #[arg(long, value_name = "REF", group = "change_set")]

@@ -507,6 +507,52 @@ fn two_processes_on_one_store_never_investigate_a_file_twice() {
 }
 
 #[test]
+fn an_investigation_longer_than_its_lease_keeps_the_file() {
+    let tree = scanned();
+    // The first request (app.py, from `a`) takes 5 s, more than twice the 2 s lease.
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![Turn::text("Nothing here.")
+            .with_usage(usage())
+            .with_delay(std::time::Duration::from_secs(5))])
+        .with_final_text("Nothing here."),
+    );
+    let home = tree.tmp.path().join("home-a");
+    std::fs::create_dir_all(&home).expect("home");
+    let a = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .env_clear()
+        .env("HOME", &home)
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("ANTHROPIC_BASE_URL", mock.url())
+        .current_dir(&tree.root)
+        .stdin(std::process::Stdio::null())
+        .args(["process", "--limit", "1", "--lease-secs", "2", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn a");
+    // Past the first lease's expiry, while `a` is still investigating app.py.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let b = process(
+        &tree,
+        &with_mock(&mock),
+        &["--lease-secs", "2", "--concurrency", "2", "--json"],
+    );
+    let a: Run = a.wait_with_output().expect("wait a").into();
+    a.ok();
+    b.ok();
+    assert_eq!(a.json()["investigated"], 1, "a: {}", a.stdout);
+    assert_eq!(b.json()["investigated"], 1, "b: {}", b.stdout);
+    assert_eq!(
+        mock.generation_requests().len(),
+        2,
+        "app.py was not taken over by b"
+    );
+    let store = tree.store();
+    assert_eq!(status_of(&store, "app.py"), FileStatus::Analyzed);
+    assert_eq!(status_of(&store, "util.py"), FileStatus::Analyzed);
+}
+
+#[test]
 fn spend_of_calls_made_before_a_stop_is_recorded() {
     let tree = scanned();
     let mock = MockLlm::start_blocking(Script::new(vec![

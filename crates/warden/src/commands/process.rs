@@ -89,7 +89,10 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         tech: project.tech.clone(),
         holder,
         run_id,
-        lease: limits.timeout + std::time::Duration::from_secs(300),
+        lease: match args.lease_secs {
+            Some(secs) => std::time::Duration::from_secs(secs.max(1)),
+            None => limits.timeout + std::time::Duration::from_secs(300),
+        },
         concurrency: args.concurrency,
         max_cost: args.max_cost,
         quiet: global.quiet,

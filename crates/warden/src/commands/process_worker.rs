@@ -151,8 +151,18 @@ pub async fn run(
             };
             let token = cancel.child_token();
             let agent = Arc::clone(&agent);
-            let handle =
-                inflight.spawn(async move { agent.investigate_keeping_calls(&task, &token).await });
+            let renewal = Renewal {
+                store: Arc::clone(&store),
+                project: work.project.clone(),
+                path: file.path.clone(),
+                holder: work.holder.clone(),
+                lease: work.lease,
+            };
+            let handle = inflight.spawn(async move {
+                renewal
+                    .keep_while(agent.investigate_keeping_calls(&task, &token))
+                    .await
+            });
             paths.insert(handle.id(), file.path);
         }
         if out.stop.is_some() || fatal.is_some() {
@@ -186,6 +196,45 @@ pub async fn run(
     match fatal {
         Some(e) => Err(e.into()),
         None => Ok(out),
+    }
+}
+
+/// Keeps a claimed file's lease alive while its investigation runs, so an
+/// investigation longer than the lease is not taken over by another process.
+struct Renewal {
+    store: Arc<Mutex<Store>>,
+    project: String,
+    path: String,
+    holder: String,
+    lease: Duration,
+}
+
+impl Renewal {
+    /// Runs `investigation`, renewing the lease every third of it until it ends.
+    async fn keep_while<F: std::future::Future>(self, investigation: F) -> F::Output {
+        tokio::pin!(investigation);
+        let period = (self.lease / 3).max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                out = &mut investigation => return out,
+                _ = tick.tick() => self.renew(),
+            }
+        }
+    }
+
+    fn renew(&self) {
+        let renewed =
+            lock(&self.store).renew_lease(&self.project, &self.path, &self.holder, self.lease);
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "could not renew the lease on {}: another process holds it now",
+                self.path
+            ),
+            Err(e) => tracing::warn!("could not renew the lease on {}: {e}", self.path),
+        }
     }
 }
 
