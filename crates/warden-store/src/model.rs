@@ -373,6 +373,9 @@ pub struct ProjectStatus {
     pub spend_usd: f64,
     /// Calls whose cost is unknown (model without a price).
     pub unpriced_calls: u64,
+    /// Spend per run, oldest first; calls outside any run last.
+    #[serde(default)]
+    pub spend_by_run: Vec<RunSpend>,
     pub last_scan_at: Option<String>,
 }
 
@@ -426,6 +429,12 @@ impl LockOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunSpend {
     pub run_id: Option<i64>,
+    /// The run's kind (`process`, `revalidate`, ...); `None` for calls outside any run.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The run's status (`running`, `done`, `stopped`, `failed`); `None` outside any run.
+    #[serde(default)]
+    pub status: Option<String>,
     /// Sum of the priced calls, in USD.
     pub usd: f64,
     pub calls: u64,

@@ -322,6 +322,38 @@ fn max_cost_does_not_start_a_file_the_average_says_would_pass_the_cap() {
 }
 
 #[test]
+fn status_shows_the_spend_of_each_run() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(healthy_script());
+    let out = process(&tree, &with_mock(&mock), &["--concurrency", "1", "--json"]);
+    out.ok();
+    let run_id = out.json()["run_id"].as_i64().unwrap();
+    let status = status_json(&tree);
+    let runs = status["spend_by_run"].as_array().expect("spend_by_run");
+    assert_eq!(runs.len(), 1, "{status:#}");
+    let entry = &runs[0];
+    assert_eq!(entry["run_id"].as_i64(), Some(run_id), "{status:#}");
+    assert_eq!(entry["kind"], "process");
+    assert_eq!(entry["status"], "done");
+    assert_eq!(entry["calls"], 3);
+    let total = status["spend_usd"].as_f64().unwrap();
+    assert!(total > 0.0);
+    assert!(
+        (entry["usd"].as_f64().unwrap() - total).abs() < 1e-12,
+        "{status:#}"
+    );
+
+    let text = run(common::warden().current_dir(&tree.root).arg("status"));
+    let text = &text.ok().stdout;
+    assert!(
+        text.contains(&format!(
+            "run {run_id} process (done): ${total:.4}, 3 calls"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn limit_caps_the_queue_best_first() {
     let tree = scanned();
     let mock = MockLlm::start_blocking(healthy_script());

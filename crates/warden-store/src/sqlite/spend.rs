@@ -6,7 +6,18 @@ use crate::error::StoreError;
 use crate::model::*;
 use rusqlite::{params, OptionalExtension};
 
-type SpendRow = (Option<i64>, f64, i64, i64, i64, i64, i64, i64);
+type SpendRow = (
+    Option<i64>,
+    f64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 impl Store {
     /// Records one model call with its usage; a `None` cost is kept as unknown, never as zero.
@@ -53,11 +64,12 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT run_id, COALESCE(SUM(cost_usd), 0), COUNT(*),
-                        SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END),
-                        SUM(input_tokens), SUM(output_tokens), SUM(cache_write_tokens),
-                        SUM(cache_read_tokens)
-                 FROM llm_calls WHERE project = ?1 GROUP BY run_id",
+                "SELECT c.run_id, COALESCE(SUM(c.cost_usd), 0), COUNT(*),
+                        SUM(CASE WHEN c.cost_usd IS NULL THEN 1 ELSE 0 END),
+                        SUM(c.input_tokens), SUM(c.output_tokens), SUM(c.cache_write_tokens),
+                        SUM(c.cache_read_tokens), MAX(r.kind), MAX(r.status)
+                 FROM llm_calls c LEFT JOIN runs r ON r.id = c.run_id
+                 WHERE c.project = ?1 GROUP BY c.run_id",
             )
             .db(db)?;
         let mut rows: Vec<SpendRow> = stmt
@@ -71,6 +83,8 @@ impl Store {
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
                 ))
             })
             .and_then(|rows| rows.collect())
@@ -78,7 +92,9 @@ impl Store {
         // Oldest run first; calls outside any run last.
         rows.sort_by_key(|row| (row.0.is_none(), row.0));
         let mut spend = Spend::default();
-        for (run_id, usd, calls, unpriced, input, output, cache_write, cache_read) in rows {
+        for (run_id, usd, calls, unpriced, input, output, cache_write, cache_read, kind, status) in
+            rows
+        {
             let calls = to_u64(db, "call count", calls)?;
             let unpriced_calls = to_u64(db, "unpriced call count", unpriced)?;
             spend.total_usd += usd;
@@ -90,6 +106,8 @@ impl Store {
             spend.cache_read_tokens += to_u64(db, "cache read tokens", cache_read)?;
             spend.by_run.push(RunSpend {
                 run_id,
+                kind,
+                status,
                 usd,
                 calls,
                 unpriced_calls,
@@ -184,6 +202,7 @@ impl Store {
         let spend = self.spend(project)?;
         status.spend_usd = spend.total_usd;
         status.unpriced_calls = spend.unpriced_calls;
+        status.spend_by_run = spend.by_run;
         Ok(status)
     }
 }

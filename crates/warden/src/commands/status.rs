@@ -68,5 +68,25 @@ fn render(s: &ProjectStatus) -> String {
         String::new()
     };
     let _ = writeln!(out, "  spend       ${:.2}{unpriced}", s.spend_usd);
+    for run in &s.spend_by_run {
+        let run_name = match run.run_id {
+            Some(id) => format!("run {id}"),
+            None => "no run".to_string(),
+        };
+        let what = match (&run.kind, &run.status) {
+            (Some(kind), Some(status)) => format!(" {kind} ({status})"),
+            _ => String::new(),
+        };
+        let unpriced = if run.unpriced_calls > 0 {
+            format!(", +{} of unknown price", run.unpriced_calls)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "    {run_name}{what}: ${:.4}, {} calls{unpriced}",
+            run.usd, run.calls
+        );
+    }
     out
 }
