@@ -376,7 +376,24 @@ pub struct ProjectStatus {
     /// Spend per run, oldest first; calls outside any run last.
     #[serde(default)]
     pub spend_by_run: Vec<RunSpend>,
+    /// The files that cost the most, most expensive first (at most [`TOP_FILES_BY_SPEND`]).
+    #[serde(default)]
+    pub top_files_by_spend: Vec<FileSpend>,
     pub last_scan_at: Option<String>,
+}
+
+/// How many files [`ProjectStatus::top_files_by_spend`] lists.
+pub const TOP_FILES_BY_SPEND: usize = 10;
+
+/// Model spend on one file, over every run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileSpend {
+    pub path: String,
+    /// Sum of the priced calls, in USD.
+    pub usd: f64,
+    pub calls: u64,
+    /// Calls whose cost is unknown; not included in `usd`.
+    pub unpriced_calls: u64,
 }
 
 /// Which findings [`crate::Store::findings`] returns; the default is what a report shows.

@@ -203,6 +203,42 @@ impl Store {
         status.spend_usd = spend.total_usd;
         status.unpriced_calls = spend.unpriced_calls;
         status.spend_by_run = spend.by_run;
+        status.top_files_by_spend = self.spend_by_file(project, Some(TOP_FILES_BY_SPEND))?;
         Ok(status)
+    }
+
+    /// Model spend per file, most expensive first (ties by path); `limit` caps the count.
+    pub fn spend_by_file(
+        &self,
+        project: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<FileSpend>, StoreError> {
+        let db = self.path.as_path();
+        require_project(&self.conn, db, project)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, COALESCE(SUM(cost_usd), 0) AS usd, COUNT(*),
+                        SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END)
+                 FROM llm_calls WHERE project = ?1 AND path IS NOT NULL
+                 GROUP BY path ORDER BY usd DESC, path LIMIT ?2",
+            )
+            .db(db)?;
+        let rows: Vec<(String, f64, i64, i64)> = stmt
+            .query_map(params![project, super::files::sql_limit(limit)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .and_then(|rows| rows.collect())
+            .db(db)?;
+        rows.into_iter()
+            .map(|(path, usd, calls, unpriced)| {
+                Ok(FileSpend {
+                    path,
+                    usd,
+                    calls: to_u64(db, "call count", calls)?,
+                    unpriced_calls: to_u64(db, "unpriced call count", unpriced)?,
+                })
+            })
+            .collect()
     }
 }

@@ -149,3 +149,34 @@ fn status_summarises_every_stage() {
     assert_eq!(s.findings_by_severity, [1, 0, 1, 0, 0]);
     assert_eq!((s.findings_total, s.verdicts), (3, 1));
 }
+
+#[test]
+fn spend_per_file_most_expensive_first() {
+    let (_dir, mut store) = store();
+    let on = |path: Option<&str>, cost: Option<f64>| LlmCall {
+        path: path.map(str::to_string),
+        ..call(None, cost)
+    };
+    store
+        .record_llm_call(P, &on(Some("a.py"), Some(0.25)))
+        .unwrap();
+    store
+        .record_llm_call(P, &on(Some("b.py"), Some(1.0)))
+        .unwrap();
+    store.record_llm_call(P, &on(Some("a.py"), None)).unwrap();
+    store
+        .record_llm_call(P, &on(Some("a.py"), Some(0.5)))
+        .unwrap();
+    // Calls about no file (e.g. triage) are not attributed to any.
+    store.record_llm_call(P, &on(None, Some(9.0))).unwrap();
+
+    let files = store.spend_by_file(P, None).unwrap();
+    let got: Vec<_> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.calls, f.unpriced_calls))
+        .collect();
+    assert_eq!(got, [("b.py", 1, 0), ("a.py", 3, 1)]);
+    assert!((files[1].usd - 0.75).abs() < 1e-9);
+    assert_eq!(store.spend_by_file(P, Some(1)).unwrap().len(), 1);
+    assert_eq!(store.status(P).unwrap().top_files_by_spend, files);
+}

@@ -77,16 +77,34 @@ fn render(s: &ProjectStatus) -> String {
             (Some(kind), Some(status)) => format!(" {kind} ({status})"),
             _ => String::new(),
         };
-        let unpriced = if run.unpriced_calls > 0 {
-            format!(", +{} of unknown price", run.unpriced_calls)
-        } else {
-            String::new()
-        };
         let _ = writeln!(
             out,
-            "    {run_name}{what}: ${:.4}, {} calls{unpriced}",
-            run.usd, run.calls
+            "    {run_name}{what}: ${:.4}, {} calls{}",
+            run.usd,
+            run.calls,
+            unpriced_note(run.unpriced_calls)
+        );
+    }
+    if !s.top_files_by_spend.is_empty() {
+        let _ = writeln!(out, "  costliest files");
+    }
+    for file in &s.top_files_by_spend {
+        let _ = writeln!(
+            out,
+            "    {}: ${:.4}, {} calls{}",
+            file.path,
+            file.usd,
+            file.calls,
+            unpriced_note(file.unpriced_calls)
         );
     }
     out
+}
+
+fn unpriced_note(calls: u64) -> String {
+    if calls > 0 {
+        format!(", +{calls} of unknown price")
+    } else {
+        String::new()
+    }
 }
