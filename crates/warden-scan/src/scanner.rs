@@ -3,7 +3,7 @@
 use crate::matcher::{RawHit, RuleSet};
 use crate::rules::{builtin_fingerprint, builtin_packs, Pack, Rule, RuleError};
 use crate::score::ScoreModel;
-use crate::walk::{walk, SkipReason, WalkOptions, WalkedFile};
+use crate::walk::{walk, walk_paths, SkipReason, WalkOptions, WalkedFile};
 use crate::{tech, Language};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -200,9 +200,6 @@ impl Scanner {
     ) -> Result<ScanOutcome, ScanError> {
         let started = Instant::now();
         let root = canonical_root(root)?;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.opts.threads)
-            .build()?;
         let walked = walk(
             &root,
             &WalkOptions {
@@ -211,9 +208,40 @@ impl Scanner {
                 exclude: self.opts.exclude.clone(),
             },
         );
-        progress.walked(walked.files.len() as u64);
+        let tech = tech::detect(&walked.manifests);
+        self.scan_walked(walked, tech, prior, progress, started)
+    }
 
-        let mut tech = tech::detect(&walked.manifests);
+    /// Scans exactly `paths` (relative to `root`), e.g. the files a change touched, with
+    /// `tech` (the project's, from its last full scan) turning on framework rules. Files a
+    /// walk would skip are skipped here too, and counted the same way.
+    pub fn scan_paths(
+        &self,
+        root: &Path,
+        paths: &[String],
+        tech: &[String],
+        progress: &dyn Progress,
+    ) -> Result<ScanOutcome, ScanError> {
+        let started = Instant::now();
+        let root = canonical_root(root)?;
+        let walked = walk_paths(&root, paths, self.opts.max_file_size);
+        let tech = tech.iter().cloned().collect();
+        self.scan_walked(walked, tech, &Prior::default(), progress, started)
+    }
+
+    /// Detects languages, then reads, matches and scores every walked file.
+    fn scan_walked(
+        &self,
+        walked: crate::walk::Walk,
+        mut tech: BTreeSet<String>,
+        prior: &Prior,
+        progress: &dyn Progress,
+        started: Instant,
+    ) -> Result<ScanOutcome, ScanError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.opts.threads)
+            .build()?;
+        progress.walked(walked.files.len() as u64);
         let mut languages: BTreeMap<String, u64> = BTreeMap::new();
         for f in &walked.files {
             *languages.entry(f.language.name().to_string()).or_default() += 1;

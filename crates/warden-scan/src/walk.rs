@@ -246,7 +246,23 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
 
 fn classify(root: &Path, entry: &ignore::DirEntry, max_size: u64) -> Option<Item> {
     let ft = entry.file_type()?;
-    let path = entry.path();
+    classify_file(
+        root,
+        entry.path(),
+        ft,
+        || entry.metadata().map_err(|e| e.to_string()),
+        max_size,
+    )
+}
+
+/// The same decision for one path, whether a walk found it or a caller named it.
+fn classify_file(
+    root: &Path,
+    path: &Path,
+    ft: std::fs::FileType,
+    metadata: impl FnOnce() -> Result<std::fs::Metadata, String>,
+    max_size: u64,
+) -> Option<Item> {
     if ft.is_symlink() {
         return Some(Item::Skip(classify_symlink(root, path)));
     }
@@ -256,7 +272,7 @@ fn classify(root: &Path, entry: &ignore::DirEntry, max_size: u64) -> Option<Item
     if !ft.is_file() {
         return Some(Item::Skip(SkipReason::NotAFile));
     }
-    let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
     if LOCKFILES.contains(&name.as_str()) {
         return Some(Item::Skip(SkipReason::Lockfile));
     }
@@ -269,7 +285,7 @@ fn classify(root: &Path, entry: &ignore::DirEntry, max_size: u64) -> Option<Item
     let Some(language) = Language::detect(path) else {
         return Some(Item::Skip(SkipReason::UnsupportedType));
     };
-    let meta = match entry.metadata() {
+    let meta = match metadata() {
         Ok(m) => m,
         Err(err) => return Some(Item::Error(format!("{}: {err}", path.display()))),
     };
@@ -285,6 +301,36 @@ fn classify(root: &Path, entry: &ignore::DirEntry, max_size: u64) -> Option<Item
         mtime_ns: mtime_ns(&meta),
     };
     Some(Item::File(file))
+}
+
+/// Takes exactly the files named by `rels` (relative to `root`, a canonical directory),
+/// deciding on each as a walk would; manifests are not looked for.
+pub fn walk_paths(root: &Path, rels: &[String], max_file_size: u64) -> Walk {
+    let mut walk = Walk::default();
+    for rel in rels {
+        let path = root.join(rel);
+        let item = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => classify_file(
+                root,
+                &path,
+                meta.file_type(),
+                || Ok(meta.clone()),
+                max_file_size,
+            ),
+            Err(err) => Some(Item::Error(format!("{}: {err}", path.display()))),
+        };
+        match item {
+            Some(Item::File(f)) => walk.files.push(f),
+            Some(Item::Skip(reason)) => *walk.skipped.entry(reason).or_default() += 1,
+            Some(Item::Error(e)) => {
+                *walk.skipped.entry(SkipReason::Unreadable).or_default() += 1;
+                walk.errors.push(e);
+            }
+            Some(Item::Manifest(_)) | None => {}
+        }
+    }
+    walk.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    walk
 }
 
 fn is_manifest(entry: &ignore::DirEntry) -> bool {

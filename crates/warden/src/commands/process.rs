@@ -65,15 +65,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         None => store.pending_queue(&project_id, args.limit)?,
         Some(paths) => {
             before = Some(process_review::finding_ids(&store, &project_id)?);
-            match stage(
-                &mut store,
-                &project_id,
-                run_id,
-                &root,
-                &data_dir,
-                paths,
-                global.quiet,
-            ) {
+            match stage(&mut store, &project_id, run_id, &root, paths, global.quiet) {
                 Ok(queue) => queue,
                 Err(err) => {
                     let _ = store.finish_run(run_id, RunStatus::Failed, &serde_json::json!({}));
@@ -166,11 +158,11 @@ fn stage(
     project: &str,
     run_id: i64,
     root: &std::path::Path,
-    data_dir: &std::path::Path,
     paths: &[String],
     quiet: bool,
 ) -> anyhow::Result<Vec<warden_store::CandidateFile>> {
-    let (files, skipped) = process_review::scan_files(root, data_dir, paths)?;
+    let tech = store.project(project)?.map(|p| p.tech).unwrap_or_default();
+    let (files, skipped) = process_review::scan_files(root, paths, &tech)?;
     if !skipped.is_empty() && !quiet {
         eprintln!(
             "warden: not reviewed (binary, generated, minified or too large): {}",

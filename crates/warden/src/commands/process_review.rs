@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use warden_scan::{NoProgress, Prior, ScannerBuilder};
+use warden_scan::{NoProgress, ScannerBuilder};
 use warden_store::{Finding, FindingFilter, ScannedFile, Store, StoreError};
 
 /// The files named by the change-set flags, relative to `root` and `/`-separated;
@@ -130,36 +130,16 @@ fn relative(root: &Path, flag: &str, path: &Path) -> anyhow::Result<String> {
         .join("/"))
 }
 
-/// Scans exactly `paths` under `root` with the built-in rules: each file is linked (or
-/// copied) into a scratch tree under `scratch_parent` that the scanner walks. Returns the
-/// scanned files and the paths the scan skipped (binary, generated, minified, too large).
+/// Scans exactly `paths` under `root` with the built-in rules and the project's `tech`
+/// (so framework rules fire as in a full scan). Returns the scanned files and the paths
+/// the scan skipped (binary, generated, minified, too large).
 pub fn scan_files(
     root: &Path,
-    scratch_parent: &Path,
     paths: &[String],
+    tech: &[String],
 ) -> anyhow::Result<(Vec<ScannedFile>, Vec<String>)> {
-    let scratch = scratch_parent.join(format!("review-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    let result = (|| {
-        for rel in paths {
-            let to = scratch.join(rel);
-            if let Some(dir) = to.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let from = root.join(rel);
-            if std::fs::hard_link(&from, &to).is_err() {
-                std::fs::copy(&from, &to)?;
-            }
-        }
-        let scanner = ScannerBuilder::new().build()?;
-        let outcome = scanner.scan(&scratch, &Prior::default(), &NoProgress)?;
-        anyhow::Ok(outcome.files)
-    })();
-    let _ = std::fs::remove_dir_all(&scratch);
-    let mut files = result?;
-    // (A copy's mtime differs from the original's: the next full scan then re-hashes it, no more.)
-    let wanted: HashSet<&str> = paths.iter().map(String::as_str).collect();
-    files.retain(|f| wanted.contains(f.path.as_str()));
+    let scanner = ScannerBuilder::new().build()?;
+    let files = scanner.scan_paths(root, paths, tech, &NoProgress)?.files;
     let scanned: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let skipped = paths
         .iter()
