@@ -1,0 +1,1 @@
+//! Warden's egress proxy: the only way out of a sandbox.

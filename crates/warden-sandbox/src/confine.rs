@@ -1,0 +1,1 @@
+//! The confinement applied to every command in a sandbox: seccomp and Landlock.

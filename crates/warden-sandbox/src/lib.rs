@@ -1,0 +1,3 @@
+//! Local sandboxes for untrusted agents.
+pub mod confine;
+pub mod limits;

@@ -1,0 +1,1 @@
+//! Resource limits: cgroups where the kernel offers them, else rlimits.
