@@ -1,3 +1,29 @@
-//! Local sandboxes for untrusted agents.
+//! Local sandboxes for untrusted agents: `warden sandbox`.
+//!
+//! A sandbox is a set of Linux namespaces built by bubblewrap (see [`launch`] for why),
+//! a PID 1 of ours inside ([`init`]) that starts every command confined by seccomp
+//! and Landlock ([`confine`]), a per-sandbox supervisor on the host ([`supervisor`])
+//! that owns the egress proxy, the published ports and the deadline, and cgroups for
+//! resource limits ([`limits`]). [`lifecycle::Sandboxes`] is the API the CLI uses.
+
+pub mod bridge;
 pub mod confine;
+pub mod error;
+pub mod files;
+pub mod init;
+pub mod launch;
+pub mod lifecycle;
 pub mod limits;
+pub mod net;
+pub mod proto;
+pub mod reaper;
+pub mod spawn;
+pub mod spec;
+pub mod state;
+pub mod supervisor;
+
+pub use error::SandboxError;
+pub use lifecycle::Sandboxes;
+pub use proto::{ExecEvent, ExecRequest};
+pub use spec::{parse_duration, NetworkPolicy, SandboxSpec, WorkspaceSource};
+pub use state::{SandboxMeta, SandboxRoot, SnapshotMeta, Status};

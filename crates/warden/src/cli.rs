@@ -47,6 +47,137 @@ pub enum Command {
     Rules(RulesArgs),
     /// What model credentials this machine has (environment, .env files, agents' logins).
     Credentials(CredentialsArgs),
+    /// Local sandboxes: isolated commands with an egress allowlist and brokered credentials.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub command: SandboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Create a sandbox and print its id; it runs until destroyed or timed out.
+    Create {
+        #[command(flatten)]
+        create: SandboxCreateArgs,
+        /// Print the sandbox's record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command in a sandbox; its output streams and its exit code is ours.
+    Exec(SandboxExecArgs),
+    /// Copy files host→sandbox (`cp FILE ID:PATH`) or sandbox→host (`cp ID:PATH FILE`).
+    Cp {
+        source: String,
+        destination: String,
+    },
+    /// Capture a sandbox's /workspace and /home/sandbox; prints a snapshot id.
+    Snapshot {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List snapshots, or delete one with --rm.
+    Snapshots {
+        #[arg(long, value_name = "SNAPSHOT")]
+        rm: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a running sandbox's network policy (new connections see it at once).
+    Policy {
+        id: String,
+        /// Allow these domains only (`example.com`, `*.example.com`); repeatable.
+        #[arg(long, value_name = "DOMAIN", conflicts_with_all = ["deny_all", "allow_all"])]
+        allow: Vec<String>,
+        /// No connection leaves the sandbox.
+        #[arg(long, conflicts_with = "allow_all")]
+        deny_all: bool,
+        /// Any public host (private, loopback and metadata addresses stay denied).
+        #[arg(long)]
+        allow_all: bool,
+    },
+    /// List sandboxes with their status, deadline, policy, ports and enforced limits.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Kill every process in a sandbox and remove its state.
+    Destroy {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Create a sandbox, run one command in it, destroy it.
+    Run {
+        #[command(flatten)]
+        create: SandboxCreateArgs,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxCreateArgs {
+    /// A name to refer to the sandbox by.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Start /workspace as a copy of this directory (`.env*` files left out).
+    #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
+    pub workspace: Option<PathBuf>,
+    /// Start from a snapshot's /workspace and /home/sandbox.
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+    /// Allow connections to this domain (`example.com`, `*.example.com`); repeatable. Default: none.
+    #[arg(long, value_name = "DOMAIN")]
+    pub allow: Vec<String>,
+    /// Allow any public host.
+    #[arg(long, conflicts_with = "allow")]
+    pub allow_all: bool,
+    /// Kill every process after this long (e.g. 30m, 1h, none).
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub timeout: String,
+    /// Publish a port a process inside listens on to the host's 127.0.0.1; repeatable.
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<u16>,
+    /// CPU limit, in cores (e.g. 0.5, 2).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+    /// Memory limit (e.g. 512M, 2G).
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Process count limit.
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+    /// Inject a secret into requests to one host: `HOST:HEADER=env:VAR` or `=file:PATH`; repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub secret: Vec<String>,
+    /// Broker the credentials Warden finds on this machine: anthropic, openai or gateway; repeatable.
+    #[arg(long, value_name = "PROVIDER")]
+    pub broker: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxExecArgs {
+    pub id: String,
+    /// Set a variable for the command (`K=V`); repeatable.
+    #[arg(long, short, value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Working directory inside the sandbox (default /workspace).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Kill the command after this long (exit code 124).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Start the command in the background and return; it lives until the sandbox ends.
+    #[arg(long)]
+    pub detach: bool,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if cause.is::<UsageError>() || cause.is::<warden_creds::CredsError>() {
             return USAGE;
         }
+        if let Some(sandbox) = cause.downcast_ref::<warden_sandbox::SandboxError>() {
+            return if sandbox.is_usage() { USAGE } else { OTHER };
+        }
         if let Some(scan) = cause.downcast_ref::<ScanError>() {
             return match scan {
                 ScanError::NoSuchRoot { .. }

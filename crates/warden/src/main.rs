@@ -11,6 +11,16 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The sandbox's init and supervisor are this binary too; they skip the CLI entirely.
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some(warden_sandbox::init::INIT_ARG) => return exit_code(warden_sandbox::init::main(&args[2..])),
+        Some(warden_sandbox::supervisor::SUPERVISE_ARG) => {
+            init_logging(1);
+            return exit_code(warden_sandbox::supervisor::main(&args[2..]));
+        }
+        _ => {}
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -27,6 +37,10 @@ fn main() -> ExitCode {
             ExitCode::from(exit::code_for(&err))
         }
     }
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn init_logging(verbose: u8) {

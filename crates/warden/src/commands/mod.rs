@@ -8,6 +8,7 @@ mod process_worker;
 mod report;
 mod revalidate;
 mod rules;
+mod sandbox;
 mod scan;
 mod scan_summary;
 mod status;
@@ -28,6 +29,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Report(args) => report::run(&cli.global, args),
         Command::Rules(args) => rules::run(args),
         Command::Credentials(args) => credentials::run(args),
+        Command::Sandbox(args) => sandbox::run(&cli.global, args),
     }
 }
 

@@ -1,0 +1,410 @@
+//! What the CLI calls: create, exec, policy, snapshot, list, destroy and run.
+
+use crate::error::{IoContext, Result, SandboxError};
+use crate::files::{self, Copied};
+use crate::launch::{self, Mode};
+use crate::limits::Cgroup;
+use crate::net::Net;
+use crate::proto::{send_with_fds, ExecEvent, ExecRequest};
+use crate::spec::{NetworkPolicy, SandboxSpec, WorkspaceSource};
+use crate::state::{new_id, now_ms, write_json_atomic, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot, SnapshotMeta, Status};
+use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Every sandbox and snapshot under one root directory.
+#[derive(Debug, Clone)]
+pub struct Sandboxes {
+    root: SandboxRoot,
+}
+
+impl Sandboxes {
+    pub fn new(root: SandboxRoot) -> Sandboxes {
+        Sandboxes { root }
+    }
+
+    pub fn root(&self) -> &SandboxRoot {
+        &self.root
+    }
+
+    /// Creates a sandbox and returns once its supervisor reports it running.
+    pub fn create(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
+        let (sandbox, _) = self.prepare(spec)?;
+        match start_supervisor(&sandbox) {
+            Ok(()) => sandbox.load(),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(sandbox.path());
+                Err(e)
+            }
+        }
+    }
+
+    /// The sandbox directory and record, before anything runs in it.
+    fn prepare(&self, spec: &SandboxSpec) -> Result<(SandboxDir, SandboxMeta)> {
+        spec.validate()?;
+        launch::find_bwrap()?;
+        if let Some(name) = &spec.name {
+            if self.root.name_taken(name)? {
+                return Err(SandboxError::Invalid(format!("--name {name}: a sandbox with that name exists")));
+            }
+        }
+        let snapshot = match &spec.workspace {
+            WorkspaceSource::Snapshot(id) => Some(self.find_snapshot(id)?),
+            _ => None,
+        };
+        let id = new_id("sb");
+        let sandbox = self.root.sandbox_dir(&id);
+        std::fs::create_dir_all(sandbox.path()).context(|| format!("creating {}", sandbox.path().display()))?;
+        let _ = std::fs::set_permissions(sandbox.path(), std::fs::Permissions::from_mode(0o700));
+        let result = self.populate(&sandbox, spec, snapshot.as_ref()).and_then(|source| {
+            let meta = SandboxMeta {
+                id: id.clone(),
+                name: spec.name.clone(),
+                status: Status::Starting,
+                created_ms: now_ms(),
+                deadline_ms: spec.timeout.map(|t| now_ms() + t.as_millis() as u64),
+                policy: spec.policy.clone(),
+                ports: spec.ports.iter().map(|p| PublishedPort { sandbox: *p, host: 0 }).collect(),
+                limits: spec.limits.clone(),
+                limits_report: None,
+                confinement: None,
+                source,
+                brokered: Vec::new(),
+                env: Vec::new(),
+                secrets: spec.secrets.clone(),
+                brokers: spec.brokers.clone(),
+                supervisor_pid: None,
+                bwrap_pid: None,
+                init_pid: None,
+                host_uid: launch::host_uid(),
+                cgroup: None,
+                ended_ms: None,
+                end_reason: None,
+            };
+            sandbox.save(&meta)?;
+            Ok(meta)
+        });
+        match result {
+            Ok(meta) => Ok((sandbox, meta)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(sandbox.path());
+                Err(e)
+            }
+        }
+    }
+
+    fn populate(&self, sandbox: &SandboxDir, spec: &SandboxSpec, snapshot: Option<&SnapshotMeta>) -> Result<Option<String>> {
+        let owner = as_root().then_some(launch::host_uid());
+        let source = match (&spec.workspace, snapshot) {
+            (WorkspaceSource::Copy(dir), _) => {
+                let copied = files::copy_tree(dir, &sandbox.workspace(), true, owner)?;
+                std::fs::create_dir_all(sandbox.home()).context(|| "creating home".into())?;
+                let note = if copied.skipped > 0 { format!(" ({} secret or special files left out)", copied.skipped) } else { String::new() };
+                Some(format!("{}{note}", dir.display()))
+            }
+            (WorkspaceSource::Snapshot(_), Some(snap)) => {
+                let from = self.root.snapshots_dir().join(&snap.id);
+                files::copy_tree(&from.join("workspace"), &sandbox.workspace(), false, None)?;
+                files::copy_tree(&from.join("home"), &sandbox.home(), false, None)?;
+                Some(format!("snapshot {}", snap.id))
+            }
+            _ => {
+                std::fs::create_dir_all(sandbox.workspace()).context(|| "creating workspace".into())?;
+                std::fs::create_dir_all(sandbox.home()).context(|| "creating home".into())?;
+                None
+            }
+        };
+        for dir in [sandbox.sock_dir(), sandbox.logs_dir(), sandbox.ca_dir()] {
+            std::fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
+        }
+        for dir in [sandbox.workspace(), sandbox.home(), sandbox.sock_dir()] {
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+            if let Some(uid) = owner {
+                std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).context(|| format!("chown {}", dir.display()))?;
+            }
+        }
+        Ok(source)
+    }
+
+    pub fn find(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
+        self.root.find(id_or_name)
+    }
+
+    fn find_running(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
+        let (dir, meta) = self.find(id_or_name)?;
+        let status = meta.effective_status();
+        if status != Status::Running {
+            let hint = match status {
+                Status::TimedOut | Status::Stopped | Status::Failed => format!(
+                    " ({}); its files stay until `warden sandbox destroy {}`",
+                    meta.end_reason.clone().unwrap_or_else(|| "its supervisor is gone".into()),
+                    meta.id
+                ),
+                _ => String::new(),
+            };
+            return Err(SandboxError::NotRunning { id: meta.id.clone(), status: status.to_string(), hint });
+        }
+        Ok((dir, meta))
+    }
+
+    /// Runs a command in a running sandbox with the given descriptors as its stdio.
+    /// Returns the final event: `Exited`, or `Started` for a detached command.
+    pub fn exec(&self, id_or_name: &str, request: &ExecRequest, stdio: [RawFd; 3]) -> Result<ExecEvent> {
+        let (sandbox, meta) = self.find_running(id_or_name)?;
+        let proto = |message: String| SandboxError::Protocol { id: meta.id.clone(), message };
+        let conn = UnixStream::connect(sandbox.exec_socket()).map_err(|e| proto(format!("connecting: {e}")))?;
+        let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
+        line.push(b'\n');
+        send_with_fds(&conn, &line, &stdio).map_err(|e| proto(format!("sending the command: {e}")))?;
+        let mut last = None;
+        for line in BufReader::new(&conn).lines() {
+            let Ok(line) = line else { break };
+            let event: ExecEvent = serde_json::from_str(&line).map_err(|e| proto(format!("bad reply: {e}")))?;
+            match event {
+                ExecEvent::Started { .. } if request.detach => return Ok(event),
+                ExecEvent::Started { .. } => last = Some(event),
+                ExecEvent::Exited { .. } => return Ok(event),
+                ExecEvent::Error { message } => return Err(SandboxError::Invalid(message)),
+            }
+        }
+        match last {
+            Some(_) => Err(proto("the sandbox ended while the command ran".into())),
+            None => Err(proto("no reply".into())),
+        }
+    }
+
+    /// A file in the sandbox's log directory for a detached command's output.
+    pub fn detached_log(&self, id_or_name: &str) -> Result<std::path::PathBuf> {
+        let (sandbox, _) = self.find(id_or_name)?;
+        Ok(sandbox.logs_dir().join(format!("{}.log", new_id("exec"))))
+    }
+
+    /// Changes the network policy of a running sandbox; new connections see it at once.
+    pub fn set_policy(&self, id_or_name: &str, policy: NetworkPolicy) -> Result<()> {
+        let (sandbox, meta) = self.find_running(id_or_name)?;
+        ctl(&sandbox, &meta.id, &CtlRequest::Policy { policy })
+    }
+
+    /// Kills every process in the sandbox and removes its state.
+    pub fn destroy(&self, id_or_name: &str) -> Result<String> {
+        let (sandbox, meta) = self.find(id_or_name)?;
+        if meta.supervisor_alive() && ctl(&sandbox, &meta.id, &CtlRequest::Destroy).is_ok() {
+            return Ok(meta.id);
+        }
+        // No supervisor to ask: end what may remain ourselves.
+        kill_init(meta.init_pid);
+        if let Some(cg) = meta.cgroup.as_deref().and_then(Cgroup::open) {
+            let _ = cg.kill_all();
+            let _ = cg.remove();
+        }
+        std::fs::remove_dir_all(sandbox.path()).context(|| format!("removing {}", sandbox.path().display()))?;
+        Ok(meta.id)
+    }
+
+    pub fn list(&self) -> Result<Vec<SandboxMeta>> {
+        Ok(self.root.list()?.into_iter().map(|(_, m)| m).collect())
+    }
+
+    pub fn copy_in(&self, id_or_name: &str, host: &Path, inside: &str) -> Result<Copied> {
+        let (sandbox, meta) = self.find(id_or_name)?;
+        files::copy_in(&sandbox, host, inside, as_root().then_some(meta.host_uid))
+    }
+
+    pub fn copy_out(&self, id_or_name: &str, inside: &str, host: &Path) -> Result<Copied> {
+        let (sandbox, _) = self.find(id_or_name)?;
+        files::copy_out(&sandbox, inside, host)
+    }
+
+    /// Captures the sandbox's writable state (/workspace and /home/sandbox).
+    pub fn snapshot(&self, id_or_name: &str) -> Result<SnapshotMeta> {
+        let (sandbox, meta) = self.find(id_or_name)?;
+        let id = new_id("snap");
+        let dir = self.root.snapshots_dir().join(&id);
+        let result = (|| {
+            files::copy_tree(&sandbox.workspace(), &dir.join("workspace"), false, None)?;
+            files::copy_tree(&sandbox.home(), &dir.join("home"), false, None)?;
+            let (f1, b1) = files::tree_size(&dir.join("workspace"));
+            let (f2, b2) = files::tree_size(&dir.join("home"));
+            let snap = SnapshotMeta { id: id.clone(), source_sandbox: meta.id.clone(), created_ms: now_ms(), files: f1 + f2, bytes: b1 + b2 };
+            write_json_atomic(&dir.join("meta.json"), &snap)?;
+            Ok(snap)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        result
+    }
+
+    pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>> {
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(self.root.snapshots_dir()) else { return Ok(out) };
+        for entry in entries.flatten() {
+            if let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) {
+                if let Ok(meta) = serde_json::from_str::<SnapshotMeta>(&text) {
+                    out.push(meta);
+                }
+            }
+        }
+        out.sort_by_key(|s| s.created_ms);
+        Ok(out)
+    }
+
+    fn find_snapshot(&self, id: &str) -> Result<SnapshotMeta> {
+        self.snapshots()?
+            .into_iter()
+            .find(|s| s.id == id || (id.len() >= 6 && s.id.starts_with(id)))
+            .ok_or_else(|| SandboxError::SnapshotNotFound(id.to_string()))
+    }
+
+    pub fn remove_snapshot(&self, id: &str) -> Result<String> {
+        let snap = self.find_snapshot(id)?;
+        let dir = self.root.snapshots_dir().join(&snap.id);
+        std::fs::remove_dir_all(&dir).context(|| format!("removing {}", dir.display()))?;
+        Ok(snap.id)
+    }
+
+    /// `warden sandbox run`: create, run one command on this process's stdio, destroy.
+    /// Returns the command's exit code (124 when the timeout killed it).
+    pub fn run(&self, spec: &SandboxSpec, argv: &[String]) -> Result<i32> {
+        if argv.is_empty() {
+            return Err(SandboxError::Invalid("give a command after `--`".into()));
+        }
+        let (sandbox, meta) = self.prepare(spec)?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context(|| "starting a runtime".into())?;
+        let result = runtime.block_on(run_in(&sandbox, meta, argv));
+        let _ = std::fs::remove_dir_all(sandbox.path());
+        result
+    }
+}
+
+async fn run_in(sandbox: &SandboxDir, meta: SandboxMeta, argv: &[String]) -> Result<i32> {
+    let needs_net = !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !meta.brokers.is_empty();
+    let net = if needs_net { Net::start(sandbox, &meta).await? } else { Net::none() };
+    let (mut child, cgroup, _, init_pid) =
+        crate::supervisor::launch(sandbox, &meta, &net, Mode::Run(argv.to_vec()), (Stdio::inherit(), Stdio::inherit(), Stdio::inherit())).await?;
+    let deadline = meta.deadline_ms.map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+    let code = tokio::select! {
+        status = child.wait() => status.map(|s| s.code().unwrap_or(128 + 9)).unwrap_or(125),
+        _ = tokio::time::sleep(deadline.unwrap_or(Duration::MAX / 4)) => 124,
+        _ = tokio::signal::ctrl_c() => 130,
+    };
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    kill_init(init_pid);
+    if let Some(cg) = cgroup {
+        let _ = cg.kill_all();
+        let _ = cg.remove();
+    }
+    Ok(code)
+}
+
+fn as_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub(crate) fn cgroup_name(id: &str) -> String {
+    format!("warden-{id}")
+}
+
+/// The group limits and kills a sandbox's processes: always as root (so `destroy`
+/// can find every process), otherwise only when limits were asked for.
+pub(crate) fn make_cgroup(meta: &SandboxMeta) -> Result<(Option<Cgroup>, String)> {
+    let wanted = meta.limits != crate::limits::Limits::default();
+    if !wanted && !as_root() {
+        return Ok((None, "none requested".into()));
+    }
+    let (cg, report) = Cgroup::create(&cgroup_name(&meta.id), &meta.limits)?;
+    Ok((Some(cg), report.to_string()))
+}
+
+/// Kills a sandbox's init by its host pid, after checking the pid is still ours.
+pub(crate) fn kill_init(pid: Option<i32>) {
+    let Some(pid) = pid.filter(|p| *p > 1) else { return };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if cmdline.windows(crate::init::INIT_ARG.len()).any(|w| w == crate::init::INIT_ARG.as_bytes()) {
+        // SAFETY: plain kill(2).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// The environment every command in the sandbox starts with.
+pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("PATH", "/home/sandbox/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        ("HOME", launch::HOME),
+        ("USER", "sandbox"),
+        ("LOGNAME", "sandbox"),
+        ("SHELL", "/bin/sh"),
+        ("LANG", "C.UTF-8"),
+        ("TMPDIR", "/tmp"),
+        // `npm install -g` lands in the (snapshot-able) home, not the read-only /usr.
+        ("NPM_CONFIG_PREFIX", "/home/sandbox/.local"),
+        ("WARDEN_SANDBOX", meta.id.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(meta.env.iter().cloned());
+    env.extend(net.env.iter().cloned());
+    env
+}
+
+fn start_supervisor(sandbox: &SandboxDir) -> Result<()> {
+    let exe = std::env::current_exe().context(|| "finding the warden executable".into())?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("pipe", e.into()))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(sandbox.supervisor_log()).context(|| "opening supervisor.log".into())?;
+    let log2 = log.try_clone().context(|| "opening supervisor.log".into())?;
+    let fd = ready_w.as_raw_fd();
+    let mut command = Command::new(exe);
+    command
+        .arg(SUPERVISE_ARG)
+        .arg(sandbox.path())
+        .env(READY_FD_ENV, fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2));
+    // SAFETY: setsid and fcntl are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setsid();
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| SandboxError::Start(format!("starting the supervisor: {e}")))?;
+    drop(ready_w);
+    let mut line = String::new();
+    let _ = BufReader::new(std::fs::File::from(ready_r)).read_line(&mut line);
+    match line.trim_end() {
+        "ok" => Ok(()),
+        other => {
+            let message = other.strip_prefix("error ").unwrap_or("the supervisor exited without a word");
+            Err(SandboxError::Start(message.to_string()))
+        }
+    }
+}
+
+fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<()> {
+    let proto = |message: String| SandboxError::Protocol { id: id.to_string(), message };
+    let mut conn = UnixStream::connect(sandbox.ctl_socket()).map_err(|e| proto(format!("reaching its supervisor: {e}")))?;
+    let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
+    line.push(b'\n');
+    conn.write_all(&line).map_err(|e| proto(e.to_string()))?;
+    let mut reply = String::new();
+    BufReader::new(&conn).read_line(&mut reply).map_err(|e| proto(e.to_string()))?;
+    let reply: CtlReply = serde_json::from_str(&reply).map_err(|_| proto("the supervisor closed the connection".into()))?;
+    match reply.error {
+        None if reply.ok => Ok(()),
+        Some(e) => Err(proto(e)),
+        None => Err(proto("refused".into())),
+    }
+}

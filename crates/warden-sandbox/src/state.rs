@@ -1,0 +1,325 @@
+//! Where sandboxes live on the host, and the record each one keeps.
+//!
+//! ```text
+//! <root>/sandboxes/<id>/
+//!   meta.json        this file's `SandboxMeta`, replaced atomically
+//!   workspace/       bound at /workspace
+//!   home/            bound at /home/sandbox
+//!   sock/            bound at /run/warden/sock: proxy.sock and front-*.sock (the egress
+//!                    proxy listens), exec.sock and port-*.sock (the sandbox's init listens)
+//!   ca/              bound read-only at /run/warden/ca: the CA bundle the sandbox trusts
+//!   ctl.sock         the supervisor's control socket (never mounted in the sandbox)
+//!   audit.log        one JSON line per connection the proxy saw
+//!   supervisor.log   the supervisor's own log
+//!   logs/            output of detached commands
+//! <root>/snapshots/<id>/{meta.json, workspace/, home/}
+//! ```
+
+use crate::error::{IoContext, Result, SandboxError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The directory that holds every sandbox and snapshot of this user.
+#[derive(Debug, Clone)]
+pub struct SandboxRoot {
+    dir: PathBuf,
+}
+
+impl SandboxRoot {
+    /// `WARDEN_DATA_DIR/sandboxes`-style root at `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> SandboxRoot {
+        SandboxRoot { dir: dir.into() }
+    }
+
+    /// The default: `$XDG_STATE_HOME/warden`, else `~/.local/state/warden`.
+    pub fn default_dir() -> Option<PathBuf> {
+        if let Some(state) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(state).join("warden"));
+        }
+        let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
+        Some(PathBuf::from(home).join(".local/state/warden"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn sandboxes_dir(&self) -> PathBuf {
+        self.dir.join("sandboxes")
+    }
+
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.dir.join("snapshots")
+    }
+
+    pub fn sandbox_dir(&self, id: &str) -> SandboxDir {
+        SandboxDir {
+            dir: self.sandboxes_dir().join(id),
+        }
+    }
+
+    /// Finds a sandbox by id, id prefix (unique) or name.
+    pub fn find(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
+        let all = self.list()?;
+        if let Some((dir, meta)) = all.iter().find(|(_, m)| m.id == id_or_name) {
+            return Ok((dir.clone(), meta.clone()));
+        }
+        let by_name: Vec<_> = all
+            .iter()
+            .filter(|(_, m)| m.name.as_deref() == Some(id_or_name))
+            .collect();
+        if by_name.len() == 1 {
+            return Ok(by_name[0].clone());
+        }
+        let by_prefix: Vec<_> = all
+            .iter()
+            .filter(|(_, m)| id_or_name.len() >= 4 && m.id.starts_with(id_or_name))
+            .collect();
+        if by_prefix.len() == 1 {
+            return Ok(by_prefix[0].clone());
+        }
+        Err(SandboxError::NotFound(id_or_name.to_string()))
+    }
+
+    /// Every sandbox with a readable record, oldest first.
+    pub fn list(&self) -> Result<Vec<(SandboxDir, SandboxMeta)>> {
+        let mut out = Vec::new();
+        let dir = self.sandboxes_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(SandboxError::io(format!("reading {}", dir.display()), e)),
+        };
+        for entry in entries.flatten() {
+            let sandbox = SandboxDir { dir: entry.path() };
+            if let Ok(meta) = sandbox.load() {
+                out.push((sandbox, meta));
+            }
+        }
+        out.sort_by_key(|(_, m)| m.created_ms);
+        Ok(out)
+    }
+
+    pub fn name_taken(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .list()?
+            .iter()
+            .any(|(_, m)| m.name.as_deref() == Some(name)))
+    }
+}
+
+/// One sandbox's directory on the host.
+#[derive(Debug, Clone)]
+pub struct SandboxDir {
+    dir: PathBuf,
+}
+
+impl SandboxDir {
+    pub fn at(dir: impl Into<PathBuf>) -> SandboxDir {
+        SandboxDir { dir: dir.into() }
+    }
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+    pub fn meta_path(&self) -> PathBuf {
+        self.dir.join("meta.json")
+    }
+    pub fn workspace(&self) -> PathBuf {
+        self.dir.join("workspace")
+    }
+    pub fn home(&self) -> PathBuf {
+        self.dir.join("home")
+    }
+    pub fn sock_dir(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+    pub fn ca_dir(&self) -> PathBuf {
+        self.dir.join("ca")
+    }
+    pub fn exec_socket(&self) -> PathBuf {
+        self.sock_dir().join("exec.sock")
+    }
+    pub fn ctl_socket(&self) -> PathBuf {
+        self.dir.join("ctl.sock")
+    }
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.join("audit.log")
+    }
+    pub fn supervisor_log(&self) -> PathBuf {
+        self.dir.join("supervisor.log")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    pub fn load(&self) -> Result<SandboxMeta> {
+        let path = self.meta_path();
+        let text = std::fs::read_to_string(&path).context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| SandboxError::State {
+            path,
+            message: format!("not a sandbox record: {e}"),
+        })
+    }
+
+    /// Writes the record through a temporary file and a rename, so a reader never sees half of it.
+    pub fn save(&self, meta: &SandboxMeta) -> Result<()> {
+        write_json_atomic(&self.meta_path(), meta)
+    }
+
+    /// Re-reads the record, applies `change` and saves it.
+    pub fn update(&self, change: impl FnOnce(&mut SandboxMeta)) -> Result<SandboxMeta> {
+        let mut meta = self.load()?;
+        change(&mut meta);
+        self.save(&meta)?;
+        Ok(meta)
+    }
+}
+
+pub(crate) fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| SandboxError::State {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, text).context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).context(|| format!("replacing {}", path.display()))
+}
+
+/// The lifecycle state a sandbox record is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Starting,
+    Running,
+    /// Its deadline passed: every process was killed, its files are kept.
+    TimedOut,
+    /// Its processes ended without a destroy (e.g. the supervisor was killed).
+    Stopped,
+    Failed,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::TimedOut => "timed-out",
+            Status::Stopped => "stopped",
+            Status::Failed => "failed",
+        })
+    }
+}
+
+/// A port published from the sandbox's loopback to the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedPort {
+    /// The port a process inside listens on (on 127.0.0.1 or 0.0.0.0).
+    pub sandbox: u16,
+    /// The port on the host's 127.0.0.1 that reaches it (0 until the supervisor bound it).
+    pub host: u16,
+}
+
+/// Everything the host knows about one sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxMeta {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: Status,
+    pub created_ms: u64,
+    /// When every process is killed; `None` means no deadline.
+    pub deadline_ms: Option<u64>,
+    /// The network policy as the user gave it: `deny-all`, `allow-all` or domains.
+    pub policy: crate::spec::NetworkPolicy,
+    pub ports: Vec<PublishedPort>,
+    pub limits: crate::limits::Limits,
+    /// What the kernel really enforces, filled in at start.
+    pub limits_report: Option<String>,
+    /// What the confinement layers really enforce, filled in at start.
+    pub confinement: Option<String>,
+    /// Where /workspace came from: a host directory, a snapshot, or empty.
+    pub source: Option<String>,
+    /// Hosts whose credential the proxy injects (never the values).
+    pub brokered: Vec<String>,
+    /// Environment every command starts with (placeholders only, never a real secret).
+    pub env: Vec<(String, String)>,
+    /// `--secret` specs and `--broker` names; the supervisor reads the values, the record never holds them.
+    pub secrets: Vec<String>,
+    pub brokers: Vec<String>,
+    pub supervisor_pid: Option<i32>,
+    pub bwrap_pid: Option<i32>,
+    /// The host pid of the sandbox's init (PID 1 inside): killing it ends every process in it.
+    pub init_pid: Option<i32>,
+    /// The uid processes in the sandbox run as on the host.
+    pub host_uid: u32,
+    pub cgroup: Option<String>,
+    pub ended_ms: Option<u64>,
+    pub end_reason: Option<String>,
+}
+
+impl SandboxMeta {
+    /// Whether the supervisor recorded in this meta is still alive.
+    pub fn supervisor_alive(&self) -> bool {
+        self.supervisor_pid.is_some_and(process_alive)
+    }
+
+    /// The status to show: a record that says running but whose supervisor is gone is stopped.
+    pub fn effective_status(&self) -> Status {
+        match self.status {
+            Status::Running | Status::Starting if !self.supervisor_alive() => Status::Stopped,
+            other => other,
+        }
+    }
+}
+
+pub(crate) fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // A zombie still answers kill(0); read its state to tell.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A new random id with a prefix: `sb-3f9a0c1d`, `snap-…`.
+pub fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 5];
+    if getrandom(&mut bytes).is_err() {
+        let n = now_ms() ^ u64::from(std::process::id());
+        bytes.copy_from_slice(&n.to_le_bytes()[..5]);
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{hex}")
+}
+
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    // SAFETY: the pointer and length describe `buf`, which outlives the call.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n as usize == buf.len() {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// A snapshot's record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub id: String,
+    pub source_sandbox: String,
+    pub created_ms: u64,
+    pub files: u64,
+    pub bytes: u64,
+}

@@ -1,0 +1,289 @@
+//! The per-sandbox supervisor: a host process that owns one sandbox's life.
+//!
+//! `warden sandbox create` starts it detached (`warden __sandbox-supervise DIR`), so
+//! the sandbox outlives the command. It starts the egress proxy, bubblewrap (with
+//! `--die-with-parent`, so the sandbox cannot outlive it) and the published ports,
+//! then waits for one of: a `destroy` or `policy` request on `ctl.sock`, the deadline,
+//! or the sandbox ending on its own.
+
+use crate::error::{IoContext, Result, SandboxError};
+use crate::init::{InitConfig, Ready};
+use crate::launch::{self, Launch, Mode};
+use crate::limits::Cgroup;
+use crate::net::Net;
+use crate::spec::NetworkPolicy;
+use crate::state::{now_ms, SandboxDir, SandboxMeta, Status};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+pub const SUPERVISE_ARG: &str = "__sandbox-supervise";
+/// The descriptor number on which a starting supervisor reports to `create`.
+pub const READY_FD_ENV: &str = "WARDEN_SUPERVISOR_READY_FD";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum CtlRequest {
+    Policy { policy: NetworkPolicy },
+    Destroy,
+    Ping,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CtlReply {
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// Entry point of `warden __sandbox-supervise DIR`. Returns the exit code.
+pub fn main(args: &[String]) -> i32 {
+    let Some(dir) = args.first() else {
+        eprintln!("usage: {SUPERVISE_ARG} DIR");
+        return 2;
+    };
+    let ready_fd = std::env::var(READY_FD_ENV).ok().and_then(|v| v.parse::<i32>().ok());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("supervisor: no runtime: {e}");
+            return 1;
+        }
+    };
+    let sandbox = SandboxDir::at(dir);
+    runtime.block_on(async move {
+        match Started::start(&sandbox).await {
+            Err(e) => {
+                let message = e.to_string();
+                eprintln!("supervisor: {message}");
+                let _ = sandbox.update(|m| {
+                    m.status = Status::Failed;
+                    m.ended_ms = Some(now_ms());
+                    m.end_reason = Some(message.clone());
+                });
+                report(ready_fd, Err(message));
+                1
+            }
+            Ok(started) => {
+                report(ready_fd, Ok(()));
+                started.serve().await
+            }
+        }
+    })
+}
+
+fn report(fd: Option<i32>, outcome: std::result::Result<(), String>) {
+    let Some(fd) = fd else { return };
+    // SAFETY: `create` passed this descriptor to us alone.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let line = match outcome {
+        Ok(()) => "ok\n".to_string(),
+        Err(message) => format!("error {}\n", message.replace('\n', " ")),
+    };
+    let _ = std::io::Write::write_all(&mut file, line.as_bytes());
+}
+
+struct Started {
+    sandbox: SandboxDir,
+    child: tokio::process::Child,
+    cgroup: Option<Cgroup>,
+    net: Net,
+    meta: SandboxMeta,
+}
+
+/// Starts the proxy, the cgroup and bubblewrap, and waits for the init to be ready.
+pub(crate) async fn launch(sandbox: &SandboxDir, meta: &SandboxMeta, net: &Net, mode: Mode, stdio: (Stdio, Stdio, Stdio)) -> Result<(tokio::process::Child, Option<Cgroup>, Option<Ready>, Option<i32>)> {
+    let (cgroup, limits_report) = crate::lifecycle::make_cgroup(meta)?;
+    let attach = match &cgroup {
+        Some(cg) => Some(cg.prepare_attach()?),
+        None => None,
+    };
+    let serve = matches!(mode, Mode::Serve);
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("pipe", e.into()))?;
+    let (info_r, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("pipe", e.into()))?;
+    let config = InitConfig {
+        env: crate::lifecycle::base_env(meta, net),
+        egress: net.init_egress.clone(),
+        publish: meta.ports.iter().map(|p| p.sandbox).collect(),
+        sock_dir: launch::SOCK_DIR.into(),
+        ready_fd: serve.then_some(ready_w.as_raw_fd()),
+        read_only: launch::readable_paths(),
+        read_write: launch::writable_paths(),
+        default_cwd: launch::WORKSPACE.into(),
+        // SAFETY: geteuid cannot fail.
+        become_uid: (unsafe { libc::geteuid() } == 0).then_some(launch::SANDBOX_UID),
+    };
+    let mut launch = Launch::new(sandbox, &config, &mode, attach, Some(info_w.as_raw_fd()))?;
+    launch.stdio(stdio.0, stdio.1, stdio.2);
+    let child = launch.spawn_tokio()?;
+    drop(ready_w);
+    drop(info_w);
+    let init_pid = tokio::task::spawn_blocking(move || read_child_pid(info_r)).await.ok().flatten();
+    let ready = if serve {
+        let line = tokio::time::timeout(Duration::from_secs(30), tokio::task::spawn_blocking(move || read_line(ready_r)))
+            .await
+            .map_err(|_| SandboxError::Start("the sandbox did not become ready within 30 s".into()))?
+            .map_err(|e| SandboxError::Start(e.to_string()))?;
+        let ready: Ready = serde_json::from_str(&line).map_err(|_| {
+            let log = crate::files::read_small(&sandbox.supervisor_log()).unwrap_or_default();
+            let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+            SandboxError::Start(format!("bubblewrap exited before the sandbox was ready: {last}"))
+        })?;
+        if !ready.ok {
+            return Err(SandboxError::Start(ready.error.unwrap_or_default()));
+        }
+        Some(ready)
+    } else {
+        None
+    };
+    let _ = sandbox.update(|m| {
+        m.limits_report = Some(limits_report.clone());
+        m.cgroup = cgroup.as_ref().map(|_| crate::lifecycle::cgroup_name(&m.id));
+        m.init_pid = init_pid;
+        if let Some(r) = &ready {
+            m.confinement = r.confinement.clone();
+        }
+    });
+    Ok((child, cgroup, ready, init_pid))
+}
+
+fn read_line(fd: OwnedFd) -> String {
+    let mut line = String::new();
+    let _ = BufReader::new(std::fs::File::from(fd)).read_line(&mut line);
+    line
+}
+
+/// bubblewrap's `--info-fd` JSON: `{"child-pid": N, ...}`.
+fn read_child_pid(fd: OwnedFd) -> Option<i32> {
+    let mut text = String::new();
+    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("child-pid")?.as_i64().map(|p| p as i32)
+}
+
+impl Started {
+    async fn start(sandbox: &SandboxDir) -> Result<Started> {
+        let meta = sandbox.load()?;
+        let net = Net::start(sandbox, &meta).await?;
+        let log = std::fs::OpenOptions::new().append(true).create(true).open(sandbox.supervisor_log()).context(|| "opening supervisor.log".into())?;
+        let log2 = log.try_clone().context(|| "opening supervisor.log".into())?;
+        let (child, cgroup, _ready, _) = launch(sandbox, &meta, &net, Mode::Serve, (Stdio::null(), Stdio::from(log), Stdio::from(log2))).await?;
+        let mut ports = meta.ports.clone();
+        for port in &mut ports {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context(|| format!("publishing port {}", port.sandbox))?;
+            port.host = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+            tokio::spawn(forward_port(listener, sandbox.sock_dir().join(format!("port-{}.sock", port.sandbox))));
+        }
+        let bwrap_pid = child.id().map(|p| p as i32);
+        let meta = sandbox.update(|m| {
+            m.status = Status::Running;
+            m.supervisor_pid = Some(std::process::id() as i32);
+            m.bwrap_pid = bwrap_pid;
+            m.ports = ports;
+        })?;
+        Ok(Started { sandbox: sandbox.clone(), child, cgroup, net, meta })
+    }
+
+    async fn serve(mut self) -> i32 {
+        let ctl_path = self.sandbox.ctl_socket();
+        let _ = std::fs::remove_file(&ctl_path);
+        let ctl = match tokio::net::UnixListener::bind(&ctl_path) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("supervisor: control socket: {e}");
+                self.stop(Status::Failed, "no control socket").await;
+                return 1;
+            }
+        };
+        let deadline = self.meta.deadline_ms.map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+        let sleep = tokio::time::sleep(deadline.unwrap_or(Duration::from_secs(86400 * 365 * 100)));
+        tokio::pin!(sleep);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            tokio::select! {
+                _ = &mut sleep => {
+                    self.stop(Status::TimedOut, "its timeout passed: every process was killed").await;
+                    return 0;
+                }
+                status = self.child.wait() => {
+                    let how = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                    self.stop(Status::Stopped, &format!("the sandbox ended on its own ({how})")).await;
+                    return 0;
+                }
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
+                    self.stop(Status::Stopped, "its supervisor was terminated").await;
+                    return 0;
+                }
+                conn = ctl.accept() => {
+                    let Ok((conn, _)) = conn else { continue };
+                    if self.handle_ctl(conn).await {
+                        return 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one control request; true when the sandbox was destroyed.
+    async fn handle_ctl(&mut self, conn: tokio::net::UnixStream) -> bool {
+        let (read, mut write) = conn.into_split();
+        let mut line = String::new();
+        if tokio::io::BufReader::new(read).read_line(&mut line).await.is_err() {
+            return false;
+        }
+        let request: std::result::Result<CtlRequest, _> = serde_json::from_str(&line);
+        let (reply, destroyed) = match request {
+            Ok(CtlRequest::Ping) => (Ok(()), false),
+            Ok(CtlRequest::Policy { policy }) => {
+                let r = self.net.set_policy(&policy).and_then(|()| self.sandbox.update(|m| m.policy = policy.clone()).map(|_| ()));
+                (r, false)
+            }
+            Ok(CtlRequest::Destroy) => {
+                self.kill().await;
+                let r = std::fs::remove_dir_all(self.sandbox.path()).context(|| format!("removing {}", self.sandbox.path().display()));
+                (r, true)
+            }
+            Err(e) => (Err(SandboxError::Invalid(format!("bad control request: {e}"))), false),
+        };
+        let reply = CtlReply { ok: reply.is_ok(), error: reply.err().map(|e| e.to_string()) };
+        let mut text = serde_json::to_string(&reply).unwrap_or_default();
+        text.push('\n');
+        let _ = write.write_all(text.as_bytes()).await;
+        destroyed
+    }
+
+    async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill_all();
+            let _ = cg.remove();
+        }
+        crate::lifecycle::kill_init(self.meta.init_pid);
+    }
+
+    async fn stop(&mut self, status: Status, reason: &str) {
+        self.kill().await;
+        let _ = std::fs::remove_file(self.sandbox.ctl_socket());
+        let _ = self.sandbox.update(|m| {
+            m.status = status;
+            m.ended_ms = Some(now_ms());
+            m.end_reason = Some(reason.to_string());
+        });
+    }
+}
+
+async fn forward_port(listener: tokio::net::TcpListener, target: std::path::PathBuf) {
+    loop {
+        let Ok((mut conn, _)) = listener.accept().await else { continue };
+        let target = target.clone();
+        tokio::spawn(async move {
+            if let Ok(mut inside) = tokio::net::UnixStream::connect(&target).await {
+                let _ = conn.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut conn, &mut inside).await;
+            }
+        });
+    }
+}

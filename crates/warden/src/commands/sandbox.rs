@@ -1,0 +1,272 @@
+//! `warden sandbox`: create, exec, cp, snapshot, policy, ls, destroy and run.
+
+use crate::cli::{GlobalArgs, SandboxArgs, SandboxCommand, SandboxCreateArgs, SandboxExecArgs};
+use crate::exit::UsageError;
+use anyhow::Context;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use warden_sandbox::limits::{parse_size, Limits};
+use warden_sandbox::{
+    parse_duration, ExecEvent, ExecRequest, NetworkPolicy, SandboxMeta, SandboxRoot, SandboxSpec,
+    Sandboxes, WorkspaceSource,
+};
+
+pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
+    let sandboxes = Sandboxes::new(SandboxRoot::new(root_dir(global)?));
+    match &args.command {
+        SandboxCommand::Create { create, json } => {
+            let meta = sandboxes.create(&spec(create)?)?;
+            if *json {
+                super::emit(None, &format!("{}\n", serde_json::to_string_pretty(&meta)?))?;
+            } else {
+                println!("{}", meta.id);
+                if !global.quiet {
+                    for port in &meta.ports {
+                        eprintln!("port {} → 127.0.0.1:{}", port.sandbox, port.host);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        SandboxCommand::Exec(exec) => exec_command(&sandboxes, exec),
+        SandboxCommand::Cp { source, destination } => copy(&sandboxes, source, destination, global.quiet),
+        SandboxCommand::Snapshot { id, json } => {
+            let snap = sandboxes.snapshot(id)?;
+            if *json {
+                super::emit(None, &format!("{}\n", serde_json::to_string_pretty(&snap)?))?;
+            } else {
+                println!("{}", snap.id);
+            }
+            Ok(0)
+        }
+        SandboxCommand::Snapshots { rm, json } => {
+            if let Some(id) = rm {
+                let removed = sandboxes.remove_snapshot(id)?;
+                if !global.quiet {
+                    eprintln!("removed {removed}");
+                }
+                return Ok(0);
+            }
+            let snaps = sandboxes.snapshots()?;
+            if *json {
+                super::emit(None, &format!("{}\n", serde_json::to_string_pretty(&snaps)?))?;
+            } else {
+                println!("{:<16} {:<14} {:>8} {:>10}  CREATED", "SNAPSHOT", "FROM", "FILES", "SIZE");
+                for s in snaps {
+                    println!("{:<16} {:<14} {:>8} {:>10}  {}", s.id, s.source_sandbox, s.files, human_bytes(s.bytes), age(s.created_ms));
+                }
+            }
+            Ok(0)
+        }
+        SandboxCommand::Policy { id, allow, deny_all, allow_all } => {
+            let policy = match (allow.is_empty(), deny_all, allow_all) {
+                (false, _, _) => NetworkPolicy::Allow(allow.clone()),
+                (true, true, _) => NetworkPolicy::DenyAll,
+                (true, _, true) => NetworkPolicy::AllowAll,
+                _ => return Err(UsageError("give --allow DOMAIN..., --deny-all or --allow-all".into()).into()),
+            };
+            sandboxes.set_policy(id, policy)?;
+            Ok(0)
+        }
+        SandboxCommand::Ls { json } => {
+            let all = sandboxes.list()?;
+            if *json {
+                super::emit(None, &format!("{}\n", serde_json::to_string_pretty(&all)?))?;
+            } else {
+                print_table(&all);
+            }
+            Ok(0)
+        }
+        SandboxCommand::Destroy { ids } => {
+            for id in ids {
+                let gone = sandboxes.destroy(id)?;
+                if !global.quiet {
+                    eprintln!("destroyed {gone}");
+                }
+            }
+            Ok(0)
+        }
+        SandboxCommand::Run { create, command } => {
+            let code = sandboxes.run(&spec(create)?, command)?;
+            Ok(u8::try_from(code).unwrap_or(1))
+        }
+    }
+}
+
+/// Sandboxes live under `--data-dir`/`WARDEN_DATA_DIR` when given, else in the user's state directory.
+fn root_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    match &global.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => SandboxRoot::default_dir()
+            .ok_or_else(|| UsageError("no HOME or XDG_STATE_HOME: give --data-dir".into()).into()),
+    }
+}
+
+fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
+    let usage = |m: String| anyhow::Error::from(UsageError(m));
+    let timeout = parse_duration(&args.timeout).map_err(|e| usage(format!("--timeout: {e}")))?;
+    let workspace = match (&args.workspace, &args.snapshot) {
+        (Some(dir), _) => WorkspaceSource::Copy(dir.clone()),
+        (None, Some(id)) => WorkspaceSource::Snapshot(id.clone()),
+        (None, None) => WorkspaceSource::Empty,
+    };
+    let policy = if args.allow_all {
+        NetworkPolicy::AllowAll
+    } else if args.allow.is_empty() {
+        NetworkPolicy::DenyAll
+    } else {
+        NetworkPolicy::Allow(args.allow.clone())
+    };
+    let cpus = match &args.cpus {
+        Some(text) => Some(
+            text.parse::<f64>()
+                .ok()
+                .filter(|c| *c > 0.0 && c.is_finite())
+                .ok_or_else(|| usage(format!("--cpus {text:?}: give a positive number of cores, e.g. 0.5 or 2")))?,
+        ),
+        None => None,
+    };
+    let memory_bytes = match &args.memory {
+        Some(text) => Some(parse_size(text).map_err(|e| usage(format!("--memory: {e}")))?),
+        None => None,
+    };
+    if args.pids == Some(0) {
+        return Err(usage("--pids 0: give at least 1".into()));
+    }
+    Ok(SandboxSpec {
+        name: args.name.clone(),
+        workspace,
+        policy,
+        timeout,
+        ports: args.port.clone(),
+        limits: Limits { cpus, memory_bytes, pids: args.pids },
+        secrets: args.secret.clone(),
+        brokers: args.broker.clone(),
+    })
+}
+
+fn exec_command(sandboxes: &Sandboxes, args: &SandboxExecArgs) -> anyhow::Result<u8> {
+    let mut env = Vec::new();
+    for kv in &args.env {
+        let (k, v) = kv
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| UsageError(format!("--env {kv:?}: expected K=V")))?;
+        env.push((k.to_string(), v.to_string()));
+    }
+    if let Ok(term) = std::env::var("TERM") {
+        if !env.iter().any(|(k, _)| k == "TERM") {
+            env.insert(0, ("TERM".into(), term));
+        }
+    }
+    let timeout_ms = match &args.timeout {
+        Some(t) => parse_duration(t)
+            .map_err(|e| UsageError(format!("--timeout: {e}")))?
+            .map(|d| d.as_millis() as u64),
+        None => None,
+    };
+    let request = ExecRequest {
+        argv: args.command.clone(),
+        env,
+        cwd: args.cwd.clone(),
+        timeout_ms,
+        detach: args.detach,
+    };
+    if args.detach {
+        let log_path = sandboxes.detached_log(&args.id)?;
+        let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
+        let event = sandboxes.exec(&args.id, &request, [null.as_raw_fd(), log.as_raw_fd(), log.as_raw_fd()])?;
+        if let ExecEvent::Started { pid } = event {
+            println!("{pid}");
+            eprintln!("output: {}", log_path.display());
+        }
+        return Ok(0);
+    }
+    let event = sandboxes.exec(&args.id, &request, [0, 1, 2])?;
+    if let ExecEvent::Exited { timed_out: true, .. } = event {
+        eprintln!("warden: the command was killed after --timeout {}", args.timeout.as_deref().unwrap_or(""));
+    }
+    Ok(u8::try_from(event.exit_code()).unwrap_or(1))
+}
+
+fn copy(sandboxes: &Sandboxes, source: &str, destination: &str, quiet: bool) -> anyhow::Result<u8> {
+    let copied = match (remote(source), remote(destination)) {
+        (None, Some((id, inside))) => sandboxes.copy_in(id, std::path::Path::new(source), inside)?,
+        (Some((id, inside)), None) => sandboxes.copy_out(id, inside, std::path::Path::new(destination))?,
+        _ => {
+            return Err(UsageError(
+                "cp: exactly one side must be ID:PATH (e.g. `cp ./file sb-1234abcd:/workspace/file`)".into(),
+            )
+            .into())
+        }
+    };
+    if !quiet {
+        eprintln!(
+            "copied {} file(s), {}{}",
+            copied.files,
+            human_bytes(copied.bytes),
+            if copied.skipped > 0 { format!(" ({} symlinks or special files left out)", copied.skipped) } else { String::new() }
+        );
+    }
+    Ok(0)
+}
+
+/// `ID:PATH` names a place in a sandbox; a host path never has a `:` before its first `/`.
+fn remote(s: &str) -> Option<(&str, &str)> {
+    s.split_once(':').filter(|(id, _)| !id.is_empty() && !id.contains('/'))
+}
+
+fn print_table(all: &[SandboxMeta]) {
+    println!("{:<12} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} LIMITS", "ID", "NAME", "STATUS", "AGE", "EXPIRES", "POLICY", "PORTS");
+    for m in all {
+        let expires = match (m.deadline_ms, m.effective_status()) {
+            (Some(d), warden_sandbox::Status::Running) => duration_text(d.saturating_sub(warden_sandbox::state::now_ms())),
+            (None, _) => "never".into(),
+            _ => "-".into(),
+        };
+        let ports: Vec<String> = m.ports.iter().map(|p| format!("{}→{}", p.sandbox, p.host)).collect();
+        println!(
+            "{:<12} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} {}",
+            m.id,
+            m.name.as_deref().unwrap_or("-"),
+            m.effective_status().to_string(),
+            age(m.created_ms),
+            expires,
+            truncate(&m.policy.to_string(), 24),
+            if ports.is_empty() { "-".into() } else { ports.join(",") },
+            m.limits_report.as_deref().unwrap_or("-"),
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+fn age(created_ms: u64) -> String {
+    duration_text(warden_sandbox::state::now_ms().saturating_sub(created_ms))
+}
+
+fn duration_text(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86399 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        0..=1023 => format!("{b} B"),
+        1024..=1_048_575 => format!("{:.1} KiB", b as f64 / 1024.0),
+        1_048_576..=1_073_741_823 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+        _ => format!("{:.2} GiB", b as f64 / 1_073_741_824.0),
+    }
+}
