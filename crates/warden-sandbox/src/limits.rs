@@ -468,22 +468,22 @@ impl Builder<'_> {
     fn dir_for(
         &mut self,
         h: &Hierarchy,
-        controller: &'static str,
+        controller: Option<&'static str>,
     ) -> Result<DirOutcome, LimitsError> {
         let parent = h.own.join(PARENT_DIR);
         let path = parent.join(self.name);
         if let Some(i) = self.dirs.iter().position(|d| d.path == path) {
-            if h.version == Version::V2 {
+            if let (Version::V2, Some(controller)) = (h.version, controller) {
                 if let Err(e) = enable_v2_controller(&parent, controller) {
                     return Ok(DirOutcome::Unavailable(format!(
                         "enabling {controller}: {e}"
                     )));
                 }
             }
-            self.dirs[i].controllers.push(controller);
+            self.dirs[i].controllers.extend(controller);
             return Ok(DirOutcome::Ready(i));
         }
-        if h.version == Version::V2 {
+        if let (Version::V2, Some(controller)) = (h.version, controller) {
             // The parent of warden/ must delegate the controller; this fails (EBUSY) when
             // our own cgroup holds processes and is not the root, and then v2 is not usable.
             if let Err(e) = enable_v2_controller(&h.own, controller) {
@@ -506,7 +506,7 @@ impl Builder<'_> {
                     )));
                 }
             }
-            if h.version == Version::V2 {
+            if let (Version::V2, Some(controller)) = (h.version, controller) {
                 if let Err(e) = enable_v2_controller(&parent, controller) {
                     return Ok(DirOutcome::Unavailable(format!(
                         "cannot enable {controller} in {}: {e}",
@@ -532,7 +532,7 @@ impl Builder<'_> {
         self.dirs.push(GroupDir {
             path,
             version: h.version,
-            controllers: vec![controller],
+            controllers: controller.into_iter().collect(),
         });
         Ok(DirOutcome::Ready(self.dirs.len() - 1))
     }
@@ -551,7 +551,7 @@ impl Builder<'_> {
             .chain(hs.iter().filter(|h| h.version == Version::V1))
             .filter(|h| h.controllers.iter().any(|c| c == controller));
         for h in candidates {
-            match self.dir_for(h, controller)? {
+            match self.dir_for(h, Some(controller))? {
                 DirOutcome::Ready(i) => {
                     let dir = self.dirs[i].path.clone();
                     match write(&dir, h.version) {
@@ -574,6 +574,27 @@ impl Builder<'_> {
             reasons.push(format!("no {controller} cgroup controller is mounted"));
         }
         Ok(Err(reasons.join("; ")))
+    }
+
+    /// A directory that only tracks the sandbox's processes, so that [`Cgroup::pids`] and
+    /// [`Cgroup::kill_all`] work even for limits no cgroup took: in the v2 hierarchy when
+    /// there is one (it needs no controller and has `cgroup.kill`, also on hybrid hosts
+    /// where v2 has no controllers), else in the v1 pids hierarchy. Best effort.
+    fn track(&mut self, hs: &[Hierarchy]) -> Result<(), LimitsError> {
+        if let Some(h) = hs.iter().find(|h| h.version == Version::V2) {
+            if matches!(self.dir_for(h, None)?, DirOutcome::Ready(_)) {
+                return Ok(());
+            }
+        }
+        if self.dirs.is_empty() {
+            let pids = hs
+                .iter()
+                .find(|h| h.version == Version::V1 && h.controllers.iter().any(|c| c == "pids"));
+            if let Some(h) = pids {
+                self.dir_for(h, None)?;
+            }
+        }
+        Ok(())
     }
 
     fn rollback(&mut self) {
@@ -735,6 +756,7 @@ impl Cgroup {
             }
         };
 
+        b.track(hs)?;
         Ok((rlimits, LimitsReport { cpus, memory, pids }))
     }
 
