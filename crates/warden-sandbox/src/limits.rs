@@ -12,7 +12,9 @@
 //!    ignored for root); cpus has no rlimit and is reported as not enforced.
 //!
 //! The choice is made per controller (hybrid hosts bind each controller to one version), and
-//! [`LimitsReport`] says what each limit really got.
+//! [`LimitsReport`] says what each limit really got. Every group also gets a directory in the
+//! cgroup v2 hierarchy when one is writable, even one without controllers (as on hybrid
+//! hosts): it holds no limit but tracks the sandbox's processes and offers `cgroup.kill`.
 //!
 //! Attaching happens in the child between `fork` and `exec`: the parent opens every
 //! `cgroup.procs` with [`Cgroup::prepare_attach`], and [`AttachFds::attach_in_child`]
@@ -250,7 +252,7 @@ struct GroupDir {
 }
 
 /// A fallback rlimit for the child: (resource, value).
-type Rlimit = (libc::__rlimit_resource_t, u64);
+type Rlimit = (libc::c_int, u64);
 
 /// A per-sandbox cgroup (possibly spread over several v1 hierarchies), plus the rlimits that
 /// stand in for what no cgroup could enforce.
@@ -283,12 +285,23 @@ impl AttachFds {
             }
         }
         for &(resource, value) in &self.rlimits {
-            let lim = libc::rlimit {
+            let lim = libc::rlimit64 {
                 rlim_cur: value,
                 rlim_max: value,
             };
-            // SAFETY: lim lives for the whole call.
-            if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+            // prlimit64 on ourselves (pid 0) is setrlimit without libc's wrapper, whose
+            // resource type differs between glibc and musl.
+            // SAFETY: lim lives for the whole call; the old-limit pointer may be null.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_prlimit64,
+                    0,
+                    resource,
+                    &lim as *const libc::rlimit64,
+                    std::ptr::null_mut::<libc::rlimit64>(),
+                )
+            };
+            if ret != 0 {
                 return Err(io::Error::last_os_error());
             }
         }
@@ -667,7 +680,7 @@ impl Cgroup {
                         note: None,
                     },
                     Err(why) => {
-                        rlimits.push((libc::RLIMIT_NPROC, n));
+                        rlimits.push((libc::RLIMIT_NPROC as libc::c_int, n));
                         Enforced {
                             value: n,
                             enforcement: Enforcement::Rlimit,
@@ -713,7 +726,7 @@ impl Cgroup {
                         note: None,
                     },
                     Err(why) => {
-                        rlimits.push((libc::RLIMIT_AS, bytes));
+                        rlimits.push((libc::RLIMIT_AS as libc::c_int, bytes));
                         Enforced {
                             value: bytes,
                             enforcement: Enforcement::Rlimit,

@@ -139,7 +139,7 @@ fn cgroup_limits_pids_and_memory_of_attached_processes() {
     };
     let (cg, report) = Cgroup::create(&unique_name(), &limits).expect("create");
     let mut g = Guard::new(cg);
-    eprintln!("report: {report}");
+    eprintln!("report: {report}; directories: {:?}", g.paths);
     let pids = report.pids.as_ref().expect("pids reported");
     if !is_cgroup(&pids.enforcement) {
         eprintln!("note: no writable pids cgroup on this machine ({report}); skipping");
@@ -239,6 +239,59 @@ fn cgroup_limits_pids_and_memory_of_attached_processes() {
     for p in &paths {
         assert!(!p.exists(), "{} still exists after remove", p.display());
     }
+}
+
+/// Allocates and touches 256 MiB (bytearray zero-fills every page), then says "allocated".
+const ALLOCATE_256M: &str = r#"
+try:
+    b = bytearray(256 << 20)
+    print("allocated", flush=True)
+except MemoryError:
+    print("memoryerror", flush=True)
+"#;
+
+#[test]
+fn cgroup_memory_limit_stops_a_large_allocation() {
+    if !is_root() {
+        eprintln!("note: not root, cgroups are not writable");
+        return;
+    }
+    let limits = Limits {
+        memory_bytes: Some(64 << 20),
+        ..Limits::default()
+    };
+    let (cg, report) = Cgroup::create(&unique_name(), &limits).expect("create");
+    let mut g = Guard::new(cg);
+    if !report
+        .memory
+        .as_ref()
+        .is_some_and(|m| is_cgroup(&m.enforcement))
+    {
+        eprintln!("note: no writable memory cgroup ({report}); skipping");
+        return;
+    }
+    let child = spawn_attached(g.cg(), &[PYTHON, "-c", ALLOCATE_256M], false);
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("allocated"),
+        "256 MiB were allocated under a 64 MiB cgroup limit ({report}): {out:?}"
+    );
+    // The cgroup's OOM killer answers with SIGKILL (MemoryError if malloc saw it first).
+    assert!(
+        out.status.signal() == Some(libc::SIGKILL) || stdout.contains("memoryerror"),
+        "expected an OOM kill: {out:?}"
+    );
+    // Control: the same allocation without the group works, so the limit made the difference.
+    let control = Command::new(PYTHON)
+        .args(["-c", ALLOCATE_256M])
+        .output()
+        .expect("control");
+    assert!(
+        String::from_utf8_lossy(&control.stdout).contains("allocated"),
+        "control run could not allocate 256 MiB: {control:?}"
+    );
+    g.child = None;
 }
 
 #[test]
@@ -442,6 +495,16 @@ fn unprivileged_falls_back_to_rlimits() {
     }
     if let Some(stdin) = g.child.as_mut().and_then(|c| c.stdin.as_mut()) {
         let _ = stdin.write_all(b"\n");
+    }
+    if memory.enforcement == Enforcement::Rlimit {
+        // RLIMIT_AS=256 MiB: a 256 MiB buffer on top of the interpreter cannot fit.
+        let child = spawn_attached(g.cg(), &[PYTHON, "-c", ALLOCATE_256M], false);
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "memoryerror",
+            "RLIMIT_AS must refuse the allocation: {out:?}"
+        );
     }
 }
 
