@@ -2,7 +2,9 @@
 //!
 //! [`Cgroup::create`] makes one group per sandbox, `warden/<name>`, below the cgroup the
 //! calling process is in (so the sandbox stays inside whatever group, and limits, its
-//! launcher already has), and sets each limit in the best place available:
+//! launcher already has; in cgroup v2, whose groups with processes cannot delegate
+//! controllers, below the nearest ancestor that can), and sets each limit in the best place
+//! available:
 //!
 //! 1. cgroup v2, when a `cgroup2` mount (at `/sys/fs/cgroup` or `/sys/fs/cgroup/unified` in
 //!    hybrid mode) offers the controller and it can be enabled for the `warden` subtree;
@@ -432,6 +434,82 @@ fn hierarchies() -> Vec<Hierarchy> {
     out
 }
 
+/// `dir` and its ancestors up to and including `mount`, nearest first.
+fn ancestors_within(dir: &Path, mount: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .take_while(|a| a.starts_with(mount))
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// Where the v2 `warden` directory goes, and which controllers it gets there.
+///
+/// `bases` is the launcher's own cgroup and then its ancestors. cgroup v2 only lets a group
+/// hand a controller to its children when it has no processes of its own (EBUSY otherwise;
+/// the root is exempt), which rules out the launcher's own group on a systemd host while its
+/// parent slice usually delegates already. So: the nearest level that already delegates every
+/// needed controller (changing nothing); else the nearest where enabling them works; else the
+/// own group with whatever it delegates already.
+fn choose_v2_base(
+    bases: &[PathBuf],
+    needed: &[&str],
+    enabled: impl Fn(&Path, &str) -> bool,
+    enable: impl Fn(&Path, &str) -> bool,
+) -> Option<(PathBuf, Vec<String>)> {
+    let first = bases.first()?;
+    let all = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    if needed.is_empty() {
+        return Some((first.clone(), Vec::new()));
+    }
+    if let Some(b) = bases.iter().find(|b| needed.iter().all(|c| enabled(b, c))) {
+        return Some((b.clone(), all(needed)));
+    }
+    if let Some(b) = bases.iter().find(|b| needed.iter().all(|c| enable(b, c))) {
+        return Some((b.clone(), all(needed)));
+    }
+    let some: Vec<String> = needed
+        .iter()
+        .filter(|c| enabled(first, c))
+        .map(|c| c.to_string())
+        .collect();
+    Some((first.clone(), some))
+}
+
+/// Is `controller` delegated to the children of `dir`?
+fn v2_delegates(dir: &Path, controller: &str) -> bool {
+    fs::read_to_string(dir.join("cgroup.subtree_control"))
+        .is_ok_and(|s| s.split_whitespace().any(|c| c == controller))
+}
+
+/// Point each v2 hierarchy at the level chosen by [`choose_v2_base`] for these limits.
+fn settle_v2(hs: &mut [Hierarchy], limits: &Limits) {
+    let mut wanted = Vec::new();
+    if limits.pids.is_some() {
+        wanted.push("pids");
+    }
+    if limits.memory_bytes.is_some() {
+        wanted.push("memory");
+    }
+    if limits.cpus.is_some() {
+        wanted.push("cpu");
+    }
+    for h in hs.iter_mut().filter(|h| h.version == Version::V2) {
+        let needed: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|w| h.controllers.iter().any(|c| c == w))
+            .collect();
+        let bases = ancestors_within(&h.own, &h.mount);
+        let chosen = choose_v2_base(&bases, &needed, v2_delegates, |d, c| {
+            enable_v2_controller(d, c).is_ok()
+        });
+        if let Some((base, controllers)) = chosen {
+            h.own = base;
+            h.controllers = controllers;
+        }
+    }
+}
+
 fn validate_name(name: &str) -> Result<(), LimitsError> {
     let ok = !name.is_empty()
         && name != "."
@@ -636,7 +714,8 @@ impl Cgroup {
         if limits.pids == Some(0) {
             return Err(LimitsError::Zero("pids"));
         }
-        let hs = hierarchies();
+        let mut hs = hierarchies();
+        settle_v2(&mut hs, limits);
         let mut b = Builder {
             name,
             dirs: Vec::new(),
@@ -779,7 +858,12 @@ impl Cgroup {
         validate_name(name).ok()?;
         let mut dirs: Vec<GroupDir> = Vec::new();
         for h in hierarchies() {
-            for base in [&h.own, &h.mount] {
+            // create() may have placed a v2 group at an ancestor of our own cgroup.
+            let bases = match h.version {
+                Version::V2 => ancestors_within(&h.own, &h.mount),
+                Version::V1 => vec![h.own.clone(), h.mount.clone()],
+            };
+            for base in &bases {
                 let path = base.join(PARENT_DIR).join(name);
                 if path.is_dir() && !dirs.iter().any(|d| d.path == path) {
                     dirs.push(GroupDir {
@@ -933,6 +1017,40 @@ mod tests {
         assert_eq!(join_cgroup(m, "/", "/"), m);
         assert_eq!(join_cgroup(m, "/", "/a/b"), m.join("a/b"));
         assert_eq!(join_cgroup(m, "/a", "/a/b"), m.join("b"));
+    }
+
+    #[test]
+    fn v2_base_prefers_levels_that_already_delegate() {
+        let bases: Vec<PathBuf> = ["/cg/a/scope", "/cg/a", "/cg"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let delegated = |d: &Path, c: &str| d == Path::new("/cg/a") && c != "cpu";
+        let (base, got) =
+            choose_v2_base(&bases, &["pids", "memory"], delegated, |_, _| false).expect("base");
+        assert_eq!(base, PathBuf::from("/cg/a"));
+        assert_eq!(got, vec!["pids", "memory"]);
+        // cpu is not delegated anywhere: enable it at the nearest level that accepts it,
+        // never at the scope that holds processes.
+        let (base, got) = choose_v2_base(&bases, &["pids", "cpu"], delegated, |d, _| {
+            d != Path::new("/cg/a/scope")
+        })
+        .expect("base");
+        assert_eq!(base, PathBuf::from("/cg/a"));
+        assert_eq!(got, vec!["pids", "cpu"]);
+        // Nothing can be enabled: stay in our own group with no controllers.
+        let (base, got) =
+            choose_v2_base(&bases, &["cpu"], |_, _| false, |_, _| false).expect("base");
+        assert_eq!(base, PathBuf::from("/cg/a/scope"));
+        assert!(got.is_empty());
+        assert_eq!(
+            ancestors_within(Path::new("/sys/fs/cgroup/a/b"), Path::new("/sys/fs/cgroup")),
+            vec![
+                PathBuf::from("/sys/fs/cgroup/a/b"),
+                PathBuf::from("/sys/fs/cgroup/a"),
+                PathBuf::from("/sys/fs/cgroup")
+            ]
+        );
     }
 
     #[test]
