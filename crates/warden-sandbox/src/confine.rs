@@ -61,8 +61,12 @@
 //! read + execute + list; paths in [`ConfineSpec::read_write`] get everything except creating
 //! character and block devices (no sandboxed tool needs that, and a device node inside a
 //! writable tree is a classic way back to the host). Anything not listed is inaccessible. A
-//! path that is a file gets only the rights that make sense for files. Missing paths are
-//! skipped and listed in the report.
+//! path that is a file gets only the rights that make sense for files, so single files
+//! (e.g. `/dev/null`) can go in either list. Missing paths are skipped and listed in the
+//! report. Device files that commands write to or use ioctls on (`/dev/null`, `/dev/tty`,
+//! `/dev/pts`) belong in `read_write`: a read-only `/dev` is enough for `/dev/urandom` but
+//! makes `> /dev/null` fail with EACCES. Files opened before the restriction (the inherited
+//! stdin, stdout and stderr) are not affected.
 //!
 //! Landlock's TCP port rules (ABI 4) are not used: the network namespace and the egress
 //! proxy decide where traffic goes. ABI 9's `resolve_unix` is not needed because seccomp

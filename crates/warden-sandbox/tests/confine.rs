@@ -552,6 +552,29 @@ fn children_of_the_confined_command_inherit_everything() {
 }
 
 #[test]
+fn device_files_need_a_read_write_rule() {
+    let c = prepare(&[], &[]);
+    if c.report().landlock.status == LandlockStatus::NotEnforced {
+        eprintln!("note: Landlock is not available on this kernel; skipping");
+        return;
+    }
+    let script = ["/bin/sh", "-c", "echo hi > /dev/null"];
+    let o = run(Some(&c), false, &script);
+    assert!(
+        !o.status.success(),
+        "with /dev read-only, writing /dev/null must fail: {}",
+        describe(&o)
+    );
+    let c = prepare(&[], &[Path::new("/dev/null")]);
+    let o = run(Some(&c), false, &script);
+    assert!(
+        o.status.success(),
+        "with /dev/null read-write, writing it must work: {}",
+        describe(&o)
+    );
+}
+
+#[test]
 fn apply_in_child_can_be_reused_for_many_children() {
     let c = prepare(&[], &[]);
     for _ in 0..3 {
