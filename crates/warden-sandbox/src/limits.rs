@@ -258,6 +258,12 @@ type Rlimit = (libc::c_int, u64);
 
 /// A per-sandbox cgroup (possibly spread over several v1 hierarchies), plus the rlimits that
 /// stand in for what no cgroup could enforce.
+///
+/// Dropping the handle leaves the group in place, because it outlives the process that
+/// made it ([`Cgroup::open`] finds it again): call [`Cgroup::kill_all`] and
+/// [`Cgroup::remove`]. Without any writable hierarchy the group has no directory,
+/// [`Cgroup::pids`] is empty and [`Cgroup::kill_all`] does nothing; the sandbox's PID
+/// namespace is then what takes every process down with its init.
 #[derive(Debug)]
 pub struct Cgroup {
     name: String,
