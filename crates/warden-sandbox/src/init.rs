@@ -159,7 +159,7 @@ fn serve(config: InitConfig, confinement: Arc<Confinement>) -> i32 {
             &Ready {
                 ok: true,
                 error: None,
-                confinement: Some(confinement.report().to_string()),
+                confinement: Some(confinement.report().summary()),
             },
         );
     }
