@@ -74,7 +74,11 @@ fn copy(mut from: impl Read, mut to: impl Write) {
 }
 
 fn spawn_named(name: String, f: impl FnOnce() + Send + 'static) {
-    if let Err(e) = std::thread::Builder::new().name(name).stack_size(256 * 1024).spawn(f) {
+    if let Err(e) = std::thread::Builder::new()
+        .name(name)
+        .stack_size(256 * 1024)
+        .spawn(f)
+    {
         eprintln!("warden init: cannot start a bridge thread: {e}");
     }
 }

@@ -196,10 +196,18 @@ impl ConfineReport {
         };
         format!(
             "{}seccomp ({} syscalls denied, {} by argument), {landlock}{}",
-            if self.no_new_privs { "no_new_privs, " } else { "" },
+            if self.no_new_privs {
+                "no_new_privs, "
+            } else {
+                ""
+            },
             self.seccomp.denied_syscalls,
             self.seccomp.conditional_syscalls,
-            if self.landlock.scoped { ", scoped signals and abstract sockets" } else { "" }
+            if self.landlock.scoped {
+                ", scoped signals and abstract sockets"
+            } else {
+                ""
+            }
         )
     }
 }

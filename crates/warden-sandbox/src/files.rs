@@ -37,7 +37,9 @@ pub fn split_inside(sandbox: &SandboxDir, inside: &str) -> Result<(PathBuf, Path
     } else if let Ok(rest) = p.strip_prefix(HOME) {
         (sandbox.home(), rest)
     } else if p.is_absolute() {
-        return Err(escape("only paths under /workspace or /home/sandbox can be copied"));
+        return Err(escape(
+            "only paths under /workspace or /home/sandbox can be copied",
+        ));
     } else {
         (sandbox.workspace(), p)
     };
@@ -54,22 +56,41 @@ pub fn split_inside(sandbox: &SandboxDir, inside: &str) -> Result<(PathBuf, Path
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd> {
-    nix::fcntl::open(root, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_RDONLY, nix::sys::stat::Mode::empty())
-        .map_err(|e| SandboxError::io(format!("opening {}", root.display()), e.into()))
+    nix::fcntl::open(
+        root,
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| SandboxError::io(format!("opening {}", root.display()), e.into()))
 }
 
 /// `openat2` below `root`, refusing symlinks and `..` anywhere on the way.
 fn open_beneath(root: &OwnedFd, rel: &Path, flags: i32, mode: u32) -> std::io::Result<OwnedFd> {
-    let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
-    let path = CString::new(rel.as_os_str().as_bytes()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let path = CString::new(rel.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: open_how is plain data; zeroed is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = if flags & libc::O_CREAT != 0 { u64::from(mode) } else { 0 };
+    how.mode = if flags & libc::O_CREAT != 0 {
+        u64::from(mode)
+    } else {
+        0
+    };
     how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: valid pointers to `path` and `how` for the duration of the call.
     let fd = unsafe {
-        libc::syscall(libc::SYS_openat2, root.as_raw_fd(), path.as_ptr(), &how as *const libc::open_how, std::mem::size_of::<libc::open_how>())
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
     };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
@@ -89,7 +110,12 @@ fn escape_error(inside: &str, e: std::io::Error) -> SandboxError {
 }
 
 /// Copies a host file or directory to `inside` (a file or directory path in the sandbox).
-pub fn copy_in(sandbox: &SandboxDir, host: &Path, inside: &str, owner: Option<u32>) -> Result<Copied> {
+pub fn copy_in(
+    sandbox: &SandboxDir,
+    host: &Path,
+    inside: &str,
+    owner: Option<u32>,
+) -> Result<Copied> {
     let (root_dir, rel) = split_inside(sandbox, inside)?;
     let root = open_root(&root_dir)?;
     let meta = std::fs::metadata(host).context(|| format!("reading {}", host.display()))?;
@@ -102,11 +128,27 @@ pub fn copy_in(sandbox: &SandboxDir, host: &Path, inside: &str, owner: Option<u3
         return Err(SandboxError::Invalid(format!("{inside}: give a file name")));
     }
     let mut copied = Copied::default();
-    copy_in_rec(&root, host, &target, meta.is_dir(), owner, inside, &mut copied)?;
+    copy_in_rec(
+        &root,
+        host,
+        &target,
+        meta.is_dir(),
+        owner,
+        inside,
+        &mut copied,
+    )?;
     Ok(copied)
 }
 
-fn copy_in_rec(root: &OwnedFd, host: &Path, rel: &Path, is_dir: bool, owner: Option<u32>, inside: &str, copied: &mut Copied) -> Result<()> {
+fn copy_in_rec(
+    root: &OwnedFd,
+    host: &Path,
+    rel: &Path,
+    is_dir: bool,
+    owner: Option<u32>,
+    inside: &str,
+    copied: &mut Copied,
+) -> Result<()> {
     let chown = |fd: &OwnedFd| {
         if let Some(uid) = owner {
             let _ = nix::unistd::fchown(fd, Some(uid.into()), Some(uid.into()));
@@ -114,14 +156,20 @@ fn copy_in_rec(root: &OwnedFd, host: &Path, rel: &Path, is_dir: bool, owner: Opt
     };
     if is_dir {
         let parent = rel.parent().unwrap_or(Path::new(""));
-        let pfd = open_beneath(root, parent, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| escape_error(inside, e))?;
-        let name = CString::new(rel.file_name().unwrap_or_default().as_bytes()).map_err(|_| SandboxError::Invalid(format!("{inside}: bad name")))?;
+        let pfd = open_beneath(root, parent, libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map_err(|e| escape_error(inside, e))?;
+        let name = CString::new(rel.file_name().unwrap_or_default().as_bytes())
+            .map_err(|_| SandboxError::Invalid(format!("{inside}: bad name")))?;
         // SAFETY: valid descriptor and C string.
         let rc = unsafe { libc::mkdirat(pfd.as_raw_fd(), name.as_ptr(), 0o755) };
         if rc != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
-            return Err(SandboxError::io(format!("creating {inside}"), std::io::Error::last_os_error()));
+            return Err(SandboxError::io(
+                format!("creating {inside}"),
+                std::io::Error::last_os_error(),
+            ));
         }
-        let dfd = open_beneath(root, rel, libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(|e| escape_error(inside, e))?;
+        let dfd = open_beneath(root, rel, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .map_err(|e| escape_error(inside, e))?;
         chown(&dfd);
         let entries = std::fs::read_dir(host).context(|| format!("reading {}", host.display()))?;
         for entry in entries.flatten() {
@@ -133,16 +181,34 @@ fn copy_in_rec(root: &OwnedFd, host: &Path, rel: &Path, is_dir: bool, owner: Opt
                 copied.skipped += 1;
                 continue;
             }
-            copy_in_rec(root, &entry.path(), &rel.join(entry.file_name()), ft.is_dir(), owner, inside, copied)?;
+            copy_in_rec(
+                root,
+                &entry.path(),
+                &rel.join(entry.file_name()),
+                ft.is_dir(),
+                owner,
+                inside,
+                copied,
+            )?;
         }
         return Ok(());
     }
     let mut src = File::open(host).context(|| format!("reading {}", host.display()))?;
-    let mode = src.metadata().map(|m| m.permissions().mode() & 0o777).unwrap_or(0o644);
-    let fd = open_beneath(root, rel, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW, mode).map_err(|e| escape_error(inside, e))?;
+    let mode = src
+        .metadata()
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o644);
+    let fd = open_beneath(
+        root,
+        rel,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW,
+        mode,
+    )
+    .map_err(|e| escape_error(inside, e))?;
     chown(&fd);
     let mut dst = File::from(fd);
-    let n = std::io::copy(&mut src, &mut dst).context(|| format!("copying {} into the sandbox", host.display()))?;
+    let n = std::io::copy(&mut src, &mut dst)
+        .context(|| format!("copying {} into the sandbox", host.display()))?;
     copied.files += 1;
     copied.bytes += n;
     Ok(())
@@ -152,9 +218,13 @@ fn copy_in_rec(root: &OwnedFd, host: &Path, rel: &Path, is_dir: bool, owner: Opt
 pub fn copy_out(sandbox: &SandboxDir, inside: &str, host: &Path) -> Result<Copied> {
     let (root_dir, rel) = split_inside(sandbox, inside)?;
     let root = open_root(&root_dir)?;
-    let fd = open_beneath(&root, &rel, libc::O_RDONLY | libc::O_NOFOLLOW, 0).map_err(|e| escape_error(inside, e))?;
+    let fd = open_beneath(&root, &rel, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
+        .map_err(|e| escape_error(inside, e))?;
     let target = if host.is_dir() {
-        host.join(rel.file_name().unwrap_or(root_dir.file_name().unwrap_or_default()))
+        host.join(
+            rel.file_name()
+                .unwrap_or(root_dir.file_name().unwrap_or_default()),
+        )
     } else {
         host.to_path_buf()
     };
@@ -163,11 +233,19 @@ pub fn copy_out(sandbox: &SandboxDir, inside: &str, host: &Path) -> Result<Copie
     Ok(copied)
 }
 
-fn copy_out_rec(root: &OwnedFd, rel: &Path, file: File, host: &Path, inside: &str, copied: &mut Copied) -> Result<()> {
+fn copy_out_rec(
+    root: &OwnedFd,
+    rel: &Path,
+    file: File,
+    host: &Path,
+    inside: &str,
+    copied: &mut Copied,
+) -> Result<()> {
     let meta = file.metadata().context(|| format!("reading {inside}"))?;
     if meta.is_dir() {
         std::fs::create_dir_all(host).context(|| format!("creating {}", host.display()))?;
-        let mut dir = nix::dir::Dir::from_fd(OwnedFd::from(file)).map_err(|e| SandboxError::io(format!("listing {inside}"), e.into()))?;
+        let mut dir = nix::dir::Dir::from_fd(OwnedFd::from(file))
+            .map_err(|e| SandboxError::io(format!("listing {inside}"), e.into()))?;
         let names: Vec<std::ffi::OsString> = dir
             .iter()
             .flatten()
@@ -176,7 +254,12 @@ fn copy_out_rec(root: &OwnedFd, rel: &Path, file: File, host: &Path, inside: &st
             .collect();
         for name in names {
             let child_rel = rel.join(&name);
-            match open_beneath(root, &child_rel, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0) {
+            match open_beneath(
+                root,
+                &child_rel,
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+                0,
+            ) {
                 Ok(fd) => {
                     let f = File::from(fd);
                     let ft = f.metadata().map(|m| m.file_type());
@@ -210,7 +293,10 @@ fn copy_out_rec(root: &OwnedFd, rel: &Path, file: File, host: &Path, inside: &st
 pub fn is_secret_file(name: &std::ffi::OsStr) -> bool {
     let name = name.to_string_lossy();
     (name == ".env" || name.starts_with(".env."))
-        && !matches!(name.as_ref(), ".env.example" | ".env.sample" | ".env.template" | ".env.dist")
+        && !matches!(
+            name.as_ref(),
+            ".env.example" | ".env.sample" | ".env.template" | ".env.dist"
+        )
 }
 
 /// Copies a host tree (no symlink followed, special files skipped), optionally
@@ -221,12 +307,21 @@ pub fn copy_tree(src: &Path, dst: &Path, skip_secrets: bool, owner: Option<u32>)
     Ok(copied)
 }
 
-fn copy_tree_rec(src: &Path, dst: &Path, skip_secrets: bool, owner: Option<u32>, copied: &mut Copied) -> Result<()> {
+fn copy_tree_rec(
+    src: &Path,
+    dst: &Path,
+    skip_secrets: bool,
+    owner: Option<u32>,
+    copied: &mut Copied,
+) -> Result<()> {
     let meta = std::fs::symlink_metadata(src).context(|| format!("reading {}", src.display()))?;
     std::fs::create_dir_all(dst).context(|| format!("creating {}", dst.display()))?;
     let _ = std::fs::set_permissions(dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777));
     lchown(dst, owner.or(owner_of(&meta)));
-    for entry in std::fs::read_dir(src).context(|| format!("reading {}", src.display()))?.flatten() {
+    for entry in std::fs::read_dir(src)
+        .context(|| format!("reading {}", src.display()))?
+        .flatten()
+    {
         let (from, to) = (entry.path(), dst.join(entry.file_name()));
         let Ok(ft) = entry.file_type() else { continue };
         if skip_secrets && is_secret_file(&entry.file_name()) {
@@ -234,13 +329,21 @@ fn copy_tree_rec(src: &Path, dst: &Path, skip_secrets: bool, owner: Option<u32>,
         } else if ft.is_dir() {
             copy_tree_rec(&from, &to, skip_secrets, owner, copied)?;
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(&from).context(|| format!("reading {}", from.display()))?;
-            std::os::unix::fs::symlink(&target, &to).context(|| format!("creating {}", to.display()))?;
-            lchown(&to, owner.or(entry.metadata().ok().as_ref().and_then(owner_of)));
+            let target =
+                std::fs::read_link(&from).context(|| format!("reading {}", from.display()))?;
+            std::os::unix::fs::symlink(&target, &to)
+                .context(|| format!("creating {}", to.display()))?;
+            lchown(
+                &to,
+                owner.or(entry.metadata().ok().as_ref().and_then(owner_of)),
+            );
             copied.files += 1;
         } else if ft.is_file() {
             let n = std::fs::copy(&from, &to).context(|| format!("copying {}", from.display()))?;
-            lchown(&to, owner.or(entry.metadata().ok().as_ref().and_then(owner_of)));
+            lchown(
+                &to,
+                owner.or(entry.metadata().ok().as_ref().and_then(owner_of)),
+            );
             copied.files += 1;
             copied.bytes += n;
         } else {

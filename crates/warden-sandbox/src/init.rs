@@ -45,6 +45,9 @@ pub struct InitConfig {
     pub default_cwd: String,
     /// As root: the uid (and gid) to become before anything else.
     pub become_uid: Option<u32>,
+    /// The read end of a pipe only the host side can write: when it closes (the
+    /// supervisor died, however it died) the init exits and the kernel ends the sandbox.
+    pub lifeline_fd: Option<i32>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,6 +70,12 @@ pub fn main(args: &[String]) -> i32 {
         if let Err(e) = crate::launch::become_user(uid) {
             return fatal(config.ready_fd, &format!("becoming uid {uid}: {e}"));
         }
+        // Changing credentials cleared the parent-death signal bubblewrap set.
+        // SAFETY: prctl with constant arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    }
+    if let Some(fd) = config.lifeline_fd {
+        watch_lifeline(fd);
     }
     let confinement = match Confinement::prepare(&ConfineSpec {
         read_only: config.read_only.iter().map(PathBuf::from).collect(),
@@ -77,7 +86,10 @@ pub fn main(args: &[String]) -> i32 {
     };
     for (port, target) in &config.egress {
         if let Err(e) = bridge::loopback_to_unix(*port, PathBuf::from(target)) {
-            return fatal(config.ready_fd, &format!("egress bridge on 127.0.0.1:{port}: {e}"));
+            return fatal(
+                config.ready_fd,
+                &format!("egress bridge on 127.0.0.1:{port}: {e}"),
+            );
         }
     }
     for port in &config.publish {
@@ -88,12 +100,37 @@ pub fn main(args: &[String]) -> i32 {
     }
     match mode {
         "run" => {
-            let argv: Vec<String> = args.iter().skip(2).skip_while(|a| *a == "--").cloned().collect();
+            let argv: Vec<String> = args
+                .iter()
+                .skip(2)
+                .skip_while(|a| *a == "--")
+                .cloned()
+                .collect();
             run_one(&config, &confinement, &argv)
         }
         "serve" => serve(config, confinement),
         other => fatal(config.ready_fd, &format!("unknown init mode {other:?}")),
     }
+}
+
+fn watch_lifeline(fd: i32) {
+    // SAFETY: the host passed this descriptor for this purpose alone.
+    let mut pipe = unsafe { std::fs::File::from_raw_fd(fd) };
+    let _ = std::thread::Builder::new()
+        .name("lifeline".into())
+        .spawn(move || {
+            let mut buf = [0u8; 16];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            // PID 1 exiting takes every process of the namespace with it.
+            std::process::exit(137);
+        });
 }
 
 fn fatal(ready_fd: Option<i32>, message: &str) -> i32 {
@@ -150,7 +187,12 @@ fn serve(config: InitConfig, confinement: Arc<Confinement>) -> i32 {
     let _ = std::fs::remove_file(&path);
     let listener = match UnixListener::bind(&path) {
         Ok(l) => l,
-        Err(e) => return fatal(config.ready_fd, &format!("exec socket {}: {e}", path.display())),
+        Err(e) => {
+            return fatal(
+                config.ready_fd,
+                &format!("exec socket {}: {e}", path.display()),
+            )
+        }
     };
     let reaper = Reaper::start();
     if let Some(fd) = config.ready_fd {
@@ -180,31 +222,65 @@ fn send(conn: &mut UnixStream, event: &ExecEvent) {
     let _ = conn.write_all(&line);
 }
 
-fn handle_exec(mut conn: UnixStream, config: &InitConfig, confinement: &Confinement, reaper: &Reaper) {
+fn handle_exec(
+    mut conn: UnixStream,
+    config: &InitConfig,
+    confinement: &Confinement,
+    reaper: &Reaper,
+) {
     let (line, fds) = match recv_line_with_fds(&conn, 1 << 20) {
         Ok(got) => got,
         Err(_) => return,
     };
     let request: ExecRequest = match serde_json::from_slice(&line) {
         Ok(r) => r,
-        Err(e) => return send(&mut conn, &ExecEvent::Error { message: format!("bad request: {e}") }),
+        Err(e) => {
+            return send(
+                &mut conn,
+                &ExecEvent::Error {
+                    message: format!("bad request: {e}"),
+                },
+            )
+        }
     };
     if fds.len() != 3 {
-        return send(&mut conn, &ExecEvent::Error { message: "expected stdin, stdout and stderr".into() });
+        return send(
+            &mut conn,
+            &ExecEvent::Error {
+                message: "expected stdin, stdout and stderr".into(),
+            },
+        );
     }
     let mut env = config.env.clone();
     env.extend(request.env.iter().cloned());
-    let cwd = request.cwd.clone().unwrap_or_else(|| config.default_cwd.clone());
+    let cwd = request
+        .cwd
+        .clone()
+        .unwrap_or_else(|| config.default_cwd.clone());
     let prepared = match Prepared::new(&request.argv, &env, &cwd) {
         Ok(p) => p,
-        Err(e) => return send(&mut conn, &ExecEvent::Error { message: e.to_string() }),
+        Err(e) => {
+            return send(
+                &mut conn,
+                &ExecEvent::Error {
+                    message: e.to_string(),
+                },
+            )
+        }
     };
     let stdio = [fds[0].as_raw_fd(), fds[1].as_raw_fd(), fds[2].as_raw_fd()];
     let started = prepared.spawn(stdio, confinement);
     drop(fds);
     let pid = match started {
         Ok(pid) => pid,
-        Err(e) => return send(&mut conn, &ExecEvent::Error { message: e.to_string() }),
+        Err(e) => {
+            return send(
+                &mut conn,
+                &ExecEvent::Error {
+                    message: e.to_string(),
+                },
+            )
+        }
     };
     reaper.started();
     send(&mut conn, &ExecEvent::Started { pid });
@@ -216,13 +292,17 @@ fn handle_exec(mut conn: UnixStream, config: &InitConfig, confinement: &Confinem
     let gone = Arc::new(AtomicBool::new(false));
     if let Ok(mut watch) = conn.try_clone() {
         let gone = gone.clone();
-        let _ = std::thread::Builder::new().name("exec-watch".into()).spawn(move || {
-            let mut buf = [0u8; 64];
-            while matches!(watch.read(&mut buf), Ok(n) if n > 0) {}
-            gone.store(true, Ordering::SeqCst);
-        });
+        let _ = std::thread::Builder::new()
+            .name("exec-watch".into())
+            .spawn(move || {
+                let mut buf = [0u8; 64];
+                while matches!(watch.read(&mut buf), Ok(n) if n > 0) {}
+                gone.store(true, Ordering::SeqCst);
+            });
     }
-    let deadline = request.timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+    let deadline = request
+        .timeout_ms
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
     let group = Pid::from_raw(pid);
     loop {
         let step = Instant::now() + Duration::from_millis(100);
@@ -233,14 +313,28 @@ fn handle_exec(mut conn: UnixStream, config: &InitConfig, confinement: &Confinem
                 WaitStatus::Signaled(_, sig, _) => (128 + sig as i32, Some(sig as i32)),
                 _ => (125, None),
             };
-            send(&mut conn, &ExecEvent::Exited { code, signal, timed_out: false });
+            send(
+                &mut conn,
+                &ExecEvent::Exited {
+                    code,
+                    signal,
+                    timed_out: false,
+                },
+            );
             break;
         }
         let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
         if timed_out || gone.load(Ordering::SeqCst) {
             let _ = killpg(group, Signal::SIGKILL);
             let _ = reaper.wait(pid, Instant::now() + Duration::from_secs(5));
-            send(&mut conn, &ExecEvent::Exited { code: 124, signal: Some(9), timed_out });
+            send(
+                &mut conn,
+                &ExecEvent::Exited {
+                    code: 124,
+                    signal: Some(9),
+                    timed_out,
+                },
+            );
             break;
         }
     }

@@ -62,7 +62,9 @@ pub fn find_bwrap() -> Result<PathBuf> {
 }
 
 /// Host top-level entries that make up the read-only minimal root.
-const SYSTEM_DIRS: [&str; 9] = ["usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+const SYSTEM_DIRS: [&str; 9] = [
+    "usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
+];
 
 /// The paths commands may read (Landlock), given the minimal root.
 pub fn readable_paths() -> Vec<String> {
@@ -73,7 +75,9 @@ pub fn readable_paths() -> Vec<String> {
 
 /// The paths commands may write (Landlock).
 pub fn writable_paths() -> Vec<String> {
-    [WORKSPACE, HOME, "/tmp", "/var/tmp", "/dev"].map(String::from).to_vec()
+    [WORKSPACE, HOME, "/tmp", "/var/tmp", "/dev"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// A bubblewrap command ready to spawn, with the descriptors it must inherit.
@@ -91,62 +95,117 @@ pub enum Mode {
 }
 
 impl Launch {
-    pub fn new(sandbox: &SandboxDir, config: &InitConfig, mode: &Mode, attach: Option<AttachFds>, info_fd: Option<RawFd>) -> Result<Launch> {
+    /// `inherit` are descriptors bubblewrap and the init must keep; `info_fd` gets bubblewrap's `--info-fd` JSON.
+    pub fn new(
+        sandbox: &SandboxDir,
+        config: &InitConfig,
+        mode: &Mode,
+        attach: Option<AttachFds>,
+        inherit: &[RawFd],
+        info_fd: RawFd,
+    ) -> Result<Launch> {
         let bwrap = find_bwrap()?;
         let exe = std::env::current_exe().context(|| "finding the warden executable".into())?;
         let mut fds = Vec::new();
         let mut open = |path: &Path| -> Result<RawFd> {
-            let fd = nix::fcntl::open(path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                .map_err(|e| SandboxError::io(format!("opening {}", path.display()), e.into()))?;
+            let fd = nix::fcntl::open(
+                path,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| SandboxError::io(format!("opening {}", path.display()), e.into()))?;
             let raw = fd.as_raw_fd();
             fds.push(fd);
             Ok(raw)
         };
         let mut args: Vec<OsString> = Vec::new();
-        let push = |args: &mut Vec<OsString>, items: &[&str]| args.extend(items.iter().map(OsString::from));
-        push(&mut args, &[
-            "--new-session",
-            "--die-with-parent",
-            "--as-pid-1",
-            "--unshare-ipc",
-            "--unshare-pid",
-            "--unshare-net",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--hostname",
-            "warden-sandbox",
-            "--clearenv",
-        ]);
+        let push = |args: &mut Vec<OsString>, items: &[&str]| {
+            args.extend(items.iter().map(OsString::from))
+        };
+        push(
+            &mut args,
+            &[
+                "--new-session",
+                "--die-with-parent",
+                "--as-pid-1",
+                "--unshare-ipc",
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--hostname",
+                "warden-sandbox",
+                "--clearenv",
+            ],
+        );
         if as_root() {
             // bubblewrap runs privileged (it must reach the host paths it binds); the
             // init keeps only the right to become SANDBOX_UID, which it does first.
-            push(&mut args, &["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]);
+            push(
+                &mut args,
+                &["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"],
+            );
         } else {
             push(&mut args, &["--unshare-user", "--disable-userns"]);
         }
-        if let Some(fd) = info_fd {
-            push(&mut args, &["--info-fd", &fd.to_string()]);
-        }
+        push(&mut args, &["--info-fd", &info_fd.to_string()]);
         for dir in SYSTEM_DIRS {
             let host = Path::new("/").join(dir);
             match std::fs::symlink_metadata(&host) {
                 Ok(m) if m.file_type().is_symlink() => {
                     if let Ok(target) = std::fs::read_link(&host) {
-                        args.extend(["--symlink".into(), target.into_os_string(), format!("/{dir}").into()]);
+                        args.extend([
+                            "--symlink".into(),
+                            target.into_os_string(),
+                            format!("/{dir}").into(),
+                        ]);
                     }
                 }
-                Ok(m) if m.is_dir() => push(&mut args, &["--ro-bind", &format!("/{dir}"), &format!("/{dir}")]),
+                Ok(m) if m.is_dir() => push(
+                    &mut args,
+                    &["--ro-bind", &format!("/{dir}"), &format!("/{dir}")],
+                ),
                 _ => {}
             }
         }
-        push(&mut args, &["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/var", "--dir", "/var/tmp", "--dir", "/home", "--perms", "0755", "--dir", "/run/warden"]);
+        push(
+            &mut args,
+            &[
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--perms",
+                "1777",
+                "--tmpfs",
+                "/tmp",
+                "--tmpfs",
+                "/run",
+                "--tmpfs",
+                "/var",
+                "--perms",
+                "1777",
+                "--dir",
+                "/var/tmp",
+                "--dir",
+                "/home",
+                "--perms",
+                "0755",
+                "--dir",
+                "/run/warden",
+            ],
+        );
         // The sandbox has no resolver of its own: names resolve on the host, in the proxy.
         if Path::new("/etc/resolv.conf").exists() {
             let resolv = sandbox.path().join("resolv.conf");
             std::fs::write(&resolv, "# warden sandbox: no resolver; the egress proxy resolves names\nnameserver 127.0.0.1\n")
                 .context(|| format!("writing {}", resolv.display()))?;
             let fd = open(&resolv)?;
-            args.extend(["--ro-bind-fd".into(), fd.to_string().into(), "/etc/resolv.conf".into()]);
+            args.extend([
+                "--ro-bind-fd".into(),
+                fd.to_string().into(),
+                "/etc/resolv.conf".into(),
+            ]);
         }
         let binds: [(&str, PathBuf, &str); 5] = [
             ("--bind-fd", sandbox.workspace(), WORKSPACE),
@@ -159,8 +218,15 @@ impl Launch {
             let fd = open(&host)?;
             args.extend([flag.into(), fd.to_string().into(), inside.into()]);
         }
-        args.extend(["--chdir".into(), WORKSPACE.into(), "--".into(), INIT_PATH.into(), INIT_ARG.into()]);
-        let config_json = serde_json::to_string(config).map_err(|e| SandboxError::Start(e.to_string()))?;
+        args.extend([
+            "--chdir".into(),
+            WORKSPACE.into(),
+            "--".into(),
+            INIT_PATH.into(),
+            INIT_ARG.into(),
+        ]);
+        let config_json =
+            serde_json::to_string(config).map_err(|e| SandboxError::Start(e.to_string()))?;
         match mode {
             Mode::Serve => args.extend(["serve".into(), config_json.into()]),
             Mode::Run(argv) => {
@@ -170,7 +236,12 @@ impl Launch {
         }
         let mut command = Command::new(bwrap);
         command.args(&args).env_clear();
-        let inherit: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).chain(config.ready_fd).chain(info_fd).collect();
+        let inherit: Vec<RawFd> = fds
+            .iter()
+            .map(|f| f.as_raw_fd())
+            .chain(config.ready_fd)
+            .chain(inherit.iter().copied())
+            .collect();
         // SAFETY: the closure only makes async-signal-safe calls (fcntl, write, setuid...).
         unsafe {
             command.pre_exec(move || {
@@ -196,7 +267,9 @@ impl Launch {
     pub fn spawn_tokio(self) -> Result<tokio::process::Child> {
         let mut command = tokio::process::Command::from(self.command);
         command.kill_on_drop(true);
-        command.spawn().map_err(|e| SandboxError::Start(format!("starting bubblewrap: {e}")))
+        command
+            .spawn()
+            .map_err(|e| SandboxError::Start(format!("starting bubblewrap: {e}")))
     }
 }
 
@@ -209,7 +282,10 @@ fn as_root() -> bool {
 pub fn become_user(uid: u32) -> std::io::Result<()> {
     // SAFETY: plain system calls on integers.
     unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setresgid(uid, uid, uid) != 0 || libc::setresuid(uid, uid, uid) != 0 {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setresgid(uid, uid, uid) != 0
+            || libc::setresuid(uid, uid, uid) != 0
+        {
             return Err(std::io::Error::last_os_error());
         }
     }
@@ -217,9 +293,15 @@ pub fn become_user(uid: u32) -> std::io::Result<()> {
     let all_clear = status
         .lines()
         .filter(|l| l.starts_with("CapEff:") || l.starts_with("CapPrm:"))
-        .all(|l| l.split_whitespace().nth(1).is_some_and(|v| v.trim_start_matches('0').is_empty()));
+        .all(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|v| v.trim_start_matches('0').is_empty())
+        });
     if !all_clear {
-        return Err(std::io::Error::other("capabilities survived the switch to the sandbox user"));
+        return Err(std::io::Error::other(
+            "capabilities survived the switch to the sandbox user",
+        ));
     }
     Ok(())
 }

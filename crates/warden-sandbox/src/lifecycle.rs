@@ -7,7 +7,10 @@ use crate::limits::Cgroup;
 use crate::net::Net;
 use crate::proto::{send_with_fds, ExecEvent, ExecRequest};
 use crate::spec::{NetworkPolicy, SandboxSpec, WorkspaceSource};
-use crate::state::{new_id, now_ms, write_json_atomic, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot, SnapshotMeta, Status};
+use crate::state::{
+    new_id, now_ms, write_json_atomic, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot,
+    SnapshotMeta, Status,
+};
 use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -51,7 +54,9 @@ impl Sandboxes {
         launch::find_bwrap()?;
         if let Some(name) = &spec.name {
             if self.root.name_taken(name)? {
-                return Err(SandboxError::Invalid(format!("--name {name}: a sandbox with that name exists")));
+                return Err(SandboxError::Invalid(format!(
+                    "--name {name}: a sandbox with that name exists"
+                )));
             }
         }
         let snapshot = match &spec.workspace {
@@ -60,36 +65,46 @@ impl Sandboxes {
         };
         let id = new_id("sb");
         let sandbox = self.root.sandbox_dir(&id);
-        std::fs::create_dir_all(sandbox.path()).context(|| format!("creating {}", sandbox.path().display()))?;
+        std::fs::create_dir_all(sandbox.path())
+            .context(|| format!("creating {}", sandbox.path().display()))?;
         let _ = std::fs::set_permissions(sandbox.path(), std::fs::Permissions::from_mode(0o700));
-        let result = self.populate(&sandbox, spec, snapshot.as_ref()).and_then(|source| {
-            let meta = SandboxMeta {
-                id: id.clone(),
-                name: spec.name.clone(),
-                status: Status::Starting,
-                created_ms: now_ms(),
-                deadline_ms: spec.timeout.map(|t| now_ms() + t.as_millis() as u64),
-                policy: spec.policy.clone(),
-                ports: spec.ports.iter().map(|p| PublishedPort { sandbox: *p, host: 0 }).collect(),
-                limits: spec.limits.clone(),
-                limits_report: None,
-                confinement: None,
-                source,
-                brokered: Vec::new(),
-                env: Vec::new(),
-                secrets: spec.secrets.clone(),
-                brokers: spec.brokers.clone(),
-                supervisor_pid: None,
-                bwrap_pid: None,
-                init_pid: None,
-                host_uid: launch::host_uid(),
-                cgroup: None,
-                ended_ms: None,
-                end_reason: None,
-            };
-            sandbox.save(&meta)?;
-            Ok(meta)
-        });
+        let result = self
+            .populate(&sandbox, spec, snapshot.as_ref())
+            .and_then(|source| {
+                let meta = SandboxMeta {
+                    id: id.clone(),
+                    name: spec.name.clone(),
+                    status: Status::Starting,
+                    created_ms: now_ms(),
+                    deadline_ms: spec.timeout.map(|t| now_ms() + t.as_millis() as u64),
+                    policy: spec.policy.clone(),
+                    ports: spec
+                        .ports
+                        .iter()
+                        .map(|p| PublishedPort {
+                            sandbox: *p,
+                            host: 0,
+                        })
+                        .collect(),
+                    limits: spec.limits.clone(),
+                    limits_report: None,
+                    confinement: None,
+                    source,
+                    brokered: Vec::new(),
+                    env: Vec::new(),
+                    secrets: spec.secrets.clone(),
+                    brokers: spec.brokers.clone(),
+                    supervisor_pid: None,
+                    bwrap_pid: None,
+                    init_pid: None,
+                    host_uid: launch::host_uid(),
+                    cgroup: None,
+                    ended_ms: None,
+                    end_reason: None,
+                };
+                sandbox.save(&meta)?;
+                Ok(meta)
+            });
         match result {
             Ok(meta) => Ok((sandbox, meta)),
             Err(e) => {
@@ -99,13 +114,22 @@ impl Sandboxes {
         }
     }
 
-    fn populate(&self, sandbox: &SandboxDir, spec: &SandboxSpec, snapshot: Option<&SnapshotMeta>) -> Result<Option<String>> {
+    fn populate(
+        &self,
+        sandbox: &SandboxDir,
+        spec: &SandboxSpec,
+        snapshot: Option<&SnapshotMeta>,
+    ) -> Result<Option<String>> {
         let owner = as_root().then_some(launch::host_uid());
         let source = match (&spec.workspace, snapshot) {
             (WorkspaceSource::Copy(dir), _) => {
                 let copied = files::copy_tree(dir, &sandbox.workspace(), true, owner)?;
                 std::fs::create_dir_all(sandbox.home()).context(|| "creating home".into())?;
-                let note = if copied.skipped > 0 { format!(" ({} secret or special files left out)", copied.skipped) } else { String::new() };
+                let note = if copied.skipped > 0 {
+                    format!(" ({} secret or special files left out)", copied.skipped)
+                } else {
+                    String::new()
+                };
                 Some(format!("{}{note}", dir.display()))
             }
             (WorkspaceSource::Snapshot(_), Some(snap)) => {
@@ -115,7 +139,8 @@ impl Sandboxes {
                 Some(format!("snapshot {}", snap.id))
             }
             _ => {
-                std::fs::create_dir_all(sandbox.workspace()).context(|| "creating workspace".into())?;
+                std::fs::create_dir_all(sandbox.workspace())
+                    .context(|| "creating workspace".into())?;
                 std::fs::create_dir_all(sandbox.home()).context(|| "creating home".into())?;
                 None
             }
@@ -126,7 +151,8 @@ impl Sandboxes {
         for dir in [sandbox.workspace(), sandbox.home(), sandbox.sock_dir()] {
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
             if let Some(uid) = owner {
-                std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).context(|| format!("chown {}", dir.display()))?;
+                std::os::unix::fs::chown(&dir, Some(uid), Some(uid))
+                    .context(|| format!("chown {}", dir.display()))?;
             }
         }
         Ok(source)
@@ -143,29 +169,46 @@ impl Sandboxes {
             let hint = match status {
                 Status::TimedOut | Status::Stopped | Status::Failed => format!(
                     " ({}); its files stay until `warden sandbox destroy {}`",
-                    meta.end_reason.clone().unwrap_or_else(|| "its supervisor is gone".into()),
+                    meta.end_reason
+                        .clone()
+                        .unwrap_or_else(|| "its supervisor is gone".into()),
                     meta.id
                 ),
                 _ => String::new(),
             };
-            return Err(SandboxError::NotRunning { id: meta.id.clone(), status: status.to_string(), hint });
+            return Err(SandboxError::NotRunning {
+                id: meta.id.clone(),
+                status: status.to_string(),
+                hint,
+            });
         }
         Ok((dir, meta))
     }
 
     /// Runs a command in a running sandbox with the given descriptors as its stdio.
     /// Returns the final event: `Exited`, or `Started` for a detached command.
-    pub fn exec(&self, id_or_name: &str, request: &ExecRequest, stdio: [RawFd; 3]) -> Result<ExecEvent> {
+    pub fn exec(
+        &self,
+        id_or_name: &str,
+        request: &ExecRequest,
+        stdio: [RawFd; 3],
+    ) -> Result<ExecEvent> {
         let (sandbox, meta) = self.find_running(id_or_name)?;
-        let proto = |message: String| SandboxError::Protocol { id: meta.id.clone(), message };
-        let conn = UnixStream::connect(sandbox.exec_socket()).map_err(|e| proto(format!("connecting: {e}")))?;
+        let proto = |message: String| SandboxError::Protocol {
+            id: meta.id.clone(),
+            message,
+        };
+        let conn = UnixStream::connect(sandbox.exec_socket())
+            .map_err(|e| proto(format!("connecting: {e}")))?;
         let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
         line.push(b'\n');
-        send_with_fds(&conn, &line, &stdio).map_err(|e| proto(format!("sending the command: {e}")))?;
+        send_with_fds(&conn, &line, &stdio)
+            .map_err(|e| proto(format!("sending the command: {e}")))?;
         let mut last = None;
         for line in BufReader::new(&conn).lines() {
             let Ok(line) = line else { break };
-            let event: ExecEvent = serde_json::from_str(&line).map_err(|e| proto(format!("bad reply: {e}")))?;
+            let event: ExecEvent =
+                serde_json::from_str(&line).map_err(|e| proto(format!("bad reply: {e}")))?;
             match event {
                 ExecEvent::Started { .. } if request.detach => return Ok(event),
                 ExecEvent::Started { .. } => last = Some(event),
@@ -203,7 +246,8 @@ impl Sandboxes {
             let _ = cg.kill_all();
             let _ = cg.remove();
         }
-        std::fs::remove_dir_all(sandbox.path()).context(|| format!("removing {}", sandbox.path().display()))?;
+        std::fs::remove_dir_all(sandbox.path())
+            .context(|| format!("removing {}", sandbox.path().display()))?;
         Ok(meta.id)
     }
 
@@ -231,7 +275,13 @@ impl Sandboxes {
             files::copy_tree(&sandbox.home(), &dir.join("home"), false, None)?;
             let (f1, b1) = files::tree_size(&dir.join("workspace"));
             let (f2, b2) = files::tree_size(&dir.join("home"));
-            let snap = SnapshotMeta { id: id.clone(), source_sandbox: meta.id.clone(), created_ms: now_ms(), files: f1 + f2, bytes: b1 + b2 };
+            let snap = SnapshotMeta {
+                id: id.clone(),
+                source_sandbox: meta.id.clone(),
+                created_ms: now_ms(),
+                files: f1 + f2,
+                bytes: b1 + b2,
+            };
             write_json_atomic(&dir.join("meta.json"), &snap)?;
             Ok(snap)
         })();
@@ -243,7 +293,9 @@ impl Sandboxes {
 
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>> {
         let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(self.root.snapshots_dir()) else { return Ok(out) };
+        let Ok(entries) = std::fs::read_dir(self.root.snapshots_dir()) else {
+            return Ok(out);
+        };
         for entry in entries.flatten() {
             if let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) {
                 if let Ok(meta) = serde_json::from_str::<SnapshotMeta>(&text) {
@@ -276,7 +328,10 @@ impl Sandboxes {
             return Err(SandboxError::Invalid("give a command after `--`".into()));
         }
         let (sandbox, meta) = self.prepare(spec)?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context(|| "starting a runtime".into())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context(|| "starting a runtime".into())?;
         let result = runtime.block_on(run_in(&sandbox, meta, argv));
         let _ = std::fs::remove_dir_all(sandbox.path());
         result
@@ -284,16 +339,35 @@ impl Sandboxes {
 }
 
 async fn run_in(sandbox: &SandboxDir, meta: SandboxMeta, argv: &[String]) -> Result<i32> {
-    let needs_net = !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !meta.brokers.is_empty();
-    let net = if needs_net { Net::start(sandbox, &meta).await? } else { Net::none() };
-    let (mut child, cgroup, _, init_pid) =
-        crate::supervisor::launch(sandbox, &meta, &net, Mode::Run(argv.to_vec()), (Stdio::inherit(), Stdio::inherit(), Stdio::inherit())).await?;
-    let deadline = meta.deadline_ms.map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+    let needs_net =
+        !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !meta.brokers.is_empty();
+    let net = if needs_net {
+        Net::start(sandbox, &meta).await?
+    } else {
+        Net::none()
+    };
+    let crate::supervisor::Launched {
+        mut child,
+        cgroup,
+        init_pid,
+        lifeline,
+    } = crate::supervisor::launch(
+        sandbox,
+        &meta,
+        &net,
+        Mode::Run(argv.to_vec()),
+        (Stdio::inherit(), Stdio::inherit(), Stdio::inherit()),
+    )
+    .await?;
+    let deadline = meta
+        .deadline_ms
+        .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
     let code = tokio::select! {
         status = child.wait() => status.map(|s| s.code().unwrap_or(128 + 9)).unwrap_or(125),
         _ = tokio::time::sleep(deadline.unwrap_or(Duration::MAX / 4)) => 124,
         _ = tokio::signal::ctrl_c() => 130,
     };
+    drop(lifeline);
     let _ = child.start_kill();
     let _ = child.wait().await;
     kill_init(init_pid);
@@ -315,9 +389,10 @@ pub(crate) fn cgroup_name(id: &str) -> String {
 
 /// The group limits and kills a sandbox's processes: always as root (so `destroy`
 /// can find every process), otherwise only when limits were asked for.
-pub(crate) fn make_cgroup(meta: &SandboxMeta) -> Result<(Option<Cgroup>, String)> {
+pub(crate) fn make_cgroup(meta: &SandboxMeta, one_shot: bool) -> Result<(Option<Cgroup>, String)> {
     let wanted = meta.limits != crate::limits::Limits::default();
-    if !wanted && !as_root() {
+    // A one-shot `run` ends with its PID namespace; only limits need a group then.
+    if !wanted && (one_shot || !as_root()) {
         return Ok((None, "none requested".into()));
     }
     let (cg, report) = Cgroup::create(&cgroup_name(&meta.id), &meta.limits)?;
@@ -326,9 +401,14 @@ pub(crate) fn make_cgroup(meta: &SandboxMeta) -> Result<(Option<Cgroup>, String)
 
 /// Kills a sandbox's init by its host pid, after checking the pid is still ours.
 pub(crate) fn kill_init(pid: Option<i32>) {
-    let Some(pid) = pid.filter(|p| *p > 1) else { return };
+    let Some(pid) = pid.filter(|p| *p > 1) else {
+        return;
+    };
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if cmdline.windows(crate::init::INIT_ARG.len()).any(|w| w == crate::init::INIT_ARG.as_bytes()) {
+    if cmdline
+        .windows(crate::init::INIT_ARG.len())
+        .any(|w| w == crate::init::INIT_ARG.as_bytes())
+    {
         // SAFETY: plain kill(2).
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
@@ -337,7 +417,10 @@ pub(crate) fn kill_init(pid: Option<i32>) {
 /// The environment every command in the sandbox starts with.
 pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
-        ("PATH", "/home/sandbox/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        (
+            "PATH",
+            "/home/sandbox/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ),
         ("HOME", launch::HOME),
         ("USER", "sandbox"),
         ("LOGNAME", "sandbox"),
@@ -358,9 +441,16 @@ pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, String)> {
 
 fn start_supervisor(sandbox: &SandboxDir) -> Result<()> {
     let exe = std::env::current_exe().context(|| "finding the warden executable".into())?;
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("pipe", e.into()))?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(sandbox.supervisor_log()).context(|| "opening supervisor.log".into())?;
-    let log2 = log.try_clone().context(|| "opening supervisor.log".into())?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SandboxError::io("pipe", e.into()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(sandbox.supervisor_log())
+        .context(|| "opening supervisor.log".into())?;
+    let log2 = log
+        .try_clone()
+        .context(|| "opening supervisor.log".into())?;
     let fd = ready_w.as_raw_fd();
     let mut command = Command::new(exe);
     command
@@ -380,28 +470,39 @@ fn start_supervisor(sandbox: &SandboxDir) -> Result<()> {
             Ok(())
         });
     }
-    command.spawn().map_err(|e| SandboxError::Start(format!("starting the supervisor: {e}")))?;
+    command
+        .spawn()
+        .map_err(|e| SandboxError::Start(format!("starting the supervisor: {e}")))?;
     drop(ready_w);
     let mut line = String::new();
     let _ = BufReader::new(std::fs::File::from(ready_r)).read_line(&mut line);
     match line.trim_end() {
         "ok" => Ok(()),
         other => {
-            let message = other.strip_prefix("error ").unwrap_or("the supervisor exited without a word");
+            let message = other
+                .strip_prefix("error ")
+                .unwrap_or("the supervisor exited without a word");
             Err(SandboxError::Start(message.to_string()))
         }
     }
 }
 
 fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<()> {
-    let proto = |message: String| SandboxError::Protocol { id: id.to_string(), message };
-    let mut conn = UnixStream::connect(sandbox.ctl_socket()).map_err(|e| proto(format!("reaching its supervisor: {e}")))?;
+    let proto = |message: String| SandboxError::Protocol {
+        id: id.to_string(),
+        message,
+    };
+    let mut conn = UnixStream::connect(sandbox.ctl_socket())
+        .map_err(|e| proto(format!("reaching its supervisor: {e}")))?;
     let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
     line.push(b'\n');
     conn.write_all(&line).map_err(|e| proto(e.to_string()))?;
     let mut reply = String::new();
-    BufReader::new(&conn).read_line(&mut reply).map_err(|e| proto(e.to_string()))?;
-    let reply: CtlReply = serde_json::from_str(&reply).map_err(|_| proto("the supervisor closed the connection".into()))?;
+    BufReader::new(&conn)
+        .read_line(&mut reply)
+        .map_err(|e| proto(e.to_string()))?;
+    let reply: CtlReply = serde_json::from_str(&reply)
+        .map_err(|_| proto("the supervisor closed the connection".into()))?;
     match reply.error {
         None if reply.ok => Ok(()),
         Some(e) => Err(proto(e)),

@@ -17,7 +17,10 @@ pub struct Net {
 
 impl Net {
     pub fn none() -> Net {
-        Net { init_egress: Vec::new(), env: Vec::new() }
+        Net {
+            init_egress: Vec::new(),
+            env: Vec::new(),
+        }
     }
 
     pub async fn start(_sandbox: &SandboxDir, _meta: &SandboxMeta) -> Result<Net> {

@@ -28,17 +28,29 @@ pub struct ExecRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", tag = "event")]
 pub enum ExecEvent {
-    Started { pid: i32 },
-    Exited { code: i32, signal: Option<i32>, timed_out: bool },
-    Error { message: String },
+    Started {
+        pid: i32,
+    },
+    Exited {
+        code: i32,
+        signal: Option<i32>,
+        timed_out: bool,
+    },
+    Error {
+        message: String,
+    },
 }
 
 impl ExecEvent {
     /// The exit code a shell would report: the code, 128+signal, or 124 on timeout (as `timeout(1)`).
     pub fn exit_code(&self) -> i32 {
         match self {
-            ExecEvent::Exited { timed_out: true, .. } => 124,
-            ExecEvent::Exited { signal: Some(sig), .. } => 128 + sig,
+            ExecEvent::Exited {
+                timed_out: true, ..
+            } => 124,
+            ExecEvent::Exited {
+                signal: Some(sig), ..
+            } => 128 + sig,
             ExecEvent::Exited { code, .. } => *code,
             ExecEvent::Started { .. } => 0,
             ExecEvent::Error { .. } => 127,
@@ -49,8 +61,14 @@ impl ExecEvent {
 /// Sends `line` (which must end in `\n`) with `fds` attached to its first byte.
 pub fn send_with_fds(sock: &UnixStream, line: &[u8], fds: &[RawFd]) -> std::io::Result<()> {
     let cmsg = [ControlMessage::ScmRights(fds)];
-    let first = sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(line)], &cmsg, MsgFlags::empty(), None)
-        .map_err(std::io::Error::from)?;
+    let first = sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(line)],
+        &cmsg,
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(std::io::Error::from)?;
     let mut rest = &line[first..];
     while !rest.is_empty() {
         let n = nix::unistd::write(sock, rest).map_err(std::io::Error::from)?;
@@ -60,7 +78,10 @@ pub fn send_with_fds(sock: &UnixStream, line: &[u8], fds: &[RawFd]) -> std::io::
 }
 
 /// Reads one line, collecting any descriptors that came with it.
-pub fn recv_line_with_fds(sock: &UnixStream, max: usize) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+pub fn recv_line_with_fds(
+    sock: &UnixStream,
+    max: usize,
+) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
     let mut line = Vec::new();
     let mut fds = Vec::new();
     let mut buf = [0u8; 8192];
@@ -68,8 +89,13 @@ pub fn recv_line_with_fds(sock: &UnixStream, max: usize) -> std::io::Result<(Vec
         let mut cmsg = nix::cmsg_space!([RawFd; 8]);
         let (n, got) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-                .map_err(std::io::Error::from)?;
+            let msg = recvmsg::<()>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)?;
             let mut got = Vec::new();
             for c in msg.cmsgs().map_err(std::io::Error::from)? {
                 if let ControlMessageOwned::ScmRights(raw) = c {
@@ -79,16 +105,25 @@ pub fn recv_line_with_fds(sock: &UnixStream, max: usize) -> std::io::Result<(Vec
             (msg.bytes, got)
         };
         // SAFETY: the kernel just installed these descriptors in our table; we own them.
-        fds.extend(got.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        fds.extend(
+            got.into_iter()
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+        );
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
         }
         line.extend_from_slice(&buf[..n]);
         if line.last() == Some(&b'\n') {
             return Ok((line, fds));
         }
         if line.len() > max {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "request too long"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "request too long",
+            ));
         }
     }
 }

@@ -81,13 +81,19 @@ impl Reaper {
             if now >= until {
                 return None;
             }
-            st = cv.wait_timeout(st, until - now).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            st = cv
+                .wait_timeout(st, until - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 
     /// Forgets a status nobody will collect (a detached command).
     pub fn forget(&self, pid: i32) {
         let (lock, _) = &*self.inner;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).exited.remove(&pid);
+        lock.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .exited
+            .remove(&pid);
     }
 }

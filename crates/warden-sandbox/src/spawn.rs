@@ -36,7 +36,11 @@ pub enum SpawnError {
 
 impl Prepared {
     /// Resolves `argv[0]` on the `PATH` in `env` and converts everything up front.
-    pub fn new(argv: &[String], env: &[(String, String)], cwd: &str) -> Result<Prepared, SpawnError> {
+    pub fn new(
+        argv: &[String],
+        env: &[(String, String)],
+        cwd: &str,
+    ) -> Result<Prepared, SpawnError> {
         let first = argv.first().ok_or(SpawnError::Empty)?;
         let path = env
             .iter()
@@ -44,11 +48,16 @@ impl Prepared {
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str())
             .unwrap_or("/usr/local/bin:/usr/bin:/bin");
-        let program = resolve(first, path, Path::new(cwd)).ok_or_else(|| SpawnError::NotFound(first.clone()))?;
-        let cstr = |s: &[u8], what: &str| CString::new(s).map_err(|_| SpawnError::Nul(what.to_string()));
+        let program = resolve(first, path, Path::new(cwd))
+            .ok_or_else(|| SpawnError::NotFound(first.clone()))?;
+        let cstr =
+            |s: &[u8], what: &str| CString::new(s).map_err(|_| SpawnError::Nul(what.to_string()));
         Ok(Prepared {
             program: cstr(program.as_os_str().as_bytes(), first)?,
-            argv: argv.iter().map(|a| cstr(a.as_bytes(), a)).collect::<Result<_, _>>()?,
+            argv: argv
+                .iter()
+                .map(|a| cstr(a.as_bytes(), a))
+                .collect::<Result<_, _>>()?,
             envp: dedup_env(env)
                 .iter()
                 .map(|(k, v)| cstr(format!("{k}={v}").as_bytes(), k))
@@ -66,7 +75,8 @@ impl Prepared {
             arg: self.program.to_string_lossy().into_owned(),
             source,
         };
-        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| os("pipe", e.into()))?;
+        let (report_r, report_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| os("pipe", e.into()))?;
         let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
         let mut envp: Vec<*const libc::c_char> = self.envp.iter().map(|a| a.as_ptr()).collect();
@@ -119,7 +129,13 @@ unsafe fn child(
     };
     libc::setsid();
     // Rust ignores SIGPIPE and ignored dispositions survive exec: restore the defaults.
-    for sig in [libc::SIGPIPE, libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+    for sig in [
+        libc::SIGPIPE,
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+    ] {
         libc::signal(sig, libc::SIG_DFL);
     }
     let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -138,6 +154,13 @@ unsafe fn child(
             fail(1);
         }
     }
+    // Whatever else the init holds (the lifeline, bridge sockets) must not reach the command.
+    libc::syscall(
+        libc::SYS_close_range,
+        3u32,
+        u32::MAX,
+        libc::CLOSE_RANGE_CLOEXEC,
+    );
     if libc::chdir(p.cwd.as_ptr()) != 0 {
         fail(2);
     }
@@ -180,10 +203,17 @@ fn dedup_env(env: &[(String, String)]) -> Vec<(String, String)> {
 fn resolve(program: &str, path: &str, cwd: &Path) -> Option<PathBuf> {
     if program.contains('/') {
         let p = Path::new(program);
-        let p = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        };
         return p.exists().then_some(p);
     }
-    path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(program)).find(|p| is_executable(p))
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(program))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -197,14 +227,28 @@ mod tests {
 
     #[test]
     fn later_env_entries_win() {
-        let env = vec![("A".to_string(), "1".to_string()), ("B".into(), "2".into()), ("A".into(), "3".into())];
-        assert_eq!(dedup_env(&env), vec![("A".to_string(), "3".to_string()), ("B".into(), "2".into())]);
+        let env = vec![
+            ("A".to_string(), "1".to_string()),
+            ("B".into(), "2".into()),
+            ("A".into(), "3".into()),
+        ];
+        assert_eq!(
+            dedup_env(&env),
+            vec![("A".to_string(), "3".to_string()), ("B".into(), "2".into())]
+        );
     }
 
     #[test]
     fn unknown_programs_are_not_found() {
-        let err = Prepared::new(&["no-such-program-xyz".into()], &[], "/").err().unwrap();
+        let err = Prepared::new(&["no-such-program-xyz".into()], &[], "/")
+            .err()
+            .unwrap();
         assert_eq!(err.to_string(), "no-such-program-xyz: command not found");
-        assert!(Prepared::new(&["sh".into()], &[("PATH".into(), "/usr/bin:/bin".into())], "/").is_ok());
+        assert!(Prepared::new(
+            &["sh".into()],
+            &[("PATH".into(), "/usr/bin:/bin".into())],
+            "/"
+        )
+        .is_ok());
     }
 }

@@ -21,7 +21,8 @@ pub enum NetworkPolicy {
 
 impl NetworkPolicy {
     pub fn is_deny_all(&self) -> bool {
-        matches!(self, NetworkPolicy::DenyAll) || matches!(self, NetworkPolicy::Allow(d) if d.is_empty())
+        matches!(self, NetworkPolicy::DenyAll)
+            || matches!(self, NetworkPolicy::Allow(d) if d.is_empty())
     }
 }
 
@@ -111,7 +112,9 @@ impl SandboxSpec {
         }
         for port in &self.ports {
             if *port == 0 {
-                return Err(SandboxError::Invalid("--port 0: give the port a process in the sandbox listens on".into()));
+                return Err(SandboxError::Invalid(
+                    "--port 0: give the port a process in the sandbox listens on".into(),
+                ));
             }
         }
         for broker in &self.brokers {
@@ -148,7 +151,9 @@ pub fn parse_duration(text: &str) -> Result<Option<Duration>> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         total += match unit {
@@ -172,10 +177,22 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("90s").unwrap(), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h").unwrap(), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("2h30m").unwrap(), Some(Duration::from_secs(9000)));
-        assert_eq!(parse_duration("500ms").unwrap(), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_duration("90s").unwrap(),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("1h").unwrap(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            parse_duration("2h30m").unwrap(),
+            Some(Duration::from_secs(9000))
+        );
+        assert_eq!(
+            parse_duration("500ms").unwrap(),
+            Some(Duration::from_millis(500))
+        );
         assert_eq!(parse_duration("45").unwrap(), Some(Duration::from_secs(45)));
         assert_eq!(parse_duration("none").unwrap(), None);
         assert_eq!(parse_duration("0").unwrap(), None);
@@ -203,6 +220,9 @@ mod tests {
         assert!(NetworkPolicy::Allow(vec![]).is_deny_all());
         assert!(NetworkPolicy::DenyAll.is_deny_all());
         assert!(!NetworkPolicy::AllowAll.is_deny_all());
-        assert_eq!(NetworkPolicy::Allow(vec!["a.com".into(), "*.b.org".into()]).to_string(), "a.com,*.b.org");
+        assert_eq!(
+            NetworkPolicy::Allow(vec!["a.com".into(), "*.b.org".into()]).to_string(),
+            "a.com,*.b.org"
+        );
     }
 }

@@ -155,7 +155,8 @@ impl SandboxDir {
 
     pub fn load(&self) -> Result<SandboxMeta> {
         let path = self.meta_path();
-        let text = std::fs::read_to_string(&path).context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| SandboxError::State {
             path,
             message: format!("not a sandbox record: {e}"),

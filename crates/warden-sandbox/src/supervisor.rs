@@ -44,8 +44,14 @@ pub fn main(args: &[String]) -> i32 {
         eprintln!("usage: {SUPERVISE_ARG} DIR");
         return 2;
     };
-    let ready_fd = std::env::var(READY_FD_ENV).ok().and_then(|v| v.parse::<i32>().ok());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let ready_fd = std::env::var(READY_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("supervisor: no runtime: {e}");
@@ -91,18 +97,38 @@ struct Started {
     cgroup: Option<Cgroup>,
     net: Net,
     meta: SandboxMeta,
+    _lifeline: OwnedFd,
 }
 
 /// Starts the proxy, the cgroup and bubblewrap, and waits for the init to be ready.
-pub(crate) async fn launch(sandbox: &SandboxDir, meta: &SandboxMeta, net: &Net, mode: Mode, stdio: (Stdio, Stdio, Stdio)) -> Result<(tokio::process::Child, Option<Cgroup>, Option<Ready>, Option<i32>)> {
-    let (cgroup, limits_report) = crate::lifecycle::make_cgroup(meta)?;
+/// A started sandbox: bubblewrap's process, the cgroup, and the lifeline whose closing ends it.
+pub(crate) struct Launched {
+    pub child: tokio::process::Child,
+    pub cgroup: Option<Cgroup>,
+    pub init_pid: Option<i32>,
+    pub lifeline: OwnedFd,
+}
+
+pub(crate) async fn launch(
+    sandbox: &SandboxDir,
+    meta: &SandboxMeta,
+    net: &Net,
+    mode: Mode,
+    stdio: (Stdio, Stdio, Stdio),
+) -> Result<Launched> {
+    let (cgroup, limits_report) =
+        crate::lifecycle::make_cgroup(meta, matches!(mode, Mode::Run(_)))?;
     let attach = match &cgroup {
         Some(cg) => Some(cg.prepare_attach()?),
         None => None,
     };
     let serve = matches!(mode, Mode::Serve);
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("pipe", e.into()))?;
-    let (info_r, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("pipe", e.into()))?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SandboxError::io("pipe", e.into()))?;
+    let (info_r, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SandboxError::io("pipe", e.into()))?;
+    let (lifeline_r, lifeline_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SandboxError::io("pipe", e.into()))?;
     let config = InitConfig {
         env: crate::lifecycle::base_env(meta, net),
         egress: net.init_egress.clone(),
@@ -114,22 +140,43 @@ pub(crate) async fn launch(sandbox: &SandboxDir, meta: &SandboxMeta, net: &Net, 
         default_cwd: launch::WORKSPACE.into(),
         // SAFETY: geteuid cannot fail.
         become_uid: (unsafe { libc::geteuid() } == 0).then_some(launch::SANDBOX_UID),
+        lifeline_fd: Some(lifeline_r.as_raw_fd()),
     };
-    let mut launch = Launch::new(sandbox, &config, &mode, attach, Some(info_w.as_raw_fd()))?;
+    let mut launch = Launch::new(
+        sandbox,
+        &config,
+        &mode,
+        attach,
+        &[info_w.as_raw_fd(), lifeline_r.as_raw_fd()],
+        info_w.as_raw_fd(),
+    )?;
     launch.stdio(stdio.0, stdio.1, stdio.2);
     let child = launch.spawn_tokio()?;
     drop(ready_w);
     drop(info_w);
-    let init_pid = tokio::task::spawn_blocking(move || read_child_pid(info_r)).await.ok().flatten();
+    drop(lifeline_r);
+    let init_pid = tokio::task::spawn_blocking(move || read_child_pid(info_r))
+        .await
+        .ok()
+        .flatten();
     let ready = if serve {
-        let line = tokio::time::timeout(Duration::from_secs(30), tokio::task::spawn_blocking(move || read_line(ready_r)))
-            .await
-            .map_err(|_| SandboxError::Start("the sandbox did not become ready within 30 s".into()))?
-            .map_err(|e| SandboxError::Start(e.to_string()))?;
+        let line = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::task::spawn_blocking(move || read_line(ready_r)),
+        )
+        .await
+        .map_err(|_| SandboxError::Start("the sandbox did not become ready within 30 s".into()))?
+        .map_err(|e| SandboxError::Start(e.to_string()))?;
         let ready: Ready = serde_json::from_str(&line).map_err(|_| {
             let log = crate::files::read_small(&sandbox.supervisor_log()).unwrap_or_default();
-            let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-            SandboxError::Start(format!("bubblewrap exited before the sandbox was ready: {last}"))
+            let last = log
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no output");
+            SandboxError::Start(format!(
+                "bubblewrap exited before the sandbox was ready: {last}"
+            ))
         })?;
         if !ready.ok {
             return Err(SandboxError::Start(ready.error.unwrap_or_default()));
@@ -140,13 +187,20 @@ pub(crate) async fn launch(sandbox: &SandboxDir, meta: &SandboxMeta, net: &Net, 
     };
     let _ = sandbox.update(|m| {
         m.limits_report = Some(limits_report.clone());
-        m.cgroup = cgroup.as_ref().map(|_| crate::lifecycle::cgroup_name(&m.id));
+        m.cgroup = cgroup
+            .as_ref()
+            .map(|_| crate::lifecycle::cgroup_name(&m.id));
         m.init_pid = init_pid;
         if let Some(r) = &ready {
             m.confinement = r.confinement.clone();
         }
     });
-    Ok((child, cgroup, ready, init_pid))
+    Ok(Launched {
+        child,
+        cgroup,
+        init_pid,
+        lifeline: lifeline_w,
+    })
 }
 
 fn read_line(fd: OwnedFd) -> String {
@@ -167,14 +221,39 @@ impl Started {
     async fn start(sandbox: &SandboxDir) -> Result<Started> {
         let meta = sandbox.load()?;
         let net = Net::start(sandbox, &meta).await?;
-        let log = std::fs::OpenOptions::new().append(true).create(true).open(sandbox.supervisor_log()).context(|| "opening supervisor.log".into())?;
-        let log2 = log.try_clone().context(|| "opening supervisor.log".into())?;
-        let (child, cgroup, _ready, _) = launch(sandbox, &meta, &net, Mode::Serve, (Stdio::null(), Stdio::from(log), Stdio::from(log2))).await?;
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(sandbox.supervisor_log())
+            .context(|| "opening supervisor.log".into())?;
+        let log2 = log
+            .try_clone()
+            .context(|| "opening supervisor.log".into())?;
+        let Launched {
+            child,
+            cgroup,
+            lifeline,
+            ..
+        } = launch(
+            sandbox,
+            &meta,
+            &net,
+            Mode::Serve,
+            (Stdio::null(), Stdio::from(log), Stdio::from(log2)),
+        )
+        .await?;
         let mut ports = meta.ports.clone();
         for port in &mut ports {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context(|| format!("publishing port {}", port.sandbox))?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .context(|| format!("publishing port {}", port.sandbox))?;
             port.host = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            tokio::spawn(forward_port(listener, sandbox.sock_dir().join(format!("port-{}.sock", port.sandbox))));
+            tokio::spawn(forward_port(
+                listener,
+                sandbox
+                    .sock_dir()
+                    .join(format!("port-{}.sock", port.sandbox)),
+            ));
         }
         let bwrap_pid = child.id().map(|p| p as i32);
         let meta = sandbox.update(|m| {
@@ -183,7 +262,14 @@ impl Started {
             m.bwrap_pid = bwrap_pid;
             m.ports = ports;
         })?;
-        Ok(Started { sandbox: sandbox.clone(), child, cgroup, net, meta })
+        Ok(Started {
+            sandbox: sandbox.clone(),
+            child,
+            cgroup,
+            net,
+            meta,
+            _lifeline: lifeline,
+        })
     }
 
     async fn serve(mut self) -> i32 {
@@ -197,10 +283,14 @@ impl Started {
                 return 1;
             }
         };
-        let deadline = self.meta.deadline_ms.map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+        let deadline = self
+            .meta
+            .deadline_ms
+            .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
         let sleep = tokio::time::sleep(deadline.unwrap_or(Duration::from_secs(86400 * 365 * 100)));
         tokio::pin!(sleep);
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
             tokio::select! {
                 _ = &mut sleep => {
@@ -230,24 +320,39 @@ impl Started {
     async fn handle_ctl(&mut self, conn: tokio::net::UnixStream) -> bool {
         let (read, mut write) = conn.into_split();
         let mut line = String::new();
-        if tokio::io::BufReader::new(read).read_line(&mut line).await.is_err() {
+        if tokio::io::BufReader::new(read)
+            .read_line(&mut line)
+            .await
+            .is_err()
+        {
             return false;
         }
         let request: std::result::Result<CtlRequest, _> = serde_json::from_str(&line);
         let (reply, destroyed) = match request {
             Ok(CtlRequest::Ping) => (Ok(()), false),
             Ok(CtlRequest::Policy { policy }) => {
-                let r = self.net.set_policy(&policy).and_then(|()| self.sandbox.update(|m| m.policy = policy.clone()).map(|_| ()));
+                let r = self.net.set_policy(&policy).and_then(|()| {
+                    self.sandbox
+                        .update(|m| m.policy = policy.clone())
+                        .map(|_| ())
+                });
                 (r, false)
             }
             Ok(CtlRequest::Destroy) => {
                 self.kill().await;
-                let r = std::fs::remove_dir_all(self.sandbox.path()).context(|| format!("removing {}", self.sandbox.path().display()));
+                let r = std::fs::remove_dir_all(self.sandbox.path())
+                    .context(|| format!("removing {}", self.sandbox.path().display()));
                 (r, true)
             }
-            Err(e) => (Err(SandboxError::Invalid(format!("bad control request: {e}"))), false),
+            Err(e) => (
+                Err(SandboxError::Invalid(format!("bad control request: {e}"))),
+                false,
+            ),
         };
-        let reply = CtlReply { ok: reply.is_ok(), error: reply.err().map(|e| e.to_string()) };
+        let reply = CtlReply {
+            ok: reply.is_ok(),
+            error: reply.err().map(|e| e.to_string()),
+        };
         let mut text = serde_json::to_string(&reply).unwrap_or_default();
         text.push('\n');
         let _ = write.write_all(text.as_bytes()).await;
@@ -277,7 +382,9 @@ impl Started {
 
 async fn forward_port(listener: tokio::net::TcpListener, target: std::path::PathBuf) {
     loop {
-        let Ok((mut conn, _)) = listener.accept().await else { continue };
+        let Ok((mut conn, _)) = listener.accept().await else {
+            continue;
+        };
         let target = target.clone();
         tokio::spawn(async move {
             if let Ok(mut inside) = tokio::net::UnixStream::connect(&target).await {

@@ -70,10 +70,7 @@ pub enum SandboxCommand {
     /// Run a command in a sandbox; its output streams and its exit code is ours.
     Exec(SandboxExecArgs),
     /// Copy files host→sandbox (`cp FILE ID:PATH`) or sandbox→host (`cp ID:PATH FILE`).
-    Cp {
-        source: String,
-        destination: String,
-    },
+    Cp { source: String, destination: String },
     /// Capture a sandbox's /workspace and /home/sandbox; prints a snapshot id.
     Snapshot {
         id: String,

@@ -14,7 +14,9 @@ fn main() -> ExitCode {
     // The sandbox's init and supervisor are this binary too; they skip the CLI entirely.
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some(warden_sandbox::init::INIT_ARG) => return exit_code(warden_sandbox::init::main(&args[2..])),
+        Some(warden_sandbox::init::INIT_ARG) => {
+            return exit_code(warden_sandbox::init::main(&args[2..]))
+        }
         Some(warden_sandbox::supervisor::SUPERVISE_ARG) => {
             init_logging(1);
             return exit_code(warden_sandbox::supervisor::main(&args[2..]));

@@ -29,7 +29,10 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             Ok(0)
         }
         SandboxCommand::Exec(exec) => exec_command(&sandboxes, exec),
-        SandboxCommand::Cp { source, destination } => copy(&sandboxes, source, destination, global.quiet),
+        SandboxCommand::Cp {
+            source,
+            destination,
+        } => copy(&sandboxes, source, destination, global.quiet),
         SandboxCommand::Snapshot { id, json } => {
             let snap = sandboxes.snapshot(id)?;
             if *json {
@@ -49,21 +52,44 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             }
             let snaps = sandboxes.snapshots()?;
             if *json {
-                super::emit(None, &format!("{}\n", serde_json::to_string_pretty(&snaps)?))?;
+                super::emit(
+                    None,
+                    &format!("{}\n", serde_json::to_string_pretty(&snaps)?),
+                )?;
             } else {
-                println!("{:<16} {:<14} {:>8} {:>10}  CREATED", "SNAPSHOT", "FROM", "FILES", "SIZE");
+                println!(
+                    "{:<16} {:<14} {:>8} {:>10}  CREATED",
+                    "SNAPSHOT", "FROM", "FILES", "SIZE"
+                );
                 for s in snaps {
-                    println!("{:<16} {:<14} {:>8} {:>10}  {}", s.id, s.source_sandbox, s.files, human_bytes(s.bytes), age(s.created_ms));
+                    println!(
+                        "{:<16} {:<14} {:>8} {:>10}  {}",
+                        s.id,
+                        s.source_sandbox,
+                        s.files,
+                        human_bytes(s.bytes),
+                        age(s.created_ms)
+                    );
                 }
             }
             Ok(0)
         }
-        SandboxCommand::Policy { id, allow, deny_all, allow_all } => {
+        SandboxCommand::Policy {
+            id,
+            allow,
+            deny_all,
+            allow_all,
+        } => {
             let policy = match (allow.is_empty(), deny_all, allow_all) {
                 (false, _, _) => NetworkPolicy::Allow(allow.clone()),
                 (true, true, _) => NetworkPolicy::DenyAll,
                 (true, _, true) => NetworkPolicy::AllowAll,
-                _ => return Err(UsageError("give --allow DOMAIN..., --deny-all or --allow-all".into()).into()),
+                _ => {
+                    return Err(UsageError(
+                        "give --allow DOMAIN..., --deny-all or --allow-all".into(),
+                    )
+                    .into())
+                }
             };
             sandboxes.set_policy(id, policy)?;
             Ok(0)
@@ -122,7 +148,11 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
             text.parse::<f64>()
                 .ok()
                 .filter(|c| *c > 0.0 && c.is_finite())
-                .ok_or_else(|| usage(format!("--cpus {text:?}: give a positive number of cores, e.g. 0.5 or 2")))?,
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--cpus {text:?}: give a positive number of cores, e.g. 0.5 or 2"
+                    ))
+                })?,
         ),
         None => None,
     };
@@ -139,7 +169,11 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
         policy,
         timeout,
         ports: args.port.clone(),
-        limits: Limits { cpus, memory_bytes, pids: args.pids },
+        limits: Limits {
+            cpus,
+            memory_bytes,
+            pids: args.pids,
+        },
         secrets: args.secret.clone(),
         brokers: args.broker.clone(),
     })
@@ -174,9 +208,14 @@ fn exec_command(sandboxes: &Sandboxes, args: &SandboxExecArgs) -> anyhow::Result
     };
     if args.detach {
         let log_path = sandboxes.detached_log(&args.id)?;
-        let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
         let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
-        let event = sandboxes.exec(&args.id, &request, [null.as_raw_fd(), log.as_raw_fd(), log.as_raw_fd()])?;
+        let event = sandboxes.exec(
+            &args.id,
+            &request,
+            [null.as_raw_fd(), log.as_raw_fd(), log.as_raw_fd()],
+        )?;
         if let ExecEvent::Started { pid } = event {
             println!("{pid}");
             eprintln!("output: {}", log_path.display());
@@ -184,29 +223,42 @@ fn exec_command(sandboxes: &Sandboxes, args: &SandboxExecArgs) -> anyhow::Result
         return Ok(0);
     }
     let event = sandboxes.exec(&args.id, &request, [0, 1, 2])?;
-    if let ExecEvent::Exited { timed_out: true, .. } = event {
-        eprintln!("warden: the command was killed after --timeout {}", args.timeout.as_deref().unwrap_or(""));
+    if let ExecEvent::Exited {
+        timed_out: true, ..
+    } = event
+    {
+        eprintln!(
+            "warden: the command was killed after --timeout {}",
+            args.timeout.as_deref().unwrap_or("")
+        );
     }
     Ok(u8::try_from(event.exit_code()).unwrap_or(1))
 }
 
 fn copy(sandboxes: &Sandboxes, source: &str, destination: &str, quiet: bool) -> anyhow::Result<u8> {
     let copied = match (remote(source), remote(destination)) {
-        (None, Some((id, inside))) => sandboxes.copy_in(id, std::path::Path::new(source), inside)?,
-        (Some((id, inside)), None) => sandboxes.copy_out(id, inside, std::path::Path::new(destination))?,
-        _ => {
-            return Err(UsageError(
-                "cp: exactly one side must be ID:PATH (e.g. `cp ./file sb-1234abcd:/workspace/file`)".into(),
-            )
-            .into())
+        (None, Some((id, inside))) => {
+            sandboxes.copy_in(id, std::path::Path::new(source), inside)?
         }
+        (Some((id, inside)), None) => {
+            sandboxes.copy_out(id, inside, std::path::Path::new(destination))?
+        }
+        _ => return Err(UsageError(
+            "cp: exactly one side must be ID:PATH (e.g. `cp ./file sb-1234abcd:/workspace/file`)"
+                .into(),
+        )
+        .into()),
     };
     if !quiet {
         eprintln!(
             "copied {} file(s), {}{}",
             copied.files,
             human_bytes(copied.bytes),
-            if copied.skipped > 0 { format!(" ({} symlinks or special files left out)", copied.skipped) } else { String::new() }
+            if copied.skipped > 0 {
+                format!(" ({} symlinks or special files left out)", copied.skipped)
+            } else {
+                String::new()
+            }
         );
     }
     Ok(0)
@@ -214,18 +266,28 @@ fn copy(sandboxes: &Sandboxes, source: &str, destination: &str, quiet: bool) -> 
 
 /// `ID:PATH` names a place in a sandbox; a host path never has a `:` before its first `/`.
 fn remote(s: &str) -> Option<(&str, &str)> {
-    s.split_once(':').filter(|(id, _)| !id.is_empty() && !id.contains('/'))
+    s.split_once(':')
+        .filter(|(id, _)| !id.is_empty() && !id.contains('/'))
 }
 
 fn print_table(all: &[SandboxMeta]) {
-    println!("{:<12} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} LIMITS", "ID", "NAME", "STATUS", "AGE", "EXPIRES", "POLICY", "PORTS");
+    println!(
+        "{:<12} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} LIMITS",
+        "ID", "NAME", "STATUS", "AGE", "EXPIRES", "POLICY", "PORTS"
+    );
     for m in all {
         let expires = match (m.deadline_ms, m.effective_status()) {
-            (Some(d), warden_sandbox::Status::Running) => duration_text(d.saturating_sub(warden_sandbox::state::now_ms())),
+            (Some(d), warden_sandbox::Status::Running) => {
+                duration_text(d.saturating_sub(warden_sandbox::state::now_ms()))
+            }
             (None, _) => "never".into(),
             _ => "-".into(),
         };
-        let ports: Vec<String> = m.ports.iter().map(|p| format!("{}→{}", p.sandbox, p.host)).collect();
+        let ports: Vec<String> = m
+            .ports
+            .iter()
+            .map(|p| format!("{}→{}", p.sandbox, p.host))
+            .collect();
         println!(
             "{:<12} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} {}",
             m.id,
@@ -234,7 +296,11 @@ fn print_table(all: &[SandboxMeta]) {
             age(m.created_ms),
             expires,
             truncate(&m.policy.to_string(), 24),
-            if ports.is_empty() { "-".into() } else { ports.join(",") },
+            if ports.is_empty() {
+                "-".into()
+            } else {
+                ports.join(",")
+            },
             m.limits_report.as_deref().unwrap_or("-"),
         );
     }

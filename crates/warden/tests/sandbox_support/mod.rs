@@ -1,0 +1,167 @@
+//! Helpers for the sandbox end-to-end tests: a private data directory, the real
+//! `warden` binary, and reading sandbox records.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// A private `WARDEN_DATA_DIR`; destroys every sandbox left in it when dropped.
+pub struct Sandboxes {
+    pub tmp: TempDir,
+}
+
+impl Sandboxes {
+    pub fn new() -> Sandboxes {
+        Sandboxes {
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// `warden sandbox ARGS...` with this data directory and a clean HOME.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+        cmd.arg("sandbox")
+            .args(args)
+            .env("WARDEN_DATA_DIR", self.data_dir())
+            .env_remove("WARDEN_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run warden")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "warden sandbox {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `create ARGS` → the new id.
+    pub fn create(&self, args: &[&str]) -> String {
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        let id = self
+            .ok(&all)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        assert!(id.starts_with("sb-"), "create printed {id:?}");
+        id
+    }
+
+    /// `exec ID -- sh -c SCRIPT` → (exit code, stdout, stderr).
+    pub fn sh(&self, id: &str, script: &str) -> (i32, String, String) {
+        let out = self.output(&["exec", id, "--", "sh", "-c", script]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `run [FLAGS] -- sh -c SCRIPT` → (exit code, stdout, stderr).
+    pub fn run_sh(&self, flags: &[&str], script: &str) -> (i32, String, String) {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", "sh", "-c", script]);
+        let out = self.output(&args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The record of one sandbox, from `ls --json`.
+    pub fn record(&self, id: &str) -> Value {
+        let all: Value = serde_json::from_str(&self.ok(&["ls", "--json"])).expect("ls --json");
+        all.as_array()
+            .and_then(|a| a.iter().find(|m| m["id"] == id).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    pub fn sandbox_dir(&self, id: &str) -> PathBuf {
+        self.data_dir().join("sandboxes").join(id)
+    }
+}
+
+impl Drop for Sandboxes {
+    fn drop(&mut self) {
+        let Ok(out) = self.cmd(&["ls", "--json"]).output() else {
+            return;
+        };
+        let Ok(all) = serde_json::from_slice::<Value>(&out.stdout) else {
+            return;
+        };
+        for m in all.as_array().into_iter().flatten() {
+            if let Some(id) = m["id"].as_str() {
+                let _ = self.cmd(&["destroy", id]).output();
+            }
+        }
+    }
+}
+
+/// Pids of live (non-zombie) host processes whose command line or environment mentions `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, r)| r.starts_with('Z'))
+        {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let hit = |b: &[u8]| b.windows(needle.len()).any(|w| w == needle.as_bytes());
+        if hit(&cmdline) || hit(&environ) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Waits until `cond` holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
