@@ -86,7 +86,7 @@ impl Sandboxes {
                             host: 0,
                         })
                         .collect(),
-                    limits: spec.limits.clone(),
+                    limits: spec.limits,
                     limits_report: None,
                     confinement: None,
                     source,
