@@ -57,22 +57,32 @@ pub(crate) fn host_mismatch(target: &str) -> Response<ProxyBody> {
 }
 
 /// 400 for requests the proxy cannot or will not parse. `why` is a fixed text, never input.
+/// The connection is closed afterwards: after a malformed request, framing of what
+/// follows on the same connection cannot be trusted.
 pub(crate) fn bad_request(why: &'static str) -> Response<ProxyBody> {
-    text(
+    let mut resp = text(
         StatusCode::BAD_REQUEST,
         "rejected; reason=bad-request".to_string(),
         format!("warden egress: {why}\n"),
-    )
+    );
+    resp.headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// 501 for protocol upgrades (WebSocket) through absolute-form or intercepted requests.
+/// Closes the connection: a client that asked to switch protocols would otherwise sit
+/// on a connection neither side will use.
 pub(crate) fn upgrade_refused() -> Response<ProxyBody> {
-    text(
+    let mut resp = text(
         StatusCode::NOT_IMPLEMENTED,
         "rejected; reason=upgrade-unsupported".to_string(),
         "warden egress: protocol upgrades are not forwarded; use CONNECT to an allowed host\n"
             .to_string(),
-    )
+    );
+    resp.headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// 502 when the allowed upstream could not be reached.
