@@ -8,6 +8,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
@@ -18,11 +19,13 @@ use crate::forward::{relay_response, wants_upgrade, Target};
 use crate::io::{until_denied, Activity, Meter, Tracked};
 use crate::proxy::Inner;
 use crate::respond::{self, ProxyBody};
+use crate::socket::Socket;
 use crate::target::{host_of_header, parse_authority};
 use crate::upstream::connect_tcp;
 
-/// Large buffers: tunnels carry downloads, and 8 KiB copies cost throughput on loopback.
-const TUNNEL_BUF: usize = 64 * 1024;
+/// Large buffers for the userspace fallback: tunnels carry downloads, and 8 KiB copies
+/// cost throughput.
+const TUNNEL_BUF: usize = 256 * 1024;
 
 /// One intercepted tunnel: every request inside goes to this host, whatever it claims.
 struct Session {
@@ -96,25 +99,20 @@ impl Inner {
     async fn tunnel(
         self: Arc<Self>,
         req: Request<Incoming>,
-        mut upstream: Tracked<TcpStream>,
+        upstream: Tracked<TcpStream>,
         meter: Arc<Meter>,
         entry: Entry,
         activity: Arc<Activity>,
     ) {
-        let mut client = match hyper::upgrade::on(req).await {
-            Ok(upgraded) => TokioIo::new(upgraded),
+        let upgraded = match hyper::upgrade::on(req).await {
+            Ok(upgraded) => upgraded,
             Err(e) => {
                 tracing::debug!(error = %e, "client left before the tunnel opened");
                 self.audit(entry.finish(true, "client-gone", 0, 0, false));
                 return;
             }
         };
-        let copy = tokio::io::copy_bidirectional_with_sizes(
-            &mut client,
-            &mut upstream,
-            TUNNEL_BUF,
-            TUNNEL_BUF,
-        );
+        let copy = relay(upgraded, upstream, &meter);
         let reason = tokio::select! {
             done = copy => match done {
                 Ok(_) => "allowed",
@@ -241,4 +239,32 @@ impl Inner {
             }
         }
     }
+}
+
+/// Moves tunnel bytes. On Linux the client socket is taken back from hyper and both
+/// directions are spliced in the kernel; otherwise (or if hyper wrapped the socket in
+/// something unexpected) a buffered userspace copy does the same job.
+async fn relay(
+    upgraded: Upgraded,
+    mut upstream: Tracked<TcpStream>,
+    meter: &Meter,
+) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    let upgraded = match upgraded.downcast::<TokioIo<Tracked<Socket>>>() {
+        Ok(parts) => {
+            use tokio::io::AsyncWriteExt;
+            // Bytes the client pipelined after the CONNECT head were already read by hyper.
+            if !parts.read_buf.is_empty() {
+                upstream.write_all(&parts.read_buf).await?;
+            }
+            let client = parts.io.into_inner().into_inner();
+            let upstream = Socket::Tcp(upstream.into_inner());
+            return crate::splice::relay(&client, &upstream, meter).await;
+        }
+        Err(upgraded) => upgraded,
+    };
+    let mut client = TokioIo::new(upgraded);
+    tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, TUNNEL_BUF, TUNNEL_BUF)
+        .await
+        .map(drop)
 }

@@ -75,6 +75,17 @@ impl Meter {
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
     }
+
+    /// For bytes moved outside a [`Tracked`] wrapper (the splice relay).
+    pub fn add_read(&self, n: u64) {
+        self.read.fetch_add(n, Ordering::Relaxed);
+        self.activity.touch();
+    }
+
+    pub fn add_written(&self, n: u64) {
+        self.written.fetch_add(n, Ordering::Relaxed);
+        self.activity.touch();
+    }
 }
 
 /// A socket wrapper that feeds a [`Meter`].
@@ -86,6 +97,10 @@ pub(crate) struct Tracked<S> {
 impl<S> Tracked<S> {
     pub fn new(inner: S, meter: Arc<Meter>) -> Tracked<S> {
         Tracked { inner, meter }
+    }
+
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 }
 

@@ -52,6 +52,8 @@
 //! # let _ = sandbox_ca; Ok(()) }
 //! ```
 
+#![deny(unsafe_code)]
+
 mod absolute;
 pub mod addr;
 mod audit;
@@ -67,6 +69,9 @@ mod proxy;
 mod resolve;
 mod respond;
 mod secret;
+mod socket;
+#[cfg(target_os = "linux")]
+mod splice;
 mod target;
 mod upstream;
 

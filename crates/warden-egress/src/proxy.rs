@@ -14,7 +14,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use rustls::ClientConfig;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -28,6 +27,7 @@ use crate::policy::{DenyReason, Policy};
 use crate::resolve::{Resolved, Resolver};
 use crate::respond::{self, ProxyBody};
 use crate::secret::Binding;
+use crate::socket::Socket;
 use crate::upstream::client_config;
 
 /// Everything a [`Proxy`] is built from.
@@ -114,23 +114,19 @@ pub(crate) enum Mode {
     FrontDoor(Arc<FrontDoor>),
 }
 
-/// Any accepted client stream.
-pub(crate) trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientIo for T {}
-
 enum Listener {
     Unix(UnixListener),
     Tcp(TcpListener),
 }
 
 impl Listener {
-    async fn accept(&self) -> std::io::Result<Box<dyn ClientIo>> {
+    async fn accept(&self) -> std::io::Result<Socket> {
         Ok(match self {
-            Listener::Unix(l) => Box::new(l.accept().await?.0),
+            Listener::Unix(l) => Socket::Unix(l.accept().await?.0),
             Listener::Tcp(l) => {
                 let (stream, _) = l.accept().await?;
                 let _ = stream.set_nodelay(true);
-                Box::new(stream)
+                Socket::Tcp(stream)
             }
         })
     }
@@ -270,7 +266,7 @@ impl Inner {
     }
 
     /// Serves one client connection until it closes, goes idle, or upgrades to a tunnel.
-    pub(crate) async fn serve_connection(self: Arc<Self>, io: Box<dyn ClientIo>, mode: Mode) {
+    pub(crate) async fn serve_connection(self: Arc<Self>, io: Socket, mode: Mode) {
         let activity = Activity::new();
         let io = Tracked::new(io, Meter::new(activity.clone()));
         let idle = self.idle_timeout;
