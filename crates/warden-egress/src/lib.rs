@@ -81,7 +81,7 @@ pub use error::EgressError;
 pub use front_door::FrontDoor;
 pub use policy::{Decision, DenyReason, Pattern, Policy, PolicyError};
 pub use proxy::{Proxy, ProxyConfig};
-pub use resolve::{Resolver, ResolverError, TestResolver};
+pub use resolve::{Resolver, ResolverError, TestResolver, TEST_RESOLVE_ENV};
 pub use respond::MARKER_HEADER;
 pub use rustls::pki_types::CertificateDer;
 pub use secret::{Binding, BindingError, Secret, SecretSource};

@@ -41,6 +41,9 @@ impl fmt::Debug for Resolver {
     }
 }
 
+/// The variable [`Resolver::from_env`] reads, in the [`TestResolver`] string format.
+pub const TEST_RESOLVE_ENV: &str = "WARDEN_EGRESS_TEST_RESOLVE";
+
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Resolver {
@@ -52,6 +55,16 @@ impl Resolver {
     /// A fixed table for tests; names not in it fail to resolve (never fall back to real DNS).
     pub fn test(table: TestResolver) -> Resolver {
         Resolver { test: Some(table) }
+    }
+
+    /// The test table from [`TEST_RESOLVE_ENV`] when that variable is set (end-to-end
+    /// tests of the `warden` binary), else the system resolver. Read from the host's
+    /// environment, never the sandbox's; pins can only name loopback addresses.
+    pub fn from_env() -> Result<Resolver, ResolverError> {
+        match std::env::var(TEST_RESOLVE_ENV) {
+            Ok(spec) => Ok(Resolver::test(spec.parse()?)),
+            Err(_) => Ok(Resolver::system()),
+        }
     }
 
     /// Resolves an already allowed host and applies the address filter.

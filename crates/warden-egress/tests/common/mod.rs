@@ -271,7 +271,7 @@ pub async fn open_connect(
 }
 
 /// Reads bytes up to and including the blank line ending a response head.
-pub async fn read_head(stream: &mut TcpStream) -> Result<String, BoxError> {
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<String, BoxError> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
