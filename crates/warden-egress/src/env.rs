@@ -52,3 +52,48 @@ pub fn ca_bundle(ca_pem: &str) -> String {
     bundle.push_str(ca_pem);
     bundle
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_ends_with_our_ca_and_every_variable_points_at_it() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let bundle = ca_bundle(pem);
+        assert!(bundle.ends_with(pem));
+        if Path::new(SYSTEM_CA_BUNDLE).exists() {
+            assert!(
+                bundle.len() > pem.len(),
+                "the system roots were not included"
+            );
+        }
+        let vars = bound_env(Path::new("/run/warden/ca.pem"));
+        assert_eq!(vars.len(), CA_ENV_VARS.len());
+        assert!(vars
+            .iter()
+            .any(|(k, v)| k == "NODE_EXTRA_CA_CERTS" && v == "/run/warden/ca.pem"));
+    }
+
+    #[test]
+    fn placeholders_replace_env_sourced_keys() {
+        std::env::set_var(
+            "WARDEN_EGRESS_ENV_TEST_KEY",
+            "sk-ant-abcdefghijklmnopqrstuvwxyz",
+        );
+        let b = Binding::parse("api.anthropic.com:x-api-key=env:WARDEN_EGRESS_ENV_TEST_KEY");
+        let given = Binding::new("api.test", "x-api-key", crate::Secret::new("v"));
+        let (b, given) = match (b, given) {
+            (Ok(b), Ok(g)) => (b, g),
+            _ => panic!("bindings did not parse"),
+        };
+        let env = placeholder_env(&[b.clone(), given]);
+        assert_eq!(
+            env,
+            vec![(
+                "WARDEN_EGRESS_ENV_TEST_KEY".to_string(),
+                b.placeholder().to_string()
+            )]
+        );
+    }
+}

@@ -221,8 +221,10 @@ impl Proxy {
             .await
     }
 
-    /// Accepts until dropped. Connection tasks live in a JoinSet so dropping this
-    /// future aborts them; accept errors (e.g. EMFILE) are logged and retried.
+    /// Accepts until dropped; never returns `Ok`. Client connections live in a JoinSet,
+    /// so dropping the future closes them; established CONNECT tunnels run in their own
+    /// tasks and end when either peer closes, on idle, or when the policy revokes the host.
+    /// Accept errors (e.g. EMFILE) are logged and retried.
     async fn serve(&self, listener: Listener, mode: Mode) -> Result<(), EgressError> {
         let mut tasks = JoinSet::new();
         loop {
