@@ -175,7 +175,7 @@ impl Inner {
         });
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(std::time::Duration::from_secs(30))
+            .header_read_timeout(crate::proxy::HEADER_READ_TIMEOUT)
             .serve_connection(TokioIo::new(tls), service);
         let reason = tokio::select! {
             _ = conn => "intercepted",

@@ -133,7 +133,7 @@ impl Listener {
 }
 
 /// Slow-loris bound: a client must finish sending request headers within this time.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Proxy {
     /// Builds the proxy; generates the per-proxy CA when there are bindings.
