@@ -31,9 +31,23 @@ async fn main() -> Result<(), BoxError> {
             .pin("bulk.test", bulk)?,
     );
     let proxy = Proxy::new(config)?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let proxy_addr = listener.local_addr()?;
-    tokio::spawn(async move { proxy.serve_proxy_tcp(listener).await });
+    // The proxy runs on its own runtime thread, as it does in warden (a separate
+    // process from the sandboxed client), so it does not queue behind the client's tasks.
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    std_listener.set_nonblocking(true)?;
+    let proxy_addr = std_listener.local_addr()?;
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        if let Ok(rt) = rt {
+            rt.block_on(async move {
+                if let Ok(listener) = TcpListener::from_std(std_listener) {
+                    let _ = proxy.serve_proxy_tcp(listener).await;
+                }
+            });
+        }
+    });
 
     println!("latency: {REQUESTS} sequential GETs, keep-alive client connection on both paths;");
     println!("         the proxy opens a fresh upstream connection per request (no pooling)");
