@@ -81,8 +81,8 @@ impl fmt::Debug for Binding {
 }
 
 impl Binding {
-    /// A binding for a caller that already holds the value. `header_value_prefix` is
-    /// written before the secret (e.g. `"Bearer "`).
+    /// A binding for a caller that already holds the value; the header is set to the
+    /// value alone (see [`Binding::with_prefix`] for `Bearer ` and the like).
     pub fn new(host: &str, header: &str, value: Secret) -> Result<Binding, BindingError> {
         Binding::build(host, header, "", value, SecretSource::Given)
     }
