@@ -1,0 +1,338 @@
+//! Secrets bound to one host and one header, and the placeholders the sandbox sees instead.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use http::{HeaderName, HeaderValue};
+
+use crate::policy::{is_dns_name, normalise_host};
+
+/// A credential value. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The real value; call only where it is written to a verified upstream.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Why a binding could not be built. Never contains the secret itself.
+#[derive(Debug, thiserror::Error)]
+pub enum BindingError {
+    #[error("binding {spec:?}: {why}; expected host:header=[prefix ]env:VAR or file:PATH")]
+    Syntax { spec: String, why: &'static str },
+    #[error("binding for {host}: environment variable {var} is not set or not UTF-8")]
+    MissingEnv { host: String, var: String },
+    #[error("binding for {host}: cannot read secret file {path}: {source}")]
+    File {
+        host: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("binding for {host}: the secret is empty or contains characters not allowed in an HTTP header")]
+    BadValue { host: String },
+}
+
+/// Where a parsed binding's value came from; kept so the sandbox knows which variable to fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+    Given,
+}
+
+/// A secret bound to exactly one host and one header. The proxy sets that header to
+/// `prefix + secret` on requests to that host over verified TLS; the sandbox only ever
+/// holds [`Binding::placeholder`].
+#[derive(Clone)]
+pub struct Binding {
+    host: String,
+    header: HeaderName,
+    prefix: String,
+    secret: Secret,
+    source: SecretSource,
+    placeholder: String,
+}
+
+impl fmt::Debug for Binding {
+    // The placeholder is redacted too: it is harmless alone, but audit logs and traces
+    // must not carry it (it identifies which variable an agent leaked).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Binding")
+            .field("host", &self.host)
+            .field("header", &self.header)
+            .field("source", &self.source)
+            .field("secret", &self.secret)
+            .field("placeholder", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Binding {
+    /// A binding for a caller that already holds the value; the header is set to the
+    /// value alone (see [`Binding::with_prefix`] for `Bearer ` and the like).
+    pub fn new(host: &str, header: &str, value: Secret) -> Result<Binding, BindingError> {
+        Binding::build(host, header, "", value, SecretSource::Given)
+    }
+
+    /// Like [`Binding::new`] with a literal prefix before the secret, e.g. `"Bearer "`.
+    pub fn with_prefix(
+        host: &str,
+        header: &str,
+        prefix: &str,
+        value: Secret,
+    ) -> Result<Binding, BindingError> {
+        Binding::build(host, header, prefix, value, SecretSource::Given)
+    }
+
+    /// Parses `host:header=[prefix ]source`, source `env:VAR` or `file:PATH`, and reads the value now:
+    /// `api.anthropic.com:x-api-key=env:ANTHROPIC_API_KEY`,
+    /// `api.openai.com:authorization=Bearer env:OPENAI_API_KEY`.
+    pub fn parse(spec: &str) -> Result<Binding, BindingError> {
+        let syntax = |why| BindingError::Syntax {
+            spec: spec.to_string(),
+            why,
+        };
+        let (host, rest) = spec
+            .split_once(':')
+            .ok_or_else(|| syntax("missing `:` after the host"))?;
+        let (header, value) = rest
+            .split_once('=')
+            .ok_or_else(|| syntax("missing `=` after the header"))?;
+        let (prefix, source) = split_source(value)
+            .ok_or_else(|| syntax("the value must end in env:VAR or file:PATH"))?;
+        let host_norm = normalise_host(host.trim());
+        let (secret, source) = if let Some(var) = source.strip_prefix("env:") {
+            let value = std::env::var(var).map_err(|_| BindingError::MissingEnv {
+                host: host_norm.clone(),
+                var: var.to_string(),
+            })?;
+            (value, SecretSource::Env(var.to_string()))
+        } else if let Some(path) = source.strip_prefix("file:") {
+            let path = PathBuf::from(path);
+            let value = std::fs::read_to_string(&path).map_err(|source| BindingError::File {
+                host: host_norm.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            // Files written by editors or `echo` end in a newline that is not part of the key.
+            (
+                value.trim_end_matches(['\r', '\n']).to_string(),
+                SecretSource::File(path),
+            )
+        } else {
+            return Err(syntax("the value must end in env:VAR or file:PATH"));
+        };
+        Binding::build(host.trim(), header.trim(), prefix, Secret(secret), source)
+    }
+
+    fn build(
+        host: &str,
+        header: &str,
+        prefix: &str,
+        secret: Secret,
+        source: SecretSource,
+    ) -> Result<Binding, BindingError> {
+        let spec = format!("{host}:{header}");
+        let host = normalise_host(host);
+        if !is_dns_name(&host) {
+            return Err(BindingError::Syntax {
+                spec,
+                why: "the host must be one exact DNS name (no wildcard, port or IP)",
+            });
+        }
+        let header =
+            HeaderName::from_bytes(header.as_bytes()).map_err(|_| BindingError::Syntax {
+                spec: spec.clone(),
+                why: "not a valid HTTP header name",
+            })?;
+        if matches!(
+            header.as_str(),
+            "host" | "connection" | "content-length" | "transfer-encoding"
+        ) {
+            return Err(BindingError::Syntax {
+                spec,
+                why: "this header controls framing or routing and cannot carry a secret",
+            });
+        }
+        let binding = Binding {
+            placeholder: placeholder_for(secret.expose()),
+            host,
+            header,
+            prefix: prefix.to_string(),
+            secret,
+            source,
+        };
+        if binding.secret.expose().is_empty() || binding.header_value().is_none() {
+            return Err(BindingError::BadValue { host: binding.host });
+        }
+        Ok(binding)
+    }
+
+    /// The exact host this secret is sent to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The header the secret is written into.
+    pub fn header(&self) -> &HeaderName {
+        &self.header
+    }
+
+    /// The stand-in value to give the sandbox (e.g. as `ANTHROPIC_API_KEY`).
+    pub fn placeholder(&self) -> &str {
+        &self.placeholder
+    }
+
+    /// Where the value came from; for `env:VAR` the sandbox should get `VAR=<placeholder>`.
+    pub fn source(&self) -> &SecretSource {
+        &self.source
+    }
+
+    /// `prefix + secret`, marked sensitive so hyper never logs or indexes it.
+    pub(crate) fn header_value(&self) -> Option<HeaderValue> {
+        let mut value =
+            HeaderValue::from_str(&format!("{}{}", self.prefix, self.secret.expose())).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+/// Splits `Bearer env:X` into (`Bearer `, `env:X`).
+fn split_source(value: &str) -> Option<(&str, &str)> {
+    if value.starts_with("env:") || value.starts_with("file:") {
+        return Some(("", value));
+    }
+    let at = [" env:", " file:"]
+        .iter()
+        .filter_map(|m| value.rfind(m))
+        .max()?;
+    Some((&value[..=at], &value[at + 1..]))
+}
+
+/// Known key prefixes, longest first: a placeholder keeps the prefix and the length so
+/// SDKs that check a key's shape accept it.
+const KNOWN_PREFIXES: &[&str] = &[
+    "sk-ant-api03-",
+    "sk-ant-",
+    "sk-proj-",
+    "sk-",
+    "github_pat_",
+    "ghp_",
+    "gho_",
+];
+
+const RANDOM_LEN: usize = 24;
+
+fn placeholder_for(secret: &str) -> String {
+    if let Some(prefix) = KNOWN_PREFIXES.iter().find(|p| secret.starts_with(**p)) {
+        let len = secret.len().saturating_sub(prefix.len()).max(RANDOM_LEN);
+        return format!("{prefix}{}", random_alnum(len));
+    }
+    format!("warden-placeholder-{}", random_alnum(RANDOM_LEN))
+}
+
+fn random_alnum(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = vec![0u8; len];
+    let rng = rustls::crypto::ring::default_provider().secure_random;
+    if rng.fill(&mut bytes).is_err() {
+        // The OS RNG failing is not recoverable in a meaningful way; fall back to the
+        // clock mixed with the address of the buffer so placeholders still differ.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(31);
+        }
+    }
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_prefix_and_sources_and_never_debugs_the_value() {
+        let dir = tempfile::tempdir().ok();
+        let path = dir
+            .as_ref()
+            .map(|d| d.path().join("key"))
+            .unwrap_or_default();
+        std::fs::write(&path, "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789\n").ok();
+        let spec = format!(
+            "API.OpenAI.com.:Authorization=Bearer file:{}",
+            path.display()
+        );
+        let b = Binding::parse(&spec);
+        let b = match b {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(b.host(), "api.openai.com");
+        assert_eq!(b.header().as_str(), "authorization");
+        let value = b
+            .header_value()
+            .map(|v| v.to_str().unwrap_or_default().to_string());
+        assert_eq!(
+            value.as_deref(),
+            Some("Bearer sk-proj-abcdefghijklmnopqrstuvwxyz0123456789")
+        );
+        assert!(b.placeholder().starts_with("sk-proj-"));
+        assert_eq!(
+            b.placeholder().len(),
+            "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789".len()
+        );
+        let debug = format!("{b:?}");
+        assert!(
+            !debug.contains("abcdefghij") && !debug.contains(b.placeholder()),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_random_and_marked() {
+        let a = Binding::new("api.test", "x-api-key", Secret::new("plainsecret"));
+        let b = Binding::new("api.test", "x-api-key", Secret::new("plainsecret"));
+        let (a, b) = (
+            a.map(|x| x.placeholder).unwrap_or_default(),
+            b.map(|x| x.placeholder).unwrap_or_default(),
+        );
+        assert!(a.starts_with("warden-placeholder-") && a.len() == 19 + 24);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn rejects_bad_specs_without_echoing_secrets() {
+        for spec in [
+            "api.test",
+            "api.test:x-api-key",
+            "api.test:x-api-key=literal",
+            "*.test:x=env:HOME",
+            "api.test:bad header=env:HOME",
+            "api.test:host=env:HOME",
+        ] {
+            assert!(Binding::parse(spec).is_err(), "{spec}");
+        }
+        let missing = Binding::parse("api.test:x-api-key=env:WARDEN_EGRESS_SURELY_UNSET_VAR");
+        assert!(matches!(missing, Err(BindingError::MissingEnv { .. })));
+        assert!(Binding::new("api.test", "x-api-key", Secret::new("bad\nvalue")).is_err());
+    }
+}
