@@ -53,6 +53,24 @@ pub fn ca_bundle(ca_pem: &str) -> String {
     bundle
 }
 
+/// Every certificate in a PEM file: extra roots the proxy trusts for upstream TLS.
+pub fn certificates_from_pem_file(
+    path: &Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, std::io::Error> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(std::io::Error::other(format!(
+            "{}: no certificate in it",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,12 +76,15 @@ mod target;
 mod upstream;
 
 pub use audit::{AuditKind, AuditRecord};
-pub use env::{bound_env, ca_bundle, placeholder_env, CA_ENV_VARS, SYSTEM_CA_BUNDLE};
+pub use env::{
+    bound_env, ca_bundle, certificates_from_pem_file, placeholder_env, CA_ENV_VARS,
+    SYSTEM_CA_BUNDLE,
+};
 pub use error::EgressError;
 pub use front_door::FrontDoor;
 pub use policy::{Decision, DenyReason, Pattern, Policy, PolicyError};
 pub use proxy::{Proxy, ProxyConfig};
-pub use resolve::{Resolver, ResolverError, TestResolver, TEST_RESOLVE_ENV};
+pub use resolve::{Resolver, ResolverError, TestResolver, TEST_RESOLVE_ENV, TEST_RESOLVE_LOG_ENV};
 pub use respond::MARKER_HEADER;
 pub use rustls::pki_types::CertificateDer;
 pub use secret::{Binding, BindingError, Secret, SecretSource};

@@ -43,6 +43,9 @@ impl fmt::Debug for Resolver {
 
 /// The variable [`Resolver::from_env`] reads, in the [`TestResolver`] string format.
 pub const TEST_RESOLVE_ENV: &str = "WARDEN_EGRESS_TEST_RESOLVE";
+/// With [`TEST_RESOLVE_ENV`]: a file every name asked is appended to, one per line, so an
+/// end-to-end test can assert from outside the proxy's process what was never resolved.
+pub const TEST_RESOLVE_LOG_ENV: &str = "WARDEN_EGRESS_TEST_RESOLVE_LOG";
 
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -62,7 +65,11 @@ impl Resolver {
     /// environment, never the sandbox's; pins can only name loopback addresses.
     pub fn from_env() -> Result<Resolver, ResolverError> {
         match std::env::var(TEST_RESOLVE_ENV) {
-            Ok(spec) => Ok(Resolver::test(spec.parse()?)),
+            Ok(spec) => {
+                let mut table: TestResolver = spec.parse()?;
+                table.log = std::env::var_os(TEST_RESOLVE_LOG_ENV).map(Into::into);
+                Ok(Resolver::test(table))
+            }
             Err(_) => Ok(Resolver::system()),
         }
     }
@@ -132,6 +139,7 @@ enum Answer {
 pub struct TestResolver {
     table: HashMap<String, Answer>,
     queries: Arc<Mutex<Vec<String>>>,
+    log: Option<std::path::PathBuf>,
 }
 
 impl TestResolver {
@@ -174,6 +182,16 @@ impl TestResolver {
         let host = normalise_host(host);
         if let Ok(mut q) = self.queries.lock() {
             q.push(host.clone());
+        }
+        if let Some(path) = &self.log {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{host}");
+            }
         }
         self.table.get(&host).cloned()
     }

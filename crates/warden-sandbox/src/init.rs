@@ -48,6 +48,9 @@ pub struct InitConfig {
     /// The read end of a pipe only the host side can write: when it closes (the
     /// supervisor died, however it died) the init exits and the kernel ends the sandbox.
     pub lifeline_fd: Option<i32>,
+    /// `run` without a supervisor: after this many milliseconds the command is killed
+    /// and the init exits with 124.
+    pub deadline_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -172,6 +175,16 @@ fn run_one(config: &InitConfig, confinement: &Confinement, argv: &[String]) -> i
             return 126;
         }
     };
+    if let Some(ms) = config.deadline_ms {
+        let _ = std::thread::Builder::new()
+            .name("deadline".into())
+            .spawn(move || {
+                std::thread::sleep(Duration::from_millis(ms));
+                eprintln!("warden sandbox: the command was killed after its timeout");
+                // PID 1 exiting takes every process of the namespace with it.
+                std::process::exit(124);
+            });
+    }
     loop {
         match nix::sys::wait::waitpid(Pid::from_raw(-1), None) {
             Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return code,

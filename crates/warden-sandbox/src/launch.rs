@@ -94,30 +94,28 @@ pub enum Mode {
     Run(Vec<String>),
 }
 
+/// Where the sandbox's writable directories come from.
+pub enum Place<'a> {
+    /// A sandbox directory on the host: workspace, home, sockets and CA are bound in.
+    Dir(&'a SandboxDir),
+    /// Nothing on the host: /workspace and /home/sandbox are fresh tmpfs mounts that
+    /// vanish with the sandbox (a one-shot `run` with no network, ports or files).
+    Ephemeral,
+}
+
 impl Launch {
     /// `inherit` are descriptors bubblewrap and the init must keep; `info_fd` gets bubblewrap's `--info-fd` JSON.
     pub fn new(
-        sandbox: &SandboxDir,
+        place: Place<'_>,
         config: &InitConfig,
         mode: &Mode,
         attach: Option<AttachFds>,
         inherit: &[RawFd],
-        info_fd: RawFd,
+        info_fd: Option<RawFd>,
     ) -> Result<Launch> {
         let bwrap = find_bwrap()?;
         let exe = std::env::current_exe().context(|| "finding the warden executable".into())?;
         let mut fds = Vec::new();
-        let mut open = |path: &Path| -> Result<RawFd> {
-            let fd = nix::fcntl::open(
-                path,
-                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .map_err(|e| SandboxError::io(format!("opening {}", path.display()), e.into()))?;
-            let raw = fd.as_raw_fd();
-            fds.push(fd);
-            Ok(raw)
-        };
         let mut args: Vec<OsString> = Vec::new();
         let push = |args: &mut Vec<OsString>, items: &[&str]| {
             args.extend(items.iter().map(OsString::from))
@@ -148,7 +146,9 @@ impl Launch {
         } else {
             push(&mut args, &["--unshare-user", "--disable-userns"]);
         }
-        push(&mut args, &["--info-fd", &info_fd.to_string()]);
+        if let Some(fd) = info_fd {
+            push(&mut args, &["--info-fd", &fd.to_string()]);
+        }
         for dir in SYSTEM_DIRS {
             let host = Path::new("/").join(dir);
             match std::fs::symlink_metadata(&host) {
@@ -197,26 +197,38 @@ impl Launch {
         );
         // The sandbox has no resolver of its own: names resolve on the host, in the proxy.
         if Path::new("/etc/resolv.conf").exists() {
-            let resolv = sandbox.path().join("resolv.conf");
-            std::fs::write(&resolv, "# warden sandbox: no resolver; the egress proxy resolves names\nnameserver 127.0.0.1\n")
-                .context(|| format!("writing {}", resolv.display()))?;
-            let fd = open(&resolv)?;
+            let data = data_fd(b"# warden sandbox: no resolver; the egress proxy resolves names\nnameserver 127.0.0.1\n")?;
             args.extend([
-                "--ro-bind-fd".into(),
-                fd.to_string().into(),
+                "--ro-bind-data".into(),
+                data.as_raw_fd().to_string().into(),
                 "/etc/resolv.conf".into(),
             ]);
+            fds.push(data);
         }
-        let binds: [(&str, PathBuf, &str); 5] = [
-            ("--bind-fd", sandbox.workspace(), WORKSPACE),
-            ("--bind-fd", sandbox.home(), HOME),
-            ("--bind-fd", sandbox.sock_dir(), SOCK_DIR),
-            ("--ro-bind-fd", sandbox.ca_dir(), CA_DIR),
-            ("--ro-bind-fd", exe, INIT_PATH),
-        ];
-        for (flag, host, inside) in binds {
-            let fd = open(&host)?;
-            args.extend([flag.into(), fd.to_string().into(), inside.into()]);
+        match place {
+            Place::Dir(sandbox) => {
+                let binds: [(&str, PathBuf, &str); 5] = [
+                    ("--bind-fd", sandbox.workspace(), WORKSPACE),
+                    ("--bind-fd", sandbox.home(), HOME),
+                    ("--bind-fd", sandbox.sock_dir(), SOCK_DIR),
+                    ("--ro-bind-fd", sandbox.ca_dir(), CA_DIR),
+                    ("--ro-bind-fd", exe, INIT_PATH),
+                ];
+                for (flag, host, inside) in binds {
+                    let fd = open_path(&host, &mut fds)?;
+                    args.extend([flag.into(), fd.to_string().into(), inside.into()]);
+                }
+            }
+            Place::Ephemeral => {
+                // Owned by whoever mounts them; the sandbox's uid must be able to write.
+                push(
+                    &mut args,
+                    &[
+                        "--perms", "1777", "--tmpfs", WORKSPACE, "--perms", "1777", "--tmpfs", HOME,
+                    ],
+                );
+                args.extend(["--ro-bind".into(), exe.into_os_string(), INIT_PATH.into()]);
+            }
         }
         args.extend([
             "--chdir".into(),
@@ -264,6 +276,12 @@ impl Launch {
         self
     }
 
+    /// Replaces this process with bubblewrap; returns only on failure.
+    pub fn exec(mut self) -> SandboxError {
+        let err = self.command.exec();
+        SandboxError::Start(format!("starting bubblewrap: {err}"))
+    }
+
     pub fn spawn_tokio(self) -> Result<tokio::process::Child> {
         let mut command = tokio::process::Command::from(self.command);
         command.kill_on_drop(true);
@@ -271,6 +289,27 @@ impl Launch {
             .spawn()
             .map_err(|e| SandboxError::Start(format!("starting bubblewrap: {e}")))
     }
+}
+
+/// Opens `path` as an `O_PATH` descriptor kept in `fds`, for `--bind-fd`.
+fn open_path(path: &Path, fds: &mut Vec<OwnedFd>) -> Result<RawFd> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| SandboxError::io(format!("opening {}", path.display()), e.into()))?;
+    let raw = fd.as_raw_fd();
+    fds.push(fd);
+    Ok(raw)
+}
+
+/// A pipe holding `data`, for bubblewrap's `--ro-bind-data`.
+fn data_fd(data: &[u8]) -> Result<OwnedFd> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SandboxError::io("pipe", e.into()))?;
+    nix::unistd::write(&w, data).map_err(|e| SandboxError::io("pipe", e.into()))?;
+    Ok(r)
 }
 
 fn as_root() -> bool {

@@ -327,6 +327,10 @@ impl Sandboxes {
         if argv.is_empty() {
             return Err(SandboxError::Invalid("give a command after `--`".into()));
         }
+        if is_ephemeral(spec) {
+            spec.validate()?;
+            return Err(exec_ephemeral(spec, argv));
+        }
         let (sandbox, meta) = self.prepare(spec)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -335,6 +339,44 @@ impl Sandboxes {
         let result = runtime.block_on(run_in(&sandbox, meta, argv));
         let _ = std::fs::remove_dir_all(sandbox.path());
         result
+    }
+}
+
+/// A `run` that needs nothing from the host (no files, network, ports or limits) needs
+/// no sandbox directory, no supervisor and no waiting process: this process becomes
+/// bubblewrap, the init enforces the timeout, and the command's exit code is ours.
+fn is_ephemeral(spec: &SandboxSpec) -> bool {
+    spec.workspace == WorkspaceSource::Empty
+        && spec.policy.is_deny_all()
+        && spec.secrets.is_empty()
+        && spec.brokers.is_empty()
+        && spec.ports.is_empty()
+        && spec.limits == crate::limits::Limits::default()
+}
+
+fn exec_ephemeral(spec: &SandboxSpec, argv: &[String]) -> SandboxError {
+    let mut env = base_env_with(&[], &[]);
+    env.push(("WARDEN_SANDBOX".into(), new_id("sb")));
+    let config = crate::init::InitConfig {
+        env,
+        sock_dir: "/tmp".into(),
+        read_only: launch::readable_paths(),
+        read_write: launch::writable_paths(),
+        default_cwd: launch::WORKSPACE.into(),
+        become_uid: as_root().then_some(launch::SANDBOX_UID),
+        deadline_ms: spec.timeout.map(|t| t.as_millis() as u64),
+        ..Default::default()
+    };
+    match launch::Launch::new(
+        launch::Place::Ephemeral,
+        &config,
+        &Mode::Run(argv.to_vec()),
+        None,
+        &[],
+        None,
+    ) {
+        Ok(l) => l.exec(),
+        Err(e) => e,
     }
 }
 
@@ -416,6 +458,12 @@ pub(crate) fn kill_init(pid: Option<i32>) {
 
 /// The environment every command in the sandbox starts with.
 pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, String)> {
+    let mut env = base_env_with(&meta.env, &net.env);
+    env.push(("WARDEN_SANDBOX".into(), meta.id.clone()));
+    env
+}
+
+fn base_env_with(extra: &[(String, String)], net: &[(String, String)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         (
             "PATH",
@@ -429,13 +477,12 @@ pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, String)> {
         ("TMPDIR", "/tmp"),
         // `npm install -g` lands in the (snapshot-able) home, not the read-only /usr.
         ("NPM_CONFIG_PREFIX", "/home/sandbox/.local"),
-        ("WARDEN_SANDBOX", meta.id.as_str()),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    env.extend(meta.env.iter().cloned());
-    env.extend(net.env.iter().cloned());
+    env.extend(extra.iter().cloned());
+    env.extend(net.iter().cloned());
     env
 }
 

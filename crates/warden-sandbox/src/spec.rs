@@ -136,6 +136,9 @@ pub fn parse_duration(text: &str) -> Result<Option<Duration>> {
             "{text:?} is not a duration: use e.g. 90s, 30m, 1h, 2h30m, 500ms, or none"
         ))
     };
+    if t.is_empty() {
+        return Err(bad());
+    }
     if t.eq_ignore_ascii_case("none") || t == "0" {
         return Ok(None);
     }

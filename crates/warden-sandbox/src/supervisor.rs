@@ -8,7 +8,7 @@
 
 use crate::error::{IoContext, Result, SandboxError};
 use crate::init::{InitConfig, Ready};
-use crate::launch::{self, Launch, Mode};
+use crate::launch::{self, Launch, Mode, Place};
 use crate::limits::Cgroup;
 use crate::net::Net;
 use crate::spec::NetworkPolicy;
@@ -141,14 +141,15 @@ pub(crate) async fn launch(
         // SAFETY: geteuid cannot fail.
         become_uid: (unsafe { libc::geteuid() } == 0).then_some(launch::SANDBOX_UID),
         lifeline_fd: Some(lifeline_r.as_raw_fd()),
+        deadline_ms: None,
     };
     let mut launch = Launch::new(
-        sandbox,
+        Place::Dir(sandbox),
         &config,
         &mode,
         attach,
         &[info_w.as_raw_fd(), lifeline_r.as_raw_fd()],
-        info_w.as_raw_fd(),
+        Some(info_w.as_raw_fd()),
     )?;
     launch.stdio(stdio.0, stdio.1, stdio.2);
     let child = launch.spawn_tokio()?;

@@ -1,0 +1,390 @@
+//! Egress from a sandbox: the allowlist, live policy changes, and credential brokering
+//! through the front door and through TLS interception. Every upstream here is a
+//! server this test runs on 127.0.0.1; names reach it through the proxy's test-only
+//! resolver (`WARDEN_EGRESS_TEST_RESOLVE`), and its test CA through `WARDEN_EGRESS_TEST_ROOTS`.
+
+mod sandbox_support;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use sandbox_support::{wait_until, Sandboxes};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const REAL_KEY: &str = "sk-ant-api03-REALKEY-0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// A loopback HTTP(S) server that answers 200 `upstream-ok` and records each request head.
+struct Upstream {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Upstream {
+    fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (tls, record) = (tls.clone(), record.clone());
+                std::thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                    match tls {
+                        Some(config) => {
+                            let Ok(server) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve_one(rustls::StreamOwned::new(server, conn), &record);
+                        }
+                        None => serve_one(conn, &record),
+                    }
+                });
+            }
+        });
+        Upstream { port, seen }
+    }
+
+    fn heads(&self) -> String {
+        self.seen.lock().unwrap().join("\n---\n")
+    }
+}
+
+fn serve_one<S: Read + Write>(stream: S, record: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    record.lock().unwrap().push(head);
+    let mut stream = reader.into_inner();
+    let _ = stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nupstream-ok",
+    );
+    let _ = stream.flush();
+}
+
+/// A test CA and a server config for `names`; returns the CA's PEM too.
+fn test_pki(names: &[&str]) -> (Arc<rustls::ServerConfig>, String) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .unwrap();
+    (Arc::new(config), issuer.pem())
+}
+
+#[test]
+fn only_allowed_domains_are_reachable_and_nothing_is_resolved_for_the_rest() {
+    let s = Sandboxes::new();
+    let allowed = Upstream::start(None);
+    let sub = Upstream::start(None);
+    let resolve = format!(
+        "allowed.test=127.0.0.1:{},api.docs.test=127.0.0.1:{},docs.test=127.0.0.1:{},evildocs.test=127.0.0.1:{},docs.test.evil.test=127.0.0.1:{},meta.test~169.254.169.254,private.test~10.1.2.3",
+        allowed.port, sub.port, sub.port, sub.port, sub.port
+    );
+    let script = "for u in http://allowed.test/ http://ALLOWED.TEST./x http://api.docs.test/ http://docs.test/ http://evildocs.test/ \
+        http://docs.test.evil.test/ http://not-listed.test/ http://meta.test/ http://private.test/ http://127.0.0.1:9/; do \
+          printf '%s %s\\n' \"$u\" \"$(curl -s --noproxy '' -o /dev/null -D - \"$u\" | tr -d '\\r' | grep -i '^x-warden-egress' | sed 's/.*reason=//')$(curl -s --noproxy '' -o /dev/null -w ' %{http_code}' \"$u\")\"; done";
+    let mut cmd = s.cmd(&[
+        "run",
+        "--allow",
+        "allowed.test",
+        "--allow",
+        "*.docs.test",
+        "--allow",
+        "meta.test",
+        "--allow",
+        "private.test",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let asked = s.tmp.path().join("resolved.txt");
+    let out = cmd
+        .env("WARDEN_EGRESS_TEST_RESOLVE", &resolve)
+        .env("WARDEN_EGRESS_TEST_RESOLVE_LOG", &asked)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expect = [
+        ("http://allowed.test/", " 200"),
+        ("http://ALLOWED.TEST./x", " 200"),
+        ("http://api.docs.test/", " 200"),
+        ("http://docs.test/", "not-allowed 403"),
+        ("http://evildocs.test/", "not-allowed 403"),
+        ("http://docs.test.evil.test/", "not-allowed 403"),
+        ("http://not-listed.test/", "not-allowed 403"),
+        ("http://meta.test/", "private-address 403"),
+        ("http://private.test/", "private-address 403"),
+        // Forced through the proxy (`--noproxy ''`): an IP literal is refused before any connect.
+        ("http://127.0.0.1:9/", "ip-literal 403"),
+    ];
+    for (url, want) in expect {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{url} ")))
+            .unwrap_or("");
+        assert_eq!(
+            line,
+            format!("{url} {want}"),
+            "\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        !sub.heads().contains("evildocs") && !sub.heads().contains("Host: docs.test\r"),
+        "{}",
+        sub.heads()
+    );
+    // Names the policy denies never reach a resolver: DNS cannot carry data out.
+    let asked = std::fs::read_to_string(&asked).unwrap_or_default();
+    for name in [
+        "docs.test",
+        "evildocs.test",
+        "docs.test.evil.test",
+        "not-listed.test",
+    ] {
+        assert!(
+            !asked.lines().any(|l| l == name),
+            "{name} was resolved: {asked}"
+        );
+    }
+    assert!(asked.lines().any(|l| l == "allowed.test"), "{asked}");
+}
+
+#[test]
+fn a_policy_change_reaches_a_running_process() {
+    let s = Sandboxes::new();
+    let up = Upstream::start(None);
+    let resolve = format!("open.test=127.0.0.1:{}", up.port);
+    let mut cmd = s.cmd(&["create", "--allow", "open.test"]);
+    let out = cmd
+        .env("WARDEN_EGRESS_TEST_RESOLVE", &resolve)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let poller = "while true; do curl -s -o /dev/null -w '%{http_code}\\n' http://open.test/ >> /workspace/codes; sleep 0.1; done";
+    assert!(s
+        .output(&["exec", &id, "--detach", "--", "sh", "-c", poller])
+        .status
+        .success());
+    let codes = || s.sh(&id, "cat /workspace/codes 2>/dev/null").1;
+    assert!(
+        wait_until(Duration::from_secs(10), || codes().contains("200")),
+        "{}",
+        codes()
+    );
+    s.ok(&["policy", &id, "--deny-all"]);
+    let seen = codes().lines().count();
+    assert!(
+        wait_until(Duration::from_secs(10), || codes()
+            .lines()
+            .skip(seen + 1)
+            .filter(|c| *c == "403")
+            .count()
+            >= 3),
+        "{}",
+        codes()
+    );
+    assert!(
+        !codes().lines().skip(seen + 1).any(|c| c == "200"),
+        "allowed after deny-all:\n{}",
+        codes()
+    );
+    assert_eq!(s.record(&id)["policy"], "deny-all");
+    s.ok(&["policy", &id, "--allow", "open.test"]);
+    let seen = codes().lines().count();
+    assert!(
+        wait_until(Duration::from_secs(10), || codes()
+            .lines()
+            .skip(seen + 1)
+            .any(|c| c == "200")),
+        "{}",
+        codes()
+    );
+    let audit = std::fs::read_to_string(s.sandbox_dir(&id).join("audit.log")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"deny\"") && l.contains("open.test")),
+        "{audit}"
+    );
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"allow\"") && l.contains("open.test")),
+        "{audit}"
+    );
+}
+
+#[test]
+fn brokered_key_reaches_only_its_host_and_never_the_sandbox() {
+    let s = Sandboxes::new();
+    let (tls, ca_pem) = test_pki(&["api.anthropic.com"]);
+    let anthropic = Upstream::start(Some(tls));
+    let other = Upstream::start(None);
+    let roots = s.tmp.path().join("roots.pem");
+    std::fs::write(&roots, ca_pem).unwrap();
+    let resolve = format!(
+        "api.anthropic.com=127.0.0.1:{},other.test=127.0.0.1:{}",
+        anthropic.port, other.port
+    );
+    let mut cmd = s.cmd(&["create", "--broker", "anthropic", "--allow", "other.test"]);
+    cmd.env("WARDEN_EGRESS_TEST_RESOLVE", &resolve)
+        .env("WARDEN_EGRESS_TEST_ROOTS", &roots)
+        .env("ANTHROPIC_API_KEY", REAL_KEY)
+        .env("HOME", s.tmp.path());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    // Inside: a placeholder and a plain-HTTP base URL; the real key nowhere.
+    let (_, env, _) = s.sh(&id, "echo \"$ANTHROPIC_API_KEY|$ANTHROPIC_BASE_URL\"");
+    let (placeholder, base) = env.trim().split_once('|').unwrap();
+    assert!(
+        placeholder.starts_with("sk-ant-") && placeholder != REAL_KEY,
+        "{placeholder}"
+    );
+    assert_eq!(base, "http://127.0.0.1:3129");
+
+    // (a) front door: plain HTTP in, verified HTTPS out with the real header.
+    let (code, body, err) = s.sh(&id, "curl -s -X POST \"$ANTHROPIC_BASE_URL/v1/messages\" -H \"x-api-key: $ANTHROPIC_API_KEY\" -d '{}'");
+    assert_eq!((code, body.as_str()), (0, "upstream-ok"), "{err}");
+    // (b) interception: HTTPS through the proxy, trusted through the sandbox's CA bundle;
+    // a header the sandbox set itself is overwritten.
+    let (code, body, err) = s.sh(&id, "curl -s https://api.anthropic.com/v1/messages -H 'x-api-key: attacker-chosen' -H 'x-probe: intercepted'");
+    assert_eq!((code, body.as_str()), (0, "upstream-ok"), "{err}");
+    let heads = anthropic.heads();
+    assert_eq!(
+        heads.matches(&format!("x-api-key: {REAL_KEY}")).count(),
+        2,
+        "{heads}"
+    );
+    assert!(
+        !heads.contains(placeholder) && !heads.contains("attacker-chosen"),
+        "{heads}"
+    );
+    assert!(heads.contains("x-probe: intercepted"), "{heads}");
+
+    // The placeholder sent to an allowed but unbound host arrives unchanged.
+    s.sh(
+        &id,
+        "curl -s http://other.test/ -H \"x-api-key: $ANTHROPIC_API_KEY\" >/dev/null",
+    );
+    let other_heads = other.heads();
+    assert!(
+        other_heads.contains(placeholder) && !other_heads.contains(REAL_KEY),
+        "{other_heads}"
+    );
+
+    // A request whose Host disagrees with the CONNECT target is refused, not injected.
+    let (_, code, _) = s.sh(
+        &id,
+        "curl -s -o /dev/null -w '%{http_code}' https://api.anthropic.com/ -H 'Host: other.test'",
+    );
+    assert_eq!(code, "421");
+
+    // The key is in no process environment, file or log the sandbox or the host keeps.
+    // The pattern is assembled from two halves so no command line ever holds it whole.
+    let (k1, k2) = REAL_KEY.split_at(20);
+    let script = format!(
+        "K1='{k1}' K2='{k2}'; printf '%s%s' \"$K1\" \"$K2\" > /tmp/.pattern; \
+         grep -rlF -f /tmp/.pattern --exclude=.pattern /proc/[0-9]*/environ /proc/[0-9]*/cmdline /workspace /home /tmp /run/warden/ca 2>/dev/null; echo end"
+    );
+    let (_, found, _) = s.sh(&id, &script);
+    assert_eq!(
+        found.trim(),
+        "end",
+        "the real key is visible inside: {found}"
+    );
+    for file in ["audit.log", "supervisor.log", "meta.json"] {
+        let text = std::fs::read_to_string(s.sandbox_dir(&id).join(file)).unwrap_or_default();
+        assert!(
+            !text.contains(REAL_KEY) && !text.contains(placeholder),
+            "{file} holds a secret or placeholder"
+        );
+    }
+}
+
+#[test]
+fn a_secret_spec_binds_one_header_to_one_host() {
+    let s = Sandboxes::new();
+    let (tls, ca_pem) = test_pki(&["api.vendor.test"]);
+    let vendor = Upstream::start(Some(tls));
+    let roots = s.tmp.path().join("roots.pem");
+    std::fs::write(&roots, ca_pem).unwrap();
+    let mut cmd = s.cmd(&[
+        "run",
+        "--secret",
+        "api.vendor.test:authorization=Bearer env:VENDOR_TOKEN",
+        "--",
+        "sh",
+        "-c",
+        "echo \"token=$VENDOR_TOKEN\"; curl -s https://api.vendor.test/v1 -H \"authorization: Bearer $VENDOR_TOKEN\"",
+    ]);
+    cmd.env(
+        "WARDEN_EGRESS_TEST_RESOLVE",
+        format!("api.vendor.test=127.0.0.1:{}", vendor.port),
+    )
+    .env("WARDEN_EGRESS_TEST_ROOTS", &roots)
+    .env("VENDOR_TOKEN", "vendor-real-token-123");
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("upstream-ok"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("vendor-real-token-123"), "{text}");
+    assert!(
+        vendor
+            .heads()
+            .contains("authorization: Bearer vendor-real-token-123"),
+        "{}",
+        vendor.heads()
+    );
+}
