@@ -199,6 +199,8 @@ impl Launch {
         if Path::new("/etc/resolv.conf").exists() {
             let data = data_fd(b"# warden sandbox: no resolver; the egress proxy resolves names\nnameserver 127.0.0.1\n")?;
             args.extend([
+                "--perms".into(),
+                "0644".into(),
                 "--ro-bind-data".into(),
                 data.as_raw_fd().to_string().into(),
                 "/etc/resolv.conf".into(),

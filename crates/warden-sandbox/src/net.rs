@@ -129,20 +129,21 @@ impl Net {
         }
         // Node ≥ 24 honours the variables above only when asked to.
         env.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
-        if let Some(pem) = proxy.ca_pem() {
-            let ca_dir = sandbox.ca_dir();
-            std::fs::write(ca_dir.join("warden-ca.pem"), &pem)
-                .context(|| "writing the sandbox CA".into())?;
-            std::fs::write(ca_dir.join("bundle.pem"), warden_egress::ca_bundle(&pem))
-                .context(|| "writing the CA bundle".into())?;
-            let bundle = Path::new(crate::launch::CA_DIR).join("bundle.pem");
+        // Programs inside trust what the host trusts (its system bundle, which may hold a
+        // corporate CA), plus this sandbox's interception CA when it has one. Node reads
+        // no system store on its own, hence NODE_EXTRA_CA_CERTS (set by bound_env).
+        let bundle = match proxy.ca_pem() {
+            Some(pem) => {
+                let path = sandbox.ca_dir().join("bundle.pem");
+                std::fs::write(&path, warden_egress::ca_bundle(&pem))
+                    .context(|| format!("writing {}", path.display()))?;
+                Some(Path::new(crate::launch::CA_DIR).join("bundle.pem"))
+            }
+            None => Some(Path::new(warden_egress::SYSTEM_CA_BUNDLE).to_path_buf())
+                .filter(|p| p.exists()),
+        };
+        if let Some(bundle) = bundle {
             env.extend(warden_egress::bound_env(&bundle));
-            // Node adds these to its own roots rather than replacing them.
-            env.retain(|(k, _)| k != "NODE_EXTRA_CA_CERTS");
-            env.push((
-                "NODE_EXTRA_CA_CERTS".into(),
-                format!("{}/warden-ca.pem", crate::launch::CA_DIR),
-            ));
         }
         env.extend(warden_egress::placeholder_env(&bindings));
         for b in brokers {
