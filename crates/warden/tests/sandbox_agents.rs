@@ -1,0 +1,163 @@
+//! The headline: a real agent CLI (Claude Code from npm) runs inside
+//! `warden sandbox run`, reaches its model only through the egress proxy, and works
+//! with a key it never holds: the proxy's front door adds it on the way out.
+//!
+//! The "model" is the mock LLM on 127.0.0.1, behind a TLS terminator holding a test
+//! certificate for api.anthropic.com, which the proxy's test-only resolver and roots
+//! point it at. Nothing leaves the machine.
+
+mod sandbox_support;
+
+use sandbox_support::{test_pki, Sandboxes};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+use warden_testkit::agents::{agents_bin, run_with_timeout, RUN_TIMEOUT};
+use warden_testkit::mock_llm::{MockLlm, Script, Turn};
+
+const REAL_KEY: &str = "sk-ant-api03-SANDBOXED-AGENT-REAL-KEY-0123456789";
+
+/// Terminates TLS with `config` on 127.0.0.1 and carries each connection to `upstream`.
+fn tls_terminator(config: Arc<rustls::ServerConfig>, upstream: std::net::SocketAddr) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                });
+            }
+        });
+    });
+    port
+}
+
+#[test]
+fn claude_code_runs_sandboxed_with_a_brokered_key() {
+    let claude_pkg = agents_bin(Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .join("../@anthropic-ai/claude-code")
+        .canonicalize()
+        .expect("the claude-code package");
+    let s = Sandboxes::new();
+    let canary = format!("sandboxed-canary-{}", std::process::id());
+    let project = s.tmp.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("notes.txt"), format!("{canary}\n")).unwrap();
+    std::fs::write(
+        project.join(".env"),
+        format!("ANTHROPIC_API_KEY={REAL_KEY}\n"),
+    )
+    .unwrap();
+    let final_text = "MOCK-FINAL: read it inside the sandbox.";
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call("Read", json!({"file_path": "/workspace/notes.txt"})),
+        Turn::text(final_text),
+    ]));
+    let (tls, ca_pem) = test_pki(&["api.anthropic.com"]);
+    let port = tls_terminator(tls, mock.addr());
+    let roots = s.tmp.path().join("roots.pem");
+    std::fs::write(&roots, ca_pem).unwrap();
+
+    // The agent's package goes in as a file copy, as a user would `sandbox cp` a tool.
+    let id = {
+        let mut cmd = s.cmd(&[
+            "create",
+            "--broker",
+            "anthropic",
+            "--workspace",
+            project.to_str().unwrap(),
+        ]);
+        cmd.env("ANTHROPIC_API_KEY", REAL_KEY)
+            .env("HOME", s.tmp.path())
+            .env(
+                "WARDEN_EGRESS_TEST_RESOLVE",
+                format!("api.anthropic.com=127.0.0.1:{port}"),
+            )
+            .env("WARDEN_EGRESS_TEST_ROOTS", &roots);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    s.ok(&[
+        "cp",
+        claude_pkg.to_str().unwrap(),
+        &format!("{id}:/home/sandbox/claude-code"),
+    ]);
+
+    let mut exec = s.cmd(&[
+        "exec",
+        &id,
+        "--env",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+        "--",
+        "/home/sandbox/claude-code/bin/claude.exe",
+        "-p",
+        "Read notes.txt and tell me what it says.",
+        "--allowedTools",
+        "Read",
+        "--output-format",
+        "json",
+    ]);
+    exec.env_remove("ANTHROPIC_API_KEY");
+    let out = run_with_timeout(exec, RUN_TIMEOUT).expect("claude in the sandbox finished");
+    let requests = mock.requests();
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw {} requests",
+        out.code,
+        out.stdout,
+        out.stderr,
+        requests.len()
+    );
+    assert!(out.success, "{context}");
+    let printed: Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}\n{context}"));
+    assert_eq!(printed["result"], final_text, "{context}");
+
+    let generations: Vec<_> = requests.iter().filter(|r| r.is_generation()).collect();
+    assert!(generations.len() >= 2, "{context}");
+    for r in &generations {
+        assert_eq!(
+            r.header("x-api-key"),
+            Some(REAL_KEY),
+            "the front door adds the real key"
+        );
+    }
+    assert!(
+        generations[1..]
+            .iter()
+            .any(|r| r.body.to_string().contains(&canary)),
+        "the Read tool result (from inside the sandbox) reached the model\n{context}"
+    );
+    // The workspace copy left the project's .env behind, and the sandbox only ever held a placeholder.
+    let (_, env, _) = s.sh(&id, "echo \"$ANTHROPIC_API_KEY\"; ls -a /workspace");
+    assert!(!env.contains(REAL_KEY) && !env.contains(".env\n"), "{env}");
+    let audit = std::fs::read_to_string(s.sandbox_dir(&id).join("audit.log")).unwrap();
+    assert!(
+        audit.contains("front-door") && audit.contains("api.anthropic.com"),
+        "{audit}"
+    );
+    assert!(!audit.contains(REAL_KEY));
+}
