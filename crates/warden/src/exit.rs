@@ -7,8 +7,8 @@
 //! | 2 | usage or configuration error (bad flag, missing path, unknown rule, no store yet) |
 //! | 3 | the store cannot be used (corrupt, foreign, newer, locked by another scan) |
 //! | 4 | any other failure (I/O while writing output, …) |
-//! | 124 | `sandbox exec`/`run`: `--timeout` killed the command (otherwise they exit with the command's own code) |
 //! | 5 | `process` or `revalidate` stopped gracefully: credits or quota exhausted, credentials rejected, `--max-cost` reached, or Ctrl-C; unfinished files (or unjudged findings) are pending again, re-run to resume |
+//! | 124 | `sandbox exec`/`run`: `--timeout` killed the command (otherwise they exit with the command's own code) |
 
 use warden_scan::ScanError;
 use warden_store::StoreError;

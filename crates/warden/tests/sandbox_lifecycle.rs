@@ -28,6 +28,24 @@ fn run_returns_the_commands_output_and_exit_code() {
 }
 
 #[test]
+fn run_timeout_kills_the_command_and_everything_it_started() {
+    let s = Sandboxes::new();
+    let started = std::time::Instant::now();
+    let (code, _, err) = s.run_sh(&["--timeout", "1s"], "sleep 3017 & sleep 3018");
+    assert_eq!(code, 124, "{err}");
+    assert!(err.contains("timeout"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        wait_until(Duration::from_secs(5), || processes_mentioning(
+            "sleep 3017"
+        )
+        .is_empty()
+            && processes_mentioning("sleep 3018").is_empty()),
+        "the command's processes outlived its timeout"
+    );
+}
+
+#[test]
 fn exec_streams_output_with_env_cwd_and_exit_code() {
     let s = Sandboxes::new();
     let id = s.create(&["--name", "lab"]);
