@@ -272,7 +272,7 @@ fn remote(s: &str) -> Option<(&str, &str)> {
 
 fn print_table(all: &[SandboxMeta]) {
     println!(
-        "{:<12} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} LIMITS",
+        "{:<14} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} LIMITS",
         "ID", "NAME", "STATUS", "AGE", "EXPIRES", "POLICY", "PORTS"
     );
     for m in all {
@@ -289,7 +289,7 @@ fn print_table(all: &[SandboxMeta]) {
             .map(|p| format!("{}→{}", p.sandbox, p.host))
             .collect();
         println!(
-            "{:<12} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} {}",
+            "{:<14} {:<12} {:<10} {:>8} {:>10}  {:<24} {:<16} {}",
             m.id,
             m.name.as_deref().unwrap_or("-"),
             m.effective_status().to_string(),
