@@ -17,6 +17,8 @@ pub mod limits;
 pub mod net;
 pub mod proto;
 pub mod reaper;
+pub mod run;
+pub mod snapshot;
 pub mod spawn;
 pub mod spec;
 pub mod state;

@@ -2,14 +2,13 @@
 
 use crate::error::{IoContext, Result, SandboxError};
 use crate::files::{self, Copied};
-use crate::launch::{self, Mode};
+use crate::launch;
 use crate::limits::Cgroup;
 use crate::net::Net;
 use crate::proto::{send_with_fds, ExecEvent, ExecRequest};
 use crate::spec::{NetworkPolicy, SandboxSpec, WorkspaceSource};
 use crate::state::{
-    new_id, now_ms, write_json_atomic, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot,
-    SnapshotMeta, Status,
+    new_id, now_ms, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot, SnapshotMeta, Status,
 };
 use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
 use std::io::{BufRead, BufReader, Write};
@@ -19,7 +18,6 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Every sandbox and snapshot under one root directory.
 #[derive(Debug, Clone)]
@@ -49,7 +47,7 @@ impl Sandboxes {
     }
 
     /// The sandbox directory and record, before anything runs in it.
-    fn prepare(&self, spec: &SandboxSpec) -> Result<(SandboxDir, SandboxMeta)> {
+    pub(crate) fn prepare(&self, spec: &SandboxSpec) -> Result<(SandboxDir, SandboxMeta)> {
         spec.validate()?;
         launch::find_bwrap()?;
         if let Some(name) = &spec.name {
@@ -264,163 +262,9 @@ impl Sandboxes {
         let (sandbox, _) = self.find(id_or_name)?;
         files::copy_out(&sandbox, inside, host)
     }
-
-    /// Captures the sandbox's writable state (/workspace and /home/sandbox).
-    pub fn snapshot(&self, id_or_name: &str) -> Result<SnapshotMeta> {
-        let (sandbox, meta) = self.find(id_or_name)?;
-        let id = new_id("snap");
-        let dir = self.root.snapshots_dir().join(&id);
-        let result = (|| {
-            files::copy_tree(&sandbox.workspace(), &dir.join("workspace"), false, None)?;
-            files::copy_tree(&sandbox.home(), &dir.join("home"), false, None)?;
-            let (f1, b1) = files::tree_size(&dir.join("workspace"));
-            let (f2, b2) = files::tree_size(&dir.join("home"));
-            let snap = SnapshotMeta {
-                id: id.clone(),
-                source_sandbox: meta.id.clone(),
-                created_ms: now_ms(),
-                files: f1 + f2,
-                bytes: b1 + b2,
-            };
-            write_json_atomic(&dir.join("meta.json"), &snap)?;
-            Ok(snap)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        result
-    }
-
-    pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>> {
-        let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(self.root.snapshots_dir()) else {
-            return Ok(out);
-        };
-        for entry in entries.flatten() {
-            if let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) {
-                if let Ok(meta) = serde_json::from_str::<SnapshotMeta>(&text) {
-                    out.push(meta);
-                }
-            }
-        }
-        out.sort_by_key(|s| s.created_ms);
-        Ok(out)
-    }
-
-    fn find_snapshot(&self, id: &str) -> Result<SnapshotMeta> {
-        self.snapshots()?
-            .into_iter()
-            .find(|s| s.id == id || (id.len() >= 6 && s.id.starts_with(id)))
-            .ok_or_else(|| SandboxError::SnapshotNotFound(id.to_string()))
-    }
-
-    pub fn remove_snapshot(&self, id: &str) -> Result<String> {
-        let snap = self.find_snapshot(id)?;
-        let dir = self.root.snapshots_dir().join(&snap.id);
-        std::fs::remove_dir_all(&dir).context(|| format!("removing {}", dir.display()))?;
-        Ok(snap.id)
-    }
-
-    /// `warden sandbox run`: create, run one command on this process's stdio, destroy.
-    /// Returns the command's exit code (124 when the timeout killed it).
-    pub fn run(&self, spec: &SandboxSpec, argv: &[String]) -> Result<i32> {
-        if argv.is_empty() {
-            return Err(SandboxError::Invalid("give a command after `--`".into()));
-        }
-        if is_ephemeral(spec) {
-            spec.validate()?;
-            return Err(exec_ephemeral(spec, argv));
-        }
-        let (sandbox, meta) = self.prepare(spec)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context(|| "starting a runtime".into())?;
-        let result = runtime.block_on(run_in(&sandbox, meta, argv));
-        let _ = std::fs::remove_dir_all(sandbox.path());
-        result
-    }
 }
 
-/// A `run` that needs nothing from the host (no files, network, ports or limits) needs
-/// no sandbox directory, no supervisor and no waiting process: this process becomes
-/// bubblewrap, the init enforces the timeout, and the command's exit code is ours.
-fn is_ephemeral(spec: &SandboxSpec) -> bool {
-    spec.workspace == WorkspaceSource::Empty
-        && spec.policy.is_deny_all()
-        && spec.secrets.is_empty()
-        && spec.brokers.is_empty()
-        && spec.ports.is_empty()
-        && spec.limits == crate::limits::Limits::default()
-}
-
-fn exec_ephemeral(spec: &SandboxSpec, argv: &[String]) -> SandboxError {
-    let mut env = base_env_with(&[], &[]);
-    env.push(("WARDEN_SANDBOX".into(), new_id("sb")));
-    let config = crate::init::InitConfig {
-        env,
-        sock_dir: "/tmp".into(),
-        read_only: launch::readable_paths(),
-        read_write: launch::writable_paths(),
-        default_cwd: launch::WORKSPACE.into(),
-        become_uid: as_root().then_some(launch::SANDBOX_UID),
-        deadline_ms: spec.timeout.map(|t| t.as_millis() as u64),
-        ..Default::default()
-    };
-    match launch::Launch::new(
-        launch::Place::Ephemeral,
-        &config,
-        &Mode::Run(argv.to_vec()),
-        None,
-        &[],
-        None,
-    ) {
-        Ok(l) => l.exec(),
-        Err(e) => e,
-    }
-}
-
-async fn run_in(sandbox: &SandboxDir, meta: SandboxMeta, argv: &[String]) -> Result<i32> {
-    let needs_net =
-        !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !meta.brokers.is_empty();
-    let net = if needs_net {
-        Net::start(sandbox, &meta).await?
-    } else {
-        Net::none()
-    };
-    let crate::supervisor::Launched {
-        mut child,
-        cgroup,
-        init_pid,
-        lifeline,
-    } = crate::supervisor::launch(
-        sandbox,
-        &meta,
-        &net,
-        Mode::Run(argv.to_vec()),
-        (Stdio::inherit(), Stdio::inherit(), Stdio::inherit()),
-    )
-    .await?;
-    let deadline = meta
-        .deadline_ms
-        .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
-    let code = tokio::select! {
-        status = child.wait() => status.map(|s| s.code().unwrap_or(128 + 9)).unwrap_or(125),
-        _ = tokio::time::sleep(deadline.unwrap_or(Duration::MAX / 4)) => 124,
-        _ = tokio::signal::ctrl_c() => 130,
-    };
-    drop(lifeline);
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    kill_init(init_pid);
-    if let Some(cg) = cgroup {
-        let _ = cg.kill_all();
-        let _ = cg.remove();
-    }
-    Ok(code)
-}
-
-fn as_root() -> bool {
+pub(crate) fn as_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
@@ -463,7 +307,10 @@ pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, String)> {
     env
 }
 
-fn base_env_with(extra: &[(String, String)], net: &[(String, String)]) -> Vec<(String, String)> {
+pub(crate) fn base_env_with(
+    extra: &[(String, String)],
+    net: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         (
             "PATH",
