@@ -49,6 +49,7 @@ impl Sandboxes {
     /// The sandbox directory and record, before anything runs in it.
     pub(crate) fn prepare(&self, spec: &SandboxSpec) -> Result<(SandboxDir, SandboxMeta)> {
         spec.validate()?;
+        crate::net::validate_policy(&spec.policy)?;
         launch::find_bwrap()?;
         if let Some(name) = &spec.name {
             if self.root.name_taken(name)? {
@@ -228,6 +229,7 @@ impl Sandboxes {
 
     /// Changes the network policy of a running sandbox; new connections see it at once.
     pub fn set_policy(&self, id_or_name: &str, policy: NetworkPolicy) -> Result<()> {
+        crate::net::validate_policy(&policy)?;
         let (sandbox, meta) = self.find_running(id_or_name)?;
         ctl(&sandbox, &meta.id, &CtlRequest::Policy { policy })
     }

@@ -363,3 +363,48 @@ fn a_secret_spec_binds_one_header_to_one_host() {
         vendor.heads()
     );
 }
+
+#[test]
+fn allow_all_still_refuses_internal_addresses_and_bad_domains_are_usage_errors() {
+    let s = Sandboxes::new();
+    let public = Upstream::start(None);
+    let resolve = format!(
+        "public.test=127.0.0.1:{},metadata.test~169.254.169.254,intranet.test~192.168.1.10",
+        public.port
+    );
+    let script = "for u in http://public.test/ http://metadata.test/ http://intranet.test/; do \
+        printf '%s %s\\n' $u $(curl -s -o /dev/null -w '%{http_code}' $u); done";
+    let mut cmd = s.cmd(&["run", "--allow-all", "--", "sh", "-c", script]);
+    let out = cmd
+        .env("WARDEN_EGRESS_TEST_RESOLVE", &resolve)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        "http://public.test/ 200\nhttp://metadata.test/ 403\nhttp://intranet.test/ 403\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for bad in ["*", "*.com", "https://example.com", "example.com/path", ""] {
+        let out = s.output(&["create", "--allow", bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--allow {bad:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("--allow"), "{err}");
+    }
+    let id = s.create(&[]);
+    let out = s.output(&["policy", &id, "--allow", "*.com"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        s.record(&id)["policy"],
+        "deny-all",
+        "a refused policy must not change the record"
+    );
+}
