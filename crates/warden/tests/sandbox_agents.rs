@@ -16,6 +16,7 @@ use warden_testkit::agents::{agents_bin, run_with_timeout, RUN_TIMEOUT};
 use warden_testkit::mock_llm::{MockLlm, Script, Turn};
 
 const REAL_KEY: &str = "sk-ant-api03-SANDBOXED-AGENT-REAL-KEY-0123456789";
+const REAL_OPENAI_KEY: &str = "sk-proj-SANDBOXED-CODEX-REAL-KEY-0123456789abcdef";
 
 /// Terminates TLS with `config` on 127.0.0.1 and carries each connection to `upstream`.
 fn tls_terminator(config: Arc<rustls::ServerConfig>, upstream: std::net::SocketAddr) -> u16 {
@@ -160,4 +161,104 @@ fn claude_code_runs_sandboxed_with_a_brokered_key() {
         "{audit}"
     );
     assert!(!audit.contains(REAL_KEY));
+}
+
+#[test]
+fn codex_runs_sandboxed_with_a_brokered_openai_key() {
+    let codex = agents_bin(Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .join("../@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex")
+        .canonicalize()
+        .expect("the codex binary");
+    let s = Sandboxes::new();
+    let canary = format!("codex-sandboxed-canary-{}", std::process::id());
+    let final_text = "MOCK-FINAL: codex read it inside the sandbox.";
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call("exec_command", json!({"cmd": "cat /workspace/notes.txt"})),
+        Turn::text(final_text),
+    ]));
+    let (tls, ca_pem) = test_pki(&["api.openai.com"]);
+    let port = tls_terminator(tls, mock.addr());
+    let roots = s.tmp.path().join("roots.pem");
+    std::fs::write(&roots, ca_pem).unwrap();
+    let id = {
+        let mut cmd = s.cmd(&["create", "--broker", "openai"]);
+        cmd.env("OPENAI_API_KEY", REAL_OPENAI_KEY)
+            .env("HOME", s.tmp.path())
+            .env(
+                "WARDEN_EGRESS_TEST_RESOLVE",
+                format!("api.openai.com=127.0.0.1:{port}"),
+            )
+            .env("WARDEN_EGRESS_TEST_ROOTS", &roots);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    s.ok(&[
+        "cp",
+        codex.to_str().unwrap(),
+        &format!("{id}:/home/sandbox/codex"),
+    ]);
+    // A provider that reads the base URL and key the sandbox was given (front door, placeholder).
+    let setup = format!(
+        "echo {canary} > /workspace/notes.txt && mkdir -p ~/.codex && printf '%s\\n' \
+         'model_provider = \"brokered\"' 'model = \"gpt-5.5\"' '[model_providers.brokered]' 'name = \"Brokered\"' \
+         \"base_url = \\\"$OPENAI_BASE_URL\\\"\" 'env_key = \"OPENAI_API_KEY\"' 'wire_api = \"responses\"' > ~/.codex/config.toml && cat ~/.codex/config.toml"
+    );
+    let (code, config, err) = s.sh(&id, &setup);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        config.contains("base_url = \"http://127.0.0.1:3130/v1\""),
+        "{config}"
+    );
+
+    let exec = s.cmd(&[
+        "exec",
+        &id,
+        "--",
+        "/home/sandbox/codex",
+        "exec",
+        "--skip-git-repo-check",
+        "--disable",
+        "plugins",
+        // Codex's own bubblewrap sandbox cannot nest inside ours (no user namespaces here).
+        "--sandbox",
+        "danger-full-access",
+        "Print the contents of notes.txt.",
+    ]);
+    let out = run_with_timeout(exec, RUN_TIMEOUT).expect("codex in the sandbox finished");
+    let requests = mock.requests();
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw {} requests",
+        out.code,
+        out.stdout,
+        out.stderr,
+        requests.len()
+    );
+    assert!(out.success, "{context}");
+    assert!(out.stdout.contains(final_text), "{context}");
+    let generations: Vec<_> = requests.iter().filter(|r| r.is_generation()).collect();
+    assert!(generations.len() >= 2, "{context}");
+    for r in &generations {
+        assert_eq!(r.path, "/v1/responses", "{context}");
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {REAL_OPENAI_KEY}").as_str()),
+            "the front door adds the real key"
+        );
+    }
+    assert!(
+        generations[1..]
+            .iter()
+            .any(|r| r.body.to_string().contains(&canary)),
+        "the command's output (run inside the sandbox) reached the model\n{context}"
+    );
+    let (_, key, _) = s.sh(&id, "echo \"$OPENAI_API_KEY\"");
+    assert!(
+        key.trim().starts_with("sk-proj-") && key.trim() != REAL_OPENAI_KEY,
+        "{key}"
+    );
 }
