@@ -90,7 +90,7 @@ impl Sandboxes {
                     confinement: None,
                     source,
                     brokered: Vec::new(),
-                    env: Vec::new(),
+                    env: spec.env.clone(),
                     secrets: spec.secrets.clone(),
                     brokers: spec.brokers.clone(),
                     supervisor_pid: None,

@@ -44,7 +44,7 @@ fn is_ephemeral(spec: &SandboxSpec) -> bool {
 }
 
 fn exec_ephemeral(spec: &SandboxSpec, argv: &[String]) -> SandboxError {
-    let mut env = base_env_with(&[], &[]);
+    let mut env = base_env_with(&spec.env, &[]);
     env.push(("WARDEN_SANDBOX".into(), new_id("sb")));
     let config = crate::init::InitConfig {
         env,

@@ -66,6 +66,8 @@ pub struct SandboxSpec {
     pub secrets: Vec<String>,
     /// `--broker anthropic|openai|gateway`.
     pub brokers: Vec<String>,
+    /// `--env K=V`: variables every command starts with (stored in the record: not for secrets).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for SandboxSpec {
@@ -79,6 +81,7 @@ impl Default for SandboxSpec {
             limits: Limits::default(),
             secrets: Vec::new(),
             brokers: Vec::new(),
+            env: Vec::new(),
         }
     }
 }

@@ -155,6 +155,9 @@ pub struct SandboxCreateArgs {
     /// Broker the credentials Warden finds on this machine: anthropic, openai or gateway; repeatable.
     #[arg(long, value_name = "PROVIDER")]
     pub broker: Vec<String>,
+    /// Set a variable for every command in the sandbox (`K=V`; kept in its record, so not for secrets: see --secret); repeatable.
+    #[arg(long, short, value_name = "K=V")]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Args)]

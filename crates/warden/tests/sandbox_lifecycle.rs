@@ -70,6 +70,20 @@ fn exec_streams_output_with_env_cwd_and_exit_code() {
         0
     );
     assert_eq!(s.sh(&id, "cat /workspace/f /tmp/t").1, "state\ntmp\n");
+    // Variables given at create reach every command; exec's own win.
+    let with_env = s.create(&["--env", "STAGE=create", "--env", "KEEP=1"]);
+    let out = s.output(&[
+        "exec",
+        &with_env,
+        "--env",
+        "STAGE=exec",
+        "--",
+        "sh",
+        "-c",
+        "echo $STAGE $KEEP",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "exec 1\n");
+    assert_eq!(s.run_sh(&["--env", "ONE=shot"], "echo $ONE").1, "shot\n");
     let record = s.record(&id);
     assert_eq!(record["status"], "running");
     assert_eq!(record["name"], "lab");

@@ -176,18 +176,25 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
         },
         secrets: args.secret.clone(),
         brokers: args.broker.clone(),
+        env: parse_env(&args.env)?,
     })
 }
 
+/// `K=V` pairs from repeated `--env` flags.
+fn parse_env(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .filter(|(k, _)| !k.is_empty() && !k.contains('\0'))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| UsageError(format!("--env {kv:?}: expected K=V")).into())
+        })
+        .collect()
+}
+
 fn exec_command(sandboxes: &Sandboxes, args: &SandboxExecArgs) -> anyhow::Result<u8> {
-    let mut env = Vec::new();
-    for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| UsageError(format!("--env {kv:?}: expected K=V")))?;
-        env.push((k.to_string(), v.to_string()));
-    }
+    let mut env = parse_env(&args.env)?;
     if let Ok(term) = std::env::var("TERM") {
         if !env.iter().any(|(k, _)| k == "TERM") {
             env.insert(0, ("TERM".into(), term));
