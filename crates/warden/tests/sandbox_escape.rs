@@ -385,5 +385,12 @@ fn works_as_an_unprivileged_user() {
         String::from_utf8_lossy(&ls.stdout)
     );
     assert!(nobody(&["destroy", &id]).status.success());
-    assert!(sandbox_support::processes_mentioning(&id).is_empty());
+    // The supervisor replies to `destroy` and then exits: give it a moment.
+    assert!(
+        sandbox_support::wait_until(std::time::Duration::from_secs(5), || {
+            sandbox_support::processes_mentioning(&id).is_empty()
+        }),
+        "survivors: {:?}",
+        sandbox_support::processes_mentioning(&id)
+    );
 }
