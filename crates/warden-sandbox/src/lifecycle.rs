@@ -238,6 +238,12 @@ impl Sandboxes {
     pub fn destroy(&self, id_or_name: &str) -> Result<String> {
         let (sandbox, meta) = self.find(id_or_name)?;
         if meta.supervisor_alive() && ctl(&sandbox, &meta.id, &CtlRequest::Destroy).is_ok() {
+            // It replies once every process is gone, then exits itself: wait for that too,
+            // so nothing of the sandbox is left when `destroy` returns.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while meta.supervisor_alive() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
             return Ok(meta.id);
         }
         // No supervisor to ask: end what may remain ourselves.
