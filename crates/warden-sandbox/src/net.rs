@@ -27,6 +27,8 @@ pub struct Net {
     pub init_egress: Vec<(u16, String)>,
     /// Variables every command in the sandbox gets (proxy, CA bundle, base URLs, placeholders).
     pub env: Vec<(String, String)>,
+    /// `host: header` of every secret the proxy injects (never a value).
+    pub brokered: Vec<String>,
     proxy: Option<Proxy>,
 }
 
@@ -44,6 +46,7 @@ impl Net {
         Net {
             init_egress: Vec::new(),
             env: Vec::new(),
+            brokered: Vec::new(),
             proxy: None,
         }
     }
@@ -164,9 +167,14 @@ impl Net {
                 env.push((k, v));
             }
         }
+        let brokered = bindings
+            .iter()
+            .map(|b| format!("{}: {}", b.host(), b.header()))
+            .collect();
         Ok(Net {
             init_egress,
             env,
+            brokered,
             proxy: Some(proxy),
         })
     }

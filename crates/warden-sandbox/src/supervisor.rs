@@ -261,6 +261,7 @@ impl Started {
             m.status = Status::Running;
             m.supervisor_pid = Some(std::process::id() as i32);
             m.bwrap_pid = bwrap_pid;
+            m.brokered = net.brokered.clone();
             m.ports = ports;
         })?;
         Ok(Started {

@@ -52,6 +52,43 @@ fn tls_terminator(config: Arc<rustls::ServerConfig>, upstream: std::net::SocketA
     port
 }
 
+/// `create --broker NAME` with the real key in the CLI's environment, the provider's
+/// host (for `NAME`) pointed at `mock` behind TLS with a test certificate.
+fn brokered_sandbox(
+    s: &Sandboxes,
+    mock: &MockLlm,
+    broker: &str,
+    key: (&str, &str),
+    extra: &[&str],
+) -> String {
+    let host = if broker == "openai" {
+        "api.openai.com"
+    } else {
+        "api.anthropic.com"
+    };
+    let (tls, ca_pem) = test_pki(&[host]);
+    let port = tls_terminator(tls, mock.addr());
+    let roots = s.tmp.path().join(format!("roots-{broker}.pem"));
+    std::fs::write(&roots, ca_pem).unwrap();
+    let mut args = vec!["create", "--broker", broker];
+    args.extend_from_slice(extra);
+    let mut cmd = s.cmd(&args);
+    cmd.env(key.0, key.1)
+        .env("HOME", s.tmp.path())
+        .env(
+            "WARDEN_EGRESS_TEST_RESOLVE",
+            format!("{host}=127.0.0.1:{port}"),
+        )
+        .env("WARDEN_EGRESS_TEST_ROOTS", &roots);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 #[test]
 fn claude_code_runs_sandboxed_with_a_brokered_key() {
     let claude_pkg = agents_bin(Path::new(env!("CARGO_TARGET_TMPDIR")))
@@ -73,35 +110,14 @@ fn claude_code_runs_sandboxed_with_a_brokered_key() {
         Turn::tool_call("Read", json!({"file_path": "/workspace/notes.txt"})),
         Turn::text(final_text),
     ]));
-    let (tls, ca_pem) = test_pki(&["api.anthropic.com"]);
-    let port = tls_terminator(tls, mock.addr());
-    let roots = s.tmp.path().join("roots.pem");
-    std::fs::write(&roots, ca_pem).unwrap();
-
     // The agent's package goes in as a file copy, as a user would `sandbox cp` a tool.
-    let id = {
-        let mut cmd = s.cmd(&[
-            "create",
-            "--broker",
-            "anthropic",
-            "--workspace",
-            project.to_str().unwrap(),
-        ]);
-        cmd.env("ANTHROPIC_API_KEY", REAL_KEY)
-            .env("HOME", s.tmp.path())
-            .env(
-                "WARDEN_EGRESS_TEST_RESOLVE",
-                format!("api.anthropic.com=127.0.0.1:{port}"),
-            )
-            .env("WARDEN_EGRESS_TEST_ROOTS", &roots);
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let id = brokered_sandbox(
+        &s,
+        &mock,
+        "anthropic",
+        ("ANTHROPIC_API_KEY", REAL_KEY),
+        &["--workspace", project.to_str().unwrap()],
+    );
     s.ok(&[
         "cp",
         claude_pkg.to_str().unwrap(),
@@ -176,27 +192,13 @@ fn codex_runs_sandboxed_with_a_brokered_openai_key() {
         Turn::tool_call("exec_command", json!({"cmd": "cat /workspace/notes.txt"})),
         Turn::text(final_text),
     ]));
-    let (tls, ca_pem) = test_pki(&["api.openai.com"]);
-    let port = tls_terminator(tls, mock.addr());
-    let roots = s.tmp.path().join("roots.pem");
-    std::fs::write(&roots, ca_pem).unwrap();
-    let id = {
-        let mut cmd = s.cmd(&["create", "--broker", "openai"]);
-        cmd.env("OPENAI_API_KEY", REAL_OPENAI_KEY)
-            .env("HOME", s.tmp.path())
-            .env(
-                "WARDEN_EGRESS_TEST_RESOLVE",
-                format!("api.openai.com=127.0.0.1:{port}"),
-            )
-            .env("WARDEN_EGRESS_TEST_ROOTS", &roots);
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let id = brokered_sandbox(
+        &s,
+        &mock,
+        "openai",
+        ("OPENAI_API_KEY", REAL_OPENAI_KEY),
+        &[],
+    );
     s.ok(&[
         "cp",
         codex.to_str().unwrap(),

@@ -257,6 +257,10 @@ fn brokered_key_reaches_only_its_host_and_never_the_sandbox() {
     );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
+    assert_eq!(
+        s.record(&id)["brokered"],
+        serde_json::json!(["api.anthropic.com: x-api-key"])
+    );
     // Inside: a placeholder and a plain-HTTP base URL; the real key nowhere.
     let (_, env, _) = s.sh(&id, "echo \"$ANTHROPIC_API_KEY|$ANTHROPIC_BASE_URL\"");
     let (placeholder, base) = env.trim().split_once('|').unwrap();
