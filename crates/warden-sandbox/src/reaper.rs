@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 struct State {
     exited: HashMap<i32, WaitStatus>,
+    /// Started processes nobody will wait for (detached commands): reaped and dropped.
+    detached: std::collections::HashSet<i32>,
     /// Children started since the reaper last found none: wakes it from idling.
     started: u64,
 }
@@ -40,7 +42,10 @@ impl Reaper {
                     if let Some(pid) = status.pid() {
                         let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
                         // Keep only statuses someone may ask for: orphans would pile up otherwise.
-                        if matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..)) {
+                        let ended =
+                            matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..));
+                        // A detached command's status is dropped: nobody asks for it.
+                        if ended && !st.detached.remove(&pid.as_raw()) {
                             st.exited.insert(pid.as_raw(), status);
                             if st.exited.len() > 4096 {
                                 st.exited.clear();
@@ -88,12 +93,12 @@ impl Reaper {
         }
     }
 
-    /// Forgets a status nobody will collect (a detached command).
+    /// Marks `pid` as one nobody will wait for (a detached command): its status is dropped.
     pub fn forget(&self, pid: i32) {
         let (lock, _) = &*self.inner;
-        lock.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .exited
-            .remove(&pid);
+        let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if st.exited.remove(&pid).is_none() {
+            st.detached.insert(pid);
+        }
     }
 }
