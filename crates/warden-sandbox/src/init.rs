@@ -159,6 +159,19 @@ fn write_ready(fd: i32, ready: &Ready) {
     let _ = file.write_all(&line);
 }
 
+/// The one-shot path of [`crate::direct`]: confine and run `argv`, as PID 1, in namespaces
+/// the caller already set up. Returns the exit code.
+pub(crate) fn run_confined(config: &InitConfig, argv: &[String]) -> i32 {
+    let confinement = match Confinement::prepare(&ConfineSpec {
+        read_only: config.read_only.iter().map(PathBuf::from).collect(),
+        read_write: config.read_write.iter().map(PathBuf::from).collect(),
+    }) {
+        Ok(c) => c,
+        Err(e) => return fatal(None, &e.to_string()),
+    };
+    run_one(config, &confinement, argv)
+}
+
 /// `warden sandbox run`: one command on the init's own stdio; its exit code is ours.
 fn run_one(config: &InitConfig, confinement: &Confinement, argv: &[String]) -> i32 {
     let prepared = match Prepared::new(argv, &config.env, &config.default_cwd) {

@@ -62,7 +62,7 @@ pub fn find_bwrap() -> Result<PathBuf> {
 }
 
 /// Host top-level entries that make up the read-only minimal root.
-const SYSTEM_DIRS: [&str; 9] = [
+pub(crate) const SYSTEM_DIRS: [&str; 9] = [
     "usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
 ];
 

@@ -1,6 +1,7 @@
 //! Local sandboxes for untrusted agents: `warden sandbox`.
 //!
-//! A sandbox is a set of Linux namespaces built by bubblewrap (see [`launch`] for why),
+//! A sandbox is a set of Linux namespaces built by bubblewrap (see [`launch`] for why;
+//! a one-shot `run` needing nothing from the host builds them in-process, [`direct`]),
 //! a PID 1 of ours inside ([`init`]) that starts every command confined by seccomp
 //! and Landlock ([`confine`]), a per-sandbox supervisor on the host ([`supervisor`])
 //! that owns the egress proxy, the published ports and the deadline, and cgroups for
@@ -8,6 +9,7 @@
 
 pub mod bridge;
 pub mod confine;
+pub mod direct;
 pub mod error;
 pub mod files;
 pub mod init;

@@ -56,6 +56,9 @@ fn exec_ephemeral(spec: &SandboxSpec, argv: &[String]) -> SandboxError {
         deadline_ms: spec.timeout.map(|t| t.as_millis() as u64),
         ..Default::default()
     };
+    if let Some(code) = crate::direct::run(&config, argv) {
+        std::process::exit(code);
+    }
     match launch::Launch::new(
         launch::Place::Ephemeral,
         &config,
