@@ -93,9 +93,10 @@ fn writes_outside_the_workspace_fail() {
         mknod /workspace/dev c 1 3 2>/dev/null && echo MKNOD; \
         mount -t tmpfs none /tmp 2>/dev/null && echo MOUNTED; \
         echo ok > /workspace/fine && echo ok > /tmp/fine && echo ok > ~/fine && echo writable-ok";
-    let (code, out, err) = s.run_sh(&[], script);
-    assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(out, "writable-ok\n", "{err}");
+    for (way, code, out, err) in s.both_ways(script) {
+        assert_eq!(code, 0, "{way}: {out}{err}");
+        assert_eq!(out, "writable-ok\n", "{way}: {err}");
+    }
 }
 
 /// Tries each denied system call and socket kind, printing `NAME denied` or `NAME ALLOWED`.
@@ -132,54 +133,54 @@ fn processes_privileges_and_syscalls_are_confined() {
          unshare -U true 2>/dev/null && echo NEW-USERNS; \
          python3 -c \"$PROBE\""
     );
-    // The probe reaches the command as a variable (`env` inside the sandbox sets it).
-    let out = s.output(&[
-        "run",
-        "--",
-        "env",
-        &format!("PROBE={SYSCALL_PROBE}"),
-        "sh",
-        "-c",
-        &script,
-    ]);
-    let (code, out, err) = (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert_eq!(code, 0, "{out}{err}");
-    for line in [
-        "NoNewPrivs:\t1",
-        "Seccomp:\t2",
-        "CapEff:\t0000000000000000",
-        "CapPrm:\t0000000000000000",
+    // The probe reaches the command as a variable (`env` inside the sandbox sets it),
+    // through a one-shot `run` and through `create` + `exec`.
+    let probe = format!("PROBE={SYSCALL_PROBE}");
+    let id = s.create(&[]);
+    for args in [
+        vec!["run", "--", "env", &probe, "sh", "-c", &script],
+        vec!["exec", &id, "--", "env", &probe, "sh", "-c", &script],
     ] {
-        assert!(out.contains(line), "missing {line:?} in:\n{out}");
-    }
-    let procs: usize = out
-        .lines()
-        .find_map(|l| l.strip_prefix("procs "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(999);
-    assert!(procs <= 6, "the sandbox sees {procs} processes:\n{out}");
-    for bad in ["SEES-HOST-PID", "CAN-SIGNAL-HOST", "NEW-USERNS", "ALLOWED"] {
-        assert!(!out.contains(bad), "{bad}:\n{out}");
-    }
-    for name in [
-        "ptrace",
-        "process_vm_readv",
-        "io_uring_setup",
-        "bpf",
-        "keyctl",
-        "af_unix",
-        "raw_inet",
-        "af_packet",
-    ] {
-        assert!(
-            out.lines()
-                .any(|l| l.starts_with(name) && l.contains("denied")),
-            "{name} not denied:\n{out}"
+        let out = s.output(&args);
+        let (code, out, err) = (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
         );
+        assert_eq!(code, 0, "{}: {out}{err}", args[0]);
+        for line in [
+            "NoNewPrivs:\t1",
+            "Seccomp:\t2",
+            "CapEff:\t0000000000000000",
+            "CapPrm:\t0000000000000000",
+        ] {
+            assert!(out.contains(line), "missing {line:?} in:\n{out}");
+        }
+        let procs: usize = out
+            .lines()
+            .find_map(|l| l.strip_prefix("procs "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(999);
+        assert!(procs <= 6, "the sandbox sees {procs} processes:\n{out}");
+        for bad in ["SEES-HOST-PID", "CAN-SIGNAL-HOST", "NEW-USERNS", "ALLOWED"] {
+            assert!(!out.contains(bad), "{bad}:\n{out}");
+        }
+        for name in [
+            "ptrace",
+            "process_vm_readv",
+            "io_uring_setup",
+            "bpf",
+            "keyctl",
+            "af_unix",
+            "raw_inet",
+            "af_packet",
+        ] {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(name) && l.contains("denied")),
+                "{name} not denied:\n{out}"
+            );
+        }
     }
 }
 
@@ -236,22 +237,23 @@ fn the_host_loopback_is_unreachable() {
          python3 -c 'import socket; s=socket.create_connection((\"127.0.0.1\", {port}), 2); print(\"PY-CONNECTED\")' 2>/dev/null; \
          ip -o link 2>/dev/null | awk '{{print $2}}'; cat /proc/net/dev | tail -n +3 | cut -d: -f1; echo end"
     );
-    let (_, out, _) = s.run_sh(&[], &script);
-    assert!(!out.contains("CONNECTED"), "{out}");
+    for (way, _, out, _) in s.both_ways(&script) {
+        assert!(!out.contains("CONNECTED"), "{way}: {out}");
+        let ifaces: Vec<&str> = out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && *l != "end")
+            .collect();
+        assert!(
+            ifaces.iter().all(|i| i.trim_end_matches(':') == "lo"),
+            "{way}: interfaces besides lo: {ifaces:?}"
+        );
+    }
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
         hits.load(Ordering::SeqCst),
         0,
         "the host server saw a connection from the sandbox"
-    );
-    let ifaces: Vec<&str> = out
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && *l != "end")
-        .collect();
-    assert!(
-        ifaces.iter().all(|i| i.trim_end_matches(':') == "lo"),
-        "interfaces besides lo: {ifaces:?}"
     );
 }
 

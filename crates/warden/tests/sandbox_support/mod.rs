@@ -92,6 +92,18 @@ impl Sandboxes {
         )
     }
 
+    /// Runs `script` through both ways a sandbox is built: a one-shot `run` (namespaces
+    /// made in-process) and `create` + `exec` (bubblewrap). Returns `(way, code, stdout, stderr)`.
+    pub fn both_ways(&self, script: &str) -> Vec<(&'static str, i32, String, String)> {
+        let (code, out, err) = self.run_sh(&[], script);
+        let mut all = vec![("run", code, out, err)];
+        let id = self.create(&[]);
+        let (code, out, err) = self.sh(&id, script);
+        all.push(("create+exec", code, out, err));
+        let _ = self.output(&["destroy", &id]);
+        all
+    }
+
     /// The record of one sandbox, from `ls --json`.
     pub fn record(&self, id: &str) -> Value {
         let all: Value = serde_json::from_str(&self.ok(&["ls", "--json"])).expect("ls --json");
