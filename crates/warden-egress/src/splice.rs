@@ -12,7 +12,7 @@ use crate::io::Meter;
 use crate::socket::Socket;
 
 /// Bytes moved per splice call; the pipe is enlarged to match when the kernel allows.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 1024 * 1024;
 
 /// Relays both directions until both ends finished (each EOF passed on as a half-close)
 /// or either side fails. `upstream` is the destination socket; its counters are fed.
