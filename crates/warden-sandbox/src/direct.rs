@@ -24,7 +24,8 @@ const NEW_ROOT: &str = "/tmp";
 /// kernel or process cannot build namespaces itself (the caller falls back to bubblewrap).
 pub fn run(config: &InitConfig, argv: &[String]) -> Option<i32> {
     // SAFETY: geteuid and getegid cannot fail.
-    let (uid, gid, root) = unsafe { (libc::geteuid(), libc::getegid(), libc::geteuid() == 0) };
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let root = uid == 0;
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWNET
@@ -184,7 +185,7 @@ fn build_root() -> std::io::Result<()> {
     // The sandbox has no resolver of its own.
     if Path::new("/etc/resolv.conf").exists() {
         let file = r("/run/.resolv.conf");
-        std::fs::write(&file, "# warden sandbox: no resolver; the egress proxy resolves names\nnameserver 127.0.0.1\n")?;
+        std::fs::write(&file, crate::launch::RESOLV_CONF)?;
         std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         bind(&file, &r("/etc/resolv.conf"), false)?;
     }

@@ -355,8 +355,7 @@ fn copy_tree_rec(
 
 fn owner_of(meta: &std::fs::Metadata) -> Option<u32> {
     // Only root can give files away; as anyone else the copy is ours anyway.
-    // SAFETY: geteuid cannot fail.
-    (unsafe { libc::geteuid() } == 0).then_some(meta.uid())
+    crate::launch::as_root().then_some(meta.uid())
 }
 
 fn lchown(path: &Path, owner: Option<u32>) {

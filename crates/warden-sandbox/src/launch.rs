@@ -39,6 +39,9 @@ pub const HOME: &str = "/home/sandbox";
 pub const SOCK_DIR: &str = "/run/warden/sock";
 pub const CA_DIR: &str = "/run/warden/ca";
 const INIT_PATH: &str = "/run/warden/init";
+/// The sandbox's `/etc/resolv.conf`: no resolver of its own, names resolve on the host, in the proxy.
+pub(crate) const RESOLV_CONF: &[u8] =
+    b"# warden sandbox: no resolver; the egress proxy resolves names\nnameserver 127.0.0.1\n";
 
 /// The uid processes in a sandbox have on the host.
 pub fn host_uid() -> u32 {
@@ -197,7 +200,7 @@ impl Launch {
         );
         // The sandbox has no resolver of its own: names resolve on the host, in the proxy.
         if Path::new("/etc/resolv.conf").exists() {
-            let data = data_fd(b"# warden sandbox: no resolver; the egress proxy resolves names\nnameserver 127.0.0.1\n")?;
+            let data = data_fd(RESOLV_CONF)?;
             args.extend([
                 "--perms".into(),
                 "0644".into(),
@@ -314,7 +317,8 @@ fn data_fd(data: &[u8]) -> Result<OwnedFd> {
     Ok(r)
 }
 
-fn as_root() -> bool {
+/// Whether this process runs as root (then sandboxes run as [`SANDBOX_UID`]).
+pub(crate) fn as_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
 }

@@ -119,7 +119,7 @@ impl Sandboxes {
         spec: &SandboxSpec,
         snapshot: Option<&SnapshotMeta>,
     ) -> Result<Option<String>> {
-        let owner = as_root().then_some(launch::host_uid());
+        let owner = launch::as_root().then_some(launch::host_uid());
         let source = match (&spec.workspace, snapshot) {
             (WorkspaceSource::Copy(dir), _) => {
                 let copied = files::copy_tree(dir, &sandbox.workspace(), true, owner)?;
@@ -263,18 +263,18 @@ impl Sandboxes {
 
     pub fn copy_in(&self, id_or_name: &str, host: &Path, inside: &str) -> Result<Copied> {
         let (sandbox, meta) = self.find(id_or_name)?;
-        files::copy_in(&sandbox, host, inside, as_root().then_some(meta.host_uid))
+        files::copy_in(
+            &sandbox,
+            host,
+            inside,
+            launch::as_root().then_some(meta.host_uid),
+        )
     }
 
     pub fn copy_out(&self, id_or_name: &str, inside: &str, host: &Path) -> Result<Copied> {
         let (sandbox, _) = self.find(id_or_name)?;
         files::copy_out(&sandbox, inside, host)
     }
-}
-
-pub(crate) fn as_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 pub(crate) fn cgroup_name(id: &str) -> String {
@@ -286,7 +286,7 @@ pub(crate) fn cgroup_name(id: &str) -> String {
 pub(crate) fn make_cgroup(meta: &SandboxMeta, one_shot: bool) -> Result<(Option<Cgroup>, String)> {
     let wanted = meta.limits != crate::limits::Limits::default();
     // A one-shot `run` ends with its PID namespace; only limits need a group then.
-    if !wanted && (one_shot || !as_root()) {
+    if !wanted && (one_shot || !launch::as_root()) {
         return Ok((None, "none requested".into()));
     }
     let (cg, report) = Cgroup::create(&cgroup_name(&meta.id), &meta.limits)?;

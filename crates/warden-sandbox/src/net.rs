@@ -100,7 +100,7 @@ impl Net {
             let listener = tokio::net::UnixListener::bind(&path)
                 .context(|| format!("listening on {}", path.display()))?;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-            if as_root() {
+            if crate::launch::as_root() {
                 std::os::unix::fs::chown(&path, Some(uid), Some(uid))
                     .context(|| format!("chown {}", path.display()))?;
             }
@@ -204,11 +204,6 @@ fn egress_policy(policy: &NetworkPolicy) -> Result<Policy> {
             Policy::allow_list(domains).map_err(|e| SandboxError::Invalid(format!("--allow: {e}")))
         }
     }
-}
-
-fn as_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// The bindings and variables for `--broker NAME`, from the credentials found on this machine.

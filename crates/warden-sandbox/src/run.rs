@@ -1,8 +1,9 @@
 //! `warden sandbox run`: create, run one command on this process's stdio, destroy.
 
 use crate::error::{IoContext, Result, SandboxError};
+use crate::launch::as_root;
 use crate::launch::{self, Mode};
-use crate::lifecycle::{as_root, base_env_with, kill_init, Sandboxes};
+use crate::lifecycle::{base_env_with, kill_init, Sandboxes};
 use crate::net::Net;
 use crate::spec::{SandboxSpec, WorkspaceSource};
 use crate::state::{new_id, now_ms, SandboxDir, SandboxMeta};

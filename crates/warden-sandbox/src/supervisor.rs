@@ -138,8 +138,7 @@ pub(crate) async fn launch(
         read_only: launch::readable_paths(),
         read_write: launch::writable_paths(),
         default_cwd: launch::WORKSPACE.into(),
-        // SAFETY: geteuid cannot fail.
-        become_uid: (unsafe { libc::geteuid() } == 0).then_some(launch::SANDBOX_UID),
+        become_uid: launch::as_root().then_some(launch::SANDBOX_UID),
         lifeline_fd: Some(lifeline_r.as_raw_fd()),
         deadline_ms: None,
     };
