@@ -148,7 +148,11 @@ pub struct ScanStats {
     pub skipped: BTreeMap<SkipReason, u64>,
     pub pruned_dirs: u64,
     pub languages: BTreeMap<String, u64>,
+    /// Paths that could not be read, each with its error (never their content).
     pub walk_errors: Vec<String>,
+    /// Relative paths of directories and files that exist but were not read; what the
+    /// store knows under them is kept as it was, never marked gone.
+    pub unvisited: Vec<String>,
     #[serde(serialize_with = "as_secs")]
     pub elapsed: Duration,
 }
@@ -170,6 +174,8 @@ pub struct ScanOutcome {
 enum FileResult {
     Scanned(ScannedFile, bool),
     Skipped(SkipReason),
+    /// Walked, then could not be read: the message names the path.
+    Unreadable(String),
 }
 
 impl Scanner {
@@ -200,6 +206,11 @@ impl Scanner {
     ) -> Result<ScanOutcome, ScanError> {
         let started = Instant::now();
         let root = canonical_root(root)?;
+        // A root that cannot be listed would look like a tree whose files were all deleted.
+        std::fs::read_dir(&root).map_err(|source| ScanError::Root {
+            path: root.clone(),
+            source,
+        })?;
         let walked = walk(
             &root,
             &WalkOptions {
@@ -265,7 +276,7 @@ impl Scanner {
         let ruleset = self.compile(&tech, to_match)?;
 
         let bytes = AtomicU64::new(0);
-        let results: Vec<FileResult> = pool.install(|| {
+        let results: Vec<(&str, FileResult)> = pool.install(|| {
             walked
                 .files
                 .par_iter()
@@ -273,7 +284,7 @@ impl Scanner {
                     let known = prior_files.and_then(|p| p.get(&f.rel));
                     let r = self.scan_file(f, known, &ruleset, &bytes);
                     progress.file_done();
-                    r
+                    (f.rel.as_str(), r)
                 })
                 .collect()
         });
@@ -283,10 +294,11 @@ impl Scanner {
             pruned_dirs: walked.pruned_dirs,
             languages,
             walk_errors: walked.errors,
+            unvisited: walked.unvisited,
             ..ScanStats::default()
         };
         let mut files = Vec::with_capacity(results.len());
-        for r in results {
+        for (rel, r) in results {
             match r {
                 FileResult::Scanned(file, lossy) => {
                     stats.files_walked += 1;
@@ -299,8 +311,15 @@ impl Scanner {
                     files.push(file);
                 }
                 FileResult::Skipped(reason) => *stats.skipped.entry(reason).or_default() += 1,
+                FileResult::Unreadable(message) => {
+                    *stats.skipped.entry(SkipReason::Unreadable).or_default() += 1;
+                    stats.walk_errors.push(message);
+                    stats.unvisited.push(rel.to_string());
+                }
             }
         }
+        stats.walk_errors.sort();
+        stats.unvisited.sort();
         stats.bytes_read = bytes.load(Ordering::Relaxed);
         stats.elapsed = started.elapsed();
         Ok(ScanOutcome {
@@ -377,9 +396,11 @@ impl Scanner {
         if let Some(k) = known.filter(|k| same_metadata(f, Some(k))) {
             return FileResult::Scanned(unchanged(f, k.hash.clone()), false);
         }
-        let content = match std::fs::read(&f.abs) {
-            Ok(c) => c,
-            Err(_) => return FileResult::Skipped(SkipReason::Unreadable),
+        let content = match read_regular(&f.abs) {
+            Ok(Some(c)) => c,
+            // Swapped for a FIFO or device since the walk: never read, it could block.
+            Ok(None) => return FileResult::Skipped(SkipReason::NotAFile),
+            Err(err) => return FileResult::Unreadable(format!("{}: {err}", f.rel)),
         };
         bytes_read.fetch_add(content.len() as u64, Ordering::Relaxed);
         let head = &content[..content.len().min(8192)];
@@ -424,6 +445,24 @@ impl Scanner {
             .collect();
         MatchedFile { score, hits }
     }
+}
+
+/// Reads a file only if it is still a regular file once opened: the open does not wait
+/// on a FIFO (`O_NONBLOCK`), and the check is on the descriptor, not the name.
+fn read_regular(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut content = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut content)?;
+    Ok(Some(content))
 }
 
 fn same_metadata(f: &WalkedFile, known: Option<&KnownFile>) -> bool {

@@ -39,6 +39,8 @@ pub enum SkipReason {
     Unreadable,
     /// A FIFO, socket or device: never read, it could block or never end.
     NotAFile,
+    /// A name that is not valid UTF-8: the store, reports and agents name files by text.
+    NonUtf8Name,
 }
 
 impl SkipReason {
@@ -54,6 +56,7 @@ impl SkipReason {
             SkipReason::SymlinkOutside => "symlink out of root",
             SkipReason::Unreadable => "unreadable",
             SkipReason::NotAFile => "not a regular file",
+            SkipReason::NonUtf8Name => "name not UTF-8",
         }
     }
 }
@@ -152,8 +155,13 @@ pub struct Walk {
     pub skipped: BTreeMap<SkipReason, u64>,
     /// Directories pruned as VCS, vendored or build output.
     pub pruned_dirs: u64,
-    /// Entries the walker itself could not read (e.g. a directory without permission).
+    /// Entries that could not be read (a directory without permission, a file that
+    /// vanished), each named with its error.
     pub errors: Vec<String>,
+    /// Relative paths of directories and files that exist but could not be read, and of
+    /// entries skipped for their name: nothing known to be under them may be called gone.
+    /// `""` is the whole tree (an error that names no path).
+    pub unvisited: Vec<String>,
 }
 
 /// Options of a walk.
@@ -169,7 +177,10 @@ enum Item {
     File(WalkedFile),
     Manifest(PathBuf),
     Skip(SkipReason),
-    Error(String),
+    /// Exists but was not walked (e.g. a non-UTF-8 name): counted, and never called gone.
+    Unvisited(SkipReason, String),
+    /// Could not be read: its message, and the relative path when one is known.
+    Error(String, Option<String>),
 }
 
 /// Walks `root` (which must be a canonical directory path).
@@ -216,7 +227,10 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
                     }
                     classify(&root, &entry, max)
                 }
-                Err(err) => Some(Item::Error(err.to_string())),
+                Err(err) => {
+                    let rel = error_path(&err).map(|p| relative_lossy(&root, p));
+                    Some(Item::Error(err.to_string(), rel))
+                }
             };
             if let Some(item) = item {
                 let _ = tx.send(item);
@@ -228,17 +242,9 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
 
     let mut walk = Walk::default();
     for item in rx {
-        match item {
-            Item::File(f) => walk.files.push(f),
-            Item::Manifest(p) => walk.manifests.push(p),
-            Item::Skip(reason) => *walk.skipped.entry(reason).or_default() += 1,
-            Item::Error(e) => {
-                *walk.skipped.entry(SkipReason::Unreadable).or_default() += 1;
-                walk.errors.push(e);
-            }
-        }
+        walk.add(item);
     }
-    walk.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    walk.finish();
     walk.manifests.sort();
     walk.pruned_dirs = pruned.load(Ordering::Relaxed);
     walk
@@ -272,6 +278,12 @@ fn classify_file(
     if !ft.is_file() {
         return Some(Item::Skip(SkipReason::NotAFile));
     }
+    let Some(rel) = relative(root, path) else {
+        return Some(Item::Unvisited(
+            SkipReason::NonUtf8Name,
+            relative_lossy(root, path),
+        ));
+    };
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
     if LOCKFILES.contains(&name.as_str()) {
         return Some(Item::Skip(SkipReason::Lockfile));
@@ -287,12 +299,11 @@ fn classify_file(
     };
     let meta = match metadata() {
         Ok(m) => m,
-        Err(err) => return Some(Item::Error(format!("{}: {err}", path.display()))),
+        Err(err) => return Some(Item::Error(format!("{}: {err}", path.display()), Some(rel))),
     };
     if meta.len() > max_size {
         return Some(Item::Skip(SkipReason::TooLarge));
     }
-    let rel = relative(root, path)?;
     let file = WalkedFile {
         abs: path.to_path_buf(),
         rel,
@@ -317,20 +328,58 @@ pub fn walk_paths(root: &Path, rels: &[String], max_file_size: u64) -> Walk {
                 || Ok(meta.clone()),
                 max_file_size,
             ),
-            Err(err) => Some(Item::Error(format!("{}: {err}", path.display()))),
+            Err(err) => Some(Item::Error(
+                format!("{}: {err}", path.display()),
+                Some(rel.clone()),
+            )),
         };
-        match item {
-            Some(Item::File(f)) => walk.files.push(f),
-            Some(Item::Skip(reason)) => *walk.skipped.entry(reason).or_default() += 1,
-            Some(Item::Error(e)) => {
-                *walk.skipped.entry(SkipReason::Unreadable).or_default() += 1;
-                walk.errors.push(e);
-            }
-            Some(Item::Manifest(_)) | None => {}
+        if let Some(item) = item {
+            walk.add(item);
         }
     }
-    walk.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    walk.finish();
     walk
+}
+
+impl Walk {
+    fn add(&mut self, item: Item) {
+        match item {
+            Item::File(f) => self.files.push(f),
+            Item::Manifest(p) => self.manifests.push(p),
+            Item::Skip(reason) => *self.skipped.entry(reason).or_default() += 1,
+            Item::Unvisited(reason, rel) => {
+                *self.skipped.entry(reason).or_default() += 1;
+                self.errors.push(format!("{rel}: {}", reason.as_str()));
+                self.unvisited.push(rel);
+            }
+            Item::Error(message, rel) => {
+                *self.skipped.entry(SkipReason::Unreadable).or_default() += 1;
+                self.errors.push(message);
+                // An error that names no path could hide anything: keep the whole tree.
+                self.unvisited.push(rel.unwrap_or_default());
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+        self.errors.sort();
+        self.unvisited.sort();
+        self.unvisited.dedup();
+    }
+}
+
+/// The path an error of the walker is about, through the wrappers it adds. An error
+/// reading an ignore file (`Partial`) hides no file, so it names none.
+fn error_path(err: &ignore::Error) -> Option<&Path> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child),
+        _ => None,
+    }
 }
 
 fn is_manifest(entry: &ignore::DirEntry) -> bool {
@@ -356,14 +405,22 @@ fn is_generated_name(name: &str) -> bool {
         || name.ends_with(".designer.cs")
 }
 
-/// Relative `/`-separated path; `None` for a path not under root (cannot happen without links).
+/// Relative `/`-separated path; `None` for a path not under root (cannot happen without
+/// links) or one that is not valid UTF-8.
 fn relative(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+/// The same, for naming a path in a message or keeping what is under it: never `None`.
+fn relative_lossy(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
     let parts: Vec<_> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect();
-    Some(parts.join("/"))
+    parts.join("/")
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i64 {

@@ -80,6 +80,15 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// The data directory given is an existing file or other non-directory.
+    #[error("{path}: not a directory (the data directory must be one)")]
+    DataDirNotADirectory { path: PathBuf },
+
+    /// The database file was deleted or replaced while this handle was using it: what
+    /// was written through the handle went to a file nobody will open again.
+    #[error("{path}: the database was deleted or replaced while warden was using it; this command's results are lost (run it again)")]
+    Vanished { path: PathBuf },
+
     /// Any other database failure, described in words.
     #[error("{path}: database error: {detail}")]
     Database { path: PathBuf, detail: String },
@@ -101,6 +110,8 @@ impl StoreError {
             | StoreError::NotHolder { path, .. }
             | StoreError::InvalidInput { path, .. }
             | StoreError::Io { path, .. }
+            | StoreError::DataDirNotADirectory { path }
+            | StoreError::Vanished { path }
             | StoreError::Database { path, .. } => path,
         }
     }

@@ -250,6 +250,10 @@ pub struct ScanRecord {
     pub limit: Option<usize>,
     /// A file is a candidate when its score reaches this.
     pub min_score: f64,
+    /// Relative paths (directories or files) that exist but could not be read: stored
+    /// files at or under them keep their state instead of being marked gone. `""` keeps
+    /// every file.
+    pub unvisited: Vec<String>,
 }
 
 /// What recording a scan changed.

@@ -170,7 +170,10 @@ impl Store {
             )
             .db(path)?;
         for (file, old) in &stored {
-            if old.status != FileStatus::Gone && !seen.contains(file.as_str()) {
+            if old.status != FileStatus::Gone
+                && !seen.contains(file.as_str())
+                && !is_under_any(file, &record.unvisited)
+            {
                 mark_gone.execute(params![project, file, now]).db(path)?;
                 delta.gone += 1;
             }
@@ -450,4 +453,13 @@ fn recompute_candidates(
 /// Sizes were checked by `validate_files`; this cannot saturate afterwards.
 pub(super) fn to_i64_lossless(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Whether `file` is one of `dirs` or lies under one of them (`""` is the whole tree).
+fn is_under_any(file: &str, dirs: &[String]) -> bool {
+    dirs.iter().any(|dir| {
+        dir.is_empty()
+            || file == dir
+            || (file.starts_with(dir.as_str()) && file.as_bytes().get(dir.len()) == Some(&b'/'))
+    })
 }

@@ -33,6 +33,8 @@ pub const DB_FILE: &str = "warden.db";
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Device and inode of the file when opened (see `check_in_place`).
+    identity: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Store {

@@ -21,6 +21,11 @@ impl Store {
     /// Opens (creating the directory and database if absent) `<data_dir>/warden.db` and applies migrations.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
+        if std::fs::metadata(data_dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(StoreError::DataDirNotADirectory {
+                path: data_dir.to_path_buf(),
+            });
+        }
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             path: path.clone(),
             source,
@@ -114,7 +119,32 @@ fn open_at(path: PathBuf, create: bool) -> Result<Store, StoreError> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .db(&path)?;
     schema::migrate(&mut conn, &path)?;
-    Ok(Store { conn, path })
+    let identity = file_identity(&path);
+    Ok(Store {
+        conn,
+        path,
+        identity,
+    })
+}
+
+/// The device and inode of the database file, to notice it being deleted or replaced.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl Store {
+    /// `Vanished` if the database file was deleted or replaced since this handle opened
+    /// it: SQLite keeps writing to the unlinked file, so success would be a lie. Call it
+    /// before reporting that a command's results were stored.
+    pub fn check_in_place(&self) -> Result<(), StoreError> {
+        if self.identity.is_some() && file_identity(&self.path) == self.identity {
+            return Ok(());
+        }
+        Err(StoreError::Vanished {
+            path: self.path.clone(),
+        })
+    }
 }
 
 /// `PRAGMA quick_check`: `Corrupt` unless SQLite answers a single `ok`.

@@ -67,6 +67,7 @@ pub fn scan_with(
         files,
         limit,
         min_score,
+        unvisited: Vec::new(),
     };
     store
         .record_scan(P, run, "rules-v1", &record)

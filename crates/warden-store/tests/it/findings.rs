@@ -337,6 +337,7 @@ fn errors_never_echo_finding_content() {
         files: vec![hit_file.clone(), hit_file],
         limit: None,
         min_score: 1.0,
+        unvisited: Vec::new(),
     };
     let err = store.record_scan(P, run, "fp", &record).unwrap_err();
     assert!(!format!("{err} {err:?}").contains(secret));

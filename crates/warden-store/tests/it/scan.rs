@@ -263,6 +263,7 @@ fn bad_records_change_nothing() {
             files,
             limit: None,
             min_score: 1.0,
+            unvisited: Vec::new(),
         };
         let err = store.record_scan(P, run, "fp2", &record).unwrap_err();
         assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
@@ -285,6 +286,7 @@ fn scan_needs_a_run_of_the_same_project() {
         files: vec![matched("a.py", "ha", 2.0)],
         limit: None,
         min_score: 1.0,
+        unvisited: Vec::new(),
     };
     for run in [foreign_run, 12345] {
         let err = store.record_scan(P, run, "fp", &record).unwrap_err();
@@ -310,6 +312,7 @@ fn projects_do_not_see_each_others_files() {
         files: vec![matched("b.py", "hb", 2.0)],
         limit: None,
         min_score: 1.0,
+        unvisited: Vec::new(),
     };
     let delta = store.record_scan("other", run, "fp", &record).unwrap();
     assert_eq!((delta.new, delta.gone), (1, 0));
@@ -318,4 +321,45 @@ fn projects_do_not_see_each_others_files() {
         ["a.py"]
     );
     assert_eq!(store.candidates("other", None).unwrap()[0].path, "b.py");
+}
+
+#[test]
+fn files_under_unvisited_paths_are_kept_not_gone() {
+    let (_dir, mut store) = store();
+    scan(
+        &mut store,
+        vec![
+            matched("src/a.py", "ha", 2.0),
+            matched("src/deep/b.py", "hb", 2.0),
+            matched("srcx/c.py", "hc", 2.0),
+            matched("d.py", "hd", 2.0),
+        ],
+    );
+    let run = store.begin_run(P, RunKind::Scan, "h").unwrap();
+    // `src` could not be listed and `d.py` could not be read; `srcx` really went away.
+    let record = ScanRecord {
+        files: Vec::new(),
+        limit: None,
+        min_score: 1.0,
+        unvisited: vec!["src".to_string(), "d.py".to_string()],
+    };
+    let delta = store.record_scan(P, run, "rules-v1", &record).unwrap();
+    assert_eq!(delta.gone, 1, "only srcx/c.py is gone: {delta:?}");
+    let known = store.known_files(P).unwrap();
+    let mut kept: Vec<_> = known.keys().map(String::as_str).collect();
+    kept.sort();
+    assert_eq!(kept, ["d.py", "src/a.py", "src/deep/b.py"]);
+    assert_eq!(store.candidates(P, None).unwrap().len(), 3);
+
+    // An error that names no path keeps the whole tree.
+    let run = store.begin_run(P, RunKind::Scan, "h").unwrap();
+    let record = ScanRecord {
+        files: Vec::new(),
+        limit: None,
+        min_score: 1.0,
+        unvisited: vec![String::new()],
+    };
+    let delta = store.record_scan(P, run, "rules-v1", &record).unwrap();
+    assert_eq!(delta.gone, 0);
+    assert_eq!(store.known_files(P).unwrap().len(), 3);
 }
