@@ -1,11 +1,12 @@
-//! The `.env` parser on arbitrary text: never a panic, and every key it returns
-//! is a plain variable name.
+//! The `.env` parser on arbitrary bytes: never a panic, every key it returns is a
+//! plain variable name, every bad line number is a line of the input, and text that
+//! is UTF-8 parses the same through `parse` and `parse_bytes`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|text: &str| {
-    let parsed = warden_creds::dotenv::parse(text);
+fuzz_target!(|bytes: &[u8]| {
+    let parsed = warden_creds::dotenv::parse_bytes(bytes);
     for (key, _) in &parsed.vars {
         assert!(!key.is_empty(), "empty key");
         assert!(
@@ -13,5 +14,9 @@ fuzz_target!(|text: &str| {
             "key {key:?} is not a variable name"
         );
     }
-    assert!(parsed.bad_lines.iter().all(|&n| n >= 1));
+    let lines = bytes.split(|&b| b == b'\n').count();
+    assert!(parsed.bad_lines.iter().all(|&n| n >= 1 && n <= lines));
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        assert_eq!(warden_creds::dotenv::parse(text), parsed);
+    }
 });

@@ -24,8 +24,28 @@ impl DotEnv {
 /// Parses `.env` text. Never fails: lines that do not parse are reported by number
 /// (never by content, which may hold a secret).
 pub fn parse(text: &str) -> DotEnv {
+    parse_bytes(text.as_bytes())
+}
+
+/// Parses a `.env` file's bytes: as [`parse`], and a line that is not UTF-8 is a bad
+/// line rather than a reason to drop the whole file. A leading byte-order mark (left by
+/// some Windows editors) is ignored.
+pub fn parse_bytes(bytes: &[u8]) -> DotEnv {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut out = DotEnv::default();
-    for (index, line) in text.lines().enumerate() {
+    // Split as `str::lines` does: on `\n`, with a `\r` before it dropped by the trim below.
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if bytes.ends_with(b"\n") {
+        lines.pop();
+    }
+    for (index, line) in lines.into_iter().enumerate() {
+        let Ok(line) = std::str::from_utf8(line) else {
+            // A comment may hold anything; anything else cannot be trusted to parse.
+            if !line.trim_ascii_start().starts_with(b"#") {
+                out.bad_lines.push(index + 1);
+            }
+            continue;
+        };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -132,5 +152,21 @@ mod tests {
         let env = parse("OK=1\nno equals here\n1BAD=x\nOPEN='unterminated\nGOOD=2\n");
         assert_eq!(env.bad_lines, vec![2, 3, 4]);
         assert_eq!(env.get("GOOD"), Some("2"));
+    }
+
+    #[test]
+    fn a_non_utf8_line_is_a_bad_line_and_the_rest_still_parses() {
+        let env = parse_bytes(b"A=1\nB=caf\xe9\n# caf\xe9 in a comment\nC=3\r\n");
+        assert_eq!(env.bad_lines, vec![2]);
+        assert_eq!(env.get("A"), Some("1"));
+        assert_eq!(env.get("B"), None);
+        assert_eq!(env.get("C"), Some("3"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_spoil_the_first_key() {
+        let env = parse_bytes("\u{feff}FIRST=1\n".as_bytes());
+        assert_eq!(env.bad_lines, Vec::<usize>::new());
+        assert_eq!(env.get("FIRST"), Some("1"));
     }
 }

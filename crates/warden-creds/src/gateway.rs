@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{dotenv, Credential, Env, Kind, Provider, Secret, Source};
+use crate::{dotenv, file, Credential, Env, Kind, Provider, Secret, Source};
 
 /// Anthropic base URL when going through the Vercel AI Gateway.
 pub const GATEWAY_ANTHROPIC_BASE_URL: &str = "https://ai-gateway.vercel.sh";
@@ -35,7 +35,9 @@ pub struct Layered<'a> {
 }
 
 impl<'a> Layered<'a> {
-    /// Loads `.env.local` and `.env` from `work_dir` (when given). Missing files are silent.
+    /// Loads `.env.local` and `.env` from `work_dir` (when given). Missing files are
+    /// silent; files that cannot be used (not regular, too large, unreadable) and values
+    /// that cannot be a key become notes.
     pub fn load(
         env: &'a dyn Env,
         work_dir: Option<&Path>,
@@ -48,9 +50,9 @@ impl<'a> Layered<'a> {
             let Some(dir) = work_dir else { break };
             let path = dir.join(name);
             looked_at.push(path.display().to_string());
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let parsed = dotenv::parse(&text);
+            match file::read_regular_file(&path, file::MAX_CONFIG_FILE_BYTES) {
+                Ok(Some(bytes)) => {
+                    let parsed = dotenv::parse_bytes(&bytes);
                     if !parsed.bad_lines.is_empty() {
                         let lines: Vec<String> =
                             parsed.bad_lines.iter().map(ToString::to_string).collect();
@@ -62,11 +64,44 @@ impl<'a> Layered<'a> {
                     }
                     files.push((path, parsed));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => notes.push(format!("could not read {}: {}", path.display(), e.kind())),
+                Ok(None) => {}
+                Err(e) => notes.push(format!("{e}: skipped")),
             }
         }
-        Self { env, files }
+        let layered = Self { env, files };
+        layered.note_unusable_keys(notes);
+        layered
+    }
+
+    /// Notes every key variable whose value cannot be a key, in each layer that sets it.
+    fn note_unusable_keys(&self, notes: &mut Vec<String>) {
+        let names = DIRECT
+            .iter()
+            .flat_map(|(_, vars, _)| vars.iter())
+            .chain(GATEWAY_VARS);
+        for name in names {
+            if self.env.is_not_unicode(name) {
+                notes.push(format!(
+                    "ignored environment variable {name}: not valid UTF-8"
+                ));
+            }
+            let set = self
+                .env
+                .get(name)
+                .map(|v| (v, Source::Env(name.to_string())));
+            let in_files = self.files.iter().filter_map(|(path, file)| {
+                file.get(name)
+                    .map(|v| (v.to_string(), Source::DotEnv(path.clone())))
+            });
+            for (value, source) in set.into_iter().chain(in_files) {
+                if let Err(why) = crate::usable_value(&value) {
+                    notes.push(match source {
+                        Source::Env(_) => format!("ignored environment variable {name}: {why}"),
+                        other => format!("ignored {name} in {other}: {why}"),
+                    });
+                }
+            }
+        }
     }
 
     /// A non-empty value for `name` and where it came from.
@@ -78,6 +113,23 @@ impl<'a> Layered<'a> {
             file.get(name)
                 .filter(|v| !v.is_empty())
                 .map(|v| (v.to_string(), Source::DotEnv(path.clone())))
+        })
+    }
+
+    /// A value for the key variable `name` that can be a key (see [`crate::usable_value`]),
+    /// from the first layer that has one, and where it came from.
+    pub fn get_key(&self, name: &str) -> Option<(String, Source)> {
+        if let Some(value) = self
+            .env
+            .get(name)
+            .and_then(|v| crate::usable_value(&v).ok().flatten())
+        {
+            return Some((value, Source::Env(name.to_string())));
+        }
+        self.files.iter().find_map(|(path, file)| {
+            file.get(name)
+                .and_then(|v| crate::usable_value(v).ok().flatten())
+                .map(|v| (v, Source::DotEnv(path.clone())))
         })
     }
 
@@ -94,12 +146,12 @@ impl<'a> Layered<'a> {
 /// each provider with no direct key. Explicit base URLs always win over the gateway's.
 pub fn from_env(layered: &Layered<'_>) -> Vec<Credential> {
     let mut out = Vec::new();
-    let gateway = GATEWAY_VARS.iter().find_map(|var| layered.get(var));
+    let gateway = GATEWAY_VARS.iter().find_map(|var| layered.get_key(var));
     for (provider, vars, base_var) in DIRECT {
         let base_url = layered.get(base_var).map(|(url, _)| url);
         let direct: Vec<Credential> = vars
             .iter()
-            .filter_map(|var| layered.get(var))
+            .filter_map(|var| layered.get_key(var))
             .map(|(value, source)| Credential {
                 provider: *provider,
                 kind: Kind::ApiKey,

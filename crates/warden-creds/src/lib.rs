@@ -11,8 +11,10 @@
 //! An `AI_GATEWAY_API_KEY` (else `VERCEL_OIDC_TOKEN`) expands into a gateway credential,
 //! with the gateway's base URL, for each provider that has no direct key.
 //!
-//! Missing files are silent; malformed files and expired OAuth tokens become
-//! [`Discovery::notes`], never errors. Values are [`Secret`]s, which never print themselves.
+//! Missing files are silent; malformed, oversized or special files (a FIFO never
+//! blocks discovery: see [`file`]) and expired OAuth tokens become [`Discovery::notes`],
+//! never errors, and [`CredsError::NotFound`] repeats them when nothing is usable.
+//! Values are [`Secret`]s, which never print themselves.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,17 +24,26 @@ use time::OffsetDateTime;
 
 pub mod dotenv;
 mod env_output;
+mod expiry;
+pub mod file;
 pub mod gateway;
 mod secret;
 pub mod sources;
 
 pub use env_output::{extract_env, shell_quote};
+pub use file::{read_config_file, read_regular_file, FileError};
 pub use secret::Secret;
 
 /// Read access to environment variables.
 pub trait Env {
     /// The variable's value, if set.
     fn get(&self, name: &str) -> Option<String>;
+
+    /// True when the variable is set but its value is not UTF-8 (so [`Env::get`] says
+    /// unset): worth a note, since the user did set it.
+    fn is_not_unicode(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// The real process environment.
@@ -42,6 +53,10 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn is_not_unicode(&self, name: &str) -> bool {
+        matches!(std::env::var(name), Err(std::env::VarError::NotUnicode(_)))
     }
 }
 
@@ -156,14 +171,32 @@ impl Discovery {
             .find(|c| c.provider == provider && !(no_oauth && c.kind == Kind::OAuth))
     }
 
-    /// `self` if anything was found, else [`CredsError::NotFound`].
+    /// [`Discovery::best`], or [`CredsError::NotFound`] for `provider` with every note.
+    pub fn require_best(
+        &self,
+        provider: Provider,
+        no_oauth: bool,
+    ) -> Result<&Credential, CredsError> {
+        self.best(provider, no_oauth)
+            .ok_or_else(|| self.not_found(Some(provider)))
+    }
+
+    /// `self` if anything was found, else [`CredsError::NotFound`] with every note.
     pub fn require(self) -> Result<Self, CredsError> {
         if self.credentials.is_empty() {
-            Err(CredsError::NotFound {
-                looked_at: self.looked_at,
-            })
+            Err(self.not_found(None))
         } else {
             Ok(self)
+        }
+    }
+
+    /// The error saying nothing usable was found for `provider` (any, when `None`):
+    /// where it looked, and why each thing it found was passed over.
+    pub fn not_found(&self, provider: Option<Provider>) -> CredsError {
+        CredsError::NotFound {
+            provider,
+            looked_at: self.looked_at.clone(),
+            notes: self.notes.clone(),
         }
     }
 }
@@ -171,22 +204,49 @@ impl Discovery {
 /// Errors.
 #[derive(Debug, thiserror::Error)]
 pub enum CredsError {
-    /// No credential anywhere.
-    #[error("{}", not_found_message(.looked_at))]
+    /// No usable credential anywhere.
+    #[error("{}", not_found_message(*.provider, .looked_at, .notes))]
     NotFound {
+        /// The provider asked for; `None`: any.
+        provider: Option<Provider>,
         /// Every place looked at.
         looked_at: Vec<String>,
+        /// Why each file or value found was passed over (expired, malformed, not a
+        /// regular file, …). Never secrets.
+        notes: Vec<String>,
     },
 }
 
-fn not_found_message(looked_at: &[String]) -> String {
-    // One line: a CLI prints errors as a single line.
-    format!(
-        "no Anthropic or OpenAI credentials found; looked at: {}; fastest fixes: \
+fn not_found_message(provider: Option<Provider>, looked_at: &[String], notes: &[String]) -> String {
+    // One line: a CLI prints errors as a single line. The notes come first: when there
+    // are any, they are the reason, and the list of places is only background.
+    let what = provider.map_or_else(|| "Anthropic or OpenAI".to_string(), |p| p.to_string());
+    let mut out = format!("no usable {what} credentials found");
+    if !notes.is_empty() {
+        out.push_str(&format!(" ({})", notes.join("; ")));
+    }
+    out.push_str(&format!(
+        "; looked at: {}; fastest fixes: \
          (1) put AI_GATEWAY_API_KEY=<your key> in .env.local (one key covers both providers), \
          (2) run `claude login` or `codex login`",
         looked_at.join(", ")
-    )
+    ));
+    out.replace('\n', " ")
+}
+
+/// A credential value as it will be used: surrounding whitespace (a stray newline
+/// from a copy and paste) trimmed. `Ok(None)` when nothing is left; an error, naming
+/// the problem and never the value, when it cannot be a key (HTTP headers carry keys,
+/// and control characters cannot go there).
+pub fn usable_value(value: &str) -> Result<Option<String>, &'static str> {
+    let value = value.trim();
+    if value.is_empty() {
+        Ok(None)
+    } else if value.chars().any(char::is_control) {
+        Err("the value contains control characters")
+    } else {
+        Ok(Some(value.to_string()))
+    }
 }
 
 /// Looks everywhere, in precedence order. Never fails; see [`Discovery::require`].
@@ -196,14 +256,26 @@ pub fn discover(env: &dyn Env, places: &Places, now: OffsetDateTime) -> Discover
     let layered =
         gateway::Layered::load(env, places.work_dir.as_deref(), &mut looked_at, &mut notes);
     let mut credentials = gateway::from_env(&layered);
-    if let Some(home) = places.home.as_deref() {
-        credentials.extend(sources::read_agent_files(
-            sources::AGENT_FILES,
-            home,
-            now,
-            &mut looked_at,
-            &mut notes,
-        ));
+    match places.home.as_deref() {
+        // A relative (or empty) HOME would read agents' files from the current
+        // directory, which may be the very repository being scanned.
+        Some(home) if home.is_absolute() => {
+            credentials.extend(sources::read_agent_files(
+                sources::AGENT_FILES,
+                home,
+                now,
+                &mut looked_at,
+                &mut notes,
+            ));
+        }
+        Some(home) => notes.push(format!(
+            "the home directory {:?} is not an absolute path: agents' credential files were not read",
+            home
+        )),
+        None => notes.push(
+            "no home directory (HOME is not set): agents' credential files were not read"
+                .to_string(),
+        ),
     }
     // The same value found twice (say ANTHROPIC_API_KEY and CLAUDE_API_KEY) is kept once.
     let mut seen = Vec::new();

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::{Credential, Kind, Provider, Secret, Source};
+use crate::{expiry, file, Credential, Kind, Provider, Secret, Source};
+
+/// Size limit for agents' files: Claude Code keeps its history in `~/.claude.json`,
+/// which users report growing past 100 MB; anything this large is not a config file.
+pub const MAX_AGENT_FILE_BYTES: u64 = 256 << 20;
 
 /// What a row's extractor found in its file.
 #[derive(Debug, PartialEq, Eq)]
@@ -101,7 +105,7 @@ fn claude_oauth(file: &Value) -> Result<Option<Found>, String> {
     Ok(Some(Found {
         kind: Kind::OAuth,
         value: token,
-        expires_at_ms: oauth.get("expiresAt").and_then(Value::as_i64),
+        expires_at_ms: expiry::field_ms(oauth.get("expiresAt"), "claudeAiOauth.expiresAt")?,
     }))
 }
 
@@ -119,8 +123,9 @@ fn codex(file: &Value) -> Result<Option<Found>, String> {
     Ok(
         non_empty_str(file.pointer("/tokens/access_token")).map(|token| Found {
             kind: Kind::OAuth,
+            // Codex's file gives no expiry, but its access token is a JWT that does.
+            expires_at_ms: expiry::jwt_ms(&token),
             value: token,
-            expires_at_ms: None,
         }),
     )
 }
@@ -133,15 +138,18 @@ fn opencode(file: &Value, provider: &str) -> Result<Option<Found>, String> {
         Some("api") => non_empty_str(entry.get("key"))
             .map(api_key)
             .ok_or_else(|| format!("{provider} entry of type api has no key string")),
-        Some("oauth") => non_empty_str(entry.get("access"))
-            .map(|token| {
-                Some(Found {
-                    kind: Kind::OAuth,
-                    value: token,
-                    expires_at_ms: entry.get("expires").and_then(Value::as_i64),
-                })
-            })
-            .ok_or_else(|| format!("{provider} entry of type oauth has no access string")),
+        Some("oauth") => {
+            let token = non_empty_str(entry.get("access"))
+                .ok_or_else(|| format!("{provider} entry of type oauth has no access string"))?;
+            Ok(Some(Found {
+                kind: Kind::OAuth,
+                value: token,
+                expires_at_ms: expiry::field_ms(
+                    entry.get("expires"),
+                    &format!("{provider}.expires"),
+                )?,
+            }))
+        }
         _ => Err(format!("{provider} entry has no known type (api or oauth)")),
     }
 }
@@ -161,8 +169,8 @@ fn amp(file: &Value) -> Result<Option<Found>, String> {
         .and_then(api_key))
 }
 
-/// Reads every row of `table` under `home`. Missing files are silent; unreadable or
-/// malformed files and expired tokens become notes.
+/// Reads every row of `table` under `home`. Missing files are silent; unreadable,
+/// special, oversized or malformed files, unusable values and expired tokens become notes.
 pub fn read_agent_files(
     table: &[AgentFile],
     home: &Path,
@@ -189,51 +197,92 @@ pub fn read_agent_files(
         let Some(file) = file.as_ref() else {
             continue;
         };
-        let found = match (row.extract)(file) {
-            Ok(Some(found)) => found,
-            Ok(None) => continue,
-            Err(shape) => {
-                notes.push(format!("ignored {}: {shape}", path.display()));
-                continue;
-            }
-        };
-        let expires_at = found.expires_at_ms.and_then(|ms| {
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-        });
-        if let Some(when) = expires_at {
-            if when <= now {
-                notes.push(format!(
-                    "skipped expired {} OAuth token in {} (expired {when}); run `{} login` to refresh it",
-                    row.agent,
-                    path.display(),
-                    row.agent
-                ));
-                continue;
-            }
+        match read_row(row, file, &path, now) {
+            Ok(Some(credential)) => out.push(credential),
+            Ok(None) => {}
+            Err(Skip::Malformed(why)) => notes.push(format!("ignored {}: {why}", path.display())),
+            Err(Skip::Expired(when)) => notes.push(format!(
+                "skipped {} OAuth token in {}: expired {} (run `{} login` to refresh it)",
+                row.agent,
+                path.display(),
+                expiry::display(when),
+                row.agent
+            )),
         }
-        out.push(Credential {
-            provider: row.provider,
-            kind: found.kind,
-            source: Source::ConfigFile(path),
-            value: Secret::new(found.value),
-            expires_at,
-            base_url: None,
-        });
     }
     out
 }
 
+/// Why a row's credential is passed over.
+enum Skip {
+    /// The file's shape or a value is wrong: the message names fields, never values.
+    Malformed(String),
+    /// The token expired at this time.
+    Expired(OffsetDateTime),
+}
+
+/// The credential `row` finds in `file`, read from `path`.
+fn read_row(
+    row: &AgentFile,
+    file: &Value,
+    path: &Path,
+    now: OffsetDateTime,
+) -> Result<Option<Credential>, Skip> {
+    let Some(found) = (row.extract)(file).map_err(Skip::Malformed)? else {
+        return Ok(None);
+    };
+    let what = match found.kind {
+        Kind::OAuth => "OAuth token",
+        _ => "API key",
+    };
+    let Some(value) = crate::usable_value(&found.value)
+        .map_err(|why| Skip::Malformed(format!("its {what}: {why}")))?
+    else {
+        return Ok(None);
+    };
+    let expires_at = found
+        .expires_at_ms
+        .map(|ms| expiry::to_time(ms, "the token's expiry"))
+        .transpose()
+        .map_err(Skip::Malformed)?;
+    if let Some(when) = expires_at.filter(|when| *when <= now) {
+        return Err(Skip::Expired(when));
+    }
+    Ok(Some(Credential {
+        provider: row.provider,
+        kind: found.kind,
+        source: Source::ConfigFile(path.to_path_buf()),
+        value: Secret::new(value),
+        expires_at,
+        base_url: None,
+    }))
+}
+
 fn load_json(path: &Path, notes: &mut Vec<String>) -> Option<Value> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+    let bytes = match file::read_regular_file(path, MAX_AGENT_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return None,
         Err(e) => {
-            notes.push(format!("could not read {}: {}", path.display(), e.kind()));
+            notes.push(format!("{e}: skipped"));
             return None;
         }
     };
-    match serde_json::from_str(&text) {
-        Ok(value) => Some(value),
+    // A byte-order mark is not JSON, but some editors add one.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    if let Err(e) = std::str::from_utf8(bytes) {
+        notes.push(format!(
+            "ignored {}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.valid_up_to()
+        ));
+        return None;
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) if value.is_object() => Some(value),
+        Ok(_) => {
+            notes.push(format!("ignored {}: not a JSON object", path.display()));
+            None
+        }
         Err(e) => {
             // Position only: serde_json messages can quote file content.
             notes.push(format!(

@@ -4,7 +4,7 @@
 use crate::exit::UsageError;
 use std::sync::Arc;
 use warden_agent::{Limits, NativeAgent};
-use warden_creds::{Credential, CredsError, Kind, Provider};
+use warden_creds::{Credential, Kind, Provider};
 use warden_llm::{
     AnthropicAuth, AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig,
     OpenAiWire, PriceTable, Route,
@@ -40,12 +40,8 @@ pub(crate) fn native_agent(
     limits: Limits,
 ) -> anyhow::Result<NativeAgent> {
     let found = warden_creds::discover_from_process();
-    let Some(cred) = found.best(provider, false).cloned() else {
-        return Err(CredsError::NotFound {
-            looked_at: found.looked_at,
-        }
-        .into());
-    };
+    // The error names every file passed over and why (expired, malformed, a FIFO, …).
+    let cred = found.require_best(provider, false)?.clone();
     let client = client_for(provider, &cred)?;
     Ok(NativeAgent::new(
         client,
