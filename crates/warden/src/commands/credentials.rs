@@ -8,7 +8,7 @@ use warden_creds::{Discovery, Kind, Places};
 pub fn run(args: &CredentialsArgs) -> anyhow::Result<u8> {
     match &args.command {
         CredentialsCommand::Status { home, json } => {
-            let found = discover(home.as_deref()).require()?;
+            let found = discover(home.as_deref())?.require()?;
             let text = if *json {
                 status_json(&found)?
             } else {
@@ -21,7 +21,7 @@ pub fn run(args: &CredentialsArgs) -> anyhow::Result<u8> {
             home,
             no_oauth,
         } => {
-            let found = discover(home.as_deref()).require()?;
+            let found = discover(home.as_deref())?.require()?;
             for note in &found.notes {
                 eprintln!("warden: note: {note}");
             }
@@ -38,16 +38,28 @@ pub fn run(args: &CredentialsArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn discover(home: Option<&Path>) -> Discovery {
+/// Discovery with `--home` in place of `$HOME`. A typed `--home` that is not a
+/// directory is a usage error (a typo would otherwise read as "nothing found"); a
+/// relative one means relative to the current directory, as any path argument does.
+fn discover(home: Option<&Path>) -> anyhow::Result<Discovery> {
     let mut places = Places::from_process();
     if let Some(home) = home {
-        places.home = Some(home.to_path_buf());
+        if !home.is_dir() {
+            return Err(crate::exit::UsageError(format!(
+                "--home {}: not a directory",
+                home.display()
+            ))
+            .into());
+        }
+        let home = std::path::absolute(home)
+            .map_err(|e| crate::exit::UsageError(format!("--home {}: {e}", home.display())))?;
+        places.home = Some(home);
     }
-    warden_creds::discover(
+    Ok(warden_creds::discover(
         &warden_creds::ProcessEnv,
         &places,
         time::OffsetDateTime::now_utc(),
-    )
+    ))
 }
 
 fn kind_name(kind: Kind) -> &'static str {
