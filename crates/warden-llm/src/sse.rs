@@ -61,7 +61,9 @@ impl SseParser {
         }
         let mut out = Vec::new();
         let mut rest = chunk;
-        if self.after_cr {
+        // An empty chunk says nothing about whether a `\n` follows a chunk-final `\r`:
+        // keep waiting for the first byte that does.
+        if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
             if let Some(b'\n') = rest.first() {
                 rest = &rest[1..];

@@ -102,3 +102,19 @@ fn malformed_input_is_an_error_not_a_panic() {
         let _ = p.finish();
     }
 }
+
+/// Found by `fuzz/fuzz_targets/sse.rs`: an empty chunk between a chunk-final `\r` and
+/// the `\n` completing that CRLF made the `\n` a second line end (a blank line, which
+/// dispatches the event early and hid a truncated stream).
+#[test]
+fn an_empty_chunk_between_cr_and_lf_keeps_them_one_line_end() {
+    let input = b"'%\r\n";
+    assert_eq!(parse_split(input, &[]), Err(SseError::Truncated));
+    assert_eq!(parse_split(input, &[2, 3, 3]), Err(SseError::Truncated));
+
+    let input = b"data: a\r\ndata: b\r\n\r\n";
+    let whole = parse_split(input, &[]).unwrap();
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].data, "a\nb");
+    assert_eq!(parse_split(input, &[8, 8, 8, 9]).unwrap(), whole);
+}
