@@ -54,11 +54,9 @@ impl<'a> Layered<'a> {
                 Ok(Some(bytes)) => {
                     let parsed = dotenv::parse_bytes(&bytes);
                     if !parsed.bad_lines.is_empty() {
-                        let lines: Vec<String> =
-                            parsed.bad_lines.iter().map(ToString::to_string).collect();
                         notes.push(format!(
                             "ignored unparsable line(s) {} in {}",
-                            lines.join(", "),
+                            line_list(&parsed.bad_lines),
                             path.display()
                         ));
                     }
@@ -140,6 +138,17 @@ impl<'a> Layered<'a> {
             Source::ConfigFile(_) => usize::MAX,
         }
     }
+}
+
+/// Line numbers for a note: the first few, then how many more (a file of garbage
+/// must not make a note, or the error carrying it, megabytes long).
+fn line_list(lines: &[usize]) -> String {
+    const SHOWN: usize = 10;
+    let mut out: Vec<String> = lines.iter().take(SHOWN).map(ToString::to_string).collect();
+    if lines.len() > SHOWN {
+        out.push(format!("and {} more", lines.len() - SHOWN));
+    }
+    out.join(", ")
 }
 
 /// Credentials from the layered environment: direct keys, then gateway expansion for

@@ -226,6 +226,29 @@ fn non_utf8_content_is_a_note_and_good_lines_still_count() {
 }
 
 #[test]
+fn a_file_of_garbage_makes_a_short_note() {
+    let dirs = Dirs::new();
+    fs::write(dirs.work(".env"), "garbage\n".repeat(100_000)).expect("write");
+    fs::write(dirs.home(".claude.json"), "[".repeat(100_000)).expect("write");
+    std::os::unix::fs::symlink("config.json", dirs.home(".amp/config.json")).expect("symlink loop");
+    let d = dirs.discover();
+    let want = "ignored unparsable line(s) 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, and 99990 more in";
+    assert!(has_note(&d, want), "{:?}", d.notes);
+    // serde_json's recursion limit: an error, not a stack overflow.
+    assert!(
+        has_note(&d, ".claude.json: not valid JSON (line 1"),
+        "{:?}",
+        d.notes
+    );
+    assert!(
+        has_note(&d, "config.json: Too many levels of symbolic links"),
+        "{:?}",
+        d.notes
+    );
+    assert!(d.notes.iter().all(|n| n.len() < 500), "{:?}", d.notes);
+}
+
+#[test]
 fn json_of_the_wrong_shape_names_the_field() {
     let cases: &[(&str, &str, &str)] = &[
         (".claude/.credentials.json", "[1, 2]", "not a JSON object"),
