@@ -27,4 +27,17 @@ pub trait ModelClient: Send + Sync {
         req: &'a Request,
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<EventStream, LlmError>>;
+
+    /// Sends the request as a stream and collects the whole answer. Unlike
+    /// [`ModelClient::send`], whose answer may legitimately take many minutes
+    /// to start, a streamed call that makes no progress for the client's stall
+    /// timeout ends in [`LlmError::Stalled`]. The provider clients retry the
+    /// whole call (also when it failed mid-stream) on a retryable error.
+    fn send_streamed<'a>(
+        &'a self,
+        req: &'a Request,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Response, LlmError>> {
+        Box::pin(async move { crate::stream::collect(self.stream(req, cancel).await?).await })
+    }
 }

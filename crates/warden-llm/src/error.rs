@@ -105,6 +105,12 @@ pub enum LlmError {
     /// No answer within the configured time.
     #[error("request timed out after {}s", after.as_secs_f64())]
     Timeout { after: Duration },
+    /// A streamed answer made no progress (no response, or no content: keep-alive
+    /// pings and half-sent events do not count) for the stall timeout. Not retried:
+    /// an endpoint that hangs once usually hangs again, and each try costs the
+    /// whole timeout.
+    #[error("the model endpoint stalled: no content for {}s (stall timeout)", after.as_secs_f64())]
+    Stalled { after: Duration },
     /// The caller cancelled the call.
     #[error("request cancelled")]
     Cancelled,
@@ -161,6 +167,7 @@ impl LlmError {
             Self::ContextTooLong { .. } => "The file or conversation is too large for this model: use a model with a larger context window or exclude the file.",
             Self::InvalidRequest { .. } => "Check the model name and settings; if they are right this is a Warden bug, please report it.",
             Self::Server { .. } | Self::Transport { .. } | Self::Timeout { .. } => "Usually transient: re-run to resume. If it persists, check the base URL and network (proxy, allowlist).",
+            Self::Stalled { .. } => "Check that the base URL points at a working model API; a model that thinks silently for longer needs a longer stall timeout. Re-run to resume.",
             Self::Cancelled => "The run was stopped; re-run to resume.",
             Self::MalformedResponse { .. } => "The endpoint did not speak the provider's protocol; check the base URL (gateways and local servers must be API-compatible), then re-run to resume.",
         };

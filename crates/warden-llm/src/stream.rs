@@ -2,9 +2,11 @@
 //! complete [`Response`].
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::client::EventStream;
 use crate::error::LlmError;
@@ -18,23 +20,43 @@ pub(crate) trait Decoder: Send + 'static {
     fn finished(&self) -> bool;
 }
 
+/// The event name of keep-alives (Anthropic sends them while a call waits).
+const KEEPALIVE: &str = "ping";
+
+/// When a stream counts as stalled: no progress for `after`, counted from `since`
+/// (when the request was sent) and again from each event that carried something.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stall {
+    pub after: Duration,
+    pub since: Instant,
+}
+
 /// Wraps an SSE stream with a decoder. The stream ends after the final
 /// event; a stream that ends before it is a [`LlmError::MalformedResponse`].
+/// Progress is a whole SSE event other than a keep-alive `ping` (comments are no
+/// events at all, and bytes of an unfinished event are not one), so a server that
+/// only keeps the connection busy ends in [`LlmError::Stalled`]. Events the decoder
+/// passes over still count: a reasoning model may stream only those for minutes.
 pub(crate) fn decode_stream<D: Decoder>(
     sse: BoxStream<'static, Result<SseEvent, LlmError>>,
     decoder: D,
+    stall: Stall,
 ) -> EventStream {
     struct St<D> {
         sse: BoxStream<'static, Result<SseEvent, LlmError>>,
         dec: D,
         queue: VecDeque<Event>,
         done: bool,
+        stall_after: Duration,
+        deadline: Instant,
     }
     let st = St {
         sse,
         dec: decoder,
         queue: VecDeque::new(),
         done: false,
+        stall_after: stall.after,
+        deadline: stall.since + stall.after,
     };
     stream::unfold(st, |mut st| async move {
         loop {
@@ -48,16 +70,25 @@ pub(crate) fn decode_stream<D: Decoder>(
                 // Dropping the state drops the connection.
                 return None;
             }
-            let err = match st.sse.next().await {
-                Some(Ok(ev)) => match st.dec.decode(ev) {
-                    Ok(evs) => {
-                        st.queue.extend(evs);
-                        continue;
-                    }
-                    Err(e) => e,
+            let next = tokio::time::timeout_at(st.deadline, st.sse.next()).await;
+            let err = match next {
+                Err(_) => LlmError::Stalled {
+                    after: st.stall_after,
                 },
-                Some(Err(e)) => e,
-                None => LlmError::MalformedResponse {
+                Ok(Some(Ok(ev))) => {
+                    if ev.event != KEEPALIVE {
+                        st.deadline = Instant::now() + st.stall_after;
+                    }
+                    match st.dec.decode(ev) {
+                        Ok(evs) => {
+                            st.queue.extend(evs);
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Ok(Some(Err(e))) => e,
+                Ok(None) => LlmError::MalformedResponse {
                     message: "stream ended before the final event".into(),
                 },
             };
@@ -133,11 +164,13 @@ impl Accumulator {
         }
     }
 
-    /// The complete response; tool inputs must be valid JSON objects.
+    /// The complete response; tool inputs must be valid JSON objects and the
+    /// usage must pass [`Usage::check`].
     pub fn finish(self) -> Result<Response, LlmError> {
         let stop_reason = self.stop.ok_or_else(|| LlmError::MalformedResponse {
             message: "stream ended without a stop event".into(),
         })?;
+        self.usage.check()?;
         let mut content = Vec::new();
         for (_, block) in self.blocks {
             content.push(match block {

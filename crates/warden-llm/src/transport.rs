@@ -22,6 +22,8 @@ pub(crate) struct Transport {
     pub http: reqwest::Client,
     pub provider: Provider,
     pub timeout: Duration,
+    /// A streamed answer that makes no progress for this long is given up.
+    pub stall: Duration,
     pub retry: RetryPolicy,
     /// Used only to scrub the key from any error text.
     pub secret: Secret,
@@ -117,6 +119,36 @@ pub(crate) fn stream_error(provider: Provider, secret: &Secret, data: &str) -> L
     scrub_error(classify(0, &HeaderMap::new(), data, provider), secret)
 }
 
+/// How long one exchange may wait, and what running out of time means.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    /// A JSON answer, which arrives only once it is complete.
+    Timeout(Duration),
+    /// A streamed answer, which should start at once: this long without progress is a stall.
+    Stall(Duration),
+}
+
+impl Wait {
+    fn after(self) -> Duration {
+        match self {
+            Wait::Timeout(d) | Wait::Stall(d) => d,
+        }
+    }
+
+    fn expired(self) -> LlmError {
+        match self {
+            Wait::Timeout(after) => LlmError::Timeout { after },
+            Wait::Stall(after) => LlmError::Stalled { after },
+        }
+    }
+}
+
+/// The SSE events of an answer and when its request was sent (the stall clock starts there).
+pub(crate) type OpenedSse = (
+    BoxStream<'static, Result<SseEvent, LlmError>>,
+    tokio::time::Instant,
+);
+
 impl Transport {
     /// One attempt: send and wait for the response head; non-2xx becomes a classified error.
     async fn attempt(
@@ -125,6 +157,7 @@ impl Transport {
         headers: &HeaderMap,
         body: &Value,
         cancel: &CancellationToken,
+        wait: Wait,
     ) -> Result<reqwest::Response, LlmError> {
         let send = self
             .http
@@ -134,9 +167,9 @@ impl Transport {
             .send();
         let resp = tokio::select! {
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-            r = tokio::time::timeout(self.timeout, send) => match r {
-                Err(_) => return Err(LlmError::Timeout { after: self.timeout }),
-                Ok(Err(e)) if e.is_timeout() => return Err(LlmError::Timeout { after: self.timeout }),
+            r = tokio::time::timeout(wait.after(), send) => match r {
+                Err(_) => return Err(wait.expired()),
+                Ok(Err(e)) if e.is_timeout() => return Err(wait.expired()),
                 Ok(Err(e)) => return Err(self.scrub(transport_error(&e))),
                 Ok(Ok(resp)) => resp,
             }
@@ -146,7 +179,7 @@ impl Transport {
             return Ok(resp);
         }
         let head = resp.headers().clone();
-        let bytes = self.read_body(resp, MAX_ERROR_BODY, cancel).await?;
+        let bytes = self.read_body(resp, MAX_ERROR_BODY, cancel, wait).await?;
         let text = String::from_utf8_lossy(&bytes);
         let err = self.scrub(classify(status, &head, &text, self.provider));
         tracing::debug!(status, error = %err, "model API returned an error");
@@ -159,6 +192,7 @@ impl Transport {
         resp: reqwest::Response,
         limit: usize,
         cancel: &CancellationToken,
+        wait: Wait,
     ) -> Result<Vec<u8>, LlmError> {
         let mut body = resp.bytes_stream();
         let mut out = Vec::new();
@@ -175,8 +209,8 @@ impl Transport {
         };
         tokio::select! {
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-            r = tokio::time::timeout(self.timeout, read) => match r {
-                Err(_) => return Err(LlmError::Timeout { after: self.timeout }),
+            r = tokio::time::timeout(wait.after(), read) => match r {
+                Err(_) => return Err(wait.expired()),
                 Ok(r) => r?,
             }
         }
@@ -191,9 +225,10 @@ impl Transport {
         body: &Value,
         cancel: &CancellationToken,
     ) -> Result<Value, LlmError> {
+        let wait = Wait::Timeout(self.timeout);
         with_retries(&self.retry, cancel, |_| async {
-            let resp = self.attempt(url, headers, body, cancel).await?;
-            let bytes = self.read_body(resp, usize::MAX, cancel).await?;
+            let resp = self.attempt(url, headers, body, cancel, wait).await?;
+            let bytes = self.read_body(resp, usize::MAX, cancel, wait).await?;
             serde_json::from_slice(&bytes).map_err(|e| LlmError::MalformedResponse {
                 message: format!("response is not JSON: {e}"),
             })
@@ -209,11 +244,26 @@ impl Transport {
         headers: &HeaderMap,
         body: &Value,
         cancel: &CancellationToken,
-    ) -> Result<BoxStream<'static, Result<SseEvent, LlmError>>, LlmError> {
-        let resp = with_retries(&self.retry, cancel, |_| {
-            self.attempt(url, headers, body, cancel)
+    ) -> Result<OpenedSse, LlmError> {
+        with_retries(&self.retry, cancel, |_| {
+            self.open_sse(url, headers, body, cancel)
         })
-        .await?;
+        .await
+    }
+
+    /// One attempt at [`Transport::post_sse`]. The response head must come within
+    /// the stall timeout: a streaming endpoint answers at once and sends content later.
+    pub(crate) async fn open_sse(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        body: &Value,
+        cancel: &CancellationToken,
+    ) -> Result<OpenedSse, LlmError> {
+        let started = tokio::time::Instant::now();
+        let resp = self
+            .attempt(url, headers, body, cancel, Wait::Stall(self.stall))
+            .await?;
         let ctype = resp
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -225,11 +275,8 @@ impl Transport {
                 message: format!("expected an event stream, got content-type {ctype:?}"),
             });
         }
-        Ok(sse_stream(
-            resp.bytes_stream().boxed(),
-            cancel.clone(),
-            self.timeout,
-        ))
+        let events = sse_stream(resp.bytes_stream().boxed(), cancel.clone(), self.timeout);
+        Ok((events, started))
     }
 }
 

@@ -130,14 +130,40 @@ pub struct Usage {
     pub reasoning: u64,
 }
 
+/// The most tokens of one kind a single call may report. Far above any model's
+/// context window, and low enough that a store can add up billions of calls
+/// without overflowing a 64-bit integer.
+pub const MAX_CALL_TOKENS: u64 = u32::MAX as u64;
+
 impl Usage {
-    /// Adds another call's usage.
+    /// Adds another call's usage (saturating: figures come from the network).
     pub fn add(&mut self, other: &Usage) {
-        self.input += other.input;
-        self.output += other.output;
-        self.cache_write += other.cache_write;
-        self.cache_read += other.cache_read;
-        self.reasoning += other.reasoning;
+        self.input = self.input.saturating_add(other.input);
+        self.output = self.output.saturating_add(other.output);
+        self.cache_write = self.cache_write.saturating_add(other.cache_write);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.reasoning = self.reasoning.saturating_add(other.reasoning);
+    }
+
+    /// Refuses figures no real call produces (at most [`MAX_CALL_TOKENS`] of each
+    /// kind), so a broken or hostile endpoint fails its own call instead of
+    /// corrupting the spend totals of a run.
+    pub fn check(&self) -> Result<(), crate::LlmError> {
+        let fields = [
+            ("input", self.input),
+            ("output", self.output),
+            ("cache write", self.cache_write),
+            ("cache read", self.cache_read),
+            ("reasoning", self.reasoning),
+        ];
+        match fields.iter().find(|(_, n)| *n > MAX_CALL_TOKENS) {
+            None => Ok(()),
+            Some((what, n)) => Err(crate::LlmError::MalformedResponse {
+                message: format!(
+                    "usage reports {n} {what} tokens for one call, more than any model call uses (at most {MAX_CALL_TOKENS})"
+                ),
+            }),
+        }
     }
 }
 

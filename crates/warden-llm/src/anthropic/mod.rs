@@ -11,11 +11,11 @@ use warden_creds::Secret;
 
 use crate::client::{CancellationToken, EventStream, ModelClient};
 use crate::error::{Api, LlmError, Provider, Route};
-use crate::retry::RetryPolicy;
-use crate::stream::decode_stream;
+use crate::retry::{with_retries, RetryPolicy};
+use crate::stream::{collect, decode_stream, Stall};
 
 mod stream_decoder;
-use crate::transport::Transport;
+use crate::transport::{OpenedSse, Transport};
 use crate::types::{ContentBlock, Request, Response, Role, StopReason, Usage};
 use stream_decoder::StreamDecoder;
 
@@ -51,6 +51,9 @@ pub struct AnthropicConfig {
     pub route: Route,
     /// Bound on the wait for the response head, a whole JSON answer, and each stream chunk.
     pub timeout: Duration,
+    /// A streamed answer with no content for this long (from the request on) ends in
+    /// [`LlmError::Stalled`].
+    pub stall_timeout: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -61,6 +64,7 @@ impl AnthropicConfig {
             auth,
             route: Route::Direct,
             timeout: Duration::from_secs(600),
+            stall_timeout: crate::DEFAULT_STALL_TIMEOUT,
             retry: RetryPolicy::default(),
         }
     }
@@ -75,6 +79,10 @@ pub struct AnthropicClient {
 
 impl AnthropicClient {
     pub fn new(cfg: AnthropicConfig) -> Result<Self, LlmError> {
+        crate::check_base_url(&cfg.base_url).map_err(|why| LlmError::InvalidRequest {
+            status: 0,
+            message: format!("the base URL {why}"),
+        })?;
         let mut headers = HeaderMap::new();
         let bad_key = || LlmError::InvalidRequest {
             status: 0,
@@ -98,6 +106,7 @@ impl AnthropicClient {
                 http: Transport::client(cfg.timeout)?,
                 provider: Provider::new(Api::Anthropic, cfg.route),
                 timeout: cfg.timeout,
+                stall: cfg.stall_timeout,
                 retry: cfg.retry,
                 secret: cfg.auth.secret().clone(),
             },
@@ -115,7 +124,9 @@ impl AnthropicClient {
             .transport
             .post_json(&self.url, &self.headers, &body, cancel)
             .await?;
-        decode_response(&v)
+        let resp = decode_response(&v)?;
+        resp.usage.check()?;
+        Ok(resp)
     }
 
     async fn send_stream(
@@ -124,13 +135,39 @@ impl AnthropicClient {
         cancel: &CancellationToken,
     ) -> Result<EventStream, LlmError> {
         tracing::debug!(model = %req.model, url = %self.url, "anthropic messages stream");
-        let body = encode_request(req, true);
-        let mut headers = self.headers.clone();
-        headers.insert("accept", HeaderValue::from_static("text/event-stream"));
-        let sse = self
+        let (body, headers) = self.stream_request(req);
+        let opened = self
             .transport
             .post_sse(&self.url, &headers, &body, cancel)
             .await?;
+        Ok(self.decode(opened))
+    }
+
+    /// One streamed call collected, retried whole (not just up to the head).
+    async fn send_streamed(
+        &self,
+        req: &Request,
+        cancel: &CancellationToken,
+    ) -> Result<Response, LlmError> {
+        tracing::debug!(model = %req.model, url = %self.url, "anthropic messages stream, collected");
+        let (body, headers) = self.stream_request(req);
+        with_retries(&self.transport.retry, cancel, |_| async {
+            let opened = self
+                .transport
+                .open_sse(&self.url, &headers, &body, cancel)
+                .await?;
+            collect(self.decode(opened)).await
+        })
+        .await
+    }
+
+    fn stream_request(&self, req: &Request) -> (Value, HeaderMap) {
+        let mut headers = self.headers.clone();
+        headers.insert("accept", HeaderValue::from_static("text/event-stream"));
+        (encode_request(req, true), headers)
+    }
+
+    fn decode(&self, (sse, since): OpenedSse) -> EventStream {
         let decoder = StreamDecoder {
             provider: self.transport.provider,
             secret: self.transport.secret.clone(),
@@ -139,7 +176,11 @@ impl AnthropicClient {
             skipped: HashSet::new(),
             done: false,
         };
-        Ok(decode_stream(sse, decoder))
+        let stall = Stall {
+            after: self.transport.stall,
+            since,
+        };
+        decode_stream(sse, decoder, stall)
     }
 }
 
@@ -158,6 +199,14 @@ impl ModelClient for AnthropicClient {
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<EventStream, LlmError>> {
         Box::pin(self.send_stream(req, cancel))
+    }
+
+    fn send_streamed<'a>(
+        &'a self,
+        req: &'a Request,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Response, LlmError>> {
+        Box::pin(AnthropicClient::send_streamed(self, req, cancel))
     }
 }
 

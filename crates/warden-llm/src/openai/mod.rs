@@ -13,9 +13,9 @@ use warden_creds::Secret;
 
 use crate::client::{CancellationToken, EventStream, ModelClient};
 use crate::error::{Api, LlmError, Provider, Route};
-use crate::retry::RetryPolicy;
-use crate::stream::decode_stream;
-use crate::transport::Transport;
+use crate::retry::{with_retries, RetryPolicy};
+use crate::stream::{collect, decode_stream, Stall};
+use crate::transport::{OpenedSse, Transport};
 use crate::types::{Request, Response, Usage};
 
 pub mod chat;
@@ -47,6 +47,9 @@ pub struct OpenAiConfig {
     pub legacy_max_tokens: bool,
     /// Bound on the wait for the response head, a whole JSON answer, and each stream chunk.
     pub timeout: Duration,
+    /// A streamed answer with no content for this long (from the request on) ends in
+    /// [`LlmError::Stalled`].
+    pub stall_timeout: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -59,6 +62,7 @@ impl OpenAiConfig {
             wire,
             legacy_max_tokens: false,
             timeout: Duration::from_secs(600),
+            stall_timeout: crate::DEFAULT_STALL_TIMEOUT,
             retry: RetryPolicy::default(),
         }
     }
@@ -75,6 +79,10 @@ pub struct OpenAiClient {
 
 impl OpenAiClient {
     pub fn new(cfg: OpenAiConfig) -> Result<Self, LlmError> {
+        crate::check_base_url(&cfg.base_url).map_err(|why| LlmError::InvalidRequest {
+            status: 0,
+            message: format!("the base URL {why}"),
+        })?;
         let mut headers = HeaderMap::new();
         if let Some(key) = &cfg.api_key {
             let mut v =
@@ -101,6 +109,7 @@ impl OpenAiClient {
                 http: Transport::client(cfg.timeout)?,
                 provider: Provider::new(Api::OpenAi, cfg.route),
                 timeout: cfg.timeout,
+                stall: cfg.stall_timeout,
                 retry: cfg.retry,
                 secret: cfg.api_key.unwrap_or_else(|| Secret::new("")),
             },
@@ -126,10 +135,12 @@ impl OpenAiClient {
             .transport
             .post_json(&self.url, &self.headers, &self.body(req, false), cancel)
             .await?;
-        match self.wire {
+        let resp = match self.wire {
             OpenAiWire::Responses => responses::decode_response(&v, &self.transport),
             OpenAiWire::ChatCompletions => chat::decode_response(&v),
-        }
+        }?;
+        resp.usage.check()?;
+        Ok(resp)
     }
 
     async fn send_stream(
@@ -138,21 +149,52 @@ impl OpenAiClient {
         cancel: &CancellationToken,
     ) -> Result<EventStream, LlmError> {
         tracing::debug!(model = %req.model, url = %self.url, "openai stream");
+        let (body, headers) = self.stream_request(req);
+        let opened = self
+            .transport
+            .post_sse(&self.url, &headers, &body, cancel)
+            .await?;
+        Ok(self.decode(opened))
+    }
+
+    /// One streamed call collected, retried whole (not just up to the head).
+    async fn send_streamed(
+        &self,
+        req: &Request,
+        cancel: &CancellationToken,
+    ) -> Result<Response, LlmError> {
+        tracing::debug!(model = %req.model, url = %self.url, "openai stream, collected");
+        let (body, headers) = self.stream_request(req);
+        with_retries(&self.transport.retry, cancel, |_| async {
+            let opened = self
+                .transport
+                .open_sse(&self.url, &headers, &body, cancel)
+                .await?;
+            collect(self.decode(opened)).await
+        })
+        .await
+    }
+
+    fn stream_request(&self, req: &Request) -> (Value, HeaderMap) {
         let mut headers = self.headers.clone();
         headers.insert("accept", HeaderValue::from_static("text/event-stream"));
-        let sse = self
-            .transport
-            .post_sse(&self.url, &headers, &self.body(req, true), cancel)
-            .await?;
+        (self.body(req, true), headers)
+    }
+
+    fn decode(&self, (sse, since): OpenedSse) -> EventStream {
         let (provider, secret) = (self.transport.provider, self.transport.secret.clone());
-        Ok(match self.wire {
+        let stall = Stall {
+            after: self.transport.stall,
+            since,
+        };
+        match self.wire {
             OpenAiWire::Responses => {
-                decode_stream(sse, responses::StreamDecoder::new(provider, secret))
+                decode_stream(sse, responses::StreamDecoder::new(provider, secret), stall)
             }
             OpenAiWire::ChatCompletions => {
-                decode_stream(sse, chat::StreamDecoder::new(provider, secret))
+                decode_stream(sse, chat::StreamDecoder::new(provider, secret), stall)
             }
-        })
+        }
     }
 }
 
@@ -171,6 +213,14 @@ impl ModelClient for OpenAiClient {
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<EventStream, LlmError>> {
         Box::pin(self.send_stream(req, cancel))
+    }
+
+    fn send_streamed<'a>(
+        &'a self,
+        req: &'a Request,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Response, LlmError>> {
+        Box::pin(OpenAiClient::send_streamed(self, req, cancel))
     }
 }
 

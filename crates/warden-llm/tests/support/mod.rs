@@ -17,6 +17,12 @@ pub enum Reply {
     Hang,
     /// Write these bytes, then stall; report when the client hangs up.
     Stall(Vec<u8>),
+    /// Write the first bytes at once, then the second ones a byte at a time, pausing
+    /// between them; report when the client hangs up.
+    Drip(Vec<u8>, Vec<u8>, Duration),
+    /// Write the first bytes, then the second ones again and again, pausing between
+    /// them, until the client hangs up (then report it).
+    Repeat(Vec<u8>, Vec<u8>, Duration),
 }
 
 pub fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
@@ -110,12 +116,36 @@ pub async fn serve(replies: Vec<Reply>) -> Server {
                 head: String::from_utf8_lossy(&buf[..head_end]).into_owned(),
                 body: serde_json::from_slice(&buf[head_end..]).unwrap_or_default(),
             });
-            match &r {
+            match r {
+                Reply::Drip(first, bytes, pause) => {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let _ = sock.write_all(&first).await;
+                        for b in bytes {
+                            if sock.write_all(&[b]).await.is_err() {
+                                break;
+                            }
+                            tokio::time::sleep(pause).await;
+                        }
+                        let _ = tx.send(());
+                    });
+                }
+                Reply::Repeat(first, again, pause) => {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let mut ok = sock.write_all(&first).await.is_ok();
+                        while ok {
+                            tokio::time::sleep(pause).await;
+                            ok = sock.write_all(&again).await.is_ok();
+                        }
+                        let _ = tx.send(());
+                    });
+                }
                 Reply::Raw(bytes) => {
-                    let _ = sock.write_all(bytes).await;
+                    let _ = sock.write_all(&bytes).await;
                     let _ = sock.shutdown().await;
                 }
-                Reply::Hang | Reply::Stall(_) => {
+                r @ (Reply::Hang | Reply::Stall(_)) => {
                     if let Reply::Stall(bytes) = &r {
                         let _ = sock.write_all(bytes).await;
                     }
