@@ -122,6 +122,30 @@ impl Pattern {
         Ok(Pattern::Exact(normalised))
     }
 
+    /// Why the proxy would refuse every connection this entry allows, whatever the
+    /// resolver says: an internal IP literal (loopback, private, link-local such as the
+    /// metadata address 169.254.169.254, …) or a name that always means this machine
+    /// (`localhost`, `*.localhost`). The address filter refuses those after DNS anyway;
+    /// this lets a caller say so when the entry is written instead of on the first request.
+    pub fn never_reachable(&self) -> Option<&'static str> {
+        let name = match self {
+            Pattern::Exact(name) => name.as_str(),
+            Pattern::Subdomains(suffix) => suffix.as_str(),
+        };
+        if let Some(ip) = parse_ip_literal(name) {
+            return crate::addr::is_internal(ip).then_some(
+                "an internal address (loopback, private, link-local or metadata): the proxy never connects there",
+            );
+        }
+        let local = name == "localhost"
+            || name.ends_with(".localhost")
+            || matches!(
+                name,
+                "localhost.localdomain" | "ip6-localhost" | "ip6-loopback"
+            );
+        local.then_some("a name for this machine (loopback): the proxy never connects there")
+    }
+
     fn matches(&self, host: &str) -> bool {
         match self {
             Pattern::Exact(name) => name == host,

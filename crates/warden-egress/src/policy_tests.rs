@@ -128,3 +128,36 @@ fn policy_round_trips_through_json() {
     let bad: Result<Policy, _> = serde_json::from_str(r#"{"mode":"allow-list","domains":["*"]}"#);
     assert!(bad.is_err());
 }
+
+#[test]
+fn internal_literals_and_local_names_are_never_reachable() {
+    for entry in [
+        "169.254.169.254",
+        "127.0.0.1",
+        "10.0.0.7",
+        "[::1]",
+        "::ffff:127.0.0.1",
+        "localhost",
+        "LocalHost.",
+        "app.localhost",
+        "localhost.localdomain",
+    ] {
+        let p = Pattern::parse(entry).map_err(|e| e.to_string());
+        assert!(
+            p.as_ref().is_ok_and(|p| p.never_reachable().is_some()),
+            "{entry}: {p:?}"
+        );
+    }
+    for entry in [
+        "example.com",
+        "*.example.com",
+        "1.1.1.1",
+        "localhost.example.com",
+    ] {
+        let p = Pattern::parse(entry).map_err(|e| e.to_string());
+        assert!(
+            p.as_ref().is_ok_and(|p| p.never_reachable().is_none()),
+            "{entry}: {p:?}"
+        );
+    }
+}

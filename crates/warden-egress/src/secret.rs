@@ -41,9 +41,20 @@ pub enum BindingError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("binding for {host}: secret file {path} is {what}, not a regular file")]
+    NotRegular {
+        host: String,
+        path: PathBuf,
+        what: &'static str,
+    },
+    #[error("binding for {host}: secret file {path} is larger than {MAX_SECRET_FILE} bytes")]
+    FileTooLarge { host: String, path: PathBuf },
     #[error("binding for {host}: the secret is empty or contains characters not allowed in an HTTP header")]
     BadValue { host: String },
 }
+
+/// No credential is this long; a bigger file is the wrong file.
+pub const MAX_SECRET_FILE: u64 = 64 * 1024;
 
 /// Where a parsed binding's value came from; kept so the sandbox knows which variable to fake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,11 +133,7 @@ impl Binding {
             (value, SecretSource::Env(var.to_string()))
         } else if let Some(path) = source.strip_prefix("file:") {
             let path = PathBuf::from(path);
-            let value = std::fs::read_to_string(&path).map_err(|source| BindingError::File {
-                host: host_norm.clone(),
-                path: path.clone(),
-                source,
-            })?;
+            let value = read_secret_file(&host_norm, &path)?;
             // Files written by editors or `echo` end in a newline that is not part of the key.
             (
                 value.trim_end_matches(['\r', '\n']).to_string(),
@@ -208,6 +215,60 @@ impl Binding {
         value.set_sensitive(true);
         Some(value)
     }
+}
+
+/// Reads a secret file without ever blocking: opened non-blocking (a FIFO would wait
+/// for a writer forever), checked on the descriptor (the path may be swapped after a
+/// `stat`), regular files only, at most [`MAX_SECRET_FILE`] bytes.
+fn read_secret_file(host: &str, path: &std::path::Path) -> Result<String, BindingError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let io = |source| BindingError::File {
+        host: host.to_string(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        None
+    } else if kind.is_fifo() {
+        Some("a FIFO")
+    } else if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else {
+        Some("a special file")
+    };
+    if let Some(what) = what {
+        return Err(BindingError::NotRegular {
+            host: host.to_string(),
+            path: path.to_path_buf(),
+            what,
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        return Err(BindingError::FileTooLarge {
+            host: host.to_string(),
+            path: path.to_path_buf(),
+        });
+    }
+    // Not UTF-8 cannot be a header value anyway; say so without quoting the bytes.
+    String::from_utf8(bytes).map_err(|_| BindingError::BadValue {
+        host: host.to_string(),
+    })
 }
 
 /// Splits `Bearer env:X` into (`Bearer `, `env:X`).
@@ -331,6 +392,42 @@ mod tests {
         ] {
             assert!(Binding::parse(spec).is_err(), "{spec}");
         }
+        let dir = tempfile::tempdir().ok();
+        if let Some(dir) = &dir {
+            let fifo = dir.path().join("fifo");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            if made.is_ok_and(|s| s.success()) {
+                // Must return at once: nobody will ever write to this FIFO.
+                let got = Binding::parse(&format!("api.test:x-api-key=file:{}", fifo.display()));
+                assert!(
+                    matches!(got, Err(BindingError::NotRegular { what: "a FIFO", .. })),
+                    "{got:?}"
+                );
+            }
+            let got = Binding::parse(&format!("api.test:x-api-key=file:{}", dir.path().display()));
+            assert!(
+                matches!(got, Err(BindingError::NotRegular { .. })),
+                "{got:?}"
+            );
+            let big = dir.path().join("big");
+            std::fs::write(&big, vec![b'a'; 100_000]).ok();
+            let got = Binding::parse(&format!("api.test:x-api-key=file:{}", big.display()));
+            assert!(
+                matches!(got, Err(BindingError::FileTooLarge { .. })),
+                "{got:?}"
+            );
+        }
+        let got = Binding::parse("api.test:x-api-key=file:/dev/zero");
+        assert!(
+            matches!(
+                got,
+                Err(BindingError::NotRegular {
+                    what: "a device",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
         let missing = Binding::parse("api.test:x-api-key=env:WARDEN_EGRESS_SURELY_UNSET_VAR");
         assert!(matches!(missing, Err(BindingError::MissingEnv { .. })));
         assert!(Binding::new("api.test", "x-api-key", Secret::new("bad\nvalue")).is_err());

@@ -22,7 +22,7 @@ const NEW_ROOT: &str = "/tmp";
 
 /// Runs `argv` in a fresh sandbox and returns its exit code, or `None` when this
 /// kernel or process cannot build namespaces itself (the caller falls back to bubblewrap).
-pub fn run(config: &InitConfig, argv: &[String]) -> Option<i32> {
+pub fn run(config: &InitConfig, argv: &[crate::os_arg::OsArg]) -> Option<i32> {
     // SAFETY: geteuid and getegid cannot fail.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let root = uid == 0;

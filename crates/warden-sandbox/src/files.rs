@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// Totals of one copy.
@@ -26,12 +26,12 @@ pub struct Copied {
 }
 
 /// Which writable tree of the sandbox a path inside it belongs to, and the path below it.
-pub fn split_inside(sandbox: &SandboxDir, inside: &str) -> Result<(PathBuf, PathBuf)> {
+pub fn split_inside(sandbox: &SandboxDir, inside: &Path) -> Result<(PathBuf, PathBuf)> {
     let escape = |reason: &str| SandboxError::Escape {
-        path: inside.to_string(),
+        path: inside.to_string_lossy().into_owned(),
         reason: reason.to_string(),
     };
-    let p = Path::new(inside);
+    let p = inside;
     let (root, rest) = if let Ok(rest) = p.strip_prefix(WORKSPACE) {
         (sandbox.workspace(), rest)
     } else if let Ok(rest) = p.strip_prefix(HOME) {
@@ -99,13 +99,17 @@ fn open_beneath(root: &OwnedFd, rel: &Path, flags: i32, mode: u32) -> std::io::R
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn escape_error(inside: &str, e: std::io::Error) -> SandboxError {
+fn escape_error(inside: &Path, e: std::io::Error) -> SandboxError {
     match e.raw_os_error() {
         Some(libc::ELOOP) | Some(libc::EXDEV) => SandboxError::Escape {
-            path: inside.to_string(),
+            path: inside.to_string_lossy().into_owned(),
             reason: "it goes through a symlink".into(),
         },
-        _ => SandboxError::io(format!("sandbox path {inside}"), e),
+        // A missing source is the user's to fix (exit 2), not a failure of the machine.
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+            SandboxError::Invalid(format!("{}: no such file in the sandbox", inside.display()))
+        }
+        _ => SandboxError::io(format!("sandbox path {}", inside.display()), e),
     }
 }
 
@@ -113,19 +117,28 @@ fn escape_error(inside: &str, e: std::io::Error) -> SandboxError {
 pub fn copy_in(
     sandbox: &SandboxDir,
     host: &Path,
-    inside: &str,
+    inside: &Path,
     owner: Option<u32>,
 ) -> Result<Copied> {
     let (root_dir, rel) = split_inside(sandbox, inside)?;
     let root = open_root(&root_dir)?;
-    let meta = std::fs::metadata(host).context(|| format!("reading {}", host.display()))?;
+    let meta = std::fs::metadata(host).map_err(|e| match e.kind() {
+        // A source that is not there is the user's to fix (exit 2).
+        std::io::ErrorKind::NotFound => {
+            SandboxError::Invalid(format!("{}: no such file or directory", host.display()))
+        }
+        _ => SandboxError::io(format!("reading {}", host.display()), e),
+    })?;
     // Copying onto an existing directory puts the source inside it, as cp does.
     let target = match open_beneath(&root, &rel, libc::O_PATH | libc::O_DIRECTORY, 0) {
         Ok(_) => rel.join(host.file_name().unwrap_or_default()),
         Err(_) => rel,
     };
     if target.as_os_str().is_empty() {
-        return Err(SandboxError::Invalid(format!("{inside}: give a file name")));
+        return Err(SandboxError::Invalid(format!(
+            "{}: give a file name",
+            inside.display()
+        )));
     }
     let mut copied = Copied::default();
     copy_in_rec(
@@ -146,7 +159,7 @@ fn copy_in_rec(
     rel: &Path,
     is_dir: bool,
     owner: Option<u32>,
-    inside: &str,
+    inside: &Path,
     copied: &mut Copied,
 ) -> Result<()> {
     let chown = |fd: &OwnedFd| {
@@ -159,12 +172,12 @@ fn copy_in_rec(
         let pfd = open_beneath(root, parent, libc::O_PATH | libc::O_DIRECTORY, 0)
             .map_err(|e| escape_error(inside, e))?;
         let name = CString::new(rel.file_name().unwrap_or_default().as_bytes())
-            .map_err(|_| SandboxError::Invalid(format!("{inside}: bad name")))?;
+            .map_err(|_| SandboxError::Invalid(format!("{}: bad name", inside.display())))?;
         // SAFETY: valid descriptor and C string.
         let rc = unsafe { libc::mkdirat(pfd.as_raw_fd(), name.as_ptr(), 0o755) };
         if rc != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
             return Err(SandboxError::io(
-                format!("creating {inside}"),
+                format!("creating {}", inside.display()),
                 std::io::Error::last_os_error(),
             ));
         }
@@ -193,11 +206,23 @@ fn copy_in_rec(
         }
         return Ok(());
     }
-    let mut src = File::open(host).context(|| format!("reading {}", host.display()))?;
-    let mode = src
+    // Non-blocking, then checked on the descriptor: a FIFO or device (given, or swapped
+    // in for a file while the copy runs) would block forever or never end.
+    let mut src = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(host)
+        .context(|| format!("reading {}", host.display()))?;
+    let src_meta = src
         .metadata()
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(0o644);
+        .context(|| format!("reading {}", host.display()))?;
+    if !src_meta.is_file() {
+        return Err(SandboxError::Invalid(format!(
+            "{}: not a regular file or directory",
+            host.display()
+        )));
+    }
+    let mode = src_meta.permissions().mode() & 0o777;
     let fd = open_beneath(
         root,
         rel,
@@ -215,7 +240,7 @@ fn copy_in_rec(
 }
 
 /// Copies a file or directory at `inside` out to `host`.
-pub fn copy_out(sandbox: &SandboxDir, inside: &str, host: &Path) -> Result<Copied> {
+pub fn copy_out(sandbox: &SandboxDir, inside: &Path, host: &Path) -> Result<Copied> {
     let (root_dir, rel) = split_inside(sandbox, inside)?;
     let root = open_root(&root_dir)?;
     let fd = open_beneath(&root, &rel, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
@@ -238,14 +263,16 @@ fn copy_out_rec(
     rel: &Path,
     file: File,
     host: &Path,
-    inside: &str,
+    inside: &Path,
     copied: &mut Copied,
 ) -> Result<()> {
-    let meta = file.metadata().context(|| format!("reading {inside}"))?;
+    let meta = file
+        .metadata()
+        .context(|| format!("reading {}", inside.display()))?;
     if meta.is_dir() {
         std::fs::create_dir_all(host).context(|| format!("creating {}", host.display()))?;
         let mut dir = nix::dir::Dir::from_fd(OwnedFd::from(file))
-            .map_err(|e| SandboxError::io(format!("listing {inside}"), e.into()))?;
+            .map_err(|e| SandboxError::io(format!("listing {}", inside.display()), e.into()))?;
         let names: Vec<std::ffi::OsString> = dir
             .iter()
             .flatten()
@@ -281,7 +308,8 @@ fn copy_out_rec(
     }
     let mut src = file;
     let mut dst = File::create(host).context(|| format!("writing {}", host.display()))?;
-    let n = std::io::copy(&mut src, &mut dst).context(|| format!("copying {inside} out"))?;
+    let n = std::io::copy(&mut src, &mut dst)
+        .context(|| format!("copying {} out", inside.display()))?;
     let _ = dst.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o755));
     copied.files += 1;
     copied.bytes += n;
@@ -315,6 +343,13 @@ fn copy_tree_rec(
     copied: &mut Copied,
 ) -> Result<()> {
     let meta = std::fs::symlink_metadata(src).context(|| format!("reading {}", src.display()))?;
+    if !meta.is_dir() {
+        // Below the top, symlinks are copied as links; a top that is one would be followed.
+        return Err(SandboxError::Invalid(format!(
+            "{}: not a directory (a symlink?)",
+            src.display()
+        )));
+    }
     std::fs::create_dir_all(dst).context(|| format!("creating {}", dst.display()))?;
     let _ = std::fs::set_permissions(dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777));
     lchown(dst, owner.or(owner_of(&meta)));
@@ -385,8 +420,19 @@ pub fn tree_size(dir: &Path) -> (u64, u64) {
 }
 
 /// Reads a small file whole (used for sockets' peer checks and tests).
+/// Never blocks: a FIFO or device planted in its place is refused, not read.
 pub fn read_small(path: &Path) -> std::io::Result<String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     let mut s = String::new();
-    File::open(path)?.take(1 << 20).read_to_string(&mut s)?;
+    file.take(1 << 20).read_to_string(&mut s)?;
     Ok(s)
 }

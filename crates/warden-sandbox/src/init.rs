@@ -8,6 +8,7 @@
 
 use crate::bridge;
 use crate::confine::{ConfineSpec, Confinement};
+use crate::os_arg::OsArg;
 use crate::proto::{recv_line_with_fds, ExecEvent, ExecRequest};
 use crate::reaper::Reaper;
 use crate::spawn::Prepared;
@@ -15,6 +16,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -29,8 +31,8 @@ pub const INIT_ARG: &str = "__sandbox-init";
 /// What the host tells the init, as JSON in its argv.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InitConfig {
-    /// The environment every command starts with.
-    pub env: Vec<(String, String)>,
+    /// The environment every command starts with (values are bytes: see [`OsArg`]).
+    pub env: Vec<(String, OsArg)>,
     /// Loopback ports inside carried to unix sockets of the host's egress proxy.
     pub egress: Vec<(u16, String)>,
     /// Ports inside reachable from the host through `<sock_dir>/port-<P>.sock`.
@@ -60,13 +62,16 @@ pub struct Ready {
     pub confinement: Option<String>,
 }
 
-/// Entry point; `args` are the arguments after `__sandbox-init`. Returns the exit code.
-pub fn main(args: &[String]) -> i32 {
-    let (mode, config) = match (args.first(), args.get(1)) {
-        (Some(mode), Some(json)) => match serde_json::from_str::<InitConfig>(json) {
-            Ok(c) => (mode.as_str(), c),
-            Err(e) => return fatal(None, &format!("bad init config: {e}")),
-        },
+/// Entry point; `args` are the arguments after `__sandbox-init`: the mode and config
+/// (written by warden, UTF-8), then the command, byte for byte. Returns the exit code.
+pub fn main(args: &[OsString]) -> i32 {
+    let (mode, config) = match (args.first().and_then(|m| m.to_str()), args.get(1)) {
+        (Some(mode), Some(json)) => {
+            match serde_json::from_slice::<InitConfig>(json.as_encoded_bytes()) {
+                Ok(c) => (mode, c),
+                Err(e) => return fatal(None, &format!("bad init config: {e}")),
+            }
+        }
         _ => return fatal(None, "usage: __sandbox-init (serve|run) CONFIG [-- CMD...]"),
     };
     if let Some(uid) = config.become_uid {
@@ -103,11 +108,11 @@ pub fn main(args: &[String]) -> i32 {
     }
     match mode {
         "run" => {
-            let argv: Vec<String> = args
+            let argv: Vec<OsArg> = args
                 .iter()
                 .skip(2)
                 .skip_while(|a| *a == "--")
-                .cloned()
+                .map(|a| OsArg::from(a.as_os_str()))
                 .collect();
             run_one(&config, &confinement, &argv)
         }
@@ -161,7 +166,7 @@ fn write_ready(fd: i32, ready: &Ready) {
 
 /// The one-shot path of [`crate::direct`]: confine and run `argv`, as PID 1, in namespaces
 /// the caller already set up. Returns the exit code.
-pub(crate) fn run_confined(config: &InitConfig, argv: &[String]) -> i32 {
+pub(crate) fn run_confined(config: &InitConfig, argv: &[OsArg]) -> i32 {
     let confinement = match Confinement::prepare(&ConfineSpec {
         read_only: config.read_only.iter().map(PathBuf::from).collect(),
         read_write: config.read_write.iter().map(PathBuf::from).collect(),
@@ -173,8 +178,8 @@ pub(crate) fn run_confined(config: &InitConfig, argv: &[String]) -> i32 {
 }
 
 /// `warden sandbox run`: one command on the init's own stdio; its exit code is ours.
-fn run_one(config: &InitConfig, confinement: &Confinement, argv: &[String]) -> i32 {
-    let prepared = match Prepared::new(argv, &config.env, &config.default_cwd) {
+fn run_one(config: &InitConfig, confinement: &Confinement, argv: &[OsArg]) -> i32 {
+    let prepared = match Prepared::new(argv, &config.env, OsStr::new(&config.default_cwd)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("warden sandbox: {e}");
@@ -279,11 +284,11 @@ fn handle_exec(
     }
     let mut env = config.env.clone();
     env.extend(request.env.iter().cloned());
-    let cwd = request
-        .cwd
-        .clone()
-        .unwrap_or_else(|| config.default_cwd.clone());
-    let prepared = match Prepared::new(&request.argv, &env, &cwd) {
+    let cwd = match &request.cwd {
+        Some(dir) => dir.as_os_str(),
+        None => OsStr::new(&config.default_cwd),
+    };
+    let prepared = match Prepared::new(&request.argv, &env, cwd) {
         Ok(p) => p,
         Err(e) => {
             return send(
@@ -328,7 +333,7 @@ fn handle_exec(
     }
     let deadline = request
         .timeout_ms
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
+        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
     let group = Pid::from_raw(pid);
     loop {
         let step = Instant::now() + Duration::from_millis(100);
@@ -365,9 +370,4 @@ fn handle_exec(
         }
     }
     let _ = conn.shutdown(std::net::Shutdown::Both);
-}
-
-/// Re-exports for the CLI's `main`, which hands over before parsing anything.
-pub fn is_init_invocation(args: &[String]) -> bool {
-    args.get(1).map(String::as_str) == Some(INIT_ARG)
 }

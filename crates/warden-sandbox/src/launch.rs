@@ -94,7 +94,7 @@ pub enum Mode {
     /// The init serves exec requests until killed.
     Serve,
     /// The init runs this one command on its own stdio and exits with its code.
-    Run(Vec<String>),
+    Run(Vec<crate::os_arg::OsArg>),
 }
 
 /// Where the sandbox's writable directories come from.
@@ -248,7 +248,7 @@ impl Launch {
             Mode::Serve => args.extend(["serve".into(), config_json.into()]),
             Mode::Run(argv) => {
                 args.extend(["run".into(), config_json.into(), "--".into()]);
-                args.extend(argv.iter().map(OsString::from));
+                args.extend(argv.iter().map(|a| a.as_os_str().to_os_string()));
             }
         }
         let mut command = Command::new(bwrap);

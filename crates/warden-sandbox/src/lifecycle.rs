@@ -5,10 +5,12 @@ use crate::files::{self, Copied};
 use crate::launch;
 use crate::limits::Cgroup;
 use crate::net::Net;
+use crate::os_arg::OsArg;
 use crate::proto::{send_with_fds, ExecEvent, ExecRequest};
 use crate::spec::{NetworkPolicy, SandboxSpec, WorkspaceSource};
 use crate::state::{
-    new_id, now_ms, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot, SnapshotMeta, Status,
+    new_id, now_ms, remove_state_dir, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot,
+    SnapshotMeta, Status,
 };
 use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
 use std::io::{BufRead, BufReader, Write};
@@ -50,6 +52,7 @@ impl Sandboxes {
     pub(crate) fn prepare(&self, spec: &SandboxSpec) -> Result<(SandboxDir, SandboxMeta)> {
         spec.validate()?;
         crate::net::validate_policy(&spec.policy)?;
+        crate::net::validate_credentials(&spec.secrets, &spec.brokers)?;
         launch::find_bwrap()?;
         if let Some(name) = &spec.name {
             if self.root.name_taken(name)? {
@@ -75,7 +78,9 @@ impl Sandboxes {
                     name: spec.name.clone(),
                     status: Status::Starting,
                     created_ms: now_ms(),
-                    deadline_ms: spec.timeout.map(|t| now_ms() + t.as_millis() as u64),
+                    deadline_ms: spec
+                        .timeout
+                        .map(|t| now_ms().saturating_add(crate::state::millis(t))),
                     policy: spec.policy.clone(),
                     ports: spec
                         .ports
@@ -173,6 +178,11 @@ impl Sandboxes {
                         .unwrap_or_else(|| "its supervisor is gone".into()),
                     meta.id
                 ),
+                Status::Corrupt => format!(
+                    " ({}); `warden sandbox destroy {}` still ends it and removes it",
+                    meta.end_reason.clone().unwrap_or_default(),
+                    meta.id
+                ),
                 _ => String::new(),
             };
             return Err(SandboxError::NotRunning {
@@ -231,29 +241,37 @@ impl Sandboxes {
     pub fn set_policy(&self, id_or_name: &str, policy: NetworkPolicy) -> Result<()> {
         crate::net::validate_policy(&policy)?;
         let (sandbox, meta) = self.find_running(id_or_name)?;
-        ctl(&sandbox, &meta.id, &CtlRequest::Policy { policy })
+        ctl(&sandbox, &meta.id, &CtlRequest::Policy { policy }).map(drop)
     }
 
-    /// Kills every process in the sandbox and removes its state.
+    /// Kills every process in the sandbox and removes its state. Works from the
+    /// directory alone when the record is corrupt: the supervisor is asked through its
+    /// control socket (it knows what it started), else the sandbox's cgroup is emptied.
     pub fn destroy(&self, id_or_name: &str) -> Result<String> {
         let (sandbox, meta) = self.find(id_or_name)?;
-        if meta.supervisor_alive() && ctl(&sandbox, &meta.id, &CtlRequest::Destroy).is_ok() {
-            // It replies once every process is gone, then exits itself: wait for that too,
-            // so nothing of the sandbox is left when `destroy` returns.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while meta.supervisor_alive() && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(5));
+        let ask = meta.supervisor_alive()
+            || (meta.status == Status::Corrupt && sandbox.ctl_socket().exists());
+        if ask {
+            if let Ok(supervisor) = ctl(&sandbox, &meta.id, &CtlRequest::Destroy) {
+                // It replies once every process is gone, then exits itself: wait for that
+                // too, so nothing of the sandbox is left when `destroy` returns.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while supervisor.is_some_and(crate::state::process_alive)
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                return Ok(meta.id);
             }
-            return Ok(meta.id);
         }
         // No supervisor to ask: end what may remain ourselves.
         kill_init(meta.init_pid);
-        if let Some(cg) = meta.cgroup.as_deref().and_then(Cgroup::open) {
+        let group = meta.cgroup.clone().unwrap_or_else(|| cgroup_name(&meta.id));
+        if let Some(cg) = Cgroup::open(&group) {
             let _ = cg.kill_all();
             let _ = cg.remove();
         }
-        std::fs::remove_dir_all(sandbox.path())
-            .context(|| format!("removing {}", sandbox.path().display()))?;
+        remove_state_dir(&self.root.sandboxes_dir(), "sb", &meta.id)?;
         Ok(meta.id)
     }
 
@@ -261,7 +279,7 @@ impl Sandboxes {
         Ok(self.root.list()?.into_iter().map(|(_, m)| m).collect())
     }
 
-    pub fn copy_in(&self, id_or_name: &str, host: &Path, inside: &str) -> Result<Copied> {
+    pub fn copy_in(&self, id_or_name: &str, host: &Path, inside: &Path) -> Result<Copied> {
         let (sandbox, meta) = self.find(id_or_name)?;
         files::copy_in(
             &sandbox,
@@ -271,7 +289,7 @@ impl Sandboxes {
         )
     }
 
-    pub fn copy_out(&self, id_or_name: &str, inside: &str, host: &Path) -> Result<Copied> {
+    pub fn copy_out(&self, id_or_name: &str, inside: &Path, host: &Path) -> Result<Copied> {
         let (sandbox, _) = self.find(id_or_name)?;
         files::copy_out(&sandbox, inside, host)
     }
@@ -309,17 +327,17 @@ pub(crate) fn kill_init(pid: Option<i32>) {
 }
 
 /// The environment every command in the sandbox starts with.
-pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, String)> {
+pub(crate) fn base_env(meta: &SandboxMeta, net: &Net) -> Vec<(String, OsArg)> {
     let mut env = base_env_with(&meta.env, &net.env);
-    env.push(("WARDEN_SANDBOX".into(), meta.id.clone()));
+    env.push(("WARDEN_SANDBOX".into(), meta.id.as_str().into()));
     env
 }
 
 pub(crate) fn base_env_with(
-    extra: &[(String, String)],
+    extra: &[(String, OsArg)],
     net: &[(String, String)],
-) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = [
+) -> Vec<(String, OsArg)> {
+    let mut env: Vec<(String, OsArg)> = [
         (
             "PATH",
             "/home/sandbox/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -334,10 +352,13 @@ pub(crate) fn base_env_with(
         ("NPM_CONFIG_PREFIX", "/home/sandbox/.local"),
     ]
     .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .map(|(k, v)| (k.to_string(), OsArg::from(*v)))
     .collect();
     env.extend(extra.iter().cloned());
-    env.extend(net.iter().cloned());
+    env.extend(
+        net.iter()
+            .map(|(k, v)| (k.clone(), OsArg::from(v.as_str()))),
+    );
     env
 }
 
@@ -378,24 +399,31 @@ fn start_supervisor(sandbox: &SandboxDir) -> Result<()> {
     drop(ready_w);
     let mut line = String::new();
     let _ = BufReader::new(std::fs::File::from(ready_r)).read_line(&mut line);
-    match line.trim_end() {
-        "ok" => Ok(()),
-        other => {
-            let message = other
-                .strip_prefix("error ")
-                .unwrap_or("the supervisor exited without a word");
-            Err(SandboxError::Start(message.to_string()))
-        }
+    let line = line.trim_end();
+    if line == "ok" {
+        return Ok(());
     }
+    if let Some(message) = line.strip_prefix("usage ") {
+        return Err(SandboxError::Invalid(message.to_string()));
+    }
+    let message = line
+        .strip_prefix("error ")
+        .unwrap_or("the supervisor exited without a word");
+    Err(SandboxError::Start(message.to_string()))
 }
 
-fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<()> {
+/// Sends one control request; on success returns the supervisor's pid (from the
+/// socket's peer credentials, so it is known even when the record is not).
+fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<Option<i32>> {
     let proto = |message: String| SandboxError::Protocol {
         id: id.to_string(),
         message,
     };
     let mut conn = UnixStream::connect(sandbox.ctl_socket())
         .map_err(|e| proto(format!("reaching its supervisor: {e}")))?;
+    let peer = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
+        .ok()
+        .map(|c| c.pid());
     let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
     line.push(b'\n');
     conn.write_all(&line).map_err(|e| proto(e.to_string()))?;
@@ -406,7 +434,7 @@ fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<()> {
     let reply: CtlReply = serde_json::from_str(&reply)
         .map_err(|_| proto("the supervisor closed the connection".into()))?;
     match reply.error {
-        None if reply.ok => Ok(()),
+        None if reply.ok => Ok(peer),
         Some(e) => Err(proto(e)),
         None => Err(proto("refused".into())),
     }

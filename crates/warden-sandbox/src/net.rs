@@ -54,21 +54,7 @@ impl Net {
     /// Starts the proxy and front doors on unix sockets in the sandbox's `sock/` directory.
     /// Must run inside a tokio runtime; the serving tasks live as long as it.
     pub async fn start(sandbox: &SandboxDir, meta: &SandboxMeta) -> Result<Net> {
-        let mut bindings = Vec::new();
-        for spec in &meta.secrets {
-            bindings.push(
-                Binding::parse(spec)
-                    .map_err(|e| SandboxError::Invalid(format!("--secret: {e}")))?,
-            );
-        }
-        let brokers = meta
-            .brokers
-            .iter()
-            .map(|b| broker(b))
-            .collect::<Result<Vec<_>>>()?;
-        for b in &brokers {
-            bindings.extend(b.bindings.iter().cloned());
-        }
+        let (bindings, brokers) = credentials(&meta.secrets, &meta.brokers)?;
         let mut policy = meta.policy.clone();
         // Hosts the user bound a secret to are reachable from the start.
         if let NetworkPolicy::Allow(domains) = &mut policy {
@@ -190,6 +176,52 @@ impl Net {
     }
 }
 
+/// The bindings of `--secret` specs and `--broker` names, every value read now.
+fn credentials(secrets: &[String], brokers: &[String]) -> Result<(Vec<Binding>, Vec<Broker>)> {
+    let mut bindings = Vec::new();
+    for spec in secrets {
+        bindings.push(
+            Binding::parse(spec).map_err(|e| SandboxError::Invalid(format!("--secret: {e}")))?,
+        );
+    }
+    let brokers = brokers
+        .iter()
+        .map(|b| broker(b))
+        .collect::<Result<Vec<_>>>()?;
+    for b in &brokers {
+        bindings.extend(b.bindings.iter().cloned());
+    }
+    Ok((bindings, brokers))
+}
+
+/// Reads every `--secret` and `--broker` credential once (and drops it), so a bad spec,
+/// a missing variable or an unreadable file is a usage error at `create`, before a
+/// supervisor starts, rather than "the sandbox failed to start".
+pub fn validate_credentials(secrets: &[String], brokers: &[String]) -> Result<()> {
+    let (bindings, _) = credentials(secrets, brokers)?;
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for b in &bindings {
+        let refused = warden_egress::Pattern::parse(b.host())
+            .ok()
+            .and_then(|p| p.never_reachable());
+        if let Some(why) = refused {
+            return Err(SandboxError::Invalid(format!(
+                "--secret for {}: {why}",
+                b.host()
+            )));
+        }
+        let key = (b.host(), b.header().as_str());
+        if seen.contains(&key) {
+            return Err(SandboxError::Invalid(format!(
+                "--secret: two secrets for {} set the same header {}",
+                key.0, key.1
+            )));
+        }
+        seen.push(key);
+    }
+    Ok(())
+}
+
 /// Checks a policy the way the proxy will read it, for a clear error before anything starts.
 pub fn validate_policy(policy: &NetworkPolicy) -> Result<()> {
     egress_policy(policy).map(|_| ())
@@ -201,6 +233,14 @@ fn egress_policy(policy: &NetworkPolicy) -> Result<Policy> {
         NetworkPolicy::AllowAll => Ok(Policy::allow_all()),
         NetworkPolicy::Allow(domains) if domains.is_empty() => Ok(Policy::deny_all()),
         NetworkPolicy::Allow(domains) => {
+            for domain in domains {
+                let refused = warden_egress::Pattern::parse(domain)
+                    .ok()
+                    .and_then(|p| p.never_reachable());
+                if let Some(why) = refused {
+                    return Err(SandboxError::Invalid(format!("--allow {domain}: {why}")));
+                }
+            }
             Policy::allow_list(domains).map_err(|e| SandboxError::Invalid(format!("--allow: {e}")))
         }
     }

@@ -6,6 +6,7 @@
 //! descriptors: no copy, no buffering, and a terminal stays a terminal. Closing the
 //! connection kills the command (unless it was detached).
 
+use crate::os_arg::OsArg;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
@@ -14,11 +15,12 @@ use std::os::unix::net::UnixStream;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecRequest {
-    pub argv: Vec<String>,
+    /// Bytes, not text: see [`OsArg`].
+    pub argv: Vec<OsArg>,
     /// Added to (and overriding) the sandbox's base environment.
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(String, OsArg)>,
     /// Inside the sandbox; default /workspace.
-    pub cwd: Option<String>,
+    pub cwd: Option<OsArg>,
     /// Kill the command's process group after this long.
     pub timeout_ms: Option<u64>,
     /// Return once started; the command lives until the sandbox ends.

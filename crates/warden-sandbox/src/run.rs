@@ -5,6 +5,7 @@ use crate::launch::as_root;
 use crate::launch::{self, Mode};
 use crate::lifecycle::{base_env_with, kill_init, Sandboxes};
 use crate::net::Net;
+use crate::os_arg::OsArg;
 use crate::spec::{SandboxSpec, WorkspaceSource};
 use crate::state::{new_id, now_ms, SandboxDir, SandboxMeta};
 use std::process::Stdio;
@@ -13,7 +14,7 @@ use std::time::Duration;
 impl Sandboxes {
     /// `warden sandbox run`: create, run one command on this process's stdio, destroy.
     /// Returns the command's exit code (124 when the timeout killed it).
-    pub fn run(&self, spec: &SandboxSpec, argv: &[String]) -> Result<i32> {
+    pub fn run(&self, spec: &SandboxSpec, argv: &[OsArg]) -> Result<i32> {
         if argv.is_empty() {
             return Err(SandboxError::Invalid("give a command after `--`".into()));
         }
@@ -44,9 +45,9 @@ fn is_ephemeral(spec: &SandboxSpec) -> bool {
         && spec.limits == crate::limits::Limits::default()
 }
 
-fn exec_ephemeral(spec: &SandboxSpec, argv: &[String]) -> SandboxError {
+fn exec_ephemeral(spec: &SandboxSpec, argv: &[OsArg]) -> SandboxError {
     let mut env = base_env_with(&spec.env, &[]);
-    env.push(("WARDEN_SANDBOX".into(), new_id("sb")));
+    env.push(("WARDEN_SANDBOX".into(), new_id("sb").into()));
     let config = crate::init::InitConfig {
         env,
         sock_dir: "/tmp".into(),
@@ -54,7 +55,7 @@ fn exec_ephemeral(spec: &SandboxSpec, argv: &[String]) -> SandboxError {
         read_write: launch::writable_paths(),
         default_cwd: launch::WORKSPACE.into(),
         become_uid: as_root().then_some(launch::SANDBOX_UID),
-        deadline_ms: spec.timeout.map(|t| t.as_millis() as u64),
+        deadline_ms: spec.timeout.map(crate::state::millis),
         ..Default::default()
     };
     if let Some(code) = crate::direct::run(&config, argv) {
@@ -73,7 +74,7 @@ fn exec_ephemeral(spec: &SandboxSpec, argv: &[String]) -> SandboxError {
     }
 }
 
-async fn run_in(sandbox: &SandboxDir, meta: SandboxMeta, argv: &[String]) -> Result<i32> {
+async fn run_in(sandbox: &SandboxDir, meta: SandboxMeta, argv: &[OsArg]) -> Result<i32> {
     let needs_net =
         !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !meta.brokers.is_empty();
     let net = if needs_net {

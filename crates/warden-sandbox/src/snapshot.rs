@@ -1,10 +1,12 @@
 //! Snapshots: a sandbox's writable state (/workspace and /home/sandbox) captured
 //! as a directory tree, and restored by copying it into a new sandbox.
 
-use crate::error::{IoContext, Result, SandboxError};
+use crate::error::{Result, SandboxError};
 use crate::files;
 use crate::lifecycle::Sandboxes;
-use crate::state::{new_id, now_ms, write_json_atomic, SnapshotMeta};
+use crate::state::{
+    is_valid_id, new_id, now_ms, remove_state_dir, write_json_atomic, SnapshotMeta,
+};
 
 impl Sandboxes {
     /// Captures the sandbox's writable state (/workspace and /home/sandbox).
@@ -33,16 +35,31 @@ impl Sandboxes {
         result
     }
 
+    /// Every snapshot whose record is readable and names its own directory. An id read
+    /// from disk becomes a path (restore, `--rm`), so a record claiming another id
+    /// (`"id": "../../victim"`) is not a snapshot; neither is a symlinked directory.
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>> {
         let mut out = Vec::new();
         let Ok(entries) = std::fs::read_dir(self.root().snapshots_dir()) else {
             return Ok(out);
         };
         for entry in entries.flatten() {
-            if let Ok(text) = std::fs::read_to_string(entry.path().join("meta.json")) {
-                if let Ok(meta) = serde_json::from_str::<SnapshotMeta>(&text) {
-                    out.push(meta);
-                }
+            let name = entry.file_name();
+            let Some(dir_id) = name.to_str() else {
+                continue;
+            };
+            if !is_valid_id("snap", dir_id) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Ok(text) = files::read_small(&entry.path().join("meta.json")) else {
+                continue;
+            };
+            match serde_json::from_str::<SnapshotMeta>(&text) {
+                Ok(meta) if meta.id == dir_id => out.push(meta),
+                _ => tracing::warn!(
+                    "{}: not a record of snapshot {dir_id}; left out",
+                    entry.path().join("meta.json").display()
+                ),
             }
         }
         out.sort_by_key(|s| s.created_ms);
@@ -50,16 +67,31 @@ impl Sandboxes {
     }
 
     pub(crate) fn find_snapshot(&self, id: &str) -> Result<SnapshotMeta> {
-        self.snapshots()?
+        // Checked like the ids on disk: whatever is typed, it can only ever select one of them.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(SandboxError::Invalid(format!(
+                "{id:?} is not a snapshot id (snap-… from `warden sandbox snapshots`)"
+            )));
+        }
+        let snaps = self.snapshots()?;
+        if let Some(exact) = snaps.iter().find(|s| s.id == id) {
+            return Ok(exact.clone());
+        }
+        let mut prefixed = snaps
             .into_iter()
-            .find(|s| s.id == id || (id.len() >= 6 && s.id.starts_with(id)))
-            .ok_or_else(|| SandboxError::SnapshotNotFound(id.to_string()))
+            .filter(|s| id.len() >= 6 && s.id.starts_with(id));
+        match (prefixed.next(), prefixed.next()) {
+            (Some(one), None) => Ok(one),
+            (Some(_), Some(_)) => Err(SandboxError::Invalid(format!(
+                "{id:?} matches more than one snapshot: give more of the id"
+            ))),
+            _ => Err(SandboxError::SnapshotNotFound(id.to_string())),
+        }
     }
 
     pub fn remove_snapshot(&self, id: &str) -> Result<String> {
         let snap = self.find_snapshot(id)?;
-        let dir = self.root().snapshots_dir().join(&snap.id);
-        std::fs::remove_dir_all(&dir).context(|| format!("removing {}", dir.display()))?;
+        remove_state_dir(&self.root().snapshots_dir(), "snap", &snap.id)?;
         Ok(snap.id)
     }
 }

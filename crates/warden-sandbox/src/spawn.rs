@@ -5,7 +5,9 @@
 //! that allocates happens before `fork`; the child only makes raw system calls.
 
 use crate::confine::Confinement;
+use crate::os_arg::OsArg;
 use std::ffi::CString;
+use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ pub enum SpawnError {
     Nul(String),
     #[error("empty command")]
     Empty,
+    #[error("working directory {dir}: {source}")]
+    Cwd { dir: String, source: std::io::Error },
     #[error("{what} {arg}: {source}")]
     Os {
         what: &'static str,
@@ -36,33 +40,41 @@ pub enum SpawnError {
 
 impl Prepared {
     /// Resolves `argv[0]` on the `PATH` in `env` and converts everything up front.
+    /// Every argument, value and the directory are bytes: nothing needs to be UTF-8.
     pub fn new(
-        argv: &[String],
-        env: &[(String, String)],
-        cwd: &str,
+        argv: &[OsArg],
+        env: &[(String, OsArg)],
+        cwd: &OsStr,
     ) -> Result<Prepared, SpawnError> {
         let first = argv.first().ok_or(SpawnError::Empty)?;
         let path = env
             .iter()
             .rev()
             .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("/usr/local/bin:/usr/bin:/bin");
-        let program = resolve(first, path, Path::new(cwd))
-            .ok_or_else(|| SpawnError::NotFound(first.clone()))?;
-        let cstr =
-            |s: &[u8], what: &str| CString::new(s).map_err(|_| SpawnError::Nul(what.to_string()));
+            .map(|(_, v)| v.as_os_str())
+            .unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
+        let program = resolve(first.as_os_str(), path, Path::new(cwd))
+            .ok_or_else(|| SpawnError::NotFound(first.lossy()))?;
+        let cstr = |s: &[u8], what: &dyn Fn() -> String| {
+            CString::new(s).map_err(|_| SpawnError::Nul(what()))
+        };
         Ok(Prepared {
-            program: cstr(program.as_os_str().as_bytes(), first)?,
+            program: cstr(program.as_os_str().as_bytes(), &|| first.lossy())?,
             argv: argv
                 .iter()
-                .map(|a| cstr(a.as_bytes(), a))
+                .map(|a| cstr(a.as_bytes(), &|| a.lossy()))
                 .collect::<Result<_, _>>()?,
             envp: dedup_env(env)
                 .iter()
-                .map(|(k, v)| cstr(format!("{k}={v}").as_bytes(), k))
+                .map(|(k, v)| {
+                    let mut kv = Vec::with_capacity(k.len() + 1 + v.as_bytes().len());
+                    kv.extend_from_slice(k.as_bytes());
+                    kv.push(b'=');
+                    kv.extend_from_slice(v.as_bytes());
+                    cstr(&kv, &|| k.clone())
+                })
                 .collect::<Result<_, _>>()?,
-            cwd: cstr(cwd.as_bytes(), cwd)?,
+            cwd: cstr(cwd.as_bytes(), &|| cwd.to_string_lossy().into_owned())?,
         })
     }
 
@@ -97,13 +109,17 @@ impl Prepared {
         if n == 8 {
             let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
             let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
-            let what = match stage {
-                1 => "setting up descriptors for",
-                2 => "changing directory for",
-                3 => "confining",
-                _ => "executing",
-            };
-            return Err(os(what, std::io::Error::from_raw_os_error(errno)));
+            let source = std::io::Error::from_raw_os_error(errno);
+            return Err(match stage {
+                1 => os("setting up descriptors for", source),
+                // The directory is what is wrong, not the program.
+                2 => SpawnError::Cwd {
+                    dir: self.cwd.to_string_lossy().into_owned(),
+                    source,
+                },
+                3 => os("confining", source),
+                _ => os("executing", source),
+            });
         }
         Ok(pid)
     }
@@ -188,8 +204,8 @@ fn read_full(fd: RawFd, buf: &mut [u8]) -> usize {
 }
 
 /// Later entries win, as with `env K=1 K=2`.
-fn dedup_env(env: &[(String, String)]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+fn dedup_env(env: &[(String, OsArg)]) -> Vec<(String, OsArg)> {
+    let mut out: Vec<(String, OsArg)> = Vec::new();
     for (k, v) in env {
         if let Some(slot) = out.iter_mut().find(|(ok, _)| ok == k) {
             slot.1 = v.clone();
@@ -200,8 +216,8 @@ fn dedup_env(env: &[(String, String)]) -> Vec<(String, String)> {
     out
 }
 
-fn resolve(program: &str, path: &str, cwd: &Path) -> Option<PathBuf> {
-    if program.contains('/') {
+fn resolve(program: &OsStr, path: &OsStr, cwd: &Path) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
         let p = Path::new(program);
         let p = if p.is_absolute() {
             p.to_path_buf()
@@ -210,9 +226,10 @@ fn resolve(program: &str, path: &str, cwd: &Path) -> Option<PathBuf> {
         };
         return p.exists().then_some(p);
     }
-    path.split(':')
+    path.as_bytes()
+        .split(|b| *b == b':')
         .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(program))
+        .map(|d| Path::new(OsStr::from_bytes(d)).join(program))
         .find(|p| is_executable(p))
 }
 
@@ -228,26 +245,32 @@ mod tests {
     #[test]
     fn later_env_entries_win() {
         let env = vec![
-            ("A".to_string(), "1".to_string()),
+            ("A".to_string(), OsArg::from("1")),
             ("B".into(), "2".into()),
             ("A".into(), "3".into()),
         ];
         assert_eq!(
             dedup_env(&env),
-            vec![("A".to_string(), "3".to_string()), ("B".into(), "2".into())]
+            vec![
+                ("A".to_string(), OsArg::from("3")),
+                ("B".into(), "2".into())
+            ]
         );
     }
 
     #[test]
     fn unknown_programs_are_not_found() {
-        let err = Prepared::new(&["no-such-program-xyz".into()], &[], "/")
+        let err = Prepared::new(&["no-such-program-xyz".into()], &[], OsStr::new("/"))
             .err()
-            .unwrap();
-        assert_eq!(err.to_string(), "no-such-program-xyz: command not found");
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("no-such-program-xyz: command not found")
+        );
         assert!(Prepared::new(
             &["sh".into()],
             &[("PATH".into(), "/usr/bin:/bin".into())],
-            "/"
+            OsStr::new("/")
         )
         .is_ok());
     }

@@ -66,8 +66,9 @@ pub struct SandboxSpec {
     pub secrets: Vec<String>,
     /// `--broker anthropic|openai|gateway`.
     pub brokers: Vec<String>,
-    /// `--env K=V`: variables every command starts with (stored in the record: not for secrets).
-    pub env: Vec<(String, String)>,
+    /// `--env K=V`: variables every command starts with (stored in the record: not for
+    /// secrets). Values are bytes.
+    pub env: Vec<(String, crate::os_arg::OsArg)>,
 }
 
 impl Default for SandboxSpec {
@@ -162,14 +163,16 @@ pub fn parse_duration(text: &str) -> Result<Option<Duration>> {
             .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86400),
+        // Checked: `99999999999999999999d` is a typo, not a reason to overflow.
+        let part = match unit {
+            "ms" => Some(Duration::from_millis(n)),
+            "s" => Some(Duration::from_secs(n)),
+            "m" => n.checked_mul(60).map(Duration::from_secs),
+            "h" => n.checked_mul(3600).map(Duration::from_secs),
+            "d" => n.checked_mul(86400).map(Duration::from_secs),
             _ => return Err(bad()),
         };
+        total = part.and_then(|p| total.checked_add(p)).ok_or_else(bad)?;
     }
     if total.is_zero() {
         return Ok(None);
@@ -202,7 +205,17 @@ mod tests {
         assert_eq!(parse_duration("45").unwrap(), Some(Duration::from_secs(45)));
         assert_eq!(parse_duration("none").unwrap(), None);
         assert_eq!(parse_duration("0").unwrap(), None);
-        for bad in ["", "h", "1x", "1.5h", "-1s", "m30"] {
+        for bad in [
+            "",
+            "h",
+            "1x",
+            "1.5h",
+            "-1s",
+            "m30",
+            "18446744073709551615d",
+            "99999999999999999999999s",
+            "18446744073709551615s18446744073709551615s",
+        ] {
             let err = parse_duration(bad).unwrap_err().to_string();
             assert!(err.contains("not a duration"), "{bad}: {err}");
         }

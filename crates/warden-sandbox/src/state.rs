@@ -82,7 +82,10 @@ impl SandboxRoot {
         Err(SandboxError::NotFound(id_or_name.to_string()))
     }
 
-    /// Every sandbox with a readable record, oldest first.
+    /// Every sandbox, oldest first. A directory whose record cannot be read (or names
+    /// another sandbox) is listed as [`Status::Corrupt`] under its directory's id, so a
+    /// sandbox that may still be running never vanishes from `ls` and `destroy`. Entries
+    /// that are not sandbox directories of ours (other names, symlinks) are left alone.
     pub fn list(&self) -> Result<Vec<(SandboxDir, SandboxMeta)>> {
         let mut out = Vec::new();
         let dir = self.sandboxes_dir();
@@ -92,10 +95,18 @@ impl SandboxRoot {
             Err(e) => return Err(SandboxError::io(format!("reading {}", dir.display()), e)),
         };
         for entry in entries.flatten() {
-            let sandbox = SandboxDir { dir: entry.path() };
-            if let Ok(meta) = sandbox.load() {
-                out.push((sandbox, meta));
+            let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !is_valid_id("sb", &id) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
             }
+            let sandbox = SandboxDir { dir: entry.path() };
+            let meta = match sandbox.load() {
+                Ok(meta) => meta,
+                Err(e) => SandboxMeta::corrupt(&id, &sandbox, &e.to_string()),
+            };
+            out.push((sandbox, meta));
         }
         out.sort_by_key(|(_, m)| m.created_ms);
         Ok(out)
@@ -153,14 +164,31 @@ impl SandboxDir {
         self.dir.join("logs")
     }
 
+    /// The directory's name: the sandbox's id.
+    pub fn id(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Reads the record. It must name this directory's sandbox: an id read from disk
+    /// is used in paths and cgroup names, so a tampered `"id": "../../x"` is refused.
     pub fn load(&self) -> Result<SandboxMeta> {
         let path = self.meta_path();
         let text =
-            std::fs::read_to_string(&path).context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| SandboxError::State {
-            path,
+            crate::files::read_small(&path).context(|| format!("reading {}", path.display()))?;
+        let meta: SandboxMeta = serde_json::from_str(&text).map_err(|e| SandboxError::State {
+            path: path.clone(),
             message: format!("not a sandbox record: {e}"),
-        })
+        })?;
+        if meta.id != self.id() || meta.status == Status::Corrupt {
+            return Err(SandboxError::State {
+                path,
+                message: format!("the record names sandbox {:?}, not this one", meta.id),
+            });
+        }
+        Ok(meta)
     }
 
     /// Writes the record through a temporary file and a rename, so a reader never sees half of it.
@@ -198,6 +226,8 @@ pub enum Status {
     /// Its processes ended without a destroy (e.g. the supervisor was killed).
     Stopped,
     Failed,
+    /// Its record cannot be read; `destroy` still ends it and removes its directory.
+    Corrupt,
 }
 
 impl std::fmt::Display for Status {
@@ -208,6 +238,7 @@ impl std::fmt::Display for Status {
             Status::TimedOut => "timed-out",
             Status::Stopped => "stopped",
             Status::Failed => "failed",
+            Status::Corrupt => "corrupt",
         })
     }
 }
@@ -243,7 +274,7 @@ pub struct SandboxMeta {
     /// Hosts whose credential the proxy injects (never the values).
     pub brokered: Vec<String>,
     /// Environment every command starts with (placeholders only, never a real secret).
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(String, crate::os_arg::OsArg)>,
     /// `--secret` specs and `--broker` names; the supervisor reads the values, the record never holds them.
     pub secrets: Vec<String>,
     pub brokers: Vec<String>,
@@ -259,6 +290,41 @@ pub struct SandboxMeta {
 }
 
 impl SandboxMeta {
+    /// Stands in for a record that cannot be read: its id is the directory's, the
+    /// reason is kept in `end_reason`, and nothing read from the file is trusted.
+    pub(crate) fn corrupt(id: &str, sandbox: &SandboxDir, reason: &str) -> SandboxMeta {
+        let created_ms = std::fs::metadata(sandbox.path())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(millis)
+            .unwrap_or(0);
+        SandboxMeta {
+            id: id.to_string(),
+            name: None,
+            status: Status::Corrupt,
+            created_ms,
+            deadline_ms: None,
+            policy: crate::spec::NetworkPolicy::DenyAll,
+            ports: Vec::new(),
+            limits: crate::limits::Limits::default(),
+            limits_report: None,
+            confinement: None,
+            source: None,
+            brokered: Vec::new(),
+            env: Vec::new(),
+            secrets: Vec::new(),
+            brokers: Vec::new(),
+            supervisor_pid: None,
+            bwrap_pid: None,
+            init_pid: None,
+            host_uid: 0,
+            cgroup: None,
+            ended_ms: None,
+            end_reason: Some(format!("its record cannot be read: {reason}")),
+        }
+    }
+
     /// Whether the supervisor recorded in this meta is still alive.
     pub fn supervisor_alive(&self) -> bool {
         self.supervisor_pid.is_some_and(process_alive)
@@ -294,6 +360,58 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether `id` is an id of ours with this prefix (`sb-3f9a0c1d2e`, `snap-…`): what
+/// `new_id` makes. Ids read from disk or typed by a user are checked alike before
+/// they name a path.
+pub fn is_valid_id(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            (1..=32).contains(&hex.len())
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        })
+}
+
+/// Removes `<parent>/<id>`, a state directory, and nothing else: the id must be one of
+/// ours, the entry a real directory (not a symlink to one), and its resolved place
+/// must still be inside the resolved `parent`.
+pub(crate) fn remove_state_dir(parent: &Path, prefix: &str, id: &str) -> Result<()> {
+    let dir = parent.join(id);
+    let refuse = |message: String| SandboxError::State {
+        path: dir.clone(),
+        message,
+    };
+    if !is_valid_id(prefix, id) {
+        return Err(refuse(format!(
+            "{id:?} is not a {prefix} id; nothing removed"
+        )));
+    }
+    let meta = std::fs::symlink_metadata(&dir).context(|| format!("reading {}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(refuse(
+            "not a directory (a symlink?); nothing removed".into(),
+        ));
+    }
+    let inside = match (parent.canonicalize(), dir.canonicalize()) {
+        (Ok(p), Ok(d)) => d.parent() == Some(p.as_path()),
+        _ => false,
+    };
+    if !inside {
+        return Err(refuse(format!(
+            "resolves outside {}; nothing removed",
+            parent.display()
+        )));
+    }
+    std::fs::remove_dir_all(&dir).context(|| format!("removing {}", dir.display()))
+}
+
+/// A duration in whole milliseconds, saturating (a deadline past the year 500 million is none).
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A new random id with a prefix: `sb-3f9a0c1d`, `snap-…`.
 pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 5];
@@ -323,4 +441,46 @@ pub struct SnapshotMeta {
     pub created_ms: u64,
     pub files: u64,
     pub bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_before_they_name_a_path() {
+        assert!(is_valid_id("sb", &new_id("sb")));
+        assert!(is_valid_id("snap", "snap-0123abcdef"));
+        for bad in [
+            "../../victim",
+            "sb-",
+            "sb-../x",
+            "sb-ABC",
+            "snap-1",
+            "sb-a/b",
+            "",
+            "sb",
+        ] {
+            assert!(!is_valid_id("sb", bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_real_directories_inside_the_parent_are_removed() {
+        let Ok(tmp) = tempfile::tempdir() else { return };
+        let parent = tmp.path().join("snapshots");
+        let victim = tmp.path().join("victim");
+        std::fs::create_dir_all(parent.join("snap-00aa")).ok();
+        std::fs::create_dir_all(&victim).ok();
+        std::fs::write(victim.join("keep"), "x").ok();
+        std::os::unix::fs::symlink(&victim, parent.join("snap-11bb")).ok();
+        assert!(remove_state_dir(&parent, "snap", "../victim").is_err());
+        assert!(remove_state_dir(&parent, "snap", "snap-11bb").is_err());
+        assert!(
+            victim.join("keep").exists(),
+            "the symlink's target was removed"
+        );
+        assert!(remove_state_dir(&parent, "snap", "snap-00aa").is_ok());
+        assert!(!parent.join("snap-00aa").exists());
+    }
 }

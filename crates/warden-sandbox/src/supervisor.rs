@@ -39,7 +39,7 @@ pub struct CtlReply {
 }
 
 /// Entry point of `warden __sandbox-supervise DIR`. Returns the exit code.
-pub fn main(args: &[String]) -> i32 {
+pub fn main(args: &[std::ffi::OsString]) -> i32 {
     let Some(dir) = args.first() else {
         eprintln!("usage: {SUPERVISE_ARG} DIR");
         return 2;
@@ -69,7 +69,7 @@ pub fn main(args: &[String]) -> i32 {
                     m.ended_ms = Some(now_ms());
                     m.end_reason = Some(message.clone());
                 });
-                report(ready_fd, Err(message));
+                report(ready_fd, Err(e));
                 1
             }
             Ok(started) => {
@@ -80,13 +80,23 @@ pub fn main(args: &[String]) -> i32 {
     })
 }
 
-fn report(fd: Option<i32>, outcome: std::result::Result<(), String>) {
+/// Tells `create` how the start went: `ok`, `usage MESSAGE` (the user's input was
+/// wrong: exit 2) or `error MESSAGE`. The message is the bare reason: `create` adds
+/// "the sandbox failed to start" once.
+fn report(fd: Option<i32>, outcome: Result<()>) {
     let Some(fd) = fd else { return };
     // SAFETY: `create` passed this descriptor to us alone.
     let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
     let line = match outcome {
         Ok(()) => "ok\n".to_string(),
-        Err(message) => format!("error {}\n", message.replace('\n', " ")),
+        Err(e) => {
+            let kind = if e.is_usage() { "usage" } else { "error" };
+            let message = match e {
+                SandboxError::Start(m) => m,
+                other => other.to_string(),
+            };
+            format!("{kind} {}\n", message.replace('\n', " "))
+        }
     };
     let _ = std::io::Write::write_all(&mut file, line.as_bytes());
 }

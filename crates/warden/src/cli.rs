@@ -70,7 +70,12 @@ pub enum SandboxCommand {
     /// Run a command in a sandbox; its output streams and its exit code is ours.
     Exec(SandboxExecArgs),
     /// Copy files host→sandbox (`cp FILE ID:PATH`) or sandbox→host (`cp ID:PATH FILE`).
-    Cp { source: String, destination: String },
+    Cp {
+        /// A host path, or ID:PATH in a sandbox (paths are bytes: any name works).
+        source: std::ffi::OsString,
+        /// A host path, or ID:PATH in a sandbox.
+        destination: std::ffi::OsString,
+    },
     /// Capture a sandbox's /workspace and /home/sandbox; prints a snapshot id.
     Snapshot {
         id: String,
@@ -104,6 +109,7 @@ pub enum SandboxCommand {
     },
     /// Kill every process in a sandbox and remove its state.
     Destroy {
+        /// Ids, unique id prefixes or names; a sandbox whose record is corrupt by its directory name.
         #[arg(required = true)]
         ids: Vec<String>,
     },
@@ -111,15 +117,15 @@ pub enum SandboxCommand {
     Run {
         #[command(flatten)]
         create: SandboxCreateArgs,
-        /// The command and its arguments (after `--`).
+        /// The command and its arguments (after `--`), passed byte for byte.
         #[arg(last = true, required = true)]
-        command: Vec<String>,
+        command: Vec<std::ffi::OsString>,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct SandboxCreateArgs {
-    /// A name to refer to the sandbox by.
+    /// A name to refer to the sandbox by: 1-64 letters, digits, '-', '_' or '.'.
     #[arg(long)]
     pub name: Option<String>,
     /// Start /workspace as a copy of this directory (`.env*` files left out).
@@ -134,20 +140,20 @@ pub struct SandboxCreateArgs {
     /// Allow any public host.
     #[arg(long, conflicts_with = "allow")]
     pub allow_all: bool,
-    /// Kill every process after this long (e.g. 30m, 1h, none).
-    #[arg(long, default_value = "1h", value_name = "DURATION")]
-    pub timeout: String,
-    /// Publish a port a process inside listens on to the host's 127.0.0.1; repeatable.
-    #[arg(long, value_name = "PORT")]
+    /// Kill every process after this long: 1s to 30d (e.g. 90s, 30m, 1h, 2h30m), or none.
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = warden_sandbox::flags::parse_sandbox_timeout)]
+    pub timeout: warden_sandbox::flags::Deadline,
+    /// Publish a port (1-65535) a process inside listens on to the host's 127.0.0.1; repeatable.
+    #[arg(long, value_name = "PORT", value_parser = warden_sandbox::flags::parse_port)]
     pub port: Vec<u16>,
-    /// CPU limit, in cores (e.g. 0.5, 2).
-    #[arg(long, value_name = "N")]
-    pub cpus: Option<String>,
-    /// Memory limit (e.g. 512M, 2G).
-    #[arg(long, value_name = "SIZE")]
-    pub memory: Option<String>,
-    /// Process count limit.
-    #[arg(long, value_name = "N")]
+    /// CPU limit in cores: 0.01 to 1024 (e.g. 0.5, 2).
+    #[arg(long, value_name = "N", value_parser = warden_sandbox::flags::parse_cpus)]
+    pub cpus: Option<f64>,
+    /// Memory limit: 32M to 1024G (e.g. 512M, 2G; units K, M, G).
+    #[arg(long, value_name = "SIZE", value_parser = warden_sandbox::flags::parse_memory)]
+    pub memory: Option<u64>,
+    /// Process count limit: 16 to 4194304 (threads count; the sandbox itself uses about ten).
+    #[arg(long, value_name = "N", value_parser = warden_sandbox::flags::parse_pids)]
     pub pids: Option<u64>,
     /// Inject a secret into requests to one host: `HOST:HEADER=env:VAR` or `=file:PATH`; repeatable.
     #[arg(long, value_name = "SPEC")]
@@ -157,27 +163,27 @@ pub struct SandboxCreateArgs {
     pub broker: Vec<String>,
     /// Set a variable for every command in the sandbox (`K=V`; kept in its record, so not for secrets: see --secret); repeatable.
     #[arg(long, short, value_name = "K=V")]
-    pub env: Vec<String>,
+    pub env: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
 pub struct SandboxExecArgs {
     pub id: String,
-    /// Set a variable for the command (`K=V`); repeatable.
+    /// Set a variable for the command (`K=V`; the value may be any bytes); repeatable.
     #[arg(long, short, value_name = "K=V")]
-    pub env: Vec<String>,
+    pub env: Vec<std::ffi::OsString>,
     /// Working directory inside the sandbox (default /workspace).
     #[arg(long, value_name = "DIR")]
-    pub cwd: Option<String>,
-    /// Kill the command after this long (exit code 124).
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    pub cwd: Option<PathBuf>,
+    /// Kill the command after this long (exit code 124): 100ms to 30d, or none.
+    #[arg(long, value_name = "DURATION", value_parser = warden_sandbox::flags::parse_exec_timeout)]
+    pub timeout: Option<warden_sandbox::flags::Deadline>,
     /// Start the command in the background and return; it lives until the sandbox ends.
     #[arg(long)]
     pub detach: bool,
-    /// The command and its arguments (after `--`).
+    /// The command and its arguments (after `--`), passed byte for byte.
     #[arg(last = true, required = true)]
-    pub command: Vec<String>,
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -12,8 +12,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // The sandbox's init and supervisor are this binary too; they skip the CLI entirely.
-    let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
+    // Arguments are bytes on Linux: never `std::env::args()`, which panics on non-UTF-8.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match args.get(1).and_then(|a| a.to_str()) {
         Some(warden_sandbox::init::INIT_ARG) => {
             return exit_code(warden_sandbox::init::main(&args[2..]))
         }

@@ -2,7 +2,7 @@
 
 mod sandbox_support;
 
-use sandbox_support::{processes_mentioning, wait_until, Sandboxes};
+use sandbox_support::{error_lines, processes_mentioning, wait_until, Sandboxes};
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -383,7 +383,7 @@ fn bad_input_gets_one_line_and_exit_2() {
         let out = s.output(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(error_lines(&out.stderr).len(), 1, "{args:?}: {err}");
         assert!(!err.contains("panicked"));
     }
     assert!(

@@ -3,12 +3,14 @@
 use crate::cli::{GlobalArgs, SandboxArgs, SandboxCommand, SandboxCreateArgs, SandboxExecArgs};
 use crate::exit::UsageError;
 use anyhow::Context;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
-use warden_sandbox::limits::{parse_size, Limits};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use warden_sandbox::limits::Limits;
 use warden_sandbox::{
-    parse_duration, ExecEvent, ExecRequest, NetworkPolicy, SandboxMeta, SandboxRoot, SandboxSpec,
-    Sandboxes, WorkspaceSource,
+    ExecEvent, ExecRequest, NetworkPolicy, OsArg, SandboxMeta, SandboxRoot, SandboxSpec, Sandboxes,
+    WorkspaceSource,
 };
 
 pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
@@ -113,7 +115,7 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             Ok(0)
         }
         SandboxCommand::Run { create, command } => {
-            let code = sandboxes.run(&spec(create)?, command)?;
+            let code = sandboxes.run(&spec(create)?, &warden_sandbox::os_arg::os_args(command))?;
             Ok(u8::try_from(code).unwrap_or(1))
         }
     }
@@ -130,7 +132,11 @@ fn root_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
 
 fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
     let usage = |m: String| anyhow::Error::from(UsageError(m));
-    let timeout = parse_duration(&args.timeout).map_err(|e| usage(format!("--timeout: {e}")))?;
+    for (i, port) in args.port.iter().enumerate() {
+        if args.port[..i].contains(port) {
+            return Err(usage(format!("--port {port} is given twice")));
+        }
+    }
     let workspace = match (&args.workspace, &args.snapshot) {
         (Some(dir), _) => WorkspaceSource::Copy(dir.clone()),
         (None, Some(id)) => WorkspaceSource::Snapshot(id.clone()),
@@ -143,35 +149,15 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
     } else {
         NetworkPolicy::Allow(args.allow.clone())
     };
-    let cpus = match &args.cpus {
-        Some(text) => Some(
-            text.parse::<f64>()
-                .ok()
-                .filter(|c| *c > 0.0 && c.is_finite())
-                .ok_or_else(|| {
-                    usage(format!(
-                        "--cpus {text:?}: give a positive number of cores, e.g. 0.5 or 2"
-                    ))
-                })?,
-        ),
-        None => None,
-    };
-    let memory_bytes = match &args.memory {
-        Some(text) => Some(parse_size(text).map_err(|e| usage(format!("--memory: {e}")))?),
-        None => None,
-    };
-    if args.pids == Some(0) {
-        return Err(usage("--pids 0: give at least 1".into()));
-    }
     Ok(SandboxSpec {
         name: args.name.clone(),
         workspace,
         policy,
-        timeout,
+        timeout: args.timeout.0,
         ports: args.port.clone(),
         limits: Limits {
-            cpus,
-            memory_bytes,
+            cpus: args.cpus,
+            memory_bytes: args.memory,
             pids: args.pids,
         },
         secrets: args.secret.clone(),
@@ -180,36 +166,54 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
     })
 }
 
-/// `K=V` pairs from repeated `--env` flags.
-fn parse_env(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+/// `K=V` pairs from repeated `--env` flags. The value is bytes, passed on as given; the
+/// name must be text (it is shown in records and messages).
+fn parse_env(pairs: &[OsString]) -> anyhow::Result<Vec<(String, OsArg)>> {
     pairs
         .iter()
         .map(|kv| {
-            kv.split_once('=')
-                .filter(|(k, _)| !k.is_empty() && !k.contains('\0'))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| UsageError(format!("--env {kv:?}: expected K=V")).into())
+            let bytes = kv.as_bytes();
+            let bad = |why: &str| {
+                anyhow::Error::from(UsageError(format!(
+                    "--env {:?}: {why}",
+                    kv.to_string_lossy()
+                )))
+            };
+            let eq = bytes
+                .iter()
+                .position(|b| *b == b'=')
+                .ok_or_else(|| bad("expected K=V"))?;
+            let name = std::str::from_utf8(&bytes[..eq])
+                .map_err(|_| bad("the variable name must be UTF-8 text"))?;
+            if name.is_empty() {
+                return Err(bad("expected K=V with a name before `=`"));
+            }
+            Ok((
+                name.to_string(),
+                OsArg::from(OsStr::from_bytes(&bytes[eq + 1..])),
+            ))
         })
         .collect()
 }
 
 fn exec_command(sandboxes: &Sandboxes, args: &SandboxExecArgs) -> anyhow::Result<u8> {
     let mut env = parse_env(&args.env)?;
-    if let Ok(term) = std::env::var("TERM") {
+    if let Some(term) = std::env::var_os("TERM") {
         if !env.iter().any(|(k, _)| k == "TERM") {
-            env.insert(0, ("TERM".into(), term));
+            env.insert(0, ("TERM".into(), term.into()));
         }
     }
-    let timeout_ms = match &args.timeout {
-        Some(t) => parse_duration(t)
-            .map_err(|e| UsageError(format!("--timeout: {e}")))?
-            .map(|d| d.as_millis() as u64),
-        None => None,
-    };
+    let timeout_ms = args
+        .timeout
+        .and_then(|t| t.0)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let request = ExecRequest {
-        argv: args.command.clone(),
+        argv: warden_sandbox::os_arg::os_args(&args.command),
         env,
-        cwd: args.cwd.clone(),
+        cwd: args
+            .cwd
+            .clone()
+            .map(|dir| OsArg::from(dir.into_os_string())),
         timeout_ms,
         detach: args.detach,
     };
@@ -234,22 +238,25 @@ fn exec_command(sandboxes: &Sandboxes, args: &SandboxExecArgs) -> anyhow::Result
         timed_out: true, ..
     } = event
     {
-        eprintln!(
-            "warden: the command was killed after --timeout {}",
-            args.timeout.as_deref().unwrap_or("")
-        );
+        let after = args
+            .timeout
+            .and_then(|t| t.0)
+            .map(|d| duration_text(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+            .unwrap_or_default();
+        eprintln!("warden: the command was killed after --timeout {after}");
     }
     Ok(u8::try_from(event.exit_code()).unwrap_or(1))
 }
 
-fn copy(sandboxes: &Sandboxes, source: &str, destination: &str, quiet: bool) -> anyhow::Result<u8> {
+fn copy(
+    sandboxes: &Sandboxes,
+    source: &OsStr,
+    destination: &OsStr,
+    quiet: bool,
+) -> anyhow::Result<u8> {
     let copied = match (remote(source), remote(destination)) {
-        (None, Some((id, inside))) => {
-            sandboxes.copy_in(id, std::path::Path::new(source), inside)?
-        }
-        (Some((id, inside)), None) => {
-            sandboxes.copy_out(id, inside, std::path::Path::new(destination))?
-        }
+        (None, Some((id, inside))) => sandboxes.copy_in(id, Path::new(source), inside)?,
+        (Some((id, inside)), None) => sandboxes.copy_out(id, inside, Path::new(destination))?,
         _ => return Err(UsageError(
             "cp: exactly one side must be ID:PATH (e.g. `cp ./file sb-1234abcd:/workspace/file`)"
                 .into(),
@@ -272,9 +279,13 @@ fn copy(sandboxes: &Sandboxes, source: &str, destination: &str, quiet: bool) -> 
 }
 
 /// `ID:PATH` names a place in a sandbox; a host path never has a `:` before its first `/`.
-fn remote(s: &str) -> Option<(&str, &str)> {
-    s.split_once(':')
-        .filter(|(id, _)| !id.is_empty() && !id.contains('/'))
+/// Both sides are bytes: only the id must be text.
+fn remote(s: &OsStr) -> Option<(&str, &Path)> {
+    let bytes = s.as_bytes();
+    let colon = bytes.iter().position(|b| *b == b':')?;
+    let id = std::str::from_utf8(&bytes[..colon]).ok()?;
+    (!id.is_empty() && !id.contains('/'))
+        .then(|| (id, Path::new(OsStr::from_bytes(&bytes[colon + 1..]))))
 }
 
 fn print_table(all: &[SandboxMeta]) {

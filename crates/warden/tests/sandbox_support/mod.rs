@@ -133,6 +133,16 @@ impl Drop for Sandboxes {
     }
 }
 
+/// The lines of an error a user reads: clap's blank line and "For more information"
+/// tip after a parse error are left out, so both kinds of error can be held to one line.
+pub fn error_lines(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("For more information"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Pids of live (non-zombie) host processes whose command line or environment mentions `needle`.
 pub fn processes_mentioning(needle: &str) -> Vec<i32> {
     let mut out = Vec::new();
