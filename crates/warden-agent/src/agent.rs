@@ -197,8 +197,10 @@ async fn run_loop<J: Job>(
             return Ok(budget_spent(st));
         }
         req.max_tokens = remaining.min(MAX_TOKENS_PER_CALL) as u32;
-        let resp = agent.client.send(&req, cancel).await?;
-        st.record_call(agent, job.path(), &resp);
+        // Streamed, so that an endpoint that stops making progress is given up after
+        // the client's stall timeout instead of holding the file until the wall clock.
+        let resp = agent.client.send_streamed(&req, cancel).await?;
+        st.record_call(agent, job.path(), &resp)?;
         req.messages.push(Message {
             role: Role::Assistant,
             content: resp.content.clone(),
@@ -280,15 +282,30 @@ async fn run_tool(root: &Root, name: &str, input: &Value) -> ToolOutput {
 }
 
 impl State {
-    fn record_call(&mut self, agent: &NativeAgent, path: &str, resp: &Response) {
+    /// Records one answered call. Figures that no store could add up (token counts
+    /// beyond any real call, a cost that is not a finite amount) fail the call: the
+    /// client checks usage already, but not every [`warden_llm::ModelClient`] does.
+    fn record_call(
+        &mut self,
+        agent: &NativeAgent,
+        path: &str,
+        resp: &Response,
+    ) -> Result<(), AgentError> {
         let u = resp.usage;
-        self.output_tokens += u.output;
+        u.check()?;
         // Price by the configured name first, else by what the provider reported.
         let cost = if agent.prices.price(&agent.model).is_some() {
             agent.prices.cost(&agent.model, &u)
         } else {
             resp.cost(&agent.prices)
         };
+        if let Some(usd) = cost.usd().filter(|usd| !usd.is_finite() || *usd < 0.0) {
+            return Err(LlmError::MalformedResponse {
+                message: format!("the call's usage prices at {usd} USD, not an amount"),
+            }
+            .into());
+        }
+        self.output_tokens = self.output_tokens.saturating_add(u.output);
         self.calls.push(LlmCall {
             run_id: None,
             path: Some(path.to_string()),
@@ -301,6 +318,7 @@ impl State {
             cache_read_tokens: u.cache_read,
             cost_usd: cost.usd(),
         });
+        Ok(())
     }
 }
 

@@ -11,7 +11,9 @@
 //! - [`prompt`]: the fixed, cached system prompt (Anthropic `cache_control`
 //!   on the system block also caches the tool definitions before it) and the
 //!   per-file user message (hits, tech, the file inlined when small).
-//! - [`agent`]: the loop and its [`Limits`].
+//! - [`agent`]: the loop and its [`Limits`]. Each model call is streamed
+//!   ([`warden_llm::ModelClient::send_streamed`]): an endpoint that stops making
+//!   progress fails the call after the client's stall timeout.
 //!
 //! Errors: exhausted credits / rejected credentials ([`LlmError::stops_run`])
 //! and cancellation are `Err`; a limit is [`Outcome::Incomplete`]; another

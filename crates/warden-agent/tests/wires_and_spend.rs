@@ -124,6 +124,44 @@ async fn failures_keep_the_calls_already_made() {
     assert_eq!(failed.calls.len(), 1);
 }
 
+#[tokio::test]
+async fn usage_no_call_produces_fails_the_investigation_with_the_reason() {
+    let d = project();
+    // On the first call: the investigation fails, and nothing is recorded as spend.
+    let mock = MockLlm::start(Script::new(vec![
+        Turn::text("done").with_usage(Usage::new(u64::MAX, 1))
+    ]))
+    .await;
+    let failed = agent(&mock)
+        .investigate_keeping_calls(&task(&d), &CancellationToken::new())
+        .await
+        .unwrap_err();
+    let reason = failed.error.to_string();
+    assert!(
+        reason.contains("usage reports 18446744073709551615 input tokens"),
+        "{reason}"
+    );
+    assert!(failed.calls.is_empty());
+    assert_eq!(mock.turns_served(), 1, "not retried");
+
+    // After a good call: incomplete, the good call's spend and finding kept.
+    let mock = MockLlm::start(Script::new(vec![
+        Turn::tool_call("report_finding", report(4, 5, "SQL injection"))
+            .with_usage(Usage::new(100, 10)),
+        Turn::text("done").with_usage(Usage::new(1, u64::MAX)),
+    ]))
+    .await;
+    let inv = run(&agent(&mock), &task(&d)).await.unwrap();
+    match &inv.outcome {
+        Outcome::Incomplete { reason } => {
+            assert!(reason.contains("output tokens"), "{reason}")
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(inv.calls.len(), 1);
+    assert_eq!(inv.findings.len(), 1);
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn symlinks_out_of_the_root_are_refused_to_the_model() {
