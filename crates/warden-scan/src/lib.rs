@@ -33,8 +33,8 @@ pub use language::Language;
 pub use matcher::{RawHit, RuleSet};
 pub use rules::{Pack, Role, Rule, RuleError};
 pub use scanner::{
-    NoProgress, Prior, Progress, ScanError, ScanOutcome, ScanStats, Scanner, ScannerBuilder,
-    DEFAULT_MAX_FILE_SIZE, DEFAULT_MIN_SCORE,
+    check_root, NoProgress, Prior, Progress, ScanError, ScanOutcome, ScanStats, Scanner,
+    ScannerBuilder, DEFAULT_MAX_FILE_SIZE, DEFAULT_MIN_SCORE,
 };
 pub use score::{is_test_path, ScoreModel};
 pub use walk::SkipReason;

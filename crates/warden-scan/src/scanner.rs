@@ -206,11 +206,7 @@ impl Scanner {
     ) -> Result<ScanOutcome, ScanError> {
         let started = Instant::now();
         let root = canonical_root(root)?;
-        // A root that cannot be listed would look like a tree whose files were all deleted.
-        std::fs::read_dir(&root).map_err(|source| ScanError::Root {
-            path: root.clone(),
-            source,
-        })?;
+        check_root(&root)?;
         let walked = walk(
             &root,
             &WalkOptions {
@@ -445,6 +441,27 @@ impl Scanner {
             .collect();
         MatchedFile { score, hits }
     }
+}
+
+/// Refuses a root the walk cannot be trusted with: one that cannot be listed (it would
+/// look like a tree whose files were all deleted), or whose ignore files, or those of
+/// its parents, which the walker reads first, are FIFOs or devices that would block it.
+pub fn check_root(root: &Path) -> Result<(), ScanError> {
+    std::fs::read_dir(root).map_err(|source| ScanError::Root {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    for dir in root.ancestors() {
+        if let Some((file, kind)) = crate::walk::special_ignore_file(dir) {
+            return Err(ScanError::Root {
+                path: file,
+                source: std::io::Error::other(format!(
+                    "{kind}, not a regular file: refusing to read it as an ignore file"
+                )),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads a file only if it is still a regular file once opened: the open does not wait

@@ -183,10 +183,56 @@ enum Item {
     Error(String, Option<String>),
 }
 
+/// Files the walker reads itself, in every directory it enters (`.git` only when it is
+/// a file, as in a worktree or submodule).
+const IGNORE_FILES: &[&str] = &[
+    ".gitignore",
+    ".ignore",
+    ".wardenignore",
+    ".git",
+    ".git/info/exclude",
+];
+
+/// The first file among `dir`'s ignore files that exists but is not a regular file (nor
+/// a link to one), with what it is: reading it could block forever (a FIFO) or never end.
+pub fn special_ignore_file(dir: &Path) -> Option<(PathBuf, &'static str)> {
+    IGNORE_FILES.iter().find_map(|name| {
+        let path = dir.join(name);
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            // Missing, or a dangling link: nothing the walker can block on.
+            Err(_) => return None,
+        };
+        let ft = meta.file_type();
+        if ft.is_file() || (ft.is_dir() && *name == ".git") {
+            return None;
+        }
+        Some((path, file_kind(&ft)))
+    })
+}
+
+fn file_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else if ft.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Walks `root` (which must be a canonical directory path).
 pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
     let pruned = Arc::new(AtomicU64::new(0));
     let pruned_in_filter = Arc::clone(&pruned);
+    // Directories left out because an ignore file in them could not be read safely.
+    let refused = Arc::new(std::sync::Mutex::new(Vec::<(PathBuf, String)>::new()));
+    let refused_in_filter = Arc::clone(&refused);
     let exclude = opts.exclude.clone();
     let mut builder = WalkBuilder::new(root);
     builder
@@ -208,6 +254,18 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
             if is_dir && PRUNED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref()) {
                 pruned_in_filter.fetch_add(1, Ordering::Relaxed);
                 return false;
+            }
+            if is_dir {
+                if let Some((file, kind)) = special_ignore_file(entry.path()) {
+                    let why = format!(
+                        "{}: {kind}, not a regular file; its directory was not scanned",
+                        file.display()
+                    );
+                    if let Ok(mut refused) = refused_in_filter.lock() {
+                        refused.push((entry.path().to_path_buf(), why));
+                    }
+                    return false;
+                }
             }
             true
         });
@@ -243,6 +301,10 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Walk {
     let mut walk = Walk::default();
     for item in rx {
         walk.add(item);
+    }
+    let refused = refused.lock().map(|r| r.clone()).unwrap_or_default();
+    for (dir, why) in refused {
+        walk.add(Item::Error(why, Some(relative_lossy(root, &dir))));
     }
     walk.finish();
     walk.manifests.sort();

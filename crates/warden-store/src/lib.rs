@@ -8,6 +8,7 @@
 pub mod error;
 pub mod fingerprint;
 pub mod model;
+pub mod redact;
 mod sqlite;
 
 pub use error::StoreError;

@@ -1,5 +1,6 @@
 //! The command line: every subcommand and flag, and nothing else.
 
+use crate::ranges;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -19,7 +20,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "WARDEN_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// The project to work on (default for `scan`: the root's directory name).
-    #[arg(long, global = true, env = "WARDEN_PROJECT_ID", value_name = "ID")]
+    #[arg(
+        long,
+        global = true,
+        env = "WARDEN_PROJECT_ID",
+        value_name = "ID",
+        value_parser = parse_project_id
+    )]
     pub project_id: Option<String>,
     /// Print nothing but errors and the requested output.
     #[arg(long, short, global = true)]
@@ -238,45 +245,48 @@ pub struct ScanArgs {
     /// Write the output here instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Keep only the N best-scored files as candidates.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    /// Keep only the N best-scored files as candidates (1 to 10000000).
+    #[arg(long, value_name = "N", value_parser = ranges::limit, allow_negative_numbers = true)]
     pub limit: Option<usize>,
-    /// Skip files larger than this (bytes, or with K/M/G suffix).
+    /// Skip files larger than this (bytes, or with K/M/G suffix; 1 byte to 1G).
     #[arg(
         long,
         value_name = "SIZE",
         default_value = "1M",
-        value_parser = parse_size,
+        value_parser = ranges::max_file_size,
         allow_negative_numbers = true
     )]
     pub max_file_size: u64,
     /// Run only these rules or packs (comma-separated ids; see `warden rules`).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub rules: Option<Vec<String>>,
-    /// Score a file needs to become a candidate.
+    /// Score a file needs to become a candidate (0 to 1000000).
     #[arg(
         long,
         value_name = "SCORE",
         default_value_t = warden_scan::DEFAULT_MIN_SCORE,
+        value_parser = ranges::min_score,
         allow_negative_numbers = true
     )]
     pub min_score: f64,
-    /// Worker threads (default: one per CPU).
+    /// Worker threads (0 to 256; 0, the default, is one per CPU).
     #[arg(
         long,
         value_name = "N",
         default_value_t = 0,
+        value_parser = ranges::threads,
         allow_negative_numbers = true
     )]
     pub threads: usize,
     /// If another scan holds the project, wait for it instead of refusing.
     #[arg(long)]
     pub wait: bool,
-    /// How many top candidates the text summary lists.
+    /// How many top candidates the text summary lists (0 to 10000).
     #[arg(
         long,
         value_name = "N",
         default_value_t = 10,
+        value_parser = ranges::top,
         allow_negative_numbers = true
     )]
     pub top: usize,
@@ -291,14 +301,15 @@ pub enum AgentKind {
 
 #[derive(Debug, Args)]
 pub struct ProcessArgs {
-    /// Investigate at most N files (the best-scored pending ones).
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    /// Investigate at most N files (the best-scored pending ones; 1 to 10000000).
+    #[arg(long, value_name = "N", value_parser = ranges::limit, allow_negative_numbers = true)]
     pub limit: Option<usize>,
-    /// How many files are investigated at once.
+    /// How many files are investigated at once (1 to 64).
     #[arg(
         long,
         value_name = "N",
         default_value_t = 4,
+        value_parser = ranges::concurrency,
         allow_negative_numbers = true
     )]
     pub concurrency: usize,
@@ -312,15 +323,17 @@ pub struct ProcessArgs {
     #[arg(long)]
     pub reinvestigate: bool,
     /// Stop (exit 5) instead of starting a file when this run's spend so far plus the files
-    /// in flight and the new one, at the average cost of a finished file, would reach USD.
-    #[arg(long, value_name = "USD", allow_negative_numbers = true)]
+    /// in flight and the new one, at the average cost of a finished file, would reach USD
+    /// (more than 0, at most 1000000).
+    #[arg(long, value_name = "USD", value_parser = ranges::max_cost, allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
     /// Print the run summary as JSON.
     #[arg(long)]
     pub json: bool,
     /// Lease on each claimed file, in seconds (renewed every third of it while the
-    /// file is investigated); by default the investigation timeout plus five minutes.
-    #[arg(long, value_name = "SECS", hide = true)]
+    /// file is investigated); by default the investigation timeout plus five minutes
+    /// (10 to 604800).
+    #[arg(long, value_name = "SECS", hide = true, value_parser = ranges::lease_secs)]
     pub lease_secs: Option<u64>,
     /// Change review: scan and investigate the files changed on this branch since it
     /// left REF (`git diff --name-only --diff-filter=ACMR REF...HEAD`); exit 1 on a new finding.
@@ -345,14 +358,15 @@ pub struct RevalidateArgs {
     /// Judge findings that already have a verdict again (never accepted-risk or won't-fix ones).
     #[arg(long)]
     pub force: bool,
-    /// Judge at most N findings (the most severe first).
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    /// Judge at most N findings (the most severe first; 1 to 10000000).
+    #[arg(long, value_name = "N", value_parser = ranges::limit, allow_negative_numbers = true)]
     pub limit: Option<usize>,
-    /// How many findings are judged at once.
+    /// How many findings are judged at once (1 to 64).
     #[arg(
         long,
         value_name = "N",
         default_value_t = 4,
+        value_parser = ranges::concurrency,
         allow_negative_numbers = true
     )]
     pub concurrency: usize,
@@ -373,7 +387,7 @@ pub struct TriageArgs {
     #[arg(long, value_name = "ID", requires = "reason")]
     pub ignore: Option<String>,
     /// Why the finding is ignored.
-    #[arg(long, value_name = "TEXT", requires = "ignore")]
+    #[arg(long, value_name = "TEXT", requires = "ignore", value_parser = parse_reason)]
     pub reason: Option<String>,
     /// With --ignore: mark it won't fix instead of accepted risk.
     #[arg(long, requires = "ignore")]
@@ -429,45 +443,34 @@ pub struct RulesArgs {
     pub patterns: bool,
 }
 
-/// Parses `1048576`, `512K`, `1M`, `2G` (binary units).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        // A unit after a number; `lots` is no number with unit `s`.
-        Some((i, c)) if c.is_ascii_alphabetic() && t[..i].trim().parse::<u64>().is_ok() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("`{s}`: unknown unit `{c}` (use K, M or G)")),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size (e.g. 1048576, 512K, 1M)"))?;
-    n.checked_mul(mult)
-        .filter(|&v| v > 0)
-        .ok_or_else(|| format!("`{s}` must be a positive size"))
+/// A triage reason: something to read later, at most 2000 characters.
+fn parse_reason(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a reason cannot be blank".to_string());
+    }
+    if s.chars().count() > 2000 {
+        return Err("a reason is at most 2000 characters".to_string());
+    }
+    Ok(s.trim().to_string())
+}
+
+/// A project id: 1 to 200 characters, none of them a control character.
+fn parse_project_id(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a project id cannot be empty".to_string());
+    }
+    if s.chars().count() > 200 {
+        return Err("a project id is at most 200 characters".to_string());
+    }
+    if s.chars().any(char::is_control) {
+        return Err("a project id cannot contain control characters".to_string());
+    }
+    Ok(s.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1M"), Ok(1 << 20));
-        assert_eq!(parse_size("512k"), Ok(512 << 10));
-        assert_eq!(parse_size("100"), Ok(100));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("1T").is_err());
-        assert!(parse_size("lots").unwrap_err().contains("not a size"));
-        assert!(parse_size("1T").unwrap_err().contains("unit `T`"));
-    }
 
     #[test]
     fn cli_is_well_formed() {

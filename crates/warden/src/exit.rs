@@ -45,7 +45,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         if let Some(store) = cause.downcast_ref::<StoreError>() {
             // No store yet is a usage matter (run `scan` first), like no store found by search.
             return match store {
-                StoreError::NotFound { .. } => USAGE,
+                StoreError::NotFound { .. } | StoreError::DataDirNotADirectory { .. } => USAGE,
                 _ => STORE,
             };
         }
@@ -67,4 +67,50 @@ pub fn one_line(err: &anyhow::Error) -> String {
         line.push_str(&text);
     }
     line
+}
+
+/// Flags whose values are paths: bytes are fine there, so they are never the culprit.
+const PATH_FLAGS: &[&str] = &[
+    "--data-dir",
+    "--home",
+    "-o",
+    "--output",
+    "--workspace",
+    "--files",
+    "--files-from",
+    "--comment-out",
+];
+
+/// Clap says only that some argument is not UTF-8; name the flag (or the position) it
+/// belongs to. Paths and sandboxed commands take bytes, so this is any other value.
+pub fn invalid_utf8(args: &[std::ffi::OsString]) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let flag_of = |at: usize| -> Option<String> {
+        let bytes = args[at].as_bytes();
+        if bytes.starts_with(b"-") {
+            // `--rules=<bytes>`: the flag is the part before `=`.
+            let name = bytes.split(|&b| b == b'=').next().unwrap_or(bytes);
+            return Some(String::from_utf8_lossy(name).into_owned());
+        }
+        at.checked_sub(1)
+            .and_then(|prev| args[prev].to_str())
+            .filter(|prev| prev.starts_with('-') && prev.len() > 1 && !prev.contains('='))
+            .map(str::to_string)
+    };
+    let bad: Vec<usize> = (0..args.len())
+        .filter(|&i| args[i].to_str().is_none())
+        .collect();
+    let named = bad
+        .iter()
+        .find_map(|&i| flag_of(i).filter(|f| !PATH_FLAGS.contains(&f.as_str())));
+    match (named, bad.first()) {
+        (Some(flag), _) => format!(
+            "the value of {flag} is not valid UTF-8 (only paths and sandboxed commands may be arbitrary bytes)"
+        ),
+        (None, Some(&at)) => format!(
+            "argument {at} (`{}`) is not valid UTF-8 (only paths and sandboxed commands may be arbitrary bytes)",
+            args[at].to_string_lossy()
+        ),
+        (None, None) => "an argument is not valid UTF-8".to_string(),
+    }
 }

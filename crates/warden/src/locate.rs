@@ -21,7 +21,9 @@ pub fn data_dir_for_reading(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir()?;
     for dir in cwd.ancestors() {
         let candidate = dir.join(DATA_DIR_NAME);
-        if candidate.join("warden.db").is_file() {
+        // Anything at that name counts: a directory or FIFO there is reported by the
+        // store as unusable, not passed over for a parent's store.
+        if std::fs::symlink_metadata(candidate.join("warden.db")).is_ok() {
             return Ok(candidate);
         }
     }

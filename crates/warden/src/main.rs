@@ -5,7 +5,9 @@ mod cli;
 mod commands;
 mod exit;
 mod locate;
+mod output;
 mod progress;
+mod ranges;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -24,8 +26,12 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(err) if err.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            eprintln!("warden: error: {}", exit::invalid_utf8(&args));
+            return ExitCode::from(exit::USAGE);
+        }
         Err(err) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
             let _ = err.print();

@@ -122,7 +122,7 @@ fn limit_zero_is_a_usage_error() {
     let t = ranked_tree();
     let run = t.scan(&["--limit", "0"]);
     run.code(2);
-    assert!(run.error_line().contains("--limit"), "{}", run.stderr);
+    assert!(run.usage_line().contains("--limit"), "{}", run.stderr);
     assert!(!t.db().exists(), "a refused scan creates no store");
 }
 

@@ -236,7 +236,14 @@ impl Store {
                 "UPDATE files SET status = ?4, fail_reason = ?5, lease_holder = NULL, lease_until = NULL,
                      updated_at = ?6
                  WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3",
-                params![project, file, holder, status, reason, now()],
+                params![
+                    project,
+                    file,
+                    holder,
+                    status,
+                    reason.map(crate::redact::redact_secrets),
+                    now()
+                ],
             )
             .db(&self.path)?;
         if changed == 0 {

@@ -410,7 +410,7 @@ pub(super) fn replace_hits(
                 seq,
                 hit.rule_id,
                 i64::from(hit.line),
-                hit.snippet
+                crate::redact::redact_secrets(&hit.snippet)
             ])
             .db(path)?;
     }

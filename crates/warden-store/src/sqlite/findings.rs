@@ -156,6 +156,8 @@ pub(crate) fn insert_findings_tx(
         .db(db)?;
     let mut ids = Vec::with_capacity(findings.len());
     for f in findings {
+        // Redacted before anything (the fingerprint included) is derived from the text.
+        let f = &redacted(f);
         if f.path.trim().is_empty() || f.title.trim().is_empty() {
             return Err(invalid(
                 db,
@@ -323,7 +325,7 @@ impl Store {
             params![
                 finding_id,
                 verdict.verdict.as_str(),
-                verdict.reasoning,
+                crate::redact::redact_secrets(&verdict.reasoning),
                 verdict.corrected_severity.map(Severity::as_str),
                 verdict.run_id,
                 verdict.cost_usd,
@@ -381,5 +383,18 @@ impl Store {
         )
         .db(&self.path)?;
         tx.commit().db(&self.path)
+    }
+}
+
+/// The finding with every secret value in its text redacted (see `crate::redact`).
+fn redacted(f: &NewFinding) -> NewFinding {
+    use crate::redact::redact_secrets as r;
+    NewFinding {
+        title: r(&f.title).into_owned(),
+        description: r(&f.description).into_owned(),
+        attack_path: r(&f.attack_path).into_owned(),
+        recommendation: r(&f.recommendation).into_owned(),
+        patch: f.patch.as_deref().map(|p| r(p).into_owned()),
+        ..f.clone()
     }
 }

@@ -5,6 +5,7 @@ use super::{Db, Store, DB_FILE};
 use crate::error::StoreError;
 use rusqlite::{Connection, OpenFlags};
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,9 +22,15 @@ impl Store {
     /// Opens (creating the directory and database if absent) `<data_dir>/warden.db` and applies migrations.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
-        if std::fs::metadata(data_dir).is_ok_and(|m| !m.is_dir()) {
+        // The data dir, or the first of its parents that exists, must be a directory:
+        // otherwise say which path is in the way, not "File exists".
+        if let Some(blocker) = data_dir
+            .ancestors()
+            .find(|p| std::fs::symlink_metadata(p).is_ok())
+            .filter(|p| std::fs::metadata(p).map_or(true, |m| !m.is_dir()))
+        {
             return Err(StoreError::DataDirNotADirectory {
-                path: data_dir.to_path_buf(),
+                path: blocker.to_path_buf(),
             });
         }
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
@@ -73,7 +80,19 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
         return Ok(());
     }
     let mut header = Vec::with_capacity(HEADER_LEN);
-    std::fs::File::open(path)
+    // Non-blocking, and checked again on the descriptor: the name may have been swapped
+    // for a FIFO since the check above.
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .and_then(|f| {
+            if f.metadata()?.is_file() {
+                Ok(f)
+            } else {
+                Err(std::io::Error::other("not a regular file"))
+            }
+        })
         .and_then(|f| f.take(HEADER_LEN as u64).read_to_end(&mut header))
         .map_err(|source| StoreError::Io {
             path: path.to_path_buf(),

@@ -22,7 +22,8 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO projects (id, root, created_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET root = excluded.root",
+                 ON CONFLICT (id) DO UPDATE SET root = excluded.root
+                 WHERE projects.root IS NOT excluded.root",
                 params![id, root, now()],
             )
             .db(&self.path)?;

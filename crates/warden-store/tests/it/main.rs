@@ -5,6 +5,7 @@ mod common;
 mod findings;
 mod locks;
 mod open;
+mod redaction;
 mod review;
 mod scan;
 mod spend;

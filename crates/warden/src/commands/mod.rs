@@ -15,7 +15,6 @@ mod status;
 mod triage;
 
 use crate::cli::{Cli, Command};
-use std::io::Write;
 use std::path::Path;
 
 /// Runs the parsed command line.
@@ -33,49 +32,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Writes `text` to `output` (atomically: a temporary file renamed into place) or to stdout.
+/// Writes `text` to the `--output` file (see [`crate::output`]) or to stdout.
 pub(crate) fn emit(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
-    use anyhow::Context;
     match output {
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let tmp = dir.join(format!(
-                ".{}.warden-tmp",
-                path.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ));
-            let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-            if written.is_err() {
-                // Never leave the temporary file behind (e.g. when `path` is a directory).
-                let _ = std::fs::remove_file(&tmp);
-            }
-            written.with_context(|| format!("--output {}", path.display()))?;
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            let written = out
-                .write_all(text.as_bytes())
-                .and_then(|()| {
-                    if text.ends_with('\n') {
-                        Ok(())
-                    } else {
-                        out.write_all(b"\n")
-                    }
-                })
-                .and_then(|()| out.flush());
-            match written {
-                // The reader went away (`warden ... | head`): not an error of ours, and the
-                // command's own exit code (e.g. `--fail-on`) still stands.
-                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
-            }
-        }
+        Some(path) => crate::output::write(path, "--output", text),
+        None => crate::output::write_stdout(text),
     }
-    Ok(())
 }
 
 /// RFC 3339 UTC now, for report headers.

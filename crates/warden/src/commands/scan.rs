@@ -2,7 +2,6 @@
 
 use super::scan_summary::Summary;
 use crate::cli::{GlobalArgs, ScanArgs, ScanFormat};
-use crate::exit::UsageError;
 use crate::locate;
 use crate::progress::ScanBar;
 use anyhow::Context;
@@ -23,17 +22,9 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         args.format
     };
-    if !args.min_score.is_finite() || args.min_score < 0.0 {
-        return Err(UsageError(format!(
-            "--min-score {}: must be a number ≥ 0",
-            args.min_score
-        ))
-        .into());
-    }
-    if args.limit == Some(0) {
-        return Err(UsageError("--limit 0: must be at least 1".to_string()).into());
-    }
     let root = canonical_root(&args.path)?;
+    // Before the store is created: a root that cannot be walked is refused untouched.
+    warden_scan::check_root(&root)?;
     let data_dir = locate::data_dir_for_scan(global.data_dir.as_deref(), &root);
     let project = global
         .project_id
@@ -61,9 +52,19 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
             scanner.exclude_dir(absolute(dir.unwrap_or(Path::new("."))).join(name));
         }
     }
-    store.ensure_project(&project, &root.to_string_lossy())?;
+    // The lock needs the project to exist; a refused scan must not change anything
+    // else, so a known project's root (which may have moved) is updated only once
+    // the lock is ours.
+    let root_text = root.to_string_lossy();
+    if store.project(&project)?.is_none() {
+        store.ensure_project(&project, &root_text)?;
+    }
     let holder = warden_store::default_holder();
     take_scan_lock(&mut store, &project, &holder, args.wait)?;
+    if let Err(err) = store.ensure_project(&project, &root_text) {
+        let _ = store.release_lock(&project, SCAN_LOCK, &holder);
+        return Err(err.into());
+    }
     let result = scan_locked(
         &mut store,
         &scanner,
@@ -172,9 +173,11 @@ fn scan_and_record(
         files: std::mem::take(&mut outcome.files),
         limit: args.limit,
         min_score: args.min_score,
+        unvisited: outcome.stats.unvisited.clone(),
     };
     tracing::info!(files = record.files.len(), "scanned; recording");
     let delta = store.record_scan(project, run, &outcome.fingerprint, &record)?;
+    store.check_in_place()?;
     tracing::info!("recorded");
     Ok((outcome, delta))
 }

@@ -1,0 +1,155 @@
+//! Secret values never reach the store: every text the store keeps (matched lines,
+//! findings, verdicts, failure reasons) passes through [`redact_secrets`] first, so no
+//! report, export or copy of the database can leak a key the scan found.
+//!
+//! A redacted value keeps its first few characters (enough to tell an `AKIA` key id
+//! from an `sk_live_` key) and a short fingerprint of the whole value (so two findings
+//! about the same secret can be matched, and a user can check which key it was), as
+//! secret scanners do: `sk_live_…[redacted:3f2a9c1b]`.
+
+use regex::Regex;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+/// What every redaction contains; `--show-secrets` looks for it to re-read a line.
+pub const REDACTED_MARK: &str = "[redacted:";
+
+/// Secret values; where a pattern has a `secret` group, only that part is the value.
+/// Token formats are those of the `generic` rule pack, which finds them.
+const PATTERNS: &[&str] = &[
+    // Provider tokens with a recognisable prefix: the whole match is the secret.
+    r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b",
+    r"\bxox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}",
+    r"https://hooks\.slack\.com/services/(?P<secret>T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
+    r"\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,}\b",
+    r"\bAIza[0-9A-Za-z_-]{35}\b",
+    r"\bsk-ant-[A-Za-z0-9]{2,8}\d{0,2}-[A-Za-z0-9_-]{20,}",
+    r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|\bsk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}\b|\bsk-[A-Za-z0-9]{48}\b",
+    r"\bglpat-[A-Za-z0-9_-]{20,}|\bnpm_[A-Za-z0-9]{36}\b|\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b|\bhf_[A-Za-z]{34}\b|\bshp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}\b|\bdop_v1_[a-f0-9]{64}\b",
+    r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
+    // An AWS secret key next to its name.
+    r#"(?i)\baws_?secret_?access_?key["']?\s*(?::|=|:=|=>)\s*["']?(?P<secret>[A-Za-z0-9/+]{40})\b"#,
+    // The password of a credential URL.
+    r#"\b[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
+    // A literal assigned to a name that says it is a secret: the literal.
+    r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+];
+
+static SECRETS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    PATTERNS
+        .iter()
+        .filter_map(|p| match Regex::new(p) {
+            Ok(re) => Some(re),
+            Err(err) => {
+                // Unreachable for the constants above (a unit test compiles each).
+                tracing::error!("secret pattern does not compile: {err}");
+                None
+            }
+        })
+        .collect()
+});
+
+/// `text` with every secret value it holds replaced by a redaction; borrowed when
+/// there is none.
+pub fn redact_secrets(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    for re in SECRETS.iter() {
+        if !re.is_match(&out) {
+            continue;
+        }
+        let replaced = re
+            .replace_all(&out, |caps: &regex::Captures<'_>| {
+                let whole = caps.get(0).map_or("", |m| m.as_str());
+                match caps.name("secret") {
+                    Some(secret) => {
+                        let start = secret.start() - caps.get(0).map_or(0, |m| m.start());
+                        let end = start + secret.as_str().len();
+                        format!(
+                            "{}{}{}",
+                            &whole[..start],
+                            redaction(secret.as_str()),
+                            &whole[end..]
+                        )
+                    }
+                    None => redaction(whole),
+                }
+            })
+            .into_owned();
+        out = Cow::Owned(replaced);
+    }
+    out
+}
+
+/// `redact_secrets` for an optional text.
+pub fn redact_opt(text: Option<&str>) -> Option<Cow<'_, str>> {
+    text.map(redact_secrets)
+}
+
+/// The first few characters of `value`, then the mark with a fingerprint of it.
+fn redaction(value: &str) -> String {
+    if value.contains(REDACTED_MARK) {
+        return value.to_string();
+    }
+    // Keep at most a quarter of the value, and never more than 8 characters.
+    let keep = (value.chars().count() / 4).min(8);
+    let prefix: String = value.chars().take(keep).collect();
+    let hash = blake3::hash(value.as_bytes()).to_hex();
+    format!("{prefix}…{REDACTED_MARK}{}]", &hash[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_compiles() {
+        assert_eq!(SECRETS.len(), PATTERNS.len());
+    }
+
+    #[test]
+    fn provider_keys_are_redacted_keeping_a_prefix_and_a_fingerprint() {
+        let key = format!("sk_live_{}", "a1B2c3D4e5F6g7H8i9J0k1L2");
+        let line = format!("stripe.api_key = \"{key}\"");
+        let red = redact_secrets(&line);
+        assert!(!red.contains(&key), "{red}");
+        assert!(red.contains("sk_live_"), "the prefix stays: {red}");
+        assert!(red.contains(REDACTED_MARK), "{red}");
+        // Deterministic: the same secret gets the same fingerprint.
+        assert_eq!(red, redact_secrets(&line));
+        let other = redact_secrets("stripe.api_key = \"sk_live_zzzzzzzzzzzzzzzzzzzzzzzzzz\"");
+        assert_ne!(red, other);
+    }
+
+    #[test]
+    fn only_the_secret_part_of_a_match_goes() {
+        let line = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzKEYabc";
+        let red = redact_secrets(line);
+        assert!(
+            red.starts_with("aws_secret_access_key = wJalrXUt…"),
+            "{red}"
+        );
+        assert!(!red.contains("bPxRfiCYzzzzKEYabc"), "{red}");
+
+        let url = "DATABASE_URL = 'postgres://app:hunter2hunter2@db.internal:5432/app'";
+        let red = redact_secrets(url);
+        assert!(red.contains("postgres://app:"), "{red}");
+        assert!(red.contains("@db.internal"), "{red}");
+        assert!(!red.contains("hunter2hunter2"), "{red}");
+
+        let assign = "password = \"Tr0ub4dor&3xyz\"";
+        let red = redact_secrets(assign);
+        assert!(!red.contains("Tr0ub4dor&3xyz"), "{red}");
+        assert!(red.starts_with("password = \""), "{red}");
+    }
+
+    #[test]
+    fn text_without_secrets_is_borrowed_and_redaction_is_idempotent() {
+        let plain = "os.system(\"ls \" + request.args[\"p\"])";
+        assert!(matches!(redact_secrets(plain), Cow::Borrowed(_)));
+        let line = "key = AKIAIOSFODNN7EXAMPLE";
+        let once = redact_secrets(line).into_owned();
+        assert!(!once.contains("AKIAIOSFODNN7EXAMPLE"), "{once}");
+        assert_eq!(redact_secrets(&once), once);
+    }
+}

@@ -1,0 +1,240 @@
+//! Rows for `warden scan`: paths, flag values, awkward trees.
+
+use crate::table::{absent, case, Case, Ctx, Fixture::*};
+use std::os::unix::fs::PermissionsExt;
+
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string; mkfifo only creates a node.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+pub fn cases() -> Vec<Case> {
+    let mut rows = vec![
+        case("scan: missing path", Tree, &["scan", "{tmp}/nope"]).says("no such directory"),
+        case("scan: a file as root", Tree, &["scan", "{root}/app.py"]).says("not a directory"),
+        case(
+            "scan: --threads too many",
+            Tree,
+            &["scan", "{root}", "--threads", "100000"],
+        )
+        .says("--threads")
+        .says("0 to 256")
+        .check("no store", absent("proj/.warden")),
+        case(
+            "scan: --threads negative",
+            Tree,
+            &["scan", "{root}", "--threads", "-1"],
+        )
+        .says("--threads"),
+        case(
+            "scan: --threads word",
+            Tree,
+            &["scan", "{root}", "--threads", "many"],
+        )
+        .says("--threads"),
+        case("scan: --limit 0", Tree, &["scan", "{root}", "--limit", "0"]).says("--limit"),
+        case(
+            "scan: --limit negative",
+            Tree,
+            &["scan", "{root}", "--limit", "-5"],
+        )
+        .says("--limit"),
+        case(
+            "scan: --limit 2^64",
+            Tree,
+            &["scan", "{root}", "--limit", "18446744073709551616"],
+        )
+        .says("--limit"),
+        case(
+            "scan: --top too many",
+            Tree,
+            &["scan", "{root}", "--top", "10001"],
+        )
+        .says("--top"),
+        case(
+            "scan: --top negative",
+            Tree,
+            &["scan", "{root}", "--top", "-1"],
+        )
+        .says("--top"),
+        case(
+            "scan: --max-file-size 0",
+            Tree,
+            &["scan", "{root}", "--max-file-size", "0"],
+        )
+        .says("--max-file-size"),
+        case(
+            "scan: --max-file-size 2G",
+            Tree,
+            &["scan", "{root}", "--max-file-size", "2G"],
+        )
+        .says("--max-file-size")
+        .says("out of range"),
+        case(
+            "scan: --max-file-size word",
+            Tree,
+            &["scan", "{root}", "--max-file-size", "lots"],
+        )
+        .says("not a size"),
+        case(
+            "scan: --max-file-size unit",
+            Tree,
+            &["scan", "{root}", "--max-file-size", "1T"],
+        )
+        .says("unit"),
+        case(
+            "scan: --max-file-size overflow",
+            Tree,
+            &["scan", "{root}", "--max-file-size", "99999999999999999999"],
+        )
+        .says("--max-file-size"),
+        case(
+            "scan: --min-score NaN",
+            Tree,
+            &["scan", "{root}", "--min-score", "NaN"],
+        )
+        .says("--min-score"),
+        case(
+            "scan: --min-score inf",
+            Tree,
+            &["scan", "{root}", "--min-score", "inf"],
+        )
+        .says("--min-score"),
+        case(
+            "scan: --min-score negative",
+            Tree,
+            &["scan", "{root}", "--min-score", "-1"],
+        )
+        .says("--min-score"),
+        case(
+            "scan: --min-score huge",
+            Tree,
+            &["scan", "{root}", "--min-score", "1e9"],
+        )
+        .says("--min-score"),
+        case(
+            "scan: unknown rule",
+            Tree,
+            &["scan", "{root}", "--rules", "nope.rule"],
+        )
+        .says("nope.rule"),
+        case(
+            "scan: empty rule list",
+            Tree,
+            &["scan", "{root}", "--rules", ""],
+        )
+        .says("rule"),
+        case(
+            "scan: unknown format",
+            Tree,
+            &["scan", "{root}", "--format", "xml"],
+        )
+        .says("xml"),
+        case(
+            "scan: --json with --format",
+            Tree,
+            &["scan", "{root}", "--json", "--format", "text"],
+        )
+        .says("--format"),
+        case("scan: two paths", Tree, &["scan", "{root}", "{root}"]).says("unexpected argument"),
+        case(
+            "scan: a FIFO in the tree is skipped, not read",
+            Tree,
+            &["scan", "{root}", "--json"],
+        )
+        .prep(|ctx| mkfifo(&ctx.root().join("pipe.py")))
+        .code(0)
+        .changes()
+        .prints("not-a-file"),
+        case(
+            "scan: a FIFO .gitignore at the root is refused, not read",
+            Tree,
+            &["scan", "{root}"],
+        )
+        .prep(|ctx| mkfifo(&ctx.root().join(".gitignore")))
+        .says(".gitignore")
+        .says("a FIFO")
+        .timeout(30),
+        case(
+            "scan: a FIFO .gitignore in a directory leaves that directory out",
+            Tree,
+            &["scan", "{root}", "--json"],
+        )
+        .prep(|ctx| {
+            std::fs::create_dir(ctx.root().join("sub")).unwrap();
+            std::fs::write(ctx.root().join("sub/x.py"), crate::common::VULN_PY).unwrap();
+            mkfifo(&ctx.root().join("sub/.wardenignore"));
+        })
+        .code(0)
+        .changes()
+        .prints("a FIFO, not a regular file; its directory was not scanned")
+        .timeout(30),
+        case(
+            "scan: a FIFO .git file is refused",
+            Tree,
+            &["scan", "{root}"],
+        )
+        .prep(|ctx| mkfifo(&ctx.root().join(".git")))
+        .says("a FIFO")
+        .timeout(30),
+        case(
+            "scan: a non-UTF-8 file name is named, not 'unsupported type'",
+            Tree,
+            &["scan", "{root}"],
+        )
+        .prep(|ctx| {
+            use std::os::unix::ffi::OsStrExt;
+            let name = std::ffi::OsStr::from_bytes(b"caf\xe9.py");
+            std::fs::write(ctx.root().join(name), crate::common::VULN_PY).unwrap();
+        })
+        .code(0)
+        .changes()
+        .prints("name not UTF-8")
+        .prints("caf\u{fffd}.py"),
+        case(
+            "scan: a lockfile-named dir is fine",
+            Tree,
+            &["scan", "{root}", "-q"],
+        )
+        .prep(|ctx| std::fs::create_dir(ctx.root().join("yarn.lock")).unwrap())
+        .code(0)
+        .changes(),
+        case("scan: held by another scan", Scanned, &["scan", "{root}"])
+            .prep(hold_scan_lock)
+            .code(3)
+            .says("another scan"),
+    ];
+    rows.extend(permission_rows());
+    rows
+}
+
+/// Plants a lock held by this (live) test process, as a running scan would.
+fn hold_scan_lock(ctx: &Ctx) {
+    let mut store = warden_store::Store::open_existing(&ctx.data()).unwrap();
+    let holder = warden_store::default_holder();
+    store
+        .try_lock(
+            crate::common::PROJECT,
+            "scan",
+            &holder,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+}
+
+/// Permission problems (only meaningful where permissions stop this user: not root).
+fn permission_rows() -> Vec<Case> {
+    let as_root = unsafe { libc::geteuid() } == 0;
+    if as_root {
+        // Root reads everything; `unreadable_root_rescan_*` in scan_rescan.rs covers these by
+        // dropping to an unprivileged uid.
+        return Vec::new();
+    }
+    vec![case("scan: unreadable root", Scanned, &["scan", "{root}"])
+        .prep(|ctx| {
+            std::fs::set_permissions(ctx.root(), std::fs::Permissions::from_mode(0o300)).unwrap()
+        })
+        .code(2)
+        .says("permission denied")]
+}
