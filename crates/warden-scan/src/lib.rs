@@ -30,6 +30,7 @@ pub mod tech;
 mod walk;
 
 pub use language::Language;
+pub use matcher::snippet;
 pub use matcher::{RawHit, RuleSet};
 pub use rules::{Pack, Role, Rule, RuleError};
 pub use scanner::{

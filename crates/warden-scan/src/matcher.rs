@@ -180,7 +180,8 @@ fn is_comment(line: &str) -> bool {
         || t.starts_with("{{!--")
 }
 
-fn snippet(line: &str) -> String {
+/// A matched line as the store keeps it: trimmed, cut at `MAX_SNIPPET` bytes.
+pub fn snippet(line: &str) -> String {
     let t = line.trim();
     if t.len() <= MAX_SNIPPET {
         return t.to_string();

@@ -281,6 +281,10 @@ pub struct ScanArgs {
     /// If another scan holds the project, wait for it instead of refusing.
     #[arg(long)]
     pub wait: bool,
+    /// Show secret values in matched lines (re-read from the files; the store and
+    /// every other output keep only a prefix and a fingerprint). For local use only.
+    #[arg(long)]
+    pub show_secrets: bool,
     /// How many top candidates the text summary lists (0 to 10000).
     #[arg(
         long,

@@ -83,7 +83,10 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
 
-    let candidates = store.candidates(&project, None)?;
+    let mut candidates = store.candidates(&project, None)?;
+    if args.show_secrets {
+        unredact(&root, &mut candidates);
+    }
     tracing::info!(candidates = candidates.len(), "listed candidates");
     let summary = Summary::new(
         &scanner,
@@ -254,4 +257,34 @@ fn absolute(path: &Path) -> PathBuf {
             .map(|cwd| cwd.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
     })
+}
+
+/// `--show-secrets`: the store keeps matched lines redacted, so the lines that were are
+/// read again from the files (a file that changed since shows what it holds now).
+fn unredact(root: &Path, candidates: &mut [warden_store::CandidateFile]) {
+    use warden_store::redact::REDACTED_MARK;
+    for candidate in candidates {
+        if !candidate
+            .hits
+            .iter()
+            .any(|h| h.snippet.contains(REDACTED_MARK))
+        {
+            continue;
+        }
+        let Ok(content) = std::fs::read(root.join(&candidate.path)) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&content);
+        let lines: Vec<&str> = text.lines().collect();
+        for hit in &mut candidate.hits {
+            let line = usize::try_from(hit.line)
+                .ok()
+                .and_then(|n| n.checked_sub(1));
+            if let Some(line) = line.and_then(|n| lines.get(n)) {
+                if hit.snippet.contains(REDACTED_MARK) {
+                    hit.snippet = warden_scan::snippet(line);
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,99 @@
+//! A secret the scan finds is never written out: not to the store, nor to the scan's
+//! JSON, SARIF or text, nor to any report. `scan --show-secrets` opts in, for local use,
+//! without the store ever holding the value.
+
+mod common;
+
+use common::*;
+use warden_store::Severity;
+
+const STRIPE: &str = "sk_live_51Hq8xYzAbCdEfGhIjKlMnOpQr";
+const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYQ3kLm9Zp2X";
+
+fn tree_with_secrets() -> Tree {
+    let t = Tree::new();
+    t.write(
+        "billing.py",
+        format!(
+            "import stripe\nstripe.api_key = \"{STRIPE}\"\naws_secret_access_key = \"{AWS_SECRET}\"\n"
+        ),
+    );
+    t
+}
+
+fn assert_no_secret(what: &str, bytes: &[u8]) {
+    for secret in [STRIPE, AWS_SECRET, &STRIPE[12..], &AWS_SECRET[12..]] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{what} holds (part of) a secret"
+        );
+    }
+}
+
+fn store_bytes(t: &Tree) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(t.data_dir()).unwrap() {
+        all.extend(std::fs::read(entry.unwrap().path()).unwrap_or_default());
+    }
+    all
+}
+
+#[test]
+fn scan_outputs_and_the_store_hold_no_secret_value() {
+    let t = tree_with_secrets();
+    let json = t.scan(&["--json"]);
+    json.ok();
+    assert_no_secret("scan --json", &json.raw_stdout);
+    assert!(json.stdout.contains("sk_live_"), "the prefix is kept");
+    assert!(json.stdout.contains("[redacted:"), "{}", json.stdout);
+
+    for format in ["sarif", "text"] {
+        let out = t.scan(&["--format", format]);
+        out.ok();
+        assert_no_secret(format, &out.raw_stdout);
+    }
+    let out_file = t.tmp.path().join("cands.sarif");
+    t.scan(&["--format", "sarif", "-o", out_file.to_str().unwrap()])
+        .ok();
+    assert_no_secret("-o file", &std::fs::read(&out_file).unwrap());
+    assert_no_secret("the store", &store_bytes(&t));
+}
+
+#[test]
+fn findings_quoting_a_secret_are_redacted_in_every_report() {
+    let t = tree_with_secrets();
+    t.scan(&["-q"]).ok();
+    let mut f = finding(
+        "billing.py",
+        "Live Stripe key committed",
+        Severity::Critical,
+    );
+    f.description = format!("`stripe.api_key = \"{STRIPE}\"` ships a live key.");
+    f.patch = Some(format!(
+        "-aws_secret_access_key = \"{AWS_SECRET}\"\n+aws_secret_access_key = os.environ[\"AWS\"]"
+    ));
+    store_with_findings(&t.data_dir(), &t.root, &[f]);
+    for format in ["md", "json", "sarif"] {
+        let out = run(warden()
+            .current_dir(&t.root)
+            .args(["report", "--format", format]));
+        out.ok();
+        assert!(
+            out.stdout.contains("Live Stripe key"),
+            "{format}: {}",
+            out.stdout
+        );
+        assert_no_secret(format, &out.raw_stdout);
+    }
+    assert_no_secret("the store", &store_bytes(&t));
+}
+
+#[test]
+fn show_secrets_prints_them_but_the_store_still_holds_none() {
+    let t = tree_with_secrets();
+    let out = t.scan(&["--json", "--show-secrets"]);
+    out.ok();
+    assert!(out.stdout.contains(STRIPE), "{}", out.stdout);
+    assert!(out.stdout.contains(AWS_SECRET), "{}", out.stdout);
+    assert_no_secret("the store", &store_bytes(&t));
+}
