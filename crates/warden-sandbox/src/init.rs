@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 /// The first argument that selects the init instead of the CLI.
 pub const INIT_ARG: &str = "__sandbox-init";
 
+/// The longest exec request line: argv and environment as large as Linux allows
+/// (a few MiB), with non-UTF-8 bytes written as numbers (up to four bytes each).
+pub const MAX_REQUEST: usize = 32 << 20;
+
 /// What the host tells the init, as JSON in its argv.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InitConfig {
@@ -259,9 +263,16 @@ fn handle_exec(
     confinement: &Confinement,
     reaper: &Reaper,
 ) {
-    let (line, fds) = match recv_line_with_fds(&conn, 1 << 20) {
+    let (line, fds) = match recv_line_with_fds(&conn, MAX_REQUEST) {
         Ok(got) => got,
-        Err(_) => return,
+        Err(e) => {
+            return send(
+                &mut conn,
+                &ExecEvent::Error {
+                    message: format!("bad request: {e}"),
+                },
+            )
+        }
     };
     let request: ExecRequest = match serde_json::from_slice(&line) {
         Ok(r) => r,

@@ -211,6 +211,13 @@ impl Sandboxes {
             .map_err(|e| proto(format!("connecting: {e}")))?;
         let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
         line.push(b'\n');
+        if line.len() > crate::init::MAX_REQUEST {
+            return Err(SandboxError::Invalid(format!(
+                "the command and its variables are too long ({} MiB encoded; at most {} MiB)",
+                line.len() >> 20,
+                crate::init::MAX_REQUEST >> 20
+            )));
+        }
         send_with_fds(&conn, &line, &stdio)
             .map_err(|e| proto(format!("sending the command: {e}")))?;
         let mut last = None;

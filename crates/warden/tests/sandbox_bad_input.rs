@@ -100,6 +100,30 @@ fn non_utf8_arguments_and_values_reach_the_command_byte_for_byte() {
         "{}",
         stderr(&out)
     );
+    // As large as Linux allows one argument (128 KiB), six times over, all non-UTF-8:
+    // several MiB once encoded, and still byte for byte.
+    let big = vec![0xffu8; 120_000];
+    let out = s
+        .cmd(&[
+            "exec",
+            &with_bytes,
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$@\" | wc -c; printf %s \"$@\" | tr -d '\\377' | wc -c",
+            "sh",
+        ])
+        .args(std::iter::repeat_n(os(&big), 6))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["720000", "0"],
+        "{}",
+        stderr(&out)
+    );
     // The record keeps the value's bytes (as byte values: JSON strings are Unicode).
     assert_eq!(s.record(&with_bytes)["env"][0][1], serde_json::json!([255]));
     assert_eq!(s.record(&id)["env"][0][1], "1");
