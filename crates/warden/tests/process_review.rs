@@ -224,3 +224,55 @@ fn change_set_flags_are_exclusive() {
     let out = process(&tree, &mock, &["--staged", "--files", "app.py"]);
     out.code(2);
 }
+
+#[test]
+fn a_ref_is_never_taken_for_a_git_option() {
+    let tree = repo();
+    let mock = quiet();
+    let planted = tree.tmp.path().join("planted");
+    let cases = [
+        format!("--diff=--output={}", planted.display()),
+        "--diff=--output=planted".to_string(),
+        "--diff=-p".to_string(),
+        "--diff=".to_string(),
+        "--diff=HEAD extra".to_string(),
+    ];
+    for arg in &cases {
+        let out = process(&tree, &mock, &[arg]);
+        out.code(2);
+        let line = out.error_line();
+        assert!(line.contains("--diff"), "{arg}: {line}");
+    }
+    // Neither the file git would have written nor its `...HEAD` variant exists.
+    for name in ["planted", "planted...HEAD"] {
+        assert!(!tree.tmp.path().join(name).exists(), "{name}");
+        assert!(!tree.root.join(name).exists(), "{name}");
+    }
+    assert!(mock.generation_requests().is_empty());
+}
+
+#[test]
+fn file_names_that_look_like_options_are_just_files() {
+    let tree = repo();
+    // A change that adds files named like git options: git lists them, warden reviews them.
+    tree.write("--output=x.py", VULN_PY);
+    tree.write("-p.py", ONE_CALL_PY);
+    git(&tree.root, &["add", "--", "--output=x.py", "-p.py"]);
+    git(&tree.root, &["commit", "-q", "-m", "odd names"]);
+    let mock = quiet();
+    let out = process(&tree, &mock, &["--diff", "HEAD~1"]);
+    out.ok();
+    assert_eq!(out.json()["reviewed"], 2, "{}", out.stdout);
+    assert!(!tree.root.join("x.py").exists());
+
+    let mock = quiet();
+    let out = process(&tree, &mock, &["--files=-p.py"]);
+    out.ok();
+    assert_eq!(out.json()["reviewed"], 1, "{}", out.stdout);
+    let list = tree.tmp.path().join("list.txt");
+    std::fs::write(&list, "--output=x.py\n-p.py\n").unwrap();
+    let mock = quiet();
+    let out = process(&tree, &mock, &["--files-from", list.to_str().unwrap()]);
+    out.ok();
+    assert_eq!(out.json()["reviewed"], 2, "{}", out.stdout);
+}

@@ -214,3 +214,75 @@ fn no_credentials_is_a_usage_error() {
     out.code(2);
     assert!(out.error_line().contains("credentials"), "{}", out.stderr);
 }
+
+#[test]
+fn a_base_url_that_is_no_http_url_is_a_configuration_error_before_any_judgement() {
+    let (tree, _) = seeded();
+    for url in [
+        "not a url",
+        "ftp://example.com",
+        "javascript:alert(1)",
+        "http://[::1",
+    ] {
+        let env = [("ANTHROPIC_API_KEY", "test"), ("ANTHROPIC_BASE_URL", url)];
+        let out = warden_in(&tree, &env, &["revalidate"]);
+        out.code(2);
+        let line = out.error_line();
+        assert!(line.contains("ANTHROPIC_BASE_URL"), "{url:?}: {line}");
+    }
+    let store = tree.store();
+    let all = store.findings(PROJECT, &FindingFilter::default()).unwrap();
+    assert!(
+        all.iter().all(|f| f.verdict.is_none()),
+        "nothing was judged"
+    );
+}
+
+#[test]
+fn each_failed_judgement_is_a_line_on_stderr_and_all_failed_exits_4() {
+    let (tree, ids) = seeded();
+    // The high finding's judgement fails; the medium one gets its verdict.
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::error(ErrorKind::AnthropicPromptTooLong),
+        verdict_turn("true_positive"),
+    ]));
+    let out = warden_in(
+        &tree,
+        &with_mock(&mock),
+        &["revalidate", "--concurrency", "1", "--json"],
+    );
+    out.ok();
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warden: app.py: finding "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains(&ids[0]), "{}", lines[0]);
+    assert!(lines[0].contains("context too long"), "{}", lines[0]);
+    assert_eq!(out.json()["failures"][0]["path"], "app.py");
+    assert_eq!(out.json()["status"], "done");
+
+    // Every judgement fails: exit 4, one line per finding.
+    let mock = MockLlm::start_blocking(Script::new(vec![
+        Turn::error(ErrorKind::AnthropicPromptTooLong),
+        Turn::error(ErrorKind::AnthropicPromptTooLong),
+    ]));
+    let out = warden_in(
+        &tree,
+        &with_mock(&mock),
+        &["revalidate", "--force", "--concurrency", "1"],
+    );
+    out.code(4);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warden: app.py: finding "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        !out.stdout.contains("context too long"),
+        "the summary on stdout only counts failures: {}",
+        out.stdout
+    );
+}

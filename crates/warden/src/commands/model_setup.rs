@@ -1,8 +1,13 @@
 //! The model behind the native agent, shared by `process` and `revalidate`: the
 //! provider follows from the model name, the client from the best credential found.
+//!
+//! Everything about the endpoint is checked here, before a run claims any file: a
+//! base URL that is not an `http(s)` URL and a bad `WARDEN_STALL_TIMEOUT` are
+//! configuration errors (exit 2) naming the variable.
 
 use crate::exit::UsageError;
 use std::sync::Arc;
+use std::time::Duration;
 use warden_agent::{Limits, NativeAgent};
 use warden_creds::{Credential, Kind, Provider};
 use warden_llm::{
@@ -42,7 +47,7 @@ pub(crate) fn native_agent(
     let found = warden_creds::discover_from_process();
     // The error names every file passed over and why (expired, malformed, a FIFO, …).
     let cred = found.require_best(provider, false)?.clone();
-    let client = client_for(provider, &cred)?;
+    let client = client_for(provider, &cred, stall_timeout()?)?;
     Ok(NativeAgent::new(
         client,
         model.to_string(),
@@ -68,8 +73,58 @@ fn provider_name(provider: Provider, cred: &Credential) -> &'static str {
     }
 }
 
-fn client_for(provider: Provider, cred: &Credential) -> anyhow::Result<Arc<dyn ModelClient>> {
+/// Seconds a streamed model answer may go without content before the call fails.
+pub(crate) const STALL_VAR: &str = "WARDEN_STALL_TIMEOUT";
+/// The accepted range of [`STALL_VAR`], in seconds.
+const STALL_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
+
+/// [`STALL_VAR`] (whole seconds, 1 to 3600), or the default of two minutes when unset or empty.
+fn stall_timeout() -> anyhow::Result<Duration> {
+    let Some(raw) = std::env::var_os(STALL_VAR).filter(|v| !v.is_empty()) else {
+        return Ok(warden_llm::DEFAULT_STALL_TIMEOUT);
+    };
+    let Some(text) = raw.to_str() else {
+        return Err(UsageError(format!("{STALL_VAR} is not valid UTF-8")).into());
+    };
+    match text.trim().parse::<u64>() {
+        Ok(secs) if STALL_RANGE.contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(UsageError(format!(
+            "{STALL_VAR}={}: must be a whole number of seconds from {} to {}",
+            text.escape_debug(),
+            STALL_RANGE.start(),
+            STALL_RANGE.end()
+        ))
+        .into()),
+    }
+}
+
+/// The base URL the credential comes with, if it is an endpoint; otherwise a usage
+/// error naming the variable it was read from (never quoting the value, which may
+/// be a key set in the wrong variable).
+fn base_url(provider: Provider, cred: &Credential) -> anyhow::Result<Option<String>> {
+    let Some(url) = &cred.base_url else {
+        return Ok(None);
+    };
+    if let Err(why) = warden_llm::check_base_url(url) {
+        let (var, example) = match provider {
+            Provider::Anthropic => ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            Provider::OpenAi => ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+        };
+        return Err(UsageError(format!(
+            "{var} {why}; set it to the API's http(s) address (e.g. {example}) or unset it"
+        ))
+        .into());
+    }
+    Ok(Some(url.clone()))
+}
+
+fn client_for(
+    provider: Provider,
+    cred: &Credential,
+    stall: Duration,
+) -> anyhow::Result<Arc<dyn ModelClient>> {
     let route = route_for(cred);
+    let base_url = base_url(provider, cred)?;
     Ok(match provider {
         Provider::Anthropic => {
             let auth = match cred.kind {
@@ -78,16 +133,18 @@ fn client_for(provider: Provider, cred: &Credential) -> anyhow::Result<Arc<dyn M
             };
             let mut cfg = AnthropicConfig::new(auth);
             cfg.route = route;
-            if let Some(url) = &cred.base_url {
-                cfg.base_url = url.clone();
+            cfg.stall_timeout = stall;
+            if let Some(url) = base_url {
+                cfg.base_url = url;
             }
             Arc::new(AnthropicClient::new(cfg).map_err(|e| UsageError(e.to_string()))?)
         }
         Provider::OpenAi => {
             let mut cfg = OpenAiConfig::new(Some(cred.value.clone()), OpenAiWire::Responses);
             cfg.route = route;
-            if let Some(url) = &cred.base_url {
-                cfg.base_url = url.clone();
+            cfg.stall_timeout = stall;
+            if let Some(url) = base_url {
+                cfg.base_url = url;
             }
             Arc::new(OpenAiClient::new(cfg).map_err(|e| UsageError(e.to_string()))?)
         }

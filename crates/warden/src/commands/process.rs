@@ -7,7 +7,7 @@
 use super::process_review;
 use super::process_worker::{self, Stop, Summary, Work};
 use crate::cli::{GlobalArgs, ProcessArgs};
-use crate::exit::{UsageError, FAIL_ON, STOPPED};
+use crate::exit::{UsageError, FAIL_ON, OTHER, STOPPED};
 use crate::locate;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -110,6 +110,8 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     };
     let status = if outcome.stop.is_some() {
         RunStatus::Stopped
+    } else if outcome.all_failed() {
+        RunStatus::Failed
     } else {
         RunStatus::Done
     };
@@ -132,6 +134,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             .map_err(|e| anyhow::anyhow!("--comment-out {}: {e:#}", path.display()))?;
     }
 
+    process_worker::print_failures(&outcome.failures);
     if let Some(stop) = &outcome.stop {
         eprintln!("warden: stopped: {}", stop.message().replace('\n', " "));
     }
@@ -143,10 +146,13 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     if !global.quiet || args.json {
         super::emit(None, &text)?;
     }
+    // A finding of a review outranks the failures: it is real, and the gate fails either way.
     Ok(if outcome.stop.is_some() {
         STOPPED
     } else if new.is_some_and(|n| !n.is_empty()) {
         FAIL_ON
+    } else if outcome.all_failed() {
+        OTHER
     } else {
         0
     })
@@ -186,7 +192,7 @@ fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
     serde_json::json!({
         "run_id": run_id,
         "model": model,
-        "status": if o.stop.is_some() { "stopped" } else { "done" },
+        "status": if o.stop.is_some() { "stopped" } else if o.all_failed() { "failed" } else { "done" },
         "stop_reason": o.stop.as_ref().map(Stop::message),
         "queued": o.queued,
         "investigated": o.investigated,
@@ -227,10 +233,8 @@ fn summary_text(o: &Summary, run_id: i64) -> String {
         o.investigated, o.queued, o.spend_usd
     );
     if o.failed > 0 {
+        // Each one's reason is on stderr.
         let _ = write!(out, "; {} failed", o.failed);
-        for (path, reason) in o.failures.iter().take(5) {
-            let _ = write!(out, " [{path}: {reason}]");
-        }
     }
     if o.released + o.not_started > 0 {
         let _ = write!(

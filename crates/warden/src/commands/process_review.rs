@@ -6,6 +6,11 @@
 //! this branch changed since it left REF (the merge base), as a pull request shows it;
 //! deleted files are left out. `--staged` reviews `git diff --cached` likewise. Git runs in
 //! the project root, so paths are relative to it and files outside it are not listed.
+//!
+//! A ref is never taken for an option: one that starts with `-` is refused, and git is
+//! told where its options end (`--end-of-options REF...HEAD --`). Paths from `--files`
+//! and `--files-from` are never given to git; a file whose name starts with `-` is
+//! just a file.
 
 use crate::cli::ProcessArgs;
 use crate::exit::UsageError;
@@ -20,7 +25,9 @@ use warden_store::{Finding, FindingFilter, ScannedFile, Store, StoreError};
 /// `None` when no change-set flag was given (the usual queue).
 pub fn change_set(root: &Path, args: &ProcessArgs) -> anyhow::Result<Option<Vec<String>>> {
     let (flag, named): (String, Vec<PathBuf>) = if let Some(reference) = &args.diff {
+        check_ref(reference)?;
         let flag = format!("--diff {reference}");
+        in_repository(root, &flag)?;
         let range = format!("{reference}...HEAD");
         let out = git(
             root,
@@ -30,12 +37,15 @@ pub fn change_set(root: &Path, args: &ProcessArgs) -> anyhow::Result<Option<Vec<
                 "--name-only",
                 "--diff-filter=ACMR",
                 "--relative",
+                "--end-of-options",
                 &range,
+                "--",
             ],
         )?;
         (flag, out)
     } else if args.staged {
         let flag = "--staged".to_string();
+        in_repository(root, &flag)?;
         let out = git(
             root,
             &flag,
@@ -72,6 +82,34 @@ pub fn change_set(root: &Path, args: &ProcessArgs) -> anyhow::Result<Option<Vec<
         out.insert(relative(root, &flag, path)?);
     }
     Ok(Some(out.into_iter().collect()))
+}
+
+/// Refuses what git would read as something other than a revision: an option
+/// (`--output=FILE` makes `git diff` write a file), nothing at all, or characters
+/// no ref name may hold.
+fn check_ref(reference: &str) -> Result<(), UsageError> {
+    let why = if reference.trim().is_empty() {
+        "must name a commit, branch or tag"
+    } else if reference.starts_with('-') {
+        "a ref cannot start with `-` (it would be read as an option)"
+    } else if reference
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+    {
+        "a ref cannot hold spaces or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(UsageError(format!(
+        "--diff {}: {why}",
+        reference.escape_debug()
+    )))
+}
+
+/// Outside a repository `git diff` compares files instead (`--no-index`): make sure
+/// there is one, so that case gets its own clear error.
+fn in_repository(root: &Path, flag: &str) -> anyhow::Result<()> {
+    git(root, flag, &["rev-parse", "--git-dir"]).map(drop)
 }
 
 /// Runs git in `root` and returns the paths it lists, one a line.

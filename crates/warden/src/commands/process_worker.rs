@@ -79,6 +79,45 @@ impl Summary {
     pub fn findings_of(&self, severity: Severity) -> usize {
         self.findings.iter().filter(|s| **s == severity).count()
     }
+
+    /// Files were investigated and every one of them failed: the run did nothing
+    /// useful, which a script must be able to tell from success.
+    pub fn all_failed(&self) -> bool {
+        self.failed > 0 && self.investigated == 0
+    }
+}
+
+/// Why an investigation failed, in words for the user: a stall also says how to wait longer.
+pub fn failure_reason(e: &AgentError) -> String {
+    match e {
+        AgentError::Llm(LlmError::Stalled { .. }) => format!(
+            "{e}; if the model needs longer before it answers, raise {}",
+            super::model_setup::STALL_VAR
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Tells the user why each file failed: one `warden: <what>: <reason>` line each on
+/// stderr, whatever `--quiet` says (these are errors, not progress).
+pub fn print_failures(failures: &[(String, String)]) {
+    for (what, reason) in failures {
+        eprintln!("warden: {}: {}", printable(what), printable(reason));
+    }
+}
+
+/// `text` on one line with control characters escaped: paths and provider
+/// messages are not ours, and must not break lines or drive the terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
@@ -299,7 +338,7 @@ fn settle(
                     out.released += 1;
                     store.release_file(p, path, &work.holder)
                 }
-                e => fail(&mut store, work, out, path, e.to_string()),
+                e => fail(&mut store, work, out, path, failure_reason(&e)),
             }
         }
     };

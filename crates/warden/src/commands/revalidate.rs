@@ -3,10 +3,12 @@
 //! and the cost of every model call land in the store. Findings a user marked
 //! accepted risk or won't fix are never judged. A graceful stop (credits, auth,
 //! Ctrl-C) exits 5 like `process`; unjudged findings are judged on the next run.
+//! Why a finding got no verdict is one `warden: <file>: finding <id>: <reason>`
+//! line on stderr; a run where every judgement failed exits 4.
 
 use super::process_worker::Stop;
 use crate::cli::{GlobalArgs, RevalidateArgs};
-use crate::exit::{UsageError, STOPPED};
+use crate::exit::{UsageError, OTHER, STOPPED};
 use crate::locate;
 use crate::progress::ProcessBar;
 use std::path::PathBuf;
@@ -28,7 +30,8 @@ struct Summary {
     /// Severity corrected by the verdict.
     corrected: usize,
     failed: usize,
-    failures: Vec<(String, String)>,
+    /// (finding id, its file, why it got no verdict).
+    failures: Vec<(String, String, String)>,
     /// Queued, but left without a verdict because the run stopped.
     not_judged: usize,
     spend_usd: f64,
@@ -39,6 +42,11 @@ struct Summary {
 impl Summary {
     fn judged(&self) -> usize {
         self.true_positive + self.false_positive + self.uncertain
+    }
+
+    /// Findings were taken up and not one got a verdict.
+    fn all_failed(&self) -> bool {
+        self.failed > 0 && self.judged() == 0
     }
 }
 
@@ -105,10 +113,18 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     let stats = summary_json(&out, run_id, &args.model);
     let status = if out.stop.is_some() {
         RunStatus::Stopped
+    } else if out.all_failed() {
+        RunStatus::Failed
     } else {
         RunStatus::Done
     };
     store.finish_run(run_id, status, &stats)?;
+    let failures: Vec<(String, String)> = out
+        .failures
+        .iter()
+        .map(|(id, path, reason)| (format!("{path}: finding {id}"), reason.clone()))
+        .collect();
+    super::process_worker::print_failures(&failures);
     if let Some(stop) = &out.stop {
         eprintln!("warden: stopped: {}", stop_message(stop));
     }
@@ -120,7 +136,13 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     if !global.quiet || args.json {
         super::emit(None, &text)?;
     }
-    Ok(if out.stop.is_some() { STOPPED } else { 0 })
+    Ok(if out.stop.is_some() {
+        STOPPED
+    } else if out.all_failed() {
+        OTHER
+    } else {
+        0
+    })
 }
 
 fn stop_message(stop: &Stop) -> String {
@@ -155,7 +177,7 @@ async fn judge_all(
     let bar = ProcessBar::new(ctx.quiet, findings.len());
     let cancel = CancellationToken::new();
     let mut pending = findings.into_iter();
-    let mut inflight: JoinSet<(String, Result<Revalidation, Failed>)> = JoinSet::new();
+    let mut inflight: JoinSet<(String, String, Result<Revalidation, Failed>)> = JoinSet::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut interrupted = false;
@@ -171,7 +193,7 @@ async fn judge_all(
             let agent = Arc::clone(&agent);
             inflight.spawn(async move {
                 let r = agent.revalidate(&task, &token).await;
-                (task.finding.id, r)
+                (task.finding.id, task.finding.reported.path, r)
             });
         }
         if out.stop.is_some() {
@@ -183,8 +205,8 @@ async fn judge_all(
         tokio::select! {
             joined = inflight.join_next() => {
                 let Some(joined) = joined else { continue };
-                let (id, result) = joined.map_err(|e| anyhow::anyhow!("a revalidation task failed: {e}"))?;
-                settle(store, &ctx, &mut out, &id, result, cancel.is_cancelled())?;
+                let (id, path, result) = joined.map_err(|e| anyhow::anyhow!("a revalidation task failed: {e}"))?;
+                settle(store, &ctx, &mut out, (&id, &path), result, cancel.is_cancelled())?;
                 bar.file_done(out.judged(), out.spend_usd);
             }
             _ = &mut ctrl_c, if !interrupted => {
@@ -202,7 +224,7 @@ fn settle(
     store: &mut Store,
     ctx: &Ctx<'_>,
     out: &mut Summary,
-    id: &str,
+    (id, path): (&str, &str),
     result: Result<Revalidation, Failed>,
     cancelled: bool,
 ) -> anyhow::Result<()> {
@@ -221,7 +243,7 @@ fn settle(
                     None
                 }
                 _ if cancelled => None,
-                e => Some(e.to_string()),
+                e => Some(super::process_worker::failure_reason(&e)),
             };
             (calls, None, reason)
         }
@@ -263,7 +285,7 @@ fn settle(
         (None, Some(reason)) => {
             out.failed += 1;
             out.failures
-                .push((id.to_string(), reason.replace('\n', " ")));
+                .push((id.to_string(), path.to_string(), reason.replace('\n', " ")));
         }
         (None, None) => out.not_judged += 1,
     }
@@ -274,7 +296,7 @@ fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
     serde_json::json!({
         "run_id": run_id,
         "model": model,
-        "status": if o.stop.is_some() { "stopped" } else { "done" },
+        "status": if o.stop.is_some() { "stopped" } else if o.all_failed() { "failed" } else { "done" },
         "stop_reason": o.stop.as_ref().map(stop_message),
         "queued": o.queued,
         "judged": o.judged(),
@@ -286,7 +308,7 @@ fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
         "not_judged": o.not_judged,
         "spend_usd": o.spend_usd,
         "unpriced_calls": o.unpriced_calls,
-        "failures": o.failures.iter().map(|(id, r)| serde_json::json!({"finding": id, "reason": r})).collect::<Vec<_>>(),
+        "failures": o.failures.iter().map(|(id, path, r)| serde_json::json!({"finding": id, "path": path, "reason": r})).collect::<Vec<_>>(),
     })
 }
 
@@ -304,10 +326,8 @@ fn summary_text(o: &Summary, run_id: i64) -> String {
         s.push_str(&format!(" (+{} calls of unknown price)", o.unpriced_calls));
     }
     if o.failed > 0 {
+        // Each one's reason is on stderr.
         s.push_str(&format!("; {} without a verdict", o.failed));
-        for (id, reason) in o.failures.iter().take(5) {
-            s.push_str(&format!(" [{id}: {reason}]"));
-        }
     }
     if o.not_judged > 0 {
         s.push_str(&format!("; {} left for the next run", o.not_judged));
