@@ -447,6 +447,18 @@ pub struct RulesArgs {
     pub patterns: bool,
 }
 
+/// What `warden --help` ends with: the exit codes and the range of every numeric flag,
+/// the same tables as the README's.
+pub fn after_help() -> String {
+    let mut out = crate::exit::help_table();
+    out.push_str("\nNumeric flags (a value outside its range is a usage error):\n");
+    for (subcommand, flag, range, default) in ranges::FLAGS {
+        let name = format!("{subcommand} {flag}");
+        out.push_str(&format!("  {name:<28} {range}; default {default}\n"));
+    }
+    out
+}
+
 /// A triage reason: something to read later, at most 2000 characters.
 fn parse_reason(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
@@ -480,5 +492,63 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+/// `warden --help`, each flag's help and the README say the same about exit codes and
+/// numeric ranges.
+#[cfg(test)]
+mod documented {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    const README: &str = include_str!("../../../README.md");
+
+    fn flag_help(subcommand: &str, flag: &str) -> String {
+        let mut cmd = Cli::command();
+        let sub = cmd
+            .find_subcommand_mut(subcommand)
+            .unwrap_or_else(|| panic!("no subcommand {subcommand}"));
+        let arg = sub
+            .get_arguments()
+            .find(|a| a.get_long() == flag.strip_prefix("--"))
+            .unwrap_or_else(|| panic!("no flag {subcommand} {flag}"));
+        arg.get_help().map(ToString::to_string).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_exit_code_is_in_the_readme_as_in_the_help() {
+        for (code, meaning) in crate::exit::CODES {
+            let row = format!("| {code} | {meaning} |");
+            assert!(README.contains(&row), "README lacks the row:\n{row}");
+        }
+        let rows = README
+            .lines()
+            .skip_while(|l| !l.starts_with("## Exit codes"))
+            .take_while(|l| !l.starts_with("## Numeric") && !l.starts_with("## Bench"))
+            .filter(|l| l.starts_with("| ") && l[2..].starts_with(|c: char| c.is_ascii_digit()))
+            .count();
+        assert_eq!(
+            rows,
+            crate::exit::CODES.len(),
+            "README has other exit codes"
+        );
+        let help = crate::exit::help_table();
+        for (code, _) in crate::exit::CODES {
+            assert!(help.contains(&format!("  {code} ")), "{help}");
+        }
+    }
+
+    #[test]
+    fn every_numeric_flag_states_its_range_in_its_help_and_the_readme() {
+        for (subcommand, flag, range, default) in crate::ranges::FLAGS {
+            let help = flag_help(subcommand, flag);
+            assert!(
+                help.contains(range),
+                "`{subcommand} {flag}` help does not say `{range}`: {help}"
+            );
+            let row = format!("| `{subcommand} {flag}` | {range} | {default} |");
+            assert!(README.contains(&row), "README lacks the row:\n{row}");
+        }
     }
 }

@@ -1,14 +1,5 @@
-//! Exit codes, and turning an error chain into one line.
-//!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success |
-//! | 1 | `report --fail-on` threshold reached, or `process` change review found a new finding |
-//! | 2 | usage or configuration error (bad flag, missing path, unknown rule, no store yet) |
-//! | 3 | the store cannot be used (corrupt, foreign, newer, locked by another scan) |
-//! | 4 | any other failure (I/O while writing output, …) |
-//! | 5 | `process` or `revalidate` stopped gracefully: credits or quota exhausted, credentials rejected, `--max-cost` reached, or Ctrl-C; unfinished files (or unjudged findings) are pending again, re-run to resume |
-//! | 124 | `sandbox exec`/`run`: `--timeout` killed the command (otherwise they exit with the command's own code) |
+//! Exit codes, and turning an error chain into one line. [`CODES`] is the table that
+//! `warden --help` prints and the README repeats (a test keeps them the same).
 
 use warden_scan::ScanError;
 use warden_store::StoreError;
@@ -18,6 +9,46 @@ pub const USAGE: u8 = 2;
 pub const STORE: u8 = 3;
 pub const OTHER: u8 = 4;
 pub const STOPPED: u8 = 5;
+/// `sandbox exec`/`run` when `--timeout` killed the command (as `timeout(1)` does).
+pub const TIMED_OUT: u8 = 124;
+
+/// Every exit code and what it means, in Markdown (the help drops the backticks).
+pub const CODES: &[(u8, &str)] = &[
+    (0, "success"),
+    (
+        FAIL_ON,
+        "`report --fail-on` threshold reached, or `process --diff/--staged/--files` found a new finding",
+    ),
+    (
+        USAGE,
+        "usage or configuration error: bad flag or value (each numeric flag has a range), missing path, unknown rule, no store, no credentials, a model base URL that is not http(s)",
+    ),
+    (
+        STORE,
+        "the store cannot be used: corrupt, foreign, newer schema, held by another scan, deleted or replaced while in use",
+    ),
+    (
+        OTHER,
+        "any other failure: output that could not be written (a full disk), a `process` or `revalidate` run in which every investigation failed (each one's reason is a `warden: FILE: reason` line on stderr)",
+    ),
+    (
+        STOPPED,
+        "`process` or `revalidate` stopped gracefully (credits or quota exhausted, credentials rejected, `--max-cost` reached, Ctrl-C); unfinished work is pending again: re-run to resume",
+    ),
+    (
+        TIMED_OUT,
+        "`sandbox exec`/`run`: the command was killed by `--timeout` (otherwise these exit with the command's own code)",
+    ),
+];
+
+/// The exit-code table as `warden --help` shows it.
+pub fn help_table() -> String {
+    let mut out = String::from("Exit codes:\n");
+    for (code, meaning) in CODES {
+        out.push_str(&format!("  {code:<4} {}\n", meaning.replace('`', "")));
+    }
+    out
+}
 
 /// A usage or configuration error found by the CLI itself.
 #[derive(Debug, thiserror::Error)]

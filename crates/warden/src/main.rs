@@ -9,7 +9,7 @@ mod output;
 mod progress;
 mod ranges;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -26,7 +26,11 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let cli = match cli::Cli::try_parse_from(&args) {
+    let parsed = cli::Cli::command()
+        .after_help(cli::after_help())
+        .try_get_matches_from(&args)
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) if err.kind() == clap::error::ErrorKind::InvalidUtf8 => {
             eprintln!("warden: error: {}", exit::invalid_utf8(&args));

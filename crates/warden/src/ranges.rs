@@ -22,6 +22,26 @@ pub const MIN_SCORE: RangeInclusive<f64> = 0.0..=1_000_000.0;
 /// `process --max-cost`, in USD; zero would stop before the first file.
 pub const MAX_COST: RangeInclusive<f64> = 0.000_001..=1_000_000.0;
 
+/// Every numeric flag outside `sandbox`: (subcommand, flag, range as its help states it,
+/// default). The README's "Numeric flags" table lists the same rows; a test checks both.
+pub const FLAGS: &[(&str, &str, &str, &str)] = &[
+    ("scan", "--threads", "0 to 256", "0 (one per CPU)"),
+    ("scan", "--limit", "1 to 10000000", "none"),
+    ("scan", "--top", "0 to 10000", "10"),
+    ("scan", "--max-file-size", "1 byte to 1G", "1M"),
+    ("scan", "--min-score", "0 to 1000000", "3"),
+    ("process", "--limit", "1 to 10000000", "none"),
+    ("process", "--concurrency", "1 to 64", "4"),
+    (
+        "process",
+        "--max-cost",
+        "more than 0, at most 1000000",
+        "none",
+    ),
+    ("revalidate", "--limit", "1 to 10000000", "none"),
+    ("revalidate", "--concurrency", "1 to 64", "4"),
+];
+
 fn integer(s: &str, range: &RangeInclusive<u64>) -> Result<u64, String> {
     let n: u64 = s
         .trim()
