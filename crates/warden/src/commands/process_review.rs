@@ -16,6 +16,7 @@ use crate::cli::ProcessArgs;
 use crate::exit::UsageError;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use warden_scan::{NoProgress, ScannerBuilder};
@@ -61,17 +62,25 @@ pub fn change_set(root: &Path, args: &ProcessArgs) -> anyhow::Result<Option<Vec<
     } else if !args.files.is_empty() {
         ("--files".to_string(), args.files.clone())
     } else if let Some(list) = &args.files_from {
-        let text = if list.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())
+        // A list is read only from stdin or a regular file: a FIFO or device named here
+        // would block or never end. Paths are bytes, so the list is too.
+        let bytes = if list.as_os_str() == "-" {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                .map_err(|e| UsageError(format!("--files-from -: {e}")))?;
+            buf
         } else {
-            std::fs::read_to_string(list)
-        }
-        .map_err(|e| UsageError(format!("--files-from {}: {e}", list.display())))?;
-        let files = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(PathBuf::from)
+            warden_creds::read_regular_file(list, 64 << 20)
+                .map_err(|e| UsageError(format!("--files-from: {e}")))?
+                .ok_or_else(|| {
+                    UsageError(format!("--files-from {}: no such file", list.display()))
+                })?
+        };
+        let files = bytes
+            .split(|&b| b == b'\n')
+            .map(|l| l.trim_ascii())
+            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+            .map(|l| PathBuf::from(std::ffi::OsStr::from_bytes(l)))
             .collect();
         (format!("--files-from {}", list.display()), files)
     } else {

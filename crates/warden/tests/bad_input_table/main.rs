@@ -9,7 +9,9 @@ mod common;
 mod table;
 
 mod cli;
+mod credentials;
 mod output;
+mod process;
 mod report;
 mod scan;
 mod store;
@@ -18,8 +20,10 @@ mod store;
 fn modules() -> Vec<fn() -> Vec<table::Case>> {
     vec![
         cli::cases,
+        credentials::cases,
         scan::cases,
         output::cases,
+        process::cases,
         store::cases,
         report::cases,
     ]
@@ -54,7 +58,9 @@ macro_rules! module_test {
 }
 
 module_test!(cli_rows, cli);
+module_test!(credentials_rows, credentials);
 module_test!(scan_rows, scan);
 module_test!(output_rows, output);
+module_test!(process_rows, process);
 module_test!(store_rows, store);
 module_test!(report_rows, report);

@@ -183,7 +183,8 @@ impl Case {
                 .map_err(|e| format!("/dev/full: {e}"))?;
             cmd.stdout(full);
         }
-        let run = run_with_timeout(&mut cmd, self.timeout)?;
+        let run = run_with_timeout(&mut cmd, self.timeout)
+            .map_err(|why| format!("{}\n    args: {args:?}\n    {why}", self.name))?;
         let mut problems = Vec::new();
         if run.code != self.code {
             problems.push(format!("exit code {} (wanted {})", run.code, self.code));
