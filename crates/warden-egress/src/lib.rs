@@ -63,6 +63,8 @@ mod env;
 mod error;
 mod forward;
 mod front_door;
+#[doc(hidden)]
+pub mod fuzzing;
 mod io;
 mod policy;
 mod proxy;

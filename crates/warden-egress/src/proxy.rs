@@ -268,7 +268,12 @@ impl Inner {
     }
 
     /// Serves one client connection until it closes, goes idle, or upgrades to a tunnel.
-    pub(crate) async fn serve_connection(self: Arc<Self>, io: Socket, mode: Mode) {
+    /// Generic so the fuzz entry point can serve an in-memory stream; real listeners pass
+    /// a [`Socket`], which CONNECT tunnels take back from hyper to splice.
+    pub(crate) async fn serve_connection<S>(self: Arc<Self>, io: S, mode: Mode)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let activity = Activity::new();
         let io = Tracked::new(io, Meter::new(activity.clone()));
         let idle = self.idle_timeout;
@@ -279,9 +284,12 @@ impl Inner {
             let activity = conn_activity.clone();
             async move { Ok::<_, Infallible>(inner.route(req, mode, activity).await) }
         });
+        // half_close: a client that sends its request and shuts down its side (`printf |
+        // nc -N`, a scripted client) still gets the answer instead of a silent close.
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            .half_close(true)
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
         tokio::select! {

@@ -48,6 +48,7 @@ pub const TEST_RESOLVE_ENV: &str = "WARDEN_EGRESS_TEST_RESOLVE";
 pub const TEST_RESOLVE_LOG_ENV: &str = "WARDEN_EGRESS_TEST_RESOLVE_LOG";
 
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_RECORDED_QUERIES: usize = 100_000;
 
 impl Resolver {
     /// The host's resolver (`getaddrinfo` through `tokio::net::lookup_host`).
@@ -181,7 +182,10 @@ impl TestResolver {
     fn lookup(&self, host: &str) -> Option<Answer> {
         let host = normalise_host(host);
         if let Ok(mut q) = self.queries.lock() {
-            q.push(host.clone());
+            // Bounded: a long fuzzing run asks millions of times.
+            if q.len() < MAX_RECORDED_QUERIES {
+                q.push(host.clone());
+            }
         }
         if let Some(path) = &self.log {
             use std::io::Write;
