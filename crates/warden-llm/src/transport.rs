@@ -275,7 +275,9 @@ impl Transport {
                 message: format!("expected an event stream, got content-type {ctype:?}"),
             });
         }
-        let events = sse_stream(resp.bytes_stream().boxed(), cancel.clone(), self.timeout);
+        // The stall clock of the decoder governs; this bound only backs it up.
+        let idle = self.timeout.max(self.stall);
+        let events = sse_stream(resp.bytes_stream().boxed(), cancel.clone(), idle);
         Ok((events, started))
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! This module does the setup (store, project, model client from the credentials
 //! found) and the summary; [`super::process_worker`] runs the investigations.
+//! Why a file failed is one `warden: FILE: reason` line on stderr; a run in which
+//! every investigation failed exits 4 (a stop is 5, a new finding of a review 1).
 
 use super::process_review;
 use super::process_worker::{self, Stop, Summary, Work};
