@@ -336,7 +336,7 @@ pub struct ProcessArgs {
     pub json: bool,
     /// Lease on each claimed file, in seconds (renewed every third of it while the
     /// file is investigated); by default the investigation timeout plus five minutes
-    /// (10 to 604800).
+    /// (1 to 604800).
     #[arg(long, value_name = "SECS", hide = true, value_parser = ranges::lease_secs)]
     pub lease_secs: Option<u64>,
     /// Change review: scan and investigate the files changed on this branch since it
@@ -505,10 +505,13 @@ mod documented {
     const README: &str = include_str!("../../../README.md");
 
     fn flag_help(subcommand: &str, flag: &str) -> String {
-        let mut cmd = Cli::command();
-        let sub = cmd
-            .find_subcommand_mut(subcommand)
-            .unwrap_or_else(|| panic!("no subcommand {subcommand}"));
+        let mut sub = Cli::command();
+        for name in subcommand.split(' ') {
+            sub = sub
+                .find_subcommand(name)
+                .unwrap_or_else(|| panic!("no subcommand {subcommand}"))
+                .clone();
+        }
         let arg = sub
             .get_arguments()
             .find(|a| a.get_long() == flag.strip_prefix("--"))

@@ -539,12 +539,11 @@ fn two_processes_on_one_store_never_investigate_a_file_twice() {
 #[test]
 fn an_investigation_longer_than_its_lease_keeps_the_file() {
     let tree = scanned();
-    // The first request (app.py, from `a`) takes 25 s, more than twice the shortest
-    // lease (10 s) that --lease-secs accepts.
+    // The first request (app.py, from `a`) takes 5 s, more than twice the 2 s lease.
     let mock = MockLlm::start_blocking(
         Script::new(vec![Turn::text("Nothing here.")
             .with_usage(usage())
-            .with_delay(std::time::Duration::from_secs(25))])
+            .with_delay(std::time::Duration::from_secs(5))])
         .with_final_text("Nothing here."),
     );
     let home = tree.tmp.path().join("home-a");
@@ -556,17 +555,17 @@ fn an_investigation_longer_than_its_lease_keeps_the_file() {
         .env("ANTHROPIC_BASE_URL", mock.url())
         .current_dir(&tree.root)
         .stdin(std::process::Stdio::null())
-        .args(["process", "--limit", "1", "--lease-secs", "10", "--json"])
+        .args(["process", "--limit", "1", "--lease-secs", "2", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn a");
     // Past the first lease's expiry, while `a` is still investigating app.py.
-    std::thread::sleep(std::time::Duration::from_secs(12));
+    std::thread::sleep(std::time::Duration::from_secs(3));
     let b = process(
         &tree,
         &with_mock(&mock),
-        &["--lease-secs", "10", "--concurrency", "2", "--json"],
+        &["--lease-secs", "2", "--concurrency", "2", "--json"],
     );
     let a: Run = a.wait_with_output().expect("wait a").into();
     a.ok();

@@ -62,7 +62,7 @@ pub fn cases() -> Vec<Case> {
         p("--max-cost negative", &["--max-cost", "-1"]).says("--max-cost"),
         p("--max-cost NaN", &["--max-cost", "NaN"]).says("--max-cost"),
         p("--max-cost huge", &["--max-cost", "1e12"]).says("--max-cost"),
-        p("--lease-secs 1", &["--lease-secs", "1"]).says("--lease-secs"),
+        p("--lease-secs 0", &["--lease-secs", "0"]).says("--lease-secs"),
         p("unknown agent", &["--agent", "skynet"]).says("skynet"),
         p(
             "--diff as an option to git",
