@@ -36,6 +36,10 @@ fn bounded_duration(
         Some(d) if d > max => Err(format!(
             "{text:?} is too long: give {min_text} to {max_text}, or none"
         )),
+        // Only the word means no deadline: `0s` is a typo for a deadline, not "never".
+        None if !text.trim().eq_ignore_ascii_case("none") => Err(format!(
+            "{text:?} is too short: give {min_text} to {max_text}, or none"
+        )),
         d => Ok(Deadline(d)),
     }
 }

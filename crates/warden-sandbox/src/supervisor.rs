@@ -20,6 +20,9 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
+/// How often the supervisor checks that its sandbox can still be reached.
+const ORPHAN_CHECK: Duration = Duration::from_secs(2);
+
 pub const SUPERVISE_ARG: &str = "__sandbox-supervise";
 /// The descriptor number on which a starting supervisor reports to `create`.
 pub const READY_FD_ENV: &str = "WARDEN_SUPERVISOR_READY_FD";
@@ -302,8 +305,17 @@ impl Started {
         tokio::pin!(sleep);
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        // A sandbox whose state directory was removed (its data dir deleted by hand) can
+        // no longer be reached by `exec` or `destroy`: it ends instead of running on.
+        let mut orphan_check = tokio::time::interval(ORPHAN_CHECK);
         loop {
             tokio::select! {
+                _ = orphan_check.tick() => {
+                    if std::fs::symlink_metadata(self.sandbox.ctl_socket()).is_err() {
+                        self.kill().await;
+                        return 0;
+                    }
+                }
                 _ = &mut sleep => {
                     self.stop(Status::TimedOut, "its timeout passed: every process was killed").await;
                     return 0;

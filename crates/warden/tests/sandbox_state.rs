@@ -131,3 +131,36 @@ fn a_record_naming_another_sandbox_is_corrupt_and_only_its_own_dir_goes() {
     assert!(!s.sandbox_dir(&id).exists());
     assert_eq!(s.record(&other)["status"], "running");
 }
+
+#[test]
+fn a_sandbox_whose_state_was_deleted_ends_instead_of_running_unreachable() {
+    let s = Sandboxes::new();
+    let id = s.create(&["--timeout", "10m"]);
+    assert!(s
+        .output(&[
+            "exec",
+            &id,
+            "--detach",
+            "--",
+            "sh",
+            "-c",
+            "sleep 3022; true"
+        ])
+        .status
+        .success());
+    assert!(!processes_mentioning("sleep 3022").is_empty());
+    // Nothing can reach it any more: neither `exec` nor `destroy` find its record.
+    std::fs::remove_dir_all(s.sandbox_dir(&id)).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || processes_mentioning(
+            "sleep 3022"
+        )
+        .is_empty()),
+        "the sandbox's processes outlived its state"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || processes_mentioning(&id)
+            .is_empty()),
+        "its supervisor outlived its state"
+    );
+}

@@ -13,6 +13,7 @@ mod credentials;
 mod output;
 mod process;
 mod report;
+mod sandbox;
 mod scan;
 mod store;
 
@@ -26,6 +27,7 @@ fn modules() -> Vec<fn() -> Vec<table::Case>> {
         process::cases,
         store::cases,
         report::cases,
+        sandbox::cases,
     ]
 }
 
@@ -64,3 +66,4 @@ module_test!(output_rows, output);
 module_test!(process_rows, process);
 module_test!(store_rows, store);
 module_test!(report_rows, report);
+module_test!(sandbox_rows, sandbox);

@@ -183,8 +183,10 @@ impl Case {
                 .map_err(|e| format!("/dev/full: {e}"))?;
             cmd.stdout(full);
         }
-        let run = run_with_timeout(&mut cmd, self.timeout)
-            .map_err(|why| format!("{}\n    args: {args:?}\n    {why}", self.name))?;
+        let run = run_with_timeout(&mut cmd, self.timeout);
+        // A case that wrongly created a sandbox must not leave it running.
+        destroy_sandboxes(&ctx);
+        let run = run.map_err(|why| format!("{}\n    args: {args:?}\n    {why}", self.name))?;
         let mut problems = Vec::new();
         if run.code != self.code {
             problems.push(format!("exit code {} (wanted {})", run.code, self.code));
@@ -284,6 +286,20 @@ fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<common::Run,
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
             Err(format!("still running after {timeout:?}: a hang"))
         }
+    }
+}
+
+/// Destroys every sandbox the case's HOME holds (there should be none).
+fn destroy_sandboxes(ctx: &Ctx) {
+    let dir = ctx.home().join(".local/state/warden/sandboxes");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let _ = isolated(ctx)
+            .args(["sandbox", "destroy"])
+            .arg(entry.file_name())
+            .output();
     }
 }
 
