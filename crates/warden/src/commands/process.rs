@@ -128,12 +128,13 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         _ => None,
     };
     store.finish_run(run_id, status, &stats)?;
+    // Deleted or replaced while the run wrote to it: nothing it did was kept.
+    store.check_in_place()?;
     drop(store);
     if let (Some(path), Some(new), Some(paths)) = (&args.comment_out, &new, &review) {
         let stop = outcome.stop.as_ref().map(Stop::message);
         let text = process_review::comment(paths.len(), new, stop.as_deref());
-        super::emit(Some(path), &text)
-            .map_err(|e| anyhow::anyhow!("--comment-out {}: {e:#}", path.display()))?;
+        crate::output::write(path, "--comment-out", &text)?;
     }
 
     process_worker::print_failures(&outcome.failures);

@@ -119,6 +119,8 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
         RunStatus::Done
     };
     store.finish_run(run_id, status, &stats)?;
+    // Deleted or replaced while the run wrote to it: nothing it did was kept.
+    store.check_in_place()?;
     let failures: Vec<(String, String)> = out
         .failures
         .iter()

@@ -39,6 +39,7 @@ pub fn run(global: &GlobalArgs, args: &TriageArgs) -> anyhow::Result<u8> {
             return Err(UsageError("--reason must not be empty".into()).into());
         }
         store.set_disposition(&project, &id, d, Some(reason))?;
+        store.check_in_place()?;
         let text = if args.json {
             serde_json::to_string_pretty(
                 &serde_json::json!({"id": id, "disposition": d.as_str(), "reason": reason}),
