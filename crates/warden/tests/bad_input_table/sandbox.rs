@@ -166,6 +166,25 @@ pub fn cases() -> Vec<Case> {
         .says("not a snapshot id")
         .check("victim untouched", holds("victim", "precious")),
         sandbox(
+            "snapshots --rm of a tampered record",
+            &["snapshots", "--rm", "../../../../../victim"],
+        )
+        .prep(|ctx| {
+            std::fs::create_dir_all(ctx.path("victim")).unwrap();
+            std::fs::write(ctx.path("victim/precious"), "keep").unwrap();
+            let snap = ctx
+                .home()
+                .join(".local/state/warden/snapshots/snap-00ff00ff00");
+            std::fs::create_dir_all(&snap).unwrap();
+            std::fs::write(
+                snap.join("meta.json"),
+                r#"{"id":"../../../../../victim","source_sandbox":"sb-0","created_ms":1,"files":0,"bytes":0}"#,
+            )
+            .unwrap();
+        })
+        .says("not a snapshot id")
+        .check("victim untouched", holds("victim/precious", "keep")),
+        sandbox(
             "snapshots --rm unknown",
             &["snapshots", "--rm", "snap-nope"],
         )
@@ -182,6 +201,18 @@ pub fn cases() -> Vec<Case> {
         )
         .says("--memory"),
         sandbox("unknown subcommand", &["pause", "x"]).says("pause"),
+        sandbox(
+            "run passes non-UTF-8 arguments byte for byte",
+            &["run", "--", "printf", "%s"],
+        )
+        .arg_bytes(b"caf\xe9")
+        .code(0)
+        .changes()
+        .check("the bytes came back", |_, run| {
+            (run.raw_stdout == b"caf\xe9")
+                .then_some(())
+                .ok_or_else(|| format!("stdout {:?}", run.raw_stdout))
+        }),
     ]);
     rows
 }

@@ -223,18 +223,62 @@ fn hold_scan_lock(ctx: &Ctx) {
         .unwrap();
 }
 
-/// Permission problems (only meaningful where permissions stop this user: not root).
+const STRIPE: &str = "sk_live_51Hq8xYzAbCdEfGhIjKlMnOpQr";
+
+/// Permission problems and secrets: what a scan may not take for deleted files, and
+/// what it may not write out.
 fn permission_rows() -> Vec<Case> {
-    let as_root = unsafe { libc::geteuid() } == 0;
-    if as_root {
-        // Root reads everything; `unreadable_root_rescan_*` in scan_rescan.rs covers these by
-        // dropping to an unprivileged uid.
-        return Vec::new();
-    }
-    vec![case("scan: unreadable root", Scanned, &["scan", "{root}"])
-        .prep(|ctx| {
-            std::fs::set_permissions(ctx.root(), std::fs::Permissions::from_mode(0o300)).unwrap()
+    let chmod = |p: std::path::PathBuf, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    vec![
+        case(
+            "scan: a root that became unlistable changes nothing",
+            Scanned,
+            &["scan", "{root}"],
+        )
+        .unprivileged()
+        .prep(move |ctx| chmod(ctx.root(), 0o311))
+        .says("permission denied")
+        .says("proj"),
+        case(
+            "scan: an unreadable directory keeps its files",
+            Scanned,
+            &["scan", "{root}", "--json"],
+        )
+        .unprivileged()
+        .prep(move |ctx| {
+            std::fs::rename(ctx.root().join("util.py"), ctx.root().join("lib.py")).unwrap();
+            std::fs::create_dir(ctx.root().join("locked")).unwrap();
+            chmod(ctx.root().join("locked"), 0o000);
         })
-        .code(2)
-        .says("permission denied")]
+        .code(0)
+        .changes()
+        .prints("\"unvisited\": [\n      \"locked\"")
+        .prints("\"gone\": 1"),
+        case(
+            "scan: a live key is never written out",
+            Tree,
+            &["scan", "{root}", "--json"],
+        )
+        .prep(|ctx| {
+            let line = format!("import stripe\nstripe.api_key = \"{STRIPE}\"\n");
+            std::fs::write(ctx.root().join("pay.py"), line).unwrap();
+        })
+        .code(0)
+        .changes()
+        .prints("sk_live_")
+        .check("no secret in stdout or the store", |ctx, run| {
+            let mut all = run.raw_stdout.clone();
+            for entry in std::fs::read_dir(ctx.data()).map_err(|e| e.to_string())? {
+                all.extend(
+                    std::fs::read(entry.map_err(|e| e.to_string())?.path()).unwrap_or_default(),
+                );
+            }
+            let tail = &STRIPE[10..];
+            (!all.windows(tail.len()).any(|w| w == tail.as_bytes()))
+                .then_some(())
+                .ok_or_else(|| "the key was written".to_string())
+        }),
+    ]
 }

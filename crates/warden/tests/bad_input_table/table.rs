@@ -89,6 +89,7 @@ pub struct Case {
     may_change: bool,
     timeout: Duration,
     stdout_dev_full: bool,
+    unprivileged: bool,
 }
 
 /// `warden <args>` from a fresh copy of `fixture`; `{root}` etc. are expanded.
@@ -106,6 +107,7 @@ pub fn case(name: &str, fixture: Fixture, args: &[&str]) -> Case {
         may_change: false,
         timeout: Duration::from_secs(60),
         stdout_dev_full: false,
+        unprivileged: false,
     }
 }
 
@@ -153,6 +155,12 @@ impl Case {
         self.may_change = true;
         self
     }
+    /// Runs as a user that file permissions stop: this one, or `nobody` when the tests
+    /// run as root (then the case's directories are opened up for it to use).
+    pub fn unprivileged(mut self) -> Self {
+        self.unprivileged = true;
+        self
+    }
     /// Standard output is `/dev/full`: every write to it fails with ENOSPC.
     pub fn stdout_to_dev_full(mut self) -> Self {
         self.stdout_dev_full = true;
@@ -175,6 +183,12 @@ impl Case {
         cmd.args(&args);
         for (k, v) in &self.env {
             cmd.env(k, ctx.expand(v));
+        }
+        // SAFETY: geteuid has no preconditions.
+        if self.unprivileged && unsafe { libc::geteuid() } == 0 {
+            open_up(&ctx);
+            use std::os::unix::process::CommandExt;
+            cmd.uid(65534).gid(65534);
         }
         if self.stdout_dev_full {
             let full = std::fs::OpenOptions::new()
@@ -285,6 +299,23 @@ fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<common::Run,
             // SAFETY: kill(2) on a pid we spawned and have not reaped.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
             Err(format!("still running after {timeout:?}: a hang"))
+        }
+    }
+}
+
+/// Lets `nobody` reach the case's directories and write its store, without making
+/// readable what the case made unreadable (mode 0 or no read bit stays so).
+fn open_up(ctx: &Ctx) {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path, mode: u32| {
+        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    };
+    set(ctx.tmp.path(), 0o755);
+    set(&ctx.home(), 0o777);
+    if let Ok(entries) = std::fs::read_dir(ctx.data()) {
+        set(&ctx.data(), 0o777);
+        for entry in entries.flatten() {
+            set(&entry.path(), 0o666);
         }
     }
 }
