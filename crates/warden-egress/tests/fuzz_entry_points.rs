@@ -51,6 +51,21 @@ async fn connections_served_from_memory_get_http_answers() {
     assert!(got.starts_with("HTTP/1.1 400"), "{got}");
 }
 
+/// Found by `fuzz/fuzz_targets/egress_request.rs`: a malformed HTTP/1.0 request line
+/// followed by bytes after the blank line gets a 400 in the client's own version, not a
+/// hang or a dropped connection.
+#[tokio::test]
+async fn a_malformed_http_1_0_request_gets_a_400() {
+    let proxy = proxy();
+    let input = b"CT recret.fuzvvC.est:443 HTTP/1.0\r\n\r\n\x16\x00\x00\xdd\x00lfoo\r\nT recret.fuzvvvvvvvvvvvvvvvvvz.\x05hello";
+    let got = answer(&proxy, None, input).await;
+    assert!(
+        got.starts_with("HTTP/1.0 400") || got.starts_with("HTTP/1.1 400"),
+        "{got}"
+    );
+    assert!(got.contains("x-warden-egress: rejected"), "{got}");
+}
+
 #[test]
 fn targets_parse_to_canonical_hosts_or_reasons() {
     assert_eq!(
