@@ -93,6 +93,7 @@ pub(crate) async fn drive<J: Job>(
             return Err(Failed {
                 error,
                 calls: st.calls,
+                session: None,
             })
         }
     };
@@ -139,10 +140,7 @@ pub(crate) async fn investigate(
     task: &FileTask,
     cancel: &CancellationToken,
 ) -> Result<Investigation, Failed> {
-    let fail = |error: AgentError| Failed {
-        error,
-        calls: Vec::new(),
-    };
+    let fail = Failed::before_any_call;
     let root = Root::new(&task.root).map_err(|e| fail(AgentError::Other(e)))?;
     if let Err(e) = root.resolve(&task.path) {
         let msg = format!("cannot investigate `{}`: {e}", task.path);
@@ -375,6 +373,7 @@ impl Investigate<'_> {
             rejected: self.rejected,
             calls,
             outcome,
+            session: None,
         }
     }
 }

@@ -77,6 +77,22 @@ pub struct Investigation {
     /// `run_id` None, `path` Some(task.path).
     pub calls: Vec<warden_store::LlmCall>,
     pub outcome: Outcome,
+    /// The external agent's session, when the agent has one (the native agent has none).
+    pub session: Option<AgentSession>,
+}
+
+/// What an external agent CLI reports about one of its runs, kept in the store
+/// (`agent_sessions`) so that a run can be traced back to the CLI's own logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSession {
+    /// The agent's name, as [`Agent::name`]: "claude", "codex", "opencode".
+    pub agent: String,
+    /// The CLI's own id for the session, when it reports one.
+    pub session_id: Option<String>,
+    /// Model turns the CLI reported.
+    pub turns: u32,
+    /// The end of the agent's output when it could not be parsed (kept for `warden status`).
+    pub output_tail: Option<String>,
 }
 
 /// Why an investigation failed.
@@ -96,6 +112,19 @@ pub struct Failed {
     pub error: AgentError,
     /// Calls completed before the failure (same form as [`Investigation::calls`]).
     pub calls: Vec<warden_store::LlmCall>,
+    /// The external agent's session, when it got far enough to have one.
+    pub session: Option<AgentSession>,
+}
+
+impl Failed {
+    /// A failure before any model call was made.
+    pub fn before_any_call(error: AgentError) -> Failed {
+        Failed {
+            error,
+            calls: Vec::new(),
+            session: None,
+        }
+    }
 }
 
 /// Per-file limits.
@@ -118,13 +147,36 @@ impl Default for Limits {
     }
 }
 
-/// Something that investigates one file.
-pub trait Investigator: Send + Sync {
+/// Something that investigates files and judges findings: the native agent, or an
+/// adapter that drives an external agent CLI. The pipeline holds it as `Arc<dyn Agent>`.
+///
+/// Both methods return the calls made before a failure in [`Failed::calls`], so
+/// their spend is recorded, and stop promptly when `cancel` fires
+/// ([`LlmError::Cancelled`]).
+pub trait Agent: Send + Sync {
+    /// "native", "claude", "codex", "opencode": recorded with each session.
+    fn name(&self) -> &str;
+
+    /// Files one investigation may take; the pipeline clamps `--batch-size` to it.
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    /// Investigates `batch` (at most [`Agent::max_batch`] files, all from one
+    /// directory) in one go. The findings may be in any of the batch's files (or
+    /// elsewhere in the tree); the outcome is that of the whole batch.
     fn investigate<'a>(
         &'a self,
-        task: &'a FileTask,
+        batch: &'a [FileTask],
         cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Investigation, AgentError>>;
+    ) -> BoxFuture<'a, Result<Investigation, Failed>>;
+
+    /// Judges one stored finding.
+    fn revalidate<'a>(
+        &'a self,
+        task: &'a FindingTask,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Revalidation, Failed>>;
 }
 
 /// The built-in agent: a tool-use loop over a [`ModelClient`].
@@ -155,9 +207,9 @@ impl NativeAgent {
 }
 
 impl NativeAgent {
-    /// Like [`Investigator::investigate`], but a failure keeps the calls
-    /// already made (cancellation, exhausted credits, ... after some turns),
-    /// so the caller can record their spend.
+    /// Investigates one file; a failure keeps the calls already made
+    /// (cancellation, exhausted credits, ... after some turns), so the caller
+    /// can record their spend. [`Agent::investigate`] with a batch of one.
     ///
     /// Errors: an [`LlmError`] on the first call, any error that
     /// [`LlmError::stops_run`], and [`LlmError::Cancelled`] are `Err`. Any
@@ -187,16 +239,36 @@ impl NativeAgent {
     }
 }
 
-impl Investigator for NativeAgent {
+/// The native agent takes one file per investigation ([`Agent::max_batch`] is 1):
+/// its prompt, turn and token limits are sized for one file, and a batch merged
+/// from separate investigations would hide which file hit a limit. A batch of
+/// any other size is refused with [`AgentError::Other`] before any model call.
+impl Agent for NativeAgent {
+    fn name(&self) -> &str {
+        "native"
+    }
+
     fn investigate<'a>(
         &'a self,
-        task: &'a FileTask,
+        batch: &'a [FileTask],
         cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Investigation, AgentError>> {
+    ) -> BoxFuture<'a, Result<Investigation, Failed>> {
         Box::pin(async move {
-            agent::investigate(self, task, cancel)
-                .await
-                .map_err(|f| f.error)
+            match batch {
+                [task] => agent::investigate(self, task, cancel).await,
+                _ => Err(Failed::before_any_call(AgentError::Other(format!(
+                    "the native agent investigates one file at a time, not a batch of {} (its max_batch is 1)",
+                    batch.len()
+                )))),
+            }
         })
+    }
+
+    fn revalidate<'a>(
+        &'a self,
+        task: &'a FindingTask,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Revalidation, Failed>> {
+        Box::pin(revalidate::revalidate(self, task, cancel))
     }
 }

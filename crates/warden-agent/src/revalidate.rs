@@ -62,6 +62,8 @@ pub struct Revalidation {
     pub calls: Vec<LlmCall>,
     /// `Incomplete` when a limit was hit or the model never answered.
     pub outcome: Outcome,
+    /// The external agent's session, when the agent has one (the native agent has none).
+    pub session: Option<crate::AgentSession>,
 }
 
 impl Revalidation {
@@ -238,10 +240,7 @@ pub(crate) async fn revalidate(
     task: &FindingTask,
     cancel: &CancellationToken,
 ) -> Result<Revalidation, Failed> {
-    let root = Root::new(&task.root).map_err(|e| Failed {
-        error: AgentError::Other(e),
-        calls: Vec::new(),
-    })?;
+    let root = Root::new(&task.root).map_err(|e| Failed::before_any_call(AgentError::Other(e)))?;
     let mut job = Revalidate {
         task,
         verdict: None,
@@ -259,10 +258,15 @@ pub(crate) async fn revalidate(
     };
     let (outcome, calls) = match drive(agent, &root, &mut job, cancel).await {
         Ok(r) => r,
-        Err(Failed { error, calls }) => {
+        Err(Failed {
+            error,
+            calls,
+            session,
+        }) => {
             return Err(Failed {
                 error,
                 calls: tag(calls),
+                session,
             })
         }
     };
@@ -276,6 +280,7 @@ pub(crate) async fn revalidate(
         verdict: job.verdict,
         calls: tag(calls),
         outcome,
+        session: None,
     })
 }
 

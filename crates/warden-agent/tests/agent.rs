@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
-use warden_agent::{AgentError, Investigator, Limits, Outcome};
+use warden_agent::{Agent, AgentError, Limits, Outcome};
 use warden_llm::{CancellationToken, LlmError};
 use warden_store::Severity;
 use warden_testkit::mock_llm::{ErrorKind, MockLlm, Script, ToolCall, Turn, Usage};
@@ -255,7 +255,10 @@ async fn cancellation_mid_call_returns_promptly() {
         c2.cancel();
     });
     let started = Instant::now();
-    let r = agent.investigate(&t, &cancel).await;
+    let r = agent
+        .investigate(std::slice::from_ref(&t), &cancel)
+        .await
+        .map_err(|f| f.error);
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",

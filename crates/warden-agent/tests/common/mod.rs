@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use warden_agent::{AgentError, FileTask, Investigation, Investigator, Limits, NativeAgent};
+use warden_agent::{Agent, AgentError, FileTask, Investigation, Limits, NativeAgent};
 use warden_creds::Secret;
 use warden_llm::{
     AnthropicAuth, AnthropicClient, AnthropicConfig, CancellationToken, ModelClient, OpenAiClient,
@@ -72,7 +72,9 @@ pub fn agent(mock: &MockLlm) -> NativeAgent {
 }
 
 pub async fn run(agent: &NativeAgent, task: &FileTask) -> Result<Investigation, AgentError> {
-    agent.investigate(task, &CancellationToken::new()).await
+    Agent::investigate(agent, std::slice::from_ref(task), &CancellationToken::new())
+        .await
+        .map_err(|f| f.error)
 }
 
 pub fn report(start: u32, end: u32, title: &str) -> Value {

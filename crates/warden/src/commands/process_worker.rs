@@ -215,7 +215,7 @@ pub async fn run(
                 let Some(joined) = joined else { continue };
                 let (id, result) = match joined {
                     Ok((id, r)) => (id, r),
-                    Err(e) => (e.id(), Err(Failed { error: AgentError::Other(format!("the investigation task failed: {e}")), calls: Vec::new() })),
+                    Err(e) => (e.id(), Err(Failed::before_any_call(AgentError::Other(format!("the investigation task failed: {e}"))))),
                 };
                 let path = paths.remove(&id).unwrap_or_default();
                 finished += 1;
@@ -326,7 +326,7 @@ fn settle(
                 }
             }
         }
-        Err(Failed { error, calls }) => {
+        Err(Failed { error, calls, .. }) => {
             record_calls(&mut store, work, out, path, &calls)?;
             match error {
                 AgentError::Llm(e) if e.stops_run() => {

@@ -238,7 +238,7 @@ fn settle(
             };
             (r.calls, r.verdict, reason)
         }
-        Err(Failed { error, calls }) => {
+        Err(Failed { error, calls, .. }) => {
             let reason = match error {
                 AgentError::Llm(e) if e.stops_run() => {
                     out.stop.get_or_insert(Stop::Llm(e));
