@@ -383,6 +383,9 @@ pub struct ProjectStatus {
     /// The files that cost the most, most expensive first (at most [`TOP_FILES_BY_SPEND`]).
     #[serde(default)]
     pub top_files_by_spend: Vec<FileSpend>,
+    /// Every failed candidate file with why, by path.
+    #[serde(default)]
+    pub failed_files: Vec<FailedFile>,
     pub last_scan_at: Option<String>,
 }
 
@@ -478,3 +481,64 @@ pub struct Spend {
     /// Per run, oldest run first; calls without a run come last.
     pub by_run: Vec<RunSpend>,
 }
+
+/// A candidate file whose last investigation failed, for `warden status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedFile {
+    pub path: String,
+    /// Why it failed (secrets redacted); `None` only for rows written without one.
+    pub reason: Option<String>,
+    /// The agent of the latest session on this file, when an external agent ran it.
+    pub agent: Option<String>,
+    pub session_id: Option<String>,
+    /// The end of that agent's output, when it was kept (output it could not parse).
+    pub output_tail: Option<String>,
+}
+
+/// How an agent session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOutcome {
+    /// The agent finished.
+    Complete,
+    /// A limit was hit, or the agent never gave an answer.
+    Incomplete,
+    /// An error ended it.
+    Failed,
+    /// The run stopped (Ctrl-C, credits, `--max-cost`) while it ran.
+    Cancelled,
+}
+
+impl SessionOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionOutcome::Complete => "complete",
+            SessionOutcome::Incomplete => "incomplete",
+            SessionOutcome::Failed => "failed",
+            SessionOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One external agent session on one file (a session over a batch is one record per
+/// file, sharing `session_id`), or on one finding when it judged that finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub run_id: Option<i64>,
+    pub path: String,
+    /// Set when the session revalidated this finding.
+    pub finding_id: Option<String>,
+    /// "claude", "codex", "opencode", ...
+    pub agent: String,
+    /// The CLI's own session id, when it reported one.
+    pub session_id: Option<String>,
+    pub turns: u32,
+    pub outcome: SessionOutcome,
+    /// The end of the agent's output (secrets redacted, at most [`MAX_OUTPUT_TAIL`] bytes).
+    pub output_tail: Option<String>,
+    /// Set by the store when recorded (RFC 3339 UTC); ignored on input.
+    pub created_at: String,
+}
+
+/// The most of an agent's output tail the store keeps, in bytes (the end is kept).
+pub const MAX_OUTPUT_TAIL: usize = 16 * 1024;

@@ -99,6 +99,42 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Claims each of `paths` that is claimable (as [`Store::claim_file`]) in one
+    /// transaction; returns the ones claimed, in the order given.
+    pub fn claim_paths(
+        &mut self,
+        project: &str,
+        paths: &[&str],
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        require_holder(&self.path, holder)?;
+        let tx = write_tx(&mut self.conn, &self.path)?;
+        require_project(&tx, &self.path, project)?;
+        let now = now();
+        let until = after(lease);
+        let mut claim = tx
+            .prepare_cached(
+                "UPDATE files SET status = 'processing', lease_holder = ?3, lease_until = ?4, updated_at = ?5
+                 WHERE project = ?1 AND path = ?2 AND is_candidate = 1
+                   AND (status IN ('pending', 'failed')
+                        OR (status = 'processing' AND (lease_until IS NULL OR lease_until <= ?5)))",
+            )
+            .db(&self.path)?;
+        let mut claimed = Vec::with_capacity(paths.len());
+        for path in paths {
+            let changed = claim
+                .execute(params![project, path, holder, until, now])
+                .db(&self.path)?;
+            if changed == 1 {
+                claimed.push(path.to_string());
+            }
+        }
+        drop(claim);
+        tx.commit().db(&self.path)?;
+        Ok(claimed)
+    }
+
     /// Puts every analyzed candidate back to pending (for `--reinvestigate`); returns how many.
     ///
     /// Findings already stored stay; files being processed or failed are left alone.
@@ -198,6 +234,37 @@ impl Store {
             )
             .db(&self.path)?;
         Ok(changed == 1)
+    }
+
+    /// Extends `holder`'s leases on `paths` to `lease` from now, in one transaction;
+    /// returns the paths it no longer holds (not renewed).
+    pub fn renew_leases(
+        &mut self,
+        project: &str,
+        paths: &[&str],
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let until = after(lease);
+        let tx = write_tx(&mut self.conn, &self.path)?;
+        let mut renew = tx
+            .prepare_cached(
+                "UPDATE files SET lease_until = ?4
+                 WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3",
+            )
+            .db(&self.path)?;
+        let mut lost = Vec::new();
+        for path in paths {
+            let changed = renew
+                .execute(params![project, path, holder, until])
+                .db(&self.path)?;
+            if changed != 1 {
+                lost.push(path.to_string());
+            }
+        }
+        drop(renew);
+        tx.commit().db(&self.path)?;
+        Ok(lost)
     }
 
     /// Gives a claimed file back (status pending), e.g. on a graceful stop.

@@ -111,6 +111,17 @@ pub(crate) fn disposition(path: &Path, s: &str) -> Result<Disposition, StoreErro
     )
 }
 
+pub(crate) fn session_outcome(path: &Path, s: &str) -> Result<SessionOutcome, StoreError> {
+    use SessionOutcome::*;
+    parse(
+        path,
+        "session outcome",
+        &[Complete, Incomplete, Failed, Cancelled],
+        SessionOutcome::as_str,
+        s,
+    )
+}
+
 /// The stored `tech` JSON array.
 pub(crate) fn tech(path: &Path, s: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(s)

@@ -13,6 +13,7 @@ mod open;
 mod projects;
 mod review;
 mod schema;
+mod sessions;
 mod spend;
 
 use crate::error::StoreError;

@@ -14,7 +14,7 @@ use std::path::Path;
 pub(crate) const APPLICATION_ID: i32 = 0x5752_444E;
 
 /// (version, name, SQL) in order; never edit a released entry, append a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial schema", V1)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial schema", V1), (2, "agent sessions", V2)];
 
 /// The newest schema version this build knows.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -144,6 +144,26 @@ CREATE TABLE locks (
     lease_until TEXT NOT NULL,
     PRIMARY KEY (project, name)
 );
+"#;
+
+/// One row per file an external agent's session covered (a batch shares its session),
+/// or per finding it judged (`finding_id` set).
+const V2: &str = r#"
+CREATE TABLE agent_sessions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    project     TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    run_id      BIGINT REFERENCES runs(id),
+    path        TEXT NOT NULL,
+    finding_id  TEXT,
+    agent       TEXT NOT NULL,
+    session_id  TEXT,
+    turns       BIGINT NOT NULL,
+    outcome     TEXT NOT NULL
+                CHECK (outcome IN ('complete', 'incomplete', 'failed', 'cancelled')),
+    output_tail TEXT,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX agent_sessions_path ON agent_sessions (project, path, id);
 "#;
 
 /// Whether a table of this name exists.

@@ -204,6 +204,7 @@ impl Store {
         status.unpriced_calls = spend.unpriced_calls;
         status.spend_by_run = spend.by_run;
         status.top_files_by_spend = self.spend_by_file(project, Some(TOP_FILES_BY_SPEND))?;
+        status.failed_files = self.failed_files(project)?;
         Ok(status)
     }
 

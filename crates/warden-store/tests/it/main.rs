@@ -8,4 +8,5 @@ mod open;
 mod redaction;
 mod review;
 mod scan;
+mod sessions;
 mod spend;
