@@ -26,6 +26,7 @@
 pub mod agent;
 pub mod confine;
 pub mod finding;
+pub mod mcp;
 pub mod prompt;
 pub mod revalidate;
 pub mod tools;

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
             init_logging(1);
             return exit_code(warden_sandbox::supervisor::main(&args[2..]));
         }
+        // The MCP server an agent CLI starts (inside a sandbox): stdout is the protocol.
+        Some(warden_agent::mcp::ARG) => return exit_code(warden_agent::mcp::main(&args[2..])),
         _ => {}
     }
     let parsed = cli::Cli::command()
