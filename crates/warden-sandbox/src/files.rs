@@ -16,13 +16,67 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+pub use crate::tree::{
+    copy_tree, copy_workspace, is_left_out, is_secret_file, is_warden_dir, tree_size,
+};
+
 /// Totals of one copy.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Copied {
     pub files: u64,
     pub bytes: u64,
-    /// Entries left out: `.env*` secrets, sockets, devices.
+    /// Entries left out: `.env*` secrets, Warden's own `.warden/` store, sockets, devices.
     pub skipped: u64,
+}
+
+/// Where a path inside a sandbox lives on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The host directory of the tree it is in (the sandbox's workspace or home, or the
+    /// host directory of a read-only bind).
+    pub root: PathBuf,
+    /// The path below `root`.
+    pub rel: PathBuf,
+    /// In a read-only bind: nothing may be copied in.
+    pub read_only: bool,
+    /// In a read-only workspace bound as it is: `.env*` and `.warden/` are left out of
+    /// copies, as the sandbox cannot see them either.
+    pub filtered: bool,
+}
+
+/// Finds where `inside` (absolute, or relative to /workspace) lives on the host: in a
+/// read-only bind, in the bound workspace, or in the sandbox's own workspace or home.
+pub fn locate(
+    sandbox: &SandboxDir,
+    meta: &crate::state::SandboxMeta,
+    inside: &Path,
+) -> Result<Located> {
+    let (root, rel) = split_inside(sandbox, inside)?;
+    let base = if root == sandbox.home() {
+        HOME
+    } else {
+        WORKSPACE
+    };
+    let full = Path::new(base).join(&rel);
+    let bound =
+        crate::binds::host_for(&meta.read_only_binds, meta.workspace_bind.as_deref(), &full);
+    Ok(match bound {
+        Some((host, rel)) => Located {
+            filtered: meta
+                .workspace_bind
+                .as_deref()
+                .is_some_and(|dir| dir == host),
+            root: host.to_path_buf(),
+            rel,
+            read_only: true,
+        },
+        None => Located {
+            root,
+            rel,
+            read_only: false,
+            filtered: false,
+        },
+    })
 }
 
 /// Which writable tree of the sandbox a path inside it belongs to, and the path below it.
@@ -116,11 +170,19 @@ fn escape_error(inside: &Path, e: std::io::Error) -> SandboxError {
 /// Copies a host file or directory to `inside` (a file or directory path in the sandbox).
 pub fn copy_in(
     sandbox: &SandboxDir,
+    meta: &crate::state::SandboxMeta,
     host: &Path,
     inside: &Path,
     owner: Option<u32>,
 ) -> Result<Copied> {
-    let (root_dir, rel) = split_inside(sandbox, inside)?;
+    let place = locate(sandbox, meta, inside)?;
+    if place.read_only {
+        return Err(SandboxError::Invalid(format!(
+            "{}: read-only in the sandbox (a host directory bound read-only)",
+            inside.display()
+        )));
+    }
+    let (root_dir, rel) = (place.root, place.rel);
     let root = open_root(&root_dir)?;
     let meta = std::fs::metadata(host).map_err(|e| match e.kind() {
         // A source that is not there is the user's to fix (exit 2).
@@ -240,8 +302,21 @@ fn copy_in_rec(
 }
 
 /// Copies a file or directory at `inside` out to `host`.
-pub fn copy_out(sandbox: &SandboxDir, inside: &Path, host: &Path) -> Result<Copied> {
-    let (root_dir, rel) = split_inside(sandbox, inside)?;
+pub fn copy_out(
+    sandbox: &SandboxDir,
+    meta: &crate::state::SandboxMeta,
+    inside: &Path,
+    host: &Path,
+) -> Result<Copied> {
+    let place = locate(sandbox, meta, inside)?;
+    let filter = place.filtered;
+    if filter && place.rel.iter().any(is_left_out) {
+        return Err(SandboxError::Invalid(format!(
+            "{}: no such file in the sandbox",
+            inside.display()
+        )));
+    }
+    let (root_dir, rel) = (place.root, place.rel);
     let root = open_root(&root_dir)?;
     let fd = open_beneath(&root, &rel, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
         .map_err(|e| escape_error(inside, e))?;
@@ -254,7 +329,15 @@ pub fn copy_out(sandbox: &SandboxDir, inside: &Path, host: &Path) -> Result<Copi
         host.to_path_buf()
     };
     let mut copied = Copied::default();
-    copy_out_rec(&root, &rel, File::from(fd), &target, inside, &mut copied)?;
+    copy_out_rec(
+        &root,
+        &rel,
+        File::from(fd),
+        &target,
+        inside,
+        filter,
+        &mut copied,
+    )?;
     Ok(copied)
 }
 
@@ -264,6 +347,7 @@ fn copy_out_rec(
     file: File,
     host: &Path,
     inside: &Path,
+    filter: bool,
     copied: &mut Copied,
 ) -> Result<()> {
     let meta = file
@@ -279,6 +363,9 @@ fn copy_out_rec(
             .map(|e| std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
             .filter(|n| n != "." && n != "..")
             .collect();
+        let (names, left_out): (Vec<_>, Vec<_>) =
+            names.into_iter().partition(|n| !(filter && is_left_out(n)));
+        copied.skipped += left_out.len() as u64;
         for name in names {
             let child_rel = rel.join(&name);
             match open_beneath(
@@ -291,7 +378,15 @@ fn copy_out_rec(
                     let f = File::from(fd);
                     let ft = f.metadata().map(|m| m.file_type());
                     if ft.as_ref().is_ok_and(|t| t.is_dir() || t.is_file()) {
-                        copy_out_rec(root, &child_rel, f, &host.join(&name), inside, copied)?;
+                        copy_out_rec(
+                            root,
+                            &child_rel,
+                            f,
+                            &host.join(&name),
+                            inside,
+                            filter,
+                            copied,
+                        )?;
                     } else {
                         copied.skipped += 1;
                     }
@@ -314,109 +409,6 @@ fn copy_out_rec(
     copied.files += 1;
     copied.bytes += n;
     Ok(())
-}
-
-/// Whether a workspace copy leaves this file out: `.env`, `.env.local`, … but not
-/// the templates projects commit (`.env.example`, `.env.sample`, `.env.template`).
-pub fn is_secret_file(name: &std::ffi::OsStr) -> bool {
-    let name = name.to_string_lossy();
-    (name == ".env" || name.starts_with(".env."))
-        && !matches!(
-            name.as_ref(),
-            ".env.example" | ".env.sample" | ".env.template" | ".env.dist"
-        )
-}
-
-/// Copies a host tree (no symlink followed, special files skipped), optionally
-/// leaving out `.env*` files and giving every entry to `owner`.
-pub fn copy_tree(src: &Path, dst: &Path, skip_secrets: bool, owner: Option<u32>) -> Result<Copied> {
-    let mut copied = Copied::default();
-    copy_tree_rec(src, dst, skip_secrets, owner, &mut copied)?;
-    Ok(copied)
-}
-
-fn copy_tree_rec(
-    src: &Path,
-    dst: &Path,
-    skip_secrets: bool,
-    owner: Option<u32>,
-    copied: &mut Copied,
-) -> Result<()> {
-    let meta = std::fs::symlink_metadata(src).context(|| format!("reading {}", src.display()))?;
-    if !meta.is_dir() {
-        // Below the top, symlinks are copied as links; a top that is one would be followed.
-        return Err(SandboxError::Invalid(format!(
-            "{}: not a directory (a symlink?)",
-            src.display()
-        )));
-    }
-    std::fs::create_dir_all(dst).context(|| format!("creating {}", dst.display()))?;
-    let _ = std::fs::set_permissions(dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777));
-    lchown(dst, owner.or(owner_of(&meta)));
-    for entry in std::fs::read_dir(src)
-        .context(|| format!("reading {}", src.display()))?
-        .flatten()
-    {
-        let (from, to) = (entry.path(), dst.join(entry.file_name()));
-        let Ok(ft) = entry.file_type() else { continue };
-        if skip_secrets && is_secret_file(&entry.file_name()) {
-            copied.skipped += 1;
-        } else if ft.is_dir() {
-            copy_tree_rec(&from, &to, skip_secrets, owner, copied)?;
-        } else if ft.is_symlink() {
-            let target =
-                std::fs::read_link(&from).context(|| format!("reading {}", from.display()))?;
-            std::os::unix::fs::symlink(&target, &to)
-                .context(|| format!("creating {}", to.display()))?;
-            lchown(
-                &to,
-                owner.or(entry.metadata().ok().as_ref().and_then(owner_of)),
-            );
-            copied.files += 1;
-        } else if ft.is_file() {
-            let n = std::fs::copy(&from, &to).context(|| format!("copying {}", from.display()))?;
-            lchown(
-                &to,
-                owner.or(entry.metadata().ok().as_ref().and_then(owner_of)),
-            );
-            copied.files += 1;
-            copied.bytes += n;
-        } else {
-            copied.skipped += 1;
-        }
-    }
-    Ok(())
-}
-
-fn owner_of(meta: &std::fs::Metadata) -> Option<u32> {
-    // Only root can give files away; as anyone else the copy is ours anyway.
-    crate::launch::as_root().then_some(meta.uid())
-}
-
-fn lchown(path: &Path, owner: Option<u32>) {
-    if let Some(uid) = owner {
-        let _ = std::os::unix::fs::lchown(path, Some(uid), Some(uid));
-    }
-}
-
-/// Total size and file count of a tree (for snapshot records).
-pub fn tree_size(dir: &Path) -> (u64, u64) {
-    let mut files = 0;
-    let mut bytes = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            match entry.file_type() {
-                Ok(ft) if ft.is_dir() => stack.push(entry.path()),
-                Ok(_) => {
-                    files += 1;
-                    bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
-                }
-                Err(_) => {}
-            }
-        }
-    }
-    (files, bytes)
 }
 
 /// Reads a small file whole (used for sockets' peer checks and tests).

@@ -20,7 +20,7 @@
 //! host thus stay out of reach even where they are visible. As any other user,
 //! bubblewrap makes a user namespace and processes keep that user's uid.
 
-use crate::error::{IoContext, Result, SandboxError};
+use crate::error::{Result, SandboxError};
 use crate::init::{InitConfig, INIT_ARG};
 use crate::limits::AttachFds;
 use crate::state::SandboxDir;
@@ -99,16 +99,19 @@ pub enum Mode {
 
 /// Where the sandbox's writable directories come from.
 pub enum Place<'a> {
-    /// A sandbox directory on the host: workspace, home, sockets and CA are bound in.
-    Dir(&'a SandboxDir),
+    /// A sandbox directory on the host: workspace, home, sockets and CA are bound in,
+    /// then the record's read-only binds.
+    Dir(&'a SandboxDir, &'a crate::state::SandboxMeta),
     /// Nothing on the host: /workspace and /home/sandbox are fresh tmpfs mounts that
     /// vanish with the sandbox (a one-shot `run` with no network, ports or files).
     Ephemeral,
 }
 
 impl Launch {
-    /// `inherit` are descriptors bubblewrap and the init must keep; `info_fd` gets bubblewrap's `--info-fd` JSON.
+    /// `exe` is the warden binary (bound as the sandbox's init); `inherit` are descriptors
+    /// bubblewrap and the init must keep; `info_fd` gets bubblewrap's `--info-fd` JSON.
     pub fn new(
+        exe: &Path,
         place: Place<'_>,
         config: &InitConfig,
         mode: &Mode,
@@ -117,7 +120,7 @@ impl Launch {
         info_fd: Option<RawFd>,
     ) -> Result<Launch> {
         let bwrap = find_bwrap()?;
-        let exe = std::env::current_exe().context(|| "finding the warden executable".into())?;
+        let exe = exe.to_path_buf();
         let mut fds = Vec::new();
         let mut args: Vec<OsString> = Vec::new();
         let push = |args: &mut Vec<OsString>, items: &[&str]| {
@@ -152,8 +155,21 @@ impl Launch {
         if let Some(fd) = info_fd {
             push(&mut args, &["--info-fd", &fd.to_string()]);
         }
+        // Binds at /opt/warden need a mount point on the host-provided, read-only /opt:
+        // /opt becomes a tmpfs holding the host's entries, read-only again at the end.
+        let opt_binds = match &place {
+            Place::Dir(_, meta) => meta
+                .read_only_binds
+                .iter()
+                .any(|b| b.inside.starts_with(crate::binds::OPT_WARDEN)),
+            Place::Ephemeral => false,
+        };
         for dir in SYSTEM_DIRS {
             let host = Path::new("/").join(dir);
+            if dir == "opt" && opt_binds {
+                opt_entries(&host, &mut args);
+                continue;
+            }
             match std::fs::symlink_metadata(&host) {
                 Ok(m) if m.file_type().is_symlink() => {
                     if let Ok(target) = std::fs::read_link(&host) {
@@ -211,9 +227,13 @@ impl Launch {
             fds.push(data);
         }
         match place {
-            Place::Dir(sandbox) => {
+            Place::Dir(sandbox, meta) => {
+                let workspace = match &meta.workspace_bind {
+                    Some(dir) => ("--ro-bind-fd", dir.clone()),
+                    None => ("--bind-fd", sandbox.workspace()),
+                };
                 let binds: [(&str, PathBuf, &str); 5] = [
-                    ("--bind-fd", sandbox.workspace(), WORKSPACE),
+                    (workspace.0, workspace.1, WORKSPACE),
                     ("--bind-fd", sandbox.home(), HOME),
                     ("--bind-fd", sandbox.sock_dir(), SOCK_DIR),
                     ("--ro-bind-fd", sandbox.ca_dir(), CA_DIR),
@@ -222,6 +242,51 @@ impl Launch {
                 for (flag, host, inside) in binds {
                     let fd = open_path(&host, &mut fds)?;
                     args.extend([flag.into(), fd.to_string().into(), inside.into()]);
+                }
+                if let Some(dir) = &meta.workspace_bind {
+                    for (inside, is_dir) in crate::binds::top_level_masks(dir) {
+                        let mask = if is_dir {
+                            sandbox.empty_dir()
+                        } else {
+                            PathBuf::from("/dev/null")
+                        };
+                        let fd = open_path(&mask, &mut fds)?;
+                        args.extend([
+                            "--ro-bind-fd".into(),
+                            fd.to_string().into(),
+                            inside.into_os_string(),
+                        ]);
+                    }
+                }
+                for bind in &meta.read_only_binds {
+                    // bubblewrap would make missing parents 0700, closed to the sandbox's
+                    // user; the sandbox's own trees have theirs made by `populate`.
+                    if bind.inside.starts_with(crate::binds::OPT_WARDEN) {
+                        let mut parents: Vec<&Path> = bind
+                            .inside
+                            .ancestors()
+                            .skip(1)
+                            .take_while(|p| p.starts_with(crate::binds::OPT_WARDEN))
+                            .collect();
+                        parents.reverse();
+                        for dir in parents {
+                            args.extend([
+                                "--perms".into(),
+                                "0755".into(),
+                                "--dir".into(),
+                                dir.as_os_str().to_os_string(),
+                            ]);
+                        }
+                    }
+                    let fd = open_dir_nofollow(&bind.host, &mut fds)?;
+                    args.extend([
+                        "--ro-bind-fd".into(),
+                        fd.to_string().into(),
+                        bind.inside.clone().into_os_string(),
+                    ]);
+                }
+                if opt_binds {
+                    push(&mut args, &["--remount-ro", "/opt"]);
                 }
             }
             Place::Ephemeral => {
@@ -307,6 +372,59 @@ fn open_path(path: &Path, fds: &mut Vec<OwnedFd>) -> Result<RawFd> {
     let raw = fd.as_raw_fd();
     fds.push(fd);
     Ok(raw)
+}
+
+/// Opens a bind's host directory for `--ro-bind-fd`, refusing a symlink put in its
+/// place since the spec was checked.
+fn open_dir_nofollow(path: &Path, fds: &mut Vec<OwnedFd>) -> Result<RawFd> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_PATH
+            | nix::fcntl::OFlag::O_DIRECTORY
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| {
+        SandboxError::Invalid(format!(
+            "read-only bind {}: {}",
+            path.display(),
+            std::io::Error::from(e)
+        ))
+    })?;
+    let raw = fd.as_raw_fd();
+    fds.push(fd);
+    Ok(raw)
+}
+
+/// `/opt` as a tmpfs with the host's entries bound read-only into it (links as links),
+/// so a mount point for /opt/warden can be made.
+fn opt_entries(host: &Path, args: &mut Vec<OsString>) {
+    args.extend(["--tmpfs".into(), "/opt".into()]);
+    for entry in std::fs::read_dir(host).into_iter().flatten().flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let inside = Path::new("/opt").join(entry.file_name());
+        if entry.file_name() == "warden" {
+            continue;
+        }
+        if kind.is_symlink() {
+            if let Ok(target) = std::fs::read_link(entry.path()) {
+                args.extend([
+                    "--symlink".into(),
+                    target.into_os_string(),
+                    inside.into_os_string(),
+                ]);
+            }
+        } else if kind.is_dir() || kind.is_file() {
+            args.extend([
+                "--ro-bind".into(),
+                entry.path().into_os_string(),
+                inside.into_os_string(),
+            ]);
+        }
+    }
 }
 
 /// A pipe holding `data`, for bubblewrap's `--ro-bind-data`.

@@ -7,12 +7,15 @@
 //! that owns the egress proxy, the published ports and the deadline, and cgroups for
 //! resource limits ([`limits`]). [`lifecycle::Sandboxes`] is the API the CLI uses.
 
+pub mod binds;
 pub mod bridge;
+pub mod capture;
 pub mod confine;
 pub mod direct;
 pub mod error;
 pub mod files;
 pub mod flags;
+pub mod handle;
 pub mod init;
 pub mod launch;
 pub mod lifecycle;
@@ -27,8 +30,11 @@ pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod supervisor;
+pub mod tree;
 
+pub use capture::{Capture, ExecIo, ExecOutput, Exit};
 pub use error::SandboxError;
+pub use handle::Sandbox;
 pub use lifecycle::Sandboxes;
 pub use os_arg::OsArg;
 pub use proto::{ExecEvent, ExecRequest};

@@ -18,18 +18,35 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Every sandbox and snapshot under one root directory.
 #[derive(Debug, Clone)]
 pub struct Sandboxes {
     root: SandboxRoot,
+    exe: Option<PathBuf>,
 }
 
 impl Sandboxes {
     pub fn new(root: SandboxRoot) -> Sandboxes {
-        Sandboxes { root }
+        Sandboxes { root, exe: None }
+    }
+
+    /// Uses `exe` as the warden binary that supervises sandboxes and runs as their init,
+    /// instead of this process's own executable (for programs other than `warden`
+    /// itself, such as tests, that drive sandboxes through this library).
+    pub fn with_executable(mut self, exe: impl Into<PathBuf>) -> Sandboxes {
+        self.exe = Some(exe.into());
+        self
+    }
+
+    /// The warden binary sandboxes are run with.
+    pub fn executable(&self) -> Result<PathBuf> {
+        match &self.exe {
+            Some(exe) => Ok(exe.clone()),
+            None => std::env::current_exe().context(|| "finding the warden executable".into()),
+        }
     }
 
     pub fn root(&self) -> &SandboxRoot {
@@ -39,7 +56,7 @@ impl Sandboxes {
     /// Creates a sandbox and returns once its supervisor reports it running.
     pub fn create(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
         let (sandbox, _) = self.prepare(spec)?;
-        match start_supervisor(&sandbox) {
+        match start_supervisor(&self.executable()?, &sandbox) {
             Ok(()) => sandbox.load(),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(sandbox.path());
@@ -51,6 +68,14 @@ impl Sandboxes {
     /// The sandbox directory and record, before anything runs in it.
     pub(crate) fn prepare(&self, spec: &SandboxSpec) -> Result<(SandboxDir, SandboxMeta)> {
         spec.validate()?;
+        let read_only_binds = crate::binds::validate(&spec.read_only_binds, &spec.workspace)?;
+        let workspace_bind = match &spec.workspace {
+            WorkspaceSource::BindReadOnly(dir) => Some(
+                std::path::absolute(dir)
+                    .context(|| format!("the read-only workspace {}", dir.display()))?,
+            ),
+            _ => None,
+        };
         crate::net::validate_policy(&spec.policy)?;
         crate::net::validate_credentials(&spec.secrets, &spec.brokers)?;
         launch::find_bwrap()?;
@@ -71,7 +96,7 @@ impl Sandboxes {
             .context(|| format!("creating {}", sandbox.path().display()))?;
         let _ = std::fs::set_permissions(sandbox.path(), std::fs::Permissions::from_mode(0o700));
         let result = self
-            .populate(&sandbox, spec, snapshot.as_ref())
+            .populate(&sandbox, spec, snapshot.as_ref(), &read_only_binds)
             .and_then(|source| {
                 let meta = SandboxMeta {
                     id: id.clone(),
@@ -94,6 +119,8 @@ impl Sandboxes {
                     limits_report: None,
                     confinement: None,
                     source,
+                    workspace_bind: workspace_bind.clone(),
+                    read_only_binds: read_only_binds.clone(),
                     brokered: Vec::new(),
                     env: spec.env.clone(),
                     secrets: spec.secrets.clone(),
@@ -123,6 +150,7 @@ impl Sandboxes {
         sandbox: &SandboxDir,
         spec: &SandboxSpec,
         snapshot: Option<&SnapshotMeta>,
+        binds: &[crate::binds::ReadOnlyBind],
     ) -> Result<Option<String>> {
         let owner = launch::as_root().then_some(launch::host_uid());
         let source = match (&spec.workspace, snapshot) {
@@ -130,11 +158,20 @@ impl Sandboxes {
                 let copied = files::copy_tree(dir, &sandbox.workspace(), true, owner)?;
                 std::fs::create_dir_all(sandbox.home()).context(|| "creating home".into())?;
                 let note = if copied.skipped > 0 {
-                    format!(" ({} secret or special files left out)", copied.skipped)
+                    format!(
+                        " ({} secret, .warden or special files left out)",
+                        copied.skipped
+                    )
                 } else {
                     String::new()
                 };
                 Some(format!("{}{note}", dir.display()))
+            }
+            (WorkspaceSource::BindReadOnly(dir), _) => {
+                for d in [sandbox.workspace(), sandbox.home()] {
+                    std::fs::create_dir_all(&d).context(|| format!("creating {}", d.display()))?;
+                }
+                Some(format!("{} (bound read-only)", dir.display()))
             }
             (WorkspaceSource::Snapshot(_), Some(snap)) => {
                 let from = self.root.snapshots_dir().join(&snap.id);
@@ -149,8 +186,35 @@ impl Sandboxes {
                 None
             }
         };
-        for dir in [sandbox.sock_dir(), sandbox.logs_dir(), sandbox.ca_dir()] {
+        for dir in [
+            sandbox.sock_dir(),
+            sandbox.logs_dir(),
+            sandbox.ca_dir(),
+            sandbox.empty_dir(),
+        ] {
             std::fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
+        }
+        // Mount points in the sandbox's own trees are made here, owned by the sandbox's
+        // user, so the directories above a bind stay writable by it.
+        for bind in binds {
+            let Some(point) = host_mount_point(sandbox, spec, &bind.inside) else {
+                continue;
+            };
+            std::fs::create_dir_all(&point).context(|| format!("creating {}", point.display()))?;
+            if let Some(uid) = owner {
+                let base = if bind.inside.starts_with(launch::HOME) {
+                    sandbox.home()
+                } else {
+                    sandbox.workspace()
+                };
+                for dir in point
+                    .ancestors()
+                    .take_while(|d| d.starts_with(&base) && *d != base)
+                {
+                    std::os::unix::fs::chown(dir, Some(uid), Some(uid))
+                        .context(|| format!("chown {}", dir.display()))?;
+                }
+            }
         }
         for dir in [sandbox.workspace(), sandbox.home(), sandbox.sock_dir()] {
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
@@ -166,7 +230,7 @@ impl Sandboxes {
         self.root.find(id_or_name)
     }
 
-    fn find_running(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
+    pub(crate) fn find_running(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
         let (dir, meta) = self.find(id_or_name)?;
         let status = meta.effective_status();
         if status != Status::Running {
@@ -207,17 +271,9 @@ impl Sandboxes {
             id: meta.id.clone(),
             message,
         };
+        let line = request_line(request)?;
         let conn = UnixStream::connect(sandbox.exec_socket())
             .map_err(|e| proto(format!("connecting: {e}")))?;
-        let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
-        line.push(b'\n');
-        if line.len() > crate::init::MAX_REQUEST {
-            return Err(SandboxError::Invalid(format!(
-                "the command and its variables are too long ({} MiB encoded; at most {} MiB)",
-                line.len() >> 20,
-                crate::init::MAX_REQUEST >> 20
-            )));
-        }
         send_with_fds(&conn, &line, &stdio)
             .map_err(|e| proto(format!("sending the command: {e}")))?;
         let mut last = None;
@@ -290,6 +346,7 @@ impl Sandboxes {
         let (sandbox, meta) = self.find(id_or_name)?;
         files::copy_in(
             &sandbox,
+            &meta,
             host,
             inside,
             launch::as_root().then_some(meta.host_uid),
@@ -297,9 +354,36 @@ impl Sandboxes {
     }
 
     pub fn copy_out(&self, id_or_name: &str, inside: &Path, host: &Path) -> Result<Copied> {
-        let (sandbox, _) = self.find(id_or_name)?;
-        files::copy_out(&sandbox, inside, host)
+        let (sandbox, meta) = self.find(id_or_name)?;
+        files::copy_out(&sandbox, &meta, inside, host)
     }
+}
+
+/// Where the mount point of a bind at `inside` lives on the host, when it is in one of
+/// the sandbox's own writable trees (not in a read-only workspace, not under /opt/warden).
+fn host_mount_point(sandbox: &SandboxDir, spec: &SandboxSpec, inside: &Path) -> Option<PathBuf> {
+    if let Ok(rest) = inside.strip_prefix(launch::HOME) {
+        return Some(sandbox.home().join(rest));
+    }
+    match (&spec.workspace, inside.strip_prefix(launch::WORKSPACE)) {
+        (WorkspaceSource::BindReadOnly(_), _) | (_, Err(_)) => None,
+        (_, Ok(rest)) => Some(sandbox.workspace().join(rest)),
+    }
+}
+
+/// The request as the line sent to the init, refused when the init would not read it.
+pub(crate) fn request_line(request: &ExecRequest) -> Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(request)
+        .map_err(|e| SandboxError::Invalid(format!("the command cannot be encoded: {e}")))?;
+    line.push(b'\n');
+    if line.len() > crate::init::MAX_REQUEST {
+        return Err(SandboxError::Invalid(format!(
+            "the command and its variables are too long ({} MiB encoded; at most {} MiB)",
+            line.len() >> 20,
+            crate::init::MAX_REQUEST >> 20
+        )));
+    }
+    Ok(line)
 }
 
 pub(crate) fn cgroup_name(id: &str) -> String {
@@ -369,8 +453,7 @@ pub(crate) fn base_env_with(
     env
 }
 
-fn start_supervisor(sandbox: &SandboxDir) -> Result<()> {
-    let exe = std::env::current_exe().context(|| "finding the warden executable".into())?;
+fn start_supervisor(exe: &Path, sandbox: &SandboxDir) -> Result<()> {
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| SandboxError::io("pipe", e.into()))?;
     let log = std::fs::OpenOptions::new()
@@ -428,6 +511,9 @@ fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<Option<i3
     };
     let mut conn = UnixStream::connect(sandbox.ctl_socket())
         .map_err(|e| proto(format!("reaching its supervisor: {e}")))?;
+    // A supervisor that accepts but never answers (stopped, wedged) must not hang the
+    // caller: `destroy` then ends the sandbox without it.
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
     let peer = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
         .ok()
         .map(|c| c.pid());

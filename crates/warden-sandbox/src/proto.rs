@@ -27,6 +27,41 @@ pub struct ExecRequest {
     pub detach: bool,
 }
 
+impl ExecRequest {
+    /// A command to run in /workspace with the sandbox's environment, no timeout.
+    pub fn new<I, A>(argv: I) -> ExecRequest
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<OsArg>,
+    {
+        ExecRequest {
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: None,
+            timeout_ms: None,
+            detach: false,
+        }
+    }
+
+    /// Adds (or overrides) one variable of the sandbox's environment.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<OsArg>) -> ExecRequest {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// The working directory inside the sandbox.
+    pub fn cwd(mut self, dir: impl Into<OsArg>) -> ExecRequest {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Kills the command's process group after `limit`.
+    pub fn timeout(mut self, limit: std::time::Duration) -> ExecRequest {
+        self.timeout_ms = Some(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", tag = "event")]
 pub enum ExecEvent {

@@ -14,6 +14,9 @@ use std::time::Duration;
 impl Sandboxes {
     /// `warden sandbox run`: create, run one command on this process's stdio, destroy.
     /// Returns the command's exit code (124 when the timeout killed it).
+    ///
+    /// For the CLI only: a spec needing nothing from the host replaces this process with
+    /// the sandbox. Programs use [`Sandboxes::create`] and [`crate::Sandbox::exec`].
     pub fn run(&self, spec: &SandboxSpec, argv: &[OsArg]) -> Result<i32> {
         if argv.is_empty() {
             return Err(SandboxError::Invalid("give a command after `--`".into()));
@@ -27,7 +30,8 @@ impl Sandboxes {
             .enable_all()
             .build()
             .context(|| "starting a runtime".into())?;
-        let result = runtime.block_on(run_in(&sandbox, meta, argv));
+        let exe = self.executable()?;
+        let result = runtime.block_on(run_in(&exe, &sandbox, meta, argv));
         let _ = std::fs::remove_dir_all(sandbox.path());
         result
     }
@@ -61,7 +65,12 @@ fn exec_ephemeral(spec: &SandboxSpec, argv: &[OsArg]) -> SandboxError {
     if let Some(code) = crate::direct::run(&config, argv) {
         std::process::exit(code);
     }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return SandboxError::io("finding the warden executable", e),
+    };
     match launch::Launch::new(
+        &exe,
         launch::Place::Ephemeral,
         &config,
         &Mode::Run(argv.to_vec()),
@@ -74,7 +83,12 @@ fn exec_ephemeral(spec: &SandboxSpec, argv: &[OsArg]) -> SandboxError {
     }
 }
 
-async fn run_in(sandbox: &SandboxDir, meta: SandboxMeta, argv: &[OsArg]) -> Result<i32> {
+async fn run_in(
+    exe: &std::path::Path,
+    sandbox: &SandboxDir,
+    meta: SandboxMeta,
+    argv: &[OsArg],
+) -> Result<i32> {
     let needs_net =
         !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !meta.brokers.is_empty();
     let net = if needs_net {
@@ -88,6 +102,7 @@ async fn run_in(sandbox: &SandboxDir, meta: SandboxMeta, argv: &[OsArg]) -> Resu
         init_pid,
         lifeline,
     } = crate::supervisor::launch(
+        exe,
         sandbox,
         &meta,
         &net,

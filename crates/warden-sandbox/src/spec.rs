@@ -41,8 +41,13 @@ impl std::fmt::Display for NetworkPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkspaceSource {
     Empty,
-    /// A copy of this host directory (`.env*` files left out).
+    /// A copy of this host directory (`.env*` files and `.warden/` left out).
     Copy(PathBuf),
+    /// This host directory itself, bound read-only: nothing is copied, and nothing in
+    /// the sandbox can change it. It is bound as it is, so it must already be free of
+    /// secrets: make it with [`crate::files::copy_workspace`] (which leaves out `.env*`
+    /// and `.warden/` at every depth); at its top level both are masked anyway.
+    BindReadOnly(PathBuf),
     /// The workspace and home captured by this snapshot.
     Snapshot(String),
 }
@@ -69,6 +74,10 @@ pub struct SandboxSpec {
     /// `--env K=V`: variables every command starts with (stored in the record: not for
     /// secrets). Values are bytes.
     pub env: Vec<(String, crate::os_arg::OsArg)>,
+    /// More host directories bound read-only, as `(host, inside)`: the host path must be
+    /// a real directory (not a symlink), the inside path absolute and below `/workspace`,
+    /// `/home/sandbox` or `/opt/warden` (see [`crate::binds`]). Nothing is copied.
+    pub read_only_binds: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Default for SandboxSpec {
@@ -83,6 +92,7 @@ impl Default for SandboxSpec {
             secrets: Vec::new(),
             brokers: Vec::new(),
             env: Vec::new(),
+            read_only_binds: Vec::new(),
         }
     }
 }
@@ -106,14 +116,19 @@ impl SandboxSpec {
                 )));
             }
         }
-        if let WorkspaceSource::Copy(dir) = &self.workspace {
-            if !dir.is_dir() {
+        match &self.workspace {
+            WorkspaceSource::Copy(dir) if !dir.is_dir() => {
                 return Err(SandboxError::Invalid(format!(
                     "--workspace {}: not a directory",
                     dir.display()
                 )));
             }
+            WorkspaceSource::BindReadOnly(dir) => {
+                crate::binds::check_host_dir(dir, "the read-only workspace")?;
+            }
+            _ => {}
         }
+        crate::binds::validate(&self.read_only_binds, &self.workspace)?;
         for port in &self.ports {
             if *port == 0 {
                 return Err(SandboxError::Invalid(

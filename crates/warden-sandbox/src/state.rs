@@ -8,6 +8,7 @@
 //!   sock/            bound at /run/warden/sock: proxy.sock and front-*.sock (the egress
 //!                    proxy listens), exec.sock and port-*.sock (the sandbox's init listens)
 //!   ca/              bound read-only at /run/warden/ca: the CA bundle the sandbox trusts
+//!   empty/           an empty directory, bound over `.warden/` at the top of a read-only workspace
 //!   ctl.sock         the supervisor's control socket (never mounted in the sandbox)
 //!   audit.log        one JSON line per connection the proxy saw
 //!   supervisor.log   the supervisor's own log
@@ -148,6 +149,10 @@ impl SandboxDir {
     pub fn ca_dir(&self) -> PathBuf {
         self.dir.join("ca")
     }
+    /// An empty directory, bound read-only over what a read-only workspace must not show.
+    pub fn empty_dir(&self) -> PathBuf {
+        self.dir.join("empty")
+    }
     pub fn exec_socket(&self) -> PathBuf {
         self.sock_dir().join("exec.sock")
     }
@@ -271,6 +276,12 @@ pub struct SandboxMeta {
     pub confinement: Option<String>,
     /// Where /workspace came from: a host directory, a snapshot, or empty.
     pub source: Option<String>,
+    /// The host directory bound read-only at /workspace, when it is bound rather than copied.
+    #[serde(default)]
+    pub workspace_bind: Option<PathBuf>,
+    /// Host directories bound read-only inside.
+    #[serde(default)]
+    pub read_only_binds: Vec<crate::binds::ReadOnlyBind>,
     /// Hosts whose credential the proxy injects (never the values).
     pub brokered: Vec<String>,
     /// Environment every command starts with (placeholders only, never a real secret).
@@ -311,6 +322,8 @@ impl SandboxMeta {
             limits_report: None,
             confinement: None,
             source: None,
+            workspace_bind: None,
+            read_only_binds: Vec::new(),
             brokered: Vec::new(),
             env: Vec::new(),
             secrets: Vec::new(),

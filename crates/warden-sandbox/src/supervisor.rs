@@ -123,6 +123,7 @@ pub(crate) struct Launched {
 }
 
 pub(crate) async fn launch(
+    exe: &std::path::Path,
     sandbox: &SandboxDir,
     meta: &SandboxMeta,
     net: &Net,
@@ -156,7 +157,8 @@ pub(crate) async fn launch(
         deadline_ms: None,
     };
     let mut launch = Launch::new(
-        Place::Dir(sandbox),
+        exe,
+        Place::Dir(sandbox, meta),
         &config,
         &mode,
         attach,
@@ -248,6 +250,7 @@ impl Started {
             lifeline,
             ..
         } = launch(
+            &std::env::current_exe().context(|| "finding the warden executable".into())?,
             sandbox,
             &meta,
             &net,

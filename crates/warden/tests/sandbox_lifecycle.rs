@@ -258,7 +258,7 @@ fn published_port_answers_from_the_host() {
 }
 
 #[test]
-fn workspace_is_a_copy_without_env_files() {
+fn workspace_is_a_copy_without_env_files_or_the_findings_store() {
     let s = Sandboxes::new();
     let project = s.tmp.path().join("project");
     std::fs::create_dir_all(project.join("src")).unwrap();
@@ -266,7 +266,19 @@ fn workspace_is_a_copy_without_env_files() {
     std::fs::write(project.join(".env"), "API_KEY=sk-real-secret\n").unwrap();
     std::fs::write(project.join("src/.env.local"), "TOKEN=also-secret\n").unwrap();
     std::fs::write(project.join(".env.example"), "API_KEY=\n").unwrap();
+    // Warden's findings store, at the top and in a nested project.
+    for store in [".warden", "src/.warden"] {
+        std::fs::create_dir_all(project.join(store)).unwrap();
+        std::fs::write(project.join(store).join("warden.db"), "findings").unwrap();
+    }
     let id = s.create(&["--workspace", project.to_str().unwrap()]);
+    assert!(
+        s.record(&id)["source"]
+            .as_str()
+            .is_some_and(|src| src.contains("(4 secret, .warden or special files left out)")),
+        "{}",
+        s.record(&id)["source"]
+    );
     let (code, out, _) = s.sh(
         &id,
         "cd /workspace && find . -type f | sort; cat src/app.py; echo changed > src/app.py",

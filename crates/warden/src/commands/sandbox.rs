@@ -163,6 +163,7 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
         secrets: args.secret.clone(),
         brokers: args.broker.clone(),
         env: parse_env(&args.env)?,
+        ..SandboxSpec::default()
     })
 }
 

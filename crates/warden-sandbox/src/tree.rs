@@ -1,0 +1,130 @@
+//! Copying host trees: a project into a sandbox's workspace (secrets and Warden's own
+//! data left out), and a sandbox's writable trees into and out of snapshots.
+
+use crate::error::{IoContext, Result, SandboxError};
+use crate::files::Copied;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+/// Whether a workspace copy leaves this file out: `.env`, `.env.local`, … but not
+/// the templates projects commit (`.env.example`, `.env.sample`, `.env.template`).
+pub fn is_secret_file(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    (name == ".env" || name.starts_with(".env."))
+        && !matches!(
+            name.as_ref(),
+            ".env.example" | ".env.sample" | ".env.template" | ".env.dist"
+        )
+}
+
+/// Whether a workspace copy leaves this entry out because it is Warden's own data:
+/// `.warden/` holds the findings store (and a scanned tree's config), which an agent
+/// investigating that tree must neither read nor be able to change.
+pub fn is_warden_dir(name: &std::ffi::OsStr) -> bool {
+    name == ".warden"
+}
+
+/// What a workspace copy leaves out: `.env*` secrets and Warden's `.warden/`, at any depth.
+pub fn is_left_out(name: &std::ffi::OsStr) -> bool {
+    is_secret_file(name) || is_warden_dir(name)
+}
+
+/// Copies a project tree for a sandbox's workspace, as `sandbox create --workspace`
+/// does: `.env*` files and `.warden/` left out (see [`is_left_out`]), symlinks copied
+/// as links (never followed), special files skipped. A caller preparing a tree to
+/// bind read-only ([`crate::WorkspaceSource::BindReadOnly`]) makes it with this.
+pub fn copy_workspace(src: &Path, dst: &Path) -> Result<Copied> {
+    copy_tree(src, dst, true, None)
+}
+
+/// Copies a host tree (no symlink followed, special files skipped), optionally
+/// leaving out `.env*` files and `.warden/` ([`is_left_out`]) and giving every entry to `owner`.
+pub fn copy_tree(src: &Path, dst: &Path, skip_secrets: bool, owner: Option<u32>) -> Result<Copied> {
+    let mut copied = Copied::default();
+    copy_tree_rec(src, dst, skip_secrets, owner, &mut copied)?;
+    Ok(copied)
+}
+
+fn copy_tree_rec(
+    src: &Path,
+    dst: &Path,
+    skip_secrets: bool,
+    owner: Option<u32>,
+    copied: &mut Copied,
+) -> Result<()> {
+    let meta = std::fs::symlink_metadata(src).context(|| format!("reading {}", src.display()))?;
+    if !meta.is_dir() {
+        // Below the top, symlinks are copied as links; a top that is one would be followed.
+        return Err(SandboxError::Invalid(format!(
+            "{}: not a directory (a symlink?)",
+            src.display()
+        )));
+    }
+    std::fs::create_dir_all(dst).context(|| format!("creating {}", dst.display()))?;
+    let _ = std::fs::set_permissions(dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777));
+    lchown(dst, owner.or(owner_of(&meta)));
+    for entry in std::fs::read_dir(src)
+        .context(|| format!("reading {}", src.display()))?
+        .flatten()
+    {
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        let Ok(ft) = entry.file_type() else { continue };
+        if skip_secrets && is_left_out(&entry.file_name()) {
+            copied.skipped += 1;
+        } else if ft.is_dir() {
+            copy_tree_rec(&from, &to, skip_secrets, owner, copied)?;
+        } else if ft.is_symlink() {
+            let target =
+                std::fs::read_link(&from).context(|| format!("reading {}", from.display()))?;
+            std::os::unix::fs::symlink(&target, &to)
+                .context(|| format!("creating {}", to.display()))?;
+            lchown(
+                &to,
+                owner.or(entry.metadata().ok().as_ref().and_then(owner_of)),
+            );
+            copied.files += 1;
+        } else if ft.is_file() {
+            let n = std::fs::copy(&from, &to).context(|| format!("copying {}", from.display()))?;
+            lchown(
+                &to,
+                owner.or(entry.metadata().ok().as_ref().and_then(owner_of)),
+            );
+            copied.files += 1;
+            copied.bytes += n;
+        } else {
+            copied.skipped += 1;
+        }
+    }
+    Ok(())
+}
+
+fn owner_of(meta: &std::fs::Metadata) -> Option<u32> {
+    // Only root can give files away; as anyone else the copy is ours anyway.
+    crate::launch::as_root().then_some(meta.uid())
+}
+
+fn lchown(path: &Path, owner: Option<u32>) {
+    if let Some(uid) = owner {
+        let _ = std::os::unix::fs::lchown(path, Some(uid), Some(uid));
+    }
+}
+
+/// Total size and file count of a tree (for snapshot records).
+pub fn tree_size(dir: &Path) -> (u64, u64) {
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(ft) if ft.is_dir() => stack.push(entry.path()),
+                Ok(_) => {
+                    files += 1;
+                    bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    (files, bytes)
+}
