@@ -93,14 +93,18 @@ pub(crate) fn responses_reply(turn: &Turn, request: &Value, seq: u64) -> Reply {
         })
     };
     let call_item = |c: &Call, i: usize, status: &str| {
-        json!({
+        let mut item = json!({
             "id": format!("fc_mock_{seq:04}{i:02}"),
             "type": "function_call",
             "status": status,
             "arguments": if status == "completed" { c.arguments.as_str() } else { "" },
             "call_id": c.id,
             "name": c.name,
-        })
+        });
+        if let Some(ns) = &c.namespace {
+            item["namespace"] = json!(ns);
+        }
+        item
     };
     let mut output = Vec::new();
     if let Some(t) = &text {

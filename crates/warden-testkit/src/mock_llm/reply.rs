@@ -51,6 +51,8 @@ impl Reply {
 pub(crate) struct Call {
     pub id: String,
     pub name: String,
+    /// See [`ToolCall::namespace`].
+    pub namespace: Option<String>,
     /// The arguments as JSON text (invalid JSON for `Malformed::InvalidToolJson`).
     pub arguments: String,
     /// The arguments as a value; for invalid JSON, the text as a JSON string.
@@ -87,6 +89,7 @@ pub(crate) fn calls(turn: &Turn, prefix: &str, seq: u64) -> Vec<Call> {
                 Call {
                     id,
                     name: c.name.clone(),
+                    namespace: c.namespace.clone(),
                     input: Value::String(broken.clone()),
                     arguments: broken,
                 }
@@ -94,6 +97,7 @@ pub(crate) fn calls(turn: &Turn, prefix: &str, seq: u64) -> Vec<Call> {
                 Call {
                     id,
                     name: c.name.clone(),
+                    namespace: c.namespace.clone(),
                     arguments: text,
                     input: c.input.clone(),
                 }

@@ -170,6 +170,11 @@ pub struct ToolCall {
     /// The call id; generated (`toolu_mock_…` / `call_mock_…`) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Responses wire only: the namespace of a namespaced tool (Codex offers each
+    /// MCP server as a `namespace` tool, e.g. `mcp__warden`, and accepts a call to
+    /// one of its functions only with `namespace` and `name` apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 fn empty_object() -> Value {
@@ -182,7 +187,13 @@ impl ToolCall {
             name: name.into(),
             input,
             id: None,
+            namespace: None,
         }
+    }
+
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> ToolCall {
+        self.namespace = Some(namespace.into());
+        self
     }
 
     pub fn with_id(mut self, id: impl Into<String>) -> ToolCall {
