@@ -17,7 +17,9 @@ fn assignments(cred: &Credential) -> Vec<(&'static str, String)> {
         ],
         // Claude Code reads a subscription OAuth token from this variable.
         (Provider::Anthropic, Kind::OAuth) => vec![("CLAUDE_CODE_OAUTH_TOKEN", value)],
-        (Provider::Anthropic, Kind::Gateway) => vec![("ANTHROPIC_AUTH_TOKEN", value)],
+        (Provider::Anthropic, Kind::Gateway | Kind::AuthToken) => {
+            vec![("ANTHROPIC_AUTH_TOKEN", value)]
+        }
         (Provider::OpenAi, _) => vec![("OPENAI_API_KEY", value.clone()), ("CODEX_API_KEY", value)],
     };
     if let Some(url) = &cred.base_url {

@@ -54,6 +54,21 @@ pub fn jwt_ms(token: &str) -> Option<i64> {
     seconds.checked_mul(1000)
 }
 
+/// The string claim at `path` (nested object keys) of a JWT's payload, unverified:
+/// `None` when `token` is not a JWT or the claim is not a non-empty string.
+pub fn jwt_claim(token: &str, path: &[&str]) -> Option<String> {
+    let mut parts = token.split('.');
+    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    let claims: Value = serde_json::from_slice(&base64url_decode(payload)?).ok()?;
+    let mut at = &claims;
+    for key in path {
+        at = at.get(key)?;
+    }
+    at.as_str()
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+}
+
 /// Unpadded base64url (RFC 4648 §5), as JWTs use; `None` on any other byte.
 fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim_end_matches('=');

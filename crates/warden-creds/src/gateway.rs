@@ -13,6 +13,17 @@ pub const GATEWAY_OPENAI_BASE_URL: &str = "https://ai-gateway.vercel.sh/v1";
 /// Gateway keys, most preferred first.
 pub const GATEWAY_VARS: &[&str] = &["AI_GATEWAY_API_KEY", "VERCEL_OIDC_TOKEN"];
 
+/// The variable naming a provider's base URL.
+pub fn base_url_var(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Anthropic => "ANTHROPIC_BASE_URL",
+        Provider::OpenAi => "OPENAI_BASE_URL",
+    }
+}
+
+/// The bearer token of the explicit pair (`ANTHROPIC_AUTH_TOKEN` + `ANTHROPIC_BASE_URL`).
+pub const AUTH_TOKEN_VAR: &str = "ANTHROPIC_AUTH_TOKEN";
+
 /// Direct key variables per provider, most preferred first, and each provider's base-URL variable.
 const DIRECT: &[(Provider, &[&str], &str)] = &[
     (
@@ -44,7 +55,7 @@ impl<'a> Layered<'a> {
         looked_at: &mut Vec<String>,
         notes: &mut Vec<String>,
     ) -> Self {
-        looked_at.push("the process environment (ANTHROPIC_API_KEY, CLAUDE_API_KEY, OPENAI_API_KEY, CODEX_API_KEY, AI_GATEWAY_API_KEY, VERCEL_OIDC_TOKEN)".to_string());
+        looked_at.push("the process environment (ANTHROPIC_API_KEY, CLAUDE_API_KEY, ANTHROPIC_AUTH_TOKEN with ANTHROPIC_BASE_URL, OPENAI_API_KEY, CODEX_API_KEY, AI_GATEWAY_API_KEY, VERCEL_OIDC_TOKEN)".to_string());
         let mut files = Vec::new();
         for name in [".env.local", ".env"] {
             let Some(dir) = work_dir else { break };
@@ -76,7 +87,8 @@ impl<'a> Layered<'a> {
         let names = DIRECT
             .iter()
             .flat_map(|(_, vars, _)| vars.iter())
-            .chain(GATEWAY_VARS);
+            .chain(GATEWAY_VARS)
+            .chain([&AUTH_TOKEN_VAR]);
         for name in names {
             if self.env.is_not_unicode(name) {
                 notes.push(format!(
@@ -151,24 +163,54 @@ fn line_list(lines: &[usize]) -> String {
     out.join(", ")
 }
 
-/// Credentials from the layered environment: direct keys, then gateway expansion for
-/// each provider with no direct key. Explicit base URLs always win over the gateway's.
-pub fn from_env(layered: &Layered<'_>) -> Vec<Credential> {
+/// The explicit pair `ANTHROPIC_AUTH_TOKEN` + `ANTHROPIC_BASE_URL`: a bearer token for
+/// that base URL. A token without the URL is not used (the pair is read together), and
+/// says so in a note.
+fn auth_token(layered: &Layered<'_>, notes: &mut Vec<String>) -> Option<Credential> {
+    let (token, source) = layered.get_key(AUTH_TOKEN_VAR)?;
+    let Some((base_url, _)) = layered.get(base_url_var(Provider::Anthropic)) else {
+        notes.push(format!(
+            "ignored {AUTH_TOKEN_VAR} ({source}): it is read together with ANTHROPIC_BASE_URL, which is not set"
+        ));
+        return None;
+    };
+    Some(Credential {
+        provider: Provider::Anthropic,
+        kind: Kind::AuthToken,
+        source,
+        value: Secret::new(token),
+        expires_at: None,
+        base_url: Some(base_url),
+        account_id: None,
+    })
+}
+
+/// Credentials from the layered environment: the explicit auth-token pair and direct
+/// keys, then gateway expansion for each provider with neither. Explicit base URLs
+/// always win over the gateway's.
+pub fn from_env(layered: &Layered<'_>, notes: &mut Vec<String>) -> Vec<Credential> {
     let mut out = Vec::new();
     let gateway = GATEWAY_VARS.iter().find_map(|var| layered.get_key(var));
+    let token = auth_token(layered, notes);
     for (provider, vars, base_var) in DIRECT {
         let base_url = layered.get(base_var).map(|(url, _)| url);
-        let direct: Vec<Credential> = vars
-            .iter()
-            .filter_map(|var| layered.get_key(var))
-            .map(|(value, source)| Credential {
-                provider: *provider,
-                kind: Kind::ApiKey,
-                source,
-                value: Secret::new(value),
-                expires_at: None,
-                base_url: base_url.clone(),
-            })
+        // The pair comes first: both of its variables were set for it, as Claude Code
+        // itself prefers ANTHROPIC_AUTH_TOKEN over ANTHROPIC_API_KEY.
+        let pair = token.iter().filter(|t| t.provider == *provider).cloned();
+        let direct: Vec<Credential> = pair
+            .chain(
+                vars.iter()
+                    .filter_map(|var| layered.get_key(var))
+                    .map(|(value, source)| Credential {
+                        provider: *provider,
+                        kind: Kind::ApiKey,
+                        source,
+                        value: Secret::new(value),
+                        expires_at: None,
+                        base_url: base_url.clone(),
+                        account_id: None,
+                    }),
+            )
             .collect();
         if direct.is_empty() {
             if let Some((token, source)) = &gateway {
@@ -183,6 +225,7 @@ pub fn from_env(layered: &Layered<'_>) -> Vec<Credential> {
                     value: Secret::new(token.clone()),
                     expires_at: None,
                     base_url: Some(base_url.unwrap_or_else(|| default.to_string())),
+                    account_id: None,
                 });
             }
         }

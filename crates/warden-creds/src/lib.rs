@@ -93,6 +93,10 @@ pub enum Kind {
     OAuth,
     /// An AI Gateway key, used with the gateway's base URL.
     Gateway,
+    /// A bearer token for an explicit base URL: `ANTHROPIC_AUTH_TOKEN` with
+    /// `ANTHROPIC_BASE_URL` (a gateway of the user's own, or the provider reached a
+    /// different way). Always has a base URL.
+    AuthToken,
 }
 
 /// Where a credential was found.
@@ -131,6 +135,9 @@ pub struct Credential {
     pub expires_at: Option<OffsetDateTime>,
     /// Base URL to use with it, when not the provider's own.
     pub base_url: Option<String>,
+    /// The account a ChatGPT login's token belongs to (`chatgpt-account-id`), from
+    /// Codex's `auth.json`. Not a secret, but sent only with the token.
+    pub account_id: Option<String>,
 }
 
 /// Where to look.
@@ -255,7 +262,7 @@ pub fn discover(env: &dyn Env, places: &Places, now: OffsetDateTime) -> Discover
     let mut notes = Vec::new();
     let layered =
         gateway::Layered::load(env, places.work_dir.as_deref(), &mut looked_at, &mut notes);
-    let mut credentials = gateway::from_env(&layered);
+    let mut credentials = gateway::from_env(&layered, &mut notes);
     match places.home.as_deref() {
         // A relative (or empty) HOME would read agents' files from the current
         // directory, which may be the very repository being scanned.
@@ -276,6 +283,12 @@ pub fn discover(env: &dyn Env, places: &Places, now: OffsetDateTime) -> Discover
             "no home directory (HOME is not set): agents' credential files were not read"
                 .to_string(),
         ),
+    }
+    // A base URL the user set applies to every credential of its provider that has
+    // none: the user chose where that provider's traffic goes (a local model server,
+    // their own gateway), whichever login or key pays for it.
+    for c in credentials.iter_mut().filter(|c| c.base_url.is_none()) {
+        c.base_url = layered.get(gateway::base_url_var(c.provider)).map(|(url, _)| url);
     }
     // The same value found twice (say ANTHROPIC_API_KEY and CLAUDE_API_KEY) is kept once.
     let mut seen = Vec::new();

@@ -22,6 +22,8 @@ pub struct Found {
     pub value: String,
     /// Expiry in milliseconds since the Unix epoch, when the file gives one.
     pub expires_at_ms: Option<i64>,
+    /// The account a ChatGPT login belongs to, when the file gives one.
+    pub account_id: Option<String>,
 }
 
 /// Reads one credential out of a parsed file. `Ok(None)`: the file holds nothing for
@@ -93,6 +95,7 @@ fn api_key(value: String) -> Option<Found> {
         kind: Kind::ApiKey,
         value,
         expires_at_ms: None,
+        account_id: None,
     })
 }
 
@@ -106,6 +109,7 @@ fn claude_oauth(file: &Value) -> Result<Option<Found>, String> {
         kind: Kind::OAuth,
         value: token,
         expires_at_ms: expiry::field_ms(oauth.get("expiresAt"), "claudeAiOauth.expiresAt")?,
+        account_id: None,
     }))
 }
 
@@ -120,15 +124,27 @@ fn codex(file: &Value) -> Result<Option<Found>, String> {
     if let Some(key) = non_empty_str(file.get("OPENAI_API_KEY")) {
         return Ok(api_key(key));
     }
-    Ok(
-        non_empty_str(file.pointer("/tokens/access_token")).map(|token| Found {
-            kind: Kind::OAuth,
-            // Codex's file gives no expiry, but its access token is a JWT that does.
-            expires_at_ms: expiry::jwt_ms(&token),
-            value: token,
-        }),
-    )
+    let Some(token) = non_empty_str(file.pointer("/tokens/access_token")) else {
+        return Ok(None);
+    };
+    // The ChatGPT backend wants the account with the token: Codex keeps it next to the
+    // tokens, and older files only inside the id_token's claims.
+    let account_id = non_empty_str(file.pointer("/tokens/account_id")).or_else(|| {
+        file.pointer("/tokens/id_token")
+            .and_then(Value::as_str)
+            .and_then(|jwt| expiry::jwt_claim(jwt, CHATGPT_ACCOUNT_CLAIM))
+    });
+    Ok(Some(Found {
+        kind: Kind::OAuth,
+        // Codex's file gives no expiry, but its access token is a JWT that does.
+        expires_at_ms: expiry::jwt_ms(&token),
+        value: token,
+        account_id,
+    }))
 }
+
+/// Where a ChatGPT id_token carries the account id.
+const CHATGPT_ACCOUNT_CLAIM: &[&str] = &["https://api.openai.com/auth", "chatgpt_account_id"];
 
 fn opencode(file: &Value, provider: &str) -> Result<Option<Found>, String> {
     let Some(entry) = file.get(provider) else {
@@ -148,6 +164,7 @@ fn opencode(file: &Value, provider: &str) -> Result<Option<Found>, String> {
                     entry.get("expires"),
                     &format!("{provider}.expires"),
                 )?,
+                account_id: non_empty_str(entry.get("accountId")),
             }))
         }
         _ => Err(format!("{provider} entry has no known type (api or oauth)")),
@@ -255,6 +272,7 @@ fn read_row(
         value: Secret::new(value),
         expires_at,
         base_url: None,
+        account_id: found.account_id,
     }))
 }
 

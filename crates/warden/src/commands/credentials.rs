@@ -67,6 +67,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::ApiKey => "api key",
         Kind::OAuth => "oauth",
         Kind::Gateway => "gateway",
+        Kind::AuthToken => "token",
     }
 }
 

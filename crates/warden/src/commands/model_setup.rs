@@ -60,7 +60,7 @@ pub(crate) fn native_agent(
 fn route_for(cred: &Credential) -> Route {
     match cred.kind {
         Kind::ApiKey => Route::Direct,
-        Kind::Gateway => Route::Gateway,
+        Kind::Gateway | Kind::AuthToken => Route::Gateway,
         Kind::OAuth => Route::Subscription,
     }
 }
@@ -129,7 +129,9 @@ fn client_for(
         Provider::Anthropic => {
             let auth = match cred.kind {
                 Kind::ApiKey => AnthropicAuth::ApiKey(cred.value.clone()),
-                Kind::OAuth | Kind::Gateway => AnthropicAuth::Bearer(cred.value.clone()),
+                Kind::OAuth | Kind::Gateway | Kind::AuthToken => {
+                    AnthropicAuth::Bearer(cred.value.clone())
+                }
             };
             let mut cfg = AnthropicConfig::new(auth);
             cfg.route = route;
