@@ -2,19 +2,21 @@
 //! first; findings and the cost of every model call land in the store.
 //!
 //! This module does the setup (store, project, model client from the credentials
-//! found) and the summary; [`super::process_worker`] runs the investigations.
+//! found) and the summary; [`warden_pipeline::process`] runs the investigations.
 //! Why a file failed is one `warden: FILE: reason` line on stderr; a run in which
 //! every investigation failed exits 4 (a stop is 5, a new finding of a review 1).
 
 use super::process_review;
-use super::process_worker::{self, Stop, Summary, Work};
+use super::process_worker;
 use crate::cli::{GlobalArgs, ProcessArgs};
 use crate::exit::{UsageError, FAIL_ON, OTHER, STOPPED};
 use crate::locate;
+use crate::progress::ProcessBar;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use warden_agent::Limits;
+use warden_pipeline::{Stop, Summary, Work};
 use warden_store::{RunKind, RunStatus, Severity, Store};
 
 pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
@@ -89,19 +91,26 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         },
         concurrency: args.concurrency,
         max_cost: args.max_cost,
-        quiet: global.quiet,
+        batch_size: 1,
     };
     let store = Arc::new(Mutex::new(store));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.concurrency.clamp(1, 4))
         .enable_all()
         .build()?;
-    let result = runtime.block_on(process_worker::run(
-        Arc::clone(&store),
-        Arc::new(agent),
-        work,
-        queue,
-    ));
+    let bar = ProcessBar::new(global.quiet, queue.len());
+    let result = runtime.block_on(async {
+        let interrupt = process_worker::interrupt_on_ctrl_c()?;
+        let run = warden_pipeline::process(
+            Arc::clone(&store),
+            Arc::new(agent),
+            work,
+            queue,
+            &bar,
+            interrupt,
+        );
+        anyhow::Ok(run.await?)
+    });
     let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
     let outcome = match result {
         Ok(outcome) => outcome,

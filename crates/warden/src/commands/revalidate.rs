@@ -6,49 +6,16 @@
 //! Why a finding got no verdict is one `warden: <file>: finding <id>: <reason>`
 //! line on stderr; a run where every judgement failed exits 4.
 
-use super::process_worker::Stop;
+use super::process_worker;
 use crate::cli::{GlobalArgs, RevalidateArgs};
 use crate::exit::{UsageError, OTHER, STOPPED};
 use crate::locate;
 use crate::progress::ProcessBar;
 use std::path::PathBuf;
-use std::sync::Arc;
-use tokio::task::JoinSet;
-use warden_agent::{AgentError, Failed, FindingTask, Limits, NativeAgent, Outcome, Revalidation};
-use warden_llm::CancellationToken;
-use warden_store::{
-    Disposition, Finding, FindingFilter, RunKind, RunStatus, Store, Verdict, VerdictRecord,
-};
-
-/// What one revalidation run did.
-#[derive(Debug, Default)]
-struct Summary {
-    queued: usize,
-    true_positive: usize,
-    false_positive: usize,
-    uncertain: usize,
-    /// Severity corrected by the verdict.
-    corrected: usize,
-    failed: usize,
-    /// (finding id, its file, why it got no verdict).
-    failures: Vec<(String, String, String)>,
-    /// Queued, but left without a verdict because the run stopped.
-    not_judged: usize,
-    spend_usd: f64,
-    unpriced_calls: u64,
-    stop: Option<Stop>,
-}
-
-impl Summary {
-    fn judged(&self) -> usize {
-        self.true_positive + self.false_positive + self.uncertain
-    }
-
-    /// Findings were taken up and not one got a verdict.
-    fn all_failed(&self) -> bool {
-        self.failed > 0 && self.judged() == 0
-    }
-}
+use std::sync::{Arc, Mutex};
+use warden_agent::Limits;
+use warden_pipeline::{Judged, Stop, Work};
+use warden_store::{Disposition, Finding, FindingFilter, RunKind, RunStatus, Store};
 
 /// The findings to judge, most severe first.
 fn queue(store: &Store, project: &str, args: &RevalidateArgs) -> anyhow::Result<Vec<Finding>> {
@@ -90,19 +57,24 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     let root = PathBuf::from(&project.root);
-    let result = runtime.block_on(judge_all(
-        &mut store,
-        Arc::new(agent),
-        Ctx {
-            project: &project_id,
-            root: &root,
-            tech: &project.tech,
-            run_id,
-            concurrency: args.concurrency,
-            quiet: global.quiet,
-        },
-        findings,
-    ));
+    let mut work = Work::new(&project_id, root, &holder, run_id);
+    work.tech = project.tech.clone();
+    work.concurrency = args.concurrency;
+    let bar = ProcessBar::new(global.quiet, findings.len());
+    let store = Arc::new(Mutex::new(store));
+    let result = runtime.block_on(async {
+        let interrupt = process_worker::interrupt_on_ctrl_c()?;
+        let run = warden_pipeline::revalidate(
+            Arc::clone(&store),
+            Arc::new(agent),
+            work,
+            findings,
+            &bar,
+            interrupt,
+        );
+        anyhow::Ok(run.await?)
+    });
+    let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
     let out = match result {
         Ok(out) => out,
         Err(err) => {
@@ -126,7 +98,7 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|(id, path, reason)| (format!("{path}: finding {id}"), reason.clone()))
         .collect();
-    super::process_worker::print_failures(&failures);
+    process_worker::print_failures(&failures);
     if let Some(stop) = &out.stop {
         eprintln!("warden: stopped: {}", stop_message(stop));
     }
@@ -156,145 +128,7 @@ fn stop_message(stop: &Stop) -> String {
     }
 }
 
-struct Ctx<'a> {
-    project: &'a str,
-    root: &'a PathBuf,
-    tech: &'a [String],
-    run_id: i64,
-    concurrency: usize,
-    quiet: bool,
-}
-
-/// Judges `findings` with at most `concurrency` at once until done or stopped.
-async fn judge_all(
-    store: &mut Store,
-    agent: Arc<NativeAgent>,
-    ctx: Ctx<'_>,
-    findings: Vec<Finding>,
-) -> anyhow::Result<Summary> {
-    let mut out = Summary {
-        queued: findings.len(),
-        ..Summary::default()
-    };
-    let bar = ProcessBar::new(ctx.quiet, findings.len());
-    let cancel = CancellationToken::new();
-    let mut pending = findings.into_iter();
-    let mut inflight: JoinSet<(String, String, Result<Revalidation, Failed>)> = JoinSet::new();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut interrupted = false;
-    loop {
-        while out.stop.is_none() && inflight.len() < ctx.concurrency {
-            let Some(finding) = pending.next() else { break };
-            let task = FindingTask {
-                root: ctx.root.clone(),
-                tech: ctx.tech.to_vec(),
-                finding,
-            };
-            let token = cancel.child_token();
-            let agent = Arc::clone(&agent);
-            inflight.spawn(async move {
-                let r = agent.revalidate(&task, &token).await;
-                (task.finding.id, task.finding.reported.path, r)
-            });
-        }
-        if out.stop.is_some() {
-            cancel.cancel();
-        }
-        if inflight.is_empty() {
-            break;
-        }
-        tokio::select! {
-            joined = inflight.join_next() => {
-                let Some(joined) = joined else { continue };
-                let (id, path, result) = joined.map_err(|e| anyhow::anyhow!("a revalidation task failed: {e}"))?;
-                settle(store, &ctx, &mut out, (&id, &path), result, cancel.is_cancelled())?;
-                bar.file_done(out.judged(), out.spend_usd);
-            }
-            _ = &mut ctrl_c, if !interrupted => {
-                interrupted = true;
-                out.stop.get_or_insert(Stop::Interrupted);
-            }
-        }
-    }
-    out.not_judged += pending.len();
-    bar.finish();
-    Ok(out)
-}
-
-fn settle(
-    store: &mut Store,
-    ctx: &Ctx<'_>,
-    out: &mut Summary,
-    (id, path): (&str, &str),
-    result: Result<Revalidation, Failed>,
-    cancelled: bool,
-) -> anyhow::Result<()> {
-    let (calls, verdict, problem) = match result {
-        Ok(r) => {
-            let reason = match r.outcome {
-                Outcome::Incomplete { reason } if r.verdict.is_none() => Some(reason),
-                _ => None,
-            };
-            (r.calls, r.verdict, reason)
-        }
-        Err(Failed { error, calls, .. }) => {
-            let reason = match error {
-                AgentError::Llm(e) if e.stops_run() => {
-                    out.stop.get_or_insert(Stop::Llm(e));
-                    None
-                }
-                _ if cancelled => None,
-                e => Some(super::process_worker::failure_reason(&e)),
-            };
-            (calls, None, reason)
-        }
-    };
-    let mut cost: Option<f64> = None;
-    for call in calls {
-        let mut call = call;
-        call.run_id = Some(ctx.run_id);
-        store.record_llm_call(ctx.project, &call)?;
-        match call.cost_usd {
-            Some(usd) => {
-                out.spend_usd += usd;
-                *cost.get_or_insert(0.0) += usd;
-            }
-            None => out.unpriced_calls += 1,
-        }
-    }
-    match (verdict, problem) {
-        (Some(v), _) => {
-            store.record_verdict(
-                ctx.project,
-                id,
-                &VerdictRecord {
-                    verdict: v.verdict,
-                    reasoning: v.reasoning,
-                    corrected_severity: v.corrected_severity,
-                    run_id: Some(ctx.run_id),
-                    cost_usd: cost,
-                    created_at: String::new(),
-                },
-            )?;
-            match v.verdict {
-                Verdict::TruePositive => out.true_positive += 1,
-                Verdict::FalsePositive => out.false_positive += 1,
-                Verdict::Uncertain => out.uncertain += 1,
-            }
-            out.corrected += usize::from(v.corrected_severity.is_some());
-        }
-        (None, Some(reason)) => {
-            out.failed += 1;
-            out.failures
-                .push((id.to_string(), path.to_string(), reason.replace('\n', " ")));
-        }
-        (None, None) => out.not_judged += 1,
-    }
-    Ok(())
-}
-
-fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
+fn summary_json(o: &Judged, run_id: i64, model: &str) -> serde_json::Value {
     serde_json::json!({
         "run_id": run_id,
         "model": model,
@@ -314,7 +148,7 @@ fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
     })
 }
 
-fn summary_text(o: &Summary, run_id: i64) -> String {
+fn summary_text(o: &Judged, run_id: i64) -> String {
     let mut s = format!(
         "Run {run_id}: judged {} of {} findings ({} true positive, {} false positive, {} uncertain), spent ${:.4}",
         o.judged(),

@@ -1,0 +1,7 @@
+//! The pipeline against a real store in a temp dir and a scripted fake agent.
+
+mod batching;
+mod common;
+mod leases;
+mod sessions;
+mod stops;
