@@ -201,3 +201,68 @@ fn a_store_without_projects_is_reported_as_such() {
         Value::Array(vec![])
     );
 }
+
+#[test]
+fn failed_files_are_counted_in_text_and_listed_with_reason_and_output_in_json() {
+    let t = scanned();
+    let key = "sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let mut store = t.store();
+    let claimed = store
+        .claim_files(PROJECT, "agent-1", 2, Duration::from_secs(600))
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    store
+        .fail_file(PROJECT, &claimed[0], "agent-1", "turn limit reached")
+        .unwrap();
+    store
+        .fail_file(PROJECT, &claimed[1], "agent-1", "unparseable agent output")
+        .unwrap();
+    store
+        .record_session(
+            PROJECT,
+            &warden_store::SessionRecord {
+                run_id: None,
+                path: claimed[1].clone(),
+                finding_id: None,
+                agent: "codex".into(),
+                session_id: Some("thread-7".into()),
+                turns: 3,
+                outcome: warden_store::SessionOutcome::Failed,
+                output_tail: Some(format!("OPENAI_API_KEY={key}\n{{\"type\":\"item.")),
+                created_at: String::new(),
+            },
+        )
+        .unwrap();
+    drop(store);
+
+    let text = status(&[], &t.data_dir()).ok().stdout.clone();
+    assert!(
+        text.contains(
+            "failed      2 files, 1 with the agent's output kept: `warden status --json` lists each"
+        ),
+        "{text}"
+    );
+    let p = &status(&["--json"], &t.data_dir()).ok().json()[0];
+    let failed = p["failed_files"].as_array().expect("failed_files");
+    assert_eq!(failed.len(), 2, "{p:#}");
+    let by_path = |path: &str| {
+        failed
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not listed: {failed:?}"))
+    };
+    assert_eq!(by_path(&claimed[0])["reason"], "turn limit reached");
+    assert!(by_path(&claimed[0])["output_tail"].is_null());
+    let second = by_path(&claimed[1]);
+    assert_eq!(second["reason"], "unparseable agent output");
+    assert_eq!(second["agent"], "codex");
+    assert_eq!(second["session_id"], "thread-7");
+    let tail = second["output_tail"].as_str().unwrap();
+    assert!(tail.ends_with("{\"type\":\"item."), "{tail}");
+    assert!(!tail.contains(key), "{tail}");
+
+    // Without failures, no line about them.
+    let clean = scanned();
+    let text = status(&[], &clean.data_dir()).ok().stdout.clone();
+    assert!(!text.contains("failed      "), "{text}");
+}

@@ -50,6 +50,23 @@ fn render(s: &ProjectStatus) -> String {
         "  candidates  {}: {} pending, {} processing, {} analyzed, {} failed",
         s.candidates, s.pending, s.processing, s.analyzed, s.failed
     );
+    if s.failed > 0 {
+        let kept = s
+            .failed_files
+            .iter()
+            .filter(|f| f.output_tail.is_some())
+            .count();
+        let kept = match kept {
+            0 => String::new(),
+            n => format!(", {n} with the agent's output kept"),
+        };
+        let files = if s.failed == 1 { "file" } else { "files" };
+        let _ = writeln!(
+            out,
+            "  failed      {} {files}{kept}: `warden status --json` lists each with its reason",
+            s.failed
+        );
+    }
     let by_sev: Vec<String> = Severity::ALL
         .iter()
         .zip(s.findings_by_severity)
