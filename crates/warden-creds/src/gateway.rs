@@ -197,20 +197,18 @@ pub fn from_env(layered: &Layered<'_>, notes: &mut Vec<String>) -> Vec<Credentia
         // The pair comes first: both of its variables were set for it, as Claude Code
         // itself prefers ANTHROPIC_AUTH_TOKEN over ANTHROPIC_API_KEY.
         let pair = token.iter().filter(|t| t.provider == *provider).cloned();
-        let direct: Vec<Credential> = pair
-            .chain(
-                vars.iter()
-                    .filter_map(|var| layered.get_key(var))
-                    .map(|(value, source)| Credential {
-                        provider: *provider,
-                        kind: Kind::ApiKey,
-                        source,
-                        value: Secret::new(value),
-                        expires_at: None,
-                        base_url: base_url.clone(),
-                        account_id: None,
-                    }),
-            )
+        let direct: Vec<Credential> =
+            pair.chain(vars.iter().filter_map(|var| layered.get_key(var)).map(
+                |(value, source)| Credential {
+                    provider: *provider,
+                    kind: Kind::ApiKey,
+                    source,
+                    value: Secret::new(value),
+                    expires_at: None,
+                    base_url: base_url.clone(),
+                    account_id: None,
+                },
+            ))
             .collect();
         if direct.is_empty() {
             if let Some((token, source)) = &gateway {

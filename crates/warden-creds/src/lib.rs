@@ -7,9 +7,12 @@
 //! 3. agents' own credential files under the home directory, one row per agent and
 //!    provider in [`sources::AGENT_FILES`]: adding an agent is adding a row.
 //!
-//! Direct keys are `ANTHROPIC_API_KEY`/`CLAUDE_API_KEY` and `OPENAI_API_KEY`/`CODEX_API_KEY`.
+//! Direct keys are `ANTHROPIC_API_KEY`/`CLAUDE_API_KEY` and `OPENAI_API_KEY`/`CODEX_API_KEY`;
+//! `ANTHROPIC_AUTH_TOKEN` with `ANTHROPIC_BASE_URL` is a bearer token for that URL.
 //! An `AI_GATEWAY_API_KEY` (else `VERCEL_OIDC_TOKEN`) expands into a gateway credential,
-//! with the gateway's base URL, for each provider that has no direct key.
+//! with the gateway's base URL, for each provider that has no direct key. A base URL
+//! the user set (`ANTHROPIC_BASE_URL`, `OPENAI_BASE_URL`) goes with every credential of
+//! its provider, logins included. [`agents`] says which credential each agent uses.
 //!
 //! Missing files are silent; malformed, oversized or special files (a FIFO never
 //! blocks discovery: see [`file`]) and expired OAuth tokens become [`Discovery::notes`],
@@ -22,6 +25,7 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
+pub mod agents;
 pub mod dotenv;
 mod env_output;
 mod expiry;
@@ -30,6 +34,7 @@ pub mod gateway;
 mod secret;
 pub mod sources;
 
+pub use agents::{Agent, Choice, Use};
 pub use env_output::{extract_env, shell_quote};
 pub use file::{read_config_file, read_regular_file, FileError};
 pub use secret::Secret;
@@ -222,6 +227,14 @@ pub enum CredsError {
         /// regular file, …). Never secrets.
         notes: Vec<String>,
     },
+    /// Credentials were found, but none this agent can use (see [`agents`]).
+    #[error("the {agent} agent: {why}")]
+    Unusable {
+        /// The agent's name.
+        agent: &'static str,
+        /// What was found, why it does not serve, and what would. Never secrets.
+        why: String,
+    },
 }
 
 fn not_found_message(provider: Option<Provider>, looked_at: &[String], notes: &[String]) -> String {
@@ -288,7 +301,9 @@ pub fn discover(env: &dyn Env, places: &Places, now: OffsetDateTime) -> Discover
     // none: the user chose where that provider's traffic goes (a local model server,
     // their own gateway), whichever login or key pays for it.
     for c in credentials.iter_mut().filter(|c| c.base_url.is_none()) {
-        c.base_url = layered.get(gateway::base_url_var(c.provider)).map(|(url, _)| url);
+        c.base_url = layered
+            .get(gateway::base_url_var(c.provider))
+            .map(|(url, _)| url);
     }
     // The same value found twice (say ANTHROPIC_API_KEY and CLAUDE_API_KEY) is kept once.
     let mut seen = Vec::new();

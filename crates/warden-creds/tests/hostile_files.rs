@@ -325,7 +325,9 @@ fn an_expired_token_says_expired_and_when_in_the_error() {
     );
     assert!(msg.contains("claude login"), "{msg}");
     assert!(!msg.contains("stale-oauth"), "{msg}");
-    let CredsError::NotFound { notes, .. } = err;
+    let CredsError::NotFound { notes, .. } = err else {
+        panic!("{err}");
+    };
     assert_eq!(notes.len(), 1, "{notes:?}");
 }
 

@@ -304,3 +304,55 @@ fn process_with_only_an_expired_login_says_why_nothing_is_usable() {
     assert!(line.contains("expired 2023-11-14T22:13:20Z"), "{line}");
     assert!(!run.stderr.contains(STALE_TOKEN) && !run.stdout.contains(STALE_TOKEN));
 }
+
+#[test]
+fn status_says_which_credential_each_agent_uses_and_why() {
+    let home = tempfile::tempdir().expect("home");
+    let cwd = tempfile::tempdir().expect("cwd");
+    write(
+        &home.path().join(".claude/.credentials.json"),
+        r#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-subscription-token-0123456789"}}"#,
+    );
+    write(
+        &home.path().join(".codex/auth.json"),
+        r#"{"tokens":{"access_token":"chatgpt-access-token-0123456789","account_id":"acct-42"}}"#
+            .to_string(),
+    );
+    let out = warden(home.path(), cwd.path(), &["credentials", "status"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = |agent: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{agent}: ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("claude").contains("Claude subscription login from"),
+        "{stdout}"
+    );
+    assert!(line("codex").contains("ChatGPT login from"), "{stdout}");
+    assert!(
+        line("native").contains("use --agent claude")
+            && line("native").contains("use --agent codex"),
+        "{stdout}"
+    );
+    assert!(line("opencode").contains("none:"), "{stdout}");
+    assert!(!stdout.contains("subscription-token-0123") && !stdout.contains("access-token-0123"));
+    let out = warden(
+        home.path(),
+        cwd.path(),
+        &["credentials", "status", "--json"],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["agents"][1]["agent"], "claude", "{doc}");
+    assert_eq!(doc["agents"][1]["use"], "claude-subscription", "{doc}");
+    assert_eq!(doc["agents"][2]["use"], "chatgpt-login", "{doc}");
+    assert!(
+        doc["agents"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--agent claude")),
+        "{doc}"
+    );
+}

@@ -3,7 +3,7 @@
 use crate::cli::{CredentialsArgs, CredentialsCommand};
 use std::fmt::Write as _;
 use std::path::Path;
-use warden_creds::{Discovery, Kind, Places};
+use warden_creds::{Agent, Discovery, Kind, Places, Use};
 
 pub fn run(args: &CredentialsArgs) -> anyhow::Result<u8> {
     match &args.command {
@@ -102,7 +102,41 @@ fn status_table(found: &Discovery) -> String {
     for note in &found.notes {
         let _ = writeln!(out, "note: {note}");
     }
+    let _ = writeln!(out, "\nwhich credential each agent uses:");
+    for agent in Agent::ALL {
+        let line = match found.for_agent(agent, None) {
+            Ok(choice) => choice.to_string(),
+            Err(e) => format!("{agent}: none: {e}"),
+        };
+        let _ = writeln!(out, "  {line}");
+    }
     out
+}
+
+fn use_name(how: Use) -> &'static str {
+    match how {
+        Use::ApiKey => "api-key",
+        Use::AuthToken => "auth-token",
+        Use::Gateway => "gateway",
+        Use::ClaudeSubscription => "claude-subscription",
+        Use::ChatGptLogin => "chatgpt-login",
+    }
+}
+
+/// Each agent's choice as JSON: what it uses and why, or why it has none.
+fn agents_json(found: &Discovery) -> Vec<serde_json::Value> {
+    Agent::ALL
+        .iter()
+        .map(|agent| match found.for_agent(*agent, None) {
+            Ok(choice) => serde_json::json!({
+                "agent": agent.name(),
+                "provider": choice.credential.provider.to_string(),
+                "use": use_name(choice.how),
+                "why": choice.why,
+            }),
+            Err(e) => serde_json::json!({ "agent": agent.name(), "error": e.to_string() }),
+        })
+        .collect()
 }
 
 fn status_json(found: &Discovery) -> anyhow::Result<String> {
@@ -120,7 +154,9 @@ fn status_json(found: &Discovery) -> anyhow::Result<String> {
             })
         })
         .collect();
-    Ok(serde_json::to_string_pretty(
-        &serde_json::json!({ "credentials": rows, "notes": found.notes }),
-    )?)
+    Ok(serde_json::to_string_pretty(&serde_json::json!({
+        "credentials": rows,
+        "notes": found.notes,
+        "agents": agents_json(found),
+    }))?)
 }
