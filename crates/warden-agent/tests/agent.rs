@@ -312,3 +312,27 @@ async fn unknown_tools_and_malformed_arguments_are_tool_errors() {
     assert!(res.iter().all(|r| r["is_error"] == true));
     assert!(res[0]["content"].as_str().unwrap().contains("unknown tool"));
 }
+
+#[tokio::test]
+async fn the_native_agent_takes_one_file_per_investigation_and_refuses_other_batches() {
+    let d = project();
+    let mock = MockLlm::start(Script::new(vec![Turn::text("unused")])).await;
+    let agent = agent(&mock);
+    assert_eq!((agent.name(), agent.max_batch()), ("native", 1));
+    let mut other = task(&d);
+    other.path = "src/db.py".into();
+    let cancel = CancellationToken::new();
+    for batch in [vec![task(&d), other], vec![]] {
+        let failed = agent.investigate(&batch, &cancel).await.unwrap_err();
+        let msg = failed.error.to_string();
+        assert!(
+            msg.contains(&format!("not a batch of {}", batch.len())),
+            "{msg}"
+        );
+        assert!(failed.calls.is_empty() && failed.session.is_none());
+    }
+    assert!(
+        mock.generation_requests().is_empty(),
+        "refused before any call"
+    );
+}

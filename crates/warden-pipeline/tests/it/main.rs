@@ -3,5 +3,6 @@
 mod batching;
 mod common;
 mod leases;
+mod revalidate;
 mod sessions;
 mod stops;

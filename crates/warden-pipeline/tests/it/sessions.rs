@@ -4,7 +4,7 @@
 use crate::common::*;
 use std::sync::Arc;
 use warden_agent::AgentSession;
-use warden_pipeline::{process, revalidate, CancellationToken, Silent};
+use warden_pipeline::{process, CancellationToken, Silent};
 use warden_store::*;
 
 fn claude(tail: Option<&str>) -> AgentSession {
@@ -133,88 +133,4 @@ async fn an_agent_without_sessions_records_none_and_a_cancelled_one_says_so() {
     let sessions = e.store().sessions(P, None).unwrap();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].outcome, SessionOutcome::Cancelled);
-}
-
-#[tokio::test]
-async fn revalidation_records_verdicts_spend_and_the_session_of_each_finding() {
-    let e = env(&[("src/a.py", 9.0), ("src/b.py", 8.0)]);
-    e.store()
-        .insert_findings(P, &[finding("src/a.py"), finding("src/b.py")])
-        .unwrap();
-    let findings = e.store().findings(P, &FindingFilter::default()).unwrap();
-    let agent =
-        Arc::new(FakeAgent::always(1, Plan::Findings { cost: 0.25 }).with_session(claude(None)));
-    let mut work = e.work();
-    work.concurrency = 2;
-    let progress = Recorder::default();
-    let out = revalidate(
-        Arc::clone(&e.store),
-        agent,
-        work,
-        findings.clone(),
-        &progress,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!((out.judged(), out.true_positive, out.failed), (2, 2, 0));
-    assert!((out.spend_usd - 0.5).abs() < 1e-9);
-    let store = e.store();
-    let judged = store.findings(P, &FindingFilter::default()).unwrap();
-    assert!(judged
-        .iter()
-        .all(|f| f.verdict.as_ref().is_some_and(|v| v.run_id == Some(e.run))));
-    let sessions = store.sessions(P, Some(e.run)).unwrap();
-    let mut ids: Vec<&str> = sessions
-        .iter()
-        .filter_map(|s| s.finding_id.as_deref())
-        .collect();
-    ids.sort();
-    let mut want: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
-    want.sort();
-    assert_eq!(ids, want);
-    // A judgement is no investigation: the files are not listed as failed by it.
-    assert!(store.status(P).unwrap().failed_files.is_empty());
-}
-
-#[tokio::test]
-async fn an_interrupted_revalidation_leaves_the_rest_for_the_next_run() {
-    let e = env(&[("src/a.py", 9.0), ("src/b.py", 8.0), ("src/c.py", 7.0)]);
-    e.store()
-        .insert_findings(
-            P,
-            &[
-                finding("src/a.py"),
-                finding("src/b.py"),
-                finding("src/c.py"),
-            ],
-        )
-        .unwrap();
-    let findings = e.store().findings(P, &FindingFilter::default()).unwrap();
-    let agent = Arc::new(FakeAgent::always(1, Plan::Hang));
-    let interrupt = CancellationToken::new();
-    let fire = interrupt.clone();
-    let started = Arc::clone(&agent);
-    tokio::spawn(async move {
-        until("started", || {
-            started.started.load(std::sync::atomic::Ordering::SeqCst) > 0
-        })
-        .await;
-        fire.cancel();
-    });
-    let out = revalidate(
-        Arc::clone(&e.store),
-        agent,
-        e.work(),
-        findings,
-        &Silent,
-        interrupt,
-    )
-    .await
-    .unwrap();
-    assert!(matches!(out.stop, Some(warden_pipeline::Stop::Interrupted)));
-    assert_eq!((out.judged(), out.failed, out.not_judged), (0, 0, 3));
-    let store = e.store();
-    let all = store.findings(P, &FindingFilter::default()).unwrap();
-    assert!(all.iter().all(|f| f.verdict.is_none()));
 }
