@@ -91,6 +91,8 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         },
         concurrency: args.concurrency,
         max_cost: args.max_cost,
+        // One file per investigation until `--batch-size` exists; the pipeline clamps
+        // it to what the agent takes (the native agent: 1).
         batch_size: 1,
     };
     let store = Arc::new(Mutex::new(store));
