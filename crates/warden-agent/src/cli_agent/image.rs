@@ -158,6 +158,8 @@ pub fn install_script(agents: &[InstallRequest]) -> String {
         "set -eu
 export npm_config_cache=/tmp/npm-cache npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false npm_config_loglevel=error
 command -v npm >/dev/null 2>&1 || exit {NO_NPM}
+# npm creates the global prefix's bin directory without its parents.
+mkdir -p \"$HOME/.local/bin\" \"$HOME/.local/lib\"
 major=$(node -p 'process.versions.node.split(\".\")[0]')
 if [ \"$major\" -lt {need} ]; then
   echo \"warden: node $(node --version) is older than {need}: installing node@{need} from npm\"

@@ -76,7 +76,7 @@ impl CliKind {
 
 impl fmt::Display for CliKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
