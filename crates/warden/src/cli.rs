@@ -56,6 +56,34 @@ pub enum Command {
     Credentials(CredentialsArgs),
     /// Local sandboxes: isolated commands with an egress allowlist and brokered credentials.
     Sandbox(SandboxArgs),
+    /// The coding-agent CLIs (Claude Code, Codex, OpenCode) that investigate inside sandboxes.
+    Agents(AgentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    #[command(subcommand)]
+    pub command: AgentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Install agent CLIs from npm (inside a sandbox that reaches only the npm registry)
+    /// into the agent image every investigation starts from; prints the image id.
+    #[command(disable_version_flag = true)]
+    Install {
+        /// claude, codex, opencode, optionally `@VERSION`; none: all three.
+        #[arg(value_name = "AGENT")]
+        agents: Vec<String>,
+        /// Install this release instead of the pinned one (with exactly one agent).
+        #[arg(long, value_name = "VERSION")]
+        version: Option<String>,
+    },
+    /// Each agent: the version in the image, the pinned version, and the image.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

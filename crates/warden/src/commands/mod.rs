@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod agents;
 mod credentials;
 mod model_setup;
 mod process;
@@ -29,6 +30,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Rules(args) => rules::run(args),
         Command::Credentials(args) => credentials::run(args),
         Command::Sandbox(args) => sandbox::run(&cli.global, args),
+        Command::Agents(args) => agents::run(&cli.global, args),
     }
 }
 
