@@ -50,10 +50,11 @@ impl Inner {
             port,
             addrs: &resolved.addrs,
             tls: false,
+            loopback: false,
         };
         // Plaintext: the request goes out as the sandbox wrote it (a placeholder stays a
         // placeholder); secrets are only ever added on a verified TLS leg.
-        match self.forward(&target, req, false, activity).await {
+        match self.forward(&target, req, false, &[], activity).await {
             Ok(forwarded) => {
                 let meter = forwarded.meter.clone();
                 let inner = self.clone();

@@ -225,8 +225,9 @@ impl Inner {
             port: s.port,
             addrs: &s.addrs,
             tls: true,
+            loopback: false,
         };
-        match self.forward(&target, req, true, activity).await {
+        match self.forward(&target, req, true, &[], activity).await {
             Ok(forwarded) => {
                 if forwarded.injected {
                     s.injected.store(true, Ordering::Relaxed);

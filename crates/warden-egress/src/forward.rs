@@ -26,6 +26,9 @@ pub(crate) struct Target<'a> {
     pub port: u16,
     pub addrs: &'a [SocketAddr],
     pub tls: bool,
+    /// A server on this machine's loopback the user chose (a front door's upstream):
+    /// secrets may go there in plaintext, since they never leave the machine.
+    pub loopback: bool,
 }
 
 /// What came back, with the upstream socket's counters.
@@ -82,13 +85,16 @@ fn host_header(host: &str, port: u16, tls: bool) -> Option<HeaderValue> {
 }
 
 impl Inner {
-    /// Sends `req` to `target`. Bound headers for `target.host` are overwritten only when
-    /// `inject` is set *and* the upstream leg is TLS: plaintext never carries a secret.
+    /// Sends `req` to `target`. Bound headers for `target.host` (and `extra`, a front
+    /// door's own) are overwritten only when `inject` is set *and* the upstream leg is
+    /// TLS or a loopback server the user chose: plaintext never carries a secret off
+    /// this machine.
     pub(crate) async fn forward(
         &self,
         target: &Target<'_>,
         req: Request<Incoming>,
         inject: bool,
+        extra: &[crate::secret::Binding],
         activity: Arc<Activity>,
     ) -> Result<Forwarded, UpstreamError> {
         let (parts, body) = req.into_parts();
@@ -110,13 +116,9 @@ impl Inner {
             headers.insert(header::HOST, host);
         }
         let mut injected = false;
-        if inject && target.tls {
-            for binding in self.bindings_for(target.host) {
-                if let Some(value) = binding.header_value() {
-                    // insert() replaces every value the sandbox sent: overwrite, never append.
-                    headers.insert(binding.header().clone(), value);
-                    injected = true;
-                }
+        if inject && (target.tls || target.loopback) {
+            for binding in self.bindings_for(target.host).iter().chain(extra) {
+                injected |= binding.apply(&mut headers);
             }
         }
         *upstream.headers_mut() = headers;
@@ -131,10 +133,10 @@ impl Inner {
                 meter.clone(),
             )
             .await?;
-            self.exchange(io, upstream, target.host, activity).await?
+            self.exchange(io, upstream, target, activity).await?
         } else {
             let io = connect_tcp(target.addrs, self.connect_timeout, meter.clone()).await?;
-            self.exchange(io, upstream, target.host, activity).await?
+            self.exchange(io, upstream, target, activity).await?
         };
         Ok(Forwarded {
             response,
@@ -144,19 +146,27 @@ impl Inner {
     }
 
     /// One request on a fresh upstream connection. The connection task ends with the
-    /// exchange, on idle, or as soon as the policy stops allowing `host`.
+    /// exchange, on idle, or as soon as the policy stops allowing the host (a loopback
+    /// upstream a front door serves is the user's choice, outside the policy).
     async fn exchange<IO>(
         &self,
         io: IO,
         req: Request<Incoming>,
-        host: &str,
+        target: &Target<'_>,
         activity: Arc<Activity>,
     ) -> Result<Response<Incoming>, UpstreamError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
-        let denied = until_denied(self.policy_rx(), host.to_string());
+        let watch =
+            (!target.loopback).then(|| until_denied(self.policy_rx(), target.host.to_string()));
+        let denied = async move {
+            match watch {
+                Some(denied) => denied.await,
+                None => std::future::pending().await,
+            }
+        };
         let idle = self.idle_timeout;
         tokio::spawn(async move {
             tokio::select! {

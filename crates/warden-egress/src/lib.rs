@@ -23,13 +23,19 @@
 //! requests to that host, only over verified TLS, routed by the CONNECT target or the
 //! front door's upstream and never by a `Host` header:
 //! - **front door** ([`Proxy::serve_front_door`]): plain HTTP in, HTTPS out; the sandbox
-//!   sets e.g. `ANTHROPIC_BASE_URL=http://127.0.0.1:<port>`. No CA needed.
+//!   sets e.g. `ANTHROPIC_BASE_URL=http://127.0.0.1:<port>`. No CA needed. Its upstream
+//!   may also be a server on the host's loopback that the user chose (a local model
+//!   server): then that one address is reachable, through the door only, and the
+//!   secret goes there in plaintext without leaving the machine. A door can carry its
+//!   own bindings ([`FrontDoor::with_binding`]); a binding can also remove a header and
+//!   add a token to a list header ([`Binding::removing`], [`Binding::with_list_token`]:
+//!   a Claude subscription's `anthropic-beta: oauth-2025-04-20`).
 //! - **interception**: `CONNECT api.anthropic.com:443` is terminated with a leaf signed
 //!   by [`Proxy::ca_pem`], which the sandbox trusts through [`bound_env`]/[`ca_bundle`].
 //!   Inside such a tunnel, a request whose `Host` names another host is refused with 421.
 //!
-//! Plain `http://` requests are never injected; a placeholder sent there, or to any
-//! unbound host, arrives unchanged. WebSocket/`Upgrade` requests through absolute-form
+//! Plain `http://` requests through the proxy are never injected; a placeholder sent
+//! there, or to any unbound host, arrives unchanged. WebSocket/`Upgrade` requests through absolute-form
 //! or interception are refused with 501 (use an opaque CONNECT instead).
 //!
 //! # Example
@@ -89,4 +95,4 @@ pub use proxy::{Proxy, ProxyConfig};
 pub use resolve::{Resolver, ResolverError, TestResolver, TEST_RESOLVE_ENV, TEST_RESOLVE_LOG_ENV};
 pub use respond::MARKER_HEADER;
 pub use rustls::pki_types::CertificateDer;
-pub use secret::{Binding, BindingError, Secret, SecretSource};
+pub use secret::{placeholder_for, Binding, BindingError, Secret, SecretSource};

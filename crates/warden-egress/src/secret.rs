@@ -75,6 +75,12 @@ pub struct Binding {
     secret: Secret,
     source: SecretSource,
     placeholder: String,
+    /// Comma-separated list headers that must hold a token with the secret (a
+    /// subscription's `anthropic-beta: oauth-2025-04-20`). Not secret.
+    list_tokens: Vec<(HeaderName, String)>,
+    /// Headers removed when the secret is set (a placeholder the sandbox sent for
+    /// another scheme, such as `x-api-key` next to a bearer token).
+    removes: Vec<HeaderName>,
 }
 
 impl fmt::Debug for Binding {
@@ -87,6 +93,8 @@ impl fmt::Debug for Binding {
             .field("source", &self.source)
             .field("secret", &self.secret)
             .field("placeholder", &"<redacted>")
+            .field("list_tokens", &self.list_tokens)
+            .field("removes", &self.removes)
             .finish()
     }
 }
@@ -106,6 +114,54 @@ impl Binding {
         value: Secret,
     ) -> Result<Binding, BindingError> {
         Binding::build(host, header, prefix, value, SecretSource::Given)
+    }
+
+    /// A binding a [`crate::FrontDoor`] applies itself ([`crate::FrontDoor::with_binding`]):
+    /// its host is only a label (the door's upstream decides where it goes), so it may
+    /// also be a loopback address. It is never an entry of [`crate::ProxyConfig::bindings`].
+    pub fn for_front_door(
+        door: &crate::FrontDoor,
+        header: &str,
+        prefix: &str,
+        value: Secret,
+    ) -> Result<Binding, BindingError> {
+        Binding::build_for(
+            door.host(),
+            header,
+            prefix,
+            value,
+            SecretSource::Given,
+            false,
+        )
+    }
+
+    /// Also makes sure the comma-separated list header `header` holds `token` on every
+    /// request this binding applies to (appended to what the sandbox sent, never a
+    /// duplicate), e.g. `anthropic-beta: oauth-2025-04-20` with a subscription token.
+    pub fn with_list_token(mut self, header: &str, token: &str) -> Result<Binding, BindingError> {
+        let spec = format!("{}:{header}", self.host);
+        let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| BindingError::Syntax {
+            spec: spec.clone(),
+            why: "not a valid HTTP header name",
+        })?;
+        if token.is_empty() || token.contains(',') || HeaderValue::from_str(token).is_err() {
+            return Err(BindingError::Syntax {
+                spec,
+                why: "a list token is one non-empty item without commas",
+            });
+        }
+        self.list_tokens.push((name, token.to_string()));
+        Ok(self)
+    }
+
+    /// Also removes `header` from every request this binding applies to.
+    pub fn removing(mut self, header: &str) -> Result<Binding, BindingError> {
+        let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| BindingError::Syntax {
+            spec: format!("{}:{header}", self.host),
+            why: "not a valid HTTP header name",
+        })?;
+        self.removes.push(name);
+        Ok(self)
     }
 
     /// Parses `host:header=[prefix ]source`, source `env:VAR` or `file:PATH`, and reads the value now:
@@ -152,9 +208,20 @@ impl Binding {
         secret: Secret,
         source: SecretSource,
     ) -> Result<Binding, BindingError> {
+        Binding::build_for(host, header, prefix, secret, source, true)
+    }
+
+    fn build_for(
+        host: &str,
+        header: &str,
+        prefix: &str,
+        secret: Secret,
+        source: SecretSource,
+        routed_by_host: bool,
+    ) -> Result<Binding, BindingError> {
         let spec = format!("{host}:{header}");
         let host = normalise_host(host);
-        if !is_dns_name(&host) {
+        if routed_by_host && !is_dns_name(&host) {
             return Err(BindingError::Syntax {
                 spec,
                 why: "the host must be one exact DNS name (no wildcard, port or IP)",
@@ -181,6 +248,8 @@ impl Binding {
             prefix: prefix.to_string(),
             secret,
             source,
+            list_tokens: Vec::new(),
+            removes: Vec::new(),
         };
         if binding.secret.expose().is_empty() || binding.header_value().is_none() {
             return Err(BindingError::BadValue { host: binding.host });
@@ -206,6 +275,38 @@ impl Binding {
     /// Where the value came from; for `env:VAR` the sandbox should get `VAR=<placeholder>`.
     pub fn source(&self) -> &SecretSource {
         &self.source
+    }
+
+    /// Writes this binding into `headers`: removals first, then the secret (replacing
+    /// every value the sandbox sent: overwrite, never append), then list tokens.
+    /// Returns whether the secret was set.
+    pub(crate) fn apply(&self, headers: &mut http::HeaderMap) -> bool {
+        let Some(value) = self.header_value() else {
+            return false;
+        };
+        for name in &self.removes {
+            headers.remove(name);
+        }
+        headers.insert(self.header.clone(), value);
+        for (name, token) in &self.list_tokens {
+            let items: Vec<String> = headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|item| item.trim().to_string())
+                .filter(|item| !item.is_empty())
+                .collect();
+            if items.iter().any(|item| item == token) {
+                continue;
+            }
+            let mut joined = items;
+            joined.push(token.clone());
+            if let Ok(v) = HeaderValue::from_str(&joined.join(",")) {
+                headers.insert(name.clone(), v);
+            }
+        }
+        true
     }
 
     /// `prefix + secret`, marked sensitive so hyper never logs or indexes it.
@@ -287,6 +388,7 @@ fn split_source(value: &str) -> Option<(&str, &str)> {
 /// SDKs that check a key's shape accept it.
 const KNOWN_PREFIXES: &[&str] = &[
     "sk-ant-api03-",
+    "sk-ant-oat01-",
     "sk-ant-",
     "sk-proj-",
     "sk-",
@@ -297,7 +399,10 @@ const KNOWN_PREFIXES: &[&str] = &[
 
 const RANDOM_LEN: usize = 24;
 
-fn placeholder_for(secret: &str) -> String {
+/// A random stand-in for `secret` with its shape: a known key prefix (`sk-ant-api03-`,
+/// `sk-proj-`, …) and at least its length, else `warden-placeholder-…`. What a sandbox
+/// holds in place of a real key; the proxy never matches on it (it overwrites the header).
+pub fn placeholder_for(secret: &str) -> String {
     if let Some(prefix) = KNOWN_PREFIXES.iter().find(|p| secret.starts_with(**p)) {
         let len = secret.len().saturating_sub(prefix.len()).max(RANDOM_LEN);
         return format!("{prefix}{}", random_alnum(len));
