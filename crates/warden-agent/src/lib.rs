@@ -24,6 +24,7 @@
 //! [`LlmCall`]: warden_store::LlmCall
 
 pub mod agent;
+pub mod cli_agent;
 pub mod confine;
 pub mod finding;
 pub mod mcp;
