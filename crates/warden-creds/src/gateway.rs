@@ -188,8 +188,15 @@ fn auth_token(layered: &Layered<'_>, notes: &mut Vec<String>) -> Option<Credenti
 /// Credentials from the layered environment: the explicit auth-token pair and direct
 /// keys, then gateway expansion for each provider with neither. Explicit base URLs
 /// always win over the gateway's.
-pub fn from_env(layered: &Layered<'_>, notes: &mut Vec<String>) -> Vec<Credential> {
+///
+/// The second list holds the gateway credential for each provider whether or not a
+/// direct one outranks it (for `sandbox create --broker gateway`, which asks for it).
+pub fn from_env(
+    layered: &Layered<'_>,
+    notes: &mut Vec<String>,
+) -> (Vec<Credential>, Vec<Credential>) {
     let mut out = Vec::new();
+    let mut gateways = Vec::new();
     let gateway = GATEWAY_VARS.iter().find_map(|var| layered.get_key(var));
     let token = auth_token(layered, notes);
     for (provider, vars, base_var) in DIRECT {
@@ -210,26 +217,27 @@ pub fn from_env(layered: &Layered<'_>, notes: &mut Vec<String>) -> Vec<Credentia
                 },
             ))
             .collect();
-        if direct.is_empty() {
-            if let Some((token, source)) = &gateway {
-                let default = match provider {
-                    Provider::Anthropic => GATEWAY_ANTHROPIC_BASE_URL,
-                    Provider::OpenAi => GATEWAY_OPENAI_BASE_URL,
-                };
-                out.push(Credential {
-                    provider: *provider,
-                    kind: Kind::Gateway,
-                    source: source.clone(),
-                    value: Secret::new(token.clone()),
-                    expires_at: None,
-                    base_url: Some(base_url.unwrap_or_else(|| default.to_string())),
-                    account_id: None,
-                });
+        if let Some((token, source)) = &gateway {
+            let default = match provider {
+                Provider::Anthropic => GATEWAY_ANTHROPIC_BASE_URL,
+                Provider::OpenAi => GATEWAY_OPENAI_BASE_URL,
+            };
+            gateways.push(Credential {
+                provider: *provider,
+                kind: Kind::Gateway,
+                source: source.clone(),
+                value: Secret::new(token.clone()),
+                expires_at: None,
+                base_url: Some(base_url.unwrap_or_else(|| default.to_string())),
+                account_id: None,
+            });
+            if direct.is_empty() {
+                out.extend(gateways.last().cloned());
             }
         }
         out.extend(direct);
     }
     // Process environment before .env.local before .env; stable within a layer.
     out.sort_by_key(|c| layered.rank(&c.source));
-    out
+    (out, gateways)
 }

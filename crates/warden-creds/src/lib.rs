@@ -173,6 +173,9 @@ pub struct Discovery {
     pub notes: Vec<String>,
     /// Every place looked at, for the not-found message.
     pub looked_at: Vec<String>,
+    /// The AI Gateway credential for each provider when a gateway key is set, also
+    /// where a direct key outranks it in `credentials` (`--broker gateway` asks for it).
+    pub gateway: Vec<Credential>,
 }
 
 impl Discovery {
@@ -275,7 +278,7 @@ pub fn discover(env: &dyn Env, places: &Places, now: OffsetDateTime) -> Discover
     let mut notes = Vec::new();
     let layered =
         gateway::Layered::load(env, places.work_dir.as_deref(), &mut looked_at, &mut notes);
-    let mut credentials = gateway::from_env(&layered, &mut notes);
+    let (mut credentials, gateway) = gateway::from_env(&layered, &mut notes);
     match places.home.as_deref() {
         // A relative (or empty) HOME would read agents' files from the current
         // directory, which may be the very repository being scanned.
@@ -319,6 +322,7 @@ pub fn discover(env: &dyn Env, places: &Places, now: OffsetDateTime) -> Discover
         credentials,
         notes,
         looked_at,
+        gateway,
     }
 }
 

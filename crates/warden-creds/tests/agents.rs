@@ -126,6 +126,25 @@ fn the_auth_token_pair_is_a_bearer_token_for_its_base_url() {
             (Provider::OpenAi, Kind::Gateway)
         ]
     );
+    // The gateway for both providers stays available to whoever asks for it by name.
+    let gateways: Vec<_> = gw
+        .gateway
+        .iter()
+        .map(|c| (c.provider, c.base_url.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        gateways,
+        [
+            (
+                Provider::Anthropic,
+                "https://llm.internal.example".to_string()
+            ),
+            (
+                Provider::OpenAi,
+                "https://ai-gateway.vercel.sh/v1".to_string()
+            )
+        ]
+    );
     // A token alone is not read, and the note says why without quoting it.
     let alone = Machine::new()
         .env("ANTHROPIC_AUTH_TOKEN", "lonely-token")
