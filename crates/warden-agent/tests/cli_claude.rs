@@ -53,7 +53,10 @@ fn claude(s: &Scratch, mock: &MockLlm, mode: Mode, key: &str) -> Output {
     .env("ANTHROPIC_BASE_URL", mock.url())
     .env("ANTHROPIC_API_KEY", key)
     .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    .env("CLAUDE_CODE_MAX_RETRIES", "0");
+    .env("CLAUDE_CODE_MAX_RETRIES", "0")
+    // Newer releases (2.1.332) defer MCP tools behind ToolSearch: the model would
+    // have to search for report_finding before it may call it. Offer it up front.
+    .env("ENABLE_TOOL_SEARCH", "false");
     run(cmd)
 }
 
@@ -90,10 +93,10 @@ fn claude_reports_a_finding_through_mcp_after_fixing_a_rejected_one() {
     let reqs = generation(&mock);
     assert!(reqs.len() >= 4, "{} generation requests", reqs.len());
     let tools = reqs[0].body["tools"].as_array().unwrap();
-    let ours = tools
-        .iter()
-        .find(|t| t["name"] == TOOL)
-        .expect("the MCP tool is offered");
+    let ours = tools.iter().find(|t| t["name"] == TOOL).unwrap_or_else(|| {
+        let names: Vec<&Value> = tools.iter().map(|t| &t["name"]).collect();
+        panic!("the MCP tool is not offered up front: {names:?}")
+    });
     assert_eq!(
         ours["input_schema"]["required"],
         warden_agent::finding::report_definition().input_schema["required"]

@@ -177,10 +177,17 @@ fn codex_reports_a_finding_through_mcp_after_fixing_a_rejected_one() {
 
 #[test]
 fn codex_error_runs_end_with_the_error_in_the_stream() {
-    let cases: [(&str, ErrorKind); 3] = [
+    let cases: [(&str, ErrorKind); 5] = [
         ("quota", ErrorKind::OpenaiInsufficientQuota),
         ("invalid-key", ErrorKind::OpenaiInvalidApiKey),
         ("gateway-credits", ErrorKind::GatewayInsufficientFunds),
+        (
+            "rate-limit",
+            ErrorKind::OpenaiRateLimit {
+                retry_after_secs: 0,
+            },
+        ),
+        ("server-error", ErrorKind::ServerError),
     ];
     for (name, kind) in cases {
         let s = Scratch::new();
