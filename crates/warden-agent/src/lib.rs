@@ -25,6 +25,7 @@
 
 pub mod agent;
 pub mod cli_agent;
+pub mod cli_output;
 pub mod confine;
 pub mod finding;
 pub mod mcp;
