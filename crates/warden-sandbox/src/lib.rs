@@ -9,6 +9,7 @@
 
 pub mod binds;
 pub mod bridge;
+pub mod broker;
 pub mod capture;
 pub mod confine;
 pub mod direct;
@@ -32,6 +33,7 @@ pub mod state;
 pub mod supervisor;
 pub mod tree;
 
+pub use broker::{BrokerPlan, DoorPlan};
 pub use capture::{Capture, ExecIo, ExecOutput, Exit};
 pub use error::SandboxError;
 pub use handle::Sandbox;

@@ -1,5 +1,6 @@
 //! What the CLI calls: create, exec, policy, snapshot, list, destroy and run.
 
+use crate::broker::BrokerPlan;
 use crate::error::{IoContext, Result, SandboxError};
 use crate::files::{self, Copied};
 use crate::launch;
@@ -55,8 +56,8 @@ impl Sandboxes {
 
     /// Creates a sandbox and returns once its supervisor reports it running.
     pub fn create(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
-        let (sandbox, _) = self.prepare(spec)?;
-        match start_supervisor(&self.executable()?, &sandbox) {
+        let (sandbox, _, plans) = self.prepare(spec)?;
+        match start_supervisor(&self.executable()?, &sandbox, &plans) {
             Ok(()) => sandbox.load(),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(sandbox.path());
@@ -65,8 +66,12 @@ impl Sandboxes {
         }
     }
 
-    /// The sandbox directory and record, before anything runs in it.
-    pub(crate) fn prepare(&self, spec: &SandboxSpec) -> Result<(SandboxDir, SandboxMeta)> {
+    /// The sandbox directory and record, before anything runs in it, and the brokered
+    /// credentials (`--broker` names resolved here, on the host, plus the spec's plans).
+    pub(crate) fn prepare(
+        &self,
+        spec: &SandboxSpec,
+    ) -> Result<(SandboxDir, SandboxMeta, Vec<BrokerPlan>)> {
         spec.validate()?;
         let read_only_binds = crate::binds::validate(&spec.read_only_binds, &spec.workspace)?;
         let workspace_bind = match &spec.workspace {
@@ -77,7 +82,13 @@ impl Sandboxes {
             _ => None,
         };
         crate::net::validate_policy(&spec.policy)?;
-        crate::net::validate_credentials(&spec.secrets, &spec.brokers)?;
+        let mut plans = if spec.brokers.is_empty() {
+            Vec::new()
+        } else {
+            BrokerPlan::for_names(&spec.brokers, &warden_creds::discover_from_process())?
+        };
+        plans.extend(spec.broker_plans.iter().cloned());
+        crate::net::validate_credentials(&spec.secrets, &plans)?;
         launch::find_bwrap()?;
         if let Some(name) = &spec.name {
             if self.root.name_taken(name)? {
@@ -124,7 +135,7 @@ impl Sandboxes {
                     brokered: Vec::new(),
                     env: spec.env.clone(),
                     secrets: spec.secrets.clone(),
-                    brokers: spec.brokers.clone(),
+                    brokers: plans.iter().map(|p| p.label().to_string()).collect(),
                     supervisor_pid: None,
                     bwrap_pid: None,
                     init_pid: None,
@@ -137,7 +148,7 @@ impl Sandboxes {
                 Ok(meta)
             });
         match result {
-            Ok(meta) => Ok((sandbox, meta)),
+            Ok(meta) => Ok((sandbox, meta, plans)),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(sandbox.path());
                 Err(e)
@@ -453,7 +464,10 @@ pub(crate) fn base_env_with(
     env
 }
 
-fn start_supervisor(exe: &Path, sandbox: &SandboxDir) -> Result<()> {
+/// Starts `warden __sandbox-supervise DIR` detached and waits for its word. The brokered
+/// credentials go to it on its stdin (a pipe, read once at start): never on disk, in
+/// its argv or its environment.
+fn start_supervisor(exe: &Path, sandbox: &SandboxDir, plans: &[BrokerPlan]) -> Result<()> {
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| SandboxError::io("pipe", e.into()))?;
     let log = std::fs::OpenOptions::new()
@@ -470,7 +484,7 @@ fn start_supervisor(exe: &Path, sandbox: &SandboxDir) -> Result<()> {
         .arg(SUPERVISE_ARG)
         .arg(sandbox.path())
         .env(READY_FD_ENV, fd.to_string())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2));
     // SAFETY: setsid and fcntl are async-signal-safe.
@@ -483,10 +497,16 @@ fn start_supervisor(exe: &Path, sandbox: &SandboxDir) -> Result<()> {
             Ok(())
         });
     }
-    command
+    let mut child = command
         .spawn()
         .map_err(|e| SandboxError::Start(format!("starting the supervisor: {e}")))?;
     drop(ready_w);
+    let credentials = serde_json::to_vec(plans)
+        .map_err(|e| SandboxError::Start(format!("encoding the brokered credentials: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A supervisor that died at once is reported through the ready pipe below.
+        let _ = stdin.write_all(&credentials);
+    }
     let mut line = String::new();
     let _ = BufReader::new(std::fs::File::from(ready_r)).read_line(&mut line);
     let line = line.trim_end();

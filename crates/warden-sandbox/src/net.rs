@@ -3,17 +3,18 @@
 //!
 //! Inside, `HTTP(S)_PROXY`/`ALL_PROXY` name `127.0.0.1:3128`, which the init bridges to
 //! `sock/proxy.sock`, where [`warden_egress::Proxy`] listens on the host. A brokered
-//! provider also gets a plain-HTTP front door (`ANTHROPIC_BASE_URL=http://127.0.0.1:3129`,
-//! …) bridged to `sock/front-<name>.sock`; the key variables inside hold placeholders
-//! only, and the proxy writes the real header on the way out.
+//! credential also gets a plain-HTTP front door (`ANTHROPIC_BASE_URL=http://127.0.0.1:3129`,
+//! …) bridged to `sock/front-<port>.sock`; the key variables inside hold placeholders
+//! only, and the proxy writes the real header on the way out (see [`crate::broker`]).
+//! Hosts a secret is bound to stay reachable whatever policy is set later.
 
+use crate::broker::BrokerPlan;
 use crate::error::{IoContext, Result, SandboxError};
 use crate::spec::NetworkPolicy;
 use crate::state::{SandboxDir, SandboxMeta};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use warden_creds::{Kind, Provider};
-use warden_egress::{Binding, FrontDoor, Policy, Proxy, ProxyConfig, Resolver, Secret};
+use warden_egress::{Binding, Policy, Proxy, ProxyConfig, Resolver};
 
 /// The port inside the sandbox where the proxy answers.
 pub const PROXY_PORT: u16 = 3128;
@@ -29,16 +30,9 @@ pub struct Net {
     pub env: Vec<(String, String)>,
     /// `host: header` of every secret the proxy injects (never a value).
     pub brokered: Vec<String>,
+    /// Hosts a secret is bound to: reachable whatever policy is set later.
+    brokered_hosts: Vec<String>,
     proxy: Option<Proxy>,
-}
-
-/// One brokered provider: where its front door listens inside and what it forwards to.
-struct Broker {
-    name: &'static str,
-    port: u16,
-    upstream: String,
-    bindings: Vec<Binding>,
-    env: Vec<(String, String)>,
 }
 
 impl Net {
@@ -47,25 +41,32 @@ impl Net {
             init_egress: Vec::new(),
             env: Vec::new(),
             brokered: Vec::new(),
+            brokered_hosts: Vec::new(),
             proxy: None,
         }
     }
 
     /// Starts the proxy and front doors on unix sockets in the sandbox's `sock/` directory.
-    /// Must run inside a tokio runtime; the serving tasks live as long as it.
-    pub async fn start(sandbox: &SandboxDir, meta: &SandboxMeta) -> Result<Net> {
-        let (bindings, brokers) = credentials(&meta.secrets, &meta.brokers)?;
-        let mut policy = meta.policy.clone();
-        // Hosts the user bound a secret to are reachable from the start.
-        if let NetworkPolicy::Allow(domains) = &mut policy {
-            for b in &bindings {
-                if !domains.iter().any(|d| d.eq_ignore_ascii_case(b.host())) {
-                    domains.push(b.host().to_string());
-                }
+    /// `plans` are the brokered credentials (their values came from the host, never the
+    /// record). Must run inside a tokio runtime; the serving tasks live as long as it.
+    pub async fn start(
+        sandbox: &SandboxDir,
+        meta: &SandboxMeta,
+        plans: &[BrokerPlan],
+    ) -> Result<Net> {
+        let mut bindings = secret_bindings(&meta.secrets)?;
+        let crate::broker::ProxySide { routed, doors } = crate::broker::proxy_side(plans)?;
+        bindings.extend(routed);
+        let mut brokered_hosts: Vec<String> = Vec::new();
+        for b in &bindings {
+            if !brokered_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(b.host()))
+            {
+                brokered_hosts.push(b.host().to_string());
             }
-        } else if policy == NetworkPolicy::DenyAll && !bindings.is_empty() {
-            policy = NetworkPolicy::Allow(bindings.iter().map(|b| b.host().to_string()).collect());
         }
+        let policy = with_brokered(&meta.policy, &brokered_hosts);
         let mut config = ProxyConfig::new(egress_policy(&policy)?);
         config.bindings = bindings.clone();
         config.audit_log = Some(sandbox.audit_log());
@@ -135,70 +136,93 @@ impl Net {
             env.extend(warden_egress::bound_env(&bundle));
         }
         env.extend(warden_egress::placeholder_env(&bindings));
-        for b in brokers {
-            let name = format!("front-{}.sock", b.name);
+        for ((port, door), plan) in doors.into_iter().zip(plans) {
+            let name = format!("front-{port}.sock");
             let listener = listen(&name)?;
-            let door = FrontDoor::new(&b.upstream)
-                .map_err(|e| SandboxError::Start(format!("front door {}: {e}", b.name)))?;
             let p = proxy.clone();
             tokio::spawn(async move {
                 if let Err(e) = p.serve_front_door(listener, door).await {
                     tracing::error!("front door stopped: {e}");
                 }
             });
-            init_egress.push((b.port, inside(&name)));
-            // The broker's own variables (base URL, placeholders) win over the generic ones.
-            for (k, v) in b.env {
-                env.retain(|(ek, _)| *ek != k);
-                env.push((k, v));
+            init_egress.push((port, inside(&name)));
+            // The plan's own variables (base URL, placeholders) win over the generic ones.
+            for (k, v) in plan.env() {
+                env.retain(|(ek, _)| ek != k);
+                env.push((k.clone(), v.clone()));
             }
         }
-        let brokered = bindings
-            .iter()
-            .map(|b| format!("{}: {}", b.host(), b.header()))
-            .collect();
+        let mut brokered: Vec<String> = secret_bindings_described(&meta.secrets, &bindings);
+        for plan in plans {
+            brokered.extend(plan.brokered());
+        }
         Ok(Net {
             init_egress,
             env,
             brokered,
+            brokered_hosts,
             proxy: Some(proxy),
         })
     }
 
-    /// Applies a new policy to new connections at once; open ones to hosts it denies are closed.
+    /// Applies a new policy to new connections at once; open ones to hosts it denies are
+    /// closed. Hosts a secret is bound to stay allowed: a policy change never breaks
+    /// brokering (destroy the sandbox to end it).
     pub fn set_policy(&self, policy: &NetworkPolicy) -> Result<()> {
         let proxy = self
             .proxy
             .as_ref()
             .ok_or_else(|| SandboxError::Invalid("this sandbox has no egress proxy".into()))?;
-        proxy.set_policy(egress_policy(policy)?);
+        proxy.set_policy(egress_policy(&with_brokered(policy, &self.brokered_hosts))?);
         Ok(())
     }
 }
 
-/// The bindings of `--secret` specs and `--broker` names, every value read now.
-fn credentials(secrets: &[String], brokers: &[String]) -> Result<(Vec<Binding>, Vec<Broker>)> {
-    let mut bindings = Vec::new();
-    for spec in secrets {
-        bindings.push(
-            Binding::parse(spec).map_err(|e| SandboxError::Invalid(format!("--secret: {e}")))?,
-        );
+/// `policy` with `hosts` allowed too (deny-all becomes "these hosts only").
+fn with_brokered(policy: &NetworkPolicy, hosts: &[String]) -> NetworkPolicy {
+    if hosts.is_empty() {
+        return policy.clone();
     }
-    let brokers = brokers
-        .iter()
-        .map(|b| broker(b))
-        .collect::<Result<Vec<_>>>()?;
-    for b in &brokers {
-        bindings.extend(b.bindings.iter().cloned());
+    match policy {
+        NetworkPolicy::AllowAll => NetworkPolicy::AllowAll,
+        NetworkPolicy::DenyAll => NetworkPolicy::Allow(hosts.to_vec()),
+        NetworkPolicy::Allow(domains) => {
+            let mut all = domains.clone();
+            for h in hosts {
+                if !all.iter().any(|d| d.eq_ignore_ascii_case(h)) {
+                    all.push(h.clone());
+                }
+            }
+            NetworkPolicy::Allow(all)
+        }
     }
-    Ok((bindings, brokers))
 }
 
-/// Reads every `--secret` and `--broker` credential once (and drops it), so a bad spec,
-/// a missing variable or an unreadable file is a usage error at `create`, before a
-/// supervisor starts, rather than "the sandbox failed to start".
-pub fn validate_credentials(secrets: &[String], brokers: &[String]) -> Result<()> {
-    let (bindings, _) = credentials(secrets, brokers)?;
+/// The bindings of `--secret` specs, every value read now.
+fn secret_bindings(secrets: &[String]) -> Result<Vec<Binding>> {
+    secrets
+        .iter()
+        .map(|spec| {
+            Binding::parse(spec).map_err(|e| SandboxError::Invalid(format!("--secret: {e}")))
+        })
+        .collect()
+}
+
+/// `host: header` of the `--secret` bindings (the first `secrets.len()` of `bindings`).
+fn secret_bindings_described(secrets: &[String], bindings: &[Binding]) -> Vec<String> {
+    bindings
+        .iter()
+        .take(secrets.len())
+        .map(|b| format!("{}: {}", b.host(), b.header()))
+        .collect()
+}
+
+/// Reads every `--secret` once (and drops it) and checks the brokered plans fit together,
+/// so a bad spec, a missing variable or an unreadable file is a usage error at `create`,
+/// before a supervisor starts, rather than "the sandbox failed to start".
+pub fn validate_credentials(secrets: &[String], plans: &[BrokerPlan]) -> Result<()> {
+    let mut bindings = secret_bindings(secrets)?;
+    bindings.extend(crate::broker::proxy_side(plans)?.routed);
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for b in &bindings {
         let refused = warden_egress::Pattern::parse(b.host())
@@ -243,119 +267,5 @@ fn egress_policy(policy: &NetworkPolicy) -> Result<Policy> {
             }
             Policy::allow_list(domains).map_err(|e| SandboxError::Invalid(format!("--allow: {e}")))
         }
-    }
-}
-
-/// The bindings and variables for `--broker NAME`, from the credentials found on this machine.
-fn broker(name: &str) -> Result<Broker> {
-    let found = warden_creds::discover_from_process();
-    let missing = |what: &str| {
-        SandboxError::Invalid(format!(
-            "--broker {name}: no {what} credential found on this machine (see `warden credentials status`)"
-        ))
-    };
-    match name {
-        "anthropic" => {
-            let cred = found
-                .best(Provider::Anthropic, false)
-                .ok_or_else(|| missing("Anthropic"))?;
-            anthropic_broker("anthropic", 3129, cred)
-        }
-        "gateway" => {
-            let cred = found
-                .credentials
-                .iter()
-                .find(|c| c.kind == Kind::Gateway && c.provider == Provider::Anthropic)
-                .ok_or_else(|| missing("AI Gateway"))?;
-            anthropic_broker("gateway", 3131, cred)
-        }
-        "openai" => {
-            let cred = found
-                .best(Provider::OpenAi, false)
-                .ok_or_else(|| missing("OpenAI"))?;
-            let upstream = cred
-                .base_url
-                .clone()
-                .unwrap_or_else(|| "https://api.openai.com/v1".into());
-            let (origin, path) = split_url(&upstream);
-            let binding = bind("openai", &origin, "authorization", "Bearer ", &cred.value)?;
-            Ok(Broker {
-                name: "openai",
-                port: 3130,
-                upstream: origin,
-                env: vec![
-                    (
-                        "OPENAI_BASE_URL".into(),
-                        format!("http://127.0.0.1:3130{path}"),
-                    ),
-                    ("OPENAI_API_KEY".into(), binding.placeholder().to_string()),
-                ],
-                bindings: vec![binding],
-            })
-        }
-        _ => Err(SandboxError::Invalid(format!(
-            "--broker {name:?}: expected anthropic, openai or gateway"
-        ))),
-    }
-}
-
-/// Anthropic's API, directly (API key or subscription token) or through the AI Gateway.
-fn anthropic_broker(
-    name: &'static str,
-    port: u16,
-    cred: &warden_creds::Credential,
-) -> Result<Broker> {
-    let upstream = cred
-        .base_url
-        .clone()
-        .unwrap_or_else(|| "https://api.anthropic.com".into());
-    let (origin, _) = split_url(&upstream);
-    let mut env = vec![(
-        "ANTHROPIC_BASE_URL".to_string(),
-        format!("http://127.0.0.1:{port}"),
-    )];
-    let binding = if cred.kind == Kind::ApiKey {
-        let b = bind(name, &origin, "x-api-key", "", &cred.value)?;
-        env.push(("ANTHROPIC_API_KEY".into(), b.placeholder().to_string()));
-        b
-    } else {
-        let b = bind(name, &origin, "authorization", "Bearer ", &cred.value)?;
-        env.push(("ANTHROPIC_AUTH_TOKEN".into(), b.placeholder().to_string()));
-        if cred.kind == Kind::Gateway {
-            env.push(("AI_GATEWAY_API_KEY".into(), b.placeholder().to_string()));
-        }
-        b
-    };
-    Ok(Broker {
-        name,
-        port,
-        upstream: origin,
-        bindings: vec![binding],
-        env,
-    })
-}
-
-fn bind(
-    name: &str,
-    origin: &str,
-    header: &str,
-    prefix: &str,
-    value: &warden_creds::Secret,
-) -> Result<Binding> {
-    let host = origin
-        .trim_start_matches("https://")
-        .split(':')
-        .next()
-        .unwrap_or_default();
-    Binding::with_prefix(host, header, prefix, Secret::new(value.expose()))
-        .map_err(|e| SandboxError::Invalid(format!("--broker {name}: {e}")))
-}
-
-/// `https://host[:port]/path` → (`https://host[:port]`, `/path`).
-fn split_url(url: &str) -> (String, String) {
-    let rest = url.trim_end_matches('/').trim_start_matches("https://");
-    match rest.split_once('/') {
-        Some((authority, path)) => (format!("https://{authority}"), format!("/{path}")),
-        None => (format!("https://{rest}"), String::new()),
     }
 }

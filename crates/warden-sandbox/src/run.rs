@@ -25,13 +25,13 @@ impl Sandboxes {
             spec.validate()?;
             return Err(exec_ephemeral(spec, argv));
         }
-        let (sandbox, meta) = self.prepare(spec)?;
+        let (sandbox, meta, plans) = self.prepare(spec)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context(|| "starting a runtime".into())?;
         let exe = self.executable()?;
-        let result = runtime.block_on(run_in(&exe, &sandbox, meta, argv));
+        let result = runtime.block_on(run_in(&exe, &sandbox, meta, &plans, argv));
         let _ = std::fs::remove_dir_all(sandbox.path());
         result
     }
@@ -45,6 +45,7 @@ fn is_ephemeral(spec: &SandboxSpec) -> bool {
         && spec.policy.is_deny_all()
         && spec.secrets.is_empty()
         && spec.brokers.is_empty()
+        && spec.broker_plans.is_empty()
         && spec.ports.is_empty()
         && spec.limits == crate::limits::Limits::default()
 }
@@ -87,12 +88,12 @@ async fn run_in(
     exe: &std::path::Path,
     sandbox: &SandboxDir,
     meta: SandboxMeta,
+    plans: &[crate::broker::BrokerPlan],
     argv: &[OsArg],
 ) -> Result<i32> {
-    let needs_net =
-        !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !meta.brokers.is_empty();
+    let needs_net = !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !plans.is_empty();
     let net = if needs_net {
-        Net::start(sandbox, &meta).await?
+        Net::start(sandbox, &meta, plans).await?
     } else {
         Net::none()
     };

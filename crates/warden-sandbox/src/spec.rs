@@ -69,8 +69,13 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// `--secret` specs (`api.anthropic.com:x-api-key=env:ANTHROPIC_API_KEY`).
     pub secrets: Vec<String>,
-    /// `--broker anthropic|openai|gateway`.
+    /// `--broker anthropic|openai|gateway`: resolved on the host, at create, into
+    /// [`crate::broker::BrokerPlan`]s from the credentials found there.
     pub brokers: Vec<String>,
+    /// Credentials the egress proxy brokers, each decided by the caller
+    /// ([`crate::broker::BrokerPlan::for_credential`]). Their values reach the sandbox's
+    /// supervisor through a pipe, never its record; the sandbox only sees placeholders.
+    pub broker_plans: Vec<crate::broker::BrokerPlan>,
     /// `--env K=V`: variables every command starts with (stored in the record: not for
     /// secrets). Values are bytes.
     pub env: Vec<(String, crate::os_arg::OsArg)>,
@@ -91,6 +96,7 @@ impl Default for SandboxSpec {
             limits: Limits::default(),
             secrets: Vec::new(),
             brokers: Vec::new(),
+            broker_plans: Vec::new(),
             env: Vec::new(),
             read_only_binds: Vec::new(),
         }
@@ -143,6 +149,7 @@ impl SandboxSpec {
                 )));
             }
         }
+        crate::broker::check_plans(&self.broker_plans)?;
         Ok(())
     }
 }

@@ -62,8 +62,29 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
         }
     };
     let sandbox = SandboxDir::at(dir);
+    // The brokered credentials, from `create` on stdin; then stdin is closed for good.
+    let plans: Vec<crate::broker::BrokerPlan> = {
+        let mut text = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text);
+        if text.is_empty() {
+            Vec::new()
+        } else {
+            match serde_json::from_slice(&text) {
+                Ok(plans) => plans,
+                Err(e) => {
+                    report(
+                        ready_fd,
+                        Err(SandboxError::Start(format!(
+                            "bad brokered credentials: {e}"
+                        ))),
+                    );
+                    return 1;
+                }
+            }
+        }
+    };
     runtime.block_on(async move {
-        match Started::start(&sandbox).await {
+        match Started::start(&sandbox, &plans).await {
             Err(e) => {
                 let message = e.to_string();
                 eprintln!("supervisor: {message}");
@@ -233,9 +254,9 @@ fn read_child_pid(fd: OwnedFd) -> Option<i32> {
 }
 
 impl Started {
-    async fn start(sandbox: &SandboxDir) -> Result<Started> {
+    async fn start(sandbox: &SandboxDir, plans: &[crate::broker::BrokerPlan]) -> Result<Started> {
         let meta = sandbox.load()?;
-        let net = Net::start(sandbox, &meta).await?;
+        let net = Net::start(sandbox, &meta, plans).await?;
         let log = std::fs::OpenOptions::new()
             .append(true)
             .create(true)

@@ -94,6 +94,15 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
                 }
             };
             sandboxes.set_policy(id, policy)?;
+            if !global.quiet {
+                let (_, meta) = sandboxes.find(id)?;
+                if !meta.brokered.is_empty() {
+                    eprintln!(
+                        "note: brokered credentials stay reachable: {}",
+                        meta.brokered.join(", ")
+                    );
+                }
+            }
             Ok(0)
         }
         SandboxCommand::Ls { json } => {
