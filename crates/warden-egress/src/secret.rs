@@ -392,6 +392,7 @@ const KNOWN_PREFIXES: &[&str] = &[
     "sk-ant-",
     "sk-proj-",
     "sk-",
+    "vck_",
     "github_pat_",
     "ghp_",
     "gho_",

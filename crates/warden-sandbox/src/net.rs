@@ -153,8 +153,10 @@ impl Net {
             }
         }
         let mut brokered: Vec<String> = secret_bindings_described(&meta.secrets, &bindings);
-        for plan in plans {
-            brokered.extend(plan.brokered());
+        for line in plans.iter().flat_map(|p| p.brokered()) {
+            if !brokered.contains(&line) {
+                brokered.push(line);
+            }
         }
         Ok(Net {
             init_egress,

@@ -315,8 +315,7 @@ fn status_says_which_credential_each_agent_uses_and_why() {
     );
     write(
         &home.path().join(".codex/auth.json"),
-        r#"{"tokens":{"access_token":"chatgpt-access-token-0123456789","account_id":"acct-42"}}"#
-            .to_string(),
+        r#"{"tokens":{"access_token":"chatgpt-access-token-0123456789","account_id":"acct-42"}}"#,
     );
     let out = warden(home.path(), cwd.path(), &["credentials", "status"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -4,9 +4,10 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -214,4 +215,112 @@ pub fn is_root() -> bool {
 extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
+}
+
+/// A loopback HTTP(S) server that answers 200 `upstream-ok` and records each request's
+/// head (request line and headers).
+pub struct Upstream {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Upstream {
+    pub fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Upstream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (tls, record) = (tls.clone(), record.clone());
+                std::thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                    match tls {
+                        Some(config) => {
+                            let Ok(server) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve_one(rustls::StreamOwned::new(server, conn), &record);
+                        }
+                        None => serve_one(conn, &record),
+                    }
+                });
+            }
+        });
+        Upstream { port, seen }
+    }
+
+    /// Every request head seen so far, separated by `---`.
+    pub fn heads(&self) -> String {
+        self.seen.lock().unwrap().join("\n---\n")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+fn serve_one<S: Read + Write>(stream: S, record: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    record.lock().unwrap().push(head);
+    let mut stream = reader.into_inner();
+    let _ = stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nupstream-ok",
+    );
+    let _ = stream.flush();
+}
+
+/// Where `secret` shows in the sandbox (environments and command lines of every process,
+/// its files) and in what the host keeps of it (record, logs, `ls --json`). The search
+/// pattern is assembled inside from two halves, so no command line holds it whole.
+pub fn secret_places(s: &Sandboxes, id: &str, secret: &str) -> Vec<String> {
+    let (a, b) = secret.split_at(secret.len() / 2);
+    let script = format!(
+        "A='{a}' B='{b}'; printf '%s%s' \"$A\" \"$B\" > /tmp/.pattern; \
+         grep -rlF -f /tmp/.pattern --exclude=.pattern /proc/[0-9]*/environ /proc/[0-9]*/cmdline \
+         /workspace /home /tmp /run/warden /etc/resolv.conf 2>/dev/null; rm -f /tmp/.pattern"
+    );
+    let (_, found, _) = s.sh(id, &script);
+    let mut places: Vec<String> = found.lines().map(str::to_string).collect();
+    let dir = s.sandbox_dir(id);
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            let text = std::fs::read(entry.path()).unwrap_or_default();
+            if text.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                places.push(entry.path().display().to_string());
+            }
+        }
+    }
+    if s.ok(&["ls", "--json"]).contains(secret) {
+        places.push("ls --json".into());
+    }
+    places
+}
+
+/// Asserts `secret` is nowhere [`secret_places`] looks.
+pub fn assert_secret_nowhere(s: &Sandboxes, id: &str, secret: &str) {
+    let places = secret_places(s, id, secret);
+    assert!(places.is_empty(), "the secret is visible: {places:?}");
 }
