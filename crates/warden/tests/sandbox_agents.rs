@@ -264,3 +264,187 @@ fn codex_runs_sandboxed_with_a_brokered_openai_key() {
         "{key}"
     );
 }
+
+/// The credential variables a case must not inherit from the machine running the tests.
+const CREDENTIAL_VARS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "CLAUDE_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "OPENAI_BASE_URL",
+    "AI_GATEWAY_API_KEY",
+    "VERCEL_OIDC_TOKEN",
+];
+
+/// `create --broker NAME` on a machine whose only credential is a login file in `home`,
+/// with a base URL set on the host that points at the mock on loopback.
+fn login_sandbox(s: &Sandboxes, home: &Path, broker: &str, base: (&str, String)) -> String {
+    let mut cmd = s.cmd(&["create", "--broker", broker]);
+    for var in CREDENTIAL_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", home).current_dir(home).env(base.0, base.1);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn claude_code_runs_sandboxed_on_a_brokered_subscription_login() {
+    const TOKEN: &str = "sk-ant-oat01-SANDBOXED-SUBSCRIPTION-TOKEN-0123456789";
+    let claude_pkg = agents_bin(Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .join("../@anthropic-ai/claude-code")
+        .canonicalize()
+        .expect("the claude-code package");
+    let s = Sandboxes::new();
+    let home = s.tmp.path().join("host-home");
+    std::fs::create_dir_all(home.join(".claude")).unwrap();
+    std::fs::write(
+        home.join(".claude/.credentials.json"),
+        format!(r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","expiresAt":4102444800000}}}}"#),
+    )
+    .unwrap();
+    let final_text = "MOCK-FINAL: subscription brokered.";
+    let mock = MockLlm::start_blocking(Script::new(vec![Turn::text(final_text)]));
+    let id = login_sandbox(
+        &s,
+        &home,
+        "anthropic",
+        ("ANTHROPIC_BASE_URL", mock.url().to_string()),
+    );
+    s.ok(&[
+        "cp",
+        claude_pkg.to_str().unwrap(),
+        &format!("{id}:/home/sandbox/claude-code"),
+    ]);
+    let (_, env, _) = s.sh(&id, "printf '%s|%s|%s' \"$CLAUDE_CODE_OAUTH_TOKEN\" \"$ANTHROPIC_BASE_URL\" \"$ANTHROPIC_API_KEY\"");
+    let placeholder = env.split('|').next().unwrap_or_default().to_string();
+    assert!(
+        placeholder.starts_with("sk-ant-oat01-") && placeholder != TOKEN,
+        "{env}"
+    );
+    assert!(env.ends_with("|http://127.0.0.1:3129|"), "{env}");
+    let exec = s.cmd(&[
+        "exec",
+        &id,
+        "--env",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+        "--",
+        "/home/sandbox/claude-code/bin/claude.exe",
+        "-p",
+        "Say something.",
+        "--output-format",
+        "json",
+    ]);
+    let out = run_with_timeout(exec, RUN_TIMEOUT).expect("claude in the sandbox finished");
+    let requests = mock.requests();
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw {} requests",
+        out.code,
+        out.stdout,
+        out.stderr,
+        requests.len()
+    );
+    assert!(out.success, "{context}");
+    let printed: Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}\n{context}"));
+    assert_eq!(printed["result"], final_text, "{context}");
+    let generations: Vec<_> = requests.iter().filter(|r| r.is_generation()).collect();
+    assert!(!generations.is_empty(), "{context}");
+    for r in &generations {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str()),
+            "the door writes the subscription token"
+        );
+        assert!(
+            r.header("anthropic-beta")
+                .is_some_and(|b| b.split(',').any(|f| f.trim() == "oauth-2025-04-20")),
+            "{:?}",
+            r.header("anthropic-beta")
+        );
+        assert_eq!(r.header("x-api-key"), None);
+    }
+    sandbox_support::assert_secret_nowhere(&s, &id, TOKEN);
+}
+
+#[test]
+fn codex_runs_sandboxed_on_a_brokered_chatgpt_login() {
+    const ACCESS: &str = "chatgpt-SANDBOXED-ACCESS-TOKEN-0123456789abcdef";
+    const ACCOUNT: &str = "acct-sandboxed-42";
+    let codex = agents_bin(Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .join("../@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex")
+        .canonicalize()
+        .expect("the codex binary");
+    let s = Sandboxes::new();
+    let home = s.tmp.path().join("host-home");
+    std::fs::create_dir_all(home.join(".codex")).unwrap();
+    std::fs::write(
+        home.join(".codex/auth.json"),
+        format!(r#"{{"tokens":{{"access_token":"{ACCESS}","account_id":"{ACCOUNT}"}}}}"#),
+    )
+    .unwrap();
+    let final_text = "MOCK-FINAL: chatgpt login brokered.";
+    let mock = MockLlm::start_blocking(Script::new(vec![Turn::text(final_text)]));
+    let id = login_sandbox(
+        &s,
+        &home,
+        "openai",
+        ("OPENAI_BASE_URL", format!("{}/v1", mock.url())),
+    );
+    s.ok(&[
+        "cp",
+        codex.to_str().unwrap(),
+        &format!("{id}:/home/sandbox/codex"),
+    ]);
+    let setup = "mkdir -p ~/.codex && printf '%s\\n' \
+         'model_provider = \"brokered\"' 'model = \"gpt-5.5\"' '[model_providers.brokered]' 'name = \"Brokered\"' \
+         \"base_url = \\\"$OPENAI_BASE_URL\\\"\" 'env_key = \"OPENAI_API_KEY\"' 'wire_api = \"responses\"' > ~/.codex/config.toml && cat ~/.codex/config.toml";
+    let (code, config, err) = s.sh(&id, setup);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        config.contains("base_url = \"http://127.0.0.1:3130/v1\""),
+        "{config}"
+    );
+    let exec = s.cmd(&[
+        "exec",
+        &id,
+        "--",
+        "/home/sandbox/codex",
+        "exec",
+        "--skip-git-repo-check",
+        "--disable",
+        "plugins",
+        "--sandbox",
+        "danger-full-access",
+        "Say something.",
+    ]);
+    let out = run_with_timeout(exec, RUN_TIMEOUT).expect("codex in the sandbox finished");
+    let requests = mock.requests();
+    let context = format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw {} requests",
+        out.code,
+        out.stdout,
+        out.stderr,
+        requests.len()
+    );
+    assert!(out.success, "{context}");
+    assert!(out.stdout.contains(final_text), "{context}");
+    let generations: Vec<_> = requests.iter().filter(|r| r.is_generation()).collect();
+    assert!(!generations.is_empty(), "{context}");
+    for r in &generations {
+        assert_eq!(r.path, "/v1/responses", "{context}");
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {ACCESS}").as_str())
+        );
+        assert_eq!(r.header("chatgpt-account-id"), Some(ACCOUNT));
+    }
+    sandbox_support::assert_secret_nowhere(&s, &id, ACCESS);
+}
