@@ -100,7 +100,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bare = median(b);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("median of {runs}, interleaved:");
-    println!("  bare bwrap --unshare-all --ro-bind / / true   {:7.2} ms", ms(bare));
+    println!(
+        "  bare bwrap --unshare-all --ro-bind / / true   {:7.2} ms",
+        ms(bare)
+    );
     println!(
         "  create + exec true + destroy                  {:7.2} ms  (create {:.2}, exec {:.2}, destroy {:.2})",
         ms(total),

@@ -333,7 +333,7 @@ impl Sandboxes {
                 while supervisor.is_some_and(crate::state::process_alive)
                     && std::time::Instant::now() < deadline
                 {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 return Ok(meta.id);
             }

@@ -5,12 +5,12 @@
 
 mod sandbox_support;
 
-use sandbox_support::{is_root, wait_until};
+use sandbox_support::{is_root, secret_places, wait_until, Upstream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use warden_sandbox::{
-    Capture, ExecIo, ExecRequest, Exit, Sandbox, SandboxRoot, SandboxSpec, Sandboxes,
+    BrokerPlan, Capture, ExecIo, ExecRequest, Exit, Sandbox, SandboxRoot, SandboxSpec, Sandboxes,
     WorkspaceSource,
 };
 
@@ -346,4 +346,71 @@ fn dropping_the_handle_destroys_the_sandbox_and_errors_name_the_problem() {
         assert!(err.to_string().contains("cannot read it"), "{err}");
     }
     assert_eq!(lib.list().unwrap().len(), 0);
+}
+
+#[test]
+fn a_program_brokers_the_credential_it_chose_and_the_secret_goes_through_a_pipe() {
+    const TOKEN: &str = "sk-ant-oat01-LIBRARY-CHOSEN-TOKEN-0123456789";
+    // The CLI's view of the same data directory, to search the sandbox from outside.
+    let cli = sandbox_support::Sandboxes::new();
+    let lib = Sandboxes::new(SandboxRoot::new(cli.data_dir()))
+        .with_executable(env!("CARGO_BIN_EXE_warden"));
+    let model = Upstream::start(None);
+    // The caller decided on the host: this login, sent to this local model server.
+    let credential = warden_creds::Credential {
+        provider: warden_creds::Provider::Anthropic,
+        kind: warden_creds::Kind::OAuth,
+        source: warden_creds::Source::ConfigFile("/nowhere/.credentials.json".into()),
+        value: warden_creds::Secret::new(TOKEN),
+        expires_at: None,
+        base_url: Some(format!("http://127.0.0.1:{}", model.port)),
+        account_id: None,
+    };
+    let plan = BrokerPlan::for_credential(&credential).unwrap();
+    assert_eq!(plan.door().base_url, "http://127.0.0.1:3129");
+    assert_eq!(plan.allowed_host(), None);
+    let placeholder = plan.placeholder().to_string();
+    let sandbox = Sandbox::create(
+        &lib,
+        &SandboxSpec {
+            broker_plans: vec![plan],
+            ..SandboxSpec::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        sandbox.meta().brokers,
+        ["anthropic (Claude subscription login)"]
+    );
+    let rt = runtime();
+    let (exit, out, err) = run(
+        &rt,
+        &sandbox,
+        "printf '%s ' \"$CLAUDE_CODE_OAUTH_TOKEN\"; curl -s -X POST \"$ANTHROPIC_BASE_URL/v1/messages\" -d '{}'",
+    );
+    assert_eq!(exit, Exit::Code(0), "{err}");
+    assert_eq!(out, format!("{placeholder} upstream-ok"));
+    let heads = model.heads();
+    assert!(
+        heads.contains(&format!("authorization: Bearer {TOKEN}")),
+        "{heads}"
+    );
+    assert!(
+        heads.contains("anthropic-beta: oauth-2025-04-20"),
+        "{heads}"
+    );
+    // Never in the sandbox, its record, or the supervisor's argv or environment on the host.
+    let places = secret_places(&cli, sandbox.id(), TOKEN);
+    assert!(places.is_empty(), "{places:?}");
+    let supervisor = sandbox.meta().supervisor_pid.unwrap();
+    for what in ["cmdline", "environ"] {
+        let bytes = std::fs::read(format!("/proc/{supervisor}/{what}")).unwrap();
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "the supervisor's {what} holds the token"
+        );
+    }
+    let record = std::fs::read_to_string(lib.root().sandbox_dir(sandbox.id()).meta_path()).unwrap();
+    assert!(!record.contains(TOKEN) && !record.contains(&placeholder));
+    sandbox.destroy().unwrap();
 }
