@@ -46,6 +46,7 @@ fn is_ephemeral(spec: &SandboxSpec) -> bool {
         && spec.secrets.is_empty()
         && spec.brokers.is_empty()
         && spec.broker_plans.is_empty()
+        && spec.read_only_binds.is_empty()
         && spec.ports.is_empty()
         && spec.limits == crate::limits::Limits::default()
 }
