@@ -12,6 +12,7 @@ pub mod bridge;
 pub mod broker;
 pub mod capture;
 pub mod confine;
+mod control;
 pub mod direct;
 pub mod error;
 pub mod files;

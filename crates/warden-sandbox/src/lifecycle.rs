@@ -1,6 +1,7 @@
 //! What the CLI calls: create, exec, policy, snapshot, list, destroy and run.
 
 use crate::broker::BrokerPlan;
+use crate::control::{ctl, start_supervisor};
 use crate::error::{IoContext, Result, SandboxError};
 use crate::files::{self, Copied};
 use crate::launch;
@@ -13,14 +14,12 @@ use crate::state::{
     new_id, now_ms, remove_state_dir, PublishedPort, SandboxDir, SandboxMeta, SandboxRoot,
     SnapshotMeta, Status,
 };
-use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use crate::supervisor::CtlRequest;
+use std::io::{BufRead, BufReader};
+use std::os::fd::RawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Every sandbox and snapshot under one root directory.
 #[derive(Debug, Clone)]
@@ -462,93 +461,4 @@ pub(crate) fn base_env_with(
             .map(|(k, v)| (k.clone(), OsArg::from(v.as_str()))),
     );
     env
-}
-
-/// Starts `warden __sandbox-supervise DIR` detached and waits for its word. The brokered
-/// credentials go to it on its stdin (a pipe, read once at start): never on disk, in
-/// its argv or its environment.
-fn start_supervisor(exe: &Path, sandbox: &SandboxDir, plans: &[BrokerPlan]) -> Result<()> {
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| SandboxError::io("pipe", e.into()))?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(sandbox.supervisor_log())
-        .context(|| "opening supervisor.log".into())?;
-    let log2 = log
-        .try_clone()
-        .context(|| "opening supervisor.log".into())?;
-    let fd = ready_w.as_raw_fd();
-    let mut command = Command::new(exe);
-    command
-        .arg(SUPERVISE_ARG)
-        .arg(sandbox.path())
-        .env(READY_FD_ENV, fd.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(log2));
-    // SAFETY: setsid and fcntl are async-signal-safe.
-    unsafe {
-        command.pre_exec(move || {
-            libc::setsid();
-            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command
-        .spawn()
-        .map_err(|e| SandboxError::Start(format!("starting the supervisor: {e}")))?;
-    drop(ready_w);
-    let credentials = serde_json::to_vec(plans)
-        .map_err(|e| SandboxError::Start(format!("encoding the brokered credentials: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A supervisor that died at once is reported through the ready pipe below.
-        let _ = stdin.write_all(&credentials);
-    }
-    let mut line = String::new();
-    let _ = BufReader::new(std::fs::File::from(ready_r)).read_line(&mut line);
-    let line = line.trim_end();
-    if line == "ok" {
-        return Ok(());
-    }
-    if let Some(message) = line.strip_prefix("usage ") {
-        return Err(SandboxError::Invalid(message.to_string()));
-    }
-    let message = line
-        .strip_prefix("error ")
-        .unwrap_or("the supervisor exited without a word");
-    Err(SandboxError::Start(message.to_string()))
-}
-
-/// Sends one control request; on success returns the supervisor's pid (from the
-/// socket's peer credentials, so it is known even when the record is not).
-fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<Option<i32>> {
-    let proto = |message: String| SandboxError::Protocol {
-        id: id.to_string(),
-        message,
-    };
-    let mut conn = UnixStream::connect(sandbox.ctl_socket())
-        .map_err(|e| proto(format!("reaching its supervisor: {e}")))?;
-    // A supervisor that accepts but never answers (stopped, wedged) must not hang the
-    // caller: `destroy` then ends the sandbox without it.
-    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let peer = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
-        .ok()
-        .map(|c| c.pid());
-    let mut line = serde_json::to_vec(request).map_err(|e| proto(e.to_string()))?;
-    line.push(b'\n');
-    conn.write_all(&line).map_err(|e| proto(e.to_string()))?;
-    let mut reply = String::new();
-    BufReader::new(&conn)
-        .read_line(&mut reply)
-        .map_err(|e| proto(e.to_string()))?;
-    let reply: CtlReply = serde_json::from_str(&reply)
-        .map_err(|_| proto("the supervisor closed the connection".into()))?;
-    match reply.error {
-        None if reply.ok => Ok(peer),
-        Some(e) => Err(proto(e)),
-        None => Err(proto("refused".into())),
-    }
 }
