@@ -7,6 +7,8 @@
 
 pub mod image;
 pub mod prompt;
+pub mod sandboxed;
+pub mod setup;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
