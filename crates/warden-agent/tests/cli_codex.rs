@@ -177,7 +177,7 @@ fn codex_reports_a_finding_through_mcp_after_fixing_a_rejected_one() {
 
 #[test]
 fn codex_error_runs_end_with_the_error_in_the_stream() {
-    let cases: [(&str, ErrorKind); 5] = [
+    let cases: [(&str, ErrorKind); 7] = [
         ("quota", ErrorKind::OpenaiInsufficientQuota),
         ("invalid-key", ErrorKind::OpenaiInvalidApiKey),
         ("gateway-credits", ErrorKind::GatewayInsufficientFunds),
@@ -188,6 +188,15 @@ fn codex_error_runs_end_with_the_error_in_the_stream() {
             },
         ),
         ("server-error", ErrorKind::ServerError),
+        ("context", ErrorKind::OpenaiContextLengthExceeded),
+        (
+            "bad-request",
+            ErrorKind::Custom {
+                status: 400,
+                body: json!({"error": {"message": "The model `x` does not exist", "type": "invalid_request_error", "code": "model_not_found"}}),
+                headers: vec![],
+            },
+        ),
     ];
     for (name, kind) in cases {
         let s = Scratch::new();

@@ -234,6 +234,22 @@ fn codex_errors_classify_like_the_native_agent() {
         "{busy:?}"
     );
     assert!(!rl.stops_run() && !busy.stops_run());
+    for version in ["0.169.0", "0.171.0"] {
+        let f = |case: &str| fixture(&format!("codex-{version}-{case}.jsonl"));
+        let ctx = cli_output::codex::parse(&f("context"), OPENAI)
+            .error
+            .unwrap();
+        assert!(
+            matches!(ctx.llm, Some(LlmError::ContextTooLong { .. })),
+            "{ctx:?}"
+        );
+        // A request the API refused for another reason is the file's failure only.
+        let bad = cli_output::codex::parse(&f("bad-request"), OPENAI)
+            .error
+            .unwrap();
+        assert_eq!(bad.message, "The model `x` does not exist");
+        assert!(!bad.stops_run());
+    }
 }
 
 #[test]

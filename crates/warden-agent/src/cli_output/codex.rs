@@ -110,6 +110,8 @@ fn turn_usage(u: &Value) -> Usage {
 /// - `Quota exceeded. Check your plan and billing details.` (OpenAI's `insufficient_quota`)
 /// - `You've hit your usage limit. …` (a ChatGPT plan's limit)
 /// - `We're currently experiencing high demand, …` (5xx / overloaded)
+/// - `Codex ran out of room in the model's context window. …`
+/// - the API's message (`The model `x` does not exist`) or its whole JSON body
 fn codex_error(message: &str, provider: Provider) -> CliError {
     let message = message
         .strip_prefix("Reconnecting... ")
@@ -132,6 +134,9 @@ fn codex_error(message: &str, provider: Provider) -> CliError {
     } else if message.starts_with("Quota exceeded") {
         let body = json!({"error": {"code": "insufficient_quota", "message": message}});
         Some(classify(429, &body.to_string(), provider))
+    } else if message.trim_start().starts_with('{') {
+        // The provider's error body, verbatim (when Codex could not word it).
+        Some(classify(0, message, provider))
     } else if message.contains("experiencing high demand") {
         Some(classify(503, "overloaded: high demand", provider))
     } else {
@@ -185,6 +190,7 @@ mod tests {
             ("exceeded retry limit, last status: 500 Internal Server Error", false),
             ("We’re currently experiencing high demand, which may cause temporary errors.", false),
             ("stream disconnected before completion", false),
+            (r#"{"error":{"message":"Your credit balance is too low","type":"invalid_request_error"}}"#, true),
             ("unexpected status", false),
             ("unexpected status 99999999999999999999 x", false),
         ];
