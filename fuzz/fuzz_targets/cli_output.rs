@@ -23,7 +23,11 @@ fuzz_target!(|bytes: &[u8]| {
     };
     let kind = CliKind::ALL[usize::from(selector) % 3];
     let provider = Provider::new(
-        if selector & 4 == 0 { Api::Anthropic } else { Api::OpenAi },
+        if selector & 4 == 0 {
+            Api::Anthropic
+        } else {
+            Api::OpenAi
+        },
         match (selector >> 3) % 3 {
             0 => Route::Direct,
             1 => Route::Gateway,

@@ -35,7 +35,11 @@ fuzz_target!(|bytes: &[u8]| {
     let Some((&selector, input)) = bytes.split_first() else {
         return;
     };
-    let mode = if selector & 1 == 0 { Mode::Investigate } else { Mode::Verdict };
+    let mode = if selector & 1 == 0 {
+        Mode::Investigate
+    } else {
+        Mode::Verdict
+    };
     let dir = project();
     let root = dir.join("tree");
     let out = dir.join("out.jsonl");
@@ -48,7 +52,10 @@ fuzz_target!(|bytes: &[u8]| {
         let v: Value = serde_json::from_str(line).expect("each reply is JSON");
         assert_eq!(v["jsonrpc"], "2.0");
         assert!(v.get("id").is_some());
-        assert!(v.get("result").is_some() != v.get("error").is_some(), "{line}");
+        assert!(
+            v.get("result").is_some() != v.get("error").is_some(),
+            "{line}"
+        );
     }
 
     let written = std::fs::read_to_string(&out).unwrap_or_default();

@@ -8,13 +8,11 @@
 
 #![allow(dead_code)]
 
-use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use warden_agent::mcp::{self, Mode};
 pub use warden_testkit::agents::{self, Output};
@@ -244,18 +242,6 @@ pub fn record_fixture(name: &str, scratch: &Scratch, stdout: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
-/// Waits until `f` holds or `timeout` passes.
-pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
-
 /// Reads a whole file as lossy text (empty when missing).
 pub fn read_lossy(path: &Path) -> String {
     let mut buf = Vec::new();
@@ -263,8 +249,4 @@ pub fn read_lossy(path: &Path) -> String {
         let _ = f.read_to_end(&mut buf);
     }
     String::from_utf8_lossy(&buf).into_owned()
-}
-
-pub fn os(s: &str) -> OsString {
-    OsString::from(s)
 }
