@@ -327,8 +327,36 @@ pub struct ScanArgs {
 /// Which agent investigates the files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AgentKind {
-    /// Warden's built-in tool-using agent over the Anthropic or OpenAI API.
+    /// Warden's built-in tool-using agent over the Anthropic or OpenAI API, on this host.
     Native,
+    /// Claude Code, inside a sandbox (`warden agents install claude`).
+    Claude,
+    /// Codex, inside a sandbox (`warden agents install codex`).
+    Codex,
+    /// OpenCode, inside a sandbox (`warden agents install opencode`).
+    Opencode,
+}
+
+impl AgentKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentKind::Native => "native",
+            AgentKind::Claude => "claude",
+            AgentKind::Codex => "codex",
+            AgentKind::Opencode => "opencode",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AgentKind> {
+        [
+            AgentKind::Native,
+            AgentKind::Claude,
+            AgentKind::Codex,
+            AgentKind::Opencode,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -345,12 +373,22 @@ pub struct ProcessArgs {
         allow_negative_numbers = true
     )]
     pub concurrency: usize,
-    /// The agent adapter.
-    #[arg(long, value_enum, default_value_t = AgentKind::Native)]
-    pub agent: AgentKind,
-    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI).
-    #[arg(long, value_name = "MODEL", default_value = "claude-sonnet-4-5")]
-    pub model: String,
+    /// The agent (default: WARDEN_AGENT, else `agent` in .warden/config.toml, else native).
+    #[arg(long, value_enum)]
+    pub agent: Option<AgentKind>,
+    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI); default:
+    /// WARDEN_MODEL or `model` in .warden/config.toml, else one for the credential found.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// With an agent CLI: files of one directory investigated together (1 to 8).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = ranges::batch_size,
+        allow_negative_numbers = true
+    )]
+    pub batch_size: usize,
     /// Investigate files already analyzed again.
     #[arg(long)]
     pub reinvestigate: bool,
@@ -402,9 +440,13 @@ pub struct RevalidateArgs {
         allow_negative_numbers = true
     )]
     pub concurrency: usize,
-    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI).
-    #[arg(long, value_name = "MODEL", default_value = "claude-sonnet-4-5")]
-    pub model: String,
+    /// The agent (default: WARDEN_AGENT, else `agent` in .warden/config.toml, else native).
+    #[arg(long, value_enum)]
+    pub agent: Option<AgentKind>,
+    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI); default:
+    /// WARDEN_MODEL or `model` in .warden/config.toml, else one for the credential found.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
     /// Judge only findings at or above this severity.
     #[arg(long, value_name = "SEVERITY")]
     pub min_severity: Option<warden_store::Severity>,

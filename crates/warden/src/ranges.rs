@@ -13,6 +13,8 @@ pub const LIMIT: RangeInclusive<u64> = 1..=10_000_000;
 pub const TOP: RangeInclusive<u64> = 0..=10_000;
 /// `process --concurrency`, `revalidate --concurrency`.
 pub const CONCURRENCY: RangeInclusive<u64> = 1..=64;
+/// `process --batch-size`.
+pub const BATCH_SIZE: RangeInclusive<u64> = 1..=8;
 /// `process --lease-secs`.
 pub const LEASE_SECS: RangeInclusive<u64> = 1..=604_800;
 /// `scan --max-file-size`, in bytes (a file is read whole into memory).
@@ -39,6 +41,7 @@ pub const FLAGS: &[(&str, &str, &str, &str)] = &[
         "more than 0, at most 1000000",
         "none",
     ),
+    ("process", "--batch-size", "1 to 8", "1"),
     ("revalidate", "--limit", "1 to 10000000", "none"),
     ("revalidate", "--concurrency", "1 to 64", "4"),
     ("sandbox create", "--timeout", "1s to 30d", "1h"),
@@ -100,6 +103,10 @@ pub fn top(s: &str) -> Result<usize, String> {
 
 pub fn concurrency(s: &str) -> Result<usize, String> {
     integer(s, &CONCURRENCY).and_then(to_usize)
+}
+
+pub fn batch_size(s: &str) -> Result<usize, String> {
+    integer(s, &BATCH_SIZE).and_then(to_usize)
 }
 
 pub fn lease_secs(s: &str) -> Result<u64, String> {

@@ -99,7 +99,10 @@ fn no_credentials_exits_2_with_the_credentials_line() {
     let out = process(&tree, &[], &[]);
     out.code(2);
     let line = out.error_line();
-    assert!(line.contains("no usable Anthropic credentials"), "{line}");
+    assert!(
+        line.contains("no usable Anthropic or OpenAI credentials"),
+        "{line}"
+    );
     assert_eq!(status_of(&tree.store(), "app.py"), FileStatus::Pending);
 }
 
@@ -199,6 +202,13 @@ fn the_text_summary_names_files_findings_spend_and_run() {
     let out = process(&tree, &with_mock(&mock), &["--concurrency", "1"]);
     out.ok();
     let text = out.stdout.trim();
+    // The run header first: which agent, model and credential (and why).
+    let (header, text) = text.split_once('\n').unwrap_or_default();
+    assert!(
+        header.starts_with("agent native, model claude-sonnet-4-5"),
+        "{header}"
+    );
+    assert!(header.contains("ANTHROPIC_API_KEY"), "{header}");
     assert!(text.starts_with("Run "), "{text}");
     assert!(text.contains("investigated 2 of 2"), "{text}");
     assert!(text.contains("1 findings (1 high)"), "{text}");

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod agent_setup;
 mod agents;
 mod credentials;
 mod model_setup;

@@ -37,27 +37,33 @@ pub(crate) fn provider_for(model: &str) -> anyhow::Result<Provider> {
     }
 }
 
-/// The native agent for `model` of `provider`, over the best credential this
-/// process can find (a usage error naming where it looked when there is none).
+/// The native agent for `model` over `cred` (chosen by `Discovery::for_agent`, which
+/// never hands it a subscription login).
 pub(crate) fn native_agent(
-    provider: Provider,
+    cred: &Credential,
     model: &str,
     limits: Limits,
 ) -> anyhow::Result<NativeAgent> {
-    let found = warden_creds::discover_from_process();
-    // The error names every file passed over and why (expired, malformed, a FIFO, …).
-    let cred = found.require_best(provider, false)?.clone();
-    let client = client_for(provider, &cred, stall_timeout()?)?;
+    let provider = cred.provider;
+    let client = client_for(provider, cred, stall_timeout()?)?;
     Ok(NativeAgent::new(
         client,
         model.to_string(),
-        provider_name(provider, &cred).to_string(),
+        provider_name(provider, cred).to_string(),
         PriceTable::builtin(),
         limits,
     ))
 }
 
-fn route_for(cred: &Credential) -> Route {
+/// The model used when none is named: one of the credential's provider.
+pub(crate) fn default_model(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Anthropic => "claude-sonnet-4-5",
+        Provider::OpenAi => "gpt-5.1",
+    }
+}
+
+pub(crate) fn route_for(cred: &Credential) -> Route {
     match cred.kind {
         Kind::ApiKey => Route::Direct,
         Kind::Gateway | Kind::AuthToken => Route::Gateway,
@@ -65,7 +71,7 @@ fn route_for(cred: &Credential) -> Route {
     }
 }
 
-fn provider_name(provider: Provider, cred: &Credential) -> &'static str {
+pub(crate) fn provider_name(provider: Provider, cred: &Credential) -> &'static str {
     match (provider, cred.kind) {
         (_, Kind::Gateway) => "gateway",
         (Provider::Anthropic, _) => "anthropic",

@@ -31,9 +31,8 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let provider = super::model_setup::provider_for(&args.model)?;
-
     let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
+    let (kind, model) = super::agent_setup::choose(args.agent, args.model.as_deref(), &data_dir)?;
     let mut store = Store::open_existing(&data_dir)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
@@ -41,9 +40,9 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         .ok_or_else(|| UsageError(format!("project {project_id} vanished from the store")))?;
 
     let limits = Limits::default();
-    let agent = super::model_setup::native_agent(provider, &args.model, limits)?;
-
     let root = PathBuf::from(&project.root);
+    let prepared = super::agent_setup::prepare(kind, model.as_deref(), &root, "process", limits)?;
+    prepared.announce(global.quiet);
     let review = process_review::change_set(&root, args)?;
     if args.comment_out.is_some() && review.is_none() {
         return Err(UsageError(
@@ -65,7 +64,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     let holder = warden_store::default_holder();
     let run_id = store.begin_run(&project_id, RunKind::Process, &holder)?;
     let mut before = None;
-    let queue = match &review {
+    let mut queue = match &review {
         None => store.pending_queue(&project_id, args.limit)?,
         Some(paths) => {
             before = Some(process_review::finding_ids(&store, &project_id)?);
@@ -79,6 +78,23 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         }
     };
 
+    if let Some(tree) = &prepared.tree {
+        // The sandboxes see the tree as the scan saw it, or not at all: a file whose
+        // bytes changed since is left pending until the next scan.
+        let known = store.known_files(&project_id)?;
+        queue.retain(|f| {
+            let same = known
+                .get(&f.path)
+                .is_some_and(|k| tree.matches(&f.path, &k.hash));
+            if !same {
+                eprintln!(
+                    "warden: {}: changed since the scan; left pending (run `warden scan` again)",
+                    process_worker::printable(&f.path)
+                );
+            }
+            same
+        });
+    }
     let work = Work {
         project: project_id.clone(),
         root: root.clone(),
@@ -91,9 +107,8 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         },
         concurrency: args.concurrency,
         max_cost: args.max_cost,
-        // One file per investigation until `--batch-size` exists; the pipeline clamps
-        // it to what the agent takes (the native agent: 1).
-        batch_size: 1,
+        // The pipeline clamps it to what the agent takes (the native agent: 1).
+        batch_size: args.batch_size,
     };
     let store = Arc::new(Mutex::new(store));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -105,7 +120,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
         let run = warden_pipeline::process(
             Arc::clone(&store),
-            Arc::new(agent),
+            Arc::clone(&prepared.agent),
             work,
             queue,
             &bar,
@@ -128,7 +143,9 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     } else {
         RunStatus::Done
     };
-    let mut stats = summary_json(&outcome, run_id, &args.model);
+    let mut stats = summary_json(&outcome, run_id, &prepared.model);
+    stats["agent"] = prepared.name().into();
+    stats["credential"] = prepared.credential.clone().into();
     let new = match (&review, &before) {
         (Some(paths), Some(before)) => {
             let new = process_review::new_findings(&store, &project_id, before, paths)?;
@@ -155,7 +172,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     let text = if args.json {
         serde_json::to_string_pretty(&stats)?
     } else {
-        summary_text(&outcome, run_id)
+        format!("{}\n{}", prepared.header, summary_text(&outcome, run_id))
     };
     if !global.quiet || args.json {
         super::emit(None, &text)?;

@@ -40,14 +40,22 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     if args.concurrency == 0 {
         return Err(UsageError("--concurrency must be at least 1".into()).into());
     }
-    let provider = super::model_setup::provider_for(&args.model)?;
     let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
+    let (kind, model) = super::agent_setup::choose(args.agent, args.model.as_deref(), &data_dir)?;
     let mut store = Store::open_existing(&data_dir)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
         .project(&project_id)?
         .ok_or_else(|| UsageError(format!("project {project_id} vanished from the store")))?;
-    let agent = super::model_setup::native_agent(provider, &args.model, Limits::default())?;
+    let root = PathBuf::from(&project.root);
+    let prepared = super::agent_setup::prepare(
+        kind,
+        model.as_deref(),
+        &root,
+        "revalidate",
+        Limits::default(),
+    )?;
+    prepared.announce(global.quiet);
 
     let findings = queue(&store, &project_id, args)?;
     let holder = warden_store::default_holder();
@@ -56,7 +64,6 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
         .worker_threads(args.concurrency.clamp(1, 4))
         .enable_all()
         .build()?;
-    let root = PathBuf::from(&project.root);
     let mut work = Work::new(&project_id, root, &holder, run_id);
     work.tech = project.tech.clone();
     work.concurrency = args.concurrency;
@@ -66,7 +73,7 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
         let run = warden_pipeline::revalidate(
             Arc::clone(&store),
-            Arc::new(agent),
+            Arc::clone(&prepared.agent),
             work,
             findings,
             &bar,
@@ -82,7 +89,9 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
             return Err(err);
         }
     };
-    let stats = summary_json(&out, run_id, &args.model);
+    let mut stats = summary_json(&out, run_id, &prepared.model);
+    stats["agent"] = prepared.name().into();
+    stats["credential"] = prepared.credential.clone().into();
     let status = if out.stop.is_some() {
         RunStatus::Stopped
     } else if out.all_failed() {
@@ -105,7 +114,7 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     let text = if args.json {
         serde_json::to_string_pretty(&stats)?
     } else {
-        summary_text(&out, run_id)
+        format!("{}\n{}", prepared.header, summary_text(&out, run_id))
     };
     if !global.quiet || args.json {
         super::emit(None, &text)?;
