@@ -69,10 +69,11 @@ pub(crate) const SYSTEM_DIRS: [&str; 9] = [
     "usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
 ];
 
-/// The paths commands may read (Landlock), given the minimal root.
+/// The paths commands may read (Landlock), given the minimal root. The warden binary
+/// itself is among them: agent CLIs start it as their MCP server (`__mcp-report`).
 pub fn readable_paths() -> Vec<String> {
     let mut out: Vec<String> = SYSTEM_DIRS.iter().map(|d| format!("/{d}")).collect();
-    out.extend(["/proc", CA_DIR].map(String::from));
+    out.extend(["/proc", CA_DIR, INIT_PATH].map(String::from));
     out
 }
 

@@ -170,6 +170,7 @@ impl SandboxedCli {
             Ok(_) => std::fs::read_to_string(&reports).unwrap_or_default(),
             Err(_) => String::new(),
         };
+        keep_for_debugging(scratch.path(), &run.stderr);
         let destroyed = tokio::task::spawn_blocking(move || sandbox.destroy()).await;
         if let Ok(Err(e)) = destroyed {
             tracing::warn!("destroying an agent sandbox: {e}");
@@ -447,6 +448,28 @@ impl Ran {
         self.tail = next.tail;
         self.stderr = next.stderr;
         self
+    }
+}
+
+/// `WARDEN_AGENT_DEBUG_DIR`: keeps each session's raw output (the CLI's stdout, its
+/// stderr and the reports file) there, one directory per session, for debugging an
+/// agent CLI; nothing is kept otherwise.
+fn keep_for_debugging(scratch: &Path, stderr: &str) {
+    let Some(dir) = std::env::var_os("WARDEN_AGENT_DEBUG_DIR").filter(|d| !d.is_empty()) else {
+        return;
+    };
+    let Some(name) = scratch.file_name() else {
+        return;
+    };
+    let to = Path::new(&dir).join(name);
+    let _ = std::fs::create_dir_all(&to);
+    let _ = std::fs::write(to.join("stderr"), stderr);
+    if let Ok(entries) = std::fs::read_dir(scratch) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::copy(entry.path(), to.join(entry.file_name()));
+            }
+        }
     }
 }
 
