@@ -101,18 +101,22 @@ fn claude_holds_only_a_placeholder_and_cannot_read_the_host() {
     );
     assert_eq!(summary(&out)["investigated"], 1);
     // Claude's environment, as /proc shows it: the front door and a placeholder.
-    assert!(!seen.environs.is_empty(), "never saw Claude running");
+    assert!(!seen.cli_environs.is_empty(), "never saw Claude running");
     for env in &seen.environs {
         assert!(
-            env.contains("ANTHROPIC_BASE_URL=http://127.0.0.1:3129"),
-            "{env}"
-        );
-        assert!(env.contains("ANTHROPIC_API_KEY="), "{env}");
-        assert!(
             !env.contains(REAL_ANTHROPIC_KEY),
-            "the real key is in Claude's environment"
+            "the real key is in a process of the sandbox"
         );
     }
+    // Claude itself got the front door and a placeholder (children it starts may get less).
+    assert!(
+        seen.cli_environs.iter().any(|env| {
+            env.contains("ANTHROPIC_BASE_URL=http://127.0.0.1:3129")
+                && env.contains("ANTHROPIC_API_KEY=")
+        }),
+        "{:?}",
+        seen.cli_environs
+    );
     let files = String::from_utf8_lossy(&seen.home_files);
     assert!(
         files.contains("__mcp-report"),

@@ -156,6 +156,8 @@ impl Project {
 pub struct Seen {
     /// `environ` of every live process whose command line names `needle`.
     pub environs: Vec<String>,
+    /// Those of them that are the agent CLI itself (started with Warden's variables).
+    pub cli_environs: Vec<String>,
     /// Every file under the running sandboxes' homes (not the image), concatenated.
     pub home_files: Vec<u8>,
 }
@@ -182,16 +184,22 @@ impl Project {
         let started = std::time::Instant::now();
         let mut seen = Seen {
             environs: Vec::new(),
+            cli_environs: Vec::new(),
             home_files: Vec::new(),
         };
-        while seen.environs.is_empty() && started.elapsed() < std::time::Duration::from_secs(120) {
+        // The CLI's own environment carries the variables Warden gives it (a child it
+        // starts may have less; a process caught between fork and exec, the init's).
+        let is_cli = |env: &str| env.contains("XDG_DATA_HOME=/home/sandbox/.xdg/data");
+        while !seen.environs.iter().any(|e| is_cli(e))
+            && started.elapsed() < std::time::Duration::from_secs(120)
+        {
             for pid in processes_with(needle) {
                 if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
                     seen.environs
                         .push(String::from_utf8_lossy(&env).replace('\0', "\n"));
                 }
             }
-            if !seen.environs.is_empty() {
+            if seen.environs.iter().any(|e| is_cli(e)) {
                 if let Ok(dirs) = std::fs::read_dir(image_root().join("sandboxes")) {
                     for d in dirs.flatten() {
                         collect_files(&d.path().join("home"), &mut seen.home_files);
@@ -201,6 +209,12 @@ impl Project {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         let out = child.wait_with_output().expect("wait for warden");
+        seen.cli_environs = seen
+            .environs
+            .iter()
+            .filter(|e| is_cli(e))
+            .cloned()
+            .collect();
         (out.into(), seen)
     }
 }
