@@ -28,7 +28,10 @@ impl Sandbox {
     /// milliseconds, or the time a workspace copy takes): from async code, call it
     /// through `spawn_blocking`.
     pub fn create(sandboxes: &Sandboxes, spec: &SandboxSpec) -> Result<Sandbox> {
-        let meta = sandboxes.create(spec)?;
+        let mut spec = spec.clone();
+        // Owned by this program: if it dies without destroying it, the supervisor does.
+        spec.owner.get_or_insert(std::process::id());
+        let meta = sandboxes.create(&spec)?;
         Ok(Sandbox {
             sandboxes: sandboxes.clone(),
             meta,

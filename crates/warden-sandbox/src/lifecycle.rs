@@ -141,6 +141,7 @@ impl Sandboxes {
                     host_uid: launch::host_uid(),
                     cgroup: None,
                     ended_ms: None,
+                    owner: spec.owner.and_then(crate::state::ProcessRef::of),
                     end_reason: None,
                 };
                 sandbox.save(&meta)?;

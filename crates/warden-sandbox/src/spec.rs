@@ -83,6 +83,9 @@ pub struct SandboxSpec {
     /// a real directory (not a symlink), the inside path absolute and below `/workspace`,
     /// `/home/sandbox` or `/opt/warden` (see [`crate::binds`]). Nothing is copied.
     pub read_only_binds: Vec<(PathBuf, PathBuf)>,
+    /// A pid whose death (even by `kill -9`) destroys the sandbox; [`crate::Sandbox`]
+    /// sets its own, so a program's sandboxes never outlive it.
+    pub owner: Option<u32>,
 }
 
 impl Default for SandboxSpec {
@@ -99,6 +102,7 @@ impl Default for SandboxSpec {
             broker_plans: Vec::new(),
             env: Vec::new(),
             read_only_binds: Vec::new(),
+            owner: None,
         }
     }
 }

@@ -298,6 +298,37 @@ pub struct SandboxMeta {
     pub cgroup: Option<String>,
     pub ended_ms: Option<u64>,
     pub end_reason: Option<String>,
+    /// The program that owns the sandbox: when it dies (even by `kill -9`), the
+    /// supervisor destroys the sandbox. `None`: it lives until destroyed or timed out.
+    #[serde(default)]
+    pub owner: Option<ProcessRef>,
+}
+
+/// A process, told apart from a later one that reuses its pid by its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRef {
+    pub pid: u32,
+    /// Clock ticks after boot (`/proc/PID/stat`, field 22).
+    pub start: u64,
+}
+
+impl ProcessRef {
+    /// The process `pid`, if it runs.
+    pub fn of(pid: u32) -> Option<ProcessRef> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces and parentheses).
+        let (_, rest) = stat.rsplit_once(") ")?;
+        let start = rest.split_whitespace().nth(19)?.parse().ok()?;
+        Some(ProcessRef { pid, start })
+    }
+
+    /// Whether this very process still runs (not a later one with its pid).
+    pub fn alive(&self) -> bool {
+        let Ok(pid) = i32::try_from(self.pid) else {
+            return false;
+        };
+        process_alive(pid) && ProcessRef::of(self.pid).is_some_and(|now| now.start == self.start)
+    }
 }
 
 impl SandboxMeta {
@@ -335,6 +366,7 @@ impl SandboxMeta {
             cgroup: None,
             ended_ms: None,
             end_reason: Some(format!("its record cannot be read: {reason}")),
+            owner: None,
         }
     }
 

@@ -339,6 +339,13 @@ impl Started {
                         self.kill().await;
                         return 0;
                     }
+                    // Its owner died without destroying it (kill -9, a crash): nobody
+                    // will; it goes now, state and all.
+                    if self.meta.owner.is_some_and(|o| !o.alive()) {
+                        self.kill().await;
+                        let _ = std::fs::remove_dir_all(self.sandbox.path());
+                        return 0;
+                    }
                 }
                 _ = &mut sleep => {
                     self.stop(Status::TimedOut, "its timeout passed: every process was killed").await;

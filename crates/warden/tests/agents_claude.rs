@@ -266,3 +266,67 @@ fn a_claude_subscription_login_is_brokered_and_never_enters_the_sandbox() {
         native.stderr
     );
 }
+
+#[test]
+fn kill_9_mid_investigation_leaves_no_sandbox_and_a_rerun_finishes() {
+    let p = Project::new();
+    // The model takes its time: Claude waits inside its sandbox.
+    let slow = MockLlm::start_blocking(Script::new(vec![
+        Turn::text("Slow.").with_delay(std::time::Duration::from_secs(60))
+    ]));
+    let url = slow.url().to_string();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", p.home())
+        .env("WARDEN_SANDBOX_DIR", image_root())
+        .env("ANTHROPIC_API_KEY", REAL_ANTHROPIC_KEY)
+        .env("ANTHROPIC_BASE_URL", &url)
+        .current_dir(&p.tree.root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .args(["process", "--agent", "claude"]);
+    let mut child = cmd.spawn().unwrap();
+    // Our sandbox: the one whose workspace is this run's tree copy (`process-<pid>`).
+    let tag = format!("process-{}", child.id());
+    let started = std::time::Instant::now();
+    let sandbox = loop {
+        let found = std::fs::read_dir(image_root().join("sandboxes"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|d| {
+                std::fs::read_to_string(d.path().join("meta.json")).is_ok_and(|m| m.contains(&tag))
+            })
+            .map(|d| d.file_name().to_string_lossy().into_owned());
+        if let Some(id) = found.filter(|_| !slow.requests().is_empty()) {
+            break id;
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "Claude never asked the model"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    child.kill().unwrap(); // SIGKILL: no destructor runs.
+    child.wait().unwrap();
+    let dir = image_root().join("sandboxes").join(&sandbox);
+    let gone = (0..150).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !dir.exists() && processes_with(&sandbox).is_empty()
+    });
+    assert!(gone, "sandbox {sandbox} outlived the warden that owned it");
+
+    // The file was claimed by a process that is gone: a re-run takes it back at once.
+    let healthy = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call(TOOL, report()),
+        Turn::text("Done."),
+    ]));
+    let s = summary(&p.process_anthropic("claude", &healthy, &[]));
+    assert_eq!(
+        (s["investigated"].as_u64(), s["findings"].as_u64()),
+        (Some(1), Some(1)),
+        "{s:#}"
+    );
+}

@@ -194,6 +194,7 @@ impl TreeCopy {
     fn make(sandboxes: &Sandboxes, root: &Path, tag: &str) -> anyhow::Result<TreeCopy> {
         let dir = sandboxes.root().dir().join("trees");
         std::fs::create_dir_all(&dir)?;
+        remove_left_behind(&dir);
         let path = dir.join(format!("{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         let copy = TreeCopy { path };
@@ -207,6 +208,20 @@ impl TreeCopy {
         match std::fs::read(self.path.join(rel)) {
             Ok(bytes) => blake3::hash(&bytes).to_hex().as_str() == hash,
             Err(_) => false,
+        }
+    }
+}
+
+/// Removes the tree copies of runs whose process is gone (killed before it could).
+fn remove_left_behind(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
