@@ -104,14 +104,31 @@ struct Row {
     /// What `warden agents install` installs by default.
     pinned: &'static str,
     image: Option<String>,
+    /// The credential it would use and why, or why none fits.
+    credential: String,
+    usable: bool,
 }
 
 fn rows(image: Option<&AgentImage>) -> Vec<Row> {
+    let found = warden_creds::discover_from_process();
     CliKind::ALL
         .iter()
         .map(|&kind| {
             let installed = image.and_then(|i| i.agents.get(&kind));
+            let agent =
+                warden_creds::Agent::parse(kind.name()).unwrap_or(warden_creds::Agent::Native);
+            let (credential, usable) = match found.for_agent(agent, None) {
+                Ok(choice) => (choice.why, true),
+                // The full list of places looked at is `warden credentials status`'s.
+                Err(e) => {
+                    let text = e.to_string();
+                    let short = text.split("; looked at").next().unwrap_or(&text);
+                    (short.to_string(), false)
+                }
+            };
             Row {
+                credential,
+                usable,
                 agent: kind.name(),
                 package: kind.package(),
                 installed: installed.map(|a| a.reported.clone()),
@@ -140,6 +157,13 @@ fn table(rows: &[Row], image: Option<&AgentImage>) -> String {
     match image {
         Some(i) => out.push_str(&format!("node in the image: {}\n", i.node)),
         None => out.push_str("no agent image yet: `warden agents install` builds one\n"),
+    }
+    out.push_str(
+        "\nCredentials (brokered by the sandbox's proxy; the agent holds a placeholder):\n",
+    );
+    for r in rows {
+        let mark = if r.usable { "" } else { "none: " };
+        out.push_str(&format!("  {:<9} {mark}{}\n", r.agent, r.credential));
     }
     out
 }
