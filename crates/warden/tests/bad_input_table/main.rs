@@ -8,6 +8,7 @@
 mod common;
 mod table;
 
+mod agents;
 mod cli;
 mod credentials;
 mod output;
@@ -20,6 +21,7 @@ mod store;
 /// Each module's rows; one test per module below, so they run in parallel.
 fn modules() -> Vec<fn() -> Vec<table::Case>> {
     vec![
+        agents::cases,
         cli::cases,
         credentials::cases,
         scan::cases,
@@ -59,6 +61,7 @@ macro_rules! module_test {
     };
 }
 
+module_test!(agents_rows, agents);
 module_test!(cli_rows, cli);
 module_test!(credentials_rows, credentials);
 module_test!(scan_rows, scan);
