@@ -65,6 +65,16 @@ pub struct SandboxedCli {
     config: CliAgentConfig,
     target: Target,
     root: Root,
+    /// The next investigation's sandbox, created while the current one runs, so that
+    /// creating it is off the path from claim to first model request.
+    spare: std::sync::Mutex<Option<Spare>>,
+}
+
+/// A sandbox being created ahead of need.
+#[derive(Debug)]
+struct Spare {
+    created: std::time::Instant,
+    sandbox: tokio::task::JoinHandle<Result<Sandbox, String>>,
 }
 
 impl SandboxedCli {
@@ -102,6 +112,7 @@ impl SandboxedCli {
             config,
             target,
             root,
+            spare: std::sync::Mutex::new(None),
         })
     }
 
@@ -134,12 +145,7 @@ impl SandboxedCli {
     ) -> Result<Ran, Failed> {
         let scratch =
             tempfile::tempdir().map_err(|e| other(format!("a scratch directory: {e}")))?;
-        let sandboxes = self.config.sandboxes.clone();
-        let spec = self.spec();
-        let sandbox = tokio::task::spawn_blocking(move || Sandbox::create(&sandboxes, &spec))
-            .await
-            .map_err(|e| other(format!("creating the sandbox: {e}")))?
-            .map_err(|e| other(format!("creating the sandbox: {e}")))?;
+        let sandbox = self.sandbox().await?;
         let first = setup::invocation(self.config.kind, &self.target, task, &prompt);
         let mut run = self
             .run(&sandbox, &first, scratch.path(), "run", cancel)
@@ -176,6 +182,44 @@ impl SandboxedCli {
             tracing::warn!("destroying an agent sandbox: {e}");
         }
         Ok(run)
+    }
+
+    /// A sandbox for one session: the spare when one is ready and fresh, else a new one;
+    /// either way the next spare starts being created.
+    async fn sandbox(&self) -> Result<Sandbox, Failed> {
+        let spare = self.spare.lock().map(|mut s| s.take()).unwrap_or(None);
+        self.start_spare();
+        // A spare must have most of its deadline left (it counts from its creation).
+        let fresh = |s: &Spare| s.created.elapsed() < self.config.timeout / 2;
+        if let Some(spare) = spare.filter(fresh) {
+            if let Ok(Ok(sandbox)) = spare.sandbox.await {
+                return Ok(sandbox);
+            }
+        }
+        match self.create_now().await {
+            Ok(Ok(sandbox)) => Ok(sandbox),
+            Ok(Err(e)) => Err(other(format!("creating the sandbox: {e}"))),
+            Err(e) => Err(other(format!("creating the sandbox: {e}"))),
+        }
+    }
+
+    fn create_now(&self) -> tokio::task::JoinHandle<Result<Sandbox, String>> {
+        let sandboxes = self.config.sandboxes.clone();
+        let spec = self.spec();
+        tokio::task::spawn_blocking(move || {
+            Sandbox::create(&sandboxes, &spec).map_err(|e| e.to_string())
+        })
+    }
+
+    fn start_spare(&self) {
+        if let Ok(mut spare) = self.spare.lock() {
+            if spare.is_none() {
+                *spare = Some(Spare {
+                    created: std::time::Instant::now(),
+                    sandbox: self.create_now(),
+                });
+            }
+        }
     }
 
     /// Writes the invocation's files into the home and runs it.
