@@ -8,8 +8,10 @@
 //! `agent_bench WARDEN_BINARY MOCK_BINARY SANDBOX_DIR [RUNS]` (the sandbox dir must hold
 //! an agent image; the mock runs as its own process, so this process's CPU is Warden's).
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use warden_agent::cli_agent::image::AgentImage;
@@ -19,8 +21,6 @@ use warden_agent::cli_agent::CliKind;
 use warden_agent::{Agent, FileTask};
 use warden_llm::{Api, CancellationToken, PriceTable, Route};
 use warden_sandbox::{BrokerPlan, SandboxRoot, Sandboxes};
-use std::io::BufRead;
-use std::sync::mpsc;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -33,7 +33,8 @@ fn main() -> Result<(), Error> {
     let mock_bin = PathBuf::from(&args[2]).canonicalize()?;
     let sandboxes = Sandboxes::new(SandboxRoot::new(&args[3])).with_executable(&warden);
     let runs: usize = args.get(4).map(|r| r.parse()).transpose()?.unwrap_or(5);
-    let image = AgentImage::load(&sandboxes)?.ok_or("no agent image: run `warden agents install`")?;
+    let image =
+        AgentImage::load(&sandboxes)?.ok_or("no agent image: run `warden agents install`")?;
     let tree = tempfile::tempdir()?;
     std::fs::write(
         tree.path().join("app.py"),
@@ -74,7 +75,9 @@ fn main() -> Result<(), Error> {
             let t0 = Instant::now();
             rt.block_on(async {
                 let cancel = CancellationToken::new();
-                let _ = agent.investigate(std::slice::from_ref(&task), &cancel).await;
+                let _ = agent
+                    .investigate(std::slice::from_ref(&task), &cancel)
+                    .await;
             });
             let spent = self_cpu() - cpu0;
             let first = mock.first_since(t0);
@@ -139,7 +142,10 @@ impl Mock {
         let (tx, requests) = mpsc::channel();
         let stderr = child.stderr.take().ok_or("stderr")?;
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 // Generation requests consume a turn (`-> turn N` or the final text).
                 if line.contains("POST /v1/") && !line.contains("count_tokens") {
                     let _ = tx.send(Instant::now());
@@ -194,7 +200,11 @@ fn sandboxed_agent(
     api: Api,
 ) -> Result<Arc<dyn Agent>, Error> {
     let (key_var, base_var, base) = match api {
-        Api::Anthropic => ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", mock.url().to_string()),
+        Api::Anthropic => (
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            mock.url().to_string(),
+        ),
         Api::OpenAi => ("OPENAI_API_KEY", "OPENAI_BASE_URL", mock.openai_base_url()),
     };
     // The credential as a user would have it: a key and the base URL they set.
@@ -269,7 +279,10 @@ fn run_bare(
     let mut cmd = Command::new(bin);
     cmd.args(inv.argv[1..].iter().map(|a| map(a)))
         .env_clear()
-        .env("PATH", format!("{}:/usr/bin:/bin", local.join("bin").display()))
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", local.join("bin").display()),
+        )
         .env(key_var, "sk-bench-0123456789abcdefghijklmnopqrstuvwxyz0123")
         .current_dir(tree)
         .stdin(Stdio::null())

@@ -6,9 +6,7 @@ use crate::error::{IoContext, Result, SandboxError};
 use crate::state::SandboxDir;
 use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -30,29 +28,23 @@ pub(crate) fn start_supervisor(
     let log2 = log
         .try_clone()
         .context(|| "opening supervisor.log".into())?;
-    let fd = ready_w.as_raw_fd();
+    drop(log2);
+    // The ready pipe is the supervisor's stdout (it points its stdout at its log once it
+    // has spoken, and starts its own session): no code runs between fork and exec, so
+    // the spawn is a vfork-like posix_spawn, cheap from a large, threaded program.
     let mut command = Command::new(exe);
     command
         .arg(SUPERVISE_ARG)
         .arg(sandbox.path())
-        .env(READY_FD_ENV, fd.to_string())
+        .env(READY_FD_ENV, "1")
         .stdin(Stdio::piped())
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(log2));
-    // SAFETY: setsid and fcntl are async-signal-safe.
-    unsafe {
-        command.pre_exec(move || {
-            libc::setsid();
-            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+        .stdout(Stdio::from(ready_w))
+        .stderr(Stdio::from(log));
     let mut child = command
         .spawn()
         .map_err(|e| SandboxError::Start(format!("starting the supervisor: {e}")))?;
-    drop(ready_w);
+    // Our copy of the write end went into the command and is closed with it.
+    drop(command);
     let credentials = serde_json::to_vec(plans)
         .map_err(|e| SandboxError::Start(format!("encoding the brokered credentials: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {

@@ -47,6 +47,9 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
         eprintln!("usage: {SUPERVISE_ARG} DIR");
         return 2;
     };
+    // A session of its own: the supervisor outlives the command that created it.
+    // SAFETY: setsid has no memory effects; failing (already a leader) is fine.
+    unsafe { libc::setsid() };
     let ready_fd = std::env::var(READY_FD_ENV)
         .ok()
         .and_then(|v| v.parse::<i32>().ok());
@@ -109,9 +112,22 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
 /// "the sandbox failed to start" once.
 fn report(fd: Option<i32>, outcome: Result<()>) {
     let Some(fd) = fd else { return };
+    if fd == 1 {
+        // The ready pipe is our stdout: say the word, then point stdout at the log
+        // (our stderr), which also closes the pipe for `create`.
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), ready_line(outcome).as_bytes());
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        // SAFETY: duplicating our own stderr over our own stdout.
+        unsafe { libc::dup2(2, 1) };
+        return;
+    }
     // SAFETY: `create` passed this descriptor to us alone.
     let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    let line = match outcome {
+    let _ = std::io::Write::write_all(&mut file, ready_line(outcome).as_bytes());
+}
+
+fn ready_line(outcome: Result<()>) -> String {
+    match outcome {
         Ok(()) => "ok\n".to_string(),
         Err(e) => {
             let kind = if e.is_usage() { "usage" } else { "error" };
@@ -121,8 +137,7 @@ fn report(fd: Option<i32>, outcome: Result<()>) {
             };
             format!("{kind} {}\n", message.replace('\n', " "))
         }
-    };
-    let _ = std::io::Write::write_all(&mut file, line.as_bytes());
+    }
 }
 
 struct Started {
