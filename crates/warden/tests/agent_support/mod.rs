@@ -181,6 +181,20 @@ impl Project {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn warden");
+        // Other tests run agents at the same time: ours is the one whose sandbox was
+        // given this run's tree copy (`process-<pid>`, `revalidate-<pid>`).
+        let tag = format!("-{}", child.id());
+        let ours = |env: &str| {
+            env.split('\n')
+                .find_map(|kv| kv.strip_prefix("WARDEN_SANDBOX="))
+                .and_then(|id| {
+                    std::fs::read_to_string(
+                        image_root().join("sandboxes").join(id).join("meta.json"),
+                    )
+                    .ok()
+                })
+                .is_some_and(|meta| meta.contains(&format!("{tag}\"")))
+        };
         let started = std::time::Instant::now();
         let mut seen = Seen {
             environs: Vec::new(),
@@ -195,16 +209,18 @@ impl Project {
         {
             for pid in processes_with(needle) {
                 if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
-                    seen.environs
-                        .push(String::from_utf8_lossy(&env).replace('\0', "\n"));
-                }
-            }
-            if seen.environs.iter().any(|e| is_cli(e)) {
-                if let Ok(dirs) = std::fs::read_dir(image_root().join("sandboxes")) {
-                    for d in dirs.flatten() {
-                        collect_files(&d.path().join("home"), &mut seen.home_files);
+                    let env = String::from_utf8_lossy(&env).replace('\0', "\n");
+                    if ours(&env) {
+                        seen.environs.push(env);
                     }
                 }
+            }
+            if let Some(id) = seen.environs.iter().find(|e| is_cli(e)).and_then(|e| {
+                e.split('\n')
+                    .find_map(|kv| kv.strip_prefix("WARDEN_SANDBOX="))
+            }) {
+                let home = image_root().join("sandboxes").join(id).join("home");
+                collect_files(&home, &mut seen.home_files);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
