@@ -5,6 +5,7 @@
 //! their adapters; this module knows only what every part agrees on: names, packages,
 //! versions and the Node.js each needs.
 
+mod answer;
 pub mod image;
 pub mod prompt;
 pub mod sandboxed;
