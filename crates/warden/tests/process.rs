@@ -657,3 +657,33 @@ fn a_failed_file_is_recorded_the_run_goes_on_and_the_next_run_retries_it() {
     assert_eq!(again.json()["investigated"], 1);
     assert_eq!(status_of(&tree.store(), "app.py"), FileStatus::Analyzed);
 }
+
+#[test]
+fn with_only_an_openai_key_and_no_model_the_native_agent_uses_openai() {
+    let tree = scanned();
+    let mock = MockLlm::start_blocking(
+        Script::new(vec![
+            Turn::text("Nothing exploitable here.").with_usage(usage())
+        ])
+        .with_final_text("Nothing exploitable here."),
+    );
+    let base = mock.openai_base_url();
+    let out = process(
+        &tree,
+        &[
+            ("OPENAI_API_KEY", "sk-only-openai"),
+            ("OPENAI_BASE_URL", &base),
+        ],
+        &["--json", "--limit", "1"],
+    );
+    out.ok();
+    let summary = out.json();
+    assert_eq!(summary["model"], "gpt-5.1", "{summary:#}");
+    assert_eq!(summary["investigated"], 1, "{summary:#}");
+    let requests = mock.generation_requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.iter().all(|r| r.path == "/v1/responses"),
+        "it spoke OpenAI's API"
+    );
+}
