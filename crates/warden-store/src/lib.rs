@@ -14,4 +14,4 @@ mod sqlite;
 pub use error::StoreError;
 pub use fingerprint::{finding_fingerprint, finding_id};
 pub use model::*;
-pub use sqlite::{default_holder, Store, DB_FILE};
+pub use sqlite::{default_holder, Store, SurfaceDelta, DB_FILE};

@@ -266,6 +266,12 @@ pub struct ScanDelta {
     /// Files whose later-stage state was reset to pending because their content changed.
     pub requeued: u64,
     pub candidates: u64,
+    /// Files on the attack surface (an entry point, or imported by one).
+    #[serde(default)]
+    pub surface: u64,
+    /// Candidates only because `--coverage` adds the surface no rule selected.
+    #[serde(default)]
+    pub coverage_candidates: u64,
 }
 
 /// A candidate file with its hits, as listed by the store (best score first).
@@ -386,6 +392,12 @@ pub struct ProjectStatus {
     /// Every failed candidate file with why, by path.
     #[serde(default)]
     pub failed_files: Vec<FailedFile>,
+    /// Files on the attack surface (an entry point, or imported by one)…
+    #[serde(default)]
+    pub surface: u64,
+    /// …and how many of them an agent has analyzed.
+    #[serde(default)]
+    pub surface_analyzed: u64,
     pub last_scan_at: Option<String>,
 }
 

@@ -15,6 +15,9 @@ mod review;
 mod schema;
 mod sessions;
 mod spend;
+mod surface;
+
+pub use surface::SurfaceDelta;
 
 use crate::error::StoreError;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};

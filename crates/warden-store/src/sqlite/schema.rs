@@ -14,7 +14,11 @@ use std::path::Path;
 pub(crate) const APPLICATION_ID: i32 = 0x5752_444E;
 
 /// (version, name, SQL) in order; never edit a released entry, append a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial schema", V1), (2, "agent sessions", V2)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial schema", V1),
+    (2, "agent sessions", V2),
+    (3, "attack surface", V3),
+];
 
 /// The newest schema version this build knows.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -164,6 +168,12 @@ CREATE TABLE agent_sessions (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX agent_sessions_path ON agent_sessions (project, path, id);
+"#;
+
+/// Files on the attack surface: they hold an entry point (a route handler, a CLI main, a
+/// message consumer) or are imported by one that does.
+const V3: &str = r#"
+ALTER TABLE files ADD COLUMN surface BIGINT NOT NULL DEFAULT 0 CHECK (surface IN (0, 1));
 "#;
 
 /// Whether a table of this name exists.

@@ -150,6 +150,7 @@ impl Store {
             ..ProjectStatus::default()
         };
 
+        (status.surface, status.surface_analyzed) = self.surface_reviewed(project)?;
         let mut stmt = self
             .conn
             .prepare("SELECT status, is_candidate, COUNT(*) FROM files WHERE project = ?1 GROUP BY status, is_candidate")

@@ -10,3 +10,4 @@ mod review;
 mod scan;
 mod sessions;
 mod spend;
+mod surface;

@@ -84,6 +84,7 @@ fn incremental_scan_keeps_unchanged_requeues_changed_and_marks_gone() {
             gone: 1,
             requeued: 1,
             candidates: 3,
+            ..ScanDelta::default()
         }
     );
     // Unchanged: still analyzed, finding kept, hits kept, mtime updated.

@@ -173,8 +173,8 @@ fn a_store_of_schema_1_gains_the_sessions_table_on_open() {
     {
         let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
         conn.execute_batch(
-            "DROP TABLE agent_sessions; DELETE FROM schema_migrations WHERE version = 2;
-             PRAGMA user_version = 1;",
+            "DROP TABLE agent_sessions; ALTER TABLE files DROP COLUMN surface;
+             DELETE FROM schema_migrations WHERE version >= 2; PRAGMA user_version = 1;",
         )
         .unwrap();
     }

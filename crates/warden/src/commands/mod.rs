@@ -13,6 +13,7 @@ mod rules;
 mod sandbox;
 mod scan;
 mod scan_summary;
+mod scan_surface;
 mod status;
 mod triage;
 

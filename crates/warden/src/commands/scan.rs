@@ -179,7 +179,10 @@ fn scan_and_record(
         unvisited: outcome.stats.unvisited.clone(),
     };
     tracing::info!(files = record.files.len(), "scanned; recording");
-    let delta = store.record_scan(project, run, &outcome.fingerprint, &record)?;
+    let mut delta = store.record_scan(project, run, &outcome.fingerprint, &record)?;
+    let surface = super::scan_surface::mark(store, scanner, project, root, args.coverage)?;
+    delta.surface = surface.surface;
+    delta.coverage_candidates = surface.coverage_candidates;
     store.check_in_place()?;
     tracing::info!("recorded");
     Ok((outcome, delta))

@@ -168,6 +168,19 @@ impl<'a> Summary<'a> {
             "  candidates     {:>8}   files ({} new, {} changed, {} gone, {} re-queued)",
             self.candidate_files, d.new, d.changed, d.gone, d.requeued
         );
+        let coverage = if d.coverage_candidates > 0 {
+            format!(
+                "; {} of them candidates in the coverage tier",
+                d.coverage_candidates
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  attack surface {:>8}   files with an entry point or imported by one{coverage}",
+            d.surface
+        );
         let _ = writeln!(
             out,
             "  by category               {}",

@@ -67,6 +67,14 @@ fn render(s: &ProjectStatus) -> String {
             s.failed
         );
     }
+    if s.surface > 0 {
+        let share = 100.0 * s.surface_analyzed as f64 / s.surface as f64;
+        let _ = writeln!(
+            out,
+            "  surface     {} files with an entry point or imported by one; {} reviewed ({share:.0}%)",
+            s.surface, s.surface_analyzed
+        );
+    }
     let by_sev: Vec<String> = Severity::ALL
         .iter()
         .zip(s.findings_by_severity)
