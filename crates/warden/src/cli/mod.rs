@@ -152,6 +152,11 @@ pub struct ScanArgs {
     /// If another scan holds the project, wait for it instead of refusing.
     #[arg(long)]
     pub wait: bool,
+    /// Also make candidates, in a low tier after every other, of the files on the attack
+    /// surface that no rule selected: those holding an entry point (a route handler, a CLI
+    /// main, a message consumer) and the project files they import.
+    #[arg(long)]
+    pub coverage: bool,
     /// Show secret values in matched lines (re-read from the files; the store and
     /// every other output keep only a prefix and a fingerprint). For local use only.
     #[arg(long)]
