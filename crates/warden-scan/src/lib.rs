@@ -23,6 +23,7 @@
 
 mod language;
 mod matcher;
+pub mod ranking;
 pub mod rules;
 mod scanner;
 mod score;

@@ -103,6 +103,13 @@ impl ScannerBuilder {
         self
     }
 
+    /// Ranks tests, fixtures, examples, docs and rule definitions like application code
+    /// (by default they rank below it).
+    pub fn include_tests(mut self, yes: bool) -> Self {
+        self.model.include_tests = yes;
+        self
+    }
+
     /// Never descends into this directory (e.g. the store's data dir).
     pub fn exclude(mut self, dir: PathBuf) -> Self {
         self.exclude.push(dir);

@@ -7,6 +7,7 @@
 //! only an entry point is not a candidate: every route handler is not a finding.
 
 use crate::matcher::RawHit;
+use crate::ranking::{classify, PathClass};
 use crate::rules::{Role, Rule};
 use std::collections::HashMap;
 
@@ -24,8 +25,11 @@ pub struct ScoreModel {
     pub entry_boost: f64,
     pub entry_in_file_boost: f64,
     pub sanitizer_factor: f64,
-    /// Files under test directories or named like tests count this much.
-    pub test_file_factor: f64,
+    /// Tests, fixtures, examples, docs and rule definitions that do not reach the default
+    /// threshold count this much; those that do score within one point above it.
+    pub demoted_factor: f64,
+    /// Rank tests, fixtures, examples, docs and rule definitions like application code.
+    pub include_tests: bool,
 }
 
 impl Default for ScoreModel {
@@ -39,7 +43,8 @@ impl Default for ScoreModel {
             entry_boost: 1.4,
             entry_in_file_boost: 1.15,
             sanitizer_factor: 0.3,
-            test_file_factor: 0.4,
+            demoted_factor: 0.35,
+            include_tests: false,
         }
     }
 }
@@ -91,12 +96,34 @@ impl ScoreModel {
             .iter()
             .map(|&(r, m, n)| rules[r].weight * m * (1.0 + 0.15 * f64::from(n.min(5) - 1)))
             .sum();
-        let factor = if is_test_path(path) {
-            self.test_file_factor
+        let raw = if self.include_tests {
+            raw
         } else {
-            1.0
+            self.demote(self.class_of(path, hits), raw)
         };
-        ((raw * factor * 100.0).round() / 100.0).max(0.0)
+        ((raw * 100.0).round() / 100.0).max(0.0)
+    }
+
+    /// The kind of file `path` is, given the lines its hits matched.
+    pub fn class_of(&self, path: &str, hits: &[RawHit]) -> PathClass {
+        classify(path, hits.iter().map(|h| h.snippet.as_str()))
+    }
+
+    /// A demoted file's score. Below the threshold it is scaled down; at or above it, it
+    /// is mapped into one point above the threshold, keeping the order among such files:
+    /// they stay candidates, listed and counted, but below application code that scores
+    /// higher, so a fixture full of example secrets no longer leads the queue.
+    fn demote(&self, class: PathClass, raw: f64) -> f64 {
+        if !class.is_demoted() {
+            return raw;
+        }
+        let knee = crate::DEFAULT_MIN_SCORE;
+        if raw < knee {
+            raw * self.demoted_factor
+        } else {
+            let over = raw - knee;
+            knee + over / (over + 10.0)
+        }
     }
 
     fn context_multiplier(
@@ -282,6 +309,32 @@ examples = ["quote("]
         let thrice = m.score("a.py", &r, &[hit(0, 1), hit(0, 2), hit(0, 3)]);
         assert!(thrice > once && thrice < 2.0 * once);
         assert!(m.score("tests/a.py", &r, &[hit(0, 1)]) < once);
+    }
+
+    #[test]
+    fn demoted_files_rank_below_application_code_unless_included() {
+        let mut r = rules();
+        r[0].weight = 20.0;
+        let m = ScoreModel::default();
+        let many: Vec<RawHit> = (1..=5).map(|l| hit(0, l)).collect();
+        let app = m.score("app/run.py", &r, &many);
+        let fixture = m.score("test/fixtures/run.py", &r, &many);
+        let example = m.score("examples/run.py", &r, &many);
+        let weaker_fixture = m.score("test/fixtures/run.py", &r, &many[..1]);
+        // Still a candidate, but far below the same code in the application...
+        let min = crate::DEFAULT_MIN_SCORE;
+        assert!(
+            fixture >= min && fixture < min + 1.0 && fixture < app / 3.0,
+            "{fixture} {app}"
+        );
+        assert_eq!(fixture, example);
+        // ...and the order among demoted files is kept.
+        assert!(weaker_fixture < fixture);
+        let equal = ScoreModel {
+            include_tests: true,
+            ..ScoreModel::default()
+        };
+        assert_eq!(equal.score("test/fixtures/run.py", &r, &many), app);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod exit;
 mod locate;
 mod output;
 mod progress;
+mod project_config;
 mod ranges;
 
 use clap::{CommandFactory, FromArgMatches};

@@ -157,6 +157,11 @@ pub struct ScanArgs {
     /// main, a message consumer) and the project files they import.
     #[arg(long)]
     pub coverage: bool,
+    /// Rank tests, fixtures, examples, docs and rule definitions like application code
+    /// (by default they rank below it; also `include_tests` under `[scan]` in
+    /// .warden/config.toml).
+    #[arg(long)]
+    pub include_tests: bool,
     /// Show secret values in matched lines (re-read from the files; the store and
     /// every other output keep only a prefix and a fingerprint). For local use only.
     #[arg(long)]

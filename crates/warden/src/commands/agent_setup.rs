@@ -30,36 +30,13 @@ pub(crate) struct Prepared {
     pub tree: Option<TreeCopy>,
 }
 
-/// `.warden/config.toml`, as far as the agent is concerned.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    agent: Option<String>,
-    model: Option<String>,
-}
-
-fn config(data_dir: &Path) -> anyhow::Result<Config> {
-    let path = data_dir.join("config.toml");
-    let Some(text) = warden_creds::read_config_file(&path)? else {
-        return Ok(Config::default());
-    };
-    toml::from_str(&text).map_err(|e| {
-        UsageError(format!(
-            "{}: {}",
-            path.display(),
-            e.message().replace('\n', " ")
-        ))
-        .into()
-    })
-}
-
 /// The agent and model a run uses, from the flags, the environment and the config file.
 pub(crate) fn choose(
     flag_agent: Option<AgentKind>,
     flag_model: Option<&str>,
     data_dir: &Path,
 ) -> anyhow::Result<(AgentKind, Option<String>)> {
-    let file = config(data_dir)?;
+    let file = crate::project_config::load(data_dir)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let agent = match flag_agent {
         Some(a) => a,

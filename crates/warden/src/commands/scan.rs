@@ -31,9 +31,15 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
         .clone()
         .unwrap_or_else(|| locate::default_project_id(&root));
 
+    let include_tests = args.include_tests
+        || crate::project_config::load(&data_dir)?
+            .scan
+            .include_tests
+            .unwrap_or(false);
     let mut builder = ScannerBuilder::new()
         .max_file_size(args.max_file_size)
-        .threads(args.threads);
+        .threads(args.threads)
+        .include_tests(include_tests);
     if let Some(rules) = &args.rules {
         builder = builder.rules(rules.clone());
     }
@@ -96,6 +102,7 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
         &outcome,
         &delta,
         &candidates,
+        include_tests,
         started.elapsed(),
     );
     let text = match format {

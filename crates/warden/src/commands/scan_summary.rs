@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
+use warden_scan::ranking::classify;
 use warden_scan::{Role, ScanOutcome, ScanStats, Scanner};
 use warden_store::{CandidateFile, ScanDelta};
 
@@ -23,6 +24,10 @@ pub struct Summary<'a> {
     /// Candidate files per vulnerability category of their sink hits.
     by_category: BTreeMap<String, u64>,
     by_language: BTreeMap<String, u64>,
+    /// Candidate files per kind (app, test, fixture, example, docs, rule-definition).
+    by_kind: BTreeMap<&'static str, u64>,
+    /// Whether tests, fixtures, examples, docs and rule definitions rank like app code.
+    include_tests: bool,
     candidates: Vec<CandidateLine<'a>>,
 }
 
@@ -32,6 +37,8 @@ struct CandidateLine<'a> {
     score: f64,
     language: Option<&'a str>,
     status: &'static str,
+    /// The kind of file: ranked below application code unless it is `app`.
+    kind: &'static str,
     categories: Vec<&'a str>,
     hits: Vec<HitLine<'a>>,
 }
@@ -58,6 +65,7 @@ impl<'a> Summary<'a> {
         outcome: &'a ScanOutcome,
         delta: &'a ScanDelta,
         candidates: &'a [CandidateFile],
+        include_tests: bool,
         elapsed: Duration,
     ) -> Summary<'a> {
         let rules: HashMap<&str, &warden_scan::Rule> = scanner
@@ -68,6 +76,7 @@ impl<'a> Summary<'a> {
             .collect();
         let mut by_category: BTreeMap<String, u64> = BTreeMap::new();
         let mut by_language: BTreeMap<String, u64> = BTreeMap::new();
+        let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut lines = Vec::with_capacity(candidates.len());
         for c in candidates {
             let mut categories = BTreeSet::new();
@@ -96,11 +105,14 @@ impl<'a> Summary<'a> {
             *by_language
                 .entry(c.language.clone().unwrap_or_else(|| "other".into()))
                 .or_default() += 1;
+            let kind = classify(&c.path, c.hits.iter().map(|h| h.snippet.as_str())).name();
+            *by_kind.entry(kind).or_default() += 1;
             lines.push(CandidateLine {
                 path: &c.path,
                 score: c.score,
                 language: c.language.as_deref(),
                 status: c.status.as_str(),
+                kind,
                 categories: categories.into_iter().collect(),
                 hits,
             });
@@ -116,6 +128,8 @@ impl<'a> Summary<'a> {
             candidate_files: candidates.len(),
             by_category,
             by_language,
+            by_kind,
+            include_tests,
             candidates: lines,
         }
     }
@@ -191,6 +205,29 @@ impl<'a> Summary<'a> {
             "  by language               {}",
             join_counts(sorted_desc(&self.by_language))
         );
+        let demoted: u64 = self
+            .by_kind
+            .iter()
+            .filter(|(k, _)| **k != "app")
+            .map(|(_, n)| n)
+            .sum();
+        if demoted > 0 {
+            let kinds: BTreeMap<String, u64> = self
+                .by_kind
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect();
+            let how = if self.include_tests {
+                "all ranked alike (--include-tests)"
+            } else {
+                "all but app ranked below app code; --include-tests ranks them alike"
+            };
+            let _ = writeln!(
+                out,
+                "  by kind                   {} ({how})",
+                join_counts(sorted_desc(&kinds))
+            );
+        }
         if !self.tech.is_empty() {
             let _ = writeln!(out, "  tech                      {}", self.tech.join(", "));
         }
@@ -213,9 +250,14 @@ impl<'a> Summary<'a> {
                     .filter(|h| h.role == "sink")
                     .map(|h| h.rule)
                     .collect();
+                let kind = if c.kind == "app" {
+                    String::new()
+                } else {
+                    format!(" [{}]", c.kind)
+                };
                 let _ = writeln!(
                     out,
-                    "  {:>6.1}  {}  {}",
+                    "  {:>6.1}  {}{kind}  {}",
                     c.score,
                     c.path,
                     rules.into_iter().collect::<Vec<_>>().join(", ")
