@@ -25,8 +25,8 @@ pub struct ScoreModel {
     pub entry_boost: f64,
     pub entry_in_file_boost: f64,
     pub sanitizer_factor: f64,
-    /// Tests, fixtures, examples, docs and rule definitions that do not reach the default
-    /// threshold count this much; those that do score within one point above it.
+    /// Tests, fixtures, examples, docs and rule definitions count this much; those that
+    /// still reach the default threshold score within one point above it.
     pub demoted_factor: f64,
     /// Rank tests, fixtures, examples, docs and rule definitions like application code.
     pub include_tests: bool,
@@ -109,19 +109,20 @@ impl ScoreModel {
         classify(path, hits.iter().map(|h| h.snippet.as_str()))
     }
 
-    /// A demoted file's score. Below the threshold it is scaled down; at or above it, it
-    /// is mapped into one point above the threshold, keeping the order among such files:
-    /// they stay candidates, listed and counted, but below application code that scores
-    /// higher, so a fixture full of example secrets no longer leads the queue.
+    /// A demoted file's score: scaled down, so only a strong match stays a candidate, and
+    /// past the threshold mapped into one point above it, keeping the order among such
+    /// files. They rank below application code that scores higher, so a fixture full of
+    /// example secrets no longer leads the queue.
     fn demote(&self, class: PathClass, raw: f64) -> f64 {
         if !class.is_demoted() {
             return raw;
         }
         let knee = crate::DEFAULT_MIN_SCORE;
-        if raw < knee {
-            raw * self.demoted_factor
+        let scaled = raw * self.demoted_factor;
+        if scaled < knee {
+            scaled
         } else {
-            let over = raw - knee;
+            let over = scaled - knee;
             knee + over / (over + 10.0)
         }
     }
