@@ -27,6 +27,7 @@ pub mod ranking;
 pub mod rules;
 mod scanner;
 mod score;
+mod sibling_guard;
 pub mod surface;
 pub mod tech;
 mod walk;
@@ -34,7 +35,7 @@ mod walk;
 pub use language::Language;
 pub use matcher::snippet;
 pub use matcher::{RawHit, RuleSet};
-pub use rules::{Pack, Role, Rule, RuleError};
+pub use rules::{Check, Pack, Role, Rule, RuleError};
 pub use scanner::{
     check_root, NoProgress, Prior, Progress, ScanError, ScanOutcome, ScanStats, Scanner,
     ScannerBuilder, DEFAULT_MAX_FILE_SIZE, DEFAULT_MIN_SCORE,

@@ -423,7 +423,8 @@ impl Scanner {
             return FileResult::Scanned(unchanged(f, hash), false);
         }
         let lossy = std::str::from_utf8(&content).is_err();
-        let raw = ruleset.find(f.language, &content);
+        let mut raw = ruleset.find(f.language, &content);
+        crate::sibling_guard::apply(ruleset.rules(), &mut raw);
         let matched = self.to_matched(&f.rel, ruleset, &raw);
         let file = ScannedFile {
             path: f.rel.clone(),

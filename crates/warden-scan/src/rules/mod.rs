@@ -87,6 +87,18 @@ pub struct Rule {
     pub help: String,
     pub examples: Vec<String>,
     pub negatives: Vec<String>,
+    /// A file-level check that decides which of the pattern's matches are hits.
+    pub check: Option<Check>,
+}
+
+/// File-level checks a rule can ask for, beyond its pattern matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// The pattern finds route declarations; only those with no guard (a sanitizer rule
+    /// of category `authz`) next to them count, and only in a file where another route
+    /// has one: the auth check its siblings have is missing (see `sibling_guard.rs`).
+    SiblingGuard,
 }
 
 impl Rule {
@@ -145,6 +157,24 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("c.toml", include_str!("../../rules/c.toml")),
     ("csharp.toml", include_str!("../../rules/csharp.toml")),
     ("rust.toml", include_str!("../../rules/rust.toml")),
+    (
+        "authz/python.toml",
+        include_str!("../../rules/authz/python.toml"),
+    ),
+    (
+        "authz/javascript.toml",
+        include_str!("../../rules/authz/javascript.toml"),
+    ),
+    (
+        "authz/java.toml",
+        include_str!("../../rules/authz/java.toml"),
+    ),
+    ("authz/php.toml", include_str!("../../rules/authz/php.toml")),
+    (
+        "authz/csharp.toml",
+        include_str!("../../rules/authz/csharp.toml"),
+    ),
+    ("authz/go.toml", include_str!("../../rules/authz/go.toml")),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,

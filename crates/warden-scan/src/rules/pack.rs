@@ -1,6 +1,6 @@
 //! Parsing and checking one rule pack file.
 
-use super::{Pack, Role, Rule, CATEGORIES};
+use super::{Check, Pack, Role, Rule, CATEGORIES};
 use crate::Language;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -64,6 +64,8 @@ struct RuleEntry {
     examples: Vec<String>,
     #[serde(default)]
     negatives: Vec<String>,
+    #[serde(default)]
+    check: Option<Check>,
 }
 
 fn default_role() -> Role {
@@ -148,6 +150,12 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
             "at least one example must be given".into(),
         ));
     }
+    if e.check.is_some() && e.role != Role::Sink {
+        return Err(field_err(
+            "check",
+            "only a sink rule can have a check".into(),
+        ));
+    }
     Ok(Rule {
         id: e.id,
         pack: pack.to_string(),
@@ -163,6 +171,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
         help: e.help,
         examples: e.examples,
         negatives: e.negatives,
+        check: e.check,
     })
 }
 
