@@ -59,6 +59,8 @@ pub const CATEGORIES: &[&str] = &[
     "cookie",
     "memory-safety",
     "race-condition",
+    "denial-of-service",
+    "prototype-pollution",
     "input",
 ];
 
@@ -175,6 +177,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/authz/csharp.toml"),
     ),
     ("authz/go.toml", include_str!("../../rules/authz/go.toml")),
+    (
+        "library/javascript.toml",
+        include_str!("../../rules/library/javascript.toml"),
+    ),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
