@@ -424,7 +424,7 @@ impl Scanner {
         }
         let lossy = std::str::from_utf8(&content).is_err();
         let mut raw = ruleset.find(f.language, &content);
-        crate::sibling_guard::apply(ruleset.rules(), &mut raw);
+        crate::sibling_guard::apply(ruleset.rules(), &mut raw, &content);
         let matched = self.to_matched(&f.rel, ruleset, &raw);
         let file = ScannedFile {
             path: f.rel.clone(),

@@ -13,10 +13,60 @@ use crate::rules::{Check, Role, Rule};
 /// annotations sit just above or below the route line, middleware on it.
 const GUARD_REACH: u32 = 3;
 
+/// Words of a route line (its path or handler name) that say it is public by design:
+/// such a route is no finding for lacking the guard its siblings have.
+const PUBLIC_BY_DESIGN: &[&str] = &[
+    "login", "logout", "signin", "signup", "sign", "register", "forgot", "reset", "verify",
+    "confirm", "health", "healthz", "ping", "status", "assets", "callback", "oauth", "webhook",
+    "index", "home", "about", "favicon", "robots", "captcha", "version",
+];
+
+/// Whether a word of the line (split at punctuation and camelCase humps) says so.
+fn public_by_design(route_line: &str) -> bool {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in route_line.chars() {
+        let hump = c.is_ascii_uppercase() && prev_lower;
+        if !c.is_ascii_alphanumeric() || hump {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+        }
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+    }
+    words.push(word);
+    words.iter().any(|w| PUBLIC_BY_DESIGN.contains(&w.as_str()))
+}
+
+/// A route's declaration: its line and, for a decorator or annotation, those below it
+/// down to the handler's own line (where its name is).
+fn declaration(content: &[u8], line: u32) -> String {
+    let mut out = String::new();
+    let lines = content
+        .split(|&b| b == b'\n')
+        .skip(line.saturating_sub(1) as usize);
+    for l in lines.take(GUARD_REACH as usize + 2) {
+        let l = String::from_utf8_lossy(l);
+        out.push_str(&l);
+        out.push('\n');
+        let t = l.trim_start();
+        let decoration = t.starts_with('@') || t.starts_with("#[") || t.starts_with('[');
+        if !decoration {
+            break;
+        }
+    }
+    out
+}
+
 /// Keeps, of the hits of sibling-guard rules, those on unguarded routes of a file where
 /// another route is guarded; drops the rest, and the guards themselves (they say nothing
 /// about other sinks: a login check does not make a query safe). Other hits are untouched.
-pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>) {
+/// `content` is the file's: a route's handler name may sit on a line below its route.
+pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>, content: &[u8]) {
     let is_route = |h: &RawHit| rules[h.rule].check == Some(Check::SiblingGuard);
     let is_guard =
         |h: &RawHit| rules[h.rule].role == Role::Sanitizer && rules[h.rule].category == "authz";
@@ -54,7 +104,7 @@ pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>) {
         if !is_route(h) {
             return true;
         }
-        if guarded.contains(&h.line) {
+        if guarded.contains(&h.line) || public_by_design(&declaration(content, h.line)) {
             return false;
         }
         h.snippet = format!(
@@ -67,7 +117,28 @@ pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>) {
 
 #[cfg(test)]
 mod tests {
+    use super::public_by_design;
     use crate::rules::builtin_packs;
+
+    #[test]
+    fn public_routes_by_their_words() {
+        for line in [
+            "@app.route('/login', methods=['POST'])",
+            "router.post('/auth/sign-up', create)",
+            "def register(request):",
+            "app.get('/healthz', ok)",
+            "router.get('/reset-password/:token', showReset)",
+        ] {
+            assert!(public_by_design(line), "{line}");
+        }
+        for line in [
+            "@DeleteMapping(\"/admin/users/{id}\")",
+            "@app.route('/orders/<int:oid>')",
+            "def export_all(request):",
+        ] {
+            assert!(!public_by_design(line), "{line}");
+        }
+    }
     use crate::{Language, RuleSet};
 
     fn hits(lang: Language, src: &str) -> Vec<(String, u32, String)> {
@@ -79,7 +150,7 @@ mod tests {
             .collect();
         let set = RuleSet::compile(rules, [lang], |_, _| true).expect("compile");
         let mut raw = set.find(lang, src.as_bytes());
-        super::apply(set.rules(), &mut raw);
+        super::apply(set.rules(), &mut raw, src.as_bytes());
         raw.into_iter()
             .filter(|h| set.rules()[h.rule].check.is_some())
             .map(|h| (set.rules()[h.rule].id.clone(), h.line, h.snippet))
@@ -141,10 +212,11 @@ router.get('/me', requireAuth, me)
 router.delete('/users/:id', deleteUser)
 router.post('/login', authController.login)
 ";
+        // The login route is public by design.
         let got = hits(Language::JavaScript, js);
         assert_eq!(
             got.iter().map(|g| g.1).collect::<Vec<_>>(),
-            vec![2, 3],
+            vec![2],
             "{got:?}"
         );
         let java = "\
