@@ -28,10 +28,8 @@ fn public_by_design(route_line: &str) -> bool {
     let mut prev_lower = false;
     for c in route_line.chars() {
         let hump = c.is_ascii_uppercase() && prev_lower;
-        if !c.is_ascii_alphanumeric() || hump {
-            if !word.is_empty() {
-                words.push(std::mem::take(&mut word));
-            }
+        if (!c.is_ascii_alphanumeric() || hump) && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
         }
         if c.is_ascii_alphanumeric() {
             word.push(c.to_ascii_lowercase());
