@@ -26,6 +26,7 @@ mod matcher;
 pub mod rules;
 mod scanner;
 mod score;
+pub mod structural;
 pub mod surface;
 pub mod tech;
 mod walk;

@@ -163,6 +163,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
         help: e.help,
         examples: e.examples,
         negatives: e.negatives,
+        structural: None,
     })
 }
 
