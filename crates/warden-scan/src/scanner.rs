@@ -416,7 +416,12 @@ impl Scanner {
             return FileResult::Scanned(unchanged(f, hash), false);
         }
         let lossy = std::str::from_utf8(&content).is_err();
-        let raw = ruleset.find(f.language, &content);
+        let raw = crate::structural::confirm(
+            ruleset,
+            f.language,
+            &content,
+            ruleset.find(f.language, &content),
+        );
         let matched = self.to_matched(&f.rel, ruleset, &raw);
         let file = ScannedFile {
             path: f.rel.clone(),

@@ -173,7 +173,10 @@ pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
 /// A fingerprint of the rule sources: a change re-matches every file on the next scan.
 pub fn builtin_fingerprint() -> String {
     let mut hasher = blake3::Hasher::new();
-    for (file, src) in BUILTIN_SOURCES.iter().chain(crate::structural::BUILTIN_SOURCES) {
+    for (file, src) in BUILTIN_SOURCES
+        .iter()
+        .chain(crate::structural::BUILTIN_SOURCES)
+    {
         hasher.update(file.as_bytes());
         hasher.update(src.as_bytes());
     }

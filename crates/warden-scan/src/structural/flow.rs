@@ -1,7 +1,6 @@
 //! What the analysis knows about a value, and the variables of a scope.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 /// Where attacker data in a value came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,25 +15,55 @@ pub(crate) struct Flow {
     pub via: Option<String>,
 }
 
+/// A compile-time constant, as far as the analysis folds them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Lit {
+    Int(i64),
+    Str(String),
+    Bool(bool),
+}
+
 /// An abstract value: its taint, and how it was made.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Val {
     pub taint: Option<Flow>,
-    /// Bit i: parameter i of the enclosing function reaches this value (for wrapper summaries).
+    /// Bit i: parameter i of the enclosing function reaches this value (for summaries).
     pub params: u64,
     /// Not a compile-time constant.
     pub nonconst: bool,
+    /// Depends on state the analysis cannot see (a field, a global, a parameter-less
+    /// call's result): it cannot be proven free of outside data.
+    pub free: bool,
     /// Text built from a non-constant by concatenation, interpolation or formatting;
     /// the line where it was built and the non-constant's name.
     pub built: Option<(u32, String)>,
     /// A string (literal or built), as opposed to a number or an object.
     pub stringy: bool,
+    /// The constant itself, when known.
+    pub lit: Option<Lit>,
+    /// Objects made by an `unguarded` rule's `create`: (rule, line made, guarded).
+    pub made: Vec<(usize, u32, bool)>,
+    /// Lines where the value was assigned or built (a few): when it reaches a sink
+    /// proven safe, line-based hits on those lines are refuted too.
+    pub origin: Vec<u32>,
 }
 
+/// At most this many origin lines are kept per value.
+const MAX_ORIGIN: usize = 16;
+
 impl Val {
-    pub fn constant_string() -> Val {
+    /// Notes that the value was assigned or built on `line`.
+    pub fn at(mut self, line: u32) -> Val {
+        if !self.origin.contains(&line) && self.origin.len() < MAX_ORIGIN {
+            self.origin.push(line);
+        }
+        self
+    }
+
+    pub fn lit(lit: Lit) -> Val {
         Val {
-            stringy: true,
+            stringy: matches!(lit, Lit::Str(_)),
+            lit: Some(lit),
             ..Val::default()
         }
     }
@@ -46,6 +75,15 @@ impl Val {
         }
     }
 
+    /// A value from state the analysis cannot see.
+    pub fn opaque() -> Val {
+        Val {
+            nonconst: true,
+            free: true,
+            ..Val::default()
+        }
+    }
+
     /// The value of an expression made of `self` and `other`.
     pub fn join(mut self, other: Val) -> Val {
         self.taint = match (self.taint.take(), other.taint) {
@@ -53,17 +91,39 @@ impl Val {
                 a.groups |= b.groups;
                 // Clean for a group only if every tainted part is.
                 a.clean &= b.clean;
+                if a.via.is_none() {
+                    a.via = b.via;
+                }
                 Some(a)
             }
             (a, b) => a.or(b),
         };
         self.params |= other.params;
         self.nonconst |= other.nonconst;
+        self.free |= other.free;
         if self.built.is_none() {
             self.built = other.built;
         }
         self.stringy |= other.stringy;
+        self.lit = None;
+        self.made.extend(other.made);
+        for l in other.origin {
+            if !self.origin.contains(&l) && self.origin.len() < MAX_ORIGIN {
+                self.origin.push(l);
+            }
+        }
         self
+    }
+
+    /// Either `self` or `other`, as after a branch: constants that differ are lost.
+    pub fn either(self, other: Val) -> Val {
+        let same = self.lit.is_some() && self.lit == other.lit;
+        let lit = self.lit.clone();
+        let mut v = self.join(other);
+        if same {
+            v.lit = lit;
+        }
+        v
     }
 
     /// `self` with what a sanitizer of `groups` does: its output is clean for them.
@@ -73,7 +133,15 @@ impl Val {
         }
         self.params = 0;
         self.built = None;
+        self.free = false;
         self
+    }
+
+    /// Whether the value is tainted by one of `sources` and not cleaned by one of `sanitizers`.
+    pub fn tainted(&self, sources: u64, sanitizers: u64) -> Option<&Flow> {
+        self.taint
+            .as_ref()
+            .filter(|f| f.groups & sources != 0 && f.clean & sanitizers == 0)
     }
 }
 
@@ -83,43 +151,24 @@ pub(crate) struct Var {
     pub val: Val,
     /// The callee it stands for (`run = subprocess.run`, `import subprocess as sp`).
     pub alias: Option<String>,
-    /// Objects made by an `unguarded` rule's `create`: (rule, line made, guarded).
-    pub made: Vec<(usize, u32, bool)>,
+    /// Elements of a list filled by constant operations (`add`, `remove(0)`), in order.
+    pub elems: Option<Vec<Val>>,
+    /// Entries of a map or dict stored under constant keys.
+    pub keys: Vec<(String, Val)>,
 }
 
-/// The variables of one scope, over those of its enclosing scopes.
-#[derive(Debug, Default)]
+/// The variables of one scope: a function starts from a copy of its enclosing scope's.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Env {
     pub vars: HashMap<String, Var>,
-    pub parent: Option<Rc<Env>>,
 }
 
 impl Env {
-    pub fn child(parent: Rc<Env>) -> Env {
-        Env {
-            vars: HashMap::new(),
-            parent: Some(parent),
-        }
-    }
-
     pub fn get(&self, key: &str) -> Option<&Var> {
-        match self.vars.get(key) {
-            Some(v) => Some(v),
-            None => self.parent.as_deref().and_then(|p| p.get(key)),
-        }
+        self.vars.get(key)
     }
 
-    /// The variable in this scope, starting from what an enclosing scope has.
     pub fn local(&mut self, key: &str) -> &mut Var {
-        if !self.vars.contains_key(key) {
-            let inherited = self
-                .parent
-                .as_deref()
-                .and_then(|p| p.get(key))
-                .cloned()
-                .unwrap_or_default();
-            self.vars.insert(key.to_string(), inherited);
-        }
         self.vars.entry(key.to_string()).or_default()
     }
 
@@ -173,7 +222,11 @@ pub(crate) fn normalize(text: &str) -> String {
                 continue;
             }
             // `f<T>(` and `new List<>()`: a `<` right after a word that closes before `(`.
-            ('<', _) if depth_angle == 0 && out.chars().last().is_some_and(word) && closes_generic(&bytes[i..]) => {
+            ('<', _)
+                if depth_angle == 0
+                    && out.chars().last().is_some_and(word)
+                    && closes_generic(&bytes[i..]) =>
+            {
                 depth_angle = 1;
                 i += 1;
                 continue;
@@ -226,7 +279,10 @@ mod tests {
         assert_eq!(normalize("this.http.get<T>"), "this.http.get");
         assert_eq!(normalize("new ArrayList<>"), "new ArrayList");
         assert_eq!(normalize("a?.b"), "a.b");
-        assert_eq!(normalize("request.args.get( 'q' )"), "request.args.get('q')");
+        assert_eq!(
+            normalize("request.args.get( 'q' )"),
+            "request.args.get('q')"
+        );
     }
 
     #[test]

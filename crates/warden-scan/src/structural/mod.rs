@@ -1,7 +1,174 @@
 //! Structural matching: a real parser per language, and data flow within a function.
+//!
+//! A structural rule's regex `pattern` is only its prefilter: when it matches a file,
+//! the file is parsed (tree-sitter) and walked function by function; the rule fires
+//! where the analysis confirms it (a source reaching a sink, a query built from a
+//! non-constant, a parser used without its secure setting). The tree lives only for
+//! the duration of one [`analyze`] call.
+mod analyze;
+mod calls;
+mod flow;
 mod spec;
-pub use spec::{builtin_packs, parse_pack, FlowPack, Kind, SanitizerGroup, Sink, SourceGroup, Spec, BUILTIN_SOURCES};
-use crate::Language;
+mod syntax;
+
+pub use spec::{
+    builtin_packs, parse_pack, FlowPack, Kind, SanitizerGroup, Sink, SourceGroup, Spec,
+    BUILTIN_SOURCES,
+};
+
+use crate::matcher::RawHit;
+use crate::rules::{Role, Rule};
+use crate::{Language, RuleSet};
+use analyze::{Active, Checked, Walker};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Whether structural analysis covers files of `lang`.
 pub fn supports(lang: Language) -> bool {
-    matches!(lang, Language::Python | Language::JavaScript | Language::TypeScript | Language::Go | Language::Java | Language::Php)
+    syntax::syntax(lang).is_some()
+}
+
+/// What the analysis of one file found.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Confirmed hits of structural rules, each labelled with why.
+    pub hits: Vec<RawHit>,
+    /// (line, category): a sink call on this line whose arguments are all constants or
+    /// sanitised, and no other sink call of the category there is in doubt.
+    pub refuted: Vec<(u32, String)>,
+}
+
+/// Analyses `content` for the structural rules `in_play` (indexes into `rules`).
+pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]) -> Analysis {
+    let mut out = Analysis::default();
+    let Some(syn) = syntax::syntax(lang) else {
+        return out;
+    };
+    // Rules grouped by pack: source and sanitizer groups are numbered per pack.
+    let mut by_pack: Vec<(Arc<FlowPack>, Vec<usize>)> = Vec::new();
+    for &i in in_play {
+        let Some(spec) = rules.get(i).and_then(|r| r.structural.as_ref()) else {
+            continue;
+        };
+        let pack = &spec.pack;
+        // A taint rule needs a source somewhere in the file.
+        if spec.kind == Kind::Taint
+            && !pack
+                .compiled()
+                .any_source
+                .as_ref()
+                .is_some_and(|re| re.is_match(content))
+        {
+            continue;
+        }
+        match by_pack.iter_mut().find(|(p, _)| Arc::ptr_eq(p, pack)) {
+            Some((_, list)) => list.push(i),
+            None => by_pack.push((Arc::clone(pack), vec![i])),
+        }
+    }
+    if by_pack.is_empty() {
+        return out;
+    }
+    let text = String::from_utf8_lossy(content);
+    let mut parser = tree_sitter::Parser::new();
+    if parser.set_language(&(syn.grammar)()).is_err() {
+        return out;
+    }
+    let Some(tree) = parser.parse(text.as_bytes(), None) else {
+        return out;
+    };
+    let mut checked: Vec<Checked> = Vec::new();
+    for (pack, list) in &by_pack {
+        let active: Vec<Active> = list
+            .iter()
+            .filter_map(|&i| {
+                let spec = rules[i].structural.as_deref()?;
+                Some(Active {
+                    rule: i,
+                    category: rules[i].category.as_str(),
+                    spec,
+                    compiled: spec.compiled(),
+                })
+            })
+            .collect();
+        let mut w = Walker {
+            src: &text,
+            syn,
+            pack: pack.compiled(),
+            group_labels: pack.sources.iter().map(|(_, g)| g.label.as_str()).collect(),
+            active,
+            summaries: HashMap::new(),
+            record: false,
+            found: Vec::new(),
+            checked: Vec::new(),
+            ret: None,
+            param_sinks: Vec::new(),
+            depth: 0,
+        };
+        // First pass: what each function of the file returns and passes to sinks.
+        w.eval(tree.root_node(), &mut flow::Env::default(), false);
+        w.record = true;
+        w.checked.clear();
+        w.eval(tree.root_node(), &mut flow::Env::default(), false);
+        for f in &w.found {
+            out.hits.push(RawHit {
+                rule: w.active[f.active].rule,
+                line: f.line,
+                snippet: f.label.clone(),
+            });
+        }
+        checked.append(&mut w.checked);
+    }
+    let mut doubt: HashMap<(u32, &str), bool> = HashMap::new();
+    for c in &checked {
+        for line in c.from..=c.to.min(c.from + 50) {
+            let e = doubt.entry((line, c.category.as_str())).or_insert(false);
+            *e |= !c.safe;
+        }
+    }
+    out.refuted = doubt
+        .into_iter()
+        .filter(|(_, unsafe_)| !unsafe_)
+        .map(|((l, c), _)| (l, c.to_string()))
+        .collect();
+    out.refuted.sort();
+    out.hits.sort_by_key(|h| (h.line, h.rule));
+    out
+}
+
+/// Turns a file's regex hits into its final hits: prefilter hits of structural rules are
+/// replaced by what the analysis confirms, and regex sink hits on a line where the
+/// analysis proved every sink argument of that category constant or sanitised are dropped.
+pub fn confirm(ruleset: &RuleSet, lang: Language, content: &[u8], raw: Vec<RawHit>) -> Vec<RawHit> {
+    let rules = ruleset.rules();
+    let mut in_play: Vec<usize> = raw
+        .iter()
+        .filter(|h| rules[h.rule].structural.is_some())
+        .map(|h| h.rule)
+        .collect();
+    if in_play.is_empty() {
+        return raw;
+    }
+    in_play.dedup();
+    let mut hits: Vec<RawHit> = raw
+        .into_iter()
+        .filter(|h| rules[h.rule].structural.is_none())
+        .collect();
+    if !supports(lang) {
+        return hits;
+    }
+    let analysis = analyze(lang, content, rules, &in_play);
+    if !analysis.refuted.is_empty() {
+        hits.retain(|h| {
+            let r = &rules[h.rule];
+            r.role != Role::Sink
+                || analysis
+                    .refuted
+                    .binary_search_by(|(l, c)| (*l, c.as_str()).cmp(&(h.line, r.category.as_str())))
+                    .is_err()
+        });
+    }
+    hits.extend(analysis.hits);
+    hits.sort_by_key(|h| (h.line, h.rule));
+    hits
 }

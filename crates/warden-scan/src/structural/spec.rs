@@ -166,6 +166,8 @@ pub(crate) struct CompiledPack {
     /// Unanchored union of every source pattern and handler: a file none of them
     /// matches cannot hold a taint flow, and is not parsed for taint rules.
     pub any_source: Option<regex::bytes::Regex>,
+    /// Parameter names that are never sources, of every group.
+    pub params_except: Vec<String>,
 }
 
 impl FlowPack {
@@ -179,11 +181,12 @@ impl FlowPack {
                 sanitizer_calls: Vec::new(),
                 sanitizer_guards: Vec::new(),
                 any_source: None,
+                params_except: Vec::new(),
             };
             let mut union = Vec::new();
             for (i, (_, g)) in self.sources.iter().enumerate() {
                 for p in &g.matches {
-                    c.sources.extend(anchored(p).map(|r| (i, r)));
+                    c.sources.extend(prefix(p).map(|r| (i, r)));
                     union.push(format!("(?:{p})"));
                 }
                 for p in &g.handlers {
@@ -194,6 +197,7 @@ impl FlowPack {
                     c.params.extend(unanchored(p).map(|r| (i, r)));
                     union.push(format!("(?:{p})"));
                 }
+                c.params_except.extend(g.params_except.iter().cloned());
             }
             for (i, (_, g)) in self.sanitizers.iter().enumerate() {
                 for p in &g.calls {
@@ -204,7 +208,9 @@ impl FlowPack {
                 }
             }
             if !union.is_empty() {
-                c.any_source = crate::rules::compile(&union.join("|")).ok();
+                // The union runs over raw text, where `.` may still be written `->` or `::`.
+                let raw = union.join("|").replace(r"\.", r"(?:\.|->|::|\?\.)");
+                c.any_source = crate::rules::compile(&raw).ok();
             }
             c
         })
@@ -273,10 +279,14 @@ impl Spec {
     }
 }
 
+/// Matches the whole text (callees).
 fn anchored(p: &str) -> Option<Regex> {
-    Regex::new(&format!("^(?:{p})$"))
-        .or_else(|_| Regex::new(&format!("^(?:{p})")))
-        .ok()
+    Regex::new(&format!("^(?:{p})$")).ok()
+}
+
+/// Matches at the start of the text (an expression beginning with a source).
+fn prefix(p: &str) -> Option<Regex> {
+    Regex::new(&format!("^(?:{p})")).ok()
 }
 
 fn unanchored(p: &str) -> Option<Regex> {
@@ -384,11 +394,7 @@ fn check_regex(p: &str) -> Result<(), String> {
         .map_err(|e| format!("`{p}`: {}", e.to_string().replace('\n', " ")))
 }
 
-fn mask(
-    names: &[String],
-    groups: &[(String, impl Sized)],
-    what: &str,
-) -> Result<u64, String> {
+fn mask(names: &[String], groups: &[(String, impl Sized)], what: &str) -> Result<u64, String> {
     let mut m = 0u64;
     for n in names {
         let i = groups
@@ -421,7 +427,10 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
     }
     let digits = e.cwe.strip_prefix("CWE-").unwrap_or("");
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err("cwe", format!("`{}` is not of the form CWE-<n>", e.cwe)));
+        return Err(err(
+            "cwe",
+            format!("`{}` is not of the form CWE-<n>", e.cwe),
+        ));
     }
     check_regex(&e.prefilter).map_err(|m| err("prefilter", m))?;
     let sources = mask(&e.sources, &pack.sources, "source").map_err(|m| err("sources", m))?;
@@ -443,7 +452,10 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
             return Err(err("sinks", "needs at least one sink".into()))
         }
         Kind::Unguarded if e.create.is_none() || e.use_.is_none() => {
-            return Err(err("create", "an unguarded rule needs `create` and `use`".into()))
+            return Err(err(
+                "create",
+                "an unguarded rule needs `create` and `use`".into(),
+            ))
         }
         _ => {}
     }
@@ -452,9 +464,11 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
     }
     let label = e.label.unwrap_or_else(|| {
         match e.kind {
-            Kind::Taint => "{source} reaches {sink} via `{var}` (line {from} → {to})",
-            Kind::Built => "{sink} gets a string built from `{var}` (line {from} → {to})",
-            Kind::Unguarded => "`{var}` reaches {sink} without a secure setting (line {from} → {to})",
+            Kind::Taint => "{source} `{var}` (line {from}) reaches {sink} (line {to})",
+            Kind::Built => "{sink} (line {to}) gets a string built from `{var}` (line {from})",
+            Kind::Unguarded => {
+                "{sink} (line {to}) uses `{var}` made without a secure setting (line {from})"
+            }
         }
         .to_string()
     });

@@ -62,8 +62,6 @@ pub(crate) struct Syntax {
     /// Calls returning (a wrapper of) their first argument, for aliases:
     /// `promisify(exec)`, `functools.partial(run, ...)`.
     pub wrappers: &'static [&'static str],
-    /// Out-parameter marker (`&x` in Go): a tainted call taints the variable.
-    pub address_of: Option<&'static str>,
     /// Comments: skipped.
     pub comments: &'static [&'static str],
 }
@@ -153,7 +151,12 @@ static PYTHON: Syntax = Syntax {
     idents: &["identifier"],
     members: &["attribute", "subscript"],
     strings: &["string", "concatenated_string"],
-    string_parts: &["string_start", "string_content", "string_end", "escape_sequence"],
+    string_parts: &[
+        "string_start",
+        "string_content",
+        "string_end",
+        "escape_sequence",
+    ],
     binaries: &["binary_operator"],
     concat_ops: &["+", "%"],
     boolean_ops: &[],
@@ -167,7 +170,12 @@ static PYTHON: Syntax = Syntax {
         "none",
         "comment",
     ],
-    conditions: &["if_statement", "elif_clause", "while_statement", "assert_statement"],
+    conditions: &[
+        "if_statement",
+        "elif_clause",
+        "while_statement",
+        "assert_statement",
+    ],
     loops: &[
         Loop {
             kind: "for_statement",
@@ -192,7 +200,6 @@ static PYTHON: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &["functools.partial", "partial"],
-    address_of: None,
     comments: &["comment"],
 };
 
@@ -293,7 +300,6 @@ static JAVASCRIPT: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &["util.promisify", "promisify", "bind"],
-    address_of: None,
     comments: &["comment"],
 };
 
@@ -335,7 +341,11 @@ static GO: Syntax = Syntax {
         },
     ],
     idents: &["identifier"],
-    members: &["selector_expression", "index_expression", "slice_expression"],
+    members: &[
+        "selector_expression",
+        "index_expression",
+        "slice_expression",
+    ],
     strings: &["interpreted_string_literal", "raw_string_literal"],
     string_parts: &[
         "interpreted_string_literal_content",
@@ -371,7 +381,6 @@ static GO: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &[],
-    address_of: Some("&"),
     comments: &["comment"],
 };
 
@@ -402,11 +411,26 @@ static JAVA: Syntax = Syntax {
     idents: &["identifier"],
     members: &["field_access", "array_access"],
     strings: &["string_literal"],
-    string_parts: &["string_fragment", "escape_sequence", "multiline_string_fragment"],
+    string_parts: &[
+        "string_fragment",
+        "escape_sequence",
+        "multiline_string_fragment",
+    ],
     binaries: &["binary_expression"],
     concat_ops: &["+"],
     boolean_ops: &[
-        "==", "!=", "<", ">", "<=", ">=", "&&", "||", "-", "*", "/", "instanceof",
+        "==",
+        "!=",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "&&",
+        "||",
+        "-",
+        "*",
+        "/",
+        "instanceof",
     ],
     opaque: &[
         "decimal_integer_literal",
@@ -438,7 +462,6 @@ static JAVA: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &[],
-    address_of: None,
     comments: &["line_comment", "block_comment"],
 };
 
@@ -492,10 +515,31 @@ static PHP: Syntax = Syntax {
     binaries: &["binary_expression"],
     concat_ops: &["."],
     boolean_ops: &[
-        "==", "===", "!=", "!==", "<", ">", "<=", ">=", "&&", "||", "and", "or", "-", "*", "/",
+        "==",
+        "===",
+        "!=",
+        "!==",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "&&",
+        "||",
+        "and",
+        "or",
+        "-",
+        "*",
+        "/",
         "instanceof",
     ],
-    opaque: &["integer", "float", "boolean", "null", "comment", "unary_op_expression"],
+    opaque: &[
+        "integer",
+        "float",
+        "boolean",
+        "null",
+        "comment",
+        "unary_op_expression",
+    ],
     conditions: &["if_statement", "while_statement", "else_if_clause"],
     loops: &[],
     branches: &[
@@ -511,6 +555,5 @@ static PHP: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &[],
-    address_of: None,
     comments: &["comment"],
 };

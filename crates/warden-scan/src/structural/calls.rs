@@ -1,0 +1,745 @@
+//! Calls, assignments and imports: where aliases are made, sinks are checked,
+//! sanitizers clean, and containers and builders collect what is put in them.
+
+use super::analyze::{short, Checked, Found, Walker};
+use super::flow::{normalize, Env, Lit, Val};
+use super::spec::Kind;
+use super::syntax::Assign;
+use tree_sitter::Node;
+
+/// One argument of a call: its keyword (Python `sql=`), node and value.
+struct Arg<'t> {
+    keyword: Option<String>,
+    node: Node<'t>,
+    val: Val,
+}
+
+impl<'a> Walker<'a> {
+    /// The callee's text, from the call's start to its argument list (`$this->db->query`,
+    /// `new URL`, `request.getParameter`).
+    fn callee(&self, n: Node<'a>) -> Option<(String, Option<Node<'a>>)> {
+        let args = n.child_by_field_name("arguments");
+        let end = args.map_or(n.end_byte(), |a| a.start_byte());
+        let text = self.src.get(n.start_byte()..end)?;
+        if text.len() > 400 {
+            return None;
+        }
+        Some((normalize(text.trim_end_matches('(')), args))
+    }
+
+    /// A call's text for `when`/`unless`: normalised, or raw when long.
+    fn call_text(&self, n: Node<'a>) -> String {
+        self.norm(n).unwrap_or_else(|| {
+            let t = self.text(n);
+            let mut end = t.len().min(4000);
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t[..end].to_string()
+        })
+    }
+
+    /// The object a method is called on, if any.
+    fn receiver(&self, n: Node<'a>) -> Option<Node<'a>> {
+        if let Some(o) = n.child_by_field_name("object") {
+            return Some(o);
+        }
+        if let Some(s) = n.child_by_field_name("scope") {
+            return Some(s);
+        }
+        let f = n.child_by_field_name("function")?;
+        if self.syn.is(self.syn.members, f.kind()) {
+            return f.named_child(0);
+        }
+        Some(f).filter(|f| self.syn.is(self.syn.calls, f.kind()))
+    }
+
+    pub fn call(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+        let line = Self::line(n);
+        let Some((raw, args_node)) = self.callee(n) else {
+            return self.children_join(n, env, br);
+        };
+        let resolved = env.resolve(&raw);
+        let method = raw.rsplit('.').next().unwrap_or(&raw).to_string();
+        let recv_node = self.receiver(n);
+        let recv = recv_node.map(|r| self.eval(r, env, br));
+        let recv_key = recv_node.and_then(|r| self.path_key(r));
+        let recv_bound = recv_key.as_ref().is_some_and(|k| env.get(k).is_some())
+            || recv
+                .as_ref()
+                .is_some_and(|v| v.taint.is_some() || v.lit.is_some() || v.built.is_some());
+        let args = self.args(args_node, env, br);
+
+        if let Some(v) = self.source_of(&raw, line) {
+            // Out-parameters (`c.ShouldBindJSON(&body)`) receive the request data too.
+            for a in &args {
+                if a.node.kind() == "unary_expression" && self.text(a.node).starts_with('&') {
+                    if let Some(target) = a.node.named_child(0) {
+                        self.bind(target, v.clone(), None, env, br, false);
+                    }
+                }
+            }
+            return v;
+        }
+        let sanitizer = self
+            .pack
+            .sanitizer_calls
+            .iter()
+            .filter(|(_, re)| re.is_match(&resolved) || re.is_match(&method))
+            .fold(0u64, |m, (g, _)| m | 1 << g);
+        self.sinks(
+            n,
+            &raw,
+            &resolved,
+            &method,
+            &args,
+            recv.as_ref(),
+            recv_key.as_deref(),
+            env,
+        );
+
+        if sanitizer != 0 {
+            let v = args
+                .iter()
+                .fold(Val::default(), |v, a| v.join(a.val.clone()));
+            return Val {
+                nonconst: true,
+                ..v.sanitized(sanitizer)
+            };
+        }
+        // Containers and builders: what goes in comes back out.
+        if let Some(key) = recv_key.as_deref() {
+            if let Some(v) = self.container(key, &method, &args, env) {
+                return v;
+            }
+        }
+        if method == "charAt" {
+            if let (Some(Lit::Str(s)), Some(Lit::Int(i))) = (
+                recv.as_ref().and_then(|r| r.lit.clone()),
+                args.first().and_then(|a| a.val.lit.clone()),
+            ) {
+                if let Some(c) = usize::try_from(i).ok().and_then(|i| s.chars().nth(i)) {
+                    return Val::lit(Lit::Str(c.to_string()));
+                }
+            }
+        }
+        // A function of this file: what its summary says its result depends on.
+        let in_file = !raw.contains('.')
+            || raw.starts_with("this.")
+            || raw.starts_with("self.")
+            || raw.starts_with("$this.")
+            || raw.starts_with("new ");
+        let summary = self
+            .summaries
+            .get(&method)
+            .filter(|_| in_file || recv.as_ref().is_some_and(|r| !r.nonconst))
+            .cloned();
+        if let Some(s) = summary {
+            if let Some(ret) = &s.ret {
+                let mut v = Val {
+                    params: 0,
+                    ..ret.clone()
+                };
+                for (i, a) in args.iter().enumerate() {
+                    if i < 64 && ret.params & (1 << i) != 0 {
+                        v = v.join(a.val.clone());
+                    }
+                }
+                return v;
+            }
+        }
+        let formatter = self.syn.is(self.syn.formatters, method.as_str());
+        let mut v = Val::unknown();
+        let mut stringy = false;
+        let mut name = None;
+        if let Some(r) = recv.clone().filter(|_| recv_bound) {
+            stringy |= r.stringy;
+            if r.nonconst {
+                name = recv_node.map(|x| short(self.text(x)));
+            }
+            v = v.join(Val {
+                made: Vec::new(),
+                ..r
+            });
+        }
+        for a in &args {
+            stringy |= a.val.stringy;
+            if a.val.nonconst && name.is_none() {
+                name = Some(short(self.text(a.node)));
+            }
+            v = v.join(Val {
+                made: Vec::new(),
+                ..a.val.clone()
+            });
+        }
+        v.nonconst = true;
+        // A call of constants on a known or static receiver yields no outside data; a
+        // bare call without arguments (`get_input()`) may return anything.
+        v.free = args.iter().any(|a| a.val.free)
+            || recv.as_ref().is_some_and(|r| r.free)
+            || (recv_node.is_none() && args.is_empty());
+        if formatter && stringy && v.built.is_none() {
+            if let Some(name) = &name {
+                v.built = Some((line, name.clone()));
+            }
+        }
+        // A whole-constant format (`"a".format()`, `String.format("%d", 1)`) stays constant.
+        if formatter && name.is_none() {
+            v.nonconst = false;
+        }
+        for (rule, a) in self.active.iter().enumerate() {
+            if a.spec.kind != Kind::Unguarded {
+                continue;
+            }
+            if a.compiled
+                .create
+                .as_ref()
+                .is_some_and(|re| re.is_match(&resolved))
+            {
+                let guarded = self
+                    .norm(n)
+                    .is_some_and(|t| a.compiled.guards.iter().any(|g| g.is_match(&t)));
+                v.made.push((rule, line, guarded));
+            }
+        }
+        v
+    }
+
+    fn children_join(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+        let mut v = Val::opaque();
+        let mut c = n.walk();
+        for child in n.named_children(&mut c) {
+            v = v.join(self.eval(child, env, br));
+        }
+        v
+    }
+
+    fn args(&mut self, args: Option<Node<'a>>, env: &mut Env, br: bool) -> Vec<Arg<'a>> {
+        let Some(args) = args else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut c = args.walk();
+        let nodes: Vec<Node> = args.named_children(&mut c).collect();
+        for mut node in nodes {
+            if self.syn.is(self.syn.comments, node.kind()) {
+                continue;
+            }
+            if self.syn.is(self.syn.arg_wrappers, node.kind()) {
+                match node.named_child(node.named_child_count().saturating_sub(1) as u32) {
+                    Some(inner) => node = inner,
+                    None => continue,
+                }
+            }
+            let mut keyword = None;
+            let mut value = node;
+            if self.syn.is(self.syn.keyword_args, node.kind()) {
+                keyword = node
+                    .child_by_field_name("name")
+                    .map(|k| self.text(k).to_string());
+                value = node.child_by_field_name("value").unwrap_or(node);
+            }
+            let val = self.eval(value, env, br);
+            out.push(Arg {
+                keyword,
+                node: value,
+                val,
+            });
+        }
+        out
+    }
+
+    /// Lists, maps and builders held in a variable: `add`, `put`, `append`, `get`, `remove`.
+    fn container(
+        &mut self,
+        key: &str,
+        method: &str,
+        args: &[Arg<'a>],
+        env: &mut Env,
+    ) -> Option<Val> {
+        let var = env.get(key)?;
+        let first_lit = args.first().and_then(|a| a.val.lit.clone());
+        match (method, args.len()) {
+            ("put" | "setdefault" | "putIfAbsent" | "set" | "setAttribute", 2) => {
+                let val = args[1].val.clone();
+                let var = env.local(key);
+                match first_lit {
+                    Some(Lit::Str(k)) => {
+                        var.keys.retain(|(kk, _)| *kk != k);
+                        var.keys.push((k, val));
+                    }
+                    _ => var.val = std::mem::take(&mut var.val).join(val),
+                }
+                Some(Val::default())
+            }
+            ("get" | "getAttribute" | "getOrDefault", 1 | 2) => {
+                match (&first_lit, &var.elems) {
+                    (Some(Lit::Str(k)), _) => {
+                        if let Some((_, v)) = var.keys.iter().find(|(kk, _)| kk == k) {
+                            return Some(v.clone());
+                        }
+                    }
+                    (Some(Lit::Int(i)), Some(elems)) => {
+                        return usize::try_from(*i).ok().and_then(|i| elems.get(i)).cloned();
+                    }
+                    _ => {}
+                }
+                let all = var.elems.iter().flatten().cloned();
+                let all = all.chain(var.keys.iter().map(|(_, v)| v.clone()));
+                Some(all.fold(var.val.clone(), Val::join))
+            }
+            ("remove", 1) => {
+                let var = env.local(key);
+                if let (Some(Lit::Int(i)), Some(elems)) = (first_lit, var.elems.as_mut()) {
+                    if let Ok(i) = usize::try_from(i) {
+                        if i < elems.len() {
+                            return Some(elems.remove(i));
+                        }
+                    }
+                }
+                Some(var.val.clone())
+            }
+            _ if self.syn.is(self.syn.mutators, method) => {
+                let added = args
+                    .iter()
+                    .fold(Val::default(), |v, a| v.join(a.val.clone()));
+                let var = env.local(key);
+                if matches!(method, "add" | "append" | "push") && args.len() == 1 {
+                    if let Some(elems) = var.elems.as_mut() {
+                        elems.push(added.clone());
+                    }
+                }
+                var.val = std::mem::take(&mut var.val).join(added);
+                if var.val.nonconst && var.val.stringy && var.val.built.is_none() {
+                    var.val.built = args
+                        .first()
+                        .map(|a| (Self::line(a.node), short(self.text(a.node))));
+                }
+                Some(var.val.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks the call against every active rule's sinks, the file's wrapper functions,
+    /// and the `use` of unguarded rules.
+    #[allow(clippy::too_many_arguments)]
+    fn sinks(
+        &mut self,
+        n: Node<'a>,
+        raw: &str,
+        resolved: &str,
+        method: &str,
+        args: &[Arg<'a>],
+        recv: Option<&Val>,
+        recv_key: Option<&str>,
+        env: &mut Env,
+    ) {
+        let line = Self::line(n);
+        let mut text: Option<Option<String>> = None;
+        for ai in 0..self.active.len() {
+            let a = &self.active[ai];
+            let spec = a.spec;
+            if spec.kind == Kind::Unguarded {
+                let compiled = a.compiled;
+                let t = text.get_or_insert_with(|| Some(self.call_text(n))).clone();
+                // A guard call on a made object secures it.
+                if let (Some(key), Some(t)) = (recv_key, &t) {
+                    if compiled.guards.iter().any(|g| g.is_match(t)) {
+                        let var = env.local(key);
+                        for m in var.val.made.iter_mut().filter(|m| m.0 == ai) {
+                            m.2 = true;
+                        }
+                    }
+                }
+                if compiled
+                    .use_
+                    .as_ref()
+                    .is_some_and(|re| re.is_match(resolved) || re.is_match(raw))
+                {
+                    let made = recv
+                        .into_iter()
+                        .chain(args.iter().map(|x| &x.val))
+                        .flat_map(|v| v.made.iter())
+                        .find(|m| m.0 == ai && !m.2)
+                        .copied();
+                    if let Some((_, from, _)) = made {
+                        let var = recv_key
+                            .map(str::to_string)
+                            .unwrap_or_else(|| "parser".into());
+                        self.report(ai, line, from, &var, raw, "");
+                    }
+                }
+                continue;
+            }
+            // The first sink whose callee matches and whose `when`/`unless` hold.
+            let mut chosen = None;
+            for (si, sink) in a.compiled.sinks.iter().enumerate() {
+                if !(sink.call.is_match(resolved) || sink.call.is_match(raw)) {
+                    continue;
+                }
+                if sink.when.is_some() || sink.unless.is_some() {
+                    let t = text.get_or_insert_with(|| Some(self.call_text(n)));
+                    let t = t.as_deref().unwrap_or("");
+                    if sink.when.as_ref().is_some_and(|re| !re.is_match(t))
+                        || sink.unless.as_ref().is_some_and(|re| re.is_match(t))
+                    {
+                        continue;
+                    }
+                }
+                chosen = Some(si);
+                break;
+            }
+            let Some(si) = chosen else {
+                continue;
+            };
+            let spec_sink = &spec.sinks[si];
+            let matters = |i: usize, arg: &Arg| match &arg.keyword {
+                Some(k) => spec_sink.kwargs.iter().any(|w| w == k),
+                None => spec_sink.args.is_empty() || spec_sink.args.contains(&i),
+            };
+            let relevant: Vec<&Arg> = args
+                .iter()
+                .enumerate()
+                .filter(|(i, x)| matters(*i, x))
+                .map(|(_, x)| x)
+                .collect();
+            self.judge(
+                ai,
+                n,
+                resolved,
+                &relevant.iter().map(|x| &x.val).collect::<Vec<_>>(),
+            );
+            let _ = line;
+        }
+        // Wrappers: a function of this file whose parameter reaches a sink.
+        let in_file = !raw.contains('.')
+            || raw.starts_with("this.")
+            || raw.starts_with("self.")
+            || raw.starts_with("$this.");
+        if !in_file {
+            return;
+        }
+        let Some(summary) = self.summaries.get(method).cloned() else {
+            return;
+        };
+        for (ai, mask, sink) in summary.sinks {
+            let vals: Vec<&Val> = args
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i < 64 && mask & (1 << i) != 0)
+                .map(|(_, a)| &a.val)
+                .collect();
+            let label = format!("{method} → {sink}");
+            self.judge(ai, n, &label, &vals);
+        }
+    }
+
+    /// Decides a sink call of active rule `ai` from the values of its arguments that matter.
+    fn judge(&mut self, ai: usize, n: Node<'a>, sink: &str, vals: &[&Val]) {
+        let a = &self.active[ai];
+        let spec = a.spec;
+        let line = Self::line(n);
+        let category = a.category.to_string();
+        let mut params = 0u64;
+        let mut hit = None;
+        for v in vals {
+            params |= v.params;
+            match spec.kind {
+                Kind::Taint => {
+                    if let Some(f) = v.tainted(spec.sources, spec.sanitizers) {
+                        let group = f.groups.trailing_zeros() as usize;
+                        let var = f.via.clone().unwrap_or_else(|| "input".into());
+                        hit = Some((f.line, var, group));
+                    }
+                }
+                Kind::Built => {
+                    if let Some((from, var)) = &v.built {
+                        hit = Some((*from, var.clone(), 0));
+                    }
+                }
+                Kind::Unguarded => {}
+            }
+            if hit.is_some() {
+                break;
+            }
+        }
+        if params != 0 && hit.is_none() {
+            self.param_sinks.push((ai, params, sink.to_string()));
+        }
+        // Safe: every argument that matters is sanitised for this rule, or carries no
+        // request data and depends on nothing the analysis could not see.
+        let safe = !vals.is_empty()
+            && vals.iter().all(|v| match &v.taint {
+                Some(f) => f.clean & spec.sanitizers != 0,
+                None => !v.free && v.params == 0,
+            });
+        let safe = safe && hit.is_none();
+        self.checked.push(Checked {
+            from: line,
+            to: Self::end_line(n),
+            category: category.clone(),
+            safe,
+        });
+        for l in vals.iter().flat_map(|v| v.origin.iter()) {
+            self.checked.push(Checked {
+                from: *l,
+                to: *l,
+                category: category.clone(),
+                safe,
+            });
+        }
+        if let Some((from, var, group)) = hit {
+            let source = self.group_labels.get(group).copied().unwrap_or("input");
+            self.report(ai, line, from, &var, sink, source);
+        }
+    }
+
+    fn report(&mut self, ai: usize, line: u32, from: u32, var: &str, sink: &str, source: &str) {
+        if !self.record {
+            return;
+        }
+        let label = self.active[ai]
+            .spec
+            .label
+            .replace("{source}", source)
+            .replace("{sink}", sink)
+            .replace("{var}", var)
+            .replace("{from}", &from.to_string())
+            .replace("{to}", &line.to_string());
+        let f = Found {
+            active: ai,
+            line,
+            label,
+        };
+        if !self.found.iter().any(|x| x.active == ai && x.line == line) {
+            self.found.push(f);
+        }
+    }
+
+    /// An assignment: the target gets the value (or keeps what it had and adds it).
+    pub fn assign(&mut self, n: Node<'a>, a: &Assign, env: &mut Env, br: bool) -> Val {
+        let (Some(left), Some(right)) = (
+            n.child_by_field_name(a.left),
+            n.child_by_field_name(a.right),
+        ) else {
+            return self.children_join(n, env, br);
+        };
+        let augmented = match a.augmented {
+            Some(x) => x,
+            None => n
+                .child_by_field_name("operator")
+                .is_some_and(|o| self.text(o) != "=" && self.text(o) != ":="),
+        };
+        // Parallel assignment of as many values: each target its own.
+        let lists = ["expression_list", "pattern_list", "tuple", "tuple_pattern"];
+        if lists.contains(&left.kind())
+            && lists.contains(&right.kind())
+            && left.named_child_count() == right.named_child_count()
+        {
+            let mut c1 = left.walk();
+            let mut c2 = right.walk();
+            let pairs: Vec<(Node, Node)> = left
+                .named_children(&mut c1)
+                .zip(right.named_children(&mut c2))
+                .collect();
+            for (l, r) in pairs {
+                let v = self.eval(r, env, br).at(Self::line(n));
+                let alias = self.alias_of(r, env);
+                self.bind(l, v, alias, env, br, augmented);
+            }
+            return Val::default();
+        }
+        let v = self.eval(right, env, br).at(Self::line(n));
+        let alias = self.alias_of(right, env);
+        let mut v2 = v.clone();
+        if augmented {
+            if let Some(k) = self.path_key(left) {
+                let old = env.get(&k).map(|x| x.val.clone()).unwrap_or_default();
+                let stringy = old.stringy || v2.stringy;
+                v2 = old.join(v2);
+                if v2.nonconst && stringy && v2.built.is_none() {
+                    v2.built = Some((Self::line(n), short(self.text(right))));
+                }
+                let var = env.local(&k);
+                var.val = v2;
+                return v;
+            }
+        }
+        self.bind(left, v2, alias, env, br, false);
+        if !br && self.fresh_list(right) {
+            if let Some(k) = self.path_key(left) {
+                env.local(&k).elems = Some(Vec::new());
+            }
+        }
+        v
+    }
+
+    /// `new ArrayList<>()`, `[]`: an empty list whose elements can be followed.
+    fn fresh_list(&self, right: Node<'a>) -> bool {
+        match right.kind() {
+            "list" | "array" | "array_creation_expression" => right.named_child_count() == 0,
+            "object_creation_expression" => {
+                let t = self.text(right);
+                let t = t.split('<').next().unwrap_or(t);
+                t.trim_end().ends_with("List") && self.text(right).trim_end().ends_with("()")
+            }
+            _ => false,
+        }
+    }
+
+    /// The callee a right-hand side stands for: a path (`subprocess.run`, `$this->db`),
+    /// `require('x')`, or a wrapper of one (`promisify(exec)`).
+    fn alias_of(&self, right: Node<'a>, env: &Env) -> Option<String> {
+        let kind = right.kind();
+        if self.path_key(right).is_some() {
+            return self.norm(right).map(|t| env.resolve(&t));
+        }
+        if self.syn.is(self.syn.calls, kind) {
+            let (callee, args) = self.callee(right)?;
+            let first = args.and_then(|a| a.named_child(0))?;
+            if callee == "require" {
+                return self
+                    .norm(first)
+                    .map(|t| t.trim_matches(['\'', '"', '`']).to_string());
+            }
+            if self
+                .syn
+                .wrappers
+                .iter()
+                .any(|w| *w == callee || env.resolve(&callee).ends_with(w))
+            {
+                return self.norm(first).map(|t| env.resolve(&t));
+            }
+        }
+        None
+    }
+
+    /// Binds a target (a name, a field, an element, a pattern) to a value.
+    pub fn bind(
+        &mut self,
+        left: Node<'a>,
+        v: Val,
+        alias: Option<String>,
+        env: &mut Env,
+        br: bool,
+        augmented: bool,
+    ) {
+        let kind = left.kind();
+        if let Some(key) = self.path_key(left) {
+            let var = env.local(&key);
+            var.val = if augmented || br {
+                std::mem::take(&mut var.val).either(v)
+            } else {
+                v
+            };
+            if !br {
+                var.alias = alias;
+                var.keys.clear();
+                var.elems = None;
+            }
+            return;
+        }
+        if kind.contains("subscript") || kind.contains("index") || kind == "array_access" {
+            // `a[k] = v`: a constant key is remembered, any other key taints the container.
+            let base = left.named_child(0).and_then(|b| self.path_key(b));
+            let index = left
+                .child_by_field_name("index")
+                .or_else(|| left.child_by_field_name("subscript"))
+                .or_else(|| left.named_child(1));
+            let k = index.and_then(|i| literal_key(self.text(i)));
+            if let Some(base) = base {
+                let var = env.local(&base);
+                match k {
+                    Some(k) if !br => {
+                        var.keys.retain(|(kk, _)| *kk != k);
+                        var.keys.push((k, v));
+                    }
+                    _ => var.val = std::mem::take(&mut var.val).join(v),
+                }
+            }
+            return;
+        }
+        // Patterns: `{ exec } = require(...)`, `a, b = ...`, `[x, y] = ...`.
+        let mut c = left.walk();
+        let children: Vec<Node> = left.named_children(&mut c).collect();
+        for child in children {
+            let ck = child.kind();
+            if ck == "pair_pattern" {
+                if let (Some(k), Some(val)) = (
+                    child.child_by_field_name("key"),
+                    child.child_by_field_name("value"),
+                ) {
+                    let a = alias.as_ref().map(|a| format!("{a}.{}", self.text(k)));
+                    self.bind(val, v.clone(), a, env, br, false);
+                }
+                continue;
+            }
+            let a = if ck.starts_with("shorthand_property") {
+                alias.as_ref().map(|a| format!("{a}.{}", self.text(child)))
+            } else {
+                None
+            };
+            if self.syn.is(self.syn.idents, ck) {
+                let var = env.local(self.text(child));
+                var.val = v.clone();
+                var.alias = a;
+            } else {
+                self.bind(child, v.clone(), a, env, br, false);
+            }
+        }
+    }
+
+    /// Imports that rename: `import subprocess as sp`, `from os import system as s`,
+    /// `import { exec as run } from 'child_process'`, `import cp from 'child_process'`.
+    pub fn import(&mut self, n: Node<'a>, env: &mut Env) {
+        let module = n
+            .child_by_field_name("module_name")
+            .or_else(|| n.child_by_field_name("source"))
+            .map(|m| self.text(m).trim_matches(['\'', '"']).to_string());
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            let mut c = x.walk();
+            for child in x.named_children(&mut c) {
+                stack.push(child);
+            }
+            let (name, local) = match x.kind() {
+                "aliased_import" => (
+                    x.child_by_field_name("name"),
+                    x.child_by_field_name("alias"),
+                ),
+                "import_specifier" => {
+                    let name = x.child_by_field_name("name");
+                    (name, x.child_by_field_name("alias").or(name))
+                }
+                "dotted_name"
+                    if x.parent()
+                        .is_some_and(|p| p.kind() == "import_from_statement")
+                        && n.child_by_field_name("module_name").map(|m| m.id()) != Some(x.id()) =>
+                {
+                    (Some(x), Some(x))
+                }
+                "namespace_import" => (None, x.named_child(0)),
+                "import_clause" => (None, x.named_child(0).filter(|i| i.kind() == "identifier")),
+                _ => continue,
+            };
+            let Some(local) = local else { continue };
+            let full = match (&module, name) {
+                (Some(m), Some(nm)) => format!("{m}.{}", self.text(nm)),
+                (Some(m), None) => m.clone(),
+                (None, Some(nm)) => self.text(nm).to_string(),
+                (None, None) => continue,
+            };
+            let key = self.text(local).to_string();
+            if key != full {
+                env.local(&key).alias = Some(full);
+            }
+        }
+    }
+}
+
+fn literal_key(t: &str) -> Option<String> {
+    let t = t.trim();
+    let q = t.starts_with(['"', '\'']) && t.ends_with(['"', '\'']) && t.len() >= 2;
+    q.then(|| t[1..t.len() - 1].to_string())
+}
