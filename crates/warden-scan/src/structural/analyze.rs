@@ -146,12 +146,18 @@ impl<'a> Walker<'a> {
         if syn.is(syn.binaries, kind) {
             return self.binary(n, env, br);
         }
+        if kind == "comparison_operator" && n.named_child_count() == 2 {
+            return self.comparison(n, env, br);
+        }
         if syn.is(syn.opaque, kind) {
             return literal(kind, self.text(n));
         }
         if kind == "character_literal" {
             let t = self.text(n);
             return Val::lit(Lit::Str(t.trim_matches('\'').to_string()));
+        }
+        if kind == "conditional_expression" && n.child_by_field_name("condition").is_none() {
+            return self.python_conditional(n, env, br);
         }
         if n.child_by_field_name("condition").is_some()
             && (syn.is(syn.conditions, kind)
@@ -271,6 +277,14 @@ impl<'a> Walker<'a> {
         for child in n.named_children(&mut c).skip(1) {
             if n.kind().contains("subscript") || n.kind().contains("index") {
                 index = Some(self.eval(child, env, br));
+            }
+        }
+        if let (Some(Lit::Str(text)), Some(Lit::Int(i))) = (
+            obj.lit.as_ref(),
+            index.as_ref().and_then(|i| i.lit.as_ref()),
+        ) {
+            if let Some(c) = usize::try_from(*i).ok().and_then(|i| text.chars().nth(i)) {
+                return Val::lit(Lit::Str(c.to_string()));
             }
         }
         if let (Some(Lit::Str(k)), Some(base)) = (
@@ -434,6 +448,49 @@ impl<'a> Walker<'a> {
             (Some(t), None) => t,
             (None, Some(e)) => e,
             (None, None) => Val::default(),
+        }
+    }
+
+    /// Python's `a == b`, `a in b`: a boolean, folded when both sides are constants.
+    fn comparison(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+        let (Some(l), Some(r)) = (n.named_child(0), n.named_child(1)) else {
+            return Val::default();
+        };
+        let lv = self.eval(l, env, br);
+        let rv = self.eval(r, env, br);
+        let op = self
+            .src
+            .get(l.end_byte()..r.start_byte())
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        match fold(&op, lv.lit.as_ref(), rv.lit.as_ref()) {
+            Some(lit) => Val::lit(lit),
+            None => Val {
+                nonconst: lv.nonconst || rv.nonconst,
+                ..Val::default()
+            },
+        }
+    }
+
+    /// Python's `a if cond else b`, whose parts are not named fields.
+    fn python_conditional(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+        let (Some(a), Some(cond), Some(b)) = (n.named_child(0), n.named_child(1), n.named_child(2))
+        else {
+            return self.default_children(n, env, br);
+        };
+        let taken = match self.eval(cond, env, br).lit {
+            Some(Lit::Bool(t)) => Some(t),
+            _ => None,
+        };
+        match taken {
+            Some(true) => self.eval(a, env, br),
+            Some(false) => self.eval(b, env, br),
+            None => {
+                let va = self.eval(a, env, true);
+                va.either(self.eval(b, env, true))
+            }
         }
     }
 
@@ -716,6 +773,8 @@ fn fold(op: &str, l: Option<&Lit>, r: Option<&Lit>) -> Option<Lit> {
         },
         (Str(a), Str(b)) => match op {
             "+" | "." => Str(format!("{a}{b}")),
+            "in" => Bool(b.contains(a.as_str())),
+            "not in" => Bool(!b.contains(a.as_str())),
             "==" | "===" => Bool(a == b),
             "!=" | "!==" => Bool(a != b),
             _ => return None,

@@ -394,22 +394,21 @@ impl<'a> Walker<'a> {
                 continue;
             };
             let spec_sink = &spec.sinks[si];
+            let every = spec_sink.args.is_empty() && !spec_sink.receiver;
             let matters = |i: usize, arg: &Arg| match &arg.keyword {
                 Some(k) => spec_sink.kwargs.iter().any(|w| w == k),
-                None => spec_sink.args.is_empty() || spec_sink.args.contains(&i),
+                None => every || spec_sink.args.contains(&i),
             };
-            let relevant: Vec<&Arg> = args
+            let mut relevant: Vec<&Val> = args
                 .iter()
                 .enumerate()
                 .filter(|(i, x)| matters(*i, x))
-                .map(|(_, x)| x)
+                .map(|(_, x)| &x.val)
                 .collect();
-            self.judge(
-                ai,
-                n,
-                resolved,
-                &relevant.iter().map(|x| &x.val).collect::<Vec<_>>(),
-            );
+            if spec_sink.receiver {
+                relevant.extend(recv);
+            }
+            self.judge(ai, n, resolved, &relevant);
             let _ = line;
         }
         // Wrappers: a function of this file whose parameter reaches a sink.

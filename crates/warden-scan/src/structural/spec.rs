@@ -49,6 +49,10 @@ pub struct Sink {
     /// The call's whole text must not match this.
     #[serde(default)]
     pub unless: Option<String>,
+    /// The object the method is called on matters too (`path.read_text()`); with
+    /// `receiver`, an empty `args` means no argument matters.
+    #[serde(default)]
+    pub receiver: bool,
 }
 
 /// A named group of sources of a pack.
