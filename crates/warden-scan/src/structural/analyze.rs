@@ -166,6 +166,9 @@ impl<'a> Walker<'a> {
         {
             return self.conditional(n, env, br);
         }
+        if kind == "match_statement" {
+            return self.python_match(n, env, br);
+        }
         if kind.starts_with("switch") && n.child_by_field_name("body").is_some() {
             return self.switch(n, env, br);
         }
@@ -285,6 +288,18 @@ impl<'a> Walker<'a> {
         ) {
             if let Some(c) = usize::try_from(*i).ok().and_then(|i| text.chars().nth(i)) {
                 return Val::lit(Lit::Str(c.to_string()));
+            }
+        }
+        if let (Some(Lit::Int(i)), Some(base)) = (
+            index.as_ref().and_then(|i| i.lit.clone()),
+            self.path_key(object),
+        ) {
+            let elem = env
+                .get(&base)
+                .and_then(|var| var.elems.as_ref())
+                .and_then(|elems| usize::try_from(i).ok().and_then(|i| elems.get(i)));
+            if let Some(v) = elem {
+                return v.clone();
             }
         }
         if let (Some(Lit::Str(k)), Some(base)) = (
@@ -510,9 +525,21 @@ impl<'a> Walker<'a> {
         if groups == 0 {
             return;
         }
-        for name in env.vars.keys().cloned().collect::<Vec<_>>() {
-            if contains_word(&text, &name) {
-                let var = env.local(&name);
+        // The names it tests, and whatever else holds the same request value (a check of
+        // `urlparse(x).netloc` validates `x`).
+        let tested: Vec<u32> = env
+            .vars
+            .iter()
+            .filter(|(name, _)| contains_word(&text, name))
+            .filter_map(|(_, v)| v.val.taint.as_ref().map(|f| f.line))
+            .collect();
+        for (name, var) in env.vars.iter_mut() {
+            let same_source = var
+                .val
+                .taint
+                .as_ref()
+                .is_some_and(|f| tested.contains(&f.line));
+            if same_source || contains_word(&text, name) {
                 var.val = std::mem::take(&mut var.val).sanitized(groups);
             }
         }
@@ -567,6 +594,49 @@ impl<'a> Walker<'a> {
             None => {
                 for g in groups {
                     self.eval(g, env, true);
+                }
+            }
+        }
+        Val::default()
+    }
+
+    /// Python's `match`: on a constant subject only the matching `case` runs.
+    fn python_match(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+        let subject = n
+            .child_by_field_name("subject")
+            .map(|s| self.eval(s, env, br).lit);
+        let Some(body) = n.child_by_field_name("body") else {
+            return Val::default();
+        };
+        let mut c = body.walk();
+        let cases: Vec<Node> = body
+            .named_children(&mut c)
+            .filter(|x| x.kind() == "case_clause")
+            .collect();
+        let matches = |w: &Self, case: Node, want: &Lit| -> bool {
+            let mut c = case.walk();
+            let found = case
+                .named_children(&mut c)
+                .filter(|p| p.kind() == "case_pattern")
+                .any(|p| {
+                    w.text(p).split('|').any(|alt| {
+                        let alt = alt.trim();
+                        alt == "_" || literal_text("string", alt).as_ref() == Some(want)
+                    })
+                });
+            found
+        };
+        let chosen = match subject.flatten() {
+            Some(want) => cases.iter().position(|c| matches(self, *c, &want)),
+            None => None,
+        };
+        match chosen {
+            Some(i) => {
+                self.eval(cases[i], env, br);
+            }
+            None => {
+                for case in cases {
+                    self.eval(case, env, true);
                 }
             }
         }

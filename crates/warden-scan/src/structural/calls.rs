@@ -288,7 +288,7 @@ impl<'a> Walker<'a> {
                 let all = all.chain(var.keys.iter().map(|(_, v)| v.clone()));
                 Some(all.fold(var.val.clone(), Val::join))
             }
-            ("remove", 1) => {
+            ("remove" | "pop", 1) => {
                 let var = env.local(key);
                 if let (Some(Lit::Int(i)), Some(elems)) = (first_lit, var.elems.as_mut()) {
                     if let Ok(i) = usize::try_from(i) {
