@@ -65,6 +65,10 @@ pub(crate) struct Walker<'a> {
     pub param_sinks: Vec<(usize, u64, String)>,
     /// Nesting guard: pathological inputs must not overflow the stack.
     pub depth: usize,
+    /// The file's named functions, for summaries computed when first called.
+    pub fn_nodes: HashMap<String, Vec<Node<'a>>>,
+    /// Functions whose summary is being computed (recursion stops there).
+    pub in_progress: Vec<String>,
 }
 
 const MAX_DEPTH: usize = 400;
@@ -92,7 +96,12 @@ impl<'a> Walker<'a> {
 
     /// The source group an expression's text starts with, if any.
     pub fn source_of(&self, text: &str, line: u32) -> Option<Val> {
-        let (group, _) = self.pack.sources.iter().find(|(_, re)| re.is_match(text))?;
+        // `this.request.getParameter`: the object's own fields are read as names.
+        let bare = ["this.", "self.", "$this."]
+            .iter()
+            .find_map(|p| text.strip_prefix(p))
+            .unwrap_or(text);
+        let group = self.pack.source_group(bare)?;
         Some(Val {
             taint: Some(Flow {
                 groups: 1 << group,
@@ -659,6 +668,39 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Every named function of the tree, by name.
+    pub fn collect_functions(&mut self, root: Node<'a>) {
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if self.syn.is(self.syn.functions, n.kind()) {
+                if let Some(name) = n.child_by_field_name("name") {
+                    let name = self.text(name).to_string();
+                    self.fn_nodes.entry(name).or_default().push(n);
+                }
+            }
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+    }
+
+    /// Makes sure the summary of the file's function `name` exists, analysing it now
+    /// (without recording findings) if the walk has not reached it yet.
+    pub fn ensure_summary(&mut self, name: &str) {
+        if self.summaries.contains_key(name) || self.in_progress.iter().any(|p| p == name) {
+            return;
+        }
+        let Some(nodes) = self.fn_nodes.get(name).cloned() else {
+            return;
+        };
+        self.in_progress.push(name.to_string());
+        let record = std::mem::replace(&mut self.record, false);
+        for node in nodes {
+            self.function(node, &Env::default());
+        }
+        self.record = record;
+        self.in_progress.pop();
+    }
+
     /// Analyses a function on a copy of the enclosing scope, then records its summary.
     pub fn function(&mut self, n: Node<'a>, outer: &Env) {
         let mut env = outer.clone();
@@ -739,10 +781,11 @@ impl<'a> Walker<'a> {
         }
         let ret = std::mem::replace(&mut self.ret, saved_ret);
         let sinks = std::mem::replace(&mut self.param_sinks, saved_sinks);
-        if !self.record {
-            if let Some(name) = n
-                .child_by_field_name("name")
-                .map(|x| self.text(x).to_string())
+        let name = n
+            .child_by_field_name("name")
+            .map(|x| self.text(x).to_string());
+        // Computed on demand (not recording), or met first in the walk.
+        if let Some(name) = name.filter(|k| !self.record || !self.summaries.contains_key(k)) {
             {
                 let s = self.summaries.entry(name).or_default();
                 // Overloads and redefinitions: what any of them does.

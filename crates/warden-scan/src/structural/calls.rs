@@ -81,12 +81,8 @@ impl<'a> Walker<'a> {
             }
             return v;
         }
-        let sanitizer = self
-            .pack
-            .sanitizer_calls
-            .iter()
-            .filter(|(_, re)| re.is_match(&resolved) || re.is_match(&method))
-            .fold(0u64, |m, (g, _)| m | 1 << g);
+        let sanitizer = self.pack.sanitizer_mask(&[&resolved, &method]);
+        self.ensure_summary(&method);
         self.sinks(
             n,
             &raw,
@@ -374,6 +370,19 @@ impl<'a> Walker<'a> {
             }
             // The first sink whose callee matches and whose `when`/`unless` hold.
             let mut chosen = None;
+            let Some(set) = &a.compiled.sink_set else {
+                continue;
+            };
+            let mut hits = set.matches(resolved);
+            if raw != resolved {
+                let more = set.matches(raw);
+                if more.matched_any() {
+                    hits = more;
+                }
+            }
+            if !hits.matched_any() {
+                continue;
+            }
             for (si, sink) in a.compiled.sinks.iter().enumerate() {
                 if !(sink.call.is_match(resolved) || sink.call.is_match(raw)) {
                     continue;
@@ -474,6 +483,9 @@ impl<'a> Walker<'a> {
                 None => !v.free && v.params == 0,
             });
         let safe = safe && hit.is_none();
+        if !self.record {
+            return;
+        }
         self.checked.push(Checked {
             from: line,
             to: Self::end_line(n),

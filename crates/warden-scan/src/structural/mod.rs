@@ -28,6 +28,9 @@ pub fn supports(lang: Language) -> bool {
     syntax::syntax(lang).is_some()
 }
 
+/// Files larger than this are not parsed (bundles, generated code, vendored modules).
+const MAX_PARSED_SIZE: usize = 256 * 1024;
+
 /// What the analysis of one file found.
 #[derive(Debug, Default)]
 pub struct Analysis {
@@ -44,22 +47,34 @@ pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]
     let Some(syn) = syntax::syntax(lang) else {
         return out;
     };
+    // Parsing costs far more than matching: very large files keep their regex hits only.
+    if content.len() > MAX_PARSED_SIZE {
+        return out;
+    }
     // Rules grouped by pack: source and sanitizer groups are numbered per pack.
     let mut by_pack: Vec<(Arc<FlowPack>, Vec<usize>)> = Vec::new();
+    // Whether the file holds a source of the pack, asked once per pack.
+    let mut has_source: Vec<(*const FlowPack, bool)> = Vec::new();
     for &i in in_play {
         let Some(spec) = rules.get(i).and_then(|r| r.structural.as_ref()) else {
             continue;
         };
         let pack = &spec.pack;
         // A taint rule needs a source somewhere in the file.
-        if spec.kind == Kind::Taint
-            && !pack
-                .compiled()
-                .any_source
-                .as_ref()
-                .is_some_and(|re| re.is_match(content))
-        {
-            continue;
+        if spec.kind == Kind::Taint {
+            let key = Arc::as_ptr(pack);
+            let found = match has_source.iter().find(|(p, _)| *p == key) {
+                Some((_, f)) => *f,
+                None => {
+                    let any = &pack.compiled().any_source;
+                    let f = any.as_ref().is_some_and(|re| re.is_match(content));
+                    has_source.push((key, f));
+                    f
+                }
+            };
+            if !found {
+                continue;
+            }
         }
         match by_pack.iter_mut().find(|(p, _)| Arc::ptr_eq(p, pack)) {
             Some((_, list)) => list.push(i),
@@ -70,11 +85,7 @@ pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]
         return out;
     }
     let text = String::from_utf8_lossy(content);
-    let mut parser = tree_sitter::Parser::new();
-    if parser.set_language(&(syn.grammar)()).is_err() {
-        return out;
-    }
-    let Some(tree) = parser.parse(text.as_bytes(), None) else {
+    let Some(tree) = parse(lang, syn, text.as_bytes()) else {
         return out;
     };
     let mut checked: Vec<Checked> = Vec::new();
@@ -98,17 +109,17 @@ pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]
             group_labels: pack.sources.iter().map(|(_, g)| g.label.as_str()).collect(),
             active,
             summaries: HashMap::new(),
-            record: false,
+            record: true,
             found: Vec::new(),
             checked: Vec::new(),
             ret: None,
             param_sinks: Vec::new(),
             depth: 0,
+            fn_nodes: HashMap::new(),
+            in_progress: Vec::new(),
         };
-        // First pass: what each function of the file returns and passes to sinks.
-        w.eval(tree.root_node(), &mut flow::Env::default(), false);
-        w.record = true;
-        w.checked.clear();
+        w.collect_functions(tree.root_node());
+        // One walk; a function called before the walk reaches it is summarised then.
         w.eval(tree.root_node(), &mut flow::Env::default(), false);
         for f in &w.found {
             out.hits.push(RawHit {
@@ -136,6 +147,29 @@ pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]
     out
 }
 
+thread_local! {
+    /// One parser per thread and language, reused from file to file (its buffers are
+    /// kept; trees are not).
+    static PARSERS: std::cell::RefCell<Vec<(Language, tree_sitter::Parser)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn parse(lang: Language, syn: &syntax::Syntax, text: &[u8]) -> Option<tree_sitter::Tree> {
+    PARSERS.with(|cell| {
+        let mut parsers = cell.borrow_mut();
+        let i = match parsers.iter().position(|(l, _)| *l == lang) {
+            Some(i) => i,
+            None => {
+                let mut p = tree_sitter::Parser::new();
+                p.set_language(&(syn.grammar)()).ok()?;
+                parsers.push((lang, p));
+                parsers.len() - 1
+            }
+        };
+        parsers[i].1.parse(text, None)
+    })
+}
+
 /// Turns a file's regex hits into its final hits: prefilter hits of structural rules are
 /// replaced by what the analysis confirms, and regex sink hits on a line where the
 /// analysis proved every sink argument of that category constant or sanitised are dropped.
@@ -149,6 +183,7 @@ pub fn confirm(ruleset: &RuleSet, lang: Language, content: &[u8], raw: Vec<RawHi
     if in_play.is_empty() {
         return raw;
     }
+    in_play.sort_unstable();
     in_play.dedup();
     let mut hits: Vec<RawHit> = raw
         .into_iter()

@@ -10,7 +10,7 @@
 
 use crate::rules::{Pack, Role, Rule, RuleError, CATEGORIES};
 use crate::Language;
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -160,18 +160,45 @@ pub struct FlowPack {
 /// A pack's regexes, compiled.
 #[derive(Debug)]
 pub(crate) struct CompiledPack {
-    /// (group index, anchored regex) per source pattern.
-    pub sources: Vec<(usize, Regex)>,
     pub handlers: Vec<(usize, Regex)>,
     pub params: Vec<(usize, Regex)>,
-    /// (group index, anchored regex over a callee) per sanitizer call.
-    pub sanitizer_calls: Vec<(usize, Regex)>,
     pub sanitizer_guards: Vec<(usize, Regex)>,
     /// Unanchored union of every source pattern and handler: a file none of them
     /// matches cannot hold a taint flow, and is not parsed for taint rules.
     pub any_source: Option<regex::bytes::Regex>,
     /// Parameter names that are never sources, of every group.
     pub params_except: Vec<String>,
+    /// Every source pattern in one set (one search per expression), and the group of each.
+    pub source_set: Option<RegexSet>,
+    pub source_groups: Vec<usize>,
+    /// Every sanitizer call pattern in one set, and the group of each.
+    pub sanitizer_set: Option<RegexSet>,
+    pub sanitizer_groups: Vec<usize>,
+}
+
+impl CompiledPack {
+    /// The source group an expression's text starts with, if any.
+    pub fn source_group(&self, text: &str) -> Option<usize> {
+        let set = self.source_set.as_ref()?;
+        set.matches(text)
+            .iter()
+            .next()
+            .map(|i| self.source_groups[i])
+    }
+
+    /// The sanitizer groups whose call patterns match any of `callees`.
+    pub fn sanitizer_mask(&self, callees: &[&str]) -> u64 {
+        let Some(set) = &self.sanitizer_set else {
+            return 0;
+        };
+        let mut m = 0u64;
+        for c in callees {
+            for i in set.matches(c).iter() {
+                m |= 1 << self.sanitizer_groups[i];
+            }
+        }
+        m
+    }
 }
 
 impl FlowPack {
@@ -179,19 +206,25 @@ impl FlowPack {
     pub(crate) fn compiled(&self) -> &CompiledPack {
         self.compiled.get_or_init(|| {
             let mut c = CompiledPack {
-                sources: Vec::new(),
                 handlers: Vec::new(),
                 params: Vec::new(),
-                sanitizer_calls: Vec::new(),
                 sanitizer_guards: Vec::new(),
                 any_source: None,
                 params_except: Vec::new(),
+                source_set: None,
+                source_groups: Vec::new(),
+                sanitizer_set: None,
+                sanitizer_groups: Vec::new(),
             };
+            let mut source_patterns = Vec::new();
+            let mut sanitizer_patterns = Vec::new();
             let mut union = Vec::new();
             for (i, (_, g)) in self.sources.iter().enumerate() {
                 for p in &g.matches {
-                    c.sources.extend(prefix(p).map(|r| (i, r)));
-                    union.push(format!("(?:{p})"));
+                    source_patterns.push(format!("^(?:{p})"));
+                    c.source_groups.push(i);
+                    // A source starts an expression: not inside a longer name.
+                    union.push(format!(r"(?:^|[^\w$])(?:{p})"));
                 }
                 for p in &g.handlers {
                     c.handlers.extend(unanchored(p).map(|r| (i, r)));
@@ -205,12 +238,15 @@ impl FlowPack {
             }
             for (i, (_, g)) in self.sanitizers.iter().enumerate() {
                 for p in &g.calls {
-                    c.sanitizer_calls.extend(anchored(p).map(|r| (i, r)));
+                    sanitizer_patterns.push(format!("^(?:{p})$"));
+                    c.sanitizer_groups.push(i);
                 }
                 for p in &g.guards {
                     c.sanitizer_guards.extend(unanchored(p).map(|r| (i, r)));
                 }
             }
+            c.source_set = RegexSet::new(&source_patterns).ok();
+            c.sanitizer_set = RegexSet::new(&sanitizer_patterns).ok();
             if !union.is_empty() {
                 // The union runs over raw text, where `.` may still be written `->` or `::`.
                 let raw = union.join("|").replace(r"\.", r"(?:\.|->|::|\?\.)");
@@ -251,6 +287,8 @@ pub(crate) struct CompiledSink {
 #[derive(Debug)]
 pub(crate) struct CompiledSpec {
     pub sinks: Vec<CompiledSink>,
+    /// Every sink's `call` in one set: a callee none of them matches is no sink.
+    pub sink_set: Option<RegexSet>,
     pub create: Option<Regex>,
     pub use_: Option<Regex>,
     pub guards: Vec<Regex>,
@@ -259,6 +297,7 @@ pub(crate) struct CompiledSpec {
 impl Spec {
     pub(crate) fn compiled(&self) -> &CompiledSpec {
         self.compiled.get_or_init(|| CompiledSpec {
+            sink_set: RegexSet::new(self.sinks.iter().map(|s| format!("^(?:{})$", s.call))).ok(),
             sinks: self
                 .sinks
                 .iter()
@@ -286,11 +325,6 @@ impl Spec {
 /// Matches the whole text (callees).
 fn anchored(p: &str) -> Option<Regex> {
     Regex::new(&format!("^(?:{p})$")).ok()
-}
-
-/// Matches at the start of the text (an expression beginning with a source).
-fn prefix(p: &str) -> Option<Regex> {
-    Regex::new(&format!("^(?:{p})")).ok()
 }
 
 fn unanchored(p: &str) -> Option<Regex> {
