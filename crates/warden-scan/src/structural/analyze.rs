@@ -750,8 +750,10 @@ impl<'a> Walker<'a> {
                         .find(|(_, re)| re.is_match(&t))
                         .map(|(g, _)| *g)
                 });
-                let group =
-                    by_param.or(handler.filter(|_| !self.pack.params_except.contains(&name)));
+                let group = by_param.or(handler.filter(|_| {
+                    !self.pack.params_except.contains(&name)
+                        && handler_param(&header, &name, self.text(p))
+                }));
                 if let Some(g) = group {
                     v.taint = Some(Flow {
                         groups: 1 << g,
@@ -839,6 +841,17 @@ impl<'a> Walker<'a> {
         }
         h
     }
+}
+
+/// Whether a handler's parameter carries request data: not an injected dependency
+/// (`Depends(...)`), and, when the route declares path placeholders (`<name>`,
+/// `<int:name>`), one of them; other parameters of such a route come from decorators.
+fn handler_param(header: &str, name: &str, param: &str) -> bool {
+    if param.contains("Depends(") || param.contains("Security(") {
+        return false;
+    }
+    let placeholders = header.contains('<') && header.contains('>');
+    !placeholders || header.contains(&format!("<{name}>")) || header.contains(&format!(":{name}>"))
 }
 
 /// The value of a literal node of an opaque kind.
