@@ -69,6 +69,8 @@ pub(crate) struct Walker<'a> {
     pub fn_nodes: HashMap<String, Vec<Node<'a>>>,
     /// Functions whose summary is being computed (recursion stops there).
     pub in_progress: Vec<String>,
+    /// When set, the walk enters only functions spanning one of these lines (sorted).
+    pub focus: Option<&'a [u32]>,
 }
 
 const MAX_DEPTH: usize = 400;
@@ -134,7 +136,9 @@ impl<'a> Walker<'a> {
             return Val::default();
         }
         if syn.is(syn.functions, kind) {
-            self.function(n, env);
+            if self.in_focus(n) {
+                self.function(n, env);
+            }
             return Val::default();
         }
         if syn.is(syn.calls, kind) {
@@ -666,6 +670,17 @@ impl<'a> Walker<'a> {
         } else {
             None
         }
+    }
+
+    /// Whether the walk should enter function `n`: always when summarising, otherwise
+    /// when it spans a line of interest.
+    fn in_focus(&self, n: Node<'a>) -> bool {
+        let Some(focus) = self.focus.filter(|_| self.record) else {
+            return true;
+        };
+        let (from, to) = (Self::line(n), Self::end_line(n));
+        let i = focus.partition_point(|&l| l < from);
+        focus.get(i).is_some_and(|&l| l <= to)
     }
 
     /// Every named function of the tree, by name.

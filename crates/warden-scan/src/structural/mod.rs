@@ -43,6 +43,19 @@ pub struct Analysis {
 
 /// Analyses `content` for the structural rules `in_play` (indexes into `rules`).
 pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]) -> Analysis {
+    analyze_focused(lang, content, rules, in_play, None)
+}
+
+/// As [`analyze`], walking only the functions that span one of the `focus` lines
+/// (sorted; the lines where some rule matched): a function without any cannot hold a
+/// finding, and one that is called is still summarised when first called.
+pub fn analyze_focused(
+    lang: Language,
+    content: &[u8],
+    rules: &[Rule],
+    in_play: &[usize],
+    focus: Option<&[u32]>,
+) -> Analysis {
     let mut out = Analysis::default();
     let Some(syn) = syntax::syntax(lang) else {
         return out;
@@ -117,6 +130,7 @@ pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]
             depth: 0,
             fn_nodes: HashMap::new(),
             in_progress: Vec::new(),
+            focus,
         };
         w.collect_functions(tree.root_node());
         // One walk; a function called before the walk reaches it is summarised then.
@@ -185,6 +199,11 @@ pub fn confirm(ruleset: &RuleSet, lang: Language, content: &[u8], raw: Vec<RawHi
     }
     in_play.sort_unstable();
     in_play.dedup();
+    let raw_lines: Vec<u32> = raw
+        .iter()
+        .filter(|h| rules[h.rule].structural.is_some())
+        .map(|h| h.line)
+        .collect();
     let mut hits: Vec<RawHit> = raw
         .into_iter()
         .filter(|h| rules[h.rule].structural.is_none())
@@ -192,7 +211,11 @@ pub fn confirm(ruleset: &RuleSet, lang: Language, content: &[u8], raw: Vec<RawHi
     if !supports(lang) {
         return hits;
     }
-    let analysis = analyze(lang, content, rules, &in_play);
+    let mut focus: Vec<u32> = hits.iter().map(|h| h.line).collect();
+    focus.extend(raw_lines);
+    focus.sort_unstable();
+    focus.dedup();
+    let analysis = analyze_focused(lang, content, rules, &in_play, Some(&focus));
     if !analysis.refuted.is_empty() {
         hits.retain(|h| {
             let r = &rules[h.rule];
