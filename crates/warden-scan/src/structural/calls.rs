@@ -1,10 +1,9 @@
-//! Calls, assignments and imports: where aliases are made, sinks are checked,
-//! sanitizers clean, and containers and builders collect what is put in them.
+//! Calls: where sinks are checked, sanitizers clean, and containers and builders
+//! collect what is put in them.
 
 use super::analyze::{short, Checked, Found, Walker};
 use super::flow::{normalize, Env, Lit, Val};
 use super::spec::Kind;
-use super::syntax::Assign;
 use tree_sitter::Node;
 
 /// One argument of a call: its keyword (Python `sql=`), node and value.
@@ -17,7 +16,7 @@ struct Arg<'t> {
 impl<'a> Walker<'a> {
     /// The callee's text, from the call's start to its argument list (`$this->db->query`,
     /// `new URL`, `request.getParameter`).
-    fn callee(&self, n: Node<'a>) -> Option<(String, Option<Node<'a>>)> {
+    pub(crate) fn callee(&self, n: Node<'a>) -> Option<(String, Option<Node<'a>>)> {
         let args = n.child_by_field_name("arguments");
         let end = args.map_or(n.end_byte(), |a| a.start_byte());
         let text = self.src.get(n.start_byte()..end)?;
@@ -201,7 +200,7 @@ impl<'a> Walker<'a> {
         v
     }
 
-    fn children_join(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+    pub(crate) fn children_join(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
         let mut v = Val::opaque();
         let mut c = n.walk();
         for child in n.named_children(&mut c) {
@@ -527,230 +526,4 @@ impl<'a> Walker<'a> {
             self.found.push(f);
         }
     }
-
-    /// An assignment: the target gets the value (or keeps what it had and adds it).
-    pub fn assign(&mut self, n: Node<'a>, a: &Assign, env: &mut Env, br: bool) -> Val {
-        let (Some(left), Some(right)) = (
-            n.child_by_field_name(a.left),
-            n.child_by_field_name(a.right),
-        ) else {
-            return self.children_join(n, env, br);
-        };
-        let augmented = match a.augmented {
-            Some(x) => x,
-            None => n
-                .child_by_field_name("operator")
-                .is_some_and(|o| self.text(o) != "=" && self.text(o) != ":="),
-        };
-        // Parallel assignment of as many values: each target its own.
-        let lists = ["expression_list", "pattern_list", "tuple", "tuple_pattern"];
-        if lists.contains(&left.kind())
-            && lists.contains(&right.kind())
-            && left.named_child_count() == right.named_child_count()
-        {
-            let mut c1 = left.walk();
-            let mut c2 = right.walk();
-            let pairs: Vec<(Node, Node)> = left
-                .named_children(&mut c1)
-                .zip(right.named_children(&mut c2))
-                .collect();
-            for (l, r) in pairs {
-                let v = self.eval(r, env, br).at(Self::line(n));
-                let alias = self.alias_of(r, env);
-                self.bind(l, v, alias, env, br, augmented);
-            }
-            return Val::default();
-        }
-        let v = self.eval(right, env, br).at(Self::line(n));
-        let alias = self.alias_of(right, env);
-        let mut v2 = v.clone();
-        if augmented {
-            if let Some(k) = self.path_key(left) {
-                let old = env.get(&k).map(|x| x.val.clone()).unwrap_or_default();
-                let stringy = old.stringy || v2.stringy;
-                v2 = old.join(v2);
-                if v2.nonconst && stringy && v2.built.is_none() {
-                    v2.built = Some((Self::line(n), short(self.text(right))));
-                }
-                let var = env.local(&k);
-                var.val = v2;
-                return v;
-            }
-        }
-        self.bind(left, v2, alias, env, br, false);
-        if !br && self.fresh_list(right) {
-            if let Some(k) = self.path_key(left) {
-                env.local(&k).elems = Some(Vec::new());
-            }
-        }
-        v
-    }
-
-    /// `new ArrayList<>()`, `[]`: an empty list whose elements can be followed.
-    fn fresh_list(&self, right: Node<'a>) -> bool {
-        match right.kind() {
-            "list" | "array" | "array_creation_expression" => right.named_child_count() == 0,
-            "object_creation_expression" => {
-                let t = self.text(right);
-                let t = t.split('<').next().unwrap_or(t);
-                t.trim_end().ends_with("List") && self.text(right).trim_end().ends_with("()")
-            }
-            _ => false,
-        }
-    }
-
-    /// The callee a right-hand side stands for: a path (`subprocess.run`, `$this->db`),
-    /// `require('x')`, or a wrapper of one (`promisify(exec)`).
-    fn alias_of(&self, right: Node<'a>, env: &Env) -> Option<String> {
-        let kind = right.kind();
-        if self.path_key(right).is_some() {
-            return self.norm(right).map(|t| env.resolve(&t));
-        }
-        if self.syn.is(self.syn.calls, kind) {
-            let (callee, args) = self.callee(right)?;
-            let first = args.and_then(|a| a.named_child(0))?;
-            if callee == "require" {
-                return self
-                    .norm(first)
-                    .map(|t| t.trim_matches(['\'', '"', '`']).to_string());
-            }
-            if self
-                .syn
-                .wrappers
-                .iter()
-                .any(|w| *w == callee || env.resolve(&callee).ends_with(w))
-            {
-                return self.norm(first).map(|t| env.resolve(&t));
-            }
-        }
-        None
-    }
-
-    /// Binds a target (a name, a field, an element, a pattern) to a value.
-    pub fn bind(
-        &mut self,
-        left: Node<'a>,
-        v: Val,
-        alias: Option<String>,
-        env: &mut Env,
-        br: bool,
-        augmented: bool,
-    ) {
-        let kind = left.kind();
-        if let Some(key) = self.path_key(left) {
-            let var = env.local(&key);
-            var.val = if augmented || br {
-                std::mem::take(&mut var.val).either(v)
-            } else {
-                v
-            };
-            if !br {
-                var.alias = alias;
-                var.keys.clear();
-                var.elems = None;
-            }
-            return;
-        }
-        if kind.contains("subscript") || kind.contains("index") || kind == "array_access" {
-            // `a[k] = v`: a constant key is remembered, any other key taints the container.
-            let base = left.named_child(0).and_then(|b| self.path_key(b));
-            let index = left
-                .child_by_field_name("index")
-                .or_else(|| left.child_by_field_name("subscript"))
-                .or_else(|| left.named_child(1));
-            let k = index.and_then(|i| literal_key(self.text(i)));
-            if let Some(base) = base {
-                let var = env.local(&base);
-                match k {
-                    Some(k) if !br => {
-                        var.keys.retain(|(kk, _)| *kk != k);
-                        var.keys.push((k, v));
-                    }
-                    _ => var.val = std::mem::take(&mut var.val).join(v),
-                }
-            }
-            return;
-        }
-        // Patterns: `{ exec } = require(...)`, `a, b = ...`, `[x, y] = ...`.
-        let mut c = left.walk();
-        let children: Vec<Node> = left.named_children(&mut c).collect();
-        for child in children {
-            let ck = child.kind();
-            if ck == "pair_pattern" {
-                if let (Some(k), Some(val)) = (
-                    child.child_by_field_name("key"),
-                    child.child_by_field_name("value"),
-                ) {
-                    let a = alias.as_ref().map(|a| format!("{a}.{}", self.text(k)));
-                    self.bind(val, v.clone(), a, env, br, false);
-                }
-                continue;
-            }
-            let a = if ck.starts_with("shorthand_property") {
-                alias.as_ref().map(|a| format!("{a}.{}", self.text(child)))
-            } else {
-                None
-            };
-            if self.syn.is(self.syn.idents, ck) {
-                let var = env.local(self.text(child));
-                var.val = v.clone();
-                var.alias = a;
-            } else {
-                self.bind(child, v.clone(), a, env, br, false);
-            }
-        }
-    }
-
-    /// Imports that rename: `import subprocess as sp`, `from os import system as s`,
-    /// `import { exec as run } from 'child_process'`, `import cp from 'child_process'`.
-    pub fn import(&mut self, n: Node<'a>, env: &mut Env) {
-        let module = n
-            .child_by_field_name("module_name")
-            .or_else(|| n.child_by_field_name("source"))
-            .map(|m| self.text(m).trim_matches(['\'', '"']).to_string());
-        let mut stack = vec![n];
-        while let Some(x) = stack.pop() {
-            let mut c = x.walk();
-            for child in x.named_children(&mut c) {
-                stack.push(child);
-            }
-            let (name, local) = match x.kind() {
-                "aliased_import" => (
-                    x.child_by_field_name("name"),
-                    x.child_by_field_name("alias"),
-                ),
-                "import_specifier" => {
-                    let name = x.child_by_field_name("name");
-                    (name, x.child_by_field_name("alias").or(name))
-                }
-                "dotted_name"
-                    if x.parent()
-                        .is_some_and(|p| p.kind() == "import_from_statement")
-                        && n.child_by_field_name("module_name").map(|m| m.id()) != Some(x.id()) =>
-                {
-                    (Some(x), Some(x))
-                }
-                "namespace_import" => (None, x.named_child(0)),
-                "import_clause" => (None, x.named_child(0).filter(|i| i.kind() == "identifier")),
-                _ => continue,
-            };
-            let Some(local) = local else { continue };
-            let full = match (&module, name) {
-                (Some(m), Some(nm)) => format!("{m}.{}", self.text(nm)),
-                (Some(m), None) => m.clone(),
-                (None, Some(nm)) => self.text(nm).to_string(),
-                (None, None) => continue,
-            };
-            let key = self.text(local).to_string();
-            if key != full {
-                env.local(&key).alias = Some(full);
-            }
-        }
-    }
-}
-
-fn literal_key(t: &str) -> Option<String> {
-    let t = t.trim();
-    let q = t.starts_with(['"', '\'']) && t.ends_with(['"', '\'']) && t.len() >= 2;
-    q.then(|| t[1..t.len() - 1].to_string())
 }

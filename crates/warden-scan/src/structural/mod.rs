@@ -6,8 +6,12 @@
 //! non-constant, a parser used without its secure setting). The tree lives only for
 //! the duration of one [`analyze`] call.
 mod analyze;
+mod assign;
 mod calls;
+mod control;
 mod flow;
+mod fold;
+mod functions;
 mod spec;
 mod syntax;
 
