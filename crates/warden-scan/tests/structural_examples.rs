@@ -155,3 +155,35 @@ fn a_sink_with_constant_arguments_refutes_its_line() {
     );
     assert!(a.hits.iter().any(|h| h.line == 7), "{:?}", a.hits);
 }
+
+#[test]
+fn deeply_nested_code_does_not_overflow_the_stack() {
+    let packs = builtin_packs().expect("structural packs parse");
+    let pack = packs
+        .into_iter()
+        .find(|p| p.id == "python-flow")
+        .expect("python pack");
+    let all: Vec<usize> = (0..pack.rules.len()).collect();
+    let depth = 3000;
+    let src = format!(
+        "@app.route('/x')\ndef f():\n    q = request.args.get('q')\n    cursor.execute({}q{})\n    y = {}1{}\n",
+        "g(".repeat(depth),
+        ")".repeat(depth),
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    // Scan threads have the default 2 MiB stack: the analysis must fit in it.
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            analyze(
+                warden_scan::Language::Python,
+                src.as_bytes(),
+                &pack.rules,
+                &all,
+            )
+        })
+        .expect("spawn");
+    let a = handle.join().expect("no stack overflow");
+    assert!(a.hits.len() <= 2, "{:?}", a.hits);
+}

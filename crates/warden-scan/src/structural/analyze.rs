@@ -76,7 +76,9 @@ pub(crate) struct Walker<'a> {
     pub focus: Option<&'a [u32]>,
 }
 
-const MAX_DEPTH: usize = 400;
+/// Nesting followed before a value is given up as unknown: scan threads have 2 MiB
+/// stacks, and unoptimised builds use several times more of it per level.
+const MAX_DEPTH: usize = if cfg!(debug_assertions) { 100 } else { 300 };
 /// Texts longer than this are not normalised for matching (a callee never is).
 const MAX_MATCH_TEXT: usize = 400;
 
