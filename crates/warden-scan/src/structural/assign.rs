@@ -57,10 +57,19 @@ impl<'a> Walker<'a> {
                 return v;
             }
         }
-        self.bind(left, v2, alias, env, br, false);
-        if !br && self.fresh_list(right) {
-            if let Some(k) = self.path_key(left) {
-                env.local(&k).elems = Some(Vec::new());
+        // A declaration makes a new variable even inside a branch: it holds exactly
+        // this value (and a list or map declared there is followed exactly there).
+        // So does a name's first binding (Python has no declarations).
+        let declares = matches!(
+            a.kind,
+            "variable_declarator" | "short_var_declaration" | "var_spec" | "const_spec"
+        ) || self.path_key(left).is_some_and(|k| env.get(&k).is_none());
+        self.bind(left, v2, alias, env, br && !declares, false);
+        if let Some(k) = self.path_key(left).filter(|_| declares || !br) {
+            let var = env.local(&k);
+            var.decl_br = br;
+            if self.fresh_list(right) {
+                var.elems = Some(Vec::new());
             }
         }
         v

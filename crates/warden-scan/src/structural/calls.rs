@@ -104,7 +104,7 @@ impl<'a> Walker<'a> {
         }
         // Containers and builders: what goes in comes back out.
         if let Some(key) = recv_key.as_deref() {
-            if let Some(v) = self.container(key, &method, &args, env) {
+            if let Some(v) = self.container(key, &method, &args, env, br) {
                 return v;
             }
         }
@@ -251,9 +251,16 @@ impl<'a> Walker<'a> {
         method: &str,
         args: &[Arg<'a>],
         env: &mut Env,
+        br: bool,
     ) -> Option<Val> {
         let var = env.get(key)?;
-        let first_lit = args.first().and_then(|a| a.val.lit.clone());
+        // In a branch, a container made outside it may or may not be changed: its
+        // elements and constant keys are no longer known exactly.
+        let exact = !br || var.decl_br;
+        let first_lit = args
+            .first()
+            .and_then(|a| a.val.lit.clone())
+            .filter(|_| exact);
         match (method, args.len()) {
             ("put" | "setdefault" | "putIfAbsent" | "set" | "setAttribute", 2) => {
                 let val = args[1].val.clone();
@@ -263,7 +270,12 @@ impl<'a> Walker<'a> {
                         var.keys.retain(|(kk, _)| *kk != k);
                         var.keys.push((k, val));
                     }
-                    _ => var.val = std::mem::take(&mut var.val).join(val),
+                    _ => {
+                        // The key may be any of them: none is known exactly any more.
+                        let known = std::mem::take(&mut var.keys);
+                        let all = known.into_iter().fold(val, |v, (_, k)| v.join(k));
+                        var.val = std::mem::take(&mut var.val).join(all);
+                    }
                 }
                 Some(Val::default())
             }
@@ -285,6 +297,9 @@ impl<'a> Walker<'a> {
             }
             ("remove" | "pop", 1) => {
                 let var = env.local(key);
+                if !exact {
+                    var.elems = None;
+                }
                 if let (Some(Lit::Int(i)), Some(elems)) = (first_lit, var.elems.as_mut()) {
                     if let Ok(i) = usize::try_from(i) {
                         if i < elems.len() {
@@ -299,6 +314,9 @@ impl<'a> Walker<'a> {
                     .iter()
                     .fold(Val::default(), |v, a| v.join(a.val.clone()));
                 let var = env.local(key);
+                if !exact {
+                    var.elems = None;
+                }
                 if matches!(method, "add" | "append" | "push") && args.len() == 1 {
                     if let Some(elems) = var.elems.as_mut() {
                         elems.push(added.clone());

@@ -155,6 +155,8 @@ pub(crate) struct Var {
     pub elems: Option<Vec<Val>>,
     /// Entries of a map or dict stored under constant keys.
     pub keys: Vec<(String, Val)>,
+    /// Declared inside a branch: its own later operations there are taken as certain.
+    pub decl_br: bool,
 }
 
 /// The variables of one scope: a function starts from a copy of its enclosing scope's.
