@@ -10,7 +10,40 @@
 
 use crate::rules::{Pack, Role, Rule, RuleError, CATEGORIES};
 use crate::Language;
-use regex::{Regex, RegexSet};
+/// A pattern over code text, ASCII classes (code is ASCII where it matters; Unicode
+/// classes would make every automaton many times larger).
+#[derive(Debug)]
+pub(crate) struct Regex(regex::bytes::Regex);
+
+impl Regex {
+    fn new(p: &str) -> Result<Regex, regex::Error> {
+        regex::bytes::RegexBuilder::new(p)
+            .unicode(false)
+            .build()
+            .map(Regex)
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text.as_bytes())
+    }
+}
+
+/// Several patterns matched in one search.
+#[derive(Debug)]
+pub(crate) struct RegexSet(regex::bytes::RegexSet);
+
+impl RegexSet {
+    fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(ps: I) -> Result<RegexSet, regex::Error> {
+        regex::bytes::RegexSetBuilder::new(ps)
+            .unicode(false)
+            .build()
+            .map(RegexSet)
+    }
+
+    pub fn matches(&self, text: &str) -> regex::bytes::SetMatches {
+        self.0.matches(text.as_bytes())
+    }
+}
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
