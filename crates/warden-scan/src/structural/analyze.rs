@@ -74,6 +74,8 @@ pub(crate) struct Walker<'a> {
     pub in_progress: Vec<String>,
     /// When set, the walk enters only functions spanning one of these lines (sorted).
     pub focus: Option<&'a [u32]>,
+    /// The function being walked is a route handler: what it returns is the response.
+    pub in_handler: bool,
 }
 
 /// Nesting followed before a value is given up as unknown: scan threads have 2 MiB
@@ -211,8 +213,13 @@ impl<'a> Walker<'a> {
         if kind == "return_statement" || kind == "return" {
             let mut v = Val::default();
             let mut c = n.walk();
+            let mut returned = None;
             for child in n.named_children(&mut c) {
                 v = v.join(self.eval(child, env, br));
+                returned = Some(child);
+            }
+            if let Some(expr) = returned.filter(|_| self.in_handler) {
+                self.response(n, expr, &v);
             }
             self.ret = Some(match self.ret.take() {
                 Some(r) => r.either(v.clone()),

@@ -460,6 +460,27 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// A route handler returns `expr` (Flask and similar frameworks send a returned
+    /// string as an HTML page): rules with a `return` sink judge it. A returned call
+    /// (`jsonify(...)`, `render_template(...)`) is judged as that call, not here.
+    pub(crate) fn response(&mut self, n: Node<'a>, expr: Node<'a>, v: &Val) {
+        // Dicts and lists are sent as JSON; only text built here is a page.
+        let kind = expr.kind();
+        let container = ["dict", "list", "set", "tuple", "object", "array"]
+            .iter()
+            .any(|c| kind.contains(c));
+        if self.syn.is(self.syn.calls, kind) || container || !v.stringy || v.built.is_none() {
+            return;
+        }
+        for ai in 0..self.active.len() {
+            let a = &self.active[ai];
+            let returns = a.compiled.sinks.iter().any(|s| s.call.is_match("return"));
+            if returns && a.spec.kind != Kind::Unguarded {
+                self.judge(ai, n, "the handler's response", &[v]);
+            }
+        }
+    }
+
     /// Decides a sink call of active rule `ai` from the values of its arguments that matter.
     fn judge(&mut self, ai: usize, n: Node<'a>, sink: &str, vals: &[&Val]) {
         let a = &self.active[ai];

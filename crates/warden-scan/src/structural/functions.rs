@@ -120,6 +120,7 @@ impl<'a> Walker<'a> {
         }
         let saved_ret = self.ret.take();
         let saved_sinks = std::mem::take(&mut self.param_sinks);
+        let saved_handler = std::mem::replace(&mut self.in_handler, handler.is_some());
         if self.syn.is(self.syn.functions, body.kind())
             || !body.kind().contains("block")
                 && body.kind() != "compound_statement"
@@ -131,6 +132,7 @@ impl<'a> Walker<'a> {
         } else {
             self.eval(body, &mut env, false);
         }
+        self.in_handler = saved_handler;
         let ret = std::mem::replace(&mut self.ret, saved_ret);
         let sinks = std::mem::replace(&mut self.param_sinks, saved_sinks);
         let name = n

@@ -135,6 +135,7 @@ pub fn analyze_focused(
             fn_nodes: HashMap::new(),
             in_progress: Vec::new(),
             focus,
+            in_handler: false,
         };
         w.collect_functions(tree.root_node());
         // One walk; a function called before the walk reaches it is summarised then.
