@@ -28,6 +28,7 @@ pub mod rules;
 mod scanner;
 mod score;
 mod sibling_guard;
+pub mod structural;
 pub mod surface;
 pub mod tech;
 mod walk;

@@ -423,7 +423,12 @@ impl Scanner {
             return FileResult::Scanned(unchanged(f, hash), false);
         }
         let lossy = std::str::from_utf8(&content).is_err();
-        let mut raw = ruleset.find(f.language, &content);
+        let mut raw = crate::structural::confirm(
+            ruleset,
+            f.language,
+            &content,
+            ruleset.find(f.language, &content),
+        );
         crate::sibling_guard::apply(ruleset.rules(), &mut raw, &content);
         let matched = self.to_matched(&f.rel, ruleset, &raw);
         let file = ScannedFile {

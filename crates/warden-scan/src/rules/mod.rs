@@ -85,12 +85,15 @@ pub struct Rule {
     /// The pattern as matched: the rule's own, in multi-line mode.
     pub pattern: String,
     /// Compiled on first use: a scan compiles only the rules that matched somewhere.
-    compiled: OnceLock<Result<Regex, String>>,
+    pub(crate) compiled: OnceLock<Result<Regex, String>>,
     pub help: String,
     pub examples: Vec<String>,
     pub negatives: Vec<String>,
     /// A file-level check that decides which of the pattern's matches are hits.
     pub check: Option<Check>,
+    /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
+    /// `pattern` is then only the prefilter that puts the rule in play for a file.
+    pub structural: Option<std::sync::Arc<crate::structural::Spec>>,
 }
 
 /// File-level checks a rule can ask for, beyond its pattern matching.
@@ -190,6 +193,8 @@ pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
         .iter()
         .map(|(file, src)| parse_pack(file, src))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut packs = packs;
+    packs.extend(crate::structural::builtin_packs()?);
     let mut seen = BTreeSet::new();
     for rule in packs.iter().flat_map(|p| &p.rules) {
         if !seen.insert(rule.id.as_str()) {
@@ -204,7 +209,10 @@ pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
 /// A fingerprint of the rule sources: a change re-matches every file on the next scan.
 pub fn builtin_fingerprint() -> String {
     let mut hasher = blake3::Hasher::new();
-    for (file, src) in BUILTIN_SOURCES {
+    for (file, src) in BUILTIN_SOURCES
+        .iter()
+        .chain(crate::structural::BUILTIN_SOURCES)
+    {
         hasher.update(file.as_bytes());
         hasher.update(src.as_bytes());
     }

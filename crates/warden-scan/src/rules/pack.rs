@@ -172,6 +172,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
         examples: e.examples,
         negatives: e.negatives,
         check: e.check,
+        structural: None,
     })
 }
 

@@ -1,0 +1,568 @@
+//! Calls: where sinks are checked, sanitizers clean, and containers and builders
+//! collect what is put in them.
+
+use super::analyze::{short, Checked, Found, Walker};
+use super::flow::{normalize, Env, Lit, Val};
+use super::spec::Kind;
+use tree_sitter::Node;
+
+/// One argument of a call: its keyword (Python `sql=`), node and value.
+struct Arg<'t> {
+    keyword: Option<String>,
+    node: Node<'t>,
+    val: Val,
+}
+
+impl<'a> Walker<'a> {
+    /// The callee's text, from the call's start to its argument list (`$this->db->query`,
+    /// `new URL`, `request.getParameter`).
+    pub(crate) fn callee(&self, n: Node<'a>) -> Option<(String, Option<Node<'a>>)> {
+        let args = n.child_by_field_name("arguments");
+        let end = args.map_or(n.end_byte(), |a| a.start_byte());
+        let text = self.src.get(n.start_byte()..end)?;
+        if text.len() > 400 {
+            return None;
+        }
+        Some((normalize(text.trim_end_matches('(')), args))
+    }
+
+    /// A call's text for `when`/`unless`: normalised, or raw when long.
+    fn call_text(&self, n: Node<'a>) -> String {
+        self.norm(n).unwrap_or_else(|| {
+            let t = self.text(n);
+            let mut end = t.len().min(4000);
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t[..end].to_string()
+        })
+    }
+
+    /// The object a method is called on, if any.
+    fn receiver(&self, n: Node<'a>) -> Option<Node<'a>> {
+        if let Some(o) = n.child_by_field_name("object") {
+            return Some(o);
+        }
+        if let Some(s) = n.child_by_field_name("scope") {
+            return Some(s);
+        }
+        let f = n.child_by_field_name("function")?;
+        if self.syn.is(self.syn.members, f.kind()) {
+            return f.named_child(0);
+        }
+        Some(f).filter(|f| self.syn.is(self.syn.calls, f.kind()))
+    }
+
+    pub fn call(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+        let line = Self::line(n);
+        let Some((raw, args_node)) = self.callee(n) else {
+            return self.children_join(n, env, br);
+        };
+        let resolved = env.resolve(&raw);
+        let method = raw.rsplit('.').next().unwrap_or(&raw).to_string();
+        let recv_node = self.receiver(n);
+        let recv = recv_node.map(|r| self.eval(r, env, br));
+        let recv_key = recv_node.and_then(|r| self.path_key(r));
+        let recv_bound = recv_key.as_ref().is_some_and(|k| env.get(k).is_some())
+            || recv
+                .as_ref()
+                .is_some_and(|v| v.taint.is_some() || v.lit.is_some() || v.built.is_some());
+        let args = self.args(args_node, env, br);
+
+        if let Some(v) = self.source_of(&raw, line) {
+            // Out-parameters (`c.ShouldBindJSON(&body)`) receive the request data too.
+            for a in &args {
+                if a.node.kind() == "unary_expression" && self.text(a.node).starts_with('&') {
+                    if let Some(target) = a.node.named_child(0) {
+                        self.bind(target, v.clone(), None, env, br, false);
+                    }
+                }
+            }
+            return v;
+        }
+        let sanitizer = self.pack.sanitizer_mask(&[&resolved, &method]);
+        self.ensure_summary(&method);
+        self.sinks(
+            n,
+            &raw,
+            &resolved,
+            &method,
+            &args,
+            recv.as_ref(),
+            recv_key.as_deref(),
+            env,
+        );
+
+        if sanitizer != 0 {
+            let v = args
+                .iter()
+                .fold(Val::default(), |v, a| v.join(a.val.clone()));
+            return Val {
+                nonconst: true,
+                ..v.sanitized(sanitizer)
+            };
+        }
+        // Containers and builders: what goes in comes back out.
+        if let Some(key) = recv_key.as_deref() {
+            if let Some(v) = self.container(key, &method, &args, env, br) {
+                return v;
+            }
+        }
+        if method == "charAt" {
+            if let (Some(Lit::Str(s)), Some(Lit::Int(i))) = (
+                recv.as_ref().and_then(|r| r.lit.clone()),
+                args.first().and_then(|a| a.val.lit.clone()),
+            ) {
+                if let Some(c) = usize::try_from(i).ok().and_then(|i| s.chars().nth(i)) {
+                    return Val::lit(Lit::Str(c.to_string()));
+                }
+            }
+        }
+        // A function of this file: what its summary says its result depends on.
+        let in_file = !raw.contains('.')
+            || raw.starts_with("this.")
+            || raw.starts_with("self.")
+            || raw.starts_with("$this.")
+            || raw.starts_with("new ");
+        let summary = self
+            .summaries
+            .get(&method)
+            .filter(|_| in_file || recv.as_ref().is_some_and(|r| !r.nonconst))
+            .cloned();
+        if let Some(s) = summary {
+            if let Some(ret) = &s.ret {
+                let mut v = Val {
+                    params: 0,
+                    ..ret.clone()
+                };
+                for (i, a) in args.iter().enumerate() {
+                    if i < 64 && ret.params & (1 << i) != 0 {
+                        v = v.join(a.val.clone());
+                    }
+                }
+                return v;
+            }
+        }
+        let formatter = self.syn.is(self.syn.formatters, method.as_str());
+        let mut v = Val::unknown();
+        let mut stringy = false;
+        let mut name = None;
+        if let Some(r) = recv.clone().filter(|_| recv_bound) {
+            stringy |= r.stringy;
+            if r.nonconst {
+                name = recv_node.map(|x| short(self.text(x)));
+            }
+            v = v.join(Val {
+                made: Vec::new(),
+                ..r
+            });
+        }
+        for a in &args {
+            stringy |= a.val.stringy;
+            if a.val.nonconst && name.is_none() {
+                name = Some(short(self.text(a.node)));
+            }
+            v = v.join(Val {
+                made: Vec::new(),
+                ..a.val.clone()
+            });
+        }
+        v.nonconst = true;
+        // A call of constants on a known or static receiver yields no outside data; a
+        // bare call without arguments (`get_input()`) may return anything.
+        v.free = args.iter().any(|a| a.val.free)
+            || recv.as_ref().is_some_and(|r| r.free)
+            || (recv_node.is_none() && args.is_empty());
+        if formatter && stringy && v.built.is_none() {
+            if let Some(name) = &name {
+                v.built = Some((line, name.clone()));
+            }
+        }
+        // A whole-constant format (`"a".format()`, `String.format("%d", 1)`) stays constant.
+        if formatter && name.is_none() {
+            v.nonconst = false;
+        }
+        for (rule, a) in self.active.iter().enumerate() {
+            if a.spec.kind != Kind::Unguarded {
+                continue;
+            }
+            if a.compiled
+                .create
+                .as_ref()
+                .is_some_and(|re| re.is_match(&resolved))
+            {
+                let guarded = self
+                    .norm(n)
+                    .is_some_and(|t| a.compiled.guards.iter().any(|g| g.is_match(&t)));
+                v.made.push((rule, line, guarded));
+            }
+        }
+        v
+    }
+
+    pub(crate) fn children_join(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
+        let mut v = Val::opaque();
+        let mut c = n.walk();
+        for child in n.named_children(&mut c) {
+            v = v.join(self.eval(child, env, br));
+        }
+        v
+    }
+
+    fn args(&mut self, args: Option<Node<'a>>, env: &mut Env, br: bool) -> Vec<Arg<'a>> {
+        let Some(args) = args else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut c = args.walk();
+        let nodes: Vec<Node> = args.named_children(&mut c).collect();
+        for mut node in nodes {
+            if self.syn.is(self.syn.comments, node.kind()) {
+                continue;
+            }
+            if self.syn.is(self.syn.arg_wrappers, node.kind()) {
+                match node.named_child(node.named_child_count().saturating_sub(1) as u32) {
+                    Some(inner) => node = inner,
+                    None => continue,
+                }
+            }
+            let mut keyword = None;
+            let mut value = node;
+            if self.syn.is(self.syn.keyword_args, node.kind()) {
+                keyword = node
+                    .child_by_field_name("name")
+                    .map(|k| self.text(k).to_string());
+                value = node.child_by_field_name("value").unwrap_or(node);
+            }
+            let val = self.eval(value, env, br);
+            out.push(Arg {
+                keyword,
+                node: value,
+                val,
+            });
+        }
+        out
+    }
+
+    /// Lists, maps and builders held in a variable: `add`, `put`, `append`, `get`, `remove`.
+    fn container(
+        &mut self,
+        key: &str,
+        method: &str,
+        args: &[Arg<'a>],
+        env: &mut Env,
+        br: bool,
+    ) -> Option<Val> {
+        let var = env.get(key)?;
+        // In a branch, a container made outside it may or may not be changed: its
+        // elements and constant keys are no longer known exactly.
+        let exact = !br || var.decl_br;
+        let first_lit = args
+            .first()
+            .and_then(|a| a.val.lit.clone())
+            .filter(|_| exact);
+        match (method, args.len()) {
+            ("put" | "setdefault" | "putIfAbsent" | "set" | "setAttribute", 2) => {
+                let val = args[1].val.clone();
+                let var = env.local(key);
+                match first_lit {
+                    Some(Lit::Str(k)) => {
+                        var.keys.retain(|(kk, _)| *kk != k);
+                        var.keys.push((k, val));
+                    }
+                    _ => {
+                        // The key may be any of them: none is known exactly any more.
+                        let known = std::mem::take(&mut var.keys);
+                        let all = known.into_iter().fold(val, |v, (_, k)| v.join(k));
+                        var.val = std::mem::take(&mut var.val).join(all);
+                    }
+                }
+                Some(Val::default())
+            }
+            ("get" | "getAttribute" | "getOrDefault", 1 | 2) => {
+                match (&first_lit, &var.elems) {
+                    (Some(Lit::Str(k)), _) => {
+                        if let Some((_, v)) = var.keys.iter().find(|(kk, _)| kk == k) {
+                            return Some(v.clone());
+                        }
+                    }
+                    (Some(Lit::Int(i)), Some(elems)) => {
+                        return usize::try_from(*i).ok().and_then(|i| elems.get(i)).cloned();
+                    }
+                    _ => {}
+                }
+                let all = var.elems.iter().flatten().cloned();
+                let all = all.chain(var.keys.iter().map(|(_, v)| v.clone()));
+                Some(all.fold(var.val.clone(), Val::join))
+            }
+            ("remove" | "pop", 1) => {
+                let var = env.local(key);
+                if !exact {
+                    var.elems = None;
+                }
+                if let (Some(Lit::Int(i)), Some(elems)) = (first_lit, var.elems.as_mut()) {
+                    if let Ok(i) = usize::try_from(i) {
+                        if i < elems.len() {
+                            return Some(elems.remove(i));
+                        }
+                    }
+                }
+                Some(var.val.clone())
+            }
+            _ if self.syn.is(self.syn.mutators, method) => {
+                let added = args
+                    .iter()
+                    .fold(Val::default(), |v, a| v.join(a.val.clone()));
+                let var = env.local(key);
+                if !exact {
+                    var.elems = None;
+                }
+                if matches!(method, "add" | "append" | "push") && args.len() == 1 {
+                    if let Some(elems) = var.elems.as_mut() {
+                        elems.push(added.clone());
+                    }
+                }
+                var.val = std::mem::take(&mut var.val).join(added);
+                if var.val.nonconst && var.val.stringy && var.val.built.is_none() {
+                    var.val.built = args
+                        .first()
+                        .map(|a| (Self::line(a.node), short(self.text(a.node))));
+                }
+                Some(var.val.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks the call against every active rule's sinks, the file's wrapper functions,
+    /// and the `use` of unguarded rules.
+    #[allow(clippy::too_many_arguments)]
+    fn sinks(
+        &mut self,
+        n: Node<'a>,
+        raw: &str,
+        resolved: &str,
+        method: &str,
+        args: &[Arg<'a>],
+        recv: Option<&Val>,
+        recv_key: Option<&str>,
+        env: &mut Env,
+    ) {
+        let line = Self::line(n);
+        let mut text: Option<Option<String>> = None;
+        for ai in 0..self.active.len() {
+            let a = &self.active[ai];
+            let spec = a.spec;
+            if spec.kind == Kind::Unguarded {
+                let compiled = a.compiled;
+                let t = text.get_or_insert_with(|| Some(self.call_text(n))).clone();
+                // A guard call on a made object secures it.
+                if let (Some(key), Some(t)) = (recv_key, &t) {
+                    if compiled.guards.iter().any(|g| g.is_match(t)) {
+                        let var = env.local(key);
+                        for m in var.val.made.iter_mut().filter(|m| m.0 == ai) {
+                            m.2 = true;
+                        }
+                    }
+                }
+                if compiled
+                    .use_
+                    .as_ref()
+                    .is_some_and(|re| re.is_match(resolved) || re.is_match(raw))
+                {
+                    let made = recv
+                        .into_iter()
+                        .chain(args.iter().map(|x| &x.val))
+                        .flat_map(|v| v.made.iter())
+                        .find(|m| m.0 == ai && !m.2)
+                        .copied();
+                    if let Some((_, from, _)) = made {
+                        let var = recv_key
+                            .map(str::to_string)
+                            .unwrap_or_else(|| "parser".into());
+                        self.report(ai, line, from, &var, raw, "");
+                    }
+                }
+                continue;
+            }
+            // The first sink whose callee matches and whose `when`/`unless` hold.
+            let mut chosen = None;
+            let Some(set) = &a.compiled.sink_set else {
+                continue;
+            };
+            let mut hits = set.matches(resolved);
+            if raw != resolved {
+                let more = set.matches(raw);
+                if more.matched_any() {
+                    hits = more;
+                }
+            }
+            if !hits.matched_any() {
+                continue;
+            }
+            for (si, sink) in a.compiled.sinks.iter().enumerate() {
+                if !(sink.call.is_match(resolved) || sink.call.is_match(raw)) {
+                    continue;
+                }
+                if sink.when.is_some() || sink.unless.is_some() {
+                    let t = text.get_or_insert_with(|| Some(self.call_text(n)));
+                    let t = t.as_deref().unwrap_or("");
+                    if sink.when.as_ref().is_some_and(|re| !re.is_match(t))
+                        || sink.unless.as_ref().is_some_and(|re| re.is_match(t))
+                    {
+                        continue;
+                    }
+                }
+                chosen = Some(si);
+                break;
+            }
+            let Some(si) = chosen else {
+                continue;
+            };
+            let spec_sink = &spec.sinks[si];
+            let every = spec_sink.args.is_empty() && !spec_sink.receiver;
+            let matters = |i: usize, arg: &Arg| match &arg.keyword {
+                Some(k) => spec_sink.kwargs.iter().any(|w| w == k),
+                None => every || spec_sink.args.contains(&i),
+            };
+            let mut relevant: Vec<&Val> = args
+                .iter()
+                .enumerate()
+                .filter(|(i, x)| matters(*i, x))
+                .map(|(_, x)| &x.val)
+                .collect();
+            if spec_sink.receiver {
+                relevant.extend(recv);
+            }
+            self.judge(ai, n, resolved, &relevant);
+            let _ = line;
+        }
+        // Wrappers: a function of this file whose parameter reaches a sink.
+        let in_file = !raw.contains('.')
+            || raw.starts_with("this.")
+            || raw.starts_with("self.")
+            || raw.starts_with("$this.");
+        if !in_file {
+            return;
+        }
+        let Some(summary) = self.summaries.get(method).cloned() else {
+            return;
+        };
+        for (ai, mask, sink) in summary.sinks {
+            let vals: Vec<&Val> = args
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i < 64 && mask & (1 << i) != 0)
+                .map(|(_, a)| &a.val)
+                .collect();
+            let label = format!("{method} → {sink}");
+            self.judge(ai, n, &label, &vals);
+        }
+    }
+
+    /// A route handler returns `expr` (Flask and similar frameworks send a returned
+    /// string as an HTML page): rules with a `return` sink judge it. A returned call
+    /// (`jsonify(...)`, `render_template(...)`) is judged as that call, not here.
+    pub(crate) fn response(&mut self, n: Node<'a>, expr: Node<'a>, v: &Val) {
+        // Dicts and lists are sent as JSON; only text built here is a page.
+        let kind = expr.kind();
+        let container = ["dict", "list", "set", "tuple", "object", "array"]
+            .iter()
+            .any(|c| kind.contains(c));
+        if self.syn.is(self.syn.calls, kind) || container || !v.stringy || v.built.is_none() {
+            return;
+        }
+        for ai in 0..self.active.len() {
+            let a = &self.active[ai];
+            let returns = a.compiled.sinks.iter().any(|s| s.call.is_match("return"));
+            if returns && a.spec.kind != Kind::Unguarded {
+                self.judge(ai, n, "the handler's response", &[v]);
+            }
+        }
+    }
+
+    /// Decides a sink call of active rule `ai` from the values of its arguments that matter.
+    fn judge(&mut self, ai: usize, n: Node<'a>, sink: &str, vals: &[&Val]) {
+        let a = &self.active[ai];
+        let spec = a.spec;
+        let line = Self::line(n);
+        let category = a.category.to_string();
+        let mut params = 0u64;
+        let mut hit = None;
+        for v in vals {
+            params |= v.params;
+            match spec.kind {
+                Kind::Taint => {
+                    if let Some(f) = v.tainted(spec.sources, spec.sanitizers) {
+                        let group = f.groups.trailing_zeros() as usize;
+                        let var = f.via.clone().unwrap_or_else(|| "input".into());
+                        hit = Some((f.line, var, group));
+                    }
+                }
+                Kind::Built => {
+                    if let Some((from, var)) = &v.built {
+                        hit = Some((*from, var.clone(), 0));
+                    }
+                }
+                Kind::Unguarded => {}
+            }
+            if hit.is_some() {
+                break;
+            }
+        }
+        if params != 0 && hit.is_none() {
+            self.param_sinks.push((ai, params, sink.to_string()));
+        }
+        // Safe: every argument that matters is sanitised for this rule, or carries no
+        // request data and depends on nothing the analysis could not see.
+        let safe = !vals.is_empty()
+            && vals.iter().all(|v| match &v.taint {
+                Some(f) => f.clean & spec.sanitizers != 0,
+                None => !v.free && v.params == 0,
+            });
+        let safe = safe && hit.is_none();
+        if !self.record {
+            return;
+        }
+        self.checked.push(Checked {
+            from: line,
+            to: Self::end_line(n),
+            category: category.clone(),
+            safe,
+        });
+        for l in vals.iter().flat_map(|v| v.origin.iter()) {
+            self.checked.push(Checked {
+                from: *l,
+                to: *l,
+                category: category.clone(),
+                safe,
+            });
+        }
+        if let Some((from, var, group)) = hit {
+            let source = self.group_labels.get(group).copied().unwrap_or("input");
+            self.report(ai, line, from, &var, sink, source);
+        }
+    }
+
+    fn report(&mut self, ai: usize, line: u32, from: u32, var: &str, sink: &str, source: &str) {
+        if !self.record {
+            return;
+        }
+        let label = self.active[ai]
+            .spec
+            .label
+            .replace("{source}", source)
+            .replace("{sink}", sink)
+            .replace("{var}", var)
+            .replace("{from}", &from.to_string())
+            .replace("{to}", &line.to_string());
+        let f = Found {
+            active: ai,
+            line,
+            label,
+        };
+        if !self.found.iter().any(|x| x.active == ai && x.line == line) {
+            self.found.push(f);
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Functions: each is analysed on its own, its parameters tagged so that a summary
+//! records what reaches its return value and its sinks; route handlers' parameters
+//! are request values.
+
+use super::analyze::Walker;
+use super::flow::{normalize, Env, Flow, Val};
+use tree_sitter::Node;
+
+impl<'a> Walker<'a> {
+    /// Whether the walk should enter function `n`: always when summarising, otherwise
+    /// when it spans a line of interest.
+    pub(crate) fn in_focus(&self, n: Node<'a>) -> bool {
+        let Some(focus) = self.focus.filter(|_| self.record) else {
+            return true;
+        };
+        let (from, to) = (Self::line(n), Self::end_line(n));
+        let i = focus.partition_point(|&l| l < from);
+        focus.get(i).is_some_and(|&l| l <= to)
+    }
+
+    /// Every named function of the tree, by name.
+    pub fn collect_functions(&mut self, root: Node<'a>) {
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if self.syn.is(self.syn.functions, n.kind()) {
+                if let Some(name) = n.child_by_field_name("name") {
+                    let name = self.text(name).to_string();
+                    self.fn_nodes.entry(name).or_default().push(n);
+                }
+            }
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+    }
+
+    /// Makes sure the summary of the file's function `name` exists, analysing it now
+    /// (without recording findings) if the walk has not reached it yet.
+    pub fn ensure_summary(&mut self, name: &str) {
+        if self.summaries.contains_key(name) || self.in_progress.iter().any(|p| p == name) {
+            return;
+        }
+        let Some(nodes) = self.fn_nodes.get(name).cloned() else {
+            return;
+        };
+        self.in_progress.push(name.to_string());
+        let record = std::mem::replace(&mut self.record, false);
+        for node in nodes {
+            self.function(node, &Env::default());
+        }
+        self.record = record;
+        self.in_progress.pop();
+    }
+
+    /// Analyses a function on a copy of the enclosing scope, then records its summary.
+    pub fn function(&mut self, n: Node<'a>, outer: &Env) {
+        let mut env = outer.clone();
+        let Some(body) = n.child_by_field_name("body") else {
+            return;
+        };
+        let header = self.header(n, body);
+        let handler = self
+            .pack
+            .handlers
+            .iter()
+            .find(|(_, re)| re.is_match(&header))
+            .map(|(g, _)| *g);
+        let mut skips_self = false;
+        let params = n
+            .child_by_field_name("parameters")
+            .or_else(|| n.child_by_field_name("parameter"));
+        if let Some(params) = params {
+            let list: Vec<Node> = if self.syn.is(self.syn.idents, params.kind()) {
+                vec![params]
+            } else {
+                let mut c = params.walk();
+                params
+                    .named_children(&mut c)
+                    .filter(|p| !self.syn.is(self.syn.comments, p.kind()))
+                    .collect()
+            };
+            let mut index = 0u32;
+            for (i, p) in list.into_iter().enumerate() {
+                let Some(name_node) = self.param_name(p) else {
+                    continue;
+                };
+                let name = self.text(name_node).to_string();
+                if i == 0 && (name == "self" || name == "cls") {
+                    skips_self = true;
+                    continue;
+                }
+                let mut v = Val::unknown();
+                if index < 64 {
+                    v.params = 1 << index;
+                }
+                index += 1;
+                let by_param = self.norm(p).and_then(|t| {
+                    self.pack
+                        .params
+                        .iter()
+                        .find(|(_, re)| re.is_match(&t))
+                        .map(|(g, _)| *g)
+                });
+                let group = by_param.or(handler.filter(|_| {
+                    !self.pack.params_except.contains(&name)
+                        && handler_param(&header, &name, self.text(p))
+                }));
+                if let Some(g) = group {
+                    v.taint = Some(Flow {
+                        groups: 1 << g,
+                        clean: 0,
+                        line: Self::line(p),
+                        via: Some(name.clone()),
+                    });
+                    v.stringy = true;
+                }
+                let var = env.local(&name);
+                var.val = v;
+                var.alias = None;
+            }
+        }
+        let saved_ret = self.ret.take();
+        let saved_sinks = std::mem::take(&mut self.param_sinks);
+        let saved_handler = std::mem::replace(&mut self.in_handler, handler.is_some());
+        if self.syn.is(self.syn.functions, body.kind())
+            || !body.kind().contains("block")
+                && body.kind() != "compound_statement"
+                && body.kind() != "statement_block"
+        {
+            // An expression body (`x => x + 1`, `lambda: ...`) is the return value.
+            let v = self.eval(body, &mut env, false);
+            self.ret = Some(v);
+        } else {
+            self.eval(body, &mut env, false);
+        }
+        self.in_handler = saved_handler;
+        let ret = std::mem::replace(&mut self.ret, saved_ret);
+        let sinks = std::mem::replace(&mut self.param_sinks, saved_sinks);
+        let name = n
+            .child_by_field_name("name")
+            .map(|x| self.text(x).to_string());
+        // Computed on demand (not recording), or met first in the walk.
+        if let Some(name) = name.filter(|k| !self.record || !self.summaries.contains_key(k)) {
+            {
+                let s = self.summaries.entry(name).or_default();
+                // Overloads and redefinitions: what any of them does.
+                s.ret = match (s.ret.take(), ret) {
+                    (Some(a), Some(b)) => Some(a.either(b)),
+                    (a, b) => a.or(b),
+                };
+                s.sinks.extend(sinks);
+                s.skips_self = skips_self;
+            }
+        }
+    }
+
+    pub(crate) fn param_name(&self, p: Node<'a>) -> Option<Node<'a>> {
+        if self.syn.is(self.syn.idents, p.kind()) {
+            return Some(p);
+        }
+        for field in ["name", "pattern", "left"] {
+            if let Some(x) = p.child_by_field_name(field) {
+                return self.param_name(x).or(Some(x));
+            }
+        }
+        let mut c = p.walk();
+        let found = p
+            .named_children(&mut c)
+            .find(|x| self.syn.is(self.syn.idents, x.kind()));
+        found
+    }
+
+    /// What says a function is a handler: its decorators or annotations, its signature,
+    /// and the call it is passed to (`app.get('/x', (req, res) => ...)`).
+    pub(crate) fn header(&self, n: Node<'a>, body: Node<'a>) -> String {
+        let start = match n.parent() {
+            Some(p) if p.kind() == "decorated_definition" => p.start_byte(),
+            _ => n.start_byte(),
+        };
+        let end = body.start_byte().min(start + 2000);
+        let mut h = normalize(self.src.get(start..end).unwrap_or(""));
+        if let Some(call) = n
+            .parent()
+            .filter(|p| p.kind() == "arguments")
+            .and_then(|p| p.parent())
+        {
+            if let Some(f) = call.child_by_field_name("function") {
+                if let Some(t) = self.norm(f) {
+                    h.push(' ');
+                    h.push_str(&t);
+                    h.push('(');
+                }
+            }
+        }
+        h
+    }
+}
+
+/// Whether a handler's parameter carries request data: not an injected dependency
+/// (`Depends(...)`), and, when the route declares path placeholders (`<name>`,
+/// `<int:name>`), one of them; other parameters of such a route come from decorators.
+pub(crate) fn handler_param(header: &str, name: &str, param: &str) -> bool {
+    if param.contains("Depends(") || param.contains("Security(") {
+        return false;
+    }
+    let placeholders = header.contains('<') && header.contains('>');
+    !placeholders || header.contains(&format!("<{name}>")) || header.contains(&format!(":{name}>"))
+}
