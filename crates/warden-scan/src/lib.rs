@@ -23,6 +23,7 @@
 
 mod language;
 mod matcher;
+mod prefilter;
 pub mod rules;
 mod scanner;
 mod score;

@@ -1,13 +1,15 @@
-//! Evaluating every applicable rule over a file's content in one pass.
+//! Evaluating every applicable rule over a file's content.
 //!
-//! Per language, all rules that apply are compiled into one `RegexSet`: a single
-//! scan of the content says which rules match at all, and only those rules are
-//! run again to find where. Most files match few rules, so the second step is cheap.
+//! Per language, the literals each rule needs (see [`crate::prefilter`]) go into one
+//! Aho-Corasick automaton: one pass over the content says which rules could match at
+//! all, and only those rules' regexes run, each on its own small automaton. Most files
+//! hold the literals of few rules, so most regexes never run; nothing the size of the
+//! whole rule set is ever determinised, which kept a single `RegexSet` slow and large.
 //! Matching works on bytes, so content need not be valid UTF-8.
 
+use crate::prefilter::{required_literals, Prefilter};
 use crate::rules::{Role, Rule};
 use crate::Language;
-use regex::bytes::RegexSet;
 use std::collections::HashMap;
 
 /// At most this many hits of one rule are kept per file: more adds nothing to the score.
@@ -34,20 +36,23 @@ pub struct RuleSet {
 
 #[derive(Debug)]
 struct LanguageMatcher {
-    set: RegexSet,
-    /// Position in `set` → index into `rules`.
+    /// Decides, by position in `rule_index`, which rules may match a file.
+    prefilter: Prefilter,
+    /// Position → index into `rules`.
     rule_index: Vec<usize>,
 }
 
 impl RuleSet {
-    /// Compiles `rules` for each of `languages`; `applies(rule, lang)` says whether a rule
+    /// Prepares `rules` for each of `languages`; `applies(rule, lang)` says whether a rule
     /// runs on a language. Languages left out match nothing (a re-scan that reads no
-    /// files of a language does not pay for compiling its rules).
+    /// files of a language does not pay for its rules). Regexes are compiled on first
+    /// use, so only rules whose literals occur somewhere are compiled at all.
     pub fn compile(
         rules: Vec<Rule>,
         languages: impl IntoIterator<Item = Language>,
         applies: impl Fn(&Rule, Language) -> bool,
     ) -> Result<RuleSet, regex::Error> {
+        let mut literals: Vec<Option<Option<Vec<Vec<u8>>>>> = vec![None; rules.len()];
         let mut per_language = HashMap::new();
         for lang in languages {
             let rule_index: Vec<usize> = (0..rules.len())
@@ -56,14 +61,22 @@ impl RuleSet {
             if rule_index.is_empty() {
                 continue;
             }
-            let set = regex::bytes::RegexSetBuilder::new(
-                rule_index.iter().map(|&i| rules[i].pattern.as_str()),
-            )
-            .unicode(false)
-            .size_limit(1 << 26)
-            .dfa_size_limit(1 << 24)
-            .build()?;
-            per_language.insert(lang, LanguageMatcher { set, rule_index });
+            let lits: Vec<Option<Vec<Vec<u8>>>> = rule_index
+                .iter()
+                .map(|&i| {
+                    literals[i]
+                        .get_or_insert_with(|| rule_literals(&rules[i]))
+                        .clone()
+                })
+                .collect();
+            let prefilter = Prefilter::new(&lits);
+            per_language.insert(
+                lang,
+                LanguageMatcher {
+                    prefilter,
+                    rule_index,
+                },
+            );
         }
         Ok(RuleSet {
             rules,
@@ -86,16 +99,11 @@ impl RuleSet {
         let Some(matcher) = self.per_language.get(&lang) else {
             return Vec::new();
         };
-        let matched = matcher.set.matches(content);
-        if !matched.matched_any() {
-            return Vec::new();
-        }
-        let lines = LineIndex::new(content);
-        let mut hits = Vec::new();
-        for set_pos in matched.iter() {
-            let rule_idx = matcher.rule_index[set_pos];
+        // (offset of the hit's line, rule, snippet), in no particular order yet.
+        let mut found: Vec<(usize, usize, String)> = Vec::new();
+        for pos in matcher.prefilter.candidates(content) {
+            let rule_idx = matcher.rule_index[pos];
             let rule = &self.rules[rule_idx];
-            let mut kept = 0;
             let regex = match rule.regex() {
                 Ok(regex) => regex,
                 Err(err) => {
@@ -104,6 +112,7 @@ impl RuleSet {
                     continue;
                 }
             };
+            let mut kept = 0;
             for m in regex.find_iter(content) {
                 // Patterns may begin with `\s` or `[^\w]`, which can match the newline
                 // before the code: the hit belongs to the line of its first visible byte.
@@ -112,24 +121,34 @@ impl RuleSet {
                     .iter()
                     .position(|b| !b.is_ascii_whitespace())
                     .map_or(m.start(), |i| m.start() + i);
-                let (line_no, line) = lines.line_of(content, start);
+                let (line_start, line) = line_at(content, start);
                 let line = String::from_utf8_lossy(line);
                 if rule.category != "secrets" && is_comment(&line) {
                     continue;
                 }
-                hits.push(RawHit {
-                    rule: rule_idx,
-                    line: line_no,
-                    snippet: snippet(&line),
-                });
+                found.push((line_start, rule_idx, snippet(&line)));
                 kept += 1;
                 if kept == MAX_HITS_PER_RULE {
                     break;
                 }
             }
         }
-        hits.sort_by_key(|h| (h.line, h.rule));
-        hits
+        found.sort_by_key(|&(offset, rule, _)| (offset, rule));
+        // Line numbers are counted once, up to the last hit, only for files with hits.
+        let mut line_no: usize = 1;
+        let mut counted = 0;
+        found
+            .into_iter()
+            .map(|(offset, rule, snippet)| {
+                line_no += memchr::memchr_iter(b'\n', &content[counted..offset]).count();
+                counted = offset;
+                RawHit {
+                    rule,
+                    line: u32::try_from(line_no).unwrap_or(u32::MAX),
+                    snippet,
+                }
+            })
+            .collect()
     }
 
     /// Whether any selected rule plays `role`.
@@ -138,30 +157,23 @@ impl RuleSet {
     }
 }
 
-/// Start offsets of lines, for turning a byte offset into a line number.
-struct LineIndex {
-    starts: Vec<usize>,
+/// The literals a rule's matches need, or `None` if it must run on every file.
+fn rule_literals(rule: &Rule) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(&rule.pattern)
+        .ok()?;
+    required_literals(&hir)
 }
 
-impl LineIndex {
-    fn new(content: &[u8]) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
-        LineIndex { starts }
-    }
-
-    /// The 1-based line number and the text of the line holding `offset`.
-    fn line_of<'c>(&self, content: &'c [u8], offset: usize) -> (u32, &'c [u8]) {
-        let idx = self.starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.starts[idx];
-        let end = self
-            .starts
-            .get(idx + 1)
-            .map_or(content.len(), |&next| next - 1);
-        let line = &content[start..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        (u32::try_from(idx + 1).unwrap_or(u32::MAX), line)
-    }
+/// The start offset and the text (without `\r\n`) of the line holding `offset`.
+fn line_at(content: &[u8], offset: usize) -> (usize, &[u8]) {
+    let start = memchr::memrchr(b'\n', &content[..offset]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &content[offset..]).map_or(content.len(), |i| offset + i);
+    let line = &content[start..end];
+    (start, line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 /// A line that is only a comment: its matches are talk about code, not code.
@@ -295,6 +307,30 @@ examples = ["gets(buf)"]
         let hits = set.find(Language::C, b"// read a line\ngets(buf);\n");
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].line, 2);
+    }
+
+    #[test]
+    fn the_prefilter_never_hides_a_rule_from_its_own_examples() {
+        // Each example, upper- and lower-cased too (the literals are folded), must reach
+        // its rule's regex whenever that regex matches it.
+        let packs = crate::rules::builtin_packs().expect("built-in packs parse");
+        let rules: Vec<Rule> = packs.iter().flat_map(|p| p.rules.clone()).collect();
+        let set = RuleSet::compile(rules, [Language::Python], |_, _| true).expect("compiles");
+        let matcher = &set.per_language[&Language::Python];
+        let mut missed = Vec::new();
+        for (pos, &idx) in matcher.rule_index.iter().enumerate() {
+            let rule = &set.rules()[idx];
+            let regex = rule.regex().expect("compiles");
+            for ex in &rule.examples {
+                for text in [ex.clone(), ex.to_uppercase(), ex.to_lowercase()] {
+                    let reaches = matcher.prefilter.candidates(text.as_bytes()).contains(&pos);
+                    if regex.is_match(text.as_bytes()) && !reaches {
+                        missed.push(format!("{}: {text}", rule.id));
+                    }
+                }
+            }
+        }
+        assert!(missed.is_empty(), "{}", missed.join("\n"));
     }
 
     #[test]
