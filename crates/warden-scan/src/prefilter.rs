@@ -9,7 +9,7 @@
 //! insensitively), so a rule it rules out can never have matched. A rule without a
 //! useful literal runs on every file, as before.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind};
 use std::collections::{BTreeSet, HashMap};
 
@@ -102,9 +102,25 @@ fn analyse(hir: &Hir) -> Info {
                 return Info::unknown();
             }
             let sub = analyse(&rep.sub);
-            let required = sub.best().cloned();
-            let exact = if rep.max == Some(1) { sub.exact } else { None };
-            Info { exact, required }
+            // `x{6,}` needs `xxxxxx`: the sub-expression's strings, `min` times over.
+            let mut power = sub.exact.clone();
+            for _ in 1..rep.min {
+                power = match (&power, &sub.exact) {
+                    (Some(p), Some(e)) if p.len() * e.len() <= MAX_EXACT => Some(product(p, e)),
+                    _ => None,
+                };
+            }
+            if rep.max == Some(rep.min) {
+                if let Some(power) = power {
+                    return Info::exact(power);
+                }
+            }
+            let power = power.filter(usable);
+            let required = better(power.as_ref(), sub.best()).cloned();
+            Info {
+                exact: None,
+                required,
+            }
         }
         HirKind::Concat(subs) => concat(subs),
         HirKind::Alternation(subs) => alternation(subs),
@@ -259,6 +275,7 @@ impl Prefilter {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&patterns)
                 .ok()
         };
@@ -339,6 +356,9 @@ mod tests {
             Some(vec!["os.system".into()])
         );
         // Every branch of an alternation must contribute.
+        // Repetitions multiply out what they must repeat.
+        assert_eq!(lits(r"x{6,}"), Some(vec!["xxxxxx".into()]));
+        assert_eq!(lits(r"(?:ab){2}c"), Some(vec!["ababc".into()]));
         assert_eq!(
             lits(r"\bpickle\.loads\(|\byaml\.load\("),
             Some(vec!["pickle.loads(".into(), "yaml.load(".into()])
