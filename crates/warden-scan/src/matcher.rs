@@ -7,15 +7,21 @@
 //! whole rule set is ever determinised, which kept a single `RegexSet` slow and large.
 //! Matching works on bytes, so content need not be valid UTF-8.
 
-use crate::prefilter::{required_literals, Prefilter};
+use crate::prefilter::{required_literals, Literals, Prefilter};
 use crate::rules::{Role, Rule};
 use crate::Language;
+use regex_automata::{meta, Anchored, Input};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// At most this many hits of one rule are kept per file: more adds nothing to the score.
 const MAX_HITS_PER_RULE: usize = 20;
 /// Snippets are cut to this many bytes (on a char boundary).
 const MAX_SNIPPET: usize = 200;
+/// One anchored try costs about as much as running a rule's automaton over this many
+/// bytes: fewer tries than the file's length over this, and trying wins (see
+/// [`start_windows`]).
+const BYTES_PER_TRY: usize = 64;
 
 /// One match of one rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +38,8 @@ pub struct RawHit {
 pub struct RuleSet {
     rules: Vec<Rule>,
     per_language: HashMap<Language, LanguageMatcher>,
+    /// Per rule, compiled on first use (`None`: does not compile, already reported).
+    compiled: Vec<OnceLock<Option<meta::Regex>>>,
 }
 
 #[derive(Debug)]
@@ -40,6 +48,8 @@ struct LanguageMatcher {
     prefilter: Prefilter,
     /// Position → index into `rules`.
     rule_index: Vec<usize>,
+    /// Position → how far before its literal a match of the rule may start.
+    leads: Vec<Option<Lead>>,
 }
 
 impl RuleSet {
@@ -52,7 +62,7 @@ impl RuleSet {
         languages: impl IntoIterator<Item = Language>,
         applies: impl Fn(&Rule, Language) -> bool,
     ) -> Result<RuleSet, regex::Error> {
-        let mut literals: Vec<Option<Option<Vec<Vec<u8>>>>> = vec![None; rules.len()];
+        let mut literals: Vec<Option<Option<Literals>>> = vec![None; rules.len()];
         let mut per_language = HashMap::new();
         for lang in languages {
             let rule_index: Vec<usize> = (0..rules.len())
@@ -61,12 +71,20 @@ impl RuleSet {
             if rule_index.is_empty() {
                 continue;
             }
-            let lits: Vec<Option<Vec<Vec<u8>>>> = rule_index
+            for &i in &rule_index {
+                literals[i].get_or_insert_with(|| rule_literals(&rules[i]));
+            }
+            let lits: Vec<Option<&Literals>> = rule_index
                 .iter()
-                .map(|&i| {
-                    literals[i]
-                        .get_or_insert_with(|| rule_literals(&rules[i]))
-                        .clone()
+                .map(|&i| literals[i].as_ref().and_then(Option::as_ref))
+                .collect();
+            let leads = lits
+                .iter()
+                .map(|l| {
+                    l.map(|l| Lead {
+                        max: l.lead,
+                        same_line: l.same_line,
+                    })
                 })
                 .collect();
             let prefilter = Prefilter::new(&lits);
@@ -75,12 +93,15 @@ impl RuleSet {
                 LanguageMatcher {
                     prefilter,
                     rule_index,
+                    leads,
                 },
             );
         }
+        let compiled = rules.iter().map(|_| OnceLock::new()).collect();
         Ok(RuleSet {
             rules,
             per_language,
+            compiled,
         })
     }
 
@@ -101,26 +122,30 @@ impl RuleSet {
         };
         // (offset of the hit's line, rule, snippet), in no particular order yet.
         let mut found: Vec<(usize, usize, String)> = Vec::new();
-        for pos in matcher.prefilter.candidates(content) {
+        let literals = matcher.prefilter.scan(content);
+        for &pos in &literals.candidates {
             let rule_idx = matcher.rule_index[pos];
             let rule = &self.rules[rule_idx];
-            let regex = match rule.regex() {
-                Ok(regex) => regex,
-                Err(err) => {
-                    // Cannot happen for packs that pass the test suite; never fatal to a scan.
-                    tracing::warn!("{err}");
-                    continue;
-                }
+            let Some(regex) = self.regex(rule_idx) else {
+                continue;
+            };
+            // Where matches may start, when few enough places to try one by one.
+            let near = matcher.leads[pos].and_then(|lead| {
+                let at = matcher.prefilter.occurrences(&literals, pos)?;
+                start_windows(content, &at, lead)
+            });
+            let matches: Box<dyn Iterator<Item = (usize, usize)>> = match near {
+                Some(windows) => Box::new(near_literals(regex, content, windows)),
+                None => Box::new(regex.find_iter(content).map(|m| (m.start(), m.end()))),
             };
             let mut kept = 0;
-            for m in regex.find_iter(content) {
+            for (start, end) in matches {
                 // Patterns may begin with `\s` or `[^\w]`, which can match the newline
                 // before the code: the hit belongs to the line of its first visible byte.
-                let start = m
-                    .as_bytes()
+                let start = content[start..end]
                     .iter()
                     .position(|b| !b.is_ascii_whitespace())
-                    .map_or(m.start(), |i| m.start() + i);
+                    .map_or(start, |i| start + i);
                 let (line_start, line) = line_at(content, start);
                 let line = String::from_utf8_lossy(line);
                 if rule.category != "secrets" && is_comment(&line) {
@@ -155,10 +180,104 @@ impl RuleSet {
     pub fn has_role(&self, role: Role) -> bool {
         self.rules.iter().any(|r| r.role == role)
     }
+
+    /// Rule `idx`'s automaton, built on first use as the rule's own regex is (bytes,
+    /// ASCII classes), but able to search anchored at a given offset.
+    fn regex(&self, idx: usize) -> Option<&meta::Regex> {
+        self.compiled[idx]
+            .get_or_init(|| {
+                let rule = &self.rules[idx];
+                let built = meta::Regex::builder()
+                    .syntax(
+                        regex_automata::util::syntax::Config::new()
+                            .unicode(false)
+                            .utf8(false),
+                    )
+                    .configure(
+                        meta::Config::new()
+                            .utf8_empty(false)
+                            .nfa_size_limit(Some(1 << 24)),
+                    )
+                    .build(&rule.pattern);
+                // Cannot happen for packs that pass the test suite; never fatal to a scan.
+                built
+                    .map_err(|err| tracing::warn!("rule `{}`: {err}", rule.id))
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
+/// How far before its literal a match of a rule may start.
+#[derive(Debug, Clone, Copy)]
+struct Lead {
+    /// At most this many bytes (`None`: unbounded).
+    max: Option<usize>,
+    /// Never before the start of the literal's line.
+    same_line: bool,
+}
+
+/// For each literal occurrence in `at` (ascending), the first and last offset at which
+/// a match holding it may start; `None` when that is too many offsets to try one by
+/// one, or unbounded. Both ends grow with the occurrence, so the windows are in order.
+fn start_windows(content: &[u8], at: &[usize], lead: Lead) -> Option<Vec<(usize, usize)>> {
+    if lead.max.is_none() && !lead.same_line {
+        return None;
+    }
+    let budget = content.len() / BYTES_PER_TRY;
+    let mut tries = 0;
+    let mut windows = Vec::with_capacity(at.len());
+    for &literal in at {
+        let remaining = budget.checked_sub(tries)?;
+        let mut first = lead.max.map_or(0, |l| literal.saturating_sub(l));
+        if lead.same_line {
+            // Look for the line's start only as far back as the budget reaches.
+            let from = first.max(literal.saturating_sub(remaining));
+            match memchr::memrchr(b'\n', &content[from..literal]) {
+                Some(i) => first = first.max(from + i + 1),
+                None if from > first => return None,
+                None => {}
+            }
+        }
+        tries += literal - first + 1;
+        if tries > budget {
+            return None;
+        }
+        windows.push((first, literal));
+    }
+    Some(windows)
+}
+
+/// The matches `find_iter` would give, found by trying only the offsets in `windows`
+/// (from [`start_windows`]): no match can start elsewhere. Offsets are tried in order
+/// and each at most once, so the first match found is the leftmost, and a match ends
+/// the tries it overlaps, as in an ordinary search.
+fn near_literals<'a>(
+    regex: &'a meta::Regex,
+    content: &'a [u8],
+    windows: Vec<(usize, usize)>,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut next = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while let Some(&(first, last)) = windows.get(i) {
+            for start in first.max(next)..=last {
+                next = start + 1;
+                let input = Input::new(content).range(start..).anchored(Anchored::Yes);
+                if let Some(m) = regex.search(&input) {
+                    // Matches hold a literal, so are never empty.
+                    next = m.end().max(start + 1);
+                    return Some((start, m.end()));
+                }
+            }
+            i += 1;
+        }
+        None
+    })
 }
 
 /// The literals a rule's matches need, or `None` if it must run on every file.
-fn rule_literals(rule: &Rule) -> Option<Vec<Vec<u8>>> {
+fn rule_literals(rule: &Rule) -> Option<Literals> {
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -331,6 +450,81 @@ examples = ["gets(buf)"]
             }
         }
         assert!(missed.is_empty(), "{}", missed.join("\n"));
+    }
+
+    #[test]
+    fn searching_near_literals_finds_what_a_whole_search_finds() {
+        // Every rule's examples, repeated in different surroundings, with filler that
+        // leaves the budget room to try near each literal: the matches found from the
+        // literals' positions must be exactly those of an ordinary search.
+        let packs = crate::rules::builtin_packs().expect("built-in packs parse");
+        let rules: Vec<Rule> = packs.iter().flat_map(|p| p.rules.clone()).collect();
+        let set = RuleSet::compile(rules, [Language::Python], |_, _| true).expect("compiles");
+        let matcher = &set.per_language[&Language::Python];
+        let filler = "zz ".repeat(4000);
+        let mut tried_near = 0;
+        for (pos, &idx) in matcher.rule_index.iter().enumerate() {
+            let rule = &set.rules()[idx];
+            let Some(regex) = set.regex(idx) else {
+                panic!("{} does not compile", rule.id);
+            };
+            for ex in &rule.examples {
+                let text = format!(
+                    "{ex}\nfoo_{ex} {ex}\n  x = {ex};{ex}\n\t{}\n{filler}",
+                    ex.to_uppercase()
+                );
+                let content = text.as_bytes();
+                let whole: Vec<(usize, usize)> = regex
+                    .find_iter(content)
+                    .map(|m| (m.start(), m.end()))
+                    .collect();
+                let found = matcher.prefilter.scan(content);
+                let windows = matcher.leads[pos].and_then(|lead| {
+                    let at = matcher.prefilter.occurrences(&found, pos)?;
+                    start_windows(content, &at, lead)
+                });
+                if let Some(windows) = windows {
+                    tried_near += 1;
+                    let near: Vec<(usize, usize)> =
+                        near_literals(regex, content, windows).collect();
+                    assert_eq!(near, whole, "{}: {ex}", rule.id);
+                }
+            }
+        }
+        assert!(
+            tried_near > 100,
+            "only {tried_near} examples searched near literals"
+        );
+    }
+
+    #[test]
+    fn start_windows_stop_at_the_line_start_and_the_budget() {
+        let content = format!("ab\ncd password\n{}", " ".repeat(640));
+        let at = content.find("password").expect("present");
+        let same_line = Lead {
+            max: None,
+            same_line: true,
+        };
+        assert_eq!(
+            start_windows(content.as_bytes(), &[at], same_line),
+            Some(vec![(3, at)])
+        );
+        let bounded = Lead {
+            max: Some(2),
+            same_line: false,
+        };
+        assert_eq!(
+            start_windows(content.as_bytes(), &[at], bounded),
+            Some(vec![(at - 2, at)])
+        );
+        let unbounded = Lead {
+            max: None,
+            same_line: false,
+        };
+        assert_eq!(start_windows(content.as_bytes(), &[at], unbounded), None);
+        // A line longer than the budget allows is searched whole.
+        let long = format!("{}password", "x".repeat(600));
+        assert_eq!(start_windows(long.as_bytes(), &[600], same_line), None);
     }
 
     #[test]

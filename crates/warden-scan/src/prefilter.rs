@@ -26,12 +26,35 @@ const MAX_LITERALS: usize = 256;
 
 type Set = BTreeSet<Vec<u8>>;
 
+/// Literals of which every match of a rule contains one, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Literals {
+    /// Lower-cased; searched ASCII case-insensitively.
+    pub set: Vec<Vec<u8>>,
+    /// At most this many bytes lie between the start of a match and the start of its
+    /// literal (`None`: unbounded). With a small lead, matches need only be looked for
+    /// just before each place a literal occurs, not across the whole file.
+    pub lead: Option<usize>,
+    /// No newline lies between the start of a match and its literal: matches need only
+    /// be looked for from the start of the literal's line.
+    pub same_line: bool,
+}
+
+/// A requirement: every match holds one of `set`, starting at most `lead` bytes in
+/// and (if `same_line`) on the line the match starts on.
+#[derive(Clone)]
+struct Req {
+    set: Set,
+    lead: Option<usize>,
+    same_line: bool,
+}
+
 /// What is known of the strings a piece of a pattern matches.
 struct Info {
     /// Exactly these strings (lower-cased), when few enough to list.
     exact: Option<Set>,
-    /// Every match contains one of these (lower-cased), when such a set is known.
-    required: Option<Set>,
+    /// The best known requirement.
+    required: Option<Req>,
 }
 
 impl Info {
@@ -43,16 +66,25 @@ impl Info {
     }
 
     fn exact(set: Set) -> Info {
+        let required = usable(&set).then(|| Req {
+            set: set.clone(),
+            lead: Some(0),
+            same_line: true,
+        });
         Info {
-            required: usable(&set).then(|| set.clone()),
+            required,
             exact: Some(set),
         }
     }
 
-    /// The best set every match must contain one of.
-    fn best(&self) -> Option<&Set> {
-        let exact = self.exact.as_ref().filter(|s| usable(s));
-        better(exact, self.required.as_ref())
+    /// The best requirement every match meets.
+    fn best(&self) -> Option<Req> {
+        let exact = self.exact.as_ref().filter(|s| usable(s)).map(|set| Req {
+            set: set.clone(),
+            lead: Some(0),
+            same_line: true,
+        });
+        better(exact, self.required.clone())
     }
 }
 
@@ -61,33 +93,70 @@ fn usable(set: &Set) -> bool {
     !set.is_empty() && set.iter().all(|s| !s.is_empty())
 }
 
-/// The more selective of two requirements: longer shortest literal, then fewer literals.
-fn better<'a>(a: Option<&'a Set>, b: Option<&'a Set>) -> Option<&'a Set> {
+/// The more selective of two requirements: longer shortest literal, then fewer
+/// literals (filtering rules out matters more than where matches start), then the
+/// smaller lead.
+fn better(a: Option<Req>, b: Option<Req>) -> Option<Req> {
     match (a, b) {
         (Some(a), Some(b)) => {
-            let key = |s: &Set| {
+            let key = |r: &Req| {
+                let shortest = r.set.iter().map(Vec::len).min().unwrap_or(0);
                 (
-                    s.iter().map(Vec::len).min().unwrap_or(0),
-                    usize::MAX - s.len(),
+                    shortest,
+                    usize::MAX - r.set.len(),
+                    usize::MAX - r.lead.unwrap_or(usize::MAX),
                 )
             };
-            Some(if key(b) > key(a) { b } else { a })
+            Some(if key(&b) > key(&a) { b } else { a })
         }
         (a, None) => a,
         (None, b) => b,
     }
 }
 
+/// `req` as seen from a prefix at most `offset` bytes long (`None`: unbounded), which
+/// holds no newline if `newline_free`.
+fn shifted(req: Req, offset: Option<usize>, newline_free: bool) -> Req {
+    let lead = req.lead.zip(offset).map(|(l, o)| l.saturating_add(o));
+    Req {
+        set: req.set,
+        lead,
+        same_line: req.same_line && newline_free,
+    }
+}
+
+/// Whether `hir` can match a string holding a newline.
+fn matches_newline(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(lit) => lit.0.contains(&b'\n'),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= '\n' && '\n' <= r.end()),
+        HirKind::Repetition(rep) => matches_newline(&rep.sub),
+        HirKind::Capture(cap) => matches_newline(&cap.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(matches_newline),
+    }
+}
+
 /// Literals of which every match of `hir` contains at least one, lower-cased; `None`
 /// when no useful set is known (the rule must run on every file).
-pub fn required_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
-    let info = analyse(hir);
-    let set = info.best()?;
-    let shortest = set.iter().map(Vec::len).min()?;
-    if shortest < MIN_LITERAL || set.len() > MAX_LITERALS {
+pub fn required_literals(hir: &Hir) -> Option<Literals> {
+    let req = analyse(hir).best()?;
+    let shortest = req.set.iter().map(Vec::len).min()?;
+    if shortest < MIN_LITERAL || req.set.len() > MAX_LITERALS {
         return None;
     }
-    Some(set.iter().cloned().collect())
+    Some(Literals {
+        set: req.set.into_iter().collect(),
+        lead: req.lead,
+        same_line: req.same_line,
+    })
 }
 
 fn analyse(hir: &Hir) -> Info {
@@ -115,11 +184,15 @@ fn analyse(hir: &Hir) -> Info {
                     return Info::exact(power);
                 }
             }
-            let power = power.filter(usable);
-            let required = better(power.as_ref(), sub.best()).cloned();
+            // Both start with the first repetition, where the match starts.
+            let power = power.filter(usable).map(|set| Req {
+                set,
+                lead: Some(0),
+                same_line: true,
+            });
             Info {
                 exact: None,
-                required,
+                required: better(power, sub.best()),
             }
         }
         HirKind::Concat(subs) => concat(subs),
@@ -168,14 +241,26 @@ fn class_members(class: &Class) -> Option<Set> {
 }
 
 /// Runs of parts with exact strings are multiplied out while small; the best
-/// requirement of any run or part holds for the whole.
+/// requirement of any run or part holds for the whole, its lead grown by the longest
+/// the parts before it can be.
 fn concat(subs: &[Hir]) -> Info {
+    // The current run of exact parts, and how far into a match it may start.
     let mut run: Option<Set> = Some(Set::from([Vec::new()]));
-    let mut best: Option<Set> = None;
+    let mut run_at = (Some(0), true);
+    // How far into a match the current part may start, and whether no newline can
+    // come before it.
+    let mut at: (Option<usize>, bool) = (Some(0), true);
+    let mut best: Option<Req> = None;
     let mut broken = false;
-    let keep = |best: &mut Option<Set>, candidate: Option<&Set>| {
-        let candidate = candidate.filter(|s| usable(s));
-        *best = better(best.as_ref(), candidate).cloned();
+    let keep_run = |best: &mut Option<Req>, run: &Option<Set>, at: (Option<usize>, bool)| {
+        if let Some(set) = run.as_ref().filter(|s| usable(s)) {
+            let req = Req {
+                set: set.clone(),
+                lead: at.0,
+                same_line: at.1,
+            };
+            *best = better(best.take(), Some(req));
+        }
     };
     for sub in subs {
         let info = analyse(sub);
@@ -185,23 +270,40 @@ fn concat(subs: &[Hir]) -> Info {
             }
             _ => {
                 broken = true;
-                keep(&mut best, run.as_ref());
-                keep(&mut best, info.best());
-                run = info.exact.clone();
-                if run.is_none() {
-                    run = Some(Set::from([Vec::new()]));
-                }
+                keep_run(&mut best, &run, run_at);
+                let child = info.best().map(|req| shifted(req, at.0, at.1));
+                best = better(best.take(), child);
+                run = Some(
+                    info.exact
+                        .clone()
+                        .unwrap_or_else(|| Set::from([Vec::new()])),
+                );
+                // Without exact strings, the next run starts after this part.
+                run_at = if info.exact.is_some() {
+                    at
+                } else {
+                    after(at, sub)
+                };
             }
         }
+        at = after(at, sub);
     }
     if !broken {
         return Info::exact(run.unwrap_or_default());
     }
-    keep(&mut best, run.as_ref());
+    keep_run(&mut best, &run, run_at);
     Info {
         exact: None,
         required: best,
     }
+}
+
+/// Where the part after `sub` may start, given where `sub` may.
+fn after(at: (Option<usize>, bool), sub: &Hir) -> (Option<usize>, bool) {
+    let offset =
+        at.0.zip(sub.properties().maximum_len())
+            .map(|(o, l)| o.saturating_add(l));
+    (offset, at.1 && !matches_newline(sub))
 }
 
 fn product(a: &Set, b: &Set) -> Set {
@@ -226,47 +328,72 @@ fn alternation(subs: &[Hir]) -> Info {
             acc.extend(e?.iter().cloned());
             (acc.len() <= MAX_EXACT).then_some(acc)
         });
-    let required = infos
-        .iter()
-        .map(Info::best)
-        .try_fold(Set::new(), |mut acc, r| {
-            acc.extend(r?.iter().cloned());
+    let required = infos.iter().map(Info::best).try_fold(
+        Req {
+            set: Set::new(),
+            lead: Some(0),
+            same_line: true,
+        },
+        |mut acc, r| {
+            let r = r?;
+            acc.set.extend(r.set);
+            acc.lead = acc.lead.zip(r.lead).map(|(a, b)| a.max(b));
+            acc.same_line &= r.same_line;
             Some(acc)
-        });
+        },
+    );
     Info { exact, required }
 }
 
-/// The literals of many rules in one automaton: which rules may match a text.
+/// The literals of many rules in one automaton: which rules may match a text, and
+/// where their literals are.
 #[derive(Debug)]
 pub struct Prefilter {
     /// `None` when no rule has a literal: every rule always runs.
     searcher: Option<AhoCorasick>,
     /// Per literal of `searcher`: the rules (caller's indices) it lets run.
     rules_of: Vec<Vec<usize>>,
+    /// Per rule: its literals (ids in `searcher`); empty for rules that always run.
+    literals_of: Vec<Vec<u32>>,
     /// Rules without a literal: they run on every text.
     always: Vec<usize>,
-    rules: usize,
+}
+
+/// At most this many literal occurrences are remembered per text; past it, texts are
+/// searched whole (a file made of one literal gains nothing from its positions).
+const MAX_OCCURRENCES: usize = 1 << 16;
+
+/// What a pass of a [`Prefilter`] over one text found.
+#[derive(Debug)]
+pub struct Found {
+    /// Rules that may match, ascending.
+    pub candidates: Vec<usize>,
+    /// (literal id, start offset) of every literal occurrence, sorted; `None` past
+    /// [`MAX_OCCURRENCES`].
+    occurrences: Option<Vec<(u32, u32)>>,
 }
 
 impl Prefilter {
     /// `literals[i]` is rule `i`'s requirement (`None`: always runs).
-    pub fn new(literals: &[Option<Vec<Vec<u8>>>]) -> Prefilter {
-        let mut index: HashMap<&[u8], usize> = HashMap::new();
+    pub fn new(literals: &[Option<&Literals>]) -> Prefilter {
+        let mut index: HashMap<&[u8], u32> = HashMap::new();
         let mut patterns: Vec<&[u8]> = Vec::new();
         let mut rules_of: Vec<Vec<usize>> = Vec::new();
+        let mut literals_of: Vec<Vec<u32>> = vec![Vec::new(); literals.len()];
         let mut always = Vec::new();
         for (rule, lits) in literals.iter().enumerate() {
             let Some(lits) = lits else {
                 always.push(rule);
                 continue;
             };
-            for lit in lits {
+            for lit in &lits.set {
                 let id = *index.entry(lit.as_slice()).or_insert_with(|| {
                     patterns.push(lit.as_slice());
                     rules_of.push(Vec::new());
-                    patterns.len() - 1
+                    u32::try_from(patterns.len() - 1).unwrap_or(u32::MAX)
                 });
-                rules_of[id].push(rule);
+                rules_of[id as usize].push(rule);
+                literals_of[rule].push(id);
             }
         }
         let searcher = if patterns.is_empty() {
@@ -283,43 +410,77 @@ impl Prefilter {
             // Cannot build (too large): every rule runs, which is slower but still right.
             always = (0..literals.len()).collect();
             rules_of.clear();
+            literals_of.iter_mut().for_each(Vec::clear);
         }
         Prefilter {
             searcher,
             rules_of,
+            literals_of,
             always,
-            rules: literals.len(),
+        }
+    }
+
+    /// One pass over `text`: the rules that may match it, and where their literals are.
+    pub fn scan(&self, text: &[u8]) -> Found {
+        let mut on = vec![false; self.literals_of.len()];
+        for &r in &self.always {
+            on[r] = true;
+        }
+        let mut occurrences = Some(Vec::new());
+        if let Some(ac) = &self.searcher {
+            let mut seen = vec![false; self.rules_of.len()];
+            for m in ac.find_overlapping_iter(text) {
+                let id = m.pattern().as_u32();
+                if let Some(occ) = &mut occurrences {
+                    match u32::try_from(m.start()) {
+                        Ok(start) if occ.len() < MAX_OCCURRENCES => occ.push((id, start)),
+                        _ => occurrences = None,
+                    }
+                }
+                if !seen[id as usize] {
+                    seen[id as usize] = true;
+                    for &r in &self.rules_of[id as usize] {
+                        on[r] = true;
+                    }
+                }
+            }
+        }
+        if let Some(occ) = &mut occurrences {
+            occ.sort_unstable();
+        }
+        Found {
+            candidates: on
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &b)| b.then_some(i))
+                .collect(),
+            occurrences,
         }
     }
 
     /// The rules that may match `text`, ascending.
+    #[cfg(test)]
     pub fn candidates(&self, text: &[u8]) -> Vec<usize> {
-        let mut on = vec![false; self.rules];
-        for &r in &self.always {
-            on[r] = true;
+        self.scan(text).candidates
+    }
+
+    /// Where `rule`'s literals start in the text `found` came from, ascending; `None`
+    /// if not known (the rule has no literals, or the text had too many).
+    pub fn occurrences(&self, found: &Found, rule: usize) -> Option<Vec<usize>> {
+        let occ = found.occurrences.as_ref()?;
+        let ids = &self.literals_of[rule];
+        if ids.is_empty() {
+            return None;
         }
-        if let Some(ac) = &self.searcher {
-            let mut seen = vec![false; self.rules_of.len()];
-            let mut left = self.rules_of.len();
-            for m in ac.find_overlapping_iter(text) {
-                let id = m.pattern().as_usize();
-                if seen[id] {
-                    continue;
-                }
-                seen[id] = true;
-                for &r in &self.rules_of[id] {
-                    on[r] = true;
-                }
-                left -= 1;
-                if left == 0 {
-                    break;
-                }
-            }
+        let mut out = Vec::new();
+        for &id in ids {
+            let from = occ.partition_point(|&(i, _)| i < id);
+            let to = occ.partition_point(|&(i, _)| i <= id);
+            out.extend(occ[from..to].iter().map(|&(_, at)| at as usize));
         }
-        on.iter()
-            .enumerate()
-            .filter_map(|(i, &b)| b.then_some(i))
-            .collect()
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
     }
 }
 
@@ -335,7 +496,8 @@ mod tests {
             .parse(pattern)
             .expect("parses");
         required_literals(&hir).map(|v| {
-            v.into_iter()
+            v.set
+                .into_iter()
                 .map(|l| String::from_utf8(l).expect("utf8"))
                 .collect()
         })
@@ -383,13 +545,63 @@ mod tests {
 
     #[test]
     fn prefilter_selects_rules_by_literal_in_any_case() {
-        let pf = Prefilter::new(&[
-            Some(vec![b"eval(".to_vec()]),
-            Some(vec![b"password".to_vec(), b"secret".to_vec()]),
-            None,
-        ]);
+        let eval = Literals {
+            set: vec![b"eval(".to_vec()],
+            lead: Some(0),
+            same_line: true,
+        };
+        let secret = Literals {
+            set: vec![b"password".to_vec(), b"secret".to_vec()],
+            lead: None,
+            same_line: false,
+        };
+        let pf = Prefilter::new(&[Some(&eval), Some(&secret), None]);
         assert_eq!(pf.candidates(b"x = 1"), vec![2]);
         assert_eq!(pf.candidates(b"EVAL(x); SECRET = 1"), vec![0, 1, 2]);
         assert_eq!(pf.candidates(b"my_password"), vec![1, 2]);
+        let text = b"Secret, eval(a), password=secret";
+        let found = pf.scan(text);
+        assert_eq!(pf.occurrences(&found, 0), Some(vec![8]));
+        assert_eq!(pf.occurrences(&found, 1), Some(vec![0, 17, 26]));
+        assert_eq!(pf.occurrences(&found, 2), None, "no literals, no positions");
+    }
+
+    fn lead(pattern: &str) -> Option<usize> {
+        where_(pattern).0
+    }
+
+    fn where_(pattern: &str) -> (Option<usize>, bool) {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .expect("parses");
+        let lits = required_literals(&hir).expect("has literals");
+        (lits.lead, lits.same_line)
+    }
+
+    #[test]
+    fn a_prefix_without_newlines_keeps_matches_on_the_literal_line() {
+        assert_eq!(where_(r"(?i)\b(?:[a-z0-9]+_)*password"), (None, true));
+        assert_eq!(where_(r"(?m)^[ \t]*@\w+\.route\("), (None, true));
+        assert_eq!(where_(r"\s*=\s*eval\("), (None, false), "\\s holds \\n");
+        assert_eq!(where_(r"[^;]{0,9}eval\("), (Some(9), false));
+        assert_eq!(where_(r"\beval\(|\w*exec\("), (None, true));
+        assert_eq!(where_(r"\beval\(|\s*exec\("), (None, false));
+    }
+
+    #[test]
+    fn leads_bound_how_far_a_match_starts_before_its_literal() {
+        assert_eq!(lead(r"\beval\("), Some(0));
+        assert_eq!(lead(r"(?:^|[^\w])gets\("), Some(1));
+        assert_eq!(lead(r#"["']?\s?password"#), Some(2));
+        // Unbounded before the literal: a match may start anywhere before it.
+        assert_eq!(lead(r"\w*password"), None);
+        assert_eq!(lead(r"\s*=\s*eval\("), None);
+        // An alternation is as far as its furthest branch.
+        assert_eq!(lead(r"eval\(|\b[ab]{0,3}exec\("), Some(3));
+        // Inside a repetition, the first round is where the match starts.
+        assert_eq!(lead(r"(?:x?secret)+"), Some(1));
     }
 }
