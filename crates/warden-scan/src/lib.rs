@@ -22,7 +22,9 @@
 //! ```
 
 mod language;
+mod literals;
 mod matcher;
+mod near;
 mod prefilter;
 pub mod rules;
 mod scanner;

@@ -1,16 +1,18 @@
 //! Evaluating every applicable rule over a file's content.
 //!
-//! Per language, the literals each rule needs (see [`crate::prefilter`]) go into one
+//! Per language, the literals each rule needs (see [`crate::literals`]) go into one
 //! Aho-Corasick automaton: one pass over the content says which rules could match at
 //! all, and only those rules' regexes run, each on its own small automaton. Most files
 //! hold the literals of few rules, so most regexes never run; nothing the size of the
 //! whole rule set is ever determinised, which kept a single `RegexSet` slow and large.
 //! Matching works on bytes, so content need not be valid UTF-8.
 
-use crate::prefilter::{required_literals, Literals, Prefilter};
+use crate::literals::{required_literals, Literals};
+use crate::near::{near_literals, start_windows, Lead};
+use crate::prefilter::Prefilter;
 use crate::rules::{Role, Rule};
 use crate::Language;
-use regex_automata::{meta, Anchored, Input};
+use regex_automata::meta;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -18,10 +20,6 @@ use std::sync::OnceLock;
 const MAX_HITS_PER_RULE: usize = 20;
 /// Snippets are cut to this many bytes (on a char boundary).
 const MAX_SNIPPET: usize = 200;
-/// One anchored try costs about as much as running a rule's automaton over this many
-/// bytes: fewer tries than the file's length over this, and trying wins (see
-/// [`start_windows`]).
-const BYTES_PER_TRY: usize = 64;
 
 /// One match of one rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,74 +204,6 @@ impl RuleSet {
             })
             .as_ref()
     }
-}
-
-/// How far before its literal a match of a rule may start.
-#[derive(Debug, Clone, Copy)]
-struct Lead {
-    /// At most this many bytes (`None`: unbounded).
-    max: Option<usize>,
-    /// Never before the start of the literal's line.
-    same_line: bool,
-}
-
-/// For each literal occurrence in `at` (ascending), the first and last offset at which
-/// a match holding it may start; `None` when that is too many offsets to try one by
-/// one, or unbounded. Both ends grow with the occurrence, so the windows are in order.
-fn start_windows(content: &[u8], at: &[usize], lead: Lead) -> Option<Vec<(usize, usize)>> {
-    if lead.max.is_none() && !lead.same_line {
-        return None;
-    }
-    let budget = content.len() / BYTES_PER_TRY;
-    let mut tries = 0;
-    let mut windows = Vec::with_capacity(at.len());
-    for &literal in at {
-        let remaining = budget.checked_sub(tries)?;
-        let mut first = lead.max.map_or(0, |l| literal.saturating_sub(l));
-        if lead.same_line {
-            // Look for the line's start only as far back as the budget reaches.
-            let from = first.max(literal.saturating_sub(remaining));
-            match memchr::memrchr(b'\n', &content[from..literal]) {
-                Some(i) => first = first.max(from + i + 1),
-                None if from > first => return None,
-                None => {}
-            }
-        }
-        tries += literal - first + 1;
-        if tries > budget {
-            return None;
-        }
-        windows.push((first, literal));
-    }
-    Some(windows)
-}
-
-/// The matches `find_iter` would give, found by trying only the offsets in `windows`
-/// (from [`start_windows`]): no match can start elsewhere. Offsets are tried in order
-/// and each at most once, so the first match found is the leftmost, and a match ends
-/// the tries it overlaps, as in an ordinary search.
-fn near_literals<'a>(
-    regex: &'a meta::Regex,
-    content: &'a [u8],
-    windows: Vec<(usize, usize)>,
-) -> impl Iterator<Item = (usize, usize)> + 'a {
-    let mut next = 0;
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while let Some(&(first, last)) = windows.get(i) {
-            for start in first.max(next)..=last {
-                next = start + 1;
-                let input = Input::new(content).range(start..).anchored(Anchored::Yes);
-                if let Some(m) = regex.search(&input) {
-                    // Matches hold a literal, so are never empty.
-                    next = m.end().max(start + 1);
-                    return Some((start, m.end()));
-                }
-            }
-            i += 1;
-        }
-        None
-    })
 }
 
 /// The literals a rule's matches need, or `None` if it must run on every file.
@@ -495,36 +425,6 @@ examples = ["gets(buf)"]
             tried_near > 100,
             "only {tried_near} examples searched near literals"
         );
-    }
-
-    #[test]
-    fn start_windows_stop_at_the_line_start_and_the_budget() {
-        let content = format!("ab\ncd password\n{}", " ".repeat(640));
-        let at = content.find("password").expect("present");
-        let same_line = Lead {
-            max: None,
-            same_line: true,
-        };
-        assert_eq!(
-            start_windows(content.as_bytes(), &[at], same_line),
-            Some(vec![(3, at)])
-        );
-        let bounded = Lead {
-            max: Some(2),
-            same_line: false,
-        };
-        assert_eq!(
-            start_windows(content.as_bytes(), &[at], bounded),
-            Some(vec![(at - 2, at)])
-        );
-        let unbounded = Lead {
-            max: None,
-            same_line: false,
-        };
-        assert_eq!(start_windows(content.as_bytes(), &[at], unbounded), None);
-        // A line longer than the budget allows is searched whole.
-        let long = format!("{}password", "x".repeat(600));
-        assert_eq!(start_windows(long.as_bytes(), &[600], same_line), None);
     }
 
     #[test]
