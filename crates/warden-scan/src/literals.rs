@@ -35,6 +35,8 @@ pub struct Literals {
     /// No newline lies between the start of a match and its literal: matches need only
     /// be looked for from the start of the literal's line.
     pub same_line: bool,
+    /// No match holds a newline: matches need only be looked for on lines with a literal.
+    pub single_line: bool,
 }
 
 /// A requirement: every match holds one of `set`, starting at most `lead` bytes in
@@ -153,6 +155,7 @@ pub fn required_literals(hir: &Hir) -> Option<Literals> {
         set: req.set.into_iter().collect(),
         lead: req.lead,
         same_line: req.same_line,
+        single_line: !matches_newline(hir),
     })
 }
 
@@ -414,6 +417,25 @@ mod tests {
             .expect("parses");
         let lits = required_literals(&hir).expect("has literals");
         (lits.lead, lits.same_line)
+    }
+
+    #[test]
+    fn patterns_that_cannot_match_a_newline_are_single_line() {
+        let single = |p: &str| {
+            let hir = regex_syntax::ParserBuilder::new()
+                .unicode(false)
+                .utf8(false)
+                .build()
+                .parse(p)
+                .expect("parses");
+            required_literals(&hir).expect("has literals").single_line
+        };
+        assert!(
+            single(r"(?m)^[ \t]*debug[ \t]*=[^\n]*"),
+            "no class here holds \\n"
+        );
+        assert!(!single(r"password\s*="), "\\s holds \\n");
+        assert!(!single(r"eval\([^)]*\)"), "a negated class holds \\n");
     }
 
     #[test]

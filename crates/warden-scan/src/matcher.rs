@@ -8,7 +8,7 @@
 //! Matching works on bytes, so content need not be valid UTF-8.
 
 use crate::literals::{required_literals, Literals};
-use crate::near::{near_literals, start_windows, Lead};
+use crate::near::{literal_lines, near_literals, on_lines, start_windows, Lead};
 use crate::prefilter::Prefilter;
 use crate::rules::{Role, Rule};
 use crate::Language;
@@ -82,6 +82,7 @@ impl RuleSet {
                     l.map(|l| Lead {
                         max: l.lead,
                         same_line: l.same_line,
+                        single_line: l.single_line,
                     })
                 })
                 .collect();
@@ -127,14 +128,21 @@ impl RuleSet {
             let Some(regex) = self.regex(rule_idx) else {
                 continue;
             };
-            // Where matches may start, when few enough places to try one by one.
-            let near = matcher.leads[pos].and_then(|lead| {
-                let at = matcher.prefilter.occurrences(&literals, pos)?;
-                start_windows(content, &at, lead)
-            });
-            let matches: Box<dyn Iterator<Item = (usize, usize)>> = match near {
-                Some(windows) => Box::new(near_literals(regex, content, windows)),
-                None => Box::new(regex.find_iter(content).map(|m| (m.start(), m.end()))),
+            // Where matches may start, when few enough places to try one by one, or the
+            // lines they can be on, when few enough bytes.
+            let at = matcher.leads[pos]
+                .and_then(|lead| Some((lead, matcher.prefilter.occurrences(&literals, pos)?)));
+            let near = at
+                .as_ref()
+                .and_then(|(lead, at)| start_windows(content, at, *lead));
+            let lines = match (&near, &at) {
+                (None, Some((lead, at))) if lead.single_line => literal_lines(content, at),
+                _ => None,
+            };
+            let matches: Box<dyn Iterator<Item = (usize, usize)>> = match (near, lines) {
+                (Some(windows), _) => Box::new(near_literals(regex, content, windows)),
+                (None, Some(lines)) => Box::new(on_lines(regex, content, lines)),
+                (None, None) => Box::new(regex.find_iter(content).map(|m| (m.start(), m.end()))),
             };
             let mut kept = 0;
             for (start, end) in matches {
@@ -393,6 +401,7 @@ examples = ["gets(buf)"]
         let matcher = &set.per_language[&Language::Python];
         let filler = "zz ".repeat(4000);
         let mut tried_near = 0;
+        let mut tried_lines = 0;
         for (pos, &idx) in matcher.rule_index.iter().enumerate() {
             let rule = &set.rules()[idx];
             let Some(regex) = set.regex(idx) else {
@@ -409,21 +418,33 @@ examples = ["gets(buf)"]
                     .map(|m| (m.start(), m.end()))
                     .collect();
                 let found = matcher.prefilter.scan(content);
-                let windows = matcher.leads[pos].and_then(|lead| {
-                    let at = matcher.prefilter.occurrences(&found, pos)?;
-                    start_windows(content, &at, lead)
-                });
-                if let Some(windows) = windows {
+                let Some(lead) = matcher.leads[pos] else {
+                    continue;
+                };
+                let Some(at) = matcher.prefilter.occurrences(&found, pos) else {
+                    continue;
+                };
+                if let Some(windows) = start_windows(content, &at, lead) {
                     tried_near += 1;
                     let near: Vec<(usize, usize)> =
                         near_literals(regex, content, windows).collect();
                     assert_eq!(near, whole, "{}: {ex}", rule.id);
+                }
+                if lead.single_line {
+                    let lines = literal_lines(content, &at).expect("few lines");
+                    tried_lines += 1;
+                    let on: Vec<(usize, usize)> = on_lines(regex, content, lines).collect();
+                    assert_eq!(on, whole, "{} (by lines): {ex}", rule.id);
                 }
             }
         }
         assert!(
             tried_near > 100,
             "only {tried_near} examples searched near literals"
+        );
+        assert!(
+            tried_lines > 10,
+            "only {tried_lines} examples searched by lines"
         );
     }
 

@@ -20,6 +20,8 @@ pub(crate) struct Lead {
     pub max: Option<usize>,
     /// Never before the start of the literal's line.
     pub same_line: bool,
+    /// No match spans lines.
+    pub single_line: bool,
 }
 
 /// For each literal occurrence in `at` (ascending), the first and last offset at which
@@ -85,6 +87,55 @@ pub(crate) fn near_literals<'a>(
     })
 }
 
+/// The lines (start, end without the newline) holding the occurrences in `at`
+/// (ascending), once each; `None` when together they are more than half the text,
+/// and a search of the whole is as cheap.
+pub(crate) fn literal_lines(content: &[u8], at: &[usize]) -> Option<Vec<(usize, usize)>> {
+    let budget = content.len() / 2;
+    let mut bytes = 0;
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    for &literal in at {
+        if lines.last().is_some_and(|&(_, end)| literal <= end) {
+            continue;
+        }
+        let start = memchr::memrchr(b'\n', &content[..literal]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &content[literal..]).map_or(content.len(), |i| literal + i);
+        bytes += end - start;
+        if bytes > budget {
+            return None;
+        }
+        lines.push((start, end));
+    }
+    Some(lines)
+}
+
+/// The matches `find_iter` would give for a pattern that cannot match a newline,
+/// found by searching only `lines` (from [`literal_lines`]): its matches lie within
+/// one line, and only lines with a literal can hold one. The search sees the whole
+/// text around each line, so `^`, `$` and `\b` judge the line's edges as before.
+pub(crate) fn on_lines<'a>(
+    regex: &'a meta::Regex,
+    content: &'a [u8],
+    lines: Vec<(usize, usize)>,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut i = 0;
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(&(start, end)) = lines.get(i) {
+            let from_here = from.max(start);
+            if from_here <= end {
+                let input = Input::new(content).range(from_here..end);
+                if let Some(m) = regex.search(&input) {
+                    from = m.end().max(m.start() + 1);
+                    return Some((m.start(), m.end()));
+                }
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +147,7 @@ mod tests {
         let same_line = Lead {
             max: None,
             same_line: true,
+            single_line: false,
         };
         assert_eq!(
             start_windows(content.as_bytes(), &[at], same_line),
@@ -104,6 +156,7 @@ mod tests {
         let bounded = Lead {
             max: Some(2),
             same_line: false,
+            single_line: false,
         };
         assert_eq!(
             start_windows(content.as_bytes(), &[at], bounded),
@@ -112,6 +165,7 @@ mod tests {
         let unbounded = Lead {
             max: None,
             same_line: false,
+            single_line: false,
         };
         assert_eq!(start_windows(content.as_bytes(), &[at], unbounded), None);
         // A line longer than the budget allows is searched whole.

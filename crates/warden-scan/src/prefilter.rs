@@ -158,11 +158,13 @@ mod tests {
             set: vec![b"eval(".to_vec()],
             lead: Some(0),
             same_line: true,
+            single_line: true,
         };
         let secret = Literals {
             set: vec![b"password".to_vec(), b"secret".to_vec()],
             lead: None,
             same_line: false,
+            single_line: false,
         };
         let pf = Prefilter::new(&[Some(&eval), Some(&secret), None]);
         assert_eq!(pf.candidates(b"x = 1"), vec![2]);
