@@ -449,6 +449,27 @@ examples = ["gets(buf)"]
     }
 
     #[test]
+    fn few_rules_lack_a_literal_to_filter_on() {
+        // A rule without a literal of 3+ bytes in every branch runs its regex over every
+        // file of its languages; a handful is affordable, a habit is not.
+        let packs = crate::rules::builtin_packs().expect("built-in packs parse");
+        let rules: Vec<&Rule> = packs.iter().flat_map(|p| &p.rules).collect();
+        let without: Vec<&str> = rules
+            .iter()
+            .filter(|r| rule_literals(r).is_none())
+            .map(|r| r.id.as_str())
+            .collect();
+        assert!(
+            without.len() * 10 <= rules.len(),
+            "{} of {} rules have no literal every match needs (each costs a full pass \
+             per file): {}",
+            without.len(),
+            rules.len(),
+            without.join(", ")
+        );
+    }
+
+    #[test]
     fn last_line_without_newline_and_long_lines() {
         let set = RuleSet::compile(demo_rules(), Language::ALL, |_, _| true).expect("compiles");
         let long = format!("eval(\"{}\")", "é".repeat(300));
