@@ -1,8 +1,9 @@
 //! Finds the files in a tree that deserve an AI agent's time, without AI.
 //!
 //! A scan walks the tree (gitignore-aware, in parallel), runs every rule pack
-//! that covers each file's language in one pass, scores each file from its
-//! hits, and hands per-file results to the caller (the store, a test).
+//! that covers each file's language (a literal prefilter picks which rules run
+//! their regex), scores each file from its hits, and hands per-file results to
+//! the caller (the store, a test).
 //!
 //! ```no_run
 //! use warden_scan::{NoProgress, Prior, ScannerBuilder};
@@ -22,7 +23,10 @@
 //! ```
 
 mod language;
+mod literals;
 mod matcher;
+mod near;
+mod prefilter;
 pub mod ranking;
 pub mod rules;
 mod scanner;

@@ -1,14 +1,20 @@
-//! Evaluating every applicable rule over a file's content in one pass.
+//! Evaluating every applicable rule over a file's content.
 //!
-//! Per language, all rules that apply are compiled into one `RegexSet`: a single
-//! scan of the content says which rules match at all, and only those rules are
-//! run again to find where. Most files match few rules, so the second step is cheap.
+//! Per language, the literals each rule needs (see [`crate::literals`]) go into one
+//! Aho-Corasick automaton: one pass over the content says which rules could match at
+//! all, and only those rules' regexes run, each on its own small automaton. Most files
+//! hold the literals of few rules, so most regexes never run; nothing the size of the
+//! whole rule set is ever determinised, which kept a single `RegexSet` slow and large.
 //! Matching works on bytes, so content need not be valid UTF-8.
 
+use crate::literals::{required_literals, Literals};
+use crate::near::{literal_lines, near_literals, on_lines, start_windows, Lead};
+use crate::prefilter::Prefilter;
 use crate::rules::{Role, Rule};
 use crate::Language;
-use regex::bytes::RegexSet;
+use regex_automata::meta;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// At most this many hits of one rule are kept per file: more adds nothing to the score.
 const MAX_HITS_PER_RULE: usize = 20;
@@ -30,24 +36,31 @@ pub struct RawHit {
 pub struct RuleSet {
     rules: Vec<Rule>,
     per_language: HashMap<Language, LanguageMatcher>,
+    /// Per rule, compiled on first use (`None`: does not compile, already reported).
+    compiled: Vec<OnceLock<Option<meta::Regex>>>,
 }
 
 #[derive(Debug)]
 struct LanguageMatcher {
-    set: RegexSet,
-    /// Position in `set` → index into `rules`.
+    /// Decides, by position in `rule_index`, which rules may match a file.
+    prefilter: Prefilter,
+    /// Position → index into `rules`.
     rule_index: Vec<usize>,
+    /// Position → how far before its literal a match of the rule may start.
+    leads: Vec<Option<Lead>>,
 }
 
 impl RuleSet {
-    /// Compiles `rules` for each of `languages`; `applies(rule, lang)` says whether a rule
+    /// Prepares `rules` for each of `languages`; `applies(rule, lang)` says whether a rule
     /// runs on a language. Languages left out match nothing (a re-scan that reads no
-    /// files of a language does not pay for compiling its rules).
+    /// files of a language does not pay for its rules). Regexes are compiled on first
+    /// use, so only rules whose literals occur somewhere are compiled at all.
     pub fn compile(
         rules: Vec<Rule>,
         languages: impl IntoIterator<Item = Language>,
         applies: impl Fn(&Rule, Language) -> bool,
     ) -> Result<RuleSet, regex::Error> {
+        let mut literals: Vec<Option<Option<Literals>>> = vec![None; rules.len()];
         let mut per_language = HashMap::new();
         for lang in languages {
             let rule_index: Vec<usize> = (0..rules.len())
@@ -56,18 +69,38 @@ impl RuleSet {
             if rule_index.is_empty() {
                 continue;
             }
-            let set = regex::bytes::RegexSetBuilder::new(
-                rule_index.iter().map(|&i| rules[i].pattern.as_str()),
-            )
-            .unicode(false)
-            .size_limit(1 << 26)
-            .dfa_size_limit(1 << 24)
-            .build()?;
-            per_language.insert(lang, LanguageMatcher { set, rule_index });
+            for &i in &rule_index {
+                literals[i].get_or_insert_with(|| rule_literals(&rules[i]));
+            }
+            let lits: Vec<Option<&Literals>> = rule_index
+                .iter()
+                .map(|&i| literals[i].as_ref().and_then(Option::as_ref))
+                .collect();
+            let leads = lits
+                .iter()
+                .map(|l| {
+                    l.map(|l| Lead {
+                        max: l.lead,
+                        same_line: l.same_line,
+                        single_line: l.single_line,
+                    })
+                })
+                .collect();
+            let prefilter = Prefilter::new(&lits);
+            per_language.insert(
+                lang,
+                LanguageMatcher {
+                    prefilter,
+                    rule_index,
+                    leads,
+                },
+            );
         }
+        let compiled = rules.iter().map(|_| OnceLock::new()).collect();
         Ok(RuleSet {
             rules,
             per_language,
+            compiled,
         })
     }
 
@@ -86,82 +119,118 @@ impl RuleSet {
         let Some(matcher) = self.per_language.get(&lang) else {
             return Vec::new();
         };
-        let matched = matcher.set.matches(content);
-        if !matched.matched_any() {
-            return Vec::new();
-        }
-        let lines = LineIndex::new(content);
-        let mut hits = Vec::new();
-        for set_pos in matched.iter() {
-            let rule_idx = matcher.rule_index[set_pos];
+        // (offset of the hit's line, rule, snippet), in no particular order yet.
+        let mut found: Vec<(usize, usize, String)> = Vec::new();
+        let literals = matcher.prefilter.scan(content);
+        for &pos in &literals.candidates {
+            let rule_idx = matcher.rule_index[pos];
             let rule = &self.rules[rule_idx];
-            let mut kept = 0;
-            let regex = match rule.regex() {
-                Ok(regex) => regex,
-                Err(err) => {
-                    // Cannot happen for packs that pass the test suite; never fatal to a scan.
-                    tracing::warn!("{err}");
-                    continue;
-                }
+            let Some(regex) = self.regex(rule_idx) else {
+                continue;
             };
-            for m in regex.find_iter(content) {
+            // Where matches may start, when few enough places to try one by one, or the
+            // lines they can be on, when few enough bytes.
+            let at = matcher.leads[pos]
+                .and_then(|lead| Some((lead, matcher.prefilter.occurrences(&literals, pos)?)));
+            let near = at
+                .as_ref()
+                .and_then(|(lead, at)| start_windows(content, at, *lead));
+            let lines = match (&near, &at) {
+                (None, Some((lead, at))) if lead.single_line => literal_lines(content, at),
+                _ => None,
+            };
+            let matches: Box<dyn Iterator<Item = (usize, usize)>> = match (near, lines) {
+                (Some(windows), _) => Box::new(near_literals(regex, content, windows)),
+                (None, Some(lines)) => Box::new(on_lines(regex, content, lines)),
+                (None, None) => Box::new(regex.find_iter(content).map(|m| (m.start(), m.end()))),
+            };
+            let mut kept = 0;
+            for (start, end) in matches {
                 // Patterns may begin with `\s` or `[^\w]`, which can match the newline
                 // before the code: the hit belongs to the line of its first visible byte.
-                let start = m
-                    .as_bytes()
+                let start = content[start..end]
                     .iter()
                     .position(|b| !b.is_ascii_whitespace())
-                    .map_or(m.start(), |i| m.start() + i);
-                let (line_no, line) = lines.line_of(content, start);
+                    .map_or(start, |i| start + i);
+                let (line_start, line) = line_at(content, start);
                 let line = String::from_utf8_lossy(line);
                 if rule.category != "secrets" && is_comment(&line) {
                     continue;
                 }
-                hits.push(RawHit {
-                    rule: rule_idx,
-                    line: line_no,
-                    snippet: snippet(&line),
-                });
+                found.push((line_start, rule_idx, snippet(&line)));
                 kept += 1;
                 if kept == MAX_HITS_PER_RULE {
                     break;
                 }
             }
         }
-        hits.sort_by_key(|h| (h.line, h.rule));
-        hits
+        found.sort_by_key(|&(offset, rule, _)| (offset, rule));
+        // Line numbers are counted once, up to the last hit, only for files with hits.
+        let mut line_no: usize = 1;
+        let mut counted = 0;
+        found
+            .into_iter()
+            .map(|(offset, rule, snippet)| {
+                line_no += memchr::memchr_iter(b'\n', &content[counted..offset]).count();
+                counted = offset;
+                RawHit {
+                    rule,
+                    line: u32::try_from(line_no).unwrap_or(u32::MAX),
+                    snippet,
+                }
+            })
+            .collect()
     }
 
     /// Whether any selected rule plays `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.rules.iter().any(|r| r.role == role)
     }
+
+    /// Rule `idx`'s automaton, built on first use as the rule's own regex is (bytes,
+    /// ASCII classes), but able to search anchored at a given offset.
+    fn regex(&self, idx: usize) -> Option<&meta::Regex> {
+        self.compiled[idx]
+            .get_or_init(|| {
+                let rule = &self.rules[idx];
+                let built = meta::Regex::builder()
+                    .syntax(
+                        regex_automata::util::syntax::Config::new()
+                            .unicode(false)
+                            .utf8(false),
+                    )
+                    .configure(
+                        meta::Config::new()
+                            .utf8_empty(false)
+                            .nfa_size_limit(Some(1 << 24)),
+                    )
+                    .build(&rule.pattern);
+                // Cannot happen for packs that pass the test suite; never fatal to a scan.
+                built
+                    .map_err(|err| tracing::warn!("rule `{}`: {err}", rule.id))
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
-/// Start offsets of lines, for turning a byte offset into a line number.
-struct LineIndex {
-    starts: Vec<usize>,
+/// The literals a rule's matches need, or `None` if it must run on every file.
+fn rule_literals(rule: &Rule) -> Option<Literals> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(&rule.pattern)
+        .ok()?;
+    required_literals(&hir)
 }
 
-impl LineIndex {
-    fn new(content: &[u8]) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
-        LineIndex { starts }
-    }
-
-    /// The 1-based line number and the text of the line holding `offset`.
-    fn line_of<'c>(&self, content: &'c [u8], offset: usize) -> (u32, &'c [u8]) {
-        let idx = self.starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.starts[idx];
-        let end = self
-            .starts
-            .get(idx + 1)
-            .map_or(content.len(), |&next| next - 1);
-        let line = &content[start..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        (u32::try_from(idx + 1).unwrap_or(u32::MAX), line)
-    }
+/// The start offset and the text (without `\r\n`) of the line holding `offset`.
+fn line_at(content: &[u8], offset: usize) -> (usize, &[u8]) {
+    let start = memchr::memrchr(b'\n', &content[..offset]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &content[offset..]).map_or(content.len(), |i| offset + i);
+    let line = &content[start..end];
+    (start, line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 /// A line that is only a comment: its matches are talk about code, not code.
@@ -295,6 +364,109 @@ examples = ["gets(buf)"]
         let hits = set.find(Language::C, b"// read a line\ngets(buf);\n");
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].line, 2);
+    }
+
+    #[test]
+    fn the_prefilter_never_hides_a_rule_from_its_own_examples() {
+        // Each example, upper- and lower-cased too (the literals are folded), must reach
+        // its rule's regex whenever that regex matches it.
+        let packs = crate::rules::builtin_packs().expect("built-in packs parse");
+        let rules: Vec<Rule> = packs.iter().flat_map(|p| p.rules.clone()).collect();
+        let set = RuleSet::compile(rules, [Language::Python], |_, _| true).expect("compiles");
+        let matcher = &set.per_language[&Language::Python];
+        let mut missed = Vec::new();
+        for (pos, &idx) in matcher.rule_index.iter().enumerate() {
+            let rule = &set.rules()[idx];
+            let regex = rule.regex().expect("compiles");
+            for ex in &rule.examples {
+                for text in [ex.clone(), ex.to_uppercase(), ex.to_lowercase()] {
+                    let reaches = matcher.prefilter.candidates(text.as_bytes()).contains(&pos);
+                    if regex.is_match(text.as_bytes()) && !reaches {
+                        missed.push(format!("{}: {text}", rule.id));
+                    }
+                }
+            }
+        }
+        assert!(missed.is_empty(), "{}", missed.join("\n"));
+    }
+
+    #[test]
+    fn searching_near_literals_finds_what_a_whole_search_finds() {
+        // Every rule's examples, repeated in different surroundings, with filler that
+        // leaves the budget room to try near each literal: the matches found from the
+        // literals' positions must be exactly those of an ordinary search.
+        let packs = crate::rules::builtin_packs().expect("built-in packs parse");
+        let rules: Vec<Rule> = packs.iter().flat_map(|p| p.rules.clone()).collect();
+        let set = RuleSet::compile(rules, [Language::Python], |_, _| true).expect("compiles");
+        let matcher = &set.per_language[&Language::Python];
+        let filler = "zz ".repeat(4000);
+        let mut tried_near = 0;
+        let mut tried_lines = 0;
+        for (pos, &idx) in matcher.rule_index.iter().enumerate() {
+            let rule = &set.rules()[idx];
+            let Some(regex) = set.regex(idx) else {
+                panic!("{} does not compile", rule.id);
+            };
+            for ex in &rule.examples {
+                let text = format!(
+                    "{ex}\nfoo_{ex} {ex}\n  x = {ex};{ex}\n\t{}\n{filler}",
+                    ex.to_uppercase()
+                );
+                let content = text.as_bytes();
+                let whole: Vec<(usize, usize)> = regex
+                    .find_iter(content)
+                    .map(|m| (m.start(), m.end()))
+                    .collect();
+                let found = matcher.prefilter.scan(content);
+                let Some(lead) = matcher.leads[pos] else {
+                    continue;
+                };
+                let Some(at) = matcher.prefilter.occurrences(&found, pos) else {
+                    continue;
+                };
+                if let Some(windows) = start_windows(content, &at, lead) {
+                    tried_near += 1;
+                    let near: Vec<(usize, usize)> =
+                        near_literals(regex, content, windows).collect();
+                    assert_eq!(near, whole, "{}: {ex}", rule.id);
+                }
+                if lead.single_line {
+                    let lines = literal_lines(content, &at).expect("few lines");
+                    tried_lines += 1;
+                    let on: Vec<(usize, usize)> = on_lines(regex, content, lines).collect();
+                    assert_eq!(on, whole, "{} (by lines): {ex}", rule.id);
+                }
+            }
+        }
+        assert!(
+            tried_near > 100,
+            "only {tried_near} examples searched near literals"
+        );
+        assert!(
+            tried_lines > 10,
+            "only {tried_lines} examples searched by lines"
+        );
+    }
+
+    #[test]
+    fn few_rules_lack_a_literal_to_filter_on() {
+        // A rule without a literal of 3+ bytes in every branch runs its regex over every
+        // file of its languages; a handful is affordable, a habit is not.
+        let packs = crate::rules::builtin_packs().expect("built-in packs parse");
+        let rules: Vec<&Rule> = packs.iter().flat_map(|p| &p.rules).collect();
+        let without: Vec<&str> = rules
+            .iter()
+            .filter(|r| rule_literals(r).is_none())
+            .map(|r| r.id.as_str())
+            .collect();
+        assert!(
+            without.len() * 10 <= rules.len(),
+            "{} of {} rules have no literal every match needs (each costs a full pass \
+             per file): {}",
+            without.len(),
+            rules.len(),
+            without.join(", ")
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use crate::Language;
 use regex::Regex;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -44,6 +44,7 @@ static PHP: LazyLock<Regex> = LazyLock::new(|| {
 /// `known` (every file of the tree the store knows) that they import.
 pub fn surface(root: &Path, entry: &[String], known: &HashSet<String>) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = entry.iter().cloned().collect();
+    let go_packages = GoPackages::new(known);
     for rel in entry {
         let Some(language) = Language::detect(Path::new(rel)) else {
             continue;
@@ -51,7 +52,7 @@ pub fn surface(root: &Path, entry: &[String], known: &HashSet<String>) -> BTreeS
         let Some(text) = read(root, rel) else {
             continue;
         };
-        out.extend(imports(rel, language, &text, known));
+        out.extend(resolve(rel, language, &text, known, &go_packages));
     }
     out
 }
@@ -68,6 +69,48 @@ fn read(root: &Path, rel: &str) -> Option<String> {
 
 /// The files of `known` that `rel` (in `language`, with `text`) imports.
 pub fn imports(rel: &str, language: Language, text: &str, known: &HashSet<String>) -> Vec<String> {
+    resolve(rel, language, text, known, &GoPackages::new(known))
+}
+
+/// Go files by their directory's last two components (`internal/store`), sorted: an
+/// import path resolves by its tail, and looking each one up in every known file made
+/// the surface quadratic in the size of a Go tree.
+struct GoPackages<'k> {
+    by_tail: HashMap<&'k str, Vec<&'k String>>,
+}
+
+impl<'k> GoPackages<'k> {
+    fn new(known: &'k HashSet<String>) -> GoPackages<'k> {
+        let mut by_tail: HashMap<&str, Vec<&String>> = HashMap::new();
+        for file in known.iter().filter(|k| k.ends_with(".go")) {
+            let Some((dir, _)) = file.rsplit_once('/') else {
+                continue;
+            };
+            let tail = match dir.rmatch_indices('/').nth(1) {
+                Some((i, _)) => &dir[i + 1..],
+                None => dir,
+            };
+            by_tail.entry(tail).or_default().push(file);
+        }
+        for files in by_tail.values_mut() {
+            files.sort();
+        }
+        GoPackages { by_tail }
+    }
+
+    /// The files of the package whose directory ends with `suffix` (two components).
+    fn files(&self, suffix: &str) -> &[&'k String] {
+        self.by_tail.get(suffix).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn resolve(
+    rel: &str,
+    language: Language,
+    text: &str,
+    known: &HashSet<String>,
+    go_packages: &GoPackages,
+) -> Vec<String> {
     let dir = match rel.rfind('/') {
         Some(i) => &rel[..i],
         None => "",
@@ -116,17 +159,8 @@ pub fn imports(rel: &str, language: Language, text: &str, known: &HashSet<String
                 let import = &c[1];
                 let tail: Vec<&str> = import.rsplit('/').take(2).collect();
                 let suffix = tail.into_iter().rev().collect::<Vec<_>>().join("/");
-                let mut hits: Vec<&String> = known
-                    .iter()
-                    .filter(|k| {
-                        k.ends_with(".go")
-                            && k.rsplit_once('/').is_some_and(|(d, _)| {
-                                d == suffix || d.ends_with(&format!("/{suffix}"))
-                            })
-                    })
-                    .collect();
-                hits.sort();
-                found.extend(hits.into_iter().take(50).cloned());
+                let hits = go_packages.files(&suffix);
+                found.extend(hits.iter().take(50).map(|h| (*h).clone()));
             }
         }
         Language::Ruby => {
@@ -234,6 +268,22 @@ mod tests {
             ]
         );
         assert_eq!(python_module("a/b/c", "..x.y"), "a/b/x/y");
+    }
+
+    #[test]
+    fn go_imports_resolve_by_the_last_two_directories_only() {
+        let k = known(&[
+            "svc/internal/store/b.go",
+            "svc/internal/store/a.go",
+            "other/store/y.go",
+            "internal/storex/z.go",
+            "store.go",
+        ]);
+        let go = "import \"example.com/app/internal/store\"\n";
+        assert_eq!(
+            imports("cmd/main.go", Language::Go, go, &k),
+            ["svc/internal/store/a.go", "svc/internal/store/b.go"]
+        );
     }
 
     #[test]

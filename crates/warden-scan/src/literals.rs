@@ -1,0 +1,464 @@
+//! The literals a rule's matches cannot do without, read from its pattern.
+//!
+//! Most rules cannot match without some literal text: `\beval\(` needs `eval(`,
+//! `request\.(?:args|form)` needs `request.args` or `request.form`. For each rule a
+//! set of such literals is derived from its pattern's syntax tree, so that every match
+//! contains at least one of them, with how far before it a match may start. The
+//! analysis only ever over-approximates (literals are folded to ASCII lower case, to be
+//! searched case-insensitively), so a rule it rules out can never have matched.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+use std::collections::BTreeSet;
+
+/// Largest set of exact strings kept while combining; beyond it, the analysis falls
+/// back to a required literal of one part.
+const MAX_EXACT: usize = 64;
+/// Largest class expanded into its members (`[Kk]`, `["']`); larger ones are "anything".
+const MAX_CLASS: u32 = 16;
+/// Literals shorter than this occur in nearly every file: a rule whose best literals
+/// are this short is treated as having none.
+const MIN_LITERAL: usize = 3;
+/// Literals kept per rule: past this the search costs more than the regex it saves.
+const MAX_LITERALS: usize = 256;
+
+type Set = BTreeSet<Vec<u8>>;
+
+/// Literals of which every match of a rule contains one, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Literals {
+    /// Lower-cased; searched ASCII case-insensitively.
+    pub set: Vec<Vec<u8>>,
+    /// At most this many bytes lie between the start of a match and the start of its
+    /// literal (`None`: unbounded). With a small lead, matches need only be looked for
+    /// just before each place a literal occurs, not across the whole file.
+    pub lead: Option<usize>,
+    /// No newline lies between the start of a match and its literal: matches need only
+    /// be looked for from the start of the literal's line.
+    pub same_line: bool,
+    /// No match holds a newline: matches need only be looked for on lines with a literal.
+    pub single_line: bool,
+}
+
+/// A requirement: every match holds one of `set`, starting at most `lead` bytes in
+/// and (if `same_line`) on the line the match starts on.
+#[derive(Clone)]
+struct Req {
+    set: Set,
+    lead: Option<usize>,
+    same_line: bool,
+}
+
+/// What is known of the strings a piece of a pattern matches.
+struct Info {
+    /// Exactly these strings (lower-cased), when few enough to list.
+    exact: Option<Set>,
+    /// The best known requirement.
+    required: Option<Req>,
+}
+
+impl Info {
+    fn unknown() -> Info {
+        Info {
+            exact: None,
+            required: None,
+        }
+    }
+
+    fn exact(set: Set) -> Info {
+        let required = usable(&set).then(|| Req {
+            set: set.clone(),
+            lead: Some(0),
+            same_line: true,
+        });
+        Info {
+            required,
+            exact: Some(set),
+        }
+    }
+
+    /// The best requirement every match meets.
+    fn best(&self) -> Option<Req> {
+        let exact = self.exact.as_ref().filter(|s| usable(s)).map(|set| Req {
+            set: set.clone(),
+            lead: Some(0),
+            same_line: true,
+        });
+        better(exact, self.required.clone())
+    }
+}
+
+/// A set can serve as a requirement only if none of its strings is empty.
+fn usable(set: &Set) -> bool {
+    !set.is_empty() && set.iter().all(|s| !s.is_empty())
+}
+
+/// The more selective of two requirements: longer shortest literal, then fewer
+/// literals (filtering rules out matters more than where matches start), then the
+/// smaller lead.
+fn better(a: Option<Req>, b: Option<Req>) -> Option<Req> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let key = |r: &Req| {
+                let shortest = r.set.iter().map(Vec::len).min().unwrap_or(0);
+                (
+                    shortest,
+                    usize::MAX - r.set.len(),
+                    usize::MAX - r.lead.unwrap_or(usize::MAX),
+                )
+            };
+            Some(if key(&b) > key(&a) { b } else { a })
+        }
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// `req` as seen from a prefix at most `offset` bytes long (`None`: unbounded), which
+/// holds no newline if `newline_free`.
+fn shifted(req: Req, offset: Option<usize>, newline_free: bool) -> Req {
+    let lead = req.lead.zip(offset).map(|(l, o)| l.saturating_add(o));
+    Req {
+        set: req.set,
+        lead,
+        same_line: req.same_line && newline_free,
+    }
+}
+
+/// Whether `hir` can match a string holding a newline.
+fn matches_newline(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(lit) => lit.0.contains(&b'\n'),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| r.start() <= '\n' && '\n' <= r.end()),
+        HirKind::Repetition(rep) => matches_newline(&rep.sub),
+        HirKind::Capture(cap) => matches_newline(&cap.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(matches_newline),
+    }
+}
+
+/// Literals of which every match of `hir` contains at least one, lower-cased; `None`
+/// when no useful set is known (the rule must run on every file).
+pub fn required_literals(hir: &Hir) -> Option<Literals> {
+    let req = analyse(hir).best()?;
+    let shortest = req.set.iter().map(Vec::len).min()?;
+    if shortest < MIN_LITERAL || req.set.len() > MAX_LITERALS {
+        return None;
+    }
+    Some(Literals {
+        set: req.set.into_iter().collect(),
+        lead: req.lead,
+        same_line: req.same_line,
+        single_line: !matches_newline(hir),
+    })
+}
+
+fn analyse(hir: &Hir) -> Info {
+    match hir.kind() {
+        // Zero-width: matches the empty string, so it joins its neighbours' literals.
+        HirKind::Empty | HirKind::Look(_) => Info::exact(Set::from([Vec::new()])),
+        HirKind::Literal(lit) => Info::exact(Set::from([lit.0.to_ascii_lowercase()])),
+        HirKind::Class(class) => class_members(class).map_or_else(Info::unknown, Info::exact),
+        HirKind::Capture(cap) => analyse(&cap.sub),
+        HirKind::Repetition(rep) => {
+            if rep.min == 0 {
+                return Info::unknown();
+            }
+            let sub = analyse(&rep.sub);
+            // `x{6,}` needs `xxxxxx`: the sub-expression's strings, `min` times over.
+            let mut power = sub.exact.clone();
+            for _ in 1..rep.min {
+                power = match (&power, &sub.exact) {
+                    (Some(p), Some(e)) if p.len() * e.len() <= MAX_EXACT => Some(product(p, e)),
+                    _ => None,
+                };
+            }
+            if rep.max == Some(rep.min) {
+                if let Some(power) = power {
+                    return Info::exact(power);
+                }
+            }
+            // Both start with the first repetition, where the match starts.
+            let power = power.filter(usable).map(|set| Req {
+                set,
+                lead: Some(0),
+                same_line: true,
+            });
+            Info {
+                exact: None,
+                required: better(power, sub.best()),
+            }
+        }
+        HirKind::Concat(subs) => concat(subs),
+        HirKind::Alternation(subs) => alternation(subs),
+    }
+}
+
+/// A class's members, lower-cased, when there are few of them.
+fn class_members(class: &Class) -> Option<Set> {
+    let mut set = Set::new();
+    match class {
+        Class::Bytes(c) => {
+            let count: u32 = c
+                .ranges()
+                .iter()
+                .map(|r| u32::from(r.end() - r.start()) + 1)
+                .sum();
+            if count == 0 || count > MAX_CLASS {
+                return None;
+            }
+            for r in c.ranges() {
+                for b in r.start()..=r.end() {
+                    set.insert(vec![b.to_ascii_lowercase()]);
+                }
+            }
+        }
+        Class::Unicode(c) => {
+            let count: u32 = c
+                .ranges()
+                .iter()
+                .map(|r| u32::from(r.end()) - u32::from(r.start()) + 1)
+                .sum();
+            if count == 0 || count > MAX_CLASS {
+                return None;
+            }
+            for r in c.ranges() {
+                for ch in r.start()..=r.end() {
+                    let mut buf = [0; 4];
+                    let bytes = ch.encode_utf8(&mut buf).as_bytes();
+                    set.insert(bytes.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    Some(set)
+}
+
+/// Runs of parts with exact strings are multiplied out while small; the best
+/// requirement of any run or part holds for the whole, its lead grown by the longest
+/// the parts before it can be.
+fn concat(subs: &[Hir]) -> Info {
+    // The current run of exact parts, and how far into a match it may start.
+    let mut run: Option<Set> = Some(Set::from([Vec::new()]));
+    let mut run_at = (Some(0), true);
+    // How far into a match the current part may start, and whether no newline can
+    // come before it.
+    let mut at: (Option<usize>, bool) = (Some(0), true);
+    let mut best: Option<Req> = None;
+    let mut broken = false;
+    let keep_run = |best: &mut Option<Req>, run: &Option<Set>, at: (Option<usize>, bool)| {
+        if let Some(set) = run.as_ref().filter(|s| usable(s)) {
+            let req = Req {
+                set: set.clone(),
+                lead: at.0,
+                same_line: at.1,
+            };
+            *best = better(best.take(), Some(req));
+        }
+    };
+    for sub in subs {
+        let info = analyse(sub);
+        match (&run, &info.exact) {
+            (Some(r), Some(e)) if r.len() * e.len() <= MAX_EXACT => {
+                run = Some(product(r, e));
+            }
+            _ => {
+                broken = true;
+                keep_run(&mut best, &run, run_at);
+                let child = info.best().map(|req| shifted(req, at.0, at.1));
+                best = better(best.take(), child);
+                run = Some(
+                    info.exact
+                        .clone()
+                        .unwrap_or_else(|| Set::from([Vec::new()])),
+                );
+                // Without exact strings, the next run starts after this part.
+                run_at = if info.exact.is_some() {
+                    at
+                } else {
+                    after(at, sub)
+                };
+            }
+        }
+        at = after(at, sub);
+    }
+    if !broken {
+        return Info::exact(run.unwrap_or_default());
+    }
+    keep_run(&mut best, &run, run_at);
+    Info {
+        exact: None,
+        required: best,
+    }
+}
+
+/// Where the part after `sub` may start, given where `sub` may.
+fn after(at: (Option<usize>, bool), sub: &Hir) -> (Option<usize>, bool) {
+    let offset =
+        at.0.zip(sub.properties().maximum_len())
+            .map(|(o, l)| o.saturating_add(l));
+    (offset, at.1 && !matches_newline(sub))
+}
+
+fn product(a: &Set, b: &Set) -> Set {
+    let mut out = Set::new();
+    for x in a {
+        for y in b {
+            let mut s = x.clone();
+            s.extend_from_slice(y);
+            out.insert(s);
+        }
+    }
+    out
+}
+
+/// Every branch must contribute a requirement, or the alternation has none.
+fn alternation(subs: &[Hir]) -> Info {
+    let infos: Vec<Info> = subs.iter().map(analyse).collect();
+    let exact = infos
+        .iter()
+        .map(|i| i.exact.as_ref())
+        .try_fold(Set::new(), |mut acc, e| {
+            acc.extend(e?.iter().cloned());
+            (acc.len() <= MAX_EXACT).then_some(acc)
+        });
+    let required = infos.iter().map(Info::best).try_fold(
+        Req {
+            set: Set::new(),
+            lead: Some(0),
+            same_line: true,
+        },
+        |mut acc, r| {
+            let r = r?;
+            acc.set.extend(r.set);
+            acc.lead = acc.lead.zip(r.lead).map(|(a, b)| a.max(b));
+            acc.same_line &= r.same_line;
+            Some(acc)
+        },
+    );
+    Info { exact, required }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(pattern: &str) -> Option<Vec<String>> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .expect("parses");
+        required_literals(&hir).map(|v| {
+            v.set
+                .into_iter()
+                .map(|l| String::from_utf8(l).expect("utf8"))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn literals_of_common_shapes() {
+        assert_eq!(lits(r"\beval\("), Some(vec!["eval(".into()]));
+        assert_eq!(
+            lits(r"request\.(?:args|form)\b"),
+            Some(vec!["request.args".into(), "request.form".into()])
+        );
+        // Case-insensitive parts fold to lower case instead of multiplying out.
+        assert_eq!(lits(r"(?i)PassWord\s*="), Some(vec!["password".into()]));
+        // The most selective part of a concatenation wins.
+        assert_eq!(
+            lits(r"\bos\.system\s*\(\s*[^)]*\+"),
+            Some(vec!["os.system".into()])
+        );
+        // Every branch of an alternation must contribute.
+        // Repetitions multiply out what they must repeat.
+        assert_eq!(lits(r"x{6,}"), Some(vec!["xxxxxx".into()]));
+        assert_eq!(lits(r"(?:ab){2}c"), Some(vec!["ababc".into()]));
+        assert_eq!(
+            lits(r"\bpickle\.loads\(|\byaml\.load\("),
+            Some(vec!["pickle.loads(".into(), "yaml.load(".into()])
+        );
+    }
+
+    #[test]
+    fn no_literal_means_always_run() {
+        assert_eq!(lits(r"[A-Z2-7]{16}"), None);
+        assert_eq!(
+            lits(r"(?:eval\()?x"),
+            None,
+            "an optional part requires nothing"
+        );
+        assert_eq!(lits(r"eval\(|\w+\("), None, "a branch without literal");
+        assert_eq!(
+            lits(r"a\(\s*b"),
+            None,
+            "literals shorter than 3 bytes are useless"
+        );
+    }
+
+    fn lead(pattern: &str) -> Option<usize> {
+        where_(pattern).0
+    }
+
+    fn where_(pattern: &str) -> (Option<usize>, bool) {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .expect("parses");
+        let lits = required_literals(&hir).expect("has literals");
+        (lits.lead, lits.same_line)
+    }
+
+    #[test]
+    fn patterns_that_cannot_match_a_newline_are_single_line() {
+        let single = |p: &str| {
+            let hir = regex_syntax::ParserBuilder::new()
+                .unicode(false)
+                .utf8(false)
+                .build()
+                .parse(p)
+                .expect("parses");
+            required_literals(&hir).expect("has literals").single_line
+        };
+        assert!(
+            single(r"(?m)^[ \t]*debug[ \t]*=[^\n]*"),
+            "no class here holds \\n"
+        );
+        assert!(!single(r"password\s*="), "\\s holds \\n");
+        assert!(!single(r"eval\([^)]*\)"), "a negated class holds \\n");
+    }
+
+    #[test]
+    fn a_prefix_without_newlines_keeps_matches_on_the_literal_line() {
+        assert_eq!(where_(r"(?i)\b(?:[a-z0-9]+_)*password"), (None, true));
+        assert_eq!(where_(r"(?m)^[ \t]*@\w+\.route\("), (None, true));
+        assert_eq!(where_(r"\s*=\s*eval\("), (None, false), "\\s holds \\n");
+        assert_eq!(where_(r"[^;]{0,9}eval\("), (Some(9), false));
+        assert_eq!(where_(r"\beval\(|\w*exec\("), (None, true));
+        assert_eq!(where_(r"\beval\(|\s*exec\("), (None, false));
+    }
+
+    #[test]
+    fn leads_bound_how_far_a_match_starts_before_its_literal() {
+        assert_eq!(lead(r"\beval\("), Some(0));
+        assert_eq!(lead(r"(?:^|[^\w])gets\("), Some(1));
+        assert_eq!(lead(r#"["']?\s?password"#), Some(2));
+        // Unbounded before the literal: a match may start anywhere before it.
+        assert_eq!(lead(r"\w*password"), None);
+        assert_eq!(lead(r"\s*=\s*eval\("), None);
+        // An alternation is as far as its furthest branch.
+        assert_eq!(lead(r"eval\(|\b[ab]{0,3}exec\("), Some(3));
+        // Inside a repetition, the first round is where the match starts.
+        assert_eq!(lead(r"(?:x?secret)+"), Some(1));
+    }
+}

@@ -1,0 +1,175 @@
+//! Looking for a rule's matches only where they can start: just before its literals.
+//!
+//! A rule's regex, run over a whole file, costs time in proportion to the file. When
+//! the prefilter knows where the rule's literals occur and the pattern says a match
+//! starts at most so many bytes before its literal, or on the literal's line, only
+//! those offsets need trying, each with an anchored search, which stops as soon as
+//! the pattern cannot go on. For the common case, a literal or two in a file of
+//! thousands of lines, that is a few dozen short tries instead of a full pass.
+
+use regex_automata::{meta, Anchored, Input};
+
+/// One anchored try costs about as much as running a rule's automaton over this many
+/// bytes: fewer tries than the file's length over this, and trying wins.
+const BYTES_PER_TRY: usize = 64;
+
+/// How far before its literal a match of a rule may start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lead {
+    /// At most this many bytes (`None`: unbounded).
+    pub max: Option<usize>,
+    /// Never before the start of the literal's line.
+    pub same_line: bool,
+    /// No match spans lines.
+    pub single_line: bool,
+}
+
+/// For each literal occurrence in `at` (ascending), the first and last offset at which
+/// a match holding it may start; `None` when that is too many offsets to try one by
+/// one, or unbounded. Both ends grow with the occurrence, so the windows are in order.
+pub(crate) fn start_windows(
+    content: &[u8],
+    at: &[usize],
+    lead: Lead,
+) -> Option<Vec<(usize, usize)>> {
+    if lead.max.is_none() && !lead.same_line {
+        return None;
+    }
+    let budget = content.len() / BYTES_PER_TRY;
+    let mut tries = 0;
+    let mut windows = Vec::with_capacity(at.len());
+    for &literal in at {
+        let remaining = budget.checked_sub(tries)?;
+        let mut first = lead.max.map_or(0, |l| literal.saturating_sub(l));
+        if lead.same_line {
+            // Look for the line's start only as far back as the budget reaches.
+            let from = first.max(literal.saturating_sub(remaining));
+            match memchr::memrchr(b'\n', &content[from..literal]) {
+                Some(i) => first = first.max(from + i + 1),
+                None if from > first => return None,
+                None => {}
+            }
+        }
+        tries += literal - first + 1;
+        if tries > budget {
+            return None;
+        }
+        windows.push((first, literal));
+    }
+    Some(windows)
+}
+
+/// The matches `find_iter` would give, found by trying only the offsets in `windows`
+/// (from [`start_windows`]): no match can start elsewhere. Offsets are tried in order
+/// and each at most once, so the first match found is the leftmost, and a match ends
+/// the tries it overlaps, as in an ordinary search.
+pub(crate) fn near_literals<'a>(
+    regex: &'a meta::Regex,
+    content: &'a [u8],
+    windows: Vec<(usize, usize)>,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut next = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while let Some(&(first, last)) = windows.get(i) {
+            for start in first.max(next)..=last {
+                next = start + 1;
+                let input = Input::new(content).range(start..).anchored(Anchored::Yes);
+                if let Some(m) = regex.search(&input) {
+                    // Matches hold a literal, so are never empty.
+                    next = m.end().max(start + 1);
+                    return Some((start, m.end()));
+                }
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
+/// The lines (start, end without the newline) holding the occurrences in `at`
+/// (ascending), once each; `None` when together they are more than half the text,
+/// and a search of the whole is as cheap.
+pub(crate) fn literal_lines(content: &[u8], at: &[usize]) -> Option<Vec<(usize, usize)>> {
+    let budget = content.len() / 2;
+    let mut bytes = 0;
+    let mut lines: Vec<(usize, usize)> = Vec::new();
+    for &literal in at {
+        if lines.last().is_some_and(|&(_, end)| literal <= end) {
+            continue;
+        }
+        let start = memchr::memrchr(b'\n', &content[..literal]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &content[literal..]).map_or(content.len(), |i| literal + i);
+        bytes += end - start;
+        if bytes > budget {
+            return None;
+        }
+        lines.push((start, end));
+    }
+    Some(lines)
+}
+
+/// The matches `find_iter` would give for a pattern that cannot match a newline,
+/// found by searching only `lines` (from [`literal_lines`]): its matches lie within
+/// one line, and only lines with a literal can hold one. The search sees the whole
+/// text around each line, so `^`, `$` and `\b` judge the line's edges as before.
+pub(crate) fn on_lines<'a>(
+    regex: &'a meta::Regex,
+    content: &'a [u8],
+    lines: Vec<(usize, usize)>,
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut i = 0;
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(&(start, end)) = lines.get(i) {
+            let from_here = from.max(start);
+            if from_here <= end {
+                let input = Input::new(content).range(from_here..end);
+                if let Some(m) = regex.search(&input) {
+                    from = m.end().max(m.start() + 1);
+                    return Some((m.start(), m.end()));
+                }
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_windows_stop_at_the_line_start_and_the_budget() {
+        let content = format!("ab\ncd password\n{}", " ".repeat(640));
+        let at = content.find("password").expect("present");
+        let same_line = Lead {
+            max: None,
+            same_line: true,
+            single_line: false,
+        };
+        assert_eq!(
+            start_windows(content.as_bytes(), &[at], same_line),
+            Some(vec![(3, at)])
+        );
+        let bounded = Lead {
+            max: Some(2),
+            same_line: false,
+            single_line: false,
+        };
+        assert_eq!(
+            start_windows(content.as_bytes(), &[at], bounded),
+            Some(vec![(at - 2, at)])
+        );
+        let unbounded = Lead {
+            max: None,
+            same_line: false,
+            single_line: false,
+        };
+        assert_eq!(start_windows(content.as_bytes(), &[at], unbounded), None);
+        // A line longer than the budget allows is searched whole.
+        let long = format!("{}password", "x".repeat(600));
+        assert_eq!(start_windows(long.as_bytes(), &[600], same_line), None);
+    }
+}

@@ -1,0 +1,179 @@
+//! Which rules could match a file at all, decided by literals instead of regexes.
+//!
+//! The literals of every rule of a language (see [`crate::literals`]) go into one
+//! Aho-Corasick automaton. One pass over a file says which rules are worth running,
+//! and where their literals occur; the rest are skipped without touching their regex.
+//! A rule without a useful literal runs on every file.
+
+use crate::literals::Literals;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::collections::HashMap;
+
+/// The literals of many rules in one automaton: which rules may match a text, and
+/// where their literals are.
+#[derive(Debug)]
+pub struct Prefilter {
+    /// `None` when no rule has a literal: every rule always runs.
+    searcher: Option<AhoCorasick>,
+    /// Per literal of `searcher`: the rules (caller's indices) it lets run.
+    rules_of: Vec<Vec<usize>>,
+    /// Per rule: its literals (ids in `searcher`); empty for rules that always run.
+    literals_of: Vec<Vec<u32>>,
+    /// Rules without a literal: they run on every text.
+    always: Vec<usize>,
+}
+
+/// At most this many literal occurrences are remembered per text; past it, texts are
+/// searched whole (a file made of one literal gains nothing from its positions).
+const MAX_OCCURRENCES: usize = 1 << 16;
+
+/// What a pass of a [`Prefilter`] over one text found.
+#[derive(Debug)]
+pub struct Found {
+    /// Rules that may match, ascending.
+    pub candidates: Vec<usize>,
+    /// (literal id, start offset) of every literal occurrence, sorted; `None` past
+    /// [`MAX_OCCURRENCES`].
+    occurrences: Option<Vec<(u32, u32)>>,
+}
+
+impl Prefilter {
+    /// `literals[i]` is rule `i`'s requirement (`None`: always runs).
+    pub fn new(literals: &[Option<&Literals>]) -> Prefilter {
+        let mut index: HashMap<&[u8], u32> = HashMap::new();
+        let mut patterns: Vec<&[u8]> = Vec::new();
+        let mut rules_of: Vec<Vec<usize>> = Vec::new();
+        let mut literals_of: Vec<Vec<u32>> = vec![Vec::new(); literals.len()];
+        let mut always = Vec::new();
+        for (rule, lits) in literals.iter().enumerate() {
+            let Some(lits) = lits else {
+                always.push(rule);
+                continue;
+            };
+            for lit in &lits.set {
+                let id = *index.entry(lit.as_slice()).or_insert_with(|| {
+                    patterns.push(lit.as_slice());
+                    rules_of.push(Vec::new());
+                    u32::try_from(patterns.len() - 1).unwrap_or(u32::MAX)
+                });
+                rules_of[id as usize].push(rule);
+                literals_of[rule].push(id);
+            }
+        }
+        let searcher = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&patterns)
+                .ok()
+        };
+        if searcher.is_none() {
+            // Cannot build (too large): every rule runs, which is slower but still right.
+            always = (0..literals.len()).collect();
+            rules_of.clear();
+            literals_of.iter_mut().for_each(Vec::clear);
+        }
+        Prefilter {
+            searcher,
+            rules_of,
+            literals_of,
+            always,
+        }
+    }
+
+    /// One pass over `text`: the rules that may match it, and where their literals are.
+    pub fn scan(&self, text: &[u8]) -> Found {
+        let mut on = vec![false; self.literals_of.len()];
+        for &r in &self.always {
+            on[r] = true;
+        }
+        let mut occurrences = Some(Vec::new());
+        if let Some(ac) = &self.searcher {
+            let mut seen = vec![false; self.rules_of.len()];
+            for m in ac.find_overlapping_iter(text) {
+                let id = m.pattern().as_u32();
+                if let Some(occ) = &mut occurrences {
+                    match u32::try_from(m.start()) {
+                        Ok(start) if occ.len() < MAX_OCCURRENCES => occ.push((id, start)),
+                        _ => occurrences = None,
+                    }
+                }
+                if !seen[id as usize] {
+                    seen[id as usize] = true;
+                    for &r in &self.rules_of[id as usize] {
+                        on[r] = true;
+                    }
+                }
+            }
+        }
+        if let Some(occ) = &mut occurrences {
+            occ.sort_unstable();
+        }
+        Found {
+            candidates: on
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &b)| b.then_some(i))
+                .collect(),
+            occurrences,
+        }
+    }
+
+    /// The rules that may match `text`, ascending.
+    #[cfg(test)]
+    pub fn candidates(&self, text: &[u8]) -> Vec<usize> {
+        self.scan(text).candidates
+    }
+
+    /// Where `rule`'s literals start in the text `found` came from, ascending; `None`
+    /// if not known (the rule has no literals, or the text had too many).
+    pub fn occurrences(&self, found: &Found, rule: usize) -> Option<Vec<usize>> {
+        let occ = found.occurrences.as_ref()?;
+        let ids = &self.literals_of[rule];
+        if ids.is_empty() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for &id in ids {
+            let from = occ.partition_point(|&(i, _)| i < id);
+            let to = occ.partition_point(|&(i, _)| i <= id);
+            out.extend(occ[from..to].iter().map(|&(_, at)| at as usize));
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefilter_selects_rules_by_literal_in_any_case() {
+        let eval = Literals {
+            set: vec![b"eval(".to_vec()],
+            lead: Some(0),
+            same_line: true,
+            single_line: true,
+        };
+        let secret = Literals {
+            set: vec![b"password".to_vec(), b"secret".to_vec()],
+            lead: None,
+            same_line: false,
+            single_line: false,
+        };
+        let pf = Prefilter::new(&[Some(&eval), Some(&secret), None]);
+        assert_eq!(pf.candidates(b"x = 1"), vec![2]);
+        assert_eq!(pf.candidates(b"EVAL(x); SECRET = 1"), vec![0, 1, 2]);
+        assert_eq!(pf.candidates(b"my_password"), vec![1, 2]);
+        let text = b"Secret, eval(a), password=secret";
+        let found = pf.scan(text);
+        assert_eq!(pf.occurrences(&found, 0), Some(vec![8]));
+        assert_eq!(pf.occurrences(&found, 1), Some(vec![0, 17, 26]));
+        assert_eq!(pf.occurrences(&found, 2), None, "no literals, no positions");
+    }
+}
