@@ -133,3 +133,36 @@ fn a_file_of_detection_patterns_ranks_below_the_code_it_would_flag() {
     let demoted = t.scan_json(&[]);
     assert_eq!(candidate_paths(&demoted), vec!["app/weak.py".to_string()]);
 }
+
+/// A request value that reaches a shell through variables, over several lines.
+const FLOW_PY: &str = "import subprocess\nfrom flask import Flask, request\n\napp = Flask(__name__)\n\n\n\
+@app.route(\"/ping\")\ndef ping():\n    host = request.args.get(\"host\", \"\")\n    target = host.strip()\n    \
+command = \"ping -c 1 \" + target\n    return subprocess.check_output(command, shell=True)\n";
+/// The same dangerous call, fed by a parameter nobody outside controls (as far as a
+/// scan can tell).
+const BARE_PY: &str = "import subprocess\n\n\ndef run_maintenance(command):\n    \
+return subprocess.check_output(command, shell=True)\n";
+
+#[test]
+fn a_tainted_flow_ranks_above_a_bare_dangerous_call_and_says_why() {
+    let t = Tree::new();
+    t.write("app/bare.py", BARE_PY);
+    t.write("app/flow.py", FLOW_PY);
+    let scan = t.scan_json(&[]);
+    assert_eq!(
+        candidate_paths(&scan),
+        vec!["app/flow.py".to_string(), "app/bare.py".to_string()]
+    );
+    assert!(score_of(&scan, "app/flow.py") > 2.0 * score_of(&scan, "app/bare.py"));
+    let labels: Vec<&str> = scan["candidates"][0]["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .filter_map(|h| h["snippet"].as_str())
+        .collect();
+    assert!(
+        labels.iter().any(|l| l.contains("request value")
+            && l.contains("reaches subprocess.check_output (line 12)")),
+        "{labels:?}"
+    );
+}
