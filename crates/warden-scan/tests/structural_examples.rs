@@ -157,6 +157,35 @@ fn a_sink_with_constant_arguments_refutes_its_line() {
 }
 
 #[test]
+fn a_sink_fed_by_the_objects_own_state_is_not_refuted() {
+    let packs = builtin_packs().expect("structural packs parse");
+    let pack = packs
+        .iter()
+        .find(|p| p.id == "javascript-flow")
+        .expect("javascript pack");
+    let all: Vec<usize> = (0..pack.rules.len()).collect();
+    // The table name comes from the options a caller gave the store: a method reading
+    // it is no constant, so the query line keeps its line-based hits.
+    let src = "module.exports = function (options) {\n\
+               function Store() { this.table = options.table; }\n\
+               Store.prototype.destroy = function (sid, fn) {\n\
+               this.query('DELETE FROM ' + this.quotedTable() + ' WHERE sid = $1', [sid], fn);\n\
+               this.query('DELETE FROM sessions WHERE sid = $1', [sid], fn);\n\
+               };\n\
+               return Store;\n\
+               };\n";
+    let a = analyze(
+        warden_scan::Language::JavaScript,
+        src.as_bytes(),
+        &pack.rules,
+        &all,
+    );
+    let refuted = |line: u32| a.refuted.iter().any(|(l, _)| *l == line);
+    assert!(!refuted(4), "{:?}", a.refuted);
+    assert!(refuted(5), "a constant query is refuted: {:?}", a.refuted);
+}
+
+#[test]
 fn deeply_nested_code_does_not_overflow_the_stack() {
     let packs = builtin_packs().expect("structural packs parse");
     let pack = packs

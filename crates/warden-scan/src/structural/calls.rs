@@ -170,9 +170,17 @@ impl<'a> Walker<'a> {
         v.nonconst = true;
         // A call of constants on a known or static receiver yields no outside data; a
         // bare call without arguments (`get_input()`) may return anything.
+        // A method of the current object that the file does not summarise reads its
+        // state (`this.quotedTable()` from options the caller gave): not provably safe.
+        // Reflection on its type (`this.getClass()`) reads no data.
+        let own_method = ["this.", "self.", "$this."].iter().any(|p| {
+            raw.strip_prefix(p)
+                .is_some_and(|m| m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        }) && !matches!(method.as_str(), "getClass" | "__class__" | "constructor");
         v.free = args.iter().any(|a| a.val.free)
             || recv.as_ref().is_some_and(|r| r.free)
-            || (recv_node.is_none() && args.is_empty());
+            || (recv_node.is_none() && args.is_empty())
+            || own_method;
         if formatter && stringy && v.built.is_none() {
             if let Some(name) = &name {
                 v.built = Some((line, name.clone()));

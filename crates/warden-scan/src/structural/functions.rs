@@ -178,6 +178,11 @@ impl<'a> Walker<'a> {
         };
         let end = body.start_byte().min(start + 2000);
         let mut h = normalize(self.src.get(start..end).unwrap_or(""));
+        if self.is_exported(n) {
+            // Library code: a module's callers choose these arguments (`handlers` can
+            // match this marker).
+            h.insert_str(0, "export ");
+        }
         if let Some(call) = n
             .parent()
             .filter(|p| p.kind() == "arguments")
@@ -192,6 +197,31 @@ impl<'a> Walker<'a> {
             }
         }
         h
+    }
+
+    /// Whether a JavaScript/TypeScript function is part of its module's interface:
+    /// declared in an `export` statement, or assigned (directly or as a property of an
+    /// object) to `module.exports` / `exports.x`.
+    fn is_exported(&self, n: Node<'a>) -> bool {
+        let mut at = n;
+        for _ in 0..4 {
+            let Some(p) = at.parent() else {
+                return false;
+            };
+            match p.kind() {
+                "export_statement" => return true,
+                "assignment_expression" => {
+                    let left = p
+                        .child_by_field_name("left")
+                        .map(|l| self.text(l))
+                        .unwrap_or("");
+                    return left.starts_with("module.exports") || left.starts_with("exports.");
+                }
+                "variable_declarator" | "lexical_declaration" | "pair" | "object" => at = p,
+                _ => return false,
+            }
+        }
+        false
     }
 }
 
