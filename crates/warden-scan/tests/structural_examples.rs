@@ -59,6 +59,7 @@ fn every_structural_pack_has_rules_and_negatives() {
         "go-flow",
         "java-flow",
         "php-flow",
+        "c-struct",
     ] {
         let pack = packs
             .iter()

@@ -1,0 +1,612 @@
+//! What the checks know about a file and about one function of it: constants,
+//! fixed-size arrays, which variables hold input, and which are bounds-checked.
+
+use super::syntax::{call, descendants, fold, mentions, path_of, string_value, strip, text};
+use std::collections::{HashMap, HashSet};
+use tree_sitter::Node;
+
+/// Calls whose result is input (environment, standard input).
+const INPUT_RESULTS: &[&str] = &[
+    "getenv",
+    "secure_getenv",
+    "getchar",
+    "fgetc",
+    "getc",
+    "getpass",
+];
+/// Calls that fill an argument with input: (name, first filled argument, every later one too).
+const INPUT_FILLS: &[(&str, usize, bool)] = &[
+    ("gets", 0, false),
+    ("fgets", 0, false),
+    ("getline", 0, false),
+    ("getdelim", 0, false),
+    ("read", 1, false),
+    ("recv", 1, false),
+    ("recvfrom", 1, false),
+    ("fread", 0, false),
+    ("scanf", 1, true),
+    ("fscanf", 2, true),
+    ("wscanf", 1, true),
+];
+/// Calls copying their other arguments into the first.
+const COPIES: &[&str] = &[
+    "strcpy",
+    "strncpy",
+    "strcat",
+    "strncat",
+    "memcpy",
+    "memmove",
+    "sprintf",
+    "snprintf",
+    "vsprintf",
+    "vsnprintf",
+    "strlcpy",
+    "strlcat",
+    "sscanf",
+];
+
+/// Facts about the whole file.
+pub(crate) struct FileFacts<'t> {
+    pub src: &'t str,
+    /// `#define NAME 42` and `enum { NAME = 42 }`.
+    pub defines: HashMap<String, i64>,
+    /// File-level arrays with a constant length: (elements, bytes of one if known).
+    pub arrays: HashMap<String, (i64, Option<i64>)>,
+    /// File-level variables initialised with a string literal (constant formats).
+    pub literals: HashSet<String>,
+    pub functions: Vec<Node<'t>>,
+    /// Functions of the file that free their parameter i.
+    pub frees_param: HashMap<String, Vec<usize>>,
+    /// Functions of the file called somewhere with input in parameter i (bit i).
+    pub tainted_params: HashMap<String, u64>,
+}
+
+impl<'t> FileFacts<'t> {
+    pub fn collect(src: &'t str, root: Node<'t>) -> FileFacts<'t> {
+        let mut f = FileFacts {
+            src,
+            defines: HashMap::new(),
+            arrays: HashMap::new(),
+            literals: HashSet::new(),
+            functions: Vec::new(),
+            frees_param: HashMap::new(),
+            tainted_params: HashMap::new(),
+        };
+        let mut globals = Vec::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            match n.kind() {
+                "function_definition" => {
+                    f.functions.push(n);
+                    continue;
+                }
+                "preproc_def" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    if let (Some(name), Some(v)) = (name, value) {
+                        let v = v.trim_start_matches('(').trim_end_matches(')');
+                        if let Some(i) = super::syntax::parse_int(v) {
+                            f.defines.insert(name.to_string(), i);
+                        }
+                    }
+                }
+                "enumerator" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value");
+                    if let (Some(name), Some(v)) = (name, value) {
+                        if let Some(i) = super::syntax::parse_int(text(src, v)) {
+                            f.defines.insert(name.to_string(), i);
+                        }
+                    }
+                }
+                "declaration" => globals.push(n),
+                _ => {}
+            }
+            let mut c = n.walk();
+            let kids: Vec<Node> = n.named_children(&mut c).collect();
+            stack.extend(kids.into_iter().rev());
+        }
+        f.functions.sort_by_key(|n| n.start_byte());
+        let (mut arrays, mut literals) = (HashMap::new(), HashSet::new());
+        for d in globals {
+            declared(
+                src,
+                d,
+                &f.defines,
+                &mut arrays,
+                &mut literals,
+                &mut HashMap::new(),
+            );
+        }
+        f.arrays = arrays;
+        f.literals = literals;
+        for func in &f.functions {
+            let (name, params, _) = signature(src, *func);
+            let Some(body) = func.child_by_field_name("body") else {
+                continue;
+            };
+            let mut freed = Vec::new();
+            for n in descendants(body) {
+                let arg = match call(src, n) {
+                    Some((c, args)) if c == "free" => args.first().copied(),
+                    _ if n.kind() == "delete_expression" => n.named_child(0),
+                    _ => None,
+                };
+                let Some(p) = arg.and_then(|a| path_of(src, a)) else {
+                    continue;
+                };
+                if let Some(i) = params.iter().position(|(pn, _)| *pn == p) {
+                    freed.push(i);
+                }
+            }
+            if !freed.is_empty() {
+                f.frees_param.insert(name, freed);
+            }
+        }
+        // Input handed to a function of the file taints its parameter; two rounds
+        // follow it two calls deep.
+        for _ in 0..2 {
+            let mut next = f.tainted_params.clone();
+            for func in &f.functions {
+                let fx = Func::new(&f, *func);
+                for n in descendants(fx.body) {
+                    let Some((callee, args)) = call(src, n) else {
+                        continue;
+                    };
+                    for (i, a) in args.iter().enumerate().take(64) {
+                        if fx.is_input(*a) {
+                            *next.entry(callee.clone()).or_default() |= 1 << i;
+                        }
+                    }
+                }
+            }
+            if next == f.tainted_params {
+                break;
+            }
+            f.tainted_params = next;
+        }
+        f
+    }
+}
+
+/// A function's name, its parameters (name, type text) and whether it is variadic.
+pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>, bool) {
+    let mut d = func.child_by_field_name("declarator");
+    while let Some(x) = d {
+        if x.kind() == "function_declarator" {
+            break;
+        }
+        d = x.child_by_field_name("declarator");
+    }
+    let Some(fd) = d else {
+        return (String::new(), Vec::new(), false);
+    };
+    let name = fd
+        .child_by_field_name("declarator")
+        .map(|n| text(src, n))
+        .unwrap_or("");
+    let name = name.rsplit("::").next().unwrap_or(name).to_string();
+    let mut params = Vec::new();
+    let mut variadic = false;
+    if let Some(list) = fd.child_by_field_name("parameters") {
+        let mut c = list.walk();
+        for p in list.named_children(&mut c) {
+            if p.kind() == "variadic_parameter" {
+                variadic = true;
+                continue;
+            }
+            let ty = p
+                .child_by_field_name("type")
+                .map(|t| text(src, t))
+                .unwrap_or("");
+            let mut decl = p.child_by_field_name("declarator");
+            let mut pointer = false;
+            while let Some(x) = decl {
+                if x.kind() == "identifier" {
+                    break;
+                }
+                pointer |= x.kind() != "identifier";
+                decl = x.child_by_field_name("declarator");
+            }
+            let pname = decl.map(|x| text(src, x)).unwrap_or("").to_string();
+            let ty = if pointer {
+                format!("{ty} *")
+            } else {
+                ty.to_string()
+            };
+            params.push((pname, ty));
+        }
+        variadic |= text(src, list).contains("...");
+    }
+    (name, params, variadic)
+}
+
+/// Records what a declaration declares: arrays with a constant length, variables
+/// initialised with a string literal, and each variable's type.
+fn declared(
+    src: &str,
+    d: Node,
+    defines: &HashMap<String, i64>,
+    arrays: &mut HashMap<String, (i64, Option<i64>)>,
+    literals: &mut HashSet<String>,
+    types: &mut HashMap<String, String>,
+) {
+    let ty = d
+        .child_by_field_name("type")
+        .map(|t| text(src, t))
+        .unwrap_or("");
+    let mut c = d.walk();
+    for decl in d.children_by_field_name("declarator", &mut c) {
+        let (target, value) = if decl.kind() == "init_declarator" {
+            (
+                decl.child_by_field_name("declarator"),
+                decl.child_by_field_name("value"),
+            )
+        } else {
+            (Some(decl), None)
+        };
+        let Some(mut t) = target else { continue };
+        let mut pointer = false;
+        let mut size = None;
+        let mut is_array = false;
+        loop {
+            match t.kind() {
+                "array_declarator" => {
+                    is_array = true;
+                    if size.is_none() {
+                        size = t
+                            .child_by_field_name("size")
+                            .and_then(|s| fold(src, s, defines, &|_| None));
+                    }
+                }
+                "pointer_declarator" | "reference_declarator" => pointer = true,
+                _ => {}
+            }
+            match t.child_by_field_name("declarator") {
+                Some(x) => t = x,
+                None => break,
+            }
+        }
+        let name = text(src, t).to_string();
+        let lit = value.and_then(|v| string_value(src, v));
+        if is_array && size.is_none() {
+            size = lit.as_ref().map(|s| super::syntax::literal_len(s) + 1);
+        }
+        if let (true, Some(s)) = (is_array && !pointer, size) {
+            arrays.insert(name.clone(), (s, elem_size(ty)));
+        }
+        if lit.is_some() {
+            literals.insert(name.clone());
+        }
+        let full = if pointer || is_array {
+            format!("{ty} *")
+        } else {
+            ty.to_string()
+        };
+        types.insert(name, full);
+    }
+}
+
+/// Bytes of one element of a scalar type, if it is one.
+fn elem_size(ty: &str) -> Option<i64> {
+    let t = ty
+        .trim()
+        .trim_start_matches("const ")
+        .trim_start_matches("static ")
+        .trim();
+    Some(match t {
+        "char" | "unsigned char" | "signed char" | "uint8_t" | "int8_t" | "u_char" | "bool" => 1,
+        "short" | "unsigned short" | "uint16_t" | "int16_t" | "wchar_t" => 2,
+        "int" | "unsigned" | "unsigned int" | "float" | "uint32_t" | "int32_t" => 4,
+        "long" | "unsigned long" | "double" | "size_t" | "uint64_t" | "int64_t" | "long long"
+        | "ssize_t" => 8,
+        _ => return None,
+    })
+}
+
+/// What a bounds check on a variable establishes before some point.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Guard {
+    /// Compared with something other than zero (`n < sizeof buf`, `len >= MAX`).
+    pub upper: bool,
+    /// Compared with zero (`i >= 0`, `n < 0`).
+    pub lower: bool,
+    /// Passed to a call inside a condition (`if (!valid(name))`, `strstr(p, "..")`).
+    pub called: bool,
+}
+
+/// One function of the file.
+pub(crate) struct Func<'f, 't> {
+    pub file: &'f FileFacts<'t>,
+    pub src: &'t str,
+    pub body: Node<'t>,
+    pub params: Vec<(String, String)>,
+    pub variadic: bool,
+    arrays: HashMap<String, (i64, Option<i64>)>,
+    literals: HashSet<String>,
+    types: HashMap<String, String>,
+    /// Variables (and member paths) that hold input.
+    pub tainted: HashSet<String>,
+    /// Buffers formatted or concatenated from input (`snprintf(cmd, "ls %s", arg)`).
+    pub built: HashSet<String>,
+    /// Conditions of `if`/`while`/`?:`, `assert` and `min` calls, by start byte.
+    conds: Vec<Node<'t>>,
+}
+
+impl<'f, 't> Func<'f, 't> {
+    pub fn new(file: &'f FileFacts<'t>, node: Node<'t>) -> Func<'f, 't> {
+        let src = file.src;
+        let (name, params, variadic) = signature(src, node);
+        let body = node.child_by_field_name("body").unwrap_or(node);
+        let mut f = Func {
+            file,
+            src,
+            body,
+            params,
+            variadic,
+            arrays: HashMap::new(),
+            literals: HashSet::new(),
+            types: HashMap::new(),
+            tainted: HashSet::new(),
+            built: HashSet::new(),
+            conds: Vec::new(),
+        };
+        for (p, ty) in &f.params {
+            f.types.insert(p.clone(), ty.clone());
+        }
+        let mask = file.tainted_params.get(&name).copied().unwrap_or(0);
+        for (i, (p, _)) in f.params.iter().enumerate().take(64) {
+            let argv = name == "main" && i == 1;
+            if argv || mask & (1 << i) != 0 {
+                f.tainted.insert(p.clone());
+            }
+        }
+        let nodes = descendants(body);
+        for n in &nodes {
+            match n.kind() {
+                "declaration" => declared(
+                    src,
+                    *n,
+                    &file.defines,
+                    &mut f.arrays,
+                    &mut f.literals,
+                    &mut f.types,
+                ),
+                "if_statement" | "while_statement" | "do_statement" | "conditional_expression" => {
+                    if let Some(c) = n.child_by_field_name("condition") {
+                        f.conds.push(c);
+                    }
+                }
+                "call_expression" => {
+                    if let Some((c, _)) = call(src, *n) {
+                        let lc = c.to_ascii_lowercase();
+                        if matches!(lc.as_str(), "assert" | "min" | "fmin" | "std::min")
+                            || lc.ends_with("_min")
+                        {
+                            f.conds.push(*n);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        f.taint(&nodes);
+        f
+    }
+
+    /// Follows input through assignments and copies until nothing changes.
+    fn taint(&mut self, nodes: &[Node<'t>]) {
+        let src = self.src;
+        for _ in 0..4 {
+            let before = self.tainted.len();
+            for &n in nodes {
+                match n.kind() {
+                    "init_declarator" | "assignment_expression" => {
+                        let (l, r) = if n.kind() == "init_declarator" {
+                            (
+                                n.child_by_field_name("declarator"),
+                                n.child_by_field_name("value"),
+                            )
+                        } else {
+                            (
+                                n.child_by_field_name("left"),
+                                n.child_by_field_name("right"),
+                            )
+                        };
+                        let (Some(l), Some(r)) = (l, r) else { continue };
+                        let mut l = l;
+                        while let Some(x) = l.child_by_field_name("declarator") {
+                            l = x;
+                        }
+                        let target = match l.kind() {
+                            "subscript_expression" | "pointer_expression" => l
+                                .child_by_field_name("argument")
+                                .and_then(|a| path_of(src, a)),
+                            _ => path_of(src, l),
+                        };
+                        if let Some(t) = target {
+                            if self.is_input(r) {
+                                self.tainted.insert(t);
+                            }
+                        }
+                    }
+                    "call_expression" => {
+                        let Some((c, args)) = call(src, n) else {
+                            continue;
+                        };
+                        if let Some((_, first, rest)) =
+                            INPUT_FILLS.iter().find(|(name, _, _)| *name == c)
+                        {
+                            let last = if *rest { args.len() } else { first + 1 };
+                            for a in args.iter().take(last).skip(*first) {
+                                self.taint_target(*a);
+                            }
+                        } else if c == "sscanf" && args.first().is_some_and(|a| self.is_input(*a)) {
+                            for a in args.iter().skip(2) {
+                                self.taint_target(*a);
+                            }
+                        } else if COPIES.contains(&c.as_str())
+                            && args.iter().skip(1).any(|a| self.is_input(*a))
+                        {
+                            if let Some(d) = args.first() {
+                                self.taint_target(*d);
+                                let formats = matches!(
+                                    c.as_str(),
+                                    "sprintf"
+                                        | "snprintf"
+                                        | "vsprintf"
+                                        | "vsnprintf"
+                                        | "strcat"
+                                        | "strncat"
+                                        | "strlcat"
+                                );
+                                if let Some(p) = path_of(src, *d).filter(|_| formats) {
+                                    self.built.insert(p);
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if self.tainted.len() == before {
+                break;
+            }
+        }
+    }
+
+    fn taint_target(&mut self, a: Node) {
+        let a = strip(a);
+        let a = if a.kind() == "pointer_expression" {
+            a.child_by_field_name("argument").unwrap_or(a)
+        } else {
+            a
+        };
+        if let Some(p) = path_of(self.src, a) {
+            self.tainted.insert(p);
+        }
+    }
+
+    /// Whether an expression's value comes from input: a tainted variable, `argv`,
+    /// or an input call, anywhere in it (`atoi(argv[1]) * 4`).
+    pub fn is_input(&self, n: Node) -> bool {
+        for x in descendants(n) {
+            match x.kind() {
+                "identifier" | "field_expression" => {
+                    if let Some(p) = path_of(self.src, x) {
+                        if self.tainted.contains(&p) {
+                            return true;
+                        }
+                    }
+                }
+                "call_expression" => {
+                    if let Some((c, _)) = call(self.src, x) {
+                        if INPUT_RESULTS.contains(&c.as_str()) {
+                            return true;
+                        }
+                    }
+                }
+                "sizeof_expression" => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Elements of a fixed-size array (local, else file-level), or `None`.
+    pub fn array_len(&self, name: &str) -> Option<i64> {
+        self.array(name).map(|a| a.0)
+    }
+
+    fn array(&self, name: &str) -> Option<(i64, Option<i64>)> {
+        self.arrays
+            .get(name)
+            .or_else(|| self.file.arrays.get(name))
+            .copied()
+    }
+
+    /// Bytes of a fixed-size array whose element size is known.
+    pub fn array_bytes(&self, name: &str) -> Option<i64> {
+        let (n, elem) = self.array(name)?;
+        n.checked_mul(elem?)
+    }
+
+    /// A constant integer expression's value.
+    pub fn fold(&self, n: Node) -> Option<i64> {
+        fold(self.src, n, &self.file.defines, &|p| self.array_bytes(p))
+    }
+
+    /// Whether a variable was initialised with a string literal (a constant format).
+    pub fn is_literal_var(&self, name: &str) -> bool {
+        self.literals.contains(name) || self.file.literals.contains(name)
+    }
+
+    pub fn type_of(&self, name: &str) -> Option<&str> {
+        self.types.get(name).map(String::as_str)
+    }
+
+    /// Whether the declared type cannot hold a negative value.
+    pub fn unsigned(&self, name: &str) -> bool {
+        self.type_of(name)
+            .is_some_and(|t| t.contains("unsigned") || t.contains("size_t") || t.contains("uint"))
+            && !self.type_of(name).is_some_and(|t| t.contains("ssize_t"))
+    }
+
+    /// The checks on `var` in conditions that start before byte `before`.
+    pub fn guard(&self, var: &str, before: usize) -> Guard {
+        let mut g = Guard::default();
+        for c in self.conds.iter().filter(|c| c.start_byte() < before) {
+            if !mentions(text(self.src, *c), var) {
+                continue;
+            }
+            for x in descendants(*c) {
+                if let Some((_, args)) = call(self.src, x) {
+                    if args.iter().any(|a| mentions(text(self.src, *a), var)) {
+                        g.called = true;
+                    }
+                    if c.kind() == "call_expression" && x.id() == c.id() {
+                        g.upper = true;
+                    }
+                }
+                if x.kind() != "binary_expression" {
+                    continue;
+                }
+                let op = x
+                    .child_by_field_name("operator")
+                    .map(|o| text(self.src, o))
+                    .unwrap_or("");
+                if !matches!(op, "<" | "<=" | ">" | ">=" | "==" | "!=") {
+                    continue;
+                }
+                let (Some(l), Some(r)) = (
+                    x.child_by_field_name("left"),
+                    x.child_by_field_name("right"),
+                ) else {
+                    continue;
+                };
+                let (other, mine) = if mentions(text(self.src, l), var) {
+                    (r, l)
+                } else if mentions(text(self.src, r), var) {
+                    (l, r)
+                } else {
+                    continue;
+                };
+                let _ = mine;
+                let ot = text(self.src, strip(other)).trim();
+                if matches!(ot, "NULL" | "nullptr" | "'\\0'" | "0L") && matches!(op, "==" | "!=") {
+                    continue;
+                }
+                if matches!(op, "==" | "!=") {
+                    g.called = true;
+                    continue;
+                }
+                if ot == "0" || ot.starts_with('-') {
+                    g.lower = true;
+                } else {
+                    g.upper = true;
+                }
+            }
+        }
+        g
+    }
+}
