@@ -28,6 +28,27 @@ const INPUT_FILLS: &[(&str, usize, bool)] = &[
     ("fscanf", 2, true),
     ("wscanf", 1, true),
 ];
+/// Calls whose result is (a conversion of) their first argument.
+const PASS_THROUGH: &[&str] = &[
+    "atoi",
+    "atol",
+    "atoll",
+    "atof",
+    "strtol",
+    "strtoul",
+    "strtoll",
+    "strtoull",
+    "strtod",
+    "strtof",
+    "strtoimax",
+    "strtoumax",
+    "ntohl",
+    "ntohs",
+    "abs",
+    "labs",
+    "strdup",
+    "strndup",
+];
 /// Calls copying their other arguments into the first.
 const COPIES: &[&str] = &[
     "strcpy",
@@ -490,27 +511,40 @@ impl<'f, 't> Func<'f, 't> {
     /// Whether an expression's value comes from input: a tainted variable, `argv`,
     /// or an input call, anywhere in it (`atoi(argv[1]) * 4`).
     pub fn is_input(&self, n: Node) -> bool {
-        for x in descendants(n) {
-            match x.kind() {
-                "identifier" | "field_expression" => {
-                    if let Some(p) = path_of(self.src, x) {
-                        if self.tainted.contains(&p) {
-                            return true;
-                        }
-                    }
+        let n = strip(n);
+        match n.kind() {
+            "identifier" | "field_expression" => {
+                if path_of(self.src, n).is_some_and(|p| self.tainted.contains(&p)) {
+                    return true;
                 }
-                "call_expression" => {
-                    if let Some((c, _)) = call(self.src, x) {
-                        if INPUT_RESULTS.contains(&c.as_str()) {
-                            return true;
-                        }
-                    }
-                }
-                "sizeof_expression" => return false,
-                _ => {}
             }
+            "sizeof_expression" | "string_literal" | "number_literal" => return false,
+            "call_expression" => {
+                let Some((c, args)) = call(self.src, n) else {
+                    return false;
+                };
+                if INPUT_RESULTS.contains(&c.as_str()) {
+                    return true;
+                }
+                // Other calls return their own result (`read()` a count bounded by its
+                // size, `strcspn()` an offset); only conversions carry input through.
+                return PASS_THROUGH.contains(&c.as_str())
+                    && args.first().is_some_and(|a| self.is_input(*a));
+            }
+            // `n > MAX ? MAX : n`: a value clamped by a comparison.
+            "conditional_expression" => {
+                let cond = n
+                    .child_by_field_name("condition")
+                    .map(|c| text(self.src, c));
+                if cond.is_some_and(|c| c.contains('<') || c.contains('>')) {
+                    return false;
+                }
+            }
+            _ => {}
         }
-        false
+        let mut c = n.walk();
+        let kids: Vec<Node> = n.named_children(&mut c).collect();
+        kids.into_iter().any(|k| self.is_input(k))
     }
 
     /// Elements of a fixed-size array (local, else file-level), or `None`.

@@ -53,7 +53,12 @@ pub(crate) fn format_string(f: &Func, out: &mut Vec<Finding>) {
         if param.is_some() && f.variadic {
             continue;
         }
-        let input = if f.is_input(*fmt) { " (input)" } else { "" };
+        let input = f.is_input(*fmt);
+        // Input that passed a validation call first (`if (!is_plain_text(s)) return`).
+        if input && checked_input(f, n.start_byte()) {
+            continue;
+        }
+        let input = if input { " (input)" } else { "" };
         out.push(Finding {
             check: "format-string",
             line: line(n),

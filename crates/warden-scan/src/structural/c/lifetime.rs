@@ -258,6 +258,16 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                 children(f, n, st, out, in_cond);
             }
         }
+        "pointer_expression" if n.child(0).is_some_and(|o| o.kind() == "&") => {
+            // `swap(&a, &b)`: the callee may point `a` somewhere else.
+            match n
+                .child_by_field_name("argument")
+                .and_then(|a| path_of(src, a))
+            {
+                Some(p) => st.kill(&p),
+                None => children(f, n, st, out, in_cond),
+            }
+        }
         "binary_expression" => {
             let op = n
                 .child_by_field_name("operator")
