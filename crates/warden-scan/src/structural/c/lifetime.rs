@@ -17,6 +17,8 @@ struct State {
     freed: Vec<(String, u32)>,
     moved: Vec<(String, u32)>,
     allocated: Vec<String>,
+    /// `p = q`: both name one block until either is reassigned.
+    aliases: Vec<(String, String)>,
 }
 
 impl State {
@@ -29,6 +31,11 @@ impl State {
         for m in other.moved {
             if !self.moved.iter().any(|(p, _)| *p == m.0) {
                 self.moved.push(m);
+            }
+        }
+        for a in other.aliases {
+            if !self.aliases.contains(&a) {
+                self.aliases.push(a);
             }
         }
         for a in other.allocated {
@@ -45,6 +52,45 @@ impl State {
         self.freed.retain(|(q, _)| !through(q));
         self.moved.retain(|(q, _)| q != p);
         self.allocated.retain(|q| q != p);
+        self.aliases.retain(|(a, b)| a != p && b != p);
+    }
+
+    /// Other names of the block `p` points at.
+    fn aliases_of(&self, p: &str) -> Vec<String> {
+        self.aliases
+            .iter()
+            .filter_map(|(a, b)| {
+                if a == p {
+                    Some(b.clone())
+                } else if b == p {
+                    Some(a.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// `swap(&a, &b)`: what was true of `a` is now true of `b` and the reverse.
+    fn swap(&mut self, a: &str, b: &str) {
+        let flip = |q: &mut String| {
+            if q == a {
+                *q = b.to_string();
+            } else if q == b {
+                *q = a.to_string();
+            }
+        };
+        for (q, _) in &mut self.freed {
+            flip(q);
+        }
+        for (q, _) in &mut self.moved {
+            flip(q);
+        }
+        for q in &mut self.allocated {
+            flip(q);
+        }
+        self.aliases
+            .retain(|(x, y)| x != a && x != b && y != a && y != b);
     }
 }
 
@@ -202,6 +248,9 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     if !moved || !st.freed.iter().any(|(q, _)| *q == p) {
                         st.kill(&p);
                     }
+                    if let Some(q) = r.and_then(|r| path_of(src, r)).filter(|q| *q != p) {
+                        st.aliases.push((p.clone(), q));
+                    }
                     let alloc = r
                         .and_then(|r| call(src, strip(r)))
                         .is_some_and(|(c, _)| ALLOCATORS.contains(&c.as_str()));
@@ -229,6 +278,19 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
             let Some((name, args)) = call(src, n) else {
                 return children(f, n, st, out, in_cond);
             };
+            if let Some(&(i, j)) = f.file.swaps.get(&name) {
+                let target = |k: usize| {
+                    let a = strip(*args.get(k)?);
+                    (a.kind() == "pointer_expression")
+                        .then(|| a.child_by_field_name("argument"))
+                        .flatten()
+                        .and_then(|x| path_of(src, x))
+                };
+                if let (Some(a), Some(b)) = (target(i), target(j)) {
+                    st.swap(&a, &b);
+                    return;
+                }
+            }
             let freed_args: Vec<usize> = if name == "free" {
                 vec![0]
             } else {
@@ -320,6 +382,11 @@ fn free(f: &Func, n: Node, p: &str, how: &str, st: &mut State, out: &mut Vec<Fin
     }
     // A use inside the freed object (`free(p->buf)` after `free(p)`) is a use.
     use_of(f, n, p, st, out);
+    for a in st.aliases_of(p) {
+        if !st.freed.iter().any(|(q, _)| *q == a) {
+            st.freed.push((a, l));
+        }
+    }
     st.freed.push((p.to_string(), l));
 }
 

@@ -7,6 +7,8 @@
 //! bounds check or a reassignment on the way clears a finding. Each `kind = "memory"`
 //! rule names one check (`check = "use-after-free"`); the file is parsed once.
 mod bounds;
+mod consts;
+mod file;
 mod func;
 mod inject;
 mod lifetime;
@@ -15,7 +17,8 @@ mod syntax;
 use crate::matcher::RawHit;
 use crate::rules::Rule;
 use crate::Language;
-use func::{FileFacts, Func};
+use file::FileFacts;
+use func::Func;
 
 /// The checks a memory rule may name.
 pub const CHECKS: &[&str] = &[
@@ -29,6 +32,7 @@ pub const CHECKS: &[&str] = &[
     "index-from-input",
     "alloc-overflow",
     "divide-by-zero",
+    "int-overflow",
     "command-built",
     "path-built",
     "sql-built",
@@ -118,6 +122,9 @@ pub(crate) fn analyze(
         }
         if on("unchecked-copy") {
             bounds::unchecked_copy(&func, &mut found);
+        }
+        if on("int-overflow") || on("divide-by-zero") {
+            consts::constants(&func, &mut found);
         }
         if on("off-by-one") {
             bounds::off_by_one(&func, &mut found);

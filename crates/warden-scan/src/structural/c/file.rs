@@ -1,0 +1,304 @@
+//! What the checks know about a whole file: constants, file-level arrays and
+//! literals, its functions, and what each function does to the pointers it is given.
+
+use super::func::Func;
+use super::syntax::{call, descendants, fold, path_of, string_value, text};
+use std::collections::{HashMap, HashSet};
+use tree_sitter::Node;
+/// Facts about the whole file.
+pub(crate) struct FileFacts<'t> {
+    pub src: &'t str,
+    /// `#define NAME 42` and `enum { NAME = 42 }`.
+    pub defines: HashMap<String, i64>,
+    /// File-level arrays with a constant length: (elements, bytes of one if known).
+    pub arrays: HashMap<String, (i64, Option<i64>)>,
+    /// File-level variables initialised with a string literal (constant formats).
+    pub literals: HashSet<String>,
+    pub functions: Vec<Node<'t>>,
+    /// Functions of the file that free their parameter i.
+    pub frees_param: HashMap<String, Vec<usize>>,
+    /// Functions of the file that exchange what two pointer-to-pointer parameters
+    /// point at (`*a = *b; *b = tmp;`).
+    pub swaps: HashMap<String, (usize, usize)>,
+    /// Function-like macros that only call a function: `CHECK(p)` → `check`.
+    macros: Vec<(String, String)>,
+    /// Functions of the file called somewhere with input in parameter i (bit i).
+    pub tainted_params: HashMap<String, u64>,
+}
+
+impl<'t> FileFacts<'t> {
+    pub fn collect(src: &'t str, root: Node<'t>) -> FileFacts<'t> {
+        let mut f = FileFacts {
+            src,
+            defines: HashMap::new(),
+            arrays: HashMap::new(),
+            literals: HashSet::new(),
+            functions: Vec::new(),
+            frees_param: HashMap::new(),
+            swaps: HashMap::new(),
+            macros: Vec::new(),
+            tainted_params: HashMap::new(),
+        };
+        let mut globals = Vec::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            match n.kind() {
+                "function_definition" => {
+                    f.functions.push(n);
+                    continue;
+                }
+                "preproc_def" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    if let (Some(name), Some(v)) = (name, value) {
+                        let v = v.trim_start_matches('(').trim_end_matches(')');
+                        if let Some(i) = super::syntax::parse_int(v) {
+                            f.defines.insert(name.to_string(), i);
+                        }
+                    }
+                }
+                "enumerator" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value");
+                    if let (Some(name), Some(v)) = (name, value) {
+                        if let Some(i) = super::syntax::parse_int(text(src, v)) {
+                            f.defines.insert(name.to_string(), i);
+                        }
+                    }
+                }
+                "declaration" => globals.push(n),
+                "preproc_function_def" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    let callee = value.and_then(|v| v.split_once('(')).map(|(c, _)| c.trim());
+                    if let (Some(name), Some(callee)) = (name, callee) {
+                        let plain = callee.chars().all(|c| c.is_alphanumeric() || c == '_');
+                        if plain && !callee.is_empty() {
+                            f.macros.push((name.to_string(), callee.to_string()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let mut c = n.walk();
+            let kids: Vec<Node> = n.named_children(&mut c).collect();
+            stack.extend(kids.into_iter().rev());
+        }
+        f.functions.sort_by_key(|n| n.start_byte());
+        let (mut arrays, mut literals) = (HashMap::new(), HashSet::new());
+        for d in globals {
+            declared(
+                src,
+                d,
+                &f.defines,
+                &mut arrays,
+                &mut literals,
+                &mut HashMap::new(),
+            );
+        }
+        f.arrays = arrays;
+        f.literals = literals;
+        for func in &f.functions {
+            let (name, params, _) = signature(src, *func);
+            let Some(body) = func.child_by_field_name("body") else {
+                continue;
+            };
+            let mut freed = Vec::new();
+            for n in descendants(body) {
+                let arg = match call(src, n) {
+                    Some((c, args)) if c == "free" => args.first().copied(),
+                    _ if n.kind() == "delete_expression" => n.named_child(0),
+                    _ => None,
+                };
+                let Some(p) = arg.and_then(|a| path_of(src, a)) else {
+                    continue;
+                };
+                if let Some(i) = params.iter().position(|(pn, _)| *pn == p) {
+                    freed.push(i);
+                }
+            }
+            if let Some(pair) = swap_pair(src, body, &params) {
+                f.swaps.insert(name.clone(), pair);
+            }
+            if !freed.is_empty() {
+                f.frees_param.insert(name, freed);
+            }
+        }
+        for (m, callee) in &f.macros {
+            if let Some(v) = f.frees_param.get(callee).cloned() {
+                f.frees_param.insert(m.clone(), v);
+            }
+        }
+        // Input handed to a function of the file taints its parameter; two rounds
+        // follow it two calls deep.
+        for _ in 0..2 {
+            let mut next = f.tainted_params.clone();
+            for func in &f.functions {
+                let fx = Func::new(&f, *func);
+                for n in descendants(fx.body) {
+                    let Some((callee, args)) = call(src, n) else {
+                        continue;
+                    };
+                    for (i, a) in args.iter().enumerate().take(64) {
+                        if fx.is_input(*a) {
+                            *next.entry(callee.clone()).or_default() |= 1 << i;
+                        }
+                    }
+                }
+            }
+            if next == f.tainted_params {
+                break;
+            }
+            f.tainted_params = next;
+        }
+        f
+    }
+}
+
+/// A function's name, its parameters (name, type text) and whether it is variadic.
+pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>, bool) {
+    let mut d = func.child_by_field_name("declarator");
+    while let Some(x) = d {
+        if x.kind() == "function_declarator" {
+            break;
+        }
+        d = x.child_by_field_name("declarator");
+    }
+    let Some(fd) = d else {
+        return (String::new(), Vec::new(), false);
+    };
+    let name = fd
+        .child_by_field_name("declarator")
+        .map(|n| text(src, n))
+        .unwrap_or("");
+    let name = name.rsplit("::").next().unwrap_or(name).to_string();
+    let mut params = Vec::new();
+    let mut variadic = false;
+    if let Some(list) = fd.child_by_field_name("parameters") {
+        let mut c = list.walk();
+        for p in list.named_children(&mut c) {
+            if p.kind() == "variadic_parameter" {
+                variadic = true;
+                continue;
+            }
+            let ty = p
+                .child_by_field_name("type")
+                .map(|t| text(src, t))
+                .unwrap_or("");
+            let mut decl = p.child_by_field_name("declarator");
+            let mut pointer = false;
+            while let Some(x) = decl {
+                if x.kind() == "identifier" {
+                    break;
+                }
+                pointer |= x.kind() != "identifier";
+                decl = x.child_by_field_name("declarator");
+            }
+            let pname = decl.map(|x| text(src, x)).unwrap_or("").to_string();
+            let ty = if pointer {
+                format!("{ty} *")
+            } else {
+                ty.to_string()
+            };
+            params.push((pname, ty));
+        }
+        variadic |= text(src, list).contains("...");
+    }
+    (name, params, variadic)
+}
+
+/// Records what a declaration declares: arrays with a constant length, variables
+/// initialised with a string literal, and each variable's type.
+pub(crate) fn declared(
+    src: &str,
+    d: Node,
+    defines: &HashMap<String, i64>,
+    arrays: &mut HashMap<String, (i64, Option<i64>)>,
+    literals: &mut HashSet<String>,
+    types: &mut HashMap<String, String>,
+) {
+    let ty = d
+        .child_by_field_name("type")
+        .map(|t| text(src, t))
+        .unwrap_or("");
+    let mut c = d.walk();
+    for decl in d.children_by_field_name("declarator", &mut c) {
+        let (target, value) = if decl.kind() == "init_declarator" {
+            (
+                decl.child_by_field_name("declarator"),
+                decl.child_by_field_name("value"),
+            )
+        } else {
+            (Some(decl), None)
+        };
+        let Some(mut t) = target else { continue };
+        let mut pointer = false;
+        let mut size = None;
+        let mut is_array = false;
+        loop {
+            match t.kind() {
+                "array_declarator" => {
+                    is_array = true;
+                    if size.is_none() {
+                        size = t
+                            .child_by_field_name("size")
+                            .and_then(|s| fold(src, s, defines, &|_| None));
+                    }
+                }
+                "pointer_declarator" | "reference_declarator" => pointer = true,
+                _ => {}
+            }
+            match t.child_by_field_name("declarator") {
+                Some(x) => t = x,
+                None => break,
+            }
+        }
+        let name = text(src, t).to_string();
+        let lit = value.and_then(|v| string_value(src, v));
+        if is_array && size.is_none() {
+            size = lit.as_ref().map(|s| super::syntax::literal_len(s) + 1);
+        }
+        if let (true, Some(s)) = (is_array && !pointer, size) {
+            arrays.insert(name.clone(), (s, elem_size(ty)));
+        }
+        if lit.is_some() {
+            literals.insert(name.clone());
+        }
+        let full = if pointer || is_array {
+            format!("{ty} *")
+        } else {
+            ty.to_string()
+        };
+        types.insert(name, full);
+    }
+}
+
+/// Bytes of one element of a scalar type, if it is one.
+fn elem_size(ty: &str) -> Option<i64> {
+    let t = ty
+        .trim()
+        .trim_start_matches("const ")
+        .trim_start_matches("static ")
+        .trim();
+    Some(match t {
+        "char" | "unsigned char" | "signed char" | "uint8_t" | "int8_t" | "u_char" | "bool" => 1,
+        "short" | "unsigned short" | "uint16_t" | "int16_t" | "wchar_t" => 2,
+        "int" | "unsigned" | "unsigned int" | "float" | "uint32_t" | "int32_t" => 4,
+        "long" | "unsigned long" | "double" | "size_t" | "uint64_t" | "int64_t" | "long long"
+        | "ssize_t" => 8,
+        _ => return None,
+    })
+}
+
+/// The two parameters a function swaps through (`*a = *b; *b = t;`), if it does.
+fn swap_pair(src: &str, body: Node, params: &[(String, String)]) -> Option<(usize, usize)> {
+    if params.len() != 2 {
+        return None;
+    }
+    let t: String = text(src, body)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let (a, b) = (&params[0].0, &params[1].0);
+    (t.contains(&format!("*{a}=*{b};")) || t.contains(&format!("*{b}=*{a};"))).then_some((0, 1))
+}
