@@ -207,6 +207,14 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
                 signed: !lower.contains('u'),
             })
         }
+        "true" | "false" => Some(Num {
+            v: match f.file.defines.get(text(src, n)) {
+                Some(&v) => v.into(),
+                None => i128::from(n.kind() == "true"),
+            },
+            bits: 32,
+            signed: true,
+        }),
         "identifier" => env.get(text(src, n)).copied().or_else(|| {
             f.file.defines.get(text(src, n)).map(|&v| Num {
                 v: v.into(),
@@ -227,6 +235,10 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
             let (name, args) = call(src, n)?;
             for a in &args {
                 eval(f, *a, env, out);
+            }
+            if name == "assert" {
+                assertion(f, n, args.first().copied(), env, out);
+                return None;
             }
             if matches!(name.as_str(), "atoi" | "atol" | "atoll") {
                 let s = string_value(src, *args.first()?)?;
@@ -347,4 +359,32 @@ fn zero_loop_divisors(f: &Func, out: &mut Vec<Finding>) {
 fn short(t: &str) -> String {
     let t: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
     t.chars().take(60).collect()
+}
+
+/// `assert(0)`, or an assertion on a value from input: an attacker can stop the program.
+fn assertion(
+    f: &Func,
+    n: Node,
+    arg: Option<Node>,
+    env: &HashMap<String, Num>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(arg) = arg else { return };
+    let mut ignored = Vec::new();
+    if eval(f, arg, env, &mut ignored).is_some_and(|v| v.v == 0) {
+        out.push(Finding {
+            check: "reachable-assert",
+            line: line(n),
+            label: format!("assert({}) always fails", short(text(f.src, arg))),
+        });
+    } else if f.is_input(arg) {
+        out.push(Finding {
+            check: "reachable-assert",
+            line: line(n),
+            label: format!(
+                "assert({}) checks input: bad input aborts the program",
+                short(text(f.src, arg))
+            ),
+        });
+    }
 }

@@ -20,6 +20,13 @@ pub(crate) struct FileFacts<'t> {
     /// Functions of the file that exchange what two pointer-to-pointer parameters
     /// point at (`*a = *b; *b = tmp;`).
     pub swaps: HashMap<String, (usize, usize)>,
+    /// Functions of the file that keep a pointer parameter (free it, store it, return
+    /// it): bit i for parameter i.
+    pub keeps_param: HashMap<String, u64>,
+    /// Functions of the file that return a new allocation.
+    pub allocates: HashSet<String>,
+    /// Functions of the file returning a pointer that may be NULL.
+    pub returns_null: HashSet<String>,
     /// Function-like macros that only call a function: `CHECK(p)` → `check`.
     macros: Vec<(String, String)>,
     /// Functions of the file called somewhere with input in parameter i (bit i).
@@ -36,6 +43,9 @@ impl<'t> FileFacts<'t> {
             functions: Vec::new(),
             frees_param: HashMap::new(),
             swaps: HashMap::new(),
+            keeps_param: HashMap::new(),
+            allocates: HashSet::new(),
+            returns_null: HashSet::new(),
             macros: Vec::new(),
             tainted_params: HashMap::new(),
         };
@@ -116,6 +126,18 @@ impl<'t> FileFacts<'t> {
                 if let Some(i) = params.iter().position(|(pn, _)| *pn == p) {
                     freed.push(i);
                 }
+            }
+            let (keeps, allocates, null) = ownership(src, *func, body, &params);
+            let mut kept = keeps;
+            for &i in &freed {
+                kept |= 1 << i.min(63);
+            }
+            f.keeps_param.insert(name.clone(), kept);
+            if allocates {
+                f.allocates.insert(name.clone());
+            }
+            if null {
+                f.returns_null.insert(name.clone());
             }
             if let Some(pair) = swap_pair(src, body, &params) {
                 f.swaps.insert(name.clone(), pair);
@@ -301,4 +323,79 @@ fn swap_pair(src: &str, body: Node, params: &[(String, String)]) -> Option<(usiz
         .collect();
     let (a, b) = (&params[0].0, &params[1].0);
     (t.contains(&format!("*{a}=*{b};")) || t.contains(&format!("*{b}=*{a};"))).then_some((0, 1))
+}
+
+/// Allocating calls of the C library.
+pub(crate) const ALLOCATORS: &[&str] = &[
+    "malloc",
+    "calloc",
+    "realloc",
+    "strdup",
+    "strndup",
+    "aligned_alloc",
+];
+
+/// What a function does with ownership: which parameters it keeps (stores or returns;
+/// bit i), whether it returns a new allocation, and whether it may return NULL.
+fn ownership(src: &str, func: Node, body: Node, params: &[(String, String)]) -> (u64, bool, bool) {
+    let mut keeps = 0u64;
+    let mut allocated: Vec<String> = Vec::new();
+    let mut allocates = false;
+    let mut null = false;
+    let pointer = func
+        .child_by_field_name("declarator")
+        .is_some_and(|d| d.kind() == "pointer_declarator");
+    let param = |p: &str| params.iter().position(|(q, _)| q == p);
+    for n in descendants(body) {
+        match n.kind() {
+            "init_declarator" | "assignment_expression" => {
+                let (l, r) = if n.kind() == "init_declarator" {
+                    (
+                        n.child_by_field_name("declarator"),
+                        n.child_by_field_name("value"),
+                    )
+                } else {
+                    (
+                        n.child_by_field_name("left"),
+                        n.child_by_field_name("right"),
+                    )
+                };
+                let Some(r) = r else { continue };
+                if let Some(i) = path_of(src, r).and_then(|p| param(&p)) {
+                    keeps |= 1 << i.min(63);
+                }
+                let alloc = call(src, super::syntax::strip(r))
+                    .is_some_and(|(c, _)| ALLOCATORS.contains(&c.as_str()));
+                if let (true, Some(p)) = (alloc, l.and_then(|l| leaf(src, l))) {
+                    allocated.push(p);
+                }
+            }
+            "return_statement" => {
+                let Some(e) = n.named_child(0) else { continue };
+                let e = super::syntax::strip(e);
+                let t = text(src, e).trim();
+                if pointer && matches!(t, "NULL" | "nullptr" | "0") {
+                    null = true;
+                }
+                if let Some(p) = path_of(src, e) {
+                    if let Some(i) = param(&p) {
+                        keeps |= 1 << i.min(63);
+                    }
+                    allocates |= allocated.contains(&p);
+                }
+                allocates |= call(src, e).is_some_and(|(c, _)| ALLOCATORS.contains(&c.as_str()));
+            }
+            _ => {}
+        }
+    }
+    (keeps, allocates, null)
+}
+
+/// The variable a declarator or assignment target names (`*p` → `p`).
+pub(crate) fn leaf(src: &str, n: Node) -> Option<String> {
+    let mut n = n;
+    while let Some(x) = n.child_by_field_name("declarator") {
+        n = x;
+    }
+    path_of(src, n)
 }

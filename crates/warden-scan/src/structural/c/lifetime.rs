@@ -450,7 +450,7 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                     continue;
                 }
                 if let Some((c, _)) = call(src, strip(r)) {
-                    if MAY_FAIL.contains(&c.as_str()) {
+                    if MAY_FAIL.contains(&c.as_str()) || f.file.returns_null.contains(&c) {
                         unchecked.push((p, c, line(n)));
                     }
                 }
@@ -489,11 +489,20 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                 {
                     continue;
                 }
-                if let Some(p) = n
-                    .child_by_field_name("argument")
-                    .and_then(|a| path_of(src, a))
-                {
+                let Some(a) = n.child_by_field_name("argument") else {
+                    continue;
+                };
+                if let Some(p) = path_of(src, a) {
                     report(&mut unchecked, &p, n, "dereference", out);
+                } else if let Some((c, _)) = call(src, strip(a)) {
+                    // `*find(...)`: the result of a function that can return NULL.
+                    if f.file.returns_null.contains(&c) {
+                        out.push(Finding {
+                            check: "null-deref",
+                            line: line(n),
+                            label: format!("{c}() can return NULL and is dereferenced directly"),
+                        });
+                    }
                 }
             }
             _ => {}

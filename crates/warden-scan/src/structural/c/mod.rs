@@ -11,6 +11,7 @@ mod consts;
 mod file;
 mod func;
 mod inject;
+mod leaks;
 mod lifetime;
 mod syntax;
 
@@ -33,6 +34,8 @@ pub const CHECKS: &[&str] = &[
     "alloc-overflow",
     "divide-by-zero",
     "int-overflow",
+    "leak",
+    "reachable-assert",
     "command-built",
     "path-built",
     "sql-built",
@@ -123,8 +126,11 @@ pub(crate) fn analyze(
         if on("unchecked-copy") {
             bounds::unchecked_copy(&func, &mut found);
         }
-        if on("int-overflow") || on("divide-by-zero") {
+        if on("int-overflow") || on("divide-by-zero") || on("reachable-assert") {
             consts::constants(&func, &mut found);
+        }
+        if on("leak") {
+            leaks::leaks(&func, &mut found);
         }
         if on("off-by-one") {
             bounds::off_by_one(&func, &mut found);

@@ -1,0 +1,110 @@
+//! Allocations that are never released: a local pointer given a new block that the
+//! function neither frees, returns, stores, nor hands to code that may keep it.
+
+use super::file::{leaf, ALLOCATORS};
+use super::func::Func;
+use super::syntax::{call, descendants, line, mentions, path_of, strip, text};
+use super::Finding;
+use tree_sitter::Node;
+
+/// Library calls that read or write through a pointer without keeping it.
+const BORROWS: &[&str] = &[
+    "printf", "fprintf", "sprintf", "snprintf", "puts", "fputs", "memcpy", "memmove", "memset",
+    "memcmp", "strcpy", "strncpy", "strcat", "strncat", "strlen", "strcmp", "strncmp", "strchr",
+    "strrchr", "strstr", "strtok", "fgets", "fread", "fwrite", "read", "write", "recv", "send",
+    "sscanf", "scanf", "fscanf", "atoi", "strtol", "realloc", "qsort", "perror", "assert",
+    "sizeof", "toupper", "tolower", "strcspn", "strspn",
+];
+
+/// A block allocated into a local and never released in this function.
+pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let nodes = descendants(f.body);
+    let mut seen: Vec<String> = Vec::new();
+    for n in &nodes {
+        if !matches!(n.kind(), "init_declarator" | "assignment_expression") {
+            continue;
+        }
+        let (l, r) = if n.kind() == "init_declarator" {
+            (
+                n.child_by_field_name("declarator"),
+                n.child_by_field_name("value"),
+            )
+        } else {
+            (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            )
+        };
+        let (Some(l), Some(r)) = (l, r) else { continue };
+        let Some((callee, _)) = call(src, strip(r)) else {
+            continue;
+        };
+        let allocates = ALLOCATORS.contains(&callee.as_str()) && callee != "realloc"
+            || f.file.allocates.contains(&callee);
+        if !allocates {
+            continue;
+        }
+        let Some(p) = leaf(src, l).filter(|p| !p.contains("->") && !p.contains('.')) else {
+            continue;
+        };
+        // Only locals: a global or a parameter's block lives on past the function.
+        if f.type_of(&p).is_none() || f.params.iter().any(|(q, _)| *q == p) || seen.contains(&p) {
+            continue;
+        }
+        seen.push(p.clone());
+        if !nodes.iter().any(|x| releases(f, *x, &p, n.id())) {
+            out.push(Finding {
+                check: "leak",
+                line: line(*n),
+                label: format!("`{p}` gets a block from {callee}() that is never freed"),
+            });
+        }
+    }
+}
+
+/// Whether `x` frees, returns, stores or hands off `p` (the allocation itself excepted).
+fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
+    let src = f.src;
+    match x.kind() {
+        "return_statement" => mentions(text(src, x), p),
+        "init_declarator" | "assignment_expression" if x.id() != alloc => {
+            let r = x
+                .child_by_field_name("value")
+                .or_else(|| x.child_by_field_name("right"));
+            r.is_some_and(|r| path_of(src, r).is_some_and(|q| q == p))
+        }
+        "initializer_list" => mentions(text(src, x), p),
+        "delete_expression" => mentions(text(src, x), p),
+        "call_expression" => {
+            let Some((name, args)) = call(src, x) else {
+                return false;
+            };
+            let at: Vec<usize> = args
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| {
+                    let a = strip(**a);
+                    let a = if a.kind() == "pointer_expression" {
+                        a.child_by_field_name("argument").unwrap_or(a)
+                    } else {
+                        a
+                    };
+                    path_of(src, a).is_some_and(|q| q == p)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if at.is_empty() {
+                return false;
+            }
+            if name == "free" {
+                return true;
+            }
+            if let Some(kept) = f.file.keeps_param.get(&name) {
+                return at.iter().any(|&i| kept & (1 << i.min(63)) != 0);
+            }
+            !BORROWS.contains(&name.as_str())
+        }
+        _ => false,
+    }
+}
