@@ -377,7 +377,7 @@ fn assertion(
             line: line(n),
             label: format!("assert({}) always fails", short(text(f.src, arg))),
         });
-    } else if f.is_input(arg) {
+    } else if f.is_input(arg) && !tautology(f, arg) {
         out.push(Finding {
             check: "reachable-assert",
             line: line(n),
@@ -387,4 +387,20 @@ fn assertion(
             ),
         });
     }
+}
+
+/// `n >= 0` for an unsigned `n`: an assertion that cannot fail.
+fn tautology(f: &Func, arg: Node) -> bool {
+    let arg = strip(arg);
+    let src = f.src;
+    arg.kind() == "binary_expression"
+        && arg
+            .child_by_field_name("operator")
+            .is_some_and(|o| text(src, o) == ">=")
+        && arg
+            .child_by_field_name("right")
+            .is_some_and(|r| text(src, r).trim() == "0")
+        && arg
+            .child_by_field_name("left")
+            .is_some_and(|l| l.kind() == "identifier" && f.unsigned(text(src, l)))
 }

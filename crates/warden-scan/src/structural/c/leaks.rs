@@ -97,6 +97,18 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
             if at.is_empty() {
                 return false;
             }
+            // `swap(&a, &p)`: whoever gets the address may take the block.
+            let by_address = args.iter().any(|a| {
+                let a = strip(*a);
+                a.kind() == "pointer_expression"
+                    && text(src, a).starts_with('&')
+                    && a.child_by_field_name("argument")
+                        .and_then(|x| path_of(src, x))
+                        .is_some_and(|q| q == p)
+            });
+            if by_address {
+                return true;
+            }
             if name == "free" {
                 return true;
             }

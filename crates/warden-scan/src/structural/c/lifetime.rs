@@ -458,7 +458,24 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
             "if_statement" | "while_statement" | "conditional_expression" | "for_statement" => {
                 if let Some(c) = n.child_by_field_name("condition") {
                     let t = text(src, c);
-                    unchecked.retain(|(q, _, _)| !super::syntax::mentions(t, q));
+                    unchecked.retain(|(q, call_, _)| {
+                        if !super::syntax::mentions(t, q) {
+                            return true;
+                        }
+                        match wrong_check(f, c, q) {
+                            Some(how) => {
+                                out.push(Finding {
+                                    check: "wrong-check",
+                                    line: line(c),
+                                    label: format!(
+                                        "`{q}` from {call_}() is checked with `{how}`: failure is NULL"
+                                    ),
+                                });
+                                true
+                            }
+                            None => false,
+                        }
+                    });
                 }
             }
             "call_expression" => {
@@ -525,4 +542,35 @@ fn report(
             label: format!("`{p}` from {c}() (line {at}) may be NULL at this {how}"),
         });
     }
+}
+
+/// A comparison of a pointer that signals failure with NULL against something that is
+/// not NULL (`p < 0`, `fp == -1`), if the condition makes one.
+fn wrong_check(f: &Func, cond: Node, p: &str) -> Option<String> {
+    let src = f.src;
+    for x in super::syntax::descendants(cond) {
+        if x.kind() != "binary_expression" {
+            continue;
+        }
+        let op = x.child_by_field_name("operator").map(|o| text(src, o))?;
+        let (Some(l), Some(r)) = (
+            x.child_by_field_name("left"),
+            x.child_by_field_name("right"),
+        ) else {
+            continue;
+        };
+        let other = if path_of(src, l).is_some_and(|q| q == p) {
+            r
+        } else if path_of(src, r).is_some_and(|q| q == p) {
+            l
+        } else {
+            continue;
+        };
+        let negative =
+            f.fold(other).is_some_and(|v| v < 0) || text(src, other).trim().starts_with('-');
+        if matches!(op, "<" | ">" | "<=" | ">=") || negative {
+            return Some(text(src, x).to_string());
+        }
+    }
+    None
 }

@@ -13,6 +13,7 @@ mod func;
 mod inject;
 mod leaks;
 mod lifetime;
+mod loops;
 mod syntax;
 
 use crate::matcher::RawHit;
@@ -35,6 +36,8 @@ pub const CHECKS: &[&str] = &[
     "divide-by-zero",
     "int-overflow",
     "leak",
+    "wrong-check",
+    "infinite-loop",
     "reachable-assert",
     "command-built",
     "path-built",
@@ -114,7 +117,10 @@ pub(crate) fn analyze(
         if on("use-after-free") || on("double-free") || on("free-offset") {
             lifetime::freed_uses(&func, &mut found);
         }
-        if on("null-deref") {
+        if on("infinite-loop") {
+            loops::infinite_loops(&func, &mut found);
+        }
+        if on("null-deref") || on("wrong-check") {
             lifetime::null_deref(&func, &mut found);
         }
         if on("format-string") {

@@ -1,0 +1,206 @@
+//! Loops that cannot end: nothing in the body changes what the condition reads, the
+//! body undoes the loop's own step, or the condition holds for every value the
+//! counter can take (`unsigned i >= 0`, `i = (i + 1) % 256` with `i >= 0`).
+
+use super::func::Func;
+use super::syntax::{call, descendants, line, mentions, strip, text};
+use super::Finding;
+use tree_sitter::Node;
+
+/// Calls after which a loop may stop (or the process with it).
+const LEAVES: &[&str] = &[
+    "exit",
+    "_exit",
+    "abort",
+    "longjmp",
+    "pthread_exit",
+    "err",
+    "errx",
+];
+
+pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for n in descendants(f.body) {
+        if !matches!(
+            n.kind(),
+            "while_statement" | "for_statement" | "do_statement"
+        ) {
+            continue;
+        }
+        let (Some(cond), Some(body)) = (
+            n.child_by_field_name("condition"),
+            n.child_by_field_name("body"),
+        ) else {
+            continue;
+        };
+        let cond = strip(cond);
+        if leaves(src, body) {
+            continue;
+        }
+        let vars: Vec<&str> = descendants(cond)
+            .into_iter()
+            .filter(|x| x.kind() == "identifier")
+            .map(|x| text(src, x))
+            .filter(|v| !f.file.defines.contains_key(*v))
+            .collect();
+        // A condition that calls or reads memory may change by itself.
+        let opaque = descendants(cond).into_iter().any(|x| {
+            matches!(
+                x.kind(),
+                "call_expression"
+                    | "field_expression"
+                    | "pointer_expression"
+                    | "subscript_expression"
+                    | "assignment_expression"
+                    | "update_expression"
+            )
+        });
+        if vars.is_empty() || opaque {
+            continue;
+        }
+        let update = n.child_by_field_name("update");
+        let changed: Vec<&str> = vars
+            .iter()
+            .copied()
+            .filter(|v| changes(src, body, v) || update.is_some_and(|u| changes(src, u, v)))
+            .collect();
+        let label = if changed.is_empty() {
+            Some(format!(
+                "nothing in the loop changes `{}`, and nothing leaves it",
+                text(src, cond)
+            ))
+        } else if let Some(v) = undone(src, update, body) {
+            Some(format!("the body undoes the loop's step on `{v}`"))
+        } else {
+            always_true(f, cond).then(|| {
+                format!(
+                    "`{}` holds for every value the counter takes",
+                    text(src, cond)
+                )
+            })
+        };
+        if let Some(label) = label {
+            out.push(Finding {
+                check: "infinite-loop",
+                line: line(n),
+                label,
+            });
+        }
+    }
+}
+
+/// Whether the body has a way out: break, return, goto, or a call that ends the process.
+fn leaves(src: &str, body: Node) -> bool {
+    descendants(body).into_iter().any(|x| {
+        matches!(
+            x.kind(),
+            "break_statement" | "return_statement" | "goto_statement" | "throw_statement"
+        ) || call(src, x).is_some_and(|(c, _)| LEAVES.contains(&c.as_str()))
+    })
+}
+
+/// Whether `v` is assigned, stepped or has its address taken under `n`.
+fn changes(src: &str, n: Node, v: &str) -> bool {
+    descendants(n).into_iter().any(|x| {
+        let target = match x.kind() {
+            "assignment_expression" => x.child_by_field_name("left"),
+            "update_expression" => x.child_by_field_name("argument"),
+            "pointer_expression" if x.child(0).is_some_and(|o| o.kind() == "&") => {
+                x.child_by_field_name("argument")
+            }
+            "call_expression" => {
+                // `scanf("%d", &v)` is caught above; a macro may assign its argument.
+                return false;
+            }
+            _ => None,
+        };
+        target.is_some_and(|t| mentions(text(src, t), v))
+    })
+}
+
+/// `for (...; ...; i++) { ...; i--; }`: the body steps the counter back.
+fn undone<'s>(src: &'s str, update: Option<Node>, body: Node) -> Option<&'s str> {
+    let u = strip(update?);
+    if u.kind() != "update_expression" {
+        return None;
+    }
+    let var = text(src, u.child_by_field_name("argument")?);
+    let up = text(src, u).contains("++");
+    let mut c = body.walk();
+    let stmts: Vec<Node> = body.named_children(&mut c).collect();
+    stmts.into_iter().find_map(|s| {
+        let e = s.named_child(0)?;
+        (e.kind() == "update_expression"
+            && text(src, e.child_by_field_name("argument")?) == var
+            && text(src, e).contains("--") == up)
+            .then_some(var)
+    })
+}
+
+/// `v >= 0` where `v` is unsigned or only ever gets `x % N` or a non-negative literal.
+fn always_true(f: &Func, cond: Node) -> bool {
+    let src = f.src;
+    if cond.kind() != "binary_expression" {
+        return false;
+    }
+    let op = cond.child_by_field_name("operator").map(|o| text(src, o));
+    let (Some(l), Some(r)) = (
+        cond.child_by_field_name("left"),
+        cond.child_by_field_name("right"),
+    ) else {
+        return false;
+    };
+    let zero = matches!(
+        (op, text(src, r).trim()),
+        (Some(">="), "0") | (Some(">"), "-1")
+    );
+    if !zero || l.kind() != "identifier" {
+        return false;
+    }
+    let v = text(src, l);
+    if f.unsigned(v) {
+        return true;
+    }
+    let mut any = false;
+    for x in descendants(f.body) {
+        let (target, value) = match x.kind() {
+            "assignment_expression" => (
+                x.child_by_field_name("left"),
+                x.child_by_field_name("right"),
+            ),
+            "init_declarator" => (
+                x.child_by_field_name("declarator"),
+                x.child_by_field_name("value"),
+            ),
+            "update_expression" => {
+                if x.child_by_field_name("argument")
+                    .is_some_and(|a| text(src, a) == v)
+                {
+                    return false;
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if !target.is_some_and(|t| text(src, t) == v) {
+            continue;
+        }
+        let Some(value) = value.map(strip) else {
+            return false;
+        };
+        let modulo = value.kind() == "binary_expression"
+            && value
+                .child_by_field_name("operator")
+                .is_some_and(|o| text(src, o) == "%")
+            && value
+                .child_by_field_name("right")
+                .and_then(|r| f.fold(r))
+                .is_some_and(|k| k > 0);
+        let literal = f.fold(value).is_some_and(|k| k >= 0);
+        if !(modulo || literal) {
+            return false;
+        }
+        any |= modulo;
+    }
+    any
+}
