@@ -27,6 +27,8 @@ pub(crate) struct FileFacts<'t> {
     pub allocates: HashSet<String>,
     /// Functions of the file returning a pointer that may be NULL.
     pub returns_null: HashSet<String>,
+    /// Function-like macros that step a parameter (`#define NEXT(p) (p++)`).
+    pub moving_macros: HashMap<String, usize>,
     /// Function-like macros that only call a function: `CHECK(p)` → `check`.
     macros: Vec<(String, String)>,
     /// Functions of the file called somewhere with input in parameter i (bit i).
@@ -47,6 +49,7 @@ impl<'t> FileFacts<'t> {
             allocates: HashSet::new(),
             returns_null: HashSet::new(),
             macros: Vec::new(),
+            moving_macros: HashMap::new(),
             tainted_params: HashMap::new(),
         };
         let mut globals = Vec::new();
@@ -80,6 +83,11 @@ impl<'t> FileFacts<'t> {
                 "preproc_function_def" => {
                     let name = n.child_by_field_name("name").map(|x| text(src, x));
                     let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    if let (Some(name), Some(v)) = (name, value) {
+                        if let Some(i) = stepped_param(src, n, v) {
+                            f.moving_macros.insert(name.to_string(), i);
+                        }
+                    }
                     let callee = value.and_then(|v| v.split_once('(')).map(|(c, _)| c.trim());
                     if let (Some(name), Some(callee)) = (name, callee) {
                         let plain = callee.chars().all(|c| c.is_alphanumeric() || c == '_');
@@ -398,4 +406,22 @@ pub(crate) fn leaf(src: &str, n: Node) -> Option<String> {
         n = x;
     }
     path_of(src, n)
+}
+
+/// The parameter a function-like macro steps (`p++`, `++p`, `p += n`), if any.
+fn stepped_param(src: &str, def: Node, body: &str) -> Option<usize> {
+    let params = def.child_by_field_name("parameters")?;
+    let mut c = params.walk();
+    let names: Vec<&str> = params
+        .named_children(&mut c)
+        .map(|p| text(src, p))
+        .collect();
+    let body: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    names.iter().position(|p| {
+        ["++", "+=", "--", "-="]
+            .iter()
+            .any(|op| body.contains(&format!("{p}{op}")))
+            || body.contains(&format!("++{p}"))
+            || body.contains(&format!("--{p}"))
+    })
 }

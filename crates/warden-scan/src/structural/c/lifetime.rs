@@ -249,6 +249,10 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                         st.kill(&p);
                     }
                     if let Some(q) = r.and_then(|r| path_of(src, r)).filter(|q| *q != p) {
+                        // A copy of a block's start is a start too, until it moves.
+                        if st.allocated.contains(&q) {
+                            st.allocated.push(p.clone());
+                        }
                         st.aliases.push((p.clone(), q));
                     }
                     let alloc = r
@@ -289,6 +293,13 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                 if let (Some(a), Some(b)) = (target(i), target(j)) {
                     st.swap(&a, &b);
                     return;
+                }
+            }
+            if let Some(&i) = f.file.moving_macros.get(&name) {
+                if let Some(p) = args.get(i).and_then(|a| path_of(src, *a)) {
+                    if st.allocated.contains(&p) {
+                        st.moved.push((p, line(n)));
+                    }
                 }
             }
             let freed_args: Vec<usize> = if name == "free" {

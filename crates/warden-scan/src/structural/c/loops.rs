@@ -1,6 +1,7 @@
-//! Loops that cannot end: nothing in the body changes what the condition reads, the
-//! body undoes the loop's own step, or the condition holds for every value the
-//! counter can take (`unsigned i >= 0`, `i = (i + 1) % 256` with `i >= 0`).
+//! Loops and recursions that cannot end: nothing in the body changes what the
+//! condition reads, the body undoes the loop's own step, the condition holds for every
+//! value the counter can take (`unsigned i >= 0`, `i = (i + 1) % 256` with `i >= 0`),
+//! or a function calls itself with no base case its arguments are sure to reach.
 
 use super::func::Func;
 use super::syntax::{call, descendants, line, mentions, strip, text};
@@ -55,6 +56,19 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
                     | "update_expression"
             )
         });
+        if vars.is_empty() && !opaque && n.kind() != "do_statement" {
+            let forever = f.fold(cond).is_some_and(|v| v != 0) || text(src, cond).trim() == "true";
+            if forever && !waits(src, body) {
+                out.push(Finding {
+                    check: "infinite-loop",
+                    line: line(n),
+                    label:
+                        "a loop on a constant condition with no way out and nothing it waits for"
+                            .into(),
+                });
+            }
+            continue;
+        }
         if vars.is_empty() || opaque {
             continue;
         }
@@ -86,6 +100,123 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
                 label,
             });
         }
+    }
+}
+
+/// Calls a server or worker loop blocks in: such a loop is meant to run forever.
+const WAITS: &[&str] = &[
+    "accept",
+    "read",
+    "recv",
+    "recvfrom",
+    "select",
+    "poll",
+    "epoll_wait",
+    "sleep",
+    "usleep",
+    "nanosleep",
+    "wait",
+    "waitpid",
+    "pthread_cond_wait",
+    "sem_wait",
+    "fgets",
+    "getchar",
+    "scanf",
+    "getline",
+    "pause",
+    "sigwait",
+    "msgrcv",
+    "pthread_join",
+    "kevent",
+];
+
+fn waits(src: &str, body: Node) -> bool {
+    descendants(body)
+        .into_iter()
+        .any(|x| call(src, x).is_some_and(|(c, _)| WAITS.contains(&c.as_str())))
+}
+
+/// A function that calls itself where no base case is sure to stop it: no condition
+/// at all, or stop tests that are only equalities on a parameter the call steps past
+/// (`if (n == 1) return 1; ... f(n - 2)`) or wraps (`f((i + 1) % size)`).
+pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let name = f.name.as_str();
+    if name.is_empty() {
+        return;
+    }
+    let nodes = descendants(f.body);
+    let calls: Vec<(Node, Vec<Node>)> = nodes
+        .iter()
+        .filter_map(|n| {
+            call(src, *n)
+                .filter(|(c, _)| c == name)
+                .map(|(_, a)| (*n, a))
+        })
+        .collect();
+    let Some((first, _)) = calls.first() else {
+        return;
+    };
+    let conds: Vec<Node> = nodes
+        .iter()
+        .filter(|n| {
+            matches!(
+                n.kind(),
+                "if_statement" | "conditional_expression" | "switch_statement" | "while_statement"
+            )
+        })
+        .filter_map(|n| n.child_by_field_name("condition"))
+        .collect();
+    let label = if conds.is_empty() && !leaves(src, f.body) {
+        Some(format!("{name}() calls itself with no base case"))
+    } else if conds.is_empty() {
+        None
+    } else {
+        let params: Vec<&str> = f.params.iter().map(|(p, _)| p.as_str()).collect();
+        // Every stop test is `param == K` (or `!=`)...
+        let equalities: Vec<&str> = conds
+            .iter()
+            .flat_map(|c| descendants(*c))
+            .filter(|x| x.kind() == "binary_expression")
+            .filter_map(|x| {
+                let op = text(src, x.child_by_field_name("operator")?);
+                let l = text(src, x.child_by_field_name("left")?);
+                matches!(op, "==" | "!=").then_some(l)
+            })
+            .filter(|l| params.contains(l))
+            .collect();
+        let ordered = conds.iter().any(|c| {
+            let t = text(src, *c);
+            t.contains('<') || t.contains('>')
+        });
+        // ...and some recursive call steps that parameter by more than one, or wraps it.
+        let skips = calls.iter().any(|(_, args)| {
+            args.iter().any(|a| {
+                let t: String = text(src, *a)
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                equalities.iter().any(|p| {
+                    let stepped =
+                        t.starts_with(&format!("{p}-")) || t.starts_with(&format!("{p}+"));
+                    let big = t
+                        .rsplit(['-', '+'])
+                        .next()
+                        .and_then(|k| k.parse::<i64>().ok())
+                        .is_some_and(|k| k >= 2);
+                    (stepped && big) || (t.contains(p) && t.contains('%'))
+                })
+            })
+        });
+        (!equalities.is_empty() && !ordered && skips)
+            .then(|| format!("{name}() recurses with a step its `==` base case can miss"))
+    };
+    if let Some(label) = label {
+        out.push(Finding {
+            check: "endless-recursion",
+            line: line(*first),
+            label,
+        });
     }
 }
 

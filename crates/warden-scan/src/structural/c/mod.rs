@@ -38,6 +38,7 @@ pub const CHECKS: &[&str] = &[
     "leak",
     "wrong-check",
     "infinite-loop",
+    "endless-recursion",
     "reachable-assert",
     "command-built",
     "path-built",
@@ -116,6 +117,9 @@ pub(crate) fn analyze(
         let func = Func::new(&facts, *f);
         if on("use-after-free") || on("double-free") || on("free-offset") {
             lifetime::freed_uses(&func, &mut found);
+        }
+        if on("endless-recursion") {
+            loops::endless_recursion(&func, &mut found);
         }
         if on("infinite-loop") {
             loops::infinite_loops(&func, &mut found);
