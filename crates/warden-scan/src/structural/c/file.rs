@@ -27,6 +27,15 @@ pub(crate) struct FileFacts<'t> {
     pub allocates: HashSet<String>,
     /// Functions of the file returning a pointer that may be NULL.
     pub returns_null: HashSet<String>,
+    /// What each pointer parameter of a function of the file is read as: its pointee
+    /// type, or for `void *` the type it is cast to (`(Person *)data`).
+    pub pointee: HashMap<String, Vec<Option<String>>>,
+    /// Functions started as threads (`pthread_create(&t, NULL, worker, arg)`).
+    pub threads: HashSet<String>,
+    /// Union types (`typedef union {...} Value;`, `union value`).
+    pub unions: HashSet<String>,
+    /// File-level variables (shared by every thread).
+    pub globals: HashSet<String>,
     /// Function-like macros that step a parameter (`#define NEXT(p) (p++)`).
     pub moving_macros: HashMap<String, usize>,
     /// Function-like macros that only call a function: `CHECK(p)` → `check`.
@@ -50,6 +59,10 @@ impl<'t> FileFacts<'t> {
             returns_null: HashSet::new(),
             macros: Vec::new(),
             moving_macros: HashMap::new(),
+            pointee: HashMap::new(),
+            threads: HashSet::new(),
+            unions: HashSet::new(),
+            globals: HashSet::new(),
             tainted_params: HashMap::new(),
         };
         let mut globals = Vec::new();
@@ -80,6 +93,14 @@ impl<'t> FileFacts<'t> {
                     }
                 }
                 "declaration" => globals.push(n),
+                "type_definition" => {
+                    let union = n
+                        .child_by_field_name("type")
+                        .is_some_and(|t| t.kind() == "union_specifier");
+                    if let (true, Some(d)) = (union, n.child_by_field_name("declarator")) {
+                        f.unions.insert(text(src, d).to_string());
+                    }
+                }
                 "preproc_function_def" => {
                     let name = n.child_by_field_name("name").map(|x| text(src, x));
                     let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
@@ -104,6 +125,7 @@ impl<'t> FileFacts<'t> {
         }
         f.functions.sort_by_key(|n| n.start_byte());
         let (mut arrays, mut literals) = (HashMap::new(), HashSet::new());
+        let globals_kept = globals.clone();
         for d in globals {
             declared(
                 src,
@@ -114,6 +136,18 @@ impl<'t> FileFacts<'t> {
                 &mut HashMap::new(),
             );
         }
+        let mut types = HashMap::new();
+        for d in &globals_kept {
+            declared(
+                src,
+                *d,
+                &f.defines,
+                &mut HashMap::new(),
+                &mut HashSet::new(),
+                &mut types,
+            );
+        }
+        f.globals = types.into_keys().collect();
         f.arrays = arrays;
         f.literals = literals;
         for func in &f.functions {
@@ -121,8 +155,26 @@ impl<'t> FileFacts<'t> {
             let Some(body) = func.child_by_field_name("body") else {
                 continue;
             };
+            let pointee = params
+                .iter()
+                .map(|(p, ty)| read_as(src, body, p, ty))
+                .collect();
+            f.pointee.insert(name.clone(), pointee);
+            let Some(body) = func.child_by_field_name("body") else {
+                continue;
+            };
             let mut freed = Vec::new();
             for n in descendants(body) {
+                if let Some((c, args)) = call(src, n) {
+                    let at = match c.as_str() {
+                        "pthread_create" => 2,
+                        "thrd_create" | "CreateThread" => 1,
+                        _ => usize::MAX,
+                    };
+                    if let Some(a) = args.get(at).and_then(|a| path_of(src, *a)) {
+                        f.threads.insert(a);
+                    }
+                }
                 let arg = match call(src, n) {
                     Some((c, args)) if c == "free" => args.first().copied(),
                     _ if n.kind() == "delete_expression" => n.named_child(0),
@@ -423,5 +475,37 @@ fn stepped_param(src: &str, def: Node, body: &str) -> Option<usize> {
             .any(|op| body.contains(&format!("{p}{op}")))
             || body.contains(&format!("++{p}"))
             || body.contains(&format!("--{p}"))
+    })
+}
+
+/// The type a pointer parameter is read as: its own pointee, or for `void *` the type
+/// the body casts it to.
+fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String> {
+    let base = ty
+        .trim_end_matches('*')
+        .trim()
+        .trim_start_matches("const ")
+        .trim();
+    if !ty.ends_with('*') {
+        return None;
+    }
+    if base != "void" {
+        return Some(base.to_string());
+    }
+    descendants(body).into_iter().find_map(|x| {
+        if x.kind() != "cast_expression" {
+            return None;
+        }
+        let v = x.child_by_field_name("value")?;
+        if text(src, v) != p {
+            return None;
+        }
+        let t = text(src, x.child_by_field_name("type")?);
+        let t = t
+            .trim_end_matches('*')
+            .trim()
+            .trim_start_matches("const ")
+            .trim();
+        (t != "void" && !t.contains('*')).then(|| t.to_string())
     })
 }

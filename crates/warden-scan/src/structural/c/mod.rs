@@ -15,6 +15,7 @@ mod leaks;
 mod lifetime;
 mod loops;
 mod syntax;
+mod types;
 
 use crate::matcher::RawHit;
 use crate::rules::Rule;
@@ -39,6 +40,8 @@ pub const CHECKS: &[&str] = &[
     "wrong-check",
     "infinite-loop",
     "endless-recursion",
+    "type-confusion",
+    "race",
     "reachable-assert",
     "command-built",
     "path-built",
@@ -117,6 +120,12 @@ pub(crate) fn analyze(
         let func = Func::new(&facts, *f);
         if on("use-after-free") || on("double-free") || on("free-offset") {
             lifetime::freed_uses(&func, &mut found);
+        }
+        if on("type-confusion") {
+            types::type_confusion(&func, &mut found);
+        }
+        if on("race") {
+            types::races(&func, &mut found);
         }
         if on("endless-recursion") {
             loops::endless_recursion(&func, &mut found);

@@ -1,0 +1,221 @@
+//! Memory read as a type it does not hold, and shared state written by threads with
+//! no lock.
+
+use super::func::Func;
+use super::syntax::{call, descendants, line, path_of, strip, text};
+use super::Finding;
+use tree_sitter::Node;
+
+/// The base type of a declared type (`const struct point *` → `point`).
+fn base(ty: &str) -> String {
+    ty.replace("const ", "")
+        .replace("struct ", "")
+        .replace("volatile ", "")
+        .trim_end_matches('*')
+        .trim()
+        .to_string()
+}
+
+/// `f(&b)` where `f` reads its parameter as another type; `*(long *)&y` for a `float
+/// y`; a union written through one member and read through another.
+pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let mut written: Vec<(String, String)> = Vec::new();
+    for n in descendants(f.body) {
+        match n.kind() {
+            "call_expression" => {
+                let Some((name, args)) = call(src, n) else {
+                    continue;
+                };
+                let Some(expect) = f.file.pointee.get(&name) else {
+                    continue;
+                };
+                for (a, want) in args.iter().zip(expect) {
+                    let (Some(have), Some(want)) = (address_of(f, *a), want) else {
+                        continue;
+                    };
+                    if have != *want && have != "void" {
+                        out.push(Finding {
+                            check: "type-confusion",
+                            line: line(n),
+                            label: format!("{name}() reads `{}` ({have}) as {want}", text(src, *a)),
+                        });
+                    }
+                }
+            }
+            "pointer_expression" if text(src, n).starts_with('*') => {
+                let Some(cast) = n.child_by_field_name("argument").map(strip_parens) else {
+                    continue;
+                };
+                if cast.kind() != "cast_expression" {
+                    continue;
+                }
+                let to = cast.child_by_field_name("type").map(|t| base(text(src, t)));
+                let from = cast
+                    .child_by_field_name("value")
+                    .and_then(|v| address_of(f, v));
+                if let (Some(to), Some(from)) = (to, from) {
+                    if to != from && scalar(&to) && scalar(&from) {
+                        out.push(Finding {
+                            check: "type-confusion",
+                            line: line(n),
+                            label: format!("`{}` reads a {from} as {to}", text(src, n)),
+                        });
+                    }
+                }
+            }
+            "field_expression" => union_access(f, n, &mut written, out),
+            _ => {}
+        }
+    }
+}
+
+fn strip_parens(n: Node) -> Node {
+    let mut n = n;
+    while n.kind() == "parenthesized_expression" {
+        match n.named_child(0) {
+            Some(x) => n = x,
+            None => break,
+        }
+    }
+    n
+}
+
+fn scalar(t: &str) -> bool {
+    matches!(
+        t,
+        "int"
+            | "long"
+            | "short"
+            | "char"
+            | "float"
+            | "double"
+            | "unsigned"
+            | "unsigned int"
+            | "long long"
+            | "unsigned long"
+            | "int32_t"
+            | "int64_t"
+            | "uint32_t"
+            | "uint64_t"
+    )
+}
+
+/// The type of `x` in `&x`, when `x` is a plain variable of known non-pointer type.
+fn address_of(f: &Func, a: Node) -> Option<String> {
+    let a = strip(a);
+    if a.kind() != "pointer_expression" || !text(f.src, a).starts_with('&') {
+        return None;
+    }
+    let v = a.child_by_field_name("argument")?;
+    if v.kind() != "identifier" {
+        return None;
+    }
+    let ty = f.type_of(text(f.src, v))?;
+    (!ty.contains('*')).then(|| base(ty))
+}
+
+fn union_access(f: &Func, n: Node, written: &mut Vec<(String, String)>, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let (Some(obj), Some(field)) = (
+        n.child_by_field_name("argument"),
+        n.child_by_field_name("field"),
+    ) else {
+        return;
+    };
+    let Some(var) = path_of(src, obj) else { return };
+    let is_union = f.type_of(&var).is_some_and(|t| {
+        let b = base(t);
+        t.contains("union ") || f.file.unions.contains(&b)
+    });
+    if !is_union {
+        return;
+    }
+    let field = text(src, field).to_string();
+    let assigned = n.parent().is_some_and(|p| {
+        p.kind() == "assignment_expression"
+            && p.child_by_field_name("left")
+                .is_some_and(|l| l.id() == n.id())
+    });
+    if assigned {
+        written.retain(|(v, _)| *v != var);
+        written.push((var, field));
+        return;
+    }
+    if let Some((_, last)) = written.iter().find(|(v, _)| *v == var) {
+        if *last != field {
+            out.push(Finding {
+                check: "type-confusion",
+                line: line(n),
+                label: format!("`{var}.{field}` is read after `{var}.{last}` was written"),
+            });
+        }
+    }
+}
+
+/// Calls that take a lock (or make the section exclusive).
+const LOCKS: &[&str] = &[
+    "pthread_mutex_lock",
+    "pthread_mutex_trylock",
+    "pthread_spin_lock",
+    "pthread_rwlock_wrlock",
+    "mtx_lock",
+    "sem_wait",
+    "flock",
+    "lockf",
+    "EnterCriticalSection",
+    "lock",
+];
+
+/// A thread's start routine that writes a global, or appends to a shared file, with no lock.
+pub(crate) fn races(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    if !f.file.threads.contains(&f.name) {
+        return;
+    }
+    let nodes = descendants(f.body);
+    let locked = nodes.iter().any(|n| {
+        call(src, *n).is_some_and(|(c, _)| LOCKS.contains(&c.as_str()) || c.starts_with("atomic_"))
+    });
+    if locked {
+        return;
+    }
+    for n in nodes {
+        let target = match n.kind() {
+            "assignment_expression" => n.child_by_field_name("left"),
+            "update_expression" => n.child_by_field_name("argument"),
+            "call_expression" => {
+                let Some((c, args)) = call(src, n) else {
+                    continue;
+                };
+                let shared_file = c == "fopen"
+                    && args.first().is_some_and(|a| a.kind() == "string_literal")
+                    && args
+                        .get(1)
+                        .is_some_and(|m| text(src, *m).contains(['a', 'w']));
+                if shared_file {
+                    out.push(Finding {
+                        check: "race",
+                        line: line(n),
+                        label: format!("thread {}() writes a shared file with no lock", f.name),
+                    });
+                    return;
+                }
+                continue;
+            }
+            _ => None,
+        };
+        let Some(t) = target.and_then(|t| path_of(src, t)) else {
+            continue;
+        };
+        let local = f.type_of(&t).is_some();
+        if !local && f.file.globals.contains(&t) {
+            out.push(Finding {
+                check: "race",
+                line: line(n),
+                label: format!("thread {}() writes shared `{t}` with no lock", f.name),
+            });
+            return;
+        }
+    }
+}
