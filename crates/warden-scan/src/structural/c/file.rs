@@ -30,6 +30,8 @@ pub(crate) struct FileFacts<'t> {
     /// What each pointer parameter of a function of the file is read as: its pointee
     /// type, or for `void *` the type it is cast to (`(Person *)data`).
     pub pointee: HashMap<String, Vec<Option<String>>>,
+    /// Parameter names of each function of the file.
+    pub param_names: HashMap<String, Vec<String>>,
     /// Functions started as threads (`pthread_create(&t, NULL, worker, arg)`).
     pub threads: HashSet<String>,
     /// Union types (`typedef union {...} Value;`, `union value`).
@@ -60,6 +62,7 @@ impl<'t> FileFacts<'t> {
             macros: Vec::new(),
             moving_macros: HashMap::new(),
             pointee: HashMap::new(),
+            param_names: HashMap::new(),
             threads: HashSet::new(),
             unions: HashSet::new(),
             globals: HashSet::new(),
@@ -160,6 +163,10 @@ impl<'t> FileFacts<'t> {
                 .map(|(p, ty)| read_as(src, body, p, ty))
                 .collect();
             f.pointee.insert(name.clone(), pointee);
+            f.param_names.insert(
+                name.clone(),
+                params.iter().map(|(p, _)| p.clone()).collect(),
+            );
             let Some(body) = func.child_by_field_name("body") else {
                 continue;
             };

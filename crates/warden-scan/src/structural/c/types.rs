@@ -27,6 +27,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 let Some((name, args)) = call(src, n) else {
                     continue;
                 };
+                swapped(f, n, &name, &args, out);
                 let Some(expect) = f.file.pointee.get(&name) else {
                     continue;
                 };
@@ -216,6 +217,43 @@ pub(crate) fn races(f: &Func, out: &mut Vec<Finding>) {
                 label: format!("thread {}() writes shared `{t}` with no lock", f.name),
             });
             return;
+        }
+    }
+}
+
+/// `write_file(text, filename)` for `write_file(const char *filename, const char *text)`:
+/// two arguments named like each other's parameters.
+fn swapped(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
+    let Some(params) = f.file.param_names.get(name) else {
+        return;
+    };
+    if params.len() != args.len() {
+        return;
+    }
+    let names: Vec<Option<String>> = args
+        .iter()
+        .map(|a| (a.kind() == "identifier").then(|| text(f.src, *a).to_ascii_lowercase()))
+        .collect();
+    let like = |arg: &str, param: &str| {
+        let param = param.to_ascii_lowercase();
+        arg == param || (param.len() >= 3 && arg.ends_with(&format!("_{param}")))
+    };
+    for i in 0..args.len() {
+        for j in i + 1..args.len() {
+            let (Some(ai), Some(aj)) = (&names[i], &names[j]) else {
+                continue;
+            };
+            if like(ai, &params[j]) && like(aj, &params[i]) && !like(ai, &params[i]) {
+                out.push(Finding {
+                    check: "type-confusion",
+                    line: line(n),
+                    label: format!(
+                        "{name}() gets `{ai}` and `{aj}` in each other's places ({}, {})",
+                        params[i], params[j]
+                    ),
+                });
+                return;
+            }
         }
     }
 }
