@@ -283,6 +283,13 @@ pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>
                 pointer |= x.kind() != "identifier";
                 decl = x.child_by_field_name("declarator");
             }
+            // `void (*cb)(int)`: the name sits inside a parenthesised declarator.
+            let decl = decl.or_else(|| {
+                let d = p.child_by_field_name("declarator")?;
+                descendants(d)
+                    .into_iter()
+                    .find(|x| x.kind() == "identifier")
+            });
             let pname = decl.map(|x| text(src, x)).unwrap_or("").to_string();
             let ty = if pointer {
                 format!("{ty} *")
