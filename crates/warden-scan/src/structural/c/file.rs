@@ -213,6 +213,20 @@ impl<'t> FileFacts<'t> {
                 f.frees_param.insert(name, freed);
             }
         }
+        // An overloaded name is several functions: what one does says nothing of a call.
+        let mut count: HashMap<String, usize> = HashMap::new();
+        for func in &f.functions {
+            *count.entry(signature(src, *func).0).or_default() += 1;
+        }
+        for (name, n) in count {
+            if n > 1 {
+                f.pointee.remove(&name);
+                f.param_names.remove(&name);
+                f.swaps.remove(&name);
+                f.frees_param.remove(&name);
+                f.returns_null.remove(&name);
+            }
+        }
         for (m, callee) in &f.macros {
             if let Some(v) = f.frees_param.get(callee).cloned() {
                 f.frees_param.insert(m.clone(), v);
@@ -506,20 +520,26 @@ fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String> {
     if base != "void" {
         return Some(base.to_string());
     }
-    descendants(body).into_iter().find_map(|x| {
-        if x.kind() != "cast_expression" {
-            return None;
-        }
-        let v = x.child_by_field_name("value")?;
-        if text(src, v) != p {
-            return None;
-        }
-        let t = text(src, x.child_by_field_name("type")?);
-        let t = t
-            .trim_end_matches('*')
-            .trim()
-            .trim_start_matches("const ")
-            .trim();
-        (t != "void" && !t.contains('*')).then(|| t.to_string())
-    })
+    let mut seen: Vec<String> = descendants(body)
+        .into_iter()
+        .filter_map(|x| {
+            if x.kind() != "cast_expression" {
+                return None;
+            }
+            let v = x.child_by_field_name("value")?;
+            if text(src, v) != p {
+                return None;
+            }
+            let t = text(src, x.child_by_field_name("type")?);
+            let t = t
+                .trim_end_matches('*')
+                .trim()
+                .trim_start_matches("const ")
+                .trim();
+            (t != "void" && !t.contains('*')).then(|| t.to_string())
+        })
+        .collect();
+    seen.dedup();
+    // Cast to one type only; a parameter read as several depends on another argument.
+    (seen.len() == 1).then(|| seen.remove(0))
 }

@@ -50,7 +50,8 @@ pub(crate) fn format_string(f: &Func, out: &mut Vec<Finding>) {
         // A variadic wrapper (`log_msg(const char *fmt, ...)`) passes its own caller's
         // format on; the caller is where a literal is checked.
         let param = path_of(src, *fmt).filter(|p| f.params.iter().any(|(q, _)| q == p));
-        if param.is_some() && f.variadic {
+        let forwards = f.variadic || f.params.iter().any(|(_, t)| t.contains("va_list"));
+        if param.is_some() && forwards {
             continue;
         }
         let input = f.is_input(*fmt);

@@ -69,6 +69,8 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
             }
             continue;
         }
+        // C++ `while (in >> word)`: the stream extraction is the step.
+        let opaque = opaque || text(src, cond).contains(">>") || text(src, cond).contains("<<");
         if vars.is_empty() || opaque {
             continue;
         }
@@ -153,6 +155,13 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
                 .filter(|(c, _)| c == name)
                 .map(|(_, a)| (*n, a))
         })
+        // Only a plain call with as many arguments as parameters is the function itself
+        // (`obj.clear()`, `ns::f()` and overloads are others).
+        .filter(|(n, a)| {
+            a.len() == f.params.len()
+                && n.child_by_field_name("function")
+                    .is_some_and(|c| c.kind() == "identifier")
+        })
         .collect();
     let Some((first, _)) = calls.first() else {
         return;
@@ -167,7 +176,33 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
         })
         .filter_map(|n| n.child_by_field_name("condition"))
         .collect();
-    let label = if conds.is_empty() && !leaves(src, f.body) {
+    // `f(i--)` passes `i` unchanged: the call repeats itself.
+    let same = calls.iter().find_map(|(_, args)| {
+        args.iter().find(|a| {
+            a.kind() == "update_expression" && a.child(0).is_some_and(|c| c.kind() == "identifier")
+        })
+    });
+    // Every `return` recurses: no path gives a result without calling itself.
+    let returns: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| n.kind() == "return_statement")
+        .collect();
+    let no_exit = !returns.is_empty()
+        && returns.iter().all(|r| {
+            descendants(**r)
+                .into_iter()
+                .any(|x| call(src, x).is_some_and(|(c, _)| c == name))
+        });
+    let label = if let Some(a) = same {
+        Some(format!(
+            "{name}() passes `{}` to itself: the value before the step, so the call repeats",
+            text(src, *a)
+        ))
+    } else if no_exit {
+        Some(format!(
+            "every return of {name}() calls it again: no base case"
+        ))
+    } else if conds.is_empty() && !leaves(src, f.body) {
         Some(format!("{name}() calls itself with no base case"))
     } else if conds.is_empty() {
         None
