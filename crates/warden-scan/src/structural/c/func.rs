@@ -263,6 +263,23 @@ impl<'f, 't> Func<'f, 't> {
                 }
             }
             "sizeof_expression" | "string_literal" | "number_literal" => return false,
+            // `end - start` of two pointers into one input buffer is a distance in it.
+            "binary_expression"
+                if n.child_by_field_name("operator")
+                    .is_some_and(|o| text(self.src, o) == "-") =>
+            {
+                let both = ["left", "right"].iter().all(|side| {
+                    n.child_by_field_name(side)
+                        .and_then(|x| path_of(self.src, x))
+                        .is_some_and(|p| {
+                            self.tainted.contains(&p)
+                                && self.type_of(&p).is_some_and(|t| t.contains('*'))
+                        })
+                });
+                if both {
+                    return false;
+                }
+            }
             "call_expression" => {
                 let Some((c, args)) = call(self.src, n) else {
                     return false;

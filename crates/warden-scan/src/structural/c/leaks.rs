@@ -72,7 +72,21 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
             let r = x
                 .child_by_field_name("value")
                 .or_else(|| x.child_by_field_name("right"));
-            r.is_some_and(|r| path_of(src, r).is_some_and(|q| q == p))
+            // `q = p`, `q = (T *)(HEAD + (char *)p)`: the block (or a pointer into it)
+            // lives on in `q`. Reading through it (`*p`, `p[i]`, `f(p)`) does not count.
+            r.is_some_and(|r| {
+                descendants(r).into_iter().any(|x| {
+                    x.kind() == "identifier"
+                        && text(src, x) == p
+                        && !x.parent().is_some_and(|up| {
+                            matches!(
+                                up.kind(),
+                                "subscript_expression" | "field_expression" | "argument_list"
+                            ) || (up.kind() == "pointer_expression"
+                                && text(src, up).starts_with('*'))
+                        })
+                })
+            })
         }
         "initializer_list" => mentions(text(src, x), p),
         "delete_expression" => mentions(text(src, x), p),
