@@ -32,6 +32,8 @@ pub(crate) struct FileFacts<'t> {
     pub pointee: HashMap<String, Vec<Option<String>>>,
     /// Parameter names of each function of the file.
     pub param_names: HashMap<String, Vec<String>>,
+    /// Parameter types of each function of the file.
+    pub param_types: HashMap<String, Vec<String>>,
     /// Functions started as threads (`pthread_create(&t, NULL, worker, arg)`).
     pub threads: HashSet<String>,
     /// Union types (`typedef union {...} Value;`, `union value`).
@@ -63,6 +65,7 @@ impl<'t> FileFacts<'t> {
             moving_macros: HashMap::new(),
             pointee: HashMap::new(),
             param_names: HashMap::new(),
+            param_types: HashMap::new(),
             threads: HashSet::new(),
             unions: HashSet::new(),
             globals: HashSet::new(),
@@ -167,6 +170,10 @@ impl<'t> FileFacts<'t> {
                 name.clone(),
                 params.iter().map(|(p, _)| p.clone()).collect(),
             );
+            f.param_types.insert(
+                name.clone(),
+                params.iter().map(|(_, t)| t.clone()).collect(),
+            );
             let Some(body) = func.child_by_field_name("body") else {
                 continue;
             };
@@ -222,6 +229,7 @@ impl<'t> FileFacts<'t> {
             if n > 1 {
                 f.pointee.remove(&name);
                 f.param_names.remove(&name);
+                f.param_types.remove(&name);
                 f.swaps.remove(&name);
                 f.frees_param.remove(&name);
                 f.returns_null.remove(&name);

@@ -424,6 +424,26 @@ const DEREFS: &[&str] = &[
     "fgetc", "fputc", "fseek", "ftell", "rewind", "fclose", "fflush", "getline", "strtok",
     "strchr", "strstr", "atoi", "strdup",
 ];
+/// Of these, the calls that dereference only some arguments (the stream, the buffer):
+/// `fprintf(f, "%p", p)` reads through `f`, not `p`.
+const DEREF_ARGS: &[(&str, &[usize])] = &[
+    ("fprintf", &[0]),
+    ("fputs", &[1]),
+    ("fgets", &[0, 2]),
+    ("fread", &[0, 3]),
+    ("fwrite", &[0, 3]),
+    ("fscanf", &[0]),
+    ("fgetc", &[0]),
+    ("fputc", &[1]),
+    ("fseek", &[0]),
+    ("ftell", &[0]),
+    ("rewind", &[0]),
+    ("fclose", &[0]),
+    ("fflush", &[0]),
+    ("sprintf", &[0]),
+    ("snprintf", &[0]),
+    ("getline", &[2]),
+];
 /// Calls that return NULL on failure.
 const MAY_FAIL: &[&str] = &[
     "malloc", "calloc", "realloc", "strdup", "strndup", "fopen", "fdopen", "tmpfile", "getenv",
@@ -501,7 +521,14 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                 if !DEREFS.contains(&c.as_str()) {
                     continue;
                 }
-                for a in args {
+                let only = DEREF_ARGS
+                    .iter()
+                    .find(|(name, _)| *name == c)
+                    .map(|(_, at)| *at);
+                for (i, a) in args.into_iter().enumerate() {
+                    if only.is_some_and(|at| !at.contains(&i)) {
+                        continue;
+                    }
                     if let Some(p) = path_of(src, a) {
                         report(&mut unchecked, &p, n, &c, out);
                     }

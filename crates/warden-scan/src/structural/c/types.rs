@@ -227,6 +227,7 @@ fn swapped(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>)
     let Some(params) = f.file.param_names.get(name) else {
         return;
     };
+    let types = f.file.param_types.get(name);
     if params.len() != args.len() {
         return;
     }
@@ -243,7 +244,10 @@ fn swapped(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>)
             let (Some(ai), Some(aj)) = (&names[i], &names[j]) else {
                 continue;
             };
-            if like(ai, &params[j]) && like(aj, &params[i]) && !like(ai, &params[i]) {
+            // Swapped arguments of different types would not compile (or convert): only
+            // parameters of one type are confused silently.
+            let same_type = types.is_some_and(|t| t.get(i) == t.get(j));
+            if same_type && like(ai, &params[j]) && like(aj, &params[i]) && !like(ai, &params[i]) {
                 out.push(Finding {
                     check: "type-confusion",
                     line: line(n),
