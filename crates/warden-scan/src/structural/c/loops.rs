@@ -87,6 +87,11 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
             ))
         } else if let Some(v) = undone(src, update, body) {
             Some(format!("the body undoes the loop's step on `{v}`"))
+        } else if let Some(v) = away(f, n, cond, update) {
+            Some(format!(
+                "`{v}` starts inside `{}` and steps away from its end",
+                text(src, cond)
+            ))
         } else {
             always_true(f, cond).then(|| {
                 format!(
@@ -369,4 +374,77 @@ fn always_true(f: &Func, cond: Node) -> bool {
         any |= modulo;
     }
     any
+}
+
+/// `for (i = 0; i > -1; i++)`: the counter starts where the condition holds and each
+/// step moves it further in.
+fn away<'s>(f: &Func<'_, 's>, n: Node, cond: Node, update: Option<Node>) -> Option<&'s str> {
+    let src = f.src;
+    let u = strip(update?);
+    if u.kind() != "update_expression" || cond.kind() != "binary_expression" {
+        return None;
+    }
+    let var = text(src, u.child_by_field_name("argument")?);
+    let up = text(src, u).contains("++");
+    if text(src, cond.child_by_field_name("left")?) != var {
+        return None;
+    }
+    let bound = f.fold(cond.child_by_field_name("right")?)?;
+    let op = text(src, cond.child_by_field_name("operator")?);
+    let init = text(src, n.child_by_field_name("initializer")?);
+    let start = super::syntax::parse_int(init.rsplit('=').next()?.trim().trim_end_matches(';'))?;
+    let holds = match op {
+        ">" => start > bound,
+        ">=" => start >= bound,
+        "<" => start < bound,
+        "<=" => start <= bound,
+        _ => false,
+    };
+    let inward = (matches!(op, ">" | ">=") && up) || (matches!(op, "<" | "<=") && !up);
+    (holds && inward).then_some(var)
+}
+
+/// `fork()` in a loop with no comparison limiting how many run (a fork bomb for
+/// whoever drives the loop, e.g. by connecting).
+pub(crate) fn unbounded_fork(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for n in descendants(f.body) {
+        if !matches!(
+            n.kind(),
+            "while_statement" | "for_statement" | "do_statement"
+        ) {
+            continue;
+        }
+        let Some(body) = n.child_by_field_name("body") else {
+            continue;
+        };
+        let nodes = descendants(body);
+        let Some(fork) = nodes
+            .iter()
+            .find(|x| call(src, **x).is_some_and(|(c, _)| c == "fork"))
+        else {
+            continue;
+        };
+        // A limit: some relational comparison against a named bound before the fork.
+        let limited = nodes
+            .iter()
+            .chain(n.child_by_field_name("condition").iter())
+            .any(|x| {
+                x.kind() == "binary_expression"
+                    && x.start_byte() < fork.start_byte()
+                    && x.child_by_field_name("operator")
+                        .is_some_and(|o| matches!(text(src, o), "<" | "<=" | ">" | ">="))
+                    && x.child_by_field_name("right").is_some_and(|r| {
+                        let t = text(src, r).trim();
+                        !(t == "0" || t == "-1" || t.starts_with('-'))
+                    })
+            });
+        if !limited {
+            out.push(Finding {
+                check: "unbounded-fork",
+                line: line(*fork),
+                label: "fork() in a loop with no limit on how many children run".into(),
+            });
+        }
+    }
 }

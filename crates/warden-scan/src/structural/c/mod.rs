@@ -42,6 +42,8 @@ pub const CHECKS: &[&str] = &[
     "endless-recursion",
     "type-confusion",
     "race",
+    "unbounded-fork",
+    "untrusted-pointer",
     "reachable-assert",
     "command-built",
     "path-built",
@@ -121,7 +123,10 @@ pub(crate) fn analyze(
         if on("use-after-free") || on("double-free") || on("free-offset") {
             lifetime::freed_uses(&func, &mut found);
         }
-        if on("type-confusion") {
+        if on("unbounded-fork") {
+            loops::unbounded_fork(&func, &mut found);
+        }
+        if on("type-confusion") || on("untrusted-pointer") {
             types::type_confusion(&func, &mut found);
         }
         if on("race") {

@@ -66,6 +66,26 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 }
             }
             "field_expression" => union_access(f, n, &mut written, out),
+            "cast_expression" => {
+                // `(int *)strtoul(buf, ...)`: a pointer made from a number the input chose.
+                let to_pointer = n
+                    .child_by_field_name("type")
+                    .is_some_and(|t| text(src, t).contains('*'));
+                let from_input = n.child_by_field_name("value").is_some_and(|v| {
+                    let v = strip(v);
+                    f.is_input(v)
+                        && (v.kind() == "call_expression"
+                            || !f.type_of(text(src, v)).is_some_and(|t| t.contains('*')))
+                        && !text(src, v).contains("argv")
+                });
+                if to_pointer && from_input {
+                    out.push(Finding {
+                        check: "untrusted-pointer",
+                        line: line(n),
+                        label: format!("`{}` makes a pointer from input", text(src, n)),
+                    });
+                }
+            }
             _ => {}
         }
     }
