@@ -55,7 +55,7 @@ pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
                 if let Some(need) = source_len(f, *s) {
                     // strcat appends after what is there: a literal is taken as fitting
                     // when it leaves room; anything longer than the buffer cannot fit.
-                    if need > cap || (name == "strcpy" && need >= cap + 1) {
+                    if need > cap {
                         out.push(finding(
                             "unchecked-copy",
                             n,
@@ -143,7 +143,8 @@ fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
     }
     let vars: Vec<String> = descendants(*size)
         .into_iter()
-        .filter_map(|x| (x.kind() == "identifier").then(|| text(src, x).to_string()))
+        .filter(|x| x.kind() == "identifier")
+        .map(|x| text(src, x).to_string())
         .filter(|v| !f.file.defines.contains_key(v))
         .collect();
     if vars.iter().any(|v| f.guard(v, n.start_byte()).upper) {

@@ -105,7 +105,7 @@ fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &m
                 signed,
             };
             // `unsigned x = -1` is the idiom for "all bits set", not an accident.
-            if !stored.fits() && !(v.v < 0 && !signed) {
+            if !stored.fits() && (v.v >= 0 || signed) {
                 out.push(Finding {
                     check: "int-overflow",
                     line: line(n),

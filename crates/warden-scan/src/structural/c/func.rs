@@ -257,10 +257,10 @@ impl<'f, 't> Func<'f, 't> {
     pub fn is_input(&self, n: Node) -> bool {
         let n = strip(n);
         match n.kind() {
-            "identifier" | "field_expression" => {
-                if path_of(self.src, n).is_some_and(|p| self.tainted.contains(&p)) {
-                    return true;
-                }
+            "identifier" | "field_expression"
+                if path_of(self.src, n).is_some_and(|p| self.tainted.contains(&p)) =>
+            {
+                return true;
             }
             "sizeof_expression" | "string_literal" | "number_literal" => return false,
             // `end - start` of two pointers into one input buffer is a distance in it.

@@ -353,7 +353,7 @@ fn always_true(f: &Func, cond: Node) -> bool {
             }
             _ => continue,
         };
-        if !target.is_some_and(|t| text(src, t) == v) {
+        if target.is_none_or(|t| text(src, t) != v) {
             continue;
         }
         let Some(value) = value.map(strip) else {
