@@ -446,7 +446,7 @@ const DEREF_ARGS: &[(&str, &[usize])] = &[
 ];
 /// Calls that return NULL on failure.
 const MAY_FAIL: &[&str] = &[
-    "malloc", "calloc", "realloc", "strdup", "strndup", "fopen", "fdopen", "tmpfile", "getenv",
+    "malloc", "calloc", "realloc", "strdup", "strndup", "fopen", "tmpfile", "getenv",
     "opendir",
 ];
 
