@@ -326,6 +326,10 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
             constant_index(f, n, out);
             continue;
         }
+        if n.kind() == "binary_expression" {
+            element_count(f, n, out);
+            continue;
+        }
         if n.kind() != "for_statement" {
             continue;
         }
@@ -345,11 +349,18 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
         ) else {
             continue;
         };
-        if l.kind() != "identifier" || !matches!(op, "<" | "<=") {
+        if l.kind() != "identifier" || !matches!(op, "<" | "<=" | ">" | ">=") {
             continue;
         }
         let var = text(src, l);
         let Some(bound) = f.fold(r) else { continue };
+        if matches!(op, ">" | ">=") {
+            let lowest = if op == ">=" { bound } else { bound + 1 };
+            if lowest < 0 {
+                below_zero(f, n, var, lowest, cond, out);
+            }
+            continue;
+        }
         let last = if op == "<=" { bound } else { bound - 1 };
         let Some(body) = n.child_by_field_name("body") else {
             continue;
@@ -531,4 +542,69 @@ fn input_vars(f: &Func, n: Node) -> Vec<String> {
         })
         .filter(|p| f.tainted.contains(p))
         .collect()
+}
+
+/// `for (i = last; i >= last - LEN; --i) a[i]`: a descending loop that reaches a
+/// negative index.
+fn below_zero(f: &Func, n: Node, var: &str, lowest: i64, cond: Node, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let Some(body) = n.child_by_field_name("body") else {
+        return;
+    };
+    for x in descendants(body) {
+        let Some((a, idx)) = subscript(x) else {
+            continue;
+        };
+        let Some(arr) = path_of(src, a) else { continue };
+        if f.array_len(&arr).is_none() || text(src, strip(idx)) != var {
+            continue;
+        }
+        out.push(finding(
+            "off-by-one",
+            x,
+            format!(
+                "`{}` reaches index {lowest} of `{arr}` (loop `{}`)",
+                text(src, x),
+                text(src, cond)
+            ),
+        ));
+        return;
+    }
+}
+
+/// `sizeof(a) / sizeof(float)` for an array of `double`: an element count divided by
+/// the wrong element size.
+fn element_count(f: &Func, n: Node, out: &mut Vec<Finding>) {
+    let src = f.src;
+    if n.child_by_field_name("operator").map(|o| text(src, o)) != Some("/") {
+        return;
+    }
+    let (Some(l), Some(r)) = (
+        n.child_by_field_name("left"),
+        n.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    let (l, r) = (strip(l), strip(r));
+    if l.kind() != "sizeof_expression" || r.kind() != "sizeof_expression" {
+        return;
+    }
+    let Some(arr) = l.child_by_field_name("value").and_then(|v| path_of(src, v)) else {
+        return;
+    };
+    let (Some(bytes), Some(len)) = (f.array_bytes(&arr), f.array_len(&arr)) else {
+        return;
+    };
+    let Some(per) = f.fold(r) else { return };
+    if len > 0 && per != bytes / len {
+        out.push(finding(
+            "off-by-one",
+            n,
+            format!(
+                "`{}` counts `{arr}` in {per}-byte units, its elements take {}",
+                text(src, n),
+                bytes / len
+            ),
+        ));
+    }
 }

@@ -93,6 +93,8 @@ pub(crate) struct Func<'f, 't> {
     pub tainted: HashSet<String>,
     /// Buffers formatted or concatenated from input (`snprintf(cmd, "ls %s", arg)`).
     pub built: HashSet<String>,
+    /// `#define`d names and locals set once to a constant (`int last = LEN - 1;`).
+    consts: HashMap<String, i64>,
     /// Conditions of `if`/`while`/`?:`, `assert` and `min` calls, by start byte.
     conds: Vec<Node<'t>>,
 }
@@ -115,6 +117,7 @@ impl<'f, 't> Func<'f, 't> {
             tainted: HashSet::new(),
             built: HashSet::new(),
             conds: Vec::new(),
+            consts: file.defines.clone(),
         };
         for (p, ty) in &f.params {
             f.types.insert(p.clone(), ty.clone());
@@ -156,7 +159,48 @@ impl<'f, 't> Func<'f, 't> {
             }
         }
         f.taint(&nodes);
+        f.local_consts(&nodes);
         f
+    }
+
+    /// Locals initialised with a constant and never assigned again.
+    fn local_consts(&mut self, nodes: &[Node<'t>]) {
+        let src = self.src;
+        let mut assigned: HashSet<&str> = HashSet::new();
+        for n in nodes {
+            let t = match n.kind() {
+                "assignment_expression" => n.child_by_field_name("left"),
+                "update_expression" => n.child_by_field_name("argument"),
+                "pointer_expression" if n.child(0).is_some_and(|o| o.kind() == "&") => {
+                    n.child_by_field_name("argument")
+                }
+                _ => None,
+            };
+            if let Some(t) = t {
+                assigned.insert(text(src, t));
+            }
+        }
+        for n in nodes {
+            if n.kind() != "init_declarator" {
+                continue;
+            }
+            let (Some(d), Some(v)) = (
+                n.child_by_field_name("declarator"),
+                n.child_by_field_name("value"),
+            ) else {
+                continue;
+            };
+            if d.kind() != "identifier" || assigned.contains(text(src, d)) {
+                continue;
+            }
+            // Only integer-typed locals: a pointer or float is not an index.
+            let integer = self
+                .type_of(text(src, d))
+                .is_some_and(|t| !t.contains('*') && !t.contains("float") && !t.contains("double"));
+            if let (true, Some(k)) = (integer, fold(src, v, &self.consts, &|_| None)) {
+                self.consts.insert(text(src, d).to_string(), k);
+            }
+        }
     }
 
     /// Follows input through assignments and copies until nothing changes.
@@ -328,7 +372,7 @@ impl<'f, 't> Func<'f, 't> {
 
     /// A constant integer expression's value.
     pub fn fold(&self, n: Node) -> Option<i64> {
-        fold(self.src, n, &self.file.defines, &|p| self.array_bytes(p))
+        fold(self.src, n, &self.consts, &|p| self.array_bytes(p))
     }
 
     /// Whether a variable was initialised with a string literal (a constant format).

@@ -53,6 +53,17 @@ pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
             continue;
         }
         seen.push(p.clone());
+        if let Some(ret) = early_return(f, &nodes, *n, &p) {
+            out.push(Finding {
+                check: "leak",
+                line: line(ret),
+                label: format!(
+                    "returns without freeing `{p}` (allocated by {callee}() line {})",
+                    line(*n)
+                ),
+            });
+            continue;
+        }
         if !nodes.iter().any(|x| releases(f, *x, &p, n.id())) {
             out.push(Finding {
                 check: "leak",
@@ -133,4 +144,50 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
         }
         _ => false,
     }
+}
+
+/// A `return` after the allocation that neither hands `p` back nor follows its
+/// release, outside the branch that checks `p` itself (`if (!p) return NULL;`).
+fn early_return<'t>(
+    f: &Func<'_, 't>,
+    nodes: &[Node<'t>],
+    alloc: Node<'t>,
+    p: &str,
+) -> Option<Node<'t>> {
+    let src = f.src;
+    // Every return of a function whose block is released somewhere is checked; a
+    // function that never releases it is reported once, by the caller.
+    if !nodes.iter().any(|x| releases(f, *x, p, alloc.id())) {
+        return None;
+    }
+    for r in nodes
+        .iter()
+        .filter(|x| x.kind() == "return_statement" && x.start_byte() > alloc.end_byte())
+    {
+        if mentions(text(src, *r), p) {
+            continue;
+        }
+        let mut up = r.parent();
+        let mut checks_p = false;
+        while let Some(u) = up {
+            if u.kind() == "if_statement" {
+                checks_p |= u
+                    .child_by_field_name("condition")
+                    .is_some_and(|c| mentions(text(src, c), p));
+            }
+            up = u.parent();
+        }
+        if checks_p {
+            continue;
+        }
+        let released = nodes.iter().any(|x| {
+            x.start_byte() > alloc.end_byte()
+                && x.start_byte() < r.start_byte()
+                && releases(f, *x, p, alloc.id())
+        });
+        if !released {
+            return Some(*r);
+        }
+    }
+    None
 }

@@ -446,8 +446,7 @@ const DEREF_ARGS: &[(&str, &[usize])] = &[
 ];
 /// Calls that return NULL on failure.
 const MAY_FAIL: &[&str] = &[
-    "malloc", "calloc", "realloc", "strdup", "strndup", "fopen", "tmpfile", "getenv",
-    "opendir",
+    "malloc", "calloc", "realloc", "strdup", "strndup", "fopen", "tmpfile", "getenv", "opendir",
 ];
 
 /// A NULL-returning call's result dereferenced before any check of it.
