@@ -143,11 +143,18 @@ impl ScoreModel {
             .copied()
             .filter(|&s| above(s, self.taint_window))
             .max();
-        let sanitized = sanitizers.iter().any(|&(cat, l)| {
-            (cat == rule.category || cat == "input")
-                && (l.abs_diff(line) <= self.sanitizer_window
-                    || nearest_source.is_some_and(|s| s <= l && l <= line))
-        });
+        // A structural C check already decided whether a bounds check clears the flaw:
+        // a regex sanitizer on a nearby line says nothing more.
+        let decided = rule
+            .structural
+            .as_ref()
+            .is_some_and(|s| s.kind == crate::structural::Kind::Memory);
+        let sanitized = !decided
+            && sanitizers.iter().any(|&(cat, l)| {
+                (cat == rule.category || cat == "input")
+                    && (l.abs_diff(line) <= self.sanitizer_window
+                        || nearest_source.is_some_and(|s| s <= l && l <= line))
+            });
         let mut m = 1.0;
         if sanitized {
             // Sanitised input no longer counts as attacker-controlled for this sink.
