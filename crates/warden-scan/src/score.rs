@@ -71,7 +71,9 @@ impl ScoreModel {
         for hit in hits.iter().filter(|h| rules[h.rule].role == Role::Sink) {
             let key = (hit.line, rules[hit.rule].category.as_str());
             let best = heaviest.entry(key).or_insert(hit.rule);
-            if rules[hit.rule].weight > rules[*best].weight {
+            // On a tie the structurally decided finding speaks for the line.
+            let (w, bw) = (rules[hit.rule].weight, rules[*best].weight);
+            if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[*best])) {
                 *best = hit.rule;
             }
         }
@@ -145,11 +147,7 @@ impl ScoreModel {
             .max();
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
-        let decided = rule
-            .structural
-            .as_ref()
-            .is_some_and(|s| s.kind == crate::structural::Kind::Memory);
-        let sanitized = !decided
+        let sanitized = !decided(rule)
             && sanitizers.iter().any(|&(cat, l)| {
                 (cat == rule.category || cat == "input")
                     && (l.abs_diff(line) <= self.sanitizer_window
@@ -171,6 +169,14 @@ impl ScoreModel {
         }
         m
     }
+}
+
+/// Whether a structural C check decided the finding (bounds checks included), so regex
+/// sanitizers nearby say nothing more about it.
+fn decided(rule: &Rule) -> bool {
+    rule.structural
+        .as_ref()
+        .is_some_and(|s| s.kind == crate::structural::Kind::Memory)
 }
 
 /// Test code is worth reviewing less: it rarely ships and its "vulnerabilities" are fixtures.
