@@ -30,6 +30,8 @@ pub(crate) struct FileFacts<'t> {
     /// What each pointer parameter of a function of the file is read as: its pointee
     /// type, or for `void *` the type it is cast to (`(Person *)data`).
     pub pointee: HashMap<String, Vec<Option<String>>>,
+    /// Pointer parameters a function writes through (`*dest = c`, `dest[i] = c`): bit i.
+    pub writes_param: HashMap<String, u64>,
     /// Parameter names of each function of the file.
     pub param_names: HashMap<String, Vec<String>>,
     /// Parameter types of each function of the file.
@@ -65,6 +67,7 @@ impl<'t> FileFacts<'t> {
             moving_macros: HashMap::new(),
             pointee: HashMap::new(),
             param_names: HashMap::new(),
+            writes_param: HashMap::new(),
             param_types: HashMap::new(),
             threads: HashSet::new(),
             unions: HashSet::new(),
@@ -166,6 +169,8 @@ impl<'t> FileFacts<'t> {
                 .map(|(p, ty)| read_as(src, body, p, ty))
                 .collect();
             f.pointee.insert(name.clone(), pointee);
+            f.writes_param
+                .insert(name.clone(), written_params(src, body, &params));
             f.param_names.insert(
                 name.clone(),
                 params.iter().map(|(p, _)| p.clone()).collect(),
@@ -550,4 +555,30 @@ fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String> {
     seen.dedup();
     // Cast to one type only; a parameter read as several depends on another argument.
     (seen.len() == 1).then(|| seen.remove(0))
+}
+
+/// Parameters written through: `*p = x`, `*(p + i) = x`, `p[i] = x` (bit i).
+fn written_params(src: &str, body: Node, params: &[(String, String)]) -> u64 {
+    let mut bits = 0u64;
+    for n in descendants(body) {
+        if n.kind() != "assignment_expression" {
+            continue;
+        }
+        let Some(l) = n.child_by_field_name("left") else {
+            continue;
+        };
+        if !matches!(l.kind(), "pointer_expression" | "subscript_expression") {
+            continue;
+        }
+        let Some(base) = descendants(l)
+            .into_iter()
+            .find(|x| x.kind() == "identifier")
+        else {
+            continue;
+        };
+        if let Some(i) = params.iter().position(|(p, _)| p == text(src, base)) {
+            bits |= 1 << i.min(63);
+        }
+    }
+    bits
 }

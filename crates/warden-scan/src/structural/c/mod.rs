@@ -44,6 +44,7 @@ pub const CHECKS: &[&str] = &[
     "race",
     "unbounded-fork",
     "untrusted-pointer",
+    "literal-write",
     "reachable-assert",
     "command-built",
     "path-built",
@@ -126,7 +127,7 @@ pub(crate) fn analyze(
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);
         }
-        if on("type-confusion") || on("untrusted-pointer") {
+        if on("type-confusion") || on("untrusted-pointer") || on("literal-write") {
             types::type_confusion(&func, &mut found);
         }
         if on("race") {

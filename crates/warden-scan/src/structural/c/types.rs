@@ -28,6 +28,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                     continue;
                 };
                 swapped(f, n, &name, &args, out);
+                literal_write(f, n, &name, &args, out);
                 let Some(expect) = f.file.pointee.get(&name) else {
                     continue;
                 };
@@ -278,6 +279,35 @@ fn swapped(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>)
                 });
                 return;
             }
+        }
+    }
+}
+
+/// A string literal (or a pointer to one) passed where the callee writes through the
+/// pointer: the literal lives in read-only memory.
+fn literal_write(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
+    let Some(&bits) = f.file.writes_param.get(name) else {
+        return;
+    };
+    for (i, a) in args.iter().enumerate().take(64) {
+        if bits & (1 << i) == 0 {
+            continue;
+        }
+        let a = strip(*a);
+        let literal = a.kind() == "string_literal"
+            || (a.kind() == "identifier"
+                && f.is_literal_var(text(f.src, a))
+                && f.array_len(text(f.src, a)).is_none());
+        if literal {
+            out.push(Finding {
+                check: "literal-write",
+                line: line(n),
+                label: format!(
+                    "{name}() writes through `{}`, which points at a string literal",
+                    text(f.src, a)
+                ),
+            });
+            return;
         }
     }
 }
