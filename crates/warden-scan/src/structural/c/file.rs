@@ -247,7 +247,9 @@ impl<'t> FileFacts<'t> {
         }
         // Input handed to a function of the file taints its parameter; two rounds
         // follow it two calls deep.
-        for _ in 0..2 {
+        // A file that reads no input has no taint to follow from call to call.
+        let rounds = if super::func::reads_input(src) { 2 } else { 0 };
+        for _ in 0..rounds {
             let mut next = f.tainted_params.clone();
             for func in &f.functions {
                 let fx = Func::new(&f, *func);

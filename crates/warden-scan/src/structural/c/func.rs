@@ -29,6 +29,13 @@ const INPUT_FILLS: &[(&str, usize, bool)] = &[
     ("fscanf", 2, true),
     ("wscanf", 1, true),
 ];
+/// Whether the text names any input call or `argv` (a cheap test before following taint).
+pub(crate) fn reads_input(src: &str) -> bool {
+    src.contains("argv")
+        || INPUT_RESULTS.iter().any(|c| src.contains(c))
+        || INPUT_FILLS.iter().any(|(c, _, _)| src.contains(c))
+}
+
 /// Calls whose result is (a conversion of) their first argument.
 const PASS_THROUGH: &[&str] = &[
     "atoi",
@@ -89,6 +96,8 @@ pub(crate) struct Func<'f, 't> {
     arrays: HashMap<String, (i64, Option<i64>)>,
     literals: HashSet<String>,
     types: HashMap<String, String>,
+    /// Every node of the body, in source order (walked once, read by every check).
+    pub nodes: Vec<Node<'t>>,
     /// Variables (and member paths) that hold input.
     pub tainted: HashSet<String>,
     /// Buffers formatted or concatenated from input (`snprintf(cmd, "ls %s", arg)`).
@@ -117,6 +126,7 @@ impl<'f, 't> Func<'f, 't> {
             tainted: HashSet::new(),
             built: HashSet::new(),
             conds: Vec::new(),
+            nodes: Vec::new(),
             consts: file.defines.clone(),
         };
         for (p, ty) in &f.params {
@@ -158,8 +168,11 @@ impl<'f, 't> Func<'f, 't> {
                 _ => {}
             }
         }
-        f.taint(&nodes);
+        if !f.tainted.is_empty() || reads_input(src) {
+            f.taint(&nodes);
+        }
         f.local_consts(&nodes);
+        f.nodes = nodes;
         f
     }
 

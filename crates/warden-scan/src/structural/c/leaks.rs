@@ -19,7 +19,7 @@ const BORROWS: &[&str] = &[
 /// A block allocated into a local and never released in this function.
 pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    let nodes = descendants(f.body);
+    let nodes = f.nodes.clone();
     let mut seen: Vec<String> = Vec::new();
     for n in &nodes {
         if !matches!(n.kind(), "init_declarator" | "assignment_expression") {

@@ -2,7 +2,7 @@
 //! no lock.
 
 use super::func::Func;
-use super::syntax::{call, descendants, line, path_of, strip, text};
+use super::syntax::{call, line, path_of, strip, text};
 use super::Finding;
 use tree_sitter::Node;
 
@@ -21,7 +21,7 @@ fn base(ty: &str) -> String {
 pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     let mut written: Vec<(String, String)> = Vec::new();
-    for n in descendants(f.body) {
+    for n in f.nodes.iter().copied() {
         match n.kind() {
             "call_expression" => {
                 let Some((name, args)) = call(src, n) else {
@@ -195,7 +195,7 @@ pub(crate) fn races(f: &Func, out: &mut Vec<Finding>) {
     if !f.file.threads.contains(&f.name) {
         return;
     }
-    let nodes = descendants(f.body);
+    let nodes = f.nodes.clone();
     let locked = nodes.iter().any(|n| {
         call(src, *n).is_some_and(|(c, _)| LOCKS.contains(&c.as_str()) || c.starts_with("atomic_"))
     });
