@@ -36,7 +36,7 @@ const SIZED: &[(&str, usize, usize, i64)] = &[
 /// Unbounded and badly bounded copies into fixed-size arrays.
 pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         let Some((name, args)) = call(src, n) else {
             continue;
         };
@@ -321,7 +321,7 @@ fn scanf_overflow(f: &Func, fmt: &str, targets: &[Node]) -> Option<String> {
 /// past it.
 pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         if n.kind() == "subscript_expression" {
             constant_index(f, n, out);
             continue;
@@ -429,7 +429,7 @@ fn constant_index(f: &Func, n: Node, out: &mut Vec<Finding>) {
 /// Indexes, allocation sizes and divisors taken from input with no check on the way.
 pub(crate) fn input_arithmetic(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         match n.kind() {
             "subscript_expression" => {
                 let Some((a, idx)) = subscript(n) else {

@@ -301,7 +301,7 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
 /// a divisor.
 fn zero_loop_divisors(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         if n.kind() != "for_statement" {
             continue;
         }

@@ -36,7 +36,7 @@ const TRANSLATIONS: &[&str] = &["_", "gettext", "N_", "dgettext", "ngettext"];
 /// A printf-family call whose format is not a constant.
 pub(crate) fn format_string(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         let Some((name, args)) = call(src, n) else {
             continue;
         };
@@ -150,7 +150,7 @@ const NOT_CHECKS: &[&str] = &[
 /// validation call, a comparison with an allowed value) comes first.
 pub(crate) fn built_sinks(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         let Some((name, args)) = call(src, n) else {
             continue;
         };
@@ -195,7 +195,7 @@ fn checked_input(f: &Func, before: usize) -> bool {
 fn only_reads(f: &Func, v: &str, before: usize) -> bool {
     let src = f.src;
     let mut any_check = false;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         if n.start_byte() >= before {
             break;
         }

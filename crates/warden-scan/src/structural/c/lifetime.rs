@@ -453,7 +453,7 @@ const MAY_FAIL: &[&str] = &[
 pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     let mut unchecked: Vec<(String, String, u32)> = Vec::new();
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         match n.kind() {
             "init_declarator" | "assignment_expression" => {
                 let (l, r) = if n.kind() == "init_declarator" {

@@ -21,7 +21,7 @@ const LEAVES: &[&str] = &[
 
 pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         if !matches!(
             n.kind(),
             "while_statement" | "for_statement" | "do_statement"
@@ -333,7 +333,7 @@ fn always_true(f: &Func, cond: Node) -> bool {
         return true;
     }
     let mut any = false;
-    for x in f.nodes.iter().copied() {
+    for &x in &f.nodes {
         let (target, value) = match x.kind() {
             "assignment_expression" => (
                 x.child_by_field_name("left"),
@@ -408,7 +408,7 @@ fn away<'s>(f: &Func<'_, 's>, n: Node, cond: Node, update: Option<Node>) -> Opti
 /// whoever drives the loop, e.g. by connecting).
 pub(crate) fn unbounded_fork(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         if !matches!(
             n.kind(),
             "while_statement" | "for_statement" | "do_statement"

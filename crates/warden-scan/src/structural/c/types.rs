@@ -21,7 +21,7 @@ fn base(ty: &str) -> String {
 pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     let mut written: Vec<(String, String)> = Vec::new();
-    for n in f.nodes.iter().copied() {
+    for &n in &f.nodes {
         match n.kind() {
             "call_expression" => {
                 let Some((name, args)) = call(src, n) else {
