@@ -29,6 +29,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 };
                 swapped(f, n, &name, &args, out);
                 literal_write(f, n, &name, &args, out);
+                scanf_by_value(f, n, &name, &args, out);
                 let Some(expect) = f.file.pointee.get(&name) else {
                     continue;
                 };
@@ -68,6 +69,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
             }
             "field_expression" => union_access(f, n, &mut written, out),
             "cast_expression" => {
+                char_array_cast(f, n, out);
                 // `(int *)strtoul(buf, ...)`: a pointer made from a number the input chose.
                 let to_pointer = n
                     .child_by_field_name("type")
@@ -309,5 +311,68 @@ fn literal_write(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Fin
             });
             return;
         }
+    }
+}
+
+/// `scanf("%d", n)`: a value where the call needs an address to store into.
+fn scanf_by_value(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
+    let first = match name {
+        "scanf" => 1,
+        "fscanf" | "sscanf" => 2,
+        _ => return,
+    };
+    for a in args.iter().skip(first) {
+        let a = strip(*a);
+        if a.kind() != "identifier" {
+            continue;
+        }
+        let v = text(f.src, a);
+        let by_value = f
+            .type_of(v)
+            .is_some_and(|t| !t.contains('*') && !t.contains('['));
+        if by_value && f.array_len(v).is_none() {
+            out.push(Finding {
+                check: "untrusted-pointer",
+                line: line(n),
+                label: format!(
+                    "{name}() stores through `{v}`, a value passed where its address belongs"
+                ),
+            });
+            return;
+        }
+    }
+}
+
+/// `(int *)buf` for a `char buf[8]`: bytes read as a wider type (alignment, aliasing,
+/// and whatever the bytes happen to hold).
+fn char_array_cast(f: &Func, n: Node, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let Some(ty) = n.child_by_field_name("type").map(|t| text(src, t)) else {
+        return;
+    };
+    if !ty.contains('*') {
+        return;
+    }
+    let to = base(ty);
+    if !scalar(&to) || to == "char" {
+        return;
+    }
+    let Some(v) = n.child_by_field_name("value").map(strip) else {
+        return;
+    };
+    if v.kind() != "identifier" {
+        return;
+    }
+    let name = text(src, v);
+    let char_array = f.array_len(name).is_some()
+        && f.array_bytes(name)
+            .zip(f.array_len(name))
+            .is_some_and(|(b, l)| b == l);
+    if char_array {
+        out.push(Finding {
+            check: "type-confusion",
+            line: line(n),
+            label: format!("`{}` reads the char array `{name}` as {to}", text(src, n)),
+        });
     }
 }
