@@ -1,8 +1,8 @@
 //! Allocations that are never released: a local pointer given a new block that the
 //! function neither frees, returns, stores, nor hands to code that may keep it.
 
-use super::file::{leaf, ALLOCATORS};
 use super::func::Func;
+use super::summary::{leaf, ALLOCATORS};
 use super::syntax::{call, descendants, line, mentions, path_of, strip, text};
 use super::Finding;
 use tree_sitter::Node;

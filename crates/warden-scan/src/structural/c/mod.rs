@@ -10,10 +10,14 @@ mod bounds;
 mod consts;
 mod file;
 mod func;
+mod indexes;
 mod inject;
+mod inputs;
 mod leaks;
 mod lifetime;
 mod loops;
+mod nulls;
+mod summary;
 mod syntax;
 mod types;
 
@@ -140,7 +144,7 @@ pub(crate) fn analyze(
             loops::infinite_loops(&func, &mut found);
         }
         if on("null-deref") || on("wrong-check") {
-            lifetime::null_deref(&func, &mut found);
+            nulls::null_deref(&func, &mut found);
         }
         if on("format-string") {
             inject::format_string(&func, &mut found);
@@ -158,10 +162,10 @@ pub(crate) fn analyze(
             leaks::leaks(&func, &mut found);
         }
         if on("off-by-one") {
-            bounds::off_by_one(&func, &mut found);
+            indexes::off_by_one(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
-            bounds::input_arithmetic(&func, &mut found);
+            inputs::input_arithmetic(&func, &mut found);
         }
     }
     let mut hits = Vec::new();
