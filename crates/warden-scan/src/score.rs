@@ -71,7 +71,9 @@ impl ScoreModel {
         for hit in hits.iter().filter(|h| rules[h.rule].role == Role::Sink) {
             let key = (hit.line, rules[hit.rule].category.as_str());
             let best = heaviest.entry(key).or_insert(hit.rule);
-            if rules[hit.rule].weight > rules[*best].weight {
+            // On a tie the structurally decided finding speaks for the line.
+            let (w, bw) = (rules[hit.rule].weight, rules[*best].weight);
+            if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[*best])) {
                 *best = hit.rule;
             }
         }
@@ -143,11 +145,14 @@ impl ScoreModel {
             .copied()
             .filter(|&s| above(s, self.taint_window))
             .max();
-        let sanitized = sanitizers.iter().any(|&(cat, l)| {
-            (cat == rule.category || cat == "input")
-                && (l.abs_diff(line) <= self.sanitizer_window
-                    || nearest_source.is_some_and(|s| s <= l && l <= line))
-        });
+        // A structural C check already decided whether a bounds check clears the flaw:
+        // a regex sanitizer on a nearby line says nothing more.
+        let sanitized = !decided(rule)
+            && sanitizers.iter().any(|&(cat, l)| {
+                (cat == rule.category || cat == "input")
+                    && (l.abs_diff(line) <= self.sanitizer_window
+                        || nearest_source.is_some_and(|s| s <= l && l <= line))
+            });
         let mut m = 1.0;
         if sanitized {
             // Sanitised input no longer counts as attacker-controlled for this sink.
@@ -164,6 +169,14 @@ impl ScoreModel {
         }
         m
     }
+}
+
+/// Whether a structural C check decided the finding (bounds checks included), so regex
+/// sanitizers nearby say nothing more about it.
+fn decided(rule: &Rule) -> bool {
+    rule.structural
+        .as_ref()
+        .is_some_and(|s| s.kind == crate::structural::Kind::Memory)
 }
 
 /// Test code is worth reviewing less: it rarely ships and its "vulnerabilities" are fixtures.

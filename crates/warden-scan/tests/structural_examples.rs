@@ -59,6 +59,7 @@ fn every_structural_pack_has_rules_and_negatives() {
         "go-flow",
         "java-flow",
         "php-flow",
+        "c-struct",
     ] {
         let pack = packs
             .iter()
@@ -215,4 +216,42 @@ fn deeply_nested_code_does_not_overflow_the_stack() {
         .expect("spawn");
     let a = handle.join().expect("no stack overflow");
     assert!(a.hits.len() <= 2, "{:?}", a.hits);
+}
+
+#[test]
+fn a_decided_c_flaw_keeps_its_weight_next_to_a_bounds_check() {
+    use warden_scan::{NoProgress, Prior, ScannerBuilder};
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The bounds check names another buffer: the regex sanitizer matches its line, the
+    // structural check sees the copy into `name` is still unbounded.
+    let src = "#include <string.h>\n\
+               int main(int argc, char **argv) {\n\
+               \x20   char other[8], name[16];\n\
+               \x20   if (strlen(argv[2]) >= sizeof(other)) return 1;\n\
+               \x20   strcpy(name, argv[1]);\n\
+               \x20   return 0;\n\
+               }\n";
+    std::fs::write(dir.path().join("main.c"), src).expect("write");
+    let scanner = ScannerBuilder::new().build().expect("scanner");
+    let outcome = scanner
+        .scan(dir.path(), &Prior::default(), &NoProgress)
+        .expect("scan");
+    let file = outcome
+        .files
+        .iter()
+        .find(|f| f.path == "main.c")
+        .expect("scanned");
+    let matched = file.matched.as_ref().expect("matched");
+    let hit = matched
+        .hits
+        .iter()
+        .find(|h| h.rule_id == "c-struct.unchecked-copy")
+        .unwrap_or_else(|| panic!("no structural hit: {:?}", matched.hits));
+    assert_eq!(hit.line, 5);
+    assert!(hit.snippet.contains("strcpy()"), "{}", hit.snippet);
+    assert!(
+        matched.score >= 7.0,
+        "score {} was discounted by the regex sanitizer",
+        matched.score
+    );
 }

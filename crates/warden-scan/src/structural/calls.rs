@@ -512,7 +512,7 @@ impl<'a> Walker<'a> {
                         hit = Some((*from, var.clone(), 0));
                     }
                 }
-                Kind::Unguarded => {}
+                Kind::Unguarded | Kind::Memory => {}
             }
             if hit.is_some() {
                 break;

@@ -7,6 +7,7 @@
 //! the duration of one [`analyze`] call.
 mod analyze;
 mod assign;
+mod c;
 mod calls;
 mod control;
 mod flow;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 
 /// Whether structural analysis covers files of `lang`.
 pub fn supports(lang: Language) -> bool {
-    syntax::syntax(lang).is_some()
+    syntax::syntax(lang).is_some() || c::grammar(lang).is_some()
 }
 
 /// Files larger than this are not parsed (bundles, generated code, vendored modules).
@@ -61,6 +62,13 @@ pub fn analyze_focused(
     focus: Option<&[u32]>,
 ) -> Analysis {
     let mut out = Analysis::default();
+    if content.len() > MAX_PARSED_SIZE {
+        return out;
+    }
+    if let Some(grammar) = c::grammar(lang) {
+        out.hits = c::analyze(lang, grammar, content, rules, in_play);
+        return out;
+    }
     let Some(syn) = syntax::syntax(lang) else {
         return out;
     };

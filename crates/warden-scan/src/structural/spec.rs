@@ -61,6 +61,9 @@ pub enum Kind {
     /// An object made by a `create` call reaches a `use` call with no `guard` call on it
     /// (a parser used without its secure configuration).
     Unguarded,
+    /// A C/C++ check decided on the code's structure (`check` names it: a freed pointer
+    /// used again, a copy that can overrun its array, a non-literal format string, ...).
+    Memory,
 }
 
 /// One sink: a call whose resolved callee matches `call`.
@@ -171,6 +174,9 @@ struct RuleEntry {
     guards: Vec<String>,
     #[serde(default)]
     label: Option<String>,
+    /// For `kind = "memory"`: which C check confirms the rule (see `c::CHECKS`).
+    #[serde(default)]
+    check: Option<String>,
     #[serde(default)]
     help: String,
     examples: Vec<String>,
@@ -303,6 +309,8 @@ pub struct Spec {
     pub create: Option<String>,
     pub use_: Option<String>,
     pub guards: Vec<String>,
+    /// For `kind = "memory"`: the C check that confirms the rule.
+    pub check: Option<String>,
     /// With `{source}`, `{sink}`, `{var}`, `{from}`, `{to}`.
     pub label: String,
     /// Look-alikes that must not fire (the examples are the rule's own).
@@ -385,6 +393,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     (
         "structural/php.toml",
         include_str!("../../rules/structural/php.toml"),
+    ),
+    (
+        "structural/c.toml",
+        include_str!("../../rules/structural/c.toml"),
     ),
 ];
 
@@ -522,6 +534,20 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
         Kind::Taint | Kind::Built if e.sinks.is_empty() => {
             return Err(err("sinks", "needs at least one sink".into()))
         }
+        Kind::Memory
+            if !e
+                .check
+                .as_deref()
+                .is_some_and(|c| super::c::CHECKS.contains(&c)) =>
+        {
+            return Err(err(
+                "check",
+                format!(
+                    "a memory rule needs `check`, one of {}",
+                    super::c::CHECKS.join(", ")
+                ),
+            ))
+        }
         Kind::Unguarded if e.create.is_none() || e.use_.is_none() => {
             return Err(err(
                 "create",
@@ -540,6 +566,7 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
             Kind::Unguarded => {
                 "{sink} (line {to}) uses `{var}` made without a secure setting (line {from})"
             }
+            Kind::Memory => "{sink} (line {to})",
         }
         .to_string()
     });
@@ -552,6 +579,7 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
         create: e.create,
         use_: e.use_,
         guards: e.guards,
+        check: e.check,
         label,
         negatives: e.negatives,
         compiled: OnceLock::new(),

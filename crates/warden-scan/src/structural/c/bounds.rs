@@ -1,0 +1,317 @@
+//! Copies that can overrun a fixed-size buffer: unbounded copies of input, sizes not
+//! within the destination, formats whose output can exceed it, `%s` without a width.
+
+use super::func::Func;
+use super::syntax::{
+    call, descendants, line, literal_len, mentions, path_of, string_value, strip, text,
+};
+use super::Finding;
+use tree_sitter::Node;
+
+fn finding(check: &'static str, n: Node, label: String) -> Finding {
+    Finding {
+        check,
+        line: line(n),
+        label,
+    }
+}
+
+/// Calls bounded by a size argument: (name, destination, size argument, slack): the
+/// call writes at most `size + slack` bytes (`strncat` adds its terminator after `n`).
+const SIZED: &[(&str, usize, usize, i64)] = &[
+    ("strncpy", 0, 2, 0),
+    ("strncat", 0, 2, 1),
+    ("memcpy", 0, 2, 0),
+    ("memmove", 0, 2, 0),
+    ("memset", 0, 2, 0),
+    ("snprintf", 0, 1, 0),
+    ("vsnprintf", 0, 1, 0),
+    ("fgets", 0, 1, 0),
+    ("read", 1, 2, 0),
+    ("recv", 1, 2, 0),
+    ("strlcpy", 0, 2, 0),
+];
+
+/// Unbounded and badly bounded copies into fixed-size arrays.
+pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        let Some((name, args)) = call(src, n) else {
+            continue;
+        };
+        let dest = args.first().and_then(|d| path_of(src, *d));
+        let cap = dest.as_deref().and_then(|d| f.array_bytes(d));
+        match name.as_str() {
+            "gets" => out.push(finding(
+                "unchecked-copy",
+                n,
+                "gets() reads a line of any length".into(),
+            )),
+            "strcpy" | "strcat" | "wcscpy" | "wcscat" => {
+                let (Some(d), Some(cap), Some(s)) = (&dest, cap, args.get(1)) else {
+                    continue;
+                };
+                if let Some(need) = source_len(f, *s) {
+                    // strcat appends after what is there: a literal is taken as fitting
+                    // when it leaves room; anything longer than the buffer cannot fit.
+                    if need > cap {
+                        out.push(finding(
+                            "unchecked-copy",
+                            n,
+                            format!("{name}() copies up to {need} bytes into `{d}` [{cap}]"),
+                        ));
+                    }
+                    continue;
+                }
+                let sp = path_of(src, strip(*s));
+                let guarded = sp
+                    .as_deref()
+                    .is_some_and(|p| f.guard(p, n.start_byte()).upper);
+                if !guarded {
+                    out.push(finding(
+                        "unchecked-copy",
+                        n,
+                        format!(
+                            "{name}() copies `{}` into `{d}` [{cap}] with no length check",
+                            text(src, *s)
+                        ),
+                    ));
+                }
+            }
+            "sprintf" | "vsprintf" => {
+                let (Some(d), Some(cap)) = (&dest, cap) else {
+                    continue;
+                };
+                let Some(fmt) = args.get(1).and_then(|a| string_value(src, *a)) else {
+                    continue;
+                };
+                if let Some(why) = format_overflow(f, &fmt, &args[2..], cap, n.start_byte()) {
+                    out.push(finding(
+                        "unchecked-copy",
+                        n,
+                        format!("{name}() into `{d}` [{cap}]: {why}"),
+                    ));
+                }
+            }
+            "scanf" | "fscanf" | "sscanf" => {
+                let first = if name == "scanf" { 0 } else { 1 };
+                let Some(fmt) = args.get(first).and_then(|a| string_value(src, *a)) else {
+                    continue;
+                };
+                let targets = &args[(first + 1).min(args.len())..];
+                if let Some(why) = scanf_overflow(f, &fmt, targets) {
+                    out.push(finding("unchecked-copy", n, format!("{name}(): {why}")));
+                }
+            }
+            _ => sized(f, n, &name, &args, out),
+        }
+    }
+}
+
+fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
+    let src = f.src;
+    let Some(&(_, d, s, slack)) = SIZED.iter().find(|(c, _, _, _)| *c == name) else {
+        return;
+    };
+    let (Some(dn), Some(size)) = (args.get(d), args.get(s)) else {
+        return;
+    };
+    let Some(dest) = path_of(src, *dn) else {
+        return;
+    };
+    let Some(cap) = f.array_bytes(&dest) else {
+        return;
+    };
+    if let Some(v) = f.fold(*size) {
+        if v + slack > cap {
+            out.push(finding(
+                "unchecked-copy",
+                n,
+                format!(
+                    "{name}() writes up to {} bytes into `{dest}` [{cap}]",
+                    v + slack
+                ),
+            ));
+        }
+        return;
+    }
+    let st = text(src, *size);
+    // Sizes computed from the destination itself (`sizeof buf - strlen(buf) - 1`).
+    if mentions(st, &dest) {
+        return;
+    }
+    let vars: Vec<String> = descendants(*size)
+        .into_iter()
+        .filter(|x| x.kind() == "identifier")
+        .map(|x| text(src, x).to_string())
+        .filter(|v| !f.file.defines.contains_key(v))
+        .collect();
+    if vars.iter().any(|v| f.guard(v, n.start_byte()).upper) {
+        return;
+    }
+    let from_source = st.contains("strlen") || st.contains("sizeof");
+    if f.is_input(*size) || from_source {
+        out.push(finding(
+            "unchecked-copy",
+            n,
+            format!("{name}() into `{dest}` [{cap}] with size `{st}`, never checked against it"),
+        ));
+    }
+}
+
+/// Bytes a copy source needs, terminator included, when known.
+fn source_len(f: &Func, s: Node) -> Option<i64> {
+    if let Some(v) = string_value(f.src, s) {
+        return Some(literal_len(&v) + 1);
+    }
+    let p = path_of(f.src, s)?;
+    f.array_bytes(&p)
+}
+
+/// Why a `sprintf` may overrun `cap`, if it may.
+fn format_overflow(f: &Func, fmt: &str, args: &[Node], cap: i64, at: usize) -> Option<String> {
+    let mut total = 1;
+    let mut i = 0;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+            total += 1;
+            continue;
+        }
+        if c != '%' {
+            total += 1;
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&x) = chars.peek() {
+            chars.next();
+            spec.push(x);
+            if x.is_ascii_alphabetic() && !matches!(x, 'l' | 'h' | 'z' | 'j' | 't' | 'L')
+                || x == '%'
+            {
+                break;
+            }
+        }
+        let conv = spec.chars().last().unwrap_or('%');
+        if conv == '%' {
+            total += 1;
+            continue;
+        }
+        let width: i64 = spec
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '-')
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(0);
+        let precision: Option<i64> = spec.split_once('.').and_then(|(_, p)| {
+            p.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .ok()
+        });
+        let arg = args.get(i);
+        i += 1;
+        let len = match conv {
+            's' => match (precision, arg) {
+                (Some(p), _) => p,
+                (None, Some(a)) => match source_len(f, *a) {
+                    Some(l) => l - 1,
+                    None => {
+                        let guarded =
+                            path_of(f.src, strip(*a)).is_some_and(|p| f.guard(&p, at).upper);
+                        if guarded {
+                            0
+                        } else {
+                            return Some(format!(
+                                "`%s` of `{}` has no length bound",
+                                text(f.src, *a)
+                            ));
+                        }
+                    }
+                },
+                (None, None) => return None,
+            },
+            'c' => 1,
+            'd' | 'i' | 'u' => {
+                if spec.contains("ll") || spec.contains('l') {
+                    20
+                } else {
+                    11
+                }
+            }
+            'x' | 'X' | 'o' => {
+                if spec.contains('l') {
+                    22
+                } else {
+                    11
+                }
+            }
+            'p' => 18,
+            'f' | 'g' | 'e' => 24,
+            _ => 0,
+        };
+        total += len.max(width);
+    }
+    (total > cap).then(|| format!("the output can take {total} bytes"))
+}
+
+/// Why a scanf format can overrun its targets: `%s` or `%[` without a width, or a
+/// width not within the target array.
+fn scanf_overflow(f: &Func, fmt: &str, targets: &[Node]) -> Option<String> {
+    let mut i = 0;
+    let bytes: Vec<char> = fmt.chars().collect();
+    let mut k = 0;
+    while k < bytes.len() {
+        if bytes[k] != '%' {
+            k += 1;
+            continue;
+        }
+        k += 1;
+        if bytes.get(k) == Some(&'%') {
+            k += 1;
+            continue;
+        }
+        let suppressed = bytes.get(k) == Some(&'*');
+        if suppressed {
+            k += 1;
+        }
+        let mut width = String::new();
+        while let Some(c) = bytes.get(k).filter(|c| c.is_ascii_digit()) {
+            width.push(*c);
+            k += 1;
+        }
+        while bytes
+            .get(k)
+            .is_some_and(|c| matches!(c, 'l' | 'h' | 'z' | 'j' | 't' | 'L'))
+        {
+            k += 1;
+        }
+        let conv = bytes.get(k).copied().unwrap_or(' ');
+        k += 1;
+        if suppressed {
+            continue;
+        }
+        let target = targets.get(i);
+        i += 1;
+        if conv != 's' && conv != '[' {
+            continue;
+        }
+        let cap = target
+            .and_then(|t| path_of(f.src, *t))
+            .and_then(|p| f.array_bytes(&p));
+        match (width.parse::<i64>().ok(), cap) {
+            (None, _) => return Some(format!("`%{conv}` reads a word of any length")),
+            (Some(w), Some(cap)) if w >= cap => {
+                return Some(format!(
+                    "`%{w}{conv}` reads up to {} bytes into {cap}",
+                    w + 1
+                ))
+            }
+            _ => {}
+        }
+    }
+    None
+}

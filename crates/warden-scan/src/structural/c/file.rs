@@ -1,0 +1,417 @@
+//! What the checks know about a whole file: constants, file-level arrays and
+//! literals, its functions, and what each function does to the pointers it is given.
+
+use super::func::Func;
+use super::summary::{ownership, read_as, stepped_param, swap_pair, written_params};
+use super::syntax::{call, descendants, fold, path_of, string_value, text};
+use std::collections::{HashMap, HashSet};
+use tree_sitter::Node;
+/// Facts about the whole file.
+pub(crate) struct FileFacts<'t> {
+    pub src: &'t str,
+    /// `#define NAME 42` and `enum { NAME = 42 }`.
+    pub defines: HashMap<String, i64>,
+    /// File-level arrays with a constant length: (elements, bytes of one if known).
+    pub arrays: HashMap<String, (i64, Option<i64>)>,
+    /// File-level variables initialised with a string literal (constant formats).
+    pub literals: HashSet<String>,
+    pub functions: Vec<Node<'t>>,
+    /// Functions of the file that free their parameter i.
+    pub frees_param: HashMap<String, Vec<usize>>,
+    /// Functions of the file that exchange what two pointer-to-pointer parameters
+    /// point at (`*a = *b; *b = tmp;`).
+    pub swaps: HashMap<String, (usize, usize)>,
+    /// Functions of the file that keep a pointer parameter (free it, store it, return
+    /// it): bit i for parameter i.
+    pub keeps_param: HashMap<String, u64>,
+    /// Functions of the file that return a new allocation.
+    pub allocates: HashSet<String>,
+    /// Functions of the file returning a pointer that may be NULL.
+    pub returns_null: HashSet<String>,
+    /// What each pointer parameter of a function of the file is read as: its pointee
+    /// type, or for `void *` the type it is cast to (`(Person *)data`).
+    pub pointee: HashMap<String, Vec<Option<String>>>,
+    /// Pointer parameters a function writes through (`*dest = c`, `dest[i] = c`): bit i.
+    pub writes_param: HashMap<String, u64>,
+    /// Parameter names of each function of the file.
+    pub param_names: HashMap<String, Vec<String>>,
+    /// Parameter types of each function of the file.
+    pub param_types: HashMap<String, Vec<String>>,
+    /// Functions started as threads (`pthread_create(&t, NULL, worker, arg)`).
+    pub threads: HashSet<String>,
+    /// Union types (`typedef union {...} Value;`, `union value`).
+    pub unions: HashSet<String>,
+    /// File-level variables (shared by every thread).
+    pub globals: HashSet<String>,
+    /// Function-like macros that step a parameter (`#define NEXT(p) (p++)`).
+    pub moving_macros: HashMap<String, usize>,
+    /// Function-like macros that only call a function: `CHECK(p)` → `check`.
+    macros: Vec<(String, String)>,
+    /// Functions of the file called somewhere with input in parameter i (bit i).
+    pub tainted_params: HashMap<String, u64>,
+}
+
+impl<'t> FileFacts<'t> {
+    pub fn collect(src: &'t str, root: Node<'t>) -> FileFacts<'t> {
+        let mut f = FileFacts {
+            src,
+            defines: HashMap::new(),
+            arrays: HashMap::new(),
+            literals: HashSet::new(),
+            functions: Vec::new(),
+            frees_param: HashMap::new(),
+            swaps: HashMap::new(),
+            keeps_param: HashMap::new(),
+            allocates: HashSet::new(),
+            returns_null: HashSet::new(),
+            macros: Vec::new(),
+            moving_macros: HashMap::new(),
+            pointee: HashMap::new(),
+            param_names: HashMap::new(),
+            writes_param: HashMap::new(),
+            param_types: HashMap::new(),
+            threads: HashSet::new(),
+            unions: HashSet::new(),
+            globals: HashSet::new(),
+            tainted_params: HashMap::new(),
+        };
+        let mut globals = Vec::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            match n.kind() {
+                "function_definition" => {
+                    f.functions.push(n);
+                    continue;
+                }
+                "preproc_def" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    if let (Some(name), Some(v)) = (name, value) {
+                        let v = v.trim_start_matches('(').trim_end_matches(')');
+                        if let Some(i) = super::syntax::parse_int(v) {
+                            f.defines.insert(name.to_string(), i);
+                        }
+                    }
+                }
+                "enumerator" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value");
+                    if let (Some(name), Some(v)) = (name, value) {
+                        if let Some(i) = super::syntax::parse_int(text(src, v)) {
+                            f.defines.insert(name.to_string(), i);
+                        }
+                    }
+                }
+                "declaration" => globals.push(n),
+                "type_definition" => {
+                    let union = n
+                        .child_by_field_name("type")
+                        .is_some_and(|t| t.kind() == "union_specifier");
+                    if let (true, Some(d)) = (union, n.child_by_field_name("declarator")) {
+                        f.unions.insert(text(src, d).to_string());
+                    }
+                }
+                "preproc_function_def" => {
+                    let name = n.child_by_field_name("name").map(|x| text(src, x));
+                    let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    if let (Some(name), Some(v)) = (name, value) {
+                        if let Some(i) = stepped_param(src, n, v) {
+                            f.moving_macros.insert(name.to_string(), i);
+                        }
+                    }
+                    let callee = value.and_then(|v| v.split_once('(')).map(|(c, _)| c.trim());
+                    if let (Some(name), Some(callee)) = (name, callee) {
+                        let plain = callee.chars().all(|c| c.is_alphanumeric() || c == '_');
+                        if plain && !callee.is_empty() {
+                            f.macros.push((name.to_string(), callee.to_string()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let mut c = n.walk();
+            let kids: Vec<Node> = n.named_children(&mut c).collect();
+            stack.extend(kids.into_iter().rev());
+        }
+        f.functions.sort_by_key(|n| n.start_byte());
+        let (mut arrays, mut literals) = (HashMap::new(), HashSet::new());
+        let globals_kept = globals.clone();
+        for d in globals {
+            declared(
+                src,
+                d,
+                &f.defines,
+                &mut arrays,
+                &mut literals,
+                &mut HashMap::new(),
+            );
+        }
+        let mut types = HashMap::new();
+        for d in &globals_kept {
+            declared(
+                src,
+                *d,
+                &f.defines,
+                &mut HashMap::new(),
+                &mut HashSet::new(),
+                &mut types,
+            );
+        }
+        f.globals = types.into_keys().collect();
+        f.arrays = arrays;
+        f.literals = literals;
+        for func in &f.functions {
+            let (name, params, _) = signature(src, *func);
+            let Some(body) = func.child_by_field_name("body") else {
+                continue;
+            };
+            let pointee = params
+                .iter()
+                .map(|(p, ty)| read_as(src, body, p, ty))
+                .collect();
+            f.pointee.insert(name.clone(), pointee);
+            f.writes_param
+                .insert(name.clone(), written_params(src, body, &params));
+            f.param_names.insert(
+                name.clone(),
+                params.iter().map(|(p, _)| p.clone()).collect(),
+            );
+            f.param_types.insert(
+                name.clone(),
+                params.iter().map(|(_, t)| t.clone()).collect(),
+            );
+            let Some(body) = func.child_by_field_name("body") else {
+                continue;
+            };
+            let mut freed = Vec::new();
+            for n in descendants(body) {
+                if let Some((c, args)) = call(src, n) {
+                    let at = match c.as_str() {
+                        "pthread_create" => 2,
+                        "thrd_create" | "CreateThread" => 1,
+                        _ => usize::MAX,
+                    };
+                    if let Some(a) = args.get(at).and_then(|a| path_of(src, *a)) {
+                        f.threads.insert(a);
+                    }
+                }
+                let arg = match call(src, n) {
+                    Some((c, args)) if c == "free" => args.first().copied(),
+                    _ if n.kind() == "delete_expression" => n.named_child(0),
+                    _ => None,
+                };
+                let Some(p) = arg.and_then(|a| path_of(src, a)) else {
+                    continue;
+                };
+                if let Some(i) = params.iter().position(|(pn, _)| *pn == p) {
+                    freed.push(i);
+                }
+            }
+            let (keeps, allocates, null) = ownership(src, *func, body, &params);
+            let mut kept = keeps;
+            for &i in &freed {
+                kept |= 1 << i.min(63);
+            }
+            f.keeps_param.insert(name.clone(), kept);
+            if allocates {
+                f.allocates.insert(name.clone());
+            }
+            if null {
+                f.returns_null.insert(name.clone());
+            }
+            if let Some(pair) = swap_pair(src, body, &params) {
+                f.swaps.insert(name.clone(), pair);
+            }
+            if !freed.is_empty() {
+                f.frees_param.insert(name, freed);
+            }
+        }
+        // An overloaded name is several functions: what one does says nothing of a call.
+        let mut count: HashMap<String, usize> = HashMap::new();
+        for func in &f.functions {
+            *count.entry(signature(src, *func).0).or_default() += 1;
+        }
+        for (name, n) in count {
+            if n > 1 {
+                f.pointee.remove(&name);
+                f.param_names.remove(&name);
+                f.param_types.remove(&name);
+                f.swaps.remove(&name);
+                f.frees_param.remove(&name);
+                f.returns_null.remove(&name);
+            }
+        }
+        for (m, callee) in &f.macros {
+            if let Some(v) = f.frees_param.get(callee).cloned() {
+                f.frees_param.insert(m.clone(), v);
+            }
+        }
+        // Input handed to a function of the file taints its parameter; two rounds
+        // follow it two calls deep.
+        // A file that reads no input has no taint to follow from call to call.
+        let rounds = if super::func::reads_input(src) { 2 } else { 0 };
+        for _ in 0..rounds {
+            let mut next = f.tainted_params.clone();
+            for func in &f.functions {
+                let fx = Func::new(&f, *func);
+                for n in descendants(fx.body) {
+                    let Some((callee, args)) = call(src, n) else {
+                        continue;
+                    };
+                    for (i, a) in args.iter().enumerate().take(64) {
+                        if fx.is_input(*a) {
+                            *next.entry(callee.clone()).or_default() |= 1 << i;
+                        }
+                    }
+                }
+            }
+            if next == f.tainted_params {
+                break;
+            }
+            f.tainted_params = next;
+        }
+        f
+    }
+}
+
+/// A function's name, its parameters (name, type text) and whether it is variadic.
+pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>, bool) {
+    let mut d = func.child_by_field_name("declarator");
+    while let Some(x) = d {
+        if x.kind() == "function_declarator" {
+            break;
+        }
+        d = x.child_by_field_name("declarator");
+    }
+    let Some(fd) = d else {
+        return (String::new(), Vec::new(), false);
+    };
+    let name = fd
+        .child_by_field_name("declarator")
+        .map(|n| text(src, n))
+        .unwrap_or("");
+    let name = name.rsplit("::").next().unwrap_or(name).to_string();
+    let mut params = Vec::new();
+    let mut variadic = false;
+    if let Some(list) = fd.child_by_field_name("parameters") {
+        let mut c = list.walk();
+        for p in list.named_children(&mut c) {
+            if p.kind() == "variadic_parameter" {
+                variadic = true;
+                continue;
+            }
+            let ty = p
+                .child_by_field_name("type")
+                .map(|t| text(src, t))
+                .unwrap_or("");
+            let mut decl = p.child_by_field_name("declarator");
+            let mut pointer = false;
+            while let Some(x) = decl {
+                if x.kind() == "identifier" {
+                    break;
+                }
+                pointer |= x.kind() != "identifier";
+                decl = x.child_by_field_name("declarator");
+            }
+            // `void (*cb)(int)`: the name sits inside a parenthesised declarator.
+            let decl = decl.or_else(|| {
+                let d = p.child_by_field_name("declarator")?;
+                descendants(d)
+                    .into_iter()
+                    .find(|x| x.kind() == "identifier")
+            });
+            let pname = decl.map(|x| text(src, x)).unwrap_or("").to_string();
+            let ty = if pointer {
+                format!("{ty} *")
+            } else {
+                ty.to_string()
+            };
+            params.push((pname, ty));
+        }
+        variadic |= text(src, list).contains("...");
+    }
+    (name, params, variadic)
+}
+
+/// Records what a declaration declares: arrays with a constant length, variables
+/// initialised with a string literal, and each variable's type.
+pub(crate) fn declared(
+    src: &str,
+    d: Node,
+    defines: &HashMap<String, i64>,
+    arrays: &mut HashMap<String, (i64, Option<i64>)>,
+    literals: &mut HashSet<String>,
+    types: &mut HashMap<String, String>,
+) {
+    let ty = d
+        .child_by_field_name("type")
+        .map(|t| text(src, t))
+        .unwrap_or("");
+    let mut c = d.walk();
+    for decl in d.children_by_field_name("declarator", &mut c) {
+        let (target, value) = if decl.kind() == "init_declarator" {
+            (
+                decl.child_by_field_name("declarator"),
+                decl.child_by_field_name("value"),
+            )
+        } else {
+            (Some(decl), None)
+        };
+        let Some(mut t) = target else { continue };
+        let mut pointer = false;
+        let mut size = None;
+        let mut is_array = false;
+        loop {
+            match t.kind() {
+                "array_declarator" => {
+                    is_array = true;
+                    if size.is_none() {
+                        size = t
+                            .child_by_field_name("size")
+                            .and_then(|s| fold(src, s, defines, &|_| None));
+                    }
+                }
+                "pointer_declarator" | "reference_declarator" => pointer = true,
+                _ => {}
+            }
+            match t.child_by_field_name("declarator") {
+                Some(x) => t = x,
+                None => break,
+            }
+        }
+        let name = text(src, t).to_string();
+        let lit = value.and_then(|v| string_value(src, v));
+        if is_array && size.is_none() {
+            size = lit.as_ref().map(|s| super::syntax::literal_len(s) + 1);
+        }
+        if let (true, Some(s)) = (is_array && !pointer, size) {
+            arrays.insert(name.clone(), (s, elem_size(ty)));
+        }
+        if lit.is_some() {
+            literals.insert(name.clone());
+        }
+        let full = if pointer || is_array {
+            format!("{ty} *")
+        } else {
+            ty.to_string()
+        };
+        types.insert(name, full);
+    }
+}
+
+/// Bytes of one element of a scalar type, if it is one.
+fn elem_size(ty: &str) -> Option<i64> {
+    let t = ty
+        .trim()
+        .trim_start_matches("const ")
+        .trim_start_matches("static ")
+        .trim();
+    Some(match t {
+        "char" | "unsigned char" | "signed char" | "uint8_t" | "int8_t" | "u_char" | "bool" => 1,
+        "short" | "unsigned short" | "uint16_t" | "int16_t" | "wchar_t" => 2,
+        "int" | "unsigned" | "unsigned int" | "float" | "uint32_t" | "int32_t" => 4,
+        "long" | "unsigned long" | "double" | "size_t" | "uint64_t" | "int64_t" | "long long"
+        | "ssize_t" => 8,
+        _ => return None,
+    })
+}

@@ -1,0 +1,464 @@
+//! What the checks know about one function: its arrays and types, which variables
+//! hold input, and which are bounds-checked.
+
+use super::file::{declared, signature, FileFacts};
+use super::syntax::{call, descendants, fold, mentions, path_of, strip, text};
+use std::collections::{HashMap, HashSet};
+use tree_sitter::Node;
+
+/// Calls whose result is input (environment, standard input).
+const INPUT_RESULTS: &[&str] = &[
+    "getenv",
+    "secure_getenv",
+    "getchar",
+    "fgetc",
+    "getc",
+    "getpass",
+];
+/// Calls that fill an argument with input: (name, first filled argument, every later one too).
+const INPUT_FILLS: &[(&str, usize, bool)] = &[
+    ("gets", 0, false),
+    ("fgets", 0, false),
+    ("getline", 0, false),
+    ("getdelim", 0, false),
+    ("read", 1, false),
+    ("recv", 1, false),
+    ("recvfrom", 1, false),
+    ("fread", 0, false),
+    ("scanf", 1, true),
+    ("fscanf", 2, true),
+    ("wscanf", 1, true),
+];
+/// Whether the text names any input call or `argv` (a cheap test before following taint).
+pub(crate) fn reads_input(src: &str) -> bool {
+    src.contains("argv")
+        || INPUT_RESULTS.iter().any(|c| src.contains(c))
+        || INPUT_FILLS.iter().any(|(c, _, _)| src.contains(c))
+}
+
+/// Calls whose result is (a conversion of) their first argument.
+const PASS_THROUGH: &[&str] = &[
+    "atoi",
+    "atol",
+    "atoll",
+    "atof",
+    "strtol",
+    "strtoul",
+    "strtoll",
+    "strtoull",
+    "strtod",
+    "strtof",
+    "strtoimax",
+    "strtoumax",
+    "ntohl",
+    "ntohs",
+    "abs",
+    "labs",
+    "strdup",
+    "strndup",
+];
+/// Calls copying their other arguments into the first.
+const COPIES: &[&str] = &[
+    "strcpy",
+    "strncpy",
+    "strcat",
+    "strncat",
+    "memcpy",
+    "memmove",
+    "sprintf",
+    "snprintf",
+    "vsprintf",
+    "vsnprintf",
+    "strlcpy",
+    "strlcat",
+    "sscanf",
+];
+
+/// What a bounds check on a variable establishes before some point.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Guard {
+    /// Compared with something other than zero (`n < sizeof buf`, `len >= MAX`).
+    pub upper: bool,
+    /// Compared with zero (`i >= 0`, `n < 0`).
+    pub lower: bool,
+    /// Passed to a call inside a condition (`if (!valid(name))`, `strstr(p, "..")`).
+    pub called: bool,
+}
+
+/// One function of the file.
+pub(crate) struct Func<'f, 't> {
+    pub file: &'f FileFacts<'t>,
+    pub src: &'t str,
+    pub body: Node<'t>,
+    pub name: String,
+    pub params: Vec<(String, String)>,
+    pub variadic: bool,
+    arrays: HashMap<String, (i64, Option<i64>)>,
+    literals: HashSet<String>,
+    types: HashMap<String, String>,
+    /// Every node of the body, in source order (walked once, read by every check).
+    pub nodes: Vec<Node<'t>>,
+    /// Variables (and member paths) that hold input.
+    pub tainted: HashSet<String>,
+    /// Buffers formatted or concatenated from input (`snprintf(cmd, "ls %s", arg)`).
+    pub built: HashSet<String>,
+    /// `#define`d names and locals set once to a constant (`int last = LEN - 1;`).
+    consts: HashMap<String, i64>,
+    /// Conditions of `if`/`while`/`?:`, `assert` and `min` calls, by start byte.
+    conds: Vec<Node<'t>>,
+}
+
+impl<'f, 't> Func<'f, 't> {
+    pub fn new(file: &'f FileFacts<'t>, node: Node<'t>) -> Func<'f, 't> {
+        let src = file.src;
+        let (name, params, variadic) = signature(src, node);
+        let body = node.child_by_field_name("body").unwrap_or(node);
+        let mut f = Func {
+            file,
+            src,
+            body,
+            name: name.clone(),
+            params,
+            variadic,
+            arrays: HashMap::new(),
+            literals: HashSet::new(),
+            types: HashMap::new(),
+            tainted: HashSet::new(),
+            built: HashSet::new(),
+            conds: Vec::new(),
+            nodes: Vec::new(),
+            consts: file.defines.clone(),
+        };
+        for (p, ty) in &f.params {
+            f.types.insert(p.clone(), ty.clone());
+        }
+        let mask = file.tainted_params.get(&name).copied().unwrap_or(0);
+        for (i, (p, _)) in f.params.iter().enumerate().take(64) {
+            let argv = name == "main" && i == 1;
+            if argv || mask & (1 << i) != 0 {
+                f.tainted.insert(p.clone());
+            }
+        }
+        let nodes = descendants(body);
+        for n in &nodes {
+            match n.kind() {
+                "declaration" => declared(
+                    src,
+                    *n,
+                    &file.defines,
+                    &mut f.arrays,
+                    &mut f.literals,
+                    &mut f.types,
+                ),
+                "if_statement" | "while_statement" | "do_statement" | "conditional_expression" => {
+                    if let Some(c) = n.child_by_field_name("condition") {
+                        f.conds.push(c);
+                    }
+                }
+                "call_expression" => {
+                    if let Some((c, _)) = call(src, *n) {
+                        let lc = c.to_ascii_lowercase();
+                        if matches!(lc.as_str(), "assert" | "min" | "fmin" | "std::min")
+                            || lc.ends_with("_min")
+                        {
+                            f.conds.push(*n);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !f.tainted.is_empty() || reads_input(src) {
+            f.taint(&nodes);
+        }
+        f.local_consts(&nodes);
+        f.nodes = nodes;
+        f
+    }
+
+    /// Locals initialised with a constant and never assigned again.
+    fn local_consts(&mut self, nodes: &[Node<'t>]) {
+        let src = self.src;
+        let mut assigned: HashSet<&str> = HashSet::new();
+        for n in nodes {
+            let t = match n.kind() {
+                "assignment_expression" => n.child_by_field_name("left"),
+                "update_expression" => n.child_by_field_name("argument"),
+                "pointer_expression" if n.child(0).is_some_and(|o| o.kind() == "&") => {
+                    n.child_by_field_name("argument")
+                }
+                _ => None,
+            };
+            if let Some(t) = t {
+                assigned.insert(text(src, t));
+            }
+        }
+        for n in nodes {
+            if n.kind() != "init_declarator" {
+                continue;
+            }
+            let (Some(d), Some(v)) = (
+                n.child_by_field_name("declarator"),
+                n.child_by_field_name("value"),
+            ) else {
+                continue;
+            };
+            if d.kind() != "identifier" || assigned.contains(text(src, d)) {
+                continue;
+            }
+            // Only integer-typed locals: a pointer or float is not an index.
+            let integer = self
+                .type_of(text(src, d))
+                .is_some_and(|t| !t.contains('*') && !t.contains("float") && !t.contains("double"));
+            if let (true, Some(k)) = (integer, fold(src, v, &self.consts, &|_| None)) {
+                self.consts.insert(text(src, d).to_string(), k);
+            }
+        }
+    }
+
+    /// Follows input through assignments and copies until nothing changes.
+    fn taint(&mut self, nodes: &[Node<'t>]) {
+        let src = self.src;
+        for _ in 0..4 {
+            let before = self.tainted.len();
+            for &n in nodes {
+                match n.kind() {
+                    "init_declarator" | "assignment_expression" => {
+                        let (l, r) = if n.kind() == "init_declarator" {
+                            (
+                                n.child_by_field_name("declarator"),
+                                n.child_by_field_name("value"),
+                            )
+                        } else {
+                            (
+                                n.child_by_field_name("left"),
+                                n.child_by_field_name("right"),
+                            )
+                        };
+                        let (Some(l), Some(r)) = (l, r) else { continue };
+                        let mut l = l;
+                        while let Some(x) = l.child_by_field_name("declarator") {
+                            l = x;
+                        }
+                        let target = match l.kind() {
+                            "subscript_expression" | "pointer_expression" => l
+                                .child_by_field_name("argument")
+                                .and_then(|a| path_of(src, a)),
+                            _ => path_of(src, l),
+                        };
+                        if let Some(t) = target {
+                            if self.is_input(r) {
+                                self.tainted.insert(t);
+                            }
+                        }
+                    }
+                    "call_expression" => {
+                        let Some((c, args)) = call(src, n) else {
+                            continue;
+                        };
+                        if let Some((_, first, rest)) =
+                            INPUT_FILLS.iter().find(|(name, _, _)| *name == c)
+                        {
+                            let last = if *rest { args.len() } else { first + 1 };
+                            for a in args.iter().take(last).skip(*first) {
+                                self.taint_target(*a);
+                            }
+                        } else if c == "sscanf" && args.first().is_some_and(|a| self.is_input(*a)) {
+                            for a in args.iter().skip(2) {
+                                self.taint_target(*a);
+                            }
+                        } else if COPIES.contains(&c.as_str())
+                            && args.iter().skip(1).any(|a| self.is_input(*a))
+                        {
+                            if let Some(d) = args.first() {
+                                self.taint_target(*d);
+                                let formats = matches!(
+                                    c.as_str(),
+                                    "sprintf"
+                                        | "snprintf"
+                                        | "vsprintf"
+                                        | "vsnprintf"
+                                        | "strcat"
+                                        | "strncat"
+                                        | "strlcat"
+                                );
+                                if let Some(p) = path_of(src, *d).filter(|_| formats) {
+                                    self.built.insert(p);
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if self.tainted.len() == before {
+                break;
+            }
+        }
+    }
+
+    fn taint_target(&mut self, a: Node) {
+        let a = strip(a);
+        let a = if a.kind() == "pointer_expression" {
+            a.child_by_field_name("argument").unwrap_or(a)
+        } else {
+            a
+        };
+        if let Some(p) = path_of(self.src, a) {
+            self.tainted.insert(p);
+        }
+    }
+
+    /// Whether an expression's value comes from input: a tainted variable, `argv`,
+    /// or an input call, anywhere in it (`atoi(argv[1]) * 4`).
+    pub fn is_input(&self, n: Node) -> bool {
+        let n = strip(n);
+        match n.kind() {
+            "identifier" | "field_expression"
+                if path_of(self.src, n).is_some_and(|p| self.tainted.contains(&p)) =>
+            {
+                return true;
+            }
+            "sizeof_expression" | "string_literal" | "number_literal" => return false,
+            // `end - start` of two pointers into one input buffer is a distance in it.
+            "binary_expression"
+                if n.child_by_field_name("operator")
+                    .is_some_and(|o| text(self.src, o) == "-") =>
+            {
+                let both = ["left", "right"].iter().all(|side| {
+                    n.child_by_field_name(side)
+                        .and_then(|x| path_of(self.src, x))
+                        .is_some_and(|p| {
+                            self.tainted.contains(&p)
+                                && self.type_of(&p).is_some_and(|t| t.contains('*'))
+                        })
+                });
+                if both {
+                    return false;
+                }
+            }
+            "call_expression" => {
+                let Some((c, args)) = call(self.src, n) else {
+                    return false;
+                };
+                if INPUT_RESULTS.contains(&c.as_str()) {
+                    return true;
+                }
+                // Other calls return their own result (`read()` a count bounded by its
+                // size, `strcspn()` an offset); only conversions carry input through.
+                return PASS_THROUGH.contains(&c.as_str())
+                    && args.first().is_some_and(|a| self.is_input(*a));
+            }
+            // `n > MAX ? MAX : n`: a value clamped by a comparison.
+            "conditional_expression" => {
+                let cond = n
+                    .child_by_field_name("condition")
+                    .map(|c| text(self.src, c));
+                if cond.is_some_and(|c| c.contains('<') || c.contains('>')) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        let mut c = n.walk();
+        let kids: Vec<Node> = n.named_children(&mut c).collect();
+        kids.into_iter().any(|k| self.is_input(k))
+    }
+
+    /// Elements of a fixed-size array (local, else file-level), or `None`.
+    pub fn array_len(&self, name: &str) -> Option<i64> {
+        self.array(name).map(|a| a.0)
+    }
+
+    fn array(&self, name: &str) -> Option<(i64, Option<i64>)> {
+        self.arrays
+            .get(name)
+            .or_else(|| self.file.arrays.get(name))
+            .copied()
+    }
+
+    /// Bytes of a fixed-size array whose element size is known.
+    pub fn array_bytes(&self, name: &str) -> Option<i64> {
+        let (n, elem) = self.array(name)?;
+        n.checked_mul(elem?)
+    }
+
+    /// A constant integer expression's value.
+    pub fn fold(&self, n: Node) -> Option<i64> {
+        fold(self.src, n, &self.consts, &|p| self.array_bytes(p))
+    }
+
+    /// Whether a variable was initialised with a string literal (a constant format).
+    pub fn is_literal_var(&self, name: &str) -> bool {
+        self.literals.contains(name) || self.file.literals.contains(name)
+    }
+
+    pub fn type_of(&self, name: &str) -> Option<&str> {
+        self.types.get(name).map(String::as_str)
+    }
+
+    /// Whether the declared type cannot hold a negative value.
+    pub fn unsigned(&self, name: &str) -> bool {
+        self.type_of(name)
+            .is_some_and(|t| t.contains("unsigned") || t.contains("size_t") || t.contains("uint"))
+            && !self.type_of(name).is_some_and(|t| t.contains("ssize_t"))
+    }
+
+    /// The checks on `var` in conditions that start before byte `before`.
+    pub fn guard(&self, var: &str, before: usize) -> Guard {
+        let mut g = Guard::default();
+        for c in self.conds.iter().filter(|c| c.start_byte() < before) {
+            if !mentions(text(self.src, *c), var) {
+                continue;
+            }
+            for x in descendants(*c) {
+                if let Some((_, args)) = call(self.src, x) {
+                    if args.iter().any(|a| mentions(text(self.src, *a), var)) {
+                        g.called = true;
+                    }
+                    if c.kind() == "call_expression" && x.id() == c.id() {
+                        g.upper = true;
+                    }
+                }
+                if x.kind() != "binary_expression" {
+                    continue;
+                }
+                let op = x
+                    .child_by_field_name("operator")
+                    .map(|o| text(self.src, o))
+                    .unwrap_or("");
+                if !matches!(op, "<" | "<=" | ">" | ">=" | "==" | "!=") {
+                    continue;
+                }
+                let (Some(l), Some(r)) = (
+                    x.child_by_field_name("left"),
+                    x.child_by_field_name("right"),
+                ) else {
+                    continue;
+                };
+                let (other, mine) = if mentions(text(self.src, l), var) {
+                    (r, l)
+                } else if mentions(text(self.src, r), var) {
+                    (l, r)
+                } else {
+                    continue;
+                };
+                let _ = mine;
+                let ot = text(self.src, strip(other)).trim();
+                if matches!(ot, "NULL" | "nullptr" | "'\\0'" | "0L") && matches!(op, "==" | "!=") {
+                    continue;
+                }
+                if matches!(op, "==" | "!=") {
+                    g.called = true;
+                    continue;
+                }
+                if ot == "0" || ot.starts_with('-') {
+                    g.lower = true;
+                } else {
+                    g.upper = true;
+                }
+            }
+        }
+        g
+    }
+}

@@ -1,0 +1,450 @@
+//! Loops and recursions that cannot end: nothing in the body changes what the
+//! condition reads, the body undoes the loop's own step, the condition holds for every
+//! value the counter can take (`unsigned i >= 0`, `i = (i + 1) % 256` with `i >= 0`),
+//! or a function calls itself with no base case its arguments are sure to reach.
+
+use super::func::Func;
+use super::syntax::{call, descendants, line, mentions, strip, text};
+use super::Finding;
+use tree_sitter::Node;
+
+/// Calls after which a loop may stop (or the process with it).
+const LEAVES: &[&str] = &[
+    "exit",
+    "_exit",
+    "abort",
+    "longjmp",
+    "pthread_exit",
+    "err",
+    "errx",
+];
+
+pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        if !matches!(
+            n.kind(),
+            "while_statement" | "for_statement" | "do_statement"
+        ) {
+            continue;
+        }
+        let (Some(cond), Some(body)) = (
+            n.child_by_field_name("condition"),
+            n.child_by_field_name("body"),
+        ) else {
+            continue;
+        };
+        let cond = strip(cond);
+        if leaves(src, body) {
+            continue;
+        }
+        let vars: Vec<&str> = descendants(cond)
+            .into_iter()
+            .filter(|x| x.kind() == "identifier")
+            .map(|x| text(src, x))
+            .filter(|v| !f.file.defines.contains_key(*v))
+            .collect();
+        // A condition that calls or reads memory may change by itself.
+        let opaque = descendants(cond).into_iter().any(|x| {
+            matches!(
+                x.kind(),
+                "call_expression"
+                    | "field_expression"
+                    | "pointer_expression"
+                    | "subscript_expression"
+                    | "assignment_expression"
+                    | "update_expression"
+            )
+        });
+        if vars.is_empty() && !opaque && n.kind() != "do_statement" {
+            let forever = f.fold(cond).is_some_and(|v| v != 0) || text(src, cond).trim() == "true";
+            if forever && !waits(src, body) {
+                out.push(Finding {
+                    check: "infinite-loop",
+                    line: line(n),
+                    label:
+                        "a loop on a constant condition with no way out and nothing it waits for"
+                            .into(),
+                });
+            }
+            continue;
+        }
+        // C++ `while (in >> word)`: the stream extraction is the step.
+        let opaque = opaque || text(src, cond).contains(">>") || text(src, cond).contains("<<");
+        if vars.is_empty() || opaque {
+            continue;
+        }
+        let update = n.child_by_field_name("update");
+        let changed: Vec<&str> = vars
+            .iter()
+            .copied()
+            .filter(|v| changes(src, body, v) || update.is_some_and(|u| changes(src, u, v)))
+            .collect();
+        let label = if changed.is_empty() {
+            Some(format!(
+                "nothing in the loop changes `{}`, and nothing leaves it",
+                text(src, cond)
+            ))
+        } else if let Some(v) = undone(src, update, body) {
+            Some(format!("the body undoes the loop's step on `{v}`"))
+        } else if let Some(v) = away(f, n, cond, update) {
+            Some(format!(
+                "`{v}` starts inside `{}` and steps away from its end",
+                text(src, cond)
+            ))
+        } else {
+            always_true(f, cond).then(|| {
+                format!(
+                    "`{}` holds for every value the counter takes",
+                    text(src, cond)
+                )
+            })
+        };
+        if let Some(label) = label {
+            out.push(Finding {
+                check: "infinite-loop",
+                line: line(n),
+                label,
+            });
+        }
+    }
+}
+
+/// Calls a server or worker loop blocks in: such a loop is meant to run forever.
+const WAITS: &[&str] = &[
+    "accept",
+    "read",
+    "recv",
+    "recvfrom",
+    "select",
+    "poll",
+    "epoll_wait",
+    "sleep",
+    "usleep",
+    "nanosleep",
+    "wait",
+    "waitpid",
+    "pthread_cond_wait",
+    "sem_wait",
+    "fgets",
+    "getchar",
+    "scanf",
+    "getline",
+    "pause",
+    "sigwait",
+    "msgrcv",
+    "pthread_join",
+    "kevent",
+];
+
+fn waits(src: &str, body: Node) -> bool {
+    descendants(body)
+        .into_iter()
+        .any(|x| call(src, x).is_some_and(|(c, _)| WAITS.contains(&c.as_str())))
+}
+
+/// A function that calls itself where no base case is sure to stop it: no condition
+/// at all, or stop tests that are only equalities on a parameter the call steps past
+/// (`if (n == 1) return 1; ... f(n - 2)`) or wraps (`f((i + 1) % size)`).
+pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let name = f.name.as_str();
+    if name.is_empty() {
+        return;
+    }
+    let nodes = f.nodes.clone();
+    let calls: Vec<(Node, Vec<Node>)> = nodes
+        .iter()
+        .filter_map(|n| {
+            call(src, *n)
+                .filter(|(c, _)| c == name)
+                .map(|(_, a)| (*n, a))
+        })
+        // Only a plain call with as many arguments as parameters is the function itself
+        // (`obj.clear()`, `ns::f()` and overloads are others).
+        .filter(|(n, a)| {
+            a.len() == f.params.len()
+                && n.child_by_field_name("function")
+                    .is_some_and(|c| c.kind() == "identifier")
+        })
+        .collect();
+    let Some((first, _)) = calls.first() else {
+        return;
+    };
+    let conds: Vec<Node> = nodes
+        .iter()
+        .filter(|n| {
+            matches!(
+                n.kind(),
+                "if_statement" | "conditional_expression" | "switch_statement" | "while_statement"
+            )
+        })
+        .filter_map(|n| n.child_by_field_name("condition"))
+        .collect();
+    // `f(i--)` passes `i` unchanged: the call repeats itself.
+    let same = calls.iter().find_map(|(_, args)| {
+        args.iter().find(|a| {
+            a.kind() == "update_expression" && a.child(0).is_some_and(|c| c.kind() == "identifier")
+        })
+    });
+    // Every `return` recurses: no path gives a result without calling itself.
+    let returns: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| n.kind() == "return_statement")
+        .collect();
+    let no_exit = !returns.is_empty()
+        && returns.iter().all(|r| {
+            descendants(**r)
+                .into_iter()
+                .any(|x| call(src, x).is_some_and(|(c, _)| c == name))
+        });
+    let label = if let Some(a) = same {
+        Some(format!(
+            "{name}() passes `{}` to itself: the value before the step, so the call repeats",
+            text(src, *a)
+        ))
+    } else if no_exit {
+        Some(format!(
+            "every return of {name}() calls it again: no base case"
+        ))
+    } else if conds.is_empty() && !leaves(src, f.body) {
+        Some(format!("{name}() calls itself with no base case"))
+    } else if conds.is_empty() {
+        None
+    } else {
+        let params: Vec<&str> = f.params.iter().map(|(p, _)| p.as_str()).collect();
+        // Every stop test is `param == K` (or `!=`)...
+        let equalities: Vec<&str> = conds
+            .iter()
+            .flat_map(|c| descendants(*c))
+            .filter(|x| x.kind() == "binary_expression")
+            .filter_map(|x| {
+                let op = text(src, x.child_by_field_name("operator")?);
+                let l = text(src, x.child_by_field_name("left")?);
+                matches!(op, "==" | "!=").then_some(l)
+            })
+            .filter(|l| params.contains(l))
+            .collect();
+        let ordered = conds.iter().any(|c| {
+            let t = text(src, *c);
+            t.contains('<') || t.contains('>')
+        });
+        // ...and some recursive call steps that parameter by more than one, or wraps it.
+        let skips = calls.iter().any(|(_, args)| {
+            args.iter().any(|a| {
+                let t: String = text(src, *a)
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                equalities.iter().any(|p| {
+                    let stepped =
+                        t.starts_with(&format!("{p}-")) || t.starts_with(&format!("{p}+"));
+                    let big = t
+                        .rsplit(['-', '+'])
+                        .next()
+                        .and_then(|k| k.parse::<i64>().ok())
+                        .is_some_and(|k| k >= 2);
+                    (stepped && big) || (t.contains(p) && t.contains('%'))
+                })
+            })
+        });
+        (!equalities.is_empty() && !ordered && skips)
+            .then(|| format!("{name}() recurses with a step its `==` base case can miss"))
+    };
+    if let Some(label) = label {
+        out.push(Finding {
+            check: "endless-recursion",
+            line: line(*first),
+            label,
+        });
+    }
+}
+
+/// Whether the body has a way out: break, return, goto, or a call that ends the process.
+fn leaves(src: &str, body: Node) -> bool {
+    descendants(body).into_iter().any(|x| {
+        matches!(
+            x.kind(),
+            "break_statement" | "return_statement" | "goto_statement" | "throw_statement"
+        ) || call(src, x).is_some_and(|(c, _)| LEAVES.contains(&c.as_str()))
+    })
+}
+
+/// Whether `v` is assigned, stepped or has its address taken under `n`.
+fn changes(src: &str, n: Node, v: &str) -> bool {
+    descendants(n).into_iter().any(|x| {
+        let target = match x.kind() {
+            "assignment_expression" => x.child_by_field_name("left"),
+            "update_expression" => x.child_by_field_name("argument"),
+            "pointer_expression" if x.child(0).is_some_and(|o| o.kind() == "&") => {
+                x.child_by_field_name("argument")
+            }
+            "call_expression" => {
+                // `scanf("%d", &v)` is caught above; a macro may assign its argument.
+                return false;
+            }
+            _ => None,
+        };
+        target.is_some_and(|t| mentions(text(src, t), v))
+    })
+}
+
+/// `for (...; ...; i++) { ...; i--; }`: the body steps the counter back.
+fn undone<'s>(src: &'s str, update: Option<Node>, body: Node) -> Option<&'s str> {
+    let u = strip(update?);
+    if u.kind() != "update_expression" {
+        return None;
+    }
+    let var = text(src, u.child_by_field_name("argument")?);
+    let up = text(src, u).contains("++");
+    let mut c = body.walk();
+    let stmts: Vec<Node> = body.named_children(&mut c).collect();
+    stmts.into_iter().find_map(|s| {
+        let e = s.named_child(0)?;
+        (e.kind() == "update_expression"
+            && text(src, e.child_by_field_name("argument")?) == var
+            && text(src, e).contains("--") == up)
+            .then_some(var)
+    })
+}
+
+/// `v >= 0` where `v` is unsigned or only ever gets `x % N` or a non-negative literal.
+fn always_true(f: &Func, cond: Node) -> bool {
+    let src = f.src;
+    if cond.kind() != "binary_expression" {
+        return false;
+    }
+    let op = cond.child_by_field_name("operator").map(|o| text(src, o));
+    let (Some(l), Some(r)) = (
+        cond.child_by_field_name("left"),
+        cond.child_by_field_name("right"),
+    ) else {
+        return false;
+    };
+    let zero = matches!(
+        (op, text(src, r).trim()),
+        (Some(">="), "0") | (Some(">"), "-1")
+    );
+    if !zero || l.kind() != "identifier" {
+        return false;
+    }
+    let v = text(src, l);
+    if f.unsigned(v) {
+        return true;
+    }
+    let mut any = false;
+    for &x in &f.nodes {
+        let (target, value) = match x.kind() {
+            "assignment_expression" => (
+                x.child_by_field_name("left"),
+                x.child_by_field_name("right"),
+            ),
+            "init_declarator" => (
+                x.child_by_field_name("declarator"),
+                x.child_by_field_name("value"),
+            ),
+            "update_expression" => {
+                if x.child_by_field_name("argument")
+                    .is_some_and(|a| text(src, a) == v)
+                {
+                    return false;
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if target.is_none_or(|t| text(src, t) != v) {
+            continue;
+        }
+        let Some(value) = value.map(strip) else {
+            return false;
+        };
+        let modulo = value.kind() == "binary_expression"
+            && value
+                .child_by_field_name("operator")
+                .is_some_and(|o| text(src, o) == "%")
+            && value
+                .child_by_field_name("right")
+                .and_then(|r| f.fold(r))
+                .is_some_and(|k| k > 0);
+        let literal = f.fold(value).is_some_and(|k| k >= 0);
+        if !(modulo || literal) {
+            return false;
+        }
+        any |= modulo;
+    }
+    any
+}
+
+/// `for (i = 0; i > -1; i++)`: the counter starts where the condition holds and each
+/// step moves it further in.
+fn away<'s>(f: &Func<'_, 's>, n: Node, cond: Node, update: Option<Node>) -> Option<&'s str> {
+    let src = f.src;
+    let u = strip(update?);
+    if u.kind() != "update_expression" || cond.kind() != "binary_expression" {
+        return None;
+    }
+    let var = text(src, u.child_by_field_name("argument")?);
+    let up = text(src, u).contains("++");
+    if text(src, cond.child_by_field_name("left")?) != var {
+        return None;
+    }
+    let bound = f.fold(cond.child_by_field_name("right")?)?;
+    let op = text(src, cond.child_by_field_name("operator")?);
+    let init = text(src, n.child_by_field_name("initializer")?);
+    let start = super::syntax::parse_int(init.rsplit('=').next()?.trim().trim_end_matches(';'))?;
+    let holds = match op {
+        ">" => start > bound,
+        ">=" => start >= bound,
+        "<" => start < bound,
+        "<=" => start <= bound,
+        _ => false,
+    };
+    let inward = (matches!(op, ">" | ">=") && up) || (matches!(op, "<" | "<=") && !up);
+    (holds && inward).then_some(var)
+}
+
+/// `fork()` in a loop with no comparison limiting how many run (a fork bomb for
+/// whoever drives the loop, e.g. by connecting).
+pub(crate) fn unbounded_fork(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        if !matches!(
+            n.kind(),
+            "while_statement" | "for_statement" | "do_statement"
+        ) {
+            continue;
+        }
+        let Some(body) = n.child_by_field_name("body") else {
+            continue;
+        };
+        let nodes = descendants(body);
+        let Some(fork) = nodes
+            .iter()
+            .find(|x| call(src, **x).is_some_and(|(c, _)| c == "fork"))
+        else {
+            continue;
+        };
+        // A limit: some relational comparison against a named bound before the fork.
+        let limited = nodes
+            .iter()
+            .chain(n.child_by_field_name("condition").iter())
+            .any(|x| {
+                x.kind() == "binary_expression"
+                    && x.start_byte() < fork.start_byte()
+                    && x.child_by_field_name("operator")
+                        .is_some_and(|o| matches!(text(src, o), "<" | "<=" | ">" | ">="))
+                    && x.child_by_field_name("right").is_some_and(|r| {
+                        let t = text(src, r).trim();
+                        !(t == "0" || t == "-1" || t.starts_with('-'))
+                    })
+            });
+        if !limited {
+            out.push(Finding {
+                check: "unbounded-fork",
+                line: line(*fork),
+                label: "fork() in a loop with no limit on how many children run".into(),
+            });
+        }
+    }
+}

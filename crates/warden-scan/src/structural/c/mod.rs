@@ -1,0 +1,188 @@
+//! C and C++: checks decided on the code's structure, one function at a time.
+//!
+//! The taint engine of the other languages asks "does request data reach this call";
+//! C's flaws are mostly about what the code does with memory, so each check here
+//! decides the flaw itself: a freed pointer used again, a copy whose size is not
+//! within its fixed-size destination, a format argument that is not a literal. A
+//! bounds check or a reassignment on the way clears a finding. Each `kind = "memory"`
+//! rule names one check (`check = "use-after-free"`); the file is parsed once.
+mod bounds;
+mod consts;
+mod file;
+mod func;
+mod indexes;
+mod inject;
+mod inputs;
+mod leaks;
+mod lifetime;
+mod loops;
+mod nulls;
+mod summary;
+mod syntax;
+mod types;
+
+use crate::matcher::RawHit;
+use crate::rules::Rule;
+use crate::Language;
+use file::FileFacts;
+use func::Func;
+
+/// The checks a memory rule may name.
+pub const CHECKS: &[&str] = &[
+    "use-after-free",
+    "double-free",
+    "free-offset",
+    "null-deref",
+    "format-string",
+    "unchecked-copy",
+    "off-by-one",
+    "index-from-input",
+    "alloc-overflow",
+    "divide-by-zero",
+    "int-overflow",
+    "leak",
+    "wrong-check",
+    "infinite-loop",
+    "endless-recursion",
+    "type-confusion",
+    "race",
+    "unbounded-fork",
+    "untrusted-pointer",
+    "literal-write",
+    "reachable-assert",
+    "command-built",
+    "path-built",
+    "sql-built",
+];
+
+/// A finding of one check: the line it is on and why.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Finding {
+    pub check: &'static str,
+    pub line: u32,
+    pub label: String,
+}
+
+/// The grammar for `lang`, when it is C or C++.
+pub(crate) fn grammar(lang: Language) -> Option<fn() -> tree_sitter::Language> {
+    match lang {
+        Language::C => Some(|| tree_sitter_c::LANGUAGE.into()),
+        Language::Cpp => Some(|| tree_sitter_cpp::LANGUAGE.into()),
+        _ => None,
+    }
+}
+
+thread_local! {
+    static PARSERS: std::cell::RefCell<Vec<(Language, tree_sitter::Parser)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn parse(
+    lang: Language,
+    grammar: fn() -> tree_sitter::Language,
+    text: &[u8],
+) -> Option<tree_sitter::Tree> {
+    PARSERS.with(|cell| {
+        let mut parsers = cell.borrow_mut();
+        let i = match parsers.iter().position(|(l, _)| *l == lang) {
+            Some(i) => i,
+            None => {
+                let mut p = tree_sitter::Parser::new();
+                p.set_language(&grammar()).ok()?;
+                parsers.push((lang, p));
+                parsers.len() - 1
+            }
+        };
+        parsers[i].1.parse(text, None)
+    })
+}
+
+/// Runs the checks named by the memory rules `in_play` over one C/C++ file.
+pub(crate) fn analyze(
+    lang: Language,
+    grammar: fn() -> tree_sitter::Language,
+    content: &[u8],
+    rules: &[Rule],
+    in_play: &[usize],
+) -> Vec<RawHit> {
+    let wanted: Vec<(usize, &str, &str)> = in_play
+        .iter()
+        .filter_map(|&i| {
+            let spec = rules.get(i)?.structural.as_deref()?;
+            let check = spec.check.as_deref()?;
+            Some((i, check, spec.label.as_str()))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(content);
+    let Some(tree) = parse(lang, grammar, text.as_bytes()) else {
+        return Vec::new();
+    };
+    let facts = FileFacts::collect(&text, tree.root_node());
+    let on = |c: &str| wanted.iter().any(|(_, w, _)| *w == c);
+    let mut found = Vec::new();
+    for f in &facts.functions {
+        let func = Func::new(&facts, *f);
+        if on("use-after-free") || on("double-free") || on("free-offset") {
+            lifetime::freed_uses(&func, &mut found);
+        }
+        if on("unbounded-fork") {
+            loops::unbounded_fork(&func, &mut found);
+        }
+        if on("type-confusion") || on("untrusted-pointer") || on("literal-write") {
+            types::type_confusion(&func, &mut found);
+        }
+        if on("race") {
+            types::races(&func, &mut found);
+        }
+        if on("endless-recursion") {
+            loops::endless_recursion(&func, &mut found);
+        }
+        if on("infinite-loop") {
+            loops::infinite_loops(&func, &mut found);
+        }
+        if on("null-deref") || on("wrong-check") {
+            nulls::null_deref(&func, &mut found);
+        }
+        if on("format-string") {
+            inject::format_string(&func, &mut found);
+        }
+        if on("command-built") || on("path-built") || on("sql-built") {
+            inject::built_sinks(&func, &mut found);
+        }
+        if on("unchecked-copy") {
+            bounds::unchecked_copy(&func, &mut found);
+        }
+        if on("int-overflow") || on("divide-by-zero") || on("reachable-assert") {
+            consts::constants(&func, &mut found);
+        }
+        if on("leak") {
+            leaks::leaks(&func, &mut found);
+        }
+        if on("off-by-one") {
+            indexes::off_by_one(&func, &mut found);
+        }
+        if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
+            inputs::input_arithmetic(&func, &mut found);
+        }
+    }
+    let mut hits = Vec::new();
+    for f in found {
+        for (rule, check, label) in &wanted {
+            if *check == f.check {
+                hits.push(RawHit {
+                    rule: *rule,
+                    line: f.line,
+                    snippet: label
+                        .replace("{sink}", &f.label)
+                        .replace("{to}", &f.line.to_string()),
+                });
+            }
+        }
+    }
+    hits.sort_by_key(|h| (h.line, h.rule));
+    hits.dedup_by_key(|h| (h.line, h.rule));
+    hits
+}

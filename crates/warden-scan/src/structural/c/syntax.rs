@@ -1,0 +1,235 @@
+//! Reading C/C++ syntax trees: calls, names, literals, constant sizes.
+
+use std::collections::HashMap;
+use tree_sitter::Node;
+
+pub(crate) fn text<'a>(src: &'a str, n: Node) -> &'a str {
+    src.get(n.byte_range()).unwrap_or("")
+}
+
+pub(crate) fn line(n: Node) -> u32 {
+    u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
+}
+
+/// Every node under `n` (itself included), in source order.
+pub(crate) fn descendants(n: Node) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut stack = vec![n];
+    while let Some(x) = stack.pop() {
+        out.push(x);
+        let mut c = x.walk();
+        let kids: Vec<Node> = x.named_children(&mut c).collect();
+        stack.extend(kids.into_iter().rev());
+    }
+    out
+}
+
+/// A call's callee name (`free`, `std::free` read as `free`) and its arguments.
+pub(crate) fn call<'t>(src: &str, n: Node<'t>) -> Option<(String, Vec<Node<'t>>)> {
+    if n.kind() != "call_expression" {
+        return None;
+    }
+    let f = n.child_by_field_name("function")?;
+    let name = text(src, f);
+    let name = name.rsplit("::").next().unwrap_or(name).trim().to_string();
+    let args = n.child_by_field_name("arguments")?;
+    let mut c = args.walk();
+    let list = args
+        .named_children(&mut c)
+        .filter(|a| a.kind() != "comment")
+        .collect();
+    Some((name, list))
+}
+
+/// The expression inside parentheses and casts: `(char *)p` is `p`.
+pub(crate) fn strip(n: Node) -> Node {
+    let mut n = n;
+    loop {
+        match n.kind() {
+            "parenthesized_expression" | "condition_clause" => match n.named_child(0) {
+                Some(x) => n = x,
+                None => return n,
+            },
+            "cast_expression" => match n.child_by_field_name("value") {
+                Some(x) => n = x,
+                None => return n,
+            },
+            _ => return n,
+        }
+    }
+}
+
+/// A variable or member path the checks track (`p`, `s->buf`, `a.b`), if `n` is one.
+pub(crate) fn path_of(src: &str, n: Node) -> Option<String> {
+    let n = strip(n);
+    match n.kind() {
+        "identifier" => Some(text(src, n).to_string()),
+        "field_expression" => {
+            let t: String = text(src, n)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            (t.len() < 120).then_some(t)
+        }
+        _ => None,
+    }
+}
+
+/// The value of a string literal (escapes left as written), or of adjacent literals.
+pub(crate) fn string_value(src: &str, n: Node) -> Option<String> {
+    let n = strip(n);
+    match n.kind() {
+        "string_literal" | "raw_string_literal" => {
+            let t = text(src, n);
+            let start = t.find('"')? + 1;
+            let end = t.rfind('"')?;
+            Some(t.get(start..end.max(start))?.to_string())
+        }
+        "concatenated_string" => {
+            let mut out = String::new();
+            let mut c = n.walk();
+            for part in n.named_children(&mut c) {
+                if let Some(s) = string_value(src, part) {
+                    out.push_str(&s);
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Bytes a string literal's value takes, escapes counted once.
+pub(crate) fn literal_len(raw: &str) -> i64 {
+    let mut n = 0;
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Folds an integer constant expression: literals, `#define`d names, `sizeof` of a
+/// known array or of a scalar type, `+ - * /`.
+pub(crate) fn fold(
+    src: &str,
+    n: Node,
+    defines: &HashMap<String, i64>,
+    arrays: &dyn Fn(&str) -> Option<i64>,
+) -> Option<i64> {
+    let n = strip(n);
+    match n.kind() {
+        "number_literal" => parse_int(text(src, n)),
+        "char_literal" => Some(1),
+        "identifier" => defines.get(text(src, n)).copied(),
+        "sizeof_expression" => {
+            if let Some(v) = n.child_by_field_name("value") {
+                let v = strip(v);
+                if let Some(p) = path_of(src, v) {
+                    return arrays(&p);
+                }
+                return string_value(src, v).map(|s| literal_len(&s) + 1);
+            }
+            let t = n.child_by_field_name("type").map(|t| text(src, t))?;
+            match t.trim() {
+                "char" | "unsigned char" | "signed char" | "uint8_t" | "int8_t" => Some(1),
+                "short" | "uint16_t" | "int16_t" => Some(2),
+                "int" | "unsigned" | "unsigned int" | "float" | "uint32_t" | "int32_t" => Some(4),
+                _ => None,
+            }
+        }
+        "binary_expression" => {
+            let l = fold(src, n.child_by_field_name("left")?, defines, arrays)?;
+            let r = fold(src, n.child_by_field_name("right")?, defines, arrays)?;
+            let op = n.child_by_field_name("operator").map(|o| text(src, o))?;
+            match op {
+                "+" => l.checked_add(r),
+                "-" => l.checked_sub(r),
+                "*" => l.checked_mul(r),
+                "/" if r != 0 => Some(l / r),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn parse_int(t: &str) -> Option<i64> {
+    let t = t.trim_end_matches(['u', 'U', 'l', 'L']);
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return i64::from_str_radix(h, 16).ok();
+    }
+    t.parse().ok()
+}
+
+/// Whether `t` names `word` as a whole identifier.
+pub(crate) fn mentions(t: &str, word: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    t.match_indices(word).any(|(i, _)| {
+        let before = t[..i].chars().next_back();
+        let after = t[i + word.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
+/// Calls after which control does not come back.
+const NORETURN: &[&str] = &["exit", "_exit", "abort", "err", "errx", "longjmp", "_Exit"];
+
+/// Whether the statement always leaves the enclosing block (return, break, continue,
+/// goto, exit), or is a block whose last statement does.
+pub(crate) fn ends_in_jump(src: &str, n: Node) -> bool {
+    match n.kind() {
+        "return_statement" | "break_statement" | "continue_statement" | "goto_statement"
+        | "throw_statement" => true,
+        "compound_statement" => {
+            let mut c = n.walk();
+            let last = n
+                .named_children(&mut c)
+                .filter(|x| x.kind() != "comment")
+                .last();
+            last.is_some_and(|l| ends_in_jump(src, l))
+        }
+        "expression_statement" => n
+            .named_child(0)
+            .and_then(|e| call(src, e))
+            .is_some_and(|(name, _)| NORETURN.contains(&name.as_str())),
+        "if_statement" => {
+            let cons = n.child_by_field_name("consequence");
+            let alt = n
+                .child_by_field_name("alternative")
+                .and_then(|a| a.named_child(0));
+            cons.is_some_and(|c| ends_in_jump(src, c)) && alt.is_some_and(|a| ends_in_jump(src, a))
+        }
+        _ => false,
+    }
+}
+
+/// A subscript's array and index (`a[i]`; C++ wraps the index in a list).
+pub(crate) fn subscript(n: Node) -> Option<(Node, Node)> {
+    if n.kind() != "subscript_expression" {
+        return None;
+    }
+    let a = n.child_by_field_name("argument")?;
+    let i = n.child_by_field_name("index").or_else(|| {
+        n.child_by_field_name("indices")
+            .and_then(|l| l.named_child(0))
+    })?;
+    Some((a, i))
+}
+
+/// Whether `n` sits inside the condition of an `if`/`while` (before any statement).
+pub(crate) fn in_condition(n: Node) -> bool {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        if p.kind().ends_with("statement") || p.kind() == "declaration" {
+            return p
+                .child_by_field_name("condition")
+                .is_some_and(|c| c.id() == cur.id());
+        }
+        cur = p;
+    }
+    false
+}
