@@ -196,6 +196,33 @@ def export_all(request):
     }
 
     #[test]
+    fn angular_routes_without_the_guard_their_siblings_have() {
+        let src = "\
+const routes: Routes = [
+  {
+    path: 'address/saved',
+    component: SavedAddressComponent,
+    canActivate: [LoginGuard]
+  },
+  {
+    path: 'order-history',
+    component: OrderHistoryComponent
+  },
+  {
+    path: 'login',
+    component: LoginComponent
+  },
+]
+";
+        let got = hits(Language::TypeScript, src);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![8],
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn all_guarded_or_none_guarded_says_nothing() {
         let none = "@app.route('/a')\ndef a():\n    pass\n\n@app.route('/b')\ndef b():\n    pass\n";
         assert!(hits(Language::Python, none).is_empty());
