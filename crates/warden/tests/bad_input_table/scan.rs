@@ -200,6 +200,30 @@ pub fn cases() -> Vec<Case> {
         .prep(|ctx| std::fs::create_dir(ctx.root().join("yarn.lock")).unwrap())
         .code(0)
         .changes(),
+        case(
+            "scan: config.toml include_tests not a boolean",
+            Tree,
+            &["scan", "{root}"],
+        )
+        .prep(|ctx| write_config(ctx, b"[scan]\ninclude_tests = \"yes\"\n"))
+        .says("config.toml")
+        .says("include_tests"),
+        case(
+            "scan: config.toml unknown [scan] key",
+            Tree,
+            &["scan", "{root}"],
+        )
+        .prep(|ctx| write_config(ctx, b"[scan]\ninclude_test = true\n"))
+        .says("include_test"),
+        case("scan: config.toml not UTF-8", Tree, &["scan", "{root}"])
+            .prep(|ctx| write_config(ctx, b"[scan]\ninclude_tests = \xff\n"))
+            .says("config.toml"),
+        case("scan: config.toml a FIFO", Tree, &["scan", "{root}"])
+            .prep(|ctx| {
+                std::fs::create_dir_all(ctx.data()).unwrap();
+                mkfifo(&ctx.data().join("config.toml"));
+            })
+            .says("config.toml"),
         case("scan: held by another scan", Scanned, &["scan", "{root}"])
             .prep(hold_scan_lock)
             .code(3)
@@ -207,6 +231,12 @@ pub fn cases() -> Vec<Case> {
     ];
     rows.extend(permission_rows());
     rows
+}
+
+/// Writes the project's `.warden/config.toml`.
+fn write_config(ctx: &Ctx, bytes: &[u8]) {
+    std::fs::create_dir_all(ctx.data()).unwrap();
+    std::fs::write(ctx.data().join("config.toml"), bytes).unwrap();
 }
 
 /// Plants a lock held by this (live) test process, as a running scan would.
