@@ -2,6 +2,7 @@
 //! through the real parser and analyzer (not just its prefilter).
 
 use warden_scan::structural::{analyze, builtin_packs};
+use warden_scan::{NoProgress, Prior, ScannerBuilder};
 
 #[test]
 fn every_structural_rule_fires_on_its_examples_and_not_on_its_negatives() {
@@ -73,10 +74,24 @@ fn every_structural_pack_has_rules_and_negatives() {
     }
 }
 
+/// Scans a tree holding only `name` with the built-in rules; its hits and score.
+fn scan_one(name: &str, src: &str) -> warden_store::MatchedFile {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(name), src).expect("write");
+    let scanner = ScannerBuilder::new().build().expect("scanner");
+    let outcome = scanner
+        .scan(dir.path(), &Prior::default(), &NoProgress)
+        .expect("scan");
+    outcome
+        .files
+        .into_iter()
+        .find(|f| f.path == name)
+        .and_then(|f| f.matched)
+        .expect("scanned and matched")
+}
+
 #[test]
 fn a_scan_labels_a_confirmed_flow_and_drops_prefilter_hits() {
-    use warden_scan::{NoProgress, Prior, ScannerBuilder};
-    let dir = tempfile::tempdir().expect("tempdir");
     let app = "import subprocess\n\
                from flask import Flask, request\n\
                app = Flask(__name__)\n\
@@ -87,17 +102,7 @@ fn a_scan_labels_a_confirmed_flow_and_drops_prefilter_hits() {
                    line = 'echo ' + cmd\n    \
                    subprocess.run(line,\n                   \
                    shell=True)\n";
-    std::fs::write(dir.path().join("app.py"), app).expect("write");
-    let scanner = ScannerBuilder::new().build().expect("scanner");
-    let outcome = scanner
-        .scan(dir.path(), &Prior::default(), &NoProgress)
-        .expect("scan");
-    let file = outcome
-        .files
-        .iter()
-        .find(|f| f.path == "app.py")
-        .expect("scanned");
-    let matched = file.matched.as_ref().expect("matched");
+    let matched = scan_one("app.py", app);
     let hit = matched
         .hits
         .iter()
@@ -220,8 +225,6 @@ fn deeply_nested_code_does_not_overflow_the_stack() {
 
 #[test]
 fn a_decided_c_flaw_keeps_its_weight_next_to_a_bounds_check() {
-    use warden_scan::{NoProgress, Prior, ScannerBuilder};
-    let dir = tempfile::tempdir().expect("tempdir");
     // The bounds check names another buffer: the regex sanitizer matches its line, the
     // structural check sees the copy into `name` is still unbounded.
     let src = "#include <string.h>\n\
@@ -231,17 +234,7 @@ fn a_decided_c_flaw_keeps_its_weight_next_to_a_bounds_check() {
                \x20   strcpy(name, argv[1]);\n\
                \x20   return 0;\n\
                }\n";
-    std::fs::write(dir.path().join("main.c"), src).expect("write");
-    let scanner = ScannerBuilder::new().build().expect("scanner");
-    let outcome = scanner
-        .scan(dir.path(), &Prior::default(), &NoProgress)
-        .expect("scan");
-    let file = outcome
-        .files
-        .iter()
-        .find(|f| f.path == "main.c")
-        .expect("scanned");
-    let matched = file.matched.as_ref().expect("matched");
+    let matched = scan_one("main.c", src);
     let hit = matched
         .hits
         .iter()
