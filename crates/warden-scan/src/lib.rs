@@ -40,10 +40,11 @@ mod walk;
 pub use language::Language;
 pub use matcher::snippet;
 pub use matcher::{RawHit, RuleSet};
+pub use ranking::is_test_path;
 pub use rules::{Check, Pack, Role, Rule, RuleError};
 pub use scanner::{
     check_root, NoProgress, Prior, Progress, ScanError, ScanOutcome, ScanStats, Scanner,
     ScannerBuilder, DEFAULT_MAX_FILE_SIZE, DEFAULT_MIN_SCORE,
 };
-pub use score::{is_test_path, ScoreModel};
+pub use score::ScoreModel;
 pub use walk::SkipReason;

@@ -89,7 +89,7 @@ pub fn classify_path(path: &str) -> PathClass {
     );
     if in_dir(FIXTURE_DIRS) {
         PathClass::Fixture
-    } else if crate::score::is_test_path(path) || is_test_support(file) {
+    } else if is_test_path(path) || is_test_support(file) {
         PathClass::Test
     } else if in_dir(EXAMPLE_DIRS) || is_example_file(file) {
         PathClass::Example
@@ -102,6 +102,28 @@ pub fn classify_path(path: &str) -> PathClass {
     } else {
         PathClass::App
     }
+}
+
+/// Test code is worth reviewing less: it rarely ships and its "vulnerabilities" are fixtures.
+pub fn is_test_path(path: &str) -> bool {
+    let mut parts = path.split('/');
+    let file = parts.next_back().unwrap_or("");
+    let in_test_dir = path.split('/').rev().skip(1).any(|d| {
+        matches!(
+            d,
+            "test" | "tests" | "__tests__" | "spec" | "specs" | "testdata" | "fixtures" | "e2e"
+        )
+    });
+    let stem = file.split('.').next().unwrap_or(file);
+    in_test_dir
+        || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem.ends_with("_spec")
+        || file.contains(".test.")
+        || file.contains(".spec.")
+        || (stem.ends_with("Test") || stem.ends_with("Tests"))
+            && stem.len() > 4
+            && !stem.chars().last().is_some_and(|c| c.is_ascii_digit())
 }
 
 /// Helpers only test suites load.
@@ -171,6 +193,27 @@ pub fn classify<'a>(path: &str, hit_lines: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_paths() {
+        for p in [
+            "tests/x.py",
+            "pkg/foo_test.go",
+            "src/a.test.ts",
+            "test_views.py",
+            "src/FooTest.java",
+        ] {
+            assert!(is_test_path(p), "{p}");
+        }
+        for p in [
+            "testcode/BenchmarkTest00001.py",
+            "src/contest.py",
+            "latest/app.js",
+            "Test.java",
+        ] {
+            assert!(!is_test_path(p), "{p}");
+        }
+    }
 
     #[test]
     fn classes_by_path() {

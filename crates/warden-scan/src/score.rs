@@ -179,28 +179,6 @@ fn decided(rule: &Rule) -> bool {
         .is_some_and(|s| s.kind == crate::structural::Kind::Memory)
 }
 
-/// Test code is worth reviewing less: it rarely ships and its "vulnerabilities" are fixtures.
-pub fn is_test_path(path: &str) -> bool {
-    let mut parts = path.split('/');
-    let file = parts.next_back().unwrap_or("");
-    let in_test_dir = path.split('/').rev().skip(1).any(|d| {
-        matches!(
-            d,
-            "test" | "tests" | "__tests__" | "spec" | "specs" | "testdata" | "fixtures" | "e2e"
-        )
-    });
-    let stem = file.split('.').next().unwrap_or(file);
-    in_test_dir
-        || stem.starts_with("test_")
-        || stem.ends_with("_test")
-        || stem.ends_with("_spec")
-        || file.contains(".test.")
-        || file.contains(".spec.")
-        || (stem.ends_with("Test") || stem.ends_with("Tests"))
-            && stem.len() > 4
-            && !stem.chars().last().is_some_and(|c| c.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,26 +327,5 @@ examples = ["quote("]
             ..ScoreModel::default()
         };
         assert_eq!(equal.score("test/fixtures/run.py", &r, &many), app);
-    }
-
-    #[test]
-    fn test_paths() {
-        for p in [
-            "tests/x.py",
-            "pkg/foo_test.go",
-            "src/a.test.ts",
-            "test_views.py",
-            "src/FooTest.java",
-        ] {
-            assert!(is_test_path(p), "{p}");
-        }
-        for p in [
-            "testcode/BenchmarkTest00001.py",
-            "src/contest.py",
-            "latest/app.js",
-            "Test.java",
-        ] {
-            assert!(!is_test_path(p), "{p}");
-        }
     }
 }
