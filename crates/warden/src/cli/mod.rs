@@ -212,6 +212,18 @@ impl AgentKind {
     }
 }
 
+/// Which agent and model investigate: `process` and `revalidate` alike.
+#[derive(Debug, Args)]
+pub struct AgentChoice {
+    /// The agent (default: WARDEN_AGENT, else `agent` in .warden/config.toml, else native).
+    #[arg(long, value_enum)]
+    pub agent: Option<AgentKind>,
+    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI); default:
+    /// WARDEN_MODEL or `model` in .warden/config.toml, else one for the credential found.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ProcessArgs {
     /// Investigate at most N files (the best-scored pending ones; 1 to 10000000).
@@ -226,13 +238,8 @@ pub struct ProcessArgs {
         allow_negative_numbers = true
     )]
     pub concurrency: usize,
-    /// The agent (default: WARDEN_AGENT, else `agent` in .warden/config.toml, else native).
-    #[arg(long, value_enum)]
-    pub agent: Option<AgentKind>,
-    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI); default:
-    /// WARDEN_MODEL or `model` in .warden/config.toml, else one for the credential found.
-    #[arg(long, value_name = "MODEL")]
-    pub model: Option<String>,
+    #[command(flatten)]
+    pub choice: AgentChoice,
     /// With an agent CLI: files of one directory investigated together (1 to 8).
     #[arg(
         long,
@@ -293,13 +300,8 @@ pub struct RevalidateArgs {
         allow_negative_numbers = true
     )]
     pub concurrency: usize,
-    /// The agent (default: WARDEN_AGENT, else `agent` in .warden/config.toml, else native).
-    #[arg(long, value_enum)]
-    pub agent: Option<AgentKind>,
-    /// The model (claude-* uses Anthropic; gpt-*, o1*, o3*, o4* use OpenAI); default:
-    /// WARDEN_MODEL or `model` in .warden/config.toml, else one for the credential found.
-    #[arg(long, value_name = "MODEL")]
-    pub model: Option<String>,
+    #[command(flatten)]
+    pub choice: AgentChoice,
     /// Judge only findings at or above this severity.
     #[arg(long, value_name = "SEVERITY")]
     pub min_severity: Option<warden_store::Severity>,

@@ -32,7 +32,8 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         }
     }
     let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
-    let (kind, model) = super::agent_setup::choose(args.agent, args.model.as_deref(), &data_dir)?;
+    let (kind, model) =
+        super::agent_setup::choose(args.choice.agent, args.choice.model.as_deref(), &data_dir)?;
     let mut store = Store::open_existing(&data_dir)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
