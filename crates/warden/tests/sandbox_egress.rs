@@ -5,82 +5,10 @@
 
 mod sandbox_support;
 
-use sandbox_support::{test_pki, wait_until, Sandboxes};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use sandbox_support::{test_pki, wait_until, Sandboxes, Upstream};
 use std::time::Duration;
 
 const REAL_KEY: &str = "sk-ant-api03-REALKEY-0123456789abcdefghijklmnopqrstuvwxyz";
-
-/// A loopback HTTP(S) server that answers 200 `upstream-ok` and records each request head.
-struct Upstream {
-    port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl Upstream {
-    fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let (tls, record) = (tls.clone(), record.clone());
-                std::thread::spawn(move || {
-                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-                    match tls {
-                        Some(config) => {
-                            let Ok(server) = rustls::ServerConnection::new(config) else {
-                                return;
-                            };
-                            serve_one(rustls::StreamOwned::new(server, conn), &record);
-                        }
-                        None => serve_one(conn, &record),
-                    }
-                });
-            }
-        });
-        Upstream { port, seen }
-    }
-
-    fn heads(&self) -> String {
-        self.seen.lock().unwrap().join("\n---\n")
-    }
-}
-
-fn serve_one<S: Read + Write>(stream: S, record: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    let _ = reader.read_exact(&mut body);
-    record.lock().unwrap().push(head);
-    let mut stream = reader.into_inner();
-    let _ = stream.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nupstream-ok",
-    );
-    let _ = stream.flush();
-}
 
 #[test]
 fn only_allowed_domains_are_reachable_and_nothing_is_resolved_for_the_rest() {
