@@ -12,7 +12,7 @@ use sandbox_support::{test_pki, Sandboxes};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
-use warden_testkit::agents::{agents_bin, run_with_timeout, RUN_TIMEOUT};
+use warden_testkit::agents::{agents_bin, run_with_timeout, Output, RUN_TIMEOUT};
 use warden_testkit::mock_llm::{MockLlm, Script, Turn};
 
 const REAL_KEY: &str = "sk-ant-api03-SANDBOXED-AGENT-REAL-KEY-0123456789";
@@ -179,12 +179,47 @@ fn claude_code_runs_sandboxed_with_a_brokered_key() {
     assert!(!audit.contains(REAL_KEY));
 }
 
-#[test]
-fn codex_runs_sandboxed_with_a_brokered_openai_key() {
+/// Copies the Codex binary the test setup installed from npm into sandbox `id`, points
+/// it at the OpenAI base URL and key the sandbox was given (the front door and a
+/// placeholder) and runs `codex exec PROMPT` there.
+fn run_codex(s: &Sandboxes, id: &str, prompt: &str) -> Output {
     let codex = agents_bin(Path::new(env!("CARGO_TARGET_TMPDIR")))
         .join("../@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex")
         .canonicalize()
         .expect("the codex binary");
+    s.ok(&[
+        "cp",
+        codex.to_str().unwrap(),
+        &format!("{id}:/home/sandbox/codex"),
+    ]);
+    let setup = "mkdir -p ~/.codex && printf '%s\\n' \
+         'model_provider = \"brokered\"' 'model = \"gpt-5.5\"' '[model_providers.brokered]' 'name = \"Brokered\"' \
+         \"base_url = \\\"$OPENAI_BASE_URL\\\"\" 'env_key = \"OPENAI_API_KEY\"' 'wire_api = \"responses\"' > ~/.codex/config.toml && cat ~/.codex/config.toml";
+    let (code, config, err) = s.sh(id, setup);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        config.contains("base_url = \"http://127.0.0.1:3130/v1\""),
+        "{config}"
+    );
+    let exec = s.cmd(&[
+        "exec",
+        id,
+        "--",
+        "/home/sandbox/codex",
+        "exec",
+        "--skip-git-repo-check",
+        "--disable",
+        "plugins",
+        // Codex's own bubblewrap sandbox cannot nest inside ours (no user namespaces here).
+        "--sandbox",
+        "danger-full-access",
+        prompt,
+    ]);
+    run_with_timeout(exec, RUN_TIMEOUT).expect("codex in the sandbox finished")
+}
+
+#[test]
+fn codex_runs_sandboxed_with_a_brokered_openai_key() {
     let s = Sandboxes::new();
     let canary = format!("codex-sandboxed-canary-{}", std::process::id());
     let final_text = "MOCK-FINAL: codex read it inside the sandbox.";
@@ -199,39 +234,9 @@ fn codex_runs_sandboxed_with_a_brokered_openai_key() {
         ("OPENAI_API_KEY", REAL_OPENAI_KEY),
         &[],
     );
-    s.ok(&[
-        "cp",
-        codex.to_str().unwrap(),
-        &format!("{id}:/home/sandbox/codex"),
-    ]);
-    // A provider that reads the base URL and key the sandbox was given (front door, placeholder).
-    let setup = format!(
-        "echo {canary} > /workspace/notes.txt && mkdir -p ~/.codex && printf '%s\\n' \
-         'model_provider = \"brokered\"' 'model = \"gpt-5.5\"' '[model_providers.brokered]' 'name = \"Brokered\"' \
-         \"base_url = \\\"$OPENAI_BASE_URL\\\"\" 'env_key = \"OPENAI_API_KEY\"' 'wire_api = \"responses\"' > ~/.codex/config.toml && cat ~/.codex/config.toml"
-    );
-    let (code, config, err) = s.sh(&id, &setup);
+    let (code, _, err) = s.sh(&id, &format!("echo {canary} > /workspace/notes.txt"));
     assert_eq!(code, 0, "{err}");
-    assert!(
-        config.contains("base_url = \"http://127.0.0.1:3130/v1\""),
-        "{config}"
-    );
-
-    let exec = s.cmd(&[
-        "exec",
-        &id,
-        "--",
-        "/home/sandbox/codex",
-        "exec",
-        "--skip-git-repo-check",
-        "--disable",
-        "plugins",
-        // Codex's own bubblewrap sandbox cannot nest inside ours (no user namespaces here).
-        "--sandbox",
-        "danger-full-access",
-        "Print the contents of notes.txt.",
-    ]);
-    let out = run_with_timeout(exec, RUN_TIMEOUT).expect("codex in the sandbox finished");
+    let out = run_codex(&s, &id, "Print the contents of notes.txt.");
     let requests = mock.requests();
     let context = format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw {} requests",
@@ -378,10 +383,6 @@ fn claude_code_runs_sandboxed_on_a_brokered_subscription_login() {
 fn codex_runs_sandboxed_on_a_brokered_chatgpt_login() {
     const ACCESS: &str = "chatgpt-SANDBOXED-ACCESS-TOKEN-0123456789abcdef";
     const ACCOUNT: &str = "acct-sandboxed-42";
-    let codex = agents_bin(Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .join("../@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex")
-        .canonicalize()
-        .expect("the codex binary");
     let s = Sandboxes::new();
     let home = s.tmp.path().join("host-home");
     std::fs::create_dir_all(home.join(".codex")).unwrap();
@@ -398,34 +399,7 @@ fn codex_runs_sandboxed_on_a_brokered_chatgpt_login() {
         "openai",
         ("OPENAI_BASE_URL", format!("{}/v1", mock.url())),
     );
-    s.ok(&[
-        "cp",
-        codex.to_str().unwrap(),
-        &format!("{id}:/home/sandbox/codex"),
-    ]);
-    let setup = "mkdir -p ~/.codex && printf '%s\\n' \
-         'model_provider = \"brokered\"' 'model = \"gpt-5.5\"' '[model_providers.brokered]' 'name = \"Brokered\"' \
-         \"base_url = \\\"$OPENAI_BASE_URL\\\"\" 'env_key = \"OPENAI_API_KEY\"' 'wire_api = \"responses\"' > ~/.codex/config.toml && cat ~/.codex/config.toml";
-    let (code, config, err) = s.sh(&id, setup);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        config.contains("base_url = \"http://127.0.0.1:3130/v1\""),
-        "{config}"
-    );
-    let exec = s.cmd(&[
-        "exec",
-        &id,
-        "--",
-        "/home/sandbox/codex",
-        "exec",
-        "--skip-git-repo-check",
-        "--disable",
-        "plugins",
-        "--sandbox",
-        "danger-full-access",
-        "Say something.",
-    ]);
-    let out = run_with_timeout(exec, RUN_TIMEOUT).expect("codex in the sandbox finished");
+    let out = run_codex(&s, &id, "Say something.");
     let requests = mock.requests();
     let context = format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}\nmock saw {} requests",
