@@ -54,7 +54,7 @@ fn open_existing_without_a_store_is_not_found() {
     let missing_dir = tmp.path().join("nope");
     let err = Store::open_existing(&missing_dir).unwrap_err();
     assert!(
-        matches!(&err, StoreError::NotFound { path } if *path == missing_dir.join(DB_FILE)),
+        matches!(&err, StoreError::NotFound { store } if store.as_str() == missing_dir.join(DB_FILE).display().to_string()),
         "{err:?}"
     );
     assert_names_path(&err, &missing_dir);
