@@ -1,8 +1,9 @@
 //! The one error type of the store, independent of the backend behind it.
 
-use std::path::PathBuf;
+use crate::location::StoreName;
 
-/// Everything that can go wrong in the store; every message names the database file.
+/// Everything that can go wrong in the store; every message names the store (its database
+/// file, or its PostgreSQL URL with the password as `***`).
 ///
 /// Messages carry ids, paths and holders only, never stored content such as
 /// snippets, finding text or credentials.
@@ -10,29 +11,29 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum StoreError {
     /// There is no store at the expected place.
-    #[error("{path}: no Warden store here (run `warden scan` first)")]
-    NotFound { path: PathBuf },
+    #[error("{store}: no Warden store here (run `warden scan` first)")]
+    NotFound { store: StoreName },
 
     /// The file is not a SQLite database, or fails its integrity check; it was left untouched.
-    #[error("{path}: not a usable Warden database ({detail}); the file was left untouched")]
-    Corrupt { path: PathBuf, detail: String },
+    #[error("{store}: not a usable Warden database ({detail}); the file was left untouched")]
+    Corrupt { store: StoreName, detail: String },
 
     /// The file is a SQLite database that belongs to another application.
-    #[error("{path}: is a SQLite database of another application, not a Warden store; refusing to touch it")]
-    Foreign { path: PathBuf },
+    #[error("{store}: is a SQLite database of another application, not a Warden store; refusing to touch it")]
+    Foreign { store: StoreName },
 
     /// The store was written by a newer Warden with a schema this build does not know.
-    #[error("{path}: schema version {found} is newer than this warden supports ({supported}); upgrade warden")]
+    #[error("{store}: schema version {found} is newer than this warden supports ({supported}); upgrade warden")]
     TooNew {
-        path: PathBuf,
+        store: StoreName,
         found: i64,
         supported: i64,
     },
 
     /// A named project lock is held by another holder whose lease has not expired.
-    #[error("{path}: lock `{name}` is held by {holder} since {since} (lease until {until})")]
+    #[error("{store}: lock `{name}` is held by {holder} since {since} (lease until {until})")]
     Locked {
-        path: PathBuf,
+        store: StoreName,
         name: String,
         holder: String,
         since: String,
@@ -40,79 +41,89 @@ pub enum StoreError {
     },
 
     /// The database stayed busy (another process writing) beyond the busy timeout.
-    #[error("{path}: database stayed busy (another warden process is writing to it); try again")]
-    Busy { path: PathBuf },
+    #[error("{store}: database stayed busy (another warden process is writing to it); try again")]
+    Busy { store: StoreName },
 
     /// No project with this id exists in the store.
-    #[error("{path}: unknown project `{id}`")]
-    UnknownProject { path: PathBuf, id: String },
+    #[error("{store}: unknown project `{id}`")]
+    UnknownProject { store: StoreName, id: String },
 
     /// No run with this id exists (for this project).
-    #[error("{path}: unknown run {id}")]
-    UnknownRun { path: PathBuf, id: i64 },
+    #[error("{store}: unknown run {id}")]
+    UnknownRun { store: StoreName, id: i64 },
 
     /// No finding with this id exists in the project.
-    #[error("{path}: unknown finding `{id}` in project `{project}`")]
+    #[error("{store}: unknown finding `{id}` in project `{project}`")]
     UnknownFinding {
-        path: PathBuf,
+        store: StoreName,
         project: String,
         id: String,
     },
 
     /// The caller does not hold the lease or lock it acted on (it expired, or was never taken).
-    #[error("{path}: {holder} does not hold {what} in project `{project}`")]
+    #[error("{store}: {holder} does not hold {what} in project `{project}`")]
     NotHolder {
-        path: PathBuf,
+        store: StoreName,
         project: String,
         what: String,
         holder: String,
     },
 
     /// The caller passed a value the store cannot keep (nothing was changed).
-    #[error("{path}: invalid input: {detail}")]
-    InvalidInput { path: PathBuf, detail: String },
+    #[error("{store}: invalid input: {detail}")]
+    InvalidInput { store: StoreName, detail: String },
 
     /// The store's directory or file could not be created or read.
-    #[error("{path}: {source}")]
+    #[error("{store}: {source}")]
     Io {
-        path: PathBuf,
+        store: StoreName,
         #[source]
         source: std::io::Error,
     },
 
     /// The data directory given is an existing file or other non-directory.
-    #[error("{path}: not a directory (the data directory must be one)")]
-    DataDirNotADirectory { path: PathBuf },
+    #[error("{store}: not a directory (the data directory must be one)")]
+    DataDirNotADirectory { store: StoreName },
 
     /// The database file was deleted or replaced while this handle was using it: what
     /// was written through the handle went to a file nobody will open again.
-    #[error("{path}: the database was deleted or replaced while warden was using it; this command's results are lost (run it again)")]
-    Vanished { path: PathBuf },
+    #[error("{store}: the database was deleted or replaced while warden was using it; this command's results are lost (run it again)")]
+    Vanished { store: StoreName },
+
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error("cannot connect to the store {store}: {detail}")]
+    Connect { store: StoreName, detail: String },
+
+    /// The store location is not a usable directory name or PostgreSQL URL.
+    #[error("invalid store location `{store}`: {detail}")]
+    InvalidLocation { store: StoreName, detail: String },
 
     /// Any other database failure, described in words.
-    #[error("{path}: database error: {detail}")]
-    Database { path: PathBuf, detail: String },
+    #[error("{store}: database error: {detail}")]
+    Database { store: StoreName, detail: String },
 }
 
 impl StoreError {
-    /// The database file (or, for `Io`, the path) the error is about.
-    pub fn path(&self) -> &std::path::Path {
+    /// The store the error is about (its file, or its redacted URL).
+    pub fn store(&self) -> &StoreName {
         match self {
-            StoreError::NotFound { path }
-            | StoreError::Corrupt { path, .. }
-            | StoreError::Foreign { path }
-            | StoreError::TooNew { path, .. }
-            | StoreError::Locked { path, .. }
-            | StoreError::Busy { path }
-            | StoreError::UnknownProject { path, .. }
-            | StoreError::UnknownRun { path, .. }
-            | StoreError::UnknownFinding { path, .. }
-            | StoreError::NotHolder { path, .. }
-            | StoreError::InvalidInput { path, .. }
-            | StoreError::Io { path, .. }
-            | StoreError::DataDirNotADirectory { path }
-            | StoreError::Vanished { path }
-            | StoreError::Database { path, .. } => path,
+            StoreError::NotFound { store }
+            | StoreError::Corrupt { store, .. }
+            | StoreError::Foreign { store }
+            | StoreError::TooNew { store, .. }
+            | StoreError::Locked { store, .. }
+            | StoreError::Busy { store }
+            | StoreError::UnknownProject { store, .. }
+            | StoreError::UnknownRun { store, .. }
+            | StoreError::UnknownFinding { store, .. }
+            | StoreError::NotHolder { store, .. }
+            | StoreError::InvalidInput { store, .. }
+            | StoreError::Io { store, .. }
+            | StoreError::DataDirNotADirectory { store }
+            | StoreError::Vanished { store }
+            | StoreError::Connect { store, .. }
+            | StoreError::InvalidLocation { store, .. }
+            | StoreError::Database { store, .. } => store,
         }
     }
 }

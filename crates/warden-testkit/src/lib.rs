@@ -5,7 +5,9 @@
 //! - [`mock_llm`]: a scriptable loopback server speaking the Anthropic Messages
 //!   and OpenAI Responses / Chat Completions wire formats (JSON and SSE), good
 //!   enough for the real Claude Code and Codex CLIs.
+//! - [`pg`]: a throwaway PostgreSQL cluster per test process, a fresh database per test.
 
 pub mod agents;
 pub mod mock_llm;
+pub mod pg;
 pub mod sarif;

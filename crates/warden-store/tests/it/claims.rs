@@ -7,9 +7,8 @@ use warden_store::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-#[test]
-fn claims_best_score_first_and_only_candidates() {
-    let (_dir, mut store) = store();
+fn claims_best_score_first_and_only_candidates(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![
@@ -25,9 +24,8 @@ fn claims_best_score_first_and_only_candidates() {
     assert_eq!(store.status(P).unwrap().processing, 2);
 }
 
-#[test]
-fn two_handles_claiming_concurrently_never_get_the_same_file() {
-    let (dir, mut store) = store();
+fn two_handles_claiming_concurrently_never_get_the_same_file(b: Backend) {
+    let (dir, mut store) = store(b);
     let files = (0..60)
         .map(|i| matched(&format!("f{i:02}.py"), &format!("h{i}"), 2.0))
         .collect();
@@ -58,9 +56,8 @@ fn two_handles_claiming_concurrently_never_get_the_same_file() {
     assert_eq!(distinct.len(), 60, "no file claimed twice");
 }
 
-#[test]
-fn expired_lease_is_reclaimed_and_the_old_holder_loses_it() {
-    let (dir, mut a) = store();
+fn expired_lease_is_reclaimed_and_the_old_holder_loses_it(b: Backend) {
+    let (dir, mut a) = store(b);
     let mut b = reopen(&dir);
     scan(&mut a, vec![matched("a.py", "ha", 2.0)]);
     assert_eq!(
@@ -95,9 +92,8 @@ fn expired_lease_is_reclaimed_and_the_old_holder_loses_it() {
     assert_eq!(status_of(&a, "a.py"), FileStatus::Analyzed);
 }
 
-#[test]
-fn renewed_lease_is_not_reclaimed() {
-    let (dir, mut a) = store();
+fn renewed_lease_is_not_reclaimed(b: Backend) {
+    let (dir, mut a) = store(b);
     let mut b = reopen(&dir);
     scan(&mut a, vec![matched("a.py", "ha", 2.0)]);
     a.claim_files(P, "a", 1, Duration::from_millis(1)).unwrap();
@@ -106,9 +102,8 @@ fn renewed_lease_is_not_reclaimed() {
     assert!(b.claim_files(P, "b", 1, HOUR).unwrap().is_empty());
 }
 
-#[test]
-fn complete_file_stores_findings_iff_the_file_becomes_analyzed() {
-    let (_dir, mut store) = store();
+fn complete_file_stores_findings_iff_the_file_becomes_analyzed(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![matched("a.py", "ha", 2.0), matched("b.py", "hb", 2.0)],
@@ -144,9 +139,8 @@ fn complete_file_stores_findings_iff_the_file_becomes_analyzed() {
     assert_eq!(status_of(&store, "b.py"), FileStatus::Processing);
 }
 
-#[test]
-fn failed_and_released_files_are_claimable_again() {
-    let (_dir, mut store) = store();
+fn failed_and_released_files_are_claimable_again(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![matched("a.py", "ha", 3.0), matched("b.py", "hb", 2.0)],
@@ -169,9 +163,8 @@ fn failed_and_released_files_are_claimable_again() {
     );
 }
 
-#[test]
-fn claim_file_takes_one_claimable_candidate_once() {
-    let (dir, mut a) = store();
+fn claim_file_takes_one_claimable_candidate_once(b: Backend) {
+    let (dir, mut a) = store(b);
     let mut b = reopen(&dir);
     scan(
         &mut a,
@@ -207,9 +200,8 @@ fn claim_file_takes_one_claimable_candidate_once() {
     ));
 }
 
-#[test]
-fn claim_file_takes_over_an_expired_lease() {
-    let (dir, mut a) = store();
+fn claim_file_takes_over_an_expired_lease(b: Backend) {
+    let (dir, mut a) = store(b);
     let mut b = reopen(&dir);
     scan(&mut a, vec![matched("a.py", "ha", 2.0)]);
     assert!(a
@@ -223,9 +215,8 @@ fn claim_file_takes_over_an_expired_lease() {
     ));
 }
 
-#[test]
-fn racing_claim_file_has_exactly_one_winner_per_file() {
-    let (dir, mut store) = store();
+fn racing_claim_file_has_exactly_one_winner_per_file(b: Backend) {
+    let (dir, mut store) = store(b);
     let files = (0..30)
         .map(|i| matched(&format!("f{i:02}.py"), &format!("h{i}"), 2.0))
         .collect();
@@ -248,9 +239,8 @@ fn racing_claim_file_has_exactly_one_winner_per_file() {
     assert_eq!(won, 30);
 }
 
-#[test]
-fn pending_queue_lists_claimable_files_best_first() {
-    let (_dir, mut store) = store();
+fn pending_queue_lists_claimable_files_best_first(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![
@@ -274,9 +264,8 @@ fn pending_queue_lists_claimable_files_best_first() {
     assert_eq!(capped[0].path, "hi.py");
 }
 
-#[test]
-fn requeue_analyzed_puts_done_files_back_and_keeps_findings() {
-    let (_dir, mut store) = store();
+fn requeue_analyzed_puts_done_files_back_and_keeps_findings(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![
@@ -301,9 +290,8 @@ fn requeue_analyzed_puts_done_files_back_and_keeps_findings() {
     assert_eq!(store.requeue_analyzed(P).unwrap(), 0);
 }
 
-#[test]
-fn file_leases_lists_claims_so_a_dead_holders_files_can_be_released() {
-    let (_dir, mut store) = store();
+fn file_leases_lists_claims_so_a_dead_holders_files_can_be_released(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![matched("a.py", "ha", 2.0), matched("b.py", "hb", 2.0)],
@@ -321,3 +309,18 @@ fn file_leases_lists_claims_so_a_dead_holders_files_can_be_released() {
     assert_eq!(status_of(&store, "b.py"), FileStatus::Pending);
     assert!(store.file_leases(P).unwrap().is_empty());
 }
+
+backend_tests!(
+    claims_best_score_first_and_only_candidates,
+    two_handles_claiming_concurrently_never_get_the_same_file,
+    expired_lease_is_reclaimed_and_the_old_holder_loses_it,
+    renewed_lease_is_not_reclaimed,
+    complete_file_stores_findings_iff_the_file_becomes_analyzed,
+    failed_and_released_files_are_claimable_again,
+    claim_file_takes_one_claimable_candidate_once,
+    claim_file_takes_over_an_expired_lease,
+    racing_claim_file_has_exactly_one_winner_per_file,
+    pending_queue_lists_claimable_files_best_first,
+    requeue_analyzed_puts_done_files_back_and_keeps_findings,
+    file_leases_lists_claims_so_a_dead_holders_files_can_be_released,
+);

@@ -1,21 +1,78 @@
 //! Helpers shared by the store's integration tests.
 
+use std::path::Path;
 use tempfile::TempDir;
 use warden_store::*;
 
 pub const P: &str = "proj";
 
-/// A fresh store in a temp dir with project `P`.
-pub fn store() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(dir.path()).expect("open");
-    store.ensure_project(P, "/repo").expect("project");
-    (dir, store)
+/// The backend a generic test runs on (see `backend_tests!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-/// A second handle on the same database file.
-pub fn reopen(dir: &TempDir) -> Store {
-    Store::open(dir.path()).expect("reopen")
+/// Where a test's store lives: a temp data dir, or a fresh database on the test cluster.
+pub struct Fixture {
+    dir: Option<TempDir>,
+    location: StoreLocation,
+}
+
+impl Fixture {
+    pub fn new(backend: Backend) -> Fixture {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let location = StoreLocation::Sqlite(dir.path().to_path_buf());
+                Fixture {
+                    dir: Some(dir),
+                    location,
+                }
+            }
+            Backend::Postgres => Fixture {
+                dir: None,
+                location: warden_testkit::pg::database_url()
+                    .parse()
+                    .expect("test database URL"),
+            },
+        }
+    }
+
+    /// The SQLite data directory (panics on PostgreSQL: a test of files is SQLite-only).
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("a SQLite fixture").path()
+    }
+
+    /// The SQLite data directory, or `None` on PostgreSQL.
+    pub fn sqlite_dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(TempDir::path)
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// How errors name this store: the database file, or the redacted URL.
+    pub fn name(&self) -> String {
+        match &self.location {
+            StoreLocation::Sqlite(dir) => dir.join(DB_FILE).display().to_string(),
+            StoreLocation::Postgres(url) => url.redacted().to_string(),
+        }
+    }
+}
+
+/// A fresh store with project `P`.
+pub fn store(backend: Backend) -> (Fixture, Store) {
+    let fixture = Fixture::new(backend);
+    let mut store = Store::connect(fixture.location()).expect("open");
+    store.ensure_project(P, "/repo").expect("project");
+    (fixture, store)
+}
+
+/// Another handle on the same store.
+pub fn reopen(fixture: &Fixture) -> Store {
+    Store::connect(fixture.location()).expect("reopen")
 }
 
 /// A file read and matched by the scan: one hit per score point, capped at 3.

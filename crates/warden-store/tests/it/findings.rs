@@ -14,9 +14,8 @@ fn verdict(v: Verdict, corrected: Option<Severity>) -> VerdictRecord {
     }
 }
 
-#[test]
-fn same_fingerprint_dedupes_and_follows_the_code() {
-    let (_dir, mut store) = store();
+fn same_fingerprint_dedupes_and_follows_the_code(b: Backend) {
+    let (_dir, mut store) = store(b);
     let first = finding("src/db.py", "SQL injection in login", 10, Severity::High);
     let ids = store
         .insert_findings(P, std::slice::from_ref(&first))
@@ -74,9 +73,8 @@ fn fingerprint_ignores_lines_but_not_path_class_or_title() {
     );
 }
 
-#[test]
-fn same_finding_in_two_projects_is_two_findings() {
-    let (_dir, mut store) = store();
+fn same_finding_in_two_projects_is_two_findings(b: Backend) {
+    let (_dir, mut store) = store(b);
     store.ensure_project("other", "/o").unwrap();
     let f = finding("a.py", "XSS", 1, Severity::Medium);
     let a = store.insert_findings(P, std::slice::from_ref(&f)).unwrap();
@@ -86,9 +84,8 @@ fn same_finding_in_two_projects_is_two_findings() {
     assert!(store.finding(P, &a[0]).unwrap().is_some());
 }
 
-#[test]
-fn filters_and_order() {
-    let (_dir, mut store) = store();
+fn filters_and_order(b: Backend) {
+    let (_dir, mut store) = store(b);
     let ids = store
         .insert_findings(
             P,
@@ -153,9 +150,8 @@ fn filters_and_order() {
     );
 }
 
-#[test]
-fn corrected_severity_drives_filter_and_order() {
-    let (_dir, mut store) = store();
+fn corrected_severity_drives_filter_and_order(b: Backend) {
+    let (_dir, mut store) = store(b);
     let ids = store
         .insert_findings(
             P,
@@ -192,9 +188,8 @@ fn corrected_severity_drives_filter_and_order() {
     );
 }
 
-#[test]
-fn verdict_round_trip_latest_wins() {
-    let (_dir, mut store) = store();
+fn verdict_round_trip_latest_wins(b: Backend) {
+    let (_dir, mut store) = store(b);
     let run = store.begin_run(P, RunKind::Revalidate, "h").unwrap();
     let id = store
         .insert_findings(P, &[finding("a.py", "t", 1, Severity::High)])
@@ -220,9 +215,8 @@ fn verdict_round_trip_latest_wins() {
     assert!(matches!(err, StoreError::UnknownFinding { .. }), "{err:?}");
 }
 
-#[test]
-fn disposition_round_trip() {
-    let (_dir, mut store) = store();
+fn disposition_round_trip(b: Backend) {
+    let (_dir, mut store) = store(b);
     let id = store
         .insert_findings(P, &[finding("a.py", "t", 1, Severity::High)])
         .unwrap()
@@ -258,9 +252,8 @@ fn disposition_round_trip() {
     assert!(matches!(err, StoreError::UnknownFinding { .. }), "{err:?}");
 }
 
-#[test]
-fn all_reported_fields_round_trip() {
-    let (_dir, mut store) = store();
+fn all_reported_fields_round_trip(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(&mut store, vec![matched("a.py", "ha", 2.0)]);
     let run = store.begin_run(P, RunKind::Process, "h").unwrap();
     let mut f = finding("a.py", "Path traversal", 7, Severity::Medium);
@@ -277,9 +270,8 @@ fn all_reported_fields_round_trip() {
     assert_eq!(got.duplicate_of, None);
 }
 
-#[test]
-fn duplicates_can_be_grouped() {
-    let (_dir, mut store) = store();
+fn duplicates_can_be_grouped(b: Backend) {
+    let (_dir, mut store) = store(b);
     let ids = store
         .insert_findings(
             P,
@@ -314,9 +306,8 @@ fn duplicates_can_be_grouped() {
     );
 }
 
-#[test]
-fn errors_never_echo_finding_content() {
-    let (_dir, mut store) = store();
+fn errors_never_echo_finding_content(b: Backend) {
+    let (_dir, mut store) = store(b);
     let secret = "sk-live-THIS-MUST-NOT-LEAK";
     let mut f = finding("a.py", secret, 1, Severity::High);
     f.description = secret.into();
@@ -342,3 +333,15 @@ fn errors_never_echo_finding_content() {
     let err = store.record_scan(P, run, "fp", &record).unwrap_err();
     assert!(!format!("{err} {err:?}").contains(secret));
 }
+
+backend_tests!(
+    same_fingerprint_dedupes_and_follows_the_code,
+    same_finding_in_two_projects_is_two_findings,
+    filters_and_order,
+    corrected_severity_drives_filter_and_order,
+    verdict_round_trip_latest_wins,
+    disposition_round_trip,
+    all_reported_fields_round_trip,
+    duplicates_can_be_grouped,
+    errors_never_echo_finding_content,
+);

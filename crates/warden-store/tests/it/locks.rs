@@ -6,9 +6,8 @@ use warden_store::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-#[test]
-fn lock_is_exclusive_between_handles_until_released() {
-    let (dir, mut a) = store();
+fn lock_is_exclusive_between_handles_until_released(b: Backend) {
+    let (dir, mut a) = store(b);
     let mut b = reopen(&dir);
     let got = a.try_lock(P, "scan", "pid 1 on host-a", HOUR).unwrap();
     assert!(got.acquired());
@@ -36,7 +35,7 @@ fn lock_is_exclusive_between_handles_until_released() {
     }
     let msg = err.to_string();
     assert!(
-        msg.contains("pid 1 on host-a") && msg.contains("warden.db"),
+        msg.contains("pid 1 on host-a") && msg.contains(&dir.name()),
         "{msg}"
     );
     assert_eq!(
@@ -62,9 +61,8 @@ fn lock_is_exclusive_between_handles_until_released() {
         .acquired());
 }
 
-#[test]
-fn expired_lease_is_taken_over() {
-    let (dir, mut a) = store();
+fn expired_lease_is_taken_over(b: Backend) {
+    let (dir, mut a) = store(b);
     let mut b = reopen(&dir);
     assert!(a
         .try_lock(P, "scan", "a", Duration::from_millis(1))
@@ -84,9 +82,8 @@ fn expired_lease_is_taken_over() {
     assert!(!a.try_lock(P, "scan", "a", HOUR).unwrap().acquired());
 }
 
-#[test]
-fn holder_retaking_its_lock_extends_the_lease_and_keeps_since() {
-    let (_dir, mut a) = store();
+fn holder_retaking_its_lock_extends_the_lease_and_keeps_since(b: Backend) {
+    let (_dir, mut a) = store(b);
     let first = match a.try_lock(P, "scan", "a", Duration::from_secs(1)).unwrap() {
         LockOutcome::Acquired(info) => info,
         other => panic!("{other:?}"),
@@ -101,9 +98,8 @@ fn holder_retaking_its_lock_extends_the_lease_and_keeps_since() {
     assert!(!a.renew_lock(P, "scan", "someone else", HOUR).unwrap());
 }
 
-#[test]
-fn locks_need_a_known_project_and_a_holder() {
-    let (_dir, mut a) = store();
+fn locks_need_a_known_project_and_a_holder(b: Backend) {
+    let (_dir, mut a) = store(b);
     let err = a.try_lock("nope", "scan", "a", HOUR).unwrap_err();
     assert!(matches!(err, StoreError::UnknownProject { .. }), "{err:?}");
     let err = a.try_lock(P, "scan", "", HOUR).unwrap_err();
@@ -114,3 +110,10 @@ fn locks_need_a_known_project_and_a_holder() {
         .unwrap()
         .acquired());
 }
+
+backend_tests!(
+    lock_is_exclusive_between_handles_until_released,
+    expired_lease_is_taken_over,
+    holder_retaking_its_lock_extends_the_lease_and_keeps_since,
+    locks_need_a_known_project_and_a_holder,
+);

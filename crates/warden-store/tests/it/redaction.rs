@@ -7,7 +7,7 @@ use warden_store::*;
 const STRIPE: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dc9a";
 const AWS_ID: &str = "AKIAZ7QWERTYUIOPASDF";
 
-fn raw_db_bytes(dir: &tempfile::TempDir) -> Vec<u8> {
+fn raw_db_bytes(dir: &Fixture) -> Vec<u8> {
     let mut all = Vec::new();
     for name in [DB_FILE, "warden.db-wal"] {
         if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
@@ -25,7 +25,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[test]
 fn secrets_never_reach_the_database_file() {
-    let (dir, mut store) = store();
+    let (dir, mut store) = store(Backend::Sqlite);
     let mut file = matched("billing.py", "h1", 2.0);
     if let Some(m) = file.matched.as_mut() {
         m.hits[0].snippet = format!("stripe.api_key = \"{STRIPE}\"");
@@ -84,9 +84,8 @@ fn secrets_never_reach_the_database_file() {
     assert!(!contains(&bytes, "4eC39HqLyjWDarjtT1zdp7dc9a"));
 }
 
-#[test]
-fn the_same_finding_about_the_same_secret_keeps_one_id() {
-    let (_dir, mut store) = store();
+fn the_same_finding_about_the_same_secret_keeps_one_id(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(&mut store, vec![matched("a.py", "h", 2.0)]);
     let f = finding(
         "a.py",
@@ -98,3 +97,5 @@ fn the_same_finding_about_the_same_secret_keeps_one_id() {
     let again = store.insert_findings(P, &[f]).unwrap();
     assert_eq!(first, again);
 }
+
+backend_tests!(the_same_finding_about_the_same_secret_keeps_one_id,);

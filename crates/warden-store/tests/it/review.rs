@@ -10,9 +10,8 @@ fn review_run(store: &mut Store) -> i64 {
         .expect("run")
 }
 
-#[test]
-fn a_file_without_hits_and_an_analyzed_file_are_queued_others_untouched() {
-    let (_dir, mut store) = store();
+fn a_file_without_hits_and_an_analyzed_file_are_queued_others_untouched(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![
@@ -57,9 +56,8 @@ fn a_file_without_hits_and_an_analyzed_file_are_queued_others_untouched() {
     assert_eq!(a.hits.len(), 2);
 }
 
-#[test]
-fn a_file_leased_by_another_holder_keeps_its_state() {
-    let (_dir, mut store) = store();
+fn a_file_leased_by_another_holder_keeps_its_state(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(&mut store, vec![matched("a.py", "h1", 2.0)]);
     assert!(store
         .claim_file(P, "a.py", "other", Duration::from_secs(600))
@@ -72,9 +70,8 @@ fn a_file_leased_by_another_holder_keeps_its_state() {
     assert_eq!(status_of(&store, "a.py"), FileStatus::Processing);
 }
 
-#[test]
-fn a_file_without_a_match_result_is_rejected() {
-    let (_dir, mut store) = store();
+fn a_file_without_a_match_result_is_rejected(b: Backend) {
+    let (_dir, mut store) = store(b);
     let run = review_run(&mut store);
     let err = store
         .stage_review(P, run, &[unchanged("a.py", "h1")])
@@ -82,3 +79,9 @@ fn a_file_without_a_match_result_is_rejected() {
     assert!(err.to_string().contains("a.py"), "{err}");
     assert!(store.known_files(P).unwrap().is_empty());
 }
+
+backend_tests!(
+    a_file_without_hits_and_an_analyzed_file_are_queued_others_untouched,
+    a_file_leased_by_another_holder_keeps_its_state,
+    a_file_without_a_match_result_is_rejected,
+);

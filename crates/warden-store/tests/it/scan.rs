@@ -6,9 +6,8 @@ use warden_store::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-#[test]
-fn first_scan_inserts_everything_as_pending() {
-    let (_dir, mut store) = store();
+fn first_scan_inserts_everything_as_pending(b: Backend) {
+    let (_dir, mut store) = store(b);
     let delta = scan(
         &mut store,
         vec![
@@ -43,9 +42,8 @@ fn first_scan_inserts_everything_as_pending() {
     assert!(store.status(P).unwrap().last_scan_at.is_some());
 }
 
-#[test]
-fn incremental_scan_keeps_unchanged_requeues_changed_and_marks_gone() {
-    let (_dir, mut store) = store();
+fn incremental_scan_keeps_unchanged_requeues_changed_and_marks_gone(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![
@@ -129,9 +127,8 @@ fn incremental_scan_keeps_unchanged_requeues_changed_and_marks_gone() {
     assert_eq!(claimed, ["b.py", "d.py"]);
 }
 
-#[test]
-fn gone_file_comes_back() {
-    let (_dir, mut store) = store();
+fn gone_file_comes_back(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![matched("a.py", "ha", 2.0), matched("b.py", "hb", 2.0)],
@@ -155,9 +152,8 @@ fn gone_file_comes_back() {
     assert_eq!(status_of(&store, "b.py"), FileStatus::Pending);
 }
 
-#[test]
-fn unchanged_file_in_processing_keeps_its_lease_but_a_change_revokes_it() {
-    let (_dir, mut store) = store();
+fn unchanged_file_in_processing_keeps_its_lease_but_a_change_revokes_it(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![matched("a.py", "ha", 2.0), matched("b.py", "hb", 2.0)],
@@ -187,9 +183,8 @@ fn unchanged_file_in_processing_keeps_its_lease_but_a_change_revokes_it() {
     assert_eq!(status_of(&store, "b.py"), FileStatus::Pending);
 }
 
-#[test]
-fn candidates_ranked_by_score_then_path_with_min_score_and_limit() {
-    let (_dir, mut store) = store();
+fn candidates_ranked_by_score_then_path_with_min_score_and_limit(b: Backend) {
+    let (_dir, mut store) = store(b);
     let files = vec![
         matched("m.py", "1", 5.0),
         matched("z.py", "2", 9.0),
@@ -231,9 +226,8 @@ fn candidates_ranked_by_score_then_path_with_min_score_and_limit() {
     assert_eq!(first.language.as_deref(), Some("python"));
 }
 
-#[test]
-fn a_file_that_drops_out_of_the_candidates_is_not_claimed() {
-    let (_dir, mut store) = store();
+fn a_file_that_drops_out_of_the_candidates_is_not_claimed(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan_with(
         &mut store,
         vec![matched("a.py", "1", 5.0), matched("b.py", "2", 4.0)],
@@ -243,9 +237,8 @@ fn a_file_that_drops_out_of_the_candidates_is_not_claimed() {
     assert_eq!(store.claim_files(P, "w", 10, HOUR).unwrap(), ["a.py"]);
 }
 
-#[test]
-fn bad_records_change_nothing() {
-    let (_dir, mut store) = store();
+fn bad_records_change_nothing(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(&mut store, vec![matched("a.py", "ha", 2.0)]);
     let run = store.begin_run(P, RunKind::Scan, "h").unwrap();
     let bad = [
@@ -278,9 +271,8 @@ fn bad_records_change_nothing() {
     }
 }
 
-#[test]
-fn scan_needs_a_run_of_the_same_project() {
-    let (_dir, mut store) = store();
+fn scan_needs_a_run_of_the_same_project(b: Backend) {
+    let (_dir, mut store) = store(b);
     store.ensure_project("other", "/o").unwrap();
     let foreign_run = store.begin_run("other", RunKind::Scan, "h").unwrap();
     let record = ScanRecord {
@@ -303,9 +295,8 @@ fn scan_needs_a_run_of_the_same_project() {
     assert!(matches!(err, StoreError::UnknownProject { .. }), "{err:?}");
 }
 
-#[test]
-fn projects_do_not_see_each_others_files() {
-    let (_dir, mut store) = store();
+fn projects_do_not_see_each_others_files(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(&mut store, vec![matched("a.py", "ha", 2.0)]);
     store.ensure_project("other", "/o").unwrap();
     let run = store.begin_run("other", RunKind::Scan, "h").unwrap();
@@ -324,9 +315,8 @@ fn projects_do_not_see_each_others_files() {
     assert_eq!(store.candidates("other", None).unwrap()[0].path, "b.py");
 }
 
-#[test]
-fn files_under_unvisited_paths_are_kept_not_gone() {
-    let (_dir, mut store) = store();
+fn files_under_unvisited_paths_are_kept_not_gone(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![
@@ -364,3 +354,16 @@ fn files_under_unvisited_paths_are_kept_not_gone() {
     assert_eq!(delta.gone, 0);
     assert_eq!(store.known_files(P).unwrap().len(), 3);
 }
+
+backend_tests!(
+    first_scan_inserts_everything_as_pending,
+    incremental_scan_keeps_unchanged_requeues_changed_and_marks_gone,
+    gone_file_comes_back,
+    unchanged_file_in_processing_keeps_its_lease_but_a_change_revokes_it,
+    candidates_ranked_by_score_then_path_with_min_score_and_limit,
+    a_file_that_drops_out_of_the_candidates_is_not_claimed,
+    bad_records_change_nothing,
+    scan_needs_a_run_of_the_same_project,
+    projects_do_not_see_each_others_files,
+    files_under_unvisited_paths_are_kept_not_gone,
+);

@@ -19,9 +19,8 @@ fn call(run_id: Option<i64>, cost: Option<f64>) -> LlmCall {
     }
 }
 
-#[test]
-fn spend_sums_priced_calls_and_counts_unpriced_apart() {
-    let (_dir, mut store) = store();
+fn spend_sums_priced_calls_and_counts_unpriced_apart(b: Backend) {
+    let (_dir, mut store) = store(b);
     let r1 = store.begin_run(P, RunKind::Process, "h").unwrap();
     let r2 = store.begin_run(P, RunKind::Revalidate, "h").unwrap();
     store
@@ -61,9 +60,8 @@ fn spend_sums_priced_calls_and_counts_unpriced_apart() {
     assert_eq!(status.unpriced_calls, 2);
 }
 
-#[test]
-fn bad_calls_are_rejected() {
-    let (_dir, mut store) = store();
+fn bad_calls_are_rejected(b: Backend) {
+    let (_dir, mut store) = store(b);
     let err = store
         .record_llm_call("nope", &call(None, Some(1.0)))
         .unwrap_err();
@@ -85,9 +83,8 @@ fn bad_calls_are_rejected() {
     assert_eq!(store.spend(P).unwrap().calls, 0);
 }
 
-#[test]
-fn status_summarises_every_stage() {
-    let (_dir, mut store) = store();
+fn status_summarises_every_stage(b: Backend) {
+    let (_dir, mut store) = store(b);
     store.set_tech(P, &["python".into()]).unwrap();
     scan(
         &mut store,
@@ -150,9 +147,8 @@ fn status_summarises_every_stage() {
     assert_eq!((s.findings_total, s.verdicts), (3, 1));
 }
 
-#[test]
-fn spend_per_file_most_expensive_first() {
-    let (_dir, mut store) = store();
+fn spend_per_file_most_expensive_first(b: Backend) {
+    let (_dir, mut store) = store(b);
     let on = |path: Option<&str>, cost: Option<f64>| LlmCall {
         path: path.map(str::to_string),
         ..call(None, cost)
@@ -180,3 +176,10 @@ fn spend_per_file_most_expensive_first() {
     assert_eq!(store.spend_by_file(P, Some(1)).unwrap().len(), 1);
     assert_eq!(store.status(P).unwrap().top_files_by_spend, files);
 }
+
+backend_tests!(
+    spend_sums_priced_calls_and_counts_unpriced_apart,
+    bad_calls_are_rejected,
+    status_summarises_every_stage,
+    spend_per_file_most_expensive_first,
+);

@@ -4,9 +4,8 @@
 use crate::common::*;
 use warden_store::*;
 
-#[test]
-fn the_surface_is_replaced_each_time_and_coverage_promotes_only_what_rules_left_out() {
-    let (_dir, mut store) = store();
+fn the_surface_is_replaced_each_time_and_coverage_promotes_only_what_rules_left_out(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![
@@ -59,9 +58,8 @@ fn the_surface_is_replaced_each_time_and_coverage_promotes_only_what_rules_left_
     assert_eq!(store.surface_reviewed(P).unwrap(), (1, 0));
 }
 
-#[test]
-fn files_with_rules_lists_paths_by_rule_id() {
-    let (_dir, mut store) = store();
+fn files_with_rules_lists_paths_by_rule_id(b: Backend) {
+    let (_dir, mut store) = store(b);
     scan(
         &mut store,
         vec![matched("a.py", "ha", 2.0), matched("b.py", "hb", 1.0)],
@@ -78,3 +76,8 @@ fn files_with_rules_lists_paths_by_rule_id() {
         ["a.py", "b.py"]
     );
 }
+
+backend_tests!(
+    the_surface_is_replaced_each_time_and_coverage_promotes_only_what_rules_left_out,
+    files_with_rules_lists_paths_by_rule_id,
+);

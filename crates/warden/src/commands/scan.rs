@@ -225,7 +225,7 @@ fn take_scan_lock(
             }
             LockOutcome::Held(info) => {
                 return Err(StoreError::Locked {
-                    path: store.path().to_path_buf(),
+                    store: store.location().clone(),
                     name: SCAN_LOCK.to_string(),
                     holder: info.holder,
                     since: info.since,

@@ -1,32 +1,25 @@
 //! Named, leased, per-project locks (e.g. one `scan` at a time).
 
 use super::convert::invalid;
-use super::{after, now, require_holder, require_project, write_tx, Db, Store};
+use super::{after, now, require_holder, require_project, Store};
+use crate::db::{params, Db};
 use crate::error::StoreError;
 use crate::model::{LockInfo, LockOutcome};
-use rusqlite::{params, Connection, OptionalExtension};
-use std::path::Path;
 use std::time::Duration;
 
-fn read_lock(
-    conn: &Connection,
-    path: &Path,
-    project: &str,
-    name: &str,
-) -> Result<Option<LockInfo>, StoreError> {
-    conn.query_row(
+fn read_lock(db: &Db, project: &str, name: &str) -> Result<Option<LockInfo>, StoreError> {
+    db.query_opt(
         "SELECT holder, acquired_at, lease_until FROM locks WHERE project = ?1 AND name = ?2",
         params![project, name],
-        |r| {
-            Ok(LockInfo {
-                holder: r.get(0)?,
-                since: r.get(1)?,
-                until: r.get(2)?,
-            })
-        },
-    )
-    .optional()
-    .db(path)
+    )?
+    .map(|r| {
+        Ok(LockInfo {
+            holder: r.get(0)?,
+            since: r.get(1)?,
+            until: r.get(2)?,
+        })
+    })
+    .transpose()
 }
 
 impl Store {
@@ -41,37 +34,48 @@ impl Store {
         holder: &str,
         ttl: Duration,
     ) -> Result<LockOutcome, StoreError> {
-        require_holder(&self.path, holder)?;
+        require_holder(&self.db, holder)?;
         if name.trim().is_empty() {
             return Err(invalid(
-                &self.path,
+                self.name(),
                 "lock name must not be empty".to_string(),
             ));
         }
-        let tx = write_tx(&mut self.conn, &self.path)?;
-        require_project(&tx, &self.path, project)?;
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
         let now = now();
         let until = after(ttl);
-        let since = match read_lock(&tx, &self.path, project, name)? {
-            Some(held) if held.holder != holder && held.until > now => {
-                return Ok(LockOutcome::Held(held))
-            }
-            Some(held) if held.holder == holder => held.since,
-            _ => now,
-        };
-        tx.execute(
-            "INSERT INTO locks (project, name, holder, acquired_at, lease_until) VALUES (?1, ?2, ?3, ?4, ?5)
+        // One conditional upsert, so that of holders racing for the lock (on a PostgreSQL
+        // store, not serialised by a database-wide write lock) exactly one gets it.
+        let taken = tx.query_opt(
+            "INSERT INTO locks (project, name, holder, acquired_at, lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (project, name) DO UPDATE SET
-                 holder = excluded.holder, acquired_at = excluded.acquired_at, lease_until = excluded.lease_until",
-            params![project, name, holder, since, until],
-        )
-        .db(&self.path)?;
-        tx.commit().db(&self.path)?;
-        Ok(LockOutcome::Acquired(LockInfo {
-            holder: holder.to_string(),
-            since,
-            until,
-        }))
+                 holder = excluded.holder,
+                 acquired_at = CASE WHEN locks.holder = excluded.holder
+                                    THEN locks.acquired_at ELSE excluded.acquired_at END,
+                 lease_until = excluded.lease_until
+             WHERE locks.holder = excluded.holder OR locks.lease_until <= excluded.acquired_at
+             RETURNING acquired_at",
+            params![project, name, holder, now, until],
+        )?;
+        let outcome = match taken {
+            Some(row) => LockOutcome::Acquired(LockInfo {
+                holder: holder.to_string(),
+                since: row.get(0)?,
+                until,
+            }),
+            None => match read_lock(&tx, project, name)? {
+                Some(held) => LockOutcome::Held(held),
+                None => {
+                    return Err(StoreError::Busy {
+                        store: self.name().clone(),
+                    })
+                }
+            },
+        };
+        tx.commit()?;
+        Ok(outcome)
     }
 
     /// Like [`Store::try_lock`], but a lock held by another is the error `Locked`.
@@ -85,7 +89,7 @@ impl Store {
         match self.try_lock(project, name, holder, ttl)? {
             LockOutcome::Acquired(info) => Ok(info),
             LockOutcome::Held(info) => Err(StoreError::Locked {
-                path: self.path.clone(),
+                store: self.name().clone(),
                 name: name.to_string(),
                 holder: info.holder,
                 since: info.since,
@@ -102,13 +106,10 @@ impl Store {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let changed = self
-            .conn
-            .execute(
-                "UPDATE locks SET lease_until = ?4 WHERE project = ?1 AND name = ?2 AND holder = ?3",
-                params![project, name, holder, after(ttl)],
-            )
-            .db(&self.path)?;
+        let changed = self.db.execute(
+            "UPDATE locks SET lease_until = ?4 WHERE project = ?1 AND name = ?2 AND holder = ?3",
+            params![project, name, holder, after(ttl)],
+        )?;
         Ok(changed == 1)
     }
 
@@ -119,28 +120,26 @@ impl Store {
         name: &str,
         holder: &str,
     ) -> Result<(), StoreError> {
-        let tx = write_tx(&mut self.conn, &self.path)?;
-        require_project(&tx, &self.path, project)?;
-        let deleted = tx
-            .execute(
-                "DELETE FROM locks WHERE project = ?1 AND name = ?2 AND holder = ?3",
-                params![project, name, holder],
-            )
-            .db(&self.path)?;
-        if deleted == 0 && read_lock(&tx, &self.path, project, name)?.is_some() {
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        let deleted = tx.execute(
+            "DELETE FROM locks WHERE project = ?1 AND name = ?2 AND holder = ?3",
+            params![project, name, holder],
+        )?;
+        if deleted == 0 && read_lock(&tx, project, name)?.is_some() {
             return Err(StoreError::NotHolder {
-                path: self.path.clone(),
+                store: self.name().clone(),
                 project: project.to_string(),
                 what: format!("lock `{name}`"),
                 holder: holder.to_string(),
             });
         }
-        tx.commit().db(&self.path)
+        tx.commit()
     }
 
     /// Who holds the named lock now, if anyone's lease is still running.
     pub fn lock_holder(&self, project: &str, name: &str) -> Result<Option<LockInfo>, StoreError> {
         let now = now();
-        Ok(read_lock(&self.conn, &self.path, project, name)?.filter(|l| l.until > now))
+        Ok(read_lock(&self.db, project, name)?.filter(|l| l.until > now))
     }
 }

@@ -2,11 +2,11 @@
 //! score or state, for `warden process --diff/--staged/--files`.
 
 use super::convert::invalid;
-use super::files::{replace_hits, to_i64_lossless, validate_files};
-use super::{now, require_project, write_tx, Db, Store};
+use super::files::{lock_project, replace_hits, to_i64_lossless, validate_files};
+use super::{now, Store};
+use crate::db::params;
 use crate::error::StoreError;
 use crate::model::ScannedFile;
-use rusqlite::params;
 
 impl Store {
     /// Records `files` (each read and matched: `matched: Some`) and queues them for
@@ -23,21 +23,20 @@ impl Store {
         run_id: i64,
         files: &[ScannedFile],
     ) -> Result<u64, StoreError> {
-        let path = self.path.as_path();
-        validate_files(path, files)?;
+        validate_files(self.name(), files)?;
         if let Some(f) = files.iter().find(|f| f.matched.is_none()) {
             return Err(invalid(
-                path,
+                self.name(),
                 format!("`{}`: a reviewed file needs its match result", f.path),
             ));
         }
-        let tx = write_tx(&mut self.conn, path)?;
-        require_project(&tx, path, project)?;
+        let tx = self.db.write_tx()?;
+        lock_project(&tx, project)?;
         let now = now();
         let mut queued = 0;
         for file in files {
             let score = file.matched.as_ref().map_or(0.0, |m| m.score);
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO files (project, path, language, size, mtime_ns, hash, score,
                                     is_candidate, status, last_run, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 'pending', ?8, ?9)
@@ -46,9 +45,7 @@ impl Store {
                      mtime_ns = excluded.mtime_ns, hash = excluded.hash, score = excluded.score,
                      is_candidate = 1, last_run = excluded.last_run,
                      updated_at = excluded.updated_at",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
+                params![
                     project,
                     file.path,
                     file.language,
@@ -58,22 +55,19 @@ impl Store {
                     score,
                     run_id,
                     now
-                ])
-            })
-            .db(path)?;
-            queued += tx
-                .prepare_cached(
-                    "UPDATE files SET status = 'pending', lease_holder = NULL, lease_until = NULL,
-                         fail_reason = NULL
-                     WHERE project = ?1 AND path = ?2
-                       AND NOT (status = 'processing' AND lease_until IS NOT NULL AND lease_until > ?3)",
-                )
-                .and_then(|mut s| s.execute(params![project, file.path, now]))
-                .db(path)? as u64;
+                ],
+            )?;
+            queued += tx.execute(
+                "UPDATE files SET status = 'pending', lease_holder = NULL, lease_until = NULL,
+                     fail_reason = NULL
+                 WHERE project = ?1 AND path = ?2
+                   AND NOT (status = 'processing' AND lease_until IS NOT NULL AND lease_until > ?3)",
+                params![project, file.path, now],
+            )?;
             let hits = file.matched.as_ref().map_or(&[][..], |m| &m.hits[..]);
-            replace_hits(&tx, path, project, &file.path, hits)?;
+            replace_hits(&tx, project, &file.path, hits)?;
         }
-        tx.commit().db(path)?;
+        tx.commit()?;
         Ok(queued)
     }
 }

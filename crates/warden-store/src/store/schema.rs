@@ -2,13 +2,14 @@
 //! and recorded in `schema_migrations`; `PRAGMA user_version` mirrors the
 //! latest version for outside tools.
 //!
-//! Column types are chosen to port to PostgreSQL as written (`BIGINT`,
-//! `DOUBLE PRECISION`, `TEXT`); only the auto-increment ids are SQLite-specific.
+//! The same list, with the same version numbers, serves SQLite and PostgreSQL: column
+//! types are written to mean the same in both (`BIGINT`, `DOUBLE PRECISION`, `TEXT`),
+//! and auto-increment ids are the `{AUTO_ID}` token (see `Dialect::ddl`). In PostgreSQL
+//! an advisory lock serialises workers that start at once and all want to migrate.
 
-use super::{now, write_tx, Db};
+use super::now;
+use crate::db::{params, Db, Dialect};
 use crate::error::StoreError;
-use rusqlite::{Connection, OptionalExtension};
-use std::path::Path;
 
 /// `PRAGMA application_id` of a Warden store: ASCII "WRDN".
 pub(crate) const APPLICATION_ID: i32 = 0x5752_444E;
@@ -34,7 +35,7 @@ CREATE TABLE projects (
 );
 
 CREATE TABLE runs (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          {AUTO_ID},
     project     TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     kind        TEXT NOT NULL CHECK (kind IN ('scan', 'process', 'revalidate', 'triage')),
     status      TEXT NOT NULL CHECK (status IN ('running', 'done', 'stopped', 'failed')),
@@ -110,7 +111,7 @@ CREATE TABLE findings (
 CREATE INDEX findings_path ON findings (project, path);
 
 CREATE TABLE verdicts (
-    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                 {AUTO_ID},
     finding_id         TEXT NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
     verdict            TEXT NOT NULL
                        CHECK (verdict IN ('true_positive', 'false_positive', 'uncertain')),
@@ -124,7 +125,7 @@ CREATE TABLE verdicts (
 CREATE INDEX verdicts_finding ON verdicts (finding_id, id);
 
 CREATE TABLE llm_calls (
-    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                 {AUTO_ID},
     project            TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     run_id             BIGINT REFERENCES runs(id),
     path               TEXT,
@@ -154,7 +155,7 @@ CREATE TABLE locks (
 /// or per finding it judged (`finding_id` set).
 const V2: &str = r#"
 CREATE TABLE agent_sessions (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          {AUTO_ID},
     project     TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     run_id      BIGINT REFERENCES runs(id),
     path        TEXT NOT NULL,
@@ -176,82 +177,85 @@ const V3: &str = r#"
 ALTER TABLE files ADD COLUMN surface BIGINT NOT NULL DEFAULT 0 CHECK (surface IN (0, 1));
 "#;
 
-/// Whether a table of this name exists.
-fn has_table(conn: &Connection, path: &Path, name: &str) -> Result<bool, StoreError> {
-    conn.query_row(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-        [name],
-        |_| Ok(()),
-    )
-    .optional()
-    .db(path)
-    .map(|found| found.is_some())
+/// Whether a table of this name exists (in PostgreSQL: in the current schema).
+fn has_table(db: &Db, name: &str) -> Result<bool, StoreError> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        Dialect::Postgres => {
+            "SELECT 1 FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = ?1"
+        }
+    };
+    Ok(db.query_opt(sql, params![name])?.is_some())
 }
 
 /// The schema version recorded in the database (0 when none is).
-pub(crate) fn current_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
-    if !has_table(conn, path, "schema_migrations")? {
+pub(crate) fn current_version(db: &Db) -> Result<i64, StoreError> {
+    if !has_table(db, "schema_migrations")? {
         return Ok(0);
     }
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
+    db.query_value(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations",
+        params![],
     )
-    .db(path)
 }
 
-fn too_new(path: &Path, found: i64) -> StoreError {
+fn too_new(db: &Db, found: i64) -> StoreError {
     StoreError::TooNew {
-        path: path.to_path_buf(),
+        store: db.name().clone(),
         found,
         supported: SCHEMA_VERSION,
     }
 }
 
 /// Fails with `TooNew` if the database's schema is newer than this build's.
-pub(crate) fn check_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
-    let found = current_version(conn, path)?;
+pub(crate) fn check_version(db: &Db) -> Result<i64, StoreError> {
+    let found = current_version(db)?;
     if found > SCHEMA_VERSION {
-        return Err(too_new(path, found));
+        return Err(too_new(db, found));
     }
     Ok(found)
 }
 
 /// Applies every migration the database lacks, each once, each in one transaction.
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    if check_version(conn, path)? == SCHEMA_VERSION {
+pub(crate) fn migrate(db: &Db) -> Result<(), StoreError> {
+    if check_version(db)? == SCHEMA_VERSION {
         return Ok(());
     }
     for &(version, name, sql) in MIGRATIONS {
-        let tx = write_tx(conn, path)?;
-        tx.execute_batch(
+        let tx = db.write_tx()?;
+        if tx.dialect() == Dialect::Postgres {
+            // Held until this transaction ends; taken before the table below exists,
+            // since concurrent `CREATE TABLE IF NOT EXISTS` can fail in PostgreSQL.
+            tx.batch(&format!("SELECT pg_advisory_xact_lock({APPLICATION_ID})"))?;
+        }
+        tx.batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version    BIGINT PRIMARY KEY,
                 name       TEXT NOT NULL,
                 applied_at TEXT NOT NULL
             )",
-        )
-        .db(path)?;
-        // Re-read under the write lock: another process may have migrated meanwhile.
-        let current = current_version(&tx, path)?;
+        )?;
+        // Re-read under the lock: another process may have migrated meanwhile.
+        let current = current_version(&tx)?;
         if current > SCHEMA_VERSION {
-            return Err(too_new(path, current));
+            return Err(too_new(&tx, current));
         }
         if current >= version {
             continue;
         }
-        tracing::debug!(db = %path.display(), version, name, "applying migration");
-        tx.execute_batch(sql).db(path)?;
+        tracing::debug!(store = %tx.name(), version, name, "applying migration");
+        tx.batch(&tx.dialect().ddl(sql))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![version, name, now()],
-        )
-        .db(path)?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID)
-            .db(path)?;
-        tx.pragma_update(None, "user_version", version).db(path)?;
-        tx.commit().db(path)?;
+            params![version, name, now()],
+        )?;
+        if let Some(conn) = tx.sqlite_conn() {
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .and_then(|()| conn.pragma_update(None, "user_version", version))
+                .map_err(|e| crate::db::sqlite_error(tx.name(), e))?;
+        }
+        tx.commit()?;
     }
     Ok(())
 }

@@ -2,11 +2,11 @@
 //! its output when Warden could not parse it) and the failed files `warden status` lists.
 
 use super::convert::{self, to_u32};
-use super::{now, require_project, write_tx, Db, Store};
+use super::{now, require_project, Store};
+use crate::db::params;
 use crate::error::StoreError;
 use crate::model::{FailedFile, SessionRecord, MAX_OUTPUT_TAIL};
 use crate::redact::redact_secrets;
-use rusqlite::params;
 
 /// At most the last [`MAX_OUTPUT_TAIL`] bytes of `text`, cut at a character boundary.
 fn tail(text: &str) -> &str {
@@ -42,20 +42,16 @@ impl Store {
         if sessions.is_empty() {
             return Ok(());
         }
-        let tx = write_tx(&mut self.conn, &self.path)?;
-        require_project(&tx, &self.path, project)?;
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
         let created = now();
-        let mut insert = tx
-            .prepare_cached(
+        for s in sessions {
+            let output_tail = s.output_tail.as_deref().map(|t| redact_secrets(tail(t)));
+            tx.execute(
                 "INSERT INTO agent_sessions (project, run_id, path, finding_id, agent, session_id,
                      turns, outcome, output_tail, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .db(&self.path)?;
-        for s in sessions {
-            let output_tail = s.output_tail.as_deref().map(|t| redact_secrets(tail(t)));
-            insert
-                .execute(params![
+                params![
                     project,
                     s.run_id,
                     s.path,
@@ -66,11 +62,10 @@ impl Store {
                     s.outcome.as_str(),
                     output_tail,
                     created
-                ])
-                .db(&self.path)?;
+                ],
+            )?;
         }
-        drop(insert);
-        tx.commit().db(&self.path)
+        tx.commit()
     }
 
     /// The project's agent sessions, oldest first; only those of `run_id` when given.
@@ -79,71 +74,39 @@ impl Store {
         project: &str,
         run_id: Option<i64>,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let db = self.path.as_path();
-        require_project(&self.conn, db, project)?;
-        let mut stmt = self
-            .conn
-            .prepare(
+        let db = self.name();
+        require_project(&self.db, project)?;
+        self.db
+            .query(
                 "SELECT run_id, path, finding_id, agent, session_id, turns, outcome, output_tail,
                         created_at
-                 FROM agent_sessions WHERE project = ?1 AND (?2 IS NULL OR run_id = ?2)
+                 FROM agent_sessions WHERE project = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR run_id = ?2)
                  ORDER BY id",
-            )
-            .db(db)?;
-        type Row = (
-            Option<i64>,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-            i64,
-            String,
-            Option<String>,
-            String,
-        );
-        let rows: Vec<Row> = stmt
-            .query_map(params![project, run_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
+                params![project, run_id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(SessionRecord {
+                    run_id: r.get(0)?,
+                    path: r.get(1)?,
+                    finding_id: r.get(2)?,
+                    agent: r.get(3)?,
+                    session_id: r.get(4)?,
+                    turns: to_u32(db, "session turns", r.get(5)?)?,
+                    outcome: convert::session_outcome(db, &r.get::<String>(6)?)?,
+                    output_tail: r.get(7)?,
+                    created_at: r.get(8)?,
+                })
             })
-            .and_then(|rows| rows.collect())
-            .db(db)?;
-        rows.into_iter()
-            .map(
-                |(run_id, path, finding_id, agent, session_id, turns, outcome, output_tail, at)| {
-                    Ok(SessionRecord {
-                        run_id,
-                        path,
-                        finding_id,
-                        agent,
-                        session_id,
-                        turns: to_u32(db, "session turns", turns)?,
-                        outcome: convert::session_outcome(db, &outcome)?,
-                        output_tail,
-                        created_at: at,
-                    })
-                },
-            )
             .collect()
     }
 
     /// Every failed candidate file, by path, with its reason and the latest agent
     /// session of an investigation on it (not a revalidation), if any.
     pub fn failed_files(&self, project: &str) -> Result<Vec<FailedFile>, StoreError> {
-        let db = self.path.as_path();
-        require_project(&self.conn, db, project)?;
-        let mut stmt = self
-            .conn
-            .prepare(
+        require_project(&self.db, project)?;
+        self.db
+            .query(
                 "SELECT f.path, f.fail_reason, s.agent, s.session_id, s.output_tail
                  FROM files f
                  LEFT JOIN agent_sessions s ON s.id = (
@@ -151,10 +114,10 @@ impl Store {
                      WHERE project = f.project AND path = f.path AND finding_id IS NULL)
                  WHERE f.project = ?1 AND f.status = 'failed'
                  ORDER BY f.path",
-            )
-            .db(db)?;
-        let rows = stmt
-            .query_map([project], |r| {
+                params![project],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(FailedFile {
                     path: r.get(0)?,
                     reason: r.get(1)?,
@@ -163,9 +126,7 @@ impl Store {
                     output_tail: r.get(4)?,
                 })
             })
-            .and_then(|rows| rows.collect())
-            .db(db)?;
-        Ok(rows)
+            .collect()
     }
 }
 

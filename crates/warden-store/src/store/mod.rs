@@ -1,6 +1,5 @@
-//! The SQLite backend: the only module that knows SQL or rusqlite.
-//!
-//! Each submodule adds the `Store` methods of one concept. Timestamps are TEXT
+//! The `Store` API: each submodule adds the methods of one concept, written once on the
+//! database layer (`crate::db`) for SQLite and PostgreSQL alike. Timestamps are TEXT
 //! in a fixed-width RFC 3339 UTC form, so comparing them as text compares the
 //! instants, in SQLite and PostgreSQL alike.
 
@@ -19,8 +18,9 @@ mod surface;
 
 pub use surface::SurfaceDelta;
 
+use crate::db::{params, Db};
 use crate::error::StoreError;
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use crate::location::StoreName;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::format_description::FormatItem;
@@ -30,29 +30,42 @@ use time::OffsetDateTime;
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "warden.db";
 
-/// Warden's store: one database file, opened by one handle.
+/// Warden's store: one database (a SQLite file or a PostgreSQL database), opened by one
+/// handle.
 ///
-/// Several handles (in one or many processes) may use the same file at once;
-/// every write is one short transaction that takes the write lock up front.
+/// Several handles (in one or many processes, on one or many machines for PostgreSQL)
+/// may use the same database at once; every write is one short transaction.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
-    /// Device and inode of the file when opened (see `check_in_place`).
-    identity: Option<(u64, u64)>,
+    db: Db,
+    /// The SQLite file and its device and inode when opened (see `check_in_place`);
+    /// `None` on PostgreSQL.
+    file: Option<(PathBuf, Option<(u64, u64)>)>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.path)
+            .field("location", self.db.name())
             .finish_non_exhaustive()
     }
 }
 
 impl Store {
-    /// The database file this store reads and writes.
+    /// The database file of a SQLite store; for PostgreSQL, its redacted URL as a path.
     pub fn path(&self) -> &Path {
-        &self.path
+        match &self.file {
+            Some((path, _)) => path,
+            None => Path::new(self.db.name().as_str()),
+        }
+    }
+
+    /// The store's name as shown in errors: the database file, or the redacted URL.
+    pub fn location(&self) -> &StoreName {
+        self.db.name()
+    }
+
+    fn name(&self) -> &StoreName {
+        self.db.name()
     }
 }
 
@@ -87,55 +100,12 @@ pub(crate) fn after(d: Duration) -> String {
     }
 }
 
-/// Maps a rusqlite error to ours, naming the database file and nothing else.
-pub(crate) fn db_error(path: &Path, e: rusqlite::Error) -> StoreError {
-    let path = path.to_path_buf();
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy { path },
-        Some(ErrorCode::NotADatabase) => StoreError::Corrupt {
-            path,
-            detail: "not a SQLite database".to_string(),
-        },
-        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
-            path,
-            detail: "the database disk image is malformed".to_string(),
-        },
-        _ => StoreError::Database {
-            path,
-            detail: e.to_string(),
-        },
-    }
-}
-
-/// `.db(path)?` turns a rusqlite result into ours.
-pub(crate) trait Db<T> {
-    fn db(self, path: &Path) -> Result<T, StoreError>;
-}
-
-impl<T> Db<T> for rusqlite::Result<T> {
-    fn db(self, path: &Path) -> Result<T, StoreError> {
-        self.map_err(|e| db_error(path, e))
-    }
-}
-
-/// Starts a write transaction that takes the write lock at once (waiting up to the busy timeout).
-pub(crate) fn write_tx<'c>(
-    conn: &'c mut Connection,
-    path: &Path,
-) -> Result<Transaction<'c>, StoreError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .db(path)
-}
-
 /// Fails with `UnknownProject` unless the project exists.
-pub(crate) fn require_project(conn: &Connection, path: &Path, id: &str) -> Result<(), StoreError> {
-    let found: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM projects WHERE id = ?1")
-        .and_then(|mut s| s.query_row([id], |r| r.get(0)))
-        .db(path)?;
-    if found == 0 {
+pub(crate) fn require_project(db: &Db, id: &str) -> Result<(), StoreError> {
+    let found = db.query_opt("SELECT 1 FROM projects WHERE id = ?1", params![id])?;
+    if found.is_none() {
         return Err(StoreError::UnknownProject {
-            path: path.to_path_buf(),
+            store: db.name().clone(),
             id: id.to_string(),
         });
     }
@@ -143,10 +113,10 @@ pub(crate) fn require_project(conn: &Connection, path: &Path, id: &str) -> Resul
 }
 
 /// Fails with `InvalidInput` when a holder string is empty.
-pub(crate) fn require_holder(path: &Path, holder: &str) -> Result<(), StoreError> {
+pub(crate) fn require_holder(db: &Db, holder: &str) -> Result<(), StoreError> {
     if holder.trim().is_empty() {
         return Err(StoreError::InvalidInput {
-            path: path.to_path_buf(),
+            store: db.name().clone(),
             detail: "holder must not be empty".to_string(),
         });
     }

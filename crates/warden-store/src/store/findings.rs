@@ -1,12 +1,12 @@
 //! Findings, their verdicts and their triage.
 
 use super::convert::{self, finite, invalid};
-use super::{now, require_project, write_tx, Db, Store};
+use super::{now, require_project, Store};
+use crate::db::{params, Db, Row};
 use crate::error::StoreError;
 use crate::fingerprint::finding_id;
+use crate::location::StoreName;
 use crate::model::*;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use std::path::Path;
 
 /// Every finding column plus its latest verdict (if any), in `RawFinding` order.
 const SELECT_FINDINGS: &str = "
@@ -51,7 +51,7 @@ struct RawFinding {
 }
 
 impl RawFinding {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<RawFinding> {
+    fn from_row(r: &Row) -> Result<RawFinding, StoreError> {
         Ok(RawFinding {
             id: r.get(0)?,
             fingerprint: r.get(1)?,
@@ -83,7 +83,7 @@ impl RawFinding {
         })
     }
 
-    fn into_finding(self, db: &Path) -> Result<Finding, StoreError> {
+    fn into_finding(self, db: &StoreName) -> Result<Finding, StoreError> {
         let verdict = match self.verdict {
             None => None,
             Some(v) => Some(VerdictRecord {
@@ -132,28 +132,12 @@ impl RawFinding {
 /// A finding whose fingerprint the project already has keeps its id, verdicts
 /// and triage; only its location (lines, file hash) moves to the new report.
 pub(crate) fn insert_findings_tx(
-    tx: &Transaction<'_>,
-    db: &Path,
+    tx: &Db,
     project: &str,
     findings: &[NewFinding],
 ) -> Result<Vec<String>, StoreError> {
+    let db = tx.name();
     let now = now();
-    let mut file_hash = tx
-        .prepare_cached("SELECT hash FROM files WHERE project = ?1 AND path = ?2")
-        .db(db)?;
-    let mut upsert = tx
-        .prepare_cached(
-            "INSERT INTO findings (id, project, fingerprint, run_id, path, start_line, end_line, title,
-                 severity, confidence, cwe, category, rule_id, description, attack_path,
-                 recommendation, patch, cost_usd, file_hash_at_report, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                     ?18, ?19, ?20)
-             ON CONFLICT (project, fingerprint) DO UPDATE SET
-                 start_line = excluded.start_line, end_line = excluded.end_line,
-                 file_hash_at_report = excluded.file_hash_at_report
-             RETURNING id",
-        )
-        .db(db)?;
     let mut ids = Vec::with_capacity(findings.len());
     for f in findings {
         // Redacted before anything (the fingerprint included) is derived from the text.
@@ -169,65 +153,67 @@ pub(crate) fn insert_findings_tx(
         }
         let fingerprint = f.fingerprint();
         let id = finding_id(project, &fingerprint);
-        let hash: Option<String> = file_hash
-            .query_row(params![project, f.path], |r| r.get(0))
-            .optional()
-            .db(db)?;
-        let stored: String = upsert
-            .query_row(
-                params![
-                    id,
-                    project,
-                    fingerprint,
-                    f.run_id,
-                    f.path,
-                    i64::from(f.start_line),
-                    i64::from(f.end_line),
-                    f.title,
-                    f.severity.as_str(),
-                    f.confidence.as_str(),
-                    f.cwe,
-                    f.category,
-                    f.rule_id,
-                    f.description,
-                    f.attack_path,
-                    f.recommendation,
-                    f.patch,
-                    f.cost_usd,
-                    hash,
-                    now
-                ],
-                |r| r.get(0),
-            )
-            .db(db)?;
+        let hash: Option<String> = tx
+            .query_opt(
+                "SELECT hash FROM files WHERE project = ?1 AND path = ?2",
+                params![project, f.path],
+            )?
+            .map(|r| r.get(0))
+            .transpose()?;
+        let stored: String = tx.query_value(
+            "INSERT INTO findings (id, project, fingerprint, run_id, path, start_line, end_line, title,
+                 severity, confidence, cwe, category, rule_id, description, attack_path,
+                 recommendation, patch, cost_usd, file_hash_at_report, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                     ?18, ?19, ?20)
+             ON CONFLICT (project, fingerprint) DO UPDATE SET
+                 start_line = excluded.start_line, end_line = excluded.end_line,
+                 file_hash_at_report = excluded.file_hash_at_report
+             RETURNING id",
+            params![
+                id,
+                project,
+                fingerprint,
+                f.run_id,
+                f.path,
+                i64::from(f.start_line),
+                i64::from(f.end_line),
+                f.title,
+                f.severity.as_str(),
+                f.confidence.as_str(),
+                f.cwe,
+                f.category,
+                f.rule_id,
+                f.description,
+                f.attack_path,
+                f.recommendation,
+                f.patch,
+                f.cost_usd,
+                hash,
+                now
+            ],
+        )?;
         ids.push(stored);
     }
     Ok(ids)
 }
 
-fn unknown_finding(db: &Path, project: &str, id: &str) -> StoreError {
+fn unknown_finding(db: &StoreName, project: &str, id: &str) -> StoreError {
     StoreError::UnknownFinding {
-        path: db.to_path_buf(),
+        store: db.clone(),
         project: project.to_string(),
         id: id.to_string(),
     }
 }
 
-fn require_finding(
-    conn: &Connection,
-    db: &Path,
-    project: &str,
-    id: &str,
-) -> Result<(), StoreError> {
-    let found = conn
-        .query_row(
-            "SELECT 1 FROM findings WHERE project = ?1 AND id = ?2",
-            params![project, id],
-            |_| Ok(()),
-        )
-        .optional()
-        .db(db)?;
-    found.ok_or_else(|| unknown_finding(db, project, id))
+fn require_finding(db: &Db, project: &str, id: &str) -> Result<(), StoreError> {
+    let found = db.query_opt(
+        "SELECT 1 FROM findings WHERE project = ?1 AND id = ?2",
+        params![project, id],
+    )?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| unknown_finding(db.name(), project, id))
 }
 
 impl Store {
@@ -237,10 +223,10 @@ impl Store {
         project: &str,
         findings: &[NewFinding],
     ) -> Result<Vec<String>, StoreError> {
-        let tx = write_tx(&mut self.conn, &self.path)?;
-        require_project(&tx, &self.path, project)?;
-        let ids = insert_findings_tx(&tx, &self.path, project, findings)?;
-        tx.commit().db(&self.path)?;
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        let ids = insert_findings_tx(&tx, project, findings)?;
+        tx.commit()?;
         Ok(ids)
     }
 
@@ -250,15 +236,11 @@ impl Store {
         project: &str,
         filter: &FindingFilter,
     ) -> Result<Vec<Finding>, StoreError> {
-        require_project(&self.conn, &self.path, project)?;
-        let mut stmt = self.conn.prepare(SELECT_FINDINGS).db(&self.path)?;
-        let rows: Vec<RawFinding> = stmt
-            .query_map([project], RawFinding::from_row)
-            .and_then(|rows| rows.collect())
-            .db(&self.path)?;
+        require_project(&self.db, project)?;
+        let rows = self.db.query(SELECT_FINDINGS, params![project])?;
         let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let f = row.into_finding(&self.path)?;
+        for row in &rows {
+            let f = RawFinding::from_row(row)?.into_finding(self.name())?;
             let false_positive = f
                 .verdict
                 .as_ref()
@@ -285,17 +267,14 @@ impl Store {
 
     /// One finding of the project, with its latest verdict.
     pub fn finding(&self, project: &str, id: &str) -> Result<Option<Finding>, StoreError> {
-        require_project(&self.conn, &self.path, project)?;
-        let row = self
-            .conn
-            .query_row(
+        require_project(&self.db, project)?;
+        self.db
+            .query_opt(
                 &format!("{SELECT_FINDINGS} AND f.id = ?2"),
                 params![project, id],
-                RawFinding::from_row,
-            )
-            .optional()
-            .db(&self.path)?;
-        row.map(|r| r.into_finding(&self.path)).transpose()
+            )?
+            .map(|r| RawFinding::from_row(&r)?.into_finding(self.name()))
+            .transpose()
     }
 
     /// Adds a revalidation verdict to a finding; the latest recorded verdict is the one that counts.
@@ -308,11 +287,11 @@ impl Store {
         verdict: &VerdictRecord,
     ) -> Result<(), StoreError> {
         if let Some(cost) = verdict.cost_usd {
-            finite(&self.path, "verdict cost", cost)?;
+            finite(self.name(), "verdict cost", cost)?;
         }
-        let tx = write_tx(&mut self.conn, &self.path)?;
-        require_project(&tx, &self.path, project)?;
-        require_finding(&tx, &self.path, project, finding_id)?;
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        require_finding(&tx, project, finding_id)?;
         let created_at = if verdict.created_at.trim().is_empty() {
             now()
         } else {
@@ -331,9 +310,8 @@ impl Store {
                 verdict.cost_usd,
                 created_at
             ],
-        )
-        .db(&self.path)?;
-        tx.commit().db(&self.path)
+        )?;
+        tx.commit()
     }
 
     /// Records a user's triage decision on a finding, with an optional reason.
@@ -344,16 +322,13 @@ impl Store {
         d: Disposition,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        require_project(&self.conn, &self.path, project)?;
-        let changed = self
-            .conn
-            .execute(
-                "UPDATE findings SET disposition = ?3, disposition_reason = ?4 WHERE project = ?1 AND id = ?2",
-                params![project, finding_id, d.as_str(), reason],
-            )
-            .db(&self.path)?;
+        require_project(&self.db, project)?;
+        let changed = self.db.execute(
+            "UPDATE findings SET disposition = ?3, disposition_reason = ?4 WHERE project = ?1 AND id = ?2",
+            params![project, finding_id, d.as_str(), reason],
+        )?;
         if changed == 0 {
-            return Err(unknown_finding(&self.path, project, finding_id));
+            return Err(unknown_finding(self.name(), project, finding_id));
         }
         Ok(())
     }
@@ -367,22 +342,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         if of == Some(finding_id) {
             return Err(invalid(
-                &self.path,
+                self.name(),
                 format!("finding `{finding_id}` cannot duplicate itself"),
             ));
         }
-        let tx = write_tx(&mut self.conn, &self.path)?;
-        require_project(&tx, &self.path, project)?;
-        require_finding(&tx, &self.path, project, finding_id)?;
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        require_finding(&tx, project, finding_id)?;
         if let Some(of) = of {
-            require_finding(&tx, &self.path, project, of)?;
+            require_finding(&tx, project, of)?;
         }
         tx.execute(
             "UPDATE findings SET duplicate_of = ?3 WHERE project = ?1 AND id = ?2",
             params![project, finding_id, of],
-        )
-        .db(&self.path)?;
-        tx.commit().db(&self.path)
+        )?;
+        tx.commit()
     }
 }
 

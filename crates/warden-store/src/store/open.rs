@@ -1,8 +1,10 @@
 //! Opening a store: recognise Warden's database, refuse anything else untouched.
 
 use super::schema::{self, APPLICATION_ID};
-use super::{Db, Store, DB_FILE};
+use super::{Store, DB_FILE};
+use crate::db::{sqlite_error, Db};
 use crate::error::StoreError;
+use crate::location::{StoreLocation, StoreName};
 use rusqlite::{Connection, OpenFlags};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,6 +14,9 @@ use std::time::Duration;
 /// How long a statement waits for another writer before failing with `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Statements each connection keeps prepared (the store has fewer distinct queries).
+const STATEMENT_CACHE: usize = 128;
+
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -19,6 +24,19 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 const HEADER_LEN: usize = 100;
 
 impl Store {
+    /// Opens the store at `location`, creating it (a SQLite directory and file, or the
+    /// tables of a PostgreSQL database that must exist) and applying migrations.
+    pub fn connect(location: &StoreLocation) -> Result<Store, StoreError> {
+        match location {
+            StoreLocation::Sqlite(dir) => Store::open(dir),
+            StoreLocation::Postgres(url) => {
+                let db = Db::postgres(url)?;
+                schema::migrate(&db)?;
+                Ok(Store { db, file: None })
+            }
+        }
+    }
+
     /// Opens (creating the directory and database if absent) `<data_dir>/warden.db` and applies migrations.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
@@ -30,11 +48,11 @@ impl Store {
             .filter(|p| std::fs::metadata(p).map_or(true, |m| !m.is_dir()))
         {
             return Err(StoreError::DataDirNotADirectory {
-                path: blocker.to_path_buf(),
+                store: StoreName::file(blocker),
             });
         }
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
-            path: path.clone(),
+            store: StoreName::file(&path),
             source,
         })?;
         open_at(path, true)
@@ -44,19 +62,26 @@ impl Store {
     pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
         match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() && meta.len() == 0 => Err(StoreError::NotFound { path }),
+            Ok(meta) if meta.is_file() && meta.len() == 0 => Err(not_found(&path)),
             Ok(_) => open_at(path, false),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(StoreError::NotFound { path })
-            }
-            Err(source) => Err(StoreError::Io { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found(&path)),
+            Err(source) => Err(StoreError::Io {
+                store: StoreName::file(&path),
+                source,
+            }),
         }
+    }
+}
+
+fn not_found(path: &Path) -> StoreError {
+    StoreError::NotFound {
+        store: StoreName::file(path),
     }
 }
 
 fn corrupt(path: &Path, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
-        path: path.to_path_buf(),
+        store: StoreName::file(path),
         detail: detail.into(),
     }
 }
@@ -68,7 +93,7 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(source) => {
             return Err(StoreError::Io {
-                path: path.to_path_buf(),
+                store: StoreName::file(path),
                 source,
             })
         }
@@ -95,7 +120,7 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
         })
         .and_then(|f| f.take(HEADER_LEN as u64).read_to_end(&mut header))
         .map_err(|source| StoreError::Io {
-            path: path.to_path_buf(),
+            store: StoreName::file(path),
             source,
         })?;
     if header.len() < HEADER_LEN || !header.starts_with(SQLITE_MAGIC) {
@@ -106,43 +131,47 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
 
 fn open_at(path: PathBuf, create: bool) -> Result<Store, StoreError> {
     check_header(&path)?;
+    let name = StoreName::file(&path);
+    let sql = |e| sqlite_error(&name, e);
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let mut conn = Connection::open_with_flags(&path, flags).db(&path)?;
-    conn.busy_timeout(BUSY_TIMEOUT).db(&path)?;
+    let conn = Connection::open_with_flags(&path, flags).map_err(sql)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
 
     let app_id: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .db(&path)?;
-    quick_check(&conn, &path)?;
+        .map_err(sql)?;
+    quick_check(&conn, &name)?;
     if app_id != APPLICATION_ID {
         let tables: i64 = conn
             .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
-            .db(&path)?;
+            .map_err(sql)?;
         if app_id != 0 || tables > 0 {
-            return Err(StoreError::Foreign { path });
+            return Err(StoreError::Foreign { store: name });
         }
     }
+    let db = Db::sqlite(conn, name.clone());
     // Refuse a newer schema before anything (even the journal mode) is written.
-    schema::check_version(&conn, &path)?;
-
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .db(&path)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(db = %path.display(), mode, "could not switch the store to WAL mode");
+    schema::check_version(&db)?;
+    if let Some(conn) = db.sqlite_conn() {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(sql)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(db = %path.display(), mode, "could not switch the store to WAL mode");
+        }
+        conn.pragma_update(None, "foreign_keys", true)
+            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .map_err(sql)?;
     }
-    conn.pragma_update(None, "foreign_keys", true).db(&path)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .db(&path)?;
-    schema::migrate(&mut conn, &path)?;
+    schema::migrate(&db)?;
     let identity = file_identity(&path);
     Ok(Store {
-        conn,
-        path,
-        identity,
+        db,
+        file: Some((path, identity)),
     })
 }
 
@@ -156,28 +185,35 @@ impl Store {
     /// `Vanished` if the database file was deleted or replaced since this handle opened
     /// it: SQLite keeps writing to the unlinked file, so success would be a lie. Call it
     /// before reporting that a command's results were stored.
+    ///
+    /// Always `Ok` on PostgreSQL: the server keeps its database in place.
     pub fn check_in_place(&self) -> Result<(), StoreError> {
-        if self.identity.is_some() && file_identity(&self.path) == self.identity {
+        let Some((path, identity)) = &self.file else {
+            return Ok(());
+        };
+        if identity.is_some() && file_identity(path) == *identity {
             return Ok(());
         }
         Err(StoreError::Vanished {
-            path: self.path.clone(),
+            store: self.name().clone(),
         })
     }
 }
 
 /// `PRAGMA quick_check`: `Corrupt` unless SQLite answers a single `ok`.
-fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare("PRAGMA quick_check(5)").db(path)?;
-    let problems = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .db(path)?;
+fn quick_check(conn: &Connection, name: &StoreName) -> Result<(), StoreError> {
+    let problems = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        })
+        .map_err(|e| sqlite_error(name, e))?;
     if problems.len() == 1 && problems[0] == "ok" {
         return Ok(());
     }
-    Err(corrupt(
-        path,
-        format!("integrity check failed: {}", problems.join("; ")),
-    ))
+    Err(StoreError::Corrupt {
+        store: name.clone(),
+        detail: format!("integrity check failed: {}", problems.join("; ")),
+    })
 }

@@ -1,12 +1,12 @@
 //! Files seen by `scan`: what is known about them, recording a scan, the candidate list.
 
 use super::convert::{self, finite, invalid, to_i64};
-use super::{now, require_project, write_tx, Db, Store};
+use super::{now, require_project, Store};
+use crate::db::{params, Db, Row};
 use crate::error::StoreError;
+use crate::location::StoreName;
 use crate::model::*;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 /// What the store holds about a file before a scan is recorded.
 struct Stored {
@@ -27,26 +27,20 @@ pub(crate) fn sql_limit(limit: Option<usize>) -> i64 {
 impl Store {
     /// Path -> size, mtime and hash of every file of the project that is not gone.
     pub fn known_files(&self, project: &str) -> Result<HashMap<String, KnownFile>, StoreError> {
-        require_project(&self.conn, &self.path, project)?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, size, mtime_ns, hash FROM files WHERE project = ?1 AND status <> 'gone'")
-            .db(&self.path)?;
-        let rows: Vec<(String, i64, i64, String)> = stmt
-            .query_map([project], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .and_then(|rows| rows.collect())
-            .db(&self.path)?;
-        rows.into_iter()
-            .map(|(path, size, mtime_ns, hash)| {
-                let size = convert::to_u64(&self.path, "file size", size)?;
+        require_project(&self.db, project)?;
+        let rows = self.db.query(
+            "SELECT path, size, mtime_ns, hash FROM files WHERE project = ?1 AND status <> 'gone'",
+            params![project],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let size = convert::to_u64(self.name(), "file size", r.get(1)?)?;
                 Ok((
-                    path,
+                    r.get(0)?,
                     KnownFile {
                         size,
-                        mtime_ns,
-                        hash,
+                        mtime_ns: r.get(2)?,
+                        hash: r.get(3)?,
                     },
                 ))
             })
@@ -55,19 +49,17 @@ impl Store {
 
     /// The rules/options fingerprint stored by the project's last recorded scan.
     pub fn scan_fingerprint(&self, project: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<Option<String>> = self
-            .conn
-            .query_row(
-                "SELECT scan_fingerprint FROM projects WHERE id = ?1",
-                [project],
-                |r| r.get(0),
-            )
-            .optional()
-            .db(&self.path)?;
-        row.ok_or_else(|| StoreError::UnknownProject {
-            path: self.path.clone(),
-            id: project.to_string(),
-        })
+        let row = self.db.query_opt(
+            "SELECT scan_fingerprint FROM projects WHERE id = ?1",
+            params![project],
+        )?;
+        match row {
+            Some(row) => row.get(0),
+            None => Err(StoreError::UnknownProject {
+                store: self.name().clone(),
+                id: project.to_string(),
+            }),
+        }
     }
 
     /// Records one scan in one transaction and returns what changed.
@@ -88,25 +80,23 @@ impl Store {
         fingerprint: &str,
         record: &ScanRecord,
     ) -> Result<ScanDelta, StoreError> {
-        let path = self.path.as_path();
-        let min_score = finite(path, "min_score", record.min_score)?;
-        validate_files(path, &record.files)?;
+        let name = self.name().clone();
+        let min_score = finite(&name, "min_score", record.min_score)?;
+        validate_files(&name, &record.files)?;
 
-        let tx = write_tx(&mut self.conn, path)?;
-        require_project(&tx, path, project)?;
+        let tx = self.db.write_tx()?;
+        lock_project(&tx, project)?;
         let run_project: Option<String> = tx
-            .query_row("SELECT project FROM runs WHERE id = ?1", [run_id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .db(path)?;
+            .query_opt("SELECT project FROM runs WHERE id = ?1", params![run_id])?
+            .map(|r| r.get(0))
+            .transpose()?;
         if run_project.as_deref() != Some(project) {
             return Err(StoreError::UnknownRun {
-                path: path.to_path_buf(),
+                store: name,
                 id: run_id,
             });
         }
-        let stored = stored_files(&tx, path, project)?;
+        let stored = stored_files(&tx, project)?;
         let now = now();
         let mut delta = ScanDelta::default();
         let mut seen = HashSet::with_capacity(record.files.len());
@@ -114,7 +104,7 @@ impl Store {
         for file in &record.files {
             seen.insert(file.path.as_str());
             let Some(old) = stored.get(&file.path) else {
-                insert_file(&tx, path, project, run_id, &now, file)?;
+                insert_file(&tx, project, run_id, &now, file)?;
                 delta.new += 1;
                 continue;
             };
@@ -122,7 +112,7 @@ impl Store {
             let hash_changed = old.hash != file.hash;
             if file.matched.is_none() && hash_changed {
                 return Err(invalid(
-                    path,
+                    &name,
                     format!(
                         "`{}`: content changed but the scan has no match result for it",
                         file.path
@@ -156,29 +146,26 @@ impl Store {
                 }
                 (old.status, false)
             };
-            update_file(&tx, path, project, run_id, &now, file, status, reset)?;
+            update_file(&tx, project, run_id, &now, file, status, reset)?;
             if let Some(matched) = &file.matched {
-                replace_hits(&tx, path, project, &file.path, &matched.hits)?;
+                replace_hits(&tx, project, &file.path, &matched.hits)?;
             }
         }
 
-        let mut mark_gone = tx
-            .prepare_cached(
-                "UPDATE files SET status = 'gone', is_candidate = 0, lease_holder = NULL,
-                     lease_until = NULL, updated_at = ?3
-                 WHERE project = ?1 AND path = ?2",
-            )
-            .db(path)?;
         for (file, old) in &stored {
             if old.status != FileStatus::Gone
                 && !seen.contains(file.as_str())
                 && !is_under_any(file, &record.unvisited)
             {
-                mark_gone.execute(params![project, file, now]).db(path)?;
+                tx.execute(
+                    "UPDATE files SET status = 'gone', is_candidate = 0, lease_holder = NULL,
+                         lease_until = NULL, updated_at = ?3
+                     WHERE project = ?1 AND path = ?2",
+                    params![project, file, now],
+                )?;
                 delta.gone += 1;
             }
         }
-        drop(mark_gone);
 
         let was_candidate: HashSet<&str> = stored
             .iter()
@@ -186,13 +173,12 @@ impl Store {
             .map(|(file, _)| file.as_str())
             .collect();
         delta.candidates =
-            recompute_candidates(&tx, path, project, min_score, record.limit, &was_candidate)?;
+            recompute_candidates(&tx, project, min_score, record.limit, &was_candidate)?;
         tx.execute(
             "UPDATE projects SET scan_fingerprint = ?2, last_scan_at = ?3 WHERE id = ?1",
             params![project, fingerprint, now],
-        )
-        .db(path)?;
-        tx.commit().db(path)?;
+        )?;
+        tx.commit()?;
         Ok(delta)
     }
 
@@ -203,136 +189,134 @@ impl Store {
         limit: Option<usize>,
     ) -> Result<Vec<CandidateFile>, StoreError> {
         // One read snapshot: the list and its hits agree even while a scan commits.
-        let _snapshot = self.conn.unchecked_transaction().db(&self.path)?;
-        require_project(&self.conn, &self.path, project)?;
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT path, language, score, status FROM files
-                 WHERE project = ?1 AND is_candidate = 1
-                 ORDER BY score DESC, path LIMIT ?2",
-            )
-            .db(&self.path)?;
-        let rows: Vec<(String, Option<String>, f64, String)> = stmt
-            .query_map(params![project, sql_limit(limit)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .and_then(|rows| rows.collect())
-            .db(&self.path)?;
-        rows.into_iter()
-            .map(|(path, language, score, status)| {
-                Ok(CandidateFile {
-                    hits: self.hits(project, &path)?,
-                    status: convert::file_status(&self.path, &status)?,
-                    path,
-                    language,
-                    score,
-                })
-            })
-            .collect()
+        let snapshot = self.db.read_tx()?;
+        require_project(&snapshot, project)?;
+        let rows = snapshot.query(
+            "SELECT path, language, score, status FROM files
+             WHERE project = ?1 AND is_candidate = 1
+             ORDER BY score DESC, path LIMIT ?2",
+            params![project, sql_limit(limit)],
+        )?;
+        let files = rows
+            .iter()
+            .map(|row| self.candidate_from(project, row))
+            .collect();
+        snapshot.commit()?;
+        files
+    }
+
+    /// A candidate from a row of `path, language, score, status`, with its hits.
+    pub(super) fn candidate_from(
+        &self,
+        project: &str,
+        row: &Row,
+    ) -> Result<CandidateFile, StoreError> {
+        let path: String = row.get(0)?;
+        Ok(CandidateFile {
+            hits: self.hits(project, &path)?,
+            status: convert::file_status(self.name(), &row.get::<String>(3)?)?,
+            path,
+            language: row.get(1)?,
+            score: row.get(2)?,
+        })
     }
 
     /// The hits recorded for one file, in the order the scan reported them.
     pub(crate) fn hits(&self, project: &str, file: &str) -> Result<Vec<Hit>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT rule_id, line, snippet FROM hits WHERE project = ?1 AND path = ?2 ORDER BY seq")
-            .db(&self.path)?;
-        let rows: Vec<(String, i64, String)> = stmt
-            .query_map(params![project, file], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .and_then(|rows| rows.collect())
-            .db(&self.path)?;
-        rows.into_iter()
-            .map(|(rule_id, line, snippet)| {
+        self.db
+            .query(
+                "SELECT rule_id, line, snippet FROM hits WHERE project = ?1 AND path = ?2 ORDER BY seq",
+                params![project, file],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(Hit {
-                    rule_id,
-                    line: convert::to_u32(&self.path, "hit line", line)?,
-                    snippet,
+                    rule_id: r.get(0)?,
+                    line: convert::to_u32(self.name(), "hit line", r.get(1)?)?,
+                    snippet: r.get(2)?,
                 })
             })
             .collect()
     }
 }
 
+/// Fails with `UnknownProject` unless the project exists; in PostgreSQL its row stays
+/// locked until commit, so writers that rewrite a project's files take turns.
+pub(super) fn lock_project(db: &Db, project: &str) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT 1 FROM projects WHERE id = ?1{}",
+        db.dialect().for_update()
+    );
+    if db.query_opt(&sql, params![project])?.is_none() {
+        return Err(StoreError::UnknownProject {
+            store: db.name().clone(),
+            id: project.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Rejects a record the store could not keep faithfully, before anything is written.
-pub(super) fn validate_files(path: &Path, files: &[ScannedFile]) -> Result<(), StoreError> {
+pub(super) fn validate_files(store: &StoreName, files: &[ScannedFile]) -> Result<(), StoreError> {
     let mut paths = HashSet::with_capacity(files.len());
     for file in files {
         if file.path.is_empty() {
             return Err(invalid(
-                path,
+                store,
                 "a scanned file has an empty path".to_string(),
             ));
         }
         if !paths.insert(file.path.as_str()) {
             return Err(invalid(
-                path,
+                store,
                 format!("`{}` is listed twice in the scan", file.path),
             ));
         }
-        to_i64(path, "file size", file.size)?;
+        to_i64(store, "file size", file.size)?;
         if let Some(matched) = &file.matched {
-            finite(path, &format!("score of `{}`", file.path), matched.score)?;
+            finite(store, &format!("score of `{}`", file.path), matched.score)?;
         }
     }
     Ok(())
 }
 
-fn stored_files(
-    conn: &Connection,
-    path: &Path,
-    project: &str,
-) -> Result<HashMap<String, Stored>, StoreError> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT path, hash, status, analyzed_hash, size, mtime_ns, language, is_candidate
-             FROM files WHERE project = ?1",
-        )
-        .db(path)?;
-    let rows: Vec<(String, String, Stored)> = stmt
-        .query_map([project], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(2)?,
-                Stored {
-                    hash: r.get(1)?,
-                    status: FileStatus::Pending,
-                    analyzed_hash: r.get(3)?,
-                    size: r.get(4)?,
-                    mtime_ns: r.get(5)?,
-                    language: r.get(6)?,
-                    is_candidate: r.get::<_, i64>(7)? != 0,
-                },
-            ))
-        })
-        .and_then(|rows| rows.collect())
-        .db(path)?;
-    rows.into_iter()
-        .map(|(file, status, stored)| {
-            let status = convert::file_status(path, &status)?;
-            Ok((file, Stored { status, ..stored }))
-        })
-        .collect()
+fn stored_files(db: &Db, project: &str) -> Result<HashMap<String, Stored>, StoreError> {
+    db.query(
+        "SELECT path, hash, status, analyzed_hash, size, mtime_ns, language, is_candidate
+         FROM files WHERE project = ?1",
+        params![project],
+    )?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.get(0)?,
+            Stored {
+                hash: r.get(1)?,
+                status: convert::file_status(db.name(), &r.get::<String>(2)?)?,
+                analyzed_hash: r.get(3)?,
+                size: r.get(4)?,
+                mtime_ns: r.get(5)?,
+                language: r.get(6)?,
+                is_candidate: r.get(7)?,
+            },
+        ))
+    })
+    .collect()
 }
 
 fn insert_file(
-    tx: &Transaction<'_>,
-    path: &Path,
+    db: &Db,
     project: &str,
     run_id: i64,
     now: &str,
     file: &ScannedFile,
 ) -> Result<(), StoreError> {
     let score = file.matched.as_ref().map_or(0.0, |m| m.score);
-    tx.prepare_cached(
+    db.execute(
         "INSERT INTO files (project, path, language, size, mtime_ns, hash, score, is_candidate,
                             status, last_run, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 'pending', ?8, ?9)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
+        params![
             project,
             file.path,
             file.language,
@@ -342,17 +326,14 @@ fn insert_file(
             score,
             run_id,
             now
-        ])
-    })
-    .db(path)?;
+        ],
+    )?;
     let hits = file.matched.as_ref().map_or(&[][..], |m| &m.hits[..]);
-    replace_hits(tx, path, project, &file.path, hits)
+    replace_hits(db, project, &file.path, hits)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn update_file(
-    tx: &Transaction<'_>,
-    path: &Path,
+    db: &Db,
     project: &str,
     run_id: i64,
     now: &str,
@@ -360,7 +341,7 @@ fn update_file(
     status: FileStatus,
     reset: bool,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
+    db.execute(
         "UPDATE files SET language = ?3, size = ?4, mtime_ns = ?5, hash = ?6,
              score = COALESCE(?7, score), status = ?8,
              lease_holder = CASE WHEN ?9 = 1 THEN NULL ELSE lease_holder END,
@@ -368,9 +349,7 @@ fn update_file(
              fail_reason = CASE WHEN ?9 = 1 THEN NULL ELSE fail_reason END,
              last_run = ?10, updated_at = ?11
          WHERE project = ?1 AND path = ?2",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
+        params![
             project,
             file.path,
             file.language,
@@ -379,73 +358,66 @@ fn update_file(
             file.hash,
             file.matched.as_ref().map(|m| m.score),
             status.as_str(),
-            i64::from(reset),
+            reset,
             run_id,
             now
-        ])
-    })
-    .db(path)?;
+        ],
+    )?;
     Ok(())
 }
 
 pub(super) fn replace_hits(
-    tx: &Transaction<'_>,
-    path: &Path,
+    db: &Db,
     project: &str,
     file: &str,
     hits: &[Hit],
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM hits WHERE project = ?1 AND path = ?2")
-        .and_then(|mut s| s.execute(params![project, file]))
-        .db(path)?;
-    let mut insert = tx
-        .prepare_cached("INSERT INTO hits (project, path, seq, rule_id, line, snippet) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .db(path)?;
+    db.execute(
+        "DELETE FROM hits WHERE project = ?1 AND path = ?2",
+        params![project, file],
+    )?;
     for (seq, hit) in hits.iter().enumerate() {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        insert
-            .execute(params![
+        db.execute(
+            "INSERT INTO hits (project, path, seq, rule_id, line, snippet) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
                 project,
                 file,
                 seq,
                 hit.rule_id,
                 i64::from(hit.line),
                 crate::redact::redact_secrets(&hit.snippet)
-            ])
-            .db(path)?;
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Flags the best-scored files as candidates and returns how many there are.
 fn recompute_candidates(
-    tx: &Transaction<'_>,
-    path: &Path,
+    db: &Db,
     project: &str,
     min_score: f64,
     limit: Option<usize>,
     was_candidate: &HashSet<&str>,
 ) -> Result<u64, StoreError> {
-    let mut stmt = tx
-        .prepare(
+    let chosen = db
+        .query(
             "SELECT path FROM files WHERE project = ?1 AND status <> 'gone' AND score >= ?2
              ORDER BY score DESC, path LIMIT ?3",
-        )
-        .db(path)?;
-    let chosen: Vec<String> = stmt
-        .query_map(params![project, min_score, sql_limit(limit)], |r| r.get(0))
-        .and_then(|rows| rows.collect())
-        .db(path)?;
+            params![project, min_score, sql_limit(limit)],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<Vec<String>, _>>()?;
     // Write only what changed: on a re-scan the candidate set is mostly the same.
     let now_candidate: HashSet<&str> = chosen.iter().map(String::as_str).collect();
-    let mut flag = tx
-        .prepare("UPDATE files SET is_candidate = ?3 WHERE project = ?1 AND path = ?2")
-        .db(path)?;
+    let flag = "UPDATE files SET is_candidate = ?3 WHERE project = ?1 AND path = ?2";
     for file in was_candidate.difference(&now_candidate) {
-        flag.execute(params![project, file, 0]).db(path)?;
+        db.execute(flag, params![project, file, 0_i64])?;
     }
     for file in now_candidate.difference(was_candidate) {
-        flag.execute(params![project, file, 1]).db(path)?;
+        db.execute(flag, params![project, file, 1_i64])?;
     }
     Ok(chosen.len() as u64)
 }

@@ -1,0 +1,306 @@
+//! The work queue of later stages: claiming candidate files under a lease.
+//!
+//! A holder keeps a file only while `status = 'processing'` and `lease_holder` names
+//! it; once the lease expires another holder may take the file over. Two holders never
+//! claim the same file: in SQLite each claim is a transaction holding the database's
+//! write lock; in PostgreSQL a claim locks the rows it picks (`FOR UPDATE SKIP LOCKED`,
+//! so concurrent claimers take different files without waiting for each other) and every
+//! `UPDATE` re-checks that the file is still claimable.
+
+use super::files::sql_limit;
+use super::findings::insert_findings_tx;
+use super::{after, now, require_holder, require_project, Store};
+use crate::db::params;
+use crate::error::StoreError;
+use crate::location::StoreName;
+use crate::model::{CandidateFile, FileLease, NewFinding};
+use std::time::Duration;
+
+/// A file is claimable when it is a pending or failed candidate, or its lease ran out
+/// (`?2` is the current time).
+const CLAIMABLE: &str = "project = ?1 AND is_candidate = 1
+    AND (status IN ('pending', 'failed')
+         OR (status = 'processing' AND (lease_until IS NULL OR lease_until <= ?2)))";
+
+/// Claims one file (`?1` project, `?2` now, `?3` path, `?4` holder, `?5` lease end) if
+/// it is still claimable.
+fn claim_sql() -> String {
+    format!(
+        "UPDATE files SET status = 'processing', lease_holder = ?4, lease_until = ?5, updated_at = ?2
+         WHERE path = ?3 AND {CLAIMABLE}"
+    )
+}
+
+/// The claimable files, best score first (`?3` is the limit).
+fn queue_sql(columns: &str, lock: &str) -> String {
+    format!(
+        "SELECT {columns} FROM files WHERE {CLAIMABLE} ORDER BY score DESC, path LIMIT ?3{lock}"
+    )
+}
+
+fn not_holder(store: &StoreName, project: &str, file: &str, holder: &str) -> StoreError {
+    StoreError::NotHolder {
+        store: store.clone(),
+        project: project.to_string(),
+        what: format!("the lease on `{file}`"),
+        holder: holder.to_string(),
+    }
+}
+
+impl Store {
+    /// Claims up to `n` candidate files that are pending, failed, or whose lease expired, best score first.
+    pub fn claim_files(
+        &mut self,
+        project: &str,
+        holder: &str,
+        n: usize,
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        require_holder(&self.db, holder)?;
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let now = now();
+        let until = after(lease);
+        let lock = tx.dialect().for_update_skip_locked();
+        let picked = tx.query(
+            &queue_sql("path", lock),
+            params![project, now, sql_limit(Some(n))],
+        )?;
+        let mut claimed = Vec::with_capacity(picked.len());
+        let claim = claim_sql();
+        for row in &picked {
+            let file: String = row.get(0)?;
+            if tx.execute(&claim, params![project, now, file, holder, until])? == 1 {
+                claimed.push(file);
+            }
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// Claims one candidate file if it is pending, failed, or its lease expired; false if it is not claimable.
+    ///
+    /// Of several holders racing for the same file, exactly one wins.
+    pub fn claim_file(
+        &mut self,
+        project: &str,
+        path: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(!self
+            .claim_paths(project, &[path], holder, lease)?
+            .is_empty())
+    }
+
+    /// Claims each of `paths` that is claimable (as [`Store::claim_file`]) in one
+    /// transaction; returns the ones claimed, in the order given.
+    pub fn claim_paths(
+        &mut self,
+        project: &str,
+        paths: &[&str],
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        require_holder(&self.db, holder)?;
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        let now = now();
+        let until = after(lease);
+        let claim = claim_sql();
+        let mut claimed = Vec::with_capacity(paths.len());
+        for path in paths {
+            if tx.execute(&claim, params![project, now, path, holder, until])? == 1 {
+                claimed.push(path.to_string());
+            }
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// Puts every analyzed candidate back to pending (for `--reinvestigate`); returns how many.
+    ///
+    /// Findings already stored stay; files being processed or failed are left alone.
+    pub fn requeue_analyzed(&mut self, project: &str) -> Result<u64, StoreError> {
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        let changed = tx.execute(
+            "UPDATE files SET status = 'pending', fail_reason = NULL, updated_at = ?2
+             WHERE project = ?1 AND is_candidate = 1 AND status = 'analyzed'",
+            params![project, now()],
+        )?;
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// The candidate files a claim could take now (pending, failed, or lease expired), best score first.
+    pub fn pending_queue(
+        &self,
+        project: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<CandidateFile>, StoreError> {
+        let snapshot = self.db.read_tx()?;
+        require_project(&snapshot, project)?;
+        let rows = snapshot.query(
+            &queue_sql("path, language, score, status", ""),
+            params![project, now(), sql_limit(limit)],
+        )?;
+        let files = rows
+            .iter()
+            .map(|row| self.candidate_from(project, row))
+            .collect();
+        snapshot.commit()?;
+        files
+    }
+
+    /// The files currently claimed (status `processing`), with their holders, by path.
+    ///
+    /// With [`Store::release_file`] under the holder's name, a caller that knows a holder
+    /// died (e.g. its pid is gone on this host) can give its files back before the lease ends.
+    pub fn file_leases(&self, project: &str) -> Result<Vec<FileLease>, StoreError> {
+        require_project(&self.db, project)?;
+        self.db
+            .query(
+                "SELECT path, lease_holder, lease_until FROM files
+                 WHERE project = ?1 AND status = 'processing' ORDER BY path",
+                params![project],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(FileLease {
+                    path: r.get(0)?,
+                    holder: r.get::<Option<String>>(1)?.unwrap_or_default(),
+                    until: r.get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Extends `holder`'s lease on a claimed file to `lease` from now; false if it no longer holds it.
+    pub fn renew_lease(
+        &mut self,
+        project: &str,
+        path: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .renew_leases(project, &[path], holder, lease)?
+            .is_empty())
+    }
+
+    /// Extends `holder`'s leases on `paths` to `lease` from now, in one transaction;
+    /// returns the paths it no longer holds (not renewed).
+    pub fn renew_leases(
+        &mut self,
+        project: &str,
+        paths: &[&str],
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let until = after(lease);
+        let tx = self.db.write_tx()?;
+        let mut lost = Vec::new();
+        for path in paths {
+            let changed = tx.execute(
+                "UPDATE files SET lease_until = ?4
+                 WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3",
+                params![project, path, holder, until],
+            )?;
+            if changed != 1 {
+                lost.push(path.to_string());
+            }
+        }
+        tx.commit()?;
+        Ok(lost)
+    }
+
+    /// Gives a claimed file back (status pending), e.g. on a graceful stop.
+    pub fn release_file(
+        &mut self,
+        project: &str,
+        path: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.end_claim(project, path, holder, "pending", None)
+    }
+
+    /// Marks a claimed file failed with a reason; it is claimable again later.
+    pub fn fail_file(
+        &mut self,
+        project: &str,
+        path: &str,
+        holder: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.end_claim(project, path, holder, "failed", Some(reason))
+    }
+
+    fn end_claim(
+        &mut self,
+        project: &str,
+        file: &str,
+        holder: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        let changed = tx.execute(
+            "UPDATE files SET status = ?4, fail_reason = ?5, lease_holder = NULL, lease_until = NULL,
+                 updated_at = ?6
+             WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3",
+            params![
+                project,
+                file,
+                holder,
+                status,
+                reason.map(crate::redact::redact_secrets),
+                now()
+            ],
+        )?;
+        if changed == 0 {
+            return Err(not_holder(self.name(), project, file, holder));
+        }
+        tx.commit()
+    }
+
+    /// Marks a claimed file analyzed and inserts its findings in one transaction; returns the finding ids.
+    ///
+    /// Fails with `NotHolder`, changing nothing, unless `holder` holds the file's lease.
+    pub fn complete_file(
+        &mut self,
+        project: &str,
+        path: &str,
+        holder: &str,
+        findings: &[NewFinding],
+    ) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.write_tx()?;
+        require_project(&tx, project)?;
+        // Locked until commit, so the lease cannot pass to another holder meanwhile.
+        let held = tx.query_opt(
+            &format!(
+                "SELECT hash FROM files
+                 WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3{}",
+                tx.dialect().for_update()
+            ),
+            params![project, path, holder],
+        )?;
+        let Some(held) = held else {
+            return Err(not_holder(self.name(), project, path, holder));
+        };
+        let hash: String = held.get(0)?;
+        let ids = insert_findings_tx(&tx, project, findings)?;
+        tx.execute(
+            "UPDATE files SET status = 'analyzed', analyzed_hash = ?3, fail_reason = NULL,
+                 lease_holder = NULL, lease_until = NULL, updated_at = ?4
+             WHERE project = ?1 AND path = ?2",
+            params![project, path, hash, now()],
+        )?;
+        tx.commit()?;
+        Ok(ids)
+    }
+}
