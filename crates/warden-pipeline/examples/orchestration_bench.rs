@@ -142,7 +142,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         store,
         Arc::new(Instant),
         work,
-        queue,
+        warden_pipeline::Queue::Listed(queue),
         &Silent,
         CancellationToken::new(),
     ))?;

@@ -21,13 +21,16 @@ mod process;
 mod renew;
 mod revalidate;
 mod settle;
+mod snapshot;
 
-pub use process::{process, Summary};
+pub use process::{process, Queue, Summary};
 pub use revalidate::{revalidate, Judged};
+pub use snapshot::{Snapshot, SnapshotError, TreeSource};
 pub use warden_agent::Agent;
 pub use warden_llm::CancellationToken;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use warden_agent::AgentError;
 use warden_llm::LlmError;
@@ -52,6 +55,28 @@ pub struct Work {
     pub max_cost: Option<f64>,
     /// Files per investigation, clamped to [`Agent::max_batch`]; 1 (the default) for one each.
     pub batch_size: usize,
+    /// Checked for each claimed file before it is investigated.
+    pub verify: Option<Verifier>,
+}
+
+/// Checks a claimed file before it is investigated: `Err(reason)` fails it unread (a
+/// worker's copy of the tree whose bytes differ from the scan's).
+#[derive(Clone)]
+pub struct Verifier(pub Arc<VerifyFn>);
+
+/// See [`Verifier`].
+pub type VerifyFn = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+
+impl Verifier {
+    pub fn check(&self, path: &str) -> Result<(), String> {
+        (self.0)(path)
+    }
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verifier")
+    }
 }
 
 impl Work {
@@ -68,6 +93,7 @@ impl Work {
             concurrency: 1,
             max_cost: None,
             batch_size: 1,
+            verify: None,
         }
     }
 }

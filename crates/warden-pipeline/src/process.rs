@@ -14,6 +14,19 @@ use warden_agent::{Agent, AgentError, Failed, FileTask, Investigation};
 use warden_llm::CancellationToken;
 use warden_store::{CandidateFile, Severity, Store, StoreError};
 
+/// Where a run's files come from.
+#[derive(Debug)]
+pub enum Queue {
+    /// These files, best first (the store's queue when the run started, or a change
+    /// set); each is claimed when a slot frees up, and skipped if another process has it.
+    Listed(Vec<CandidateFile>),
+    /// The store's best claimable candidate, claimed one at a time as a slot frees up,
+    /// until none is left: what workers sharing one store use, so that nobody walks a
+    /// list of files the others took long ago. A file that failed in this run is not
+    /// claimed again by it.
+    Store,
+}
+
 /// What one run did.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -80,18 +93,22 @@ pub async fn process(
     store: Arc<Mutex<Store>>,
     agent: Arc<dyn Agent>,
     work: Work,
-    queue: Vec<CandidateFile>,
+    queue: Queue,
     progress: &dyn Progress,
     interrupt: CancellationToken,
 ) -> Result<Summary, StoreError> {
+    let (listed, from_store) = match queue {
+        Queue::Listed(files) => (files, false),
+        Queue::Store => (Vec::new(), true),
+    };
     let mut out = Summary {
-        queued: queue.len(),
+        queued: listed.len(),
         ..Summary::default()
     };
     let batch_max = work.batch_size.min(agent.max_batch()).max(1);
     let concurrency = work.concurrency.max(1);
     let cancel = CancellationToken::new();
-    let mut pending = queue.into_iter().peekable();
+    let mut pending = listed.into_iter().peekable();
     let mut claimed = Claimed {
         store: Arc::clone(&store),
         project: work.project.clone(),
@@ -110,7 +127,7 @@ pub async fn process(
         }
         while out.stop.is_none() && fatal.is_none() && inflight.len() < concurrency {
             if let Some(cap) = work.max_cost {
-                if pending.peek().is_some()
+                if (from_store || pending.peek().is_some())
                     && would_exceed(cap, out.spend_usd, finished, inflight.len())
                 {
                     out.stop = Some(Stop::MaxCost {
@@ -120,36 +137,64 @@ pub async fn process(
                     break;
                 }
             }
-            let batch = next_batch(&mut pending, batch_max);
-            if batch.is_empty() {
-                break;
-            }
-            let paths: Vec<&str> = batch.iter().map(|f| f.path.as_str()).collect();
-            let got =
-                match lock(&store).claim_paths(&work.project, &paths, &work.holder, work.lease) {
-                    Ok(got) => got,
+            let claimed_now = if from_store {
+                match lock(&store).claim_next(&work.project, &work.holder, work.run_id, work.lease)
+                {
+                    Ok(Some(file)) => {
+                        out.queued += 1;
+                        vec![file]
+                    }
+                    Ok(None) => break,
                     Err(e) => {
                         fatal = Some(e);
                         break;
                     }
-                };
-            let tasks: Vec<FileTask> = batch
-                .into_iter()
-                .filter_map(|file| {
-                    if !got.contains(&file.path) {
-                        out.skipped += 1;
-                        progress.file_done(out.findings.len(), out.spend_usd);
-                        return None;
+                }
+            } else {
+                let batch = next_batch(&mut pending, batch_max);
+                if batch.is_empty() {
+                    break;
+                }
+                let paths: Vec<&str> = batch.iter().map(|f| f.path.as_str()).collect();
+                let got =
+                    match lock(&store).claim_paths(&work.project, &paths, &work.holder, work.lease)
+                    {
+                        Ok(got) => got,
+                        Err(e) => {
+                            fatal = Some(e);
+                            break;
+                        }
+                    };
+                let (mine, taken): (Vec<_>, Vec<_>) =
+                    batch.into_iter().partition(|f| got.contains(&f.path));
+                for _ in taken {
+                    out.skipped += 1;
+                    progress.file_done(out.findings.len(), out.spend_usd);
+                }
+                mine
+            };
+            let mut tasks = Vec::new();
+            for file in claimed_now {
+                if let Some(Err(reason)) = work.verify.as_ref().map(|v| v.check(&file.path)) {
+                    if let Err(e) = refuse(&store, &work, &mut out, &file.path, reason) {
+                        fatal.get_or_insert(e);
                     }
-                    Some(FileTask {
-                        root: work.root.clone(),
-                        path: file.path,
-                        language: file.language,
-                        hits: file.hits,
-                        tech: work.tech.clone(),
-                    })
-                })
-                .collect();
+                    progress.file_done(out.findings.len(), out.spend_usd);
+                    continue;
+                }
+                tasks.push(FileTask {
+                    root: work.root.clone(),
+                    path: file.path,
+                    language: file.language,
+                    hits: file.hits,
+                    tech: work.tech.clone(),
+                });
+            }
+            let got: Vec<String> = tasks.iter().map(|t| t.path.clone()).collect();
+            if fatal.is_some() {
+                give_back(&store, &work, &got);
+                break;
+            }
             if tasks.is_empty() {
                 continue;
             }
@@ -200,6 +245,20 @@ pub async fn process(
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// Fails a claimed file unread, with why (its bytes are not the scanned ones).
+fn refuse(
+    store: &Mutex<Store>,
+    work: &Work,
+    out: &mut Summary,
+    path: &str,
+    reason: String,
+) -> Result<(), StoreError> {
+    lock(store).fail_file(&work.project, path, &work.holder, &reason)?;
+    out.failed += 1;
+    out.failures.push((path.to_string(), reason));
+    Ok(())
 }
 
 /// After the store failed while settling `batch`, gives back what is still claimed,

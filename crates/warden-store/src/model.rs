@@ -399,6 +399,48 @@ pub struct ProjectStatus {
     #[serde(default)]
     pub surface_analyzed: u64,
     pub last_scan_at: Option<String>,
+    /// The project's investigating runs (workers): running ones, and those that ended
+    /// within the last hour.
+    #[serde(default)]
+    pub workers: Vec<WorkerStatus>,
+}
+
+/// One investigating run (`process`, `revalidate` or a `worker`), as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub run_id: i64,
+    pub kind: RunKind,
+    pub status: RunStatus,
+    /// The name in its leases: `pid N on HOST`, or `NAME: pid N on HOST`.
+    pub holder: String,
+    pub host: Option<String>,
+    pub pid: Option<i64>,
+    pub started_at: String,
+    /// The last time it said it was alive (every few seconds while it runs).
+    pub heartbeat_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Files it analyzed (completed), and files it holds now.
+    pub files_done: u64,
+    pub files_held: u64,
+    /// Its model spend, in USD (priced calls).
+    pub spend_usd: f64,
+}
+
+/// What a scan recorded about where its tree came from, for workers elsewhere.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TreeInfo {
+    /// `git rev-parse HEAD` of the scanned root, when it is a checkout.
+    pub commit: Option<String>,
+    /// Its `origin` remote.
+    pub origin: Option<String>,
+}
+
+/// [`TreeInfo`] as stored, with how many file blobs the store holds for the project.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TreeRecord {
+    pub commit: Option<String>,
+    pub origin: Option<String>,
+    pub blobs: u64,
 }
 
 /// How many files [`ProjectStatus::top_files_by_spend`] lists.

@@ -1,15 +1,20 @@
 //! Where the store is and which project a command means.
 
+use crate::cli::GlobalArgs;
 use crate::exit::UsageError;
 use std::path::{Path, PathBuf};
-use warden_store::Store;
+use warden_store::{Store, StoreLocation};
 
 /// The directory name of the default data dir, under a scanned root.
 pub const DATA_DIR_NAME: &str = ".warden";
 
-/// The data dir for a scan of `root`: the flag/env value, else `<root>/.warden`.
-pub fn data_dir_for_scan(flag: Option<&Path>, root: &Path) -> PathBuf {
-    flag.map_or_else(|| root.join(DATA_DIR_NAME), Path::to_path_buf)
+/// The data dir of a scan of `root` (its SQLite store, its config file, never
+/// scanned): `--store DIR` or `--data-dir`, else `<root>/.warden`.
+pub fn data_dir_for_scan(global: &GlobalArgs, root: &Path) -> anyhow::Result<PathBuf> {
+    Ok(match store_location(global)? {
+        Some(StoreLocation::Sqlite(dir)) => dir,
+        _ => root.join(DATA_DIR_NAME),
+    })
 }
 
 /// The data dir for commands that read a store: the flag/env value, else the
@@ -34,6 +39,65 @@ pub fn data_dir_for_reading(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     .into())
 }
 
+/// The store a command was pointed at: `--store` (a URL or a directory), else
+/// `--data-dir`; `None` when neither was given.
+pub fn store_location(global: &GlobalArgs) -> anyhow::Result<Option<StoreLocation>> {
+    if let Some(text) = &global.store {
+        let location: StoreLocation = text
+            .parse()
+            .map_err(|e| UsageError(format!("--store: {e}")))?;
+        return Ok(Some(location));
+    }
+    Ok(global.data_dir.clone().map(StoreLocation::Sqlite))
+}
+
+/// The store of a command that reads one: `--store`, else `--data-dir`, else the
+/// nearest `.warden/warden.db` (a SQLite store is never created here).
+pub fn open_for_reading(global: &GlobalArgs) -> anyhow::Result<Store> {
+    match store_location(global)? {
+        Some(StoreLocation::Sqlite(dir)) => Ok(Store::open_existing(&dir)?),
+        Some(pg) => Ok(Store::connect(&pg)?),
+        None => Ok(Store::open_existing(&data_dir_for_reading(None)?)?),
+    }
+}
+
+/// The store of a scan (created if need be): the PostgreSQL store of `--store`, else
+/// the SQLite store in `data_dir` (see [`data_dir_for_scan`]).
+pub fn open_for_scan(global: &GlobalArgs, data_dir: &Path) -> anyhow::Result<Store> {
+    match store_location(global)? {
+        Some(pg @ StoreLocation::Postgres(_)) => Ok(Store::connect(&pg)?),
+        _ => Ok(Store::open(data_dir)?),
+    }
+}
+
+/// Where `.warden/config.toml` is read from: the SQLite data dir when the store is
+/// one, else the nearest `.warden` directory above the current one (a shared
+/// PostgreSQL store has no directory of its own).
+pub fn config_dir(global: &GlobalArgs) -> PathBuf {
+    if let Ok(Some(StoreLocation::Sqlite(dir))) = store_location(global) {
+        return dir;
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    cwd.ancestors()
+        .map(|d| d.join(DATA_DIR_NAME))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| cwd.join(DATA_DIR_NAME))
+}
+
+/// This user's cache directory for Warden: `$XDG_CACHE_HOME/warden`, else `~/.cache/warden`.
+pub fn cache_dir() -> anyhow::Result<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
+        .ok_or_else(|| UsageError("no HOME or XDG_CACHE_HOME: pass --cache-dir".into()))?;
+    Ok(base.join("warden"))
+}
+
 /// The default project id for a root: its directory name.
 pub fn default_project_id(root: &Path) -> String {
     root.file_name()
@@ -52,7 +116,7 @@ pub fn project_for_reading(store: &Store, flag: Option<&str>) -> anyhow::Result<
         let known: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
         return Err(UsageError(format!(
             "--project-id {id}: no such project in {} (known: {})",
-            store.path().display(),
+            store.location(),
             if known.is_empty() {
                 "none".to_string()
             } else {
@@ -65,12 +129,12 @@ pub fn project_for_reading(store: &Store, flag: Option<&str>) -> anyhow::Result<
         [only] => Ok(only.id.clone()),
         [] => Err(UsageError(format!(
             "{} holds no project yet: run `warden scan <path>` first",
-            store.path().display()
+            store.location()
         ))
         .into()),
         many => Err(UsageError(format!(
             "{} holds several projects ({}): pass --project-id",
-            store.path().display(),
+            store.location(),
             many.iter()
                 .map(|p| p.id.as_str())
                 .collect::<Vec<_>>()
@@ -85,9 +149,10 @@ pub fn project_for_reading(store: &Store, flag: Option<&str>) -> anyhow::Result<
 pub fn holder_is_dead(holder: &str) -> bool {
     let me = warden_store::default_holder();
     let this_host = me.split_once(" on ").map(|(_, h)| h);
+    // A named worker's holder is `NAME: pid N on HOST`.
     let Some((pid, host)) = holder
-        .strip_prefix("pid ")
-        .and_then(|r| r.split_once(" on "))
+        .rsplit_once("pid ")
+        .and_then(|(_, r)| r.split_once(" on "))
     else {
         return false;
     };

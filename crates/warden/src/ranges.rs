@@ -21,6 +21,10 @@ pub const LEASE_SECS: RangeInclusive<u64> = 1..=604_800;
 pub const MAX_FILE_SIZE: RangeInclusive<u64> = 1..=1 << 30;
 /// `scan --min-score`.
 pub const MIN_SCORE: RangeInclusive<f64> = 0.0..=1_000_000.0;
+/// `worker --poll`, in seconds.
+pub const POLL_SECS: RangeInclusive<u64> = 1..=3600;
+/// `scan --upload-max`, in bytes: the most a tree may weigh to travel as blobs in the store.
+pub const UPLOAD_MAX: RangeInclusive<u64> = 1..=16 << 30;
 /// `process --max-cost`, in USD; zero would stop before the first file.
 pub const MAX_COST: RangeInclusive<f64> = 0.000_001..=1_000_000.0;
 
@@ -33,6 +37,7 @@ pub const FLAGS: &[(&str, &str, &str, &str)] = &[
     ("scan", "--top", "0 to 10000", "10"),
     ("scan", "--max-file-size", "1 byte to 1G", "1M"),
     ("scan", "--min-score", "0 to 1000000", "3"),
+    ("scan", "--upload-max", "1 byte to 16G", "256M"),
     ("process", "--limit", "1 to 10000000", "none"),
     ("process", "--concurrency", "1 to 64", "4"),
     (
@@ -44,6 +49,14 @@ pub const FLAGS: &[(&str, &str, &str, &str)] = &[
     ("process", "--batch-size", "1 to 8", "1"),
     ("revalidate", "--limit", "1 to 10000000", "none"),
     ("revalidate", "--concurrency", "1 to 64", "4"),
+    ("worker", "--concurrency", "1 to 64", "4"),
+    (
+        "worker",
+        "--max-cost",
+        "more than 0, at most 1000000",
+        "none",
+    ),
+    ("worker", "--poll", "1 to 3600", "10"),
     ("sandbox create", "--timeout", "1s to 30d", "1h"),
     ("sandbox create", "--port", "1-65535", "none"),
     ("sandbox create", "--cpus", "0.01 to 1024", "no limit"),
@@ -113,6 +126,10 @@ pub fn lease_secs(s: &str) -> Result<u64, String> {
     integer(s, &LEASE_SECS)
 }
 
+pub fn poll_secs(s: &str) -> Result<u64, String> {
+    integer(s, &POLL_SECS)
+}
+
 pub fn min_score(s: &str) -> Result<f64, String> {
     number(s, &MIN_SCORE)
 }
@@ -122,6 +139,15 @@ pub fn max_cost(s: &str) -> Result<f64, String> {
 }
 
 /// `1048576`, `512K`, `1M`, `2G` (binary units), within [`MAX_FILE_SIZE`].
+pub fn upload_max(s: &str) -> Result<u64, String> {
+    let n = parse_size(s)?;
+    if UPLOAD_MAX.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("`{s}` is out of range (allowed: 1 byte to 16G)"))
+    }
+}
+
 pub fn max_file_size(s: &str) -> Result<u64, String> {
     let n = parse_size(s)?;
     if MAX_FILE_SIZE.contains(&n) {

@@ -10,7 +10,7 @@ use warden_agent::{
     Revalidation, VerdictAnswer,
 };
 use warden_llm::{CancellationToken, CreditSource, LlmError};
-use warden_pipeline::{Progress, Work};
+use warden_pipeline::{Progress, Queue, Work};
 use warden_store::*;
 
 pub const P: &str = "proj";
@@ -70,7 +70,11 @@ impl Env {
         Work::new(P, self.dir.path().to_path_buf(), HOLDER, self.run)
     }
 
-    pub fn queue(&self) -> Vec<CandidateFile> {
+    pub fn queue(&self) -> Queue {
+        Queue::Listed(self.listed())
+    }
+
+    pub fn listed(&self) -> Vec<CandidateFile> {
         self.store().pending_queue(P, None).expect("queue")
     }
 

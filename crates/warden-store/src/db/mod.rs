@@ -29,7 +29,8 @@
 //! (`db.dialect().for_update()`), never a second copy of a query. Portability rules:
 //! `IS DISTINCT FROM`, not SQLite's `IS NOT`, for a null-safe comparison; `SUM` of
 //! integers as `CAST(SUM(x) AS BIGINT)` (PostgreSQL gives NUMERIC); booleans as
-//! `BIGINT` 0/1 columns; auto-increment ids as `{AUTO_ID}` in migrations.
+//! `BIGINT` 0/1 columns; auto-increment ids as `{AUTO_ID}` and bytes as `{BLOB}` in
+//! migrations.
 
 mod postgres;
 mod sqlite;
@@ -59,9 +60,18 @@ impl Dialect {
         }
     }
 
-    /// DDL with its dialect tokens (`{AUTO_ID}`) filled in.
+    /// The column type of raw bytes (`{BLOB}` in DDL).
+    pub(crate) fn blob(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BLOB",
+            Dialect::Postgres => "BYTEA",
+        }
+    }
+
+    /// DDL with its dialect tokens (`{AUTO_ID}`, `{BLOB}`) filled in.
     pub(crate) fn ddl(self, sql: &str) -> String {
         sql.replace("{AUTO_ID}", self.auto_id())
+            .replace("{BLOB}", self.blob())
     }
 
     /// Appended to a `SELECT` inside a write transaction to lock the rows it reads until

@@ -111,6 +111,28 @@ pub(crate) fn disposition(store: &StoreName, s: &str) -> Result<Disposition, Sto
     )
 }
 
+pub(crate) fn run_kind(store: &StoreName, s: &str) -> Result<RunKind, StoreError> {
+    use RunKind::*;
+    parse(
+        store,
+        "run kind",
+        &[Scan, Process, Revalidate, Triage],
+        RunKind::as_str,
+        s,
+    )
+}
+
+pub(crate) fn run_status(store: &StoreName, s: &str) -> Result<RunStatus, StoreError> {
+    use RunStatus::*;
+    parse(
+        store,
+        "run status",
+        &[Running, Done, Stopped, Failed],
+        RunStatus::as_str,
+        s,
+    )
+}
+
 pub(crate) fn session_outcome(store: &StoreName, s: &str) -> Result<SessionOutcome, StoreError> {
     use SessionOutcome::*;
     parse(

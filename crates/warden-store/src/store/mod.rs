@@ -15,6 +15,8 @@ mod schema;
 mod sessions;
 mod spend;
 mod surface;
+mod tree;
+mod workers;
 
 pub use surface::SurfaceDelta;
 
@@ -87,6 +89,14 @@ fn format_ts(t: OffsetDateTime) -> String {
 /// The current time as stored.
 pub(crate) fn now() -> String {
     format_ts(OffsetDateTime::now_utc())
+}
+
+/// The time `d` ago, as stored (saturating at the earliest time).
+pub(crate) fn before(d: Duration) -> String {
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| OffsetDateTime::now_utc().checked_sub(d))
+        .map_or_else(|| "0000-01-01T00:00:00.000000Z".to_string(), format_ts)
 }
 
 /// The time `d` from now, as stored (saturating at the far future).

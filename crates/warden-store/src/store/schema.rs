@@ -19,10 +19,27 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial schema", V1),
     (2, "agent sessions", V2),
     (3, "attack surface", V3),
+    (4, "workers and tree snapshots", V4),
 ];
 
 /// The newest schema version this build knows.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Workers sharing a store: a heartbeat per run, the tree's commit and origin, and
+/// the scanned files' bytes by content hash (for workers on other machines).
+const V4: &str = r#"
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+ALTER TABLE projects ADD COLUMN tree_commit TEXT;
+ALTER TABLE projects ADD COLUMN tree_origin TEXT;
+CREATE TABLE blobs (
+    project TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    hash    TEXT NOT NULL,
+    content {BLOB} NOT NULL,
+    PRIMARY KEY (project, hash)
+);
+CREATE INDEX files_last_run ON files (project, last_run);
+CREATE INDEX runs_status ON runs (project, status);
+"#;
 
 const V1: &str = r#"
 CREATE TABLE projects (

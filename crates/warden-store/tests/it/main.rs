@@ -37,3 +37,4 @@ mod scan;
 mod sessions;
 mod spend;
 mod surface;
+mod workers;

@@ -23,9 +23,21 @@ pub struct GlobalArgs {
     /// Where the store lives (default: `.warden` under the scanned root).
     #[arg(long, global = true, env = "WARDEN_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: a `postgres://` URL (one store shared by many machines), or a data
+    /// directory for SQLite (the same as --data-dir).
+    #[arg(
+        long,
+        global = true,
+        env = "WARDEN_STORE",
+        value_name = "URL|DIR",
+        hide_env_values = true,
+        conflicts_with = "data_dir"
+    )]
+    pub store: Option<String>,
     /// The project to work on (default for `scan`: the root's directory name).
     #[arg(
         long,
+        alias = "project",
         global = true,
         env = "WARDEN_PROJECT_ID",
         value_name = "ID",
@@ -62,6 +74,9 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// The coding-agent CLIs (Claude Code, Codex, OpenCode) that investigate inside sandboxes.
     Agents(AgentsArgs),
+    /// Investigate a shared store's candidates until none is left: one of many workers,
+    /// on any number of machines, claiming files under leases.
+    Worker(WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +177,19 @@ pub struct ScanArgs {
     /// .warden/config.toml).
     #[arg(long)]
     pub include_tests: bool,
+    /// Also store every scanned file's bytes, by content hash, so that workers on other
+    /// machines can rebuild this tree from the store (`worker --blobs`).
+    #[arg(long)]
+    pub upload_tree: bool,
+    /// With --upload-tree: refuse a tree heavier than this (bytes, or K/M/G; 1 byte to 16G).
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "256M",
+        value_parser = ranges::upload_max,
+        requires = "upload_tree"
+    )]
+    pub upload_max: u64,
     /// Show secret values in matched lines (re-read from the files; the store and
     /// every other output keep only a prefix and a fingerprint). For local use only.
     #[arg(long)]
@@ -324,6 +352,61 @@ pub struct TriageArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub choice: AgentChoice,
+    /// How many files are investigated at once (1 to 64).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        value_parser = ranges::concurrency,
+        allow_negative_numbers = true
+    )]
+    pub concurrency: usize,
+    /// Name this worker in `warden status` and in its leases (default: `pid N on HOST`).
+    #[arg(long, value_name = "NAME", value_parser = parse_worker_name)]
+    pub name: Option<String>,
+    /// The scanned tree is here already (the scanned root, a shared mount, or a checkout
+    /// of the scanned commit); every file is checked against the scan's hashes.
+    #[arg(long, value_name = "DIR", group = "tree")]
+    pub root: Option<PathBuf>,
+    /// Clone this repository and check out the commit the scan recorded.
+    #[arg(long, value_name = "URL", group = "tree")]
+    pub git: Option<String>,
+    /// Rebuild the tree from the blobs `scan --upload-tree` stored.
+    #[arg(long, group = "tree")]
+    pub blobs: bool,
+    /// Where cloned and rebuilt trees are kept (default: ~/.cache/warden/trees).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Keep polling for new candidates when the queue is empty, instead of exiting.
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: seconds between polls of an empty queue (1 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = ranges::poll_secs)]
+    pub poll: u64,
+    /// Stop (exit 5) before this worker's spend would reach USD.
+    #[arg(long, value_name = "USD", value_parser = ranges::max_cost, allow_negative_numbers = true)]
+    pub max_cost: Option<f64>,
+    /// Lease on each claimed file, in seconds (renewed every third of it).
+    #[arg(long, value_name = "SECS", hide = true, value_parser = ranges::lease_secs)]
+    pub lease_secs: Option<u64>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_worker_name(s: &str) -> Result<String, String> {
+    let ok = !s.trim().is_empty() && s.len() <= 200 && s.chars().all(|c| !c.is_control());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("must be 1 to 200 printable characters".to_string())
+    }
 }
 
 #[derive(Debug, Args)]

@@ -14,8 +14,10 @@ mod sandbox;
 mod scan;
 mod scan_summary;
 mod scan_surface;
+mod scan_tree;
 mod status;
 mod triage;
+mod worker;
 
 use crate::cli::{Cli, Command};
 use std::path::Path;
@@ -33,6 +35,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Credentials(args) => credentials::run(args),
         Command::Sandbox(args) => sandbox::run(&cli.global, args),
         Command::Agents(args) => agents::run(&cli.global, args),
+        Command::Worker(args) => worker::run(&cli.global, args),
     }
 }
 

@@ -31,10 +31,10 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
+    let data_dir = locate::config_dir(global);
     let (kind, model) =
         super::agent_setup::choose(args.choice.agent, args.choice.model.as_deref(), &data_dir)?;
-    let mut store = Store::open_existing(&data_dir)?;
+    let mut store = locate::open_for_reading(global)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
         .project(&project_id)?
@@ -110,6 +110,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
         max_cost: args.max_cost,
         // The pipeline clamps it to what the agent takes (the native agent: 1).
         batch_size: args.batch_size,
+        verify: None,
     };
     let store = Arc::new(Mutex::new(store));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -123,7 +124,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             Arc::clone(&store),
             Arc::clone(&prepared.agent),
             work,
-            queue,
+            warden_pipeline::Queue::Listed(queue),
             &bar,
             interrupt,
         );
@@ -216,7 +217,7 @@ fn stage(
         .collect())
 }
 
-fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
+pub(crate) fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
     let by_severity: serde_json::Map<String, serde_json::Value> = Severity::ALL
         .iter()
         .map(|s| (s.as_str().to_string(), o.findings_of(*s).into()))
@@ -241,7 +242,7 @@ fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {
     })
 }
 
-fn summary_text(o: &Summary, run_id: i64) -> String {
+pub(crate) fn summary_text(o: &Summary, run_id: i64) -> String {
     let mut out = String::new();
     let by_sev: Vec<String> = Severity::ALL
         .iter()

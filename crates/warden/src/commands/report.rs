@@ -3,11 +3,10 @@
 use crate::cli::{GlobalArgs, ReportArgs, ReportFormat};
 use crate::{exit, locate};
 use warden_report::{FindingSummary, ReportContext};
-use warden_store::{Disposition, FindingFilter, Store, Verdict};
+use warden_store::{Disposition, FindingFilter, Verdict};
 
 pub fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<u8> {
-    let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
-    let store = Store::open_existing(&data_dir)?;
+    let store = locate::open_for_reading(global)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
         .project(&project_id)?

@@ -40,10 +40,10 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     if args.concurrency == 0 {
         return Err(UsageError("--concurrency must be at least 1".into()).into());
     }
-    let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
+    let data_dir = locate::config_dir(global);
     let (kind, model) =
         super::agent_setup::choose(args.choice.agent, args.choice.model.as_deref(), &data_dir)?;
-    let mut store = Store::open_existing(&data_dir)?;
+    let mut store = locate::open_for_reading(global)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
         .project(&project_id)?

@@ -25,7 +25,7 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     let root = canonical_root(&args.path)?;
     // Before the store is created: a root that cannot be walked is refused untouched.
     warden_scan::check_root(&root)?;
-    let data_dir = locate::data_dir_for_scan(global.data_dir.as_deref(), &root);
+    let data_dir = locate::data_dir_for_scan(global, &root)?;
     let project = global
         .project_id
         .clone()
@@ -45,8 +45,8 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     }
     let mut scanner = builder.build()?;
 
-    let mut store = Store::open(&data_dir)?;
-    tracing::info!(store = %store.path().display(), "store open");
+    let mut store = locate::open_for_scan(global, &data_dir)?;
+    tracing::info!(store = %store.location(), "store open");
     // Only now does the data dir surely exist, so it can be resolved like the walked paths.
     scanner.exclude_dir(absolute(&data_dir));
     // Our own output (`-o warden.json` inside the root) is not part of the tree: it quotes
@@ -85,6 +85,15 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
         tracing::warn!("releasing the scan lock: {err}");
     }
     let (outcome, delta) = result?;
+    let uploaded = super::scan_tree::record(
+        &mut store,
+        &project,
+        &root,
+        args.upload_tree.then_some(args.upload_max),
+    )?;
+    if uploaded > 0 {
+        tracing::info!(uploaded, "stored the tree's new blobs");
+    }
     if format == ScanFormat::Text && global.quiet && args.output.is_none() {
         return Ok(0);
     }

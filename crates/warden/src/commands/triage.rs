@@ -13,11 +13,10 @@ use crate::exit::UsageError;
 use crate::locate;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use warden_store::{Confidence, Disposition, Finding, FindingFilter, Severity, Store, Verdict};
+use warden_store::{Confidence, Disposition, Finding, FindingFilter, Severity, Verdict};
 
 pub fn run(global: &GlobalArgs, args: &TriageArgs) -> anyhow::Result<u8> {
-    let data_dir = locate::data_dir_for_reading(global.data_dir.as_deref())?;
-    let mut store = Store::open_existing(&data_dir)?;
+    let mut store = locate::open_for_reading(global)?;
     let project = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let all = store.findings(
         &project,
