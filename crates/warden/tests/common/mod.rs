@@ -87,6 +87,7 @@ impl Tree {
 pub fn warden() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
     cmd.env_remove("WARDEN_DATA_DIR")
+        .env_remove("WARDEN_STORE")
         .env_remove("WARDEN_PROJECT_ID")
         .env_remove("WARDEN_LOG")
         .stdin(Stdio::null());
