@@ -1,24 +1,21 @@
 //! Settling one finished investigation: its model calls and session, then each file
-//! of its batch analyzed (with its findings), failed, or given back.
+//! of its batch analyzed (with its findings), failed, or given back — all in one store
+//! transaction ([`Store::settle`]), so a process killed at any point leaves each file
+//! either settled with its spend or still claimed (and taken over when its lease ends).
 
 use crate::process::Summary;
 use crate::{failure_reason, Stop, Work};
 use std::sync::{Mutex, MutexGuard};
 use warden_agent::{AgentError, AgentSession, Failed, Investigation, Outcome};
 use warden_llm::LlmError;
-use warden_store::{LlmCall, NewFinding, SessionOutcome, SessionRecord, Store, StoreError};
+use warden_store::{
+    FileEnd, LlmCall, NewFinding, SessionOutcome, SessionRecord, Settlement, Store, StoreError,
+};
 
 /// The store, also after a panic elsewhere poisoned its mutex (every write is one
 /// transaction, so a panic cannot leave it half-written).
 pub(crate) fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// How one file of a batch ends.
-enum End {
-    Complete(Vec<NewFinding>),
-    Fail(String),
-    Release,
 }
 
 /// Records one finished investigation of `batch` (claimed by `work.holder`).
@@ -31,18 +28,17 @@ pub(crate) fn settle(
     result: Result<Investigation, Failed>,
     cancelled: bool,
 ) -> Result<(), StoreError> {
-    let mut store = lock(store);
-    let p = work.project.as_str();
     let first = batch.first().map_or("", String::as_str);
-    let ends: Vec<End> = match result {
+    let mut settlement = Settlement::default();
+    let ends: Vec<FileEnd> = match result {
         Ok(inv) => {
-            record_calls(&mut store, work, out, first, &inv.calls)?;
+            settlement.calls = calls_of(work, first, &inv.calls);
             let session_end = match &inv.outcome {
                 Outcome::Complete => SessionOutcome::Complete,
                 Outcome::Incomplete { .. } if cancelled => SessionOutcome::Cancelled,
                 Outcome::Incomplete { .. } => SessionOutcome::Incomplete,
             };
-            record_session(&mut store, work, batch, inv.session, session_end)?;
+            settlement.sessions = sessions_of(work, batch, inv.session, session_end);
             out.rejected += inv.rejected.len();
             let findings: Vec<NewFinding> = inv
                 .findings
@@ -55,22 +51,19 @@ pub(crate) fn settle(
             match inv.outcome {
                 Outcome::Complete => by_file(batch, findings)
                     .into_iter()
-                    .map(End::Complete)
+                    .map(FileEnd::Complete)
                     .collect(),
                 Outcome::Incomplete { reason } => {
                     // Findings validated before the limit or stop are kept (ids are stable,
                     // so a later complete investigation does not duplicate them); the files
                     // themselves are not done.
-                    if !findings.is_empty() {
-                        store.insert_findings(p, &findings)?;
-                        out.findings.extend(findings.iter().map(|f| f.severity));
-                    }
+                    settlement.partial_findings = findings;
                     let reason = reason.replace('\n', " ");
                     batch
                         .iter()
                         .map(|_| match cancelled {
-                            true => End::Release,
-                            false => End::Fail(reason.clone()),
+                            true => FileEnd::Release,
+                            false => FileEnd::Fail(reason.clone()),
                         })
                         .collect()
                 }
@@ -81,13 +74,13 @@ pub(crate) fn settle(
             calls,
             session,
         }) => {
-            record_calls(&mut store, work, out, first, &calls)?;
+            settlement.calls = calls_of(work, first, &calls);
             let session_end = match &error {
                 AgentError::Llm(LlmError::Cancelled) => SessionOutcome::Cancelled,
                 _ if cancelled => SessionOutcome::Cancelled,
                 _ => SessionOutcome::Failed,
             };
-            record_session(&mut store, work, batch, session, session_end)?;
+            settlement.sessions = sessions_of(work, batch, session, session_end);
             let end = match error {
                 AgentError::Llm(e) if e.stops_run() => {
                     out.stop.get_or_insert(Stop::Llm(e));
@@ -99,14 +92,41 @@ pub(crate) fn settle(
             batch
                 .iter()
                 .map(|_| match &end {
-                    None => End::Release,
-                    Some(reason) => End::Fail(reason.clone()),
+                    None => FileEnd::Release,
+                    Some(reason) => FileEnd::Fail(reason.clone()),
                 })
                 .collect()
         }
     };
-    for (path, end) in batch.iter().zip(ends) {
-        end_file(&mut store, work, out, path, end)?;
+    settlement.files = batch.iter().cloned().zip(ends).collect();
+    let held = lock(store).settle(&work.project, &work.holder, &settlement)?;
+
+    for call in &settlement.calls {
+        match call.cost_usd {
+            Some(usd) => out.spend_usd += usd,
+            None => out.unpriced_calls += 1,
+        }
+    }
+    out.findings
+        .extend(settlement.partial_findings.iter().map(|f| f.severity));
+    for ((path, end), held) in settlement.files.into_iter().zip(held) {
+        if !held {
+            // Our lease ran out and another process took the file over: its result stands.
+            tracing::warn!("lost the lease on {path} to another process; its result stands");
+            out.skipped += 1;
+            continue;
+        }
+        match end {
+            FileEnd::Complete(findings) => {
+                out.investigated += 1;
+                out.findings.extend(findings.iter().map(|f| f.severity));
+            }
+            FileEnd::Release => out.released += 1,
+            FileEnd::Fail(reason) => {
+                out.failed += 1;
+                out.failures.push((path, reason));
+            }
+        }
     }
     Ok(())
 }
@@ -124,70 +144,31 @@ fn by_file(batch: &[String], findings: Vec<NewFinding>) -> Vec<Vec<NewFinding>> 
     out
 }
 
-fn end_file(
-    store: &mut Store,
-    work: &Work,
-    out: &mut Summary,
-    path: &str,
-    end: End,
-) -> Result<(), StoreError> {
-    let (p, holder) = (work.project.as_str(), work.holder.as_str());
-    let ended = match end {
-        End::Complete(findings) => store.complete_file(p, path, holder, &findings).map(|_| {
-            out.investigated += 1;
-            out.findings.extend(findings.iter().map(|f| f.severity));
-        }),
-        End::Release => store
-            .release_file(p, path, holder)
-            .map(|()| out.released += 1),
-        End::Fail(reason) => store.fail_file(p, path, holder, &reason).map(|()| {
-            out.failed += 1;
-            out.failures.push((path.to_string(), reason));
-        }),
-    };
-    match ended {
-        // Our lease ran out and another process took the file over: its result stands.
-        Err(StoreError::NotHolder { .. }) => {
-            tracing::warn!("lost the lease on {path} to another process; its result stands");
-            out.skipped += 1;
-            Ok(())
-        }
-        other => other,
-    }
+/// The model calls of one investigation, as this run records them; a call without a
+/// path is the first file's.
+fn calls_of(work: &Work, first: &str, calls: &[LlmCall]) -> Vec<LlmCall> {
+    calls
+        .iter()
+        .map(|call| {
+            let mut call = call.clone();
+            call.run_id = Some(work.run_id);
+            call.path.get_or_insert_with(|| first.to_string());
+            call
+        })
+        .collect()
 }
 
-/// Records the model calls of one investigation in this run, adding up the spend.
-/// A call without a path is the first file's.
-pub(crate) fn record_calls(
-    store: &mut Store,
-    work: &Work,
-    out: &mut Summary,
-    path: &str,
-    calls: &[LlmCall],
-) -> Result<(), StoreError> {
-    for call in calls {
-        let mut call = call.clone();
-        call.run_id = Some(work.run_id);
-        call.path.get_or_insert_with(|| path.to_string());
-        store.record_llm_call(&work.project, &call)?;
-        match call.cost_usd {
-            Some(usd) => out.spend_usd += usd,
-            None => out.unpriced_calls += 1,
-        }
-    }
-    Ok(())
-}
-
-/// Records an agent's session: one row per file of the batch, in one transaction.
-fn record_session(
-    store: &mut Store,
+/// An agent's session: one row per file of the batch.
+fn sessions_of(
     work: &Work,
     batch: &[String],
     session: Option<AgentSession>,
     outcome: SessionOutcome,
-) -> Result<(), StoreError> {
-    let Some(s) = session else { return Ok(()) };
-    let rows: Vec<SessionRecord> = batch
+) -> Vec<SessionRecord> {
+    let Some(s) = session else {
+        return Vec::new();
+    };
+    batch
         .iter()
         .map(|path| SessionRecord {
             run_id: Some(work.run_id),
@@ -200,6 +181,5 @@ fn record_session(
             output_tail: s.output_tail.clone(),
             created_at: String::new(),
         })
-        .collect();
-    store.record_sessions(&work.project, &rows)
+        .collect()
 }

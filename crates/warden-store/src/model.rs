@@ -596,3 +596,28 @@ pub struct SessionRecord {
 
 /// The most of an agent's output tail the store keeps, in bytes (the end is kept).
 pub const MAX_OUTPUT_TAIL: usize = 16 * 1024;
+
+/// How one claimed file of a finished investigation ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileEnd {
+    /// Analyzed, with these findings.
+    Complete(Vec<NewFinding>),
+    /// Failed, with why; claimable again by a later run.
+    Fail(String),
+    /// Given back unfinished (a stop): pending again.
+    Release,
+}
+
+/// Everything one finished investigation leaves in the store, recorded together by
+/// [`crate::Store::settle`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settlement {
+    /// Its model calls: the spend.
+    pub calls: Vec<LlmCall>,
+    /// Its agent session, one row per file.
+    pub sessions: Vec<SessionRecord>,
+    /// Findings validated before an investigation stopped short (its files are not done).
+    pub partial_findings: Vec<NewFinding>,
+    /// How each of its files ends.
+    pub files: Vec<(String, FileEnd)>,
+}

@@ -239,8 +239,8 @@ impl Store {
         self.end_claim(project, path, holder, "failed", Some(reason))
     }
 
-    fn end_claim(
-        &mut self,
+    pub(super) fn end_claim(
+        &self,
         project: &str,
         file: &str,
         holder: &str,
@@ -273,6 +273,17 @@ impl Store {
     /// Fails with `NotHolder`, changing nothing, unless `holder` holds the file's lease.
     pub fn complete_file(
         &mut self,
+        project: &str,
+        path: &str,
+        holder: &str,
+        findings: &[NewFinding],
+    ) -> Result<Vec<String>, StoreError> {
+        self.complete(project, path, holder, findings)
+    }
+
+    /// [`Store::complete_file`], joining the caller's transaction if one is open.
+    pub(super) fn complete(
+        &self,
         project: &str,
         path: &str,
         holder: &str,

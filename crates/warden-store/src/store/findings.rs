@@ -223,6 +223,15 @@ impl Store {
         project: &str,
         findings: &[NewFinding],
     ) -> Result<Vec<String>, StoreError> {
+        self.add_findings(project, findings)
+    }
+
+    /// [`Store::insert_findings`], joining the caller's transaction if one is open.
+    pub(super) fn add_findings(
+        &self,
+        project: &str,
+        findings: &[NewFinding],
+    ) -> Result<Vec<String>, StoreError> {
         let tx = self.db.write_tx()?;
         require_project(&tx, project)?;
         let ids = insert_findings_tx(&tx, project, findings)?;

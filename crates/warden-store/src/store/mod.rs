@@ -13,6 +13,7 @@ mod projects;
 mod review;
 mod schema;
 mod sessions;
+mod settle;
 mod spend;
 mod surface;
 mod tree;

@@ -39,6 +39,15 @@ impl Store {
         project: &str,
         sessions: &[SessionRecord],
     ) -> Result<(), StoreError> {
+        self.insert_sessions(project, sessions)
+    }
+
+    /// [`Store::record_sessions`], joining the caller's transaction if one is open.
+    pub(super) fn insert_sessions(
+        &self,
+        project: &str,
+        sessions: &[SessionRecord],
+    ) -> Result<(), StoreError> {
         if sessions.is_empty() {
             return Ok(());
         }

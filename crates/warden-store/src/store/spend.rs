@@ -9,6 +9,11 @@ use crate::model::*;
 impl Store {
     /// Records one model call with its usage; a `None` cost is kept as unknown, never as zero.
     pub fn record_llm_call(&mut self, project: &str, call: &LlmCall) -> Result<(), StoreError> {
+        self.insert_call(project, call)
+    }
+
+    /// [`Store::record_llm_call`], joining the caller's transaction if one is open.
+    pub(super) fn insert_call(&self, project: &str, call: &LlmCall) -> Result<(), StoreError> {
         let db = self.name();
         if let Some(cost) = call.cost_usd {
             finite(db, "call cost", cost)?;

@@ -202,7 +202,80 @@ fn the_tree_record_and_blobs_round_trip_and_unused_blobs_are_dropped(b: Backend)
     assert!(store.blobs(P, &[]).unwrap().is_empty());
 }
 
+fn call(run: i64, path: &str, cost: f64) -> LlmCall {
+    LlmCall {
+        run_id: Some(run),
+        path: Some(path.to_string()),
+        finding_id: None,
+        provider: "anthropic".to_string(),
+        model: "claude-test".to_string(),
+        input_tokens: 10,
+        output_tokens: 5,
+        cache_write_tokens: 0,
+        cache_read_tokens: 0,
+        cost_usd: Some(cost),
+    }
+}
+
+fn a_settlement_records_spend_findings_and_ends_together_or_not_at_all(b: Backend) {
+    let (_dir, mut store) = store(b);
+    scan(
+        &mut store,
+        vec![matched("a.py", "1", 3.0), matched("b.py", "2", 2.0)],
+    );
+    let run = store.begin_run(P, RunKind::Process, "w1").unwrap();
+    store.claim_next(P, "w1", run, HOUR).unwrap().unwrap();
+    store.claim_next(P, "w1", run, HOUR).unwrap().unwrap();
+
+    // A bad call (a cost that is not a number) fails the whole settlement: nothing lands.
+    let broken = Settlement {
+        calls: vec![call(run, "a.py", 0.5), call(run, "a.py", f64::NAN)],
+        files: vec![(
+            "a.py".to_string(),
+            FileEnd::Complete(vec![finding("a.py", "SQLi", 3, Severity::High)]),
+        )],
+        ..Settlement::default()
+    };
+    assert!(store.settle(P, "w1", &broken).is_err());
+    assert_eq!(store.spend(P).unwrap().calls, 0);
+    assert_eq!(store.status(P).unwrap().findings_total, 0);
+    assert_eq!(store.status(P).unwrap().processing, 2);
+
+    // b.py's lease went to another holder meanwhile: its end is not ours to write, but
+    // the spend and a.py's result are.
+    store.release_file(P, "b.py", "w1").unwrap();
+    let other = store.begin_run(P, RunKind::Process, "w2").unwrap();
+    assert_eq!(
+        store
+            .claim_next(P, "w2", other, HOUR)
+            .unwrap()
+            .unwrap()
+            .path,
+        "b.py"
+    );
+    let good = Settlement {
+        calls: vec![call(run, "a.py", 0.5)],
+        files: vec![
+            (
+                "a.py".to_string(),
+                FileEnd::Complete(vec![finding("a.py", "SQLi", 3, Severity::High)]),
+            ),
+            ("b.py".to_string(), FileEnd::Fail("timeout".to_string())),
+        ],
+        ..Settlement::default()
+    };
+    assert_eq!(store.settle(P, "w1", &good).unwrap(), [true, false]);
+    let status = store.status(P).unwrap();
+    assert_eq!(
+        (status.analyzed, status.failed, status.processing),
+        (1, 0, 1)
+    );
+    assert_eq!(status.findings_total, 1);
+    assert!((store.spend(P).unwrap().total_usd - 0.5).abs() < 1e-9);
+}
+
 backend_tests!(
+    a_settlement_records_spend_findings_and_ends_together_or_not_at_all,
     claim_next_takes_the_best_claimable_file_with_its_hits,
     a_file_failed_in_this_run_is_not_claimed_again_by_it_but_is_by_another,
     an_expired_lease_is_taken_over_by_the_next_claim,
