@@ -224,6 +224,63 @@ fn a_worker_without_a_copy_of_the_tree_says_what_to_pass() {
     );
 }
 
+#[test]
+fn a_worker_on_another_machine_shares_the_queue_over_the_network() {
+    let shared = Shared::scanned(4);
+    let mock = MockLlm::start_blocking(answers(4, Duration::from_millis(200)));
+    let machine = OtherMachine::new();
+    let warden_bin = env!("CARGO_BIN_EXE_warden");
+
+    // Its own loopback is not this host's: the store on 127.0.0.1 is out of reach...
+    let unreachable = shared
+        .spawn_worker_with(machine.command(warden_bin), &shared.url, mock.url(), &[])
+        .finish();
+    assert_eq!(unreachable.code, 3, "{unreachable:?}");
+    assert!(
+        unreachable.stderr.contains("cannot connect"),
+        "{}",
+        unreachable.stderr
+    );
+    // ...and reached over the veth pair it is.
+    let pg = relay(
+        machine.host_ip,
+        ([127, 0, 0, 1], warden_testkit::pg::port()).into(),
+    );
+    let model = relay(machine.host_ip, mock.addr());
+    let remote_store = shared.url.replace(
+        &format!("127.0.0.1:{}", warden_testkit::pg::port()),
+        &pg.to_string(),
+    );
+    let remote = shared.spawn_worker_with(
+        machine.command(warden_bin),
+        &remote_store,
+        &format!("http://{model}"),
+        &["--name=remote", "--concurrency=1", "--poll=1"],
+    );
+    let local = shared.spawn_worker(&mock, &["--name=local", "--concurrency=1", "--poll=1"]);
+    remote.finish().ok();
+    local.finish().ok();
+
+    let store = shared.store();
+    assert_eq!(store.status(PROJECT).unwrap().analyzed, 4);
+    let calls = calls_by_file(&store);
+    assert!(
+        calls.values().all(|n| *n == 1),
+        "nothing done twice: {calls:?}"
+    );
+    let workers = store.workers(PROJECT, Duration::from_secs(3600)).unwrap();
+    let remote = workers
+        .iter()
+        .find(|w| w.holder.starts_with("remote"))
+        .unwrap();
+    assert_eq!(remote.status, RunStatus::Done, "{workers:?}");
+    assert_eq!(
+        workers.iter().map(|w| w.files_done).sum::<u64>(),
+        4,
+        "{workers:?}"
+    );
+}
+
 fn calls_by_file(store: &warden_store::Store) -> HashMap<String, u64> {
     store
         .spend_by_file(PROJECT, None)

@@ -237,3 +237,118 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// "Another machine": a network namespace joined to this one by a veth pair, which
+/// reaches this host only at `host_ip` (the namespace has its own loopback). Removed,
+/// with its veth pair, when dropped. Needs root (`ip netns`).
+pub struct OtherMachine {
+    pub name: String,
+    pub host_ip: std::net::Ipv4Addr,
+}
+
+impl OtherMachine {
+    pub fn new() -> OtherMachine {
+        assert!(
+            is_root(),
+            "the network-namespace test needs root (CI runs as root): run it as root"
+        );
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("{}{n}", std::process::id() % 100_000);
+        let name = format!("wdn{tag}");
+        let (outer, inner) = (format!("wva{tag}"), format!("wvb{tag}"));
+        // A /30 per namespace in 10.213.0.0/16, from the pid, so parallel runs differ.
+        let subnet = ((std::process::id() % 200) as u8).wrapping_add(n.wrapping_mul(7)) % 250;
+        let host_ip = std::net::Ipv4Addr::new(10, 213, subnet, 1);
+        let guest_ip = std::net::Ipv4Addr::new(10, 213, subnet, 2);
+        let machine = OtherMachine {
+            name: name.clone(),
+            host_ip,
+        };
+        ip(&["netns", "add", &name]);
+        ip(&[
+            "link", "add", &outer, "type", "veth", "peer", "name", &inner,
+        ]);
+        ip(&["link", "set", &inner, "netns", &name]);
+        ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &outer]);
+        ip(&["link", "set", &outer, "up"]);
+        ip(&[
+            "-n",
+            &name,
+            "addr",
+            "add",
+            &format!("{guest_ip}/30"),
+            "dev",
+            &inner,
+        ]);
+        ip(&["-n", &name, "link", "set", &inner, "up"]);
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        machine
+    }
+
+    /// A command that runs `program` inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+}
+
+impl Drop for OtherMachine {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its end of the veth pair, and so the pair.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip (iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Forwards TCP connections made to `listen` (port 0: any) to `target`, on threads
+/// that live as long as the test process.
+pub fn relay(listen: std::net::Ipv4Addr, target: std::net::SocketAddr) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind((listen, 0)).expect("bind the relay");
+    let addr = listener.local_addr().expect("relay address");
+    std::thread::spawn(move || {
+        for inbound in listener.incoming().flatten() {
+            let Ok(outbound) = std::net::TcpStream::connect(target) else {
+                continue;
+            };
+            pipe(&inbound, &outbound);
+            pipe(&outbound, &inbound);
+        }
+    });
+    addr
+}
+
+fn pipe(from: &std::net::TcpStream, to: &std::net::TcpStream) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+}
