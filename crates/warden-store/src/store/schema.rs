@@ -38,6 +38,7 @@ CREATE TABLE blobs (
     PRIMARY KEY (project, hash)
 );
 CREATE INDEX files_last_run ON files (project, last_run);
+CREATE INDEX files_claim ON files (project, is_candidate, status, score DESC, path);
 CREATE INDEX runs_status ON runs (project, status);
 "#;
 

@@ -7,15 +7,25 @@ use crate::error::StoreError;
 use crate::model::{CandidateFile, WorkerStatus};
 use std::time::Duration;
 
-/// The best claimable candidate for run `?3`: pending, failed in another run, or
-/// held under a lease that ran out (`?2` is now). A file that failed in this run
-/// is not taken again by it, so a worker whose copy of a file is wrong moves on.
-const NEXT_SQL: &str = "SELECT path, language, score, status FROM files
-    WHERE project = ?1 AND is_candidate = 1
-      AND (status = 'pending'
-           OR (status = 'failed' AND (last_run IS NULL OR last_run <> ?3))
-           OR (status = 'processing' AND (lease_until IS NULL OR lease_until <= ?2)))
-    ORDER BY score DESC, path LIMIT 1";
+/// Where the next claim looks, in order, each the best by score (`?2` is now, or this
+/// run's id): the pending queue, then a file whose holder's lease ran out (a dead
+/// worker's), then files that failed in another run. Files pass through `processing`
+/// by the thousand, so that index range is full of dead entries until vacuumed; it is
+/// read only when nothing is pending, not on every claim. A file that failed in this
+/// run is not taken again by it, so a worker whose copy of a file is wrong moves on.
+/// Each is one range of the `files_claim` index, read in order up to the first row no
+/// other claim has locked.
+const EXPIRED: &str = "status = 'processing' AND (lease_until IS NULL OR lease_until <= ?2)";
+const PENDING: &str = "status = 'pending'";
+const FAILED_ELSEWHERE: &str = "status = 'failed' AND (last_run IS NULL OR last_run <> ?2)";
+
+fn next_sql(which: &str, lock: &str) -> String {
+    format!(
+        "SELECT path, language, score, status FROM files
+         WHERE project = ?1 AND is_candidate = 1 AND {which}
+         ORDER BY score DESC, path LIMIT 1{lock}"
+    )
+}
 
 impl Store {
     /// Claims the best claimable candidate for `holder` in run `run_id`, with its hits;
@@ -33,9 +43,14 @@ impl Store {
         require_project(&tx, project)?;
         let now = now();
         let lock = tx.dialect().for_update_skip_locked();
-        let Some(row) =
-            tx.query_opt(&format!("{NEXT_SQL}{lock}"), params![project, now, run_id])?
-        else {
+        let mut next = tx.query_opt(&next_sql(PENDING, lock), params![project])?;
+        if next.is_none() {
+            next = tx.query_opt(&next_sql(EXPIRED, lock), params![project, now])?;
+        }
+        if next.is_none() {
+            next = tx.query_opt(&next_sql(FAILED_ELSEWHERE, lock), params![project, run_id])?;
+        }
+        let Some(row) = next else {
             tx.commit()?;
             return Ok(None);
         };
