@@ -153,7 +153,7 @@ impl PgConn {
     /// Connects, running the socket on a thread of its own (see the module doc).
     pub(crate) fn connect(url: &PgUrl) -> Result<PgConn, StoreError> {
         let store = url.redacted().clone();
-        let secret = url.password().map(str::to_string);
+        let secret = url.password();
         let connect_error = |detail: String| StoreError::Connect {
             store: store.clone(),
             detail: scrub(&detail, secret.as_deref()),

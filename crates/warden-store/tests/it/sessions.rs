@@ -172,6 +172,7 @@ fn a_store_of_schema_1_gains_the_sessions_table_on_open() {
         let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
         conn.execute_batch(
             "DROP TABLE agent_sessions; ALTER TABLE files DROP COLUMN surface;
+             DROP INDEX files_claim_queue; DROP INDEX files_leases;
              DELETE FROM schema_migrations WHERE version >= 2; PRAGMA user_version = 1;",
         )
         .unwrap();
