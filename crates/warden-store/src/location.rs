@@ -68,9 +68,18 @@ impl PgUrl {
         &self.url
     }
 
-    /// The password the URL carries, if any (to scrub it from driver messages).
-    pub(crate) fn password(&self) -> Option<&str> {
-        password_span(&self.url).map(|(start, end)| &self.url[start..end])
+    /// The password the URL carries, in its user info or a `password=` option, if any
+    /// (to scrub it from driver messages).
+    pub(crate) fn password(&self) -> Option<String> {
+        let from_config = tokio_postgres::Config::from_str(&self.url)
+            .ok()
+            .and_then(|c| {
+                c.get_password()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+            });
+        from_config.or_else(|| {
+            password_span(&self.url).map(|(start, end)| self.url[start..end].to_string())
+        })
     }
 }
 
@@ -138,7 +147,7 @@ impl FromStr for StoreLocation {
         if let Err(e) = tokio_postgres::Config::from_str(&url.url) {
             return Err(StoreError::InvalidLocation {
                 store: url.redacted.clone(),
-                detail: scrub(&e.to_string(), url.password()),
+                detail: scrub(&e.to_string(), url.password().as_deref()),
             });
         }
         Ok(StoreLocation::Postgres(url))

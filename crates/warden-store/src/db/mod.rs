@@ -22,8 +22,19 @@
 //! let tx = self.db.write_tx()?;
 //! let changed = tx.execute("UPDATE files SET score = ?3 WHERE project = ?1 AND path = ?2",
 //!                          params![project, path, 2.5])?;
+//! // Many writes: a batch, pipelined on PostgreSQL.
+//! let mut batch = Batch::new();
+//! for hit in hits {
+//!     batch.push("INSERT INTO hits (project, path, seq) VALUES (?1, ?2, ?3)",
+//!                params![project, path, hit.seq]);
+//! }
+//! tx.run(&batch)?;
 //! tx.commit()?;
 //! ```
+//!
+//! A migration is an entry appended to `MIGRATIONS` in `store/schema.rs`: DDL in the
+//! shared subset, `{AUTO_ID}` for an auto-increment id; it runs once per database, in
+//! its own transaction, on both backends.
 //!
 //! Where the dialects differ, the difference is a fragment from [`Dialect`] spliced in
 //! (`db.dialect().for_update()`), never a second copy of a query. Portability rules:
@@ -194,6 +205,22 @@ impl Db {
         self.query_one(sql, params)?.get(0)
     }
 
+    /// Runs a batch's statements in order; returns how many rows each changed. PostgreSQL
+    /// gets them pipelined (sent without waiting for each answer), so writing many rows
+    /// costs a few round trips, not one each. The first failure stops the batch.
+    pub(crate) fn run(&self, batch: &Batch) -> Result<Vec<u64>, StoreError> {
+        match &self.conn {
+            Conn::Sqlite(c) => batch
+                .stmts
+                .iter()
+                .map(|(sql, params)| {
+                    sqlite::execute(c, sql, params).map_err(|e| self.sqlite_error(e))
+                })
+                .collect(),
+            Conn::Postgres(pg) => pg.run(&batch.stmts).map_err(|e| self.pg_error(pg, e)),
+        }
+    }
+
     /// Runs statements without parameters, separated by `;` (DDL, transaction control).
     pub(crate) fn batch(&self, sql: &str) -> Result<(), StoreError> {
         match &self.conn {
@@ -233,6 +260,23 @@ impl Db {
             db: self,
             owner: true,
         })
+    }
+}
+
+/// Statements collected to run in order with [`Db::run`]: many writes at the cost of a
+/// few round trips. `batch.push("INSERT … VALUES (?1, ?2)", params![a, b])`.
+#[derive(Default)]
+pub(crate) struct Batch {
+    stmts: Vec<(&'static str, Vec<Value>)>,
+}
+
+impl Batch {
+    pub(crate) fn new() -> Batch {
+        Batch::default()
+    }
+
+    pub(crate) fn push(&mut self, sql: &'static str, params: &[Value]) {
+        self.stmts.push((sql, params.to_vec()));
     }
 }
 

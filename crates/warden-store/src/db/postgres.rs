@@ -13,7 +13,10 @@ use bytes::BytesMut;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error;
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
@@ -23,6 +26,9 @@ type BoxError = Box<dyn Error + Sync + Send>;
 
 /// How long connecting may take when the URL does not say (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Statements sent before awaiting answers in `run` (bounds the memory a batch holds).
+const PIPELINE_DEPTH: usize = 1024;
 
 /// Prepared statements kept per connection (the store has fewer distinct queries).
 const STATEMENT_CACHE: usize = 512;
@@ -153,7 +159,7 @@ impl PgConn {
     /// Connects, running the socket on a thread of its own (see the module doc).
     pub(crate) fn connect(url: &PgUrl) -> Result<PgConn, StoreError> {
         let store = url.redacted().clone();
-        let secret = url.password().map(str::to_string);
+        let secret = url.password();
         let connect_error = |detail: String| StoreError::Connect {
             store: store.clone(),
             detail: scrub(&detail, secret.as_deref()),
@@ -261,9 +267,76 @@ impl PgConn {
             .collect()
     }
 
+    /// Runs the statements in order, pipelined in chunks: each chunk's requests are all
+    /// sent before the first answer is awaited.
+    pub(super) fn run(
+        &self,
+        stmts: &[(&'static str, Vec<Value>)],
+    ) -> Result<Vec<u64>, tokio_postgres::Error> {
+        let mut changed = Vec::with_capacity(stmts.len());
+        for chunk in stmts.chunks(PIPELINE_DEPTH) {
+            let prepared = chunk
+                .iter()
+                .map(|(sql, _)| self.statement(sql))
+                .collect::<Result<Vec<_>, _>>()?;
+            let params: Vec<Vec<&(dyn ToSql + Sync)>> = chunk
+                .iter()
+                .map(|(_, params)| params.iter().map(|v| v as _).collect())
+                .collect();
+            let pending = prepared
+                .iter()
+                .zip(&params)
+                .map(|(stmt, params)| Box::pin(self.client.execute(stmt, params)))
+                .collect();
+            for result in futures_executor::block_on(InOrder::new(pending)) {
+                changed.push(result?);
+            }
+        }
+        Ok(changed)
+    }
+
     /// Runs statements without parameters (DDL, `BEGIN`, `COMMIT`).
     pub(super) fn batch(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
         futures_executor::block_on(self.client.batch_execute(sql))
+    }
+}
+
+/// Awaits futures, polling them in their order every time: a request is sent on its
+/// future's first poll, so the server receives the statements in this order (a general
+/// join may poll them in any order).
+struct InOrder<F: Future> {
+    pending: Vec<Pin<Box<F>>>,
+    done: Vec<Option<F::Output>>,
+}
+
+// Only the boxed futures are pinned; the outputs are moved freely.
+impl<F: Future> Unpin for InOrder<F> {}
+
+impl<F: Future> InOrder<F> {
+    fn new(pending: Vec<Pin<Box<F>>>) -> InOrder<F> {
+        let done = pending.iter().map(|_| None).collect();
+        InOrder { pending, done }
+    }
+}
+
+impl<F: Future> Future for InOrder<F> {
+    type Output = Vec<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
+        let this = self.get_mut();
+        let mut all_done = true;
+        for (fut, slot) in this.pending.iter_mut().zip(this.done.iter_mut()) {
+            if slot.is_none() {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(out) => *slot = Some(out),
+                    Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if !all_done {
+            return Poll::Pending;
+        }
+        Poll::Ready(this.done.iter_mut().filter_map(Option::take).collect())
     }
 }
 

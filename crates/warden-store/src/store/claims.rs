@@ -17,10 +17,9 @@ use crate::model::{CandidateFile, FileLease, NewFinding};
 use std::time::Duration;
 
 /// A file is claimable when it is a pending or failed candidate, or its lease ran out
-/// (`?2` is the current time).
+/// (`?2` is the current time; every claim sets `lease_until`).
 const CLAIMABLE: &str = "project = ?1 AND is_candidate = 1
-    AND (status IN ('pending', 'failed')
-         OR (status = 'processing' AND (lease_until IS NULL OR lease_until <= ?2)))";
+    AND (status IN ('pending', 'failed') OR (status = 'processing' AND lease_until <= ?2))";
 
 /// Claims one file (`?1` project, `?2` now, `?3` path, `?4` holder, `?5` lease end) if
 /// it is still claimable.
@@ -31,11 +30,38 @@ fn claim_sql() -> String {
     )
 }
 
-/// The claimable files, best score first (`?3` is the limit).
-fn queue_sql(columns: &str, lock: &str) -> String {
+/// Claims the best `?3` claimable files for `?4` until `?5` in one statement, returning
+/// their paths and scores. Fresh (pending, failed) and expired files are picked apart,
+/// each from its index (`files_claim_queue`, `files_leases`), and merged: one sort of
+/// every candidate per claim would not scale. Each pick locks what it takes until the
+/// statement ends, in PostgreSQL skipping rows another claimer holds (`lock`) and
+/// re-checking its condition on the latest version of each row; MATERIALIZED makes
+/// each pick run once (a subquery re-run per row could claim more than `?3`).
+fn claim_best_sql(lock: &str) -> String {
     format!(
-        "SELECT {columns} FROM files WHERE {CLAIMABLE} ORDER BY score DESC, path LIMIT ?3{lock}"
+        "WITH fresh AS MATERIALIZED (
+             SELECT path, score FROM files
+             WHERE project = ?1 AND is_candidate = 1 AND status IN ('pending', 'failed')
+             ORDER BY score DESC, path LIMIT ?3{lock}),
+         expired AS MATERIALIZED (
+             SELECT path, score FROM files
+             WHERE project = ?1 AND status = 'processing' AND lease_until <= ?2
+               AND is_candidate = 1
+             ORDER BY score DESC, path LIMIT ?3{lock}),
+         picked AS (
+             SELECT path FROM (SELECT path, score FROM fresh
+                               UNION ALL SELECT path, score FROM expired) AS both_kinds
+             ORDER BY score DESC, path LIMIT ?3)
+         UPDATE files SET status = 'processing', lease_holder = ?4, lease_until = ?5,
+             updated_at = ?2
+         WHERE project = ?1 AND path IN (SELECT path FROM picked)
+         RETURNING path, score"
     )
+}
+
+/// The claimable files, best score first (`?3` is the limit).
+fn queue_sql(columns: &str) -> String {
+    format!("SELECT {columns} FROM files WHERE {CLAIMABLE} ORDER BY score DESC, path LIMIT ?3")
 }
 
 fn not_holder(store: &StoreName, project: &str, file: &str, holder: &str) -> StoreError {
@@ -57,28 +83,20 @@ impl Store {
         lease: Duration,
     ) -> Result<Vec<String>, StoreError> {
         require_holder(&self.db, holder)?;
-        let tx = self.db.write_tx()?;
-        require_project(&tx, project)?;
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        let now = now();
-        let until = after(lease);
-        let lock = tx.dialect().for_update_skip_locked();
-        let picked = tx.query(
-            &queue_sql("path", lock),
-            params![project, now, sql_limit(Some(n))],
+        let picked = self.db.query(
+            &claim_best_sql(self.db.dialect().for_update_skip_locked()),
+            params![project, now(), sql_limit(Some(n)), holder, after(lease)],
         )?;
-        let mut claimed = Vec::with_capacity(picked.len());
-        let claim = claim_sql();
-        for row in &picked {
-            let file: String = row.get(0)?;
-            if tx.execute(&claim, params![project, now, file, holder, until])? == 1 {
-                claimed.push(file);
-            }
+        if picked.is_empty() {
+            require_project(&self.db, project)?;
         }
-        tx.commit()?;
-        Ok(claimed)
+        let mut claimed = picked
+            .iter()
+            .map(|r| Ok((r.get::<f64>(1)?, r.get::<String>(0)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING follows no order: best score first, then path, as the queue.
+        claimed.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(claimed.into_iter().map(|(_, path)| path).collect())
     }
 
     /// Claims one candidate file if it is pending, failed, or its lease expired; false if it is not claimable.
@@ -145,7 +163,7 @@ impl Store {
         let snapshot = self.db.read_tx()?;
         require_project(&snapshot, project)?;
         let rows = snapshot.query(
-            &queue_sql("path, language, score, status", ""),
+            &queue_sql("path, language, score, status"),
             params![project, now(), sql_limit(limit)],
         )?;
         let files = rows

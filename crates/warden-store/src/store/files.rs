@@ -2,7 +2,7 @@
 
 use super::convert::{self, finite, invalid, to_i64};
 use super::{now, require_project, Store};
-use crate::db::{params, Db, Row};
+use crate::db::{params, Batch, Db, Row};
 use crate::error::StoreError;
 use crate::location::StoreName;
 use crate::model::*;
@@ -100,11 +100,13 @@ impl Store {
         let now = now();
         let mut delta = ScanDelta::default();
         let mut seen = HashSet::with_capacity(record.files.len());
+        // Every write of the scan, run at once (pipelined on PostgreSQL).
+        let mut writes = Batch::new();
 
         for file in &record.files {
             seen.insert(file.path.as_str());
             let Some(old) = stored.get(&file.path) else {
-                insert_file(&tx, project, run_id, &now, file)?;
+                insert_file(&mut writes, project, run_id, &now, file);
                 delta.new += 1;
                 continue;
             };
@@ -146,9 +148,9 @@ impl Store {
                 }
                 (old.status, false)
             };
-            update_file(&tx, project, run_id, &now, file, status, reset)?;
+            update_file(&mut writes, project, run_id, &now, file, status, reset);
             if let Some(matched) = &file.matched {
-                replace_hits(&tx, project, &file.path, &matched.hits)?;
+                replace_hits(&mut writes, project, &file.path, &matched.hits);
             }
         }
 
@@ -157,15 +159,16 @@ impl Store {
                 && !seen.contains(file.as_str())
                 && !is_under_any(file, &record.unvisited)
             {
-                tx.execute(
+                writes.push(
                     "UPDATE files SET status = 'gone', is_candidate = 0, lease_holder = NULL,
                          lease_until = NULL, updated_at = ?3
                      WHERE project = ?1 AND path = ?2",
                     params![project, file, now],
-                )?;
+                );
                 delta.gone += 1;
             }
         }
+        tx.run(&writes)?;
 
         let was_candidate: HashSet<&str> = stored
             .iter()
@@ -304,15 +307,9 @@ fn stored_files(db: &Db, project: &str) -> Result<HashMap<String, Stored>, Store
     .collect()
 }
 
-fn insert_file(
-    db: &Db,
-    project: &str,
-    run_id: i64,
-    now: &str,
-    file: &ScannedFile,
-) -> Result<(), StoreError> {
+fn insert_file(batch: &mut Batch, project: &str, run_id: i64, now: &str, file: &ScannedFile) {
     let score = file.matched.as_ref().map_or(0.0, |m| m.score);
-    db.execute(
+    batch.push(
         "INSERT INTO files (project, path, language, size, mtime_ns, hash, score, is_candidate,
                             status, last_run, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 'pending', ?8, ?9)",
@@ -327,21 +324,21 @@ fn insert_file(
             run_id,
             now
         ],
-    )?;
+    );
     let hits = file.matched.as_ref().map_or(&[][..], |m| &m.hits[..]);
-    replace_hits(db, project, &file.path, hits)
+    replace_hits(batch, project, &file.path, hits)
 }
 
 fn update_file(
-    db: &Db,
+    batch: &mut Batch,
     project: &str,
     run_id: i64,
     now: &str,
     file: &ScannedFile,
     status: FileStatus,
     reset: bool,
-) -> Result<(), StoreError> {
-    db.execute(
+) {
+    batch.push(
         "UPDATE files SET language = ?3, size = ?4, mtime_ns = ?5, hash = ?6,
              score = COALESCE(?7, score), status = ?8,
              lease_holder = CASE WHEN ?9 = 1 THEN NULL ELSE lease_holder END,
@@ -362,23 +359,18 @@ fn update_file(
             run_id,
             now
         ],
-    )?;
-    Ok(())
+    );
 }
 
-pub(super) fn replace_hits(
-    db: &Db,
-    project: &str,
-    file: &str,
-    hits: &[Hit],
-) -> Result<(), StoreError> {
-    db.execute(
+/// Replaces the file's hits (their snippets redacted).
+pub(super) fn replace_hits(batch: &mut Batch, project: &str, file: &str, hits: &[Hit]) {
+    batch.push(
         "DELETE FROM hits WHERE project = ?1 AND path = ?2",
         params![project, file],
-    )?;
+    );
     for (seq, hit) in hits.iter().enumerate() {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        db.execute(
+        batch.push(
             "INSERT INTO hits (project, path, seq, rule_id, line, snippet) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 project,
@@ -388,9 +380,8 @@ pub(super) fn replace_hits(
                 i64::from(hit.line),
                 crate::redact::redact_secrets(&hit.snippet)
             ],
-        )?;
+        );
     }
-    Ok(())
 }
 
 /// Flags the best-scored files as candidates and returns how many there are.
@@ -413,12 +404,14 @@ fn recompute_candidates(
     // Write only what changed: on a re-scan the candidate set is mostly the same.
     let now_candidate: HashSet<&str> = chosen.iter().map(String::as_str).collect();
     let flag = "UPDATE files SET is_candidate = ?3 WHERE project = ?1 AND path = ?2";
+    let mut flags = Batch::new();
     for file in was_candidate.difference(&now_candidate) {
-        db.execute(flag, params![project, file, 0_i64])?;
+        flags.push(flag, params![project, file, 0_i64]);
     }
     for file in now_candidate.difference(was_candidate) {
-        db.execute(flag, params![project, file, 1_i64])?;
+        flags.push(flag, params![project, file, 1_i64]);
     }
+    db.run(&flags)?;
     Ok(chosen.len() as u64)
 }
 

@@ -4,7 +4,7 @@
 use super::convert::invalid;
 use super::files::{lock_project, replace_hits, to_i64_lossless, validate_files};
 use super::{now, Store};
-use crate::db::params;
+use crate::db::{params, Batch};
 use crate::error::StoreError;
 use crate::model::ScannedFile;
 
@@ -65,7 +65,9 @@ impl Store {
                 params![project, file.path, now],
             )?;
             let hits = file.matched.as_ref().map_or(&[][..], |m| &m.hits[..]);
-            replace_hits(&tx, project, &file.path, hits)?;
+            let mut writes = Batch::new();
+            replace_hits(&mut writes, project, &file.path, hits);
+            tx.run(&writes)?;
         }
         tx.commit()?;
         Ok(queued)

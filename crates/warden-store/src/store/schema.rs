@@ -19,7 +19,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial schema", V1),
     (2, "agent sessions", V2),
     (3, "attack surface", V3),
-    (4, "workers and tree snapshots", V4),
+    (4, "claim queue index", V4),
+    (5, "workers and tree snapshots", V5),
 ];
 
 /// The newest schema version this build knows.
@@ -27,7 +28,7 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Workers sharing a store: a heartbeat per run, the tree's commit and origin, and
 /// the scanned files' bytes by content hash (for workers on other machines).
-const V4: &str = r#"
+const V5: &str = r#"
 ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
 ALTER TABLE projects ADD COLUMN tree_commit TEXT;
 ALTER TABLE projects ADD COLUMN tree_origin TEXT;
@@ -38,7 +39,6 @@ CREATE TABLE blobs (
     PRIMARY KEY (project, hash)
 );
 CREATE INDEX files_last_run ON files (project, last_run);
-CREATE INDEX files_claim ON files (project, is_candidate, status, score DESC, path);
 CREATE INDEX runs_status ON runs (project, status);
 "#;
 
@@ -193,6 +193,16 @@ CREATE INDEX agent_sessions_path ON agent_sessions (project, path, id);
 /// message consumer) or are imported by one that does.
 const V3: &str = r#"
 ALTER TABLE files ADD COLUMN surface BIGINT NOT NULL DEFAULT 0 CHECK (surface IN (0, 1));
+"#;
+
+/// The claim queue, so a claim reads the first few entries instead of sorting every
+/// candidate (large trees, many concurrent claimers): pending and failed candidates in
+/// claim order, and files being processed by when their lease runs out. Queries repeat
+/// the indexes' `WHERE` terms to use them.
+const V4: &str = r#"
+CREATE INDEX files_claim_queue ON files (project, score DESC, path)
+    WHERE is_candidate = 1 AND status IN ('pending', 'failed');
+CREATE INDEX files_leases ON files (project, lease_until) WHERE status = 'processing';
 "#;
 
 /// Whether a table of this name exists (in PostgreSQL: in the current schema).

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 /// Where the next claim looks, in order, each the best by score (`?2` is now, or this
 /// run's id): the pending queue, then a file whose holder's lease ran out (a dead
-/// worker's), then files that failed in another run. Files pass through `processing`
-/// by the thousand, so that index range is full of dead entries until vacuumed; it is
-/// read only when nothing is pending, not on every claim. A file that failed in this
-/// run is not taken again by it, so a worker whose copy of a file is wrong moves on.
-/// Each is one range of the `files_claim` index, read in order up to the first row no
-/// other claim has locked.
-const EXPIRED: &str = "status = 'processing' AND (lease_until IS NULL OR lease_until <= ?2)";
-const PENDING: &str = "status = 'pending'";
-const FAILED_ELSEWHERE: &str = "status = 'failed' AND (last_run IS NULL OR last_run <> ?2)";
+/// worker's), then files that failed in another run. A file that failed in this run is
+/// not taken again by it, so a worker whose copy of a file is wrong moves on. Each
+/// repeats the `WHERE` terms of its partial index (`files_claim_queue`, `files_leases`)
+/// so that it reads the index in claim order up to the first row no other claim has
+/// locked, instead of sorting every candidate.
+const PENDING: &str = "status IN ('pending', 'failed') AND status = 'pending'";
+const EXPIRED: &str = "status = 'processing' AND lease_until <= ?2";
+const FAILED_ELSEWHERE: &str = "status IN ('pending', 'failed') AND status = 'failed'
+    AND (last_run IS NULL OR last_run <> ?2)";
 
 fn next_sql(which: &str, lock: &str) -> String {
     format!(

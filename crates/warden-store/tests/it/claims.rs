@@ -92,6 +92,33 @@ fn expired_lease_is_reclaimed_and_the_old_holder_loses_it(b: Backend) {
     assert_eq!(status_of(&a, "a.py"), FileStatus::Analyzed);
 }
 
+fn expired_and_fresh_files_are_claimed_in_one_score_order_up_to_n(b: Backend) {
+    let (dir, mut a) = store(b);
+    let mut b = reopen(&dir);
+    scan(
+        &mut a,
+        vec![
+            matched("hi.py", "h1", 3.0),
+            matched("mid.py", "h2", 2.0),
+            matched("lo.py", "h3", 1.0),
+        ],
+    );
+    assert_eq!(
+        a.claim_files(P, "a", 1, Duration::from_millis(1)).unwrap(),
+        ["hi.py"]
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    // The expired best file comes first, and one claim never takes more than n.
+    assert_eq!(b.claim_files(P, "b", 1, HOUR).unwrap(), ["hi.py"]);
+    assert_eq!(
+        a.claim_files(P, "a", 1, Duration::from_millis(1)).unwrap(),
+        ["mid.py"]
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(b.claim_files(P, "b", 5, HOUR).unwrap(), ["mid.py", "lo.py"]);
+    assert!(b.claim_files(P, "b", 5, HOUR).unwrap().is_empty());
+}
+
 fn renewed_lease_is_not_reclaimed(b: Backend) {
     let (dir, mut a) = store(b);
     let mut b = reopen(&dir);
@@ -311,6 +338,7 @@ fn file_leases_lists_claims_so_a_dead_holders_files_can_be_released(b: Backend) 
 }
 
 backend_tests!(
+    expired_and_fresh_files_are_claimed_in_one_score_order_up_to_n,
     claims_best_score_first_and_only_candidates,
     two_handles_claiming_concurrently_never_get_the_same_file,
     expired_lease_is_reclaimed_and_the_old_holder_loses_it,

@@ -173,10 +173,10 @@ fn a_store_of_schema_1_gains_the_sessions_table_on_open() {
         conn.execute_batch(
             "DROP TABLE agent_sessions; ALTER TABLE files DROP COLUMN surface;
              DROP TABLE blobs; DROP INDEX files_last_run; DROP INDEX runs_status;
-             DROP INDEX files_claim;
              ALTER TABLE runs DROP COLUMN heartbeat_at;
              ALTER TABLE projects DROP COLUMN tree_commit;
              ALTER TABLE projects DROP COLUMN tree_origin;
+             DROP INDEX files_claim_queue; DROP INDEX files_leases;
              DELETE FROM schema_migrations WHERE version >= 2; PRAGMA user_version = 1;",
         )
         .unwrap();
