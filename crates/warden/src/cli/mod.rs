@@ -1,8 +1,10 @@
 //! The command line: every subcommand and flag, and nothing else.
 
 mod sandbox;
+mod slots;
 
 pub use sandbox::*;
+pub use slots::SandboxSlots;
 
 use crate::ranges;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -229,15 +231,17 @@ pub struct ProcessArgs {
     /// Investigate at most N files (the best-scored pending ones; 1 to 10000000).
     #[arg(long, value_name = "N", value_parser = ranges::limit, allow_negative_numbers = true)]
     pub limit: Option<usize>,
-    /// How many files are investigated at once (1 to 64).
+    /// How many investigations run at once (1 to 64; default 4). With an agent CLI, each
+    /// in its own sandbox: the same number as --sandboxes.
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 4,
         value_parser = ranges::concurrency,
         allow_negative_numbers = true
     )]
-    pub concurrency: usize,
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub slots: SandboxSlots,
     #[command(flatten)]
     pub choice: AgentChoice,
     /// With an agent CLI: files of one directory investigated together (1 to 8).
@@ -291,15 +295,17 @@ pub struct RevalidateArgs {
     /// Judge at most N findings (the most severe first; 1 to 10000000).
     #[arg(long, value_name = "N", value_parser = ranges::limit, allow_negative_numbers = true)]
     pub limit: Option<usize>,
-    /// How many findings are judged at once (1 to 64).
+    /// How many findings are judged at once (1 to 64; default 4). With an agent CLI, each
+    /// in its own sandbox: the same number as --sandboxes.
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 4,
         value_parser = ranges::concurrency,
         allow_negative_numbers = true
     )]
-    pub concurrency: usize,
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub slots: SandboxSlots,
     #[command(flatten)]
     pub choice: AgentChoice,
     /// Judge only findings at or above this severity.

@@ -14,8 +14,11 @@ mod sandbox;
 mod scan;
 mod scan_summary;
 mod scan_surface;
+mod slots;
 mod status;
 mod triage;
+
+pub(crate) use process_worker::printable;
 
 use crate::cli::{Cli, Command};
 use std::path::Path;
