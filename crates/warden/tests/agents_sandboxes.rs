@@ -1,8 +1,8 @@
 //! `warden process|revalidate --agent claude --sandboxes N`: N real Claude Code
 //! sandboxes busy at once (the mock LLM holds its replies until N requests are in
 //! flight, so only N sandboxes at once can pass), never more than one with
-//! `--sandboxes 1`, and `--cpus`/`--memory` on the CLI's process as the kernel applies
-//! them.
+//! `--sandboxes 1`, the same for `revalidate`, and `--cpus`/`--memory` on the CLI's
+//! process as the kernel applies them.
 
 mod agent_support;
 mod common;
@@ -43,7 +43,7 @@ fn three_sandboxes_investigate_three_files_at_once() {
 }
 
 #[test]
-fn one_sandbox_never_overlaps_and_revalidate_takes_the_flag_too() {
+fn one_sandbox_never_overlaps() {
     let p = project(2);
     // Were two investigations ever at once, the gate would let them through together
     // and the peak would say two; alone, each reply waits two seconds.
@@ -56,13 +56,36 @@ fn one_sandbox_never_overlaps_and_revalidate_takes_the_flag_too() {
     assert_eq!(s["investigated"], 2, "{s:#}");
     assert_eq!(mock.peak_in_flight(), 1, "one sandbox at a time");
     assert_eq!(s["sandboxes"]["count"], 1);
+}
 
-    // `--concurrency` is the same number by its other name, for revalidate as well.
-    let url = mock.url().to_string();
+#[test]
+fn revalidate_judges_in_two_sandboxes_at_once() {
+    let p = project(2);
+    // One sandbox at a time, so that each session takes its two turns in order.
+    let mut second = report();
+    second["file"] = "app1.py".into();
+    let first = MockLlm::start_blocking(Script::new(vec![
+        Turn::tool_call("mcp__warden__report_finding", report()),
+        Turn::text("Reported."),
+        Turn::tool_call("mcp__warden__report_finding", second),
+        Turn::text("Reported."),
+    ]));
+    let s = summary(&p.process_anthropic("claude", &first, &["--sandboxes", "1"]));
+    assert_eq!(s["findings"], 2, "{s:#}");
+
+    let verdict =
+        "```json\n{\"verdict\": \"true_positive\", \"reasoning\": \"p reaches os.system.\"}\n```";
+    let judge = MockLlm::start_blocking(
+        Script::default()
+            .with_final_text(verdict)
+            .hold_until_in_flight(2, Duration::from_secs(60)),
+    );
+    let url = judge.url().to_string();
     let env = [
         ("ANTHROPIC_API_KEY", REAL_ANTHROPIC_KEY),
         ("ANTHROPIC_BASE_URL", url.as_str()),
     ];
+    // `--concurrency` is the same number by its other name: both together agree.
     let run = p.warden(
         &env,
         &[
@@ -71,13 +94,15 @@ fn one_sandbox_never_overlaps_and_revalidate_takes_the_flag_too() {
             "claude",
             "--json",
             "--sandboxes",
-            "1",
+            "2",
             "--concurrency",
-            "1",
+            "2",
         ],
     );
     let r = summary(&run);
-    assert_eq!(r["sandboxes"]["count"], 1, "{r:#}");
+    assert_eq!(r["true_positive"], 2, "{r:#}");
+    assert_eq!(judge.peak_in_flight(), 2, "two sandboxes judged at once");
+    assert_eq!(r["sandboxes"]["count"], 2, "{r:#}");
 }
 
 #[test]
