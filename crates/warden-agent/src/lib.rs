@@ -180,6 +180,16 @@ pub trait Agent: Send + Sync {
         task: &'a FindingTask,
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Revalidation, Failed>>;
+
+    /// Gets one future investigation (or judgement) ready before its file is claimed,
+    /// so that what is slow to set up is off the path from claim to first model
+    /// request: an agent CLI creates the sandbox the next call takes. The pipeline
+    /// calls it once per investigation, while the slot's previous one still runs. A
+    /// failure is not reported here: the investigation that finds nothing prepared
+    /// sets itself up and says what went wrong. The default has nothing to prepare.
+    fn prepare(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// The built-in agent: a tool-use loop over a [`ModelClient`].

@@ -4,7 +4,8 @@
 //!
 //! - [`process()`]: claims candidate files under a lease (renewed while the agent
 //!   works), runs at most `concurrency` investigations at once through any
-//!   [`Agent`], and settles each file: its findings and the spend of every model
+//!   [`Agent`] (each in a slot that prepares its next investigation while the current
+//!   one runs: [`Agent::prepare`]), and settles each file: its findings and the spend of every model
 //!   call, the agent's session, and the file analyzed, failed or given back. With
 //!   `batch_size > 1`, consecutive queue entries from one directory go to one
 //!   investigation together.
@@ -21,6 +22,7 @@ mod process;
 mod renew;
 mod revalidate;
 mod settle;
+mod slots;
 mod snapshot;
 
 pub use process::{process, Queue, Summary};
@@ -49,7 +51,8 @@ pub struct Work {
     pub run_id: i64,
     /// How long a claim lasts without renewal; renewed every third of it.
     pub lease: Duration,
-    /// Investigations (or judgements) at once; at least 1 is used.
+    /// Investigations (or judgements) at once, each in its own slot (for an agent
+    /// CLI, its own sandbox); at least 1 is used.
     pub concurrency: usize,
     /// Stop before the spend of this run would reach this many USD.
     pub max_cost: Option<f64>,
@@ -98,12 +101,29 @@ impl Work {
     }
 }
 
+/// What one slot (one of the `concurrency` investigations at once; for an agent CLI,
+/// one sandbox) is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState<'a> {
+    /// Getting its next investigation ready ([`Agent::prepare`]; for an agent CLI,
+    /// creating the sandbox), with nothing claimed yet.
+    Preparing,
+    /// Investigating `path` (and `more` files of its batch), or judging a finding in it.
+    Investigating { path: &'a str, more: usize },
+    /// Nothing to do: the queue is empty or the run is stopping.
+    Idle,
+}
+
 /// Told about progress; the CLI draws a bar from it. Called from the run's task.
 pub trait Progress: Send + Sync {
     /// One more file (or finding) settled: investigated, failed, given back or
     /// skipped; `findings` and `spend_usd` are the run's totals so far.
     fn file_done(&self, findings: usize, spend_usd: f64) {
         let _ = (findings, spend_usd);
+    }
+    /// Slot `slot` (0 to `concurrency` - 1) changed what it does.
+    fn slot(&self, slot: usize, state: SlotState<'_>) {
+        let _ = (slot, state);
     }
     /// The run is over.
     fn finish(&self) {}

@@ -1,11 +1,12 @@
-//! The investigation loop: at most `concurrency` investigations at once, each on a
-//! file (or batch) claimed under a lease; results settle into the store one
+//! The investigation loop: at most `concurrency` investigations at once, each in a
+//! slot ([`Slots`]) on a file (or batch) claimed under a lease once the slot is ready; results settle into the store one
 //! investigation at a time, and a graceful stop cancels what is in flight and gives
 //! those files back.
 
 use crate::batch::next_batch;
 use crate::renew::Renewal;
 use crate::settle::{lock, settle};
+use crate::slots::Slots;
 use crate::{would_exceed, Progress, Stop, Work};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -106,7 +107,6 @@ pub async fn process(
         ..Summary::default()
     };
     let batch_max = work.batch_size.min(agent.max_batch()).max(1);
-    let concurrency = work.concurrency.max(1);
     let cancel = CancellationToken::new();
     let mut pending = listed.into_iter().peekable();
     let mut claimed = Claimed {
@@ -115,21 +115,40 @@ pub async fn process(
         holder: work.holder.clone(),
         by_task: HashMap::new(),
     };
+    let mut slots = Slots::new(work.concurrency);
+    let mut slot_of: HashMap<Id, usize> = HashMap::new();
     // Dropped before `claimed`: the tasks are aborted before their files are given back.
     let mut inflight: JoinSet<Result<Investigation, Failed>> = JoinSet::new();
     let mut fatal: Option<StoreError> = None;
     // Investigations settled so far (their calls are in `out.spend_usd`).
     let mut finished = 0usize;
+    // The store's queue had nothing claimable at the last claim.
+    let mut store_drained = false;
 
     loop {
         if interrupt.is_cancelled() {
             out.stop.get_or_insert(Stop::Interrupted);
         }
-        while out.stop.is_none() && fatal.is_none() && inflight.len() < concurrency {
+        let going =
+            |out: &Summary, fatal: &Option<StoreError>| out.stop.is_none() && fatal.is_none();
+        if going(&out, &fatal) {
+            // The store's queue is not known ahead: as many as there are slots.
+            let remaining = if from_store {
+                work.concurrency.max(1)
+            } else {
+                pending.len()
+            };
+            slots.prepare(&agent, remaining, progress);
+        }
+        while going(&out, &fatal) {
+            let Some(slot) = slots.ready() else { break };
             if let Some(cap) = work.max_cost {
-                if (from_store || pending.peek().is_some())
-                    && would_exceed(cap, out.spend_usd, finished, inflight.len())
-                {
+                let more = if from_store {
+                    !store_drained
+                } else {
+                    pending.peek().is_some()
+                };
+                if more && would_exceed(cap, out.spend_usd, finished, inflight.len()) {
                     out.stop = Some(Stop::MaxCost {
                         cap,
                         spent: out.spend_usd,
@@ -144,7 +163,10 @@ pub async fn process(
                         out.queued += 1;
                         vec![file]
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        store_drained = true;
+                        break;
+                    }
                     Err(e) => {
                         fatal = Some(e);
                         break;
@@ -198,6 +220,7 @@ pub async fn process(
             if tasks.is_empty() {
                 continue;
             }
+            slots.start(slot, &got, progress);
             let token = cancel.child_token();
             let agent = Arc::clone(&agent);
             let renewal = Renewal {
@@ -210,21 +233,32 @@ pub async fn process(
             let handle = inflight
                 .spawn(async move { renewal.keep_while(agent.investigate(&tasks, &token)).await });
             claimed.by_task.insert(handle.id(), got);
+            slot_of.insert(handle.id(), slot);
         }
-        if out.stop.is_some() || fatal.is_some() {
+        if !going(&out, &fatal) {
             cancel.cancel();
         }
-        if inflight.is_empty() {
+        // With nothing in flight, the run goes on only for work a slot is getting ready for.
+        let more = if from_store {
+            !store_drained
+        } else {
+            pending.peek().is_some()
+        };
+        let waiting = going(&out, &fatal) && more && slots.preparing();
+        if inflight.is_empty() && !waiting {
             break;
         }
         tokio::select! {
-            joined = inflight.join_next_with_id() => {
+            joined = inflight.join_next_with_id(), if !inflight.is_empty() => {
                 let Some(joined) = joined else { continue };
                 let (id, result) = match joined {
                     Ok((id, r)) => (id, r),
                     Err(e) => (e.id(), Err(Failed::before_any_call(AgentError::Other(format!("the investigation task failed: {e}"))))),
                 };
                 let batch = claimed.by_task.remove(&id).unwrap_or_default();
+                if let Some(slot) = slot_of.remove(&id) {
+                    slots.finish(slot, progress);
+                }
                 finished += 1;
                 if let Err(e) = settle(&store, &work, &mut out, &batch, result, cancel.is_cancelled()) {
                     give_back(&store, &work, &batch);
@@ -234,11 +268,13 @@ pub async fn process(
                     progress.file_done(out.findings.len(), out.spend_usd);
                 }
             }
+            () = slots.prepared(progress), if waiting || !inflight.is_empty() => {}
             _ = interrupt.cancelled(), if out.stop.is_none() => {
                 out.stop = Some(Stop::Interrupted);
             }
         }
     }
+    slots.close(progress);
     out.not_started = pending.len();
     progress.finish();
     match fatal {

@@ -1,9 +1,11 @@
-//! The judging loop: at most `concurrency` findings judged at once by an agent;
+//! The judging loop: at most `concurrency` findings judged at once by an agent, each
+//! in a slot ([`Slots`]) whose next judgement is prepared while it works;
 //! verdicts, the spend of every model call and the agent's session land in the
 //! store. Findings are not claimed: a finding left without a verdict by a stop is
 //! simply judged on the next run.
 
 use crate::settle::lock;
+use crate::slots::Slots;
 use crate::{failure_reason, would_exceed, Progress, Stop, Work};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,18 +62,22 @@ pub async fn revalidate(
         queued: findings.len(),
         ..Judged::default()
     };
-    let concurrency = work.concurrency.max(1);
     let cancel = CancellationToken::new();
     let mut pending = findings.into_iter().peekable();
+    let mut slots = Slots::new(work.concurrency);
     let mut inflight: JoinSet<Result<Revalidation, Failed>> = JoinSet::new();
-    // (finding id, its file) by task, so that even a task that panicked is accounted for.
-    let mut judging: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
+    // (finding id, its file, its slot) by task, so that even a task that panicked is accounted for.
+    let mut judging: HashMap<tokio::task::Id, (String, String, usize)> = HashMap::new();
     let mut finished = 0usize;
     loop {
         if interrupt.is_cancelled() {
             out.stop.get_or_insert(Stop::Interrupted);
         }
-        while out.stop.is_none() && inflight.len() < concurrency {
+        if out.stop.is_none() {
+            slots.prepare(&agent, pending.len(), progress);
+        }
+        while out.stop.is_none() {
+            let Some(slot) = slots.ready() else { break };
             if let Some(cap) = work.max_cost {
                 if pending.peek().is_some()
                     && would_exceed(cap, out.spend_usd, finished, inflight.len())
@@ -84,7 +90,8 @@ pub async fn revalidate(
                 }
             }
             let Some(finding) = pending.next() else { break };
-            let what = (finding.id.clone(), finding.reported.path.clone());
+            let (id, path) = (finding.id.clone(), finding.reported.path.clone());
+            slots.start(slot, std::slice::from_ref(&path), progress);
             let task = FindingTask {
                 root: work.root.clone(),
                 tech: work.tech.clone(),
@@ -93,31 +100,41 @@ pub async fn revalidate(
             let token = cancel.child_token();
             let agent = Arc::clone(&agent);
             let handle = inflight.spawn(async move { agent.revalidate(&task, &token).await });
-            judging.insert(handle.id(), what);
+            judging.insert(handle.id(), (id, path, slot));
         }
         if out.stop.is_some() {
             cancel.cancel();
         }
-        if inflight.is_empty() {
+        // With nothing in flight, the run goes on only for work a slot is getting ready for.
+        let waiting = out.stop.is_none() && pending.peek().is_some() && slots.preparing();
+        if inflight.is_empty() && !waiting {
             break;
         }
         tokio::select! {
-            joined = inflight.join_next_with_id() => {
+            joined = inflight.join_next_with_id(), if !inflight.is_empty() => {
                 let Some(joined) = joined else { continue };
                 let (id, result) = match joined {
                     Ok((id, r)) => (id, r),
                     Err(e) => (e.id(), Err(Failed::before_any_call(AgentError::Other(format!("the revalidation task failed: {e}"))))),
                 };
-                let (finding, path) = judging.remove(&id).unwrap_or_default();
+                let (finding, path) = match judging.remove(&id) {
+                    Some((finding, path, slot)) => {
+                        slots.finish(slot, progress);
+                        (finding, path)
+                    }
+                    None => Default::default(),
+                };
                 finished += 1;
                 settle(&store, &work, &mut out, (&finding, &path), result, cancel.is_cancelled())?;
                 progress.file_done(out.judged(), out.spend_usd);
             }
+            () = slots.prepared(progress), if waiting || !inflight.is_empty() => {}
             _ = interrupt.cancelled(), if out.stop.is_none() => {
                 out.stop = Some(Stop::Interrupted);
             }
         }
     }
+    slots.close(progress);
     out.not_judged += pending.len();
     progress.finish();
     Ok(out)

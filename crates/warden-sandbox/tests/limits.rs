@@ -598,3 +598,36 @@ fn report_display_and_serde() {
         serde_json::from_str(&serde_json::to_string(&limits).expect("ser")).expect("de");
     assert_eq!(back, limits);
 }
+
+#[test]
+fn a_probe_reports_what_a_group_would_get_and_leaves_nothing_behind() {
+    let limits = Limits {
+        cpus: Some(0.5),
+        memory_bytes: Some(256 << 20),
+        pids: None,
+    };
+    let probed = Cgroup::probe(&limits).expect("probe");
+    let (guard, created) = Cgroup::create(&unique_name(), &limits)
+        .map(|(cg, r)| (Guard::new(cg), r))
+        .expect("create");
+    assert_eq!(probed, created, "the probe gets what a sandbox gets");
+    let memory = probed.memory.clone().expect("memory reported");
+    assert_eq!(memory.value, 256 << 20);
+    if is_root() {
+        assert!(is_cgroup(&memory.enforcement), "{probed}");
+    }
+    // The probe's own group is gone.
+    for dir in guard.cg().paths() {
+        let parent = dir.parent().expect("the warden directory");
+        let probes = std::fs::read_dir(parent)
+            .expect("list")
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("probe-{}-", std::process::id()))
+            })
+            .count();
+        assert_eq!(probes, 0, "a probe group was left in {}", parent.display());
+    }
+}

@@ -104,3 +104,55 @@ fn scripts_round_trip_through_json() {
         Some(ErrorKind::OpenaiInsufficientQuota)
     );
 }
+
+#[tokio::test]
+async fn a_fixed_latency_delays_every_reply_including_the_final_text() {
+    let mock = MockLlm::start(
+        Script::new(vec![Turn::text("first")]).with_latency(Duration::from_millis(200)),
+    )
+    .await;
+    for want in ["first", DEFAULT_FINAL_TEXT] {
+        let started = Instant::now();
+        let v: Value = post(format!("{}/v1/messages", mock.url()), json!({"model": "m"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert_eq!(v["content"][0]["text"], want);
+    }
+    assert_eq!(mock.peak_in_flight(), 1, "one after the other");
+}
+
+#[tokio::test]
+async fn held_replies_wait_until_enough_requests_are_in_flight() {
+    let mock =
+        MockLlm::start(Script::default().hold_until_in_flight(3, Duration::from_secs(20))).await;
+    let url = format!("{}/v1/messages", mock.url());
+    // Two requests alone are held: neither is answered while the third is missing.
+    let first = tokio::spawn(post(url.clone(), json!({"model": "m"})));
+    let second = tokio::spawn(post(url.clone(), json!({"model": "m"})));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!first.is_finished() && !second.is_finished());
+    assert_eq!(mock.peak_in_flight(), 2);
+    let third = post(url.clone(), json!({"model": "m"})).await;
+    assert_eq!(third.status(), 200);
+    assert_eq!(first.await.unwrap().status(), 200);
+    assert_eq!(second.await.unwrap().status(), 200);
+    assert_eq!(mock.peak_in_flight(), 3);
+    // Once open, the gate stays open: a lone request is answered at once.
+    let started = Instant::now();
+    post(url, json!({"model": "m"})).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_hold_that_is_never_reached_times_out_instead_of_hanging() {
+    let mock =
+        MockLlm::start(Script::default().hold_until_in_flight(2, Duration::from_millis(300))).await;
+    let started = Instant::now();
+    let r = post(format!("{}/v1/messages", mock.url()), json!({"model": "m"})).await;
+    assert_eq!(r.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(mock.peak_in_flight(), 1);
+}

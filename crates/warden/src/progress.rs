@@ -1,7 +1,9 @@
-//! A progress bar on a terminal, nothing when piped or quiet.
+//! A progress bar on a terminal (and a line per sandbox), nothing when piped or quiet.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use warden_pipeline::SlotState;
 
 /// Shows scan progress on stderr when it is a terminal.
 pub struct ScanBar {
@@ -45,17 +47,29 @@ impl warden_scan::Progress for ScanBar {
     }
 }
 
-/// Shows `process` progress on stderr when it is a terminal: files done/total, findings, spend, rate.
+/// Shows `process` (and `revalidate`) progress on stderr when it is a terminal: files
+/// done/total, findings, spend, rate; with sandboxes, a line per sandbox under it saying
+/// what that sandbox does and for how long.
 pub struct ProcessBar {
     bar: Option<ProgressBar>,
+    /// Set when there are per-sandbox lines to draw.
+    multi: Option<MultiProgress>,
+    slots: Mutex<Vec<ProgressBar>>,
 }
 
 impl ProcessBar {
-    pub fn new(quiet: bool, total: usize) -> ProcessBar {
+    /// `per_sandbox`: the run's slots are sandboxes, each worth a line.
+    pub fn new(quiet: bool, total: usize, per_sandbox: bool) -> ProcessBar {
         let show = !quiet && std::io::stderr().is_terminal();
+        let multi = (show && per_sandbox)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         let bar = show.then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            let bar = match &multi {
+                Some(m) => m.add(bar),
+                None => bar,
+            };
             bar.set_style(
                 ProgressStyle::with_template(
                     "{spinner} {wide_bar} {pos}/{len} files ({per_sec}) {msg} [{elapsed_precise}]",
@@ -66,7 +80,11 @@ impl ProcessBar {
             bar.set_message("0 findings, $0.00");
             bar
         });
-        ProcessBar { bar }
+        ProcessBar {
+            bar,
+            multi,
+            slots: Mutex::new(Vec::new()),
+        }
     }
 
     /// One more file settled (investigated, failed, released or skipped).
@@ -77,7 +95,48 @@ impl ProcessBar {
         }
     }
 
+    /// Sandbox `slot` now does `state`: `sandbox 2: investigating src/app.py for 12s`.
+    pub fn slot(&self, slot: usize, state: SlotState<'_>) {
+        let Some(multi) = &self.multi else { return };
+        let Ok(mut lines) = self.slots.lock() else {
+            return;
+        };
+        while lines.len() <= slot {
+            let line = multi.add(ProgressBar::new_spinner());
+            line.set_prefix(format!("sandbox {}", lines.len() + 1));
+            line.enable_steady_tick(std::time::Duration::from_secs(1));
+            lines.push(line);
+        }
+        let line = &lines[slot];
+        let (template, message) = match state {
+            SlotState::Preparing => ("  {prefix}: {msg} for {elapsed}", "creating".to_string()),
+            SlotState::Investigating { path, more } => {
+                let batch = if more > 0 {
+                    format!(" (+{more})")
+                } else {
+                    String::new()
+                };
+                (
+                    "  {prefix}: {msg} for {elapsed}",
+                    format!("investigating {}{batch}", crate::commands::printable(path)),
+                )
+            }
+            SlotState::Idle => ("  {prefix}: {msg}", "idle".to_string()),
+        };
+        line.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        line.reset_elapsed();
+        line.set_message(message);
+    }
+
     pub fn finish(&self) {
+        if let Ok(lines) = self.slots.lock() {
+            for line in lines.iter() {
+                line.finish_and_clear();
+            }
+        }
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

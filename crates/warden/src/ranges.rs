@@ -11,7 +11,7 @@ pub const THREADS: RangeInclusive<u64> = 0..=256;
 pub const LIMIT: RangeInclusive<u64> = 1..=10_000_000;
 /// `scan --top`.
 pub const TOP: RangeInclusive<u64> = 0..=10_000;
-/// `process --concurrency`, `revalidate --concurrency`.
+/// `--concurrency` and `--sandboxes` of `process` and `revalidate`.
 pub const CONCURRENCY: RangeInclusive<u64> = 1..=64;
 /// `process --batch-size`.
 pub const BATCH_SIZE: RangeInclusive<u64> = 1..=8;
@@ -40,6 +40,9 @@ pub const FLAGS: &[(&str, &str, &str, &str)] = &[
     ("scan", "--upload-max", "1 byte to 16G", "256M"),
     ("process", "--limit", "1 to 10000000", "none"),
     ("process", "--concurrency", "1 to 64", "4"),
+    ("process", "--sandboxes", "1 to 64", "--concurrency, else 4"),
+    ("process", "--cpus", "0.01 to 1024", "no limit"),
+    ("process", "--memory", "32M to 1024G", "no limit"),
     (
         "process",
         "--max-cost",
@@ -49,7 +52,18 @@ pub const FLAGS: &[(&str, &str, &str, &str)] = &[
     ("process", "--batch-size", "1 to 8", "1"),
     ("revalidate", "--limit", "1 to 10000000", "none"),
     ("revalidate", "--concurrency", "1 to 64", "4"),
+    (
+        "revalidate",
+        "--sandboxes",
+        "1 to 64",
+        "--concurrency, else 4",
+    ),
+    ("revalidate", "--cpus", "0.01 to 1024", "no limit"),
+    ("revalidate", "--memory", "32M to 1024G", "no limit"),
     ("worker", "--concurrency", "1 to 64", "4"),
+    ("worker", "--sandboxes", "1 to 64", "--concurrency, else 4"),
+    ("worker", "--cpus", "0.01 to 1024", "no limit"),
+    ("worker", "--memory", "32M to 1024G", "no limit"),
     (
         "worker",
         "--max-cost",

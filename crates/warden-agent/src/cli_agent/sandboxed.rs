@@ -24,6 +24,7 @@ use futures_util::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use warden_llm::{Api, CancellationToken, LlmError, PriceTable, Provider, Route};
+use warden_sandbox::limits::Limits;
 use warden_sandbox::{
     BrokerPlan, Capture, ExecIo, ExecRequest, Exit, NetworkPolicy, Sandbox, SandboxSpec, Sandboxes,
     WorkspaceSource,
@@ -58,6 +59,9 @@ pub struct CliAgentConfig {
     /// The whole investigation, the CLI's start-up included.
     pub timeout: Duration,
     pub max_turns: u32,
+    /// CPU and memory of each sandbox (`--cpus`, `--memory`), enforced where the host
+    /// allows (see `warden_sandbox::limits`).
+    pub limits: Limits,
 }
 
 /// A real agent CLI, one sandbox per investigation.
@@ -66,16 +70,17 @@ pub struct SandboxedCli {
     config: CliAgentConfig,
     target: Target,
     root: Root,
-    /// The next investigation's sandbox, created while the current one runs, so that
-    /// creating it is off the path from claim to first model request.
-    spare: std::sync::Mutex<Option<Spare>>,
+    /// Sandboxes created ahead of need ([`Agent::prepare`]: one per slot, while the
+    /// slot's current investigation runs), so that creating one is off the path from
+    /// claim to first model request.
+    spares: std::sync::Mutex<Vec<Spare>>,
 }
 
-/// A sandbox being created ahead of need.
+/// A sandbox created ahead of need.
 #[derive(Debug)]
 struct Spare {
     created: std::time::Instant,
-    sandbox: tokio::task::JoinHandle<Result<Sandbox, String>>,
+    sandbox: Sandbox,
 }
 
 impl SandboxedCli {
@@ -113,7 +118,7 @@ impl SandboxedCli {
             config,
             target,
             root,
-            spare: std::sync::Mutex::new(None),
+            spares: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -133,6 +138,7 @@ impl SandboxedCli {
             broker_plans: vec![plan.clone()],
             // The supervisor outlives a stuck CLI by a little, never by much.
             timeout: Some(self.config.timeout + Duration::from_secs(120)),
+            limits: self.config.limits,
             ..SandboxSpec::default()
         }
     }
@@ -185,41 +191,53 @@ impl SandboxedCli {
         Ok(run)
     }
 
-    /// A sandbox for one session: the spare when one is ready and fresh, else a new one;
-    /// either way the next spare starts being created.
+    /// A sandbox for one session: a spare when one is ready and fresh, else a new one.
     async fn sandbox(&self) -> Result<Sandbox, Failed> {
-        let spare = self.spare.lock().map(|mut s| s.take()).unwrap_or(None);
-        self.start_spare();
         // A spare must have most of its deadline left (it counts from its creation).
         let fresh = |s: &Spare| s.created.elapsed() < self.config.timeout / 2;
-        if let Some(spare) = spare.filter(fresh) {
-            if let Ok(Ok(sandbox)) = spare.sandbox.await {
-                return Ok(sandbox);
+        let (usable, stale) = match self.spares.lock() {
+            Ok(mut spares) => {
+                let (usable, stale): (Vec<Spare>, Vec<Spare>) =
+                    spares.drain(..).partition(|s| fresh(s));
+                let mut usable = usable.into_iter();
+                let first = usable.next();
+                spares.extend(usable);
+                (first, stale)
             }
+            Err(_) => (None, Vec::new()),
+        };
+        if !stale.is_empty() {
+            // Dropping a sandbox destroys it, which blocks.
+            tokio::task::spawn_blocking(move || drop(stale));
         }
-        match self.create_now().await {
-            Ok(Ok(sandbox)) => Ok(sandbox),
-            Ok(Err(e)) => Err(other(format!("creating the sandbox: {e}"))),
-            Err(e) => Err(other(format!("creating the sandbox: {e}"))),
+        if let Some(spare) = usable {
+            return Ok(spare.sandbox);
         }
+        self.create()
+            .await
+            .map_err(|e| other(format!("creating the sandbox: {e}")))
     }
 
-    fn create_now(&self) -> tokio::task::JoinHandle<Result<Sandbox, String>> {
+    async fn create(&self) -> Result<Sandbox, String> {
         let sandboxes = self.config.sandboxes.clone();
         let spec = self.spec();
         tokio::task::spawn_blocking(move || {
             Sandbox::create(&sandboxes, &spec).map_err(|e| e.to_string())
         })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
-    fn start_spare(&self) {
-        if let Ok(mut spare) = self.spare.lock() {
-            if spare.is_none() {
-                *spare = Some(Spare {
-                    created: std::time::Instant::now(),
-                    sandbox: self.create_now(),
-                });
+    /// Creates a spare for a coming session; a failure is left to that session to meet.
+    async fn prepare_spare(&self) {
+        let created = std::time::Instant::now();
+        match self.create().await {
+            Ok(sandbox) => {
+                if let Ok(mut spares) = self.spares.lock() {
+                    spares.push(Spare { created, sandbox });
+                }
             }
+            Err(e) => tracing::debug!("creating a spare sandbox: {e}"),
         }
     }
 
@@ -494,5 +512,9 @@ impl Agent for SandboxedCli {
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Revalidation, Failed>> {
         Box::pin(self.judge(task, cancel))
+    }
+
+    fn prepare(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.prepare_spare())
     }
 }

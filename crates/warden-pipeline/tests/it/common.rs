@@ -10,7 +10,7 @@ use warden_agent::{
     Revalidation, VerdictAnswer,
 };
 use warden_llm::{CancellationToken, CreditSource, LlmError};
-use warden_pipeline::{Progress, Queue, Work};
+use warden_pipeline::{Progress, Queue, SlotState, Work};
 use warden_store::*;
 
 pub const P: &str = "proj";
@@ -143,6 +143,10 @@ pub struct FakeAgent {
     pub batches: Mutex<Vec<Vec<String>>>,
     pub started: AtomicUsize,
     pub cancelled: AtomicUsize,
+    /// How long [`Agent::prepare`] takes (as creating a sandbox would).
+    pub prepare_time: Duration,
+    /// Calls of [`Agent::prepare`] that finished.
+    pub prepared: AtomicUsize,
 }
 
 impl FakeAgent {
@@ -157,7 +161,14 @@ impl FakeAgent {
             batches: Mutex::new(Vec::new()),
             started: AtomicUsize::new(0),
             cancelled: AtomicUsize::new(0),
+            prepare_time: Duration::ZERO,
+            prepared: AtomicUsize::new(0),
         }
+    }
+
+    pub fn preparing_for(mut self, time: Duration) -> Self {
+        self.prepare_time = time;
+        self
     }
 
     pub fn always(max_batch: usize, plan: Plan) -> Self {
@@ -312,6 +323,13 @@ impl Agent for FakeAgent {
             })
         })
     }
+
+    fn prepare(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            tokio::time::sleep(self.prepare_time).await;
+            self.prepared.fetch_add(1, Ordering::SeqCst);
+        })
+    }
 }
 
 /// Counts what the pipeline reports.
@@ -319,11 +337,27 @@ impl Agent for FakeAgent {
 pub struct Recorder {
     pub done: AtomicUsize,
     pub finished: AtomicUsize,
+    /// Every slot change, in order: (slot, "preparing" | "idle" | the path investigated).
+    pub slots: Mutex<Vec<(usize, String)>>,
+}
+
+impl Recorder {
+    pub fn slot_log(&self) -> Vec<(usize, String)> {
+        self.slots.lock().expect("slots").clone()
+    }
 }
 
 impl Progress for Recorder {
     fn file_done(&self, _findings: usize, _spend_usd: f64) {
         self.done.fetch_add(1, Ordering::SeqCst);
+    }
+    fn slot(&self, slot: usize, state: SlotState<'_>) {
+        let what = match state {
+            SlotState::Preparing => "preparing".to_string(),
+            SlotState::Idle => "idle".to_string(),
+            SlotState::Investigating { path, .. } => path.to_string(),
+        };
+        self.slots.lock().expect("slots").push((slot, what));
     }
     fn finish(&self) {
         self.finished.fetch_add(1, Ordering::SeqCst);

@@ -5,4 +5,5 @@ mod common;
 mod leases;
 mod revalidate;
 mod sessions;
+mod slots;
 mod stops;

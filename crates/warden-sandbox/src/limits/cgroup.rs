@@ -91,6 +91,19 @@ impl Cgroup {
         }
     }
 
+    /// What a sandbox created now with `limits` would get, without creating one: a group
+    /// is made with the same fallbacks as [`Cgroup::create`] and removed again. For a
+    /// program that starts many sandboxes to say up front what their limits really are.
+    pub fn probe(limits: &Limits) -> Result<LimitsReport, LimitsError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("probe-{}-{nanos}", std::process::id());
+        let (cg, report) = Cgroup::create(&name, limits)?;
+        cg.remove()?;
+        Ok(report)
+    }
+
     fn create_in(
         b: &mut Builder<'_>,
         hs: &[Hierarchy],

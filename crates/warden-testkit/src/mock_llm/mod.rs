@@ -19,8 +19,10 @@
 //! text and/or tool calls with usage, optionally delayed; or an error
 //! ([`ErrorKind`], with the providers' real status, headers and body, either
 //! as the response or inside a started stream via [`Turn::error_mid_stream`]);
-//! or corrupted output ([`Malformed`]). Every request is recorded
-//! ([`MockLlm::requests`]). `HEAD /`, `GET /` and `count_tokens` take no turn.
+//! or corrupted output ([`Malformed`]). A script may add a fixed latency to every
+//! reply ([`Script::with_latency`]) or hold replies until N requests are in flight at
+//! once ([`Script::hold_until_in_flight`], [`MockLlm::peak_in_flight`]). Every request
+//! is recorded ([`MockLlm::requests`]). `HEAD /`, `GET /` and `count_tokens` take no turn.
 //!
 //! ```no_run
 //! use serde_json::json;
@@ -37,6 +39,7 @@
 
 mod anthropic;
 mod errors;
+mod gate;
 mod openai;
 mod recording;
 mod reply;

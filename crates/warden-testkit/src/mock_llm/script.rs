@@ -17,6 +17,19 @@ pub struct Script {
     /// Replied (as a plain text turn) when `turns` has run out.
     #[serde(default = "default_final_text")]
     pub final_text: String,
+    /// Added to every generation reply, on top of a turn's own delay: a model's
+    /// fixed latency, for benchmarks.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub latency_ms: u64,
+    /// Hold every generation reply until this many generation requests have been in
+    /// flight at once (then the gate stays open), or until `hold_timeout_ms` has passed:
+    /// proves that a client really runs that many requests at the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until_in_flight: Option<usize>,
+    /// How long a held reply waits at most (default 30 s), so that a client running
+    /// fewer requests at once is slowed down, never hung.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_timeout_ms: Option<u64>,
 }
 
 fn default_final_text() -> String {
@@ -34,7 +47,24 @@ impl Script {
         Script {
             turns,
             final_text: default_final_text(),
+            latency_ms: 0,
+            hold_until_in_flight: None,
+            hold_timeout_ms: None,
         }
+    }
+
+    /// Every generation reply comes after `latency` (on top of a turn's own delay).
+    pub fn with_latency(mut self, latency: Duration) -> Script {
+        self.latency_ms = latency.as_millis() as u64;
+        self
+    }
+
+    /// Holds every generation reply until `n` generation requests are in flight at
+    /// once (or `timeout` has passed); see [`MockLlm::peak_in_flight`](super::MockLlm::peak_in_flight).
+    pub fn hold_until_in_flight(mut self, n: usize, timeout: Duration) -> Script {
+        self.hold_until_in_flight = Some(n);
+        self.hold_timeout_ms = Some(timeout.as_millis() as u64);
+        self
     }
 
     pub fn with_final_text(mut self, text: impl Into<String>) -> Script {

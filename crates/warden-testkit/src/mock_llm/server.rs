@@ -1,6 +1,7 @@
 //! The HTTP server: routing, turn bookkeeping, recording, lifecycle.
 
 use super::errors::{error_reply, Wire};
+use super::gate::Gate;
 use super::recording::{RecordedRequest, Recorder};
 use super::reply::{sse_data, sse_event, Chunk, Reply};
 use super::script::{Script, Turn};
@@ -21,6 +22,7 @@ struct Shared {
     script: Script,
     next_turn: AtomicUsize,
     recorder: Recorder,
+    gate: Gate,
     log: bool,
 }
 
@@ -107,8 +109,14 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let seq = turn_index.unwrap_or(0) as u64 + 1;
     let reply = match (route, turn) {
         (Route::Generate(endpoint), Some(turn)) => {
-            if turn.delay_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(turn.delay_ms)).await;
+            let script = &shared.script;
+            let _in_flight = shared
+                .gate
+                .enter(script.hold_until_in_flight, script.hold_timeout_ms)
+                .await;
+            let delay = turn.delay_ms + script.latency_ms;
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
             }
             let wire = match endpoint {
                 Endpoint::Messages => Wire::Anthropic,
@@ -293,6 +301,7 @@ impl MockLlm {
             script,
             next_turn: AtomicUsize::new(0),
             recorder: Recorder::default(),
+            gate: Gate::default(),
             log,
         });
         let app = Router::new()
@@ -340,6 +349,12 @@ impl MockLlm {
             .into_iter()
             .filter(RecordedRequest::is_generation)
             .collect()
+    }
+
+    /// The most generation requests that were in flight at once (received and not
+    /// yet answered).
+    pub fn peak_in_flight(&self) -> usize {
+        self.shared.gate.peak()
     }
 
     /// How many generation requests have been answered or are being answered.

@@ -1,8 +1,10 @@
 //! The command line: every subcommand and flag, and nothing else.
 
 mod sandbox;
+mod slots;
 
 pub use sandbox::*;
+pub use slots::SandboxSlots;
 
 use crate::ranges;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -257,15 +259,17 @@ pub struct ProcessArgs {
     /// Investigate at most N files (the best-scored pending ones; 1 to 10000000).
     #[arg(long, value_name = "N", value_parser = ranges::limit, allow_negative_numbers = true)]
     pub limit: Option<usize>,
-    /// How many files are investigated at once (1 to 64).
+    /// How many investigations run at once (1 to 64; default 4). With an agent CLI, each
+    /// in its own sandbox: the same number as --sandboxes.
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 4,
         value_parser = ranges::concurrency,
         allow_negative_numbers = true
     )]
-    pub concurrency: usize,
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub slots: SandboxSlots,
     #[command(flatten)]
     pub choice: AgentChoice,
     /// With an agent CLI: files of one directory investigated together (1 to 8).
@@ -319,15 +323,17 @@ pub struct RevalidateArgs {
     /// Judge at most N findings (the most severe first; 1 to 10000000).
     #[arg(long, value_name = "N", value_parser = ranges::limit, allow_negative_numbers = true)]
     pub limit: Option<usize>,
-    /// How many findings are judged at once (1 to 64).
+    /// How many findings are judged at once (1 to 64; default 4). With an agent CLI, each
+    /// in its own sandbox: the same number as --sandboxes.
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 4,
         value_parser = ranges::concurrency,
         allow_negative_numbers = true
     )]
-    pub concurrency: usize,
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub slots: SandboxSlots,
     #[command(flatten)]
     pub choice: AgentChoice,
     /// Judge only findings at or above this severity.
@@ -358,15 +364,17 @@ pub struct TriageArgs {
 pub struct WorkerArgs {
     #[command(flatten)]
     pub choice: AgentChoice,
-    /// How many files are investigated at once (1 to 64).
+    /// How many investigations run at once (1 to 64; default 4). With an agent CLI, each
+    /// in its own sandbox: the same number as --sandboxes.
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 4,
         value_parser = ranges::concurrency,
         allow_negative_numbers = true
     )]
-    pub concurrency: usize,
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub slots: SandboxSlots,
     /// Name this worker in `warden status` and in its leases (default: `pid N on HOST`).
     #[arg(long, value_name = "NAME", value_parser = parse_worker_name)]
     pub name: Option<String>,
@@ -386,10 +394,12 @@ pub struct WorkerArgs {
     /// Keep polling for new candidates when the queue is empty, instead of exiting.
     #[arg(long)]
     pub follow: bool,
-    /// With --follow: seconds between polls of an empty queue (1 to 3600).
+    /// Seconds between polls of a queue with nothing claimable (1 to 3600): until files
+    /// other workers hold are done, or, with --follow, for good.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = ranges::poll_secs)]
     pub poll: u64,
-    /// Stop (exit 5) before this worker's spend would reach USD.
+    /// Stop (exit 5) before this worker's spend would reach USD (more than 0, at most
+    /// 1000000).
     #[arg(long, value_name = "USD", value_parser = ranges::max_cost, allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
     /// Lease on each claimed file, in seconds (renewed every third of it).

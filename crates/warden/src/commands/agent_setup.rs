@@ -28,6 +28,9 @@ pub(crate) struct Prepared {
     pub credential: String,
     /// The tree copy the sandboxes see; removed when the run ends.
     pub tree: Option<TreeCopy>,
+    /// For an agent CLI, one line: how many sandboxes at once, their size, and what of
+    /// it this host enforces.
+    pub sandboxes: Option<String>,
 }
 
 /// The agent and model a run uses, from the flags, the environment and the config file.
@@ -88,6 +91,7 @@ pub(crate) fn prepare(
     root: &Path,
     run_tag: &str,
     limits: Limits,
+    slots: &super::slots::Slots,
 ) -> anyhow::Result<Prepared> {
     let provider = model.map(super::model_setup::provider_for).transpose()?;
     let found = warden_creds::discover_from_process();
@@ -104,6 +108,7 @@ pub(crate) fn prepare(
             credential: choice.why.clone(),
             model,
             tree: None,
+            sandboxes: None,
         });
     };
     let sandboxes = Sandboxes::new(SandboxRoot::new(super::agents::sandbox_dir()?));
@@ -133,6 +138,7 @@ pub(crate) fn prepare(
         prices: PriceTable::builtin(),
         timeout: limits.timeout,
         max_turns: limits.max_turns,
+        limits: slots.limits,
     };
     let agent = SandboxedCli::new(config).map_err(|e| UsageError(format!("--agent {cli}: {e}")))?;
     Ok(Prepared {
@@ -144,6 +150,7 @@ pub(crate) fn prepare(
         credential: choice.why.clone(),
         model,
         tree: Some(tree),
+        sandboxes: Some(slots.describe(cli.name())),
     })
 }
 
@@ -151,8 +158,17 @@ impl Prepared {
     /// Shows the header on a terminal (scripts read the summary, which repeats it).
     pub fn announce(&self, quiet: bool) {
         if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprintln!("warden: {}", self.header);
+            for line in self.header_lines() {
+                eprintln!("warden: {line}");
+            }
         }
+    }
+
+    /// The header: the agent, model and credential, then for an agent CLI its sandboxes.
+    pub fn header_lines(&self) -> Vec<&str> {
+        std::iter::once(self.header.as_str())
+            .chain(self.sandboxes.as_deref())
+            .collect()
     }
 
     /// The agent's name in summaries.

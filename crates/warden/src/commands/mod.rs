@@ -15,9 +15,12 @@ mod scan;
 mod scan_summary;
 mod scan_surface;
 mod scan_tree;
+mod slots;
 mod status;
 mod triage;
 mod worker;
+
+pub(crate) use process_worker::printable;
 
 use crate::cli::{Cli, Command};
 use std::path::Path;

@@ -20,9 +20,6 @@ use warden_pipeline::{Stop, Summary, Work};
 use warden_store::{RunKind, RunStatus, Severity, Store};
 
 pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
-    if args.concurrency == 0 {
-        return Err(UsageError("--concurrency must be at least 1".into()).into());
-    }
     if let Some(cap) = args.max_cost {
         if !cap.is_finite() || cap < 0.0 {
             return Err(UsageError(format!(
@@ -34,6 +31,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     let data_dir = locate::config_dir(global);
     let (kind, model) =
         super::agent_setup::choose(args.choice.agent, args.choice.model.as_deref(), &data_dir)?;
+    let slots = super::slots::resolve(kind, args.concurrency, &args.slots)?;
     let mut store = locate::open_for_reading(global)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
@@ -42,7 +40,8 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
 
     let limits = Limits::default();
     let root = PathBuf::from(&project.root);
-    let prepared = super::agent_setup::prepare(kind, model.as_deref(), &root, "process", limits)?;
+    let prepared =
+        super::agent_setup::prepare(kind, model.as_deref(), &root, "process", limits, &slots)?;
     prepared.announce(global.quiet);
     let review = process_review::change_set(&root, args)?;
     if args.comment_out.is_some() && review.is_none() {
@@ -106,7 +105,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             Some(secs) => std::time::Duration::from_secs(secs.max(1)),
             None => limits.timeout + std::time::Duration::from_secs(300),
         },
-        concurrency: args.concurrency,
+        concurrency: slots.count,
         max_cost: args.max_cost,
         // The pipeline clamps it to what the agent takes (the native agent: 1).
         batch_size: args.batch_size,
@@ -114,10 +113,11 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     };
     let store = Arc::new(Mutex::new(store));
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.concurrency.clamp(1, 4))
+        .worker_threads(slots.count.clamp(1, 4))
         .enable_all()
         .build()?;
-    let bar = ProcessBar::new(global.quiet, queue.len());
+    let per_sandbox = prepared.sandboxes.is_some() && !args.json;
+    let bar = ProcessBar::new(global.quiet, queue.len(), per_sandbox);
     let result = runtime.block_on(async {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
         let run = warden_pipeline::process(
@@ -148,6 +148,9 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     let mut stats = summary_json(&outcome, run_id, &prepared.model);
     stats["agent"] = prepared.name().into();
     stats["credential"] = prepared.credential.clone().into();
+    if prepared.sandboxes.is_some() {
+        stats["sandboxes"] = slots.json();
+    }
     let new = match (&review, &before) {
         (Some(paths), Some(before)) => {
             let new = process_review::new_findings(&store, &project_id, before, paths)?;
@@ -174,7 +177,11 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     let text = if args.json {
         serde_json::to_string_pretty(&stats)?
     } else {
-        format!("{}\n{}", prepared.header, summary_text(&outcome, run_id))
+        format!(
+            "{}\n{}",
+            prepared.header_lines().join("\n"),
+            summary_text(&outcome, run_id)
+        )
     };
     if !global.quiet || args.json {
         super::emit(None, &text)?;

@@ -11,6 +11,10 @@ impl warden_pipeline::Progress for ProcessBar {
         ProcessBar::file_done(self, findings, spend_usd);
     }
 
+    fn slot(&self, slot: usize, state: warden_pipeline::SlotState<'_>) {
+        ProcessBar::slot(self, slot, state);
+    }
+
     fn finish(&self) {
         ProcessBar::finish(self);
     }

@@ -37,12 +37,10 @@ fn queue(store: &Store, project: &str, args: &RevalidateArgs) -> anyhow::Result<
 }
 
 pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
-    if args.concurrency == 0 {
-        return Err(UsageError("--concurrency must be at least 1".into()).into());
-    }
     let data_dir = locate::config_dir(global);
     let (kind, model) =
         super::agent_setup::choose(args.choice.agent, args.choice.model.as_deref(), &data_dir)?;
+    let slots = super::slots::resolve(kind, args.concurrency, &args.slots)?;
     let mut store = locate::open_for_reading(global)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
     let project = store
@@ -55,6 +53,7 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
         &root,
         "revalidate",
         Limits::default(),
+        &slots,
     )?;
     prepared.announce(global.quiet);
 
@@ -62,13 +61,14 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     let holder = warden_store::default_holder();
     let run_id = store.begin_run(&project_id, RunKind::Revalidate, &holder)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.concurrency.clamp(1, 4))
+        .worker_threads(slots.count.clamp(1, 4))
         .enable_all()
         .build()?;
     let mut work = Work::new(&project_id, root, &holder, run_id);
     work.tech = project.tech.clone();
-    work.concurrency = args.concurrency;
-    let bar = ProcessBar::new(global.quiet, findings.len());
+    work.concurrency = slots.count;
+    let per_sandbox = prepared.sandboxes.is_some() && !args.json;
+    let bar = ProcessBar::new(global.quiet, findings.len(), per_sandbox);
     let store = Arc::new(Mutex::new(store));
     let result = runtime.block_on(async {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
@@ -93,6 +93,9 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     let mut stats = summary_json(&out, run_id, &prepared.model);
     stats["agent"] = prepared.name().into();
     stats["credential"] = prepared.credential.clone().into();
+    if prepared.sandboxes.is_some() {
+        stats["sandboxes"] = slots.json();
+    }
     let status = if out.stop.is_some() {
         RunStatus::Stopped
     } else if out.all_failed() {
@@ -115,7 +118,11 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     let text = if args.json {
         serde_json::to_string_pretty(&stats)?
     } else {
-        format!("{}\n{}", prepared.header, summary_text(&out, run_id))
+        format!(
+            "{}\n{}",
+            prepared.header_lines().join("\n"),
+            summary_text(&out, run_id)
+        )
     };
     if !global.quiet || args.json {
         super::emit(None, &text)?;

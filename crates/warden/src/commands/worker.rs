@@ -36,8 +36,10 @@ pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
         args.choice.model.as_deref(),
         &locate::config_dir(global),
     )?;
+    let slots = super::slots::resolve(kind, args.concurrency, &args.slots)?;
     let limits = Limits::default();
-    let prepared = super::agent_setup::prepare(kind, model.as_deref(), &root, "worker", limits)?;
+    let prepared =
+        super::agent_setup::prepare(kind, model.as_deref(), &root, "worker", limits, &slots)?;
     prepared.announce(global.quiet);
 
     let holder = match &args.name {
@@ -57,20 +59,22 @@ pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
             Some(secs) => Duration::from_secs(secs.max(1)),
             None => limits.timeout + Duration::from_secs(300),
         },
-        concurrency: args.concurrency,
+        concurrency: slots.count,
         max_cost: args.max_cost,
         batch_size: 1,
         verify: Some(Verifier(Arc::new(move |path| check.verify(path)))),
     };
     let store = Arc::new(Mutex::new(store));
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.concurrency.clamp(1, 4))
+        .worker_threads(slots.count.clamp(1, 4))
         .enable_all()
         .build()?;
     let result = runtime.block_on(async {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
         let beat = tokio::spawn(heartbeat(Arc::clone(&store), run_id));
-        let out = rounds(&store, &prepared, work, args, global.quiet, interrupt).await;
+        let per_sandbox = prepared.sandboxes.is_some() && !args.json;
+        let bar = ProcessBar::new(global.quiet, 0, per_sandbox);
+        let out = rounds(&store, &prepared, work, args, &bar, interrupt).await;
         beat.abort();
         out
     });
@@ -92,6 +96,9 @@ pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
     let mut stats = super::process::summary_json(&outcome, run_id, &prepared.model);
     stats["agent"] = prepared.name().into();
     stats["worker"] = args.name.clone().into();
+    if prepared.sandboxes.is_some() {
+        stats["sandboxes"] = slots.json();
+    }
     store.finish_run(run_id, status, &stats)?;
     drop(store);
 
@@ -171,7 +178,7 @@ async fn rounds(
     prepared: &super::agent_setup::Prepared,
     work: Work,
     args: &WorkerArgs,
-    quiet: bool,
+    bar: &ProcessBar,
     interrupt: warden_pipeline::CancellationToken,
 ) -> anyhow::Result<Summary> {
     let mut total = Summary::default();
@@ -180,13 +187,12 @@ async fn rounds(
         if let Some(cap) = work.max_cost {
             round.max_cost = Some((cap - total.spend_usd).max(f64::MIN_POSITIVE));
         }
-        let bar = ProcessBar::new(quiet, 0);
         let out = warden_pipeline::process(
             Arc::clone(store),
             Arc::clone(&prepared.agent),
             round,
             Queue::Store,
-            &bar,
+            bar,
             interrupt.clone(),
         )
         .await?;

@@ -160,6 +160,8 @@ pub struct Seen {
     pub cli_environs: Vec<String>,
     /// Every file under the running sandboxes' homes (not the image), concatenated.
     pub home_files: Vec<u8>,
+    /// The resource limits the agent CLI ran under, one [`limits_of`] per CLI process seen.
+    pub cli_limits: Vec<String>,
 }
 
 impl Project {
@@ -200,6 +202,7 @@ impl Project {
             environs: Vec::new(),
             cli_environs: Vec::new(),
             home_files: Vec::new(),
+            cli_limits: Vec::new(),
         };
         // The CLI's own environment carries the variables Warden gives it (a child it
         // starts may have less; a process caught between fork and exec, the init's).
@@ -211,6 +214,9 @@ impl Project {
                 if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
                     let env = String::from_utf8_lossy(&env).replace('\0', "\n");
                     if ours(&env) {
+                        if is_cli(&env) {
+                            seen.cli_limits.push(limits_of(pid));
+                        }
                         seen.environs.push(env);
                     }
                 }
@@ -250,6 +256,47 @@ pub fn processes_with(needle: &str) -> Vec<u32> {
             out.push(pid);
         }
     }
+    out
+}
+
+/// The limits process `pid` runs under, as the kernel applies them: `name=value` lines
+/// for the limit files of each cgroup it is in (`memory.limit_in_bytes`,
+/// `cpu.cfs_quota_us`, `memory.max`, `cpu.max`, …), then its `/proc/PID/limits`.
+pub fn limits_of(pid: u32) -> String {
+    const FILES: &[&str] = &[
+        "memory.limit_in_bytes",
+        "memory.max",
+        "cpu.cfs_quota_us",
+        "cpu.cfs_period_us",
+        "cpu.max",
+    ];
+    let mut out = String::new();
+    let groups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    for line in groups.lines() {
+        // `4:memory:/path` (v1) or `0::/path` (v2), relative to the hierarchy's mount.
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let mounts: Vec<String> = if controllers.is_empty() {
+            vec!["/sys/fs/cgroup".into(), "/sys/fs/cgroup/unified".into()]
+        } else {
+            controllers
+                .split(',')
+                .map(|c| format!("/sys/fs/cgroup/{c}"))
+                .collect()
+        };
+        for mount in mounts {
+            let dir = Path::new(&mount).join(path.trim_start_matches('/'));
+            for file in FILES {
+                if let Ok(v) = std::fs::read_to_string(dir.join(file)) {
+                    out.push_str(&format!("{file}={}\n", v.trim()));
+                }
+            }
+        }
+    }
+    out.push_str(&std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default());
     out
 }
 

@@ -25,6 +25,46 @@ pub fn cases() -> Vec<Case> {
             c("--concurrency 0", &["--concurrency", "0"]).says("--concurrency"),
             c("--concurrency 65", &["--concurrency", "65"]).says("1 to 64"),
             c("--concurrency word", &["--concurrency", "all"]).says("--concurrency"),
+            c("--sandboxes 0", &["--agent", "claude", "--sandboxes", "0"]).says("--sandboxes"),
+            c(
+                "--sandboxes 65",
+                &["--agent", "claude", "--sandboxes", "65"],
+            )
+            .says("1 to 64"),
+            c("--cpus 0", &["--agent", "claude", "--cpus", "0"]).says("--cpus"),
+            c("--cpus NaN", &["--agent", "claude", "--cpus", "NaN"]).says("--cpus"),
+            c("--cpus negative", &["--agent", "claude", "--cpus", "-2"]).says("--cpus"),
+            c(
+                "--memory too small",
+                &["--agent", "claude", "--memory", "1K"],
+            )
+            .says("--memory"),
+            c("--memory word", &["--agent", "claude", "--memory", "lots"]).says("--memory"),
+            c(
+                "--sandboxes and --concurrency disagree",
+                &[
+                    "--agent",
+                    "claude",
+                    "--sandboxes",
+                    "4",
+                    "--concurrency",
+                    "2",
+                ],
+            )
+            .says("--sandboxes 4 and --concurrency 2"),
+            c(
+                "--sandboxes for the native agent",
+                &["--agent", "native", "--sandboxes", "2"],
+            )
+            .says("native agent")
+            .says("--concurrency"),
+            c(
+                "--cpus for the native agent",
+                &["--agent", "native", "--cpus", "1"],
+            )
+            .says("--cpus")
+            .says("native agent"),
+            c("--memory for the native agent", &["--memory", "1G"]).says("--memory"),
             c("--limit 0", &["--limit", "0"]).says("--limit"),
             c("--limit negative", &["--limit", "-3"]).says("--limit"),
             c("unknown flag", &["--fast"]).says("--fast"),
