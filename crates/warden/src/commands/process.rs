@@ -120,6 +120,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
     let bar = ProcessBar::new(global.quiet, queue.len(), per_sandbox);
     let result = runtime.block_on(async {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
+        let _beat = process_worker::Heartbeat::start(Arc::clone(&store), run_id);
         let run = warden_pipeline::process(
             Arc::clone(&store),
             Arc::clone(&prepared.agent),

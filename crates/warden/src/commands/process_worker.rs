@@ -67,3 +67,38 @@ mod tests {
         );
     }
 }
+
+/// How often a run tells the store it is alive; `status` calls a running one silent for
+/// three of these stale.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Stamps a run's heartbeat in the store every [`HEARTBEAT`] while it lives (a task on
+/// the current runtime, stopped when this is dropped).
+pub struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    pub fn start(
+        store: std::sync::Arc<std::sync::Mutex<warden_store::Store>>,
+        run_id: i64,
+    ) -> Heartbeat {
+        Heartbeat(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            loop {
+                tick.tick().await;
+                let beat = store
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .heartbeat(run_id);
+                if let Err(e) = beat {
+                    tracing::warn!("heartbeat: {e}");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

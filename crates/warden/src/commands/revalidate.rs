@@ -72,6 +72,7 @@ pub fn run(global: &GlobalArgs, args: &RevalidateArgs) -> anyhow::Result<u8> {
     let store = Arc::new(Mutex::new(store));
     let result = runtime.block_on(async {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
+        let _beat = process_worker::Heartbeat::start(Arc::clone(&store), run_id);
         let run = warden_pipeline::revalidate(
             Arc::clone(&store),
             Arc::clone(&prepared.agent),

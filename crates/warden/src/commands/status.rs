@@ -11,7 +11,7 @@ use warden_store::{ProjectStatus, RunStatus, Severity, WorkerStatus};
 /// Ended runs are listed this long after they end.
 const WORKERS_WINDOW: Duration = Duration::from_secs(3600);
 /// A running worker silent this long is shown as stale (killed, hung or cut off).
-const STALE_AFTER: Duration = Duration::from_secs(3 * super::worker::HEARTBEAT.as_secs());
+const STALE_AFTER: Duration = Duration::from_secs(3 * super::process_worker::HEARTBEAT.as_secs());
 
 pub fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<u8> {
     let store = locate::open_for_reading(global)?;

@@ -17,10 +17,6 @@ use warden_agent::Limits;
 use warden_pipeline::{Queue, Snapshot, Stop, Summary, TreeSource, Verifier, Work};
 use warden_store::{RunKind, RunStatus, Store};
 
-/// How often a worker tells the store it is alive; `status` calls a worker silent for
-/// three of these stale.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
-
 pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
     let mut store = locate::open_for_reading(global)?;
     let project_id = locate::project_for_reading(&store, global.project_id.as_deref())?;
@@ -71,12 +67,10 @@ pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
         .build()?;
     let result = runtime.block_on(async {
         let interrupt = process_worker::interrupt_on_ctrl_c()?;
-        let beat = tokio::spawn(heartbeat(Arc::clone(&store), run_id));
+        let _beat = process_worker::Heartbeat::start(Arc::clone(&store), run_id);
         let per_sandbox = prepared.sandboxes.is_some() && !args.json;
         let bar = ProcessBar::new(global.quiet, 0, per_sandbox);
-        let out = rounds(&store, &prepared, work, args, &bar, interrupt).await;
-        beat.abort();
-        out
+        rounds(&store, &prepared, work, args, &bar, interrupt).await
     });
     let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
     let outcome = match result {
@@ -235,20 +229,5 @@ fn add(total: &mut Summary, round: Summary) {
     total.failures.extend(round.failures);
     if round.stop.is_some() {
         total.stop = round.stop;
-    }
-}
-
-/// Stamps the run every [`HEARTBEAT`] until aborted.
-async fn heartbeat(store: Arc<Mutex<Store>>, run_id: i64) {
-    let mut tick = tokio::time::interval(HEARTBEAT);
-    loop {
-        tick.tick().await;
-        let beat = store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .heartbeat(run_id);
-        if let Err(e) = beat {
-            tracing::warn!("heartbeat: {e}");
-        }
     }
 }
