@@ -44,6 +44,7 @@
 
 mod postgres;
 mod sqlite;
+mod tls;
 mod value;
 
 pub(crate) use sqlite::error as sqlite_error;
