@@ -278,12 +278,12 @@ fn start() -> Result<Cluster, String> {
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Shared like /tmp (sticky, writable by all): root's runs and a user's both fit.
+    let _ = std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o1777));
     if let Some((uid, gid)) = user {
-        // The server user must reach its directory through the temp dir.
-        for d in [&root, &dir] {
-            std::os::unix::fs::chown(d, Some(uid), Some(gid))
-                .map_err(|e| format!("cannot chown {}: {e}", d.display()))?;
-        }
+        // The server user owns its cluster directory.
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot chown {}: {e}", dir.display()))?;
     }
 
     let out = server_command(bin.join("initdb"), user)
