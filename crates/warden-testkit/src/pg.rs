@@ -5,7 +5,7 @@
 //! `pg_config --bindir`; without them [`database_url`] panics saying to install the
 //! `postgresql` package, so a test never passes by skipping. The cluster lives under
 //! `$TMPDIR/warden-testkit-pg/<pid>`, listens on 127.0.0.1 only (a free port), runs with
-//! `fsync=off`, and dies with the test process (`PR_SET_PDEATHSIG`); the directories of
+//! `fsync=off`, offers TLS with a self-signed certificate (made with `openssl`), and dies with the test process (`PR_SET_PDEATHSIG`); the directories of
 //! earlier processes that are gone are removed when the next one starts. As root, the
 //! server runs as the `postgres` OS user (initdb refuses root).
 
@@ -64,16 +64,27 @@ pub fn database_url() -> String {
     cluster.url(&name)
 }
 
-/// Runs `sql` with `psql` on the database at `url` (of the test cluster), panicking
-/// with psql's message if it fails: for tests that must bend a database behind the
-/// API's back.
-pub fn psql(url: &str, sql: &str) {
+/// Runs `sql` with `psql` on the database at `url` (of the test cluster) and returns
+/// what it printed (unaligned, tuples only), panicking with psql's message if it fails:
+/// for tests that must look at or bend a database behind the API's back.
+pub fn psql(url: &str, sql: &str) -> String {
     let bin = match CLUSTER.get_or_init(start_on_keeper_thread) {
         Ok(cluster) => cluster.bin.join("psql"),
         Err(e) => panic!("{e}"),
     };
     let out = Command::new(bin)
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
     assert!(
@@ -81,6 +92,7 @@ pub fn psql(url: &str, sql: &str) {
         "psql failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The port of the test process's cluster (starting it if needed), e.g. to build URLs
@@ -222,6 +234,41 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("cannot find a free loopback port: {e}"))
 }
 
+/// A self-signed certificate and key for the server (it offers TLS, so clients'
+/// `sslmode=require` can be tested), made with the `openssl` command.
+fn server_certificate(
+    dir: &Path,
+    user: Option<(libc::uid_t, libc::gid_t)>,
+) -> Result<(PathBuf, PathBuf), String> {
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .map_err(|e| {
+            format!("cannot run openssl to make the test server's TLS certificate ({e}): install the `openssl` package")
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "openssl could not make a certificate: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    // The server refuses a key others can read, and must own it when run as postgres.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict {}: {e}", key.display()))?;
+    if let Some((uid, gid)) = user {
+        for f in [&cert, &key] {
+            std::os::unix::fs::chown(f, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot chown {}: {e}", f.display()))?;
+        }
+    }
+    Ok((cert, key))
+}
+
 fn start() -> Result<Cluster, String> {
     let bin = bin_dir()?;
     let user = server_user()?;
@@ -231,12 +278,12 @@ fn start() -> Result<Cluster, String> {
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Shared like /tmp (sticky, writable by all): root's runs and a user's both fit.
+    let _ = std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o1777));
     if let Some((uid, gid)) = user {
-        // The server user must reach its directory through the temp dir.
-        for d in [&root, &dir] {
-            std::os::unix::fs::chown(d, Some(uid), Some(gid))
-                .map_err(|e| format!("cannot chown {}: {e}", d.display()))?;
-        }
+        // The server user owns its cluster directory.
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot chown {}: {e}", dir.display()))?;
     }
 
     let out = server_command(bin.join("initdb"), user)
@@ -261,6 +308,7 @@ fn start() -> Result<Cluster, String> {
         ));
     }
 
+    let (cert, key) = server_certificate(&dir, user)?;
     let port = free_port()?;
     let log_path = dir.join("server.log");
     let log = std::fs::File::create(&log_path)
@@ -277,7 +325,11 @@ fn start() -> Result<Cluster, String> {
         .arg("-c")
         .arg(format!("unix_socket_directories={}", dir.display()))
         .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-        .args(["-c", "full_page_writes=off"])
+        .args(["-c", "full_page_writes=off", "-c", "ssl=on"])
+        .arg("-c")
+        .arg(format!("ssl_cert_file={}", cert.display()))
+        .arg("-c")
+        .arg(format!("ssl_key_file={}", key.display()))
         .arg("-c")
         .arg(format!("max_connections={MAX_CONNECTIONS}"))
         .stdin(Stdio::null())

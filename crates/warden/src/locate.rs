@@ -55,8 +55,7 @@ pub fn store_location(global: &GlobalArgs) -> anyhow::Result<Option<StoreLocatio
 /// nearest `.warden/warden.db` (a SQLite store is never created here).
 pub fn open_for_reading(global: &GlobalArgs) -> anyhow::Result<Store> {
     match store_location(global)? {
-        Some(StoreLocation::Sqlite(dir)) => Ok(Store::open_existing(&dir)?),
-        Some(pg) => Ok(Store::connect(&pg)?),
+        Some(location) => Ok(Store::connect_existing(&location)?),
         None => Ok(Store::open_existing(&data_dir_for_reading(None)?)?),
     }
 }

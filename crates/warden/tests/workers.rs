@@ -289,3 +289,42 @@ fn calls_by_file(store: &warden_store::Store) -> HashMap<String, u64> {
         .map(|f| (f.path, f.calls))
         .collect()
 }
+
+#[test]
+fn a_bad_unreachable_or_empty_store_is_one_line_that_never_shows_the_password() {
+    let cases: [(&str, i32, &str); 3] = [
+        (
+            "postgres://warden:s3cret@127.0.0.1:1/x",
+            3,
+            "cannot connect to the store postgres://warden:***@127.0.0.1:1/x",
+        ),
+        (
+            "postgres://warden:s3cret@127.0.0.1:1/x?sslmode=bogus",
+            2,
+            "--store: invalid store location",
+        ),
+        (
+            "",
+            2,
+            "--store: invalid store location ``: the store location is empty",
+        ),
+    ];
+    for (url, code, want) in cases {
+        for command in [&["status"][..], &["worker", "--project-id", "p"][..]] {
+            let out = run(warden().arg("--store").arg(url).args(command));
+            assert_eq!(out.code, code, "{url} {command:?}: {out:?}");
+            let line = out.error_line();
+            assert!(line.contains(want), "{line}");
+            assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
+        }
+    }
+    // A database without a Warden store is not silently made one by a reader.
+    let empty = warden_testkit::pg::database_url();
+    let out = run(warden().args(["status", "--store", &empty]));
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.error_line().contains("no Warden store"),
+        "{}",
+        out.stderr
+    );
+}

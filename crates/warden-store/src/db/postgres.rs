@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Statement};
@@ -155,6 +156,36 @@ pub(crate) fn error(
     }
 }
 
+/// Hands the client to the caller (or the reason it could not connect), then drives the
+/// connection until the client is dropped or the server goes away.
+async fn serve<C>(
+    connected: Result<(Client, C), tokio_postgres::Error>,
+    tx: std::sync::mpsc::Sender<Result<Client, String>>,
+    secret: Option<String>,
+    store: StoreName,
+) where
+    C: Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    match connected {
+        Ok((client, connection)) => {
+            if tx.send(Ok(client)).is_err() {
+                return;
+            }
+            if let Err(e) = connection.await {
+                let detail = scrub(&innermost(&e), secret.as_deref());
+                tracing::warn!(%store, detail, "store connection ended");
+            }
+        }
+        Err(e) => {
+            let detail = match e.as_db_error() {
+                Some(db) => db.message().to_string(),
+                None => innermost(&e),
+            };
+            let _ = tx.send(Err(detail));
+        }
+    }
+}
+
 impl PgConn {
     /// Connects, running the socket on a thread of its own (see the module doc).
     pub(crate) fn connect(url: &PgUrl) -> Result<PgConn, StoreError> {
@@ -172,6 +203,10 @@ impl PgConn {
         if config.get_application_name().is_none() {
             config.application_name("warden");
         }
+        let tls = match config.get_ssl_mode() {
+            SslMode::Disable => None,
+            _ => Some(super::tls::connector().map_err(connect_error)?),
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         let thread_secret = secret.clone();
         let thread_store = store.clone();
@@ -189,22 +224,13 @@ impl PgConn {
                     }
                 };
                 runtime.block_on(async move {
-                    match config.connect(NoTls).await {
-                        Ok((client, connection)) => {
-                            if tx.send(Ok(client)).is_err() {
-                                return;
-                            }
-                            if let Err(e) = connection.await {
-                                let detail = scrub(&innermost(&e), thread_secret.as_deref());
-                                tracing::warn!(store = %thread_store, detail, "store connection ended");
-                            }
+                    match tls {
+                        Some(tls) => {
+                            serve(config.connect(tls).await, tx, thread_secret, thread_store).await
                         }
-                        Err(e) => {
-                            let detail = match e.as_db_error() {
-                                Some(db) => db.message().to_string(),
-                                None => innermost(&e),
-                            };
-                            let _ = tx.send(Err(detail));
+                        None => {
+                            serve(config.connect(NoTls).await, tx, thread_secret, thread_store)
+                                .await
                         }
                     }
                 });

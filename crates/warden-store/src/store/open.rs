@@ -37,6 +37,25 @@ impl Store {
         }
     }
 
+    /// Opens the store at `location` only if one is there (`NotFound` otherwise: a
+    /// missing or empty SQLite file, or a PostgreSQL database without Warden's tables),
+    /// applying any migrations it lacks.
+    pub fn connect_existing(location: &StoreLocation) -> Result<Store, StoreError> {
+        match location {
+            StoreLocation::Sqlite(dir) => Store::open_existing(dir),
+            StoreLocation::Postgres(url) => {
+                let db = Db::postgres(url)?;
+                if schema::current_version(&db)? == 0 {
+                    return Err(StoreError::NotFound {
+                        store: db.name().clone(),
+                    });
+                }
+                schema::migrate(&db)?;
+                Ok(Store { db, file: None })
+            }
+        }
+    }
+
     /// Opens (creating the directory and database if absent) `<data_dir>/warden.db` and applies migrations.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);

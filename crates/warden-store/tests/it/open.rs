@@ -282,7 +282,21 @@ fn default_holder_names_pid_and_host() {
     );
 }
 
+fn connect_existing_finds_only_a_store_that_is_there(b: Backend) {
+    let fixture = Fixture::new(b);
+    let err = Store::connect_existing(fixture.location()).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains(&fixture.name()), "{err}");
+    assert!(err.to_string().contains("no Warden store here"), "{err}");
+
+    let mut store = Store::connect(fixture.location()).unwrap();
+    store.ensure_project(P, "/repo").unwrap();
+    let existing = Store::connect_existing(fixture.location()).unwrap();
+    assert_eq!(existing.projects().unwrap().len(), 1);
+}
+
 backend_tests!(
+    connect_existing_finds_only_a_store_that_is_there,
     unknown_project_is_an_error_naming_project_and_db,
     projects_upsert_root_and_keep_sorted_tech,
     runs_finish_and_unknown_runs_are_errors,

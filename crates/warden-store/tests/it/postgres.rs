@@ -163,3 +163,31 @@ async fn the_store_works_inside_a_tokio_runtime() {
     let other = reopen(&fixture);
     assert_eq!(other.file_leases(P).expect("leases")[0].holder, "task");
 }
+
+/// Whether the connections named `app` to the fixture's database use TLS.
+fn sessions_use_tls(fixture: &Fixture, app: &str) -> String {
+    warden_testkit::pg::psql(
+        &fixture.location().to_string(),
+        &format!(
+            "SELECT string_agg(DISTINCT s.ssl::text, ',') FROM pg_stat_ssl s
+             JOIN pg_stat_activity a USING (pid)
+             WHERE a.datname = current_database() AND a.application_name = '{app}'"
+        ),
+    )
+}
+
+#[test]
+fn sslmode_require_encrypts_and_sslmode_disable_does_not() {
+    let fixture = Fixture::new(Backend::Postgres);
+    let base = fixture.location().to_string();
+    for (mode, expected) in [("require", "true"), ("disable", "false")] {
+        let app = format!("warden_{mode}");
+        let location: StoreLocation = format!("{base}?sslmode={mode}&application_name={app}")
+            .parse()
+            .expect("url");
+        let mut store = Store::connect(&location).expect("connect");
+        store.ensure_project(P, "/repo").expect("a working store");
+        assert_eq!(store.projects().expect("projects").len(), 1);
+        assert_eq!(sessions_use_tls(&fixture, &app), expected, "sslmode={mode}");
+    }
+}
