@@ -57,17 +57,6 @@ pub fn printable(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_stall_hint_names_the_variable_the_cli_reads() {
-        assert_eq!(
-            warden_pipeline::STALL_TIMEOUT_VAR,
-            super::super::model_setup::STALL_VAR
-        );
-    }
-}
-
 /// How often a run tells the store it is alive; `status` calls a running one silent for
 /// three of these stale.
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -100,5 +89,16 @@ impl Heartbeat {
 impl Drop for Heartbeat {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stall_hint_names_the_variable_the_cli_reads() {
+        assert_eq!(
+            warden_pipeline::STALL_TIMEOUT_VAR,
+            super::super::model_setup::STALL_VAR
+        );
     }
 }
