@@ -100,7 +100,7 @@ fn expand_expressions(text: &str) -> String {
         out.push_str(&rest[..start]);
         match rest[start..].find("}}") {
             Some(end) => {
-                out.push_str("1");
+                out.push('1');
                 rest = &rest[start + end + 2..];
             }
             None => {
