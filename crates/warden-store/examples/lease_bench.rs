@@ -1,12 +1,14 @@
 //! Lease contention on one PostgreSQL store: many workers claiming from one queue.
 //!
 //! `cargo run --release -p warden-store --example lease_bench -- [WORKERS] [FILES] [CONNECTIONS] [URL]`
-//! (defaults: 1000 workers, 100000 files, 64 connections, a throwaway cluster from
-//! warden-testkit). The workers are lightweight: each is a holder with its own run that
+//! (defaults: 1000 workers, 100000 files, four connections per core, a throwaway cluster
+//! from warden-testkit). The workers are lightweight: each is a holder with its own run that
 //! claims the best claimable file (`claim_next`, `FOR UPDATE SKIP LOCKED`), and completes
 //! it, then claims again, until the queue is empty. They share CONNECTIONS database
 //! sessions, as workers behind a transaction-mode pooler do; each session serves its
-//! share of the workers in turn. Printed: claims per second, claim latency percentiles
+//! share of the workers in turn (a database with two cores serves a few sessions best;
+//! more only queue inside PostgreSQL). Printed: claims per second (each one a whole
+//! claim-and-complete cycle), claim latency percentiles
 //! (one `claim_next` round trip, the transaction that takes the lease), and double
 //! claims (a file claimed by two workers), which must be zero.
 
@@ -30,7 +32,8 @@ fn main() {
     };
     let workers = number(0, 1000).max(1);
     let files = number(1, 100_000);
-    let connections = number(2, 64).clamp(1, workers);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let connections = number(2, 4 * cores).clamp(1, workers);
     let url = args
         .get(3)
         .cloned()

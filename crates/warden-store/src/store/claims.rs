@@ -13,7 +13,7 @@ use super::{after, now, require_holder, require_project, Store};
 use crate::db::params;
 use crate::error::StoreError;
 use crate::location::StoreName;
-use crate::model::{CandidateFile, FileLease, NewFinding};
+use crate::model::{CandidateFile, FileLease, FileStatus, NewFinding};
 use std::time::Duration;
 
 /// A file is claimable when it is a pending or failed candidate, or its lease ran out
@@ -31,17 +31,20 @@ fn claim_sql() -> String {
 }
 
 /// Claims the best `?3` claimable files for `?4` until `?5` in one statement, returning
-/// their paths and scores. Fresh (pending, failed) and expired files are picked apart,
-/// each from its index (`files_claim_queue`, `files_leases`), and merged: one sort of
-/// every candidate per claim would not scale. Each pick locks what it takes until the
-/// statement ends, in PostgreSQL skipping rows another claimer holds (`lock`) and
-/// re-checking its condition on the latest version of each row; MATERIALIZED makes
-/// each pick run once (a subquery re-run per row could claim more than `?3`).
+/// their paths, scores and languages. Fresh (pending, failed) and expired files are
+/// picked apart, each from its index (`files_claim_queue`, `files_leases`), and merged:
+/// one sort of every candidate per claim would not scale. Each pick locks what it takes
+/// until the statement ends, in PostgreSQL skipping rows another claimer holds (`lock`)
+/// and re-checking its condition on the latest version of each row; MATERIALIZED makes
+/// each pick run once (a subquery re-run per row could claim more than `?3`). With a
+/// run `?6`, a file that failed in that run is not taken again by it, and claimed files
+/// record the run in `last_run`.
 fn claim_best_sql(lock: &str) -> String {
     format!(
         "WITH fresh AS MATERIALIZED (
              SELECT path, score FROM files
              WHERE project = ?1 AND is_candidate = 1 AND status IN ('pending', 'failed')
+               AND NOT (status = 'failed' AND COALESCE(last_run = CAST(?6 AS BIGINT), FALSE))
              ORDER BY score DESC, path LIMIT ?3{lock}),
          expired AS MATERIALIZED (
              SELECT path, score FROM files
@@ -53,9 +56,9 @@ fn claim_best_sql(lock: &str) -> String {
                                UNION ALL SELECT path, score FROM expired) AS both_kinds
              ORDER BY score DESC, path LIMIT ?3)
          UPDATE files SET status = 'processing', lease_holder = ?4, lease_until = ?5,
-             updated_at = ?2
+             updated_at = ?2, last_run = COALESCE(CAST(?6 AS BIGINT), last_run)
          WHERE project = ?1 AND path IN (SELECT path FROM picked)
-         RETURNING path, score"
+         RETURNING path, score, language"
     )
 }
 
@@ -82,21 +85,57 @@ impl Store {
         n: usize,
         lease: Duration,
     ) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .claim_best(project, holder, n, lease, None)?
+            .into_iter()
+            .map(|c| c.path)
+            .collect())
+    }
+
+    /// Claims the best `n` claimable files in one statement (see `claim_best_sql`), best
+    /// score first, with their languages; hits are not read.
+    pub(super) fn claim_best(
+        &self,
+        project: &str,
+        holder: &str,
+        n: usize,
+        lease: Duration,
+        run: Option<i64>,
+    ) -> Result<Vec<CandidateFile>, StoreError> {
         require_holder(&self.db, holder)?;
         let picked = self.db.query(
             &claim_best_sql(self.db.dialect().for_update_skip_locked()),
-            params![project, now(), sql_limit(Some(n)), holder, after(lease)],
+            params![
+                project,
+                now(),
+                sql_limit(Some(n)),
+                holder,
+                after(lease),
+                run
+            ],
         )?;
         if picked.is_empty() {
             require_project(&self.db, project)?;
         }
         let mut claimed = picked
             .iter()
-            .map(|r| Ok((r.get::<f64>(1)?, r.get::<String>(0)?)))
+            .map(|r| {
+                Ok(CandidateFile {
+                    path: r.get(0)?,
+                    score: r.get(1)?,
+                    language: r.get(2)?,
+                    status: FileStatus::Processing,
+                    hits: Vec::new(),
+                })
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         // RETURNING follows no order: best score first, then path, as the queue.
-        claimed.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        Ok(claimed.into_iter().map(|(_, path)| path).collect())
+        claimed.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        Ok(claimed)
     }
 
     /// Claims one candidate file if it is pending, failed, or its lease expired; false if it is not claimable.
@@ -308,27 +347,19 @@ impl Store {
         findings: &[NewFinding],
     ) -> Result<Vec<String>, StoreError> {
         let tx = self.db.write_tx()?;
-        require_project(&tx, project)?;
-        // Locked until commit, so the lease cannot pass to another holder meanwhile.
-        let held = tx.query_opt(
-            &format!(
-                "SELECT hash FROM files
-                 WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3{}",
-                tx.dialect().for_update()
-            ),
-            params![project, path, holder],
-        )?;
-        let Some(held) = held else {
-            return Err(not_holder(self.name(), project, path, holder));
-        };
-        let hash: String = held.get(0)?;
-        let ids = insert_findings_tx(&tx, project, findings)?;
-        tx.execute(
-            "UPDATE files SET status = 'analyzed', analyzed_hash = ?3, fail_reason = NULL,
+        // One statement takes the file from the holder (locking its row until commit, so
+        // the lease cannot pass to another holder meanwhile), then the findings go in.
+        let done = tx.execute(
+            "UPDATE files SET status = 'analyzed', analyzed_hash = hash, fail_reason = NULL,
                  lease_holder = NULL, lease_until = NULL, updated_at = ?4
-             WHERE project = ?1 AND path = ?2",
-            params![project, path, hash, now()],
+             WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3",
+            params![project, path, holder, now()],
         )?;
+        if done == 0 {
+            require_project(&tx, project)?;
+            return Err(not_holder(self.name(), project, path, holder));
+        }
+        let ids = insert_findings_tx(&tx, project, findings)?;
         tx.commit()?;
         Ok(ids)
     }

@@ -39,6 +39,7 @@ CREATE TABLE blobs (
     PRIMARY KEY (project, hash)
 );
 CREATE INDEX files_last_run ON files (project, last_run);
+{QUEUE_TABLE:files}
 CREATE INDEX runs_status ON runs (project, status);
 "#;
 

@@ -1,36 +1,18 @@
 //! Workers sharing a store: each claims the best claimable candidate as it frees up,
 //! stamps its run with a heartbeat while it works, and is listed with what it did.
 
-use super::{after, now, require_holder, require_project, Store};
+use super::{now, require_project, Store};
 use crate::db::{params, Row};
 use crate::error::StoreError;
 use crate::model::{CandidateFile, WorkerStatus};
 use std::time::Duration;
 
-/// Where the next claim looks, in order, each the best by score (`?2` is now, or this
-/// run's id): the pending queue, then a file whose holder's lease ran out (a dead
-/// worker's), then files that failed in another run. A file that failed in this run is
-/// not taken again by it, so a worker whose copy of a file is wrong moves on. Each
-/// repeats the `WHERE` terms of its partial index (`files_claim_queue`, `files_leases`)
-/// so that it reads the index in claim order up to the first row no other claim has
-/// locked, instead of sorting every candidate.
-const PENDING: &str = "status IN ('pending', 'failed') AND status = 'pending'";
-const EXPIRED: &str = "status = 'processing' AND lease_until <= ?2";
-const FAILED_ELSEWHERE: &str = "status IN ('pending', 'failed') AND status = 'failed'
-    AND (last_run IS NULL OR last_run <> ?2)";
-
-fn next_sql(which: &str, lock: &str) -> String {
-    format!(
-        "SELECT path, language, score, status FROM files
-         WHERE project = ?1 AND is_candidate = 1 AND {which}
-         ORDER BY score DESC, path LIMIT 1{lock}"
-    )
-}
-
 impl Store {
     /// Claims the best claimable candidate for `holder` in run `run_id`, with its hits;
     /// `None` when nothing is claimable now. Concurrent workers each get a different
     /// file: PostgreSQL skips rows another claim has locked (`FOR UPDATE SKIP LOCKED`).
+    /// A file that failed in this run is not taken again by it, so a worker whose copy
+    /// of a file is wrong moves on; the claim records the run in the file's `last_run`.
     pub fn claim_next(
         &mut self,
         project: &str,
@@ -38,31 +20,14 @@ impl Store {
         run_id: i64,
         lease: Duration,
     ) -> Result<Option<CandidateFile>, StoreError> {
-        require_holder(&self.db, holder)?;
-        let tx = self.db.write_tx()?;
-        require_project(&tx, project)?;
-        let now = now();
-        let lock = tx.dialect().for_update_skip_locked();
-        let mut next = tx.query_opt(&next_sql(PENDING, lock), params![project])?;
-        if next.is_none() {
-            next = tx.query_opt(&next_sql(EXPIRED, lock), params![project, now])?;
-        }
-        if next.is_none() {
-            next = tx.query_opt(&next_sql(FAILED_ELSEWHERE, lock), params![project, run_id])?;
-        }
-        let Some(row) = next else {
-            tx.commit()?;
+        let Some(mut file) = self
+            .claim_best(project, holder, 1, lease, Some(run_id))?
+            .into_iter()
+            .next()
+        else {
             return Ok(None);
         };
-        let path: String = row.get(0)?;
-        tx.execute(
-            "UPDATE files SET status = 'processing', lease_holder = ?3, lease_until = ?4,
-                 last_run = ?5, updated_at = ?6
-             WHERE project = ?1 AND path = ?2",
-            params![project, path, holder, after(lease), run_id, now],
-        )?;
-        let file = self.candidate_from(project, &row)?;
-        tx.commit()?;
+        file.hits = self.hits(project, &file.path)?;
         Ok(Some(file))
     }
 

@@ -176,6 +176,9 @@ async fn rounds(
     interrupt: warden_pipeline::CancellationToken,
 ) -> anyhow::Result<Summary> {
     let mut total = Summary::default();
+    // While others hold the last files, look again soon (they may finish in moments),
+    // then less and less often, up to --poll.
+    let mut wait = Duration::from_millis(100);
     loop {
         let mut round = work.clone();
         if let Some(cap) = work.max_cost {
@@ -191,6 +194,9 @@ async fn rounds(
         )
         .await?;
         let stopped = out.stop.is_some();
+        if out.queued > 0 {
+            wait = Duration::from_millis(100);
+        }
         add(&mut total, out);
         if stopped {
             return Ok(total);
@@ -205,8 +211,15 @@ async fn rounds(
         if held.is_empty() && !args.follow {
             return Ok(total);
         }
+        let poll = Duration::from_secs(args.poll);
+        let pause = if held.is_empty() {
+            poll
+        } else {
+            wait.min(poll)
+        };
+        wait = (wait * 2).min(poll);
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(args.poll)) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = interrupt.cancelled() => {
                 total.stop.get_or_insert(Stop::Interrupted);
                 return Ok(total);
