@@ -139,13 +139,7 @@ pub fn run(global: &GlobalArgs, args: &ProcessArgs) -> anyhow::Result<u8> {
             return Err(err);
         }
     };
-    let status = if outcome.stop.is_some() {
-        RunStatus::Stopped
-    } else if outcome.all_failed() {
-        RunStatus::Failed
-    } else {
-        RunStatus::Done
-    };
+    let status = run_status(&outcome);
     let mut stats = summary_json(&outcome, run_id, &prepared.model);
     stats["agent"] = prepared.name().into();
     stats["credential"] = prepared.credential.clone().into();
@@ -223,6 +217,17 @@ fn stage(
         .into_iter()
         .filter(|c| wanted.contains(c.path.as_str()))
         .collect())
+}
+
+/// How a run that returned `o` ended, as the store records it.
+pub(crate) fn run_status(o: &Summary) -> RunStatus {
+    if o.stop.is_some() {
+        RunStatus::Stopped
+    } else if o.all_failed() {
+        RunStatus::Failed
+    } else {
+        RunStatus::Done
+    }
 }
 
 pub(crate) fn summary_json(o: &Summary, run_id: i64, model: &str) -> serde_json::Value {

@@ -80,13 +80,7 @@ pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
             return Err(err);
         }
     };
-    let status = if outcome.stop.is_some() {
-        RunStatus::Stopped
-    } else if outcome.all_failed() {
-        RunStatus::Failed
-    } else {
-        RunStatus::Done
-    };
+    let status = super::process::run_status(&outcome);
     let mut stats = super::process::summary_json(&outcome, run_id, &prepared.model);
     stats["agent"] = prepared.name().into();
     stats["worker"] = args.name.clone().into();
