@@ -98,10 +98,15 @@ impl Snapshot {
 
     /// Why `rel` must not be investigated here, if its bytes are not the scanned ones.
     pub fn verify(&self, rel: &str) -> Result<(), String> {
+        self.verify_in(&self.root, rel)
+    }
+
+    /// [`Snapshot::verify`] of the copy of this tree at `dir` (the one the agents read).
+    pub fn verify_in(&self, dir: &Path, rel: &str) -> Result<(), String> {
         let Some(want) = self.hashes.get(rel) else {
             return Err("not in the scanned tree".to_string());
         };
-        match std::fs::read(self.root.join(rel)) {
+        match std::fs::read(dir.join(rel)) {
             Ok(bytes) => {
                 let got = blake3::hash(&bytes).to_hex();
                 if got.as_str() == want {

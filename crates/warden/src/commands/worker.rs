@@ -43,6 +43,12 @@ pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
         None => warden_store::default_holder(),
     };
     let run_id = store.begin_run(&project_id, RunKind::Process, &holder)?;
+    // The agents read the run's copy of the tree when they run in sandboxes: that is
+    // the copy whose bytes must be the scanned ones.
+    let read_dir = prepared
+        .tree
+        .as_ref()
+        .map_or(root.clone(), |t| t.path.clone());
     let snapshot = Arc::new(snapshot);
     let check = Arc::clone(&snapshot);
     let work = Work {
@@ -58,7 +64,9 @@ pub fn run(global: &GlobalArgs, args: &WorkerArgs) -> anyhow::Result<u8> {
         concurrency: slots.count,
         max_cost: args.max_cost,
         batch_size: 1,
-        verify: Some(Verifier(Arc::new(move |path| check.verify(path)))),
+        verify: Some(Verifier(Arc::new(move |path| {
+            check.verify_in(&read_dir, path)
+        }))),
     };
     let store = Arc::new(Mutex::new(store));
     let runtime = tokio::runtime::Builder::new_multi_thread()
