@@ -29,7 +29,10 @@ pub(crate) fn settle(
     cancelled: bool,
 ) -> Result<(), StoreError> {
     let first = batch.first().map_or("", String::as_str);
-    let mut settlement = Settlement::default();
+    let mut settlement = Settlement {
+        run_id: Some(work.run_id),
+        ..Settlement::default()
+    };
     let ends: Vec<FileEnd> = match result {
         Ok(inv) => {
             settlement.calls = calls_of(work, first, &inv.calls);

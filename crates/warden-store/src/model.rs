@@ -612,6 +612,9 @@ pub enum FileEnd {
 /// [`crate::Store::settle`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settlement {
+    /// The run it belongs to: a completed file records it (what `status` counts as the
+    /// run's files done).
+    pub run_id: Option<i64>,
     /// Its model calls: the spend.
     pub calls: Vec<LlmCall>,
     /// Its agent session, one row per file.

@@ -328,3 +328,31 @@ fn a_bad_unreachable_or_empty_store_is_one_line_that_never_shows_the_password() 
         out.stderr
     );
 }
+
+#[test]
+fn process_triage_and_report_work_on_a_postgres_store() {
+    let shared = Shared::scanned(2);
+    let mock = MockLlm::start_blocking(answers(2, Duration::ZERO));
+    let home = shared.tree.tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let process = run(warden()
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("ANTHROPIC_API_KEY", "test")
+        .env("ANTHROPIC_BASE_URL", mock.url())
+        .current_dir(&shared.tree.root)
+        .args(["process", "--json", "--store", &shared.url]));
+    let summary = process.ok().json();
+    assert_eq!(summary["investigated"], 2, "{summary:#}");
+    let workers = shared
+        .store()
+        .workers(PROJECT, Duration::from_secs(3600))
+        .unwrap();
+    assert_eq!(workers.len(), 1, "the process run is listed: {workers:?}");
+    assert_eq!(workers[0].files_done, 2);
+    shared.warden(&["triage"]).ok();
+    let report = shared.warden(&["report", "--format", "json"]);
+    report.ok();
+    assert!(report.stdout.contains("\"findings\""), "{}", report.stdout);
+}

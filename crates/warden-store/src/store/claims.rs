@@ -335,25 +335,28 @@ impl Store {
         holder: &str,
         findings: &[NewFinding],
     ) -> Result<Vec<String>, StoreError> {
-        self.complete(project, path, holder, findings)
+        self.complete(project, path, holder, findings, None)
     }
 
     /// [`Store::complete_file`], joining the caller's transaction if one is open.
+    /// With `run`, the file records that run as the one that completed it.
     pub(super) fn complete(
         &self,
         project: &str,
         path: &str,
         holder: &str,
         findings: &[NewFinding],
+        run: Option<i64>,
     ) -> Result<Vec<String>, StoreError> {
         let tx = self.db.write_tx()?;
         // One statement takes the file from the holder (locking its row until commit, so
         // the lease cannot pass to another holder meanwhile), then the findings go in.
         let done = tx.execute(
             "UPDATE files SET status = 'analyzed', analyzed_hash = hash, fail_reason = NULL,
-                 lease_holder = NULL, lease_until = NULL, updated_at = ?4
+                 lease_holder = NULL, lease_until = NULL, updated_at = ?4,
+                 last_run = COALESCE(CAST(?5 AS BIGINT), last_run)
              WHERE project = ?1 AND path = ?2 AND status = 'processing' AND lease_holder = ?3",
-            params![project, path, holder, now()],
+            params![project, path, holder, now(), run],
         )?;
         if done == 0 {
             require_project(&tx, project)?;

@@ -31,9 +31,9 @@ impl Store {
         let mut held = Vec::with_capacity(settlement.files.len());
         for (path, end) in &settlement.files {
             let ended = match end {
-                FileEnd::Complete(findings) => {
-                    self.complete(project, path, holder, findings).map(drop)
-                }
+                FileEnd::Complete(findings) => self
+                    .complete(project, path, holder, findings, settlement.run_id)
+                    .map(drop),
                 FileEnd::Fail(reason) => {
                     self.end_claim(project, path, holder, "failed", Some(reason))
                 }
