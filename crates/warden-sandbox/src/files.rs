@@ -17,7 +17,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 pub use crate::tree::{
-    copy_tree, copy_workspace, is_left_out, is_secret_file, is_warden_dir, tree_size,
+    copy_tree, copy_workspace, is_left_out, is_secret_file, is_warden_dir, link_duplicates,
+    tree_size,
 };
 
 /// Totals of one copy.

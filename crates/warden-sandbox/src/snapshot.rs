@@ -17,6 +17,12 @@ impl Sandboxes {
         let result = (|| {
             files::copy_tree(&sandbox.workspace(), &dir.join("workspace"), false, None)?;
             files::copy_tree(&sandbox.home(), &dir.join("home"), false, None)?;
+            // A snapshot is never written again, so identical copies can share their bytes
+            // (restoring copies them apart again).
+            let saved = files::link_duplicates(&dir)?;
+            if saved > 0 {
+                tracing::debug!("snapshot {id}: {saved} bytes of duplicate files linked");
+            }
             let (f1, b1) = files::tree_size(&dir.join("workspace"));
             let (f2, b2) = files::tree_size(&dir.join("home"));
             let snap = SnapshotMeta {

@@ -3,8 +3,9 @@
 
 use crate::error::{IoContext, Result, SandboxError};
 use crate::files::Copied;
+use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Whether a workspace copy leaves this file out: `.env`, `.env.local`, … but not
 /// the templates projects commit (`.env.example`, `.env.sample`, `.env.template`).
@@ -107,6 +108,68 @@ fn lchown(path: &Path, owner: Option<u32>) {
     if let Some(uid) = owner {
         let _ = std::os::unix::fs::lchown(path, Some(uid), Some(uid));
     }
+}
+
+/// Files smaller than this are never linked: the saving would not pay for hashing them.
+const LINK_MIN_BYTES: u64 = 1 << 20;
+
+/// Replaces identical large regular files under `dir` with hard links to one copy, and
+/// returns the bytes saved. Only for trees nothing writes to again (snapshots): npm
+/// packages ship the same native binary two or three times (`claude` beside
+/// `bin/claude.exe`, `opencode` for two CPU levels, `node` twice), which doubles an agent
+/// image. Files join only when size, mode and owner match and their contents hash the
+/// same; each link is made beside the duplicate and renamed over it, so a failure leaves
+/// either the old copy or the link, never a missing file.
+pub fn link_duplicates(dir: &Path) -> Result<u64> {
+    let mut by_size: BTreeMap<(u64, u32, u32), Vec<PathBuf>> = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if ft.is_file() {
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.len() >= LINK_MIN_BYTES && meta.nlink() == 1 {
+                    by_size
+                        .entry((meta.len(), meta.mode(), meta.uid()))
+                        .or_default()
+                        .push(entry.path());
+                }
+            }
+        }
+    }
+    let mut saved = 0;
+    for ((size, _, _), paths) in by_size.into_iter().filter(|(_, p)| p.len() > 1) {
+        let mut first_of: BTreeMap<[u8; 32], PathBuf> = BTreeMap::new();
+        for path in paths {
+            let hash = hash_file(&path)?;
+            let Some(keep) = first_of.get(&hash) else {
+                first_of.insert(hash, path);
+                continue;
+            };
+            let staged = path.with_file_name(format!(
+                ".{}.link-{}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                std::process::id()
+            ));
+            std::fs::hard_link(keep, &staged)
+                .context(|| format!("linking {} to {}", staged.display(), keep.display()))?;
+            if let Err(e) = std::fs::rename(&staged, &path) {
+                let _ = std::fs::remove_file(&staged);
+                return Err(SandboxError::io(format!("replacing {}", path.display()), e));
+            }
+            saved += size;
+        }
+    }
+    Ok(saved)
+}
+
+fn hash_file(path: &Path) -> Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    let mut file = std::fs::File::open(path).context(|| format!("reading {}", path.display()))?;
+    std::io::copy(&mut file, &mut hasher).context(|| format!("reading {}", path.display()))?;
+    Ok(*hasher.finalize().as_bytes())
 }
 
 /// Total size and file count of a tree (for snapshot records).

@@ -298,8 +298,26 @@ fn snapshot_then_restore_keeps_what_was_installed() {
     let id = s.create(&[]);
     let script = "mkdir -p ~/.local/bin && printf '#!/bin/sh\\necho tool-ok\\n' > ~/.local/bin/mytool && chmod +x ~/.local/bin/mytool && echo data > /workspace/w.txt";
     assert_eq!(s.sh(&id, script).0, 0);
+    // Two identical large files (as npm leaves a native binary beside its copy) share
+    // their bytes in the snapshot, and come back apart when restored.
+    let dup =
+        "head -c 3000000 /dev/urandom > ~/.local/big && cp ~/.local/big ~/.local/bin/big-copy";
+    assert_eq!(s.sh(&id, dup).0, 0);
     let snap = s.ok(&["snapshot", &id]).trim().to_string();
     assert!(snap.starts_with("snap-"), "{snap}");
+    let snap_home = s
+        .data_dir()
+        .join("snapshots")
+        .join(&snap)
+        .join("home/.local");
+    let ino = |p: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(snap_home.join(p))
+            .expect("snapshot file")
+            .ino()
+    };
+    assert_eq!(ino("big"), ino("bin/big-copy"), "duplicates not linked");
+    assert_ne!(ino("big"), ino("bin/mytool"));
     assert!(s.ok(&["snapshots"]).contains(&snap));
     let restored = s.create(&["--snapshot", &snap]);
     let (code, out, err) = s.sh(&restored, "mytool; cat /workspace/w.txt");
@@ -307,6 +325,8 @@ fn snapshot_then_restore_keeps_what_was_installed() {
     // The restored sandbox has its own copy.
     s.sh(&restored, "echo changed > /workspace/w.txt");
     assert_eq!(s.sh(&id, "cat /workspace/w.txt").1, "data\n");
+    let apart = "echo x >> ~/.local/big && cmp -s ~/.local/big ~/.local/bin/big-copy || echo apart";
+    assert_eq!(s.sh(&restored, apart).1, "apart\n");
     s.ok(&["snapshots", "--rm", &snap]);
     assert!(!s.ok(&["snapshots"]).contains(&snap));
     let out = s.output(&["create", "--snapshot", &snap]);
