@@ -1,7 +1,7 @@
 //! Lease contention on one PostgreSQL store: many workers claiming from one queue.
 //!
 //! `cargo run --release -p warden-store --example lease_bench -- [WORKERS] [FILES] [CONNECTIONS] [URL]`
-//! (defaults: 1000 workers, 100000 files, four connections per core, a throwaway cluster
+//! (defaults: 1000 workers, 100000 files, two connections per core, a throwaway cluster
 //! from warden-testkit). The workers are lightweight: each is a holder with its own run that
 //! claims the best claimable file (`claim_next`, `FOR UPDATE SKIP LOCKED`), and completes
 //! it, then claims again, until the queue is empty. They share CONNECTIONS database
@@ -33,7 +33,7 @@ fn main() {
     let workers = number(0, 1000).max(1);
     let files = number(1, 100_000);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let connections = number(2, 4 * cores).clamp(1, workers);
+    let connections = number(2, 2 * cores).clamp(1, workers);
     let url = args
         .get(3)
         .cloned()
