@@ -11,6 +11,7 @@ use super::flow::{normalize, Env, Flow, Lit, Val};
 use super::fold::{fold, literal_text, unquote};
 use super::spec::{CompiledPack, CompiledSpec, Spec};
 use super::syntax::Syntax;
+use crate::structural::fields::Fields;
 use std::collections::HashMap;
 use tree_sitter::Node;
 
@@ -176,10 +177,10 @@ impl<'a> Walker<'a> {
             let t = self.text(n);
             return Val::lit(Lit::Str(t.trim_matches('\'').to_string()));
         }
-        if kind == "conditional_expression" && n.child_by_field_name("condition").is_none() {
+        if kind == "conditional_expression" && n.field("condition").is_none() {
             return self.python_conditional(n, env, br);
         }
-        if n.child_by_field_name("condition").is_some()
+        if n.field("condition").is_some()
             && (syn.is(syn.conditions, kind)
                 || kind.contains("ternary")
                 || kind == "conditional_expression")
@@ -189,13 +190,11 @@ impl<'a> Walker<'a> {
         if kind == "match_statement" {
             return self.python_match(n, env, br);
         }
-        if kind.starts_with("switch") && n.child_by_field_name("body").is_some() {
+        if kind.starts_with("switch") && n.field("body").is_some() {
             return self.switch(n, env, br);
         }
         if let Some(l) = syn.loops.iter().find(|l| l.kind == kind) {
-            if let (Some(var), Some(iter)) =
-                (n.child_by_field_name(l.var), n.child_by_field_name(l.iter))
-            {
+            if let (Some(var), Some(iter)) = (n.field(l.var), n.field(l.iter)) {
                 let mut v = self.eval(iter, env, br);
                 if let Some(elems) = self.path_key(iter).and_then(|k| env.get(&k)?.elems.clone()) {
                     v = elems.into_iter().fold(v, Val::join);
@@ -375,16 +374,10 @@ impl<'a> Walker<'a> {
     }
 
     pub(crate) fn binary(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
-        let (Some(l), Some(r)) = (
-            n.child_by_field_name("left"),
-            n.child_by_field_name("right"),
-        ) else {
+        let (Some(l), Some(r)) = (n.field("left"), n.field("right")) else {
             return self.default_children(n, env, br);
         };
-        let op = n
-            .child_by_field_name("operator")
-            .map(|o| self.text(o))
-            .unwrap_or("");
+        let op = n.field("operator").map(|o| self.text(o)).unwrap_or("");
         let lv = self.eval(l, env, br);
         let rv = self.eval(r, env, br);
         if let Some(lit) = fold(op, lv.lit.as_ref(), rv.lit.as_ref()) {

@@ -5,21 +5,19 @@
 use super::analyze::{short, Walker};
 use super::flow::{Env, Val};
 use super::syntax::Assign;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 impl<'a> Walker<'a> {
     /// An assignment: the target gets the value (or keeps what it had and adds it).
     pub fn assign(&mut self, n: Node<'a>, a: &Assign, env: &mut Env, br: bool) -> Val {
-        let (Some(left), Some(right)) = (
-            n.child_by_field_name(a.left),
-            n.child_by_field_name(a.right),
-        ) else {
+        let (Some(left), Some(right)) = (n.field(a.left), n.field(a.right)) else {
             return self.children_join(n, env, br);
         };
         let augmented = match a.augmented {
             Some(x) => x,
             None => n
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|o| self.text(o) != "=" && self.text(o) != ":="),
         };
         // Parallel assignment of as many values: each target its own.
@@ -144,8 +142,8 @@ impl<'a> Walker<'a> {
             // `a[k] = v`: a constant key is remembered, any other key taints the container.
             let base = left.named_child(0).and_then(|b| self.path_key(b));
             let index = left
-                .child_by_field_name("index")
-                .or_else(|| left.child_by_field_name("subscript"))
+                .field("index")
+                .or_else(|| left.field("subscript"))
                 .or_else(|| left.named_child(1));
             let k = index.and_then(|i| literal_key(self.text(i)));
             if let Some(base) = base {
@@ -166,10 +164,7 @@ impl<'a> Walker<'a> {
         for child in children {
             let ck = child.kind();
             if ck == "pair_pattern" {
-                if let (Some(k), Some(val)) = (
-                    child.child_by_field_name("key"),
-                    child.child_by_field_name("value"),
-                ) {
+                if let (Some(k), Some(val)) = (child.field("key"), child.field("value")) {
                     let a = alias.as_ref().map(|a| format!("{a}.{}", self.text(k)));
                     self.bind(val, v.clone(), a, env, br, false);
                 }
@@ -194,8 +189,8 @@ impl<'a> Walker<'a> {
     /// `import { exec as run } from 'child_process'`, `import cp from 'child_process'`.
     pub fn import(&mut self, n: Node<'a>, env: &mut Env) {
         let module = n
-            .child_by_field_name("module_name")
-            .or_else(|| n.child_by_field_name("source"))
+            .field("module_name")
+            .or_else(|| n.field("source"))
             .map(|m| self.text(m).trim_matches(['\'', '"']).to_string());
         let mut stack = vec![n];
         while let Some(x) = stack.pop() {
@@ -204,18 +199,15 @@ impl<'a> Walker<'a> {
                 stack.push(child);
             }
             let (name, local) = match x.kind() {
-                "aliased_import" => (
-                    x.child_by_field_name("name"),
-                    x.child_by_field_name("alias"),
-                ),
+                "aliased_import" => (x.field("name"), x.field("alias")),
                 "import_specifier" => {
-                    let name = x.child_by_field_name("name");
-                    (name, x.child_by_field_name("alias").or(name))
+                    let name = x.field("name");
+                    (name, x.field("alias").or(name))
                 }
                 "dotted_name"
                     if x.parent()
                         .is_some_and(|p| p.kind() == "import_from_statement")
-                        && n.child_by_field_name("module_name").map(|m| m.id()) != Some(x.id()) =>
+                        && n.field("module_name").map(|m| m.id()) != Some(x.id()) =>
                 {
                     (Some(x), Some(x))
                 }

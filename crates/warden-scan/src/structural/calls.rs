@@ -4,6 +4,7 @@
 use super::analyze::{short, Checked, Found, Walker};
 use super::flow::{normalize, Env, Lit, Val};
 use super::spec::Kind;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// One argument of a call: its keyword (Python `sql=`), node and value.
@@ -17,7 +18,7 @@ impl<'a> Walker<'a> {
     /// The callee's text, from the call's start to its argument list (`$this->db->query`,
     /// `new URL`, `request.getParameter`).
     pub(crate) fn callee(&self, n: Node<'a>) -> Option<(String, Option<Node<'a>>)> {
-        let args = n.child_by_field_name("arguments");
+        let args = n.field("arguments");
         let end = args.map_or(n.end_byte(), |a| a.start_byte());
         let text = self.src.get(n.start_byte()..end)?;
         if text.len() > 400 {
@@ -40,13 +41,13 @@ impl<'a> Walker<'a> {
 
     /// The object a method is called on, if any.
     fn receiver(&self, n: Node<'a>) -> Option<Node<'a>> {
-        if let Some(o) = n.child_by_field_name("object") {
+        if let Some(o) = n.field("object") {
             return Some(o);
         }
-        if let Some(s) = n.child_by_field_name("scope") {
+        if let Some(s) = n.field("scope") {
             return Some(s);
         }
-        let f = n.child_by_field_name("function")?;
+        let f = n.field("function")?;
         if self.syn.is(self.syn.members, f.kind()) {
             return f.named_child(0);
         }
@@ -237,10 +238,8 @@ impl<'a> Walker<'a> {
             let mut keyword = None;
             let mut value = node;
             if self.syn.is(self.syn.keyword_args, node.kind()) {
-                keyword = node
-                    .child_by_field_name("name")
-                    .map(|k| self.text(k).to_string());
-                value = node.child_by_field_name("value").unwrap_or(node);
+                keyword = node.field("name").map(|k| self.text(k).to_string());
+                value = node.field("value").unwrap_or(node);
             }
             let val = self.eval(value, env, br);
             out.push(Arg {

@@ -4,12 +4,13 @@
 use super::analyze::{contains_word, Walker};
 use super::flow::{Env, Lit, Val};
 use super::fold::{fold, literal_text};
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 impl<'a> Walker<'a> {
     /// `if`, `while`, `?:`: a condition that folds to a constant leaves one way open.
     pub(crate) fn conditional(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
-        let Some(cond) = n.child_by_field_name("condition") else {
+        let Some(cond) = n.field("condition") else {
             return self.default_children(n, env, br);
         };
         let cv = self.eval(cond, env, br);
@@ -155,11 +156,9 @@ impl<'a> Walker<'a> {
 
     /// `switch` on a constant runs one case; otherwise every case may.
     pub(crate) fn switch(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
-        let cond = n
-            .child_by_field_name("condition")
-            .or_else(|| n.child_by_field_name("value"));
+        let cond = n.field("condition").or_else(|| n.field("value"));
         let lit = cond.and_then(|c| self.eval(c, env, br).lit);
-        let Some(body) = n.child_by_field_name("body") else {
+        let Some(body) = n.field("body") else {
             return Val::default();
         };
         let mut c = body.walk();
@@ -210,10 +209,8 @@ impl<'a> Walker<'a> {
 
     /// Python's `match`: on a constant subject only the matching `case` runs.
     pub(crate) fn python_match(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
-        let subject = n
-            .child_by_field_name("subject")
-            .map(|s| self.eval(s, env, br).lit);
-        let Some(body) = n.child_by_field_name("body") else {
+        let subject = n.field("subject").map(|s| self.eval(s, env, br).lit);
+        let Some(body) = n.field("body") else {
             return Val::default();
         };
         let mut c = body.walk();

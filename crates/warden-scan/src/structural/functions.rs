@@ -4,6 +4,7 @@
 
 use super::analyze::Walker;
 use super::flow::{normalize, Env, Flow, Val};
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 impl<'a> Walker<'a> {
@@ -23,7 +24,7 @@ impl<'a> Walker<'a> {
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
             if self.syn.is(self.syn.functions, n.kind()) {
-                if let Some(name) = n.child_by_field_name("name") {
+                if let Some(name) = n.field("name") {
                     let name = self.text(name).to_string();
                     self.fn_nodes.entry(name).or_default().push(n);
                 }
@@ -54,7 +55,7 @@ impl<'a> Walker<'a> {
     /// Analyses a function on a copy of the enclosing scope, then records its summary.
     pub fn function(&mut self, n: Node<'a>, outer: &Env) {
         let mut env = outer.clone();
-        let Some(body) = n.child_by_field_name("body") else {
+        let Some(body) = n.field("body") else {
             return;
         };
         let header = self.header(n, body);
@@ -65,9 +66,7 @@ impl<'a> Walker<'a> {
             .find(|(_, re)| re.is_match(&header))
             .map(|(g, _)| *g);
         let mut skips_self = false;
-        let params = n
-            .child_by_field_name("parameters")
-            .or_else(|| n.child_by_field_name("parameter"));
+        let params = n.field("parameters").or_else(|| n.field("parameter"));
         if let Some(params) = params {
             let list: Vec<Node> = if self.syn.is(self.syn.idents, params.kind()) {
                 vec![params]
@@ -135,9 +134,7 @@ impl<'a> Walker<'a> {
         self.in_handler = saved_handler;
         let ret = std::mem::replace(&mut self.ret, saved_ret);
         let sinks = std::mem::replace(&mut self.param_sinks, saved_sinks);
-        let name = n
-            .child_by_field_name("name")
-            .map(|x| self.text(x).to_string());
+        let name = n.field("name").map(|x| self.text(x).to_string());
         // Computed on demand (not recording), or met first in the walk.
         if let Some(name) = name.filter(|k| !self.record || !self.summaries.contains_key(k)) {
             {
@@ -158,7 +155,7 @@ impl<'a> Walker<'a> {
             return Some(p);
         }
         for field in ["name", "pattern", "left"] {
-            if let Some(x) = p.child_by_field_name(field) {
+            if let Some(x) = p.field(field) {
                 return self.param_name(x).or(Some(x));
             }
         }
@@ -188,7 +185,7 @@ impl<'a> Walker<'a> {
             .filter(|p| p.kind() == "arguments")
             .and_then(|p| p.parent())
         {
-            if let Some(f) = call.child_by_field_name("function") {
+            if let Some(f) = call.field("function") {
                 if let Some(t) = self.norm(f) {
                     h.push(' ');
                     h.push_str(&t);
@@ -211,10 +208,7 @@ impl<'a> Walker<'a> {
             match p.kind() {
                 "export_statement" => return true,
                 "assignment_expression" => {
-                    let left = p
-                        .child_by_field_name("left")
-                        .map(|l| self.text(l))
-                        .unwrap_or("");
+                    let left = p.field("left").map(|l| self.text(l)).unwrap_or("");
                     return left.starts_with("module.exports") || left.starts_with("exports.");
                 }
                 "variable_declarator" | "lexical_declaration" | "pair" | "object" => at = p,

@@ -10,6 +10,7 @@ mod assign;
 mod c;
 mod calls;
 mod control;
+mod fields;
 mod flow;
 mod fold;
 mod functions;

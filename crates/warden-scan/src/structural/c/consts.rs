@@ -5,6 +5,7 @@
 use super::func::Func;
 use super::syntax::{call, line, parse_int, string_value, strip, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use std::collections::HashMap;
 use tree_sitter::Node;
 
@@ -62,15 +63,9 @@ fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &m
     match n.kind() {
         "init_declarator" | "assignment_expression" => {
             let (l, r) = if n.kind() == "init_declarator" {
-                (
-                    n.child_by_field_name("declarator"),
-                    n.child_by_field_name("value"),
-                )
+                (n.field("declarator"), n.field("value"))
             } else {
-                (
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                )
+                (n.field("left"), n.field("right"))
             };
             let (Some(l), Some(r)) = (l, r) else { return };
             walk(f, r, env, unsure, out);
@@ -79,10 +74,7 @@ fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &m
                 return;
             }
             let name = text(src, l).to_string();
-            let op = n
-                .child_by_field_name("operator")
-                .map(|o| text(src, o))
-                .unwrap_or("=");
+            let op = n.field("operator").map(|o| text(src, o)).unwrap_or("=");
             let ty = f.type_of(&name).and_then(width);
             let value = match op {
                 "=" => eval(f, r, env, out),
@@ -148,10 +140,10 @@ fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &m
 fn forget_assigned(f: &Func, n: Node, env: &mut HashMap<String, Num>) {
     for x in super::syntax::descendants(n) {
         let target = match x.kind() {
-            "assignment_expression" => x.child_by_field_name("left"),
-            "update_expression" => x.child_by_field_name("argument"),
+            "assignment_expression" => x.field("left"),
+            "update_expression" => x.field("argument"),
             "pointer_expression" if x.child(0).is_some_and(|o| o.kind() == "&") => {
-                x.child_by_field_name("argument")
+                x.field("argument")
             }
             _ => None,
         };
@@ -223,8 +215,8 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
             })
         }),
         "unary_expression" => {
-            let op = n.child_by_field_name("operator").map(|o| text(src, o))?;
-            let a = eval(f, n.child_by_field_name("argument")?, env, out)?;
+            let op = n.field("operator").map(|o| text(src, o))?;
+            let a = eval(f, n.field("argument")?, env, out)?;
             match op {
                 "-" => Some(Num { v: -a.v, ..a }),
                 "+" => Some(a),
@@ -266,9 +258,9 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
             None
         }
         "binary_expression" => {
-            let op = n.child_by_field_name("operator").map(|o| text(src, o))?;
-            let l = eval(f, n.child_by_field_name("left")?, env, out);
-            let r = eval(f, n.child_by_field_name("right")?, env, out);
+            let op = n.field("operator").map(|o| text(src, o))?;
+            let l = eval(f, n.field("left")?, env, out);
+            let r = eval(f, n.field("right")?, env, out);
             if matches!(op, "/" | "%") && r.is_some_and(|r| r.v == 0) {
                 out.push(Finding {
                     check: "divide-by-zero",
@@ -305,25 +297,16 @@ fn zero_loop_divisors(f: &Func, out: &mut Vec<Finding>) {
         if n.kind() != "for_statement" {
             continue;
         }
-        let Some(cond) = n.child_by_field_name("condition").map(strip) else {
+        let Some(cond) = n.field("condition").map(strip) else {
             continue;
         };
-        let op = cond
-            .child_by_field_name("operator")
-            .map(|o| text(src, o))
-            .unwrap_or("");
-        let (Some(l), Some(r)) = (
-            cond.child_by_field_name("left"),
-            cond.child_by_field_name("right"),
-        ) else {
+        let op = cond.field("operator").map(|o| text(src, o)).unwrap_or("");
+        let (Some(l), Some(r)) = (cond.field("left"), cond.field("right")) else {
             continue;
         };
         let var = text(src, l);
         let Some(bound) = f.fold(r) else { continue };
-        let init = n
-            .child_by_field_name("initializer")
-            .map(|i| text(src, i))
-            .unwrap_or("");
+        let init = n.field("initializer").map(|i| text(src, i)).unwrap_or("");
         let start = init
             .rsplit('=')
             .next()
@@ -337,15 +320,15 @@ fn zero_loop_divisors(f: &Func, out: &mut Vec<Finding>) {
         if !reaches_zero {
             continue;
         }
-        let Some(body) = n.child_by_field_name("body") else {
+        let Some(body) = n.field("body") else {
             continue;
         };
         for x in super::syntax::descendants(body) {
             if x.kind() != "binary_expression" {
                 continue;
             }
-            let xop = x.child_by_field_name("operator").map(|o| text(src, o));
-            let divisor = x.child_by_field_name("right").map(|d| text(src, strip(d)));
+            let xop = x.field("operator").map(|o| text(src, o));
+            let divisor = x.field("right").map(|d| text(src, strip(d)));
             if matches!(xop, Some("/" | "%")) && divisor == Some(var) {
                 out.push(Finding {
                     check: "divide-by-zero",
@@ -398,13 +381,11 @@ fn tautology(f: &Func, arg: Node) -> bool {
     let arg = strip(arg);
     let src = f.src;
     arg.kind() == "binary_expression"
+        && arg.field("operator").is_some_and(|o| text(src, o) == ">=")
         && arg
-            .child_by_field_name("operator")
-            .is_some_and(|o| text(src, o) == ">=")
-        && arg
-            .child_by_field_name("right")
+            .field("right")
             .is_some_and(|r| text(src, r).trim() == "0")
         && arg
-            .child_by_field_name("left")
+            .field("left")
             .is_some_and(|l| l.kind() == "identifier" && f.unsigned(text(src, l)))
 }

@@ -4,6 +4,7 @@
 use super::func::Func;
 use super::summary::{ownership, read_as, stepped_param, swap_pair, written_params};
 use super::syntax::{call, descendants, fold, path_of, string_value, text};
+use crate::structural::fields::Fields;
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 /// Facts about the whole file.
@@ -84,8 +85,8 @@ impl<'t> FileFacts<'t> {
                     continue;
                 }
                 "preproc_def" => {
-                    let name = n.child_by_field_name("name").map(|x| text(src, x));
-                    let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    let name = n.field("name").map(|x| text(src, x));
+                    let value = n.field("value").map(|x| text(src, x).trim());
                     if let (Some(name), Some(v)) = (name, value) {
                         let v = v.trim_start_matches('(').trim_end_matches(')');
                         if let Some(i) = super::syntax::parse_int(v) {
@@ -94,8 +95,8 @@ impl<'t> FileFacts<'t> {
                     }
                 }
                 "enumerator" => {
-                    let name = n.child_by_field_name("name").map(|x| text(src, x));
-                    let value = n.child_by_field_name("value");
+                    let name = n.field("name").map(|x| text(src, x));
+                    let value = n.field("value");
                     if let (Some(name), Some(v)) = (name, value) {
                         if let Some(i) = super::syntax::parse_int(text(src, v)) {
                             f.defines.insert(name.to_string(), i);
@@ -105,15 +106,15 @@ impl<'t> FileFacts<'t> {
                 "declaration" => globals.push(n),
                 "type_definition" => {
                     let union = n
-                        .child_by_field_name("type")
+                        .field("type")
                         .is_some_and(|t| t.kind() == "union_specifier");
-                    if let (true, Some(d)) = (union, n.child_by_field_name("declarator")) {
+                    if let (true, Some(d)) = (union, n.field("declarator")) {
                         f.unions.insert(text(src, d).to_string());
                     }
                 }
                 "preproc_function_def" => {
-                    let name = n.child_by_field_name("name").map(|x| text(src, x));
-                    let value = n.child_by_field_name("value").map(|x| text(src, x).trim());
+                    let name = n.field("name").map(|x| text(src, x));
+                    let value = n.field("value").map(|x| text(src, x).trim());
                     if let (Some(name), Some(v)) = (name, value) {
                         if let Some(i) = stepped_param(src, n, v) {
                             f.moving_macros.insert(name.to_string(), i);
@@ -162,7 +163,7 @@ impl<'t> FileFacts<'t> {
         f.literals = literals;
         for func in &f.functions {
             let (name, params, _) = signature(src, *func);
-            let Some(body) = func.child_by_field_name("body") else {
+            let Some(body) = func.field("body") else {
                 continue;
             };
             let pointee = params
@@ -180,7 +181,7 @@ impl<'t> FileFacts<'t> {
                 name.clone(),
                 params.iter().map(|(_, t)| t.clone()).collect(),
             );
-            let Some(body) = func.child_by_field_name("body") else {
+            let Some(body) = func.field("body") else {
                 continue;
             };
             let mut freed = Vec::new();
@@ -276,46 +277,40 @@ impl<'t> FileFacts<'t> {
 
 /// A function's name, its parameters (name, type text) and whether it is variadic.
 pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>, bool) {
-    let mut d = func.child_by_field_name("declarator");
+    let mut d = func.field("declarator");
     while let Some(x) = d {
         if x.kind() == "function_declarator" {
             break;
         }
-        d = x.child_by_field_name("declarator");
+        d = x.field("declarator");
     }
     let Some(fd) = d else {
         return (String::new(), Vec::new(), false);
     };
-    let name = fd
-        .child_by_field_name("declarator")
-        .map(|n| text(src, n))
-        .unwrap_or("");
+    let name = fd.field("declarator").map(|n| text(src, n)).unwrap_or("");
     let name = name.rsplit("::").next().unwrap_or(name).to_string();
     let mut params = Vec::new();
     let mut variadic = false;
-    if let Some(list) = fd.child_by_field_name("parameters") {
+    if let Some(list) = fd.field("parameters") {
         let mut c = list.walk();
         for p in list.named_children(&mut c) {
             if p.kind() == "variadic_parameter" {
                 variadic = true;
                 continue;
             }
-            let ty = p
-                .child_by_field_name("type")
-                .map(|t| text(src, t))
-                .unwrap_or("");
-            let mut decl = p.child_by_field_name("declarator");
+            let ty = p.field("type").map(|t| text(src, t)).unwrap_or("");
+            let mut decl = p.field("declarator");
             let mut pointer = false;
             while let Some(x) = decl {
                 if x.kind() == "identifier" {
                     break;
                 }
                 pointer |= x.kind() != "identifier";
-                decl = x.child_by_field_name("declarator");
+                decl = x.field("declarator");
             }
             // `void (*cb)(int)`: the name sits inside a parenthesised declarator.
             let decl = decl.or_else(|| {
-                let d = p.child_by_field_name("declarator")?;
+                let d = p.field("declarator")?;
                 descendants(d)
                     .into_iter()
                     .find(|x| x.kind() == "identifier")
@@ -343,17 +338,11 @@ pub(crate) fn declared(
     literals: &mut HashSet<String>,
     types: &mut HashMap<String, String>,
 ) {
-    let ty = d
-        .child_by_field_name("type")
-        .map(|t| text(src, t))
-        .unwrap_or("");
+    let ty = d.field("type").map(|t| text(src, t)).unwrap_or("");
     let mut c = d.walk();
     for decl in d.children_by_field_name("declarator", &mut c) {
         let (target, value) = if decl.kind() == "init_declarator" {
-            (
-                decl.child_by_field_name("declarator"),
-                decl.child_by_field_name("value"),
-            )
+            (decl.field("declarator"), decl.field("value"))
         } else {
             (Some(decl), None)
         };
@@ -367,14 +356,14 @@ pub(crate) fn declared(
                     is_array = true;
                     if size.is_none() {
                         size = t
-                            .child_by_field_name("size")
+                            .field("size")
                             .and_then(|s| fold(src, s, defines, &|_| None));
                     }
                 }
                 "pointer_declarator" | "reference_declarator" => pointer = true,
                 _ => {}
             }
-            match t.child_by_field_name("declarator") {
+            match t.field("declarator") {
                 Some(x) => t = x,
                 None => break,
             }

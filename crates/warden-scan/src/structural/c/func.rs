@@ -3,6 +3,7 @@
 
 use super::file::{declared, signature, FileFacts};
 use super::syntax::{call, descendants, fold, mentions, path_of, strip, text};
+use crate::structural::fields::Fields;
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
@@ -112,7 +113,7 @@ impl<'f, 't> Func<'f, 't> {
     pub fn new(file: &'f FileFacts<'t>, node: Node<'t>) -> Func<'f, 't> {
         let src = file.src;
         let (name, params, variadic) = signature(src, node);
-        let body = node.child_by_field_name("body").unwrap_or(node);
+        let body = node.field("body").unwrap_or(node);
         let mut f = Func {
             file,
             src,
@@ -151,7 +152,7 @@ impl<'f, 't> Func<'f, 't> {
                     &mut f.types,
                 ),
                 "if_statement" | "while_statement" | "do_statement" | "conditional_expression" => {
-                    if let Some(c) = n.child_by_field_name("condition") {
+                    if let Some(c) = n.field("condition") {
                         f.conds.push(c);
                     }
                 }
@@ -182,10 +183,10 @@ impl<'f, 't> Func<'f, 't> {
         let mut assigned: HashSet<&str> = HashSet::new();
         for n in nodes {
             let t = match n.kind() {
-                "assignment_expression" => n.child_by_field_name("left"),
-                "update_expression" => n.child_by_field_name("argument"),
+                "assignment_expression" => n.field("left"),
+                "update_expression" => n.field("argument"),
                 "pointer_expression" if n.child(0).is_some_and(|o| o.kind() == "&") => {
-                    n.child_by_field_name("argument")
+                    n.field("argument")
                 }
                 _ => None,
             };
@@ -197,10 +198,7 @@ impl<'f, 't> Func<'f, 't> {
             if n.kind() != "init_declarator" {
                 continue;
             }
-            let (Some(d), Some(v)) = (
-                n.child_by_field_name("declarator"),
-                n.child_by_field_name("value"),
-            ) else {
+            let (Some(d), Some(v)) = (n.field("declarator"), n.field("value")) else {
                 continue;
             };
             if d.kind() != "identifier" || assigned.contains(text(src, d)) {
@@ -225,25 +223,19 @@ impl<'f, 't> Func<'f, 't> {
                 match n.kind() {
                     "init_declarator" | "assignment_expression" => {
                         let (l, r) = if n.kind() == "init_declarator" {
-                            (
-                                n.child_by_field_name("declarator"),
-                                n.child_by_field_name("value"),
-                            )
+                            (n.field("declarator"), n.field("value"))
                         } else {
-                            (
-                                n.child_by_field_name("left"),
-                                n.child_by_field_name("right"),
-                            )
+                            (n.field("left"), n.field("right"))
                         };
                         let (Some(l), Some(r)) = (l, r) else { continue };
                         let mut l = l;
-                        while let Some(x) = l.child_by_field_name("declarator") {
+                        while let Some(x) = l.field("declarator") {
                             l = x;
                         }
                         let target = match l.kind() {
-                            "subscript_expression" | "pointer_expression" => l
-                                .child_by_field_name("argument")
-                                .and_then(|a| path_of(src, a)),
+                            "subscript_expression" | "pointer_expression" => {
+                                l.field("argument").and_then(|a| path_of(src, a))
+                            }
                             _ => path_of(src, l),
                         };
                         if let Some(t) = target {
@@ -300,7 +292,7 @@ impl<'f, 't> Func<'f, 't> {
     fn taint_target(&mut self, a: Node) {
         let a = strip(a);
         let a = if a.kind() == "pointer_expression" {
-            a.child_by_field_name("argument").unwrap_or(a)
+            a.field("argument").unwrap_or(a)
         } else {
             a
         };
@@ -322,11 +314,11 @@ impl<'f, 't> Func<'f, 't> {
             "sizeof_expression" | "string_literal" | "number_literal" => return false,
             // `end - start` of two pointers into one input buffer is a distance in it.
             "binary_expression"
-                if n.child_by_field_name("operator")
+                if n.field("operator")
                     .is_some_and(|o| text(self.src, o) == "-") =>
             {
                 let both = ["left", "right"].iter().all(|side| {
-                    n.child_by_field_name(side)
+                    n.field(side)
                         .and_then(|x| path_of(self.src, x))
                         .is_some_and(|p| {
                             self.tainted.contains(&p)
@@ -351,9 +343,7 @@ impl<'f, 't> Func<'f, 't> {
             }
             // `n > MAX ? MAX : n`: a value clamped by a comparison.
             "conditional_expression" => {
-                let cond = n
-                    .child_by_field_name("condition")
-                    .map(|c| text(self.src, c));
+                let cond = n.field("condition").map(|c| text(self.src, c));
                 if cond.is_some_and(|c| c.contains('<') || c.contains('>')) {
                     return false;
                 }
@@ -423,17 +413,11 @@ impl<'f, 't> Func<'f, 't> {
                 if x.kind() != "binary_expression" {
                     continue;
                 }
-                let op = x
-                    .child_by_field_name("operator")
-                    .map(|o| text(self.src, o))
-                    .unwrap_or("");
+                let op = x.field("operator").map(|o| text(self.src, o)).unwrap_or("");
                 if !matches!(op, "<" | "<=" | ">" | ">=" | "==" | "!=") {
                     continue;
                 }
-                let (Some(l), Some(r)) = (
-                    x.child_by_field_name("left"),
-                    x.child_by_field_name("right"),
-                ) else {
+                let (Some(l), Some(r)) = (x.field("left"), x.field("right")) else {
                     continue;
                 };
                 let (other, mine) = if mentions(text(self.src, l), var) {

@@ -4,6 +4,7 @@
 use super::func::Func;
 use super::syntax::{descendants, line, path_of, strip, subscript, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 fn finding(check: &'static str, n: Node, label: String) -> Finding {
@@ -30,20 +31,14 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
         if n.kind() != "for_statement" {
             continue;
         }
-        let Some(cond) = n.child_by_field_name("condition").map(strip) else {
+        let Some(cond) = n.field("condition").map(strip) else {
             continue;
         };
         if cond.kind() != "binary_expression" {
             continue;
         }
-        let op = cond
-            .child_by_field_name("operator")
-            .map(|o| text(src, o))
-            .unwrap_or("");
-        let (Some(l), Some(r)) = (
-            cond.child_by_field_name("left"),
-            cond.child_by_field_name("right"),
-        ) else {
+        let op = cond.field("operator").map(|o| text(src, o)).unwrap_or("");
+        let (Some(l), Some(r)) = (cond.field("left"), cond.field("right")) else {
             continue;
         };
         if l.kind() != "identifier" || !matches!(op, "<" | "<=" | ">" | ">=") {
@@ -59,7 +54,7 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
             continue;
         }
         let last = if op == "<=" { bound } else { bound - 1 };
-        let Some(body) = n.child_by_field_name("body") else {
+        let Some(body) = n.field("body") else {
             continue;
         };
         for x in descendants(body) {
@@ -77,14 +72,10 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
             let offset = if text(src, idx) == var {
                 0
             } else if idx.kind() == "binary_expression"
-                && idx
-                    .child_by_field_name("left")
-                    .is_some_and(|x| text(src, x) == var)
-                && idx
-                    .child_by_field_name("operator")
-                    .is_some_and(|o| text(src, o) == "+")
+                && idx.field("left").is_some_and(|x| text(src, x) == var)
+                && idx.field("operator").is_some_and(|o| text(src, o) == "+")
             {
-                match idx.child_by_field_name("right").and_then(|r| f.fold(r)) {
+                match idx.field("right").and_then(|r| f.fold(r)) {
                     Some(k) => k,
                     None => continue,
                 }
@@ -127,7 +118,7 @@ fn constant_index(f: &Func, n: Node, out: &mut Vec<Finding>) {
 /// negative index.
 fn below_zero(f: &Func, n: Node, var: &str, lowest: i64, cond: Node, out: &mut Vec<Finding>) {
     let src = f.src;
-    let Some(body) = n.child_by_field_name("body") else {
+    let Some(body) = n.field("body") else {
         return;
     };
     for x in descendants(body) {
@@ -155,20 +146,17 @@ fn below_zero(f: &Func, n: Node, var: &str, lowest: i64, cond: Node, out: &mut V
 /// the wrong element size.
 fn element_count(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let src = f.src;
-    if n.child_by_field_name("operator").map(|o| text(src, o)) != Some("/") {
+    if n.field("operator").map(|o| text(src, o)) != Some("/") {
         return;
     }
-    let (Some(l), Some(r)) = (
-        n.child_by_field_name("left"),
-        n.child_by_field_name("right"),
-    ) else {
+    let (Some(l), Some(r)) = (n.field("left"), n.field("right")) else {
         return;
     };
     let (l, r) = (strip(l), strip(r));
     if l.kind() != "sizeof_expression" || r.kind() != "sizeof_expression" {
         return;
     }
-    let Some(arr) = l.child_by_field_name("value").and_then(|v| path_of(src, v)) else {
+    let Some(arr) = l.field("value").and_then(|v| path_of(src, v)) else {
         return;
     };
     let (Some(bytes), Some(len)) = (f.array_bytes(&arr), f.array_len(&arr)) else {

@@ -4,6 +4,7 @@
 use super::func::Func;
 use super::syntax::{call, descendants, line, path_of, string_value, strip, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// printf-family calls and the index of their format argument.
@@ -86,8 +87,8 @@ fn constant_format(f: &Func, n: Node) -> bool {
                         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
         }
         "conditional_expression" => {
-            let c = n.child_by_field_name("consequence");
-            let a = n.child_by_field_name("alternative");
+            let c = n.field("consequence");
+            let a = n.field("alternative");
             c.is_some_and(|c| constant_format(f, c)) && a.is_some_and(|a| constant_format(f, a))
         }
         "call_expression" => call(f.src, n).is_some_and(|(c, args)| {
@@ -96,7 +97,7 @@ fn constant_format(f: &Func, n: Node) -> bool {
         }),
         "subscript_expression" => {
             // A table of literal formats indexed by a number.
-            n.child_by_field_name("argument")
+            n.field("argument")
                 .is_some_and(|a| f.is_literal_var(text(f.src, a)))
         }
         _ => false,
@@ -205,7 +206,7 @@ fn only_reads(f: &Func, v: &str, before: usize) -> bool {
         ) {
             continue;
         }
-        let Some(c) = n.child_by_field_name("condition") else {
+        let Some(c) = n.field("condition") else {
             continue;
         };
         for x in descendants(c) {
@@ -218,11 +219,8 @@ fn only_reads(f: &Func, v: &str, before: usize) -> bool {
                 }
             }
             if x.kind() == "binary_expression" {
-                let op = x.child_by_field_name("operator").map(|o| text(src, o));
-                let sides = [
-                    x.child_by_field_name("left"),
-                    x.child_by_field_name("right"),
-                ];
+                let op = x.field("operator").map(|o| text(src, o));
+                let sides = [x.field("left"), x.field("right")];
                 let names_v = sides
                     .iter()
                     .flatten()

@@ -4,6 +4,7 @@
 use super::func::Func;
 use super::syntax::{call, descendants, line, path_of, strip, subscript, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 fn finding(check: &'static str, n: Node, label: String) -> Finding {
@@ -81,11 +82,11 @@ pub(crate) fn input_arithmetic(f: &Func, out: &mut Vec<Finding>) {
                 ));
             }
             "binary_expression" => {
-                let op = n.child_by_field_name("operator").map(|o| text(src, o));
+                let op = n.field("operator").map(|o| text(src, o));
                 if !matches!(op, Some("/" | "%")) {
                     continue;
                 }
-                let Some(r) = n.child_by_field_name("right") else {
+                let Some(r) = n.field("right") else {
                     continue;
                 };
                 if f.fold(r).is_some() || !f.is_input(r) {
@@ -117,7 +118,7 @@ fn masked(src: &str, idx: Node) -> bool {
     let idx = strip(idx);
     idx.kind() == "binary_expression"
         && idx
-            .child_by_field_name("operator")
+            .field("operator")
             .is_some_and(|o| matches!(text(src, o), "%" | "&"))
 }
 

@@ -5,6 +5,7 @@ use super::func::Func;
 use super::summary::{leaf, ALLOCATORS};
 use super::syntax::{call, descendants, line, mentions, path_of, strip, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// Library calls that read or write through a pointer without keeping it.
@@ -26,15 +27,9 @@ pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
             continue;
         }
         let (l, r) = if n.kind() == "init_declarator" {
-            (
-                n.child_by_field_name("declarator"),
-                n.child_by_field_name("value"),
-            )
+            (n.field("declarator"), n.field("value"))
         } else {
-            (
-                n.child_by_field_name("left"),
-                n.child_by_field_name("right"),
-            )
+            (n.field("left"), n.field("right"))
         };
         let (Some(l), Some(r)) = (l, r) else { continue };
         let Some((callee, _)) = call(src, strip(r)) else {
@@ -80,9 +75,7 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
     match x.kind() {
         "return_statement" => mentions(text(src, x), p),
         "init_declarator" | "assignment_expression" if x.id() != alloc => {
-            let r = x
-                .child_by_field_name("value")
-                .or_else(|| x.child_by_field_name("right"));
+            let r = x.field("value").or_else(|| x.field("right"));
             // `q = p`, `q = (T *)(HEAD + (char *)p)`: the block (or a pointer into it)
             // lives on in `q`. Reading through it (`*p`, `p[i]`, `f(p)`) does not count.
             r.is_some_and(|r| {
@@ -111,7 +104,7 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
                 .filter(|(_, a)| {
                     let a = strip(**a);
                     let a = if a.kind() == "pointer_expression" {
-                        a.child_by_field_name("argument").unwrap_or(a)
+                        a.field("argument").unwrap_or(a)
                     } else {
                         a
                     };
@@ -127,7 +120,7 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
                 let a = strip(*a);
                 a.kind() == "pointer_expression"
                     && text(src, a).starts_with('&')
-                    && a.child_by_field_name("argument")
+                    && a.field("argument")
                         .and_then(|x| path_of(src, x))
                         .is_some_and(|q| q == p)
             });
@@ -172,7 +165,7 @@ fn early_return<'t>(
         while let Some(u) = up {
             if u.kind() == "if_statement" {
                 checks_p |= u
-                    .child_by_field_name("condition")
+                    .field("condition")
                     .is_some_and(|c| mentions(text(src, c), p));
             }
             up = u.parent();

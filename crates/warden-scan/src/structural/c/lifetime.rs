@@ -9,6 +9,7 @@ use super::func::Func;
 use super::summary::ALLOCATORS;
 use super::syntax::{call, ends_in_jump, line, path_of, strip, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// Pointers freed on some path so far: (path, line of the free), and pointers moved
@@ -110,15 +111,12 @@ fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
             }
         }
         "if_statement" => {
-            if let Some(c) = n.child_by_field_name("condition") {
+            if let Some(c) = n.field("condition") {
                 expr(f, c, st, out, true);
             }
             let entry = st.clone();
             let mut joined: Option<State> = None;
-            let arms = [
-                n.child_by_field_name("consequence"),
-                n.child_by_field_name("alternative"),
-            ];
+            let arms = [n.field("consequence"), n.field("alternative")];
             for arm in arms.into_iter().flatten() {
                 let mut s = entry.clone();
                 walk(f, arm, &mut s, out);
@@ -134,7 +132,7 @@ fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
                     }
                 }
             }
-            if n.child_by_field_name("alternative").is_none() {
+            if n.field("alternative").is_none() {
                 match &mut joined {
                     Some(j) => j.join(entry),
                     None => joined = Some(entry),
@@ -162,11 +160,11 @@ fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
             st.join(s);
         }
         "switch_statement" => {
-            if let Some(c) = n.child_by_field_name("condition") {
+            if let Some(c) = n.field("condition") {
                 expr(f, c, st, out, true);
             }
             let entry = st.clone();
-            if let Some(body) = n.child_by_field_name("body") {
+            if let Some(body) = n.field("body") {
                 let mut c = body.walk();
                 for case in body.named_children(&mut c) {
                     let mut s = entry.clone();
@@ -203,32 +201,26 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
         "sizeof_expression" | "comment" | "string_literal" | "function_definition" => {}
         "assignment_expression" | "init_declarator" => {
             let (l, r) = if n.kind() == "init_declarator" {
-                (
-                    n.child_by_field_name("declarator"),
-                    n.child_by_field_name("value"),
-                )
+                (n.field("declarator"), n.field("value"))
             } else {
-                (
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                )
+                (n.field("left"), n.field("right"))
             };
             if let Some(r) = r {
                 expr(f, r, st, out, in_cond);
             }
             let Some(l) = l else { return };
             let mut target = l;
-            while let Some(x) = target.child_by_field_name("declarator") {
+            while let Some(x) = target.field("declarator") {
                 target = x;
             }
             match path_of(src, target) {
                 Some(p) => {
-                    let op = n.child_by_field_name("operator").map(|o| text(src, o));
+                    let op = n.field("operator").map(|o| text(src, o));
                     let moved = matches!(op, Some("+=" | "-="))
                         || r.is_some_and(|r| {
                             let r = strip(r);
                             r.kind() == "binary_expression"
-                                && r.child_by_field_name("left")
+                                && r.field("left")
                                     .and_then(|x| path_of(src, x))
                                     .is_some_and(|x| x == p)
                         });
@@ -259,10 +251,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
             }
         }
         "update_expression" => {
-            if let Some(p) = n
-                .child_by_field_name("argument")
-                .and_then(|a| path_of(src, a))
-            {
+            if let Some(p) = n.field("argument").and_then(|a| path_of(src, a)) {
                 if st.allocated.contains(&p) {
                     st.moved.push((p, line(n)));
                     return;
@@ -278,7 +267,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                 let target = |k: usize| {
                     let a = strip(*args.get(k)?);
                     (a.kind() == "pointer_expression")
-                        .then(|| a.child_by_field_name("argument"))
+                        .then(|| a.field("argument"))
                         .flatten()
                         .and_then(|x| path_of(src, x))
                 };
@@ -325,19 +314,13 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
         }
         "pointer_expression" if n.child(0).is_some_and(|o| o.kind() == "&") => {
             // `swap(&a, &b)`: the callee may point `a` somewhere else.
-            match n
-                .child_by_field_name("argument")
-                .and_then(|a| path_of(src, a))
-            {
+            match n.field("argument").and_then(|a| path_of(src, a)) {
                 Some(p) => st.kill(&p),
                 None => children(f, n, st, out, in_cond),
             }
         }
         "binary_expression" => {
-            let op = n
-                .child_by_field_name("operator")
-                .map(|o| text(src, o))
-                .unwrap_or("");
+            let op = n.field("operator").map(|o| text(src, o)).unwrap_or("");
             // `p == NULL`, `p != q`: comparing the pointer value reads no freed memory.
             let compare = matches!(op, "==" | "!=");
             children(f, n, st, out, in_cond || compare)
@@ -359,8 +342,7 @@ fn deref_in_cond(n: Node) -> bool {
     n.kind() == "field_expression"
         || n.parent().is_some_and(|p| {
             matches!(p.kind(), "subscript_expression" | "pointer_expression")
-                && p.child_by_field_name("argument")
-                    .is_some_and(|a| a.id() == n.id())
+                && p.field("argument").is_some_and(|a| a.id() == n.id())
                 && !(p.kind() == "pointer_expression"
                     && p.child(0).is_some_and(|o| o.kind() == "&"))
         })

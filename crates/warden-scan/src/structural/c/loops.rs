@@ -6,6 +6,7 @@
 use super::func::Func;
 use super::syntax::{call, descendants, line, mentions, strip, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// Calls after which a loop may stop (or the process with it).
@@ -28,10 +29,7 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
         ) {
             continue;
         }
-        let (Some(cond), Some(body)) = (
-            n.child_by_field_name("condition"),
-            n.child_by_field_name("body"),
-        ) else {
+        let (Some(cond), Some(body)) = (n.field("condition"), n.field("body")) else {
             continue;
         };
         let cond = strip(cond);
@@ -74,7 +72,7 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
         if vars.is_empty() || opaque {
             continue;
         }
-        let update = n.child_by_field_name("update");
+        let update = n.field("update");
         let changed: Vec<&str> = vars
             .iter()
             .copied()
@@ -164,7 +162,7 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
         // (`obj.clear()`, `ns::f()` and overloads are others).
         .filter(|(n, a)| {
             a.len() == f.params.len()
-                && n.child_by_field_name("function")
+                && n.field("function")
                     .is_some_and(|c| c.kind() == "identifier")
         })
         .collect();
@@ -179,7 +177,7 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
                 "if_statement" | "conditional_expression" | "switch_statement" | "while_statement"
             )
         })
-        .filter_map(|n| n.child_by_field_name("condition"))
+        .filter_map(|n| n.field("condition"))
         .collect();
     // `f(i--)` passes `i` unchanged: the call repeats itself.
     let same = calls.iter().find_map(|(_, args)| {
@@ -219,8 +217,8 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
             .flat_map(|c| descendants(*c))
             .filter(|x| x.kind() == "binary_expression")
             .filter_map(|x| {
-                let op = text(src, x.child_by_field_name("operator")?);
-                let l = text(src, x.child_by_field_name("left")?);
+                let op = text(src, x.field("operator")?);
+                let l = text(src, x.field("left")?);
                 matches!(op, "==" | "!=").then_some(l)
             })
             .filter(|l| params.contains(l))
@@ -274,10 +272,10 @@ fn leaves(src: &str, body: Node) -> bool {
 fn changes(src: &str, n: Node, v: &str) -> bool {
     descendants(n).into_iter().any(|x| {
         let target = match x.kind() {
-            "assignment_expression" => x.child_by_field_name("left"),
-            "update_expression" => x.child_by_field_name("argument"),
+            "assignment_expression" => x.field("left"),
+            "update_expression" => x.field("argument"),
             "pointer_expression" if x.child(0).is_some_and(|o| o.kind() == "&") => {
-                x.child_by_field_name("argument")
+                x.field("argument")
             }
             "call_expression" => {
                 // `scanf("%d", &v)` is caught above; a macro may assign its argument.
@@ -295,14 +293,14 @@ fn undone<'s>(src: &'s str, update: Option<Node>, body: Node) -> Option<&'s str>
     if u.kind() != "update_expression" {
         return None;
     }
-    let var = text(src, u.child_by_field_name("argument")?);
+    let var = text(src, u.field("argument")?);
     let up = text(src, u).contains("++");
     let mut c = body.walk();
     let stmts: Vec<Node> = body.named_children(&mut c).collect();
     stmts.into_iter().find_map(|s| {
         let e = s.named_child(0)?;
         (e.kind() == "update_expression"
-            && text(src, e.child_by_field_name("argument")?) == var
+            && text(src, e.field("argument")?) == var
             && text(src, e).contains("--") == up)
             .then_some(var)
     })
@@ -314,11 +312,8 @@ fn always_true(f: &Func, cond: Node) -> bool {
     if cond.kind() != "binary_expression" {
         return false;
     }
-    let op = cond.child_by_field_name("operator").map(|o| text(src, o));
-    let (Some(l), Some(r)) = (
-        cond.child_by_field_name("left"),
-        cond.child_by_field_name("right"),
-    ) else {
+    let op = cond.field("operator").map(|o| text(src, o));
+    let (Some(l), Some(r)) = (cond.field("left"), cond.field("right")) else {
         return false;
     };
     let zero = matches!(
@@ -335,18 +330,10 @@ fn always_true(f: &Func, cond: Node) -> bool {
     let mut any = false;
     for &x in &f.nodes {
         let (target, value) = match x.kind() {
-            "assignment_expression" => (
-                x.child_by_field_name("left"),
-                x.child_by_field_name("right"),
-            ),
-            "init_declarator" => (
-                x.child_by_field_name("declarator"),
-                x.child_by_field_name("value"),
-            ),
+            "assignment_expression" => (x.field("left"), x.field("right")),
+            "init_declarator" => (x.field("declarator"), x.field("value")),
             "update_expression" => {
-                if x.child_by_field_name("argument")
-                    .is_some_and(|a| text(src, a) == v)
-                {
+                if x.field("argument").is_some_and(|a| text(src, a) == v) {
                     return false;
                 }
                 continue;
@@ -360,11 +347,9 @@ fn always_true(f: &Func, cond: Node) -> bool {
             return false;
         };
         let modulo = value.kind() == "binary_expression"
+            && value.field("operator").is_some_and(|o| text(src, o) == "%")
             && value
-                .child_by_field_name("operator")
-                .is_some_and(|o| text(src, o) == "%")
-            && value
-                .child_by_field_name("right")
+                .field("right")
                 .and_then(|r| f.fold(r))
                 .is_some_and(|k| k > 0);
         let literal = f.fold(value).is_some_and(|k| k >= 0);
@@ -384,14 +369,14 @@ fn away<'s>(f: &Func<'_, 's>, n: Node, cond: Node, update: Option<Node>) -> Opti
     if u.kind() != "update_expression" || cond.kind() != "binary_expression" {
         return None;
     }
-    let var = text(src, u.child_by_field_name("argument")?);
+    let var = text(src, u.field("argument")?);
     let up = text(src, u).contains("++");
-    if text(src, cond.child_by_field_name("left")?) != var {
+    if text(src, cond.field("left")?) != var {
         return None;
     }
-    let bound = f.fold(cond.child_by_field_name("right")?)?;
-    let op = text(src, cond.child_by_field_name("operator")?);
-    let init = text(src, n.child_by_field_name("initializer")?);
+    let bound = f.fold(cond.field("right")?)?;
+    let op = text(src, cond.field("operator")?);
+    let init = text(src, n.field("initializer")?);
     let start = super::syntax::parse_int(init.rsplit('=').next()?.trim().trim_end_matches(';'))?;
     let holds = match op {
         ">" => start > bound,
@@ -415,7 +400,7 @@ pub(crate) fn unbounded_fork(f: &Func, out: &mut Vec<Finding>) {
         ) {
             continue;
         }
-        let Some(body) = n.child_by_field_name("body") else {
+        let Some(body) = n.field("body") else {
             continue;
         };
         let nodes = descendants(body);
@@ -426,19 +411,16 @@ pub(crate) fn unbounded_fork(f: &Func, out: &mut Vec<Finding>) {
             continue;
         };
         // A limit: some relational comparison against a named bound before the fork.
-        let limited = nodes
-            .iter()
-            .chain(n.child_by_field_name("condition").iter())
-            .any(|x| {
-                x.kind() == "binary_expression"
-                    && x.start_byte() < fork.start_byte()
-                    && x.child_by_field_name("operator")
-                        .is_some_and(|o| matches!(text(src, o), "<" | "<=" | ">" | ">="))
-                    && x.child_by_field_name("right").is_some_and(|r| {
-                        let t = text(src, r).trim();
-                        !(t == "0" || t == "-1" || t.starts_with('-'))
-                    })
-            });
+        let limited = nodes.iter().chain(n.field("condition").iter()).any(|x| {
+            x.kind() == "binary_expression"
+                && x.start_byte() < fork.start_byte()
+                && x.field("operator")
+                    .is_some_and(|o| matches!(text(src, o), "<" | "<=" | ">" | ">="))
+                && x.field("right").is_some_and(|r| {
+                    let t = text(src, r).trim();
+                    !(t == "0" || t == "-1" || t.starts_with('-'))
+                })
+        });
         if !limited {
             out.push(Finding {
                 check: "unbounded-fork",

@@ -5,6 +5,7 @@
 use super::func::Func;
 use super::syntax::{call, line, path_of, strip, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// Functions that read or write through a pointer argument (a NULL one crashes).
@@ -47,20 +48,14 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
         match n.kind() {
             "init_declarator" | "assignment_expression" => {
                 let (l, r) = if n.kind() == "init_declarator" {
-                    (
-                        n.child_by_field_name("declarator"),
-                        n.child_by_field_name("value"),
-                    )
+                    (n.field("declarator"), n.field("value"))
                 } else {
-                    (
-                        n.child_by_field_name("left"),
-                        n.child_by_field_name("right"),
-                    )
+                    (n.field("left"), n.field("right"))
                 };
                 let (Some(mut l), Some(r)) = (l, r) else {
                     continue;
                 };
-                while let Some(x) = l.child_by_field_name("declarator") {
+                while let Some(x) = l.field("declarator") {
                     l = x;
                 }
                 let Some(p) = path_of(src, l) else { continue };
@@ -76,7 +71,7 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                 }
             }
             "if_statement" | "while_statement" | "conditional_expression" | "for_statement" => {
-                if let Some(c) = n.child_by_field_name("condition") {
+                if let Some(c) = n.field("condition") {
                     let t = text(src, c);
                     unchecked.retain(|(q, call_, _)| {
                         if !super::syntax::mentions(t, q) {
@@ -128,12 +123,11 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                     continue;
                 }
                 if n.kind() == "field_expression"
-                    && n.child_by_field_name("operator")
-                        .is_some_and(|o| text(src, o) != "->")
+                    && n.field("operator").is_some_and(|o| text(src, o) != "->")
                 {
                     continue;
                 }
-                let Some(a) = n.child_by_field_name("argument") else {
+                let Some(a) = n.field("argument") else {
                     continue;
                 };
                 if let Some(p) = path_of(src, a) {
@@ -179,11 +173,8 @@ fn wrong_check(f: &Func, cond: Node, p: &str) -> Option<String> {
         if x.kind() != "binary_expression" {
             continue;
         }
-        let op = x.child_by_field_name("operator").map(|o| text(src, o))?;
-        let (Some(l), Some(r)) = (
-            x.child_by_field_name("left"),
-            x.child_by_field_name("right"),
-        ) else {
+        let op = x.field("operator").map(|o| text(src, o))?;
+        let (Some(l), Some(r)) = (x.field("left"), x.field("right")) else {
             continue;
         };
         let other = if path_of(src, l).is_some_and(|q| q == p) {

@@ -2,6 +2,7 @@
 //! keeps, swaps or writes through them, returns a new block or NULL.
 
 use super::syntax::{call, descendants, path_of, text};
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// The two parameters a function swaps through (`*a = *b; *b = t;`), if it does.
@@ -44,22 +45,16 @@ pub(crate) fn ownership(
     let mut allocates = false;
     let mut null = false;
     let pointer = func
-        .child_by_field_name("declarator")
+        .field("declarator")
         .is_some_and(|d| d.kind() == "pointer_declarator");
     let param = |p: &str| params.iter().position(|(q, _)| q == p);
     for n in descendants(body) {
         match n.kind() {
             "init_declarator" | "assignment_expression" => {
                 let (l, r) = if n.kind() == "init_declarator" {
-                    (
-                        n.child_by_field_name("declarator"),
-                        n.child_by_field_name("value"),
-                    )
+                    (n.field("declarator"), n.field("value"))
                 } else {
-                    (
-                        n.child_by_field_name("left"),
-                        n.child_by_field_name("right"),
-                    )
+                    (n.field("left"), n.field("right"))
                 };
                 let Some(r) = r else { continue };
                 if let Some(i) = path_of(src, r).and_then(|p| param(&p)) {
@@ -95,7 +90,7 @@ pub(crate) fn ownership(
 /// The variable a declarator or assignment target names (`*p` → `p`).
 pub(crate) fn leaf(src: &str, n: Node) -> Option<String> {
     let mut n = n;
-    while let Some(x) = n.child_by_field_name("declarator") {
+    while let Some(x) = n.field("declarator") {
         n = x;
     }
     path_of(src, n)
@@ -103,7 +98,7 @@ pub(crate) fn leaf(src: &str, n: Node) -> Option<String> {
 
 /// The parameter a function-like macro steps (`p++`, `++p`, `p += n`), if any.
 pub(crate) fn stepped_param(src: &str, def: Node, body: &str) -> Option<usize> {
-    let params = def.child_by_field_name("parameters")?;
+    let params = def.field("parameters")?;
     let mut c = params.walk();
     let names: Vec<&str> = params
         .named_children(&mut c)
@@ -139,11 +134,11 @@ pub(crate) fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String
             if x.kind() != "cast_expression" {
                 return None;
             }
-            let v = x.child_by_field_name("value")?;
+            let v = x.field("value")?;
             if text(src, v) != p {
                 return None;
             }
-            let t = text(src, x.child_by_field_name("type")?);
+            let t = text(src, x.field("type")?);
             let t = t
                 .trim_end_matches('*')
                 .trim()
@@ -164,7 +159,7 @@ pub(crate) fn written_params(src: &str, body: Node, params: &[(String, String)])
         if n.kind() != "assignment_expression" {
             continue;
         }
-        let Some(l) = n.child_by_field_name("left") else {
+        let Some(l) = n.field("left") else {
             continue;
         };
         if !matches!(l.kind(), "pointer_expression" | "subscript_expression") {

@@ -1,5 +1,6 @@
 //! Reading C/C++ syntax trees: calls, names, literals, constant sizes.
 
+use crate::structural::fields::Fields;
 use std::collections::HashMap;
 use tree_sitter::Node;
 
@@ -11,17 +12,33 @@ pub(crate) fn line(n: Node) -> u32 {
     u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
 }
 
-/// Every node under `n` (itself included), in source order.
+/// Every node under `n` (itself included), in source order: the named ones, and `n`
+/// whatever it is. One cursor walks the tree; the analyses call this on every function
+/// body several times, so it allocates nothing but the answer.
 pub(crate) fn descendants(n: Node) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut stack = vec![n];
-    while let Some(x) = stack.pop() {
-        out.push(x);
-        let mut c = x.walk();
-        let kids: Vec<Node> = x.named_children(&mut c).collect();
-        stack.extend(kids.into_iter().rev());
+    let mut out = vec![n];
+    let mut cursor = n.walk();
+    if !cursor.goto_first_child() {
+        return out;
     }
-    out
+    loop {
+        let x = cursor.node();
+        if x.is_named() {
+            out.push(x);
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        // Up until a node has a next sibling; back at `n`, the walk is over.
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() || cursor.node() == n {
+                return out;
+            }
+        }
+    }
 }
 
 /// A call's callee name (`free`, `std::free` read as `free`) and its arguments.
@@ -29,10 +46,10 @@ pub(crate) fn call<'t>(src: &str, n: Node<'t>) -> Option<(String, Vec<Node<'t>>)
     if n.kind() != "call_expression" {
         return None;
     }
-    let f = n.child_by_field_name("function")?;
+    let f = n.field("function")?;
     let name = text(src, f);
     let name = name.rsplit("::").next().unwrap_or(name).trim().to_string();
-    let args = n.child_by_field_name("arguments")?;
+    let args = n.field("arguments")?;
     let mut c = args.walk();
     let list = args
         .named_children(&mut c)
@@ -50,7 +67,7 @@ pub(crate) fn strip(n: Node) -> Node {
                 Some(x) => n = x,
                 None => return n,
             },
-            "cast_expression" => match n.child_by_field_name("value") {
+            "cast_expression" => match n.field("value") {
                 Some(x) => n = x,
                 None => return n,
             },
@@ -126,14 +143,14 @@ pub(crate) fn fold(
         "char_literal" => Some(1),
         "identifier" => defines.get(text(src, n)).copied(),
         "sizeof_expression" => {
-            if let Some(v) = n.child_by_field_name("value") {
+            if let Some(v) = n.field("value") {
                 let v = strip(v);
                 if let Some(p) = path_of(src, v) {
                     return arrays(&p);
                 }
                 return string_value(src, v).map(|s| literal_len(&s) + 1);
             }
-            let t = n.child_by_field_name("type").map(|t| text(src, t))?;
+            let t = n.field("type").map(|t| text(src, t))?;
             match t.trim() {
                 "char" | "unsigned char" | "signed char" | "uint8_t" | "int8_t" => Some(1),
                 "short" | "uint16_t" | "int16_t" => Some(2),
@@ -142,9 +159,9 @@ pub(crate) fn fold(
             }
         }
         "binary_expression" => {
-            let l = fold(src, n.child_by_field_name("left")?, defines, arrays)?;
-            let r = fold(src, n.child_by_field_name("right")?, defines, arrays)?;
-            let op = n.child_by_field_name("operator").map(|o| text(src, o))?;
+            let l = fold(src, n.field("left")?, defines, arrays)?;
+            let r = fold(src, n.field("right")?, defines, arrays)?;
+            let op = n.field("operator").map(|o| text(src, o))?;
             match op {
                 "+" => l.checked_add(r),
                 "-" => l.checked_sub(r),
@@ -197,10 +214,8 @@ pub(crate) fn ends_in_jump(src: &str, n: Node) -> bool {
             .and_then(|e| call(src, e))
             .is_some_and(|(name, _)| NORETURN.contains(&name.as_str())),
         "if_statement" => {
-            let cons = n.child_by_field_name("consequence");
-            let alt = n
-                .child_by_field_name("alternative")
-                .and_then(|a| a.named_child(0));
+            let cons = n.field("consequence");
+            let alt = n.field("alternative").and_then(|a| a.named_child(0));
             cons.is_some_and(|c| ends_in_jump(src, c)) && alt.is_some_and(|a| ends_in_jump(src, a))
         }
         _ => false,
@@ -212,11 +227,10 @@ pub(crate) fn subscript(n: Node) -> Option<(Node, Node)> {
     if n.kind() != "subscript_expression" {
         return None;
     }
-    let a = n.child_by_field_name("argument")?;
-    let i = n.child_by_field_name("index").or_else(|| {
-        n.child_by_field_name("indices")
-            .and_then(|l| l.named_child(0))
-    })?;
+    let a = n.field("argument")?;
+    let i = n
+        .field("index")
+        .or_else(|| n.field("indices").and_then(|l| l.named_child(0)))?;
     Some((a, i))
 }
 
@@ -225,11 +239,45 @@ pub(crate) fn in_condition(n: Node) -> bool {
     let mut cur = n;
     while let Some(p) = cur.parent() {
         if p.kind().ends_with("statement") || p.kind() == "declaration" {
-            return p
-                .child_by_field_name("condition")
-                .is_some_and(|c| c.id() == cur.id());
+            return p.field("condition").is_some_and(|c| c.id() == cur.id());
         }
         cur = p;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::descendants;
+    use tree_sitter::Node;
+
+    /// The plain definition: a node, then its named children's descendants in order.
+    fn by_recursion<'t>(n: Node<'t>, out: &mut Vec<Node<'t>>) {
+        out.push(n);
+        let mut c = n.walk();
+        for kid in n.named_children(&mut c) {
+            by_recursion(kid, out);
+        }
+    }
+
+    #[test]
+    fn the_cursor_walk_visits_what_recursion_does_in_the_same_order() {
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_cpp::LANGUAGE.into())
+            .expect("C++ grammar");
+        let src = "#include <x.h>\nint f(char *p, int n) {\n  if (n > 0) { memcpy(p, \"ab\", n); }\n  for (int i = 0; i < n; i++) p[i] = (char) g(i, p);\n  return n ? 1 : 0; /* done */\n}\nstruct S { int a; } s = {1};\n";
+        let tree = parser.parse(src, None).expect("parse");
+        let mut stack = vec![tree.root_node()];
+        let mut checked = 0;
+        while let Some(n) = stack.pop() {
+            let mut expected = Vec::new();
+            by_recursion(n, &mut expected);
+            assert_eq!(descendants(n), expected, "under {}", n.kind());
+            checked += 1;
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+        assert!(checked > 50, "{checked}");
+    }
 }

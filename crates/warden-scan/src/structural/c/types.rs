@@ -4,6 +4,7 @@
 use super::func::Func;
 use super::syntax::{call, line, path_of, strip, text};
 use super::Finding;
+use crate::structural::fields::Fields;
 use tree_sitter::Node;
 
 /// The base type of a declared type (`const struct point *` → `point`).
@@ -47,16 +48,14 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 }
             }
             "pointer_expression" if text(src, n).starts_with('*') => {
-                let Some(cast) = n.child_by_field_name("argument").map(strip_parens) else {
+                let Some(cast) = n.field("argument").map(strip_parens) else {
                     continue;
                 };
                 if cast.kind() != "cast_expression" {
                     continue;
                 }
-                let to = cast.child_by_field_name("type").map(|t| base(text(src, t)));
-                let from = cast
-                    .child_by_field_name("value")
-                    .and_then(|v| address_of(f, v));
+                let to = cast.field("type").map(|t| base(text(src, t)));
+                let from = cast.field("value").and_then(|v| address_of(f, v));
                 if let (Some(to), Some(from)) = (to, from) {
                     if to != from && scalar(&to) && scalar(&from) {
                         out.push(Finding {
@@ -71,10 +70,8 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
             "cast_expression" => {
                 char_array_cast(f, n, out);
                 // `(int *)strtoul(buf, ...)`: a pointer made from a number the input chose.
-                let to_pointer = n
-                    .child_by_field_name("type")
-                    .is_some_and(|t| text(src, t).contains('*'));
-                let from_input = n.child_by_field_name("value").is_some_and(|v| {
+                let to_pointer = n.field("type").is_some_and(|t| text(src, t).contains('*'));
+                let from_input = n.field("value").is_some_and(|v| {
                     let v = strip(v);
                     f.is_input(v)
                         && (v.kind() == "call_expression"
@@ -131,7 +128,7 @@ fn address_of(f: &Func, a: Node) -> Option<String> {
     if a.kind() != "pointer_expression" || !text(f.src, a).starts_with('&') {
         return None;
     }
-    let v = a.child_by_field_name("argument")?;
+    let v = a.field("argument")?;
     if v.kind() != "identifier" {
         return None;
     }
@@ -141,10 +138,7 @@ fn address_of(f: &Func, a: Node) -> Option<String> {
 
 fn union_access(f: &Func, n: Node, written: &mut Vec<(String, String)>, out: &mut Vec<Finding>) {
     let src = f.src;
-    let (Some(obj), Some(field)) = (
-        n.child_by_field_name("argument"),
-        n.child_by_field_name("field"),
-    ) else {
+    let (Some(obj), Some(field)) = (n.field("argument"), n.field("field")) else {
         return;
     };
     let Some(var) = path_of(src, obj) else { return };
@@ -157,9 +151,7 @@ fn union_access(f: &Func, n: Node, written: &mut Vec<(String, String)>, out: &mu
     }
     let field = text(src, field).to_string();
     let assigned = n.parent().is_some_and(|p| {
-        p.kind() == "assignment_expression"
-            && p.child_by_field_name("left")
-                .is_some_and(|l| l.id() == n.id())
+        p.kind() == "assignment_expression" && p.field("left").is_some_and(|l| l.id() == n.id())
     });
     if assigned {
         written.retain(|(v, _)| *v != var);
@@ -206,8 +198,8 @@ pub(crate) fn races(f: &Func, out: &mut Vec<Finding>) {
     }
     for n in nodes {
         let target = match n.kind() {
-            "assignment_expression" => n.child_by_field_name("left"),
-            "update_expression" => n.child_by_field_name("argument"),
+            "assignment_expression" => n.field("left"),
+            "update_expression" => n.field("argument"),
             "call_expression" => {
                 let Some((c, args)) = call(src, n) else {
                     continue;
@@ -347,7 +339,7 @@ fn scanf_by_value(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Fi
 /// and whatever the bytes happen to hold).
 fn char_array_cast(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let src = f.src;
-    let Some(ty) = n.child_by_field_name("type").map(|t| text(src, t)) else {
+    let Some(ty) = n.field("type").map(|t| text(src, t)) else {
         return;
     };
     if !ty.contains('*') {
@@ -357,7 +349,7 @@ fn char_array_cast(f: &Func, n: Node, out: &mut Vec<Finding>) {
     if !scalar(&to) || to == "char" {
         return;
     }
-    let Some(v) = n.child_by_field_name("value").map(strip) else {
+    let Some(v) = n.field("value").map(strip) else {
         return;
     };
     if v.kind() != "identifier" {

@@ -1,0 +1,68 @@
+//! Field lookups by id. `Node::child_by_field_name` finds the field's id by comparing
+//! the name with every field of the grammar, on every call; the analyses ask for the
+//! same few fields millions of times on a large tree, so each (grammar, name) pair is
+//! looked up once per thread.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::num::NonZeroU16;
+use tree_sitter::Node;
+
+thread_local! {
+    /// (the grammar, the field name's address) → the field's id, if the grammar has it.
+    static FIELD_IDS: RefCell<HashMap<(u64, usize), Option<NonZeroU16>>> =
+        RefCell::new(HashMap::new());
+}
+
+pub(crate) trait Fields<'t> {
+    /// The child in field `name` (as `child_by_field_name`).
+    fn field(&self, name: &'static str) -> Option<Node<'t>>;
+}
+
+impl<'t> Fields<'t> for Node<'t> {
+    fn field(&self, name: &'static str) -> Option<Node<'t>> {
+        let language = self.language();
+        // A `Language` hashes (and compares) as the address of its grammar.
+        let mut grammar = DefaultHasher::new();
+        (*language).hash(&mut grammar);
+        let key = (grammar.finish(), name.as_ptr() as usize);
+        let id = FIELD_IDS.with(|ids| {
+            *ids.borrow_mut()
+                .entry(key)
+                .or_insert_with(|| language.field_id_for_name(name))
+        })?;
+        self.child_by_field_id(id.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn a_field_by_id_is_the_field_by_name() {
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_c::LANGUAGE.into())
+            .expect("C grammar");
+        let src = "int f(int a) { return g(a, 1); }";
+        let tree = parser.parse(src, None).expect("parse");
+        let mut stack = vec![tree.root_node()];
+        let mut seen = 0;
+        while let Some(n) = stack.pop() {
+            for name in ["function", "arguments", "declarator", "body", "nope"] {
+                assert_eq!(
+                    n.field(name),
+                    n.child_by_field_name(name),
+                    "{name} of {}",
+                    n.kind()
+                );
+                seen += usize::from(n.field(name).is_some());
+            }
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+        assert!(seen >= 4, "only {seen} fields found");
+    }
+}
