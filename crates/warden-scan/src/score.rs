@@ -149,7 +149,7 @@ impl ScoreModel {
         // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|&(cat, l)| {
-                (cat == rule.category || cat == "input")
+                (cat == rule.category || (cat == "input" && shape_matters(&rule.category)))
                     && (l.abs_diff(line) <= self.sanitizer_window
                         || nearest_source.is_some_and(|s| s <= l && l <= line))
             });
@@ -169,6 +169,27 @@ impl ScoreModel {
         }
         m
     }
+}
+
+/// Whether a sink of `category` is harmless once its input is parsed into a number,
+/// UUID or a validated shape (the "input" sanitizers): true for injections, whose
+/// payload is text; false for authorization, configuration, crypto and memory flaws,
+/// where `Atoi(id)` fetches another user's record or indexes past a buffer just the same.
+fn shape_matters(category: &str) -> bool {
+    matches!(
+        category,
+        "injection"
+            | "xss"
+            | "path-traversal"
+            | "command-execution"
+            | "code-execution"
+            | "ssrf"
+            | "open-redirect"
+            | "xxe"
+            | "deserialization"
+            | "prototype-pollution"
+            | "denial-of-service"
+    )
 }
 
 /// Whether a structural C check decided the finding (bounds checks included), so regex
@@ -226,6 +247,24 @@ role = "sanitizer"
 weight = 1
 pattern = 'quote\('
 examples = ["quote("]
+
+[[rule]]
+id = "t.typed"
+title = "typed"
+category = "input"
+role = "sanitizer"
+weight = 1
+pattern = 'int\('
+examples = ["int("]
+
+[[rule]]
+id = "t.lookup"
+title = "lookup"
+cwe = "CWE-639"
+category = "authz"
+weight = 5
+pattern = 'get_by_id\('
+examples = ["get_by_id("]
 "#;
         parse_pack("t.toml", src).expect("valid").rules
     }
@@ -236,6 +275,22 @@ examples = ["quote("]
             line,
             snippet: String::new(),
         }
+    }
+
+    #[test]
+    fn a_number_parsed_from_input_clears_an_injection_but_not_an_object_lookup() {
+        let m = ScoreModel::default();
+        let r = rules();
+        // source at 45, `int(` at 46, the sink at 50.
+        let command = m.score("a.py", &r, &[hit(1, 45), hit(0, 50)]);
+        let command_typed = m.score("a.py", &r, &[hit(1, 45), hit(4, 46), hit(0, 50)]);
+        assert!(command_typed < command, "{command_typed} {command}");
+        let lookup = m.score("a.py", &r, &[hit(1, 45), hit(5, 50)]);
+        let lookup_typed = m.score("a.py", &r, &[hit(1, 45), hit(4, 46), hit(5, 50)]);
+        assert_eq!(
+            lookup_typed, lookup,
+            "another user's id parses as a number just the same"
+        );
     }
 
     #[test]
@@ -284,11 +339,12 @@ examples = ["quote("]
         let mut twin = r[0].clone();
         twin.id = "t.sink2".into();
         twin.weight = 3.0;
+        let t = r.len();
         r.push(twin);
         let m = ScoreModel::default();
         let one = m.score("a.py", &r, &[hit(0, 5)]);
-        let both_same_line = m.score("a.py", &r, &[hit(0, 5), hit(4, 5)]);
-        let both_two_lines = m.score("a.py", &r, &[hit(0, 5), hit(4, 9)]);
+        let both_same_line = m.score("a.py", &r, &[hit(0, 5), hit(t, 5)]);
+        let both_two_lines = m.score("a.py", &r, &[hit(0, 5), hit(t, 9)]);
         assert_eq!(both_same_line, one);
         assert_eq!(both_two_lines, one + 3.0);
     }
