@@ -94,9 +94,19 @@ impl ScoreModel {
                 None => per_rule.push((hit.rule, m, 1)),
             }
         }
+        let production = is_production_config(path);
         let raw: f64 = per_rule
             .iter()
-            .map(|&(r, m, n)| rules[r].weight * m * (1.0 + 0.15 * f64::from(n.min(5) - 1)))
+            .map(|&(r, m, n)| {
+                // Debug switches and exposed endpoints are a finding in production's
+                // own configuration, and merely likely anywhere else.
+                let m = if production && rules[r].category == "config" {
+                    m * PRODUCTION_CONFIG_BOOST
+                } else {
+                    m
+                };
+                rules[r].weight * m * (1.0 + 0.15 * f64::from(n.min(5) - 1))
+            })
             .sum();
         let raw = if self.include_tests {
             raw
@@ -169,6 +179,17 @@ impl ScoreModel {
         }
         m
     }
+}
+
+/// How much more a configuration finding weighs in a production configuration file.
+const PRODUCTION_CONFIG_BOOST: f64 = 1.5;
+
+/// Whether `path` names production configuration: a `prod` or `production` word in
+/// the file name or a directory (`config/environments/production.rb`, `.env.production`,
+/// `application-prod.properties`, `settings/prod.py`, `values.prod.yaml`).
+fn is_production_config(path: &str) -> bool {
+    path.split(['/', '.', '-', '_'])
+        .any(|w| w.eq_ignore_ascii_case("prod") || w.eq_ignore_ascii_case("production"))
 }
 
 /// Whether a sink of `category` is harmless once its input is parsed into a number,
@@ -290,6 +311,39 @@ examples = ["get_by_id("]
         assert_eq!(
             lookup_typed, lookup,
             "another user's id parses as a number just the same"
+        );
+    }
+
+    #[test]
+    fn configuration_findings_weigh_more_in_production_configuration() {
+        let mut r = rules();
+        let mut debug = r[0].clone();
+        debug.id = "t.debug".into();
+        debug.category = "config".into();
+        debug.weight = 2.5;
+        let d = r.len();
+        r.push(debug);
+        let m = ScoreModel::default();
+        let dev = m.score("config/environments/development.rb", &r, &[hit(d, 3)]);
+        for prod in [
+            "config/environments/production.rb",
+            ".env.production",
+            "src/main/resources/application-prod.properties",
+            "settings/prod.py",
+        ] {
+            assert_eq!(
+                m.score(prod, &r, &[hit(d, 3)]),
+                dev * PRODUCTION_CONFIG_BOOST,
+                "{prod}"
+            );
+        }
+        for other in ["src/product.rs", "reproduce.py", "config/products.yaml"] {
+            assert_eq!(m.score(other, &r, &[hit(d, 3)]), dev, "{other}");
+        }
+        // An injection sink weighs the same wherever it is.
+        assert_eq!(
+            m.score("settings/prod.py", &r, &[hit(0, 3)]),
+            m.score("settings/dev.py", &r, &[hit(0, 3)])
         );
     }
 
