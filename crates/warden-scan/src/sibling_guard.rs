@@ -8,6 +8,8 @@
 
 use crate::matcher::RawHit;
 use crate::rules::{Check, Role, Rule};
+use regex::Regex;
+use std::sync::LazyLock;
 
 /// A guard belongs to the nearest route at most this many lines away: decorators and
 /// annotations sit just above or below the route line, middleware on it.
@@ -81,9 +83,28 @@ pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>, content: &[u8]) {
     if routes.is_empty() && guards.is_empty() {
         return;
     }
+    let scopes: Vec<Scope> = hits
+        .iter()
+        .filter(|h| is_guard(h))
+        .filter_map(|h| Scope::of(h, content))
+        .collect();
+    let route_hits: Vec<(u32, Option<String>)> = hits
+        .iter()
+        .filter(|h| is_route(h))
+        .map(|h| (h.line, receiver(&h.snippet)))
+        .collect();
     hits.retain(|h| !is_guard(h));
-    let mut guarded: Vec<u32> = Vec::new();
+    let mut guarded: Vec<u32> = route_hits
+        .iter()
+        .filter(|(line, recv)| scopes.iter().any(|s| s.covers(*line, recv.as_deref())))
+        .map(|(line, _)| *line)
+        .collect();
     for g in guards {
+        // A guard over a group or a router speaks for the routes it covers, not for
+        // whichever route happens to be written next to it.
+        if scopes.iter().any(|s| s.line() == g) {
+            continue;
+        }
         // Nearest route within reach; on a tie the one above (a decorator under its route).
         let owner = routes
             .iter()
@@ -94,6 +115,7 @@ pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>, content: &[u8]) {
             guarded.push(r);
         }
     }
+    guarded.sort_unstable();
     let Some(&example) = guarded.first() else {
         hits.retain(|h| !is_route(h));
         return;
@@ -111,6 +133,99 @@ pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>, content: &[u8]) {
         );
         true
     });
+}
+
+/// A guard that covers more routes than the one written next to it.
+enum Scope {
+    /// A router made with, or given, an auth middleware: `api := r.Group("/api",
+    /// AuthRequired())`, `api.Use(jwtAuth())`, `router.use(requireAuth)`. Routes declared
+    /// on it below that line are guarded; routes on another router are not.
+    Router { name: String, from: u32 },
+    /// A group whose closure holds its routes: `Route::middleware('auth')->group(function
+    /// () { … })`. Routes inside the braces are guarded.
+    Block { from: u32, to: u32 },
+}
+
+static GROUP_ASSIGNED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:var\s+|let\s+|const\s+)?([\w.]+)\s*:?=\s*[\w.]+\.Group\(")
+        .expect("group pattern")
+});
+static MIDDLEWARE_ADDED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*([\w.]+)\.(?:Use|use)\(").expect("use pattern"));
+static ROUTE_RECEIVER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*([\w.]+)\.\w+\(").expect("receiver pattern"));
+
+impl Scope {
+    fn of(guard: &RawHit, content: &[u8]) -> Option<Scope> {
+        let line = guard.snippet.as_str();
+        if let Some(c) = GROUP_ASSIGNED
+            .captures(line)
+            .or_else(|| MIDDLEWARE_ADDED.captures(line))
+        {
+            return Some(Scope::Router {
+                name: c[1].to_string(),
+                from: guard.line,
+            });
+        }
+        if line.contains("->group(") {
+            let to = block_end(content, guard.line)?;
+            return Some(Scope::Block {
+                from: guard.line,
+                to,
+            });
+        }
+        None
+    }
+
+    fn line(&self) -> u32 {
+        match self {
+            Scope::Router { from, .. } | Scope::Block { from, .. } => *from,
+        }
+    }
+
+    fn covers(&self, route: u32, receiver: Option<&str>) -> bool {
+        match self {
+            Scope::Router { name, from } => route > *from && receiver == Some(name.as_str()),
+            Scope::Block { from, to } => *from < route && route <= *to,
+        }
+    }
+}
+
+/// The router a route is declared on: `api` in `api.GET("/orders", list)`.
+fn receiver(route_line: &str) -> Option<String> {
+    ROUTE_RECEIVER
+        .captures(route_line)
+        .map(|c| c[1].to_string())
+}
+
+/// The line where the block opened on `line` closes (braces counted, strings ignored
+/// for simplicity: a brace inside a route's path is rare), if it does.
+fn block_end(content: &[u8], line: u32) -> Option<u32> {
+    let start = content
+        .split(|&b| b == b'\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    let mut depth = 0usize;
+    let mut opened = false;
+    let mut current = line;
+    for &b in content.get(start..)? {
+        match b {
+            b'{' => {
+                depth += 1;
+                opened = true;
+            }
+            b'}' if opened => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(current);
+                }
+            }
+            b'\n' => current += 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -256,6 +371,63 @@ router.post('/login', authController.login)
         assert_eq!(
             got.iter().map(|g| g.1).collect::<Vec<_>>(),
             vec![5],
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_route_on_the_engine_beside_an_auth_group() {
+        let src = "\
+func Routes(r *gin.Engine) {
+\tapi := r.Group(\"/api\", AuthRequired())
+\tapi.GET(\"/orders\", listOrders)
+\tapi.POST(\"/orders\", createOrder)
+\tr.DELETE(\"/api/orders/:id\", deleteOrder)
+\tr.GET(\"/healthz\", health)
+}
+";
+        let got = hits(Language::Go, src);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![5],
+            "{got:?}"
+        );
+        assert!(got[0].2.contains("line 3 has one"), "{}", got[0].2);
+    }
+
+    #[test]
+    fn express_routes_declared_after_router_use_are_guarded() {
+        let src = "\
+router.get('/public/terms', terms);
+router.use(requireAuth);
+router.get('/projects', listProjects);
+router.delete('/projects/:id', deleteProject);
+adminRouter.delete('/users/:id', deleteUser);
+";
+        let got = hits(Language::JavaScript, src);
+        // `terms` is declared before the middleware: public by position, and a finding.
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![1, 5],
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn laravel_routes_outside_the_auth_group() {
+        let src = "\
+<?php
+Route::middleware(['auth'])->group(function () {
+    Route::get('/billing', [BillingController::class, 'index']);
+    Route::post('/billing/cards', [BillingController::class, 'store']);
+});
+Route::delete('/billing/cards/{card}', [BillingController::class, 'destroy']);
+Route::get('/login', [LoginController::class, 'show']);
+";
+        let got = hits(Language::Php, src);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![6],
             "{got:?}"
         );
     }
