@@ -170,8 +170,30 @@ fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mu
             }
             let declared = f.type_of(&name).unwrap_or("");
             if floating(declared) {
-                if let (Some(v), false) = (value, unsure) {
-                    env.insert(name, Num::real(v.as_f64()));
+                let Some(v) = value else { return };
+                let x = v.as_f64();
+                // A constant that leaves the type's range becomes infinity, or a
+                // non-zero one flushes to zero (then a later divisor or comparison fails).
+                let double = declared.contains("double");
+                let lost = if double {
+                    x.is_infinite()
+                } else {
+                    let narrow = x as f32;
+                    x.is_finite() && x != 0.0 && (narrow == 0.0 || narrow.is_infinite())
+                };
+                if lost {
+                    out.push(Finding {
+                        check: "int-overflow",
+                        line: line(n),
+                        label: format!(
+                            "`{name}` gets {x:e}, outside the range of its {} type",
+                            if double { "double" } else { "float" }
+                        ),
+                    });
+                    return;
+                }
+                if !unsure {
+                    env.insert(name, Num::real(x));
                 }
                 return;
             }

@@ -167,6 +167,9 @@ pub(crate) fn analyze(
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
         }
+        if on("divide-by-zero") {
+            inputs::zero_prone_divisors(&func, &mut found);
+        }
     }
     let mut hits = Vec::new();
     for f in found {
