@@ -160,6 +160,7 @@ pub(crate) fn analyze(
         }
         if on("leak") {
             leaks::leaks(&func, &mut found);
+            leaks::handed_leaks(&func, &mut found);
         }
         if on("off-by-one") {
             indexes::off_by_one(&func, &mut found);
