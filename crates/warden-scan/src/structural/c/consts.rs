@@ -568,7 +568,7 @@ fn assertion(
             line: line(n),
             label: format!("assert({}) always fails", short(text(f.src, arg))),
         });
-    } else if f.is_input(arg) && !tautology(f, arg) {
+    } else if f.is_input(arg) && !tautology(f, arg) && !null_test(f, arg) {
         out.push(Finding {
             check: "reachable-assert",
             line: line(n),
@@ -578,6 +578,32 @@ fn assertion(
             ),
         });
     }
+}
+
+/// `p != NULL`, `p`, `!p` for a pointer `p`: the pointer's value is not the input
+/// it points at (`fread(&buf[n], ...)` fills `buf`, it does not choose it).
+fn null_test(f: &Func, arg: Node) -> bool {
+    let src = f.src;
+    let mut a = strip(arg);
+    if a.kind() == "unary_expression" && a.child(0).is_some_and(|o| text(src, o) == "!") {
+        a = match a.child_by_field_name("argument") {
+            Some(x) => strip(x),
+            None => return false,
+        };
+    }
+    let pointer = |n: Node| {
+        n.kind() == "identifier" && f.type_of(text(src, n)).is_some_and(|t| t.contains('*'))
+    };
+    if pointer(a) {
+        return true;
+    }
+    a.kind() == "binary_expression"
+        && a.child_by_field_name("operator")
+            .is_some_and(|o| matches!(text(src, o), "==" | "!="))
+        && a.child_by_field_name("left")
+            .is_some_and(|l| pointer(strip(l)))
+        && a.child_by_field_name("right")
+            .is_some_and(|r| matches!(text(src, strip(r)).trim(), "NULL" | "nullptr" | "0"))
 }
 
 /// `n >= 0` for an unsigned `n`: an assertion that cannot fail.
