@@ -632,13 +632,7 @@ fn param_asserts(f: &Func, call_node: Node, env: &HashMap<String, Num>, out: &mu
     if name == f.name || !f.file.param_names.contains_key(&name) || asserts_off(f) {
         return;
     }
-    let Some(callee) = f
-        .file
-        .functions
-        .iter()
-        .copied()
-        .find(|n| signature(src, *n).0 == name)
-    else {
+    let Some(&callee) = f.file.by_name.get(&name) else {
         return;
     };
     let (_, params, _) = signature(src, callee);

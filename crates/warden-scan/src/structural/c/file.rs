@@ -16,6 +16,8 @@ pub(crate) struct FileFacts<'t> {
     /// File-level variables initialised with a string literal (constant formats).
     pub literals: HashSet<String>,
     pub functions: Vec<Node<'t>>,
+    /// Each function of the file by name (names defined once only).
+    pub by_name: HashMap<String, Node<'t>>,
     /// Functions of the file that free their parameter i.
     pub frees_param: HashMap<String, Vec<usize>>,
     /// Functions of the file that exchange what two pointer-to-pointer parameters
@@ -59,6 +61,7 @@ impl<'t> FileFacts<'t> {
             arrays: HashMap::new(),
             literals: HashSet::new(),
             functions: Vec::new(),
+            by_name: HashMap::new(),
             frees_param: HashMap::new(),
             swaps: HashMap::new(),
             keeps_param: HashMap::new(),
@@ -271,6 +274,12 @@ impl<'t> FileFacts<'t> {
         let mut count: HashMap<String, usize> = HashMap::new();
         for func in &f.functions {
             *count.entry(signature(src, *func).0).or_default() += 1;
+        }
+        for func in &f.functions {
+            let name = signature(src, *func).0;
+            if count.get(&name) == Some(&1) {
+                f.by_name.insert(name, *func);
+            }
         }
         for (name, n) in count {
             if n > 1 {

@@ -205,13 +205,7 @@ enum Slot {
 /// then clears them (`*p = NULL`).
 fn frees_through(f: &Func, name: &str) -> Vec<(usize, bool)> {
     let src = f.src;
-    let Some(callee) = f
-        .file
-        .functions
-        .iter()
-        .copied()
-        .find(|n| super::file::signature(src, *n).0 == name)
-    else {
+    let Some(&callee) = f.file.by_name.get(name) else {
         return Vec::new();
     };
     let (_, params, _) = super::file::signature(src, callee);
@@ -358,6 +352,9 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
                         handed = true;
                         continue;
                     }
+                }
+                if slots.is_empty() {
+                    continue;
                 }
                 let through = frees_through(f, &name);
                 let mut followed = false;

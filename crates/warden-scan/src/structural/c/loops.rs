@@ -189,12 +189,7 @@ fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
     if !steady {
         return None;
     }
-    let callee = f
-        .file
-        .functions
-        .iter()
-        .copied()
-        .find(|n| super::file::signature(src, *n).0 == name)?;
+    let callee = *f.file.by_name.get(&name)?;
     let cbody = callee.child_by_field_name("body")?;
     let pure = descendants(cbody).into_iter().all(|x| match x.kind() {
         "call_expression"
