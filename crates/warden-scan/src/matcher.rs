@@ -154,7 +154,7 @@ impl RuleSet {
                     .map_or(start, |i| start + i);
                 let (line_start, line) = line_at(content, start);
                 let line = String::from_utf8_lossy(line);
-                if rule.category != "secrets" && is_comment(&line) {
+                if rule.category != "secrets" && is_comment(&line, lang) {
                     continue;
                 }
                 found.push((line_start, rule_idx, snippet(&line)));
@@ -233,11 +233,13 @@ fn line_at(content: &[u8], offset: usize) -> (usize, &[u8]) {
     (start, line.strip_suffix(b"\r").unwrap_or(line))
 }
 
-/// A line that is only a comment: its matches are talk about code, not code.
-fn is_comment(line: &str) -> bool {
+/// A line that is only a comment: its matches are talk about code, not code. In C and
+/// C++ a `#` line is a preprocessor directive, code like any other (`#define HASH EVP_md5`).
+fn is_comment(line: &str, lang: Language) -> bool {
     let t = line.trim_start();
+    let directives = matches!(lang, Language::C | Language::Cpp);
     t.starts_with("//")
-        || t.starts_with('#') && !t.starts_with("#include") && !t.starts_with("#[")
+        || t.starts_with('#') && !directives && !t.starts_with("#include") && !t.starts_with("#[")
         || t.starts_with("/*")
         || t.starts_with("* ")
         || t == "*"
@@ -322,6 +324,14 @@ examples = ["SECRET_KEY = 'x'"]
         let hits = set.find(Language::Python, content.as_bytes());
         assert_eq!(hits.len(), 1);
         assert_eq!(set.rules()[hits[0].rule].id, "demo.key");
+    }
+
+    #[test]
+    fn c_preprocessor_lines_are_code() {
+        assert!(is_comment("# eval(x)", Language::Python));
+        assert!(!is_comment("#define RUN eval(x)", Language::C));
+        assert!(!is_comment("#define RUN eval(x)", Language::Cpp));
+        assert!(is_comment("// eval(x)", Language::C));
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub const CATEGORIES: &[&str] = &[
     "memory-safety",
     "race-condition",
     "denial-of-service",
+    "error-handling",
     "prototype-pollution",
     "input",
 ];

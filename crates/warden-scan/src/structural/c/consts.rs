@@ -1,24 +1,66 @@
 //! Constant arithmetic: values the code computes from literals, followed through
-//! local variables, so an `int` that overflows or a divisor that is zero is decided,
-//! not guessed. A variable assigned inside a branch or a loop is unknown afterwards.
+//! local variables, so an `int` that overflows, a divisor that is zero or an assertion
+//! that fails is decided, not guessed. A variable assigned inside a branch or a loop
+//! is unknown afterwards; one whose address is taken is never known. Floating-point
+//! values are followed too, for comparisons (`assert(d < 0)` with `d = 3.14`).
 
+use super::file::signature;
 use super::func::Func;
-use super::syntax::{call, line, parse_int, string_value, strip, text};
+use super::syntax::{call, descendants, line, parse_int, string_value, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
-/// A known value and the width of its type: (value, bits, signed).
+/// A known value and the width of its type: (value, bits, signed); `f` holds the
+/// value of a floating-point number (`v` is then its integer part).
 #[derive(Clone, Copy)]
 struct Num {
     v: i128,
     bits: u32,
     signed: bool,
+    f: Option<f64>,
 }
 
 impl Num {
+    fn int(v: i128, bits: u32, signed: bool) -> Num {
+        Num {
+            v,
+            bits,
+            signed,
+            f: None,
+        }
+    }
+
+    fn real(x: f64) -> Num {
+        Num {
+            // Saturating: only the comparison with zero and the sign matter here.
+            v: x as i128,
+            bits: 64,
+            signed: true,
+            f: Some(x),
+        }
+    }
+
+    fn truth(b: bool) -> Num {
+        Num::int(i128::from(b), 32, true)
+    }
+
+    fn zero(self) -> bool {
+        match self.f {
+            Some(x) => x == 0.0,
+            None => self.v == 0,
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        self.f.unwrap_or(self.v as f64)
+    }
+
     fn fits(self) -> bool {
+        if self.f.is_some() {
+            return true;
+        }
         let (lo, hi) = if self.signed {
             (-(1i128 << (self.bits - 1)), (1i128 << (self.bits - 1)) - 1)
         } else {
@@ -51,14 +93,41 @@ fn width(ty: &str) -> Option<(u32, bool)> {
     Some((bits, !unsigned))
 }
 
-/// Integer overflows and zero divisors among constant computations of one function.
-pub(crate) fn constants(f: &Func, out: &mut Vec<Finding>) {
-    let mut env: HashMap<String, Num> = HashMap::new();
-    walk(f, f.body, &mut env, false, out);
-    zero_loop_divisors(f, out);
+/// Whether a declared type is `float`/`double` (not a pointer to one).
+fn floating(ty: &str) -> bool {
+    !ty.contains('*') && (ty.contains("float") || ty.contains("double"))
 }
 
-fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mut Vec<Finding>) {
+/// Integer overflows, zero divisors and failing assertions among constant
+/// computations of one function.
+pub(crate) fn constants(f: &Func, out: &mut Vec<Finding>) {
+    let mut env: HashMap<String, Num> = HashMap::new();
+    let escaped = escaped(f);
+    let cx = Cx { f, escaped };
+    walk(&cx, f.body, &mut env, false, out);
+    zero_loop_divisors(f, out);
+    loop_exit_asserts(f, out);
+}
+
+/// What a walk over one function carries along.
+struct Cx<'a, 'f, 't> {
+    f: &'a Func<'f, 't>,
+    /// Locals whose address is taken: anything may change them.
+    escaped: HashSet<String>,
+}
+
+/// Variables whose address is taken anywhere in the function (`scanf("%d", &n)`).
+fn escaped(f: &Func) -> HashSet<String> {
+    f.nodes
+        .iter()
+        .filter(|n| n.kind() == "pointer_expression" && n.child(0).is_some_and(|o| o.kind() == "&"))
+        .filter_map(|n| n.field("argument"))
+        .map(|a| text(f.src, strip(a)).to_string())
+        .collect()
+}
+
+fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mut Vec<Finding>) {
+    let f = cx.f;
     let src = f.src;
     match n.kind() {
         "init_declarator" | "assignment_expression" => {
@@ -68,9 +137,9 @@ fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &m
                 (n.field("left"), n.field("right"))
             };
             let (Some(l), Some(r)) = (l, r) else { return };
-            walk(f, r, env, unsure, out);
+            walk(cx, r, env, unsure, out);
             if l.kind() != "identifier" {
-                walk(f, l, env, unsure, out);
+                walk(cx, l, env, unsure, out);
                 return;
             }
             let name = text(src, l).to_string();
@@ -88,14 +157,46 @@ fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &m
                 }
             };
             env.remove(&name);
+            if cx.escaped.contains(&name) {
+                return;
+            }
+            let declared = f.type_of(&name).unwrap_or("");
+            if floating(declared) {
+                let Some(v) = value else { return };
+                let x = v.as_f64();
+                // A constant that leaves the type's range becomes infinity, or a
+                // non-zero one flushes to zero (then a later divisor or comparison fails).
+                let double = declared.contains("double");
+                let lost = if double {
+                    x.is_infinite()
+                } else {
+                    let narrow = x as f32;
+                    x.is_finite() && x != 0.0 && (narrow == 0.0 || narrow.is_infinite())
+                };
+                if lost {
+                    out.push(Finding {
+                        check: "int-overflow",
+                        line: line(n),
+                        label: format!(
+                            "`{name}` gets {x:e}, outside the range of its {} type",
+                            if double { "double" } else { "float" }
+                        ),
+                    });
+                    return;
+                }
+                if !unsure {
+                    env.insert(name, Num::real(x));
+                }
+                return;
+            }
             let (Some(v), Some((bits, signed))) = (value, ty) else {
                 return;
             };
-            let stored = Num {
-                v: v.v,
-                bits,
-                signed,
-            };
+            // A float stored in an integer is truncated (or out of range): not followed.
+            if v.f.is_some() {
+                return;
+            }
+            let stored = Num::int(v.v, bits, signed);
             // `unsigned x = -1` is the idiom for "all bits set", not an accident.
             if !stored.fits() && (v.v >= 0 || signed) {
                 out.push(Finding {
@@ -115,22 +216,71 @@ fn walk(f: &Func, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &m
         | "do_statement"
         | "switch_statement"
         | "conditional_expression" => {
+            // A branch the known values rule out is not walked: `while (d < 0)` with
+            // `d = 3.14` never runs its body, and nothing in it is reached.
+            let cond = n.field("condition");
+            let known = match n.kind() {
+                "if_statement" | "while_statement" => cond.and_then(|c| {
+                    let mut ignored = Vec::new();
+                    eval(f, c, env, &mut ignored).map(|v| !v.zero())
+                }),
+                _ => None,
+            };
+            let dead = |k: Node| match known {
+                Some(false) => n
+                    .field(if n.kind() == "if_statement" {
+                        "consequence"
+                    } else {
+                        "body"
+                    })
+                    .is_some_and(|b| b.id() == k.id()),
+                Some(true) => n.field("alternative").is_some_and(|b| b.id() == k.id()),
+                None => false,
+            };
             let mut c = n.walk();
             let kids: Vec<Node> = n.named_children(&mut c).collect();
             for k in kids {
-                walk(f, k, env, true, out);
+                if !dead(k) {
+                    walk(cx, k, env, true, out);
+                }
             }
             forget_assigned(f, n, env);
         }
+        "update_expression" => {
+            if let Some(a) = n.field("argument") {
+                let name = text(src, strip(a)).to_string();
+                let step = if text(src, n).contains("++") { 1 } else { -1 };
+                let next = env
+                    .get(&name)
+                    .copied()
+                    .filter(|_| !unsure)
+                    .map(|v| match v.f {
+                        Some(x) => Num::real(x + f64::from(step)),
+                        None => Num {
+                            v: v.v + i128::from(step),
+                            ..v
+                        },
+                    });
+                env.remove(&name);
+                if let Some(v) = next.filter(|v| v.fits()) {
+                    env.insert(name, v);
+                }
+            }
+        }
         "binary_expression" | "call_expression" => {
             eval(f, n, env, out);
+            for x in descendants(n) {
+                if x.kind() == "call_expression" {
+                    param_asserts(f, x, env, out);
+                }
+            }
         }
         "function_definition" => {}
         _ => {
             let mut c = n.walk();
             let kids: Vec<Node> = n.named_children(&mut c).collect();
             for k in kids {
-                walk(f, k, env, unsure, out);
+                walk(cx, k, env, unsure, out);
             }
         }
     }
@@ -154,6 +304,20 @@ fn forget_assigned(f: &Func, n: Node, env: &mut HashMap<String, Num>) {
 }
 
 fn arith(op: &str, a: Num, b: Num) -> Option<Num> {
+    if let Some(c) = compare(op, a, b) {
+        return Some(c);
+    }
+    if a.f.is_some() || b.f.is_some() {
+        let (x, y) = (a.as_f64(), b.as_f64());
+        let r = match op {
+            "+" => x + y,
+            "-" => x - y,
+            "*" => x * y,
+            "/" if y != 0.0 => x / y,
+            _ => return None,
+        };
+        return Some(Num::real(r));
+    }
     let bits = a.bits.max(b.bits);
     let signed = if a.bits == b.bits {
         a.signed && b.signed
@@ -175,7 +339,31 @@ fn arith(op: &str, a: Num, b: Num) -> Option<Num> {
         "&" => a.v & b.v,
         _ => return None,
     };
-    Some(Num { v, bits, signed })
+    Some(Num::int(v, bits, signed))
+}
+
+/// Comparisons and logical operators: 1 or 0.
+fn compare(op: &str, a: Num, b: Num) -> Option<Num> {
+    let (x, y) = (a.as_f64(), b.as_f64());
+    let exact = a.f.is_none() && b.f.is_none();
+    let r = match op {
+        "<" => x < y,
+        ">" => x > y,
+        "<=" => x <= y,
+        ">=" => x >= y,
+        "==" if exact => a.v == b.v,
+        "!=" if exact => a.v != b.v,
+        "==" => x == y,
+        "!=" => x != y,
+        "&&" => !a.zero() && !b.zero(),
+        "||" => !a.zero() || !b.zero(),
+        _ => return None,
+    };
+    // An unsigned comparison with a negative value converts it: not decided here.
+    if exact && a.signed != b.signed && (a.v < 0 || b.v < 0) {
+        return None;
+    }
+    Some(Num::truth(r))
 }
 
 /// The value of a constant expression, reporting overflows and zero divisors on the way.
@@ -185,41 +373,42 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
     match n.kind() {
         "number_literal" => {
             let t = text(src, n);
-            if t.contains(['.', 'e', 'E']) && !t.starts_with("0x") {
-                return None;
+            if t.contains(['.', 'e', 'E']) && !t.starts_with("0x") && !t.starts_with("0X") {
+                let x: f64 = t.trim_end_matches(['f', 'F', 'l', 'L']).parse().ok()?;
+                return Some(Num::real(x));
             }
             let lower = t.to_ascii_lowercase();
             let bits = if lower.ends_with('l') { 64 } else { 32 };
             let v = i128::from(parse_int(t)?);
             // A decimal literal too big for int is long: it has the type that holds it.
             let bits = if v > i128::from(i32::MAX) { 64 } else { bits };
-            Some(Num {
-                v,
-                bits,
-                signed: !lower.contains('u'),
-            })
+            Some(Num::int(v, bits, !lower.contains('u')))
         }
-        "true" | "false" => Some(Num {
-            v: match f.file.defines.get(text(src, n)) {
+        "true" | "false" => Some(Num::int(
+            match f.file.defines.get(text(src, n)) {
                 Some(&v) => v.into(),
                 None => i128::from(n.kind() == "true"),
             },
-            bits: 32,
-            signed: true,
-        }),
+            32,
+            true,
+        )),
         "identifier" => env.get(text(src, n)).copied().or_else(|| {
-            f.file.defines.get(text(src, n)).map(|&v| Num {
-                v: v.into(),
-                bits: 32,
-                signed: true,
-            })
+            f.file
+                .defines
+                .get(text(src, n))
+                .map(|&v| Num::int(v.into(), 32, true))
         }),
         "unary_expression" => {
             let op = n.field("operator").map(|o| text(src, o))?;
             let a = eval(f, n.field("argument")?, env, out)?;
             match op {
-                "-" => Some(Num { v: -a.v, ..a }),
+                "-" => Some(Num {
+                    v: -a.v,
+                    f: a.f.map(|x| -x),
+                    ..a
+                }),
                 "+" => Some(a),
+                "!" => Some(Num::truth(a.zero())),
                 _ => None,
             }
         }
@@ -240,11 +429,7 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
                 let s = string_value(src, *args.first()?)?;
                 let v: i128 = s.trim().parse().ok()?;
                 let bits = if name == "atoi" { 32 } else { 64 };
-                let num = Num {
-                    v,
-                    bits,
-                    signed: true,
-                };
+                let num = Num::int(v, bits, true);
                 if !num.fits() {
                     out.push(Finding {
                         check: "int-overflow",
@@ -261,7 +446,7 @@ fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -
             let op = n.field("operator").map(|o| text(src, o))?;
             let l = eval(f, n.field("left")?, env, out);
             let r = eval(f, n.field("right")?, env, out);
-            if matches!(op, "/" | "%") && r.is_some_and(|r| r.v == 0) {
+            if matches!(op, "/" | "%") && r.is_some_and(|r| r.zero()) {
                 out.push(Finding {
                     check: "divide-by-zero",
                     line: line(n),
@@ -358,13 +543,13 @@ fn assertion(
 ) {
     let Some(arg) = arg else { return };
     let mut ignored = Vec::new();
-    if eval(f, arg, env, &mut ignored).is_some_and(|v| v.v == 0) {
+    if eval(f, arg, env, &mut ignored).is_some_and(|v| v.zero()) {
         out.push(Finding {
             check: "reachable-assert",
             line: line(n),
             label: format!("assert({}) always fails", short(text(f.src, arg))),
         });
-    } else if f.is_input(arg) && !tautology(f, arg) {
+    } else if f.is_input(arg) && !tautology(f, arg) && !null_test(f, arg) {
         out.push(Finding {
             check: "reachable-assert",
             line: line(n),
@@ -374,6 +559,31 @@ fn assertion(
             ),
         });
     }
+}
+
+/// `p != NULL`, `p`, `!p` for a pointer `p`: the pointer's value is not the input
+/// it points at (`fread(&buf[n], ...)` fills `buf`, it does not choose it).
+fn null_test(f: &Func, arg: Node) -> bool {
+    let src = f.src;
+    let mut a = strip(arg);
+    if a.kind() == "unary_expression" && a.child(0).is_some_and(|o| text(src, o) == "!") {
+        a = match a.field("argument") {
+            Some(x) => strip(x),
+            None => return false,
+        };
+    }
+    let pointer = |n: Node| {
+        n.kind() == "identifier" && f.type_of(text(src, n)).is_some_and(|t| t.contains('*'))
+    };
+    if pointer(a) {
+        return true;
+    }
+    a.kind() == "binary_expression"
+        && a.field("operator")
+            .is_some_and(|o| matches!(text(src, o), "==" | "!="))
+        && a.field("left").is_some_and(|l| pointer(strip(l)))
+        && a.field("right")
+            .is_some_and(|r| matches!(text(src, strip(r)).trim(), "NULL" | "nullptr" | "0"))
 }
 
 /// `n >= 0` for an unsigned `n`: an assertion that cannot fail.
@@ -388,4 +598,232 @@ fn tautology(f: &Func, arg: Node) -> bool {
         && arg
             .field("left")
             .is_some_and(|l| l.kind() == "identifier" && f.unsigned(text(src, l)))
+}
+
+/// `assert(a >= 0)` at the top of a function of the file, and a call passing a value
+/// that fails it (`safe_sqrt(-2.7)`, or a local holding one): the call aborts.
+fn param_asserts(f: &Func, call_node: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let Some((name, args)) = call(src, call_node) else {
+        return;
+    };
+    if name == f.name || !f.file.param_names.contains_key(&name) || asserts_off(f) {
+        return;
+    }
+    let Some(&callee) = f.file.by_name.get(&name) else {
+        return;
+    };
+    let (_, params, _) = signature(src, callee);
+    let mut ignored = Vec::new();
+    let mut penv: HashMap<String, Num> = HashMap::new();
+    for ((p, ty), a) in params.iter().zip(&args) {
+        let Some(v) = eval(f, *a, env, &mut ignored) else {
+            continue;
+        };
+        if floating(ty) {
+            penv.insert(p.clone(), Num::real(v.as_f64()));
+        } else if let (None, Some((bits, signed))) = (v.f, width(ty)) {
+            penv.insert(p.clone(), Num::int(v.v, bits, signed));
+        }
+    }
+    if penv.is_empty() {
+        return;
+    }
+    let Some(body) = callee.field("body") else {
+        return;
+    };
+    let mut c = body.walk();
+    for stmt in body.named_children(&mut c) {
+        let kinds: Vec<&str> = descendants(stmt).iter().map(|x| x.kind()).collect();
+        if kinds.contains(&"return_statement") {
+            return;
+        }
+        let assert_arg = stmt
+            .named_child(0)
+            .filter(|_| stmt.kind() == "expression_statement")
+            .and_then(|e| call(src, e))
+            .filter(|(c, _)| c == "assert")
+            .and_then(|(_, a)| a.first().copied());
+        let Some(cond) = assert_arg else {
+            // A parameter changed before the assertion is no longer the argument.
+            for x in descendants(stmt) {
+                let target = match x.kind() {
+                    "assignment_expression" => x.field("left"),
+                    "update_expression" => x.field("argument"),
+                    _ => None,
+                };
+                if let Some(t) = target {
+                    penv.remove(text(src, strip(t)));
+                }
+            }
+            continue;
+        };
+        if descendants(cond)
+            .iter()
+            .any(|x| x.kind() == "call_expression")
+        {
+            continue;
+        }
+        if eval(f, cond, &penv, &mut ignored).is_some_and(|v| v.zero()) {
+            out.push(Finding {
+                check: "reachable-assert",
+                line: line(call_node),
+                label: format!(
+                    "`{}` fails assert({}) in {name}",
+                    short(text(src, call_node)),
+                    short(text(src, cond))
+                ),
+            });
+            return;
+        }
+    }
+}
+
+/// `#define NDEBUG` compiles assertions out.
+fn asserts_off(f: &Func) -> bool {
+    f.file.defines.contains_key("NDEBUG") || f.src.contains("define NDEBUG")
+}
+
+/// `while (i >= 0) { ...; --i; assert(i >= 0); }`: the assertion repeats the loop's
+/// condition after the body stepped its variable past it, so the last pass fails it.
+fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    if asserts_off(f) {
+        return;
+    }
+    for &n in &f.nodes {
+        if !matches!(
+            n.kind(),
+            "while_statement" | "do_statement" | "for_statement"
+        ) {
+            continue;
+        }
+        let (Some(cond), Some(body)) = (n.field("condition").map(strip), n.field("body")) else {
+            continue;
+        };
+        if cond.kind() != "binary_expression" {
+            continue;
+        }
+        let op = cond.field("operator").map(|o| text(src, o)).unwrap_or("");
+        let Some(var) = cond
+            .field("left")
+            .filter(|l| l.kind() == "identifier")
+            .map(|l| text(src, l))
+        else {
+            continue;
+        };
+        // The direction that leaves the loop: down for `>=`/`>`, up for `<=`/`<`.
+        let leaving = match op {
+            ">=" | ">" => -1,
+            "<=" | "<" => 1,
+            _ => continue,
+        };
+        let norm = |t: &str| t.split_whitespace().collect::<String>();
+        let want = norm(text(src, cond));
+        let mut stepped = false;
+        let mut c = body.walk();
+        for stmt in body.named_children(&mut c) {
+            let all = descendants(stmt);
+            if stepped {
+                let is_assert = stmt.kind() == "expression_statement"
+                    && stmt
+                        .named_child(0)
+                        .and_then(|e| call(src, e))
+                        .is_some_and(|(c, a)| {
+                            c == "assert"
+                                && a.first()
+                                    .is_some_and(|a| norm(text(src, strip(*a))) == want)
+                        });
+                if is_assert {
+                    out.push(Finding {
+                        check: "reachable-assert",
+                        line: line(stmt),
+                        label: format!(
+                            "assert({}) repeats the loop condition after `{var}` moved: the last pass fails it",
+                            short(text(src, cond))
+                        ),
+                    });
+                    break;
+                }
+            }
+            if all.iter().any(|x| {
+                matches!(
+                    x.kind(),
+                    "break_statement"
+                        | "return_statement"
+                        | "goto_statement"
+                        | "continue_statement"
+                )
+            }) {
+                break;
+            }
+            if stmt.kind() != "expression_statement" {
+                if all.iter().any(|x| writes(src, *x, var)) {
+                    break;
+                }
+                continue;
+            }
+            let Some(e) = stmt.named_child(0) else {
+                continue;
+            };
+            match step_of(src, e, var) {
+                Some(d) if d == leaving => stepped = true,
+                Some(_) => break,
+                None if all.iter().any(|x| writes(src, *x, var)) => break,
+                None => {}
+            }
+        }
+    }
+}
+
+/// Whether `x` assigns or steps `var`.
+fn writes(src: &str, x: Node, var: &str) -> bool {
+    let t = match x.kind() {
+        "assignment_expression" => x.field("left"),
+        "update_expression" => x.field("argument"),
+        _ => None,
+    };
+    t.is_some_and(|t| text(src, strip(t)) == var)
+}
+
+/// `--i`, `i++`, `i -= 2`, `i = i + 1`: the direction the statement moves `var` in.
+fn step_of(src: &str, e: Node, var: &str) -> Option<i32> {
+    match e.kind() {
+        "update_expression" => {
+            let a = e.field("argument")?;
+            if text(src, strip(a)) != var {
+                return None;
+            }
+            Some(if text(src, e).contains("++") { 1 } else { -1 })
+        }
+        "assignment_expression" => {
+            let l = e.field("left")?;
+            if text(src, strip(l)) != var {
+                return None;
+            }
+            let op = e.field("operator").map(|o| text(src, o))?;
+            let r = e.field("right")?;
+            let positive = |n: Node| parse_int(text(src, strip(n))).is_some_and(|k| k > 0);
+            match op {
+                "+=" if positive(r) => Some(1),
+                "-=" if positive(r) => Some(-1),
+                "=" => {
+                    let r = strip(r);
+                    let rop = r.field("operator").map(|o| text(src, o))?;
+                    let rl = r.field("left")?;
+                    let rr = r.field("right")?;
+                    if text(src, strip(rl)) != var || !positive(rr) {
+                        return None;
+                    }
+                    match rop {
+                        "+" => Some(1),
+                        "-" => Some(-1),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }

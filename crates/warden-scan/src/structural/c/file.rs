@@ -17,6 +17,8 @@ pub(crate) struct FileFacts<'t> {
     /// File-level variables initialised with a string literal (constant formats).
     pub literals: HashSet<String>,
     pub functions: Vec<Node<'t>>,
+    /// Each function of the file by name (names defined once only).
+    pub by_name: HashMap<String, Node<'t>>,
     /// Functions of the file that free their parameter i.
     pub frees_param: HashMap<String, Vec<usize>>,
     /// Functions of the file that exchange what two pointer-to-pointer parameters
@@ -60,6 +62,7 @@ impl<'t> FileFacts<'t> {
             arrays: HashMap::new(),
             literals: HashSet::new(),
             functions: Vec::new(),
+            by_name: HashMap::new(),
             frees_param: HashMap::new(),
             swaps: HashMap::new(),
             keeps_param: HashMap::new(),
@@ -227,10 +230,57 @@ impl<'t> FileFacts<'t> {
                 f.frees_param.insert(name, freed);
             }
         }
+        // A parameter handed to code that writes through it is written too
+        // (`sprintf(out + 2 * i, ...)`, `to_hex(hash, out)`).
+        for _ in 0..3 {
+            let mut changed = false;
+            for func in &f.functions {
+                let (name, params, _) = signature(src, *func);
+                let Some(body) = func.field("body") else {
+                    continue;
+                };
+                let mut bits = f.writes_param.get(&name).copied().unwrap_or(0);
+                for n in descendants(body) {
+                    let Some((c, args)) = call(src, n) else {
+                        continue;
+                    };
+                    let writes = match LIBRARY_WRITES.iter().find(|(w, _)| *w == c) {
+                        Some(&(_, i)) => 1u64 << i,
+                        None => f.writes_param.get(&c).copied().unwrap_or(0),
+                    };
+                    for (k, a) in args.iter().enumerate().take(64) {
+                        if writes & (1 << k) == 0 {
+                            continue;
+                        }
+                        let root = descendants(*a)
+                            .into_iter()
+                            .find(|x| x.kind() == "identifier")
+                            .map(|x| text(src, x));
+                        if let Some(i) = root.and_then(|r| params.iter().position(|(p, _)| p == r))
+                        {
+                            bits |= 1 << i.min(63);
+                        }
+                    }
+                }
+                if f.writes_param.get(&name) != Some(&bits) {
+                    f.writes_param.insert(name, bits);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
         // An overloaded name is several functions: what one does says nothing of a call.
         let mut count: HashMap<String, usize> = HashMap::new();
         for func in &f.functions {
             *count.entry(signature(src, *func).0).or_default() += 1;
+        }
+        for func in &f.functions {
+            let name = signature(src, *func).0;
+            if count.get(&name) == Some(&1) {
+                f.by_name.insert(name, *func);
+            }
         }
         for (name, n) in count {
             if n > 1 {
@@ -274,6 +324,27 @@ impl<'t> FileFacts<'t> {
         f
     }
 }
+
+/// Library calls that write through one argument: (name, argument).
+const LIBRARY_WRITES: &[(&str, usize)] = &[
+    ("strcpy", 0),
+    ("strncpy", 0),
+    ("strcat", 0),
+    ("strncat", 0),
+    ("sprintf", 0),
+    ("snprintf", 0),
+    ("vsprintf", 0),
+    ("vsnprintf", 0),
+    ("memcpy", 0),
+    ("memmove", 0),
+    ("memset", 0),
+    ("fgets", 0),
+    ("fread", 0),
+    ("read", 1),
+    ("recv", 1),
+    ("strlcpy", 0),
+    ("strlcat", 0),
+];
 
 /// A function's name, its parameters (name, type text) and whether it is variadic.
 pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>, bool) {

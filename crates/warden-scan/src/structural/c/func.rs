@@ -296,6 +296,11 @@ impl<'f, 't> Func<'f, 't> {
         } else {
             a
         };
+        // `scanf("%d", &slots[i])`: the array holds input.
+        let a = match super::syntax::subscript(a) {
+            Some((arr, _)) => arr,
+            None => a,
+        };
         if let Some(p) = path_of(self.src, a) {
             self.tainted.insert(p);
         }

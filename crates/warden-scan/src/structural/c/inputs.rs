@@ -132,3 +132,87 @@ fn input_vars(f: &Func, n: Node) -> Vec<String> {
         .filter(|p| f.tainted.contains(p))
         .collect()
 }
+
+/// Divisors that are zero for ordinary values, with no comparison on the way: a
+/// remainder (`m = x % n` is 0 for every multiple of `n`) or the difference of two
+/// computed results (`a / (f(x) - g(x))` is a division by zero whenever they agree).
+pub(crate) fn zero_prone_divisors(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        if n.kind() != "binary_expression" {
+            continue;
+        }
+        let op = n.field("operator").map(|o| text(src, o));
+        if !matches!(op, Some("/" | "%")) {
+            continue;
+        }
+        let Some(r) = n.field("right").map(strip) else {
+            continue;
+        };
+        if f.fold(r).is_some() {
+            continue;
+        }
+        let unchecked = |name: &str| {
+            let g = f.guard(name, n.start_byte());
+            !(g.upper || g.lower || g.called)
+        };
+        let why = match r.kind() {
+            "binary_expression" if difference_of_calls(src, r).is_some() => {
+                let (a, b) = difference_of_calls(src, r).unwrap_or_default();
+                (unchecked(&a) && unchecked(&b)).then(|| {
+                    format!(
+                        "`{}` divides by a difference of two results, zero when they agree",
+                        text(src, n)
+                    )
+                })
+            }
+            "identifier" => {
+                let v = text(src, r);
+                let from_remainder = last_assigned(f, v, n.start_byte()).is_some_and(|e| {
+                    let e = strip(e);
+                    e.kind() == "binary_expression"
+                        && e.field("operator").is_some_and(|o| text(src, o) == "%")
+                });
+                (from_remainder && unchecked(v)).then(|| {
+                    format!(
+                        "`{}` divides by `{v}`, a remainder (0 for every multiple), never compared with zero",
+                        text(src, n)
+                    )
+                })
+            }
+            _ => None,
+        };
+        if let Some(label) = why {
+            out.push(finding("divide-by-zero", n, label));
+        }
+    }
+}
+
+/// `f(x) - g(y)`: the names of the two functions.
+fn difference_of_calls(src: &str, e: Node) -> Option<(String, String)> {
+    if e.field("operator").map(|o| text(src, o)) != Some("-") {
+        return None;
+    }
+    let (a, _) = call(src, strip(e.field("left")?))?;
+    let (b, _) = call(src, strip(e.field("right")?))?;
+    Some((a, b))
+}
+
+/// The value last given to `var` (initialiser or plain assignment) before byte `before`.
+fn last_assigned<'t>(f: &Func<'_, 't>, var: &str, before: usize) -> Option<Node<'t>> {
+    let src = f.src;
+    let mut last = None;
+    for &x in f.nodes.iter().filter(|x| x.start_byte() < before) {
+        let (l, r) = match x.kind() {
+            "init_declarator" => (x.field("declarator"), x.field("value")),
+            "assignment_expression" if x.field("operator").map(|o| text(src, o)) == Some("=") => {
+                (x.field("left"), x.field("right"))
+            }
+            _ => continue,
+        };
+        if l.is_some_and(|l| text(src, l) == var) {
+            last = r;
+        }
+    }
+    last
+}

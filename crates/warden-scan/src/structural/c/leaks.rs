@@ -184,3 +184,240 @@ fn early_return<'t>(
     }
     None
 }
+
+/// Where a local's block is, statement by statement.
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    /// Holds block k (index into the allocations seen).
+    Block(usize),
+    /// NULL, freed, or given away: nothing this function must free.
+    Empty,
+}
+
+/// The parameters a function of the file frees through (`free(*p)`), and whether it
+/// then clears them (`*p = NULL`).
+fn frees_through(f: &Func, name: &str) -> Vec<(usize, bool)> {
+    let src = f.src;
+    let Some(&callee) = f.file.by_name.get(name) else {
+        return Vec::new();
+    };
+    let (_, params, _) = super::file::signature(src, callee);
+    let Some(body) = callee.field("body") else {
+        return Vec::new();
+    };
+    let flat: String = text(src, body).split_whitespace().collect();
+    params
+        .iter()
+        .enumerate()
+        .filter(|(_, (p, _))| flat.contains(&format!("free(*{p})")))
+        .map(|(i, (p, _))| (i, flat.contains(&format!("*{p}=NULL;"))))
+        .collect()
+}
+
+/// Blocks whose owners are handed around by address: `release(&a)` frees what `a`
+/// holds and clears it, `swap(&a, &b)` exchanges two owners. Followed through the
+/// function's top-level statements, a block left in an owner at the end was lost:
+/// `release(&a); swap(&a, &b); release(&b);` frees one block twice over and leaks the
+/// other. Anything the walk cannot follow (a branch or loop touching the owners, an
+/// address handed to other code) ends it without a finding.
+pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let mut slots: Vec<(String, Slot)> = Vec::new();
+    let mut blocks: Vec<(u32, String)> = Vec::new();
+    let mut freed: Vec<usize> = Vec::new();
+    let mut handed = false;
+    let mut c = f.body.walk();
+    let stmts: Vec<Node> = f.body.named_children(&mut c).collect();
+    let arg_target = |a: Node| -> Option<String> {
+        let a = strip(a);
+        (a.kind() == "pointer_expression" && text(src, a).starts_with('&'))
+            .then(|| a.field("argument"))
+            .flatten()
+            .and_then(|x| path_of(src, x))
+    };
+    let allocation = |r: Node| -> Option<String> {
+        let (callee, _) = call(src, strip(r))?;
+        (ALLOCATORS.contains(&callee.as_str()) && callee != "realloc"
+            || f.file.allocates.contains(&callee))
+        .then_some(callee)
+    };
+    for stmt in stmts {
+        let tracked: Vec<String> = slots.iter().map(|(v, _)| v.clone()).collect();
+        let touches = tracked.iter().any(|v| mentions(text(src, stmt), v));
+        match stmt.kind() {
+            "declaration" => {
+                for d in descendants(stmt) {
+                    if d.kind() != "init_declarator" {
+                        continue;
+                    }
+                    let (Some(l), Some(r)) = (d.field("declarator"), d.field("value")) else {
+                        continue;
+                    };
+                    let Some(p) = leaf(src, l) else { continue };
+                    if let Some(callee) = allocation(r) {
+                        blocks.push((line(d), callee));
+                        slots.push((p, Slot::Block(blocks.len() - 1)));
+                    } else if tracked.iter().any(|v| mentions(text(src, r), v)) {
+                        return;
+                    }
+                }
+            }
+            "expression_statement" => {
+                let Some(e) = stmt.named_child(0).map(strip) else {
+                    continue;
+                };
+                if e.kind() == "assignment_expression" {
+                    let (Some(l), Some(r)) = (e.field("left"), e.field("right")) else {
+                        continue;
+                    };
+                    if l.kind() == "identifier" {
+                        let p = text(src, l).to_string();
+                        if let Some(callee) = allocation(r) {
+                            if slots.iter().any(|(v, s)| *v == p && *s != Slot::Empty) {
+                                return;
+                            }
+                            blocks.push((line(e), callee));
+                            slots.retain(|(v, _)| *v != p);
+                            slots.push((p, Slot::Block(blocks.len() - 1)));
+                            continue;
+                        }
+                        if tracked.contains(&p) {
+                            return;
+                        }
+                    }
+                    // `*a = 5`, `x = *a`: reads and writes through an owner keep it.
+                    if tracked.iter().any(|v| {
+                        descendants(r).iter().any(|x| {
+                            path_of(src, *x).as_deref() == Some(v)
+                                && !x.parent().is_some_and(|u| {
+                                    u.kind() == "pointer_expression"
+                                        || u.kind() == "subscript_expression"
+                                        || u.kind() == "argument_list"
+                                })
+                        })
+                    }) {
+                        return;
+                    }
+                    continue;
+                }
+                let Some((name, args)) = call(src, e) else {
+                    if touches
+                        && descendants(e).iter().any(|x| {
+                            x.kind() == "pointer_expression" && text(src, *x).starts_with('&')
+                        })
+                    {
+                        return;
+                    }
+                    continue;
+                };
+                let addressed: Vec<Option<String>> = args.iter().map(|a| arg_target(*a)).collect();
+                if name == "free" {
+                    if let Some(p) = args.first().and_then(|a| path_of(src, *a)) {
+                        if let Some((_, s)) = slots.iter_mut().find(|(v, _)| *v == p) {
+                            if let Slot::Block(k) = *s {
+                                freed.push(k);
+                            }
+                            *s = Slot::Empty;
+                        }
+                    }
+                    continue;
+                }
+                if let Some(&(i, j)) = f.file.swaps.get(&name) {
+                    if let (Some(Some(a)), Some(Some(b))) = (addressed.get(i), addressed.get(j)) {
+                        let sa = slots.iter().find(|(v, _)| v == a).map(|(_, s)| *s);
+                        let sb = slots.iter().find(|(v, _)| v == b).map(|(_, s)| *s);
+                        let (Some(sa), Some(sb)) = (sa, sb) else {
+                            return;
+                        };
+                        for (v, s) in slots.iter_mut() {
+                            if v == a {
+                                *s = sb;
+                            } else if v == b {
+                                *s = sa;
+                            }
+                        }
+                        handed = true;
+                        continue;
+                    }
+                }
+                if slots.is_empty() {
+                    continue;
+                }
+                let through = frees_through(f, &name);
+                let mut followed = false;
+                for (i, clears) in through {
+                    let Some(Some(p)) = addressed.get(i) else {
+                        continue;
+                    };
+                    if let Some((_, s)) = slots.iter_mut().find(|(v, _)| v == p) {
+                        if let Slot::Block(k) = *s {
+                            freed.push(k);
+                        }
+                        *s = Slot::Empty;
+                        handed = true;
+                        followed = clears;
+                    }
+                }
+                if followed {
+                    continue;
+                }
+                // Any other address of an owner: the callee may do anything with it.
+                if addressed.iter().flatten().any(|p| tracked.contains(p)) {
+                    return;
+                }
+                // An owner passed by value to code that keeps it is given away.
+                for (i, a) in args.iter().enumerate() {
+                    let Some(p) = path_of(src, *a) else { continue };
+                    let kept = match f.file.keeps_param.get(&name) {
+                        Some(k) => k & (1 << i.min(63)) != 0,
+                        None => !BORROWS.contains(&name.as_str()),
+                    };
+                    if kept {
+                        if let Some((_, s)) = slots.iter_mut().find(|(v, _)| *v == p) {
+                            *s = Slot::Empty;
+                        }
+                    }
+                }
+            }
+            "if_statement" => {
+                // `if (!a || !b) return 1;`: the check after allocating.
+                let exits = stmt
+                    .field("consequence")
+                    .is_some_and(|c| super::syntax::ends_in_jump(src, c))
+                    && stmt.field("alternative").is_none();
+                let only_cond = stmt
+                    .field("consequence")
+                    .is_some_and(|c| !tracked.iter().any(|v| mentions(text(src, c), v)));
+                if touches && !(exits && only_cond) {
+                    return;
+                }
+            }
+            "return_statement" => {
+                if touches {
+                    return;
+                }
+                break;
+            }
+            _ if touches => return,
+            _ => {}
+        }
+    }
+    if !handed {
+        return;
+    }
+    for (v, s) in &slots {
+        if let Slot::Block(k) = *s {
+            if freed.contains(&k) {
+                continue;
+            }
+            let (at, callee) = &blocks[k];
+            out.push(Finding {
+                check: "leak",
+                line: *at,
+                label: format!(
+                    "the block from {callee}() line {at} ends in `{v}` after owners were swapped or released by address, and is never freed"
+                ),
+            });
+        }
+    }
+}

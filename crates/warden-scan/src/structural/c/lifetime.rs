@@ -21,6 +21,8 @@ struct State {
     allocated: Vec<String>,
     /// `p = q`: both name one block until either is reassigned.
     aliases: Vec<(String, String)>,
+    /// `pp = &p`: stepping `*pp` moves `p`.
+    addressed: Vec<(String, String)>,
 }
 
 impl State {
@@ -40,6 +42,11 @@ impl State {
                 self.aliases.push(a);
             }
         }
+        for a in other.addressed {
+            if !self.addressed.contains(&a) {
+                self.addressed.push(a);
+            }
+        }
         for a in other.allocated {
             if !self.allocated.contains(&a) {
                 self.allocated.push(a);
@@ -55,6 +62,21 @@ impl State {
         self.moved.retain(|(q, _)| q != p);
         self.allocated.retain(|q| q != p);
         self.aliases.retain(|(a, b)| a != p && b != p);
+        self.addressed.retain(|(a, _)| a != p);
+    }
+
+    /// `*pp` for `pp = &p`: the allocated pointer `p` it stands for.
+    fn through_address(&self, src: &str, n: Node) -> Option<String> {
+        let n = strip(n);
+        if n.kind() != "pointer_expression" || !text(src, n).starts_with('*') {
+            return None;
+        }
+        let pp = path_of(src, n.field("argument")?)?;
+        self.addressed
+            .iter()
+            .find(|(a, _)| *a == pp)
+            .map(|(_, p)| p.clone())
+            .filter(|p| self.allocated.contains(p))
     }
 
     /// Other names of the block `p` points at.
@@ -205,7 +227,13 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
             } else {
                 (n.field("left"), n.field("right"))
             };
-            if let Some(r) = r {
+            // `pp = &p` keeps `p` as it is: what is done through `*pp` is followed.
+            let address = r.map(strip).is_some_and(|r| {
+                r.kind() == "pointer_expression"
+                    && text(src, r).starts_with('&')
+                    && r.field("argument").and_then(|a| path_of(src, a)).is_some()
+            });
+            if let Some(r) = r.filter(|_| !address) {
                 expr(f, r, st, out, in_cond);
             }
             let Some(l) = l else { return };
@@ -239,11 +267,34 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                         }
                         st.aliases.push((p.clone(), q));
                     }
+                    let target_of = r.map(strip).filter(|r| {
+                        r.kind() == "pointer_expression" && text(src, *r).starts_with('&')
+                    });
+                    if let Some(q) = target_of
+                        .and_then(|r| r.field("argument"))
+                        .and_then(|a| path_of(src, a))
+                    {
+                        st.addressed.push((p.clone(), q));
+                    }
                     let alloc = r
                         .and_then(|r| call(src, strip(r)))
                         .is_some_and(|(c, _)| ALLOCATORS.contains(&c.as_str()));
                     if alloc {
                         st.allocated.push(p);
+                    }
+                }
+                // `*pp += n` for `pp = &p`: `p` moves.
+                None if matches!(n.field("operator").map(|o| text(src, o)), Some("+=" | "-="))
+                    && st.through_address(src, l).is_some() =>
+                {
+                    if let Some(p) = st.through_address(src, l) {
+                        st.moved.push((p, line(n)));
+                    }
+                }
+                // `*pp = q` for `pp = &p`: `p` now holds something else.
+                None if st.through_address(src, l).is_some() => {
+                    if let Some(p) = st.through_address(src, l) {
+                        st.kill(&p);
                     }
                 }
                 // `*p = x`, `p[i] = x`, `p->f = x`: a write through the pointer.
@@ -257,12 +308,31 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     return;
                 }
             }
+            // `(*pp)++` for `pp = &p`.
+            if let Some(p) = n.field("argument").and_then(|a| st.through_address(src, a)) {
+                st.moved.push((p, line(n)));
+                return;
+            }
             children(f, n, st, out, in_cond);
         }
         "call_expression" => {
             let Some((name, args)) = call(src, n) else {
                 return children(f, n, st, out, in_cond);
             };
+            // `g(pp)` for `pp = &p`: the callee may point `p` somewhere else.
+            for a in &args {
+                if let Some(pp) = path_of(src, *a) {
+                    let held: Vec<String> = st
+                        .addressed
+                        .iter()
+                        .filter(|(x, _)| *x == pp)
+                        .map(|(_, p)| p.clone())
+                        .collect();
+                    for p in held {
+                        st.kill(&p);
+                    }
+                }
+            }
             if let Some(&(i, j)) = f.file.swaps.get(&name) {
                 let target = |k: usize| {
                     let a = strip(*args.get(k)?);

@@ -67,6 +67,19 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
             }
             continue;
         }
+        if n.kind() != "do_statement" && !waits(src, body) {
+            if let Some(name) = pure_call_condition(f, cond, body) {
+                out.push(Finding {
+                    check: "infinite-loop",
+                    line: line(n),
+                    label: format!(
+                        "`{}` calls {name}, which only reads its arguments, with values the loop never changes: it never becomes false",
+                        text(src, cond)
+                    ),
+                });
+                continue;
+            }
+        }
         // C++ `while (in >> word)`: the stream extraction is the step.
         let opaque = opaque || text(src, cond).contains(">>") || text(src, cond).contains("<<");
         if vars.is_empty() || opaque {
@@ -134,6 +147,58 @@ const WAITS: &[&str] = &[
     "pthread_join",
     "kevent",
 ];
+
+/// `while (check(1, 1))`, `while (!done(limit))`: a condition that calls a function of
+/// the file computing only from its arguments (no memory, globals or other calls), with
+/// arguments that are constants or locals the loop body never changes.
+fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
+    let src = f.src;
+    let mut c = strip(cond);
+    while c.kind() == "unary_expression" && c.field("operator").is_some_and(|o| text(src, o) == "!")
+    {
+        c = strip(c.field("argument")?);
+    }
+    let (name, args) = call(src, c)?;
+    if name == f.name || !f.file.param_names.contains_key(&name) {
+        return None;
+    }
+    let steady = args.iter().all(|a| {
+        let a = strip(*a);
+        match a.kind() {
+            "number_literal" | "char_literal" | "true" | "false" => true,
+            "identifier" => {
+                let v = text(src, a);
+                f.file.defines.contains_key(v)
+                    || (!f.file.globals.contains(v)
+                        && f.type_of(v).is_some_and(|t| !t.contains('*'))
+                        && !changes(src, body, v)
+                        && !f.nodes.iter().any(|x| {
+                            x.kind() == "pointer_expression"
+                                && x.child(0).is_some_and(|o| o.kind() == "&")
+                                && x.field("argument")
+                                    .is_some_and(|t| text(src, strip(t)) == v)
+                        }))
+            }
+            _ => false,
+        }
+    });
+    if !steady {
+        return None;
+    }
+    let callee = *f.file.by_name.get(&name)?;
+    let cbody = callee.field("body")?;
+    let pure = descendants(cbody).into_iter().all(|x| match x.kind() {
+        "call_expression"
+        | "pointer_expression"
+        | "field_expression"
+        | "subscript_expression"
+        | "storage_class_specifier"
+        | "asm_statement" => false,
+        "identifier" => !f.file.globals.contains(text(src, x)),
+        _ => true,
+    });
+    pure.then_some(name)
+}
 
 fn waits(src: &str, body: Node) -> bool {
     descendants(body)

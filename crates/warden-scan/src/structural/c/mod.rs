@@ -160,12 +160,16 @@ pub(crate) fn analyze(
         }
         if on("leak") {
             leaks::leaks(&func, &mut found);
+            leaks::handed_leaks(&func, &mut found);
         }
         if on("off-by-one") {
             indexes::off_by_one(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
+        }
+        if on("divide-by-zero") {
+            inputs::zero_prone_divisors(&func, &mut found);
         }
     }
     let mut hits = Vec::new();

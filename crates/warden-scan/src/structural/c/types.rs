@@ -67,6 +67,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 }
             }
             "field_expression" => union_access(f, n, &mut written, out),
+            "assignment_expression" | "init_declarator" => integer_to_pointer(f, n, out),
             "cast_expression" => {
                 char_array_cast(f, n, out);
                 // `(int *)strtoul(buf, ...)`: a pointer made from a number the input chose.
@@ -89,6 +90,84 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
+}
+
+/// `ptr = arr[1]` for an `int arr[]` and an `int *ptr`, with no cast: an integer
+/// (often one the input chose) used as an address. C compilers only warn.
+fn integer_to_pointer(f: &Func, n: Node, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let (l, r) = if n.kind() == "init_declarator" {
+        (n.field("declarator"), n.field("value"))
+    } else {
+        if n.field("operator").map(|o| text(src, o)) != Some("=") {
+            return;
+        }
+        (n.field("left"), n.field("right"))
+    };
+    let (Some(mut l), Some(r)) = (l, r) else {
+        return;
+    };
+    while let Some(x) = l.field("declarator") {
+        l = x;
+    }
+    if l.kind() != "identifier" || !f.type_of(text(src, l)).is_some_and(|t| t.contains('*')) {
+        return;
+    }
+    let r = strip_parens(r);
+    // The integer's variable: `arr` of `arr[i]` for a non-pointer element type, or an
+    // integer variable itself.
+    let var = match r.kind() {
+        "subscript_expression" => r.field("argument").filter(|a| {
+            let name = text(src, *a);
+            // `int grid[3][3]`: `grid[1]` is a row, an array that decays to a pointer.
+            let rows = format!("{name}[");
+            let nested = src.match_indices(&rows).any(|(i, _)| {
+                let rest = &src[i + rows.len()..];
+                rest.find(']')
+                    .is_some_and(|k| rest[k + 1..].trim_start().starts_with('['))
+            });
+            // `int *ptrs[4]`: an array of pointers.
+            let of_pointers = src
+                .match_indices(&rows)
+                .any(|(i, _)| src[..i].trim_end().ends_with('*'));
+            a.kind() == "identifier" && f.array_len(name).is_some() && !nested && !of_pointers
+        }),
+        "identifier" if f.array_len(text(src, r)).is_none() => Some(r),
+        _ => None,
+    };
+    let Some(var) = var else { return };
+    let ty = f.type_of(text(src, var)).unwrap_or("");
+    // Arrays are recorded as `T *`: the element type is `T`.
+    let ty = if r.kind() == "subscript_expression" {
+        ty.strip_suffix('*').unwrap_or(ty).trim_end()
+    } else {
+        ty
+    };
+    let integer = !ty.contains('*')
+        && !ty.contains('[')
+        && !ty.contains("float")
+        && !ty.contains("double")
+        && (scalar(&base(ty))
+            || ty.contains("int")
+            || ty.contains("long")
+            || ty.contains("size_t"));
+    if !integer {
+        return;
+    }
+    let (check, how) = if f.is_input(r) {
+        ("untrusted-pointer", "an integer read from input")
+    } else {
+        ("type-confusion", "an integer")
+    };
+    out.push(Finding {
+        check,
+        line: line(n),
+        label: format!(
+            "`{}` stores {how} in the pointer `{}`",
+            text(src, n),
+            text(src, l)
+        ),
+    });
 }
 
 fn strip_parens(n: Node) -> Node {
@@ -288,6 +367,24 @@ fn literal_write(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Fin
             continue;
         }
         let a = strip(*a);
+        // `hash(digest, argv[1])` for `hash(const char *in, char out[65])`: the output
+        // goes into a command-line string, sized by what the user typed.
+        let command_line = a.kind() == "subscript_expression"
+            && a.field("argument").is_some_and(|x| {
+                let v = text(f.src, x);
+                v == "argv" || (f.name == "main" && f.params.get(1).is_some_and(|(p, _)| p == v))
+            });
+        if command_line {
+            out.push(Finding {
+                check: "type-confusion",
+                line: line(n),
+                label: format!(
+                    "{name}() writes its output through `{}`, a command-line string sized by the user (arguments in each other's places?)",
+                    text(f.src, a)
+                ),
+            });
+            return;
+        }
         let literal = a.kind() == "string_literal"
             || (a.kind() == "identifier"
                 && f.is_literal_var(text(f.src, a))
