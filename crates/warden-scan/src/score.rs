@@ -149,7 +149,7 @@ impl ScoreModel {
         // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|&(cat, l)| {
-                (cat == rule.category || cat == "input")
+                (cat == rule.category || (cat == "input" && typed_input_clears(&rule.category)))
                     && (l.abs_diff(line) <= self.sanitizer_window
                         || nearest_source.is_some_and(|s| s <= l && l <= line))
             });
@@ -169,6 +169,17 @@ impl ScoreModel {
         }
         m
     }
+}
+
+/// Whether a typed or numeric input (a sanitizer of category `input`, such as `int(...)`)
+/// clears a sink of `category`. It does for injection-like sinks, whose payload is text;
+/// it does not where the flaw is who may act or what is stored: an object fetched by an
+/// integer id is the usual IDOR, and a cast says nothing about CSRF, secrets or config.
+fn typed_input_clears(category: &str) -> bool {
+    !matches!(
+        category,
+        "authz" | "authn" | "secrets" | "config" | "crypto" | "weak-random" | "cookie"
+    )
 }
 
 /// Whether a structural C check decided the finding (bounds checks included), so regex
@@ -276,6 +287,51 @@ examples = ["quote("]
         let bare = m.score("a.py", &r, &[hit(0, 50)]);
         let sanitized = m.score("a.py", &r, &[hit(1, 50), hit(0, 50), hit(3, 50)]);
         assert_eq!(sanitized, bare * m.sanitizer_factor);
+    }
+
+    #[test]
+    fn a_numeric_cast_clears_injection_but_not_access_control() {
+        let src = r#"
+[pack]
+id = "u"
+name = "U"
+languages = ["python"]
+
+[[rule]]
+id = "u.sql"
+title = "sql"
+cwe = "CWE-89"
+category = "injection"
+weight = 5
+pattern = 'execute\('
+examples = ["execute("]
+
+[[rule]]
+id = "u.idor"
+title = "idor"
+cwe = "CWE-639"
+category = "authz"
+weight = 5
+pattern = 'objects\.get\('
+examples = ["objects.get("]
+
+[[rule]]
+id = "u.cast"
+title = "cast"
+category = "input"
+role = "sanitizer"
+weight = 1
+pattern = 'int\('
+examples = ["int("]
+"#;
+        let r = parse_pack("u.toml", src).expect("valid").rules;
+        let m = ScoreModel::default();
+        let sql = m.score("a.py", &r, &[hit(0, 10)]);
+        let sql_cast = m.score("a.py", &r, &[hit(0, 10), hit(2, 10)]);
+        let idor = m.score("a.py", &r, &[hit(1, 10)]);
+        let idor_cast = m.score("a.py", &r, &[hit(1, 10), hit(2, 10)]);
+        assert_eq!(sql_cast, sql * m.sanitizer_factor);
+        assert_eq!(idor_cast, idor);
     }
 
     #[test]
