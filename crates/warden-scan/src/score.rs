@@ -388,6 +388,51 @@ examples = ["get_by_id("]
     }
 
     #[test]
+    fn a_numeric_cast_clears_injection_but_not_access_control() {
+        let src = r#"
+[pack]
+id = "u"
+name = "U"
+languages = ["python"]
+
+[[rule]]
+id = "u.sql"
+title = "sql"
+cwe = "CWE-89"
+category = "injection"
+weight = 5
+pattern = 'execute\('
+examples = ["execute("]
+
+[[rule]]
+id = "u.idor"
+title = "idor"
+cwe = "CWE-639"
+category = "authz"
+weight = 5
+pattern = 'objects\.get\('
+examples = ["objects.get("]
+
+[[rule]]
+id = "u.cast"
+title = "cast"
+category = "input"
+role = "sanitizer"
+weight = 1
+pattern = 'int\('
+examples = ["int("]
+"#;
+        let r = parse_pack("u.toml", src).expect("valid").rules;
+        let m = ScoreModel::default();
+        let sql = m.score("a.py", &r, &[hit(0, 10)]);
+        let sql_cast = m.score("a.py", &r, &[hit(0, 10), hit(2, 10)]);
+        let idor = m.score("a.py", &r, &[hit(1, 10)]);
+        let idor_cast = m.score("a.py", &r, &[hit(1, 10), hit(2, 10)]);
+        assert_eq!(sql_cast, sql * m.sanitizer_factor);
+        assert_eq!(idor_cast, idor);
+    }
+
+    #[test]
     fn sinks_of_one_category_on_one_line_count_once() {
         let mut r = rules();
         let mut twin = r[0].clone();
