@@ -36,7 +36,6 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
             .scan
             .include_tests
             .unwrap_or(false);
-    share_malloc_arenas(args.threads);
     let mut builder = ScannerBuilder::new()
         .max_file_size(args.max_file_size)
         .threads(args.threads)
@@ -137,29 +136,6 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     };
     super::emit(args.output.as_deref(), &text)?;
     Ok(0)
-}
-
-/// Scan threads allocate and free a great deal (parse trees, lazy regex states), and
-/// glibc gives each thread an arena of its own whose freed memory only that thread
-/// reuses: on a large tree each extra thread added about 12 MB to the peak RSS. Four
-/// threads to an arena keep the peak near one thread's, at no measurable cost (small
-/// allocations still come from each thread's cache without a lock).
-fn share_malloc_arenas(threads: usize) {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let threads = match threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            n => n,
-        };
-        let arenas = i32::try_from(threads.div_ceil(4)).unwrap_or(i32::MAX);
-        // SAFETY: mallopt only sets a limit consulted when a thread first allocates;
-        // no memory is touched.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
-        }
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    let _ = threads;
 }
 
 fn scan_locked(
