@@ -4,7 +4,7 @@
 //! is unknown afterwards; one whose address is taken is never known. Floating-point
 //! values are followed too, for comparisons (`assert(d < 0)` with `d = 3.14`).
 
-use super::file::signature;
+use super::asserts::{assertion, loop_exit_asserts, param_asserts};
 use super::func::Func;
 use super::syntax::{call, descendants, line, parse_int, string_value, strip, text};
 use super::Finding;
@@ -15,15 +15,15 @@ use tree_sitter::Node;
 /// A known value and the width of its type: (value, bits, signed); `f` holds the
 /// value of a floating-point number (`v` is then its integer part).
 #[derive(Clone, Copy)]
-struct Num {
-    v: i128,
+pub(super) struct Num {
+    pub(super) v: i128,
     bits: u32,
     signed: bool,
-    f: Option<f64>,
+    pub(super) f: Option<f64>,
 }
 
 impl Num {
-    fn int(v: i128, bits: u32, signed: bool) -> Num {
+    pub(super) fn int(v: i128, bits: u32, signed: bool) -> Num {
         Num {
             v,
             bits,
@@ -32,7 +32,7 @@ impl Num {
         }
     }
 
-    fn real(x: f64) -> Num {
+    pub(super) fn real(x: f64) -> Num {
         Num {
             // Saturating: only the comparison with zero and the sign matter here.
             v: x as i128,
@@ -46,14 +46,14 @@ impl Num {
         Num::int(i128::from(b), 32, true)
     }
 
-    fn zero(self) -> bool {
+    pub(super) fn zero(self) -> bool {
         match self.f {
             Some(x) => x == 0.0,
             None => self.v == 0,
         }
     }
 
-    fn as_f64(self) -> f64 {
+    pub(super) fn as_f64(self) -> f64 {
         self.f.unwrap_or(self.v as f64)
     }
 
@@ -71,7 +71,7 @@ impl Num {
 }
 
 /// Width of an integer type, or `None` for anything else (floats, pointers, structs).
-fn width(ty: &str) -> Option<(u32, bool)> {
+pub(super) fn width(ty: &str) -> Option<(u32, bool)> {
     let t = ty.replace("const ", "").replace("static ", "");
     let t = t.trim();
     if t.contains('*') || t.contains("float") || t.contains("double") {
@@ -94,7 +94,7 @@ fn width(ty: &str) -> Option<(u32, bool)> {
 }
 
 /// Whether a declared type is `float`/`double` (not a pointer to one).
-fn floating(ty: &str) -> bool {
+pub(super) fn floating(ty: &str) -> bool {
     !ty.contains('*') && (ty.contains("float") || ty.contains("double"))
 }
 
@@ -367,7 +367,12 @@ fn compare(op: &str, a: Num, b: Num) -> Option<Num> {
 }
 
 /// The value of a constant expression, reporting overflows and zero divisors on the way.
-fn eval(f: &Func, n: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) -> Option<Num> {
+pub(super) fn eval(
+    f: &Func,
+    n: Node,
+    env: &HashMap<String, Num>,
+    out: &mut Vec<Finding>,
+) -> Option<Num> {
     let src = f.src;
     let n = strip(n);
     match n.kind() {
@@ -528,302 +533,7 @@ fn zero_loop_divisors(f: &Func, out: &mut Vec<Finding>) {
     }
 }
 
-fn short(t: &str) -> String {
+pub(super) fn short(t: &str) -> String {
     let t: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
     t.chars().take(60).collect()
-}
-
-/// `assert(0)`, or an assertion on a value from input: an attacker can stop the program.
-fn assertion(
-    f: &Func,
-    n: Node,
-    arg: Option<Node>,
-    env: &HashMap<String, Num>,
-    out: &mut Vec<Finding>,
-) {
-    let Some(arg) = arg else { return };
-    let mut ignored = Vec::new();
-    if eval(f, arg, env, &mut ignored).is_some_and(|v| v.zero()) {
-        out.push(Finding {
-            check: "reachable-assert",
-            line: line(n),
-            label: format!("assert({}) always fails", short(text(f.src, arg))),
-        });
-    } else if f.is_input(arg) && !tautology(f, arg) && !null_test(f, arg) {
-        out.push(Finding {
-            check: "reachable-assert",
-            line: line(n),
-            label: format!(
-                "assert({}) checks input: bad input aborts the program",
-                short(text(f.src, arg))
-            ),
-        });
-    }
-}
-
-/// `p != NULL`, `p`, `!p` for a pointer `p`: the pointer's value is not the input
-/// it points at (`fread(&buf[n], ...)` fills `buf`, it does not choose it).
-fn null_test(f: &Func, arg: Node) -> bool {
-    let src = f.src;
-    let mut a = strip(arg);
-    if a.kind() == "unary_expression" && a.child(0).is_some_and(|o| text(src, o) == "!") {
-        a = match a.field("argument") {
-            Some(x) => strip(x),
-            None => return false,
-        };
-    }
-    let pointer = |n: Node| {
-        n.kind() == "identifier" && f.type_of(text(src, n)).is_some_and(|t| t.contains('*'))
-    };
-    if pointer(a) {
-        return true;
-    }
-    a.kind() == "binary_expression"
-        && a.field("operator")
-            .is_some_and(|o| matches!(text(src, o), "==" | "!="))
-        && a.field("left").is_some_and(|l| pointer(strip(l)))
-        && a.field("right")
-            .is_some_and(|r| matches!(text(src, strip(r)).trim(), "NULL" | "nullptr" | "0"))
-}
-
-/// `n >= 0` for an unsigned `n`: an assertion that cannot fail.
-fn tautology(f: &Func, arg: Node) -> bool {
-    let arg = strip(arg);
-    let src = f.src;
-    arg.kind() == "binary_expression"
-        && arg.field("operator").is_some_and(|o| text(src, o) == ">=")
-        && arg
-            .field("right")
-            .is_some_and(|r| text(src, r).trim() == "0")
-        && arg
-            .field("left")
-            .is_some_and(|l| l.kind() == "identifier" && f.unsigned(text(src, l)))
-}
-
-/// `assert(a >= 0)` at the top of a function of the file, and a call passing a value
-/// that fails it (`safe_sqrt(-2.7)`, or a local holding one): the call aborts.
-fn param_asserts(f: &Func, call_node: Node, env: &HashMap<String, Num>, out: &mut Vec<Finding>) {
-    let src = f.src;
-    let Some((name, args)) = call(src, call_node) else {
-        return;
-    };
-    if name == f.name || !f.file.param_names.contains_key(&name) || asserts_off(f) {
-        return;
-    }
-    let Some(&callee) = f.file.by_name.get(&name) else {
-        return;
-    };
-    let (_, params, _) = signature(src, callee);
-    let mut ignored = Vec::new();
-    let mut penv: HashMap<String, Num> = HashMap::new();
-    for ((p, ty), a) in params.iter().zip(&args) {
-        let Some(v) = eval(f, *a, env, &mut ignored) else {
-            continue;
-        };
-        if floating(ty) {
-            penv.insert(p.clone(), Num::real(v.as_f64()));
-        } else if let (None, Some((bits, signed))) = (v.f, width(ty)) {
-            penv.insert(p.clone(), Num::int(v.v, bits, signed));
-        }
-    }
-    if penv.is_empty() {
-        return;
-    }
-    let Some(body) = callee.field("body") else {
-        return;
-    };
-    let mut c = body.walk();
-    for stmt in body.named_children(&mut c) {
-        let kinds: Vec<&str> = descendants(stmt).iter().map(|x| x.kind()).collect();
-        if kinds.contains(&"return_statement") {
-            return;
-        }
-        let assert_arg = stmt
-            .named_child(0)
-            .filter(|_| stmt.kind() == "expression_statement")
-            .and_then(|e| call(src, e))
-            .filter(|(c, _)| c == "assert")
-            .and_then(|(_, a)| a.first().copied());
-        let Some(cond) = assert_arg else {
-            // A parameter changed before the assertion is no longer the argument.
-            for x in descendants(stmt) {
-                let target = match x.kind() {
-                    "assignment_expression" => x.field("left"),
-                    "update_expression" => x.field("argument"),
-                    _ => None,
-                };
-                if let Some(t) = target {
-                    penv.remove(text(src, strip(t)));
-                }
-            }
-            continue;
-        };
-        if descendants(cond)
-            .iter()
-            .any(|x| x.kind() == "call_expression")
-        {
-            continue;
-        }
-        if eval(f, cond, &penv, &mut ignored).is_some_and(|v| v.zero()) {
-            out.push(Finding {
-                check: "reachable-assert",
-                line: line(call_node),
-                label: format!(
-                    "`{}` fails assert({}) in {name}",
-                    short(text(src, call_node)),
-                    short(text(src, cond))
-                ),
-            });
-            return;
-        }
-    }
-}
-
-/// `#define NDEBUG` compiles assertions out.
-fn asserts_off(f: &Func) -> bool {
-    f.file.defines.contains_key("NDEBUG") || f.src.contains("define NDEBUG")
-}
-
-/// `while (i >= 0) { ...; --i; assert(i >= 0); }`: the assertion repeats the loop's
-/// condition after the body stepped its variable past it, so the last pass fails it.
-fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
-    let src = f.src;
-    if asserts_off(f) {
-        return;
-    }
-    for &n in &f.nodes {
-        if !matches!(
-            n.kind(),
-            "while_statement" | "do_statement" | "for_statement"
-        ) {
-            continue;
-        }
-        let (Some(cond), Some(body)) = (n.field("condition").map(strip), n.field("body")) else {
-            continue;
-        };
-        if cond.kind() != "binary_expression" {
-            continue;
-        }
-        let op = cond.field("operator").map(|o| text(src, o)).unwrap_or("");
-        let Some(var) = cond
-            .field("left")
-            .filter(|l| l.kind() == "identifier")
-            .map(|l| text(src, l))
-        else {
-            continue;
-        };
-        // The direction that leaves the loop: down for `>=`/`>`, up for `<=`/`<`.
-        let leaving = match op {
-            ">=" | ">" => -1,
-            "<=" | "<" => 1,
-            _ => continue,
-        };
-        let norm = |t: &str| t.split_whitespace().collect::<String>();
-        let want = norm(text(src, cond));
-        let mut stepped = false;
-        let mut c = body.walk();
-        for stmt in body.named_children(&mut c) {
-            let all = descendants(stmt);
-            if stepped {
-                let is_assert = stmt.kind() == "expression_statement"
-                    && stmt
-                        .named_child(0)
-                        .and_then(|e| call(src, e))
-                        .is_some_and(|(c, a)| {
-                            c == "assert"
-                                && a.first()
-                                    .is_some_and(|a| norm(text(src, strip(*a))) == want)
-                        });
-                if is_assert {
-                    out.push(Finding {
-                        check: "reachable-assert",
-                        line: line(stmt),
-                        label: format!(
-                            "assert({}) repeats the loop condition after `{var}` moved: the last pass fails it",
-                            short(text(src, cond))
-                        ),
-                    });
-                    break;
-                }
-            }
-            if all.iter().any(|x| {
-                matches!(
-                    x.kind(),
-                    "break_statement"
-                        | "return_statement"
-                        | "goto_statement"
-                        | "continue_statement"
-                )
-            }) {
-                break;
-            }
-            if stmt.kind() != "expression_statement" {
-                if all.iter().any(|x| writes(src, *x, var)) {
-                    break;
-                }
-                continue;
-            }
-            let Some(e) = stmt.named_child(0) else {
-                continue;
-            };
-            match step_of(src, e, var) {
-                Some(d) if d == leaving => stepped = true,
-                Some(_) => break,
-                None if all.iter().any(|x| writes(src, *x, var)) => break,
-                None => {}
-            }
-        }
-    }
-}
-
-/// Whether `x` assigns or steps `var`.
-fn writes(src: &str, x: Node, var: &str) -> bool {
-    let t = match x.kind() {
-        "assignment_expression" => x.field("left"),
-        "update_expression" => x.field("argument"),
-        _ => None,
-    };
-    t.is_some_and(|t| text(src, strip(t)) == var)
-}
-
-/// `--i`, `i++`, `i -= 2`, `i = i + 1`: the direction the statement moves `var` in.
-fn step_of(src: &str, e: Node, var: &str) -> Option<i32> {
-    match e.kind() {
-        "update_expression" => {
-            let a = e.field("argument")?;
-            if text(src, strip(a)) != var {
-                return None;
-            }
-            Some(if text(src, e).contains("++") { 1 } else { -1 })
-        }
-        "assignment_expression" => {
-            let l = e.field("left")?;
-            if text(src, strip(l)) != var {
-                return None;
-            }
-            let op = e.field("operator").map(|o| text(src, o))?;
-            let r = e.field("right")?;
-            let positive = |n: Node| parse_int(text(src, strip(n))).is_some_and(|k| k > 0);
-            match op {
-                "+=" if positive(r) => Some(1),
-                "-=" if positive(r) => Some(-1),
-                "=" => {
-                    let r = strip(r);
-                    let rop = r.field("operator").map(|o| text(src, o))?;
-                    let rl = r.field("left")?;
-                    let rr = r.field("right")?;
-                    if text(src, strip(rl)) != var || !positive(rr) {
-                        return None;
-                    }
-                    match rop {
-                        "+" => Some(1),
-                        "-" => Some(-1),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            }
-        }
-        _ => None,
-    }
 }

@@ -6,6 +6,7 @@
 //! within its fixed-size destination, a format argument that is not a literal. A
 //! bounds check or a reassignment on the way clears a finding. Each `kind = "memory"`
 //! rule names one check (`check = "use-after-free"`); the file is parsed once.
+mod asserts;
 mod bounds;
 mod consts;
 mod file;
