@@ -56,7 +56,7 @@ impl Sandboxes {
     /// Creates a sandbox and returns once its supervisor reports it running.
     pub fn create(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
         let (sandbox, _, plans) = self.prepare(spec)?;
-        match start_supervisor(&self.executable()?, &sandbox, &plans) {
+        match start_supervisor(&self.executable()?, &sandbox, &plans, &spec.transforms) {
             Ok(()) => sandbox.load(),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(sandbox.path());
@@ -80,7 +80,7 @@ impl Sandboxes {
             ),
             _ => None,
         };
-        crate::net::validate_policy(&spec.policy)?;
+        crate::rules::validate(&spec.policy_update())?;
         let mut plans = if spec.brokers.is_empty() {
             Vec::new()
         } else {
@@ -88,6 +88,7 @@ impl Sandboxes {
         };
         plans.extend(spec.broker_plans.iter().cloned());
         crate::net::validate_credentials(&spec.secrets, &plans)?;
+        crate::net::check_rules(&spec.secrets, &plans, &spec.policy_update())?;
         launch::find_bwrap()?;
         if let Some(name) = &spec.name {
             if self.root.name_taken(name)? {
@@ -117,6 +118,8 @@ impl Sandboxes {
                         .timeout
                         .map(|t| now_ms().saturating_add(crate::state::millis(t))),
                     policy: spec.policy.clone(),
+                    deny: spec.deny.clone(),
+                    transforms: crate::rules::header_names(&spec.transforms),
                     ports: spec
                         .ports
                         .iter()
@@ -241,7 +244,7 @@ impl Sandboxes {
         self.root.find(id_or_name)
     }
 
-    pub(crate) fn find_running(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
+    pub fn find_running(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
         let (dir, meta) = self.find(id_or_name)?;
         let status = meta.effective_status();
         if status != Status::Running {
@@ -311,11 +314,17 @@ impl Sandboxes {
         Ok(sandbox.logs_dir().join(format!("{}.log", new_id("exec"))))
     }
 
-    /// Changes the network policy of a running sandbox; new connections see it at once.
+    /// Changes the allowed hosts of a running sandbox (its deny list and header
+    /// transforms stay); new connections see it at once.
     pub fn set_policy(&self, id_or_name: &str, policy: NetworkPolicy) -> Result<()> {
         crate::net::validate_policy(&policy)?;
         let (sandbox, meta) = self.find_running(id_or_name)?;
-        ctl(&sandbox, &meta.id, &CtlRequest::Policy { policy }).map(drop)
+        let request = CtlRequest::Policy {
+            policy,
+            deny: None,
+            transforms: None,
+        };
+        ctl(&sandbox, &meta.id, &request).map(drop)
     }
 
     /// Kills every process in the sandbox and removes its state. Works from the

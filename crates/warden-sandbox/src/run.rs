@@ -31,7 +31,7 @@ impl Sandboxes {
             .build()
             .context(|| "starting a runtime".into())?;
         let exe = self.executable()?;
-        let result = runtime.block_on(run_in(&exe, &sandbox, meta, &plans, argv));
+        let result = runtime.block_on(run_in(&exe, &sandbox, meta, &plans, &spec.transforms, argv));
         let _ = std::fs::remove_dir_all(sandbox.path());
         result
     }
@@ -90,11 +90,12 @@ async fn run_in(
     sandbox: &SandboxDir,
     meta: SandboxMeta,
     plans: &[crate::broker::BrokerPlan],
+    transforms: &[crate::rules::HeaderTransform],
     argv: &[OsArg],
 ) -> Result<i32> {
     let needs_net = !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !plans.is_empty();
     let net = if needs_net {
-        Net::start(sandbox, &meta, plans).await?
+        Net::start(sandbox, &meta, plans, transforms).await?
     } else {
         Net::none()
     };

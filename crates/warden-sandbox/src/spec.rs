@@ -83,6 +83,11 @@ pub struct SandboxSpec {
     /// a real directory (not a symlink), the inside path absolute and below `/workspace`,
     /// `/home/sandbox` or `/opt/warden` (see [`crate::binds`]). Nothing is copied.
     pub read_only_binds: Vec<(PathBuf, PathBuf)>,
+    /// Hosts refused even where `policy` allows them (`bad.example.com`, `*.ads.example`).
+    pub deny: Vec<String>,
+    /// Headers the egress proxy writes per domain (see [`crate::rules`]); their values
+    /// reach the supervisor through a pipe, never the record.
+    pub transforms: Vec<crate::rules::HeaderTransform>,
     /// A pid whose death (even by `kill -9`) destroys the sandbox; [`crate::Sandbox`]
     /// sets its own, so a program's sandboxes never outlive it.
     pub owner: Option<u32>,
@@ -102,6 +107,8 @@ impl Default for SandboxSpec {
             broker_plans: Vec::new(),
             env: Vec::new(),
             read_only_binds: Vec::new(),
+            deny: Vec::new(),
+            transforms: Vec::new(),
             owner: None,
         }
     }
@@ -111,6 +118,15 @@ impl Default for SandboxSpec {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl SandboxSpec {
+    /// The spec's network rules as one [`crate::rules::PolicyUpdate`].
+    pub fn policy_update(&self) -> crate::rules::PolicyUpdate {
+        crate::rules::PolicyUpdate {
+            policy: self.policy.clone(),
+            deny: self.deny.clone(),
+            transforms: self.transforms.clone(),
+        }
+    }
+
     /// Checks what can be checked before anything is created.
     pub fn validate(&self) -> Result<()> {
         if let Some(name) = &self.name {

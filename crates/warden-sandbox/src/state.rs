@@ -268,6 +268,13 @@ pub struct SandboxMeta {
     pub deadline_ms: Option<u64>,
     /// The network policy as the user gave it: `deny-all`, `allow-all` or domains.
     pub policy: crate::spec::NetworkPolicy,
+    /// Hosts refused even where `policy` allows them.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Domain → names of the headers the egress proxy writes there (never the values,
+    /// which only the supervisor holds). See [`crate::rules`].
+    #[serde(default)]
+    pub transforms: std::collections::BTreeMap<String, Vec<String>>,
     pub ports: Vec<PublishedPort>,
     pub limits: crate::limits::Limits,
     /// What the kernel really enforces, filled in at start.
@@ -348,6 +355,8 @@ impl SandboxMeta {
             created_ms,
             deadline_ms: None,
             policy: crate::spec::NetworkPolicy::DenyAll,
+            deny: Vec::new(),
+            transforms: Default::default(),
             ports: Vec::new(),
             limits: crate::limits::Limits::default(),
             limits_report: None,

@@ -29,14 +29,21 @@ pub const READY_FD_ENV: &str = "WARDEN_SUPERVISOR_READY_FD";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-pub enum CtlRequest {
-    Policy { policy: NetworkPolicy },
+pub(crate) enum CtlRequest {
+    /// A new policy; `deny` and `transforms` are replaced too when given, else kept.
+    Policy {
+        policy: NetworkPolicy,
+        #[serde(default)]
+        deny: Option<Vec<String>>,
+        #[serde(default)]
+        transforms: Option<Vec<crate::rules::TransformWire>>,
+    },
     Destroy,
     Ping,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct CtlReply {
+pub(crate) struct CtlReply {
     pub ok: bool,
     pub error: Option<String>,
 }
@@ -65,20 +72,23 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
         }
     };
     let sandbox = SandboxDir::at(dir);
-    // The brokered credentials, from `create` on stdin; then stdin is closed for good.
-    let plans: Vec<crate::broker::BrokerPlan> = {
+    // The brokered credentials and header transforms, from `create` on stdin; then
+    // stdin is closed for good.
+    let input: crate::control::SupervisorInput = {
         let mut text = Vec::new();
         let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text);
         if text.is_empty() {
-            Vec::new()
+            Default::default()
         } else {
             match serde_json::from_slice(&text) {
-                Ok(plans) => plans,
+                Ok(input) => input,
                 Err(e) => {
+                    // Position only: serde's message may quote a value.
                     report(
                         ready_fd,
                         Err(SandboxError::Start(format!(
-                            "bad brokered credentials: {e}"
+                            "bad brokered credentials (at byte column {})",
+                            e.column()
                         ))),
                     );
                     return 1;
@@ -86,8 +96,10 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
             }
         }
     };
+    let transforms = crate::rules::from_wire(input.transforms);
+    let plans = input.plans;
     runtime.block_on(async move {
-        match Started::start(&sandbox, &plans).await {
+        match Started::start(&sandbox, &plans, &transforms).await {
             Err(e) => {
                 let message = e.to_string();
                 eprintln!("supervisor: {message}");
@@ -269,9 +281,13 @@ fn read_child_pid(fd: OwnedFd) -> Option<i32> {
 }
 
 impl Started {
-    async fn start(sandbox: &SandboxDir, plans: &[crate::broker::BrokerPlan]) -> Result<Started> {
+    async fn start(
+        sandbox: &SandboxDir,
+        plans: &[crate::broker::BrokerPlan],
+        transforms: &[crate::rules::HeaderTransform],
+    ) -> Result<Started> {
         let meta = sandbox.load()?;
-        let net = Net::start(sandbox, &meta, plans).await?;
+        let net = Net::start(sandbox, &meta, plans, transforms).await?;
         let log = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -399,22 +415,24 @@ impl Started {
         let request: std::result::Result<CtlRequest, _> = serde_json::from_str(&line);
         let (reply, destroyed) = match request {
             Ok(CtlRequest::Ping) => (Ok(()), false),
-            Ok(CtlRequest::Policy { policy }) => {
-                let r = self.net.set_policy(&policy).and_then(|()| {
-                    self.sandbox
-                        .update(|m| m.policy = policy.clone())
-                        .map(|_| ())
-                });
-                (r, false)
-            }
+            Ok(CtlRequest::Policy {
+                policy,
+                deny,
+                transforms,
+            }) => (self.set_policy(policy, deny, transforms), false),
             Ok(CtlRequest::Destroy) => {
                 self.kill().await;
                 let r = std::fs::remove_dir_all(self.sandbox.path())
                     .context(|| format!("removing {}", self.sandbox.path().display()));
                 (r, true)
             }
+            // Position only: serde's message may quote a header value.
             Err(e) => (
-                Err(SandboxError::Invalid(format!("bad control request: {e}"))),
+                Err(SandboxError::Invalid(format!(
+                    "bad control request ({:?} error at column {})",
+                    e.classify(),
+                    e.column()
+                ))),
                 false,
             ),
         };
@@ -426,6 +444,41 @@ impl Started {
         text.push('\n');
         let _ = write.write_all(text.as_bytes()).await;
         destroyed
+    }
+
+    /// Applies a policy change to the proxy, then records it (names only).
+    fn set_policy(
+        &mut self,
+        policy: NetworkPolicy,
+        deny: Option<Vec<String>>,
+        transforms: Option<Vec<crate::rules::TransformWire>>,
+    ) -> Result<()> {
+        let current = self.sandbox.load()?;
+        let deny = deny.unwrap_or(current.deny);
+        let transforms = transforms.map(crate::rules::from_wire);
+        if let Some(t) = &transforms {
+            crate::rules::validate(&crate::rules::PolicyUpdate {
+                policy: policy.clone(),
+                deny: deny.clone(),
+                transforms: t.clone(),
+            })?;
+        }
+        // Checked whole before anything changes: the policy first (it may refuse a
+        // deny entry covering a brokered host), then the headers, then both applied.
+        self.net.check_policy(&policy, &deny)?;
+        if let Some(t) = &transforms {
+            self.net.set_transforms(t)?;
+        }
+        self.net.set_policy(&policy, &deny)?;
+        self.sandbox
+            .update(|m| {
+                m.policy = policy;
+                m.deny = deny;
+                if let Some(t) = &transforms {
+                    m.transforms = crate::rules::header_names(t);
+                }
+            })
+            .map(drop)
     }
 
     async fn kill(&mut self) {
