@@ -83,6 +83,23 @@ pub(crate) fn start_supervisor(
 /// Sends one control request; on success returns the supervisor's pid (from the
 /// socket's peer credentials, so it is known even when the record is not).
 pub(crate) fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<Option<i32>> {
+    ctl_reply(sandbox, id, request).map(|(pid, _)| pid)
+}
+
+/// Sends one control request whose answer carries a value.
+pub(crate) fn ctl_value(
+    sandbox: &SandboxDir,
+    id: &str,
+    request: &CtlRequest,
+) -> Result<serde_json::Value> {
+    ctl_reply(sandbox, id, request).map(|(_, value)| value.unwrap_or_default())
+}
+
+fn ctl_reply(
+    sandbox: &SandboxDir,
+    id: &str,
+    request: &CtlRequest,
+) -> Result<(Option<i32>, Option<serde_json::Value>)> {
     let proto = |message: String| SandboxError::Protocol {
         id: id.to_string(),
         message,
@@ -105,7 +122,7 @@ pub(crate) fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Resul
     let reply: CtlReply = serde_json::from_str(&reply)
         .map_err(|_| proto("the supervisor closed the connection".into()))?;
     match reply.error {
-        None if reply.ok => Ok(peer),
+        None if reply.ok => Ok((peer, reply.value)),
         Some(e) => Err(proto(e)),
         None => Err(proto("refused".into())),
     }

@@ -16,6 +16,10 @@ pub enum SandboxError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("no command {command:?} in sandbox {sandbox} (see its command list)")]
+    CommandNotFound { sandbox: String, command: String },
+    #[error("command {command} is no longer running ({status})")]
+    CommandEnded { command: String, status: String },
     #[error("path {path:?} would leave the sandbox's workspace: {reason}")]
     Escape { path: String, reason: String },
     #[error("bubblewrap (`bwrap`) was not found on PATH: install the `bubblewrap` package (apt install bubblewrap)")]
@@ -52,6 +56,7 @@ impl SandboxError {
             self,
             SandboxError::NotFound(_)
                 | SandboxError::SnapshotNotFound(_)
+                | SandboxError::CommandNotFound { .. }
                 | SandboxError::Invalid(_)
                 | SandboxError::Escape { .. }
         )

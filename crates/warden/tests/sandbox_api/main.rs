@@ -7,5 +7,7 @@
 #[path = "../sandbox_support/mod.rs"]
 mod sandbox_support;
 
+mod commands;
 mod fixture;
+mod lifetime;
 mod policy;
