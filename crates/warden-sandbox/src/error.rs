@@ -24,6 +24,8 @@ pub enum SandboxError {
     Escape { path: String, reason: String },
     #[error("bubblewrap (`bwrap`) was not found on PATH: install the `bubblewrap` package (apt install bubblewrap)")]
     BwrapMissing,
+    #[error("cloning {url} failed: {message}")]
+    GitClone { url: String, message: String },
     #[error("the sandbox failed to start: {0}")]
     Start(String),
     #[error("{context}: {source}")]
@@ -57,6 +59,7 @@ impl SandboxError {
             SandboxError::NotFound(_)
                 | SandboxError::SnapshotNotFound(_)
                 | SandboxError::CommandNotFound { .. }
+                | SandboxError::GitClone { .. }
                 | SandboxError::Invalid(_)
                 | SandboxError::Escape { .. }
         )

@@ -19,6 +19,7 @@ pub mod direct;
 pub mod error;
 pub mod files;
 pub mod flags;
+pub mod git;
 pub mod handle;
 pub mod init;
 pub mod launch;

@@ -53,8 +53,17 @@ impl Sandboxes {
         &self.root
     }
 
-    /// Creates a sandbox and returns once its supervisor reports it running.
+    /// Creates a sandbox and returns once its supervisor reports it running (and, for a
+    /// git source, once the clone is in /workspace; a failed clone removes the sandbox).
     pub fn create(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
+        if matches!(spec.workspace, WorkspaceSource::Git { .. }) {
+            return self.create_from_git(spec);
+        }
+        self.create_started(spec)
+    }
+
+    /// Creates and starts a sandbox, its workspace populated on the host.
+    pub(crate) fn create_started(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
         let (sandbox, _, plans) = self.prepare(spec)?;
         match start_supervisor(&self.executable()?, &sandbox, &plans, &spec.transforms) {
             Ok(()) => sandbox.load(),
@@ -186,6 +195,15 @@ impl Sandboxes {
                     std::fs::create_dir_all(&d).context(|| format!("creating {}", d.display()))?;
                 }
                 Some(format!("{} (bound read-only)", dir.display()))
+            }
+            (WorkspaceSource::Git { url, revision, .. }, _) => {
+                for d in [sandbox.workspace(), sandbox.home()] {
+                    std::fs::create_dir_all(&d).context(|| format!("creating {}", d.display()))?;
+                }
+                Some(match revision {
+                    Some(rev) => format!("git {url} ({rev})"),
+                    None => format!("git {url}"),
+                })
             }
             (WorkspaceSource::Snapshot(_), Some(snap)) => {
                 let from = self.root.snapshots_dir().join(&snap.id);

@@ -21,6 +21,11 @@ impl Sandboxes {
         if argv.is_empty() {
             return Err(SandboxError::Invalid("give a command after `--`".into()));
         }
+        if matches!(spec.workspace, WorkspaceSource::Git { .. }) {
+            return Err(SandboxError::Invalid(
+                "a git workspace is cloned by `create`: create the sandbox, then exec in it".into(),
+            ));
+        }
         if is_ephemeral(spec) {
             spec.validate()?;
             return Err(exec_ephemeral(spec, argv));

@@ -50,6 +50,15 @@ pub enum WorkspaceSource {
     BindReadOnly(PathBuf),
     /// The workspace and home captured by this snapshot.
     Snapshot(String),
+    /// A clone of this repository (`http(s)://` only), made inside the sandbox through
+    /// its egress proxy with the repository's host allowed for the clone only (see
+    /// [`crate::git`]). `revision`: a branch, tag or commit to check out; `depth`: a
+    /// shallow clone of that many commits.
+    Git {
+        url: String,
+        revision: Option<String>,
+        depth: Option<u32>,
+    },
 }
 
 /// A secret the proxy injects: `HOST:HEADER=SOURCE`, kept as text until the supervisor reads it.
@@ -151,6 +160,13 @@ impl SandboxSpec {
             }
             WorkspaceSource::BindReadOnly(dir) => {
                 crate::binds::check_host_dir(dir, "the read-only workspace")?;
+            }
+            WorkspaceSource::Git {
+                url,
+                revision,
+                depth,
+            } => {
+                crate::git::check(url, revision.as_deref(), *depth)?;
             }
             _ => {}
         }

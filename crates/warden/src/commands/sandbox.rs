@@ -146,10 +146,15 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
             return Err(usage(format!("--port {port} is given twice")));
         }
     }
-    let workspace = match (&args.workspace, &args.snapshot) {
-        (Some(dir), _) => WorkspaceSource::Copy(dir.clone()),
-        (None, Some(id)) => WorkspaceSource::Snapshot(id.clone()),
-        (None, None) => WorkspaceSource::Empty,
+    let workspace = match (&args.workspace, &args.snapshot, &args.git) {
+        (Some(dir), _, _) => WorkspaceSource::Copy(dir.clone()),
+        (None, Some(id), _) => WorkspaceSource::Snapshot(id.clone()),
+        (None, None, Some(url)) => WorkspaceSource::Git {
+            url: url.clone(),
+            revision: args.git_revision.clone(),
+            depth: args.git_depth,
+        },
+        (None, None, None) => WorkspaceSource::Empty,
     };
     let policy = if args.allow_all {
         NetworkPolicy::AllowAll
@@ -172,6 +177,7 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
         secrets: args.secret.clone(),
         brokers: args.broker.clone(),
         env: parse_env(&args.env)?,
+        deny: args.deny.clone(),
         ..SandboxSpec::default()
     })
 }

@@ -43,9 +43,9 @@ pub fn net() -> &'static Net {
     })
 }
 
-/// Where a git server may be pinned (none yet).
+/// The port of the git server behind `git.test`.
 pub fn git_pin() -> Option<u16> {
-    None
+    Some(crate::git::server().port)
 }
 
 /// A library over `tmp/data`, with the network fixture in place.

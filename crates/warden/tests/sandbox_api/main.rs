@@ -9,5 +9,6 @@ mod sandbox_support;
 
 mod commands;
 mod fixture;
+mod git;
 mod lifetime;
 mod policy;
