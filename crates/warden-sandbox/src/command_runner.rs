@@ -16,8 +16,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-/// How long the init has to say a command started.
-const START_REPLY: Duration = Duration::from_secs(30);
+/// How long the init has to say a command started (less than a control client waits).
+const START_REPLY: Duration = Duration::from_secs(8);
 
 /// The commands running now: id → where their signals go.
 #[derive(Clone, Default)]

@@ -85,6 +85,13 @@ pub enum SandboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// End every process in a sandbox and keep its files (copy them out, snapshot, then destroy).
+    Stop {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Move a running sandbox's deadline later (e.g. 30m, 2h).
+    Extend { id: String, duration: String },
     /// Kill every process in a sandbox and remove its state.
     Destroy {
         /// Ids, unique id prefixes or names; a sandbox whose record is corrupt by its directory name.

@@ -114,6 +114,28 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        SandboxCommand::Stop { ids } => {
+            for id in ids {
+                let meta = sandboxes.stop(id)?;
+                if !global.quiet {
+                    eprintln!("stopped {} (its files stay until destroy)", meta.id);
+                }
+            }
+            Ok(0)
+        }
+        SandboxCommand::Extend { id, duration } => {
+            let by = warden_sandbox::parse_duration(duration)?.ok_or_else(|| {
+                UsageError(format!(
+                    "extend {duration:?}: give a duration such as 30m or 2h"
+                ))
+            })?;
+            let meta = sandboxes.extend_timeout(id, by)?;
+            match meta.deadline_ms {
+                Some(ms) => println!("{ms}"),
+                None => eprintln!("{} has no deadline; nothing to extend", meta.id),
+            }
+            Ok(0)
+        }
         SandboxCommand::Destroy { ids } => {
             for id in ids {
                 let gone = sandboxes.destroy(id)?;

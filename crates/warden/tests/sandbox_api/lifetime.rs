@@ -98,3 +98,32 @@ fn an_extended_deadline_moves_the_supervisors_own() {
     lib.destroy(&none.id).unwrap();
     lib.destroy(&id).unwrap();
 }
+
+#[test]
+fn the_cli_stops_and_extends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    let warden = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("sandbox")
+            .args(args)
+            .env("WARDEN_DATA_DIR", tmp.path().join("data"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let id = lib.create(&SandboxSpec::default()).unwrap().id;
+    let before = lib.find(&id).unwrap().1.deadline_ms.unwrap();
+    let out = warden(&["extend", &id, "30m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(printed >= before + 30 * 60 * 1000, "{before} -> {printed}");
+    assert_eq!(warden(&["extend", &id, "soon"]).status.code(), Some(2));
+    assert!(warden(&["stop", &id]).status.success());
+    assert_eq!(lib.find(&id).unwrap().1.status, Status::Stopped);
+    assert!(warden(&["destroy", &id]).status.success());
+}
