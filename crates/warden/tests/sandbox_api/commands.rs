@@ -83,11 +83,11 @@ fn signals_reach_the_whole_process_group_and_killed_commands_say_so() {
     let lib = library(tmp.path());
     let sandbox = Sandbox::create(&lib, &SandboxSpec::default()).unwrap();
     let id = sandbox.id().to_string();
-    // The trap runs only once the sleeping child is gone too: the group got the signal.
+    // The shell traps it, and its sleeping child (in its group) is gone too.
     let trapped = lib
         .spawn_command(
             &id,
-            &sh("trap 'echo term; exit 7' TERM; echo ready; sleep 60 & wait"),
+            &sh("trap 'echo term; exit 7' TERM; sleep 60 & echo ready; wait"),
             None,
         )
         .unwrap();
@@ -132,4 +132,51 @@ fn signals_reach_the_whole_process_group_and_killed_commands_say_so() {
     let done = wait(&lib, &id, &slow.id);
     assert_eq!((done.status, done.timed_out), (CommandStatus::Killed, true));
     sandbox.destroy().unwrap();
+}
+
+#[test]
+fn a_captured_command_takes_signals_from_its_caller() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    let sandbox = Sandbox::create(&lib, &SandboxSpec::default()).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let request = sh("trap 'echo int; exit 5' INT; sleep 60 & echo ready > /tmp/ready; wait");
+    let rt = runtime();
+    let out = rt.block_on(async {
+        let run = lib.exec_captured_with_signals(
+            sandbox.id(),
+            &request,
+            warden_sandbox::ExecIo::default(),
+            std::future::pending(),
+            rx,
+        );
+        let send = async {
+            while run_ok(&lib, sandbox.id(), "cat /tmp/ready 2>/dev/null").await != "ready\n" {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tx.send(parse_signal("INT").unwrap()).unwrap();
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            out = run => out,
+            () = send => unreachable!(),
+        }
+    });
+    let out = out.unwrap();
+    assert_eq!(out.exit, warden_sandbox::Exit::Code(5));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "int\n");
+    sandbox.destroy().unwrap();
+}
+
+async fn run_ok(lib: &Sandboxes, id: &str, script: &str) -> String {
+    let out = lib
+        .exec_captured(
+            id,
+            &sh(script),
+            warden_sandbox::ExecIo::default(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
