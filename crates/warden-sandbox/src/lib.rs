@@ -5,7 +5,11 @@
 //! a PID 1 of ours inside ([`init`]) that starts every command confined by seccomp
 //! and Landlock ([`confine`]), a per-sandbox supervisor on the host ([`supervisor`])
 //! that owns the egress proxy, the published ports and the deadline, and cgroups for
-//! resource limits ([`limits`]). [`lifecycle::Sandboxes`] is the API the CLI uses.
+//! resource limits ([`limits`]). [`lifecycle::Sandboxes`] is the API the CLI and
+//! `warden server` use: besides create/exec/copy/snapshot/destroy, live network rules
+//! with deny lists and header transforms ([`rules`]), commands with ids that outlive
+//! their client ([`commands`]), stop and extend-timeout ([`lifetime`]), and workspaces
+//! cloned from git inside the sandbox ([`git`]).
 
 pub mod binds;
 pub mod bridge;

@@ -215,7 +215,11 @@ pub(crate) fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // A name of its own per write: two tasks of one process (a command's end and the
+    // sandbox stopping) may replace the same record at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, text).context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).context(|| format!("replacing {}", path.display()))
 }
