@@ -23,6 +23,8 @@ pub enum EgressError {
     Accept(std::io::Error),
     #[error("two bindings for {host} set the same header {header}")]
     DuplicateBinding { host: String, header: String },
+    #[error("this proxy has no interception CA, so it cannot take bindings now (build it with live_bindings)")]
+    NoInterceptionCa,
     #[error(transparent)]
     Binding(#[from] crate::secret::BindingError),
     #[error(transparent)]

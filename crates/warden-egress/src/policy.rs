@@ -28,6 +28,8 @@ pub enum DenyReason {
     PrivateAddress,
     /// The name did not resolve (or resolution timed out).
     ResolveFailed,
+    /// The name matches an entry of the policy's deny list ([`Policy::except`]).
+    DenyList,
 }
 
 impl DenyReason {
@@ -40,6 +42,7 @@ impl DenyReason {
             DenyReason::InvalidHost => "invalid-host",
             DenyReason::PrivateAddress => "private-address",
             DenyReason::ResolveFailed => "resolve-failed",
+            DenyReason::DenyList => "deny-list",
         }
     }
 }
@@ -146,6 +149,12 @@ impl Pattern {
         local.then_some("a name for this machine (loopback): the proxy never connects there")
     }
 
+    /// Whether `host` (already in canonical form: lower case, no trailing dot) is one
+    /// this entry names.
+    pub fn matches_host(&self, host: &str) -> bool {
+        self.matches(host)
+    }
+
     fn matches(&self, host: &str) -> bool {
         match self {
             Pattern::Exact(name) => name == host,
@@ -184,6 +193,12 @@ pub enum Policy {
     DenyAll,
     /// Any public host (IP literals included); internal addresses stay blocked.
     AllowAll,
+    /// What `allow` allows, minus the hosts matching `deny` (`bad.example.com` out of
+    /// `*.example.com`, or out of allow-all).
+    Except {
+        allow: Box<Policy>,
+        deny: Vec<Pattern>,
+    },
 }
 
 impl Policy {
@@ -208,18 +223,49 @@ impl Policy {
         Policy::AllowAll
     }
 
+    /// This policy minus the hosts matching `deny` (entries as in an allow list). An
+    /// empty deny list leaves the policy as it is.
+    pub fn except<I, S>(self, deny: I) -> Result<Policy, PolicyError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let deny = deny
+            .into_iter()
+            .map(|d| Pattern::parse(d.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if deny.is_empty() {
+            return Ok(self);
+        }
+        Ok(Policy::Except {
+            allow: Box::new(self),
+            deny,
+        })
+    }
+
     /// Decides on the name alone, before any DNS lookup, so a denied name is never resolved.
     pub fn decide_host(&self, host: &str) -> Decision {
         let Some(host) = canonical_host(host) else {
             return Decision::Deny(DenyReason::InvalidHost);
         };
+        self.decide_canonical(&host)
+    }
+
+    fn decide_canonical(&self, host: &str) -> Decision {
         match self {
             Policy::DenyAll => Decision::Deny(DenyReason::DenyAll),
             Policy::AllowAll => Decision::Allow,
+            Policy::Except { allow, deny } => {
+                if deny.iter().any(|p| p.matches(host)) {
+                    Decision::Deny(DenyReason::DenyList)
+                } else {
+                    allow.decide_canonical(host)
+                }
+            }
             Policy::AllowList(patterns) => {
-                if patterns.iter().any(|p| p.matches(&host)) {
+                if patterns.iter().any(|p| p.matches(host)) {
                     Decision::Allow
-                } else if parse_ip_literal(&host).is_some() {
+                } else if parse_ip_literal(host).is_some() {
                     Decision::Deny(DenyReason::IpLiteral)
                 } else {
                     Decision::Deny(DenyReason::NotAllowed)

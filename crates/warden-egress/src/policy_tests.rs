@@ -161,3 +161,35 @@ fn internal_literals_and_local_names_are_never_reachable() {
         );
     }
 }
+
+#[test]
+fn a_deny_list_carves_hosts_out_of_wildcards_and_allow_all() {
+    let carved = match list(&["*.example.com"]).except(["bad.example.com", "*.evil.example.com"]) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let table = [
+        ("api.example.com", Decision::Allow),
+        ("BAD.example.com.", Decision::Deny(DenyReason::DenyList)),
+        ("x.evil.example.com", Decision::Deny(DenyReason::DenyList)),
+        ("other.org", Decision::Deny(DenyReason::NotAllowed)),
+    ];
+    for (host, want) in table {
+        assert_eq!(carved.decide_host(host), want, "{host}");
+    }
+    let open = match Policy::allow_all().except(["tracker.test"]) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(open.decide_host("anything.test"), Decision::Allow);
+    assert_eq!(
+        open.decide_host("tracker.test"),
+        Decision::Deny(DenyReason::DenyList)
+    );
+    assert_eq!(
+        Policy::allow_all().except(Vec::<String>::new()).ok(),
+        Some(Policy::AllowAll)
+    );
+    let bad = Policy::allow_all().except(["https://x.test/"]).unwrap_err();
+    assert!(bad.to_string().contains("https://x.test/"), "{bad}");
+}

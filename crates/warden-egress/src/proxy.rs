@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http::{Method, Request, Response};
@@ -45,6 +45,9 @@ pub struct ProxyConfig {
     pub idle_timeout: Duration,
     /// Limit for each upstream TCP connect and TLS handshake.
     pub connect_timeout: Duration,
+    /// Make the interception CA even without bindings, so that bindings given later
+    /// ([`Proxy::set_bindings`]) can be intercepted by clients that trusted it from the start.
+    pub live_bindings: bool,
 }
 
 impl ProxyConfig {
@@ -58,6 +61,7 @@ impl ProxyConfig {
             extra_roots: Vec::new(),
             idle_timeout: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(10),
+            live_bindings: false,
         }
     }
 }
@@ -72,6 +76,7 @@ impl fmt::Debug for ProxyConfig {
             .field("extra_roots", &self.extra_roots.len())
             .field("idle_timeout", &self.idle_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("live_bindings", &self.live_bindings)
             .finish()
     }
 }
@@ -87,10 +92,7 @@ impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Proxy")
             .field("policy", &*self.inner.policy_tx.borrow())
-            .field(
-                "bound_hosts",
-                &self.inner.bindings.keys().collect::<Vec<_>>(),
-            )
+            .field("bound_hosts", &self.inner.bound_hosts())
             .field("intercepts", &self.inner.ca.is_some())
             .finish()
     }
@@ -98,13 +100,33 @@ impl fmt::Debug for Proxy {
 
 pub(crate) struct Inner {
     policy_tx: watch::Sender<Arc<Policy>>,
-    bindings: HashMap<String, Vec<Binding>>,
+    /// Replaced whole by [`Proxy::set_bindings`]; each request reads the current map.
+    bindings: RwLock<Arc<BindingMap>>,
     pub(crate) ca: Option<CertificateAuthority>,
     pub(crate) tls_client: Arc<ClientConfig>,
     resolver: Resolver,
     audit: Option<AuditLog>,
     pub(crate) idle_timeout: Duration,
     pub(crate) connect_timeout: Duration,
+}
+
+/// Bindings by exact host.
+type BindingMap = HashMap<String, Arc<[Binding]>>;
+
+/// Groups bindings by host, refusing two for the same header of one host.
+fn binding_map(bindings: Vec<Binding>) -> Result<BindingMap, EgressError> {
+    let mut by_host: HashMap<String, Vec<Binding>> = HashMap::new();
+    for b in bindings {
+        let same_host = by_host.entry(b.host().to_string()).or_default();
+        if same_host.iter().any(|o| o.header() == b.header()) {
+            return Err(EgressError::DuplicateBinding {
+                host: b.host().to_string(),
+                header: b.header().to_string(),
+            });
+        }
+        same_host.push(b);
+    }
+    Ok(by_host.into_iter().map(|(h, v)| (h, v.into())).collect())
 }
 
 /// Which service a listener runs.
@@ -138,18 +160,8 @@ pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 impl Proxy {
     /// Builds the proxy; generates the per-proxy CA when there are bindings.
     pub fn new(config: ProxyConfig) -> Result<Proxy, EgressError> {
-        let mut bindings: HashMap<String, Vec<Binding>> = HashMap::new();
-        for b in config.bindings {
-            let same_host = bindings.entry(b.host().to_string()).or_default();
-            if same_host.iter().any(|o| o.header() == b.header()) {
-                return Err(EgressError::DuplicateBinding {
-                    host: b.host().to_string(),
-                    header: b.header().to_string(),
-                });
-            }
-            same_host.push(b);
-        }
-        let ca = if bindings.is_empty() {
+        let bindings = binding_map(config.bindings)?;
+        let ca = if bindings.is_empty() && !config.live_bindings {
             None
         } else {
             Some(CertificateAuthority::generate()?)
@@ -163,7 +175,7 @@ impl Proxy {
         Ok(Proxy {
             inner: Arc::new(Inner {
                 policy_tx,
-                bindings,
+                bindings: RwLock::new(Arc::new(bindings)),
                 ca,
                 tls_client: client_config(&config.extra_roots)?,
                 resolver: config.resolver,
@@ -188,6 +200,24 @@ impl Proxy {
 
     pub fn policy(&self) -> Policy {
         (**self.inner.policy_tx.borrow()).clone()
+    }
+
+    /// Replaces every binding. New connections and every request from now on, in open
+    /// intercepted tunnels too, see the new set; a host that lost its bindings is no
+    /// longer intercepted on new connections. Refused (nothing changes) when two
+    /// bindings set the same header of one host, or when there are bindings and the
+    /// proxy has no CA (build it with [`ProxyConfig::live_bindings`]).
+    pub fn set_bindings(&self, bindings: Vec<Binding>) -> Result<(), EgressError> {
+        let map = binding_map(bindings)?;
+        if !map.is_empty() && self.inner.ca.is_none() {
+            return Err(EgressError::NoInterceptionCa);
+        }
+        tracing::info!(hosts = ?map.keys().collect::<Vec<_>>(), "egress bindings changed");
+        match self.inner.bindings.write() {
+            Ok(mut current) => *current = Arc::new(map),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(map),
+        }
+        Ok(())
     }
 
     /// Serves HTTP CONNECT and absolute-form HTTP on a unix socket (the sandbox bridge).
@@ -249,8 +279,22 @@ impl Inner {
         self.policy_tx.subscribe()
     }
 
-    pub(crate) fn bindings_for(&self, host: &str) -> &[Binding] {
-        self.bindings.get(host).map(Vec::as_slice).unwrap_or(&[])
+    /// The bindings of `host` as they are now.
+    pub(crate) fn bindings_for(&self, host: &str) -> Arc<[Binding]> {
+        let map = match self.bindings.read() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        map.get(host)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    fn bound_hosts(&self) -> Vec<String> {
+        match self.bindings.read() {
+            Ok(m) => m.keys().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().keys().cloned().collect(),
+        }
     }
 
     /// Policy on the name first (a denied name is never resolved), then DNS and the address filter.

@@ -7,7 +7,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::policy::{is_dns_name, normalise_host};
 
-/// A credential value. `Debug` and `Display` never show it.
+/// A credential value. `Debug` and `Display` never show it; [`Secret::expose`] does.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -25,6 +25,12 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 

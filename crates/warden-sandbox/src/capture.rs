@@ -171,6 +171,23 @@ impl Sandboxes {
         io: ExecIo,
         cancel: impl Future<Output = ()>,
     ) -> Result<ExecOutput> {
+        let (_keep, signals) = tokio::sync::mpsc::unbounded_channel();
+        self.exec_captured_with_signals(id_or_name, request, io, cancel, signals)
+            .await
+    }
+
+    /// [`Sandboxes::exec_captured`], and each number received on `signals` while the
+    /// command runs (15 for SIGTERM, 2 for SIGINT: see [`crate::commands::parse_signal`])
+    /// is sent to its process group. A command a signal ends reports
+    /// [`Exit::Signal`] (or its own exit code, if it handles the signal).
+    pub async fn exec_captured_with_signals(
+        &self,
+        id_or_name: &str,
+        request: &ExecRequest,
+        io: ExecIo,
+        cancel: impl Future<Output = ()>,
+        mut signals: tokio::sync::mpsc::UnboundedReceiver<i32>,
+    ) -> Result<ExecOutput> {
         if request.detach {
             return Err(SandboxError::Invalid(
                 "a captured command cannot be detached".into(),
@@ -240,6 +257,13 @@ impl Sandboxes {
         let exit = loop {
             let next = tokio::select! {
                 line = lines.next_line() => line,
+                Some(signal) = signals.recv(), if !cancelled => {
+                    let mut line = serde_json::to_vec(&crate::proto::ExecSignal { signal })
+                        .unwrap_or_default();
+                    line.push(b'\n');
+                    let _ = write_half.write_all(&line).await;
+                    continue;
+                }
                 () = &mut cancel, if !cancelled => {
                     // A half-closed connection is the init's signal to kill the command.
                     cancelled = true;

@@ -3,20 +3,30 @@
 
 use crate::broker::BrokerPlan;
 use crate::error::{IoContext, Result, SandboxError};
+use crate::rules::{HeaderTransform, TransformWire};
 use crate::state::SandboxDir;
 use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
+use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// What a starting supervisor reads on its stdin: the secrets it alone holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SupervisorInput {
+    pub plans: Vec<BrokerPlan>,
+    pub transforms: Vec<TransformWire>,
+}
+
 /// Starts `warden __sandbox-supervise DIR` detached and waits for its word. The brokered
-/// credentials go to it on its stdin (a pipe, read once at start): never on disk, in
-/// its argv or its environment.
+/// credentials and header transforms go to it on its stdin (a pipe, read once at
+/// start): never on disk, in its argv or its environment.
 pub(crate) fn start_supervisor(
     exe: &Path,
     sandbox: &SandboxDir,
     plans: &[BrokerPlan],
+    transforms: &[HeaderTransform],
 ) -> Result<()> {
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| SandboxError::io("pipe", e.into()))?;
@@ -45,7 +55,11 @@ pub(crate) fn start_supervisor(
         .map_err(|e| SandboxError::Start(format!("starting the supervisor: {e}")))?;
     // Our copy of the write end went into the command and is closed with it.
     drop(command);
-    let credentials = serde_json::to_vec(plans)
+    let input = SupervisorInput {
+        plans: plans.to_vec(),
+        transforms: crate::rules::to_wire(transforms),
+    };
+    let credentials = serde_json::to_vec(&input)
         .map_err(|e| SandboxError::Start(format!("encoding the brokered credentials: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A supervisor that died at once is reported through the ready pipe below.
@@ -69,6 +83,23 @@ pub(crate) fn start_supervisor(
 /// Sends one control request; on success returns the supervisor's pid (from the
 /// socket's peer credentials, so it is known even when the record is not).
 pub(crate) fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Result<Option<i32>> {
+    ctl_reply(sandbox, id, request).map(|(pid, _)| pid)
+}
+
+/// Sends one control request whose answer carries a value.
+pub(crate) fn ctl_value(
+    sandbox: &SandboxDir,
+    id: &str,
+    request: &CtlRequest,
+) -> Result<serde_json::Value> {
+    ctl_reply(sandbox, id, request).map(|(_, value)| value.unwrap_or_default())
+}
+
+fn ctl_reply(
+    sandbox: &SandboxDir,
+    id: &str,
+    request: &CtlRequest,
+) -> Result<(Option<i32>, Option<serde_json::Value>)> {
     let proto = |message: String| SandboxError::Protocol {
         id: id.to_string(),
         message,
@@ -91,7 +122,7 @@ pub(crate) fn ctl(sandbox: &SandboxDir, id: &str, request: &CtlRequest) -> Resul
     let reply: CtlReply = serde_json::from_str(&reply)
         .map_err(|_| proto("the supervisor closed the connection".into()))?;
     match reply.error {
-        None if reply.ok => Ok(peer),
+        None if reply.ok => Ok((peer, reply.value)),
         Some(e) => Err(proto(e)),
         None => Err(proto("refused".into())),
     }

@@ -16,10 +16,16 @@ pub enum SandboxError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("no command {command:?} in sandbox {sandbox} (see its command list)")]
+    CommandNotFound { sandbox: String, command: String },
+    #[error("command {command} is no longer running ({status})")]
+    CommandEnded { command: String, status: String },
     #[error("path {path:?} would leave the sandbox's workspace: {reason}")]
     Escape { path: String, reason: String },
     #[error("bubblewrap (`bwrap`) was not found on PATH: install the `bubblewrap` package (apt install bubblewrap)")]
     BwrapMissing,
+    #[error("cloning {url} failed: {message}")]
+    GitClone { url: String, message: String },
     #[error("the sandbox failed to start: {0}")]
     Start(String),
     #[error("{context}: {source}")]
@@ -52,6 +58,8 @@ impl SandboxError {
             self,
             SandboxError::NotFound(_)
                 | SandboxError::SnapshotNotFound(_)
+                | SandboxError::CommandNotFound { .. }
+                | SandboxError::GitClone { .. }
                 | SandboxError::Invalid(_)
                 | SandboxError::Escape { .. }
         )

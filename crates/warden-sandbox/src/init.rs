@@ -9,7 +9,7 @@
 use crate::bridge;
 use crate::confine::{ConfineSpec, Confinement};
 use crate::os_arg::OsArg;
-use crate::proto::{recv_line_with_fds, ExecEvent, ExecRequest};
+use crate::proto::{recv_line_with_fds, ExecEvent, ExecRequest, ExecSignal};
 use crate::reaper::Reaper;
 use crate::spawn::Prepared;
 use nix::sys::signal::{killpg, Signal};
@@ -330,15 +330,25 @@ fn handle_exec(
         reaper.forget(pid);
         return;
     }
-    // A closed connection (the client was killed or interrupted) ends the command.
+    // A closed connection (the client was killed or interrupted) ends the command;
+    // until then each `ExecSignal` line is sent to its process group.
     let gone = Arc::new(AtomicBool::new(false));
-    if let Ok(mut watch) = conn.try_clone() {
+    if let Ok(watch) = conn.try_clone() {
         let gone = gone.clone();
         let _ = std::thread::Builder::new()
             .name("exec-watch".into())
             .spawn(move || {
-                let mut buf = [0u8; 64];
-                while matches!(watch.read(&mut buf), Ok(n) if n > 0) {}
+                let mut lines = std::io::BufReader::new(watch.take(1 << 20));
+                let mut line = String::new();
+                while matches!(std::io::BufRead::read_line(&mut lines, &mut line), Ok(n) if n > 0) {
+                    let wanted = serde_json::from_str::<ExecSignal>(&line)
+                        .ok()
+                        .and_then(|s| Signal::try_from(s.signal).ok());
+                    if let Some(signal) = wanted {
+                        let _ = killpg(Pid::from_raw(pid), signal);
+                    }
+                    line.clear();
+                }
                 gone.store(true, Ordering::SeqCst);
             });
     }

@@ -53,10 +53,19 @@ impl Sandboxes {
         &self.root
     }
 
-    /// Creates a sandbox and returns once its supervisor reports it running.
+    /// Creates a sandbox and returns once its supervisor reports it running (and, for a
+    /// git source, once the clone is in /workspace; a failed clone removes the sandbox).
     pub fn create(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
+        if matches!(spec.workspace, WorkspaceSource::Git { .. }) {
+            return self.create_from_git(spec);
+        }
+        self.create_started(spec)
+    }
+
+    /// Creates and starts a sandbox, its workspace populated on the host.
+    pub(crate) fn create_started(&self, spec: &SandboxSpec) -> Result<SandboxMeta> {
         let (sandbox, _, plans) = self.prepare(spec)?;
-        match start_supervisor(&self.executable()?, &sandbox, &plans) {
+        match start_supervisor(&self.executable()?, &sandbox, &plans, &spec.transforms) {
             Ok(()) => sandbox.load(),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(sandbox.path());
@@ -80,7 +89,7 @@ impl Sandboxes {
             ),
             _ => None,
         };
-        crate::net::validate_policy(&spec.policy)?;
+        crate::rules::validate(&spec.policy_update())?;
         let mut plans = if spec.brokers.is_empty() {
             Vec::new()
         } else {
@@ -88,6 +97,7 @@ impl Sandboxes {
         };
         plans.extend(spec.broker_plans.iter().cloned());
         crate::net::validate_credentials(&spec.secrets, &plans)?;
+        crate::net::check_rules(&spec.secrets, &plans, &spec.policy_update())?;
         launch::find_bwrap()?;
         if let Some(name) = &spec.name {
             if self.root.name_taken(name)? {
@@ -117,6 +127,8 @@ impl Sandboxes {
                         .timeout
                         .map(|t| now_ms().saturating_add(crate::state::millis(t))),
                     policy: spec.policy.clone(),
+                    deny: spec.deny.clone(),
+                    transforms: crate::rules::header_names(&spec.transforms),
                     ports: spec
                         .ports
                         .iter()
@@ -184,6 +196,15 @@ impl Sandboxes {
                 }
                 Some(format!("{} (bound read-only)", dir.display()))
             }
+            (WorkspaceSource::Git { url, revision, .. }, _) => {
+                for d in [sandbox.workspace(), sandbox.home()] {
+                    std::fs::create_dir_all(&d).context(|| format!("creating {}", d.display()))?;
+                }
+                Some(match revision {
+                    Some(rev) => format!("git {url} ({rev})"),
+                    None => format!("git {url}"),
+                })
+            }
             (WorkspaceSource::Snapshot(_), Some(snap)) => {
                 let from = self.root.snapshots_dir().join(&snap.id);
                 files::copy_tree(&from.join("workspace"), &sandbox.workspace(), false, None)?;
@@ -241,7 +262,7 @@ impl Sandboxes {
         self.root.find(id_or_name)
     }
 
-    pub(crate) fn find_running(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
+    pub fn find_running(&self, id_or_name: &str) -> Result<(SandboxDir, SandboxMeta)> {
         let (dir, meta) = self.find(id_or_name)?;
         let status = meta.effective_status();
         if status != Status::Running {
@@ -311,11 +332,17 @@ impl Sandboxes {
         Ok(sandbox.logs_dir().join(format!("{}.log", new_id("exec"))))
     }
 
-    /// Changes the network policy of a running sandbox; new connections see it at once.
+    /// Changes the allowed hosts of a running sandbox (its deny list and header
+    /// transforms stay); new connections see it at once.
     pub fn set_policy(&self, id_or_name: &str, policy: NetworkPolicy) -> Result<()> {
         crate::net::validate_policy(&policy)?;
         let (sandbox, meta) = self.find_running(id_or_name)?;
-        ctl(&sandbox, &meta.id, &CtlRequest::Policy { policy }).map(drop)
+        let request = CtlRequest::Policy {
+            policy,
+            deny: None,
+            transforms: None,
+        };
+        ctl(&sandbox, &meta.id, &request).map(drop)
     }
 
     /// Kills every process in the sandbox and removes its state. Works from the

@@ -10,6 +10,7 @@
 
 use crate::broker::BrokerPlan;
 use crate::error::{IoContext, Result, SandboxError};
+use crate::rules::HeaderTransform;
 use crate::spec::NetworkPolicy;
 use crate::state::{SandboxDir, SandboxMeta};
 use std::os::unix::fs::PermissionsExt;
@@ -32,6 +33,8 @@ pub struct Net {
     pub brokered: Vec<String>,
     /// Hosts a secret is bound to: reachable whatever policy is set later.
     brokered_hosts: Vec<String>,
+    /// The `--secret` and brokered bindings, kept under every change of transforms.
+    fixed_bindings: Vec<Binding>,
     proxy: Option<Proxy>,
 }
 
@@ -42,17 +45,20 @@ impl Net {
             env: Vec::new(),
             brokered: Vec::new(),
             brokered_hosts: Vec::new(),
+            fixed_bindings: Vec::new(),
             proxy: None,
         }
     }
 
     /// Starts the proxy and front doors on unix sockets in the sandbox's `sock/` directory.
     /// `plans` are the brokered credentials (their values came from the host, never the
-    /// record). Must run inside a tokio runtime; the serving tasks live as long as it.
+    /// record), `transforms` the headers written per domain (values from the host too).
+    /// Must run inside a tokio runtime; the serving tasks live as long as it.
     pub async fn start(
         sandbox: &SandboxDir,
         meta: &SandboxMeta,
         plans: &[BrokerPlan],
+        transforms: &[HeaderTransform],
     ) -> Result<Net> {
         let mut bindings = secret_bindings(&meta.secrets)?;
         let crate::broker::ProxySide { routed, doors } = crate::broker::proxy_side(plans)?;
@@ -66,9 +72,12 @@ impl Net {
                 brokered_hosts.push(b.host().to_string());
             }
         }
-        let policy = with_brokered(&meta.policy, &brokered_hosts);
-        let mut config = ProxyConfig::new(egress_policy(&policy)?);
+        let policy = full_policy(&meta.policy, &meta.deny, &brokered_hosts)?;
+        let mut config = ProxyConfig::new(policy);
         config.bindings = bindings.clone();
+        config.bindings.extend(crate::rules::bindings(transforms)?);
+        // Transforms can be given later: the CA every program inside trusts is made now.
+        config.live_bindings = true;
         config.audit_log = Some(sandbox.audit_log());
         config.resolver = Resolver::from_env().map_err(|e| {
             SandboxError::Invalid(format!("{}: {e}", warden_egress::TEST_RESOLVE_ENV))
@@ -77,8 +86,14 @@ impl Net {
             config.extra_roots = warden_egress::certificates_from_pem_file(Path::new(&path))
                 .map_err(|e| SandboxError::Invalid(format!("{TEST_ROOTS_ENV}: {e}")))?;
         }
-        let proxy =
-            Proxy::new(config).map_err(|e| SandboxError::Start(format!("egress proxy: {e}")))?;
+        let proxy = Proxy::new(config).map_err(|e| match e {
+            warden_egress::EgressError::DuplicateBinding { host, header } => {
+                SandboxError::Invalid(format!(
+                    "transform for {host}: header {header} is already written by a brokered credential or --secret"
+                ))
+            }
+            other => SandboxError::Start(format!("egress proxy: {other}")),
+        })?;
         let uid = meta.host_uid;
         let sock_dir = sandbox.sock_dir();
         let listen = |name: &str| -> Result<tokio::net::UnixListener> {
@@ -163,6 +178,7 @@ impl Net {
             env,
             brokered,
             brokered_hosts,
+            fixed_bindings: bindings,
             proxy: Some(proxy),
         })
     }
@@ -170,14 +186,54 @@ impl Net {
     /// Applies a new policy to new connections at once; open ones to hosts it denies are
     /// closed. Hosts a secret is bound to stay allowed: a policy change never breaks
     /// brokering (destroy the sandbox to end it).
-    pub fn set_policy(&self, policy: &NetworkPolicy) -> Result<()> {
-        let proxy = self
-            .proxy
-            .as_ref()
-            .ok_or_else(|| SandboxError::Invalid("this sandbox has no egress proxy".into()))?;
-        proxy.set_policy(egress_policy(&with_brokered(policy, &self.brokered_hosts))?);
+    pub fn set_policy(&self, policy: &NetworkPolicy, deny: &[String]) -> Result<()> {
+        let proxy = self.proxy()?;
+        proxy.set_policy(full_policy(policy, deny, &self.brokered_hosts)?);
         Ok(())
     }
+
+    /// Checks what [`Net::set_policy`] would apply, changing nothing.
+    pub fn check_policy(&self, policy: &NetworkPolicy, deny: &[String]) -> Result<()> {
+        full_policy(policy, deny, &self.brokered_hosts).map(drop)
+    }
+
+    /// Replaces the headers written per domain; requests from now on see the new set
+    /// (in open intercepted connections too). Nothing changes on an error.
+    pub fn set_transforms(&self, transforms: &[HeaderTransform]) -> Result<()> {
+        let mut all = self.fixed_bindings.clone();
+        all.extend(crate::rules::bindings(transforms)?);
+        self.proxy()?.set_bindings(all).map_err(|e| match e {
+            warden_egress::EgressError::DuplicateBinding { host, header } => {
+                SandboxError::Invalid(format!(
+                    "transform for {host}: header {header} is already written by a brokered credential or --secret"
+                ))
+            }
+            other => SandboxError::Invalid(format!("header transforms: {other}")),
+        })
+    }
+
+    fn proxy(&self) -> Result<&Proxy> {
+        self.proxy
+            .as_ref()
+            .ok_or_else(|| SandboxError::Invalid("this sandbox has no egress proxy".into()))
+    }
+}
+
+/// The proxy's policy: `policy` with the brokered hosts allowed, minus `deny`. A deny
+/// entry may not cover a brokered host (brokering outlives every policy change).
+fn full_policy(policy: &NetworkPolicy, deny: &[String], brokered: &[String]) -> Result<Policy> {
+    for entry in deny {
+        let pattern = warden_egress::Pattern::parse(entry)
+            .map_err(|e| SandboxError::Invalid(format!("deny: {e}")))?;
+        if let Some(host) = brokered.iter().find(|h| pattern.matches_host(h)) {
+            return Err(SandboxError::Invalid(format!(
+                "deny {entry}: it covers {host}, whose credential this sandbox brokers"
+            )));
+        }
+    }
+    egress_policy(&with_brokered(policy, brokered))?
+        .except(deny)
+        .map_err(|e| SandboxError::Invalid(format!("deny: {e}")))
 }
 
 /// `policy` with `hosts` allowed too (deny-all becomes "these hosts only").
@@ -248,12 +304,38 @@ pub fn validate_credentials(secrets: &[String], plans: &[BrokerPlan]) -> Result<
     Ok(())
 }
 
+/// Checks that `update` fits the credentials the sandbox brokers: no deny entry covers
+/// a brokered host, no transform writes a header a credential writes.
+pub fn check_rules(
+    secrets: &[String],
+    plans: &[BrokerPlan],
+    update: &crate::rules::PolicyUpdate,
+) -> Result<()> {
+    let mut fixed = secret_bindings(secrets)?;
+    fixed.extend(crate::broker::proxy_side(plans)?.routed);
+    let hosts: Vec<String> = fixed.iter().map(|b| b.host().to_string()).collect();
+    full_policy(&update.policy, &update.deny, &hosts)?;
+    for t in crate::rules::bindings(&update.transforms)? {
+        if fixed
+            .iter()
+            .any(|b| b.host() == t.host() && b.header() == t.header())
+        {
+            return Err(SandboxError::Invalid(format!(
+                "transform for {}: header {} is already written by a brokered credential or --secret",
+                t.host(),
+                t.header()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a policy the way the proxy will read it, for a clear error before anything starts.
 pub fn validate_policy(policy: &NetworkPolicy) -> Result<()> {
     egress_policy(policy).map(|_| ())
 }
 
-fn egress_policy(policy: &NetworkPolicy) -> Result<Policy> {
+pub(crate) fn egress_policy(policy: &NetworkPolicy) -> Result<Policy> {
     match policy {
         NetworkPolicy::DenyAll => Ok(Policy::deny_all()),
         NetworkPolicy::AllowAll => Ok(Policy::allow_all()),

@@ -4,7 +4,8 @@
 //! first byte carries its stdin, stdout and stderr as `SCM_RIGHTS`, and reads JSON
 //! lines back (`ExecEvent`). The command writes straight into the client's own
 //! descriptors: no copy, no buffering, and a terminal stays a terminal. Closing the
-//! connection kills the command (unless it was detached).
+//! connection kills the command (unless it was detached); while it runs, the client may
+//! send [`ExecSignal`] lines, each delivered to the command's process group.
 
 use crate::os_arg::OsArg;
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
@@ -93,6 +94,13 @@ impl ExecEvent {
             ExecEvent::Error { .. } => 127,
         }
     }
+}
+
+/// A line a client sends while its (non-detached) command runs: the init sends this
+/// signal to the command's process group.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExecSignal {
+    pub signal: i32,
 }
 
 /// Sends `line` (which must end in `\n`) with `fds` attached to its first byte.

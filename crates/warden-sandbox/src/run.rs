@@ -21,6 +21,11 @@ impl Sandboxes {
         if argv.is_empty() {
             return Err(SandboxError::Invalid("give a command after `--`".into()));
         }
+        if matches!(spec.workspace, WorkspaceSource::Git { .. }) {
+            return Err(SandboxError::Invalid(
+                "a git workspace is cloned by `create`: create the sandbox, then exec in it".into(),
+            ));
+        }
         if is_ephemeral(spec) {
             spec.validate()?;
             return Err(exec_ephemeral(spec, argv));
@@ -31,7 +36,7 @@ impl Sandboxes {
             .build()
             .context(|| "starting a runtime".into())?;
         let exe = self.executable()?;
-        let result = runtime.block_on(run_in(&exe, &sandbox, meta, &plans, argv));
+        let result = runtime.block_on(run_in(&exe, &sandbox, meta, &plans, &spec.transforms, argv));
         let _ = std::fs::remove_dir_all(sandbox.path());
         result
     }
@@ -90,11 +95,12 @@ async fn run_in(
     sandbox: &SandboxDir,
     meta: SandboxMeta,
     plans: &[crate::broker::BrokerPlan],
+    transforms: &[crate::rules::HeaderTransform],
     argv: &[OsArg],
 ) -> Result<i32> {
     let needs_net = !meta.policy.is_deny_all() || !meta.secrets.is_empty() || !plans.is_empty();
     let net = if needs_net {
-        Net::start(sandbox, &meta, plans).await?
+        Net::start(sandbox, &meta, plans, transforms).await?
     } else {
         Net::none()
     };

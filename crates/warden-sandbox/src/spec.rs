@@ -50,6 +50,15 @@ pub enum WorkspaceSource {
     BindReadOnly(PathBuf),
     /// The workspace and home captured by this snapshot.
     Snapshot(String),
+    /// A clone of this repository (`http(s)://` only), made inside the sandbox through
+    /// its egress proxy with the repository's host allowed for the clone only (see
+    /// [`crate::git`]). `revision`: a branch, tag or commit to check out; `depth`: a
+    /// shallow clone of that many commits.
+    Git {
+        url: String,
+        revision: Option<String>,
+        depth: Option<u32>,
+    },
 }
 
 /// A secret the proxy injects: `HOST:HEADER=SOURCE`, kept as text until the supervisor reads it.
@@ -83,6 +92,11 @@ pub struct SandboxSpec {
     /// a real directory (not a symlink), the inside path absolute and below `/workspace`,
     /// `/home/sandbox` or `/opt/warden` (see [`crate::binds`]). Nothing is copied.
     pub read_only_binds: Vec<(PathBuf, PathBuf)>,
+    /// Hosts refused even where `policy` allows them (`bad.example.com`, `*.ads.example`).
+    pub deny: Vec<String>,
+    /// Headers the egress proxy writes per domain (see [`crate::rules`]); their values
+    /// reach the supervisor through a pipe, never the record.
+    pub transforms: Vec<crate::rules::HeaderTransform>,
     /// A pid whose death (even by `kill -9`) destroys the sandbox; [`crate::Sandbox`]
     /// sets its own, so a program's sandboxes never outlive it.
     pub owner: Option<u32>,
@@ -102,6 +116,8 @@ impl Default for SandboxSpec {
             broker_plans: Vec::new(),
             env: Vec::new(),
             read_only_binds: Vec::new(),
+            deny: Vec::new(),
+            transforms: Vec::new(),
             owner: None,
         }
     }
@@ -111,6 +127,15 @@ impl Default for SandboxSpec {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl SandboxSpec {
+    /// The spec's network rules as one [`crate::rules::PolicyUpdate`].
+    pub fn policy_update(&self) -> crate::rules::PolicyUpdate {
+        crate::rules::PolicyUpdate {
+            policy: self.policy.clone(),
+            deny: self.deny.clone(),
+            transforms: self.transforms.clone(),
+        }
+    }
+
     /// Checks what can be checked before anything is created.
     pub fn validate(&self) -> Result<()> {
         if let Some(name) = &self.name {
@@ -135,6 +160,13 @@ impl SandboxSpec {
             }
             WorkspaceSource::BindReadOnly(dir) => {
                 crate::binds::check_host_dir(dir, "the read-only workspace")?;
+            }
+            WorkspaceSource::Git {
+                url,
+                revision,
+                depth,
+            } => {
+                crate::git::check(url, revision.as_deref(), *depth)?;
             }
             _ => {}
         }

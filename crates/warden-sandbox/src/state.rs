@@ -215,7 +215,11 @@ pub(crate) fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // A name of its own per write: two tasks of one process (a command's end and the
+    // sandbox stopping) may replace the same record at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, text).context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).context(|| format!("replacing {}", path.display()))
 }
@@ -268,6 +272,13 @@ pub struct SandboxMeta {
     pub deadline_ms: Option<u64>,
     /// The network policy as the user gave it: `deny-all`, `allow-all` or domains.
     pub policy: crate::spec::NetworkPolicy,
+    /// Hosts refused even where `policy` allows them.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Domain → names of the headers the egress proxy writes there (never the values,
+    /// which only the supervisor holds). See [`crate::rules`].
+    #[serde(default)]
+    pub transforms: std::collections::BTreeMap<String, Vec<String>>,
     pub ports: Vec<PublishedPort>,
     pub limits: crate::limits::Limits,
     /// What the kernel really enforces, filled in at start.
@@ -348,6 +359,8 @@ impl SandboxMeta {
             created_ms,
             deadline_ms: None,
             policy: crate::spec::NetworkPolicy::DenyAll,
+            deny: Vec::new(),
+            transforms: Default::default(),
             ports: Vec::new(),
             limits: crate::limits::Limits::default(),
             limits_report: None,

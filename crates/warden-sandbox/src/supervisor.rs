@@ -18,7 +18,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// How often the supervisor checks that its sandbox can still be reached.
 const ORPHAN_CHECK: Duration = Duration::from_secs(2);
@@ -29,16 +28,43 @@ pub const READY_FD_ENV: &str = "WARDEN_SUPERVISOR_READY_FD";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-pub enum CtlRequest {
-    Policy { policy: NetworkPolicy },
+pub(crate) enum CtlRequest {
+    /// A new policy; `deny` and `transforms` are replaced too when given, else kept.
+    Policy {
+        policy: NetworkPolicy,
+        #[serde(default)]
+        deny: Option<Vec<String>>,
+        #[serde(default)]
+        transforms: Option<Vec<crate::rules::TransformWire>>,
+    },
     Destroy,
     Ping,
+    /// Start a command whose output goes to files and whose end is recorded
+    /// ([`crate::commands`]); answers its `CommandInfo`.
+    Spawn {
+        request: crate::proto::ExecRequest,
+        stdin: Option<crate::os_arg::OsArg>,
+    },
+    /// Send a signal to a spawned command's process group.
+    Signal {
+        command: String,
+        signal: i32,
+    },
+    /// Move the deadline this much later; answers the new `deadline_ms`.
+    ExtendTimeout {
+        by_ms: u64,
+    },
+    /// End every process and keep the files (status `stopped`); the supervisor exits.
+    Stop,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct CtlReply {
+pub(crate) struct CtlReply {
     pub ok: bool,
     pub error: Option<String>,
+    /// What a request that answers something answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
 }
 
 /// Entry point of `warden __sandbox-supervise DIR`. Returns the exit code.
@@ -65,20 +91,23 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
         }
     };
     let sandbox = SandboxDir::at(dir);
-    // The brokered credentials, from `create` on stdin; then stdin is closed for good.
-    let plans: Vec<crate::broker::BrokerPlan> = {
+    // The brokered credentials and header transforms, from `create` on stdin; then
+    // stdin is closed for good.
+    let input: crate::control::SupervisorInput = {
         let mut text = Vec::new();
         let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text);
         if text.is_empty() {
-            Vec::new()
+            Default::default()
         } else {
             match serde_json::from_slice(&text) {
-                Ok(plans) => plans,
+                Ok(input) => input,
                 Err(e) => {
+                    // Position only: serde's message may quote a value.
                     report(
                         ready_fd,
                         Err(SandboxError::Start(format!(
-                            "bad brokered credentials: {e}"
+                            "bad brokered credentials (at byte column {})",
+                            e.column()
                         ))),
                     );
                     return 1;
@@ -86,8 +115,10 @@ pub fn main(args: &[std::ffi::OsString]) -> i32 {
             }
         }
     };
+    let transforms = crate::rules::from_wire(input.transforms);
+    let plans = input.plans;
     runtime.block_on(async move {
-        match Started::start(&sandbox, &plans).await {
+        match Started::start(&sandbox, &plans, &transforms).await {
             Err(e) => {
                 let message = e.to_string();
                 eprintln!("supervisor: {message}");
@@ -140,8 +171,22 @@ fn ready_line(outcome: Result<()>) -> String {
     }
 }
 
+#[path = "supervisor_ctl.rs"]
+mod ctl;
+
+/// How long until `deadline_ms` (none: a century).
+fn until(deadline_ms: Option<u64>) -> Duration {
+    deadline_ms
+        .map(|d| Duration::from_millis(d.saturating_sub(now_ms())))
+        .unwrap_or(Duration::from_secs(86400 * 365 * 100))
+}
+
 struct Started {
     sandbox: SandboxDir,
+    /// Commands started through `Spawn`, by id.
+    running: crate::command_runner::Running,
+    /// The control socket's listener, bound before the sandbox is reported running.
+    ctl: Option<tokio::net::UnixListener>,
     child: tokio::process::Child,
     cgroup: Option<Cgroup>,
     net: Net,
@@ -269,9 +314,13 @@ fn read_child_pid(fd: OwnedFd) -> Option<i32> {
 }
 
 impl Started {
-    async fn start(sandbox: &SandboxDir, plans: &[crate::broker::BrokerPlan]) -> Result<Started> {
+    async fn start(
+        sandbox: &SandboxDir,
+        plans: &[crate::broker::BrokerPlan],
+        transforms: &[crate::rules::HeaderTransform],
+    ) -> Result<Started> {
         let meta = sandbox.load()?;
-        let net = Net::start(sandbox, &meta, plans).await?;
+        let net = Net::start(sandbox, &meta, plans, transforms).await?;
         let log = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -307,6 +356,12 @@ impl Started {
                     .join(format!("port-{}.sock", port.sandbox)),
             ));
         }
+        // Listening before the record says running (and `create` returns): a request
+        // sent right after `create` finds the socket.
+        let ctl_path = sandbox.ctl_socket();
+        let _ = std::fs::remove_file(&ctl_path);
+        let ctl = tokio::net::UnixListener::bind(&ctl_path)
+            .context(|| format!("listening on {}", ctl_path.display()))?;
         let bwrap_pid = child.id().map(|p| p as i32);
         let meta = sandbox.update(|m| {
             m.status = Status::Running;
@@ -317,6 +372,8 @@ impl Started {
         })?;
         Ok(Started {
             sandbox: sandbox.clone(),
+            running: Default::default(),
+            ctl: Some(ctl),
             child,
             cgroup,
             net,
@@ -326,21 +383,10 @@ impl Started {
     }
 
     async fn serve(mut self) -> i32 {
-        let ctl_path = self.sandbox.ctl_socket();
-        let _ = std::fs::remove_file(&ctl_path);
-        let ctl = match tokio::net::UnixListener::bind(&ctl_path) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("supervisor: control socket: {e}");
-                self.stop(Status::Failed, "no control socket").await;
-                return 1;
-            }
+        let Some(ctl) = self.ctl.take() else {
+            return 1;
         };
-        let deadline = self
-            .meta
-            .deadline_ms
-            .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
-        let sleep = tokio::time::sleep(deadline.unwrap_or(Duration::from_secs(86400 * 365 * 100)));
+        let sleep = tokio::time::sleep(until(self.meta.deadline_ms));
         tokio::pin!(sleep);
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -380,55 +426,15 @@ impl Started {
                     if self.handle_ctl(conn).await {
                         return 0;
                     }
+                    // A request may have moved the deadline.
+                    sleep.as_mut().reset(tokio::time::Instant::now() + until(self.meta.deadline_ms));
                 }
             }
         }
     }
 
-    /// Handles one control request; true when the sandbox was destroyed.
-    async fn handle_ctl(&mut self, conn: tokio::net::UnixStream) -> bool {
-        let (read, mut write) = conn.into_split();
-        let mut line = String::new();
-        if tokio::io::BufReader::new(read)
-            .read_line(&mut line)
-            .await
-            .is_err()
-        {
-            return false;
-        }
-        let request: std::result::Result<CtlRequest, _> = serde_json::from_str(&line);
-        let (reply, destroyed) = match request {
-            Ok(CtlRequest::Ping) => (Ok(()), false),
-            Ok(CtlRequest::Policy { policy }) => {
-                let r = self.net.set_policy(&policy).and_then(|()| {
-                    self.sandbox
-                        .update(|m| m.policy = policy.clone())
-                        .map(|_| ())
-                });
-                (r, false)
-            }
-            Ok(CtlRequest::Destroy) => {
-                self.kill().await;
-                let r = std::fs::remove_dir_all(self.sandbox.path())
-                    .context(|| format!("removing {}", self.sandbox.path().display()));
-                (r, true)
-            }
-            Err(e) => (
-                Err(SandboxError::Invalid(format!("bad control request: {e}"))),
-                false,
-            ),
-        };
-        let reply = CtlReply {
-            ok: reply.is_ok(),
-            error: reply.err().map(|e| e.to_string()),
-        };
-        let mut text = serde_json::to_string(&reply).unwrap_or_default();
-        text.push('\n');
-        let _ = write.write_all(text.as_bytes()).await;
-        destroyed
-    }
-
     async fn kill(&mut self) {
+        crate::command_runner::mark_all_killed(&self.sandbox);
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
         if let Some(cg) = self.cgroup.take() {

@@ -85,6 +85,13 @@ pub enum SandboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// End every process in a sandbox and keep its files (copy them out, snapshot, then destroy).
+    Stop {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Move a running sandbox's deadline later (e.g. 30m, 2h).
+    Extend { id: String, duration: String },
     /// Kill every process in a sandbox and remove its state.
     Destroy {
         /// Ids, unique id prefixes or names; a sandbox whose record is corrupt by its directory name.
@@ -112,12 +119,25 @@ pub struct SandboxCreateArgs {
     /// Start from a snapshot's /workspace and /home/sandbox.
     #[arg(long, value_name = "ID")]
     pub snapshot: Option<String>,
+    /// Clone this repository (http:// or https://) into /workspace, inside the sandbox,
+    /// with its host allowed for the clone only.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["workspace", "snapshot"])]
+    pub git: Option<String>,
+    /// With --git: the branch, tag or commit to check out.
+    #[arg(long, value_name = "REV", requires = "git")]
+    pub git_revision: Option<String>,
+    /// With --git: a shallow clone of this many commits.
+    #[arg(long, value_name = "N", requires = "git")]
+    pub git_depth: Option<u32>,
     /// Allow connections to this domain (`example.com`, `*.example.com`); repeatable. Default: none.
     #[arg(long, value_name = "DOMAIN")]
     pub allow: Vec<String>,
     /// Allow any public host.
     #[arg(long, conflicts_with = "allow")]
     pub allow_all: bool,
+    /// Refuse this domain even where --allow or --allow-all would let it through; repeatable.
+    #[arg(long, value_name = "DOMAIN")]
+    pub deny: Vec<String>,
     /// Kill every process after this long: 1s to 30d (e.g. 90s, 30m, 1h, 2h30m), or none.
     #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = warden_sandbox::flags::parse_sandbox_timeout)]
     pub timeout: warden_sandbox::flags::Deadline,

@@ -114,6 +114,28 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        SandboxCommand::Stop { ids } => {
+            for id in ids {
+                let meta = sandboxes.stop(id)?;
+                if !global.quiet {
+                    eprintln!("stopped {} (its files stay until destroy)", meta.id);
+                }
+            }
+            Ok(0)
+        }
+        SandboxCommand::Extend { id, duration } => {
+            let by = warden_sandbox::parse_duration(duration)?.ok_or_else(|| {
+                UsageError(format!(
+                    "extend {duration:?}: give a duration such as 30m or 2h"
+                ))
+            })?;
+            let meta = sandboxes.extend_timeout(id, by)?;
+            match meta.deadline_ms {
+                Some(ms) => println!("{ms}"),
+                None => eprintln!("{} has no deadline; nothing to extend", meta.id),
+            }
+            Ok(0)
+        }
         SandboxCommand::Destroy { ids } => {
             for id in ids {
                 let gone = sandboxes.destroy(id)?;
@@ -146,10 +168,15 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
             return Err(usage(format!("--port {port} is given twice")));
         }
     }
-    let workspace = match (&args.workspace, &args.snapshot) {
-        (Some(dir), _) => WorkspaceSource::Copy(dir.clone()),
-        (None, Some(id)) => WorkspaceSource::Snapshot(id.clone()),
-        (None, None) => WorkspaceSource::Empty,
+    let workspace = match (&args.workspace, &args.snapshot, &args.git) {
+        (Some(dir), _, _) => WorkspaceSource::Copy(dir.clone()),
+        (None, Some(id), _) => WorkspaceSource::Snapshot(id.clone()),
+        (None, None, Some(url)) => WorkspaceSource::Git {
+            url: url.clone(),
+            revision: args.git_revision.clone(),
+            depth: args.git_depth,
+        },
+        (None, None, None) => WorkspaceSource::Empty,
     };
     let policy = if args.allow_all {
         NetworkPolicy::AllowAll
@@ -172,6 +199,7 @@ fn spec(args: &SandboxCreateArgs) -> anyhow::Result<SandboxSpec> {
         secrets: args.secret.clone(),
         brokers: args.broker.clone(),
         env: parse_env(&args.env)?,
+        deny: args.deny.clone(),
         ..SandboxSpec::default()
     })
 }
