@@ -86,6 +86,9 @@ pub struct SandboxSpec {
     /// A pid whose death (even by `kill -9`) destroys the sandbox; [`crate::Sandbox`]
     /// sets its own, so a program's sandboxes never outlive it.
     pub owner: Option<u32>,
+    /// Free-form `key=value` tags kept in the record (and copied into its snapshots);
+    /// `warden server` keeps `tenant=<name>` here. Not for secrets.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for SandboxSpec {
@@ -103,6 +106,7 @@ impl Default for SandboxSpec {
             env: Vec::new(),
             read_only_binds: Vec::new(),
             owner: None,
+            labels: std::collections::BTreeMap::new(),
         }
     }
 }
