@@ -33,6 +33,7 @@ const HOP_BY_HOP: [&str; 7] = [
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/ports/{id}/{port}", any(by_path))
+        .route("/v1/ports/{id}/{port}/", any(by_path))
         .route("/v1/ports/{id}/{port}/{*rest}", any(by_path))
 }
 
