@@ -201,17 +201,16 @@ async fn forward(
             n = pipe.read(&mut buf) => n,
             () = cancel.cancelled() => return,
         };
-        let data = match n {
+        let pieces = match n {
             Ok(0) | Err(_) => break,
-            Ok(n) => match decode(&mut pending, &buf[..n]) {
-                Some(data) => data,
-                None => continue,
-            },
+            Ok(n) => decode(&mut pending, &buf[..n]),
         };
-        if tx.send(format.encode(&event(data))).await.is_err() {
-            // The client is gone: stop the command.
-            cancel.cancel();
-            return;
+        for data in pieces {
+            if tx.send(format.encode(&event(data))).await.is_err() {
+                // The client is gone: stop the command.
+                cancel.cancel();
+                return;
+            }
         }
     }
     if !pending.is_empty() {
@@ -223,27 +222,33 @@ async fn forward(
     }
 }
 
-/// A chunk as text when it is UTF-8 (a character split across chunks waits in `pending`
-/// for its end), else as base64.
-pub fn decode(pending: &mut Vec<u8>, chunk: &[u8]) -> Option<OutputData> {
+/// A chunk as text while it is UTF-8, and the rest from the first bad byte as base64; a
+/// character split across chunks waits in `pending` for its end.
+pub fn decode(pending: &mut Vec<u8>, chunk: &[u8]) -> Vec<OutputData> {
     let mut bytes = std::mem::take(pending);
     bytes.extend_from_slice(chunk);
-    let text = |s: &[u8]| OutputData {
-        data: Some(String::from_utf8_lossy(s).into_owned()),
-        data_base64: None,
+    let valid = match std::str::from_utf8(&bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
     };
-    match std::str::from_utf8(&bytes) {
-        Ok(_) => Some(text(&bytes)),
-        Err(e) if e.error_len().is_none() => {
-            let valid = e.valid_up_to();
-            *pending = bytes[valid..].to_vec();
-            (valid > 0).then(|| text(&bytes[..valid]))
-        }
-        Err(_) => Some(OutputData {
-            data: None,
-            data_base64: Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
-        }),
+    let mut out = Vec::new();
+    if valid > 0 {
+        out.push(OutputData {
+            data: Some(String::from_utf8_lossy(&bytes[..valid]).into_owned()),
+            data_base64: None,
+        });
     }
+    let rest = &bytes[valid..];
+    let incomplete = std::str::from_utf8(rest).is_err_and(|e| e.error_len().is_none());
+    if incomplete && rest.len() < 4 {
+        *pending = rest.to_vec();
+    } else if !rest.is_empty() {
+        out.push(OutputData {
+            data: None,
+            data_base64: Some(base64::engine::general_purpose::STANDARD.encode(rest)),
+        });
+    }
+    out
 }
 
 /// Runs `request` and waits for it; each output kept up to [`WAIT_LIMIT`].
@@ -292,20 +297,24 @@ mod tests {
     fn a_character_split_across_chunks_stays_text() {
         let mut pending = Vec::new();
         let euro = "€".as_bytes();
-        let first = decode(&mut pending, &[b'a', euro[0]]).unwrap();
-        assert_eq!(first.data.as_deref(), Some("a"));
-        assert!(decode(&mut pending, &euro[1..2]).is_none());
-        let last = decode(&mut pending, &euro[2..]).unwrap();
-        assert_eq!(last.data.as_deref(), Some("€"));
+        let first = decode(&mut pending, &[b'a', euro[0]]);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].data.as_deref(), Some("a"));
+        assert!(decode(&mut pending, &euro[1..2]).is_empty());
+        let last = decode(&mut pending, &euro[2..]);
+        assert_eq!(last[0].data.as_deref(), Some("€"));
         assert!(pending.is_empty());
     }
 
     #[test]
     fn bytes_that_are_not_utf8_go_as_base64() {
         let mut pending = Vec::new();
-        let out = decode(&mut pending, &[0xff, 0x00, b'x']).unwrap();
-        assert_eq!(out.data, None);
-        assert_eq!(out.data_base64.as_deref(), Some("/wB4"));
+        let out = decode(&mut pending, b"ok\n\xff\x00x");
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].data.as_deref(), Some("ok\n"));
+        assert_eq!(out[1].data, None);
+        assert_eq!(out[1].data_base64.as_deref(), Some("/wB4"));
+        assert!(pending.is_empty());
     }
 
     #[test]
