@@ -40,12 +40,19 @@ async fn files_written_through_the_api_are_seen_inside_and_read_back_byte_for_by
         .unwrap();
     assert_eq!(res.status().as_u16(), 204);
     let (code, out, err) = server
-        .sh(TOKEN_A, &id, "./deep/er/run.sh && stat -c %a blob.bin && cat ~/.config/x && touch made-inside")
+        .sh(
+            TOKEN_A,
+            &id,
+            "./deep/er/run.sh && stat -c %a blob.bin && cat ~/.config/x && touch made-inside",
+        )
         .await;
     assert_eq!((code, out.as_str()), (0, "ran\n644\nhome"), "{err}");
 
     let res = server
-        .get(TOKEN_A, &format!("/v1/sandboxes/{id}/files?path=/workspace/blob.bin"))
+        .get(
+            TOKEN_A,
+            &format!("/v1/sandboxes/{id}/files?path=/workspace/blob.bin"),
+        )
         .send()
         .await
         .unwrap();
@@ -53,14 +60,22 @@ async fn files_written_through_the_api_are_seen_inside_and_read_back_byte_for_by
     assert_eq!(res.bytes().await.unwrap().as_ref(), binary.as_slice());
 
     let res = server
-        .post(TOKEN_A, &format!("/v1/sandboxes/{id}/directories"), json!({"path": "/workspace/a/b/c", "parents": true}))
+        .post(
+            TOKEN_A,
+            &format!("/v1/sandboxes/{id}/directories"),
+            json!({"path": "/workspace/a/b/c", "parents": true}),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
     let (status, body) = problem(
         server
-            .post(TOKEN_A, &format!("/v1/sandboxes/{id}/directories"), json!({"path": "/workspace/x/y"}))
+            .post(
+                TOKEN_A,
+                &format!("/v1/sandboxes/{id}/directories"),
+                json!({"path": "/workspace/x/y"}),
+            )
             .send()
             .await
             .unwrap(),
@@ -68,7 +83,10 @@ async fn files_written_through_the_api_are_seen_inside_and_read_back_byte_for_by
     .await;
     assert_eq!(status, 404, "{body}");
     let listing: Value = server
-        .get(TOKEN_A, &format!("/v1/sandboxes/{id}/directories?path=/workspace"))
+        .get(
+            TOKEN_A,
+            &format!("/v1/sandboxes/{id}/directories?path=/workspace"),
+        )
         .send()
         .await
         .unwrap()
@@ -86,7 +104,10 @@ async fn files_written_through_the_api_are_seen_inside_and_read_back_byte_for_by
     );
     let (status, _) = problem(
         server
-            .get(TOKEN_A, &format!("/v1/sandboxes/{id}/files?path=/workspace/missing"))
+            .get(
+                TOKEN_A,
+                &format!("/v1/sandboxes/{id}/files?path=/workspace/missing"),
+            )
             .send()
             .await
             .unwrap(),
@@ -153,7 +174,11 @@ async fn every_way_out_of_the_sandbox_is_refused_with_400() {
         assert_eq!(status, 400, "listing {path}: {body}");
         let (status, body) = problem(
             server
-                .post(TOKEN_A, &format!("/v1/sandboxes/{id}/directories"), json!({"path": format!("{path}/new"), "parents": true}))
+                .post(
+                    TOKEN_A,
+                    &format!("/v1/sandboxes/{id}/directories"),
+                    json!({"path": format!("{path}/new"), "parents": true}),
+                )
                 .send()
                 .await
                 .unwrap(),
@@ -177,14 +202,26 @@ async fn every_way_out_of_the_sandbox_is_refused_with_400() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body["detail"].as_str().unwrap().contains("files[0].content"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("files[0].content"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_restores_into_a_new_sandbox_and_belongs_to_its_tenant_only() {
     let server = Server::start(&[]);
     let id = sandbox(&server, json!({})).await;
-    server.sh(TOKEN_A, &id, "echo saved > /workspace/state && echo h > ~/hfile").await;
+    server
+        .sh(
+            TOKEN_A,
+            &id,
+            "echo saved > /workspace/state && echo h > ~/hfile",
+        )
+        .await;
     let res = server
         .post(TOKEN_A, &format!("/v1/sandboxes/{id}/snapshot"), json!({}))
         .send()
@@ -200,29 +237,78 @@ async fn a_snapshot_restores_into_a_new_sandbox_and_belongs_to_its_tenant_only()
     let (code, out, _) = server.sh(TOKEN_A, &id, "cat /workspace/state").await;
     assert_eq!((code, out.as_str()), (0, "saved\n"));
 
-    let restored = sandbox(&server, json!({"source": {"type": "snapshot", "snapshotId": snap_id}})).await;
-    let (code, out, _) = server.sh(TOKEN_A, &restored, "cat /workspace/state ~/hfile").await;
+    let restored = sandbox(
+        &server,
+        json!({"source": {"type": "snapshot", "snapshotId": snap_id}}),
+    )
+    .await;
+    let (code, out, _) = server
+        .sh(TOKEN_A, &restored, "cat /workspace/state ~/hfile")
+        .await;
     assert_eq!((code, out.as_str()), (0, "saved\nh\n"));
-    let got: Value = server.get(TOKEN_A, &format!("/v1/sandboxes/{restored}")).send().await.unwrap().json().await.unwrap();
+    let got: Value = server
+        .get(TOKEN_A, &format!("/v1/sandboxes/{restored}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["source"], format!("snapshot {snap_id}"));
 
     // Tenant B: not listed, 404 to read, delete or restore.
-    let list: Value = server.get(TOKEN_B, "/v1/snapshots").send().await.unwrap().json().await.unwrap();
+    let list: Value = server
+        .get(TOKEN_B, "/v1/snapshots")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["snapshots"], json!([]));
-    let list: Value = server.get(TOKEN_A, "/v1/snapshots").send().await.unwrap().json().await.unwrap();
+    let list: Value = server
+        .get(TOKEN_A, "/v1/snapshots")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["snapshots"].as_array().unwrap().len(), 1);
     for request in [
         server.get(TOKEN_B, &format!("/v1/snapshots/{snap_id}")),
         server.delete(TOKEN_B, &format!("/v1/snapshots/{snap_id}")),
-        server.post(TOKEN_B, "/v1/sandboxes", json!({"source": {"type": "snapshot", "snapshotId": snap_id}})),
+        server.post(
+            TOKEN_B,
+            "/v1/sandboxes",
+            json!({"source": {"type": "snapshot", "snapshotId": snap_id}}),
+        ),
     ] {
         let (status, body) = problem(request.send().await.unwrap()).await;
         assert_eq!(status, 404, "{body}");
     }
-    let got: Value = server.get(TOKEN_A, &format!("/v1/snapshots/{snap_id}")).send().await.unwrap().json().await.unwrap();
+    let got: Value = server
+        .get(TOKEN_A, &format!("/v1/snapshots/{snap_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got, snap);
-    let res = server.delete(TOKEN_A, &format!("/v1/snapshots/{snap_id}")).send().await.unwrap();
+    let res = server
+        .delete(TOKEN_A, &format!("/v1/snapshots/{snap_id}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 204);
-    let (status, _) = problem(server.get(TOKEN_A, &format!("/v1/snapshots/{snap_id}")).send().await.unwrap()).await;
+    let (status, _) = problem(
+        server
+            .get(TOKEN_A, &format!("/v1/snapshots/{snap_id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 404);
 }
