@@ -87,11 +87,21 @@ impl Server {
         }
         tracing::info!(tenants = ?loaded.tenants.names(), %addr, "warden server ready");
         let reaper = reaper::Reaper::default();
+        let _ = std::fs::create_dir_all(&config.sandbox_dir);
+        let mut private_paths = vec![config.sandbox_dir.clone()];
+        if let TokenSource::File(file) = &config.tokens {
+            private_paths.push(file.clone());
+        }
+        let private_paths = private_paths
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .collect();
         let state = state::AppState {
             sandboxes,
             tenants: Arc::new(loaded.tenants),
             urls: Arc::new(state::PublicUrls::new(addr)),
             reaper: reaper.clone(),
+            private_paths: Arc::new(private_paths),
         };
         Ok(Server {
             listener,

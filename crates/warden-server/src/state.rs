@@ -14,6 +14,31 @@ pub struct AppState {
     pub tenants: Arc<Tenants>,
     pub urls: Arc<PublicUrls>,
     pub reaper: Reaper,
+    /// Host paths of the server's own state (the sandbox directory with every tenant's
+    /// sandboxes, snapshots and the generated token; the tokens file): a directory
+    /// source may neither be inside one nor hold one.
+    pub private_paths: Arc<Vec<std::path::PathBuf>>,
+}
+
+impl AppState {
+    /// The host directory a `directory` source names, resolved, when it keeps clear of
+    /// the server's own state.
+    pub fn source_dir(&self, path: &str) -> Result<std::path::PathBuf, ApiError> {
+        let dir = std::fs::canonicalize(path)
+            .ok()
+            .filter(|d| d.is_dir())
+            .ok_or_else(|| ApiError::Invalid(format!("source.path {path:?}: not a directory")))?;
+        if self
+            .private_paths
+            .iter()
+            .any(|p| p.starts_with(&dir) || dir.starts_with(p))
+        {
+            return Err(ApiError::Invalid(format!(
+                "source.path {path:?}: it holds or is inside the server's own state"
+            )));
+        }
+        Ok(dir)
+    }
 }
 
 /// How clients reach this server, for the URLs of published ports.
@@ -60,25 +85,22 @@ impl AppState {
     }
 
     /// A sandbox made through this API (any tenant's), by exact id: for port routing,
-    /// where the id in the URL is the only credential.
+    /// where the id in the URL is the only credential. Its record is read directly (no
+    /// scan of every sandbox): port traffic comes here on every request.
     pub async fn any_sandbox(&self, id: &str) -> Result<SandboxMeta, ApiError> {
         let missing = || ApiError::SandboxNotFound(id.to_string());
         if !is_valid_id("sb", id) {
             return Err(missing());
         }
-        let sandboxes = self.sandboxes.clone();
-        let wanted = id.to_string();
-        let found = blocking(move || match sandboxes.find(&wanted) {
-            Ok((_, meta)) => Ok(Some(meta)),
-            Err(warden_sandbox::SandboxError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await?;
-        match found {
-            Some(meta) if meta.id == id && meta.labels.contains_key(crate::auth::TENANT_LABEL) => {
-                Ok(meta)
+        let dir = self.sandboxes.root().sandbox_dir(id);
+        let loaded = tokio::task::spawn_blocking(move || dir.load()).await?;
+        match loaded {
+            Ok(meta) if meta.labels.contains_key(crate::auth::TENANT_LABEL) => Ok(meta),
+            Ok(_) => Err(missing()),
+            Err(e) => {
+                tracing::debug!(sandbox = id, error = %e, "no readable record");
+                Err(missing())
             }
-            _ => Err(missing()),
         }
     }
 

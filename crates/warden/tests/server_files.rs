@@ -312,3 +312,59 @@ async fn a_snapshot_restores_into_a_new_sandbox_and_belongs_to_its_tenant_only()
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_source_is_copied_without_secrets_and_never_from_the_servers_state() {
+    let server = Server::start(&[]);
+    let tree = server.dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("src")).unwrap();
+    std::fs::write(tree.join("src/app.py"), "print('hi')\n").unwrap();
+    std::fs::write(tree.join(".env"), "API_KEY=sk-host-secret\n").unwrap();
+    let id = sandbox(
+        &server,
+        json!({"source": {"type": "directory", "path": tree}}),
+    )
+    .await;
+    let (code, out, _) = server.sh(TOKEN_A, &id, "cat src/app.py; ls -A").await;
+    assert_eq!((code, out.as_str()), (0, "print('hi')\nsrc\n"));
+
+    // Another tenant's files, the generated token, the tokens file: all in the server's state.
+    let data = server.sandbox_dir();
+    let theirs = data.join("sandboxes").join(&id).join("workspace");
+    for path in [
+        theirs.clone(),
+        data.clone(),
+        data.join("sandboxes"),
+        server.dir.path().to_path_buf(),
+        "/".into(),
+    ] {
+        let (status, body) = problem(
+            server
+                .post(
+                    TOKEN_B,
+                    "/v1/sandboxes",
+                    json!({"source": {"type": "directory", "path": path}}),
+                )
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{}: {body}", path.display());
+    }
+    for path in ["relative/dir", "/no/such/dir"] {
+        let (status, _) = problem(
+            server
+                .post(
+                    TOKEN_B,
+                    "/v1/sandboxes",
+                    json!({"source": {"type": "directory", "path": path}}),
+                )
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{path}");
+    }
+}

@@ -194,9 +194,17 @@ pub async fn create_sandbox(
     ApiJson(body): ApiJson<CreateSandbox>,
 ) -> Result<(StatusCode, Json<Sandbox>), ApiError> {
     let mut spec = spec_of(&body)?;
-    if let Some(SourceSpec::Snapshot { snapshot_id }) = &body.source {
-        let snap = state.snapshot(&caller, snapshot_id).await?;
-        spec.workspace = WorkspaceSource::Snapshot(snap.id);
+    match &body.source {
+        Some(SourceSpec::Snapshot { snapshot_id }) => {
+            let snap = state.snapshot(&caller, snapshot_id).await?;
+            spec.workspace = WorkspaceSource::Snapshot(snap.id);
+        }
+        Some(SourceSpec::Directory { path }) => {
+            let (state, path) = (state.clone(), path.clone());
+            let dir = tokio::task::spawn_blocking(move || state.source_dir(&path)).await??;
+            spec.workspace = WorkspaceSource::Copy(dir);
+        }
+        _ => {}
     }
     spec.labels
         .insert(TENANT_LABEL.to_string(), caller.name().to_string());
@@ -227,7 +235,8 @@ fn spec_of(body: &CreateSandbox) -> Result<SandboxSpec, ApiError> {
             if !path.starts_with('/') {
                 return invalid(format!("source.path {path:?}: give an absolute host path"));
             }
-            WorkspaceSource::Copy(path.into())
+            // Resolved, and kept clear of the server's state, by the handler.
+            WorkspaceSource::Empty
         }
         // Resolved against the caller's snapshots by the handler.
         Some(SourceSpec::Snapshot { .. }) => WorkspaceSource::Empty,
