@@ -24,29 +24,28 @@ pub enum PolicyMode {
     DenyAll,
 }
 
-/// A network policy in a request.
-#[derive(Debug, Clone, PartialEq, ToSchema)]
-#[schema(no_recursion)]
+/// A network policy in a request (its OpenAPI shape is [`schema::NetworkPolicy`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum NetworkPolicyBody {
     Mode(PolicyMode),
     Lists { allow: AllowSpec, deny: Vec<String> },
 }
 
 /// Allowed domains: a list, or a map from domain to the rules applied to its requests.
-#[derive(Debug, Clone, PartialEq, ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AllowSpec {
     Domains(Vec<String>),
     Rules(BTreeMap<String, Vec<DomainRule>>),
 }
 
 /// What the egress proxy does to requests to one domain.
-#[derive(Debug, Clone, PartialEq, ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DomainRule {
     pub transform: Vec<Transform>,
 }
 
 /// Headers the proxy sets on the way out (values are secrets, never shown).
-#[derive(Clone, PartialEq, ToSchema)]
+#[derive(Clone, PartialEq)]
 pub struct Transform {
     pub headers: BTreeMap<String, String>,
 }
@@ -214,6 +213,52 @@ impl NetworkPolicyView {
             deny: Vec::new(),
             transforms: BTreeMap::new(),
         }
+    }
+}
+
+/// The request shapes as the OpenAPI document shows them. The server parses requests
+/// with [`NetworkPolicyBody`]'s own deserializer (whose errors name the field); these
+/// types only describe the wire format.
+#[allow(dead_code)]
+pub mod schema {
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+    use utoipa::ToSchema;
+
+    /// `"allow-all"`, `"deny-all"`, or lists of allowed (and denied) domains.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(untagged)]
+    pub enum NetworkPolicy {
+        Mode(super::PolicyMode),
+        Lists(PolicyLists),
+    }
+
+    /// `{"allow": [...] | {...}, "deny": [...]}`; `deny` is not implemented yet (501).
+    #[derive(Deserialize, ToSchema)]
+    pub struct PolicyLists {
+        pub allow: Option<Allow>,
+        pub deny: Option<Vec<String>>,
+    }
+
+    /// Domains (`example.com`, `*.example.com`), or domains with the rules for their
+    /// requests (rules other than `[]` are not implemented yet: 501).
+    #[derive(Deserialize, ToSchema)]
+    #[serde(untagged)]
+    pub enum Allow {
+        Domains(Vec<String>),
+        Rules(BTreeMap<String, Vec<DomainRule>>),
+    }
+
+    /// What the egress proxy does to requests to one domain.
+    #[derive(Deserialize, ToSchema)]
+    pub struct DomainRule {
+        pub transform: Vec<HeaderTransform>,
+    }
+
+    /// Headers set on the way out, by the proxy outside the sandbox; values never shown.
+    #[derive(Deserialize, ToSchema)]
+    pub struct HeaderTransform {
+        pub headers: BTreeMap<String, String>,
     }
 }
 

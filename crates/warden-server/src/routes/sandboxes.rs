@@ -77,6 +77,7 @@ pub struct CreateSandbox {
     /// Variables every command starts with (kept in the sandbox's record: not for secrets).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    #[schema(value_type = Option<crate::policy::schema::NetworkPolicy>)]
     pub network_policy: Option<NetworkPolicyBody>,
     pub name: Option<String>,
 }
@@ -409,7 +410,7 @@ pub async fn extend_timeout(
 /// Replace a running sandbox's network policy; new connections see it at once.
 #[utoipa::path(put, path = "/v1/sandboxes/{id}/network-policy", tag = "sandboxes",
     params(("id" = String, Path, description = "sb-…")),
-    request_body = NetworkPolicyBody,
+    request_body = crate::policy::schema::NetworkPolicy,
     responses(
         (status = 200, body = NetworkPolicyView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
