@@ -278,6 +278,50 @@ async fn bad_requests_are_problem_json_with_the_right_status() {
             server.post(
                 TOKEN_A,
                 "/v1/sandboxes",
+                json!({"resources": {"memory": 16}}),
+            ),
+            400,
+            "invalid-request",
+            "32 MiB",
+        ),
+        (
+            server.post(
+                TOKEN_A,
+                "/v1/sandboxes",
+                json!({"resources": {"vcpus": 0.001}}),
+            ),
+            400,
+            "invalid-request",
+            "resources.vcpus",
+        ),
+        (
+            server.post(TOKEN_A, "/v1/sandboxes", json!({"resources": {"pids": 8}})),
+            400,
+            "invalid-request",
+            "resources.pids",
+        ),
+        (
+            server.post(TOKEN_A, "/v1/sandboxes", json!({"timeout": 10})),
+            400,
+            "invalid-request",
+            "timeout",
+        ),
+        (
+            server.post(TOKEN_A, "/v1/sandboxes", json!({"ports": [70000]})),
+            400,
+            "invalid-request",
+            "ports",
+        ),
+        (
+            server.post(TOKEN_A, "/v1/sandboxes", json!({"name": "../x"})),
+            400,
+            "invalid-request",
+            "name",
+        ),
+        (
+            server.post(
+                TOKEN_A,
+                "/v1/sandboxes",
                 json!({"source": {"type": "snapshot", "snapshotId": "snap-00000000"}}),
             ),
             404,

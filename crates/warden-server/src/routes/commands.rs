@@ -39,7 +39,9 @@ pub struct RunCommand {
     /// Added to (and overriding) the sandbox's environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Milliseconds before the command's process group is killed (exit code 124).
+    /// Milliseconds before the command's process group is killed (exit code 124): 100
+    /// to 2592000000 (30 days), as `warden sandbox exec --timeout`.
+    #[schema(minimum = 100, maximum = 2592000000u64)]
     pub timeout: Option<u64>,
     /// Return at once with a `Command`; it runs until it exits or the sandbox ends.
     #[serde(default)]
@@ -145,7 +147,11 @@ impl RunCommand {
             request = request.env(name.as_str(), value.as_str());
         }
         match self.timeout {
-            Some(0) => return invalid("timeout: give milliseconds above 0".into()),
+            Some(ms) if !(100..=30 * 86_400_000).contains(&ms) => {
+                return invalid(format!(
+                    "timeout {ms}: give milliseconds from 100 to 2592000000 (30 days)"
+                ))
+            }
             Some(ms) => request.timeout_ms = Some(ms),
             None => {}
         }

@@ -18,6 +18,8 @@ use warden_sandbox::limits::Limits;
 use warden_sandbox::{SandboxMeta, SandboxSpec, Status, WorkspaceSource};
 
 const MIB: u64 = 1 << 20;
+/// A sandbox's `timeout`, in ms: 1 s to 30 days, as `warden sandbox create --timeout`.
+pub const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1_000..=30 * 86_400_000;
 /// More published ports than this is a mistake, not a plan.
 const MAX_PORTS: usize = 64;
 
@@ -56,11 +58,14 @@ pub enum SourceSpec {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
-    /// CPUs (fractions allowed: 0.5 is half of one).
+    /// CPUs, 0.01 to 1024 (0.5 is half of one).
+    #[schema(minimum = 0.01, maximum = 1024.0)]
     pub vcpus: Option<f64>,
-    /// Memory in MiB.
+    /// Memory in MiB, 32 to 1048576.
+    #[schema(minimum = 32, maximum = 1048576)]
     pub memory: Option<u64>,
-    /// Processes and threads at once.
+    /// Processes and threads at once, 16 to 4194304.
+    #[schema(minimum = 16, maximum = 4194304)]
     pub pids: Option<u64>,
 }
 
@@ -69,9 +74,13 @@ pub struct Resources {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSandbox {
     pub source: Option<SourceSpec>,
-    /// Milliseconds until every process is killed (default one hour).
+    /// Milliseconds until every process is killed: 1000 (1 s) to 2592000000 (30 days);
+    /// default one hour.
+    #[schema(minimum = 1000, maximum = 2592000000u64)]
     pub timeout: Option<u64>,
+    /// Ports (1-65535) a process inside will listen on, reachable through this server.
     #[serde(default)]
+    #[schema(value_type = Vec<u16>, minimum = 1)]
     pub ports: Vec<u16>,
     pub resources: Option<Resources>,
     /// Variables every command starts with (kept in the sandbox's record: not for secrets).
@@ -86,7 +95,8 @@ pub struct CreateSandbox {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendTimeout {
-    /// Milliseconds added to the deadline.
+    /// Milliseconds added to the deadline: 1000 to 2592000000 (30 days).
+    #[schema(minimum = 1000, maximum = 2592000000u64)]
     pub duration: u64,
 }
 
@@ -247,7 +257,11 @@ fn spec_of(body: &CreateSandbox) -> Result<SandboxSpec, ApiError> {
     };
     let timeout = match body.timeout {
         None => Some(warden_sandbox::spec::DEFAULT_TIMEOUT),
-        Some(0) => return invalid("timeout: give milliseconds above 0".into()),
+        Some(ms) if !TIMEOUT_MS.contains(&ms) => {
+            return invalid(format!(
+                "timeout {ms}: give milliseconds from 1000 (1 s) to 2592000000 (30 days)"
+            ))
+        }
         Some(ms) => Some(Duration::from_millis(ms)),
     };
     let mut ports = Vec::new();
@@ -260,27 +274,7 @@ fn spec_of(body: &CreateSandbox) -> Result<SandboxSpec, ApiError> {
     if ports.len() > MAX_PORTS {
         return invalid(format!("ports: at most {MAX_PORTS}"));
     }
-    let resources = body.resources.clone().unwrap_or_default();
-    let limits = Limits {
-        cpus: match resources.vcpus {
-            Some(v) if !(v.is_finite() && v > 0.0) => {
-                return invalid("resources.vcpus: give a number of CPUs above 0".into())
-            }
-            v => v,
-        },
-        memory_bytes: match resources.memory {
-            Some(0) => return invalid("resources.memory: give MiB above 0".into()),
-            Some(m) => Some(
-                m.checked_mul(MIB)
-                    .ok_or_else(|| ApiError::Invalid("resources.memory: too large".into()))?,
-            ),
-            None => None,
-        },
-        pids: match resources.pids {
-            Some(0) => return invalid("resources.pids: give a number above 0".into()),
-            p => p,
-        },
-    };
+    let limits = limits_of(body.resources.as_ref())?;
     let mut env = Vec::new();
     for (name, value) in &body.env {
         if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
@@ -309,6 +303,48 @@ fn spec_of(body: &CreateSandbox) -> Result<SandboxSpec, ApiError> {
         other => other.into(),
     })?;
     Ok(spec)
+}
+
+/// The limits `resources` asks for, in the ranges `warden sandbox create` takes.
+fn limits_of(resources: Option<&Resources>) -> Result<Limits, ApiError> {
+    use warden_sandbox::flags::{CPUS_RANGE, MEMORY_RANGE, PIDS_RANGE};
+    let Some(r) = resources else {
+        return Ok(Limits::default());
+    };
+    if let Some(v) = r.vcpus {
+        if !(v.is_finite() && (CPUS_RANGE.0..=CPUS_RANGE.1).contains(&v)) {
+            return Err(ApiError::Invalid(format!(
+                "resources.vcpus {v}: give {} to {} CPUs",
+                CPUS_RANGE.0, CPUS_RANGE.1
+            )));
+        }
+    }
+    let memory_bytes = match r.memory {
+        None => None,
+        Some(mib) => match mib.checked_mul(MIB) {
+            Some(b) if (MEMORY_RANGE.0..=MEMORY_RANGE.1).contains(&b) => Some(b),
+            _ => {
+                return Err(ApiError::Invalid(format!(
+                    "resources.memory {mib}: give {} to {} MiB (a sandbox needs 32 MiB to start)",
+                    MEMORY_RANGE.0 / MIB,
+                    MEMORY_RANGE.1 / MIB
+                )))
+            }
+        },
+    };
+    if let Some(p) = r.pids {
+        if !(PIDS_RANGE.0..=PIDS_RANGE.1).contains(&p) {
+            return Err(ApiError::Invalid(format!(
+                "resources.pids {p}: give {} to {}",
+                PIDS_RANGE.0, PIDS_RANGE.1
+            )));
+        }
+    }
+    Ok(Limits {
+        cpus: r.vcpus,
+        memory_bytes,
+        pids: r.pids,
+    })
 }
 
 /// The caller's sandboxes, oldest first.
@@ -399,10 +435,11 @@ pub async fn extend_timeout(
     ApiJson(body): ApiJson<ExtendTimeout>,
 ) -> Result<Json<Sandbox>, ApiError> {
     state.sandbox(&caller, &id).await?;
-    if body.duration == 0 {
-        return Err(ApiError::Invalid(
-            "duration: give milliseconds above 0".into(),
-        ));
+    if !TIMEOUT_MS.contains(&body.duration) {
+        return Err(ApiError::Invalid(format!(
+            "duration {}: give milliseconds from 1000 (1 s) to 2592000000 (30 days)",
+            body.duration
+        )));
     }
     Err(ApiError::not_implemented("extending a sandbox's timeout"))
 }
