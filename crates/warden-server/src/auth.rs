@@ -218,6 +218,7 @@ impl Tenants {
     /// The tenants' names, for the start-up log.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.entries.iter().map(|e| e.tenant.name.clone()).collect();
+        names.sort_unstable();
         names.dedup();
         names
     }
