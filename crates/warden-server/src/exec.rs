@@ -142,19 +142,28 @@ pub fn stream(
         let _ = tx
             .send(format.encode(&CommandEvent::Start { cmd_id }))
             .await;
+        // When the command has ended: from then on, a pipe that stays open without data
+        // (held by a process the command left behind) is given up after OUTPUT_GRACE.
+        let (ended_tx, ended_rx) = tokio::sync::watch::channel(None);
         let readers = [(out_r, false), (err_r, true)].map(|(fd, is_err)| {
-            tokio::spawn(forward(fd, is_err, tx.clone(), cancel.clone(), format))
+            let reader = Reader {
+                tx: tx.clone(),
+                cancel: cancel.clone(),
+                ended: ended_rx.clone(),
+                format,
+                is_err,
+            };
+            tokio::spawn(reader.forward(fd))
         });
         let result = sandboxes
             .exec_captured(&id, &request, io, cancel.cancelled())
             .await;
         // Ours were only for the command to open: now its own copies end the pipes.
         drop((out_w, err_w));
-        let grace = tokio::time::Instant::now() + OUTPUT_GRACE;
-        for mut reader in readers {
-            if tokio::time::timeout_at(grace, &mut reader).await.is_err() {
-                reader.abort();
-            }
+        let _ = ended_tx.send(Some(tokio::time::Instant::now() + OUTPUT_GRACE));
+        // Everything read is sent, however slow the client: its output is not dropped.
+        for reader in readers {
+            let _ = reader.await;
         }
         let last = match result {
             Ok(out) => CommandEvent::Exit {
@@ -179,46 +188,70 @@ pub fn stream(
     ))
 }
 
-/// Reads one output pipe into events until it ends or the command is cancelled.
-async fn forward(
-    fd: OwnedFd,
-    is_err: bool,
+/// One output pipe of a streamed command, read into events.
+struct Reader {
     tx: mpsc::Sender<Bytes>,
     cancel: CancellationToken,
+    /// Set once the command has ended: the time to give up on a pipe that stays open.
+    ended: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
     format: Format,
-) {
-    let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
-        return;
-    };
-    let mut buf = vec![0u8; CHUNK];
-    let mut pending = Vec::new();
-    let event = |data: OutputData| match is_err {
-        true => CommandEvent::Stderr(data),
-        false => CommandEvent::Stdout(data),
-    };
-    loop {
-        let n = tokio::select! {
-            n = pipe.read(&mut buf) => n,
-            () = cancel.cancelled() => return,
+    is_err: bool,
+}
+
+impl Reader {
+    /// Reads the pipe until it ends, the command is cancelled, or (after the command
+    /// ended) no more output came within the grace.
+    async fn forward(mut self, fd: OwnedFd) {
+        let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+            return;
         };
-        let pieces = match n {
-            Ok(0) | Err(_) => break,
-            Ok(n) => decode(&mut pending, &buf[..n]),
-        };
-        for data in pieces {
-            if tx.send(format.encode(&event(data))).await.is_err() {
-                // The client is gone: stop the command.
-                cancel.cancel();
-                return;
+        let mut buf = vec![0u8; CHUNK];
+        let mut pending = Vec::new();
+        loop {
+            let n = tokio::select! {
+                // Output that is there is always read first.
+                biased;
+                n = pipe.read(&mut buf) => n,
+                () = self.cancel.cancelled() => return,
+                () = given_up(&mut self.ended) => break,
+            };
+            let pieces = match n {
+                Ok(0) | Err(_) => break,
+                Ok(n) => decode(&mut pending, &buf[..n]),
+            };
+            for data in pieces {
+                if !self.send(data).await {
+                    // The client is gone: stop the command.
+                    self.cancel.cancel();
+                    return;
+                }
             }
         }
+        if !pending.is_empty() {
+            let data = OutputData {
+                data: None,
+                data_base64: Some(base64::engine::general_purpose::STANDARD.encode(&pending)),
+            };
+            self.send(data).await;
+        }
     }
-    if !pending.is_empty() {
-        let data = OutputData {
-            data: None,
-            data_base64: Some(base64::engine::general_purpose::STANDARD.encode(&pending)),
+
+    async fn send(&self, data: OutputData) -> bool {
+        let event = match self.is_err {
+            true => CommandEvent::Stderr(data),
+            false => CommandEvent::Stdout(data),
         };
-        let _ = tx.send(format.encode(&event(data))).await;
+        self.tx.send(self.format.encode(&event)).await.is_ok()
+    }
+}
+
+/// Completes once the command has ended and its grace has passed.
+async fn given_up(ended: &mut tokio::sync::watch::Receiver<Option<tokio::time::Instant>>) {
+    let Ok(deadline) = ended.wait_for(Option::is_some).await.map(|d| *d) else {
+        return std::future::pending().await;
+    };
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline).await;
     }
 }
 

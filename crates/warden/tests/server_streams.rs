@@ -257,3 +257,41 @@ async fn a_hundred_megabytes_of_output_stream_whole_in_bounded_memory() {
         "the server's peak memory grew by {grown} KiB for a stream"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_still_gets_every_byte_of_a_command_that_already_ended() {
+    // More than the socket buffers hold, read slowly: the command ends long before its
+    // last output reaches the client.
+    const SIZE: usize = 12_000_000;
+    let server = Server::start(&[]);
+    let id = sandbox(&server).await;
+    let res = run(
+        &server,
+        &id,
+        "application/x-ndjson",
+        json!({"cmd": "sh", "args": ["-c", format!("head -c {SIZE} /dev/zero | tr '\\0' b; echo done >&2")]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let mut body = res.bytes_stream();
+    let mut text = Vec::new();
+    while let Some(chunk) = body.next().await {
+        text.extend_from_slice(&chunk.unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let events = ndjson_events(&String::from_utf8(text).unwrap());
+    let stdout: usize = events
+        .iter()
+        .filter(|e| e["type"] == "stdout")
+        .map(|e| e["data"].as_str().unwrap().len())
+        .sum();
+    assert_eq!(stdout, SIZE);
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "stderr" && e["data"] == "done\n"));
+    assert_eq!(
+        events.last().unwrap(),
+        &json!({"type": "exit", "exitCode": 0})
+    );
+}
