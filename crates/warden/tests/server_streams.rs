@@ -295,3 +295,33 @@ async fn a_slow_client_still_gets_every_byte_of_a_command_that_already_ended() {
         &json!({"type": "exit", "exitCode": 0})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_left_holding_the_output_does_not_keep_the_stream_open() {
+    let server = Server::start(&[]);
+    let id = sandbox(&server).await;
+    let started = std::time::Instant::now();
+    let res = run(
+        &server,
+        &id,
+        "application/x-ndjson",
+        json!({"cmd": "sh", "args": ["-c", "sleep 60 & echo left-behind"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(20), res.text())
+        .await
+        .expect("the stream stayed open for the leftover process")
+        .unwrap();
+    let events = ndjson_events(&body);
+    assert!(
+        events.iter().any(|e| e["data"] == "left-behind\n"),
+        "{body}"
+    );
+    assert_eq!(
+        events.last().unwrap(),
+        &json!({"type": "exit", "exitCode": 0})
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
