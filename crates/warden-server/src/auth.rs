@@ -294,8 +294,7 @@ pub async fn require_token(
     let token = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .map(|t| t.trim_ascii());
+        .and_then(|v| bearer(v.as_bytes()));
     match token.and_then(|t| tenants.authenticate(t)) {
         Some(tenant) => {
             req.extensions_mut().insert(tenant);
@@ -303,6 +302,14 @@ pub async fn require_token(
         }
         None => ApiError::Unauthorized.into_response(),
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value (the scheme in any case).
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, token) = value.split_at_checked(7)?;
+    scheme
+        .eq_ignore_ascii_case(b"bearer ")
+        .then(|| token.trim_ascii())
 }
 
 /// The authenticated tenant of a `/v1` request (put there by [`require_token`]).
@@ -426,6 +433,14 @@ mod tests {
             DEFAULT_TENANT
         );
         assert!(!format!("{:?}", again.tenants).contains(token.trim()));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearer"), None);
     }
 
     #[test]
