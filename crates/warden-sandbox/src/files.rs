@@ -110,7 +110,7 @@ pub fn split_inside(sandbox: &SandboxDir, inside: &Path) -> Result<(PathBuf, Pat
     Ok((root, clean))
 }
 
-fn open_root(root: &Path) -> Result<OwnedFd> {
+pub(crate) fn open_root(root: &Path) -> Result<OwnedFd> {
     nix::fcntl::open(
         root,
         nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_RDONLY,
@@ -120,7 +120,12 @@ fn open_root(root: &Path) -> Result<OwnedFd> {
 }
 
 /// `openat2` below `root`, refusing symlinks and `..` anywhere on the way.
-fn open_beneath(root: &OwnedFd, rel: &Path, flags: i32, mode: u32) -> std::io::Result<OwnedFd> {
+pub(crate) fn open_beneath(
+    root: &OwnedFd,
+    rel: &Path,
+    flags: i32,
+    mode: u32,
+) -> std::io::Result<OwnedFd> {
     let rel = if rel.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -154,7 +159,7 @@ fn open_beneath(root: &OwnedFd, rel: &Path, flags: i32, mode: u32) -> std::io::R
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn escape_error(inside: &Path, e: std::io::Error) -> SandboxError {
+pub(crate) fn escape_error(inside: &Path, e: std::io::Error) -> SandboxError {
     match e.raw_os_error() {
         Some(libc::ELOOP) | Some(libc::EXDEV) => SandboxError::Escape {
             path: inside.to_string_lossy().into_owned(),

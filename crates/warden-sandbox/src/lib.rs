@@ -21,6 +21,7 @@ pub mod confine;
 mod control;
 pub mod direct;
 pub mod error;
+pub mod file_ops;
 pub mod files;
 pub mod flags;
 pub mod git;

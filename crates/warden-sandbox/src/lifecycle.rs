@@ -155,6 +155,7 @@ impl Sandboxes {
                     ended_ms: None,
                     owner: spec.owner.and_then(crate::state::ProcessRef::of),
                     end_reason: None,
+                    labels: spec.labels.clone(),
                 };
                 sandbox.save(&meta)?;
                 Ok(meta)

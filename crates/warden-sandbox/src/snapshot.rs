@@ -31,6 +31,7 @@ impl Sandboxes {
                 created_ms: now_ms(),
                 files: f1 + f2,
                 bytes: b1 + b2,
+                labels: meta.labels.clone(),
             };
             write_json_atomic(&dir.join("meta.json"), &snap)?;
             Ok(snap)

@@ -100,6 +100,9 @@ pub struct SandboxSpec {
     /// A pid whose death (even by `kill -9`) destroys the sandbox; [`crate::Sandbox`]
     /// sets its own, so a program's sandboxes never outlive it.
     pub owner: Option<u32>,
+    /// Free-form `key=value` tags kept in the record (and copied into its snapshots);
+    /// `warden server` keeps `tenant=<name>` here. Not for secrets.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for SandboxSpec {
@@ -119,6 +122,7 @@ impl Default for SandboxSpec {
             deny: Vec::new(),
             transforms: Vec::new(),
             owner: None,
+            labels: std::collections::BTreeMap::new(),
         }
     }
 }

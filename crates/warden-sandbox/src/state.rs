@@ -313,6 +313,9 @@ pub struct SandboxMeta {
     /// supervisor destroys the sandbox. `None`: it lives until destroyed or timed out.
     #[serde(default)]
     pub owner: Option<ProcessRef>,
+    /// The spec's labels (`tenant=<name>` for sandboxes made by `warden server`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A process, told apart from a later one that reuses its pid by its start time.
@@ -380,6 +383,7 @@ impl SandboxMeta {
             ended_ms: None,
             end_reason: Some(format!("its record cannot be read: {reason}")),
             owner: None,
+            labels: std::collections::BTreeMap::new(),
         }
     }
 
@@ -499,6 +503,9 @@ pub struct SnapshotMeta {
     pub created_ms: u64,
     pub files: u64,
     pub bytes: u64,
+    /// The labels of the sandbox it was taken from.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[cfg(test)]
@@ -521,6 +528,26 @@ mod tests {
         ] {
             assert!(!is_valid_id("sb", bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn labels_are_left_out_of_records_when_empty_and_default_when_missing() {
+        let mut snap = SnapshotMeta {
+            id: "snap-00aa".into(),
+            source_sandbox: "sb-00aa".into(),
+            created_ms: 1,
+            files: 0,
+            bytes: 0,
+            labels: Default::default(),
+        };
+        let text = serde_json::to_string(&snap).unwrap();
+        assert!(!text.contains("labels"), "{text}");
+        let back: SnapshotMeta = serde_json::from_str(&text).unwrap();
+        assert!(back.labels.is_empty());
+        snap.labels.insert("tenant".into(), "acme".into());
+        let back: SnapshotMeta =
+            serde_json::from_str(&serde_json::to_string(&snap).unwrap()).unwrap();
+        assert_eq!(back.labels.get("tenant").map(String::as_str), Some("acme"));
     }
 
     #[test]

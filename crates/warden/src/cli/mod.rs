@@ -79,6 +79,9 @@ pub enum Command {
     /// Investigate a shared store's candidates until none is left: one of many workers,
     /// on any number of machines, claiming files under leases.
     Worker(WorkerArgs),
+    /// Serve sandboxes over HTTP (docs/server-api.md): per-tenant bearer tokens,
+    /// commands streamed as NDJSON or SSE, files, snapshots, published ports.
+    Server(ServerArgs),
 }
 
 #[derive(Debug, Args)]

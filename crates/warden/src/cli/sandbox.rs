@@ -183,3 +183,31 @@ pub struct SandboxExecArgs {
     #[arg(last = true, required = true)]
     pub command: Vec<std::ffi::OsString>,
 }
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Where to listen. Any address but loopback exposes every published port to whoever
+    /// reaches it and knows a sandbox id.
+    #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// A JSON file of tokens: {"tokens": [{"tenant": "acme", "token": "..."}]}, mode 0600.
+    /// Without it: WARDEN_SERVER_TOKEN (tenant `default`), else a generated token kept
+    /// in <sandbox-dir>/server/token.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Where sandboxes and snapshots live (default: --data-dir, else the user's state
+    /// directory: the same sandboxes `warden sandbox` sees).
+    #[arg(long, value_name = "DIR")]
+    pub sandbox_dir: Option<PathBuf>,
+    /// The largest request body (64M, 1G, bytes): a base64 file upload counts a third more.
+    #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_body_size)]
+    pub max_body: usize,
+}
+
+fn parse_body_size(s: &str) -> Result<usize, String> {
+    let bytes = warden_sandbox::limits::parse_size(s).map_err(|e| e.to_string())?;
+    match usize::try_from(bytes) {
+        Ok(n) if n >= 1024 => Ok(n),
+        _ => Err("give at least 1K".into()),
+    }
+}

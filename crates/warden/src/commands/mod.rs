@@ -15,6 +15,7 @@ mod scan;
 mod scan_summary;
 mod scan_surface;
 mod scan_tree;
+mod server;
 mod slots;
 mod status;
 mod triage;
@@ -39,6 +40,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Sandbox(args) => sandbox::run(&cli.global, args),
         Command::Agents(args) => agents::run(&cli.global, args),
         Command::Worker(args) => worker::run(&cli.global, args),
+        Command::Server(args) => server::run(&cli.global, args),
     }
 }
 

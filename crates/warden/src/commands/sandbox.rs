@@ -153,7 +153,7 @@ pub fn run(global: &GlobalArgs, args: &SandboxArgs) -> anyhow::Result<u8> {
 }
 
 /// Sandboxes live under `--data-dir`/`WARDEN_DATA_DIR` when given, else in the user's state directory.
-fn root_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
+pub(crate) fn root_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
     match &global.data_dir {
         Some(dir) => Ok(dir.clone()),
         None => SandboxRoot::default_dir()
