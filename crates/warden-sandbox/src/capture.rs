@@ -2,8 +2,8 @@
 //! files, a timeout, and a cancellation that kills it.
 //!
 //! The exec protocol hands the command descriptors (see [`crate::proto`]); here they are
-//! the write ends of pipes this process reads, files the command writes itself, or
-//! `/dev/null`. Cancelling half-closes the connection: the sandbox's init kills the
+//! the write ends of pipes this process reads, files the command writes itself, a
+//! descriptor the caller owns (the write end of its own pipe, say), or `/dev/null`. Cancelling half-closes the connection: the sandbox's init kills the
 //! command's process group and confirms with its exit, so when
 //! [`Sandboxes::exec_captured`] returns, the command is gone.
 
@@ -23,7 +23,7 @@ const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 const CANCEL_CONFIRM: Duration = Duration::from_secs(10);
 
 /// Where one output stream of a command goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Capture {
     /// Discarded (`/dev/null`).
     Null,
@@ -33,6 +33,11 @@ pub enum Capture {
     /// Written straight into this host file (created, or truncated), by the command
     /// itself: nothing passes through this process.
     File(PathBuf),
+    /// Written straight into this descriptor (the write end of a pipe the caller reads,
+    /// say), by the command itself. It is handed to the sandbox and closed here once
+    /// sent: the caller's reader sees the end when the command (and whatever it left
+    /// holding its output) has closed its copies.
+    Fd(OwnedFd),
 }
 
 impl Capture {
@@ -43,7 +48,7 @@ impl Capture {
 }
 
 /// The descriptors of one captured exec.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ExecIo {
     /// Bytes the command reads on stdin; `None`: `/dev/null`.
     pub stdin: Option<Vec<u8>>,
@@ -86,7 +91,7 @@ impl Exit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
     pub exit: Exit,
-    /// The output kept in memory (empty for [`Capture::Null`] and [`Capture::File`]).
+    /// The output kept in memory (empty unless [`Capture::Memory`]).
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     /// More was written than [`Capture::Memory`]'s limit kept.
@@ -102,7 +107,7 @@ struct Sink {
     read: Option<(OwnedFd, usize)>,
 }
 
-fn sink(capture: &Capture) -> Result<Sink> {
+fn sink(capture: Capture) -> Result<Sink> {
     let open = |path: &std::path::Path, write: bool| -> Result<OwnedFd> {
         let file = std::fs::OpenOptions::new()
             .write(write)
@@ -119,14 +124,18 @@ fn sink(capture: &Capture) -> Result<Sink> {
             read: None,
         },
         Capture::File(path) => Sink {
-            give: open(path, true)?,
+            give: open(&path, true)?,
+            read: None,
+        },
+        Capture::Fd(fd) => Sink {
+            give: fd,
             read: None,
         },
         Capture::Memory { limit } => {
             let (r, w) = pipe()?;
             Sink {
                 give: w,
-                read: Some((r, *limit)),
+                read: Some((r, limit)),
             }
         }
     })
@@ -215,7 +224,7 @@ impl Sandboxes {
                 }
             }
         };
-        let (stdout, stderr) = (sink(&io.stdout)?, sink(&io.stderr)?);
+        let (stdout, stderr) = (sink(io.stdout)?, sink(io.stderr)?);
         let conn = std::os::unix::net::UnixStream::connect(sandbox.exec_socket())
             .map_err(|e| proto(format!("connecting: {e}")))?;
         let started = Instant::now();

@@ -2,8 +2,8 @@
 //! each), or streamed as NDJSON or SSE events while it runs.
 //!
 //! A streamed command writes into pipes this server reads: each pipe's write end is
-//! handed to [`Sandboxes::exec_captured`] as `/proc/self/fd/N` (the open reaches the
-//! same pipe), and chunks go out as they arrive, at most 64 KiB each, through a channel
+//! handed to [`Sandboxes::exec_captured`] as a [`Capture::Fd`] (closed on this side once
+//! the sandbox holds it), and chunks go out as they arrive, at most 64 KiB each, through a channel
 //! of a few chunks: a slow client slows the command (its writes block) instead of
 //! growing the server's memory. When the client goes away, the response body is dropped,
 //! which cancels the command: `exec_captured` half-closes its connection and the
@@ -13,7 +13,7 @@ use crate::problem::ApiError;
 use base64::Engine;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -132,8 +132,8 @@ pub fn stream(
     let (err_r, err_w) = pipe()?;
     let io = ExecIo {
         stdin,
-        stdout: Capture::File(fd_path(&out_w)),
-        stderr: Capture::File(fd_path(&err_w)),
+        stdout: Capture::Fd(out_w),
+        stderr: Capture::Fd(err_w),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
     let cancel = CancellationToken::new();
@@ -158,8 +158,6 @@ pub fn stream(
         let result = sandboxes
             .exec_captured(&id, &request, io, cancel.cancelled())
             .await;
-        // Ours were only for the command to open: now its own copies end the pipes.
-        drop((out_w, err_w));
         let _ = ended_tx.send(Some(tokio::time::Instant::now() + OUTPUT_GRACE));
         // Everything read is sent, however slow the client: its output is not dropped.
         for reader in readers {
@@ -315,11 +313,6 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), ApiError> {
     }
     // SAFETY: both descriptors are new and ours.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// A path that opens the same pipe as `fd` in this process.
-fn fd_path(fd: &OwnedFd) -> std::path::PathBuf {
-    format!("/proc/self/fd/{}", fd.as_raw_fd()).into()
 }
 
 #[cfg(test)]
