@@ -23,6 +23,10 @@ pub struct ServerConfig {
     /// The warden binary that supervises sandboxes and runs as their init (default:
     /// this process's own executable).
     pub executable: Option<PathBuf>,
+    /// `--source-root`: the host directories under which a `directory` source may be
+    /// copied. None: only a server with a single tenant copies directories (see
+    /// [`crate::sources`]).
+    pub source_roots: Vec<PathBuf>,
 }
 
 impl ServerConfig {
@@ -34,6 +38,7 @@ impl ServerConfig {
             sandbox_dir: sandbox_dir.into(),
             max_body: DEFAULT_MAX_BODY,
             executable: None,
+            source_roots: Vec::new(),
         }
     }
 }

@@ -20,11 +20,15 @@ pub mod auth;
 pub mod config;
 pub mod exec;
 pub mod extract;
+pub mod logs;
 pub mod policy;
 pub mod problem;
 pub mod proxy;
 pub mod reaper;
+pub mod names;
 pub mod routes;
+pub mod sandbox_spec;
+pub mod sources;
 pub mod state;
 
 pub use auth::{TokenError, TokenSource};
@@ -50,6 +54,8 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    SourceRoot(#[from] sources::SourceRootError),
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -92,16 +98,18 @@ impl Server {
         if let TokenSource::File(file) = &config.tokens {
             private_paths.push(file.clone());
         }
-        let private_paths = private_paths
-            .into_iter()
-            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
-            .collect();
+        let sources = sources::SourcePolicy::new(
+            &config.source_roots,
+            &private_paths,
+            loaded.tenants.names().len() == 1,
+        )?;
         let state = state::AppState {
             sandboxes,
             tenants: Arc::new(loaded.tenants),
             urls: Arc::new(state::PublicUrls::new(addr)),
             reaper: reaper.clone(),
-            private_paths: Arc::new(private_paths),
+            sources: Arc::new(sources),
+            names: names::NameClaims::default(),
         };
         Ok(Server {
             listener,

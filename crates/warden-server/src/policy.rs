@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
-use warden_sandbox::NetworkPolicy;
+use warden_sandbox::{HeaderTransform, NetworkPolicy, PolicyUpdate, PolicyView, Secret};
 
 /// `allow-all` or `deny-all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -151,33 +151,51 @@ fn domain_rules(domain: &str, value: &Value) -> Result<Vec<DomainRule>, String> 
 }
 
 impl NetworkPolicyBody {
-    /// The policy the sandbox layer enforces today. Deny lists and header transforms are
-    /// in the contract but not yet in the sandbox layer: 501 for now.
-    pub fn to_sandbox(&self, field: &str) -> Result<NetworkPolicy, ApiError> {
-        let policy = match self {
-            NetworkPolicyBody::Mode(PolicyMode::AllowAll) => NetworkPolicy::AllowAll,
-            NetworkPolicyBody::Mode(PolicyMode::DenyAll) => NetworkPolicy::DenyAll,
+    /// The whole policy the sandbox layer applies (allowed hosts, deny list, header
+    /// transforms), checked: a mistake is a 400 naming `field` and the domain or header
+    /// at fault, never a value. `[]` rules are a plain allow.
+    pub fn to_update(&self, field: &str) -> Result<PolicyUpdate, ApiError> {
+        let update = match self {
+            NetworkPolicyBody::Mode(PolicyMode::AllowAll) => PolicyUpdate {
+                policy: NetworkPolicy::AllowAll,
+                ..PolicyUpdate::default()
+            },
+            NetworkPolicyBody::Mode(PolicyMode::DenyAll) => PolicyUpdate::default(),
             NetworkPolicyBody::Lists { allow, deny } => {
-                if !deny.is_empty() {
-                    return Err(ApiError::not_implemented(&format!("{field}.deny")));
-                }
-                match allow {
-                    AllowSpec::Domains(d) => NetworkPolicy::Allow(d.clone()),
-                    AllowSpec::Rules(rules) => {
-                        if rules.values().any(|r| !r.is_empty()) {
-                            return Err(ApiError::not_implemented(&format!(
-                                "{field}.allow with transform rules"
-                            )));
-                        }
-                        NetworkPolicy::Allow(rules.keys().cloned().collect())
-                    }
+                let (domains, transforms) = match allow {
+                    AllowSpec::Domains(d) => (d.clone(), Vec::new()),
+                    AllowSpec::Rules(rules) => (
+                        rules.keys().cloned().collect(),
+                        rules
+                            .iter()
+                            .filter_map(|(domain, rules)| transform_of(domain, rules))
+                            .collect(),
+                    ),
+                };
+                PolicyUpdate {
+                    policy: NetworkPolicy::Allow(domains),
+                    deny: deny.clone(),
+                    transforms,
                 }
             }
         };
-        warden_sandbox::net::validate_policy(&policy)
+        warden_sandbox::rules::validate(&update)
             .map_err(|e| ApiError::Invalid(format!("{field}: {e}")))?;
-        Ok(policy)
+        Ok(update)
     }
+}
+
+/// Every header the rules of one domain set, as one transform; none when they set none.
+fn transform_of(domain: &str, rules: &[DomainRule]) -> Option<HeaderTransform> {
+    let mut transform = HeaderTransform::new(domain);
+    for (name, value) in rules
+        .iter()
+        .flat_map(|r| &r.transform)
+        .flat_map(|t| &t.headers)
+    {
+        transform = transform.header(name.as_str(), Secret::new(value.as_str()));
+    }
+    (!transform.headers.is_empty()).then_some(transform)
 }
 
 /// `allow-all`, `deny-all` or `allow-list`.
@@ -193,25 +211,25 @@ pub enum PolicyViewMode {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NetworkPolicyView {
     pub mode: PolicyViewMode,
+    /// The allowed domains (empty unless `mode` is `allow-list`).
     pub allow: Vec<String>,
+    /// Domains refused even where `allow` (or `allow-all`) lets them through.
     pub deny: Vec<String>,
-    /// Per domain, the names of the headers the proxy sets.
+    /// Per domain, the names (lower case) of the headers the proxy sets on HTTPS requests.
     pub transforms: BTreeMap<String, Vec<String>>,
 }
 
-impl NetworkPolicyView {
-    pub fn of(policy: &NetworkPolicy) -> NetworkPolicyView {
-        let (mode, allow) = match policy {
-            NetworkPolicy::AllowAll => (PolicyViewMode::AllowAll, Vec::new()),
-            p if p.is_deny_all() => (PolicyViewMode::DenyAll, Vec::new()),
-            NetworkPolicy::Allow(d) => (PolicyViewMode::AllowList, d.clone()),
-            NetworkPolicy::DenyAll => (PolicyViewMode::DenyAll, Vec::new()),
-        };
+impl From<PolicyView> for NetworkPolicyView {
+    fn from(view: PolicyView) -> NetworkPolicyView {
         NetworkPolicyView {
-            mode,
-            allow,
-            deny: Vec::new(),
-            transforms: BTreeMap::new(),
+            mode: match view.mode {
+                warden_sandbox::PolicyMode::AllowAll => PolicyViewMode::AllowAll,
+                warden_sandbox::PolicyMode::DenyAll => PolicyViewMode::DenyAll,
+                warden_sandbox::PolicyMode::AllowList => PolicyViewMode::AllowList,
+            },
+            allow: view.allow,
+            deny: view.deny,
+            transforms: view.transforms,
         }
     }
 }
@@ -233,7 +251,8 @@ pub mod schema {
         Lists(PolicyLists),
     }
 
-    /// `{"allow": [...] | {...}, "deny": [...]}`; `deny` is not implemented yet (501).
+    /// `{"allow": [...] | {...}, "deny": [...]}`: only the allowed domains, less the
+    /// denied ones (`deny` entries as in `allow`; no `allow`: none).
     #[derive(Deserialize, ToSchema)]
     pub struct PolicyLists {
         pub allow: Option<Allow>,
@@ -241,7 +260,7 @@ pub mod schema {
     }
 
     /// Domains (`example.com`, `*.example.com`), or domains with the rules for their
-    /// requests (rules other than `[]` are not implemented yet: 501).
+    /// requests (`[]` for none). A domain with a `transform` must be one exact host name.
     #[derive(Deserialize, ToSchema)]
     #[serde(untagged)]
     pub enum Allow {
@@ -255,7 +274,9 @@ pub mod schema {
         pub transform: Vec<HeaderTransform>,
     }
 
-    /// Headers set on the way out, by the proxy outside the sandbox; values never shown.
+    /// Headers set on every HTTPS request to the domain (intercepted by the egress proxy
+    /// outside the sandbox, replacing what the sandbox sent); never on plain HTTP. The
+    /// values are never written, logged or shown.
     #[derive(Deserialize, ToSchema)]
     pub struct HeaderTransform {
         pub headers: BTreeMap<String, String>,
@@ -270,45 +291,59 @@ mod tests {
         serde_json::from_str(json).map_err(|e| e.to_string())
     }
 
+    fn policy(json: &str) -> NetworkPolicy {
+        body(json).unwrap().to_update("p").unwrap().policy
+    }
+
     #[test]
     fn every_shape_of_the_contract_parses() {
+        assert_eq!(policy(r#""allow-all""#), NetworkPolicy::AllowAll);
+        assert_eq!(policy(r#""deny-all""#), NetworkPolicy::DenyAll);
         assert_eq!(
-            body(r#""allow-all""#).unwrap().to_sandbox("p").unwrap(),
-            NetworkPolicy::AllowAll
-        );
-        assert_eq!(
-            body(r#""deny-all""#).unwrap().to_sandbox("p").unwrap(),
-            NetworkPolicy::DenyAll
-        );
-        assert_eq!(
-            body(r#"{"allow": ["example.com", "*.example.org"]}"#)
-                .unwrap()
-                .to_sandbox("p")
-                .unwrap(),
+            policy(r#"{"allow": ["example.com", "*.example.org"]}"#),
             NetworkPolicy::Allow(vec!["example.com".into(), "*.example.org".into()])
         );
         assert_eq!(
-            body(r#"{"allow": {"registry.npmjs.org": []}}"#)
-                .unwrap()
-                .to_sandbox("p")
-                .unwrap(),
+            policy(r#"{"allow": {"registry.npmjs.org": []}}"#),
             NetworkPolicy::Allow(vec!["registry.npmjs.org".into()])
         );
     }
 
     #[test]
-    fn deny_lists_and_transforms_wait_for_the_sandbox_layer() {
-        let deny = body(r#"{"allow": ["a.com"], "deny": ["b.a.com"]}"#).unwrap();
-        assert_eq!(deny.to_sandbox("p").unwrap_err().status().as_u16(), 501);
+    fn deny_lists_and_transforms_map_to_the_sandbox_layer_without_showing_values() {
+        let deny = body(r#"{"allow": ["*.a.com"], "deny": ["b.a.com"]}"#)
+            .unwrap()
+            .to_update("p")
+            .unwrap();
+        assert_eq!(deny.deny, ["b.a.com"]);
         let transform = body(
-            r#"{"allow": {"api.anthropic.com": [{"transform": [{"headers": {"x-api-key": "sk-secret"}}]}]}}"#,
+            r#"{"allow": {"api.anthropic.com": [{"transform": [{"headers": {"x-api-key": "sk-secret"}}]}],
+                          "registry.npmjs.org": []}}"#,
         )
         .unwrap();
         assert!(!format!("{transform:?}").contains("sk-secret"));
+        let update = transform.to_update("p").unwrap();
+        assert!(!format!("{update:?}").contains("sk-secret"));
         assert_eq!(
-            transform.to_sandbox("p").unwrap_err().status().as_u16(),
-            501
+            update.policy,
+            NetworkPolicy::Allow(vec!["api.anthropic.com".into(), "registry.npmjs.org".into()])
         );
+        assert_eq!(update.transforms.len(), 1);
+        assert_eq!(update.transforms[0].domain, "api.anthropic.com");
+        assert_eq!(update.transforms[0].headers[0].0, "x-api-key");
+        assert_eq!(update.transforms[0].headers[0].1.expose(), "sk-secret");
+    }
+
+    #[test]
+    fn a_wildcard_transform_is_refused_naming_its_domain_not_its_value() {
+        let wild = body(
+            r#"{"allow": {"*.example.com": [{"transform": [{"headers": {"x-k": "sk-wild-value"}}]}]}}"#,
+        )
+        .unwrap();
+        let err = wild.to_update("networkPolicy").unwrap_err();
+        assert_eq!(err.status().as_u16(), 400);
+        let text = err.to_string();
+        assert!(text.contains("*.example.com") && !text.contains("sk-wild"), "{text}");
     }
 
     #[test]
@@ -326,7 +361,7 @@ mod tests {
             assert!(err.contains(expect), "{json}: {err}");
         }
         let bad_domain = body(r#"{"allow": ["exa mple.com"]}"#).unwrap();
-        let err = bad_domain.to_sandbox("networkPolicy").unwrap_err();
+        let err = bad_domain.to_update("networkPolicy").unwrap_err();
         assert_eq!(err.status().as_u16(), 400);
         assert!(err.to_string().starts_with("networkPolicy: "), "{err}");
     }

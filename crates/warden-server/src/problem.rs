@@ -29,6 +29,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// Well-formed, but this server does not let the caller do it (a directory source
+    /// outside every `--source-root`, say).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -39,9 +43,6 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     MethodNotAllowed(String),
-    /// The route exists in the contract; the sandbox layer does not support it yet.
-    #[error("{0}")]
-    NotImplemented(String),
     /// A published port that does not answer.
     #[error("{0}")]
     BadGateway(String),
@@ -58,11 +59,11 @@ impl ApiError {
             | ApiError::SnapshotNotFound(_)
             | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) | ApiError::NotRunning(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,22 +77,15 @@ impl ApiError {
             | ApiError::SnapshotNotFound(_)
             | ApiError::NotFound(_) => "not-found",
             ApiError::Invalid(_) => "invalid-request",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::Conflict(_) => "conflict",
             ApiError::NotRunning(_) => "not-running",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
-            ApiError::NotImplemented(_) => "not-implemented",
             ApiError::BadGateway(_) => "bad-gateway",
             ApiError::Internal(_) => "internal",
         }
-    }
-
-    /// A route of the contract whose sandbox-layer support is not there yet.
-    pub fn not_implemented(what: &str) -> ApiError {
-        ApiError::NotImplemented(format!(
-            "{what} is not implemented by this server yet (the sandbox layer lacks it)"
-        ))
     }
 
     pub fn problem(&self) -> Problem {
@@ -156,9 +150,12 @@ impl From<SandboxError> for ApiError {
             SandboxError::NotRunning { id, status, .. } => {
                 ApiError::NotRunning(format!("sandbox {id} is {status}, not running"))
             }
-            e @ (SandboxError::Invalid(_) | SandboxError::Escape { .. }) => {
-                ApiError::Invalid(e.to_string())
-            }
+            e @ SandboxError::CommandNotFound { .. } => ApiError::NotFound(e.to_string()),
+            e @ SandboxError::CommandEnded { .. } => ApiError::Conflict(e.to_string()),
+            // The sandbox it was cloned into is removed already: nothing is left.
+            e @ (SandboxError::Invalid(_)
+            | SandboxError::Escape { .. }
+            | SandboxError::GitClone { .. }) => ApiError::Invalid(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -213,6 +210,30 @@ mod tests {
                 "not-running",
             ),
             (SandboxError::Invalid("bad".into()), 400, "invalid-request"),
+            (
+                SandboxError::GitClone {
+                    url: "https://git.test/r.git".into(),
+                    message: "not found".into(),
+                },
+                400,
+                "invalid-request",
+            ),
+            (
+                SandboxError::CommandNotFound {
+                    sandbox: "sb-1".into(),
+                    command: "cmd-1".into(),
+                },
+                404,
+                "not-found",
+            ),
+            (
+                SandboxError::CommandEnded {
+                    command: "cmd-1".into(),
+                    status: "exited".into(),
+                },
+                409,
+                "conflict",
+            ),
             (
                 SandboxError::Escape {
                     path: "/etc".into(),

@@ -14,31 +14,10 @@ pub struct AppState {
     pub tenants: Arc<Tenants>,
     pub urls: Arc<PublicUrls>,
     pub reaper: Reaper,
-    /// Host paths of the server's own state (the sandbox directory with every tenant's
-    /// sandboxes, snapshots and the generated token; the tokens file): a directory
-    /// source may neither be inside one nor hold one.
-    pub private_paths: Arc<Vec<std::path::PathBuf>>,
-}
-
-impl AppState {
-    /// The host directory a `directory` source names, resolved, when it keeps clear of
-    /// the server's own state.
-    pub fn source_dir(&self, path: &str) -> Result<std::path::PathBuf, ApiError> {
-        let dir = std::fs::canonicalize(path)
-            .ok()
-            .filter(|d| d.is_dir())
-            .ok_or_else(|| ApiError::Invalid(format!("source.path {path:?}: not a directory")))?;
-        if self
-            .private_paths
-            .iter()
-            .any(|p| p.starts_with(&dir) || dir.starts_with(p))
-        {
-            return Err(ApiError::Invalid(format!(
-                "source.path {path:?}: it holds or is inside the server's own state"
-            )));
-        }
-        Ok(dir)
-    }
+    /// Which host directories a `directory` source may copy.
+    pub sources: Arc<crate::sources::SourcePolicy>,
+    /// Sandbox names being created, per tenant.
+    pub names: crate::names::NameClaims,
 }
 
 /// How clients reach this server, for the URLs of published ports.

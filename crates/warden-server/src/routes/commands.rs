@@ -1,10 +1,11 @@
-//! `/v1/sandboxes/{id}/commands`: run a command and wait, or stream its output.
-//! Detached commands (ids, status, logs, kill) wait for the sandbox layer: 501.
+//! `/v1/sandboxes/{id}/commands`: run a command and wait, stream its output, or detach
+//! it (the sandbox's supervisor runs it, whatever happens to the client or the server)
+//! and look at it later: status, logs, wait, kill.
 
 use crate::auth::Caller;
 use crate::exec::{self, CommandEvent, Format};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{blocking, ApiError, Problem};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use warden_sandbox::ExecRequest;
+use warden_sandbox::{CommandInfo, ExecRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -64,8 +65,9 @@ pub struct CommandResult {
     pub truncated: bool,
 }
 
-/// `running`, `exited` or `killed`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+/// `running`, `exited` (by itself: see `exitCode`) or `killed` (by a signal: `kill`,
+/// its timeout, or its sandbox ending).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CommandStatus {
     Running,
@@ -80,10 +82,32 @@ pub struct Command {
     pub cmd_id: String,
     pub cmd: String,
     pub args: Vec<String>,
+    /// Its working directory inside the sandbox.
     pub cwd: String,
+    /// Milliseconds since the Unix epoch.
     pub started_at: u64,
+    /// Null while it runs; 128+signal when a signal ended it.
     pub exit_code: Option<i32>,
     pub status: CommandStatus,
+}
+
+impl From<CommandInfo> for Command {
+    fn from(info: CommandInfo) -> Command {
+        let mut argv = info.argv.iter().map(|a| a.lossy());
+        Command {
+            cmd_id: info.id.clone(),
+            cmd: argv.next().unwrap_or_default(),
+            args: argv.collect(),
+            cwd: info.cwd.lossy(),
+            started_at: info.started_ms,
+            exit_code: info.exit_code,
+            status: match info.status {
+                warden_sandbox::CommandStatus::Running => CommandStatus::Running,
+                warden_sandbox::CommandStatus::Exited => CommandStatus::Exited,
+                warden_sandbox::CommandStatus::Killed => CommandStatus::Killed,
+            },
+        }
+    }
 }
 
 /// `{"commands": [...]}`.
@@ -96,7 +120,8 @@ pub struct CommandList {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KillCommand {
-    /// A signal name (default SIGTERM).
+    /// A signal name (`SIGTERM`, `TERM`) or number (`15`), 1-31; default SIGTERM.
+    #[schema(example = "SIGTERM")]
     pub signal: Option<String>,
 }
 
@@ -114,11 +139,6 @@ pub struct WaitQuery {
 pub struct FollowQuery {
     pub follow: Option<bool>,
 }
-
-/// Signals `kill` accepts.
-const SIGNALS: [&str; 6] = [
-    "SIGTERM", "SIGKILL", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1",
-];
 
 impl RunCommand {
     fn to_request(&self) -> Result<ExecRequest, ApiError> {
@@ -180,11 +200,10 @@ fn format_of(headers: &HeaderMap) -> Option<Format> {
         (status = 200, description = "`Accept: application/x-ndjson`: one event per line; \
             `Accept: text/event-stream`: the same events as SSE. The `exit` (or `error`) event is last; \
             a client that disconnects kills the command.", body = CommandEvent, content_type = "application/x-ndjson"),
-        (status = 201, description = "detached (not implemented yet: 501)", body = Command),
+        (status = 201, description = "detached: started, not waited for", body = Command),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 501, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the sandbox is not running", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn run_command(
@@ -197,7 +216,14 @@ pub async fn run_command(
     let request = body.to_request()?;
     let meta = state.running_sandbox(&caller, &id).await?;
     if body.detached {
-        return Err(ApiError::not_implemented("a detached command"));
+        let sandboxes = state.sandboxes.clone();
+        let stdin = body.stdin.map(String::into_bytes);
+        let info = blocking(move || {
+            sandboxes.spawn_command(&meta.id, &request, stdin.as_deref())
+        })
+        .await?;
+        tracing::info!(sandbox = %id, cmd = %info.id, "detached command started");
+        return Ok((StatusCode::CREATED, Json(Command::from(info))).into_response());
     }
     let cmd_id = warden_sandbox::state::new_id("cmd");
     let stdin = body.stdin.map(String::into_bytes);
@@ -221,6 +247,16 @@ pub async fn run_command(
         stdin,
         format,
     )?;
+    Ok(event_stream(events, format))
+}
+
+/// A 200 whose body is `events` as they come, unbuffered by proxies.
+fn event_stream(
+    events: impl futures_util::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>>
+        + Send
+        + 'static,
+    format: Format,
+) -> Response {
     let mut response = Body::from_stream(events).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -229,16 +265,15 @@ pub async fn run_command(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }
 
-/// A sandbox's detached commands (not implemented yet: 501).
+/// A sandbox's detached commands, oldest first (in a sandbox of any status).
 #[utoipa::path(get, path = "/v1/sandboxes/{id}/commands", tag = "commands",
     params(("id" = String, Path, description = "sb-…")),
     responses(
         (status = 200, body = CommandList),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 501, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list_commands(
@@ -246,74 +281,103 @@ pub async fn list_commands(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CommandList>, ApiError> {
-    state.sandbox(&caller, &id).await?;
-    Err(ApiError::not_implemented("listing detached commands"))
+    let meta = state.sandbox(&caller, &id).await?;
+    let sandboxes = state.sandboxes.clone();
+    let all = blocking(move || sandboxes.commands(&meta.id)).await?;
+    Ok(Json(CommandList {
+        commands: all.into_iter().map(Command::from).collect(),
+    }))
 }
 
-/// One detached command; `?wait=true` answers once it has exited (not implemented yet: 501).
+/// The caller's command `cmd_id` of sandbox `id`, else 404.
+async fn command_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    cmd_id: &str,
+) -> Result<CommandInfo, ApiError> {
+    let meta = state.sandbox(caller, id).await?;
+    let (sandboxes, cmd_id) = (state.sandboxes.clone(), cmd_id.to_string());
+    blocking(move || sandboxes.command(&meta.id, &cmd_id)).await
+}
+
+/// How often `?wait=true` looks whether the command has ended.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// One detached command; `?wait=true` answers once it is no longer running.
 #[utoipa::path(get, path = "/v1/sandboxes/{id}/commands/{cmdId}", tag = "commands",
     params(("id" = String, Path, description = "sb-…"), ("cmdId" = String, Path, description = "cmd-…"), WaitQuery),
     responses(
         (status = 200, body = Command),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 501, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn get_command(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((id, _cmd_id)): ApiPath<(String, String)>,
-    ApiQuery(_wait): ApiQuery<WaitQuery>,
+    ApiPath((id, cmd_id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> Result<Json<Command>, ApiError> {
-    state.sandbox(&caller, &id).await?;
-    Err(ApiError::not_implemented("detached command status"))
+    let mut info = command_of(&state, &caller, &id, &cmd_id).await?;
+    // A client that goes away drops this future, and with it the wait.
+    while query.wait && info.is_running() {
+        tokio::time::sleep(WAIT_POLL).await;
+        info = command_of(&state, &caller, &id, &cmd_id).await?;
+    }
+    Ok(Json(Command::from(info)))
 }
 
-/// A detached command's output from the start, as NDJSON or SSE, following it until it
-/// exits (`?follow=false`: what there is now); ends with the `exit` event (not implemented yet: 501).
+/// A detached command's output from the start, as NDJSON (or SSE, by `Accept`),
+/// following it until it ends (`?follow=false`: what there is now); the `exit` event
+/// is last once it has ended.
 #[utoipa::path(get, path = "/v1/sandboxes/{id}/commands/{cmdId}/logs", tag = "commands",
     params(("id" = String, Path, description = "sb-…"), ("cmdId" = String, Path, description = "cmd-…"), FollowQuery),
     responses(
-        (status = 200, body = CommandEvent, content_type = "application/x-ndjson"),
+        (status = 200, description = "`start`, `stdout`/`stderr` chunks, then `exit` (or `error`) \
+            once the command has ended; one event per line, or SSE with `Accept: text/event-stream`",
+            body = CommandEvent, content_type = "application/x-ndjson"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 501, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn command_logs(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((id, _cmd_id)): ApiPath<(String, String)>,
-    ApiQuery(_follow): ApiQuery<FollowQuery>,
+    ApiPath((id, cmd_id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<FollowQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.sandbox(&caller, &id).await?;
-    Err(ApiError::not_implemented("detached command logs"))
+    let info = command_of(&state, &caller, &id, &cmd_id).await?;
+    let format = format_of(&headers).unwrap_or(Format::Ndjson);
+    let events = crate::logs::stream(
+        state.sandboxes.clone(),
+        id,
+        info,
+        query.follow.unwrap_or(true),
+        format,
+    );
+    Ok(event_stream(events, format))
 }
 
-/// Send a signal to a detached command (not implemented yet: 501).
+/// Send a signal to a running detached command's process group.
 #[utoipa::path(post, path = "/v1/sandboxes/{id}/commands/{cmdId}/kill", tag = "commands",
     params(("id" = String, Path, description = "sb-…"), ("cmdId" = String, Path, description = "cmd-…")),
     request_body = KillCommand,
     responses(
         (status = 202, description = "the signal was sent"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "not a signal", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 501, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the command (or its sandbox) is no longer running", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn kill_command(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath((id, _cmd_id)): ApiPath<(String, String)>,
+    ApiPath((id, cmd_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<KillCommand>,
 ) -> Result<StatusCode, ApiError> {
-    state.sandbox(&caller, &id).await?;
-    if let Some(signal) = &body.signal {
-        if !SIGNALS.contains(&signal.as_str()) {
-            return Err(ApiError::Invalid(format!(
-                "signal {signal:?}: one of {}",
-                SIGNALS.join(", ")
-            )));
-        }
-    }
-    Err(ApiError::not_implemented("killing a detached command"))
+    let meta = state.sandbox(&caller, &id).await?;
+    let signal = warden_sandbox::parse_signal(body.signal.as_deref().unwrap_or("SIGTERM"))?;
+    let sandboxes = state.sandboxes.clone();
+    blocking(move || sandboxes.kill_command(&meta.id, &cmd_id, signal)).await?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -3,25 +3,19 @@
 use crate::auth::{Caller, TENANT_LABEL};
 use crate::extract::{ApiJson, ApiPath};
 use crate::policy::{NetworkPolicyBody, NetworkPolicyView};
+use crate::names::NAME_LABEL;
 use crate::problem::{blocking, ApiError, Problem};
+use crate::sandbox_spec::{spec_of, CreateSandbox, Resources, SourceSpec, MIB, TIMEOUT_MS};
 use crate::state::{AppState, PublicUrls};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use warden_sandbox::limits::Limits;
-use warden_sandbox::{SandboxMeta, SandboxSpec, Status, WorkspaceSource};
-
-const MIB: u64 = 1 << 20;
-/// A sandbox's `timeout`, in ms: 1 s to 30 days, as `warden sandbox create --timeout`.
-pub const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1_000..=30 * 86_400_000;
-/// More published ports than this is a mistake, not a plan.
-const MAX_PORTS: usize = 64;
+use warden_sandbox::{SandboxMeta, Status, WorkspaceSource};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,65 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stop_sandbox))
         .routes(routes!(extend_timeout))
         .routes(routes!(set_network_policy))
-}
-
-/// Where /workspace starts from.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum SourceSpec {
-    Empty,
-    /// A copy of a host directory (`.env*` files and `.warden/` left out).
-    Directory {
-        path: String,
-    },
-    /// The workspace and home of one of the caller's snapshots.
-    Snapshot {
-        #[serde(rename = "snapshotId")]
-        snapshot_id: String,
-    },
-    /// A git repository cloned into /workspace (not implemented yet: 501).
-    Git {
-        url: String,
-        revision: Option<String>,
-        depth: Option<u32>,
-    },
-}
-
-/// Resource limits; absent means unlimited.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Resources {
-    /// CPUs, 0.01 to 1024 (0.5 is half of one).
-    #[schema(minimum = 0.01, maximum = 1024.0)]
-    pub vcpus: Option<f64>,
-    /// Memory in MiB, 32 to 1048576.
-    #[schema(minimum = 32, maximum = 1048576)]
-    pub memory: Option<u64>,
-    /// Processes and threads at once, 16 to 4194304.
-    #[schema(minimum = 16, maximum = 4194304)]
-    pub pids: Option<u64>,
-}
-
-/// `POST /v1/sandboxes`; every field is optional.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateSandbox {
-    pub source: Option<SourceSpec>,
-    /// Milliseconds until every process is killed: 1000 (1 s) to 2592000000 (30 days);
-    /// default one hour.
-    #[schema(minimum = 1000, maximum = 2592000000u64)]
-    pub timeout: Option<u64>,
-    /// Ports (1-65535) a process inside will listen on, reachable through this server.
-    #[serde(default)]
-    #[schema(value_type = Vec<u16>, minimum = 1)]
-    pub ports: Vec<u16>,
-    pub resources: Option<Resources>,
-    /// Variables every command starts with (kept in the sandbox's record: not for secrets).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    #[schema(value_type = Option<crate::policy::schema::NetworkPolicy>)]
-    pub network_policy: Option<NetworkPolicyBody>,
-    pub name: Option<String>,
 }
 
 /// `POST /v1/sandboxes/{id}/extend-timeout`.
@@ -158,7 +93,7 @@ impl Sandbox {
     pub fn of(meta: &SandboxMeta, urls: &PublicUrls) -> Sandbox {
         Sandbox {
             id: meta.id.clone(),
-            name: meta.name.clone(),
+            name: crate::names::name_of(meta),
             status: meta.effective_status().into(),
             created_at: meta.created_ms,
             timeout_at: meta.deadline_ms,
@@ -177,7 +112,7 @@ impl Sandbox {
                 memory: meta.limits.memory_bytes.map(|b| b / MIB),
                 pids: meta.limits.pids,
             },
-            network_policy: NetworkPolicyView::of(&meta.policy),
+            network_policy: meta.policy_view().into(),
         }
     }
 }
@@ -188,15 +123,15 @@ pub struct SandboxList {
     pub sandboxes: Vec<Sandbox>,
 }
 
-/// Create a sandbox; answers once it runs.
+/// Create a sandbox; answers once it runs (for a git source, once it is cloned).
 #[utoipa::path(post, path = "/v1/sandboxes", tag = "sandboxes",
     request_body = CreateSandbox,
     responses(
         (status = 201, body = Sandbox),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a field is wrong, or the git clone failed (no sandbox is left)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "a directory source outside every --source-root, or on a server with several tenants and none", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "the snapshot source is not the caller's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the name is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 501, description = "git source, deny lists, header transforms", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the caller has a sandbox with this name", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create_sandbox(
@@ -211,140 +146,35 @@ pub async fn create_sandbox(
             spec.workspace = WorkspaceSource::Snapshot(snap.id);
         }
         Some(SourceSpec::Directory { path }) => {
-            let (state, path) = (state.clone(), path.clone());
-            let dir = tokio::task::spawn_blocking(move || state.source_dir(&path)).await??;
+            let (sources, path) = (state.sources.clone(), path.clone());
+            let dir = tokio::task::spawn_blocking(move || sources.resolve(&path)).await??;
             spec.workspace = WorkspaceSource::Copy(dir);
         }
         _ => {}
     }
+    // Held until the record exists: no other create of this tenant takes the name.
+    let _claim = match spec.labels.get(NAME_LABEL) {
+        Some(name) => {
+            let claim = state.names.claim(&caller, name)?;
+            Some(claim.free_among(&state.sandboxes_of(&caller).await?)?)
+        }
+        None => None,
+    };
     spec.labels
         .insert(TENANT_LABEL.to_string(), caller.name().to_string());
     let sandboxes = state.sandboxes.clone();
-    let name = spec.name.clone();
-    let meta = blocking(move || {
-        if let Some(name) = &name {
-            if sandboxes.root().name_taken(name)? {
-                return Ok(Err(ApiError::Conflict(format!(
-                    "name: a sandbox named {name:?} exists"
-                ))));
-            }
+    let created = blocking(move || sandboxes.create(&spec)).await;
+    let meta = match created {
+        Ok(meta) => meta,
+        Err(e) => {
+            // A failed git clone started (and removed) a sandbox: its supervisor is ours.
+            state.reaper.reap();
+            return Err(e);
         }
-        sandboxes.create(&spec).map(Ok)
-    })
-    .await??;
+    };
     state.reaper.track(meta.supervisor_pid);
     tracing::info!(sandbox = %meta.id, tenant = caller.name(), "sandbox created");
     Ok((StatusCode::CREATED, Json(Sandbox::of(&meta, &state.urls))))
-}
-
-/// The sandbox spec a request asks for, checked field by field.
-fn spec_of(body: &CreateSandbox) -> Result<SandboxSpec, ApiError> {
-    let invalid = |m: String| Err(ApiError::Invalid(m));
-    let workspace = match &body.source {
-        None | Some(SourceSpec::Empty) => WorkspaceSource::Empty,
-        Some(SourceSpec::Directory { path }) => {
-            if !path.starts_with('/') {
-                return invalid(format!("source.path {path:?}: give an absolute host path"));
-            }
-            // Resolved, and kept clear of the server's state, by the handler.
-            WorkspaceSource::Empty
-        }
-        // Resolved against the caller's snapshots by the handler.
-        Some(SourceSpec::Snapshot { .. }) => WorkspaceSource::Empty,
-        Some(SourceSpec::Git { .. }) => {
-            return Err(ApiError::not_implemented("a git source"));
-        }
-    };
-    let timeout = match body.timeout {
-        None => Some(warden_sandbox::spec::DEFAULT_TIMEOUT),
-        Some(ms) if !TIMEOUT_MS.contains(&ms) => {
-            return invalid(format!(
-                "timeout {ms}: give milliseconds from 1000 (1 s) to 2592000000 (30 days)"
-            ))
-        }
-        Some(ms) => Some(Duration::from_millis(ms)),
-    };
-    let mut ports = Vec::new();
-    for (i, port) in body.ports.iter().enumerate() {
-        if *port == 0 || ports.contains(port) {
-            return invalid(format!("ports[{i}]: {port} is 0 or given twice"));
-        }
-        ports.push(*port);
-    }
-    if ports.len() > MAX_PORTS {
-        return invalid(format!("ports: at most {MAX_PORTS}"));
-    }
-    let limits = limits_of(body.resources.as_ref())?;
-    let mut env = Vec::new();
-    for (name, value) in &body.env {
-        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
-            return invalid(format!(
-                "env.{name:?}: a name is not empty and has no '=' or NUL; a value has no NUL"
-            ));
-        }
-        env.push((name.clone(), value.as_str().into()));
-    }
-    let policy = match &body.network_policy {
-        Some(p) => p.to_sandbox("networkPolicy")?,
-        None => warden_sandbox::NetworkPolicy::DenyAll,
-    };
-    let spec = SandboxSpec {
-        name: body.name.clone(),
-        workspace,
-        policy,
-        timeout,
-        ports,
-        limits,
-        env,
-        ..SandboxSpec::default()
-    };
-    spec.validate().map_err(|e| match e {
-        warden_sandbox::SandboxError::Invalid(m) => ApiError::Invalid(m.replacen("--", "", 1)),
-        other => other.into(),
-    })?;
-    Ok(spec)
-}
-
-/// The limits `resources` asks for, in the ranges `warden sandbox create` takes.
-fn limits_of(resources: Option<&Resources>) -> Result<Limits, ApiError> {
-    use warden_sandbox::flags::{CPUS_RANGE, MEMORY_RANGE, PIDS_RANGE};
-    let Some(r) = resources else {
-        return Ok(Limits::default());
-    };
-    if let Some(v) = r.vcpus {
-        if !(v.is_finite() && (CPUS_RANGE.0..=CPUS_RANGE.1).contains(&v)) {
-            return Err(ApiError::Invalid(format!(
-                "resources.vcpus {v}: give {} to {} CPUs",
-                CPUS_RANGE.0, CPUS_RANGE.1
-            )));
-        }
-    }
-    let memory_bytes = match r.memory {
-        None => None,
-        Some(mib) => match mib.checked_mul(MIB) {
-            Some(b) if (MEMORY_RANGE.0..=MEMORY_RANGE.1).contains(&b) => Some(b),
-            _ => {
-                return Err(ApiError::Invalid(format!(
-                    "resources.memory {mib}: give {} to {} MiB (a sandbox needs 32 MiB to start)",
-                    MEMORY_RANGE.0 / MIB,
-                    MEMORY_RANGE.1 / MIB
-                )))
-            }
-        },
-    };
-    if let Some(p) = r.pids {
-        if !(PIDS_RANGE.0..=PIDS_RANGE.1).contains(&p) {
-            return Err(ApiError::Invalid(format!(
-                "resources.pids {p}: give {} to {}",
-                PIDS_RANGE.0, PIDS_RANGE.1
-            )));
-        }
-    }
-    Ok(Limits {
-        cpus: r.vcpus,
-        memory_bytes,
-        pids: r.pids,
-    })
 }
 
 /// The caller's sandboxes, oldest first.
@@ -399,13 +229,15 @@ pub async fn destroy_sandbox(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// End every process of a sandbox and keep its files (not implemented yet: 501).
+/// End every process of a sandbox and keep its files: they can still be read and
+/// snapshotted; commands and policy changes answer 409; destroy removes it. A sandbox that
+/// has already ended is answered as it is.
 #[utoipa::path(post, path = "/v1/sandboxes/{id}/stop", tag = "sandboxes",
     params(("id" = String, Path, description = "sb-…")),
     responses(
         (status = 200, body = Sandbox),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 501, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "its record is corrupt (destroy still removes it)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn stop_sandbox(
@@ -413,11 +245,16 @@ pub async fn stop_sandbox(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Sandbox>, ApiError> {
-    state.sandbox(&caller, &id).await?;
-    Err(ApiError::not_implemented("stopping a sandbox"))
+    let meta = state.sandbox(&caller, &id).await?;
+    let sandboxes = state.sandboxes.clone();
+    let stopped = blocking(move || sandboxes.stop(&meta.id)).await?;
+    state.reaper.reap();
+    tracing::info!(sandbox = %id, tenant = caller.name(), "sandbox stopped");
+    Ok(Json(Sandbox::of(&stopped, &state.urls)))
 }
 
-/// Push a sandbox's deadline back (not implemented yet: 501).
+/// Push a running sandbox's deadline back by `duration` (counted from now if it had
+/// passed); a sandbox without a deadline keeps none.
 #[utoipa::path(post, path = "/v1/sandboxes/{id}/extend-timeout", tag = "sandboxes",
     params(("id" = String, Path, description = "sb-…")),
     request_body = ExtendTimeout,
@@ -425,7 +262,7 @@ pub async fn stop_sandbox(
         (status = 200, body = Sandbox),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 501, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the sandbox is not running", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn extend_timeout(
@@ -434,17 +271,21 @@ pub async fn extend_timeout(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ExtendTimeout>,
 ) -> Result<Json<Sandbox>, ApiError> {
-    state.sandbox(&caller, &id).await?;
+    let meta = state.sandbox(&caller, &id).await?;
     if !TIMEOUT_MS.contains(&body.duration) {
         return Err(ApiError::Invalid(format!(
             "duration {}: give milliseconds from 1000 (1 s) to 2592000000 (30 days)",
             body.duration
         )));
     }
-    Err(ApiError::not_implemented("extending a sandbox's timeout"))
+    let sandboxes = state.sandboxes.clone();
+    let by = Duration::from_millis(body.duration);
+    let extended = blocking(move || sandboxes.extend_timeout(&meta.id, by)).await?;
+    Ok(Json(Sandbox::of(&extended, &state.urls)))
 }
 
-/// Replace a running sandbox's network policy; new connections see it at once.
+/// Replace a running sandbox's whole network policy (allowed hosts, deny list, header
+/// transforms); new connections, and new requests on intercepted ones, see it at once.
 #[utoipa::path(put, path = "/v1/sandboxes/{id}/network-policy", tag = "sandboxes",
     params(("id" = String, Path, description = "sb-…")),
     request_body = crate::policy::schema::NetworkPolicy,
@@ -452,8 +293,7 @@ pub async fn extend_timeout(
         (status = 200, body = NetworkPolicyView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 501, description = "deny lists, header transforms", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the sandbox is not running", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn set_network_policy(
@@ -463,9 +303,8 @@ pub async fn set_network_policy(
     ApiJson(body): ApiJson<NetworkPolicyBody>,
 ) -> Result<Json<NetworkPolicyView>, ApiError> {
     let meta = state.running_sandbox(&caller, &id).await?;
-    let policy = body.to_sandbox("networkPolicy")?;
+    let update = body.to_update("networkPolicy")?;
     let sandboxes = state.sandboxes.clone();
-    let applied = policy.clone();
-    blocking(move || sandboxes.set_policy(&meta.id, applied)).await?;
-    Ok(Json(NetworkPolicyView::of(&policy)))
+    let view = blocking(move || sandboxes.update_policy(&meta.id, &update)).await?;
+    Ok(Json(view.into()))
 }

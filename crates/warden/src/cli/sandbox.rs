@@ -202,6 +202,10 @@ pub struct ServerArgs {
     /// The largest request body (64M, 1G, bytes): a base64 file upload counts a third more.
     #[arg(long, default_value = "64M", value_name = "SIZE", value_parser = parse_body_size)]
     pub max_body: usize,
+    /// A host directory under which `directory` sources may be copied (repeatable). None:
+    /// only a server with a single tenant copies host directories.
+    #[arg(long = "source-root", value_name = "DIR")]
+    pub source_roots: Vec<PathBuf>,
 }
 
 fn parse_body_size(s: &str) -> Result<usize, String> {

@@ -26,6 +26,7 @@ pub fn run(global: &GlobalArgs, args: &ServerArgs) -> anyhow::Result<u8> {
         sandbox_dir,
         max_body: args.max_body,
         executable: None,
+        source_roots: args.source_roots.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -44,10 +45,11 @@ pub fn run(global: &GlobalArgs, args: &ServerArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Bad tokens or an address that cannot be bound are the user's to fix (exit 2).
+/// Bad tokens, a bad --source-root or an address that cannot be bound are the user's
+/// to fix (exit 2).
 fn usage_if_config(e: ServerError) -> anyhow::Error {
     match e {
-        e @ (ServerError::Tokens(_) | ServerError::Listen { .. }) => {
+        e @ (ServerError::Tokens(_) | ServerError::SourceRoot(_) | ServerError::Listen { .. }) => {
             UsageError(e.to_string()).into()
         }
         other => other.into(),
