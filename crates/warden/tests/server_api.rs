@@ -332,21 +332,21 @@ async fn bad_requests_are_problem_json_with_the_right_status() {
             server.post(
                 TOKEN_A,
                 "/v1/sandboxes",
-                json!({"source": {"type": "git", "url": "https://example.com/r.git"}}),
+                json!({"source": {"type": "git", "url": "git@example.com:r.git"}}),
             ),
-            501,
-            "not-implemented",
-            "git",
+            400,
+            "invalid-request",
+            "git URL",
         ),
         (
             server.post(
                 TOKEN_A,
                 "/v1/sandboxes",
-                json!({"networkPolicy": {"allow": ["a.com"], "deny": ["b.a.com"]}}),
+                json!({"networkPolicy": {"allow": {"*.a.com": [{"transform": [{"headers": {"x-k": "sk-never-shown"}}]}]}}}),
             ),
-            501,
-            "not-implemented",
-            "deny",
+            400,
+            "invalid-request",
+            "*.a.com",
         ),
         (
             server.post(
@@ -421,42 +421,43 @@ async fn bad_requests_are_problem_json_with_the_right_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn routes_waiting_for_the_sandbox_layer_answer_501_after_checking_the_sandbox() {
+async fn every_sandbox_route_checks_the_sandbox_first_and_another_tenant_changes_nothing() {
     let server = Server::start(&[]);
-    let id = server.create(TOKEN_A, json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let created = server.create(TOKEN_A, json!({})).await;
+    let id = created["id"].as_str().unwrap().to_string();
     let base = format!("/v1/sandboxes/{id}");
-    let requests = [
-        server.post(TOKEN_A, &format!("{base}/stop"), json!({})),
-        server.post(TOKEN_A, &format!("{base}/extend-timeout"), json!({"duration": 60000})),
-        server.post(TOKEN_A, &format!("{base}/commands"), json!({"cmd": "sleep", "args": ["1"], "detached": true})),
-        server.get(TOKEN_A, &format!("{base}/commands")),
-        server.get(TOKEN_A, &format!("{base}/commands/cmd-0000000000?wait=true")),
-        server.get(TOKEN_A, &format!("{base}/commands/cmd-0000000000/logs")),
-        server.post(TOKEN_A, &format!("{base}/commands/cmd-0000000000/kill"), json!({"signal": "SIGTERM"})),
-        server
-            .client
-            .put(server.url(&format!("{base}/network-policy")))
-            .bearer_auth(TOKEN_A)
-            .json(&json!({"allow": {"api.anthropic.com": [{"transform": [{"headers": {"x-api-key": "sk-never-shown"}}]}]}})),
-    ];
-    for request in requests {
+    let requests = |token: &str| {
+        [
+            server.post(token, &format!("{base}/stop"), json!({})),
+            server.post(token, &format!("{base}/extend-timeout"), json!({"duration": 60000})),
+            server.post(token, &format!("{base}/commands"), json!({"cmd": "touch", "args": ["/workspace/ran"], "detached": true})),
+            server.get(token, &format!("{base}/commands")),
+            server.get(token, &format!("{base}/commands/cmd-0000000000?wait=true")),
+            server.get(token, &format!("{base}/commands/cmd-0000000000/logs")),
+            server.post(token, &format!("{base}/commands/cmd-0000000000/kill"), json!({"signal": "SIGTERM"})),
+            server.put(token, &format!("{base}/network-policy"), json!({"allow": {"api.anthropic.com": [{"transform": [{"headers": {"x-api-key": "sk-never-shown"}}]}]}})),
+        ]
+    };
+    // Another tenant: 404 for every route, before anything is done.
+    for request in requests(TOKEN_B) {
         let (status, body) = problem(request.send().await.unwrap()).await;
-        assert_eq!(status, 501, "{body}");
+        assert_eq!(status, 404, "{body}");
         assert!(!body.to_string().contains("sk-never-shown"));
     }
-    // Another tenant still gets 404 first, and a bad signal is still a 400.
-    let (status, _) = problem(
-        server
-            .post(TOKEN_B, &format!("{base}/stop"), json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 404);
+    let sb: Value = server
+        .get(TOKEN_A, &base)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sb["status"], "running");
+    assert_eq!(sb["timeoutAt"], created["timeoutAt"]);
+    assert_eq!(sb["networkPolicy"]["mode"], "deny-all");
+    let (_, out, _) = server.sh(TOKEN_A, &id, "ls /workspace").await;
+    assert_eq!(out, "", "tenant b's command ran");
+    // A bad signal is a 400 before the command is looked up.
     let (status, _) = problem(
         server
             .post(
@@ -470,6 +471,20 @@ async fn routes_waiting_for_the_sandbox_layer_answer_501_after_checking_the_sand
     )
     .await;
     assert_eq!(status, 400);
+    // No route of the contract answers 501 any more.
+    let doc: Value = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !doc.to_string().contains("\"501\""),
+        "a 501 is still documented"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -315,7 +315,10 @@ async fn a_snapshot_restores_into_a_new_sandbox_and_belongs_to_its_tenant_only()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_source_is_copied_without_secrets_and_never_from_the_servers_state() {
-    let server = Server::start(&[]);
+    // A root (the temporary directory) that holds the server's own state too: that part
+    // stays refused.
+    let root = std::env::temp_dir();
+    let server = Server::start(&["--source-root", root.to_str().unwrap()]);
     let tree = server.dir.path().join("tree");
     std::fs::create_dir_all(tree.join("src")).unwrap();
     std::fs::write(tree.join("src/app.py"), "print('hi')\n").unwrap();
@@ -336,7 +339,6 @@ async fn a_directory_source_is_copied_without_secrets_and_never_from_the_servers
         data.clone(),
         data.join("sandboxes"),
         server.dir.path().to_path_buf(),
-        "/".into(),
     ] {
         let (status, body) = problem(
             server
@@ -352,7 +354,7 @@ async fn a_directory_source_is_copied_without_secrets_and_never_from_the_servers
         .await;
         assert_eq!(status, 400, "{}: {body}", path.display());
     }
-    for path in ["relative/dir", "/no/such/dir"] {
+    for (path, want) in [("relative/dir", 400), ("/no/such/dir", 403), ("/", 403)] {
         let (status, _) = problem(
             server
                 .post(
@@ -365,6 +367,6 @@ async fn a_directory_source_is_copied_without_secrets_and_never_from_the_servers
                 .unwrap(),
         )
         .await;
-        assert_eq!(status, 400, "{path}");
+        assert_eq!(status, want, "{path}");
     }
 }

@@ -7,6 +7,9 @@
 #[path = "../sandbox_support/mod.rs"]
 mod sandbox_support;
 
+#[path = "../git_support/mod.rs"]
+mod git_support;
+
 mod commands;
 mod fixture;
 mod git;

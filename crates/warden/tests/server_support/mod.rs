@@ -22,11 +22,20 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     child: Option<Child>,
     pub client: reqwest::Client,
+    /// The flags and variables it was started with, for a restart.
+    extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Tenants `a` and `b`; `extra` flags go to `warden server`.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_with(extra, &[])
+    }
+
+    /// [`Server::start`], with `env` set for the server (and so for the sandboxes'
+    /// supervisors it starts).
+    pub fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let tokens = dir.path().join("tokens.json");
         std::fs::write(
@@ -36,13 +45,20 @@ impl Server {
         )
         .unwrap();
         std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let (child, addr) = spawn(dir.path(), "127.0.0.1:0", extra);
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, addr) = spawn(dir.path(), "127.0.0.1:0", &extra, &env);
         Server {
             base: format!("http://{addr}"),
             addr,
             dir,
             child: Some(child),
             client: client(),
+            extra,
+            env,
         }
     }
 
@@ -65,9 +81,14 @@ impl Server {
         }
     }
 
-    /// Starts the server again on the same port and directory.
+    /// Starts the server again on the same port, directory, flags and variables.
     pub fn restart(&mut self) {
-        let (child, addr) = spawn(self.dir.path(), &self.addr.to_string(), &[]);
+        let (child, addr) = spawn(
+            self.dir.path(),
+            &self.addr.to_string(),
+            &self.extra,
+            &self.env,
+        );
         assert_eq!(addr, self.addr);
         self.child = Some(child);
     }
@@ -96,6 +117,18 @@ impl Server {
             .post(self.url(path))
             .bearer_auth(token)
             .json(&body)
+    }
+
+    pub fn put(&self, token: &str, path: &str, body: Value) -> reqwest::RequestBuilder {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     pub fn delete(&self, token: &str, path: &str) -> reqwest::RequestBuilder {
@@ -136,8 +169,8 @@ impl Server {
         )
     }
 
-    /// Starts a detached command with the CLI (the API's detached commands wait for the
-    /// sandbox layer): it shares the server's sandbox directory.
+    /// Starts a detached command with the CLI (`warden sandbox exec --detach`): it shares
+    /// the server's sandbox directory.
     pub fn detach(&self, id: &str, argv: &[&str]) {
         let out = Command::new(env!("CARGO_BIN_EXE_warden"))
             .arg("--data-dir")
@@ -192,13 +225,19 @@ fn client() -> reqwest::Client {
 }
 
 /// `warden server` on `listen`; returns once it said where it listens.
-fn spawn(dir: &Path, listen: &str, extra: &[&str]) -> (Child, std::net::SocketAddr) {
+fn spawn(
+    dir: &Path,
+    listen: &str,
+    extra: &[String],
+    env: &[(String, String)],
+) -> (Child, std::net::SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(["server", "--listen", listen, "--tokens"])
         .arg(dir.join("tokens.json"))
         .arg("--sandbox-dir")
         .arg(dir.join("data"))
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env_remove("WARDEN_SERVER_TOKEN")
         .env("WARDEN_LOG", "info")
         .stdin(Stdio::null())
