@@ -326,7 +326,10 @@ mod tests {
         assert!(!format!("{update:?}").contains("sk-secret"));
         assert_eq!(
             update.policy,
-            NetworkPolicy::Allow(vec!["api.anthropic.com".into(), "registry.npmjs.org".into()])
+            NetworkPolicy::Allow(vec![
+                "api.anthropic.com".into(),
+                "registry.npmjs.org".into()
+            ])
         );
         assert_eq!(update.transforms.len(), 1);
         assert_eq!(update.transforms[0].domain, "api.anthropic.com");
@@ -343,7 +346,10 @@ mod tests {
         let err = wild.to_update("networkPolicy").unwrap_err();
         assert_eq!(err.status().as_u16(), 400);
         let text = err.to_string();
-        assert!(text.contains("*.example.com") && !text.contains("sk-wild"), "{text}");
+        assert!(
+            text.contains("*.example.com") && !text.contains("sk-wild"),
+            "{text}"
+        );
     }
 
     #[test]

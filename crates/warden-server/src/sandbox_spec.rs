@@ -209,4 +209,3 @@ pub fn limits_of(resources: Option<&Resources>) -> Result<Limits, ApiError> {
         pids: r.pids,
     })
 }
-

@@ -116,7 +116,12 @@ mod tests {
             std::fs::create_dir_all(d).unwrap();
         }
         std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
-        let policy = SourcePolicy::new(&[root.clone()], &[state.clone()], false).unwrap();
+        let policy = SourcePolicy::new(
+            std::slice::from_ref(&root),
+            std::slice::from_ref(&state),
+            false,
+        )
+        .unwrap();
         let status = |p: &Path| match policy.resolve(p.to_str().unwrap()) {
             Ok(_) => 200,
             Err(e) => e.status().as_u16(),
@@ -143,8 +148,18 @@ mod tests {
         assert!(err.to_string().contains("--source-root"), "{err}");
         let single = SourcePolicy::new(&[], &[], true).unwrap();
         assert!(single.resolve(dir).is_ok());
-        assert_eq!(single.resolve("/no/such/dir").unwrap_err().status().as_u16(), 400);
+        assert_eq!(
+            single
+                .resolve("/no/such/dir")
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            400
+        );
         let missing = SourcePolicy::new(&[tmp.path().join("nope")], &[], true).unwrap_err();
-        assert!(missing.to_string().starts_with("--source-root "), "{missing}");
+        assert!(
+            missing.to_string().starts_with("--source-root "),
+            "{missing}"
+        );
     }
 }

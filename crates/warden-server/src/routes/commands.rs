@@ -218,10 +218,8 @@ pub async fn run_command(
     if body.detached {
         let sandboxes = state.sandboxes.clone();
         let stdin = body.stdin.map(String::into_bytes);
-        let info = blocking(move || {
-            sandboxes.spawn_command(&meta.id, &request, stdin.as_deref())
-        })
-        .await?;
+        let info =
+            blocking(move || sandboxes.spawn_command(&meta.id, &request, stdin.as_deref())).await?;
         tracing::info!(sandbox = %id, cmd = %info.id, "detached command started");
         return Ok((StatusCode::CREATED, Json(Command::from(info))).into_response());
     }
@@ -309,6 +307,7 @@ const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
     params(("id" = String, Path, description = "sb-…"), ("cmdId" = String, Path, description = "cmd-…"), WaitQuery),
     responses(
         (status = 200, body = Command),
+        (status = 400, description = "a bad query", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -336,6 +335,7 @@ pub async fn get_command(
         (status = 200, description = "`start`, `stdout`/`stderr` chunks, then `exit` (or `error`) \
             once the command has ended; one event per line, or SSE with `Accept: text/event-stream`",
             body = CommandEvent, content_type = "application/x-ndjson"),
+        (status = 400, description = "a bad query", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

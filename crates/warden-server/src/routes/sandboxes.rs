@@ -2,8 +2,8 @@
 
 use crate::auth::{Caller, TENANT_LABEL};
 use crate::extract::{ApiJson, ApiPath};
-use crate::policy::{NetworkPolicyBody, NetworkPolicyView};
 use crate::names::NAME_LABEL;
+use crate::policy::{NetworkPolicyBody, NetworkPolicyView};
 use crate::problem::{blocking, ApiError, Problem};
 use crate::sandbox_spec::{spec_of, CreateSandbox, Resources, SourceSpec, MIB, TIMEOUT_MS};
 use crate::state::{AppState, PublicUrls};
