@@ -6,6 +6,8 @@
 //! and a restarted server finds every sandbox again from the sandbox directory. Each
 //! bearer token belongs to a tenant ([`auth`]); a tenant's sandboxes and snapshots carry
 //! the label `tenant=<name>`, and every route answers another tenant's id with 404.
+//! Sandbox names are per tenant ([`names`]); directory sources are limited by
+//! `--source-root` ([`sources`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), warden_server::ServerError> {
