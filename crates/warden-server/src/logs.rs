@@ -3,7 +3,7 @@
 //! inside can reach, that only grow), as the same events a streamed command sends.
 //!
 //! Both files are read from the start; when following, new output is picked up as it
-//! is written (polled every [`POLL`]) until the command has ended and both files are
+//! is written (polled every 100 ms) until the command has ended and both files are
 //! read to their end, then the `exit` event closes the stream. Without following,
 //! what is there now is sent, and the `exit` event only if the command had ended.
 //! Events go through a channel of a few: a slow client slows the reading, never the
