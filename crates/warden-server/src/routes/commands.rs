@@ -196,10 +196,15 @@ fn format_of(headers: &HeaderMap) -> Option<Format> {
     params(("id" = String, Path, description = "sb-…")),
     request_body = RunCommand,
     responses(
-        (status = 200, description = "waited for (`Accept: application/json`)", body = CommandResult),
-        (status = 200, description = "`Accept: application/x-ndjson`: one event per line; \
-            `Accept: text/event-stream`: the same events as SSE. The `exit` (or `error`) event is last; \
-            a client that disconnects kills the command.", body = CommandEvent, content_type = "application/x-ndjson"),
+        (status = 200, description = "`Accept: application/json` (the default): waited for, \
+            output in the answer. `Accept: application/x-ndjson`: one event per line as it happens; \
+            `Accept: text/event-stream`: the same events as SSE. The `exit` (or `error`) event is \
+            last; a client that disconnects kills the command.",
+            content(
+                (CommandResult = "application/json"),
+                (CommandEvent = "application/x-ndjson"),
+                (CommandEvent = "text/event-stream"),
+            )),
         (status = 201, description = "detached: started, not waited for", body = Command),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -334,7 +339,10 @@ pub async fn get_command(
     responses(
         (status = 200, description = "`start`, `stdout`/`stderr` chunks, then `exit` (or `error`) \
             once the command has ended; one event per line, or SSE with `Accept: text/event-stream`",
-            body = CommandEvent, content_type = "application/x-ndjson"),
+            content(
+                (CommandEvent = "application/x-ndjson"),
+                (CommandEvent = "text/event-stream"),
+            )),
         (status = 400, description = "a bad query", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),

@@ -2,6 +2,7 @@
 //! One module per resource.
 
 pub mod commands;
+mod common_answers;
 pub mod files;
 pub mod sandboxes;
 pub mod snapshots;
@@ -63,7 +64,9 @@ async fn health() -> Json<Health> {
 
 /// The OpenAPI 3.1 document of this API, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut doc = api_router().routes(routes!(health)).split_for_parts().1;
+    common_answers::document(&mut doc);
+    doc
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -81,6 +84,8 @@ pub fn app(state: AppState, max_body: usize) -> Router {
         // Added after the token layer: open to all.
         .routes(routes!(health))
         .split_for_parts();
+    let mut doc = doc;
+    common_answers::document(&mut doc);
     let doc = std::sync::Arc::new(doc);
     Router::new()
         .merge(api)

@@ -1,0 +1,214 @@
+//! schemathesis (from PyPI) against a real `warden server`: every operation in the
+//! server's own `/openapi.json` is fuzzed, negatively and statefully, for a bounded time,
+//! and each answer must be documented (status, content type, schema), never a 5xx, and
+//! never served without the token.
+//!
+//! schemathesis is installed once into a virtualenv under the cargo target's tmp dir
+//! (python3 with venv and pip must be on PATH; `.ci/run` sees to it). The server runs
+//! with two tenants (so directory sources need `--source-root`) and an empty test
+//! resolver: whatever hosts the fuzzer invents for policies or git sources, the egress
+//! proxy never asks real DNS for them.
+
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+const TOKEN_A: &str = "token-of-tenant-a-0123456789";
+const TOKEN_B: &str = "token-of-tenant-b-0123456789";
+
+/// The `st` executable, installed on first use (a staging venv renamed into place, so
+/// concurrent test processes never see half an install).
+fn schemathesis() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let venv = tmp.join(format!("venv-{}", SCHEMATHESIS.replace("==", "-")));
+    let st = venv.join("bin/st");
+    if st.exists() {
+        return st;
+    }
+    let staging = tmp.join(format!(".venv-staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let ok = |cmd: &mut Command, what: &str| {
+        let out = cmd.stdin(Stdio::null()).output().expect(what);
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(
+        Command::new("python3").arg("-m").arg("venv").arg(&staging),
+        "python3 -m venv (python3 with venv is needed for the schemathesis test)",
+    );
+    ok(
+        Command::new(staging.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SCHEMATHESIS,
+        ]),
+        "pip install schemathesis",
+    );
+    // A venv's scripts name its own path: rename is fine only because the shebang of `st`
+    // is rewritten below to the final location.
+    match std::fs::rename(&staging, &venv) {
+        Ok(()) => {}
+        Err(_) if st.exists() => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return st;
+        }
+        Err(e) => panic!("moving the schemathesis venv into place: {e}"),
+    }
+    for script in ["st", "schemathesis"] {
+        let path = venv.join("bin").join(script);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let fixed = text.replace(
+                staging.to_str().expect("utf-8 path"),
+                venv.to_str().expect("utf-8 path"),
+            );
+            std::fs::write(&path, fixed).expect("rewrite the venv script");
+        }
+    }
+    st
+}
+
+struct Served {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    base: String,
+}
+
+impl Served {
+    fn start() -> Served {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens = dir.path().join("tokens.json");
+        std::fs::write(
+            &tokens,
+            json!({"tokens": [{"tenant": "a", "token": TOKEN_A}, {"tenant": "b", "token": TOKEN_B}]})
+                .to_string(),
+        )
+        .unwrap();
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let sources = dir.path().join("sources");
+        std::fs::create_dir_all(sources.join("app")).unwrap();
+        std::fs::write(sources.join("app/main.py"), "print('hi')\n").unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["server", "--listen", "127.0.0.1:0", "--tokens"])
+            .arg(&tokens)
+            .arg("--sandbox-dir")
+            .arg(dir.path().join("data"))
+            .arg("--source-root")
+            .arg(&sources)
+            .env("WARDEN_EGRESS_TEST_RESOLVE", "")
+            .env("WARDEN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn warden server");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut log = log;
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(log, "{line}");
+                if !sent {
+                    if let Some(addr) = line
+                        .split_whitespace()
+                        .find(|w| w.starts_with("http://127.0.0.1:"))
+                    {
+                        let _ = tx.send(addr.trim_end_matches(['/', ',', '.']).to_string());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server said where it listens");
+        Served { child, dir, base }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let cli = || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+            cmd.arg("--data-dir")
+                .arg(self.dir.path().join("data"))
+                .env_remove("WARDEN_LOG")
+                .stdin(Stdio::null());
+            cmd
+        };
+        let Ok(out) = cli().args(["sandbox", "ls", "--json"]).output() else {
+            return;
+        };
+        let all: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        for m in all.as_array().into_iter().flatten() {
+            if let Some(id) = m["id"].as_str() {
+                let _ = cli().args(["sandbox", "destroy", id]).output();
+            }
+        }
+    }
+}
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
+    let st = schemathesis();
+    let server = Served::start();
+    let work = tempfile::tempdir().unwrap();
+    let seconds = std::env::var("WARDEN_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "60".into());
+    let started = Instant::now();
+    let out = Command::new(&st)
+        .current_dir(work.path())
+        .arg("run")
+        .arg(format!("{}/openapi.json", server.base))
+        .args(["--header", &format!("Authorization: Bearer {TOKEN_A}")])
+        .args(["--max-time", &seconds, "--request-timeout", "60"])
+        .args(["--workers", "1", "--no-color"])
+        .args(["--checks", "all"])
+        // The schema cannot say which commands exist or which paths a sandbox holds: a
+        // well-formed request may still be refused, and that is correct.
+        .args(["--exclude-checks", "positive_data_acceptance"])
+        .args(["--generation-database", "none"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run schemathesis");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis failed after {:?}:\n{report}\n{}\n--- server log ---\n{}",
+        started.elapsed(),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(
+        report.contains("Tested:"),
+        "schemathesis tested nothing:\n{report}"
+    );
+    let log = server.log();
+    assert!(!log.contains("panicked"), "the server panicked:\n{log}");
+    for token in [TOKEN_A, TOKEN_B] {
+        assert!(!log.contains(token), "a token is in the server log");
+    }
+    // Still serving after all that.
+    let health = Command::new("curl")
+        .args(["-sf", &format!("{}/healthz", server.base)])
+        .output()
+        .expect("curl");
+    assert!(health.status.success(), "the server stopped answering");
+}
