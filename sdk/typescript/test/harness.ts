@@ -47,6 +47,7 @@ export interface RunningServer {
 export async function startServer(extraEnv: Record<string, string> = {}): Promise<RunningServer> {
   const bin = wardenBin();
   if (!bin) throw new Error("no warden binary: set WARDEN_BIN or build ../../target/debug/warden");
+  if (!existsSync(bin)) throw new Error(`WARDEN_BIN=${bin} does not exist`);
   const port = await freePort();
   const token = randomToken();
   const sandboxDir = await mkdtemp(join(tmpdir(), "warden-sdk-test-"));
@@ -63,6 +64,10 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   child.stderr?.on("data", (c: Uint8Array) => (output += decoder.decode(c)));
   let exited = false;
   child.on("exit", () => (exited = true));
+  child.on("error", (e: Error) => {
+    output += `spawn ${bin}: ${e.message}\n`;
+    exited = true;
+  });
 
   const deadline = Date.now() + 30_000;
   for (;;) {

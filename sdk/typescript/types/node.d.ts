@@ -14,13 +14,13 @@ declare var process: {
 };
 
 declare module "node:test" {
-  interface TestContext {
+  export interface TestContext {
     skip(message?: string): void;
     todo(message?: string): void;
     diagnostic(message: string): void;
     after(fn: () => unknown): void;
   }
-  interface TestOptions {
+  export interface TestOptions {
     skip?: boolean | string;
     todo?: boolean | string;
     timeout?: number;
