@@ -158,3 +158,15 @@ declare module "node:http" {
     cb: (res: IncomingMessage) => void,
   ): ClientRequest;
 }
+
+declare module "node:https" {
+  import type { IncomingMessage, ServerResponse, Server } from "node:http";
+  export function createServer(
+    options: { key: string; cert: string },
+    handler: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Server;
+}
+
+declare module "node:dns/promises" {
+  export function lookup(host: string, options: { all: true }): Promise<{ address: string; family: number }[]>;
+}
