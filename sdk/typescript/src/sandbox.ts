@@ -92,14 +92,14 @@ export class Sandbox {
     return new Date(this.#info.createdAt);
   }
 
-  /** When the sandbox ends unless extended. */
-  get timeoutAt(): Date {
-    return new Date(this.#info.timeoutAt);
+  /** When the sandbox ends unless extended (null: never). */
+  get timeoutAt(): Date | null {
+    return this.#info.timeoutAt === null ? null : new Date(this.#info.timeoutAt);
   }
 
-  /** Milliseconds left before the timeout, as of now. */
+  /** Milliseconds left before the timeout, as of now (Infinity: none). */
   get timeout(): number {
-    return Math.max(0, this.#info.timeoutAt - Date.now());
+    return this.#info.timeoutAt === null ? Infinity : Math.max(0, this.#info.timeoutAt - Date.now());
   }
 
   get networkPolicy(): NetworkPolicyView {

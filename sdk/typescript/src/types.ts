@@ -54,7 +54,7 @@ export interface PortInfo {
   pathUrl: string;
 }
 
-export type SandboxStatus = "running" | "stopped" | (string & {});
+export type SandboxStatus = "starting" | "running" | "stopped" | "timed-out" | "failed" | "corrupt" | (string & {});
 
 /** The `Sandbox` object of the API. */
 export interface SandboxInfo {
@@ -63,8 +63,10 @@ export interface SandboxInfo {
   status: SandboxStatus;
   /** Milliseconds since the epoch. */
   createdAt: number;
-  timeoutAt: number;
-  source: string;
+  /** When every process is killed (ms since the epoch); null: never. */
+  timeoutAt: number | null;
+  /** Where `/workspace` came from, e.g. `snapshot snap-…`; null when it started empty. */
+  source: string | null;
   ports: PortInfo[];
   resources: { vcpus: number | null; memory: number | null; pids: number | null };
   networkPolicy: NetworkPolicyView;

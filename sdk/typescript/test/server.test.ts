@@ -66,7 +66,7 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
     assert.match(sb.sandboxId, /^sb-/);
     assert.equal(sb.status, "running");
     assert.equal(sb.name, "sdk-lifecycle");
-    assert.ok(sb.timeoutAt.getTime() - sb.createdAt.getTime() <= 600_000 + 1000);
+    assert.ok(sb.timeoutAt && sb.timeoutAt.getTime() - sb.createdAt.getTime() <= 600_000 + 1000);
     const again = await Sandbox.get(sb.sandboxId, conn);
     assert.equal(again.sandboxId, sb.sandboxId);
     assert.ok((await Sandbox.list(conn)).some((s) => s.sandboxId === sb.sandboxId));
@@ -350,9 +350,9 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
   test("extendTimeout and stop (files kept, commands refused)", async (t) => {
     await orTodo(t, async () => {
       const sb = await create({ timeout: 120_000 });
-      const before = sb.timeoutAt.getTime();
+      const before = sb.timeoutAt!.getTime();
       await sb.extendTimeout(600_000);
-      assert.ok(sb.timeoutAt.getTime() >= before + 590_000, "timeoutAt moved by about the duration");
+      assert.ok(sb.timeoutAt!.getTime() >= before + 590_000, "timeoutAt moved by about the duration");
       await sb.writeFiles([{ path: "/workspace/stays.txt", content: "kept" }]);
       await sb.stop();
       assert.equal(sb.status, "stopped");
