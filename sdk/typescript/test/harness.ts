@@ -71,7 +71,10 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited) throw new Error(`warden server exited at start (code ${child.exitCode}):\n${output}`);
+    if (exited) {
+      await rm(sandboxDir, { recursive: true, force: true }).catch(() => {});
+      throw new Error(`warden server exited at start (code ${child.exitCode}):\n${output}`);
+    }
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) break;
@@ -80,6 +83,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
+      await rm(sandboxDir, { recursive: true, force: true }).catch(() => {});
       throw new Error(`warden server did not answer /healthz within 30 s:\n${output}`);
     }
     await sleep(100);
