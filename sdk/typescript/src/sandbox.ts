@@ -180,7 +180,7 @@ export class Sandbox {
     await this.client.empty("POST", `${this.path}/files`, { json: body, signal: options.signal });
   }
 
-  /** A file's bytes, or `null` when it does not exist. */
+  /** A file's bytes, or `null` when it does not exist (a missing sandbox throws a 404 `WardenError`). */
   async readFile(path: string | { path: string }, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | null> {
     const stream = await this.readFileStream(path, options);
     return stream === null ? null : readAll(stream);
@@ -206,6 +206,9 @@ export class Sandbox {
     });
     if (res.status === 404) {
       await res.body?.cancel().catch(() => {});
+      // A missing file, or a missing sandbox? The latter must not read as "no file":
+      // asking for the sandbox throws its own 404.
+      await this.client.empty("GET", this.path, { signal: options.signal });
       return null;
     }
     return res.body ?? new ReadableStream({ start: (c) => c.close() });

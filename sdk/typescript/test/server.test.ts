@@ -130,6 +130,14 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
     assert.equal(await shared.readFile("/workspace/abort-marker"), null, "the command was killed with the request");
   });
 
+  test("a command that cannot start throws a WardenError with the reason", async () => {
+    const err = await shared.runCommand("no-such-command-here").catch((e: unknown) => e);
+    assert.ok(err instanceof WardenError, String(err));
+    assert.match(err.detail ?? "", /no-such-command-here/);
+    const cwd = await shared.runCommand({ cmd: "true", cwd: "/workspace/no/such/dir" }).catch((e: unknown) => e);
+    assert.ok(cwd instanceof WardenError && cwd.status === 400, String(cwd));
+  });
+
   test("a command's timeout ends it", async () => {
     const started = Date.now();
     const done = await shared.runCommand({ cmd: "sleep", args: ["30"], timeout: 1000 });
@@ -185,6 +193,9 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
     for (let r = await reader.read(); !r.done; r = await reader.read()) n += r.value.length;
     assert.equal(n, 7);
     assert.equal(await shared.readFile("/workspace/nope.txt"), null);
+    const gone = await Sandbox.get(shared.sandboxId, conn);
+    const ghost = new (Sandbox as any)(gone.client, { ...gone.info, id: "sb-doesnotexist" }) as Sandbox; // a handle on a sandbox that is not there
+    await assert.rejects(ghost.readFile("/workspace/nope.txt"), (e: unknown) => e instanceof WardenError && e.status === 404);
     const ran = await shared.runCommand("/workspace/run.sh");
     assert.equal(await ran.stdout(), "ran\n");
     const seen = await shared.runCommand("cat", ["/workspace/dir/a.txt"]);
