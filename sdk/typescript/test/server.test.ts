@@ -2,7 +2,10 @@
 // server does not implement yet (501) turn their test into a todo, with the route named.
 
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { Command, Sandbox, Snapshot, WardenError, type ConnectionOptions } from "../src/index.js";
 import { Recorder, sleep, startServer, wardenBin, type RunningServer } from "./harness.js";
@@ -66,7 +69,9 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
     assert.match(sb.sandboxId, /^sb-/);
     assert.equal(sb.status, "running");
     assert.equal(sb.name, "sdk-lifecycle");
-    assert.ok(sb.timeoutAt && sb.timeoutAt.getTime() - sb.createdAt.getTime() <= 600_000 + 1000);
+    assert.ok(sb.timeoutAt, "a deadline");
+    assert.ok(Math.abs(sb.timeoutAt.getTime() - sb.createdAt.getTime() - 600_000) < 2000, "timeout is in milliseconds");
+    assert.deepEqual(sb.info.resources, { vcpus: 1, memory: 512, pids: 256 });
     const again = await Sandbox.get(sb.sandboxId, conn);
     assert.equal(again.sandboxId, sb.sandboxId);
     assert.ok((await Sandbox.list(conn)).some((s) => s.sandboxId === sb.sandboxId));
@@ -204,6 +209,31 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
     assert.equal(await seen.stdout(), "héllo\n");
   });
 
+  test("a large binary file round-trips", async () => {
+    const big = new Uint8Array(5 * 1024 * 1024 + 7);
+    for (let i = 0; i < big.length; i += 65536) big.set(crypto.getRandomValues(new Uint8Array(Math.min(65536, big.length - i))), i);
+    await shared.writeFiles([{ path: "/home/sandbox/big.bin", content: big }]);
+    const back = await shared.readFile("/home/sandbox/big.bin");
+    assert.ok(back);
+    assert.equal(back.length, big.length);
+    assert.ok(back.every((b, i) => b === big[i]), "same bytes");
+    const size = await shared.runCommand("stat", ["-c", "%s", "/home/sandbox/big.bin"]);
+    assert.equal((await size.stdout()).trim(), String(big.length));
+  });
+
+  test("a directory source is copied into /workspace without .env files", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "warden-sdk-src-"));
+    try {
+      await writeFile(join(dir, "app.txt"), "from the host\n");
+      await writeFile(join(dir, ".env"), "SECRET=1\n");
+      const sb = await create({ source: { type: "directory", path: dir } });
+      assert.equal(await sb.readFileText("/workspace/app.txt"), "from the host\n");
+      assert.equal(await sb.readFile("/workspace/.env"), null);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("mkDir and listDir", async () => {
     await shared.mkDir("/workspace/m");
     await shared.mkDir("/workspace/p/q/r", { parents: true });
@@ -332,6 +362,22 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
       assert.deepEqual(sb.networkPolicy.transforms, { "api.example.org": ["authorization"] });
       assert.ok(!JSON.stringify(sb.info).includes("sk-create-secret"));
     });
+  });
+
+  test("every route the SDK calls is in the server's /openapi.json", async () => {
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    assert.match(doc.openapi, /^3\.1/);
+    const used: [string, string][] = [
+      ["post", "/v1/sandboxes"], ["get", "/v1/sandboxes"], ["get", "/v1/sandboxes/{id}"], ["delete", "/v1/sandboxes/{id}"],
+      ["post", "/v1/sandboxes/{id}/stop"], ["post", "/v1/sandboxes/{id}/extend-timeout"], ["put", "/v1/sandboxes/{id}/network-policy"],
+      ["post", "/v1/sandboxes/{id}/commands"], ["get", "/v1/sandboxes/{id}/commands"], ["get", "/v1/sandboxes/{id}/commands/{cmdId}"],
+      ["get", "/v1/sandboxes/{id}/commands/{cmdId}/logs"], ["post", "/v1/sandboxes/{id}/commands/{cmdId}/kill"],
+      ["post", "/v1/sandboxes/{id}/files"], ["get", "/v1/sandboxes/{id}/files"], ["post", "/v1/sandboxes/{id}/directories"],
+      ["get", "/v1/sandboxes/{id}/directories"], ["post", "/v1/sandboxes/{id}/snapshot"], ["get", "/v1/snapshots"],
+      ["get", "/v1/snapshots/{id}"], ["delete", "/v1/snapshots/{id}"],
+    ];
+    const missing = used.filter(([m, p]) => !doc.paths[p]?.[m]).map(([m, p]) => `${m.toUpperCase()} ${p}`);
+    assert.deepEqual(missing, []);
   });
 
   test("errors: 404 problem, 401 without leaking the token, 400 on a bad field", async () => {
