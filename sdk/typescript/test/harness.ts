@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -44,18 +44,32 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(extraEnv: Record<string, string> = {}): Promise<RunningServer> {
+/**
+ * `tenants`: serve these tenants from a `--tokens` file instead of WARDEN_SERVER_TOKEN
+ * (`token` is then the first tenant's).
+ */
+export async function startServer(
+  extraEnv: Record<string, string> = {},
+  tenants?: { tenant: string; token: string }[],
+): Promise<RunningServer> {
   const bin = wardenBin();
   if (!bin) throw new Error("no warden binary: set WARDEN_BIN or build ../../target/debug/warden");
   if (!existsSync(bin)) throw new Error(`WARDEN_BIN=${bin} does not exist`);
   const port = await freePort();
-  const token = randomToken();
+  const token = tenants?.[0]?.token ?? randomToken();
   const sandboxDir = await mkdtemp(join(tmpdir(), "warden-sdk-test-"));
   const url = `http://127.0.0.1:${port}`;
   let output = "";
   const env: Record<string, string | undefined> = { ...process.env, ...extraEnv, WARDEN_SERVER_TOKEN: token };
   delete env.WARDEN_SERVER_URL;
-  const child: ChildProcess = spawn(bin, ["server", "--listen", `127.0.0.1:${port}`, "--sandbox-dir", sandboxDir], {
+  const args = ["server", "--listen", `127.0.0.1:${port}`, "--sandbox-dir", sandboxDir];
+  if (tenants) {
+    delete env.WARDEN_SERVER_TOKEN;
+    const file = join(sandboxDir, "tokens.json");
+    await writeFile(file, JSON.stringify({ tokens: tenants }), { mode: 0o600 });
+    args.push("--tokens", file);
+  }
+  const child: ChildProcess = spawn(bin, args, {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { Command, Sandbox, Snapshot, WardenError, type ConnectionOptions } from "../src/index.js";
-import { Recorder, sleep, startServer, wardenBin, type RunningServer } from "./harness.js";
+import { randomToken, Recorder, sleep, startServer, wardenBin, type RunningServer } from "./harness.js";
 
 const bin = wardenBin();
 let srv: RunningServer;
@@ -429,5 +429,41 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
       const ls = await sb.runCommand("git", ["-C", "/workspace", "rev-parse", "HEAD"]);
       assert.equal(ls.exitCode, 0);
     });
+  });
+});
+
+describe("two tenants on one server", { skip: bin ? false : "no warden binary: set WARDEN_BIN" }, () => {
+  const a = { tenant: "acme", token: randomToken() };
+  const b = { tenant: "globex", token: randomToken() };
+  let two: RunningServer;
+
+  before(async () => {
+    two = await startServer({}, [a, b]);
+  }, { timeout: 60_000 });
+
+  after(async () => {
+    for (const who of [a, b]) {
+      const c = { url: two.url, token: who.token };
+      for (const sb of await Sandbox.list(c).catch(() => [])) await sb.destroy().catch(() => {});
+      for (const s of await Snapshot.list(c).catch(() => [])) await s.delete().catch(() => {});
+    }
+    await two?.stop();
+  }, { timeout: 60_000 });
+
+  test("another tenant's sandbox and snapshot answer 404, as if they did not exist", async () => {
+    const ca = { url: two.url, token: a.token };
+    const cb = { url: two.url, token: b.token };
+    const sb = await Sandbox.create({}, ca);
+    const snap = await sb.snapshot();
+    assert.deepEqual((await Sandbox.list(cb)).map((s) => s.sandboxId), []);
+    assert.deepEqual((await Snapshot.list(cb)).map((s) => s.snapshotId), []);
+    for (const attempt of [
+      Sandbox.get(sb.sandboxId, cb),
+      Snapshot.get(snap.snapshotId, cb),
+      Sandbox.create({ source: { type: "snapshot", snapshotId: snap.snapshotId } }, cb),
+    ]) {
+      await assert.rejects(attempt, (e: unknown) => e instanceof WardenError && e.status === 404 && e.slug === "not-found");
+    }
+    assert.ok((await Sandbox.list(ca)).some((s) => s.sandboxId === sb.sandboxId));
   });
 });
