@@ -1,6 +1,6 @@
 import { concat, fromBase64, utf8 } from "./bytes.js";
 import { Client, enc } from "./client.js";
-import { WardenError } from "./errors.js";
+import { isHeadersTimeout, WardenError } from "./errors.js";
 import { ndjson } from "./ndjson.js";
 import type { CommandEvent, CommandInfo, CommandStatus } from "./types.js";
 
@@ -103,10 +103,14 @@ export class Command {
   /** Waits for the command to exit. */
   async wait(options: { signal?: AbortSignal } = {}): Promise<CommandFinished> {
     for (;;) {
-      const info = await this.client.json<CommandInfo>("GET", this.path, {
-        query: { wait: true },
-        signal: options.signal,
-      });
+      let info: CommandInfo;
+      try {
+        info = await this.client.json<CommandInfo>("GET", this.path, { query: { wait: true }, signal: options.signal });
+      } catch (e) {
+        // Node's fetch gives up on headers after 300 s: a long poll held longer is asked again.
+        if (isHeadersTimeout(e)) continue;
+        throw e;
+      }
       this.info = info;
       if (info.status !== "running") return new CommandFinished(this.client, this.sandboxId, info, this.captured);
       // A long poll that ended before the command did: ask again.
@@ -127,7 +131,7 @@ export class Command {
     });
     if (!res.body) return;
     const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-    for await (const ev of ndjson<CommandEvent>(res.body)) {
+    for await (const ev of ndjson<CommandEvent>(res.body, `GET ${this.path}/logs`)) {
       if (ev.type === "stdout" || ev.type === "stderr") {
         const { bytes } = outputBytes(ev);
         const data = decoders[ev.type].decode(bytes, { stream: true });
@@ -146,7 +150,7 @@ export class Command {
       const captured = new Captured();
       const res = await this.client.request("GET", `${this.path}/logs`, { accept: NDJSON, signal: options.signal });
       if (res.body) {
-        for await (const ev of ndjson<CommandEvent>(res.body)) {
+        for await (const ev of ndjson<CommandEvent>(res.body, `GET ${this.path}/logs`)) {
           if (ev.type === "stdout" || ev.type === "stderr") captured.push(ev.type, outputBytes(ev).bytes);
           else if (ev.type === "error") throw streamError(ev.detail, `GET ${this.path}/logs`);
         }
@@ -254,7 +258,7 @@ export async function runCommand(client: Client, sandboxId: string, params: RunC
   let cmdId = "";
   let exitCode: number | undefined;
   if (res.body) {
-    for await (const ev of ndjson<CommandEvent>(res.body)) {
+    for await (const ev of ndjson<CommandEvent>(res.body, `POST ${path}`)) {
       switch (ev.type) {
         case "start":
           cmdId = ev.cmdId;

@@ -104,6 +104,36 @@ export function connectionError(request: string, cause: unknown): WardenError {
   );
 }
 
+function causeCode(e: unknown): string | undefined {
+  for (let c: unknown = e, i = 0; c && typeof c === "object" && i < 4; c = (c as { cause?: unknown }).cause, i++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+/** Whether `e` is Node's fetch giving up on a response's headers (a long poll held too long). */
+export function isHeadersTimeout(e: unknown): boolean {
+  return e instanceof WardenError && e.status === 0 && causeCode(e.cause) === "UND_ERR_HEADERS_TIMEOUT";
+}
+
+/** The error for a response body that failed mid-way (an abort is passed through as is). */
+export function streamCut(request: string, cause: unknown): unknown {
+  if (isAbortError(cause)) return cause;
+  const detail =
+    causeCode(cause) === "UND_ERR_BODY_TIMEOUT"
+      ? "no data for 300 s: Node's fetch gives up on a silent response (undici's bodyTimeout), and the server " +
+        "ends a streamed command whose client is gone; run long silent commands detached, or pass a fetch " +
+        "with a longer bodyTimeout in the connection options"
+      : cause instanceof Error
+        ? (cause.cause instanceof Error ? cause.cause.message : cause.message)
+        : String(cause);
+  return new WardenError(
+    { type: `${PROBLEM_BASE}connection`, title: "The stream from the Warden server was cut", status: 0, detail },
+    { request, cause },
+  );
+}
+
 export function isAbortError(e: unknown): boolean {
   return typeof e === "object" && e !== null && (e as { name?: unknown }).name === "AbortError";
 }

@@ -70,7 +70,14 @@ const server = createServer(async (req, res) => {
       });
       return; // never ends: the client must abort
     }
+    if (b.cmd === "cut") {
+      line({ type: "start", cmdId: "cmd-c" });
+      line({ type: "stdout", data: "partial" });
+      await sleep(100);
+      return res.destroy(); // the connection drops mid-stream
+    }
     line({ type: "start", cmdId: "cmd-1" });
+    line({ type: "heartbeat" }); // unknown events are ignored
     line({ type: "stdout", data: "hello " });
     await sleep(300);
     // "é" split across two chunks, as bytes the server could not decode alone.
@@ -170,6 +177,16 @@ describe("against a fake server", () => {
     await assert.rejects(sb.runCommand({ cmd: "hang", signal: ac.signal }), (e: any) => e?.name === "AbortError");
     for (let i = 0; i < 50 && !killedByDisconnect; i++) await sleep(20);
     assert.equal(killedByDisconnect, true);
+  });
+
+  test("a stream cut mid-way is a WardenError (status 0), after the output so far was written", async () => {
+    const sb = await Sandbox.get("sb-1", conn);
+    const out = new Recorder();
+    const err = await sb.runCommand({ cmd: "cut", stdout: out }).catch((e: unknown) => e);
+    assert.ok(err instanceof WardenError, String(err));
+    assert.equal(err.status, 0);
+    assert.equal(err.slug, "connection");
+    assert.equal(out.text(), "partial");
   });
 
   test("sudo is refused before any request", async () => {

@@ -140,6 +140,7 @@ declare module "node:http" {
     end(chunk?: string | Uint8Array): void;
     on(event: "close", listener: () => void): ServerResponse;
     flushHeaders(): void;
+    destroy(): void;
     readonly writableEnded: boolean;
   }
   export interface Server {
