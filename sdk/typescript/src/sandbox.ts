@@ -94,12 +94,12 @@ export class Sandbox {
 
   /** When the sandbox ends unless extended (null: never). */
   get timeoutAt(): Date | null {
-    return this.#info.timeoutAt === null ? null : new Date(this.#info.timeoutAt);
+    return this.#info.timeoutAt == null ? null : new Date(this.#info.timeoutAt);
   }
 
   /** Milliseconds left before the timeout, as of now (Infinity: none). */
   get timeout(): number {
-    return this.#info.timeoutAt === null ? Infinity : Math.max(0, this.#info.timeoutAt - Date.now());
+    return this.#info.timeoutAt == null ? Infinity : Math.max(0, this.#info.timeoutAt - Date.now());
   }
 
   get networkPolicy(): NetworkPolicyView {

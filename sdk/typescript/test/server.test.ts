@@ -364,7 +364,7 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
     });
   });
 
-  test("every route the SDK calls is in the server's /openapi.json", async () => {
+  test("every route and field the SDK uses is in the server's /openapi.json", async () => {
     const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     assert.match(doc.openapi, /^3\.1/);
     const used: [string, string][] = [
@@ -378,6 +378,25 @@ describe("against a real warden server", { skip: bin ? false : "no warden binary
     ];
     const missing = used.filter(([m, p]) => !doc.paths[p]?.[m]).map(([m, p]) => `${m.toUpperCase()} ${p}`);
     assert.deepEqual(missing, []);
+    // The fields src/types.ts reads and sends, schema by schema.
+    const fields: Record<string, string[]> = {
+      Sandbox: ["createdAt", "id", "name", "networkPolicy", "ports", "resources", "source", "status", "timeoutAt"],
+      PortView: ["pathUrl", "port", "url"],
+      NetworkPolicyView: ["allow", "deny", "mode", "transforms"],
+      Snapshot: ["bytes", "createdAt", "files", "snapshotId", "sourceSandboxId"],
+      Command: ["args", "cmd", "cmdId", "cwd", "exitCode", "startedAt", "status"],
+      CommandResult: ["cmdId", "exitCode", "stderr", "stdout", "truncated"],
+      Entry: ["name", "size", "type"],
+      CreateSandbox: ["env", "name", "networkPolicy", "ports", "resources", "source", "timeout"],
+      RunCommand: ["args", "cmd", "cwd", "detached", "env", "stdin", "timeout"],
+      FileWrite: ["content", "mode", "path"],
+      Problem: ["detail", "status", "title", "type"],
+    };
+    const schemas = (doc as unknown as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } })
+      .components.schemas;
+    for (const [name, want] of Object.entries(fields)) {
+      assert.deepEqual(Object.keys(schemas[name]?.properties ?? {}).sort(), want, `schema ${name}`);
+    }
   });
 
   test("errors: 404 problem, 401 without leaking the token, 400 on a bad field", async () => {
