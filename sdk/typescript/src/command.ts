@@ -21,6 +21,8 @@ const NDJSON = "application/x-ndjson";
 export class Captured {
   readonly stdout: Uint8Array[] = [];
   readonly stderr: Uint8Array[] = [];
+  /** Both streams interleaved in arrival order (the same arrays, not copies). */
+  readonly both: Uint8Array[] = [];
   truncated = false;
 
   text(stream: "stdout" | "stderr" | "both"): string {
@@ -28,15 +30,13 @@ export class Captured {
     return new TextDecoder().decode(concat(parts));
   }
 
-  readonly both: Uint8Array[] = [];
-
   push(stream: "stdout" | "stderr", bytes: Uint8Array): void {
     this[stream].push(bytes);
     this.both.push(bytes);
   }
 }
 
-/** Applies one output event: returns its bytes, writes it to the sink. */
+/** An output event's bytes, and what to hand a writable: the text as sent, or the raw bytes. */
 function outputBytes(ev: { data?: string; dataBase64?: string }): { bytes: Uint8Array; chunk: string | Uint8Array } {
   if (typeof ev.dataBase64 === "string") {
     const bytes = fromBase64(ev.dataBase64);
