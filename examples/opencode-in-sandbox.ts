@@ -18,7 +18,8 @@
 //   OPENCODE_VERSION    the opencode-ai npm version (default latest)
 //   BLOCKED_URL         a URL that must be refused once egress is locked (default https://example.com)
 //   PROMPT              what to ask (default: a one-line hello)
-//   PORT_URL_FORM       "path" (default) or "host": which routed URL to call (see domain() below)
+//   PORT_URL_FORM       "host" or "path": which routed URL to call (default: host when this
+//                       machine resolves *.localhost, else path; see routedUrl() below)
 //
 // Standard output is JSON lines only (a {"step": …} line per step, then one
 // {"result": …} line), so a test can assert on it; logs and command output go to stderr.
@@ -44,7 +45,7 @@ if (!MODEL_API_KEY) throw new Error("set MODEL_API_KEY (it stays outside the san
 const OPENCODE_VERSION = env.OPENCODE_VERSION ?? "latest";
 const BLOCKED_URL = env.BLOCKED_URL ?? "https://example.com";
 const PROMPT = env.PROMPT ?? "Say hello in one short sentence.";
-const PORT_URL_FORM = env.PORT_URL_FORM === "host" ? "host" : "path";
+const PORT_URL_FORM = env.PORT_URL_FORM === "host" || env.PORT_URL_FORM === "path" ? env.PORT_URL_FORM : undefined;
 
 // OpenCode's provider id: its built-in "anthropic", or our own openai-compatible entry.
 const PROVIDER_ID = MODEL_PROVIDER === "anthropic" ? "anthropic" : "model";
@@ -79,6 +80,24 @@ const lockedPolicy: NetworkPolicy = {
   allow: { [MODEL_HOST]: [{ transform: [{ headers: KEY_HEADER }] }] },
 };
 
+/**
+ * domain() gives the URL routed to a port. The host form (http://4096-sb-….localhost:7070)
+ * is what a browser or `opencode attach` uses; Node's fetch cannot resolve *.localhost on
+ * every system (no systemd-resolved), and then the path form
+ * (http://127.0.0.1:7070/v1/ports/sb-…/4096) does the same job.
+ */
+async function routedUrl(sandbox: Sandbox, port: number): Promise<string> {
+  if (PORT_URL_FORM) return sandbox.domain(port, { form: PORT_URL_FORM });
+  const byHost = sandbox.domain(port);
+  try {
+    const res = await fetch(byHost, { method: "HEAD" }); // any answer will do: the name resolved
+    await res.body?.cancel();
+    return byHost;
+  } catch {
+    return sandbox.domain(port, { form: "path" });
+  }
+}
+
 /** Starts `opencode serve` detached and waits until it answers through the routed URL. */
 async function startOpenCode(sandbox: Sandbox, password: string) {
   const serve = await sandbox.runCommand({
@@ -87,10 +106,7 @@ async function startOpenCode(sandbox: Sandbox, password: string) {
     env: { ...OPENCODE_ENV, OPENCODE_SERVER_PASSWORD: password },
     detached: true,
   });
-  // domain() gives the URL routed to the port. The host form
-  // (http://4096-sb-….localhost:7070) is what a browser or `opencode attach` uses; Node's
-  // fetch cannot resolve *.localhost on every system, so by default we call the path form.
-  const publicUrl = sandbox.domain(OPENCODE_PORT, { form: PORT_URL_FORM });
+  const publicUrl = await routedUrl(sandbox, OPENCODE_PORT);
   const auth = btoa(`opencode:${password}`);
   // Instead of the guide's fixed sleep(8000): poll the health route until it answers.
   for (let i = 0; ; i++) {
