@@ -110,9 +110,12 @@ async function startOpenCode(sandbox: Sandbox, password: string) {
   const auth = btoa(`opencode:${password}`);
   // Instead of the guide's fixed sleep(8000): poll the health route until it answers.
   for (let i = 0; ; i++) {
-    const res = await fetch(`${publicUrl}/global/health`, { headers: { Authorization: `Basic ${auth}` } }).catch(
-      () => undefined,
-    );
+    // Each try gets 3 s: a request that reaches OpenCode before it is ready can hang (and
+    // fetch would wait 300 s for its headers).
+    const res = await fetch(`${publicUrl}/global/health`, {
+      headers: { Authorization: `Basic ${auth}` },
+      signal: AbortSignal.timeout(3000),
+    }).catch(() => undefined);
     if (res?.ok) {
       const health = (await res.json()) as { healthy: boolean; version: string };
       log("health:", JSON.stringify(health));
