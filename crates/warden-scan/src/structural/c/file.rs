@@ -52,6 +52,10 @@ pub(crate) struct FileFacts<'t> {
     macros: Vec<(String, String)>,
     /// Functions of the file called somewhere with input in parameter i (bit i).
     pub tainted_params: HashMap<String, u64>,
+    /// Whether the file reads input anywhere (`argv`, `fgets`, `recv`, ...): asked of
+    /// every function, answered once (a search of the whole source per function made
+    /// large files quadratic).
+    pub reads_input: bool,
 }
 
 impl<'t> FileFacts<'t> {
@@ -78,6 +82,7 @@ impl<'t> FileFacts<'t> {
             unions: HashSet::new(),
             globals: HashSet::new(),
             tainted_params: HashMap::new(),
+            reads_input: super::func::reads_input(src),
         };
         let mut globals = Vec::new();
         let mut stack = vec![root];
@@ -300,7 +305,7 @@ impl<'t> FileFacts<'t> {
         // Input handed to a function of the file taints its parameter; two rounds
         // follow it two calls deep.
         // A file that reads no input has no taint to follow from call to call.
-        let rounds = if super::func::reads_input(src) { 2 } else { 0 };
+        let rounds = if f.reads_input { 2 } else { 0 };
         for _ in 0..rounds {
             let mut next = f.tainted_params.clone();
             for func in &f.functions {

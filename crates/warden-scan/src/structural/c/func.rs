@@ -169,7 +169,7 @@ impl<'f, 't> Func<'f, 't> {
                 _ => {}
             }
         }
-        if !f.tainted.is_empty() || reads_input(src) {
+        if !f.tainted.is_empty() || file.reads_input {
             f.taint(&nodes);
         }
         f.local_consts(&nodes);
