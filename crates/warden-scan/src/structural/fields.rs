@@ -4,15 +4,36 @@
 //! looked up once per thread.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::num::NonZeroU16;
 use tree_sitter::Node;
 
 thread_local! {
     /// (the grammar, the field name's address) → the field's id, if the grammar has it.
-    static FIELD_IDS: RefCell<HashMap<(u64, usize), Option<NonZeroU16>>> =
-        RefCell::new(HashMap::new());
+    /// A few dozen pairs at most: a linear search beats hashing them on every lookup.
+    static FIELD_IDS: RefCell<Vec<((u64, usize), Option<NonZeroU16>)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps what a value hashes as: a `Language` hashes as the address of its grammar,
+/// which identifies it without a cryptographic hash of it on every lookup.
+#[derive(Default)]
+struct Address(u64);
+
+impl Hasher for Address {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = self.0.rotate_left(17) ^ n as u64;
+    }
 }
 
 pub(crate) trait Fields<'t> {
@@ -24,13 +45,19 @@ impl<'t> Fields<'t> for Node<'t> {
     fn field(&self, name: &'static str) -> Option<Node<'t>> {
         let language = self.language();
         // A `Language` hashes (and compares) as the address of its grammar.
-        let mut grammar = DefaultHasher::new();
+        let mut grammar = Address::default();
         (*language).hash(&mut grammar);
         let key = (grammar.finish(), name.as_ptr() as usize);
         let id = FIELD_IDS.with(|ids| {
-            *ids.borrow_mut()
-                .entry(key)
-                .or_insert_with(|| language.field_id_for_name(name))
+            let mut ids = ids.borrow_mut();
+            match ids.iter().find(|(k, _)| *k == key) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = language.field_id_for_name(name);
+                    ids.push((key, id));
+                    id
+                }
+            }
         })?;
         self.child_by_field_id(id.get())
     }
