@@ -21,12 +21,16 @@ pub(crate) fn descendants(n: Node) -> Vec<Node> {
     if !cursor.goto_first_child() {
         return out;
     }
+    // How far below `n` the cursor is: counted rather than asked of the cursor's node,
+    // which tree-sitter would build on every step back up.
+    let mut depth = 1usize;
     loop {
         let x = cursor.node();
         if x.is_named() {
             out.push(x);
         }
         if cursor.goto_first_child() {
+            depth += 1;
             continue;
         }
         // Up until a node has a next sibling; back at `n`, the walk is over.
@@ -34,7 +38,8 @@ pub(crate) fn descendants(n: Node) -> Vec<Node> {
             if cursor.goto_next_sibling() {
                 break;
             }
-            if !cursor.goto_parent() || cursor.node() == n {
+            depth -= 1;
+            if depth == 0 || !cursor.goto_parent() {
                 return out;
             }
         }
