@@ -1,7 +1,8 @@
-//! Field lookups by id. `Node::child_by_field_name` finds the field's id by comparing
-//! the name with every field of the grammar, on every call; the analyses ask for the
-//! same few fields millions of times on a large tree, so each (grammar, name) pair is
-//! looked up once per thread.
+//! Field and kind lookups by id. `Node::child_by_field_name` finds the field's id by
+//! comparing the name with every field of the grammar, on every call; the analyses ask
+//! for the same few fields millions of times on a large tree, so each (grammar, name)
+//! pair is looked up once per thread. `Node::kind` measures and checks the name's C
+//! string on every call; [`Kinds::kind_name`] reads it from a table per grammar.
 
 use std::cell::RefCell;
 use std::hash::{Hash, Hasher};
@@ -33,6 +34,43 @@ impl Hasher for Address {
 
     fn write_usize(&mut self, n: usize) {
         self.0 = self.0.rotate_left(17) ^ n as u64;
+    }
+}
+
+thread_local! {
+    /// Per grammar (by address): the name of each node kind, by kind id, as found.
+    static KIND_NAMES: RefCell<Vec<(u64, Vec<Option<&'static str>>)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) trait Kinds {
+    /// The node's kind (as `Node::kind`).
+    fn kind_name(&self) -> &'static str;
+}
+
+impl Kinds for Node<'_> {
+    fn kind_name(&self) -> &'static str {
+        let id = self.kind_id();
+        let language = self.language();
+        let mut grammar = Address::default();
+        (*language).hash(&mut grammar);
+        let grammar = grammar.finish();
+        KIND_NAMES.with(|names| {
+            let mut names = names.borrow_mut();
+            let i = match names.iter().position(|(g, _)| *g == grammar) {
+                Some(i) => i,
+                None => {
+                    names.push((grammar, Vec::new()));
+                    names.len() - 1
+                }
+            };
+            let table = &mut names[i].1;
+            let slot = usize::from(id);
+            if table.len() <= slot {
+                table.resize(slot + 1, None);
+            }
+            *table[slot].get_or_insert_with(|| self.kind())
+        })
     }
 }
 
@@ -91,5 +129,30 @@ mod tests {
             stack.extend(n.children(&mut c));
         }
         assert!(seen >= 4, "only {seen} fields found");
+    }
+
+    #[test]
+    fn a_kind_from_the_table_is_the_kind() {
+        use super::Kinds;
+        for (language, src) in [
+            (
+                tree_sitter::Language::from(tree_sitter_c::LANGUAGE),
+                "int f(int a) { return g(a, 1); }",
+            ),
+            (
+                tree_sitter_python::LANGUAGE.into(),
+                "def f(a):\n    return g(a, 'x')\n",
+            ),
+        ] {
+            let mut parser = tree_sitter::Parser::new();
+            parser.set_language(&language).expect("grammar");
+            let tree = parser.parse(src, None).expect("parse");
+            let mut stack = vec![tree.root_node()];
+            while let Some(n) = stack.pop() {
+                assert_eq!(n.kind_name(), n.kind());
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c));
+            }
+        }
     }
 }
