@@ -12,6 +12,7 @@ use crate::near::{literal_lines, near_literals, on_lines, start_windows, Lead};
 use crate::prefilter::Prefilter;
 use crate::rules::{Role, Rule};
 use crate::Language;
+use rayon::prelude::*;
 use regex_automata::meta;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -60,42 +61,51 @@ impl RuleSet {
         languages: impl IntoIterator<Item = Language>,
         applies: impl Fn(&Rule, Language) -> bool,
     ) -> Result<RuleSet, regex::Error> {
-        let mut literals: Vec<Option<Option<Literals>>> = vec![None; rules.len()];
-        let mut per_language = HashMap::new();
-        for lang in languages {
-            let rule_index: Vec<usize> = (0..rules.len())
-                .filter(|&i| applies(&rules[i], lang))
-                .collect();
-            if rule_index.is_empty() {
-                continue;
-            }
-            for &i in &rule_index {
-                literals[i].get_or_insert_with(|| rule_literals(&rules[i]));
-            }
-            let lits: Vec<Option<&Literals>> = rule_index
-                .iter()
-                .map(|&i| literals[i].as_ref().and_then(Option::as_ref))
-                .collect();
-            let leads = lits
-                .iter()
-                .map(|l| {
-                    l.map(|l| Lead {
-                        max: l.lead,
-                        same_line: l.same_line,
-                        single_line: l.single_line,
+        let by_language: Vec<(Language, Vec<usize>)> = languages
+            .into_iter()
+            .map(|lang| {
+                let rule_index = (0..rules.len())
+                    .filter(|&i| applies(&rules[i], lang))
+                    .collect();
+                (lang, rule_index)
+            })
+            .filter(|(_, rule_index): &(Language, Vec<usize>)| !rule_index.is_empty())
+            .collect();
+        // Reading literals from patterns and building the automata over them is the
+        // last step before files are matched: done on every thread of the scan's pool
+        // (when called inside it), not one.
+        let mut needed = vec![false; rules.len()];
+        for &i in by_language.iter().flat_map(|(_, ix)| ix) {
+            needed[i] = true;
+        }
+        let literals: Vec<Option<Literals>> = (0..rules.len())
+            .into_par_iter()
+            .map(|i| needed[i].then(|| rule_literals(&rules[i])).flatten())
+            .collect();
+        let per_language = by_language
+            .into_par_iter()
+            .map(|(lang, rule_index)| {
+                let lits: Vec<Option<&Literals>> =
+                    rule_index.iter().map(|&i| literals[i].as_ref()).collect();
+                let leads = lits
+                    .iter()
+                    .map(|l| {
+                        l.map(|l| Lead {
+                            max: l.lead,
+                            same_line: l.same_line,
+                            single_line: l.single_line,
+                        })
                     })
-                })
-                .collect();
-            let prefilter = Prefilter::new(&lits);
-            per_language.insert(
-                lang,
-                LanguageMatcher {
+                    .collect();
+                let prefilter = Prefilter::new(&lits);
+                let matcher = LanguageMatcher {
                     prefilter,
                     rule_index,
                     leads,
-                },
-            );
-        }
+                };
+                (lang, matcher)
+            })
+            .collect();
         let compiled = rules.iter().map(|_| OnceLock::new()).collect();
         Ok(RuleSet {
             rules,
