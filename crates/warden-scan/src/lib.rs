@@ -22,6 +22,7 @@
 //! # Ok::<(), warden_scan::ScanError>(())
 //! ```
 
+mod first_bytes;
 mod language;
 mod literals;
 mod matcher;

@@ -7,6 +7,7 @@
 //! whole rule set is ever determinised, which kept a single `RegexSet` slow and large.
 //! Matching works on bytes, so content need not be valid UTF-8.
 
+use crate::first_bytes::FirstBytes;
 use crate::literals::{required_literals, Literals};
 use crate::near::{literal_lines, near_literals, on_lines, start_windows, Lead};
 use crate::prefilter::Prefilter;
@@ -39,6 +40,8 @@ pub struct RuleSet {
     per_language: HashMap<Language, LanguageMatcher>,
     /// Per rule, compiled on first use (`None`: does not compile, already reported).
     compiled: Vec<OnceLock<Option<meta::Regex>>>,
+    /// Per rule, the bytes its matches can start with, when that narrows the tries.
+    first_bytes: Vec<Option<FirstBytes>>,
 }
 
 #[derive(Debug)]
@@ -78,10 +81,14 @@ impl RuleSet {
         for &i in by_language.iter().flat_map(|(_, ix)| ix) {
             needed[i] = true;
         }
-        let literals: Vec<Option<Literals>> = (0..rules.len())
+        let (literals, first_bytes): (Vec<Option<Literals>>, Vec<Option<FirstBytes>>) = (0..rules
+            .len())
             .into_par_iter()
-            .map(|i| needed[i].then(|| rule_literals(&rules[i])).flatten())
-            .collect();
+            .map(|i| match needed[i] {
+                true => rule_literals(&rules[i]),
+                false => (None, None),
+            })
+            .unzip();
         let per_language = by_language
             .into_par_iter()
             .map(|(lang, rule_index)| {
@@ -111,6 +118,7 @@ impl RuleSet {
             rules,
             per_language,
             compiled,
+            first_bytes,
         })
     }
 
@@ -142,15 +150,16 @@ impl RuleSet {
             // lines they can be on, when few enough bytes.
             let at = matcher.leads[pos]
                 .and_then(|lead| Some((lead, matcher.prefilter.occurrences(&literals, pos)?)));
+            let first = self.first_bytes[rule_idx].as_ref();
             let near = at
                 .as_ref()
-                .and_then(|(lead, at)| start_windows(content, at, *lead));
+                .and_then(|(lead, at)| start_windows(content, at, *lead, first));
             let lines = match (&near, &at) {
                 (None, Some((lead, at))) if lead.single_line => literal_lines(content, at),
                 _ => None,
             };
             let matches: Box<dyn Iterator<Item = (usize, usize)>> = match (near, lines) {
-                (Some(windows), _) => Box::new(near_literals(regex, content, windows)),
+                (Some(windows), _) => Box::new(near_literals(regex, content, windows, first)),
                 (None, Some(lines)) => Box::new(on_lines(regex, content, lines)),
                 (None, None) => Box::new(regex.find_iter(content).map(|m| (m.start(), m.end()))),
             };
@@ -224,15 +233,18 @@ impl RuleSet {
     }
 }
 
-/// The literals a rule's matches need, or `None` if it must run on every file.
-fn rule_literals(rule: &Rule) -> Option<Literals> {
-    let hir = regex_syntax::ParserBuilder::new()
+/// The literals a rule's matches need (`None`: it must run on every file), and the
+/// bytes its matches can start with (`None`: unknown, or nearly any).
+fn rule_literals(rule: &Rule) -> (Option<Literals>, Option<FirstBytes>) {
+    let parsed = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
-        .parse(&rule.pattern)
-        .ok()?;
-    required_literals(&hir)
+        .parse(&rule.pattern);
+    match parsed {
+        Ok(hir) => (required_literals(&hir), FirstBytes::of(&hir)),
+        Err(_) => (None, None),
+    }
 }
 
 /// The start offset and the text (without `\r\n`) of the line holding `offset`.
@@ -444,10 +456,11 @@ examples = ["gets(buf)"]
                 let Some(at) = matcher.prefilter.occurrences(&found, pos) else {
                     continue;
                 };
-                if let Some(windows) = start_windows(content, &at, lead) {
+                let first = set.first_bytes[idx].as_ref();
+                if let Some(windows) = start_windows(content, &at, lead, first) {
                     tried_near += 1;
                     let near: Vec<(usize, usize)> =
-                        near_literals(regex, content, windows).collect();
+                        near_literals(regex, content, windows, first).collect();
                     assert_eq!(near, whole, "{}: {ex}", rule.id);
                 }
                 if lead.single_line {
@@ -476,7 +489,7 @@ examples = ["gets(buf)"]
         let rules: Vec<&Rule> = packs.iter().flat_map(|p| &p.rules).collect();
         let without: Vec<&str> = rules
             .iter()
-            .filter(|r| rule_literals(r).is_none())
+            .filter(|r| rule_literals(r).0.is_none())
             .map(|r| r.id.as_str())
             .collect();
         assert!(
