@@ -21,17 +21,37 @@ impl<'a> Walker<'a> {
     }
 
     /// Every named function of the tree, by name.
+    ///
+    /// One cursor walks the tree (a cursor per node was most of the cost). Functions
+    /// of one name are kept in the order a walk from the root that enters the last
+    /// child first meets them, which is the reverse of a post-order walk in source
+    /// order: enclosing before enclosed, later before earlier.
     pub fn collect_functions(&mut self, root: Node<'a>) {
-        let mut stack = vec![root];
-        while let Some(n) = stack.pop() {
-            if self.syn.is(self.syn.functions, n.kind_name()) {
-                if let Some(name) = n.field("name") {
-                    let name = self.text(name).to_string();
-                    self.fn_nodes.entry(name).or_default().push(n);
+        let mut post_order = Vec::new();
+        let mut cursor = root.walk();
+        'walk: loop {
+            if cursor.goto_first_child() {
+                continue;
+            }
+            // A leaf: it and every ancestor whose last child is done are finished.
+            loop {
+                let n = cursor.node();
+                if n.is_named() && self.syn.is(self.syn.functions, n.kind_name()) {
+                    post_order.push(n);
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
                 }
             }
-            let mut c = n.walk();
-            stack.extend(n.named_children(&mut c));
+        }
+        for n in post_order.into_iter().rev() {
+            if let Some(name) = n.field("name") {
+                let name = self.text(name).to_string();
+                self.fn_nodes.entry(name).or_default().push(n);
+            }
         }
     }
 
