@@ -9,11 +9,15 @@ use std::hash::{Hash, Hasher};
 use std::num::NonZeroU16;
 use tree_sitter::Node;
 
+/// (the grammar, the field name's address) → the field's id, if the grammar has it.
+type FieldIds = Vec<((u64, usize), Option<NonZeroU16>)>;
+/// Per grammar (by address): the name of each node kind, by kind id, as found.
+type KindNames = Vec<(u64, Vec<Option<&'static str>>)>;
+
 thread_local! {
-    /// (the grammar, the field name's address) → the field's id, if the grammar has it.
     /// A few dozen pairs at most: a linear search beats hashing them on every lookup.
-    static FIELD_IDS: RefCell<Vec<((u64, usize), Option<NonZeroU16>)>> =
-        const { RefCell::new(Vec::new()) };
+    static FIELD_IDS: RefCell<FieldIds> = const { RefCell::new(Vec::new()) };
+    static KIND_NAMES: RefCell<KindNames> = const { RefCell::new(Vec::new()) };
 }
 
 /// Keeps what a value hashes as: a `Language` hashes as the address of its grammar,
@@ -35,12 +39,6 @@ impl Hasher for Address {
     fn write_usize(&mut self, n: usize) {
         self.0 = self.0.rotate_left(17) ^ n as u64;
     }
-}
-
-thread_local! {
-    /// Per grammar (by address): the name of each node kind, by kind id, as found.
-    static KIND_NAMES: RefCell<Vec<(u64, Vec<Option<&'static str>>)>> =
-        const { RefCell::new(Vec::new()) };
 }
 
 pub(crate) trait Kinds {
