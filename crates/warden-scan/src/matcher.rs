@@ -99,7 +99,7 @@ impl RuleSet {
                     .map(|l| {
                         l.map(|l| Lead {
                             max: l.lead,
-                            same_line: l.same_line,
+                            blank_runs: l.blank_runs,
                             single_line: l.single_line,
                         })
                     })
@@ -440,9 +440,13 @@ examples = ["gets(buf)"]
                 panic!("{} does not compile", rule.id);
             };
             for ex in &rule.examples {
+                // Spread over lines too: blank lines and line breaks where the
+                // example has spaces, for patterns whose whitespace spans lines.
                 let text = format!(
-                    "{ex}\nfoo_{ex} {ex}\n  x = {ex};{ex}\n\t{}\n{filler}",
-                    ex.to_uppercase()
+                    "{ex}\nfoo_{ex} {ex}\n  x = {ex};{ex}\n\t{}\n{}\n\n{}\n{filler}",
+                    ex.to_uppercase(),
+                    ex.replacen(' ', "\n \n\n  ", 1),
+                    ex.replace(' ', "\n"),
                 );
                 let content = text.as_bytes();
                 let whole: Vec<(usize, usize)> = regex

@@ -7,6 +7,7 @@
 //! the pattern cannot go on. For the common case, a literal or two in a file of
 //! thousands of lines, that is a few dozen short tries instead of a full pass.
 
+use crate::blank_lines::lines_back;
 use crate::first_bytes::FirstBytes;
 use regex_automata::{meta, Anchored, Input};
 
@@ -22,8 +23,9 @@ const BYTE: usize = 4;
 pub(crate) struct Lead {
     /// At most this many bytes (`None`: unbounded).
     pub max: Option<usize>,
-    /// Never before the start of the literal's line.
-    pub same_line: bool,
+    /// Never before the start of the line this many non-blank lines above the
+    /// literal's (`Some(0)`: the literal's own line; `None`: no such bound).
+    pub blank_runs: Option<usize>,
     /// No match spans lines.
     pub single_line: bool,
 }
@@ -40,7 +42,7 @@ pub(crate) fn start_windows(
     lead: Lead,
     first: Option<&FirstBytes>,
 ) -> Option<Vec<(usize, usize)>> {
-    if lead.max.is_none() && !lead.same_line {
+    if lead.max.is_none() && lead.blank_runs.is_none() {
         return None;
     }
     let budget = content.len() * BYTE;
@@ -51,11 +53,11 @@ pub(crate) fn start_windows(
     for &literal in at {
         let remaining = budget.checked_sub(spent)? / per_byte;
         let mut start = lead.max.map_or(0, |l| literal.saturating_sub(l));
-        if lead.same_line {
+        if let Some(runs) = lead.blank_runs {
             // Look for the line's start only as far back as the budget reaches.
             let from = start.max(literal.saturating_sub(remaining));
-            match memchr::memrchr(b'\n', &content[from..literal]) {
-                Some(i) => start = start.max(from + i + 1),
+            match lines_back(content, literal, runs, from) {
+                Some(line) => start = start.max(line),
                 None if from > start => return None,
                 None => {}
             }
@@ -172,7 +174,7 @@ mod tests {
         let at = content.find("password").expect("present");
         let same_line = Lead {
             max: None,
-            same_line: true,
+            blank_runs: Some(0),
             single_line: false,
         };
         assert_eq!(
@@ -181,7 +183,7 @@ mod tests {
         );
         let bounded = Lead {
             max: Some(2),
-            same_line: false,
+            blank_runs: None,
             single_line: false,
         };
         assert_eq!(
@@ -190,7 +192,7 @@ mod tests {
         );
         let unbounded = Lead {
             max: None,
-            same_line: false,
+            blank_runs: None,
             single_line: false,
         };
         assert_eq!(
