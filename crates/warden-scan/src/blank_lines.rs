@@ -1,10 +1,12 @@
 //! How many lines a match can reach back from its literal, when the only newlines a
-//! pattern can match before it are in runs of whitespace.
+//! pattern can match before it are in runs of whitespace or single characters.
 //!
 //! `def \w+\(\s*request` can start on an earlier line than `request`, but only if
 //! every line in between is blank, or holds what the pattern matches between two
-//! whitespace runs. With `n` such runs, a match starts no earlier than the start of
-//! the `n`th non-blank line above its literal's: a window, not the whole file.
+//! whitespace runs. With `n` parts that may hold newlines (a run of whitespace, or one
+//! character such as `[^\w]`), each non-blank line between a match's start and its
+//! literal needs a part of its own to end it: a match starts no earlier than the start
+//! of the `n`th non-blank line above its literal's, a window, not the whole file.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -14,17 +16,15 @@ fn blank(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
-/// How many runs of whitespace holding newlines a match of `hir` can contain (0: it
-/// never holds a newline); `None` when it can match a newline some other way.
+/// How many parts holding newlines a match of `hir` can contain, each a run of
+/// whitespace or a single character (0: it never holds a newline); `None` when a
+/// newline can come some other way (`[^"]*`, `(?s:.*)`).
 pub(crate) fn whitespace_runs(hir: &Hir) -> Option<usize> {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Some(0),
         HirKind::Literal(lit) => (!lit.0.contains(&b'\n')).then_some(0),
-        HirKind::Class(class) => match (class_has_newline(class), class_is_blank(class)) {
-            (false, _) => Some(0),
-            (true, true) => Some(1),
-            (true, false) => None,
-        },
+        // One character: at most one newline, and nothing else with it.
+        HirKind::Class(class) => Some(usize::from(class_has_newline(class))),
         HirKind::Capture(cap) => whitespace_runs(&cap.sub),
         HirKind::Repetition(rep) => {
             let runs = whitespace_runs(&rep.sub)?;
@@ -121,7 +121,8 @@ mod tests {
         assert_eq!(runs(r"[ \t]*x"), Some(0));
         assert_eq!(runs(r"(?:\s+x){2}"), Some(2));
         assert_eq!(runs(r#"[^"]*x"#), None, "a class that is not blank");
-        assert_eq!(runs(r"(?s:.)x"), None);
+        assert_eq!(runs(r"(?:^|[^.\w])urlopen"), Some(1), "one character");
+        assert_eq!(runs(r"(?s:.){2}x"), Some(2));
         assert_eq!(runs(r"(?:\s+x)*"), None, "runs repeated without bound");
     }
 
