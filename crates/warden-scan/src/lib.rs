@@ -22,6 +22,8 @@
 //! # Ok::<(), warden_scan::ScanError>(())
 //! ```
 
+mod blank_lines;
+mod first_bytes;
 mod language;
 mod literals;
 mod matcher;

@@ -7,6 +7,7 @@
 //! analysis only ever over-approximates (literals are folded to ASCII lower case, to be
 //! searched case-insensitively), so a rule it rules out can never have matched.
 
+use crate::blank_lines::whitespace_runs;
 use regex_syntax::hir::{Class, Hir, HirKind};
 use std::collections::BTreeSet;
 
@@ -35,17 +36,21 @@ pub struct Literals {
     /// No newline lies between the start of a match and its literal: matches need only
     /// be looked for from the start of the literal's line.
     pub same_line: bool,
+    /// The newlines between the start of a match and its literal lie in at most this
+    /// many runs of whitespace (`Some(0)`: `same_line`; `None`: anywhere): matches need
+    /// only be looked for from that many non-blank lines above the literal's.
+    pub blank_runs: Option<usize>,
     /// No match holds a newline: matches need only be looked for on lines with a literal.
     pub single_line: bool,
 }
 
-/// A requirement: every match holds one of `set`, starting at most `lead` bytes in
-/// and (if `same_line`) on the line the match starts on.
+/// A requirement: every match holds one of `set`, starting at most `lead` bytes in,
+/// with the newlines before it in at most `runs` runs of whitespace.
 #[derive(Clone)]
 struct Req {
     set: Set,
     lead: Option<usize>,
-    same_line: bool,
+    runs: Option<usize>,
 }
 
 /// What is known of the strings a piece of a pattern matches.
@@ -68,7 +73,7 @@ impl Info {
         let required = usable(&set).then(|| Req {
             set: set.clone(),
             lead: Some(0),
-            same_line: true,
+            runs: Some(0),
         });
         Info {
             required,
@@ -81,7 +86,7 @@ impl Info {
         let exact = self.exact.as_ref().filter(|s| usable(s)).map(|set| Req {
             set: set.clone(),
             lead: Some(0),
-            same_line: true,
+            runs: Some(0),
         });
         better(exact, self.required.clone())
     }
@@ -113,14 +118,14 @@ fn better(a: Option<Req>, b: Option<Req>) -> Option<Req> {
     }
 }
 
-/// `req` as seen from a prefix at most `offset` bytes long (`None`: unbounded), which
-/// holds no newline if `newline_free`.
-fn shifted(req: Req, offset: Option<usize>, newline_free: bool) -> Req {
+/// `req` as seen from a prefix at most `offset` bytes long (`None`: unbounded), whose
+/// newlines lie in at most `runs` runs of whitespace (`None`: anywhere).
+fn shifted(req: Req, offset: Option<usize>, runs: Option<usize>) -> Req {
     let lead = req.lead.zip(offset).map(|(l, o)| l.saturating_add(o));
     Req {
         set: req.set,
         lead,
-        same_line: req.same_line && newline_free,
+        runs: req.runs.zip(runs).and_then(|(a, b)| a.checked_add(b)),
     }
 }
 
@@ -154,7 +159,8 @@ pub fn required_literals(hir: &Hir) -> Option<Literals> {
     Some(Literals {
         set: req.set.into_iter().collect(),
         lead: req.lead,
-        same_line: req.same_line,
+        same_line: req.runs == Some(0),
+        blank_runs: req.runs,
         single_line: !matches_newline(hir),
     })
 }
@@ -188,7 +194,7 @@ fn analyse(hir: &Hir) -> Info {
             let power = power.filter(usable).map(|set| Req {
                 set,
                 lead: Some(0),
-                same_line: true,
+                runs: Some(0),
             });
             Info {
                 exact: None,
@@ -246,22 +252,23 @@ fn class_members(class: &Class) -> Option<Set> {
 fn concat(subs: &[Hir]) -> Info {
     // The current run of exact parts, and how far into a match it may start.
     let mut run: Option<Set> = Some(Set::from([Vec::new()]));
-    let mut run_at = (Some(0), true);
-    // How far into a match the current part may start, and whether no newline can
-    // come before it.
-    let mut at: (Option<usize>, bool) = (Some(0), true);
+    let mut run_at = (Some(0), Some(0));
+    // How far into a match the current part may start, and in how many runs of
+    // whitespace the newlines before it can be.
+    let mut at: (Option<usize>, Option<usize>) = (Some(0), Some(0));
     let mut best: Option<Req> = None;
     let mut broken = false;
-    let keep_run = |best: &mut Option<Req>, run: &Option<Set>, at: (Option<usize>, bool)| {
-        if let Some(set) = run.as_ref().filter(|s| usable(s)) {
-            let req = Req {
-                set: set.clone(),
-                lead: at.0,
-                same_line: at.1,
-            };
-            *best = better(best.take(), Some(req));
-        }
-    };
+    let keep_run =
+        |best: &mut Option<Req>, run: &Option<Set>, at: (Option<usize>, Option<usize>)| {
+            if let Some(set) = run.as_ref().filter(|s| usable(s)) {
+                let req = Req {
+                    set: set.clone(),
+                    lead: at.0,
+                    runs: at.1,
+                };
+                *best = better(best.take(), Some(req));
+            }
+        };
     for sub in subs {
         let info = analyse(sub);
         match (&run, &info.exact) {
@@ -299,11 +306,14 @@ fn concat(subs: &[Hir]) -> Info {
 }
 
 /// Where the part after `sub` may start, given where `sub` may.
-fn after(at: (Option<usize>, bool), sub: &Hir) -> (Option<usize>, bool) {
+fn after(at: (Option<usize>, Option<usize>), sub: &Hir) -> (Option<usize>, Option<usize>) {
     let offset =
         at.0.zip(sub.properties().maximum_len())
             .map(|(o, l)| o.saturating_add(l));
-    (offset, at.1 && !matches_newline(sub))
+    let runs =
+        at.1.zip(whitespace_runs(sub))
+            .and_then(|(a, b)| a.checked_add(b));
+    (offset, runs)
 }
 
 fn product(a: &Set, b: &Set) -> Set {
@@ -332,13 +342,13 @@ fn alternation(subs: &[Hir]) -> Info {
         Req {
             set: Set::new(),
             lead: Some(0),
-            same_line: true,
+            runs: Some(0),
         },
         |mut acc, r| {
             let r = r?;
             acc.set.extend(r.set);
             acc.lead = acc.lead.zip(r.lead).map(|(a, b)| a.max(b));
-            acc.same_line &= r.same_line;
+            acc.runs = acc.runs.zip(r.runs).map(|(a, b)| a.max(b));
             Some(acc)
         },
     );

@@ -7,11 +7,13 @@
 //! whole rule set is ever determinised, which kept a single `RegexSet` slow and large.
 //! Matching works on bytes, so content need not be valid UTF-8.
 
+use crate::first_bytes::FirstBytes;
 use crate::literals::{required_literals, Literals};
 use crate::near::{literal_lines, near_literals, on_lines, start_windows, Lead};
 use crate::prefilter::Prefilter;
 use crate::rules::{Role, Rule};
 use crate::Language;
+use rayon::prelude::*;
 use regex_automata::meta;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -38,6 +40,8 @@ pub struct RuleSet {
     per_language: HashMap<Language, LanguageMatcher>,
     /// Per rule, compiled on first use (`None`: does not compile, already reported).
     compiled: Vec<OnceLock<Option<meta::Regex>>>,
+    /// Per rule, the bytes its matches can start with, when that narrows the tries.
+    first_bytes: Vec<Option<FirstBytes>>,
 }
 
 #[derive(Debug)]
@@ -60,47 +64,61 @@ impl RuleSet {
         languages: impl IntoIterator<Item = Language>,
         applies: impl Fn(&Rule, Language) -> bool,
     ) -> Result<RuleSet, regex::Error> {
-        let mut literals: Vec<Option<Option<Literals>>> = vec![None; rules.len()];
-        let mut per_language = HashMap::new();
-        for lang in languages {
-            let rule_index: Vec<usize> = (0..rules.len())
-                .filter(|&i| applies(&rules[i], lang))
-                .collect();
-            if rule_index.is_empty() {
-                continue;
-            }
-            for &i in &rule_index {
-                literals[i].get_or_insert_with(|| rule_literals(&rules[i]));
-            }
-            let lits: Vec<Option<&Literals>> = rule_index
-                .iter()
-                .map(|&i| literals[i].as_ref().and_then(Option::as_ref))
-                .collect();
-            let leads = lits
-                .iter()
-                .map(|l| {
-                    l.map(|l| Lead {
-                        max: l.lead,
-                        same_line: l.same_line,
-                        single_line: l.single_line,
+        let by_language: Vec<(Language, Vec<usize>)> = languages
+            .into_iter()
+            .map(|lang| {
+                let rule_index = (0..rules.len())
+                    .filter(|&i| applies(&rules[i], lang))
+                    .collect();
+                (lang, rule_index)
+            })
+            .filter(|(_, rule_index): &(Language, Vec<usize>)| !rule_index.is_empty())
+            .collect();
+        // Reading literals from patterns and building the automata over them is the
+        // last step before files are matched: done on every thread of the scan's pool
+        // (when called inside it), not one.
+        let mut needed = vec![false; rules.len()];
+        for &i in by_language.iter().flat_map(|(_, ix)| ix) {
+            needed[i] = true;
+        }
+        let (literals, first_bytes): (Vec<Option<Literals>>, Vec<Option<FirstBytes>>) = (0..rules
+            .len())
+            .into_par_iter()
+            .map(|i| match needed[i] {
+                true => rule_literals(&rules[i]),
+                false => (None, None),
+            })
+            .unzip();
+        let per_language = by_language
+            .into_par_iter()
+            .map(|(lang, rule_index)| {
+                let lits: Vec<Option<&Literals>> =
+                    rule_index.iter().map(|&i| literals[i].as_ref()).collect();
+                let leads = lits
+                    .iter()
+                    .map(|l| {
+                        l.map(|l| Lead {
+                            max: l.lead,
+                            blank_runs: l.blank_runs,
+                            single_line: l.single_line,
+                        })
                     })
-                })
-                .collect();
-            let prefilter = Prefilter::new(&lits);
-            per_language.insert(
-                lang,
-                LanguageMatcher {
+                    .collect();
+                let prefilter = Prefilter::new(&lits);
+                let matcher = LanguageMatcher {
                     prefilter,
                     rule_index,
                     leads,
-                },
-            );
-        }
+                };
+                (lang, matcher)
+            })
+            .collect();
         let compiled = rules.iter().map(|_| OnceLock::new()).collect();
         Ok(RuleSet {
             rules,
             per_language,
             compiled,
+            first_bytes,
         })
     }
 
@@ -132,15 +150,16 @@ impl RuleSet {
             // lines they can be on, when few enough bytes.
             let at = matcher.leads[pos]
                 .and_then(|lead| Some((lead, matcher.prefilter.occurrences(&literals, pos)?)));
+            let first = self.first_bytes[rule_idx].as_ref();
             let near = at
                 .as_ref()
-                .and_then(|(lead, at)| start_windows(content, at, *lead));
+                .and_then(|(lead, at)| start_windows(content, at, *lead, first));
             let lines = match (&near, &at) {
                 (None, Some((lead, at))) if lead.single_line => literal_lines(content, at),
                 _ => None,
             };
             let matches: Box<dyn Iterator<Item = (usize, usize)>> = match (near, lines) {
-                (Some(windows), _) => Box::new(near_literals(regex, content, windows)),
+                (Some(windows), _) => Box::new(near_literals(regex, content, windows, first)),
                 (None, Some(lines)) => Box::new(on_lines(regex, content, lines)),
                 (None, None) => Box::new(regex.find_iter(content).map(|m| (m.start(), m.end()))),
             };
@@ -214,15 +233,18 @@ impl RuleSet {
     }
 }
 
-/// The literals a rule's matches need, or `None` if it must run on every file.
-fn rule_literals(rule: &Rule) -> Option<Literals> {
-    let hir = regex_syntax::ParserBuilder::new()
+/// The literals a rule's matches need (`None`: it must run on every file), and the
+/// bytes its matches can start with (`None`: unknown, or nearly any).
+fn rule_literals(rule: &Rule) -> (Option<Literals>, Option<FirstBytes>) {
+    let parsed = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
-        .parse(&rule.pattern)
-        .ok()?;
-    required_literals(&hir)
+        .parse(&rule.pattern);
+    match parsed {
+        Ok(hir) => (required_literals(&hir), FirstBytes::of(&hir)),
+        Err(_) => (None, None),
+    }
 }
 
 /// The start offset and the text (without `\r\n`) of the line holding `offset`.
@@ -418,9 +440,13 @@ examples = ["gets(buf)"]
                 panic!("{} does not compile", rule.id);
             };
             for ex in &rule.examples {
+                // Spread over lines too: blank lines and line breaks where the
+                // example has spaces, for patterns whose whitespace spans lines.
                 let text = format!(
-                    "{ex}\nfoo_{ex} {ex}\n  x = {ex};{ex}\n\t{}\n{filler}",
-                    ex.to_uppercase()
+                    "{ex}\nfoo_{ex} {ex}\n  x = {ex};{ex}\n\t{}\n{}\n\n{}\n{filler}",
+                    ex.to_uppercase(),
+                    ex.replacen(' ', "\n \n\n  ", 1),
+                    ex.replace(' ', "\n"),
                 );
                 let content = text.as_bytes();
                 let whole: Vec<(usize, usize)> = regex
@@ -434,10 +460,11 @@ examples = ["gets(buf)"]
                 let Some(at) = matcher.prefilter.occurrences(&found, pos) else {
                     continue;
                 };
-                if let Some(windows) = start_windows(content, &at, lead) {
+                let first = set.first_bytes[idx].as_ref();
+                if let Some(windows) = start_windows(content, &at, lead, first) {
                     tried_near += 1;
                     let near: Vec<(usize, usize)> =
-                        near_literals(regex, content, windows).collect();
+                        near_literals(regex, content, windows, first).collect();
                     assert_eq!(near, whole, "{}: {ex}", rule.id);
                 }
                 if lead.single_line {
@@ -466,7 +493,7 @@ examples = ["gets(buf)"]
         let rules: Vec<&Rule> = packs.iter().flat_map(|p| &p.rules).collect();
         let without: Vec<&str> = rules
             .iter()
-            .filter(|r| rule_literals(r).is_none())
+            .filter(|r| rule_literals(r).0.is_none())
             .map(|r| r.id.as_str())
             .collect();
         assert!(

@@ -7,73 +7,101 @@
 //! the pattern cannot go on. For the common case, a literal or two in a file of
 //! thousands of lines, that is a few dozen short tries instead of a full pass.
 
+use crate::blank_lines::lines_back;
+use crate::first_bytes::FirstBytes;
 use regex_automata::{meta, Anchored, Input};
 
-/// One anchored try costs about as much as running a rule's automaton over this many
-/// bytes: fewer tries than the file's length over this, and trying wins.
-const BYTES_PER_TRY: usize = 64;
+/// Costs in quarters of a byte searched by a rule's automaton. One anchored try costs
+/// about as much as searching 64 bytes; checking a byte against a rule's first bytes,
+/// a quarter of one. Trying wins while the tries cost less than a search of the file.
+const TRY: usize = 64 * 4;
+const CHECK: usize = 1;
+const BYTE: usize = 4;
 
 /// How far before its literal a match of a rule may start.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lead {
     /// At most this many bytes (`None`: unbounded).
     pub max: Option<usize>,
-    /// Never before the start of the literal's line.
-    pub same_line: bool,
+    /// Never before the start of the line this many non-blank lines above the
+    /// literal's (`Some(0)`: the literal's own line; `None`: no such bound).
+    pub blank_runs: Option<usize>,
     /// No match spans lines.
     pub single_line: bool,
 }
 
 /// For each literal occurrence in `at` (ascending), the first and last offset at which
-/// a match holding it may start; `None` when that is too many offsets to try one by
-/// one, or unbounded. Both ends grow with the occurrence, so the windows are in order.
+/// a match holding it may start; `None` when trying them one by one would cost more
+/// than a search of the whole text, or they are unbounded. With `first` (the bytes a
+/// match can start with), only offsets holding one of them are tried, and a window
+/// costs little more than the check of its bytes. Both ends grow with the occurrence,
+/// so the windows are in order.
 pub(crate) fn start_windows(
     content: &[u8],
     at: &[usize],
     lead: Lead,
+    first: Option<&FirstBytes>,
 ) -> Option<Vec<(usize, usize)>> {
-    if lead.max.is_none() && !lead.same_line {
+    if lead.max.is_none() && lead.blank_runs.is_none() {
         return None;
     }
-    let budget = content.len() / BYTES_PER_TRY;
-    let mut tries = 0;
+    let budget = content.len() * BYTE;
+    // The least a byte of a window can cost.
+    let per_byte = if first.is_some() { CHECK } else { TRY };
+    let mut spent = 0;
     let mut windows = Vec::with_capacity(at.len());
     for &literal in at {
-        let remaining = budget.checked_sub(tries)?;
-        let mut first = lead.max.map_or(0, |l| literal.saturating_sub(l));
-        if lead.same_line {
+        let remaining = budget.checked_sub(spent)? / per_byte;
+        let mut start = lead.max.map_or(0, |l| literal.saturating_sub(l));
+        if let Some(runs) = lead.blank_runs {
             // Look for the line's start only as far back as the budget reaches.
-            let from = first.max(literal.saturating_sub(remaining));
-            match memchr::memrchr(b'\n', &content[from..literal]) {
-                Some(i) => first = first.max(from + i + 1),
-                None if from > first => return None,
+            let from = start.max(literal.saturating_sub(remaining));
+            match lines_back(content, literal, runs, from) {
+                Some(line) => start = start.max(line),
+                None if from > start => return None,
                 None => {}
             }
         }
-        tries += literal - first + 1;
-        if tries > budget {
+        spent += match first {
+            Some(f) => {
+                let tries = content[start..=literal]
+                    .iter()
+                    .filter(|&&b| f.contains(b))
+                    .count();
+                (literal - start + 1) * CHECK + tries * TRY
+            }
+            None => (literal - start + 1) * TRY,
+        };
+        if spent > budget {
             return None;
         }
-        windows.push((first, literal));
+        windows.push((start, literal));
     }
     Some(windows)
 }
 
 /// The matches `find_iter` would give, found by trying only the offsets in `windows`
-/// (from [`start_windows`]): no match can start elsewhere. Offsets are tried in order
-/// and each at most once, so the first match found is the leftmost, and a match ends
-/// the tries it overlaps, as in an ordinary search.
+/// (from [`start_windows`]) that hold one of `first` (when known): no match can start
+/// elsewhere. Offsets are tried in order and each at most once, so the first match
+/// found is the leftmost, and a match ends the tries it overlaps, as in an ordinary
+/// search.
 pub(crate) fn near_literals<'a>(
     regex: &'a meta::Regex,
     content: &'a [u8],
     windows: Vec<(usize, usize)>,
+    first: Option<&'a FirstBytes>,
 ) -> impl Iterator<Item = (usize, usize)> + 'a {
     let mut next = 0;
     let mut i = 0;
     std::iter::from_fn(move || {
-        while let Some(&(first, last)) = windows.get(i) {
-            for start in first.max(next)..=last {
+        while let Some(&(from, last)) = windows.get(i) {
+            for start in from.max(next)..=last {
                 next = start + 1;
+                // Matches hold a literal, so are never empty: their first byte is one
+                // of `first`.
+                if first.is_some_and(|f| !f.contains(content[start])) {
+                    continue;
+                }
                 let input = Input::new(content).range(start..).anchored(Anchored::Yes);
                 if let Some(m) = regex.search(&input) {
                     // Matches hold a literal, so are never empty.
@@ -146,30 +174,36 @@ mod tests {
         let at = content.find("password").expect("present");
         let same_line = Lead {
             max: None,
-            same_line: true,
+            blank_runs: Some(0),
             single_line: false,
         };
         assert_eq!(
-            start_windows(content.as_bytes(), &[at], same_line),
+            start_windows(content.as_bytes(), &[at], same_line, None),
             Some(vec![(3, at)])
         );
         let bounded = Lead {
             max: Some(2),
-            same_line: false,
+            blank_runs: None,
             single_line: false,
         };
         assert_eq!(
-            start_windows(content.as_bytes(), &[at], bounded),
+            start_windows(content.as_bytes(), &[at], bounded, None),
             Some(vec![(at - 2, at)])
         );
         let unbounded = Lead {
             max: None,
-            same_line: false,
+            blank_runs: None,
             single_line: false,
         };
-        assert_eq!(start_windows(content.as_bytes(), &[at], unbounded), None);
+        assert_eq!(
+            start_windows(content.as_bytes(), &[at], unbounded, None),
+            None
+        );
         // A line longer than the budget allows is searched whole.
         let long = format!("{}password", "x".repeat(600));
-        assert_eq!(start_windows(long.as_bytes(), &[600], same_line), None);
+        assert_eq!(
+            start_windows(long.as_bytes(), &[600], same_line, None),
+            None
+        );
     }
 }

@@ -161,12 +161,14 @@ mod tests {
             set: vec![b"eval(".to_vec()],
             lead: Some(0),
             same_line: true,
+            blank_runs: Some(0),
             single_line: true,
         };
         let secret = Literals {
             set: vec![b"password".to_vec(), b"secret".to_vec()],
             lead: None,
             same_line: false,
+            blank_runs: None,
             single_line: false,
         };
         let pf = Prefilter::new(&[Some(&eval), Some(&secret), None]);

@@ -276,7 +276,7 @@ impl Scanner {
             .filter(|f| !same_metadata(f, prior_files.and_then(|p| p.get(&f.rel))))
             .map(|f| f.language)
             .collect();
-        let ruleset = self.compile(&tech, to_match)?;
+        let ruleset = pool.install(|| self.compile(&tech, to_match))?;
 
         let bytes = AtomicU64::new(0);
         let results: Vec<(&str, FileResult)> = pool.install(|| {

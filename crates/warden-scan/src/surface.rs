@@ -9,6 +9,7 @@
 //! `require_relative`, PHP `require`/`include` of a literal path.
 
 use crate::Language;
+use rayon::prelude::*;
 use regex::Regex;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -45,15 +46,21 @@ static PHP: LazyLock<Regex> = LazyLock::new(|| {
 pub fn surface(root: &Path, entry: &[String], known: &HashSet<String>) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = entry.iter().cloned().collect();
     let go_packages = GoPackages::new(known);
-    for rel in entry {
-        let Some(language) = Language::detect(Path::new(rel)) else {
-            continue;
-        };
-        let Some(text) = read(root, rel) else {
-            continue;
-        };
-        out.extend(resolve(rel, language, &text, known, &go_packages));
-    }
+    // Each entry file is read and resolved on its own; the scan's summary waits on this,
+    // so it runs on every core rather than one.
+    let imported: Vec<Vec<String>> = entry
+        .par_iter()
+        .map(|rel| {
+            let Some(language) = Language::detect(Path::new(rel)) else {
+                return Vec::new();
+            };
+            let Some(text) = read(root, rel) else {
+                return Vec::new();
+            };
+            resolve(rel, language, &text, known, &go_packages)
+        })
+        .collect();
+    out.extend(imported.into_iter().flatten());
     out
 }
 
@@ -155,8 +162,9 @@ fn resolve(
         Language::Go => {
             // A package of this module: any known .go file whose directory ends with the
             // import path's tail.
-            for c in GO.captures_iter(text) {
-                let import = &c[1];
+            // The match less its quotes is the import path: no capture groups to resolve.
+            for m in GO.find_iter(text) {
+                let import = &m.as_str()[1..m.len() - 1];
                 let tail: Vec<&str> = import.rsplit('/').take(2).collect();
                 let suffix = tail.into_iter().rev().collect::<Vec<_>>().join("/");
                 let hits = go_packages.files(&suffix);

@@ -123,6 +123,19 @@ impl Rule {
     }
 }
 
+/// Checks a pattern's syntax as [`compile`] reads it (bytes, ASCII classes), without
+/// building its automata: loading the packs checks every pattern, while a scan compiles
+/// only those of rules it runs, so a full compile here made startup pay for them all.
+pub(crate) fn check_syntax(pattern: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map(drop)
+        .map_err(|err| err.to_string().replace('\n', " "))
+}
+
 /// Compiles a pattern as rules are matched: bytes, ASCII classes.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, regex::Error> {
     regex::bytes::RegexBuilder::new(pattern)

@@ -138,12 +138,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
     // Multi-line mode so `^`/`$` anchor at line boundaries, as a reader of a rule expects.
     // Only the syntax is checked here; compiling waits until a scan needs the rule.
     let pattern = format!("(?m:{})", e.pattern);
-    regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(&pattern)
-        .map_err(|err| field_err("pattern", err.to_string().replace('\n', " ")))?;
+    super::check_syntax(&pattern).map_err(|message| field_err("pattern", message))?;
     if e.examples.is_empty() {
         return Err(field_err(
             "examples",

@@ -12,6 +12,7 @@ use super::fold::{fold, literal_text, unquote};
 use super::spec::{CompiledPack, CompiledSpec, Spec};
 use super::syntax::Syntax;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use std::collections::HashMap;
 use tree_sitter::Node;
 
@@ -139,7 +140,7 @@ impl<'a> Walker<'a> {
 
     pub(crate) fn eval_inner(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
         let syn = self.syn;
-        let kind = n.kind();
+        let kind = n.kind_name();
         if syn.is(syn.comments, kind) {
             return Val::default();
         }
@@ -302,7 +303,7 @@ impl<'a> Walker<'a> {
         let mut index = None;
         let mut c = n.walk();
         for child in n.named_children(&mut c).skip(1) {
-            if n.kind().contains("subscript") || n.kind().contains("index") {
+            if n.kind_name().contains("subscript") || n.kind_name().contains("index") {
                 index = Some(self.eval(child, env, br));
             }
         }
@@ -352,7 +353,7 @@ impl<'a> Walker<'a> {
         let mut nonconst_name = None;
         let mut c = n.walk();
         for child in n.named_children(&mut c) {
-            if syn.is(syn.string_parts, child.kind()) {
+            if syn.is(syn.string_parts, child.kind_name()) {
                 continue;
             }
             pieces += 1;
@@ -419,7 +420,7 @@ impl<'a> Walker<'a> {
 
     /// The key of a variable or field path (`x`, `this.x`, `$db`), if `n` is one.
     pub fn path_key(&self, n: Node<'a>) -> Option<String> {
-        let kind = n.kind();
+        let kind = n.kind_name();
         if self.syn.is(self.syn.idents, kind)
             || (self.syn.is(self.syn.members, kind)
                 && !kind.contains("subscript")

@@ -6,6 +6,7 @@ use super::analyze::{short, Walker};
 use super::flow::{Env, Val};
 use super::syntax::Assign;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 impl<'a> Walker<'a> {
@@ -22,8 +23,8 @@ impl<'a> Walker<'a> {
         };
         // Parallel assignment of as many values: each target its own.
         let lists = ["expression_list", "pattern_list", "tuple", "tuple_pattern"];
-        if lists.contains(&left.kind())
-            && lists.contains(&right.kind())
+        if lists.contains(&left.kind_name())
+            && lists.contains(&right.kind_name())
             && left.named_child_count() == right.named_child_count()
         {
             let mut c1 = left.walk();
@@ -75,7 +76,7 @@ impl<'a> Walker<'a> {
 
     /// `new ArrayList<>()`, `[]`: an empty list whose elements can be followed.
     pub(crate) fn fresh_list(&self, right: Node<'a>) -> bool {
-        match right.kind() {
+        match right.kind_name() {
             "list" | "array" | "array_creation_expression" => right.named_child_count() == 0,
             "object_creation_expression" => {
                 let t = self.text(right);
@@ -89,7 +90,7 @@ impl<'a> Walker<'a> {
     /// The callee a right-hand side stands for: a path (`subprocess.run`, `$this->db`),
     /// `require('x')`, or a wrapper of one (`promisify(exec)`).
     pub(crate) fn alias_of(&self, right: Node<'a>, env: &Env) -> Option<String> {
-        let kind = right.kind();
+        let kind = right.kind_name();
         if self.path_key(right).is_some() {
             return self.norm(right).map(|t| env.resolve(&t));
         }
@@ -123,7 +124,7 @@ impl<'a> Walker<'a> {
         br: bool,
         augmented: bool,
     ) {
-        let kind = left.kind();
+        let kind = left.kind_name();
         if let Some(key) = self.path_key(left) {
             let var = env.local(&key);
             var.val = if augmented || br {
@@ -162,7 +163,7 @@ impl<'a> Walker<'a> {
         let mut c = left.walk();
         let children: Vec<Node> = left.named_children(&mut c).collect();
         for child in children {
-            let ck = child.kind();
+            let ck = child.kind_name();
             if ck == "pair_pattern" {
                 if let (Some(k), Some(val)) = (child.field("key"), child.field("value")) {
                     let a = alias.as_ref().map(|a| format!("{a}.{}", self.text(k)));
@@ -198,7 +199,7 @@ impl<'a> Walker<'a> {
             for child in x.named_children(&mut c) {
                 stack.push(child);
             }
-            let (name, local) = match x.kind() {
+            let (name, local) = match x.kind_name() {
                 "aliased_import" => (x.field("name"), x.field("alias")),
                 "import_specifier" => {
                     let name = x.field("name");
@@ -206,13 +207,16 @@ impl<'a> Walker<'a> {
                 }
                 "dotted_name"
                     if x.parent()
-                        .is_some_and(|p| p.kind() == "import_from_statement")
+                        .is_some_and(|p| p.kind_name() == "import_from_statement")
                         && n.field("module_name").map(|m| m.id()) != Some(x.id()) =>
                 {
                     (Some(x), Some(x))
                 }
                 "namespace_import" => (None, x.named_child(0)),
-                "import_clause" => (None, x.named_child(0).filter(|i| i.kind() == "identifier")),
+                "import_clause" => (
+                    None,
+                    x.named_child(0).filter(|i| i.kind_name() == "identifier"),
+                ),
                 _ => continue,
             };
             let Some(local) = local else { continue };

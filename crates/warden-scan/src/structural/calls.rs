@@ -5,6 +5,7 @@ use super::analyze::{short, Checked, Found, Walker};
 use super::flow::{normalize, Env, Lit, Val};
 use super::spec::Kind;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// One argument of a call: its keyword (Python `sql=`), node and value.
@@ -48,10 +49,10 @@ impl<'a> Walker<'a> {
             return Some(s);
         }
         let f = n.field("function")?;
-        if self.syn.is(self.syn.members, f.kind()) {
+        if self.syn.is(self.syn.members, f.kind_name()) {
             return f.named_child(0);
         }
-        Some(f).filter(|f| self.syn.is(self.syn.calls, f.kind()))
+        Some(f).filter(|f| self.syn.is(self.syn.calls, f.kind_name()))
     }
 
     pub fn call(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
@@ -73,7 +74,7 @@ impl<'a> Walker<'a> {
         if let Some(v) = self.source_of(&raw, line) {
             // Out-parameters (`c.ShouldBindJSON(&body)`) receive the request data too.
             for a in &args {
-                if a.node.kind() == "unary_expression" && self.text(a.node).starts_with('&') {
+                if a.node.kind_name() == "unary_expression" && self.text(a.node).starts_with('&') {
                     if let Some(target) = a.node.named_child(0) {
                         self.bind(target, v.clone(), None, env, br, false);
                     }
@@ -226,10 +227,10 @@ impl<'a> Walker<'a> {
         let mut c = args.walk();
         let nodes: Vec<Node> = args.named_children(&mut c).collect();
         for mut node in nodes {
-            if self.syn.is(self.syn.comments, node.kind()) {
+            if self.syn.is(self.syn.comments, node.kind_name()) {
                 continue;
             }
-            if self.syn.is(self.syn.arg_wrappers, node.kind()) {
+            if self.syn.is(self.syn.arg_wrappers, node.kind_name()) {
                 match node.named_child(node.named_child_count().saturating_sub(1) as u32) {
                     Some(inner) => node = inner,
                     None => continue,
@@ -237,7 +238,7 @@ impl<'a> Walker<'a> {
             }
             let mut keyword = None;
             let mut value = node;
-            if self.syn.is(self.syn.keyword_args, node.kind()) {
+            if self.syn.is(self.syn.keyword_args, node.kind_name()) {
                 keyword = node.field("name").map(|k| self.text(k).to_string());
                 value = node.field("value").unwrap_or(node);
             }
@@ -472,7 +473,7 @@ impl<'a> Walker<'a> {
     /// (`jsonify(...)`, `render_template(...)`) is judged as that call, not here.
     pub(crate) fn response(&mut self, n: Node<'a>, expr: Node<'a>, v: &Val) {
         // Dicts and lists are sent as JSON; only text built here is a page.
-        let kind = expr.kind();
+        let kind = expr.kind_name();
         let container = ["dict", "list", "set", "tuple", "object", "array"]
             .iter()
             .any(|c| kind.contains(c));

@@ -5,6 +5,7 @@ use super::analyze::{contains_word, Walker};
 use super::flow::{Env, Lit, Val};
 use super::fold::{fold, literal_text};
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 impl<'a> Walker<'a> {
@@ -19,7 +20,7 @@ impl<'a> Walker<'a> {
             _ => None,
         };
         self.guard(cond, env);
-        let is_loop = n.kind().starts_with("while");
+        let is_loop = n.kind_name().starts_with("while");
         let mut then_v: Option<Val> = None;
         let mut else_v: Option<Val> = None;
         let mut c = n.walk();
@@ -49,7 +50,7 @@ impl<'a> Walker<'a> {
             }
             let is_else = field == Some("alternative")
                 || matches!(
-                    child.kind(),
+                    child.kind_name(),
                     "else_clause" | "elif_clause" | "else_if_clause"
                 );
             let runs = match taken {
@@ -167,11 +168,11 @@ impl<'a> Walker<'a> {
         let labels_of = |w: &Self, g: Node| -> Vec<Option<Lit>> {
             let mut c = g.walk();
             g.named_children(&mut c)
-                .filter(|ch| ch.kind() == "switch_label")
+                .filter(|ch| ch.kind_name() == "switch_label")
                 .map(|label| {
                     label
                         .named_child(0)
-                        .and_then(|x| literal_text(x.kind(), w.text(x)))
+                        .and_then(|x| literal_text(x.kind_name(), w.text(x)))
                 })
                 .collect()
         };
@@ -191,9 +192,9 @@ impl<'a> Walker<'a> {
                 for g in &groups[i..] {
                     self.eval(*g, env, br);
                     let mut c = g.walk();
-                    if g.named_children(&mut c)
-                        .any(|s| s.kind() == "break_statement" || s.kind() == "return_statement")
-                    {
+                    if g.named_children(&mut c).any(|s| {
+                        s.kind_name() == "break_statement" || s.kind_name() == "return_statement"
+                    }) {
                         break;
                     }
                 }
@@ -216,13 +217,13 @@ impl<'a> Walker<'a> {
         let mut c = body.walk();
         let cases: Vec<Node> = body
             .named_children(&mut c)
-            .filter(|x| x.kind() == "case_clause")
+            .filter(|x| x.kind_name() == "case_clause")
             .collect();
         let matches = |w: &Self, case: Node, want: &Lit| -> bool {
             let mut c = case.walk();
             let found = case
                 .named_children(&mut c)
-                .filter(|p| p.kind() == "case_pattern")
+                .filter(|p| p.kind_name() == "case_pattern")
                 .any(|p| {
                     w.text(p).split('|').any(|alt| {
                         let alt = alt.trim();

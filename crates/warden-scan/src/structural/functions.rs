@@ -5,6 +5,7 @@
 use super::analyze::Walker;
 use super::flow::{normalize, Env, Flow, Val};
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 impl<'a> Walker<'a> {
@@ -20,17 +21,37 @@ impl<'a> Walker<'a> {
     }
 
     /// Every named function of the tree, by name.
+    ///
+    /// One cursor walks the tree (a cursor per node was most of the cost). Functions
+    /// of one name are kept in the order a walk from the root that enters the last
+    /// child first meets them, which is the reverse of a post-order walk in source
+    /// order: enclosing before enclosed, later before earlier.
     pub fn collect_functions(&mut self, root: Node<'a>) {
-        let mut stack = vec![root];
-        while let Some(n) = stack.pop() {
-            if self.syn.is(self.syn.functions, n.kind()) {
-                if let Some(name) = n.field("name") {
-                    let name = self.text(name).to_string();
-                    self.fn_nodes.entry(name).or_default().push(n);
+        let mut post_order = Vec::new();
+        let mut cursor = root.walk();
+        'walk: loop {
+            if cursor.goto_first_child() {
+                continue;
+            }
+            // A leaf: it and every ancestor whose last child is done are finished.
+            loop {
+                let n = cursor.node();
+                if n.is_named() && self.syn.is(self.syn.functions, n.kind_name()) {
+                    post_order.push(n);
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
                 }
             }
-            let mut c = n.walk();
-            stack.extend(n.named_children(&mut c));
+        }
+        for n in post_order.into_iter().rev() {
+            if let Some(name) = n.field("name") {
+                let name = self.text(name).to_string();
+                self.fn_nodes.entry(name).or_default().push(n);
+            }
         }
     }
 
@@ -68,13 +89,13 @@ impl<'a> Walker<'a> {
         let mut skips_self = false;
         let params = n.field("parameters").or_else(|| n.field("parameter"));
         if let Some(params) = params {
-            let list: Vec<Node> = if self.syn.is(self.syn.idents, params.kind()) {
+            let list: Vec<Node> = if self.syn.is(self.syn.idents, params.kind_name()) {
                 vec![params]
             } else {
                 let mut c = params.walk();
                 params
                     .named_children(&mut c)
-                    .filter(|p| !self.syn.is(self.syn.comments, p.kind()))
+                    .filter(|p| !self.syn.is(self.syn.comments, p.kind_name()))
                     .collect()
             };
             let mut index = 0u32;
@@ -120,10 +141,10 @@ impl<'a> Walker<'a> {
         let saved_ret = self.ret.take();
         let saved_sinks = std::mem::take(&mut self.param_sinks);
         let saved_handler = std::mem::replace(&mut self.in_handler, handler.is_some());
-        if self.syn.is(self.syn.functions, body.kind())
-            || !body.kind().contains("block")
-                && body.kind() != "compound_statement"
-                && body.kind() != "statement_block"
+        if self.syn.is(self.syn.functions, body.kind_name())
+            || !body.kind_name().contains("block")
+                && body.kind_name() != "compound_statement"
+                && body.kind_name() != "statement_block"
         {
             // An expression body (`x => x + 1`, `lambda: ...`) is the return value.
             let v = self.eval(body, &mut env, false);
@@ -151,7 +172,7 @@ impl<'a> Walker<'a> {
     }
 
     pub(crate) fn param_name(&self, p: Node<'a>) -> Option<Node<'a>> {
-        if self.syn.is(self.syn.idents, p.kind()) {
+        if self.syn.is(self.syn.idents, p.kind_name()) {
             return Some(p);
         }
         for field in ["name", "pattern", "left"] {
@@ -162,7 +183,7 @@ impl<'a> Walker<'a> {
         let mut c = p.walk();
         let found = p
             .named_children(&mut c)
-            .find(|x| self.syn.is(self.syn.idents, x.kind()));
+            .find(|x| self.syn.is(self.syn.idents, x.kind_name()));
         found
     }
 
@@ -170,7 +191,7 @@ impl<'a> Walker<'a> {
     /// and the call it is passed to (`app.get('/x', (req, res) => ...)`).
     pub(crate) fn header(&self, n: Node<'a>, body: Node<'a>) -> String {
         let start = match n.parent() {
-            Some(p) if p.kind() == "decorated_definition" => p.start_byte(),
+            Some(p) if p.kind_name() == "decorated_definition" => p.start_byte(),
             _ => n.start_byte(),
         };
         let end = body.start_byte().min(start + 2000);
@@ -182,7 +203,7 @@ impl<'a> Walker<'a> {
         }
         if let Some(call) = n
             .parent()
-            .filter(|p| p.kind() == "arguments")
+            .filter(|p| p.kind_name() == "arguments")
             .and_then(|p| p.parent())
         {
             if let Some(f) = call.field("function") {
@@ -205,7 +226,7 @@ impl<'a> Walker<'a> {
             let Some(p) = at.parent() else {
                 return false;
             };
-            match p.kind() {
+            match p.kind_name() {
                 "export_statement" => return true,
                 "assignment_expression" => {
                     let left = p.field("left").map(|l| self.text(l)).unwrap_or("");

@@ -471,10 +471,10 @@ pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
     })
 }
 
+/// The syntax of a pattern, checked as [`Regex::new`] reads it; its automata are built
+/// when a scan first needs the pack (see `FlowPack::compiled`).
 fn check_regex(p: &str) -> Result<(), String> {
-    Regex::new(p)
-        .map(|_| ())
-        .map_err(|e| format!("`{p}`: {}", e.to_string().replace('\n', " ")))
+    crate::rules::check_syntax(p).map_err(|m| format!("`{p}`: {m}"))
 }
 
 fn mask(names: &[String], groups: &[(String, impl Sized)], what: &str) -> Result<u64, String> {
@@ -584,10 +584,9 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
         negatives: e.negatives,
         compiled: OnceLock::new(),
     };
-    // Multi-line mode as for regex rules; compiled now so a broken prefilter is named here.
+    // Multi-line mode as for regex rules; checked now so a broken prefilter is named here.
     let pattern = format!("(?m:{})", e.prefilter);
-    crate::rules::compile(&pattern)
-        .map_err(|m| err("prefilter", m.to_string().replace('\n', " ")))?;
+    crate::rules::check_syntax(&pattern).map_err(|m| err("prefilter", m))?;
     Ok(Rule {
         id: e.id,
         pack: pack.id.clone(),

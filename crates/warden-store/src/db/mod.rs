@@ -303,6 +303,11 @@ impl Batch {
     pub(crate) fn push(&mut self, sql: &'static str, params: &[Value]) {
         self.stmts.push((sql, params.to_vec()));
     }
+
+    /// How many statements wait to be run.
+    pub(crate) fn len(&self) -> usize {
+        self.stmts.len()
+    }
 }
 
 /// An open transaction; queries go through it as through the `Db` (it derefs to one).

@@ -19,6 +19,9 @@ struct Stored {
     is_candidate: bool,
 }
 
+/// Statements of a scan's record written at a time.
+const WRITE_CHUNK: usize = 1024;
+
 /// A `usize` limit as a SQL `LIMIT` (no limit is the largest BIGINT, valid in SQLite and PostgreSQL).
 pub(crate) fn sql_limit(limit: Option<usize>) -> i64 {
     limit.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX))
@@ -100,10 +103,16 @@ impl Store {
         let now = now();
         let mut delta = ScanDelta::default();
         let mut seen = HashSet::with_capacity(record.files.len());
-        // Every write of the scan, run at once (pipelined on PostgreSQL).
+        // The writes of the scan, run a chunk at a time (each chunk pipelined on
+        // PostgreSQL): held all at once, their copies of every path, hash and snippet
+        // were a tenth of a large scan's peak memory.
         let mut writes = Batch::new();
 
         for file in &record.files {
+            if writes.len() >= WRITE_CHUNK {
+                tx.run(&writes)?;
+                writes = Batch::new();
+            }
             seen.insert(file.path.as_str());
             let Some(old) = stored.get(&file.path) else {
                 insert_file(&mut writes, project, run_id, &now, file);

@@ -17,6 +17,7 @@ const SCAN_LOCK: &str = "scan";
 pub fn run(global: &GlobalArgs, args: &ScanArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     tracing::info!("scan starting");
+    return_large_buffers_to_the_system();
     let format = if args.json {
         ScanFormat::Json
     } else {
@@ -305,5 +306,20 @@ fn unredact(root: &Path, candidates: &mut [warden_store::CandidateFile]) {
                 }
             }
         }
+    }
+}
+
+/// A scan reads files of up to a MiB and parses them into trees of several MB, one
+/// after another on each worker thread. glibc serves a freed large buffer's successors
+/// from the thread's heap once it has raised its mmap threshold (up to 32 MiB), and
+/// those heaps stay fragmented at their peak. Fixing the thresholds keeps buffers over
+/// 64 KiB in their own mappings, returned on free: ragflow's peak RSS 81 -> 76 MB at
+/// the same speed. (Capping the number of arenas instead made scans 25-60% slower.)
+fn return_large_buffers_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before the scan's threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
     }
 }

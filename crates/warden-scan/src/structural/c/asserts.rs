@@ -9,6 +9,7 @@ use super::func::Func;
 use super::syntax::{call, descendants, line, parse_int, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use std::collections::HashMap;
 use tree_sitter::Node;
 
@@ -45,19 +46,19 @@ pub(super) fn assertion(
 fn null_test(f: &Func, arg: Node) -> bool {
     let src = f.src;
     let mut a = strip(arg);
-    if a.kind() == "unary_expression" && a.child(0).is_some_and(|o| text(src, o) == "!") {
+    if a.kind_name() == "unary_expression" && a.child(0).is_some_and(|o| text(src, o) == "!") {
         a = match a.field("argument") {
             Some(x) => strip(x),
             None => return false,
         };
     }
     let pointer = |n: Node| {
-        n.kind() == "identifier" && f.type_of(text(src, n)).is_some_and(|t| t.contains('*'))
+        n.kind_name() == "identifier" && f.type_of(text(src, n)).is_some_and(|t| t.contains('*'))
     };
     if pointer(a) {
         return true;
     }
-    a.kind() == "binary_expression"
+    a.kind_name() == "binary_expression"
         && a.field("operator")
             .is_some_and(|o| matches!(text(src, o), "==" | "!="))
         && a.field("left").is_some_and(|l| pointer(strip(l)))
@@ -69,14 +70,14 @@ fn null_test(f: &Func, arg: Node) -> bool {
 fn tautology(f: &Func, arg: Node) -> bool {
     let arg = strip(arg);
     let src = f.src;
-    arg.kind() == "binary_expression"
+    arg.kind_name() == "binary_expression"
         && arg.field("operator").is_some_and(|o| text(src, o) == ">=")
         && arg
             .field("right")
             .is_some_and(|r| text(src, r).trim() == "0")
         && arg
             .field("left")
-            .is_some_and(|l| l.kind() == "identifier" && f.unsigned(text(src, l)))
+            .is_some_and(|l| l.kind_name() == "identifier" && f.unsigned(text(src, l)))
 }
 
 /// `assert(a >= 0)` at the top of a function of the file, and a call passing a value
@@ -118,20 +119,20 @@ pub(super) fn param_asserts(
     };
     let mut c = body.walk();
     for stmt in body.named_children(&mut c) {
-        let kinds: Vec<&str> = descendants(stmt).iter().map(|x| x.kind()).collect();
+        let kinds: Vec<&str> = descendants(stmt).iter().map(|x| x.kind_name()).collect();
         if kinds.contains(&"return_statement") {
             return;
         }
         let assert_arg = stmt
             .named_child(0)
-            .filter(|_| stmt.kind() == "expression_statement")
+            .filter(|_| stmt.kind_name() == "expression_statement")
             .and_then(|e| call(src, e))
             .filter(|(c, _)| c == "assert")
             .and_then(|(_, a)| a.first().copied());
         let Some(cond) = assert_arg else {
             // A parameter changed before the assertion is no longer the argument.
             for x in descendants(stmt) {
-                let target = match x.kind() {
+                let target = match x.kind_name() {
                     "assignment_expression" => x.field("left"),
                     "update_expression" => x.field("argument"),
                     _ => None,
@@ -144,7 +145,7 @@ pub(super) fn param_asserts(
         };
         if descendants(cond)
             .iter()
-            .any(|x| x.kind() == "call_expression")
+            .any(|x| x.kind_name() == "call_expression")
         {
             continue;
         }
@@ -177,7 +178,7 @@ pub(super) fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
     }
     for &n in &f.nodes {
         if !matches!(
-            n.kind(),
+            n.kind_name(),
             "while_statement" | "do_statement" | "for_statement"
         ) {
             continue;
@@ -185,13 +186,13 @@ pub(super) fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
         let (Some(cond), Some(body)) = (n.field("condition").map(strip), n.field("body")) else {
             continue;
         };
-        if cond.kind() != "binary_expression" {
+        if cond.kind_name() != "binary_expression" {
             continue;
         }
         let op = cond.field("operator").map(|o| text(src, o)).unwrap_or("");
         let Some(var) = cond
             .field("left")
-            .filter(|l| l.kind() == "identifier")
+            .filter(|l| l.kind_name() == "identifier")
             .map(|l| text(src, l))
         else {
             continue;
@@ -209,7 +210,7 @@ pub(super) fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
         for stmt in body.named_children(&mut c) {
             let all = descendants(stmt);
             if stepped {
-                let is_assert = stmt.kind() == "expression_statement"
+                let is_assert = stmt.kind_name() == "expression_statement"
                     && stmt
                         .named_child(0)
                         .and_then(|e| call(src, e))
@@ -232,7 +233,7 @@ pub(super) fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
             }
             if all.iter().any(|x| {
                 matches!(
-                    x.kind(),
+                    x.kind_name(),
                     "break_statement"
                         | "return_statement"
                         | "goto_statement"
@@ -241,7 +242,7 @@ pub(super) fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
             }) {
                 break;
             }
-            if stmt.kind() != "expression_statement" {
+            if stmt.kind_name() != "expression_statement" {
                 if all.iter().any(|x| writes(src, *x, var)) {
                     break;
                 }
@@ -262,7 +263,7 @@ pub(super) fn loop_exit_asserts(f: &Func, out: &mut Vec<Finding>) {
 
 /// Whether `x` assigns or steps `var`.
 fn writes(src: &str, x: Node, var: &str) -> bool {
-    let t = match x.kind() {
+    let t = match x.kind_name() {
         "assignment_expression" => x.field("left"),
         "update_expression" => x.field("argument"),
         _ => None,
@@ -272,7 +273,7 @@ fn writes(src: &str, x: Node, var: &str) -> bool {
 
 /// `--i`, `i++`, `i -= 2`, `i = i + 1`: the direction the statement moves `var` in.
 fn step_of(src: &str, e: Node, var: &str) -> Option<i32> {
-    match e.kind() {
+    match e.kind_name() {
         "update_expression" => {
             let a = e.field("argument")?;
             if text(src, strip(a)) != var {

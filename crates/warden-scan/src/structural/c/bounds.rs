@@ -6,6 +6,7 @@ use super::syntax::{
     call, descendants, line, literal_len, mentions, path_of, string_value, strip, text,
 };
 use super::Finding;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 fn finding(check: &'static str, n: Node, label: String) -> Finding {
@@ -142,7 +143,7 @@ fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
     }
     let vars: Vec<String> = descendants(*size)
         .into_iter()
-        .filter(|x| x.kind() == "identifier")
+        .filter(|x| x.kind_name() == "identifier")
         .map(|x| text(src, x).to_string())
         .filter(|v| !f.file.defines.contains_key(v))
         .collect();

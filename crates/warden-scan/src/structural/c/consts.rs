@@ -9,6 +9,7 @@ use super::func::Func;
 use super::syntax::{call, descendants, line, parse_int, string_value, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
@@ -120,7 +121,10 @@ struct Cx<'a, 'f, 't> {
 fn escaped(f: &Func) -> HashSet<String> {
     f.nodes
         .iter()
-        .filter(|n| n.kind() == "pointer_expression" && n.child(0).is_some_and(|o| o.kind() == "&"))
+        .filter(|n| {
+            n.kind_name() == "pointer_expression"
+                && n.child(0).is_some_and(|o| o.kind_name() == "&")
+        })
         .filter_map(|n| n.field("argument"))
         .map(|a| text(f.src, strip(a)).to_string())
         .collect()
@@ -129,16 +133,16 @@ fn escaped(f: &Func) -> HashSet<String> {
 fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mut Vec<Finding>) {
     let f = cx.f;
     let src = f.src;
-    match n.kind() {
+    match n.kind_name() {
         "init_declarator" | "assignment_expression" => {
-            let (l, r) = if n.kind() == "init_declarator" {
+            let (l, r) = if n.kind_name() == "init_declarator" {
                 (n.field("declarator"), n.field("value"))
             } else {
                 (n.field("left"), n.field("right"))
             };
             let (Some(l), Some(r)) = (l, r) else { return };
             walk(cx, r, env, unsure, out);
-            if l.kind() != "identifier" {
+            if l.kind_name() != "identifier" {
                 walk(cx, l, env, unsure, out);
                 return;
             }
@@ -219,7 +223,7 @@ fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mu
             // A branch the known values rule out is not walked: `while (d < 0)` with
             // `d = 3.14` never runs its body, and nothing in it is reached.
             let cond = n.field("condition");
-            let known = match n.kind() {
+            let known = match n.kind_name() {
                 "if_statement" | "while_statement" => cond.and_then(|c| {
                     let mut ignored = Vec::new();
                     eval(f, c, env, &mut ignored).map(|v| !v.zero())
@@ -228,7 +232,7 @@ fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mu
             };
             let dead = |k: Node| match known {
                 Some(false) => n
-                    .field(if n.kind() == "if_statement" {
+                    .field(if n.kind_name() == "if_statement" {
                         "consequence"
                     } else {
                         "body"
@@ -270,7 +274,7 @@ fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mu
         "binary_expression" | "call_expression" => {
             eval(f, n, env, out);
             for x in descendants(n) {
-                if x.kind() == "call_expression" {
+                if x.kind_name() == "call_expression" {
                     param_asserts(f, x, env, out);
                 }
             }
@@ -289,10 +293,10 @@ fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mu
 /// Variables assigned anywhere under `n` are unknown after it.
 fn forget_assigned(f: &Func, n: Node, env: &mut HashMap<String, Num>) {
     for x in super::syntax::descendants(n) {
-        let target = match x.kind() {
+        let target = match x.kind_name() {
             "assignment_expression" => x.field("left"),
             "update_expression" => x.field("argument"),
-            "pointer_expression" if x.child(0).is_some_and(|o| o.kind() == "&") => {
+            "pointer_expression" if x.child(0).is_some_and(|o| o.kind_name() == "&") => {
                 x.field("argument")
             }
             _ => None,
@@ -375,7 +379,7 @@ pub(super) fn eval(
 ) -> Option<Num> {
     let src = f.src;
     let n = strip(n);
-    match n.kind() {
+    match n.kind_name() {
         "number_literal" => {
             let t = text(src, n);
             if t.contains(['.', 'e', 'E']) && !t.starts_with("0x") && !t.starts_with("0X") {
@@ -392,7 +396,7 @@ pub(super) fn eval(
         "true" | "false" => Some(Num::int(
             match f.file.defines.get(text(src, n)) {
                 Some(&v) => v.into(),
-                None => i128::from(n.kind() == "true"),
+                None => i128::from(n.kind_name() == "true"),
             },
             32,
             true,
@@ -484,7 +488,7 @@ pub(super) fn eval(
 fn zero_loop_divisors(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &n in &f.nodes {
-        if n.kind() != "for_statement" {
+        if n.kind_name() != "for_statement" {
             continue;
         }
         let Some(cond) = n.field("condition").map(strip) else {
@@ -514,7 +518,7 @@ fn zero_loop_divisors(f: &Func, out: &mut Vec<Finding>) {
             continue;
         };
         for x in super::syntax::descendants(body) {
-            if x.kind() != "binary_expression" {
+            if x.kind_name() != "binary_expression" {
                 continue;
             }
             let xop = x.field("operator").map(|o| text(src, o));

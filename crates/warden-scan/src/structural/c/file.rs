@@ -5,6 +5,7 @@ use super::func::Func;
 use super::summary::{ownership, read_as, stepped_param, swap_pair, written_params};
 use super::syntax::{call, descendants, fold, path_of, string_value, text};
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 /// Facts about the whole file.
@@ -52,6 +53,10 @@ pub(crate) struct FileFacts<'t> {
     macros: Vec<(String, String)>,
     /// Functions of the file called somewhere with input in parameter i (bit i).
     pub tainted_params: HashMap<String, u64>,
+    /// Whether the file reads input anywhere (`argv`, `fgets`, `recv`, ...): asked of
+    /// every function, answered once (a search of the whole source per function made
+    /// large files quadratic).
+    pub reads_input: bool,
 }
 
 impl<'t> FileFacts<'t> {
@@ -78,11 +83,12 @@ impl<'t> FileFacts<'t> {
             unions: HashSet::new(),
             globals: HashSet::new(),
             tainted_params: HashMap::new(),
+            reads_input: super::func::reads_input(src),
         };
         let mut globals = Vec::new();
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
-            match n.kind() {
+            match n.kind_name() {
                 "function_definition" => {
                     f.functions.push(n);
                     continue;
@@ -110,7 +116,7 @@ impl<'t> FileFacts<'t> {
                 "type_definition" => {
                     let union = n
                         .field("type")
-                        .is_some_and(|t| t.kind() == "union_specifier");
+                        .is_some_and(|t| t.kind_name() == "union_specifier");
                     if let (true, Some(d)) = (union, n.field("declarator")) {
                         f.unions.insert(text(src, d).to_string());
                     }
@@ -201,7 +207,7 @@ impl<'t> FileFacts<'t> {
                 }
                 let arg = match call(src, n) {
                     Some((c, args)) if c == "free" => args.first().copied(),
-                    _ if n.kind() == "delete_expression" => n.named_child(0),
+                    _ if n.kind_name() == "delete_expression" => n.named_child(0),
                     _ => None,
                 };
                 let Some(p) = arg.and_then(|a| path_of(src, a)) else {
@@ -254,7 +260,7 @@ impl<'t> FileFacts<'t> {
                         }
                         let root = descendants(*a)
                             .into_iter()
-                            .find(|x| x.kind() == "identifier")
+                            .find(|x| x.kind_name() == "identifier")
                             .map(|x| text(src, x));
                         if let Some(i) = root.and_then(|r| params.iter().position(|(p, _)| p == r))
                         {
@@ -300,7 +306,7 @@ impl<'t> FileFacts<'t> {
         // Input handed to a function of the file taints its parameter; two rounds
         // follow it two calls deep.
         // A file that reads no input has no taint to follow from call to call.
-        let rounds = if super::func::reads_input(src) { 2 } else { 0 };
+        let rounds = if f.reads_input { 2 } else { 0 };
         for _ in 0..rounds {
             let mut next = f.tainted_params.clone();
             for func in &f.functions {
@@ -350,7 +356,7 @@ const LIBRARY_WRITES: &[(&str, usize)] = &[
 pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>, bool) {
     let mut d = func.field("declarator");
     while let Some(x) = d {
-        if x.kind() == "function_declarator" {
+        if x.kind_name() == "function_declarator" {
             break;
         }
         d = x.field("declarator");
@@ -365,7 +371,7 @@ pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>
     if let Some(list) = fd.field("parameters") {
         let mut c = list.walk();
         for p in list.named_children(&mut c) {
-            if p.kind() == "variadic_parameter" {
+            if p.kind_name() == "variadic_parameter" {
                 variadic = true;
                 continue;
             }
@@ -373,10 +379,10 @@ pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>
             let mut decl = p.field("declarator");
             let mut pointer = false;
             while let Some(x) = decl {
-                if x.kind() == "identifier" {
+                if x.kind_name() == "identifier" {
                     break;
                 }
-                pointer |= x.kind() != "identifier";
+                pointer |= x.kind_name() != "identifier";
                 decl = x.field("declarator");
             }
             // `void (*cb)(int)`: the name sits inside a parenthesised declarator.
@@ -384,7 +390,7 @@ pub(crate) fn signature(src: &str, func: Node) -> (String, Vec<(String, String)>
                 let d = p.field("declarator")?;
                 descendants(d)
                     .into_iter()
-                    .find(|x| x.kind() == "identifier")
+                    .find(|x| x.kind_name() == "identifier")
             });
             let pname = decl.map(|x| text(src, x)).unwrap_or("").to_string();
             let ty = if pointer {
@@ -412,7 +418,7 @@ pub(crate) fn declared(
     let ty = d.field("type").map(|t| text(src, t)).unwrap_or("");
     let mut c = d.walk();
     for decl in d.children_by_field_name("declarator", &mut c) {
-        let (target, value) = if decl.kind() == "init_declarator" {
+        let (target, value) = if decl.kind_name() == "init_declarator" {
             (decl.field("declarator"), decl.field("value"))
         } else {
             (Some(decl), None)
@@ -422,7 +428,7 @@ pub(crate) fn declared(
         let mut size = None;
         let mut is_array = false;
         loop {
-            match t.kind() {
+            match t.kind_name() {
                 "array_declarator" => {
                     is_array = true;
                     if size.is_none() {

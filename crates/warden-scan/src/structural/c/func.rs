@@ -4,6 +4,7 @@
 use super::file::{declared, signature, FileFacts};
 use super::syntax::{call, descendants, fold, mentions, path_of, strip, text};
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
@@ -142,7 +143,7 @@ impl<'f, 't> Func<'f, 't> {
         }
         let nodes = descendants(body);
         for n in &nodes {
-            match n.kind() {
+            match n.kind_name() {
                 "declaration" => declared(
                     src,
                     *n,
@@ -169,7 +170,7 @@ impl<'f, 't> Func<'f, 't> {
                 _ => {}
             }
         }
-        if !f.tainted.is_empty() || reads_input(src) {
+        if !f.tainted.is_empty() || file.reads_input {
             f.taint(&nodes);
         }
         f.local_consts(&nodes);
@@ -182,10 +183,10 @@ impl<'f, 't> Func<'f, 't> {
         let src = self.src;
         let mut assigned: HashSet<&str> = HashSet::new();
         for n in nodes {
-            let t = match n.kind() {
+            let t = match n.kind_name() {
                 "assignment_expression" => n.field("left"),
                 "update_expression" => n.field("argument"),
-                "pointer_expression" if n.child(0).is_some_and(|o| o.kind() == "&") => {
+                "pointer_expression" if n.child(0).is_some_and(|o| o.kind_name() == "&") => {
                     n.field("argument")
                 }
                 _ => None,
@@ -195,13 +196,13 @@ impl<'f, 't> Func<'f, 't> {
             }
         }
         for n in nodes {
-            if n.kind() != "init_declarator" {
+            if n.kind_name() != "init_declarator" {
                 continue;
             }
             let (Some(d), Some(v)) = (n.field("declarator"), n.field("value")) else {
                 continue;
             };
-            if d.kind() != "identifier" || assigned.contains(text(src, d)) {
+            if d.kind_name() != "identifier" || assigned.contains(text(src, d)) {
                 continue;
             }
             // Only integer-typed locals: a pointer or float is not an index.
@@ -220,9 +221,9 @@ impl<'f, 't> Func<'f, 't> {
         for _ in 0..4 {
             let before = self.tainted.len();
             for &n in nodes {
-                match n.kind() {
+                match n.kind_name() {
                     "init_declarator" | "assignment_expression" => {
-                        let (l, r) = if n.kind() == "init_declarator" {
+                        let (l, r) = if n.kind_name() == "init_declarator" {
                             (n.field("declarator"), n.field("value"))
                         } else {
                             (n.field("left"), n.field("right"))
@@ -232,7 +233,7 @@ impl<'f, 't> Func<'f, 't> {
                         while let Some(x) = l.field("declarator") {
                             l = x;
                         }
-                        let target = match l.kind() {
+                        let target = match l.kind_name() {
                             "subscript_expression" | "pointer_expression" => {
                                 l.field("argument").and_then(|a| path_of(src, a))
                             }
@@ -291,7 +292,7 @@ impl<'f, 't> Func<'f, 't> {
 
     fn taint_target(&mut self, a: Node) {
         let a = strip(a);
-        let a = if a.kind() == "pointer_expression" {
+        let a = if a.kind_name() == "pointer_expression" {
             a.field("argument").unwrap_or(a)
         } else {
             a
@@ -310,7 +311,7 @@ impl<'f, 't> Func<'f, 't> {
     /// or an input call, anywhere in it (`atoi(argv[1]) * 4`).
     pub fn is_input(&self, n: Node) -> bool {
         let n = strip(n);
-        match n.kind() {
+        match n.kind_name() {
             "identifier" | "field_expression"
                 if path_of(self.src, n).is_some_and(|p| self.tainted.contains(&p)) =>
             {
@@ -411,11 +412,11 @@ impl<'f, 't> Func<'f, 't> {
                     if args.iter().any(|a| mentions(text(self.src, *a), var)) {
                         g.called = true;
                     }
-                    if c.kind() == "call_expression" && x.id() == c.id() {
+                    if c.kind_name() == "call_expression" && x.id() == c.id() {
                         g.upper = true;
                     }
                 }
-                if x.kind() != "binary_expression" {
+                if x.kind_name() != "binary_expression" {
                     continue;
                 }
                 let op = x.field("operator").map(|o| text(self.src, o)).unwrap_or("");

@@ -5,6 +5,7 @@ use super::func::Func;
 use super::syntax::{descendants, line, path_of, strip, subscript, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 fn finding(check: &'static str, n: Node, label: String) -> Finding {
@@ -20,28 +21,28 @@ fn finding(check: &'static str, n: Node, label: String) -> Finding {
 pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &n in &f.nodes {
-        if n.kind() == "subscript_expression" {
+        if n.kind_name() == "subscript_expression" {
             constant_index(f, n, out);
             continue;
         }
-        if n.kind() == "binary_expression" {
+        if n.kind_name() == "binary_expression" {
             element_count(f, n, out);
             continue;
         }
-        if n.kind() != "for_statement" {
+        if n.kind_name() != "for_statement" {
             continue;
         }
         let Some(cond) = n.field("condition").map(strip) else {
             continue;
         };
-        if cond.kind() != "binary_expression" {
+        if cond.kind_name() != "binary_expression" {
             continue;
         }
         let op = cond.field("operator").map(|o| text(src, o)).unwrap_or("");
         let (Some(l), Some(r)) = (cond.field("left"), cond.field("right")) else {
             continue;
         };
-        if l.kind() != "identifier" || !matches!(op, "<" | "<=" | ">" | ">=") {
+        if l.kind_name() != "identifier" || !matches!(op, "<" | "<=" | ">" | ">=") {
             continue;
         }
         let var = text(src, l);
@@ -58,7 +59,7 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
             continue;
         };
         for x in descendants(body) {
-            if x.kind() != "subscript_expression" {
+            if x.kind_name() != "subscript_expression" {
                 continue;
             }
             let Some((a, idx)) = subscript(x) else {
@@ -71,7 +72,7 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
             let idx = strip(idx);
             let offset = if text(src, idx) == var {
                 0
-            } else if idx.kind() == "binary_expression"
+            } else if idx.kind_name() == "binary_expression"
                 && idx.field("left").is_some_and(|x| text(src, x) == var)
                 && idx.field("operator").is_some_and(|o| text(src, o) == "+")
             {
@@ -153,7 +154,7 @@ fn element_count(f: &Func, n: Node, out: &mut Vec<Finding>) {
         return;
     };
     let (l, r) = (strip(l), strip(r));
-    if l.kind() != "sizeof_expression" || r.kind() != "sizeof_expression" {
+    if l.kind_name() != "sizeof_expression" || r.kind_name() != "sizeof_expression" {
         return;
     }
     let Some(arr) = l.field("value").and_then(|v| path_of(src, v)) else {

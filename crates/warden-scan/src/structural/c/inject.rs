@@ -5,6 +5,7 @@ use super::func::Func;
 use super::syntax::{call, descendants, line, path_of, string_value, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// printf-family calls and the index of their format argument.
@@ -77,7 +78,7 @@ fn constant_format(f: &Func, n: Node) -> bool {
     if string_value(f.src, n).is_some() {
         return true;
     }
-    match n.kind() {
+    match n.kind_name() {
         "identifier" => {
             let t = text(f.src, n);
             // A macro (`FMT`, `LOG_FORMAT`) is a literal by convention.
@@ -201,7 +202,7 @@ fn only_reads(f: &Func, v: &str, before: usize) -> bool {
             break;
         }
         if !matches!(
-            n.kind(),
+            n.kind_name(),
             "if_statement" | "while_statement" | "conditional_expression"
         ) {
             continue;
@@ -218,7 +219,7 @@ fn only_reads(f: &Func, v: &str, before: usize) -> bool {
                     any_check = true;
                 }
             }
-            if x.kind() == "binary_expression" {
+            if x.kind_name() == "binary_expression" {
                 let op = x.field("operator").map(|o| text(src, o));
                 let sides = [x.field("left"), x.field("right")];
                 let names_v = sides

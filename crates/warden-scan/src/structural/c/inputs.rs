@@ -5,6 +5,7 @@ use super::func::Func;
 use super::syntax::{call, descendants, line, path_of, strip, subscript, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 fn finding(check: &'static str, n: Node, label: String) -> Finding {
@@ -19,7 +20,7 @@ fn finding(check: &'static str, n: Node, label: String) -> Finding {
 pub(crate) fn input_arithmetic(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &n in &f.nodes {
-        match n.kind() {
+        match n.kind_name() {
             "subscript_expression" => {
                 let Some((a, idx)) = subscript(n) else {
                     continue;
@@ -116,7 +117,7 @@ pub(crate) fn input_arithmetic(f: &Func, out: &mut Vec<Finding>) {
 /// `i % N`, `i & MASK`: an index reduced into range.
 fn masked(src: &str, idx: Node) -> bool {
     let idx = strip(idx);
-    idx.kind() == "binary_expression"
+    idx.kind_name() == "binary_expression"
         && idx
             .field("operator")
             .is_some_and(|o| matches!(text(src, o), "%" | "&"))
@@ -127,7 +128,7 @@ fn input_vars(f: &Func, n: Node) -> Vec<String> {
     descendants(n)
         .into_iter()
         .filter_map(|x| {
-            path_of(f.src, x).filter(|_| matches!(x.kind(), "identifier" | "field_expression"))
+            path_of(f.src, x).filter(|_| matches!(x.kind_name(), "identifier" | "field_expression"))
         })
         .filter(|p| f.tainted.contains(p))
         .collect()
@@ -139,7 +140,7 @@ fn input_vars(f: &Func, n: Node) -> Vec<String> {
 pub(crate) fn zero_prone_divisors(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &n in &f.nodes {
-        if n.kind() != "binary_expression" {
+        if n.kind_name() != "binary_expression" {
             continue;
         }
         let op = n.field("operator").map(|o| text(src, o));
@@ -156,7 +157,7 @@ pub(crate) fn zero_prone_divisors(f: &Func, out: &mut Vec<Finding>) {
             let g = f.guard(name, n.start_byte());
             !(g.upper || g.lower || g.called)
         };
-        let why = match r.kind() {
+        let why = match r.kind_name() {
             "binary_expression" if difference_of_calls(src, r).is_some() => {
                 let (a, b) = difference_of_calls(src, r).unwrap_or_default();
                 (unchecked(&a) && unchecked(&b)).then(|| {
@@ -170,7 +171,7 @@ pub(crate) fn zero_prone_divisors(f: &Func, out: &mut Vec<Finding>) {
                 let v = text(src, r);
                 let from_remainder = last_assigned(f, v, n.start_byte()).is_some_and(|e| {
                     let e = strip(e);
-                    e.kind() == "binary_expression"
+                    e.kind_name() == "binary_expression"
                         && e.field("operator").is_some_and(|o| text(src, o) == "%")
                 });
                 (from_remainder && unchecked(v)).then(|| {
@@ -203,7 +204,7 @@ fn last_assigned<'t>(f: &Func<'_, 't>, var: &str, before: usize) -> Option<Node<
     let src = f.src;
     let mut last = None;
     for &x in f.nodes.iter().filter(|x| x.start_byte() < before) {
-        let (l, r) = match x.kind() {
+        let (l, r) = match x.kind_name() {
             "init_declarator" => (x.field("declarator"), x.field("value")),
             "assignment_expression" if x.field("operator").map(|o| text(src, o)) == Some("=") => {
                 (x.field("left"), x.field("right"))

@@ -6,6 +6,7 @@ use super::summary::{leaf, ALLOCATORS};
 use super::syntax::{call, descendants, line, mentions, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// Library calls that read or write through a pointer without keeping it.
@@ -23,10 +24,10 @@ pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
     let nodes = f.nodes.clone();
     let mut seen: Vec<String> = Vec::new();
     for n in &nodes {
-        if !matches!(n.kind(), "init_declarator" | "assignment_expression") {
+        if !matches!(n.kind_name(), "init_declarator" | "assignment_expression") {
             continue;
         }
-        let (l, r) = if n.kind() == "init_declarator" {
+        let (l, r) = if n.kind_name() == "init_declarator" {
             (n.field("declarator"), n.field("value"))
         } else {
             (n.field("left"), n.field("right"))
@@ -72,7 +73,7 @@ pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
 /// Whether `x` frees, returns, stores or hands off `p` (the allocation itself excepted).
 fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
     let src = f.src;
-    match x.kind() {
+    match x.kind_name() {
         "return_statement" => mentions(text(src, x), p),
         "init_declarator" | "assignment_expression" if x.id() != alloc => {
             let r = x.field("value").or_else(|| x.field("right"));
@@ -80,13 +81,13 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
             // lives on in `q`. Reading through it (`*p`, `p[i]`, `f(p)`) does not count.
             r.is_some_and(|r| {
                 descendants(r).into_iter().any(|x| {
-                    x.kind() == "identifier"
+                    x.kind_name() == "identifier"
                         && text(src, x) == p
                         && !x.parent().is_some_and(|up| {
                             matches!(
-                                up.kind(),
+                                up.kind_name(),
                                 "subscript_expression" | "field_expression" | "argument_list"
-                            ) || (up.kind() == "pointer_expression"
+                            ) || (up.kind_name() == "pointer_expression"
                                 && text(src, up).starts_with('*'))
                         })
                 })
@@ -103,7 +104,7 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
                 .enumerate()
                 .filter(|(_, a)| {
                     let a = strip(**a);
-                    let a = if a.kind() == "pointer_expression" {
+                    let a = if a.kind_name() == "pointer_expression" {
                         a.field("argument").unwrap_or(a)
                     } else {
                         a
@@ -118,7 +119,7 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
             // `swap(&a, &p)`: whoever gets the address may take the block.
             let by_address = args.iter().any(|a| {
                 let a = strip(*a);
-                a.kind() == "pointer_expression"
+                a.kind_name() == "pointer_expression"
                     && text(src, a).starts_with('&')
                     && a.field("argument")
                         .and_then(|x| path_of(src, x))
@@ -155,7 +156,7 @@ fn early_return<'t>(
     }
     for r in nodes
         .iter()
-        .filter(|x| x.kind() == "return_statement" && x.start_byte() > alloc.end_byte())
+        .filter(|x| x.kind_name() == "return_statement" && x.start_byte() > alloc.end_byte())
     {
         if mentions(text(src, *r), p) {
             continue;
@@ -163,7 +164,7 @@ fn early_return<'t>(
         let mut up = r.parent();
         let mut checks_p = false;
         while let Some(u) = up {
-            if u.kind() == "if_statement" {
+            if u.kind_name() == "if_statement" {
                 checks_p |= u
                     .field("condition")
                     .is_some_and(|c| mentions(text(src, c), p));
@@ -230,7 +231,7 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
     let stmts: Vec<Node> = f.body.named_children(&mut c).collect();
     let arg_target = |a: Node| -> Option<String> {
         let a = strip(a);
-        (a.kind() == "pointer_expression" && text(src, a).starts_with('&'))
+        (a.kind_name() == "pointer_expression" && text(src, a).starts_with('&'))
             .then(|| a.field("argument"))
             .flatten()
             .and_then(|x| path_of(src, x))
@@ -244,10 +245,10 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
     for stmt in stmts {
         let tracked: Vec<String> = slots.iter().map(|(v, _)| v.clone()).collect();
         let touches = tracked.iter().any(|v| mentions(text(src, stmt), v));
-        match stmt.kind() {
+        match stmt.kind_name() {
             "declaration" => {
                 for d in descendants(stmt) {
-                    if d.kind() != "init_declarator" {
+                    if d.kind_name() != "init_declarator" {
                         continue;
                     }
                     let (Some(l), Some(r)) = (d.field("declarator"), d.field("value")) else {
@@ -266,11 +267,11 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
                 let Some(e) = stmt.named_child(0).map(strip) else {
                     continue;
                 };
-                if e.kind() == "assignment_expression" {
+                if e.kind_name() == "assignment_expression" {
                     let (Some(l), Some(r)) = (e.field("left"), e.field("right")) else {
                         continue;
                     };
-                    if l.kind() == "identifier" {
+                    if l.kind_name() == "identifier" {
                         let p = text(src, l).to_string();
                         if let Some(callee) = allocation(r) {
                             if slots.iter().any(|(v, s)| *v == p && *s != Slot::Empty) {
@@ -290,9 +291,9 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
                         descendants(r).iter().any(|x| {
                             path_of(src, *x).as_deref() == Some(v)
                                 && !x.parent().is_some_and(|u| {
-                                    u.kind() == "pointer_expression"
-                                        || u.kind() == "subscript_expression"
-                                        || u.kind() == "argument_list"
+                                    u.kind_name() == "pointer_expression"
+                                        || u.kind_name() == "subscript_expression"
+                                        || u.kind_name() == "argument_list"
                                 })
                         })
                     }) {
@@ -303,7 +304,7 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
                 let Some((name, args)) = call(src, e) else {
                     if touches
                         && descendants(e).iter().any(|x| {
-                            x.kind() == "pointer_expression" && text(src, *x).starts_with('&')
+                            x.kind_name() == "pointer_expression" && text(src, *x).starts_with('&')
                         })
                     {
                         return;

@@ -10,6 +10,7 @@ use super::summary::ALLOCATORS;
 use super::syntax::{call, ends_in_jump, line, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// Pointers freed on some path so far: (path, line of the free), and pointers moved
@@ -68,7 +69,7 @@ impl State {
     /// `*pp` for `pp = &p`: the allocated pointer `p` it stands for.
     fn through_address(&self, src: &str, n: Node) -> Option<String> {
         let n = strip(n);
-        if n.kind() != "pointer_expression" || !text(src, n).starts_with('*') {
+        if n.kind_name() != "pointer_expression" || !text(src, n).starts_with('*') {
             return None;
         }
         let pp = path_of(src, n.field("argument")?)?;
@@ -125,7 +126,7 @@ pub(crate) fn freed_uses(f: &Func, out: &mut Vec<Finding>) {
 }
 
 fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
-    match n.kind() {
+    match n.kind_name() {
         "compound_statement" | "translation_unit" => {
             let mut c = n.walk();
             for s in n.named_children(&mut c) {
@@ -142,7 +143,7 @@ fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
             for arm in arms.into_iter().flatten() {
                 let mut s = entry.clone();
                 walk(f, arm, &mut s, out);
-                let body = if arm.kind() == "else_clause" {
+                let body = if arm.kind_name() == "else_clause" {
                     arm.named_child(0).unwrap_or(arm)
                 } else {
                     arm
@@ -173,7 +174,7 @@ fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
             let mut s = st.clone();
             let mut c = n.walk();
             for part in n.named_children(&mut c) {
-                if part.kind().ends_with("statement") {
+                if part.kind_name().ends_with("statement") {
                     walk(f, part, &mut s, out);
                 } else {
                     expr(f, part, &mut s, out, true);
@@ -193,14 +194,16 @@ fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
                     let mut cc = case.walk();
                     let stmts: Vec<Node> = case
                         .named_children(&mut cc)
-                        .filter(|x| x.kind().ends_with("statement") || x.kind() == "declaration")
+                        .filter(|x| {
+                            x.kind_name().ends_with("statement") || x.kind_name() == "declaration"
+                        })
                         .collect();
                     for x in &stmts {
                         walk(f, *x, &mut s, out);
                     }
-                    let leaves = stmts
-                        .last()
-                        .is_some_and(|l| l.kind() != "break_statement" && ends_in_jump(f.src, *l));
+                    let leaves = stmts.last().is_some_and(|l| {
+                        l.kind_name() != "break_statement" && ends_in_jump(f.src, *l)
+                    });
                     if !leaves {
                         st.join(s);
                     }
@@ -219,17 +222,17 @@ fn entry_or(st: &State) -> State {
 /// Walks an expression or simple statement in evaluation order.
 fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool) {
     let src = f.src;
-    match n.kind() {
+    match n.kind_name() {
         "sizeof_expression" | "comment" | "string_literal" | "function_definition" => {}
         "assignment_expression" | "init_declarator" => {
-            let (l, r) = if n.kind() == "init_declarator" {
+            let (l, r) = if n.kind_name() == "init_declarator" {
                 (n.field("declarator"), n.field("value"))
             } else {
                 (n.field("left"), n.field("right"))
             };
             // `pp = &p` keeps `p` as it is: what is done through `*pp` is followed.
             let address = r.map(strip).is_some_and(|r| {
-                r.kind() == "pointer_expression"
+                r.kind_name() == "pointer_expression"
                     && text(src, r).starts_with('&')
                     && r.field("argument").and_then(|a| path_of(src, a)).is_some()
             });
@@ -247,7 +250,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     let moved = matches!(op, Some("+=" | "-="))
                         || r.is_some_and(|r| {
                             let r = strip(r);
-                            r.kind() == "binary_expression"
+                            r.kind_name() == "binary_expression"
                                 && r.field("left")
                                     .and_then(|x| path_of(src, x))
                                     .is_some_and(|x| x == p)
@@ -268,7 +271,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                         st.aliases.push((p.clone(), q));
                     }
                     let target_of = r.map(strip).filter(|r| {
-                        r.kind() == "pointer_expression" && text(src, *r).starts_with('&')
+                        r.kind_name() == "pointer_expression" && text(src, *r).starts_with('&')
                     });
                     if let Some(q) = target_of
                         .and_then(|r| r.field("argument"))
@@ -336,7 +339,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
             if let Some(&(i, j)) = f.file.swaps.get(&name) {
                 let target = |k: usize| {
                     let a = strip(*args.get(k)?);
-                    (a.kind() == "pointer_expression")
+                    (a.kind_name() == "pointer_expression")
                         .then(|| a.field("argument"))
                         .flatten()
                         .and_then(|x| path_of(src, x))
@@ -378,11 +381,11 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     use_of(f, n, &p, st, out);
                 }
             }
-            if n.kind() == "field_expression" {
+            if n.kind_name() == "field_expression" {
                 children(f, n, st, out, in_cond);
             }
         }
-        "pointer_expression" if n.child(0).is_some_and(|o| o.kind() == "&") => {
+        "pointer_expression" if n.child(0).is_some_and(|o| o.kind_name() == "&") => {
             // `swap(&a, &b)`: the callee may point `a` somewhere else.
             match n.field("argument").and_then(|a| path_of(src, a)) {
                 Some(p) => st.kill(&p),
@@ -409,12 +412,12 @@ fn children(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: 
 
 /// In a condition a bare pointer is only compared; `p->x`, `*p`, `p[i]` still read it.
 fn deref_in_cond(n: Node) -> bool {
-    n.kind() == "field_expression"
+    n.kind_name() == "field_expression"
         || n.parent().is_some_and(|p| {
-            matches!(p.kind(), "subscript_expression" | "pointer_expression")
+            matches!(p.kind_name(), "subscript_expression" | "pointer_expression")
                 && p.field("argument").is_some_and(|a| a.id() == n.id())
-                && !(p.kind() == "pointer_expression"
-                    && p.child(0).is_some_and(|o| o.kind() == "&"))
+                && !(p.kind_name() == "pointer_expression"
+                    && p.child(0).is_some_and(|o| o.kind_name() == "&"))
         })
 }
 

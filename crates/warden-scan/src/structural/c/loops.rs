@@ -7,6 +7,7 @@ use super::func::Func;
 use super::syntax::{call, descendants, line, mentions, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// Calls after which a loop may stop (or the process with it).
@@ -24,7 +25,7 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &n in &f.nodes {
         if !matches!(
-            n.kind(),
+            n.kind_name(),
             "while_statement" | "for_statement" | "do_statement"
         ) {
             continue;
@@ -38,14 +39,14 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
         }
         let vars: Vec<&str> = descendants(cond)
             .into_iter()
-            .filter(|x| x.kind() == "identifier")
+            .filter(|x| x.kind_name() == "identifier")
             .map(|x| text(src, x))
             .filter(|v| !f.file.defines.contains_key(*v))
             .collect();
         // A condition that calls or reads memory may change by itself.
         let opaque = descendants(cond).into_iter().any(|x| {
             matches!(
-                x.kind(),
+                x.kind_name(),
                 "call_expression"
                     | "field_expression"
                     | "pointer_expression"
@@ -54,7 +55,7 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
                     | "update_expression"
             )
         });
-        if vars.is_empty() && !opaque && n.kind() != "do_statement" {
+        if vars.is_empty() && !opaque && n.kind_name() != "do_statement" {
             let forever = f.fold(cond).is_some_and(|v| v != 0) || text(src, cond).trim() == "true";
             if forever && !waits(src, body) {
                 out.push(Finding {
@@ -67,7 +68,7 @@ pub(crate) fn infinite_loops(f: &Func, out: &mut Vec<Finding>) {
             }
             continue;
         }
-        if n.kind() != "do_statement" && !waits(src, body) {
+        if n.kind_name() != "do_statement" && !waits(src, body) {
             if let Some(name) = pure_call_condition(f, cond, body) {
                 out.push(Finding {
                     check: "infinite-loop",
@@ -154,7 +155,8 @@ const WAITS: &[&str] = &[
 fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
     let src = f.src;
     let mut c = strip(cond);
-    while c.kind() == "unary_expression" && c.field("operator").is_some_and(|o| text(src, o) == "!")
+    while c.kind_name() == "unary_expression"
+        && c.field("operator").is_some_and(|o| text(src, o) == "!")
     {
         c = strip(c.field("argument")?);
     }
@@ -164,7 +166,7 @@ fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
     }
     let steady = args.iter().all(|a| {
         let a = strip(*a);
-        match a.kind() {
+        match a.kind_name() {
             "number_literal" | "char_literal" | "true" | "false" => true,
             "identifier" => {
                 let v = text(src, a);
@@ -173,8 +175,8 @@ fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
                         && f.type_of(v).is_some_and(|t| !t.contains('*'))
                         && !changes(src, body, v)
                         && !f.nodes.iter().any(|x| {
-                            x.kind() == "pointer_expression"
-                                && x.child(0).is_some_and(|o| o.kind() == "&")
+                            x.kind_name() == "pointer_expression"
+                                && x.child(0).is_some_and(|o| o.kind_name() == "&")
                                 && x.field("argument")
                                     .is_some_and(|t| text(src, strip(t)) == v)
                         }))
@@ -187,7 +189,7 @@ fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
     }
     let callee = *f.file.by_name.get(&name)?;
     let cbody = callee.field("body")?;
-    let pure = descendants(cbody).into_iter().all(|x| match x.kind() {
+    let pure = descendants(cbody).into_iter().all(|x| match x.kind_name() {
         "call_expression"
         | "pointer_expression"
         | "field_expression"
@@ -228,7 +230,7 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
         .filter(|(n, a)| {
             a.len() == f.params.len()
                 && n.field("function")
-                    .is_some_and(|c| c.kind() == "identifier")
+                    .is_some_and(|c| c.kind_name() == "identifier")
         })
         .collect();
     let Some((first, _)) = calls.first() else {
@@ -238,7 +240,7 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
         .iter()
         .filter(|n| {
             matches!(
-                n.kind(),
+                n.kind_name(),
                 "if_statement" | "conditional_expression" | "switch_statement" | "while_statement"
             )
         })
@@ -247,13 +249,14 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
     // `f(i--)` passes `i` unchanged: the call repeats itself.
     let same = calls.iter().find_map(|(_, args)| {
         args.iter().find(|a| {
-            a.kind() == "update_expression" && a.child(0).is_some_and(|c| c.kind() == "identifier")
+            a.kind_name() == "update_expression"
+                && a.child(0).is_some_and(|c| c.kind_name() == "identifier")
         })
     });
     // Every `return` recurses: no path gives a result without calling itself.
     let returns: Vec<&Node> = nodes
         .iter()
-        .filter(|n| n.kind() == "return_statement")
+        .filter(|n| n.kind_name() == "return_statement")
         .collect();
     let no_exit = !returns.is_empty()
         && returns.iter().all(|r| {
@@ -280,7 +283,7 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
         let equalities: Vec<&str> = conds
             .iter()
             .flat_map(|c| descendants(*c))
-            .filter(|x| x.kind() == "binary_expression")
+            .filter(|x| x.kind_name() == "binary_expression")
             .filter_map(|x| {
                 let op = text(src, x.field("operator")?);
                 let l = text(src, x.field("left")?);
@@ -327,7 +330,7 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
 fn leaves(src: &str, body: Node) -> bool {
     descendants(body).into_iter().any(|x| {
         matches!(
-            x.kind(),
+            x.kind_name(),
             "break_statement" | "return_statement" | "goto_statement" | "throw_statement"
         ) || call(src, x).is_some_and(|(c, _)| LEAVES.contains(&c.as_str()))
     })
@@ -336,10 +339,10 @@ fn leaves(src: &str, body: Node) -> bool {
 /// Whether `v` is assigned, stepped or has its address taken under `n`.
 fn changes(src: &str, n: Node, v: &str) -> bool {
     descendants(n).into_iter().any(|x| {
-        let target = match x.kind() {
+        let target = match x.kind_name() {
             "assignment_expression" => x.field("left"),
             "update_expression" => x.field("argument"),
-            "pointer_expression" if x.child(0).is_some_and(|o| o.kind() == "&") => {
+            "pointer_expression" if x.child(0).is_some_and(|o| o.kind_name() == "&") => {
                 x.field("argument")
             }
             "call_expression" => {
@@ -355,7 +358,7 @@ fn changes(src: &str, n: Node, v: &str) -> bool {
 /// `for (...; ...; i++) { ...; i--; }`: the body steps the counter back.
 fn undone<'s>(src: &'s str, update: Option<Node>, body: Node) -> Option<&'s str> {
     let u = strip(update?);
-    if u.kind() != "update_expression" {
+    if u.kind_name() != "update_expression" {
         return None;
     }
     let var = text(src, u.field("argument")?);
@@ -364,7 +367,7 @@ fn undone<'s>(src: &'s str, update: Option<Node>, body: Node) -> Option<&'s str>
     let stmts: Vec<Node> = body.named_children(&mut c).collect();
     stmts.into_iter().find_map(|s| {
         let e = s.named_child(0)?;
-        (e.kind() == "update_expression"
+        (e.kind_name() == "update_expression"
             && text(src, e.field("argument")?) == var
             && text(src, e).contains("--") == up)
             .then_some(var)
@@ -374,7 +377,7 @@ fn undone<'s>(src: &'s str, update: Option<Node>, body: Node) -> Option<&'s str>
 /// `v >= 0` where `v` is unsigned or only ever gets `x % N` or a non-negative literal.
 fn always_true(f: &Func, cond: Node) -> bool {
     let src = f.src;
-    if cond.kind() != "binary_expression" {
+    if cond.kind_name() != "binary_expression" {
         return false;
     }
     let op = cond.field("operator").map(|o| text(src, o));
@@ -385,7 +388,7 @@ fn always_true(f: &Func, cond: Node) -> bool {
         (op, text(src, r).trim()),
         (Some(">="), "0") | (Some(">"), "-1")
     );
-    if !zero || l.kind() != "identifier" {
+    if !zero || l.kind_name() != "identifier" {
         return false;
     }
     let v = text(src, l);
@@ -394,7 +397,7 @@ fn always_true(f: &Func, cond: Node) -> bool {
     }
     let mut any = false;
     for &x in &f.nodes {
-        let (target, value) = match x.kind() {
+        let (target, value) = match x.kind_name() {
             "assignment_expression" => (x.field("left"), x.field("right")),
             "init_declarator" => (x.field("declarator"), x.field("value")),
             "update_expression" => {
@@ -411,7 +414,7 @@ fn always_true(f: &Func, cond: Node) -> bool {
         let Some(value) = value.map(strip) else {
             return false;
         };
-        let modulo = value.kind() == "binary_expression"
+        let modulo = value.kind_name() == "binary_expression"
             && value.field("operator").is_some_and(|o| text(src, o) == "%")
             && value
                 .field("right")
@@ -431,7 +434,7 @@ fn always_true(f: &Func, cond: Node) -> bool {
 fn away<'s>(f: &Func<'_, 's>, n: Node, cond: Node, update: Option<Node>) -> Option<&'s str> {
     let src = f.src;
     let u = strip(update?);
-    if u.kind() != "update_expression" || cond.kind() != "binary_expression" {
+    if u.kind_name() != "update_expression" || cond.kind_name() != "binary_expression" {
         return None;
     }
     let var = text(src, u.field("argument")?);
@@ -460,7 +463,7 @@ pub(crate) fn unbounded_fork(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &n in &f.nodes {
         if !matches!(
-            n.kind(),
+            n.kind_name(),
             "while_statement" | "for_statement" | "do_statement"
         ) {
             continue;
@@ -477,7 +480,7 @@ pub(crate) fn unbounded_fork(f: &Func, out: &mut Vec<Finding>) {
         };
         // A limit: some relational comparison against a named bound before the fork.
         let limited = nodes.iter().chain(n.field("condition").iter()).any(|x| {
-            x.kind() == "binary_expression"
+            x.kind_name() == "binary_expression"
                 && x.start_byte() < fork.start_byte()
                 && x.field("operator")
                     .is_some_and(|o| matches!(text(src, o), "<" | "<=" | ">" | ">="))

@@ -6,6 +6,7 @@ use super::func::Func;
 use super::syntax::{call, line, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// Functions that read or write through a pointer argument (a NULL one crashes).
@@ -45,9 +46,9 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     let mut unchecked: Vec<(String, String, u32)> = Vec::new();
     for &n in &f.nodes {
-        match n.kind() {
+        match n.kind_name() {
             "init_declarator" | "assignment_expression" => {
-                let (l, r) = if n.kind() == "init_declarator" {
+                let (l, r) = if n.kind_name() == "init_declarator" {
                     (n.field("declarator"), n.field("value"))
                 } else {
                     (n.field("left"), n.field("right"))
@@ -119,10 +120,12 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                 }
             }
             "subscript_expression" | "pointer_expression" | "field_expression" => {
-                if n.kind() == "pointer_expression" && n.child(0).is_some_and(|o| o.kind() == "&") {
+                if n.kind_name() == "pointer_expression"
+                    && n.child(0).is_some_and(|o| o.kind_name() == "&")
+                {
                     continue;
                 }
-                if n.kind() == "field_expression"
+                if n.kind_name() == "field_expression"
                     && n.field("operator").is_some_and(|o| text(src, o) != "->")
                 {
                     continue;
@@ -170,7 +173,7 @@ fn report(
 fn wrong_check(f: &Func, cond: Node, p: &str) -> Option<String> {
     let src = f.src;
     for x in super::syntax::descendants(cond) {
-        if x.kind() != "binary_expression" {
+        if x.kind_name() != "binary_expression" {
             continue;
         }
         let op = x.field("operator").map(|o| text(src, o))?;

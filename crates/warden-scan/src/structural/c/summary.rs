@@ -3,6 +3,7 @@
 
 use super::syntax::{call, descendants, path_of, text};
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// The two parameters a function swaps through (`*a = *b; *b = t;`), if it does.
@@ -46,12 +47,12 @@ pub(crate) fn ownership(
     let mut null = false;
     let pointer = func
         .field("declarator")
-        .is_some_and(|d| d.kind() == "pointer_declarator");
+        .is_some_and(|d| d.kind_name() == "pointer_declarator");
     let param = |p: &str| params.iter().position(|(q, _)| q == p);
     for n in descendants(body) {
-        match n.kind() {
+        match n.kind_name() {
             "init_declarator" | "assignment_expression" => {
-                let (l, r) = if n.kind() == "init_declarator" {
+                let (l, r) = if n.kind_name() == "init_declarator" {
                     (n.field("declarator"), n.field("value"))
                 } else {
                     (n.field("left"), n.field("right"))
@@ -131,7 +132,7 @@ pub(crate) fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String
     let mut seen: Vec<String> = descendants(body)
         .into_iter()
         .filter_map(|x| {
-            if x.kind() != "cast_expression" {
+            if x.kind_name() != "cast_expression" {
                 return None;
             }
             let v = x.field("value")?;
@@ -156,18 +157,18 @@ pub(crate) fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String
 pub(crate) fn written_params(src: &str, body: Node, params: &[(String, String)]) -> u64 {
     let mut bits = 0u64;
     for n in descendants(body) {
-        if n.kind() != "assignment_expression" {
+        if n.kind_name() != "assignment_expression" {
             continue;
         }
         let Some(l) = n.field("left") else {
             continue;
         };
-        if !matches!(l.kind(), "pointer_expression" | "subscript_expression") {
+        if !matches!(l.kind_name(), "pointer_expression" | "subscript_expression") {
             continue;
         }
         let Some(base) = descendants(l)
             .into_iter()
-            .find(|x| x.kind() == "identifier")
+            .find(|x| x.kind_name() == "identifier")
         else {
             continue;
         };

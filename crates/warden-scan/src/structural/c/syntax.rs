@@ -1,6 +1,7 @@
 //! Reading C/C++ syntax trees: calls, names, literals, constant sizes.
 
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use std::collections::HashMap;
 use tree_sitter::Node;
 
@@ -21,12 +22,16 @@ pub(crate) fn descendants(n: Node) -> Vec<Node> {
     if !cursor.goto_first_child() {
         return out;
     }
+    // How far below `n` the cursor is: counted rather than asked of the cursor's node,
+    // which tree-sitter would build on every step back up.
+    let mut depth = 1usize;
     loop {
         let x = cursor.node();
         if x.is_named() {
             out.push(x);
         }
         if cursor.goto_first_child() {
+            depth += 1;
             continue;
         }
         // Up until a node has a next sibling; back at `n`, the walk is over.
@@ -34,7 +39,8 @@ pub(crate) fn descendants(n: Node) -> Vec<Node> {
             if cursor.goto_next_sibling() {
                 break;
             }
-            if !cursor.goto_parent() || cursor.node() == n {
+            depth -= 1;
+            if depth == 0 || !cursor.goto_parent() {
                 return out;
             }
         }
@@ -43,7 +49,7 @@ pub(crate) fn descendants(n: Node) -> Vec<Node> {
 
 /// A call's callee name (`free`, `std::free` read as `free`) and its arguments.
 pub(crate) fn call<'t>(src: &str, n: Node<'t>) -> Option<(String, Vec<Node<'t>>)> {
-    if n.kind() != "call_expression" {
+    if n.kind_name() != "call_expression" {
         return None;
     }
     let f = n.field("function")?;
@@ -53,7 +59,7 @@ pub(crate) fn call<'t>(src: &str, n: Node<'t>) -> Option<(String, Vec<Node<'t>>)
     let mut c = args.walk();
     let list = args
         .named_children(&mut c)
-        .filter(|a| a.kind() != "comment")
+        .filter(|a| a.kind_name() != "comment")
         .collect();
     Some((name, list))
 }
@@ -62,7 +68,7 @@ pub(crate) fn call<'t>(src: &str, n: Node<'t>) -> Option<(String, Vec<Node<'t>>)
 pub(crate) fn strip(n: Node) -> Node {
     let mut n = n;
     loop {
-        match n.kind() {
+        match n.kind_name() {
             "parenthesized_expression" | "condition_clause" => match n.named_child(0) {
                 Some(x) => n = x,
                 None => return n,
@@ -79,7 +85,7 @@ pub(crate) fn strip(n: Node) -> Node {
 /// A variable or member path the checks track (`p`, `s->buf`, `a.b`), if `n` is one.
 pub(crate) fn path_of(src: &str, n: Node) -> Option<String> {
     let n = strip(n);
-    match n.kind() {
+    match n.kind_name() {
         "identifier" => Some(text(src, n).to_string()),
         "field_expression" => {
             let t: String = text(src, n)
@@ -95,7 +101,7 @@ pub(crate) fn path_of(src: &str, n: Node) -> Option<String> {
 /// The value of a string literal (escapes left as written), or of adjacent literals.
 pub(crate) fn string_value(src: &str, n: Node) -> Option<String> {
     let n = strip(n);
-    match n.kind() {
+    match n.kind_name() {
         "string_literal" | "raw_string_literal" => {
             let t = text(src, n);
             let start = t.find('"')? + 1;
@@ -138,7 +144,7 @@ pub(crate) fn fold(
     arrays: &dyn Fn(&str) -> Option<i64>,
 ) -> Option<i64> {
     let n = strip(n);
-    match n.kind() {
+    match n.kind_name() {
         "number_literal" => parse_int(text(src, n)),
         "char_literal" => Some(1),
         "identifier" => defines.get(text(src, n)).copied(),
@@ -198,14 +204,14 @@ const NORETURN: &[&str] = &["exit", "_exit", "abort", "err", "errx", "longjmp", 
 /// Whether the statement always leaves the enclosing block (return, break, continue,
 /// goto, exit), or is a block whose last statement does.
 pub(crate) fn ends_in_jump(src: &str, n: Node) -> bool {
-    match n.kind() {
+    match n.kind_name() {
         "return_statement" | "break_statement" | "continue_statement" | "goto_statement"
         | "throw_statement" => true,
         "compound_statement" => {
             let mut c = n.walk();
             let last = n
                 .named_children(&mut c)
-                .filter(|x| x.kind() != "comment")
+                .filter(|x| x.kind_name() != "comment")
                 .last();
             last.is_some_and(|l| ends_in_jump(src, l))
         }
@@ -224,7 +230,7 @@ pub(crate) fn ends_in_jump(src: &str, n: Node) -> bool {
 
 /// A subscript's array and index (`a[i]`; C++ wraps the index in a list).
 pub(crate) fn subscript(n: Node) -> Option<(Node, Node)> {
-    if n.kind() != "subscript_expression" {
+    if n.kind_name() != "subscript_expression" {
         return None;
     }
     let a = n.field("argument")?;
@@ -238,7 +244,7 @@ pub(crate) fn subscript(n: Node) -> Option<(Node, Node)> {
 pub(crate) fn in_condition(n: Node) -> bool {
     let mut cur = n;
     while let Some(p) = cur.parent() {
-        if p.kind().ends_with("statement") || p.kind() == "declaration" {
+        if p.kind_name().ends_with("statement") || p.kind_name() == "declaration" {
             return p.field("condition").is_some_and(|c| c.id() == cur.id());
         }
         cur = p;

@@ -5,6 +5,7 @@ use super::func::Func;
 use super::syntax::{call, line, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// The base type of a declared type (`const struct point *` → `point`).
@@ -23,7 +24,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     let mut written: Vec<(String, String)> = Vec::new();
     for &n in &f.nodes {
-        match n.kind() {
+        match n.kind_name() {
             "call_expression" => {
                 let Some((name, args)) = call(src, n) else {
                     continue;
@@ -51,7 +52,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 let Some(cast) = n.field("argument").map(strip_parens) else {
                     continue;
                 };
-                if cast.kind() != "cast_expression" {
+                if cast.kind_name() != "cast_expression" {
                     continue;
                 }
                 let to = cast.field("type").map(|t| base(text(src, t)));
@@ -75,7 +76,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 let from_input = n.field("value").is_some_and(|v| {
                     let v = strip(v);
                     f.is_input(v)
-                        && (v.kind() == "call_expression"
+                        && (v.kind_name() == "call_expression"
                             || !f.type_of(text(src, v)).is_some_and(|t| t.contains('*')))
                         && !text(src, v).contains("argv")
                 });
@@ -96,7 +97,7 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
 /// (often one the input chose) used as an address. C compilers only warn.
 fn integer_to_pointer(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let src = f.src;
-    let (l, r) = if n.kind() == "init_declarator" {
+    let (l, r) = if n.kind_name() == "init_declarator" {
         (n.field("declarator"), n.field("value"))
     } else {
         if n.field("operator").map(|o| text(src, o)) != Some("=") {
@@ -110,13 +111,13 @@ fn integer_to_pointer(f: &Func, n: Node, out: &mut Vec<Finding>) {
     while let Some(x) = l.field("declarator") {
         l = x;
     }
-    if l.kind() != "identifier" || !f.type_of(text(src, l)).is_some_and(|t| t.contains('*')) {
+    if l.kind_name() != "identifier" || !f.type_of(text(src, l)).is_some_and(|t| t.contains('*')) {
         return;
     }
     let r = strip_parens(r);
     // The integer's variable: `arr` of `arr[i]` for a non-pointer element type, or an
     // integer variable itself.
-    let var = match r.kind() {
+    let var = match r.kind_name() {
         "subscript_expression" => r.field("argument").filter(|a| {
             let name = text(src, *a);
             // `int grid[3][3]`: `grid[1]` is a row, an array that decays to a pointer.
@@ -130,7 +131,7 @@ fn integer_to_pointer(f: &Func, n: Node, out: &mut Vec<Finding>) {
             let of_pointers = src
                 .match_indices(&rows)
                 .any(|(i, _)| src[..i].trim_end().ends_with('*'));
-            a.kind() == "identifier" && f.array_len(name).is_some() && !nested && !of_pointers
+            a.kind_name() == "identifier" && f.array_len(name).is_some() && !nested && !of_pointers
         }),
         "identifier" if f.array_len(text(src, r)).is_none() => Some(r),
         _ => None,
@@ -138,7 +139,7 @@ fn integer_to_pointer(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let Some(var) = var else { return };
     let ty = f.type_of(text(src, var)).unwrap_or("");
     // Arrays are recorded as `T *`: the element type is `T`.
-    let ty = if r.kind() == "subscript_expression" {
+    let ty = if r.kind_name() == "subscript_expression" {
         ty.strip_suffix('*').unwrap_or(ty).trim_end()
     } else {
         ty
@@ -172,7 +173,7 @@ fn integer_to_pointer(f: &Func, n: Node, out: &mut Vec<Finding>) {
 
 fn strip_parens(n: Node) -> Node {
     let mut n = n;
-    while n.kind() == "parenthesized_expression" {
+    while n.kind_name() == "parenthesized_expression" {
         match n.named_child(0) {
             Some(x) => n = x,
             None => break,
@@ -204,11 +205,11 @@ fn scalar(t: &str) -> bool {
 /// The type of `x` in `&x`, when `x` is a plain variable of known non-pointer type.
 fn address_of(f: &Func, a: Node) -> Option<String> {
     let a = strip(a);
-    if a.kind() != "pointer_expression" || !text(f.src, a).starts_with('&') {
+    if a.kind_name() != "pointer_expression" || !text(f.src, a).starts_with('&') {
         return None;
     }
     let v = a.field("argument")?;
-    if v.kind() != "identifier" {
+    if v.kind_name() != "identifier" {
         return None;
     }
     let ty = f.type_of(text(f.src, v))?;
@@ -230,7 +231,8 @@ fn union_access(f: &Func, n: Node, written: &mut Vec<(String, String)>, out: &mu
     }
     let field = text(src, field).to_string();
     let assigned = n.parent().is_some_and(|p| {
-        p.kind() == "assignment_expression" && p.field("left").is_some_and(|l| l.id() == n.id())
+        p.kind_name() == "assignment_expression"
+            && p.field("left").is_some_and(|l| l.id() == n.id())
     });
     if assigned {
         written.retain(|(v, _)| *v != var);
@@ -276,7 +278,7 @@ pub(crate) fn races(f: &Func, out: &mut Vec<Finding>) {
         return;
     }
     for n in nodes {
-        let target = match n.kind() {
+        let target = match n.kind_name() {
             "assignment_expression" => n.field("left"),
             "update_expression" => n.field("argument"),
             "call_expression" => {
@@ -284,7 +286,9 @@ pub(crate) fn races(f: &Func, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let shared_file = c == "fopen"
-                    && args.first().is_some_and(|a| a.kind() == "string_literal")
+                    && args
+                        .first()
+                        .is_some_and(|a| a.kind_name() == "string_literal")
                     && args
                         .get(1)
                         .is_some_and(|m| text(src, *m).contains(['a', 'w']));
@@ -327,7 +331,7 @@ fn swapped(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>)
     }
     let names: Vec<Option<String>> = args
         .iter()
-        .map(|a| (a.kind() == "identifier").then(|| text(f.src, *a).to_ascii_lowercase()))
+        .map(|a| (a.kind_name() == "identifier").then(|| text(f.src, *a).to_ascii_lowercase()))
         .collect();
     let like = |arg: &str, param: &str| {
         let param = param.to_ascii_lowercase();
@@ -369,7 +373,7 @@ fn literal_write(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Fin
         let a = strip(*a);
         // `hash(digest, argv[1])` for `hash(const char *in, char out[65])`: the output
         // goes into a command-line string, sized by what the user typed.
-        let command_line = a.kind() == "subscript_expression"
+        let command_line = a.kind_name() == "subscript_expression"
             && a.field("argument").is_some_and(|x| {
                 let v = text(f.src, x);
                 v == "argv" || (f.name == "main" && f.params.get(1).is_some_and(|(p, _)| p == v))
@@ -385,8 +389,8 @@ fn literal_write(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Fin
             });
             return;
         }
-        let literal = a.kind() == "string_literal"
-            || (a.kind() == "identifier"
+        let literal = a.kind_name() == "string_literal"
+            || (a.kind_name() == "identifier"
                 && f.is_literal_var(text(f.src, a))
                 && f.array_len(text(f.src, a)).is_none());
         if literal {
@@ -412,7 +416,7 @@ fn scanf_by_value(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Fi
     };
     for a in args.iter().skip(first) {
         let a = strip(*a);
-        if a.kind() != "identifier" {
+        if a.kind_name() != "identifier" {
             continue;
         }
         let v = text(f.src, a);
@@ -449,7 +453,7 @@ fn char_array_cast(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let Some(v) = n.field("value").map(strip) else {
         return;
     };
-    if v.kind() != "identifier" {
+    if v.kind_name() != "identifier" {
         return;
     }
     let name = text(src, v);
