@@ -67,8 +67,10 @@ function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+const started = Date.now();
+
 function step(name: string, fields: Record<string, unknown> = {}) {
-  process.stdout.write(JSON.stringify({ step: name, ...fields }) + "\n");
+  process.stdout.write(JSON.stringify({ step: name, ms: Date.now() - started, ...fields }) + "\n");
 }
 
 function log(...parts: unknown[]) {
@@ -106,15 +108,30 @@ async function startOpenCode(sandbox: Sandbox, password: string) {
     env: { ...OPENCODE_ENV, OPENCODE_SERVER_PASSWORD: password },
     detached: true,
   });
+  // Instead of the guide's fixed sleep(8000): follow the server's output until it says it
+  // listens (a request sent earlier, during its first database migration, can hang).
+  const ready = AbortSignal.timeout(120_000);
+  let said = "";
+  try {
+    for await (const line of serve.logs({ signal: ready })) {
+      process.stderr.write(line.data);
+      said += line.data;
+      if (said.includes("opencode server listening")) break;
+    }
+  } catch (e) {
+    if (!ready.aborted) throw e;
+  }
+  if (!said.includes("opencode server listening")) {
+    throw new Error(`opencode serve did not start listening:\n${said}`);
+  }
+
+  // Then check it is healthy through the routed URL, with the password.
   const publicUrl = await routedUrl(sandbox, OPENCODE_PORT);
   const auth = btoa(`opencode:${password}`);
-  // Instead of the guide's fixed sleep(8000): poll the health route until it answers.
   for (let i = 0; ; i++) {
-    // Each try gets 3 s: a request that reaches OpenCode before it is ready can hang (and
-    // fetch would wait 300 s for its headers).
     const res = await fetch(`${publicUrl}/global/health`, {
       headers: { Authorization: `Basic ${auth}` },
-      signal: AbortSignal.timeout(3000),
+      signal: AbortSignal.timeout(5000),
     }).catch(() => undefined);
     if (res?.ok) {
       const health = (await res.json()) as { healthy: boolean; version: string };
@@ -122,12 +139,8 @@ async function startOpenCode(sandbox: Sandbox, password: string) {
       return { serve, publicUrl, auth, health };
     }
     await res?.body?.cancel();
-    if (serve.exitCode !== null || i >= 240) {
-      const logs = await serve.output("both").catch(() => "");
-      throw new Error(`opencode serve did not become healthy:\n${logs}`);
-    }
+    if (i >= 60) throw new Error(`opencode serve is not healthy at ${publicUrl} (last status ${res?.status})`);
     await sleep(500);
-    if (i % 10 === 9) await serve.refresh();
   }
 }
 

@@ -132,6 +132,8 @@ describe("examples/opencode-in-sandbox.ts", { skip: enabled ? false : "set WARDE
       t.todo(`the server answers 501 (${result.error}); steps done: ${Object.keys(steps).join(", ")}`);
       return;
     }
+    for (const l of lines) t.diagnostic(JSON.stringify(l).slice(0, 300));
+    t.diagnostic(`mock model requests: ${JSON.stringify(seen.map((s) => ({ path: s.path, keyInjected: s.authorization === `Bearer ${MODEL_KEY}` })))}`);
     assert.equal(result.ok, true, why);
     assert.equal(code, 0, why);
     assert.equal(result.answer, ANSWER);
