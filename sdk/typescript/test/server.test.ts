@@ -1,5 +1,4 @@
-// The SDK against a real `warden server` (started here: see harness.ts). Routes the
-// server does not implement yet (501) turn their test into a todo, with the route named.
+// The SDK against a real `warden server` (started here: see harness.ts).
 
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -22,17 +21,9 @@ async function create(params: Parameters<typeof Sandbox.create>[0] = {}): Promis
   return sb;
 }
 
-/** Runs `fn`; a 501 answer marks the test todo instead of failing it. */
-async function orTodo(t: TestContext, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    if (e instanceof WardenError && e.status === 501) {
-      t.todo(`the server answers 501 for ${e.request ?? "a route"}: not implemented yet`);
-      return;
-    }
-    throw e;
-  }
+/** Runs `fn`. Every route is implemented now: a 501 fails the test like any other error. */
+async function orTodo(_t: TestContext, fn: () => Promise<void>): Promise<void> {
+  await fn();
 }
 
 /** GET through the routed URL by host, with Host set by hand (Node cannot resolve *.localhost everywhere). */
