@@ -29,6 +29,8 @@ const CHUNK: usize = 64 << 10;
 const QUEUE: usize = 8;
 /// After the command exits, how long a process it left behind may keep its output open.
 const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+/// A stream that has sent nothing for this long sends a `heartbeat` event.
+pub const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// One event of a streamed command, one NDJSON line or SSE event each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -47,6 +49,10 @@ pub enum CommandEvent {
     Error {
         detail: String,
     },
+    /// Sent after [`HEARTBEAT`] without another event, so that clients and proxies that
+    /// drop a silent response (Node's fetch does after 300 s) keep a quiet command's
+    /// stream open. Carries nothing; clients skip it.
+    Heartbeat,
 }
 
 /// A chunk of output: text (`data`), or `dataBase64` when the bytes are not UTF-8.
@@ -66,6 +72,7 @@ impl CommandEvent {
             CommandEvent::Stderr(_) => "stderr",
             CommandEvent::Exit { .. } => "exit",
             CommandEvent::Error { .. } => "error",
+            CommandEvent::Heartbeat => "heartbeat",
         }
     }
 }
@@ -177,13 +184,24 @@ pub fn stream(
             tracing::info!(sandbox = %id, "streamed command cancelled: its client went away");
         }
     });
-    Ok(futures_util::stream::unfold(
-        (rx, guard),
-        |(mut rx, guard)| async move {
-            let chunk = rx.recv().await?;
-            Some((Ok(chunk), (rx, guard)))
-        },
-    ))
+    Ok(with_heartbeats(rx, format, guard))
+}
+
+/// The queued events as a response body, with a `heartbeat` after every [`HEARTBEAT`]
+/// of silence; ends when the sender is gone. `keep` lives as long as the body (dropping
+/// it is how a client that goes away reaches the command).
+pub fn with_heartbeats<K: Send + 'static>(
+    rx: mpsc::Receiver<Bytes>,
+    format: Format,
+    keep: K,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+    futures_util::stream::unfold((rx, keep), move |(mut rx, keep)| async move {
+        let chunk = match tokio::time::timeout(HEARTBEAT, rx.recv()).await {
+            Ok(chunk) => chunk?,
+            Err(_) => format.encode(&CommandEvent::Heartbeat),
+        };
+        Some((Ok(chunk), (rx, keep)))
+    })
 }
 
 /// One output pipe of a streamed command, read into events.

@@ -39,10 +39,7 @@ pub fn stream(
             tracing::debug!(sandbox = %id, "a logs client went away");
         }
     });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        let chunk = rx.recv().await?;
-        Some((Ok(chunk), rx))
-    })
+    crate::exec::with_heartbeats(rx, format, ())
 }
 
 /// The client went away.

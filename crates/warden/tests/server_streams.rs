@@ -1,6 +1,7 @@
 //! `warden server` commands: waited for, streamed as NDJSON and SSE with the exit event
-//! last, stdin and timeouts, a client that goes away mid-stream (its command is killed,
-//! the server carries on), and 100 MB of output streamed with bounded memory.
+//! last, heartbeats through silence, stdin and timeouts, a client that goes away
+//! mid-stream (its command is killed, the server carries on), and 100 MB of output
+//! streamed with bounded memory.
 
 mod server_support;
 
@@ -324,4 +325,33 @@ async fn a_process_left_holding_the_output_does_not_keep_the_stream_open() {
         &json!({"type": "exit", "exitCode": 0})
     );
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_command_keeps_its_stream_alive_with_heartbeats() {
+    let server = Server::start(&[]);
+    let id = sandbox(&server).await;
+    // Quiet for longer than the server's heartbeat interval (20 s), then one line.
+    let text = run(
+        &server,
+        &id,
+        "application/x-ndjson",
+        json!({"cmd": "sh", "args": ["-c", "sleep 23; echo awake"]}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let events = ndjson_events(&text);
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    let beat = kinds.iter().position(|k| *k == "heartbeat");
+    let out = kinds.iter().position(|k| *k == "stdout");
+    assert!(
+        beat.is_some() && beat < out,
+        "a heartbeat before the output: {kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"exit"), "{kinds:?}");
+    assert_eq!(events.last().unwrap()["exitCode"], 0);
 }
