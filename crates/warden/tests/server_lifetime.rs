@@ -1,6 +1,7 @@
 //! `warden server` over a sandbox's life and its tenant's view: stop (processes end,
 //! files stay), extend-timeout, names that belong to one tenant, and directory sources
-//! that only `--source-root` (or a single-tenant server) allows.
+//! that only `--source-root` (or a single-tenant server) allows; a killed supervisor ends
+//! its own sandbox and nothing else.
 
 mod server_support;
 
@@ -268,4 +269,48 @@ async fn a_shared_server_copies_host_directories_only_from_under_a_source_root()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_supervisor_ends_its_sandbox_only_and_the_server_carries_on() {
+    let server = Server::start(&[]);
+    let doomed = sandbox(&server, TOKEN_A, json!({})).await;
+    let other = sandbox(&server, TOKEN_A, json!({})).await;
+    let meta: Value = serde_json::from_slice(
+        &std::fs::read(
+            server
+                .sandbox_dir()
+                .join("sandboxes")
+                .join(&doomed)
+                .join("meta.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let pid = meta["supervisor_pid"].as_i64().expect("a supervisor pid") as i32;
+    // SAFETY: plain kill(2) of the sandbox's supervisor, a process this test's server started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+
+    let base = format!("/v1/sandboxes/{doomed}");
+    let ended = server_support::eventually(std::time::Duration::from_secs(10), || async {
+        get(&server, TOKEN_A, &base).await.1["status"] != "running"
+    })
+    .await;
+    assert!(ended, "{}", get(&server, TOKEN_A, &base).await.1);
+    let (status, body) = problem(
+        server
+            .post(TOKEN_A, &format!("{base}/commands"), json!({"cmd": "true"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    // The other sandbox and the server are untouched, and the dead one can be destroyed.
+    let (code, out, _) = server.sh(TOKEN_A, &other, "echo alive").await;
+    assert_eq!((code, out.as_str()), (0, "alive\n"));
+    let gone = server.delete(TOKEN_A, &base).send().await.unwrap();
+    assert_eq!(gone.status().as_u16(), 204);
+    let (status, _) = get(&server, TOKEN_A, &base).await;
+    assert_eq!(status, 404);
 }
