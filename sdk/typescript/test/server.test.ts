@@ -467,10 +467,11 @@ describe("two tenants on one server", { skip: bin ? false : "no warden binary: s
     const snap = await sb.snapshot();
     assert.deepEqual((await Sandbox.list(cb)).map((s) => s.sandboxId), []);
     assert.deepEqual((await Snapshot.list(cb)).map((s) => s.snapshotId), []);
+    // Each attempt starts only when awaited: a rejection must never go unhandled meanwhile.
     for (const attempt of [
-      Sandbox.get(sb.sandboxId, cb),
-      Snapshot.get(snap.snapshotId, cb),
-      Sandbox.create({ source: { type: "snapshot", snapshotId: snap.snapshotId } }, cb),
+      () => Sandbox.get(sb.sandboxId, cb),
+      () => Snapshot.get(snap.snapshotId, cb),
+      () => Sandbox.create({ source: { type: "snapshot", snapshotId: snap.snapshotId } }, cb),
     ]) {
       await assert.rejects(attempt, (e: unknown) => e instanceof WardenError && e.status === 404 && e.slug === "not-found");
     }
