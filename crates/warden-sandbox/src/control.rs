@@ -4,7 +4,7 @@
 use crate::broker::BrokerPlan;
 use crate::error::{IoContext, Result, SandboxError};
 use crate::rules::{HeaderTransform, TransformWire};
-use crate::state::SandboxDir;
+use crate::state::{SandboxDir, Status};
 use crate::supervisor::{CtlReply, CtlRequest, READY_FD_ENV, SUPERVISE_ARG};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
@@ -100,6 +100,50 @@ fn ctl_reply(
     id: &str,
     request: &CtlRequest,
 ) -> Result<(Option<i32>, Option<serde_json::Value>)> {
+    let (peer, reply) = match exchange(sandbox, id, request) {
+        Ok(answer) => answer,
+        Err(e) => return Err(ended_meanwhile(sandbox, id).unwrap_or(e)),
+    };
+    let refused = |message: String| SandboxError::Protocol {
+        id: id.to_string(),
+        message,
+    };
+    match reply.error {
+        None if reply.ok => Ok((peer, reply.value)),
+        Some(e) => Err(refused(e)),
+        None => Err(refused("refused".into())),
+    }
+}
+
+/// A supervisor that ends while a request is on its way (its deadline passed, another
+/// client stopped it) resets the connection: that is a sandbox no longer running, which
+/// callers answer as such, not a broken protocol. Its record says so once the
+/// supervisor has finished stopping, which takes a moment.
+fn ended_meanwhile(sandbox: &SandboxDir, id: &str) -> Option<SandboxError> {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let status = sandbox.load().ok()?.effective_status();
+        if !matches!(status, Status::Running | Status::Starting) {
+            return Some(SandboxError::NotRunning {
+                id: id.to_string(),
+                status: status.to_string(),
+                hint: String::new(),
+            });
+        }
+        if std::time::Instant::now() >= give_up {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One request and its reply over a fresh connection; an error here is the connection
+/// failing, never the supervisor's answer.
+fn exchange(
+    sandbox: &SandboxDir,
+    id: &str,
+    request: &CtlRequest,
+) -> Result<(Option<i32>, CtlReply)> {
     let proto = |message: String| SandboxError::Protocol {
         id: id.to_string(),
         message,
@@ -121,9 +165,5 @@ fn ctl_reply(
         .map_err(|e| proto(e.to_string()))?;
     let reply: CtlReply = serde_json::from_str(&reply)
         .map_err(|_| proto("the supervisor closed the connection".into()))?;
-    match reply.error {
-        None if reply.ok => Ok((peer, reply.value)),
-        Some(e) => Err(proto(e)),
-        None => Err(proto("refused".into())),
-    }
+    Ok((peer, reply))
 }

@@ -314,3 +314,31 @@ async fn a_killed_supervisor_ends_its_sandbox_only_and_the_server_carries_on() {
     let (status, _) = get(&server, TOKEN_A, &base).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_racing_a_sandboxs_deadline_are_409_never_500() {
+    // Found by schemathesis: a policy update that reached the supervisor as its deadline
+    // stopped it came back as a 500 (connection reset).
+    let server = Server::start(&[]);
+    let id = sandbox(&server, TOKEN_A, json!({"timeout": 1000})).await;
+    let path = format!("/v1/sandboxes/{id}/network-policy");
+    let started = std::time::Instant::now();
+    let mut statuses = std::collections::BTreeSet::new();
+    while started.elapsed() < std::time::Duration::from_millis(2500) {
+        let res = server
+            .client
+            .put(server.url(&path))
+            .bearer_auth(TOKEN_A)
+            .json(&json!({"allow": ["example.com"]}))
+            .send()
+            .await
+            .unwrap();
+        statuses.insert(res.status().as_u16());
+    }
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.contains(&409), "the deadline came: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+}
