@@ -195,6 +195,39 @@ impl Sandboxes {
         request: &ExecRequest,
         io: ExecIo,
         cancel: impl Future<Output = ()>,
+        signals: tokio::sync::mpsc::UnboundedReceiver<i32>,
+    ) -> Result<ExecOutput> {
+        match self
+            .exec_captured_inner(id_or_name, request, io, cancel, signals)
+            .await
+        {
+            // The sandbox ended under the command (its deadline, a stop, a destroy): say
+            // that, rather than that the connection broke.
+            Err(e @ SandboxError::Protocol { .. }) => {
+                let Ok((sandbox, meta)) = self.find(id_or_name) else {
+                    return Err(e);
+                };
+                let give_up = Instant::now() + Duration::from_secs(2);
+                loop {
+                    if let Some(ended) = crate::control::ended(&sandbox, &meta.id) {
+                        return Err(ended);
+                    }
+                    if Instant::now() >= give_up {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn exec_captured_inner(
+        &self,
+        id_or_name: &str,
+        request: &ExecRequest,
+        io: ExecIo,
+        cancel: impl Future<Output = ()>,
         mut signals: tokio::sync::mpsc::UnboundedReceiver<i32>,
     ) -> Result<ExecOutput> {
         if request.detach {

@@ -122,19 +122,24 @@ fn ctl_reply(
 fn ended_meanwhile(sandbox: &SandboxDir, id: &str) -> Option<SandboxError> {
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        let status = sandbox.load().ok()?.effective_status();
-        if !matches!(status, Status::Running | Status::Starting) {
-            return Some(SandboxError::NotRunning {
-                id: id.to_string(),
-                status: status.to_string(),
-                hint: String::new(),
-            });
+        if let Some(ended) = ended(sandbox, id) {
+            return Some(ended);
         }
-        if std::time::Instant::now() >= give_up {
+        if std::time::Instant::now() >= give_up || sandbox.load().is_err() {
             return None;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// [`SandboxError::NotRunning`] when the sandbox's record says it has ended.
+pub(crate) fn ended(sandbox: &SandboxDir, id: &str) -> Option<SandboxError> {
+    let status = sandbox.load().ok()?.effective_status();
+    (!matches!(status, Status::Running | Status::Starting)).then(|| SandboxError::NotRunning {
+        id: id.to_string(),
+        status: status.to_string(),
+        hint: String::new(),
+    })
 }
 
 /// One request and its reply over a fresh connection; an error here is the connection

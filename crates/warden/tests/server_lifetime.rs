@@ -342,3 +342,28 @@ async fn requests_racing_a_sandboxs_deadline_are_409_never_500() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_outlived_by_its_sandbox_answers_409_not_500() {
+    let server = Server::start(&[]);
+    let id = sandbox(&server, TOKEN_A, json!({"timeout": 1000})).await;
+    let (status, body) = problem(
+        server
+            .post(
+                TOKEN_A,
+                &format!("/v1/sandboxes/{id}/commands"),
+                json!({"cmd": "sleep", "args": ["10"]}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not running")),
+        "{body}"
+    );
+}
