@@ -171,6 +171,9 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     let server = Served::start();
     let work = tempfile::tempdir().unwrap();
     let seconds = std::env::var("WARDEN_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "60".into());
+    // A fixed seed makes a failure reproducible run after run; set another (or "random")
+    // to explore further.
+    let seed = std::env::var("WARDEN_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20261206".into());
     let started = Instant::now();
     let out = Command::new(&st)
         .current_dir(work.path())
@@ -184,6 +187,11 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
         // well-formed request may still be refused, and that is correct.
         .args(["--exclude-checks", "positive_data_acceptance"])
         .args(["--generation-database", "none"])
+        .args(if seed == "random" {
+            Vec::new()
+        } else {
+            vec!["--seed".to_string(), seed.clone()]
+        })
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
@@ -191,7 +199,7 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "schemathesis failed after {:?}:\n{report}\n{}\n--- server log ---\n{}",
+        "schemathesis failed after {:?} (seed {seed}):\n{report}\n{}\n--- server log ---\n{}",
         started.elapsed(),
         String::from_utf8_lossy(&out.stderr),
         server.log()
