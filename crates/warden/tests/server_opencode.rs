@@ -12,8 +12,10 @@
 //! addresses, as this machine resolves them, are listed too.
 
 mod sandbox_support;
+mod server_support;
 
 use serde_json::Value;
+use server_support::{Server, TOKEN_A};
 use std::io::{BufRead, BufReader};
 use std::net::ToSocketAddrs;
 use std::path::Path;
@@ -26,7 +28,8 @@ use warden_testkit::mock_llm::{MockLlm, Script};
 const OPENCODE: &str = "1.18.33";
 const REAL_KEY: &str = "sk-ant-api03-REAL-key-only-the-proxy-holds-0123456789";
 const ANSWER: &str = "Hello from the mock model, through Warden.";
-const TOKEN: &str = "token-for-the-opencode-guide-0123456789";
+/// The example's token: tenant `a`'s, from the test server's tokens file.
+const TOKEN: &str = TOKEN_A;
 
 /// Accepts TLS for `api.anthropic.com` on loopback and passes each connection's bytes to
 /// `to` (the mock LLM, plain HTTP). Returns the port.
@@ -99,44 +102,20 @@ fn the_opencode_guide_runs_end_to_end_with_the_key_only_outside_the_sandbox() {
     npm(&sdk, &["run", "build"]);
     npm(&sdk, &["exec", "--", "tsc", "-p", "tsconfig.examples.json"]);
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["server", "--listen", "127.0.0.1:0", "--sandbox-dir"])
-        .arg(dir.path().join("data"))
-        .env("WARDEN_SERVER_TOKEN", TOKEN)
-        .env("WARDEN_EGRESS_TEST_RESOLVE", &resolve)
-        .env("WARDEN_EGRESS_TEST_ROOTS", &roots)
-        .env("WARDEN_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start warden server");
-    let stderr = server.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("warden server exited before listening")
-            .unwrap();
-        if let Some(addr) = line.strip_prefix("warden server listening on ") {
-            break addr.trim().to_string();
-        }
-    };
-    let log = Arc::new(std::sync::Mutex::new(String::new()));
-    let keep = log.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let mut log = keep.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
+    let roots = roots.to_str().expect("utf-8 temp path");
+    let mut server = Server::start_with(
+        &[],
+        &[
+            ("WARDEN_EGRESS_TEST_RESOLVE", &resolve),
+            ("WARDEN_EGRESS_TEST_ROOTS", roots),
+        ],
+    );
 
     let started = std::time::Instant::now();
     let mut node = Command::new("node")
         .arg(sdk.join("build/examples/opencode-in-sandbox.js"))
         .current_dir(&sdk)
-        .env("WARDEN_SERVER_URL", &base)
+        .env("WARDEN_SERVER_URL", &server.base)
         .env("WARDEN_SERVER_TOKEN", TOKEN)
         .env("MODEL_API_KEY", REAL_KEY)
         .env("OPENCODE_VERSION", OPENCODE)
@@ -163,8 +142,7 @@ fn the_opencode_guide_runs_end_to_end_with_the_key_only_outside_the_sandbox() {
     }
     let status = node.wait().expect("node ran");
     let stderr = err_reader.join().unwrap_or_default();
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
     let steps: Vec<Value> = stdout
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -224,12 +202,12 @@ fn the_opencode_guide_runs_end_to_end_with_the_key_only_outside_the_sandbox() {
         assert_eq!(r.header("x-api-key"), Some(REAL_KEY));
         assert!(!r.body_contains(REAL_KEY));
     }
-    let log = log.lock().unwrap().clone();
+    let log = server.log();
     assert!(!log.contains(REAL_KEY), "the key is in the server log");
     assert!(!log.contains(TOKEN), "the token is in the server log");
     // Wait briefly for the server's sandboxes to be gone (the example destroyed them).
     std::thread::sleep(Duration::from_millis(100));
-    let left = std::fs::read_dir(dir.path().join("data/sandboxes"))
+    let left = std::fs::read_dir(server.sandbox_dir().join("sandboxes"))
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(left, 0, "sandboxes left behind");

@@ -9,16 +9,14 @@
 //! resolver: whatever hosts the fuzzer invents for policies or git sources, the egress
 //! proxy never asks real DNS for them.
 
-use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
+mod server_support;
+
+use server_support::{Server, TOKEN_A, TOKEN_B};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
-const TOKEN_A: &str = "token-of-tenant-a-0123456789";
-const TOKEN_B: &str = "token-of-tenant-b-0123456789";
 
 /// The `st` executable, installed on first use (a staging venv renamed into place, so
 /// concurrent test processes never see half an install).
@@ -75,100 +73,17 @@ fn schemathesis() -> PathBuf {
     st
 }
 
-struct Served {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-    base: String,
-}
-
-impl Served {
-    fn start() -> Served {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let tokens = dir.path().join("tokens.json");
-        std::fs::write(
-            &tokens,
-            json!({"tokens": [{"tenant": "a", "token": TOKEN_A}, {"tenant": "b", "token": TOKEN_B}]})
-                .to_string(),
-        )
-        .unwrap();
-        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let sources = dir.path().join("sources");
-        std::fs::create_dir_all(sources.join("app")).unwrap();
-        std::fs::write(sources.join("app/main.py"), "print('hi')\n").unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-            .args(["server", "--listen", "127.0.0.1:0", "--tokens"])
-            .arg(&tokens)
-            .arg("--sandbox-dir")
-            .arg(dir.path().join("data"))
-            .arg("--source-root")
-            .arg(&sources)
-            .env("WARDEN_EGRESS_TEST_RESOLVE", "")
-            .env("WARDEN_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn warden server");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let mut log = log;
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = writeln!(log, "{line}");
-                if !sent {
-                    if let Some(addr) = line
-                        .split_whitespace()
-                        .find(|w| w.starts_with("http://127.0.0.1:"))
-                    {
-                        let _ = tx.send(addr.trim_end_matches(['/', ',', '.']).to_string());
-                        sent = true;
-                    }
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server said where it listens");
-        Served { child, dir, base }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let cli = || {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-            cmd.arg("--data-dir")
-                .arg(self.dir.path().join("data"))
-                .env_remove("WARDEN_LOG")
-                .stdin(Stdio::null());
-            cmd
-        };
-        let Ok(out) = cli().args(["sandbox", "ls", "--json"]).output() else {
-            return;
-        };
-        let all: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        for m in all.as_array().into_iter().flatten() {
-            if let Some(id) = m["id"].as_str() {
-                let _ = cli().args(["sandbox", "destroy", id]).output();
-            }
-        }
-    }
-}
-
 #[test]
 fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     let st = schemathesis();
-    let server = Served::start();
+    let sources = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(sources.path().join("app")).unwrap();
+    std::fs::write(sources.path().join("app/main.py"), "print('hi')\n").unwrap();
+    let root = sources.path().to_str().expect("utf-8 temp path");
+    let server = Server::start_with(
+        &["--source-root", root],
+        &[("WARDEN_EGRESS_TEST_RESOLVE", "")],
+    );
     let work = tempfile::tempdir().unwrap();
     let seconds = std::env::var("WARDEN_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "60".into());
     // A fixed seed makes a failure reproducible run after run; set another (or "random")
