@@ -15,6 +15,7 @@ use crate::rules::{Role, Rule};
 use crate::Language;
 use rayon::prelude::*;
 use regex_automata::meta;
+use regex_automata::nfa::thompson::WhichCaptures;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -218,10 +219,15 @@ impl RuleSet {
                             .unicode(false)
                             .utf8(false),
                     )
+                    // Only whole matches are asked for: no capture states in the NFA and
+                    // no one-pass DFA (it serves capture searches only); hundreds of
+                    // rules' worth of both was memory no search used.
                     .configure(
                         meta::Config::new()
                             .utf8_empty(false)
-                            .nfa_size_limit(Some(1 << 24)),
+                            .nfa_size_limit(Some(1 << 24))
+                            .which_captures(WhichCaptures::Implicit)
+                            .onepass(false),
                     )
                     .build(&rule.pattern);
                 // Cannot happen for packs that pass the test suite; never fatal to a scan.
