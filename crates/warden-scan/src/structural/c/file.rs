@@ -18,6 +18,9 @@ pub(crate) struct FileFacts<'t> {
     /// File-level variables initialised with a string literal (constant formats).
     pub literals: HashSet<String>,
     pub functions: Vec<Node<'t>>,
+    /// Per function (by node id): every node of its body, walked once for all the
+    /// summaries and checks that read it.
+    body_nodes: HashMap<usize, Vec<Node<'t>>>,
     /// Each function of the file by name (names defined once only).
     pub by_name: HashMap<String, Node<'t>>,
     /// Functions of the file that free their parameter i.
@@ -67,6 +70,7 @@ impl<'t> FileFacts<'t> {
             arrays: HashMap::new(),
             literals: HashSet::new(),
             functions: Vec::new(),
+            body_nodes: HashMap::new(),
             by_name: HashMap::new(),
             frees_param: HashMap::new(),
             swaps: HashMap::new(),
@@ -144,6 +148,10 @@ impl<'t> FileFacts<'t> {
             stack.extend(kids.into_iter().rev());
         }
         f.functions.sort_by_key(|n| n.start_byte());
+        for func in &f.functions {
+            let body = func.field("body").unwrap_or(*func);
+            f.body_nodes.insert(func.id(), descendants(body));
+        }
         let (mut arrays, mut literals) = (HashMap::new(), HashSet::new());
         let globals_kept = globals.clone();
         for d in globals {
@@ -175,13 +183,14 @@ impl<'t> FileFacts<'t> {
             let Some(body) = func.field("body") else {
                 continue;
             };
+            let nodes = f.body_nodes(*func);
             let pointee = params
                 .iter()
-                .map(|(p, ty)| read_as(src, body, p, ty))
+                .map(|(p, ty)| read_as(src, nodes, p, ty))
                 .collect();
+            let written = written_params(src, nodes, &params);
             f.pointee.insert(name.clone(), pointee);
-            f.writes_param
-                .insert(name.clone(), written_params(src, body, &params));
+            f.writes_param.insert(name.clone(), written);
             f.param_names.insert(
                 name.clone(),
                 params.iter().map(|(p, _)| p.clone()).collect(),
@@ -190,11 +199,9 @@ impl<'t> FileFacts<'t> {
                 name.clone(),
                 params.iter().map(|(_, t)| t.clone()).collect(),
             );
-            let Some(body) = func.field("body") else {
-                continue;
-            };
             let mut freed = Vec::new();
-            for n in descendants(body) {
+            let nodes = f.body_nodes.get(&func.id()).map_or(&[][..], Vec::as_slice);
+            for &n in nodes {
                 if let Some((c, args)) = call(src, n) {
                     let at = match c.as_str() {
                         "pthread_create" => 2,
@@ -217,7 +224,7 @@ impl<'t> FileFacts<'t> {
                     freed.push(i);
                 }
             }
-            let (keeps, allocates, null) = ownership(src, *func, body, &params);
+            let (keeps, allocates, null) = ownership(src, *func, nodes, &params);
             let mut kept = keeps;
             for &i in &freed {
                 kept |= 1 << i.min(63);
@@ -242,11 +249,11 @@ impl<'t> FileFacts<'t> {
             let mut changed = false;
             for func in &f.functions {
                 let (name, params, _) = signature(src, *func);
-                let Some(body) = func.field("body") else {
+                if func.field("body").is_none() {
                     continue;
-                };
+                }
                 let mut bits = f.writes_param.get(&name).copied().unwrap_or(0);
-                for n in descendants(body) {
+                for &n in f.body_nodes(*func) {
                     let Some((c, args)) = call(src, n) else {
                         continue;
                     };
@@ -311,7 +318,7 @@ impl<'t> FileFacts<'t> {
             let mut next = f.tainted_params.clone();
             for func in &f.functions {
                 let fx = Func::new(&f, *func);
-                for n in descendants(fx.body) {
+                for &n in &fx.nodes {
                     let Some((callee, args)) = call(src, n) else {
                         continue;
                     };
@@ -328,6 +335,13 @@ impl<'t> FileFacts<'t> {
             f.tainted_params = next;
         }
         f
+    }
+}
+
+impl<'t> FileFacts<'t> {
+    /// Every node of a function's body (the body first), in source order.
+    pub fn body_nodes(&self, func: Node<'t>) -> &[Node<'t>] {
+        self.body_nodes.get(&func.id()).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -141,7 +141,10 @@ impl<'f, 't> Func<'f, 't> {
                 f.tainted.insert(p.clone());
             }
         }
-        let nodes = descendants(body);
+        let nodes = match file.body_nodes(node) {
+            [] => descendants(body),
+            known => known.to_vec(),
+        };
         for n in &nodes {
             match n.kind_name() {
                 "declaration" => declared(

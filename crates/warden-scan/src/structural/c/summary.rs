@@ -38,7 +38,7 @@ pub(crate) const ALLOCATORS: &[&str] = &[
 pub(crate) fn ownership(
     src: &str,
     func: Node,
-    body: Node,
+    body_nodes: &[Node],
     params: &[(String, String)],
 ) -> (u64, bool, bool) {
     let mut keeps = 0u64;
@@ -49,7 +49,7 @@ pub(crate) fn ownership(
         .field("declarator")
         .is_some_and(|d| d.kind_name() == "pointer_declarator");
     let param = |p: &str| params.iter().position(|(q, _)| q == p);
-    for n in descendants(body) {
+    for &n in body_nodes {
         match n.kind_name() {
             "init_declarator" | "assignment_expression" => {
                 let (l, r) = if n.kind_name() == "init_declarator" {
@@ -117,7 +117,7 @@ pub(crate) fn stepped_param(src: &str, def: Node, body: &str) -> Option<usize> {
 
 /// The type a pointer parameter is read as: its own pointee, or for `void *` the type
 /// the body casts it to.
-pub(crate) fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String> {
+pub(crate) fn read_as(src: &str, body_nodes: &[Node], p: &str, ty: &str) -> Option<String> {
     let base = ty
         .trim_end_matches('*')
         .trim()
@@ -129,9 +129,9 @@ pub(crate) fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String
     if base != "void" {
         return Some(base.to_string());
     }
-    let mut seen: Vec<String> = descendants(body)
-        .into_iter()
-        .filter_map(|x| {
+    let mut seen: Vec<String> = body_nodes
+        .iter()
+        .filter_map(|&x| {
             if x.kind_name() != "cast_expression" {
                 return None;
             }
@@ -154,9 +154,9 @@ pub(crate) fn read_as(src: &str, body: Node, p: &str, ty: &str) -> Option<String
 }
 
 /// Parameters written through: `*p = x`, `*(p + i) = x`, `p[i] = x` (bit i).
-pub(crate) fn written_params(src: &str, body: Node, params: &[(String, String)]) -> u64 {
+pub(crate) fn written_params(src: &str, body_nodes: &[Node], params: &[(String, String)]) -> u64 {
     let mut bits = 0u64;
-    for n in descendants(body) {
+    for &n in body_nodes {
         if n.kind_name() != "assignment_expression" {
             continue;
         }
