@@ -33,6 +33,7 @@ pub mod ranking;
 pub mod rules;
 mod scanner;
 mod score;
+mod search_cache;
 mod sibling_guard;
 pub mod structural;
 pub mod surface;

@@ -9,15 +9,20 @@
 
 use crate::first_bytes::FirstBytes;
 use crate::literals::{required_literals, Literals};
-use crate::near::{literal_lines, near_literals, on_lines, start_windows, Lead};
+use crate::near::{everywhere, literal_lines, near_literals, on_lines, start_windows, Lead};
 use crate::prefilter::Prefilter;
 use crate::rules::{Role, Rule};
+use crate::search_cache::with_caches;
 use crate::Language;
 use rayon::prelude::*;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+/// Ids of rule sets, never reused within a process.
+static NEXT_SET: AtomicU64 = AtomicU64::new(1);
 
 /// At most this many hits of one rule are kept per file: more adds nothing to the score.
 const MAX_HITS_PER_RULE: usize = 20;
@@ -37,6 +42,8 @@ pub struct RawHit {
 /// The selected rules, compiled per language.
 #[derive(Debug)]
 pub struct RuleSet {
+    /// Tells this set's search caches from another's (see [`with_caches`]).
+    id: u64,
     rules: Vec<Rule>,
     per_language: HashMap<Language, LanguageMatcher>,
     /// Per rule, compiled on first use (`None`: does not compile, already reported).
@@ -116,6 +123,7 @@ impl RuleSet {
             .collect();
         let compiled = rules.iter().map(|_| OnceLock::new()).collect();
         Ok(RuleSet {
+            id: NEXT_SET.fetch_add(1, Ordering::Relaxed),
             rules,
             per_language,
             compiled,
@@ -141,49 +149,54 @@ impl RuleSet {
         // (offset of the hit's line, rule, snippet), in no particular order yet.
         let mut found: Vec<(usize, usize, String)> = Vec::new();
         let literals = matcher.prefilter.scan(content);
-        for &pos in &literals.candidates {
-            let rule_idx = matcher.rule_index[pos];
-            let rule = &self.rules[rule_idx];
-            let Some(regex) = self.regex(rule_idx) else {
-                continue;
-            };
-            // Where matches may start, when few enough places to try one by one, or the
-            // lines they can be on, when few enough bytes.
-            let at = matcher.leads[pos]
-                .and_then(|lead| Some((lead, matcher.prefilter.occurrences(&literals, pos)?)));
-            let first = self.first_bytes[rule_idx].as_ref();
-            let near = at
-                .as_ref()
-                .and_then(|(lead, at)| start_windows(content, at, *lead, first));
-            let lines = match (&near, &at) {
-                (None, Some((lead, at))) if lead.single_line => literal_lines(content, at),
-                _ => None,
-            };
-            let matches: Box<dyn Iterator<Item = (usize, usize)>> = match (near, lines) {
-                (Some(windows), _) => Box::new(near_literals(regex, content, windows, first)),
-                (None, Some(lines)) => Box::new(on_lines(regex, content, lines)),
-                (None, None) => Box::new(regex.find_iter(content).map(|m| (m.start(), m.end()))),
-            };
-            let mut kept = 0;
-            for (start, end) in matches {
-                // Patterns may begin with `\s` or `[^\w]`, which can match the newline
-                // before the code: the hit belongs to the line of its first visible byte.
-                let start = content[start..end]
-                    .iter()
-                    .position(|b| !b.is_ascii_whitespace())
-                    .map_or(start, |i| start + i);
-                let (line_start, line) = line_at(content, start);
-                let line = String::from_utf8_lossy(line);
-                if rule.category != "secrets" && is_comment(&line, lang) {
+        with_caches(self.id, self.rules.len(), |caches| {
+            for &pos in &literals.candidates {
+                let rule_idx = matcher.rule_index[pos];
+                let rule = &self.rules[rule_idx];
+                let Some(regex) = self.regex(rule_idx) else {
                     continue;
-                }
-                found.push((line_start, rule_idx, snippet(&line)));
-                kept += 1;
-                if kept == MAX_HITS_PER_RULE {
-                    break;
+                };
+                // Where matches may start, when few enough places to try one by one, or the
+                // lines they can be on, when few enough bytes.
+                let at = matcher.leads[pos]
+                    .and_then(|lead| Some((lead, matcher.prefilter.occurrences(&literals, pos)?)));
+                let first = self.first_bytes[rule_idx].as_ref();
+                let near = at
+                    .as_ref()
+                    .and_then(|(lead, at)| start_windows(content, at, *lead, first));
+                let lines = match (&near, &at) {
+                    (None, Some((lead, at))) if lead.single_line => literal_lines(content, at),
+                    _ => None,
+                };
+                let cache = caches.get(rule_idx, regex);
+                let matches: Box<dyn Iterator<Item = (usize, usize)>> = match (near, lines) {
+                    (Some(windows), _) => {
+                        Box::new(near_literals(regex, cache, content, windows, first))
+                    }
+                    (None, Some(lines)) => Box::new(on_lines(regex, cache, content, lines)),
+                    (None, None) => Box::new(everywhere(regex, cache, content)),
+                };
+                let mut kept = 0;
+                for (start, end) in matches {
+                    // Patterns may begin with `\s` or `[^\w]`, which can match the newline
+                    // before the code: the hit belongs to the line of its first visible byte.
+                    let start = content[start..end]
+                        .iter()
+                        .position(|b| !b.is_ascii_whitespace())
+                        .map_or(start, |i| start + i);
+                    let (line_start, line) = line_at(content, start);
+                    let line = String::from_utf8_lossy(line);
+                    if rule.category != "secrets" && is_comment(&line, lang) {
+                        continue;
+                    }
+                    found.push((line_start, rule_idx, snippet(&line)));
+                    kept += 1;
+                    if kept == MAX_HITS_PER_RULE {
+                        break;
+                    }
                 }
             }
-        }
+        });
         found.sort_by_key(|&(offset, rule, _)| (offset, rule));
         // Line numbers are counted once, up to the last hit, only for files with hits.
         let mut line_no: usize = 1;
@@ -459,6 +472,9 @@ examples = ["gets(buf)"]
                     .find_iter(content)
                     .map(|m| (m.start(), m.end()))
                     .collect();
+                let cache = &mut regex.create_cache();
+                let every: Vec<(usize, usize)> = everywhere(regex, cache, content).collect();
+                assert_eq!(every, whole, "{} (with its own cache): {ex}", rule.id);
                 let found = matcher.prefilter.scan(content);
                 let Some(lead) = matcher.leads[pos] else {
                     continue;
@@ -469,14 +485,16 @@ examples = ["gets(buf)"]
                 let first = set.first_bytes[idx].as_ref();
                 if let Some(windows) = start_windows(content, &at, lead, first) {
                     tried_near += 1;
+                    let cache = &mut regex.create_cache();
                     let near: Vec<(usize, usize)> =
-                        near_literals(regex, content, windows, first).collect();
+                        near_literals(regex, cache, content, windows, first).collect();
                     assert_eq!(near, whole, "{}: {ex}", rule.id);
                 }
                 if lead.single_line {
                     let lines = literal_lines(content, &at).expect("few lines");
                     tried_lines += 1;
-                    let on: Vec<(usize, usize)> = on_lines(regex, content, lines).collect();
+                    let cache = &mut regex.create_cache();
+                    let on: Vec<(usize, usize)> = on_lines(regex, cache, content, lines).collect();
                     assert_eq!(on, whole, "{} (by lines): {ex}", rule.id);
                 }
             }

@@ -9,6 +9,7 @@
 
 use crate::blank_lines::lines_back;
 use crate::first_bytes::FirstBytes;
+use regex_automata::util::iter::Searcher;
 use regex_automata::{meta, Anchored, Input};
 
 /// Costs in quarters of a byte searched by a rule's automaton. One anchored try costs
@@ -87,6 +88,7 @@ pub(crate) fn start_windows(
 /// search.
 pub(crate) fn near_literals<'a>(
     regex: &'a meta::Regex,
+    cache: &'a mut meta::Cache,
     content: &'a [u8],
     windows: Vec<(usize, usize)>,
     first: Option<&'a FirstBytes>,
@@ -103,7 +105,7 @@ pub(crate) fn near_literals<'a>(
                     continue;
                 }
                 let input = Input::new(content).range(start..).anchored(Anchored::Yes);
-                if let Some(m) = regex.search(&input) {
+                if let Some(m) = regex.search_with(cache, &input) {
                     // Matches hold a literal, so are never empty.
                     next = m.end().max(start + 1);
                     return Some((start, m.end()));
@@ -112,6 +114,20 @@ pub(crate) fn near_literals<'a>(
             i += 1;
         }
         None
+    })
+}
+
+/// The matches `find_iter` gives, searched with the caller's cache.
+pub(crate) fn everywhere<'a>(
+    regex: &'a meta::Regex,
+    cache: &'a mut meta::Cache,
+    content: &'a [u8],
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let mut searcher = Searcher::new(Input::new(content));
+    std::iter::from_fn(move || {
+        searcher
+            .advance(|input| Ok(regex.search_with(cache, input)))
+            .map(|m| (m.start(), m.end()))
     })
 }
 
@@ -143,6 +159,7 @@ pub(crate) fn literal_lines(content: &[u8], at: &[usize]) -> Option<Vec<(usize, 
 /// text around each line, so `^`, `$` and `\b` judge the line's edges as before.
 pub(crate) fn on_lines<'a>(
     regex: &'a meta::Regex,
+    cache: &'a mut meta::Cache,
     content: &'a [u8],
     lines: Vec<(usize, usize)>,
 ) -> impl Iterator<Item = (usize, usize)> + 'a {
@@ -153,7 +170,7 @@ pub(crate) fn on_lines<'a>(
             let from_here = from.max(start);
             if from_here <= end {
                 let input = Input::new(content).range(from_here..end);
-                if let Some(m) = regex.search(&input) {
+                if let Some(m) = regex.search_with(cache, &input) {
                     from = m.end().max(m.start() + 1);
                     return Some((m.start(), m.end()));
                 }
