@@ -334,8 +334,9 @@ fn insert_file(batch: &mut Batch, project: &str, run_id: i64, now: &str, file: &
             now
         ],
     );
+    // A file new to the store has no hits to replace.
     let hits = file.matched.as_ref().map_or(&[][..], |m| &m.hits[..]);
-    replace_hits(batch, project, &file.path, hits)
+    insert_hits(batch, project, &file.path, hits)
 }
 
 fn update_file(
@@ -377,6 +378,10 @@ pub(super) fn replace_hits(batch: &mut Batch, project: &str, file: &str, hits: &
         "DELETE FROM hits WHERE project = ?1 AND path = ?2",
         params![project, file],
     );
+    insert_hits(batch, project, file, hits);
+}
+
+fn insert_hits(batch: &mut Batch, project: &str, file: &str, hits: &[Hit]) {
     for (seq, hit) in hits.iter().enumerate() {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         batch.push(
