@@ -10,7 +10,6 @@ mod pack;
 pub use pack::{parse_pack, RuleError};
 
 use crate::Language;
-use rayon::prelude::*;
 use regex::bytes::Regex;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -204,18 +203,12 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
 /// which the test suite rules out.
 pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
-    // Parsing and checking the packs is most of a scan's start-up: on every core.
-    let (packs, structural) = rayon::join(
-        || {
-            BUILTIN_SOURCES
-                .par_iter()
-                .map(|(file, src)| parse_pack(file, src))
-                .collect::<Result<Vec<_>, _>>()
-        },
-        crate::structural::builtin_packs,
-    );
-    let mut packs = packs?;
-    packs.extend(structural?);
+    let packs = BUILTIN_SOURCES
+        .iter()
+        .map(|(file, src)| parse_pack(file, src))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut packs = packs;
+    packs.extend(crate::structural::builtin_packs()?);
     let mut seen = BTreeSet::new();
     for rule in packs.iter().flat_map(|p| &p.rules) {
         if !seen.insert(rule.id.as_str()) {

@@ -10,7 +10,6 @@
 
 use crate::rules::{Pack, Role, Rule, RuleError, CATEGORIES};
 use crate::Language;
-use rayon::prelude::*;
 /// A pattern over code text, ASCII classes (code is ASCII where it matters; Unicode
 /// classes would make every automaton many times larger).
 #[derive(Debug)]
@@ -404,7 +403,7 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
 /// Every built-in structural pack, parsed and checked.
 pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
     BUILTIN_SOURCES
-        .par_iter()
+        .iter()
         .map(|(file, src)| parse_pack(file, src))
         .collect()
 }
