@@ -202,7 +202,8 @@ impl<'t> FileFacts<'t> {
             let mut freed = Vec::new();
             let nodes = f.body_nodes.get(&func.id()).map_or(&[][..], Vec::as_slice);
             for &n in nodes {
-                if let Some((c, args)) = call(src, n) {
+                let called = call(src, n);
+                if let Some((c, args)) = &called {
                     let at = match c.as_str() {
                         "pthread_create" => 2,
                         "thrd_create" | "CreateThread" => 1,
@@ -212,7 +213,7 @@ impl<'t> FileFacts<'t> {
                         f.threads.insert(a);
                     }
                 }
-                let arg = match call(src, n) {
+                let arg = match called {
                     Some((c, args)) if c == "free" => args.first().copied(),
                     _ if n.kind_name() == "delete_expression" => n.named_child(0),
                     _ => None,
