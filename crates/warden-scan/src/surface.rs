@@ -15,11 +15,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::LazyLock;
 
+// Word boundaries are ASCII (`(?-u:\b)`): a Unicode one cannot be decided by the
+// lazy DFA on non-ASCII text, so comments and strings in Chinese, say, sent every
+// search to the slow engines. Import keywords are ASCII words either way.
+
 /// Largest file whose imports are read.
 const MAX_BYTES: u64 = 2 << 20;
 
 static JS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)(?:\bfrom\s+|\brequire\s*\(\s*|\bimport\s*\(\s*|^\s*import\s+)["'](\.{1,2}/[^"']+)["']"#)
+    Regex::new(r#"(?m)(?:(?-u:\b)from\s+|(?-u:\b)require\s*\(\s*|(?-u:\b)import\s*\(\s*|^\s*import\s+)["'](\.{1,2}/[^"']+)["']"#)
         .expect("JS import pattern")
 });
 static PY_FROM: LazyLock<Regex> = LazyLock::new(|| {
@@ -32,11 +36,11 @@ static PY_IMPORT: LazyLock<Regex> = LazyLock::new(|| {
 static GO: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#""([\w.\-]+(?:/[\w.\-]+)+)""#).expect("Go import pattern"));
 static RUBY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\brequire_relative\s*\(?\s*["']([^"']+)["']"#).expect("Ruby pattern")
+    Regex::new(r#"(?-u:\b)require_relative\s*\(?\s*["']([^"']+)["']"#).expect("Ruby pattern")
 });
 static PHP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"\b(?:require|include)(?:_once)?\s*\(?\s*(?:__DIR__\s*\.\s*)?["']([^"']+\.php)["']"#,
+        r#"(?-u:\b)(?:require|include)(?:_once)?\s*\(?\s*(?:__DIR__\s*\.\s*)?["']([^"']+\.php)["']"#,
     )
     .expect("PHP pattern")
 });
