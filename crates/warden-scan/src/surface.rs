@@ -75,7 +75,11 @@ fn read(root: &Path, rel: &str) -> Option<String> {
         return None;
     }
     let bytes = std::fs::read(path).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    // Valid UTF-8 (nearly every file) is kept as read, without a copy.
+    Some(
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// The files of `known` that `rel` (in `language`, with `text`) imports.
