@@ -105,23 +105,9 @@ async fn a_sandbox_is_created_used_and_destroyed_and_another_tenant_never_sees_i
     assert_eq!((code, out.as_str()), (7, "hello\n/workspace\n"));
 
     // Tenant B: not in its list, 404 on every route, exactly as an id that does not exist.
-    let list: Value = server
-        .get(TOKEN_B, "/v1/sandboxes")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get_json(TOKEN_B, "/v1/sandboxes").await;
     assert_eq!(list["sandboxes"], json!([]));
-    let list: Value = server
-        .get(TOKEN_A, "/v1/sandboxes")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get_json(TOKEN_A, "/v1/sandboxes").await;
     assert_eq!(list["sandboxes"].as_array().unwrap().len(), 1);
     let routes = [
         server.get(TOKEN_B, &format!("/v1/sandboxes/{id}")),
@@ -175,13 +161,8 @@ async fn a_sandbox_is_created_used_and_destroyed_and_another_tenant_never_sees_i
         .unwrap();
     assert_eq!(view["mode"], "deny-all");
     let sb: Value = server
-        .get(TOKEN_A, &format!("/v1/sandboxes/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(TOKEN_A, &format!("/v1/sandboxes/{id}"))
+        .await;
     assert_eq!(sb["networkPolicy"]["mode"], "deny-all");
 
     let res = server
@@ -502,13 +483,8 @@ async fn a_restarted_server_finds_its_sandboxes_still_running() {
     );
     server.restart();
     let sb: Value = server
-        .get(TOKEN_A, &format!("/v1/sandboxes/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(TOKEN_A, &format!("/v1/sandboxes/{id}"))
+        .await;
     assert_eq!(sb["status"], "running", "{sb}");
     let (code, out, _) = server.sh(TOKEN_A, &id, "cat /workspace/note").await;
     assert_eq!((code, out.as_str()), (0, "kept\n"));

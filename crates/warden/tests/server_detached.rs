@@ -109,13 +109,8 @@ async fn a_detached_command_is_listed_waited_for_and_its_logs_followed_as_it_wri
         (Some("exited"), Some(3))
     );
     let list: Value = server
-        .get(TOKEN_A, &format!("/v1/sandboxes/{id}/commands"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(TOKEN_A, &format!("/v1/sandboxes/{id}/commands"))
+        .await;
     assert_eq!(list["commands"][0]["cmdId"], cmd.as_str(), "{list}");
     assert_eq!(list["commands"][0]["exitCode"], 3);
 
@@ -228,13 +223,8 @@ async fn a_detached_command_outlives_a_server_restart_and_is_listed_with_its_exi
         "{done}"
     );
     let list: Value = server
-        .get(TOKEN_A, &format!("/v1/sandboxes/{id}/commands"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(TOKEN_A, &format!("/v1/sandboxes/{id}/commands"))
+        .await;
     assert_eq!(list["commands"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["commands"][0]["status"], "exited");
     let logs = server

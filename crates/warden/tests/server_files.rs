@@ -83,16 +83,11 @@ async fn files_written_through_the_api_are_seen_inside_and_read_back_byte_for_by
     .await;
     assert_eq!(status, 404, "{body}");
     let listing: Value = server
-        .get(
+        .get_json(
             TOKEN_A,
             &format!("/v1/sandboxes/{id}/directories?path=/workspace"),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         listing["entries"],
         json!([
@@ -247,33 +242,14 @@ async fn a_snapshot_restores_into_a_new_sandbox_and_belongs_to_its_tenant_only()
         .await;
     assert_eq!((code, out.as_str()), (0, "saved\nh\n"));
     let got: Value = server
-        .get(TOKEN_A, &format!("/v1/sandboxes/{restored}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(TOKEN_A, &format!("/v1/sandboxes/{restored}"))
+        .await;
     assert_eq!(got["source"], format!("snapshot {snap_id}"));
 
     // Tenant B: not listed, 404 to read, delete or restore.
-    let list: Value = server
-        .get(TOKEN_B, "/v1/snapshots")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get_json(TOKEN_B, "/v1/snapshots").await;
     assert_eq!(list["snapshots"], json!([]));
-    let list: Value = server
-        .get(TOKEN_A, "/v1/snapshots")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get_json(TOKEN_A, "/v1/snapshots").await;
     assert_eq!(list["snapshots"].as_array().unwrap().len(), 1);
     for request in [
         server.get(TOKEN_B, &format!("/v1/snapshots/{snap_id}")),
@@ -288,13 +264,8 @@ async fn a_snapshot_restores_into_a_new_sandbox_and_belongs_to_its_tenant_only()
         assert_eq!(status, 404, "{body}");
     }
     let got: Value = server
-        .get(TOKEN_A, &format!("/v1/snapshots/{snap_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(TOKEN_A, &format!("/v1/snapshots/{snap_id}"))
+        .await;
     assert_eq!(got, snap);
     let res = server
         .delete(TOKEN_A, &format!("/v1/snapshots/{snap_id}"))

@@ -277,14 +277,7 @@ async fn a_git_source_is_cloned_inside_and_a_bad_one_is_400_leaving_no_sandbox()
         assert_eq!(status, 400, "{body}");
         assert!(body["detail"].as_str().unwrap().contains(needle), "{body}");
     }
-    let list: Value = server
-        .get(TOKEN_A, "/v1/sandboxes")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get_json(TOKEN_A, "/v1/sandboxes").await;
     assert_eq!(list["sandboxes"].as_array().unwrap().len(), 1, "{list}");
     let dirs = std::fs::read_dir(server.sandbox_dir().join("sandboxes"))
         .unwrap()

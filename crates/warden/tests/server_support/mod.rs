@@ -112,6 +112,17 @@ impl Server {
         self.client.get(self.url(path)).bearer_auth(token)
     }
 
+    /// GETs `path` as `token`'s tenant and reads the answer as JSON, whatever its status.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        self.get(token, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn post(&self, token: &str, path: &str, body: Value) -> reqwest::RequestBuilder {
         self.client
             .post(self.url(path))
