@@ -183,7 +183,8 @@ impl<'t> FileFacts<'t> {
             let Some(body) = func.field("body") else {
                 continue;
             };
-            let nodes = f.body_nodes(*func);
+            // The field, not the method: the loop below writes other fields of `f`.
+            let nodes = f.body_nodes.get(&func.id()).map_or(&[][..], Vec::as_slice);
             let pointee = params
                 .iter()
                 .map(|(p, ty)| read_as(src, nodes, p, ty))
@@ -200,7 +201,6 @@ impl<'t> FileFacts<'t> {
                 params.iter().map(|(_, t)| t.clone()).collect(),
             );
             let mut freed = Vec::new();
-            let nodes = f.body_nodes.get(&func.id()).map_or(&[][..], Vec::as_slice);
             for &n in nodes {
                 let called = call(src, n);
                 if let Some((c, args)) = &called {
@@ -337,9 +337,7 @@ impl<'t> FileFacts<'t> {
         }
         f
     }
-}
 
-impl<'t> FileFacts<'t> {
     /// Every node of a function's body (the body first), in source order.
     pub fn body_nodes(&self, func: Node<'t>) -> &[Node<'t>] {
         self.body_nodes.get(&func.id()).map_or(&[], Vec::as_slice)
