@@ -7,6 +7,7 @@
 
 use crate::literals::Literals;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// The literals of many rules in one automaton: which rules may match a text, and
@@ -26,6 +27,31 @@ pub struct Prefilter {
 /// At most this many literal occurrences are remembered per text; past it, texts are
 /// searched whole (a file made of one literal gains nothing from its positions).
 const MAX_OCCURRENCES: usize = 1 << 16;
+
+/// The lower-casing buffer keeps at most this much between texts: a large file's
+/// copy is not held for the rest of the scan.
+const KEPT_LOWER: usize = 256 << 10;
+
+thread_local! {
+    /// Per thread, the text being searched, ASCII lower-cased (same length, same offsets).
+    static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with `text` ASCII lower-cased (same length, same offsets), in this
+/// thread's buffer.
+fn with_lower_cased<R>(text: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    LOWER.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            buf.extend(text.iter().map(u8::to_ascii_lowercase));
+            let out = f(&buf);
+            buf.clear();
+            buf.shrink_to(KEPT_LOWER);
+            out
+        }
+        Err(_) => f(&text.to_ascii_lowercase()),
+    })
+}
 
 /// What a pass of a [`Prefilter`] over one text found.
 #[derive(Debug)]
@@ -63,8 +89,10 @@ impl Prefilter {
         let searcher = if patterns.is_empty() {
             None
         } else {
+            // Case-sensitive over lower-cased text (see `scan`): an automaton folding case
+            // itself carries both cases' transitions in every state, and was a tenth
+            // slower to step through.
             AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
                 // A DFA searched no faster here once hundreds of rules were in play, and
                 // its tables (per language, the generic pack's literals in each) were a
@@ -96,21 +124,23 @@ impl Prefilter {
         let mut occurrences = Some(Vec::new());
         if let Some(ac) = &self.searcher {
             let mut seen = vec![false; self.rules_of.len()];
-            for m in ac.find_overlapping_iter(text) {
-                let id = m.pattern().as_u32();
-                if let Some(occ) = &mut occurrences {
-                    match u32::try_from(m.start()) {
-                        Ok(start) if occ.len() < MAX_OCCURRENCES => occ.push((id, start)),
-                        _ => occurrences = None,
+            with_lower_cased(text, |lower| {
+                for m in ac.find_overlapping_iter(lower) {
+                    let id = m.pattern().as_u32();
+                    if let Some(occ) = &mut occurrences {
+                        match u32::try_from(m.start()) {
+                            Ok(start) if occ.len() < MAX_OCCURRENCES => occ.push((id, start)),
+                            _ => occurrences = None,
+                        }
+                    }
+                    if !seen[id as usize] {
+                        seen[id as usize] = true;
+                        for &r in &self.rules_of[id as usize] {
+                            on[r] = true;
+                        }
                     }
                 }
-                if !seen[id as usize] {
-                    seen[id as usize] = true;
-                    for &r in &self.rules_of[id as usize] {
-                        on[r] = true;
-                    }
-                }
-            }
+            });
         }
         if let Some(occ) = &mut occurrences {
             occ.sort_unstable();
@@ -180,5 +210,11 @@ mod tests {
         assert_eq!(pf.occurrences(&found, 0), Some(vec![8]));
         assert_eq!(pf.occurrences(&found, 1), Some(vec![0, 17, 26]));
         assert_eq!(pf.occurrences(&found, 2), None, "no literals, no positions");
+        // Bytes past ASCII are not folded and keep every offset where it was.
+        let text = "é EvAL(x) PassWord ÉVAL(".as_bytes();
+        let found = pf.scan(text);
+        assert_eq!(found.candidates, vec![0, 1, 2]);
+        assert_eq!(pf.occurrences(&found, 0), Some(vec![3]), "É is no E");
+        assert_eq!(pf.occurrences(&found, 1), Some(vec![11]));
     }
 }

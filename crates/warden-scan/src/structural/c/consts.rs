@@ -292,6 +292,11 @@ fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mu
 
 /// Variables assigned anywhere under `n` are unknown after it.
 fn forget_assigned(f: &Func, n: Node, env: &mut HashMap<String, Num>) {
+    // Nothing known, nothing to forget: nested loops would otherwise walk their
+    // bodies once per level.
+    if env.is_empty() {
+        return;
+    }
     for x in super::syntax::descendants(n) {
         let target = match x.kind_name() {
             "assignment_expression" => x.field("left"),
