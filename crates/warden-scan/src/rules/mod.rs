@@ -123,6 +123,27 @@ impl Rule {
     }
 }
 
+/// Whether parsing a pack checks its patterns' syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patterns {
+    /// Every pattern is parsed, and a broken one is an error naming its rule and field.
+    Check,
+    /// The built-in packs: the test suite checks their patterns (see
+    /// `builtin_patterns_are_checked_by_the_tests`), so every start of the binary need
+    /// not parse them all again; a rule is compiled only when a scan runs it.
+    Trust,
+}
+
+impl Patterns {
+    /// `check_syntax(pattern)`, unless trusted.
+    pub(crate) fn check(self, pattern: &str) -> Result<(), String> {
+        match self {
+            Patterns::Check => check_syntax(pattern),
+            Patterns::Trust => Ok(()),
+        }
+    }
+}
+
 /// Checks a pattern's syntax as [`compile`] reads it (bytes, ASCII classes), without
 /// building its automata: loading the packs checks every pattern, while a scan compiles
 /// only those of rules it runs, so a full compile here made startup pay for them all.
@@ -205,10 +226,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
 pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
     let packs = BUILTIN_SOURCES
         .iter()
-        .map(|(file, src)| parse_pack(file, src))
+        .map(|(file, src)| pack::parse_pack_as(file, src, Patterns::Trust))
         .collect::<Result<Vec<_>, _>>()?;
     let mut packs = packs;
-    packs.extend(crate::structural::builtin_packs()?);
+    packs.extend(crate::structural::builtin_packs_as(Patterns::Trust)?);
     let mut seen = BTreeSet::new();
     for rule in packs.iter().flat_map(|p| &p.rules) {
         if !seen.insert(rule.id.as_str()) {
@@ -231,4 +252,55 @@ pub fn builtin_fingerprint() -> String {
         hasher.update(src.as_bytes());
     }
     hasher.finalize().to_hex().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_patterns_are_checked_by_the_tests() {
+        // Scans load the built-in packs with `Patterns::Trust`: this is the check they skip.
+        for (file, src) in BUILTIN_SOURCES {
+            let checked = parse_pack(file, src);
+            assert!(checked.is_ok(), "{file}: {:?}", checked.err());
+        }
+        for (file, src) in crate::structural::BUILTIN_SOURCES {
+            let checked = crate::structural::parse_pack(file, src);
+            assert!(checked.is_ok(), "{file}: {:?}", checked.err());
+        }
+        // Trusting changes nothing but the check: the same rules, in the same order.
+        let ids = |packs: Vec<Pack>| -> Vec<String> {
+            packs.into_iter().flat_map(|p| p.rules).map(|r| r.id).collect()
+        };
+        let checked: Vec<Pack> = BUILTIN_SOURCES
+            .iter()
+            .map(|(file, src)| parse_pack(file, src).expect("checked above"))
+            .chain(crate::structural::builtin_packs().expect("checked above"))
+            .collect();
+        assert_eq!(ids(builtin_packs().expect("loads")), ids(checked));
+    }
+
+    #[test]
+    fn a_broken_pattern_is_named_only_when_checked() {
+        let src = r#"
+[pack]
+id = "demo"
+name = "Demo"
+languages = ["c"]
+
+[[rule]]
+id = "demo.broken"
+title = "broken"
+cwe = "CWE-1"
+category = "injection"
+weight = 5
+pattern = 'gets\('
+examples = ["gets("]
+"#
+        .replace(r"gets\(", "gets(");
+        let err = parse_pack("demo.toml", &src).expect_err("unclosed group");
+        assert!(err.to_string().contains("demo.broken"), "{err}");
+        assert!(pack::parse_pack_as("demo.toml", &src, Patterns::Trust).is_ok());
+    }
 }

@@ -1,6 +1,6 @@
 //! Parsing and checking one rule pack file.
 
-use super::{Check, Pack, Role, Rule, CATEGORIES};
+use super::{Check, Pack, Patterns, Role, Rule, CATEGORIES};
 use crate::Language;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -74,6 +74,15 @@ fn default_role() -> Role {
 
 /// Parses a pack's TOML source and checks every rule; `file` names it in errors.
 pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
+    parse_pack_as(file, source, Patterns::Check)
+}
+
+/// [`parse_pack`], checking patterns as `patterns` says.
+pub(crate) fn parse_pack_as(
+    file: &str,
+    source: &str,
+    patterns: Patterns,
+) -> Result<Pack, RuleError> {
     let parsed: PackFile = toml::from_str(source).map_err(|e| RuleError::Syntax {
         file: file.to_string(),
         message: e.to_string().trim().replace('\n', " "),
@@ -86,7 +95,7 @@ pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
     let rules = parsed
         .rules
         .into_iter()
-        .map(|entry| check_rule(file, &pack_id, entry))
+        .map(|entry| check_rule(file, &pack_id, entry, patterns))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Pack {
         id: pack_id,
@@ -103,7 +112,7 @@ fn parse_languages(names: &[String]) -> Result<Vec<Language>, String> {
         .collect()
 }
 
-fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
+fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Result<Rule, RuleError> {
     let field_err = |field: &'static str, message: String| RuleError::Field {
         file: file.to_string(),
         rule: e.id.clone(),
@@ -138,7 +147,9 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry) -> Result<Rule, RuleError> {
     // Multi-line mode so `^`/`$` anchor at line boundaries, as a reader of a rule expects.
     // Only the syntax is checked here; compiling waits until a scan needs the rule.
     let pattern = format!("(?m:{})", e.pattern);
-    super::check_syntax(&pattern).map_err(|message| field_err("pattern", message))?;
+    patterns
+        .check(&pattern)
+        .map_err(|message| field_err("pattern", message))?;
     if e.examples.is_empty() {
         return Err(field_err(
             "examples",

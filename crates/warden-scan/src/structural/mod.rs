@@ -17,6 +17,7 @@ mod functions;
 mod spec;
 mod syntax;
 
+pub(crate) use spec::builtin_packs_as;
 pub use spec::{
     builtin_packs, parse_pack, FlowPack, Kind, SanitizerGroup, Sink, SourceGroup, Spec,
     BUILTIN_SOURCES,

@@ -8,7 +8,7 @@
 //! as a regex), so selection (`--rules`), listing, fingerprinting and scoring
 //! treat it like any other rule; its [`Spec`] says how to confirm a hit.
 
-use crate::rules::{Pack, Role, Rule, RuleError, CATEGORIES};
+use crate::rules::{Pack, Patterns, Role, Rule, RuleError, CATEGORIES};
 use crate::Language;
 /// A pattern over code text, ASCII classes (code is ASCII where it matters; Unicode
 /// classes would make every automaton many times larger).
@@ -402,14 +402,23 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
 
 /// Every built-in structural pack, parsed and checked.
 pub fn builtin_packs() -> Result<Vec<Pack>, RuleError> {
+    builtin_packs_as(Patterns::Check)
+}
+
+/// Every built-in structural pack, its patterns checked as `patterns` says.
+pub(crate) fn builtin_packs_as(patterns: Patterns) -> Result<Vec<Pack>, RuleError> {
     BUILTIN_SOURCES
         .iter()
-        .map(|(file, src)| parse_pack(file, src))
+        .map(|(file, src)| parse_pack_as(file, src, patterns))
         .collect()
 }
 
 /// Parses a structural pack's TOML source; `file` names it in errors.
 pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
+    parse_pack_as(file, source, Patterns::Check)
+}
+
+fn parse_pack_as(file: &str, source: &str, patterns: Patterns) -> Result<Pack, RuleError> {
     let parsed: PackFile = toml::from_str(source).map_err(|e| RuleError::Syntax {
         file: file.to_string(),
         message: e.to_string().trim().replace('\n', " "),
@@ -438,7 +447,7 @@ pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
     for (name, g) in &parsed.source {
         let field = format!("source.{name}");
         for p in g.matches.iter().chain(&g.handlers).chain(&g.params) {
-            check_regex(p).map_err(|m| syntax(format!("{field}: {m}")))?;
+            check_regex(patterns, p).map_err(|m| syntax(format!("{field}: {m}")))?;
         }
         if g.matches.is_empty() && g.handlers.is_empty() && g.params.is_empty() {
             return Err(syntax(format!(
@@ -448,7 +457,7 @@ pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
     }
     for (name, g) in &parsed.sanitizer {
         for p in g.calls.iter().chain(&g.guards) {
-            check_regex(p).map_err(|m| syntax(format!("sanitizer.{name}: {m}")))?;
+            check_regex(patterns, p).map_err(|m| syntax(format!("sanitizer.{name}: {m}")))?;
         }
     }
     let pack = Arc::new(FlowPack {
@@ -461,7 +470,7 @@ pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
     let rules = parsed
         .rules
         .into_iter()
-        .map(|e| check_rule(file, &pack, e))
+        .map(|e| check_rule(file, &pack, e, patterns))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Pack {
         id: parsed.pack.id,
@@ -473,8 +482,8 @@ pub fn parse_pack(file: &str, source: &str) -> Result<Pack, RuleError> {
 
 /// The syntax of a pattern, checked as [`Regex::new`] reads it; its automata are built
 /// when a scan first needs the pack (see `FlowPack::compiled`).
-fn check_regex(p: &str) -> Result<(), String> {
-    crate::rules::check_syntax(p).map_err(|m| format!("`{p}`: {m}"))
+fn check_regex(patterns: Patterns, p: &str) -> Result<(), String> {
+    patterns.check(p).map_err(|m| format!("`{p}`: {m}"))
 }
 
 fn mask(names: &[String], groups: &[(String, impl Sized)], what: &str) -> Result<u64, String> {
@@ -489,7 +498,12 @@ fn mask(names: &[String], groups: &[(String, impl Sized)], what: &str) -> Result
     Ok(m)
 }
 
-fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, RuleError> {
+fn check_rule(
+    file: &str,
+    pack: &Arc<FlowPack>,
+    e: RuleEntry,
+    patterns: Patterns,
+) -> Result<Rule, RuleError> {
     let err = |field: &'static str, message: String| RuleError::Field {
         file: file.to_string(),
         rule: e.id.clone(),
@@ -515,17 +529,17 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
             format!("`{}` is not of the form CWE-<n>", e.cwe),
         ));
     }
-    check_regex(&e.prefilter).map_err(|m| err("prefilter", m))?;
+    check_regex(patterns, &e.prefilter).map_err(|m| err("prefilter", m))?;
     let sources = mask(&e.sources, &pack.sources, "source").map_err(|m| err("sources", m))?;
     let sanitizers =
         mask(&e.sanitizers, &pack.sanitizers, "sanitizer").map_err(|m| err("sanitizers", m))?;
     for s in &e.sinks {
         for p in std::iter::once(&s.call).chain(&s.when).chain(&s.unless) {
-            check_regex(p).map_err(|m| err("sinks", m))?;
+            check_regex(patterns, p).map_err(|m| err("sinks", m))?;
         }
     }
     for p in e.create.iter().chain(&e.use_).chain(&e.guards) {
-        check_regex(p).map_err(|m| err("create/use/guards", m))?;
+        check_regex(patterns, p).map_err(|m| err("create/use/guards", m))?;
     }
     match e.kind {
         Kind::Taint if sources == 0 => {
@@ -586,7 +600,7 @@ fn check_rule(file: &str, pack: &Arc<FlowPack>, e: RuleEntry) -> Result<Rule, Ru
     };
     // Multi-line mode as for regex rules; checked now so a broken prefilter is named here.
     let pattern = format!("(?m:{})", e.prefilter);
-    crate::rules::check_syntax(&pattern).map_err(|m| err("prefilter", m))?;
+    patterns.check(&pattern).map_err(|m| err("prefilter", m))?;
     Ok(Rule {
         id: e.id,
         pack: pack.id.clone(),
