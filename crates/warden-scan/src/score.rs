@@ -196,6 +196,8 @@ fn is_production_config(path: &str) -> bool {
 /// UUID or a validated shape (the "input" sanitizers): true for injections, whose
 /// payload is text; false for authorization, configuration, crypto and memory flaws,
 /// where `Atoi(id)` fetches another user's record or indexes past a buffer just the same.
+/// False for XXE too: the payload is the XML document itself, and a number parsed out of
+/// the parsed tree (`(int) $node->nodeValue`) says nothing about its entities.
 fn shape_matters(category: &str) -> bool {
     matches!(
         category,
@@ -206,7 +208,6 @@ fn shape_matters(category: &str) -> bool {
             | "code-execution"
             | "ssrf"
             | "open-redirect"
-            | "xxe"
             | "deserialization"
             | "prototype-pollution"
             | "denial-of-service"
@@ -312,6 +313,20 @@ examples = ["get_by_id("]
             lookup_typed, lookup,
             "another user's id parses as a number just the same"
         );
+    }
+
+    #[test]
+    fn a_number_parsed_next_to_an_xml_parse_does_not_clear_xxe() {
+        let mut r = rules();
+        let mut xxe = r[0].clone();
+        xxe.id = "t.xxe".into();
+        xxe.category = "xxe".into();
+        let x = r.len();
+        r.push(xxe);
+        let m = ScoreModel::default();
+        let bare = m.score("a.py", &r, &[hit(x, 10)]);
+        let cast_nearby = m.score("a.py", &r, &[hit(x, 10), hit(4, 12)]);
+        assert_eq!(cast_nearby, bare);
     }
 
     #[test]
