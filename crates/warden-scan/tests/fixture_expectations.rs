@@ -5,6 +5,8 @@
 //! - `warden-expect-not: rule.id` — these must not;
 //! - `warden-candidate: yes|no` — whether the file must reach the candidate score.
 //!
+//! In JSON, which has no comments, a string value holds them, one per key:
+//! `"_expect": "warden-expect: rule.id",` (the closing quote and comma are not part of it).
 //! Vulnerable and safe twins live side by side, so a rule that cannot tell them
 //! apart fails here.
 
@@ -17,8 +19,14 @@ fn list(content: &str, key: &str) -> Vec<String> {
         .lines()
         .filter_map(|l| l.split_once(key).map(|(_, rest)| rest))
         .flat_map(|rest| {
-            rest.split(',')
-                .map(|s| s.trim().trim_end_matches("*/").trim().to_string())
+            rest.split(',').map(|s| {
+                s.trim()
+                    .trim_end_matches("*/")
+                    .trim_end_matches(',')
+                    .trim_end_matches('"')
+                    .trim()
+                    .to_string()
+            })
         })
         .filter(|s| !s.is_empty())
         .collect()
