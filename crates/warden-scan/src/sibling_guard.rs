@@ -63,13 +63,18 @@ fn declaration(content: &[u8], line: u32) -> String {
 }
 
 /// Keeps, of the hits of sibling-guard rules, those on unguarded routes of a file where
-/// another route is guarded; drops the rest, and the guards themselves (they say nothing
-/// about other sinks: a login check does not make a query safe). Other hits are untouched.
+/// another route is guarded; drops the rest, and the route guards themselves (they say
+/// nothing about other sinks: a login check does not make a query safe). Other hits are untouched.
 /// `content` is the file's: a route's handler name may sit on a line below its route.
 pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>, content: &[u8]) {
     let is_route = |h: &RawHit| rules[h.rule].check == Some(Check::SiblingGuard);
-    let is_guard =
-        |h: &RawHit| rules[h.rule].role == Role::Sanitizer && rules[h.rule].category == "authz";
+    // The route guards of the `authz-*` packs; an authz sanitizer of a language pack
+    // (an owner check such as `python.ownership-scope`) is left for scoring, where it
+    // answers the object lookups next to it.
+    let is_guard = |h: &RawHit| {
+        let rule = &rules[h.rule];
+        rule.role == Role::Sanitizer && rule.category == "authz" && rule.pack.starts_with("authz-")
+    };
     let routes: Vec<u32> = hits
         .iter()
         .filter(|h| is_route(h))

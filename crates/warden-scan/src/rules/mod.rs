@@ -271,7 +271,11 @@ mod tests {
         }
         // Trusting changes nothing but the check: the same rules, in the same order.
         let ids = |packs: Vec<Pack>| -> Vec<String> {
-            packs.into_iter().flat_map(|p| p.rules).map(|r| r.id).collect()
+            packs
+                .into_iter()
+                .flat_map(|p| p.rules)
+                .map(|r| r.id)
+                .collect()
         };
         let checked: Vec<Pack> = BUILTIN_SOURCES
             .iter()
