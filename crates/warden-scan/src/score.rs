@@ -20,6 +20,10 @@ pub struct ScoreModel {
     pub entry_window: u32,
     /// A sanitizer this many lines around a sink neutralises it.
     pub sanitizer_window: u32,
+    /// An owner check (an `authz` sanitizer) this many lines below an object lookup
+    /// (an `authz` sink) answers it: the check follows the fetch and its not-found
+    /// handling, often past `sanitizer_window`.
+    pub owner_check_window: u32,
     pub taint_boost: f64,
     pub source_in_file_boost: f64,
     pub entry_boost: f64,
@@ -38,6 +42,7 @@ impl Default for ScoreModel {
             taint_window: 40,
             entry_window: 80,
             sanitizer_window: 3,
+            owner_check_window: 8,
             taint_boost: 1.8,
             source_in_file_boost: 1.25,
             entry_boost: 1.4,
@@ -159,8 +164,13 @@ impl ScoreModel {
         // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|&(cat, l)| {
+                let owner_check = cat == "authz"
+                    && rule.category == "authz"
+                    && l > line
+                    && l - line <= self.owner_check_window;
                 (cat == rule.category || (cat == "input" && shape_matters(&rule.category)))
                     && (l.abs_diff(line) <= self.sanitizer_window
+                        || owner_check
                         || nearest_source.is_some_and(|s| s <= l && l <= line))
             });
         let mut m = 1.0;
@@ -313,6 +323,27 @@ examples = ["get_by_id("]
             lookup_typed, lookup,
             "another user's id parses as a number just the same"
         );
+    }
+
+    #[test]
+    fn an_owner_check_below_an_object_lookup_answers_it_not_one_above() {
+        let mut r = rules();
+        let mut owner = r[3].clone();
+        owner.id = "t.owner".into();
+        owner.category = "authz".into();
+        let o = r.len();
+        r.push(owner);
+        let m = ScoreModel::default();
+        let bare = m.score("a.py", &r, &[hit(5, 10)]);
+        // The fetch, its not-found handling, then the check, six lines down.
+        let checked_below = m.score("a.py", &r, &[hit(5, 10), hit(o, 16)]);
+        assert!(checked_below < bare, "{checked_below} {bare}");
+        // A check six lines above is about another object.
+        let checked_above = m.score("a.py", &r, &[hit(o, 4), hit(5, 10)]);
+        assert_eq!(checked_above, bare);
+        // Past the window, nothing.
+        let far_below = m.score("a.py", &r, &[hit(5, 10), hit(o, 30)]);
+        assert_eq!(far_below, bare);
     }
 
     #[test]

@@ -198,6 +198,34 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("csharp.toml", include_str!("../../rules/csharp.toml")),
     ("rust.toml", include_str!("../../rules/rust.toml")),
     (
+        "ownership/csharp.toml",
+        include_str!("../../rules/ownership/csharp.toml"),
+    ),
+    (
+        "ownership/go.toml",
+        include_str!("../../rules/ownership/go.toml"),
+    ),
+    (
+        "ownership/java.toml",
+        include_str!("../../rules/ownership/java.toml"),
+    ),
+    (
+        "ownership/javascript.toml",
+        include_str!("../../rules/ownership/javascript.toml"),
+    ),
+    (
+        "ownership/php.toml",
+        include_str!("../../rules/ownership/php.toml"),
+    ),
+    (
+        "ownership/ruby.toml",
+        include_str!("../../rules/ownership/ruby.toml"),
+    ),
+    (
+        "ownership/rust.toml",
+        include_str!("../../rules/ownership/rust.toml"),
+    ),
+    (
         "authz/python.toml",
         include_str!("../../rules/authz/python.toml"),
     ),
