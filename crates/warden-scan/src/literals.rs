@@ -97,15 +97,67 @@ fn usable(set: &Set) -> bool {
     !set.is_empty() && set.iter().all(|s| !s.is_empty())
 }
 
-/// The more selective of two requirements: longer shortest literal, then fewer
-/// literals (filtering rules out matters more than where matches start), then the
-/// smaller lead.
+/// Keywords and names found in nearly every source file of some language: a literal
+/// that is one of them lets its rule run on every file, and costs the search a match
+/// every few lines.
+const COMMON_WORDS: &[&[u8]] = &[
+    b"async",
+    b"await",
+    b"catch",
+    b"class",
+    b"const",
+    b"def",
+    b"else",
+    b"err",
+    b"error",
+    b"false",
+    b"for",
+    b"from",
+    b"func",
+    b"function",
+    b"import",
+    b"int",
+    b"interface",
+    b"let",
+    b"new",
+    b"nil",
+    b"none",
+    b"null",
+    b"package",
+    b"private",
+    b"protected",
+    b"public",
+    b"return",
+    b"self",
+    b"static",
+    b"str",
+    b"string",
+    b"struct",
+    b"this",
+    b"true",
+    b"try",
+    b"type",
+    b"var",
+    b"void",
+    b"while",
+];
+
+/// Whether a set holds a literal from [`COMMON_WORDS`].
+fn has_common_word(set: &Set) -> bool {
+    set.iter().any(|s| COMMON_WORDS.contains(&s.as_slice()))
+}
+
+/// The more selective of two requirements: one without a common word
+/// ([`COMMON_WORDS`]), then the longer shortest literal, then fewer literals
+/// (filtering rules out matters more than where matches start), then the smaller lead.
 fn better(a: Option<Req>, b: Option<Req>) -> Option<Req> {
     match (a, b) {
         (Some(a), Some(b)) => {
             let key = |r: &Req| {
                 let shortest = r.set.iter().map(Vec::len).min().unwrap_or(0);
                 (
+                    // Only among literals long enough to search for at all.
+                    shortest >= MIN_LITERAL && !has_common_word(&r.set),
                     shortest,
                     usize::MAX - r.set.len(),
                     usize::MAX - r.lead.unwrap_or(usize::MAX),
@@ -396,6 +448,22 @@ mod tests {
             lits(r"\bpickle\.loads\(|\byaml\.load\("),
             Some(vec!["pickle.loads(".into(), "yaml.load(".into()])
         );
+    }
+
+    #[test]
+    fn a_common_word_gives_way_to_a_rarer_literal() {
+        // `func` is in every Go file: the rarer `passw`, though shorter, filters.
+        assert_eq!(
+            lits(r"\bfunc\s+\w*(?i:passw)\w*\([^\n]*\n[^\n]*\bmd5\b"),
+            Some(vec!["passw".into()])
+        );
+        assert_eq!(
+            lits(r"\breturn\s+(?:md5|sha1)\.New"),
+            Some(vec!["md5.new".into(), "sha1.new".into()])
+        );
+        // With nothing better, a common word still filters.
+        assert_eq!(lits(r"\bfunc\s+main\("), Some(vec!["main(".into()]));
+        assert_eq!(lits(r"\bfunction\s*\("), Some(vec!["function".into()]));
     }
 
     #[test]
