@@ -24,6 +24,8 @@ struct State {
     aliases: Vec<(String, String)>,
     /// `pp = &p`: stepping `*pp` moves `p`.
     addressed: Vec<(String, String)>,
+    /// `copy = *orig`: a shallow copy; `copy.f` and `orig->f` hold one pointer.
+    fields: Vec<(String, String)>,
 }
 
 impl State {
@@ -48,6 +50,11 @@ impl State {
                 self.addressed.push(a);
             }
         }
+        for a in other.fields {
+            if !self.fields.contains(&a) {
+                self.fields.push(a);
+            }
+        }
         for a in other.allocated {
             if !self.allocated.contains(&a) {
                 self.allocated.push(a);
@@ -64,6 +71,9 @@ impl State {
         self.allocated.retain(|q| q != p);
         self.aliases.retain(|(a, b)| a != p && b != p);
         self.addressed.retain(|(a, _)| a != p);
+        let (dot, arrow) = (format!("{p}."), format!("{p}->"));
+        self.fields
+            .retain(|(a, b)| ![a, b].iter().any(|x| **x == dot || **x == arrow));
     }
 
     /// `*pp` for `pp = &p`: the allocated pointer `p` it stands for.
@@ -82,6 +92,14 @@ impl State {
 
     /// Other names of the block `p` points at.
     fn aliases_of(&self, p: &str) -> Vec<String> {
+        let through = self.fields.iter().filter_map(|(a, b)| {
+            if let Some(rest) = p.strip_prefix(a.as_str()) {
+                Some(format!("{b}{rest}"))
+            } else {
+                p.strip_prefix(b.as_str()).map(|rest| format!("{a}{rest}"))
+            }
+        });
+        let through: Vec<String> = through.collect();
         self.aliases
             .iter()
             .filter_map(|(a, b)| {
@@ -93,6 +111,7 @@ impl State {
                     None
                 }
             })
+            .chain(through)
             .collect()
     }
 
@@ -169,7 +188,31 @@ fn walk(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>) {
                 walk(f, s, st, out);
             }
         }
-        "for_statement" | "while_statement" | "do_statement" | "for_range_loop" => {
+        "for_statement" => {
+            // The step runs after the body, then the test again: `s = s->next` after
+            // a body that freed `s` reads freed memory.
+            let mut s = st.clone();
+            let parts = ["initializer", "condition"].map(|k| n.field(k));
+            for part in parts.into_iter().flatten() {
+                if part.kind_name().ends_with("statement") || part.kind_name() == "declaration" {
+                    walk(f, part, &mut s, out);
+                } else {
+                    expr(f, part, &mut s, out, true);
+                }
+            }
+            if let Some(body) = n.field("body") {
+                walk(f, body, &mut s, out);
+            }
+            let mut c = n.walk();
+            for u in n.children_by_field_name("update", &mut c) {
+                expr(f, u, &mut s, out, false);
+            }
+            if let Some(cond) = n.field("condition") {
+                expr(f, cond, &mut s, out, true);
+            }
+            st.join(s);
+        }
+        "while_statement" | "do_statement" | "for_range_loop" => {
             // The body may run or not: its frees join what was there.
             let mut s = st.clone();
             let mut c = n.walk();
@@ -262,6 +305,9 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     }
                     if !moved || !st.freed.iter().any(|(q, _)| *q == p) {
                         st.kill(&p);
+                    }
+                    if let Some(pair) = r.and_then(|r| shallow_copy(f, &p, r)) {
+                        st.fields.push(pair);
                     }
                     if let Some(q) = r.and_then(|r| path_of(src, r)).filter(|q| *q != p) {
                         // A copy of a block's start is a start too, until it moves.
@@ -462,4 +508,25 @@ fn use_of(_f: &Func, n: Node, p: &str, st: &mut State, out: &mut Vec<Finding>) {
         // One report per free.
         st.freed.retain(|(x, _)| *x != q);
     }
+}
+
+/// `copy = *orig` or `copy = other` for struct values: the field prefixes the two
+/// share (`copy.`, `orig->`).
+fn shallow_copy(f: &Func, p: &str, r: Node) -> Option<(String, String)> {
+    let src = f.src;
+    let value = |name: &str| f.type_of(name).is_some_and(|t| !t.contains('*'));
+    if !value(p) {
+        return None;
+    }
+    let r = strip(r);
+    if r.kind_name() == "pointer_expression" && text(src, r).starts_with('*') {
+        let q = path_of(src, r.field("argument")?)?;
+        return Some((format!("{p}."), format!("{q}->")));
+    }
+    let q = path_of(src, r).filter(|q| q != p && value(q))?;
+    let is_struct =
+        |t: &str| t.contains("struct ") || t.chars().next().is_some_and(char::is_uppercase);
+    f.type_of(&q)
+        .filter(|t| is_struct(t))
+        .map(|_| (format!("{p}."), format!("{q}.")))
 }
