@@ -97,7 +97,7 @@ pub(crate) struct Func<'f, 't> {
     pub variadic: bool,
     arrays: HashMap<String, (i64, Option<i64>)>,
     literals: HashSet<String>,
-    types: HashMap<String, String>,
+    pub types: HashMap<String, String>,
     /// Every node of the body, in source order (walked once, read by every check).
     pub nodes: Vec<Node<'t>>,
     /// Variables (and member paths) that hold input.
@@ -134,6 +134,7 @@ impl<'f, 't> Func<'f, 't> {
         for (p, ty) in &f.params {
             f.types.insert(p.clone(), ty.clone());
         }
+        param_arrays(src, node, &file.defines, &mut f.arrays);
         let mask = file.tainted_params.get(&name).copied().unwrap_or(0);
         for (i, (p, _)) in f.params.iter().enumerate().take(64) {
             let argv = name == "main" && i == 1;
@@ -453,5 +454,46 @@ impl<'f, 't> Func<'f, 't> {
             }
         }
         g
+    }
+}
+
+/// `void f(char dst[32])`: a parameter declared with a length holds that many elements
+/// (its element size is not known: `sizeof dst` is a pointer's).
+fn param_arrays(
+    src: &str,
+    func: Node,
+    defines: &HashMap<String, i64>,
+    arrays: &mut HashMap<String, (i64, Option<i64>)>,
+) {
+    let mut d = func.field("declarator");
+    while let Some(x) = d {
+        if x.kind_name() == "function_declarator" {
+            break;
+        }
+        d = x.field("declarator");
+    }
+    let Some(list) = d.and_then(|fd| fd.field("parameters")) else {
+        return;
+    };
+    let mut c = list.walk();
+    for p in list.named_children(&mut c) {
+        if p.kind_name() != "parameter_declaration"
+            || p.field("declarator")
+                .is_none_or(|x| x.kind_name() != "array_declarator")
+        {
+            continue;
+        }
+        let mut found = HashMap::new();
+        declared(
+            src,
+            p,
+            defines,
+            &mut found,
+            &mut HashSet::new(),
+            &mut HashMap::new(),
+        );
+        for (name, (n, _)) in found {
+            arrays.insert(name, (n, None));
+        }
     }
 }

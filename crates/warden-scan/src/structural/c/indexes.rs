@@ -32,9 +32,18 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
         if n.kind_name() != "for_statement" {
             continue;
         }
-        let Some(cond) = n.field("condition").map(strip) else {
+        let Some(mut cond) = n.field("condition").map(strip) else {
             continue;
         };
+        // `i <= N && src[i]`: the bound is the first of the conditions.
+        while cond.kind_name() == "binary_expression"
+            && cond.field("operator").is_some_and(|o| text(src, o) == "&&")
+        {
+            match cond.field("left") {
+                Some(l) => cond = strip(l),
+                None => break,
+            }
+        }
         if cond.kind_name() != "binary_expression" {
             continue;
         }
