@@ -60,6 +60,8 @@ pub(crate) struct FileFacts<'t> {
     /// every function, answered once (a search of the whole source per function made
     /// large files quadratic).
     pub reads_input: bool,
+    /// C++ classes owning a raw pointer with no copy constructor: class → member.
+    pub shallow: HashMap<String, String>,
 }
 
 impl<'t> FileFacts<'t> {
@@ -88,7 +90,9 @@ impl<'t> FileFacts<'t> {
             globals: HashSet::new(),
             tainted_params: HashMap::new(),
             reads_input: super::func::reads_input(src),
+            shallow: HashMap::new(),
         };
+        let mut classes = Vec::new();
         let mut globals = Vec::new();
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
@@ -117,6 +121,9 @@ impl<'t> FileFacts<'t> {
                     }
                 }
                 "declaration" => globals.push(n),
+                "class_specifier" | "struct_specifier" if n.field("body").is_some() => {
+                    classes.push(n)
+                }
                 "type_definition" => {
                     let union = n
                         .field("type")
@@ -152,6 +159,7 @@ impl<'t> FileFacts<'t> {
             let body = func.field("body").unwrap_or(*func);
             f.body_nodes.insert(func.id(), descendants(body));
         }
+        f.shallow = super::copies::shallow_classes(src, &classes, &f.functions, &f.body_nodes);
         let (mut arrays, mut literals) = (HashMap::new(), HashSet::new());
         let globals_kept = globals.clone();
         for d in globals {

@@ -9,6 +9,7 @@
 mod asserts;
 mod bounds;
 mod consts;
+mod copies;
 mod file;
 mod func;
 mod indexes;
@@ -21,6 +22,7 @@ mod nulls;
 mod summary;
 mod syntax;
 mod types;
+mod wire;
 
 use crate::matcher::RawHit;
 use crate::rules::Rule;
@@ -129,6 +131,9 @@ pub(crate) fn analyze(
         if on("use-after-free") || on("double-free") || on("free-offset") {
             lifetime::freed_uses(&func, &mut found);
         }
+        if on("double-free") {
+            copies::shallow_copies(&func, &mut found);
+        }
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);
         }
@@ -162,6 +167,14 @@ pub(crate) fn analyze(
         if on("leak") {
             leaks::leaks(&func, &mut found);
             leaks::handed_leaks(&func, &mut found);
+        }
+        if on("unchecked-copy") || on("alloc-overflow") {
+            wire::wire_lengths(
+                &func,
+                &mut found,
+                on("unchecked-copy"),
+                on("alloc-overflow"),
+            );
         }
         if on("off-by-one") {
             indexes::off_by_one(&func, &mut found);

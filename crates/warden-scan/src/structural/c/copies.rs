@@ -1,0 +1,138 @@
+//! C++ classes that own a raw pointer (their destructor deletes a member) but have no
+//! copy constructor: a copy (`Buffer copy = *b;`) shares the pointer, and the two
+//! destructors delete it twice.
+
+use super::func::Func;
+use super::syntax::{call, line, path_of, strip, text};
+use super::Finding;
+use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
+use std::collections::HashMap;
+use tree_sitter::Node;
+
+/// Classes whose destructor deletes or frees a member and that declare no copy
+/// constructor: class name → the member.
+pub(crate) fn shallow_classes<'t>(
+    src: &str,
+    classes: &[Node<'t>],
+    functions: &[Node<'t>],
+    body_nodes: &HashMap<usize, Vec<Node<'t>>>,
+) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if classes.is_empty() {
+        return out;
+    }
+    let by_name: HashMap<&str, Node> = classes
+        .iter()
+        .filter_map(|c| Some((text(src, c.field("name")?), *c)))
+        .collect();
+    for func in functions {
+        let Some(fd) = func
+            .field("declarator")
+            .filter(|d| d.kind_name() == "function_declarator")
+        else {
+            continue;
+        };
+        let Some(d) = fd.field("declarator") else {
+            continue;
+        };
+        // `~Buffer()` in the class, or `Buffer::~Buffer()` outside it.
+        let dname = text(src, d);
+        let Some((_, class)) = dname.rsplit_once('~') else {
+            continue;
+        };
+        let Some(body) = by_name.get(class).and_then(|c| c.field("body")) else {
+            continue;
+        };
+        let flat: String = text(src, body)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let copyable = [
+            format!("{class}(const{class}&"),
+            format!("{class}({class}&"),
+            format!("{class}(const{class}&&"),
+            "operator=".to_string(),
+        ];
+        if copyable.iter().any(|c| flat.contains(c.as_str())) {
+            continue;
+        }
+        let nodes = body_nodes.get(&func.id()).map_or(&[][..], Vec::as_slice);
+        let member = nodes.iter().find_map(|&n| {
+            let arg = match n.kind_name() {
+                "delete_expression" => n.named_child(0),
+                _ => call(src, n)
+                    .filter(|(c, _)| c == "free")?
+                    .1
+                    .first()
+                    .copied(),
+            }?;
+            let p = path_of(src, strip(arg))?;
+            let p = p.trim_start_matches("this->");
+            (!p.contains("->") && !p.contains('.') && mentions_field(&flat, p))
+                .then(|| p.to_string())
+        });
+        if let Some(m) = member {
+            out.insert(class.to_string(), m);
+        }
+    }
+    out
+}
+
+/// Whether the class body declares `name` (as a member, not only in the destructor).
+fn mentions_field(flat: &str, name: &str) -> bool {
+    [";", "=", "{", "[", ","]
+        .iter()
+        .any(|end| flat.contains(&format!("{name}{end}")))
+}
+
+/// `Buffer copy = *b;`, `Buffer copy(other);`: a copy of a class that owns a raw pointer
+/// and has no copy constructor.
+pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    if f.file.shallow.is_empty() {
+        return;
+    }
+    for &n in &f.nodes {
+        if n.kind_name() != "declaration" {
+            continue;
+        }
+        let Some(ty) = n.field("type").map(|t| text(src, t)) else {
+            continue;
+        };
+        let Some(member) = f.file.shallow.get(ty) else {
+            continue;
+        };
+        let mut c = n.walk();
+        for d in n.children_by_field_name("declarator", &mut c) {
+            if d.kind_name() != "init_declarator" {
+                continue;
+            }
+            let Some(v) = d.field("value") else { continue };
+            let v = if v.kind_name() == "argument_list" && v.named_child_count() == 1 {
+                v.named_child(0).map(strip)
+            } else {
+                Some(strip(v))
+            };
+            let copied = v.is_some_and(|v| match v.kind_name() {
+                "identifier" | "field_expression" | "subscript_expression" => true,
+                "pointer_expression" => text(src, v).starts_with('*'),
+                _ => false,
+            });
+            if !copied
+                || d.field("declarator")
+                    .is_some_and(|x| x.kind_name() != "identifier")
+            {
+                continue;
+            }
+            out.push(Finding {
+                check: "double-free",
+                line: line(d),
+                label: format!(
+                    "`{}` copies a `{ty}`, which has no copy constructor: both destructors delete `{member}`",
+                    text(src, d)
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Lengths and sizes read out of a byte buffer (a packet, a file header) and used
+//! unchecked: `len = p[1]; memcpy(out, p + 2, len)`, `w * h * c` from a header
+//! handed to malloc().
+//!
+//! A value is "from the wire" when it is read through a byte pointer (`p[i]`,
+//! `p[2] << 8 | p[3]`, `ntohs(*(uint16_t *)(p + 2))`), copied out of one
+//! (`memcpy(&hdr->width, data, 4)`), or computed from such values. A comparison of
+//! the value before the use clears it.
+
+use super::func::Func;
+use super::syntax::{call, descendants, line, path_of, strip, subscript, text};
+use super::Finding;
+use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
+use std::collections::{HashMap, HashSet};
+use tree_sitter::Node;
+
+/// Element types of a raw byte buffer.
+const BYTES: &[&str] = &[
+    "uint8_t",
+    "u_char",
+    "u8",
+    "unsigned char",
+    "byte",
+    "BYTE",
+    "guint8",
+    "u_int8_t",
+];
+
+/// Copies and allocations whose length or size was read from a byte buffer.
+pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, copies: bool, allocs: bool) {
+    let src = f.src;
+    let byte_ptr = |name: &str| {
+        f.type_of(name).is_some_and(|t| {
+            t.contains('*') && {
+                let base = t
+                    .trim_end_matches('*')
+                    .trim()
+                    .trim_start_matches("const ")
+                    .trim();
+                BYTES.contains(&base)
+            }
+        })
+    };
+    if !f.types.keys().any(|k| byte_ptr(k)) {
+        return;
+    }
+    let reads_bytes = |e: Node| {
+        descendants(e).into_iter().any(|x| match x.kind_name() {
+            "subscript_expression" => subscript(x)
+                .and_then(|(a, _)| path_of(src, a))
+                .is_some_and(|a| byte_ptr(&a)),
+            "pointer_expression" if text(src, x).starts_with('*') => {
+                x.field("argument").is_some_and(|a| {
+                    descendants(a)
+                        .into_iter()
+                        .any(|i| is_byte_id(src, i, &byte_ptr))
+                })
+            }
+            _ => false,
+        })
+    };
+    let mut wire: HashSet<String> = HashSet::new();
+    let mut products: HashSet<String> = HashSet::new();
+    // What each value was computed from: a check of `w` covers `bytes = w * h`.
+    let mut sources: HashMap<String, Vec<String>> = HashMap::new();
+    for _ in 0..2 {
+        for &n in &f.nodes {
+            match n.kind_name() {
+                "init_declarator" | "assignment_expression" => {
+                    let (l, r) = if n.kind_name() == "init_declarator" {
+                        (n.field("declarator"), n.field("value"))
+                    } else {
+                        (n.field("left"), n.field("right"))
+                    };
+                    let (Some(l), Some(r)) = (l, r) else { continue };
+                    let Some(t) = path_of(src, l) else { continue };
+                    if byte_ptr(&t) || f.type_of(&t).is_some_and(|ty| ty.contains('*')) {
+                        continue;
+                    }
+                    let from_wire = reads_bytes(r) || mentions_any(src, r, &wire);
+                    if from_wire {
+                        // `p[i + 2]`: the offset of a byte read is not what the value is.
+                        let from: Vec<String> = descendants(r)
+                            .into_iter()
+                            .filter(|x| {
+                                !under(*x, r, &["subscript_expression", "pointer_expression"])
+                            })
+                            .filter_map(|x| path_of(src, x))
+                            .filter(|p| wire.contains(p) && *p != t)
+                            .collect();
+                        sources.entry(t.clone()).or_default().extend(from);
+                        if has_product(src, r) {
+                            products.insert(t.clone());
+                        }
+                        wire.insert(t);
+                    }
+                }
+                "call_expression" => {
+                    let Some((c, args)) = call(src, n) else {
+                        continue;
+                    };
+                    if !matches!(c.as_str(), "memcpy" | "std::memcpy" | "memmove") {
+                        continue;
+                    }
+                    let (Some(d), Some(s)) = (args.first(), args.get(1)) else {
+                        continue;
+                    };
+                    let d = strip(*d);
+                    let from = descendants(*s)
+                        .into_iter()
+                        .any(|i| is_byte_id(src, i, &byte_ptr));
+                    if from && text(src, d).starts_with('&') {
+                        if let Some(p) = d.field("argument").and_then(|a| path_of(src, a)) {
+                            wire.insert(p);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if wire.is_empty() {
+        return;
+    }
+    for &n in &f.nodes {
+        let Some((c, args)) = call(src, n) else {
+            continue;
+        };
+        let c = c.trim_start_matches("std::");
+        let (size, check) = match c {
+            "memcpy" | "memmove" if copies => (args.get(2), "unchecked-copy"),
+            "malloc" | "alloca" if allocs => (args.first(), "alloc-overflow"),
+            "realloc" if allocs => (args.get(1), "alloc-overflow"),
+            _ => continue,
+        };
+        let Some(size) = size.copied() else { continue };
+        let vars: Vec<String> = descendants(size)
+            .into_iter()
+            .filter(|x| matches!(x.kind_name(), "identifier" | "field_expression"))
+            .filter(|x| !under(*x, size, &["sizeof_expression"]))
+            .filter_map(|x| path_of(src, x))
+            .filter(|p| wire.contains(p))
+            .collect();
+        if vars.is_empty() {
+            continue;
+        }
+        let mut all = vars.clone();
+        for v in &vars {
+            all.extend(sources.get(v).into_iter().flatten().cloned());
+        }
+        let checked = all.iter().any(|v| {
+            let g = f.guard(v, n.start_byte());
+            g.upper || g.lower || g.called
+        });
+        if checked {
+            continue;
+        }
+        let st = text(src, size);
+        let label = if check == "unchecked-copy" {
+            format!("{c}() copies `{st}` bytes, a length read from the data, never checked")
+        } else if has_product(src, size) || vars.iter().any(|v| products.contains(v)) {
+            format!("{c}() size `{st}` is a product of header fields and can overflow")
+        } else {
+            continue;
+        };
+        out.push(Finding {
+            check,
+            line: line(n),
+            label,
+        });
+    }
+}
+
+fn is_byte_id(src: &str, n: Node, byte_ptr: &dyn Fn(&str) -> bool) -> bool {
+    n.kind_name() == "identifier" && byte_ptr(text(src, n))
+}
+
+fn mentions_any(src: &str, e: Node, vars: &HashSet<String>) -> bool {
+    descendants(e).into_iter().any(|x| {
+        matches!(x.kind_name(), "identifier" | "field_expression")
+            && path_of(src, x).is_some_and(|p| vars.contains(&p))
+    })
+}
+
+/// `a * b`: a multiplication that can wrap.
+fn has_product(src: &str, e: Node) -> bool {
+    descendants(e).into_iter().any(|x| {
+        x.kind_name() == "binary_expression"
+            && x.field("operator").is_some_and(|o| text(src, o) == "*")
+    })
+}
+
+/// Whether `x` sits inside a node of one of `kinds` within `top` (`sizeof(hdr)` reads
+/// no value; `p[i]` reads a byte, not `i`).
+fn under(x: Node, top: Node, kinds: &[&str]) -> bool {
+    let mut n = x;
+    loop {
+        if kinds.contains(&n.kind_name()) {
+            return true;
+        }
+        if n.id() == top.id() {
+            return false;
+        }
+        match n.parent() {
+            Some(p) => n = p,
+            None => return false,
+        }
+    }
+}
