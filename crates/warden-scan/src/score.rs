@@ -164,10 +164,13 @@ impl ScoreModel {
         // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|&(cat, l)| {
-                let owner_check = cat == "authz"
-                    && rule.category == "authz"
-                    && l > line
-                    && l - line <= self.owner_check_window;
+                // An authz sanitizer is an owner check: it answers an object lookup by a
+                // key the caller chose, not a model bound whole from the request (mass
+                // assignment, the same category), which a policy check lets through.
+                if cat == "authz" && rule.cwe.as_deref() != Some(OBJECT_LOOKUP_CWE) {
+                    return false;
+                }
+                let owner_check = cat == "authz" && l > line && l - line <= self.owner_check_window;
                 (cat == rule.category || (cat == "input" && shape_matters(&rule.category)))
                     && (l.abs_diff(line) <= self.sanitizer_window
                         || owner_check
@@ -190,6 +193,10 @@ impl ScoreModel {
         m
     }
 }
+
+/// Authorization bypass through a user-controlled key (IDOR): the only weakness an
+/// owner check answers.
+const OBJECT_LOOKUP_CWE: &str = "CWE-639";
 
 /// How much more a configuration finding weighs in a production configuration file.
 const PRODUCTION_CONFIG_BOOST: f64 = 1.5;
@@ -344,6 +351,15 @@ examples = ["get_by_id("]
         // Past the window, nothing.
         let far_below = m.score("a.py", &r, &[hit(5, 10), hit(o, 30)]);
         assert_eq!(far_below, bare);
+        // A policy check right above a model bound from the request does not answer it.
+        let mut bound = r[5].clone();
+        bound.id = "t.bound".into();
+        bound.cwe = Some("CWE-915".into());
+        let b = r.len();
+        r.push(bound);
+        let assigned = m.score("a.py", &r, &[hit(b, 10)]);
+        let assigned_checked = m.score("a.py", &r, &[hit(o, 9), hit(b, 10)]);
+        assert_eq!(assigned_checked, assigned);
     }
 
     #[test]
