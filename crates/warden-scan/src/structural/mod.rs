@@ -14,14 +14,13 @@ mod fields;
 mod flow;
 mod fold;
 mod functions;
+mod pack_file;
 mod spec;
 mod syntax;
 
-pub(crate) use spec::builtin_packs_as;
-pub use spec::{
-    builtin_packs, parse_pack, FlowPack, Kind, SanitizerGroup, Sink, SourceGroup, Spec,
-    BUILTIN_SOURCES,
-};
+pub(crate) use pack_file::builtin_packs_as;
+pub use pack_file::{builtin_packs, parse_pack, BUILTIN_SOURCES};
+pub use spec::{FlowPack, Kind, SanitizerGroup, Sink, SourceGroup, Spec};
 
 use crate::matcher::RawHit;
 use crate::rules::{Role, Rule};
