@@ -48,10 +48,10 @@ pub(crate) fn shallow_classes<'t>(
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
+        // `Buffer(const Buffer&` also covers the move form `Buffer(const Buffer&&`.
         let copyable = [
             format!("{class}(const{class}&"),
             format!("{class}({class}&"),
-            format!("{class}(const{class}&&"),
             "operator=".to_string(),
         ];
         if copyable.iter().any(|c| flat.contains(c.as_str())) {

@@ -99,7 +99,6 @@ impl State {
                 p.strip_prefix(b.as_str()).map(|rest| format!("{a}{rest}"))
             }
         });
-        let through: Vec<String> = through.collect();
         self.aliases
             .iter()
             .filter_map(|(a, b)| {
