@@ -26,6 +26,7 @@ mod blank_lines;
 mod first_bytes;
 mod language;
 mod literals;
+mod machine_made;
 mod matcher;
 mod near;
 mod prefilter;

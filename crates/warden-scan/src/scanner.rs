@@ -410,11 +410,11 @@ impl Scanner {
         if head.contains(&0) {
             return FileResult::Skipped(SkipReason::Binary);
         }
-        if is_generated(head) {
+        if crate::machine_made::is_generated(head) {
             return FileResult::Skipped(SkipReason::Generated);
         }
         if matches!(f.language, Language::JavaScript | Language::TypeScript)
-            && is_minified(&content)
+            && crate::machine_made::is_minified(&content)
         {
             return FileResult::Skipped(SkipReason::Minified);
         }
@@ -529,23 +529,4 @@ fn canonical_root(root: &Path) -> Result<PathBuf, ScanError> {
         });
     }
     Ok(canonical)
-}
-
-/// Tools mark their output: `Code generated … DO NOT EDIT.` (Go), `@generated` (many others).
-fn is_generated(head: &[u8]) -> bool {
-    let head = &head[..head.len().min(1024)];
-    let text = String::from_utf8_lossy(head);
-    (text.contains("Code generated") && text.contains("DO NOT EDIT")) || text.contains("@generated")
-}
-
-/// Bundlers and minifiers write very long lines.
-fn is_minified(content: &[u8]) -> bool {
-    let sample = &content[..content.len().min(64 * 1024)];
-    let lines = sample.split(|&b| b == b'\n').count().max(1);
-    let longest = sample
-        .split(|&b| b == b'\n')
-        .map(<[u8]>::len)
-        .max()
-        .unwrap_or(0);
-    sample.len() / lines > 300 || (longest > 5000 && sample.len() > 10_000)
 }
