@@ -15,6 +15,7 @@ mod flow;
 mod fold;
 mod functions;
 mod pack_file;
+mod partial;
 mod spec;
 mod syntax;
 
@@ -111,7 +112,8 @@ pub fn analyze_focused(
         return out;
     }
     let text = String::from_utf8_lossy(content);
-    let Some(tree) = parse(lang, syn, text.as_bytes()) else {
+    let ranges = focus.and_then(|f| partial::ranges(lang, &text, f));
+    let Some(tree) = parse(lang, syn, text.as_bytes(), ranges.as_deref()) else {
         return out;
     };
     let mut checked: Vec<Checked> = Vec::new();
@@ -182,7 +184,14 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn parse(lang: Language, syn: &syntax::Syntax, text: &[u8]) -> Option<tree_sitter::Tree> {
+/// Parses `text`, only its `ranges` when given; the whole text when that parse has
+/// an error (a range cut in the wrong place; see [`partial`]).
+fn parse(
+    lang: Language,
+    syn: &syntax::Syntax,
+    text: &[u8],
+    ranges: Option<&[tree_sitter::Range]>,
+) -> Option<tree_sitter::Tree> {
     PARSERS.with(|cell| {
         let mut parsers = cell.borrow_mut();
         let i = match parsers.iter().position(|(l, _)| *l == lang) {
@@ -194,7 +203,19 @@ fn parse(lang: Language, syn: &syntax::Syntax, text: &[u8]) -> Option<tree_sitte
                 parsers.len() - 1
             }
         };
-        parsers[i].1.parse(text, None)
+        let parser = &mut parsers[i].1;
+        if let Some(ranges) = ranges {
+            let part = match parser.set_included_ranges(ranges) {
+                Ok(()) => parser.parse(text, None),
+                Err(_) => None,
+            };
+            // The parser keeps its ranges from file to file: back to whole texts.
+            parser.set_included_ranges(&[]).ok()?;
+            if let Some(tree) = part.filter(|t| !t.root_node().has_error()) {
+                return Some(tree);
+            }
+        }
+        parser.parse(text, None)
     })
 }
 
