@@ -8,7 +8,7 @@
 //! searched case-insensitively), so a rule it rules out can never have matched.
 
 use crate::blank_lines::whitespace_runs;
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use std::collections::BTreeSet;
 
 /// Largest set of exact strings kept while combining; beyond it, the analysis falls
@@ -42,6 +42,9 @@ pub struct Literals {
     pub blank_runs: Option<usize>,
     /// No match holds a newline: matches need only be looked for on lines with a literal.
     pub single_line: bool,
+    /// Every match starts at the start of a line (`(?m)^…`): with `same_line`, one
+    /// place per literal is worth trying.
+    pub line_start: bool,
 }
 
 /// A requirement: every match holds one of `set`, starting at most `lead` bytes in,
@@ -214,7 +217,19 @@ pub fn required_literals(hir: &Hir) -> Option<Literals> {
         same_line: req.runs == Some(0),
         blank_runs: req.runs,
         single_line: !matches_newline(hir),
+        line_start: starts_lines(hir),
     })
+}
+
+/// Whether every match of `hir` starts at the start of the text or just after a `\n`.
+fn starts_lines(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Look(look) => matches!(look, Look::Start | Look::StartLF),
+        HirKind::Capture(cap) => starts_lines(&cap.sub),
+        HirKind::Concat(subs) => subs.first().is_some_and(starts_lines),
+        HirKind::Alternation(subs) => subs.iter().all(starts_lines),
+        _ => false,
+    }
 }
 
 fn analyse(hir: &Hir) -> Info {

@@ -109,6 +109,7 @@ impl RuleSet {
                             max: l.lead,
                             blank_runs: l.blank_runs,
                             single_line: l.single_line,
+                            line_start: l.line_start,
                         })
                     })
                     .collect();
@@ -171,7 +172,10 @@ impl RuleSet {
                 let cache = caches.get(rule_idx, regex);
                 let matches: Box<dyn Iterator<Item = (usize, usize)>> = match (near, lines) {
                     (Some(windows), _) => {
-                        Box::new(near_literals(regex, cache, content, windows, first))
+                        let line_start = matcher.leads[pos].is_some_and(|l| l.line_start);
+                        Box::new(near_literals(
+                            regex, cache, content, windows, first, line_start,
+                        ))
                     }
                     (None, Some(lines)) => Box::new(on_lines(regex, cache, content, lines)),
                     (None, None) => Box::new(everywhere(regex, cache, content)),
@@ -487,7 +491,7 @@ examples = ["gets(buf)"]
                     tried_near += 1;
                     let cache = &mut regex.create_cache();
                     let near: Vec<(usize, usize)> =
-                        near_literals(regex, cache, content, windows, first).collect();
+                        near_literals(regex, cache, content, windows, first, false).collect();
                     assert_eq!(near, whole, "{}: {ex}", rule.id);
                 }
                 if lead.single_line {

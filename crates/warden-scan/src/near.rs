@@ -29,6 +29,8 @@ pub(crate) struct Lead {
     pub blank_runs: Option<usize>,
     /// No match spans lines.
     pub single_line: bool,
+    /// Matches start only at the start of a line.
+    pub line_start: bool,
 }
 
 /// For each literal occurrence in `at` (ascending), the first and last offset at which
@@ -48,7 +50,11 @@ pub(crate) fn start_windows(
     }
     let budget = content.len() * BYTE;
     // The least a byte of a window can cost.
-    let per_byte = if first.is_some() { CHECK } else { TRY };
+    let per_byte = if first.is_some() || lead.line_start {
+        CHECK
+    } else {
+        TRY
+    };
     let mut spent = 0;
     let mut windows = Vec::with_capacity(at.len());
     for &literal in at {
@@ -64,6 +70,11 @@ pub(crate) fn start_windows(
             }
         }
         spent += match first {
+            // Only the starts of the window's lines can start a match.
+            _ if lead.line_start => {
+                let tries = 1 + memchr::memchr_iter(b'\n', &content[start..literal]).count();
+                (literal - start + 1) * CHECK + tries * TRY
+            }
             Some(f) => {
                 let tries = content[start..=literal]
                     .iter()
@@ -92,6 +103,7 @@ pub(crate) fn near_literals<'a>(
     content: &'a [u8],
     windows: Vec<(usize, usize)>,
     first: Option<&'a FirstBytes>,
+    line_start: bool,
 ) -> impl Iterator<Item = (usize, usize)> + 'a {
     let mut next = 0;
     let mut i = 0;
@@ -102,6 +114,9 @@ pub(crate) fn near_literals<'a>(
                 // Matches hold a literal, so are never empty: their first byte is one
                 // of `first`.
                 if first.is_some_and(|f| !f.contains(content[start])) {
+                    continue;
+                }
+                if line_start && start > 0 && content[start - 1] != b'\n' {
                     continue;
                 }
                 let input = Input::new(content).range(start..).anchored(Anchored::Yes);
@@ -193,15 +208,36 @@ mod tests {
             max: None,
             blank_runs: Some(0),
             single_line: false,
+            line_start: false,
         };
         assert_eq!(
             start_windows(content.as_bytes(), &[at], same_line, None),
             Some(vec![(3, at)])
         );
+        let at_line_start = Lead {
+            line_start: true,
+            ..same_line
+        };
+        // The same window, at a fraction of the cost: only line starts are tried.
+        assert_eq!(
+            start_windows(content.as_bytes(), &[at], at_line_start, None),
+            Some(vec![(3, at)])
+        );
+        let long_line = format!("{}password", "x".repeat(150));
+        assert_eq!(
+            start_windows(long_line.as_bytes(), &[150], same_line, None),
+            None,
+            "150 tries cost more than a search"
+        );
+        assert_eq!(
+            start_windows(long_line.as_bytes(), &[150], at_line_start, None),
+            Some(vec![(0, 150)])
+        );
         let bounded = Lead {
             max: Some(2),
             blank_runs: None,
             single_line: false,
+            line_start: false,
         };
         assert_eq!(
             start_windows(content.as_bytes(), &[at], bounded, None),
@@ -211,6 +247,7 @@ mod tests {
             max: None,
             blank_runs: None,
             single_line: false,
+            line_start: false,
         };
         assert_eq!(
             start_windows(content.as_bytes(), &[at], unbounded, None),

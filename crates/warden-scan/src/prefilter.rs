@@ -193,6 +193,7 @@ mod tests {
             same_line: true,
             blank_runs: Some(0),
             single_line: true,
+            line_start: false,
         };
         let secret = Literals {
             set: vec![b"password".to_vec(), b"secret".to_vec()],
@@ -200,6 +201,7 @@ mod tests {
             same_line: false,
             blank_runs: None,
             single_line: false,
+            line_start: false,
         };
         let pf = Prefilter::new(&[Some(&eval), Some(&secret), None]);
         assert_eq!(pf.candidates(b"x = 1"), vec![2]);
