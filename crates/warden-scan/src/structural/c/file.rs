@@ -471,6 +471,12 @@ pub(crate) fn declared(
         if is_array && size.is_none() {
             size = lit.as_ref().map(|s| super::syntax::literal_len(s) + 1);
         }
+        // `handlers[] = { a, b, c }`: as many elements as the initializer lists.
+        if let (true, None, Some(v)) = (is_array, size, value) {
+            if v.kind_name() == "initializer_list" {
+                size = Some(v.named_child_count() as i64);
+            }
+        }
         if let (true, Some(s)) = (is_array && !pointer, size) {
             arrays.insert(name.clone(), (s, elem_size(ty)));
         }

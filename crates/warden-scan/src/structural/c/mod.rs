@@ -19,6 +19,7 @@ mod leaks;
 mod lifetime;
 mod loops;
 mod nulls;
+mod signed;
 mod summary;
 mod syntax;
 mod types;
@@ -160,6 +161,7 @@ pub(crate) fn analyze(
         }
         if on("unchecked-copy") {
             bounds::unchecked_copy(&func, &mut found);
+            signed::signed_lengths(&func, &mut found);
         }
         if on("int-overflow") || on("divide-by-zero") || on("reachable-assert") {
             consts::constants(&func, &mut found);
@@ -168,12 +170,15 @@ pub(crate) fn analyze(
             leaks::leaks(&func, &mut found);
             leaks::handed_leaks(&func, &mut found);
         }
-        if on("unchecked-copy") || on("alloc-overflow") {
+        if on("unchecked-copy") || on("alloc-overflow") || on("index-from-input") {
             wire::wire_lengths(
                 &func,
                 &mut found,
-                on("unchecked-copy"),
-                on("alloc-overflow"),
+                wire::Wanted {
+                    copies: on("unchecked-copy"),
+                    allocs: on("alloc-overflow"),
+                    indexes: on("index-from-input"),
+                },
             );
         }
         if on("off-by-one") {

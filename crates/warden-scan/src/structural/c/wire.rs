@@ -27,8 +27,21 @@ const BYTES: &[&str] = &[
     "u_int8_t",
 ];
 
-/// Copies and allocations whose length or size was read from a byte buffer.
-pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, copies: bool, allocs: bool) {
+/// Which uses of a value read from a byte buffer to report.
+pub(crate) struct Wanted {
+    pub copies: bool,
+    pub allocs: bool,
+    pub indexes: bool,
+}
+
+/// Copies, allocations and array indexes whose length, size or index was read from a
+/// byte buffer.
+pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
+    let Wanted {
+        copies,
+        allocs,
+        indexes,
+    } = want;
     let src = f.src;
     let byte_ptr = |name: &str| {
         f.type_of(name).is_some_and(|t| {
@@ -123,6 +136,9 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, copies: bool, alloc
     if wire.is_empty() {
         return;
     }
+    if indexes {
+        wire_indexes(f, &wire, out);
+    }
     for &n in &f.nodes {
         let Some((c, args)) = call(src, n) else {
             continue;
@@ -168,6 +184,52 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, copies: bool, alloc
             check,
             line: line(n),
             label,
+        });
+    }
+}
+
+/// `handlers[opcode]` with `opcode = msg[0]`: a fixed-size table indexed by a value
+/// read from the data, never compared with anything. A byte type indexing a table of
+/// 256 entries or more cannot leave it; `i & MASK` and `i % N` stay in range.
+fn wire_indexes(f: &Func, wire: &HashSet<String>, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        let Some((a, idx)) = subscript(n) else {
+            continue;
+        };
+        let idx = strip(idx);
+        if idx.kind_name() != "identifier" {
+            continue;
+        }
+        let Some(v) = path_of(src, idx).filter(|v| wire.contains(v)) else {
+            continue;
+        };
+        let Some(arr) = path_of(src, a) else { continue };
+        let Some(len) = f.array_len(&arr) else {
+            continue;
+        };
+        let t = f.type_of(&v).unwrap_or("");
+        let range = if BYTES.iter().any(|b| t.ends_with(b)) {
+            256
+        } else if t.contains("uint16_t") || t.contains("unsigned short") {
+            65536
+        } else {
+            i64::MAX
+        };
+        if len >= range {
+            continue;
+        }
+        let g = f.guard(&v, n.start_byte());
+        if g.upper || g.called {
+            continue;
+        }
+        out.push(Finding {
+            check: "index-from-input",
+            line: line(n),
+            label: format!(
+                "`{}` indexes `{arr}` [{len}] with `{v}`, read from the data and never checked",
+                text(src, n)
+            ),
         });
     }
 }

@@ -1,0 +1,111 @@
+//! Signed lengths: `int n = hdr->len; if (n > cap) n = cap; memcpy(dst, src, n)`.
+//! A signed length checked only against an upper bound lets a negative value through,
+//! and the copy turns it into a size near `SIZE_MAX`.
+
+use super::func::Func;
+use super::syntax::{call, line, path_of, strip, text};
+use super::Finding;
+use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
+
+/// Calls whose argument at the index is a byte count.
+const SIZED: &[(&str, usize)] = &[
+    ("memcpy", 2),
+    ("memmove", 2),
+    ("memset", 2),
+    ("strncpy", 2),
+    ("strncat", 2),
+    ("read", 2),
+    ("recv", 2),
+    ("fread", 2),
+];
+
+/// Calls whose result is never negative: a length derived from them is no risk.
+const NON_NEGATIVE: &[&str] = &["strlen", "sizeof", "strcspn", "strspn", "strnlen", "wcslen"];
+
+/// Copies sized by a signed variable whose only check is an upper bound.
+pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        let Some((c, args)) = call(src, n) else {
+            continue;
+        };
+        let c = c.trim_start_matches("std::");
+        let Some(&(_, at)) = SIZED.iter().find(|(name, _)| *name == c) else {
+            continue;
+        };
+        let Some(size) = args.get(at).map(|a| strip(*a)) else {
+            continue;
+        };
+        if size.kind_name() != "identifier" {
+            continue;
+        }
+        let Some(v) = path_of(src, size) else {
+            continue;
+        };
+        if !signed_int(f.type_of(&v)) {
+            continue;
+        }
+        let g = f.guard(&v, n.start_byte());
+        if !g.upper || g.lower || g.called || non_negative_origin(f, &v, n.start_byte()) {
+            continue;
+        }
+        out.push(Finding {
+            check: "unchecked-copy",
+            line: line(n),
+            label: format!(
+                "{c}() size `{v}` is a signed {} checked only against an upper bound: a negative value passes and becomes a huge size",
+                f.type_of(&v).unwrap_or("int").trim()
+            ),
+        });
+    }
+}
+
+/// Whether a declared type is a signed integer.
+fn signed_int(t: Option<&str>) -> bool {
+    let Some(t) = t else { return false };
+    if t.contains('*') || t.contains('[') || t.contains("unsigned") || t.contains("uint") {
+        return false;
+    }
+    if t.contains("size_t") {
+        return t.contains("ssize_t");
+    }
+    let base = t.trim_start_matches("const ").trim();
+    matches!(
+        base,
+        "int"
+            | "long"
+            | "short"
+            | "long long"
+            | "long int"
+            | "short int"
+            | "signed"
+            | "signed int"
+            | "int8_t"
+            | "int16_t"
+            | "int32_t"
+            | "int64_t"
+            | "ssize_t"
+            | "off_t"
+            | "intptr_t"
+    )
+}
+
+/// Whether a value given to `var` before byte `before` cannot be negative
+/// (`int n = strlen(s)`; a later clamp `n = cap` keeps it so).
+fn non_negative_origin(f: &Func, var: &str, before: usize) -> bool {
+    let src = f.src;
+    f.nodes
+        .iter()
+        .take_while(|n| n.start_byte() < before)
+        .filter_map(|&n| match n.kind_name() {
+            "init_declarator" => Some((n.field("declarator")?, n.field("value")?)),
+            "assignment_expression" => Some((n.field("left")?, n.field("right")?)),
+            _ => None,
+        })
+        .filter(|(l, _)| path_of(src, *l).as_deref() == Some(var))
+        .any(|(_, r)| {
+            let t = text(src, r);
+            NON_NEGATIVE.iter().any(|c| t.contains(c))
+        })
+}
