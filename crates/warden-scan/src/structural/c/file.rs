@@ -448,10 +448,13 @@ pub(crate) fn declared(
         let mut pointer = false;
         let mut size = None;
         let mut is_array = false;
+        // `x[]`: the length comes from the initializer, if anywhere.
+        let mut no_size = false;
         loop {
             match t.kind_name() {
                 "array_declarator" => {
                     is_array = true;
+                    no_size |= t.field("size").is_none();
                     if size.is_none() {
                         size = t
                             .field("size")
@@ -471,8 +474,9 @@ pub(crate) fn declared(
         if is_array && size.is_none() {
             size = lit.as_ref().map(|s| super::syntax::literal_len(s) + 1);
         }
-        // `handlers[] = { a, b, c }`: as many elements as the initializer lists.
-        if let (true, None, Some(v)) = (is_array, size, value) {
+        // `handlers[] = { a, b, c }`: as many elements as the initializer lists (not
+        // `buf[N]{}`, whose length is N even when N cannot be folded).
+        if let (true, true, None, Some(v)) = (is_array, no_size, size, value) {
             if v.kind_name() == "initializer_list" {
                 size = Some(v.named_child_count() as i64);
             }
