@@ -134,7 +134,10 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                     continue;
                 };
                 if let Some(p) = path_of(src, a) {
-                    report(&mut unchecked, &p, n, "dereference", out);
+                    // `calloc(1, sizeof *u)` reads no memory: sizeof's operand is not run.
+                    if !unevaluated(n) {
+                        report(&mut unchecked, &p, n, "dereference", out);
+                    }
                 } else if let Some((c, _)) = call(src, strip(a)) {
                     // `*find(...)`: the result of a function that can return NULL.
                     if f.file.returns_null.contains(&c) {
@@ -149,6 +152,20 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
+}
+
+/// Whether `n` is inside an operand the compiler does not run (`sizeof`, `alignof`,
+/// `decltype`), up to the enclosing statement.
+fn unevaluated(n: Node) -> bool {
+    let mut at = n.parent();
+    while let Some(p) = at {
+        match p.kind_name() {
+            "sizeof_expression" | "alignof_expression" | "decltype" => return true,
+            k if k.ends_with("statement") || k == "declaration" => return false,
+            _ => at = p.parent(),
+        }
+    }
+    false
 }
 
 fn report(
