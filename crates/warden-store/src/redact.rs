@@ -34,6 +34,16 @@ const PATTERNS: &[&str] = &[
     r#"\b[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
     // A literal assigned to a name that says it is a secret: the literal.
     r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    // The same with a type between name and value: `const SIGNING_KEY: &str = "…"`,
+    // `var apiKey string = "…"`.
+    r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`.
+    r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+    // A secret's fallback where it is read from the environment: `getenv("JWT_SECRET",
+    // "…")`, `process.env.X || '…'`, `${jwt.secret:…}`, `${DB_PASSWORD:-…}`.
+    r#"(?i)(?:secret|password|passwd|pwd|token|key)[a-z0-9_]*["']\s*,\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
+    r#"\bprocess\.env\.\w+\s*(?:\|\||\?\?)\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
+    r#"(?i)\$\{[\w.-]*(?:secret|password|passwd|token|key)[\w.-]*:-?(?P<secret>[^}\s$]{6,})\}"#,
 ];
 
 /// All patterns in one automaton: most texts hold no secret and are passed over in
@@ -164,6 +174,54 @@ mod tests {
         let red = redact_secrets(assign);
         assert!(!red.contains("Tr0ub4dor&3xyz"), "{red}");
         assert!(red.starts_with("password = \""), "{red}");
+    }
+
+    #[test]
+    fn typed_camel_case_and_fallback_secrets_are_redacted() {
+        for (line, value) in [
+            (
+                r#"const SIGNING_KEY: &str = "k3y-prod-2f9a8c1d77e0";"#,
+                "k3y-prod-2f9a8c1d77e0",
+            ),
+            (
+                r#"var apiKey string = "a8f5f167f44f4964e6c9""#,
+                "a8f5f167f44f4964e6c9",
+            ),
+            ("  jwtSecret: 'kT9vX2mQ7rLp4Ws8',", "kT9vX2mQ7rLp4Ws8"),
+            (r#"const dbPassword = "Pr0d-Db-2024!";"#, "Pr0d-Db-2024!"),
+            (
+                "  private readonly stripeSecretKey: string = 'rk9vX2mQ7rLp4Ws8Yz';",
+                "rk9vX2mQ7rLp4Ws8Yz",
+            ),
+            (
+                r#"JWT_SECRET = os.getenv("JWT_SECRET", "changeme-2024")"#,
+                "changeme-2024",
+            ),
+            (
+                "secret: process.env.SESSION_SECRET || 'keyboard-cat-42',",
+                "keyboard-cat-42",
+            ),
+            (
+                r#"@Value("${jwt.secret:mySecretKey123456}")"#,
+                "mySecretKey123456",
+            ),
+            (
+                "- ROOT_PASSWORD=${DB_PASSWORD:-infini_rag_flow}",
+                "infini_rag_flow",
+            ),
+        ] {
+            let red = redact_secrets(line);
+            assert!(!red.contains(value), "{line} -> {red}");
+            assert!(red.contains(REDACTED_MARK), "{line} -> {red}");
+        }
+        // Names alone, and reads without a fallback, keep their text.
+        for line in [
+            r#"JWT_SECRET = os.environ["JWT_SECRET"]"#,
+            "const secret = process.env.JWT_SECRET;",
+            "resetPasswordPath(user)",
+        ] {
+            assert_eq!(redact_secrets(line), line);
+        }
     }
 
     #[test]
