@@ -33,7 +33,7 @@ const PATTERNS: &[&str] = &[
     // The password of a credential URL.
     r#"\b[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
     // A literal assigned to a name that says it is a secret: the literal.
-    r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
     // The same with a type between name and value: `const SIGNING_KEY: &str = "…"`,
     // `var apiKey string = "…"`.
     r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
@@ -44,6 +44,24 @@ const PATTERNS: &[&str] = &[
     r#"(?i)(?:secret|password|passwd|pwd|token|key)[a-z0-9_]*["']\s*,\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
     r#"\bprocess\.env\.\w+\s*(?:\|\||\?\?)\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
     r#"(?i)\$\{[\w.-]*(?:secret|password|passwd|token|key)[\w.-]*:-?(?P<secret>[^}\s$]{6,})\}"#,
+    // `KEY=value` lines of .env files, compose files and Dockerfiles.
+    r#"(?:_|\b)(?:SECRET|PASSWORD|PASSWD|TOKEN)(?:_[A-Z0-9]+)*=(?P<secret>[A-Za-z0-9!#%&*+,./:;?@^_~-]{4,})"#,
+    // `<password>…</password>` in XML configuration.
+    r#"(?i)<(?:password|passwd|pwd|secret)\b[^>]*>(?P<secret>[^<\s]{3,})</"#,
+    // A password inside a connection string: `…;Password=…;`.
+    r#"(?i)["'][^"'\n]*\b(?:password|pwd)\s*=\s*(?P<secret>[^;"'\s]{3,})"#,
+    // Literal keys handed to the call that uses them: JWT signing, session and cookie
+    // secrets, SMTP logins, Rust's `env::var(…).unwrap_or("…")`.
+    r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
+    r#"(?i)\bsecret\s*:\s*["'](?P<secret>[^"'\n]{4,})["']"#,
+    r#"\bcookieParser\(\s*["'](?P<secret>[^"'\n]{4,})["']"#,
+    r#"\bPlainAuth\(\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*"(?P<secret>[^"]{4,})""#,
+    r#"\.unwrap_or(?:_else)?\(\s*(?:\|_\|\s*)?"(?P<secret>[^"\s]{6,})""#,
+    // C: a credential compared with or defined as a literal, key bytes and key strings.
+    r#"(?i)\bstr(?:n|case)?cmp\s*\(\s*[\w.>-]*(?:pass|pwd|pin|secret|key|token)\w*\s*,\s*"(?P<secret>[^"]{3,})""#,
+    r#"(?i)#\s*define\s+\w*(?:pass|pwd|secret|key|token)\w*\s+"(?P<secret>[^"]{4,})""#,
+    r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*"(?P<secret>[^"]{8,})""#,
+    r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*\{(?P<secret>\s*0x[0-9a-f]{2}(?:\s*,\s*0x[0-9a-f]{2}){3,})"#,
 ];
 
 /// All patterns in one automaton: most texts hold no secret and are passed over in

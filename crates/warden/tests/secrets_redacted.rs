@@ -97,3 +97,39 @@ fn show_secrets_prints_them_but_the_store_still_holds_none() {
     assert!(out.stdout.contains(AWS_SECRET), "{}", out.stdout);
     assert_no_secret("the store", &store_bytes(&t));
 }
+
+/// Secrets-category rules whose matched line names a credential but holds no value:
+/// a key file's header line, a password column, code that prints, stores or opens one.
+const NO_VALUE_IN_LINE: &[&str] = &[
+    "generic.private-key",
+    "python.template-password-column",
+    "c.credential-output",
+    "c.password-stored-plain",
+    "c.credential-file",
+];
+
+/// Every secret a built-in rule is written to find is one the store redacts: a rule
+/// whose examples slip past redaction would put the value in every snippet it stores.
+#[test]
+fn every_secret_rule_example_is_redacted() {
+    let packs = warden_scan::rules::builtin_packs().expect("built-in packs parse");
+    let mut leaks = Vec::new();
+    for rule in packs.iter().flat_map(|p| &p.rules) {
+        let holds_a_secret = rule.role == warden_scan::Role::Sink
+            && (rule.category == "secrets" || rule.cwe.as_deref() == Some("CWE-1188"))
+            && !NO_VALUE_IN_LINE.contains(&rule.id.as_str());
+        if !holds_a_secret {
+            continue;
+        }
+        for example in &rule.examples {
+            if warden_store::redact::redact_secrets(example) == example.as_str() {
+                leaks.push(format!("{}: {example}", rule.id));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "examples kept unredacted:\n{}",
+        leaks.join("\n")
+    );
+}
