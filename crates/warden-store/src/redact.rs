@@ -49,7 +49,7 @@ const PATTERNS: &[&str] = &[
     // `<password>…</password>` in XML configuration.
     r#"(?i)<(?:password|passwd|pwd|secret)\b[^>]*>(?P<secret>[^<\s]{3,})</"#,
     // A password inside a connection string: `…;Password=…;`.
-    r#"(?i)["'][^"'\n]*\b(?:password|pwd)\s*=\s*(?P<secret>[^;"'\s]{3,})"#,
+    r#"(?i)["'][^"'\n]*\b(?:password|pwd)\s*=\s*(?P<secret>[^;"'\s{}$%]{3,})"#,
     // Literal keys handed to the call that uses them: JWT signing, session and cookie
     // secrets, SMTP logins, Rust's `env::var(…).unwrap_or("…")`.
     r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
@@ -232,8 +232,9 @@ mod tests {
             assert!(!red.contains(value), "{line} -> {red}");
             assert!(red.contains(REDACTED_MARK), "{line} -> {red}");
         }
-        // Names alone, and reads without a fallback, keep their text.
+        // Names alone, reads without a fallback and interpolated values keep their text.
         for line in [
+            r#"conn = f"SERVER={host};UID={req['username']};PWD={req['password']};""#,
             r#"JWT_SECRET = os.environ["JWT_SECRET"]"#,
             "const secret = process.env.JWT_SECRET;",
             "resetPasswordPath(user)",
