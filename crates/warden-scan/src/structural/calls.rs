@@ -159,7 +159,16 @@ impl<'a> Walker<'a> {
                 ..r
             });
         }
-        for a in &args {
+        // `Sprintf("… id = %d", id)`: an argument printed as a number adds no text.
+        let numeric = if formatter {
+            numeric_args(&method, recv.as_ref(), &args)
+        } else {
+            Vec::new()
+        };
+        for (i, a) in args.iter().enumerate() {
+            if numeric.get(i) == Some(&true) {
+                continue;
+            }
             stringy |= a.val.stringy;
             if a.val.nonconst && name.is_none() {
                 name = Some(short(self.text(a.node)));
@@ -573,4 +582,32 @@ impl<'a> Walker<'a> {
             self.found.push(f);
         }
     }
+}
+
+/// Per argument of a printf-style formatting call whose format is a literal, whether
+/// the format prints it as a number: the format is the first argument
+/// (`fmt.Sprintf`, `String.format`, `sprintf`) or, for `formatted`, the receiver.
+fn numeric_args(method: &str, recv: Option<&Val>, args: &[Arg]) -> Vec<bool> {
+    let text = |v: &Val| match &v.lit {
+        Some(Lit::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let recv_format = recv.and_then(text);
+    let (format, first) = match method {
+        "formatted" => (recv_format, 0),
+        // A literal receiver is Python's `"{}".format(x)`: its arguments are values.
+        "Sprintf" | "sprintf" | "format" if recv_format.is_none() => {
+            (args.first().and_then(|a| text(&a.val)), 1)
+        }
+        _ => (None, 0),
+    };
+    let mut out = vec![false; args.len()];
+    if let Some(verbs) = format.as_deref().and_then(super::fold::numeric_verbs) {
+        for (k, numeric) in verbs.into_iter().enumerate() {
+            if let Some(slot) = out.get_mut(first + k) {
+                *slot = numeric;
+            }
+        }
+    }
+    out
 }

@@ -63,3 +63,79 @@ pub(crate) fn unquote(t: &str) -> String {
     t.trim_matches(|c| c == '"' || c == '\'' || c == '`')
         .to_string()
 }
+
+/// For a printf-style format (`"id = %d and name = '%s'"`), whether each argument it
+/// consumes is printed as a number (`%d %x %f %t`…: digits, signs and dots, nothing
+/// that can end a quote or start a path). `None` when the format cannot be read
+/// argument by argument (explicit indexes such as `%[2]d` or `%1$s`).
+pub(crate) fn numeric_verbs(format: &str) -> Option<Vec<bool>> {
+    let mut out = Vec::new();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            continue;
+        }
+        // Flags, width and precision; a `*` takes an argument of its own, a number.
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' | '+' | ' ' | '#' | '0'..='9' | '.' => {
+                    chars.next();
+                }
+                '*' => {
+                    out.push(true);
+                    chars.next();
+                }
+                '[' | '$' => return None,
+                _ => break,
+            }
+        }
+        // C and PHP length modifiers.
+        while chars
+            .peek()
+            .is_some_and(|m| matches!(m, 'h' | 'l' | 'L' | 'j' | 'z' | 't'))
+        {
+            // Go's `%t` (a boolean) is a verb, not a modifier: it ends the directive.
+            let m = chars.next();
+            if m == Some('t') && !chars.peek().is_some_and(|v| v.is_ascii_alphabetic()) {
+                out.push(true);
+                break;
+            }
+        }
+        let Some(verb) = chars.next() else { break };
+        if verb == '%' {
+            continue;
+        }
+        out.push(matches!(
+            verb,
+            'd' | 'i' | 'o' | 'u' | 'x' | 'X' | 'b' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 't'
+        ));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_verbs;
+
+    #[test]
+    fn printf_verbs_say_which_arguments_print_as_numbers() {
+        assert_eq!(
+            numeric_verbs("SELECT * FROM t WHERE id = %d AND name = '%s'"),
+            Some(vec![true, false])
+        );
+        assert_eq!(numeric_verbs("$%d"), Some(vec![true]));
+        assert_eq!(
+            numeric_verbs("%5.2f%% of %v, %ld, %t"),
+            Some(vec![true, false, true, true])
+        );
+        assert_eq!(numeric_verbs("%*s"), Some(vec![true, false]));
+        assert_eq!(numeric_verbs("%q"), Some(vec![false]));
+        assert_eq!(numeric_verbs("%[2]d %[1]s"), None);
+        assert_eq!(numeric_verbs("%1$s"), None);
+        assert_eq!(numeric_verbs("no verbs"), Some(vec![]));
+    }
+}
