@@ -248,5 +248,15 @@ pub(crate) fn handler_param(header: &str, name: &str, param: &str) -> bool {
         return false;
     }
     let placeholders = header.contains('<') && header.contains('>');
-    !placeholders || header.contains(&format!("<{name}>")) || header.contains(&format!(":{name}>"))
+    if !placeholders || header.contains(&format!("<{name}>")) {
+        return true;
+    }
+    // `<int:page>`, `<float:x>`, `<uuid:id>`: the router only passes a number or a UUID.
+    let typed = format!(":{name}>");
+    header.match_indices(&typed).any(|(at, _)| {
+        let converter = header[..at].rsplit('<').next().unwrap_or("");
+        !["int", "float", "uuid"]
+            .iter()
+            .any(|t| converter.starts_with(t))
+    })
 }
