@@ -7,7 +7,6 @@
 //! about the same secret can be matched, and a user can check which key it was), as
 //! secret scanners do: `sk_live_…[redacted:3f2a9c1b]`.
 
-use regex::Regex;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
@@ -18,25 +17,25 @@ pub const REDACTED_MARK: &str = "[redacted:";
 /// Token formats are those of the `generic` rule pack, which finds them.
 const PATTERNS: &[&str] = &[
     // Provider tokens with a recognisable prefix: the whole match is the secret.
-    r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}\b",
-    r"\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b",
-    r"\bxox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}",
+    r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}(?-u:\b)",
+    r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{36}(?-u:\b)|(?-u:\b)github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?-u:\b)",
+    r"(?-u:\b)xox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}",
     r"https://hooks\.slack\.com/services/(?P<secret>T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
-    r"\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,}\b",
-    r"\bAIza[0-9A-Za-z_-]{35}\b",
-    r"\bsk-ant-[A-Za-z0-9]{2,8}\d{0,2}-[A-Za-z0-9_-]{20,}",
-    r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|\bsk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}\b|\bsk-[A-Za-z0-9]{48}\b",
-    r"\bglpat-[A-Za-z0-9_-]{20,}|\bnpm_[A-Za-z0-9]{36}\b|\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b|\bhf_[A-Za-z]{34}\b|\bshp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}\b|\bdop_v1_[a-f0-9]{64}\b",
-    r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
+    r"(?-u:\b)(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,}(?-u:\b)",
+    r"(?-u:\b)AIza[0-9A-Za-z_-]{35}(?-u:\b)",
+    r"(?-u:\b)sk-ant-[A-Za-z0-9]{2,8}\d{0,2}-[A-Za-z0-9_-]{20,}",
+    r"(?-u:\b)sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|(?-u:\b)sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}(?-u:\b)|(?-u:\b)sk-[A-Za-z0-9]{48}(?-u:\b)",
+    r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}|(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)|(?-u:\b)pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?-u:\b)|(?-u:\b)hf_[A-Za-z]{34}(?-u:\b)|(?-u:\b)shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}(?-u:\b)|(?-u:\b)dop_v1_[a-f0-9]{64}(?-u:\b)",
+    r"(?-u:\b)eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
     // An AWS secret key next to its name.
-    r#"(?i)\baws_?secret_?access_?key["']?\s*(?::|=|:=|=>)\s*["']?(?P<secret>[A-Za-z0-9/+]{40})\b"#,
+    r#"(?i)(?-u:\b)aws_?secret_?access_?key["']?\s*(?::|=|:=|=>)\s*["']?(?P<secret>[A-Za-z0-9/+]{40})(?-u:\b)"#,
     // The password of a credential URL.
-    r#"\b[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
+    r#"(?-u:\b)[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
     // A literal assigned to a name that says it is a secret: the literal.
-    r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
     // The same with a type between name and value: `const SIGNING_KEY: &str = "…"`,
     // `var apiKey string = "…"`.
-    r#"(?i)\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`.
     r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
     // A secret's fallback where it is read from the environment: `getenv("JWT_SECRET",
@@ -65,22 +64,33 @@ const PATTERNS: &[&str] = &[
 ];
 
 /// All patterns in one automaton: most texts hold no secret and are passed over in
-/// one scan instead of one per pattern.
-static ANY_SECRET: LazyLock<Option<regex::RegexSet>> =
-    LazyLock::new(|| regex::RegexSet::new(PATTERNS).ok());
+/// one scan instead of one per pattern. It reads ASCII only (classes, case and word
+/// boundaries): Unicode's, over this many patterns, outgrew the lazy DFA and every
+/// snippet went through the slow engine. As a filter it may say yes too often, never
+/// no too often for a secret spelled in ASCII; each pattern then decides on its own.
+static ANY_SECRET: LazyLock<Option<regex::bytes::RegexSet>> = LazyLock::new(|| {
+    regex::bytes::RegexSetBuilder::new(PATTERNS)
+        .unicode(false)
+        .build()
+        .ok()
+});
 
-/// Each pattern compiled on its own, by the same index as in `PATTERNS`.
-static SECRETS: LazyLock<Vec<Option<Regex>>> = LazyLock::new(|| {
+/// Each pattern compiled on its own, by the same index as in `PATTERNS`, over bytes
+/// and ASCII like the set: Unicode classes made each automaton several times larger,
+/// and the redaction runs when a scan's memory is at its peak.
+static SECRETS: LazyLock<Vec<Option<regex::bytes::Regex>>> = LazyLock::new(|| {
     PATTERNS
         .iter()
-        .map(|p| match Regex::new(p) {
-            Ok(re) => Some(re),
-            Err(err) => {
-                // Unreachable for the constants above (a unit test compiles each).
-                tracing::error!("secret pattern does not compile: {err}");
-                None
-            }
-        })
+        .map(
+            |p| match regex::bytes::RegexBuilder::new(p).unicode(false).build() {
+                Ok(re) => Some(re),
+                Err(err) => {
+                    // Unreachable for the constants above (a unit test compiles each).
+                    tracing::error!("secret pattern does not compile: {err}");
+                    None
+                }
+            },
+        )
         .collect()
 });
 
@@ -90,7 +100,7 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
     // Which patterns can apply; without the set (never, in practice) every one is tried.
     let candidates: Vec<bool> = match ANY_SECRET.as_ref() {
         Some(set) => {
-            let matches = set.matches(text);
+            let matches = set.matches(text.as_bytes());
             if !matches.matched_any() {
                 return Cow::Borrowed(text);
             }
@@ -98,37 +108,48 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
         }
         None => vec![true; PATTERNS.len()],
     };
-    let mut out = Cow::Borrowed(text);
+    let mut out: Option<Vec<u8>> = None;
     for (re, _) in SECRETS
         .iter()
         .zip(candidates)
         .filter(|(_, candidate)| *candidate)
     {
         let Some(re) = re else { continue };
-        if !re.is_match(&out) {
+        let current = out.as_deref().unwrap_or(text.as_bytes());
+        if !re.is_match(current) {
             continue;
         }
         let replaced = re
-            .replace_all(&out, |caps: &regex::Captures<'_>| {
-                let whole = caps.get(0).map_or("", |m| m.as_str());
+            .replace_all(current, |caps: &regex::bytes::Captures<'_>| {
+                let whole = caps.get(0).map_or(&b""[..], |m| m.as_bytes());
+                let mut piece = Vec::with_capacity(whole.len());
                 match caps.name("secret") {
                     Some(secret) => {
                         let start = secret.start() - caps.get(0).map_or(0, |m| m.start());
-                        let end = start + secret.as_str().len();
-                        format!(
-                            "{}{}{}",
-                            &whole[..start],
-                            redaction(secret.as_str()),
-                            &whole[end..]
-                        )
+                        let end = start + secret.as_bytes().len();
+                        piece.extend_from_slice(&whole[..start]);
+                        let value = String::from_utf8_lossy(secret.as_bytes());
+                        piece.extend_from_slice(redaction(&value).as_bytes());
+                        piece.extend_from_slice(&whole[end..]);
                     }
-                    None => redaction(whole),
+                    None => {
+                        let value = String::from_utf8_lossy(whole);
+                        piece.extend_from_slice(redaction(&value).as_bytes());
+                    }
                 }
+                piece
             })
             .into_owned();
-        out = Cow::Owned(replaced);
+        out = Some(replaced);
     }
-    out
+    match out {
+        None => Cow::Borrowed(text),
+        // Values start and end at ASCII delimiters, so the text stays UTF-8.
+        Some(bytes) => Cow::Owned(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
+    }
 }
 
 /// `redact_secrets` for an optional text.
