@@ -93,17 +93,19 @@ pub(crate) fn numeric_verbs(format: &str) -> Option<Vec<bool>> {
                 _ => break,
             }
         }
-        // C and PHP length modifiers.
-        while chars
-            .peek()
-            .is_some_and(|m| matches!(m, 'h' | 'l' | 'L' | 'j' | 'z' | 't'))
-        {
-            // Go's `%t` (a boolean) is a verb, not a modifier: it ends the directive.
-            let m = chars.next();
-            if m == Some('t') && !chars.peek().is_some_and(|v| v.is_ascii_alphabetic()) {
-                out.push(true);
+        // C and PHP length modifiers (`%ld`, `%zu`, `%td`); Go's `%t` alone is a verb.
+        while let Some(&m) = chars.peek() {
+            let then_integer = || {
+                let mut ahead = chars.clone();
+                ahead.next();
+                ahead
+                    .next()
+                    .is_some_and(|v| matches!(v, 'd' | 'i' | 'u' | 'o' | 'x' | 'X'))
+            };
+            if !(matches!(m, 'h' | 'l' | 'L' | 'j' | 'z') || m == 't' && then_integer()) {
                 break;
             }
+            chars.next();
         }
         let Some(verb) = chars.next() else { break };
         if verb == '%' {
@@ -133,6 +135,8 @@ mod tests {
             Some(vec![true, false, true, true])
         );
         assert_eq!(numeric_verbs("%*s"), Some(vec![true, false]));
+        assert_eq!(numeric_verbs("%t%s %d"), Some(vec![true, false, true]));
+        assert_eq!(numeric_verbs("%td of %s"), Some(vec![true, false]));
         assert_eq!(numeric_verbs("%q"), Some(vec![false]));
         assert_eq!(numeric_verbs("%[2]d %[1]s"), None);
         assert_eq!(numeric_verbs("%1$s"), None);

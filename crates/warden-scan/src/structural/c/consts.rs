@@ -6,7 +6,9 @@
 
 use super::asserts::{assertion, loop_exit_asserts, param_asserts};
 use super::func::Func;
-use super::syntax::{call, descendants, line, parse_int, string_value, strip, text};
+use super::syntax::{
+    assignment_sides, call, descendants, line, parse_int, string_value, strip, text,
+};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -135,11 +137,7 @@ fn walk(cx: &Cx, n: Node, env: &mut HashMap<String, Num>, unsure: bool, out: &mu
     let src = f.src;
     match n.kind_name() {
         "init_declarator" | "assignment_expression" => {
-            let (l, r) = if n.kind_name() == "init_declarator" {
-                (n.field("declarator"), n.field("value"))
-            } else {
-                (n.field("left"), n.field("right"))
-            };
+            let (l, r) = assignment_sides(n);
             let (Some(l), Some(r)) = (l, r) else { return };
             walk(cx, r, env, unsure, out);
             if l.kind_name() != "identifier" {

@@ -2,7 +2,7 @@
 //! hold input, and which are bounds-checked.
 
 use super::file::{declared, signature, FileFacts};
-use super::syntax::{call, descendants, fold, mentions, path_of, strip, text};
+use super::syntax::{assignment_sides, call, descendants, fold, mentions, path_of, strip, text};
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
 use std::collections::{HashMap, HashSet};
@@ -227,11 +227,7 @@ impl<'f, 't> Func<'f, 't> {
             for &n in nodes {
                 match n.kind_name() {
                     "init_declarator" | "assignment_expression" => {
-                        let (l, r) = if n.kind_name() == "init_declarator" {
-                            (n.field("declarator"), n.field("value"))
-                        } else {
-                            (n.field("left"), n.field("right"))
-                        };
+                        let (l, r) = assignment_sides(n);
                         let (Some(l), Some(r)) = (l, r) else { continue };
                         let mut l = l;
                         while let Some(x) = l.field("declarator") {

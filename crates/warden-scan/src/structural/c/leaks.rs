@@ -3,7 +3,7 @@
 
 use super::func::Func;
 use super::summary::{leaf, ALLOCATORS};
-use super::syntax::{call, descendants, line, mentions, path_of, strip, text};
+use super::syntax::{assignment_sides, call, descendants, line, mentions, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -27,11 +27,7 @@ pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
         if !matches!(n.kind_name(), "init_declarator" | "assignment_expression") {
             continue;
         }
-        let (l, r) = if n.kind_name() == "init_declarator" {
-            (n.field("declarator"), n.field("value"))
-        } else {
-            (n.field("left"), n.field("right"))
-        };
+        let (l, r) = assignment_sides(*n);
         let (Some(l), Some(r)) = (l, r) else { continue };
         let Some((callee, _)) = call(src, strip(r)) else {
             continue;

@@ -7,7 +7,7 @@
 
 use super::func::Func;
 use super::summary::ALLOCATORS;
-use super::syntax::{call, ends_in_jump, line, path_of, strip, text};
+use super::syntax::{assignment_sides, call, ends_in_jump, line, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -267,11 +267,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
     match n.kind_name() {
         "sizeof_expression" | "comment" | "string_literal" | "function_definition" => {}
         "assignment_expression" | "init_declarator" => {
-            let (l, r) = if n.kind_name() == "init_declarator" {
-                (n.field("declarator"), n.field("value"))
-            } else {
-                (n.field("left"), n.field("right"))
-            };
+            let (l, r) = assignment_sides(n);
             // `pp = &p` keeps `p` as it is: what is done through `*pp` is followed.
             let address = r.map(strip).is_some_and(|r| {
                 r.kind_name() == "pointer_expression"

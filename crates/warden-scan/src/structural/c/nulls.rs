@@ -3,7 +3,7 @@
 //! the wrong value (`p < 0`, `fp == -1`).
 
 use super::func::Func;
-use super::syntax::{call, line, path_of, strip, text};
+use super::syntax::{assignment_sides, call, line, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -48,11 +48,7 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
     for &n in &f.nodes {
         match n.kind_name() {
             "init_declarator" | "assignment_expression" => {
-                let (l, r) = if n.kind_name() == "init_declarator" {
-                    (n.field("declarator"), n.field("value"))
-                } else {
-                    (n.field("left"), n.field("right"))
-                };
+                let (l, r) = assignment_sides(n);
                 let (Some(mut l), Some(r)) = (l, r) else {
                     continue;
                 };
@@ -135,7 +131,8 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                 };
                 if let Some(p) = path_of(src, a) {
                     // `calloc(1, sizeof *u)` reads no memory: sizeof's operand is not run.
-                    if !unevaluated(n) {
+                    // (Asked only of a pointer still unchecked: it walks up the tree.)
+                    if unchecked.iter().any(|(q, _, _)| *q == p) && !unevaluated(n) {
                         report(&mut unchecked, &p, n, "dereference", out);
                     }
                 } else if let Some((c, _)) = call(src, strip(a)) {

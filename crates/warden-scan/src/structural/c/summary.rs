@@ -1,7 +1,7 @@
 //! Summaries of what one function of the file does with its parameters: frees,
 //! keeps, swaps or writes through them, returns a new block or NULL.
 
-use super::syntax::{call, descendants, path_of, text};
+use super::syntax::{assignment_sides, call, descendants, path_of, text};
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
 use tree_sitter::Node;
@@ -52,11 +52,7 @@ pub(crate) fn ownership(
     for &n in body_nodes {
         match n.kind_name() {
             "init_declarator" | "assignment_expression" => {
-                let (l, r) = if n.kind_name() == "init_declarator" {
-                    (n.field("declarator"), n.field("value"))
-                } else {
-                    (n.field("left"), n.field("right"))
-                };
+                let (l, r) = assignment_sides(n);
                 let Some(r) = r else { continue };
                 if let Some(i) = path_of(src, r).and_then(|p| param(&p)) {
                     keeps |= 1 << i.min(63);

@@ -82,6 +82,16 @@ pub(crate) fn strip(n: Node) -> Node {
     }
 }
 
+/// The target and the value of an assignment (`a = b`) or an initialised declarator
+/// (`int *a = b`); either may be missing in a tree with errors.
+pub(crate) fn assignment_sides(n: Node) -> (Option<Node>, Option<Node>) {
+    if n.kind_name() == "init_declarator" {
+        (n.field("declarator"), n.field("value"))
+    } else {
+        (n.field("left"), n.field("right"))
+    }
+}
+
 /// A variable or member path the checks track (`p`, `s->buf`, `a.b`), if `n` is one.
 pub(crate) fn path_of(src: &str, n: Node) -> Option<String> {
     let n = strip(n);

@@ -8,7 +8,7 @@
 //! the value before the use clears it.
 
 use super::func::Func;
-use super::syntax::{call, descendants, line, path_of, strip, subscript, text};
+use super::syntax::{assignment_sides, call, descendants, line, path_of, strip, subscript, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -81,11 +81,7 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
         for &n in &f.nodes {
             match n.kind_name() {
                 "init_declarator" | "assignment_expression" => {
-                    let (l, r) = if n.kind_name() == "init_declarator" {
-                        (n.field("declarator"), n.field("value"))
-                    } else {
-                        (n.field("left"), n.field("right"))
-                    };
+                    let (l, r) = assignment_sides(n);
                     let (Some(l), Some(r)) = (l, r) else { continue };
                     let Some(t) = path_of(src, l) else { continue };
                     if byte_ptr(&t) || f.type_of(&t).is_some_and(|ty| ty.contains('*')) {
