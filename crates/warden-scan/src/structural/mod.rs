@@ -64,6 +64,7 @@ pub fn analyze_focused(
     focus: Option<&[u32]>,
 ) -> Analysis {
     let mut out = Analysis::default();
+    // Parsing costs far more than matching: very large files keep their regex hits only.
     if content.len() > MAX_PARSED_SIZE {
         return out;
     }
@@ -74,10 +75,6 @@ pub fn analyze_focused(
     let Some(syn) = syntax::syntax(lang) else {
         return out;
     };
-    // Parsing costs far more than matching: very large files keep their regex hits only.
-    if content.len() > MAX_PARSED_SIZE {
-        return out;
-    }
     // Rules grouped by pack: source and sanitizer groups are numbered per pack.
     let mut by_pack: Vec<(Arc<FlowPack>, Vec<usize>)> = Vec::new();
     // Whether the file holds a source of the pack, asked once per pack.
