@@ -19,7 +19,7 @@ use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Ids of rule sets, never reused within a process.
 static NEXT_SET: AtomicU64 = AtomicU64::new(1);
@@ -45,7 +45,7 @@ pub struct RuleSet {
     /// Tells this set's search caches from another's (see [`with_caches`]).
     id: u64,
     rules: Vec<Rule>,
-    per_language: HashMap<Language, LanguageMatcher>,
+    per_language: HashMap<Language, Arc<LanguageMatcher>>,
     /// Per rule, compiled on first use (`None`: does not compile, already reported).
     compiled: Vec<OnceLock<Option<meta::Regex>>>,
     /// Per rule, the bytes its matches can start with, when that narrows the tries.
@@ -97,9 +97,18 @@ impl RuleSet {
                 false => (None, None),
             })
             .unzip();
-        let per_language = by_language
+        // Languages running the same rules (JavaScript and TypeScript, C and C++) share
+        // one matcher: its automaton is built, and held in memory, once.
+        let mut groups: Vec<(Vec<Language>, Vec<usize>)> = Vec::new();
+        for (lang, rule_index) in by_language {
+            match groups.iter_mut().find(|(_, ix)| *ix == rule_index) {
+                Some((langs, _)) => langs.push(lang),
+                None => groups.push((vec![lang], rule_index)),
+            }
+        }
+        let matchers: Vec<(Vec<Language>, LanguageMatcher)> = groups
             .into_par_iter()
-            .map(|(lang, rule_index)| {
+            .map(|(langs, rule_index)| {
                 let lits: Vec<Option<&Literals>> =
                     rule_index.iter().map(|&i| literals[i].as_ref()).collect();
                 let leads = lits
@@ -119,9 +128,16 @@ impl RuleSet {
                     rule_index,
                     leads,
                 };
-                (lang, matcher)
+                (langs, matcher)
             })
             .collect();
+        let mut per_language = HashMap::new();
+        for (langs, matcher) in matchers {
+            let matcher = Arc::new(matcher);
+            for lang in langs {
+                per_language.insert(lang, Arc::clone(&matcher));
+            }
+        }
         let compiled = rules.iter().map(|_| OnceLock::new()).collect();
         Ok(RuleSet {
             id: NEXT_SET.fetch_add(1, Ordering::Relaxed),

@@ -18,8 +18,9 @@ const BUDGET: usize = 3 << 20;
 pub(crate) struct SearchCaches {
     /// The rule set the slots belong to (see [`with_caches`]).
     set: u64,
-    /// Per rule of the set.
-    slots: Vec<Option<Slot>>,
+    /// Per rule of the set. Boxed: a cache is about a kilobyte even before its first
+    /// search, and most rules never run on a thread.
+    slots: Vec<Option<Box<Slot>>>,
     /// Counts files: when each slot was last used.
     clock: u64,
     /// The slots' bytes when last measured.
@@ -70,10 +71,12 @@ impl SearchCaches {
     /// Rule `rule`'s cache for `regex` (its automaton), made on first use.
     pub(crate) fn get(&mut self, rule: usize, regex: &meta::Regex) -> &mut meta::Cache {
         let clock = self.clock;
-        let slot = self.slots[rule].get_or_insert_with(|| Slot {
-            cache: regex.create_cache(),
-            last_used: clock,
-            bytes: 0,
+        let slot = self.slots[rule].get_or_insert_with(|| {
+            Box::new(Slot {
+                cache: regex.create_cache(),
+                last_used: clock,
+                bytes: 0,
+            })
         });
         slot.last_used = clock;
         self.used.push(rule);
