@@ -147,7 +147,8 @@ enum Scope {
     /// on it below that line are guarded; routes on another router are not.
     Router { name: String, from: u32 },
     /// A group whose closure holds its routes: `Route::middleware('auth')->group(function
-    /// () { … })`. Routes inside the braces are guarded.
+    /// () { … })`, Ktor's `authenticate("admin") { … }`. Routes inside the braces are
+    /// guarded.
     Block { from: u32, to: u32 },
 }
 
@@ -172,7 +173,7 @@ impl Scope {
                 from: guard.line,
             });
         }
-        if line.contains("->group(") {
+        if line.contains("->group(") || line.trim_start().starts_with("authenticate") {
             let to = block_end(content, guard.line)?;
             return Some(Scope::Block {
                 from: guard.line,
