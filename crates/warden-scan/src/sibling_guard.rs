@@ -420,6 +420,30 @@ adminRouter.delete('/users/:id', deleteUser);
     }
 
     #[test]
+    fn ktor_routes_outside_the_authenticate_block() {
+        let src = "\
+fun Route.admin(users: Users) {
+    route(\"/admin\") {
+        authenticate(\"admin\") {
+            get(\"/users\") { call.respond(users.list()) }
+            delete(\"/users/{id}\") {
+                users.delete(call.parameters[\"id\"]!!)
+            }
+        }
+        delete(\"/cache\") { users.flush() }
+        get(\"/login\") { call.respondText(\"form\") }
+    }
+}
+";
+        let got = hits(Language::Kotlin, src);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![9],
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn laravel_routes_outside_the_auth_group() {
         let src = "\
 <?php
