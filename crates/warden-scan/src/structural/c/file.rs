@@ -56,6 +56,9 @@ pub(crate) struct FileFacts<'t> {
     macros: Vec<(String, String)>,
     /// Functions of the file called somewhere with input in parameter i (bit i).
     pub tainted_params: HashMap<String, u64>,
+    /// Variadic functions of the file that pass their parameter i on to a printf-family
+    /// call as its format (`log_event(int prio, const char *fmt, ...)`).
+    pub format_wrappers: HashMap<String, usize>,
     /// Whether the file reads input anywhere (`argv`, `fgets`, `recv`, ...): asked of
     /// every function, answered once (a search of the whole source per function made
     /// large files quadratic).
@@ -89,6 +92,7 @@ impl<'t> FileFacts<'t> {
             unions: HashSet::new(),
             globals: HashSet::new(),
             tainted_params: HashMap::new(),
+            format_wrappers: HashMap::new(),
             reads_input: super::func::reads_input(src),
             shallow: HashMap::new(),
         };
@@ -187,7 +191,7 @@ impl<'t> FileFacts<'t> {
         f.arrays = arrays;
         f.literals = literals;
         for func in &f.functions {
-            let (name, params, _) = signature(src, *func);
+            let (name, params, variadic) = signature(src, *func);
             let Some(body) = func.field("body") else {
                 continue;
             };
@@ -211,6 +215,13 @@ impl<'t> FileFacts<'t> {
             let mut freed = Vec::new();
             for &n in nodes {
                 let called = call(src, n);
+                if let Some((c, args)) = called.as_ref().filter(|_| variadic) {
+                    let fmt = super::inject::format_index(c).and_then(|at| args.get(at));
+                    let p = fmt.and_then(|a| path_of(src, *a));
+                    if let Some(i) = p.and_then(|p| params.iter().position(|(q, _)| *q == p)) {
+                        f.format_wrappers.insert(name.clone(), i);
+                    }
+                }
                 if let Some((c, args)) = &called {
                     let at = match c.as_str() {
                         "pthread_create" => 2,

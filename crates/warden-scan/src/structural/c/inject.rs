@@ -32,6 +32,11 @@ const FORMATS: &[(&str, usize)] = &[
     ("printw", 0),
 ];
 
+/// The index of the format argument of printf-family call `name`.
+pub(crate) fn format_index(name: &str) -> Option<usize> {
+    FORMATS.iter().find(|(c, _)| *c == name).map(|&(_, at)| at)
+}
+
 /// Calls returning a translation of a literal: still a constant format.
 const TRANSLATIONS: &[&str] = &["_", "gettext", "N_", "dgettext", "ngettext"];
 
@@ -42,7 +47,9 @@ pub(crate) fn format_string(f: &Func, out: &mut Vec<Finding>) {
         let Some((name, args)) = call(src, n) else {
             continue;
         };
-        let Some(&(_, at)) = FORMATS.iter().find(|(c, _)| *c == name) else {
+        // printf itself, or a variadic wrapper of the file that hands its format on.
+        let Some(at) = format_index(&name).or_else(|| f.file.format_wrappers.get(&name).copied())
+        else {
             continue;
         };
         let Some(fmt) = args.get(at) else { continue };
