@@ -59,6 +59,9 @@ pub(crate) struct FileFacts<'t> {
     /// Variadic functions of the file that pass their parameter i on to a printf-family
     /// call as its format (`log_event(int prio, const char *fmt, ...)`).
     pub format_wrappers: HashMap<String, usize>,
+    /// Functions of the file that read input (`fread`, `recv`, ...) and hand it back
+    /// through pointer parameters (`read_u32(FILE *f, uint32_t *out)`): bit i.
+    pub fills_param: HashMap<String, u64>,
     /// Whether the file reads input anywhere (`argv`, `fgets`, `recv`, ...): asked of
     /// every function, answered once (a search of the whole source per function made
     /// large files quadratic).
@@ -93,6 +96,7 @@ impl<'t> FileFacts<'t> {
             globals: HashSet::new(),
             tainted_params: HashMap::new(),
             format_wrappers: HashMap::new(),
+            fills_param: HashMap::new(),
             reads_input: super::func::reads_input(src),
             shallow: HashMap::new(),
         };
@@ -213,8 +217,21 @@ impl<'t> FileFacts<'t> {
                 params.iter().map(|(_, t)| t.clone()).collect(),
             );
             let mut freed = Vec::new();
+            // Whether the body reads input, and the parameters input is read straight into.
+            let (mut reads, mut filled) = (false, 0u64);
             for &n in nodes {
                 let called = call(src, n);
+                if let Some((c, args)) = &called {
+                    if let Some(at) = super::func::input_fill_index(c) {
+                        reads = true;
+                        let target = args.get(at).and_then(|a| path_of(src, *a));
+                        if let Some(i) =
+                            target.and_then(|t| params.iter().position(|(q, _)| *q == t))
+                        {
+                            filled |= 1 << i.min(63);
+                        }
+                    }
+                }
                 if let Some((c, args)) = called.as_ref().filter(|_| variadic) {
                     let fmt = super::inject::format_index(c).and_then(|at| args.get(at));
                     let p = fmt.and_then(|a| path_of(src, *a));
@@ -243,6 +260,9 @@ impl<'t> FileFacts<'t> {
                 if let Some(i) = params.iter().position(|(pn, _)| *pn == p) {
                     freed.push(i);
                 }
+            }
+            if reads && (written | filled) != 0 {
+                f.fills_param.insert(name.clone(), written | filled);
             }
             let (keeps, allocates, null) = ownership(src, *func, nodes, &params);
             let mut kept = keeps;

@@ -31,6 +31,14 @@ const INPUT_FILLS: &[(&str, usize, bool)] = &[
     ("fscanf", 2, true),
     ("wscanf", 1, true),
 ];
+/// The index of the buffer an input call fills (`fread(buf, ...)` → 0).
+pub(crate) fn input_fill_index(name: &str) -> Option<usize> {
+    INPUT_FILLS
+        .iter()
+        .find(|(c, _, _)| *c == name)
+        .map(|&(_, at, _)| at)
+}
+
 /// Whether the text names any input call or `argv` (a cheap test before following taint).
 pub(crate) fn reads_input(src: &str) -> bool {
     src.contains("argv")
@@ -255,6 +263,13 @@ impl<'f, 't> Func<'f, 't> {
                             let last = if *rest { args.len() } else { first + 1 };
                             for a in args.iter().take(last).skip(*first) {
                                 self.taint_target(*a);
+                            }
+                        } else if let Some(&bits) = self.file.fills_param.get(&c) {
+                            // A reader of the file (`read_u32(f, &w)`) fills these.
+                            for (i, a) in args.iter().enumerate().take(64) {
+                                if bits & (1 << i) != 0 {
+                                    self.taint_target(*a);
+                                }
                             }
                         } else if c == "sscanf" && args.first().is_some_and(|a| self.is_input(*a)) {
                             for a in args.iter().skip(2) {

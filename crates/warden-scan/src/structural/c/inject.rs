@@ -65,7 +65,7 @@ pub(crate) fn format_string(f: &Func, out: &mut Vec<Finding>) {
         }
         let input = f.is_input(*fmt);
         // Input that passed a validation call first (`if (!is_plain_text(s)) return`).
-        if input && checked_input(f, n.start_byte()) {
+        if input && checked_input(f, n.start_byte(), NOT_FORMAT_CHECKS) {
             continue;
         }
         let input = if input { " (input)" } else { "" };
@@ -155,6 +155,10 @@ const NOT_CHECKS: &[&str] = &[
     "strlen", "strnlen", "snprintf", "sprintf", "strcpy", "strncpy",
 ];
 
+/// Calls that, before a format, only pick a branch: a look at a prefix
+/// (`strncmp(line, "LOG ", 4) == 0`) leaves the rest, `%n` and all, as it was sent.
+const NOT_FORMAT_CHECKS: &[&str] = &["strncmp", "strncasecmp", "memcmp"];
+
 /// A command, path or query formatted from input, where no check of the input (a
 /// validation call, a comparison with an allowed value) comes first.
 pub(crate) fn built_sinks(f: &Func, out: &mut Vec<Finding>) {
@@ -173,7 +177,7 @@ pub(crate) fn built_sinks(f: &Func, out: &mut Vec<Finding>) {
         if !f.built.contains(&p) {
             continue;
         }
-        if checked_input(f, n.start_byte()) {
+        if checked_input(f, n.start_byte(), &[]) {
             continue;
         }
         let what = match check {
@@ -193,15 +197,15 @@ pub(crate) fn built_sinks(f: &Func, out: &mut Vec<Finding>) {
 
 /// Whether some condition before `before` passes an input variable to a checking call
 /// or compares it with a value (`if (!is_safe(name))`, `strcmp(op, "list") == 0`).
-fn checked_input(f: &Func, before: usize) -> bool {
+fn checked_input(f: &Func, before: usize, not_checks: &[&str]) -> bool {
     f.tainted.iter().any(|v| {
         let g = f.guard(v, before);
-        g.called && !only_reads(f, v, before)
+        g.called && !only_reads(f, v, before, not_checks)
     })
 }
 
 /// Whether every call naming `v` in a condition is a read (`fgets(v, ...) == NULL`).
-fn only_reads(f: &Func, v: &str, before: usize) -> bool {
+fn only_reads(f: &Func, v: &str, before: usize, not_checks: &[&str]) -> bool {
     let src = f.src;
     let mut any_check = false;
     for &n in &f.nodes {
@@ -222,7 +226,12 @@ fn only_reads(f: &Func, v: &str, before: usize) -> bool {
                 let names_v = cargs
                     .iter()
                     .any(|a| super::syntax::mentions(text(src, *a), v));
-                if names_v && !NOT_CHECKS.contains(&name.as_str()) {
+                if names_v
+                    && !NOT_CHECKS.contains(&name.as_str())
+                    && !not_checks.contains(&name.as_str())
+                    // The file's own readers (`while (read_line(c) > 0)`) read too.
+                    && !f.file.fills_param.contains_key(&name)
+                {
                     any_check = true;
                 }
             }
