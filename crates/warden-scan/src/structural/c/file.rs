@@ -15,6 +15,9 @@ pub(crate) struct FileFacts<'t> {
     pub defines: HashMap<String, i64>,
     /// File-level arrays with a constant length: (elements, bytes of one if known).
     pub arrays: HashMap<String, (i64, Option<i64>)>,
+    /// Struct members that are arrays of a constant length, by member name (`None`
+    /// when structs of the file give one name different lengths).
+    pub field_arrays: HashMap<String, Option<(i64, Option<i64>)>>,
     /// File-level variables initialised with a string literal (constant formats).
     pub literals: HashSet<String>,
     pub functions: Vec<Node<'t>>,
@@ -76,6 +79,7 @@ impl<'t> FileFacts<'t> {
             src,
             defines: HashMap::new(),
             arrays: HashMap::new(),
+            field_arrays: HashMap::new(),
             literals: HashSet::new(),
             functions: Vec::new(),
             body_nodes: HashMap::new(),
@@ -102,6 +106,7 @@ impl<'t> FileFacts<'t> {
         };
         let mut classes = Vec::new();
         let mut globals = Vec::new();
+        let mut members = Vec::new();
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
             match n.kind_name() {
@@ -129,6 +134,7 @@ impl<'t> FileFacts<'t> {
                     }
                 }
                 "declaration" => globals.push(n),
+                "field_declaration" => members.push(n),
                 "class_specifier" | "struct_specifier" if n.field("body").is_some() => {
                     classes.push(n)
                 }
@@ -169,6 +175,17 @@ impl<'t> FileFacts<'t> {
         }
         f.shallow = super::copies::shallow_classes(src, &classes, &f.functions, &f.body_nodes);
         let (mut arrays, mut literals) = (HashMap::new(), HashSet::new());
+        for d in members {
+            let mut one = HashMap::new();
+            let (mut l, mut t) = (HashSet::new(), HashMap::new());
+            declared(src, d, &f.defines, &mut one, &mut l, &mut t);
+            for (name, len) in one {
+                let slot = f.field_arrays.entry(name).or_insert(Some(len));
+                if *slot != Some(len) {
+                    *slot = None;
+                }
+            }
+        }
         let globals_kept = globals.clone();
         for d in globals {
             declared(
@@ -477,6 +494,8 @@ pub(crate) fn declared(
         };
         let Some(mut t) = target else { continue };
         let mut pointer = false;
+        // `char *names[8]`: an array (of pointers), its elements' size not the type's.
+        let mut of_pointers = false;
         let mut size = None;
         let mut is_array = false;
         // `x[]`: the length comes from the initializer, if anywhere.
@@ -484,6 +503,7 @@ pub(crate) fn declared(
         loop {
             match t.kind_name() {
                 "array_declarator" => {
+                    of_pointers |= pointer && !is_array;
                     is_array = true;
                     no_size |= t.field("size").is_none();
                     if size.is_none() {
@@ -514,6 +534,8 @@ pub(crate) fn declared(
         }
         if let (true, Some(s)) = (is_array && !pointer, size) {
             arrays.insert(name.clone(), (s, elem_size(ty)));
+        } else if let (true, Some(s)) = (of_pointers, size) {
+            arrays.insert(name.clone(), (s, None));
         }
         if lit.is_some() {
             literals.insert(name.clone());

@@ -386,6 +386,11 @@ impl<'f, 't> Func<'f, 't> {
             .get(name)
             .or_else(|| self.file.arrays.get(name))
             .copied()
+            .or_else(|| {
+                // `cl->argv`, `hdr.name`: a member array of a struct of the file.
+                let (_, member) = name.rsplit_once("->").or_else(|| name.rsplit_once('.'))?;
+                self.file.field_arrays.get(member).copied().flatten()
+            })
     }
 
     /// Bytes of a fixed-size array whose element size is known.

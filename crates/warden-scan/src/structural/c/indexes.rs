@@ -29,33 +29,17 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
             element_count(f, n, out);
             continue;
         }
-        if n.kind_name() != "for_statement" {
+        if !matches!(n.kind_name(), "for_statement" | "while_statement") {
             continue;
         }
-        let Some(mut cond) = n.field("condition").map(strip) else {
+        let Some(cond) = n.field("condition").map(strip) else {
             continue;
         };
-        // `i <= N && src[i]`: the bound is the first of the conditions.
-        while cond.kind_name() == "binary_expression"
-            && cond.field("operator").is_some_and(|o| text(src, o) == "&&")
-        {
-            match cond.field("left") {
-                Some(l) => cond = strip(l),
-                None => break,
-            }
-        }
-        if cond.kind_name() != "binary_expression" {
-            continue;
-        }
-        let op = cond.field("operator").map(|o| text(src, o)).unwrap_or("");
-        let (Some(l), Some(r)) = (cond.field("left"), cond.field("right")) else {
+        // `i <= N && src[i]`, `tok != NULL && i <= N`: the first comparison of a
+        // counter with a constant among the conditions.
+        let Some((cond, var, op, bound)) = counter_bound(f, cond) else {
             continue;
         };
-        if l.kind_name() != "identifier" || !matches!(op, "<" | "<=" | ">" | ">=") {
-            continue;
-        }
-        let var = text(src, l);
-        let Some(bound) = f.fold(r) else { continue };
         if matches!(op, ">" | ">=") {
             let lowest = if op == ">=" { bound } else { bound + 1 };
             if lowest < 0 {
@@ -79,7 +63,10 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
                 continue;
             };
             let idx = strip(idx);
-            let offset = if text(src, idx) == var {
+            // `argv[i++]` reads `i` before stepping it.
+            let post_step = idx.kind_name() == "update_expression"
+                && idx.child(0).is_some_and(|x| text(src, x) == var);
+            let offset = if text(src, idx) == var || post_step {
                 0
             } else if idx.kind_name() == "binary_expression"
                 && idx.field("left").is_some_and(|x| text(src, x) == var)
@@ -107,6 +94,31 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// In a loop condition joined by `&&`, the first `var OP constant` comparison:
+/// (comparison, var, operator, constant).
+fn counter_bound<'a>(
+    f: &Func<'_, 'a>,
+    cond: Node<'a>,
+) -> Option<(Node<'a>, &'a str, &'a str, i64)> {
+    let src = f.src;
+    if cond.kind_name() != "binary_expression" {
+        return None;
+    }
+    let op = text(src, cond.field("operator")?);
+    if op == "&&" {
+        let l = cond.field("left").map(strip);
+        let r = cond.field("right").map(strip);
+        return l
+            .and_then(|l| counter_bound(f, l))
+            .or_else(|| r.and_then(|r| counter_bound(f, r)));
+    }
+    let (l, r) = (cond.field("left")?, cond.field("right")?);
+    if l.kind_name() != "identifier" || !matches!(op, "<" | "<=" | ">" | ">=") {
+        return None;
+    }
+    Some((cond, text(src, l), op, f.fold(r)?))
 }
 
 fn constant_index(f: &Func, n: Node, out: &mut Vec<Finding>) {
