@@ -18,7 +18,7 @@ const GUARD_REACH: u32 = 3;
 /// Words of a route line (its path or handler name) that say it is public by design:
 /// such a route is no finding for lacking the guard its siblings have.
 const PUBLIC_BY_DESIGN: &[&str] = &[
-    "login", "logout", "signin", "signup", "sign", "register", "forgot", "reset", "verify",
+    "login", "logout", "signin", "signup", "sign", "register", "forgot", "verify",
     "confirm", "health", "healthz", "ping", "status", "assets", "callback", "oauth", "webhook",
     "index", "home", "about", "favicon", "robots", "captcha", "version",
 ];
@@ -39,8 +39,14 @@ fn public_by_design(route_line: &str) -> bool {
         prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
     }
     words.push(word);
-    words.iter().any(|w| PUBLIC_BY_DESIGN.contains(&w.as_str()))
+    let has = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
+    // "Reset" is public in a password-reset flow; `/metrics/reset` or `/cache/reset`
+    // is an administrative action like any other.
+    has(PUBLIC_BY_DESIGN) || has(&["reset"]) && has(RESET_OF_CREDENTIALS)
 }
+
+/// Words that make a "reset" route the public password-reset flow.
+const RESET_OF_CREDENTIALS: &[&str] = &["password", "passwd", "pwd", "pass", "credentials"];
 
 /// A route's declaration: its line and, for a decorator or annotation, those below it
 /// down to the handler's own line (where its name is).
@@ -247,6 +253,8 @@ mod tests {
             "def register(request):",
             "app.get('/healthz', ok)",
             "router.get('/reset-password/:token', showReset)",
+            "@app.route('/password/reset/<token>')",
+            "post(\"/auth/resetPassword\") {",
         ] {
             assert!(public_by_design(line), "{line}");
         }
@@ -254,6 +262,8 @@ mod tests {
             "@DeleteMapping(\"/admin/users/{id}\")",
             "@app.route('/orders/<int:oid>')",
             "def export_all(request):",
+            "post(\"/metrics/reset\") { call.respond(metrics.reset()) }",
+            "@PostMapping(\"/admin/cache/reset\")",
         ] {
             assert!(!public_by_design(line), "{line}");
         }
