@@ -18,9 +18,9 @@ const GUARD_REACH: u32 = 3;
 /// Words of a route line (its path or handler name) that say it is public by design:
 /// such a route is no finding for lacking the guard its siblings have.
 const PUBLIC_BY_DESIGN: &[&str] = &[
-    "login", "logout", "signin", "signup", "sign", "register", "forgot", "verify",
-    "confirm", "health", "healthz", "ping", "status", "assets", "callback", "oauth", "webhook",
-    "index", "home", "about", "favicon", "robots", "captcha", "version",
+    "login", "logout", "signin", "signup", "sign", "register", "forgot", "verify", "confirm",
+    "health", "healthz", "ping", "status", "assets", "callback", "oauth", "webhook", "index",
+    "home", "about", "favicon", "robots", "captcha", "version",
 ];
 
 /// Whether a word of the line (split at punctuation and camelCase humps) says so.

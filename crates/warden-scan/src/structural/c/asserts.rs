@@ -92,10 +92,10 @@ pub(super) fn param_asserts(
     let Some((name, args)) = call(src, call_node) else {
         return;
     };
-    if name == f.name || !f.file.param_names.contains_key(&name) || asserts_off(f) {
+    if name == f.name || !f.file.param_names.contains_key(name) || asserts_off(f) {
         return;
     }
-    let Some(&callee) = f.file.by_name.get(&name) else {
+    let Some(&callee) = f.file.by_name.get(name) else {
         return;
     };
     let (_, params, _) = signature(src, callee);
@@ -127,7 +127,7 @@ pub(super) fn param_asserts(
             .named_child(0)
             .filter(|_| stmt.kind_name() == "expression_statement")
             .and_then(|e| call(src, e))
-            .filter(|(c, _)| c == "assert")
+            .filter(|(c, _)| *c == "assert")
             .and_then(|(_, a)| a.first().copied());
         let Some(cond) = assert_arg else {
             // A parameter changed before the assertion is no longer the argument.

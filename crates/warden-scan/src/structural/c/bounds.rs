@@ -42,7 +42,7 @@ pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
         };
         let dest = args.first().and_then(|d| path_of(src, *d));
         let cap = dest.as_deref().and_then(|d| f.array_bytes(d));
-        match name.as_str() {
+        match name {
             "gets" => out.push(finding(
                 "unchecked-copy",
                 n,
@@ -104,7 +104,7 @@ pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
                     out.push(finding("unchecked-copy", n, format!("{name}(): {why}")));
                 }
             }
-            _ => sized(f, n, &name, &args, out),
+            _ => sized(f, n, name, &args, out),
         }
     }
 }

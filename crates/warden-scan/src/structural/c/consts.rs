@@ -437,7 +437,7 @@ pub(super) fn eval(
                 assertion(f, n, args.first().copied(), env, out);
                 return None;
             }
-            if matches!(name.as_str(), "atoi" | "atol" | "atoll") {
+            if matches!(name, "atoi" | "atol" | "atoll") {
                 let s = string_value(src, *args.first()?)?;
                 let v: i128 = s.trim().parse().ok()?;
                 let bits = if name == "atoi" { 32 } else { 64 };

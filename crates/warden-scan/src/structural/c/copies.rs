@@ -62,7 +62,7 @@ pub(crate) fn shallow_classes<'t>(
             let arg = match n.kind_name() {
                 "delete_expression" => n.named_child(0),
                 _ => call(src, n)
-                    .filter(|(c, _)| c == "free")?
+                    .filter(|(c, _)| *c == "free")?
                     .1
                     .first()
                     .copied(),

@@ -257,7 +257,7 @@ impl<'t> FileFacts<'t> {
                     }
                 }
                 if let Some((c, args)) = &called {
-                    let at = match c.as_str() {
+                    let at = match *c {
                         "pthread_create" => 2,
                         "thrd_create" | "CreateThread" => 1,
                         _ => usize::MAX,
@@ -267,7 +267,7 @@ impl<'t> FileFacts<'t> {
                     }
                 }
                 let arg = match called {
-                    Some((c, args)) if c == "free" => args.first().copied(),
+                    Some(("free", args)) => args.first().copied(),
                     _ if n.kind_name() == "delete_expression" => n.named_child(0),
                     _ => None,
                 };
@@ -316,7 +316,7 @@ impl<'t> FileFacts<'t> {
                     };
                     let writes = match LIBRARY_WRITES.iter().find(|(w, _)| *w == c) {
                         Some(&(_, i)) => 1u64 << i,
-                        None => f.writes_param.get(&c).copied().unwrap_or(0),
+                        None => f.writes_param.get(c).copied().unwrap_or(0),
                     };
                     for (k, a) in args.iter().enumerate().take(64) {
                         if writes & (1 << k) == 0 {
@@ -381,7 +381,7 @@ impl<'t> FileFacts<'t> {
                     };
                     for (i, a) in args.iter().enumerate().take(64) {
                         if fx.is_input(*a) {
-                            *next.entry(callee.clone()).or_default() |= 1 << i;
+                            *next.entry(callee.to_string()).or_default() |= 1 << i;
                         }
                     }
                 }

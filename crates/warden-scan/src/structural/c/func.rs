@@ -264,7 +264,7 @@ impl<'f, 't> Func<'f, 't> {
                             for a in args.iter().take(last).skip(*first) {
                                 self.taint_target(*a);
                             }
-                        } else if let Some(&bits) = self.file.fills_param.get(&c) {
+                        } else if let Some(&bits) = self.file.fills_param.get(c) {
                             // A reader of the file (`read_u32(f, &w)`) fills these.
                             for (i, a) in args.iter().enumerate().take(64) {
                                 if bits & (1 << i) != 0 {
@@ -275,13 +275,13 @@ impl<'f, 't> Func<'f, 't> {
                             for a in args.iter().skip(2) {
                                 self.taint_target(*a);
                             }
-                        } else if COPIES.contains(&c.as_str())
+                        } else if COPIES.contains(&c)
                             && args.iter().skip(1).any(|a| self.is_input(*a))
                         {
                             if let Some(d) = args.first() {
                                 self.taint_target(*d);
                                 let formats = matches!(
-                                    c.as_str(),
+                                    c,
                                     "sprintf"
                                         | "snprintf"
                                         | "vsprintf"
@@ -354,12 +354,12 @@ impl<'f, 't> Func<'f, 't> {
                 let Some((c, args)) = call(self.src, n) else {
                     return false;
                 };
-                if INPUT_RESULTS.contains(&c.as_str()) {
+                if INPUT_RESULTS.contains(&c) {
                     return true;
                 }
                 // Other calls return their own result (`read()` a count bounded by its
                 // size, `strcspn()` an offset); only conversions carry input through.
-                return PASS_THROUGH.contains(&c.as_str())
+                return PASS_THROUGH.contains(&c)
                     && args.first().is_some_and(|a| self.is_input(*a));
             }
             // `n > MAX ? MAX : n`: a value clamped by a comparison.

@@ -48,7 +48,7 @@ pub(crate) fn format_string(f: &Func, out: &mut Vec<Finding>) {
             continue;
         };
         // printf itself, or a variadic wrapper of the file that hands its format on.
-        let Some(at) = format_index(&name).or_else(|| f.file.format_wrappers.get(&name).copied())
+        let Some(at) = format_index(name).or_else(|| f.file.format_wrappers.get(name).copied())
         else {
             continue;
         };
@@ -100,8 +100,7 @@ fn constant_format(f: &Func, n: Node) -> bool {
             c.is_some_and(|c| constant_format(f, c)) && a.is_some_and(|a| constant_format(f, a))
         }
         "call_expression" => call(f.src, n).is_some_and(|(c, args)| {
-            TRANSLATIONS.contains(&c.as_str())
-                && args.first().is_some_and(|a| constant_format(f, *a))
+            TRANSLATIONS.contains(&c) && args.first().is_some_and(|a| constant_format(f, *a))
         }),
         "subscript_expression" => {
             // A table of literal formats indexed by a number.
@@ -227,10 +226,10 @@ fn only_reads(f: &Func, v: &str, before: usize, not_checks: &[&str]) -> bool {
                     .iter()
                     .any(|a| super::syntax::mentions(text(src, *a), v));
                 if names_v
-                    && !NOT_CHECKS.contains(&name.as_str())
-                    && !not_checks.contains(&name.as_str())
+                    && !NOT_CHECKS.contains(&name)
+                    && !not_checks.contains(&name)
                     // The file's own readers (`while (read_line(c) > 0)`) read too.
-                    && !f.file.fills_param.contains_key(&name)
+                    && !f.file.fills_param.contains_key(name)
                 {
                     any_check = true;
                 }

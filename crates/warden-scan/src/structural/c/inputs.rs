@@ -50,7 +50,7 @@ pub(crate) fn input_arithmetic(f: &Func, out: &mut Vec<Finding>) {
                 let Some((name, args)) = call(src, n) else {
                     continue;
                 };
-                if !matches!(name.as_str(), "malloc" | "realloc" | "alloca" | "calloc") {
+                if !matches!(name, "malloc" | "realloc" | "alloca" | "calloc") {
                     continue;
                 }
                 let size = if name == "realloc" {
@@ -196,7 +196,7 @@ fn difference_of_calls(src: &str, e: Node) -> Option<(String, String)> {
     }
     let (a, _) = call(src, strip(e.field("left")?))?;
     let (b, _) = call(src, strip(e.field("right")?))?;
-    Some((a, b))
+    Some((a.to_string(), b.to_string()))
 }
 
 /// The value last given to `var` (initialiser or plain assignment) before byte `before`.

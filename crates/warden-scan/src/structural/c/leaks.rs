@@ -32,8 +32,8 @@ pub(crate) fn leaks(f: &Func, out: &mut Vec<Finding>) {
         let Some((callee, _)) = call(src, strip(r)) else {
             continue;
         };
-        let allocates = ALLOCATORS.contains(&callee.as_str()) && callee != "realloc"
-            || f.file.allocates.contains(&callee);
+        let allocates = ALLOCATORS.contains(&callee) && callee != "realloc"
+            || f.file.allocates.contains(callee);
         if !allocates {
             continue;
         }
@@ -127,10 +127,10 @@ fn releases(f: &Func, x: Node, p: &str, alloc: usize) -> bool {
             if name == "free" {
                 return true;
             }
-            if let Some(kept) = f.file.keeps_param.get(&name) {
+            if let Some(kept) = f.file.keeps_param.get(name) {
                 return at.iter().any(|&i| kept & (1 << i.min(63)) != 0);
             }
-            !BORROWS.contains(&name.as_str())
+            !BORROWS.contains(&name)
         }
         _ => false,
     }
@@ -234,9 +234,8 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
     };
     let allocation = |r: Node| -> Option<String> {
         let (callee, _) = call(src, strip(r))?;
-        (ALLOCATORS.contains(&callee.as_str()) && callee != "realloc"
-            || f.file.allocates.contains(&callee))
-        .then_some(callee)
+        (ALLOCATORS.contains(&callee) && callee != "realloc" || f.file.allocates.contains(callee))
+            .then_some(callee.to_string())
     };
     for stmt in stmts {
         let tracked: Vec<String> = slots.iter().map(|(v, _)| v.clone()).collect();
@@ -319,7 +318,7 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
                     }
                     continue;
                 }
-                if let Some(&(i, j)) = f.file.swaps.get(&name) {
+                if let Some(&(i, j)) = f.file.swaps.get(name) {
                     if let (Some(Some(a)), Some(Some(b))) = (addressed.get(i), addressed.get(j)) {
                         let sa = slots.iter().find(|(v, _)| v == a).map(|(_, s)| *s);
                         let sb = slots.iter().find(|(v, _)| v == b).map(|(_, s)| *s);
@@ -340,7 +339,7 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
                 if slots.is_empty() {
                     continue;
                 }
-                let through = frees_through(f, &name);
+                let through = frees_through(f, name);
                 let mut followed = false;
                 for (i, clears) in through {
                     let Some(Some(p)) = addressed.get(i) else {
@@ -365,9 +364,9 @@ pub(crate) fn handed_leaks(f: &Func, out: &mut Vec<Finding>) {
                 // An owner passed by value to code that keeps it is given away.
                 for (i, a) in args.iter().enumerate() {
                     let Some(p) = path_of(src, *a) else { continue };
-                    let kept = match f.file.keeps_param.get(&name) {
+                    let kept = match f.file.keeps_param.get(name) {
                         Some(k) => k & (1 << i.min(63)) != 0,
-                        None => !BORROWS.contains(&name.as_str()),
+                        None => !BORROWS.contains(&name),
                     };
                     if kept {
                         if let Some((_, s)) = slots.iter_mut().find(|(v, _)| *v == p) {

@@ -322,7 +322,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     }
                     let alloc = r
                         .and_then(|r| call(src, strip(r)))
-                        .is_some_and(|(c, _)| ALLOCATORS.contains(&c.as_str()));
+                        .is_some_and(|(c, _)| ALLOCATORS.contains(&c));
                     if alloc {
                         st.allocated.push(p);
                     }
@@ -377,7 +377,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     }
                 }
             }
-            if let Some(&(i, j)) = f.file.swaps.get(&name) {
+            if let Some(&(i, j)) = f.file.swaps.get(name) {
                 let target = |k: usize| {
                     let a = strip(*args.get(k)?);
                     (a.kind_name() == "pointer_expression")
@@ -390,7 +390,7 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
                     return;
                 }
             }
-            if let Some(&i) = f.file.moving_macros.get(&name) {
+            if let Some(&i) = f.file.moving_macros.get(name) {
                 if let Some(p) = args.get(i).and_then(|a| path_of(src, *a)) {
                     if st.allocated.contains(&p) {
                         st.moved.push((p, line(n)));
@@ -400,12 +400,12 @@ fn expr(f: &Func, n: Node, st: &mut State, out: &mut Vec<Finding>, in_cond: bool
             let freed_args: Vec<usize> = if name == "free" {
                 vec![0]
             } else {
-                f.file.frees_param.get(&name).cloned().unwrap_or_default()
+                f.file.frees_param.get(name).cloned().unwrap_or_default()
             };
             for (i, a) in args.iter().enumerate() {
                 if freed_args.contains(&i) {
                     if let Some(p) = path_of(src, *a) {
-                        free(f, n, &p, &name, st, out);
+                        free(f, n, &p, name, st, out);
                         continue;
                     }
                 }

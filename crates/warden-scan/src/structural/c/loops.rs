@@ -161,7 +161,7 @@ fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
         c = strip(c.field("argument")?);
     }
     let (name, args) = call(src, c)?;
-    if name == f.name || !f.file.param_names.contains_key(&name) {
+    if name == f.name || !f.file.param_names.contains_key(name) {
         return None;
     }
     let steady = args.iter().all(|a| {
@@ -187,7 +187,7 @@ fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
     if !steady {
         return None;
     }
-    let callee = *f.file.by_name.get(&name)?;
+    let callee = *f.file.by_name.get(name)?;
     let cbody = callee.field("body")?;
     let pure = descendants(cbody).into_iter().all(|x| match x.kind_name() {
         "call_expression"
@@ -199,13 +199,13 @@ fn pure_call_condition(f: &Func, cond: Node, body: Node) -> Option<String> {
         "identifier" => !f.file.globals.contains(text(src, x)),
         _ => true,
     });
-    pure.then_some(name)
+    pure.then_some(name.to_string())
 }
 
 fn waits(src: &str, body: Node) -> bool {
     descendants(body)
         .into_iter()
-        .any(|x| call(src, x).is_some_and(|(c, _)| WAITS.contains(&c.as_str())))
+        .any(|x| call(src, x).is_some_and(|(c, _)| WAITS.contains(&c)))
 }
 
 /// A function that calls itself where no base case is sure to stop it: no condition
@@ -222,7 +222,7 @@ pub(crate) fn endless_recursion(f: &Func, out: &mut Vec<Finding>) {
         .iter()
         .filter_map(|n| {
             call(src, *n)
-                .filter(|(c, _)| c == name)
+                .filter(|(c, _)| *c == name)
                 .map(|(_, a)| (*n, a))
         })
         // Only a plain call with as many arguments as parameters is the function itself
@@ -332,7 +332,7 @@ fn leaves(src: &str, body: Node) -> bool {
         matches!(
             x.kind_name(),
             "break_statement" | "return_statement" | "goto_statement" | "throw_statement"
-        ) || call(src, x).is_some_and(|(c, _)| LEAVES.contains(&c.as_str()))
+        ) || call(src, x).is_some_and(|(c, _)| LEAVES.contains(&c))
     })
 }
 

@@ -62,8 +62,8 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                     continue;
                 }
                 if let Some((c, _)) = call(src, strip(r)) {
-                    if MAY_FAIL.contains(&c.as_str()) || f.file.returns_null.contains(&c) {
-                        unchecked.push((p, c, line(n)));
+                    if MAY_FAIL.contains(&c) || f.file.returns_null.contains(c) {
+                        unchecked.push((p, c.to_string(), line(n)));
                     }
                 }
             }
@@ -99,7 +99,7 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                     unchecked.retain(|(q, _, _)| !super::syntax::mentions(t, q));
                     continue;
                 }
-                if !DEREFS.contains(&c.as_str()) {
+                if !DEREFS.contains(&c) {
                     continue;
                 }
                 let only = DEREF_ARGS
@@ -111,7 +111,7 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                         continue;
                     }
                     if let Some(p) = path_of(src, a) {
-                        report(&mut unchecked, &p, n, &c, out);
+                        report(&mut unchecked, &p, n, c, out);
                     }
                 }
             }
@@ -137,7 +137,7 @@ pub(crate) fn null_deref(f: &Func, out: &mut Vec<Finding>) {
                     }
                 } else if let Some((c, _)) = call(src, strip(a)) {
                     // `*find(...)`: the result of a function that can return NULL.
-                    if f.file.returns_null.contains(&c) {
+                    if f.file.returns_null.contains(c) {
                         out.push(Finding {
                             check: "null-deref",
                             line: line(n),

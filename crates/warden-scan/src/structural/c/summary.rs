@@ -58,7 +58,7 @@ pub(crate) fn ownership(
                     keeps |= 1 << i.min(63);
                 }
                 let alloc = call(src, super::syntax::strip(r))
-                    .is_some_and(|(c, _)| ALLOCATORS.contains(&c.as_str()));
+                    .is_some_and(|(c, _)| ALLOCATORS.contains(&c));
                 if let (true, Some(p)) = (alloc, l.and_then(|l| leaf(src, l))) {
                     allocated.push(p);
                 }
@@ -76,7 +76,7 @@ pub(crate) fn ownership(
                     }
                     allocates |= allocated.contains(&p);
                 }
-                allocates |= call(src, e).is_some_and(|(c, _)| ALLOCATORS.contains(&c.as_str()));
+                allocates |= call(src, e).is_some_and(|(c, _)| ALLOCATORS.contains(&c));
             }
             _ => {}
         }

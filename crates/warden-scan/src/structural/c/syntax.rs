@@ -48,13 +48,13 @@ pub(crate) fn descendants(n: Node) -> Vec<Node> {
 }
 
 /// A call's callee name (`free`, `std::free` read as `free`) and its arguments.
-pub(crate) fn call<'t>(src: &str, n: Node<'t>) -> Option<(String, Vec<Node<'t>>)> {
+pub(crate) fn call<'s, 't>(src: &'s str, n: Node<'t>) -> Option<(&'s str, Vec<Node<'t>>)> {
     if n.kind_name() != "call_expression" {
         return None;
     }
     let f = n.field("function")?;
     let name = text(src, f);
-    let name = name.rsplit("::").next().unwrap_or(name).trim().to_string();
+    let name = name.rsplit("::").next().unwrap_or(name).trim();
     let args = n.field("arguments")?;
     let mut c = args.walk();
     let list = args
@@ -228,7 +228,7 @@ pub(crate) fn ends_in_jump(src: &str, n: Node) -> bool {
         "expression_statement" => n
             .named_child(0)
             .and_then(|e| call(src, e))
-            .is_some_and(|(name, _)| NORETURN.contains(&name.as_str())),
+            .is_some_and(|(name, _)| NORETURN.contains(&name)),
         "if_statement" => {
             let cons = n.field("consequence");
             let alt = n.field("alternative").and_then(|a| a.named_child(0));

@@ -29,10 +29,10 @@ pub(crate) fn type_confusion(f: &Func, out: &mut Vec<Finding>) {
                 let Some((name, args)) = call(src, n) else {
                     continue;
                 };
-                swapped(f, n, &name, &args, out);
-                literal_write(f, n, &name, &args, out);
-                scanf_by_value(f, n, &name, &args, out);
-                let Some(expect) = f.file.pointee.get(&name) else {
+                swapped(f, n, name, &args, out);
+                literal_write(f, n, name, &args, out);
+                scanf_by_value(f, n, name, &args, out);
+                let Some(expect) = f.file.pointee.get(name) else {
                     continue;
                 };
                 for (a, want) in args.iter().zip(expect) {
@@ -273,7 +273,7 @@ pub(crate) fn races(f: &Func, out: &mut Vec<Finding>) {
     }
     let nodes = f.nodes.clone();
     let locked = nodes.iter().any(|n| {
-        call(src, *n).is_some_and(|(c, _)| LOCKS.contains(&c.as_str()) || c.starts_with("atomic_"))
+        call(src, *n).is_some_and(|(c, _)| LOCKS.contains(&c) || c.starts_with("atomic_"))
     });
     if locked {
         return;

@@ -109,7 +109,7 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
                     let Some((c, args)) = call(src, n) else {
                         continue;
                     };
-                    if !matches!(c.as_str(), "memcpy" | "std::memcpy" | "memmove") {
+                    if !matches!(c, "memcpy" | "std::memcpy" | "memmove") {
                         continue;
                     }
                     let (Some(d), Some(s)) = (args.first(), args.get(1)) else {
