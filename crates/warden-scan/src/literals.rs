@@ -241,7 +241,16 @@ fn analyse(hir: &Hir) -> Info {
         HirKind::Capture(cap) => analyse(&cap.sub),
         HirKind::Repetition(rep) => {
             if rep.min == 0 {
-                return Info::unknown();
+                // `x?` matches x's strings or nothing: still exact, so `SECRET(?:_?KEY)?"`
+                // needs `secret"`, `secret_key"` or `secretkey"` rather than any `secret`.
+                let sub = analyse(&rep.sub).exact;
+                return match sub {
+                    Some(mut set) if rep.max == Some(1) && set.len() < MAX_EXACT => {
+                        set.insert(Vec::new());
+                        Info::exact(set)
+                    }
+                    _ => Info::unknown(),
+                };
             }
             let sub = analyse(&rep.sub);
             // `x{6,}` needs `xxxxxx`: the sub-expression's strings, `min` times over.
@@ -341,6 +350,11 @@ fn concat(subs: &[Hir]) -> Info {
         match (&run, &info.exact) {
             (Some(r), Some(e)) if r.len() * e.len() <= MAX_EXACT => {
                 run = Some(product(r, e));
+                // A part alone may still be the better requirement: optional parts
+                // multiply a run's strings (`["']?\s?password` holds 21 of them, and
+                // `password` two bytes in says as much).
+                let part = info.best().map(|req| shifted(req, at.0, at.1));
+                best = better(best.take(), part);
             }
             _ => {
                 broken = true;
@@ -363,7 +377,9 @@ fn concat(subs: &[Hir]) -> Info {
         at = after(at, sub);
     }
     if !broken {
-        return Info::exact(run.unwrap_or_default());
+        let mut info = Info::exact(run.unwrap_or_default());
+        info.required = better(info.required.take(), best);
+        return info;
     }
     keep_run(&mut best, &run, run_at);
     Info {
@@ -539,6 +555,36 @@ mod tests {
         assert_eq!(where_(r"[^;]{0,9}eval\("), (Some(9), false));
         assert_eq!(where_(r"\beval\(|\w*exec\("), (None, true));
         assert_eq!(where_(r"\beval\(|\s*exec\("), (None, false));
+    }
+
+    #[test]
+    fn an_optional_part_keeps_its_neighbours_exact() {
+        // `PWD` alone would be a three-letter literal found in any file; with its quote
+        // it is not, and the optional `_KEY` keeps `SECRET…"` exact.
+        assert_eq!(
+            lits(r#"(?:SECRET(?:_?KEY)?|PWD)["']"#),
+            Some(
+                [
+                    "pwd\"",
+                    "pwd'",
+                    "secret\"",
+                    "secret'",
+                    "secret_key\"",
+                    "secret_key'",
+                    "secretkey\"",
+                    "secretkey'",
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        // Many optional parts multiply the strings: the part they surround is kept.
+        assert_eq!(
+            lits(r#"["']?\s?password"#),
+            Some(vec!["password".to_string()])
+        );
+        // `x*` may repeat: no exact strings.
+        assert_eq!(lits(r"a*secret"), Some(vec!["secret".to_string()]));
     }
 
     #[test]
