@@ -150,8 +150,14 @@ pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>, content: &[u8]) {
 enum Scope {
     /// A router made with, or given, an auth middleware: `api := r.Group("/api",
     /// AuthRequired())`, `api.Use(jwtAuth())`, `router.use(requireAuth)`. Routes declared
-    /// on it below that line are guarded; routes on another router are not.
-    Router { name: String, from: u32 },
+    /// on it below that line are guarded; routes on another router are not. Made inside
+    /// a block (chi's `r.Group(func(r chi.Router) { r.Use(auth) … })`), it ends where
+    /// that block closes: a route on a same-named router after it is not guarded.
+    Router {
+        name: String,
+        from: u32,
+        to: Option<u32>,
+    },
     /// A group whose closure holds its routes: `Route::middleware('auth')->group(function
     /// () { … })`, Ktor's `authenticate("admin") { … }`. Routes inside the braces are
     /// guarded.
@@ -177,6 +183,7 @@ impl Scope {
             return Some(Scope::Router {
                 name: c[1].to_string(),
                 from: guard.line,
+                to: enclosing_end(content, guard.line),
             });
         }
         if line.contains("->group(") || line.trim_start().starts_with("authenticate") {
@@ -197,7 +204,9 @@ impl Scope {
 
     fn covers(&self, route: u32, receiver: Option<&str>) -> bool {
         match self {
-            Scope::Router { name, from } => route > *from && receiver == Some(name.as_str()),
+            Scope::Router { name, from, to } => {
+                route > *from && to.is_none_or(|to| route <= to) && receiver == Some(name.as_str())
+            }
             Scope::Block { from, to } => *from < route && route <= *to,
         }
     }
@@ -208,6 +217,28 @@ fn receiver(route_line: &str) -> Option<String> {
     ROUTE_RECEIVER
         .captures(route_line)
         .map(|c| c[1].to_string())
+}
+
+/// The line where the block holding `line` closes (the first `}` below it that no
+/// brace opened after it matches), if it is inside one.
+fn enclosing_end(content: &[u8], line: u32) -> Option<u32> {
+    let start = content
+        .split(|&b| b == b'\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    let mut depth = 0usize;
+    let mut current = line;
+    for &b in content.get(start..)? {
+        match b {
+            b'{' => depth += 1,
+            b'}' if depth == 0 => return Some(current),
+            b'}' => depth -= 1,
+            b'\n' => current += 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The line where the block opened on `line` closes (braces counted, strings ignored
