@@ -37,7 +37,10 @@ const PATTERNS: &[&str] = &[
     // `var apiKey string = "…"`.
     r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`.
-    r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+    // Whole names that are a key by themselves (`signingKey`, `jwtKey`), typed or not.
+    r#"(?-u:\b)(?:signingKey|secretKey|jwtKey|hmacKey|apiKey|apiSecret|privateKey)\s*(?:string\s*|\[\]byte\s*)?(?::=|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+    // Go keeps key bytes as `[]byte("…")`.
+    r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
     // A secret's fallback where it is read from the environment: `getenv("JWT_SECRET",
     // "…")`, `process.env.X || '…'`, `${jwt.secret:…}`, `${DB_PASSWORD:-…}`.
     r#"(?i)(?:secret|password|passwd|pwd|token|key)[a-z0-9_]*["']\s*,\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
@@ -227,6 +230,11 @@ mod tests {
                 "a8f5f167f44f4964e6c9",
             ),
             ("  jwtSecret: 'kT9vX2mQ7rLp4Ws8',", "kT9vX2mQ7rLp4Ws8"),
+            (
+                r#"var signingKey = []byte("k8s-prod-2f9a7c1e55b04d")"#,
+                "k8s-prod-2f9a7c1e55b04d",
+            ),
+            (r#"jwtKey := []byte("Zq8mN3vL7pX2")"#, "Zq8mN3vL7pX2"),
             (r#"const dbPassword = "Pr0d-Db-2024!";"#, "Pr0d-Db-2024!"),
             (
                 "  private readonly stripeSecretKey: string = 'rk9vX2mQ7rLp4Ws8Yz';",
