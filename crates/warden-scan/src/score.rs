@@ -171,10 +171,12 @@ impl ScoreModel {
                     return false;
                 }
                 let owner_check = cat == "authz" && l > line && l - line <= self.owner_check_window;
+                // A secret written in the code is no flow from an input: a placeholder
+                // check between some request read and the key says nothing of the key.
+                let on_the_path = rule.category != "secrets"
+                    && nearest_source.is_some_and(|s| s <= l && l <= line);
                 (cat == rule.category || (cat == "input" && shape_matters(&rule.category)))
-                    && (l.abs_diff(line) <= self.sanitizer_window
-                        || owner_check
-                        || nearest_source.is_some_and(|s| s <= l && l <= line))
+                    && (l.abs_diff(line) <= self.sanitizer_window || owner_check || on_the_path)
             });
         let mut m = 1.0;
         if sanitized {
@@ -492,6 +494,52 @@ examples = ["int("]
         let idor_cast = m.score("a.py", &r, &[hit(1, 10), hit(2, 10)]);
         assert_eq!(sql_cast, sql * m.sanitizer_factor);
         assert_eq!(idor_cast, idor);
+    }
+
+    #[test]
+    fn a_placeholder_between_an_input_and_a_key_does_not_clear_the_key() {
+        let src = r#"
+[pack]
+id = "s"
+name = "S"
+languages = ["python"]
+
+[[rule]]
+id = "s.key"
+title = "key"
+cwe = "CWE-798"
+category = "secrets"
+weight = 6
+pattern = 'AWS_SECRET'
+examples = ["AWS_SECRET"]
+
+[[rule]]
+id = "s.env"
+title = "env"
+category = "input"
+role = "source"
+weight = 1
+pattern = 'environ'
+examples = ["environ"]
+
+[[rule]]
+id = "s.placeholder"
+title = "placeholder"
+category = "secrets"
+role = "sanitizer"
+weight = 1
+pattern = 'PASSWORD'
+examples = ["PASSWORD"]
+"#;
+        let r = parse_pack("s.toml", src).expect("valid").rules;
+        let m = ScoreModel::default();
+        let key = m.score("settings.py", &r, &[hit(1, 2), hit(0, 14)]);
+        // A placeholder six lines up, after some input was read, is about another value.
+        let apart = m.score("settings.py", &r, &[hit(1, 2), hit(2, 8), hit(0, 14)]);
+        assert_eq!(apart, key);
+        // On the key's own line it is the key's value that is a placeholder.
+        let same_line = m.score("settings.py", &r, &[hit(1, 2), hit(2, 14), hit(0, 14)]);
+        assert!(same_line < key, "{same_line} {key}");
     }
 
     #[test]
