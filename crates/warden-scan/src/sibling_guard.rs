@@ -222,11 +222,7 @@ fn receiver(route_line: &str) -> Option<String> {
 /// The line where the block holding `line` closes (the first `}` below it that no
 /// brace opened after it matches), if it is inside one.
 fn enclosing_end(content: &[u8], line: u32) -> Option<u32> {
-    let start = content
-        .split(|&b| b == b'\n')
-        .take(line.saturating_sub(1) as usize)
-        .map(|l| l.len() + 1)
-        .sum::<usize>();
+    let start = line_offset(content, line);
     let mut depth = 0usize;
     let mut current = line;
     for &b in content.get(start..)? {
@@ -241,14 +237,19 @@ fn enclosing_end(content: &[u8], line: u32) -> Option<u32> {
     None
 }
 
-/// The line where the block opened on `line` closes (braces counted, strings ignored
-/// for simplicity: a brace inside a route's path is rare), if it does.
-fn block_end(content: &[u8], line: u32) -> Option<u32> {
-    let start = content
+/// The byte offset where 1-based `line` starts.
+fn line_offset(content: &[u8], line: u32) -> usize {
+    content
         .split(|&b| b == b'\n')
         .take(line.saturating_sub(1) as usize)
         .map(|l| l.len() + 1)
-        .sum::<usize>();
+        .sum()
+}
+
+/// The line where the block opened on `line` closes (braces counted, strings ignored
+/// for simplicity: a brace inside a route's path is rare), if it does.
+fn block_end(content: &[u8], line: u32) -> Option<u32> {
+    let start = line_offset(content, line);
     let mut depth = 0usize;
     let mut opened = false;
     let mut current = line;

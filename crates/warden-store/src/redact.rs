@@ -36,11 +36,11 @@ const PATTERNS: &[&str] = &[
     // The same with a type between name and value: `const SIGNING_KEY: &str = "…"`,
     // `var apiKey string = "…"`.
     r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
-    // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`.
+    // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
+    // and Go's key bytes, `jwtSecret = []byte("…")`.
+    r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
     // Whole names that are a key by themselves (`signingKey`, `jwtKey`), typed or not.
     r#"(?-u:\b)(?:signingKey|secretKey|jwtKey|hmacKey|apiKey|apiSecret|privateKey)\s*(?:string\s*|\[\]byte\s*)?(?::=|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
-    // Go keeps key bytes as `[]byte("…")`.
-    r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
     // A secret's fallback where it is read from the environment: `getenv("JWT_SECRET",
     // "…")`, `process.env.X || '…'`, `${jwt.secret:…}`, `${DB_PASSWORD:-…}`.
     r#"(?i)(?:secret|password|passwd|pwd|token|key)[a-z0-9_]*["']\s*,\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
