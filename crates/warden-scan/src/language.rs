@@ -102,14 +102,16 @@ impl Language {
             "php" | "phtml" => Language::Php,
             "c" | "h" => Language::C,
             "cc" | "cpp" | "cxx" | "c++" | "hpp" | "hh" | "hxx" | "ipp" => Language::Cpp,
-            "cs" | "cshtml" | "razor" => Language::CSharp,
+            // Web Forms pages, controls and master pages hold C# between `<% %>`.
+            "cs" | "cshtml" | "razor" | "aspx" | "ascx" | "master" => Language::CSharp,
             "rs" => Language::Rust,
             "sh" | "bash" | "zsh" | "ksh" => Language::Shell,
             "yml" | "yaml" | "json" | "toml" | "xml" | "ini" | "cfg" | "conf" | "properties"
             | "env" | "tf" | "tfvars" | "hcl" | "config" | "plist" | "gradle" | "pem" | "key"
             | "ppk" => Language::Config,
             "html" | "htm" | "j2" | "jinja" | "jinja2" | "hbs" | "handlebars" | "ejs"
-            | "mustache" | "twig" | "tmpl" | "gotmpl" => Language::Template,
+            | "mustache" | "twig" | "tmpl" | "gotmpl" | "pug" | "jade" | "njk" | "nunjucks"
+            | "liquid" | "ftl" | "ftlh" | "ftlx" | "haml" | "slim" => Language::Template,
             _ => return None,
         };
         Some(lang)
@@ -134,6 +136,10 @@ mod tests {
             ("a.c", Some(Language::C)),
             ("a.hpp", Some(Language::Cpp)),
             ("Program.cs", Some(Language::CSharp)),
+            ("Search.aspx", Some(Language::CSharp)),
+            ("views/profile.pug", Some(Language::Template)),
+            ("app/views/posts/show.html.haml", Some(Language::Template)),
+            ("templates/review.ftlh", Some(Language::Template)),
             ("lib.rs", Some(Language::Rust)),
             (".env.local", Some(Language::Config)),
             ("Dockerfile", Some(Language::Config)),

@@ -197,6 +197,7 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("c.toml", include_str!("../../rules/c.toml")),
     ("csharp.toml", include_str!("../../rules/csharp.toml")),
     ("rust.toml", include_str!("../../rules/rust.toml")),
+    ("template.toml", include_str!("../../rules/template.toml")),
     (
         "ownership/csharp.toml",
         include_str!("../../rules/ownership/csharp.toml"),
