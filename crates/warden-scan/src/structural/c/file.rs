@@ -509,7 +509,7 @@ pub(crate) fn declared(
                     if size.is_none() {
                         size = t
                             .field("size")
-                            .and_then(|s| fold(src, s, defines, &|_| None));
+                            .and_then(|s| fold(src, s, &|k| defines.get(k).copied(), &|_| None));
                     }
                 }
                 "pointer_declarator" | "reference_declarator" => pointer = true,

@@ -112,7 +112,8 @@ pub(crate) struct Func<'f, 't> {
     pub tainted: HashSet<String>,
     /// Buffers formatted or concatenated from input (`snprintf(cmd, "ls %s", arg)`).
     pub built: HashSet<String>,
-    /// `#define`d names and locals set once to a constant (`int last = LEN - 1;`).
+    /// Locals set once to a constant (`int last = LEN - 1;`); the file's `#define`s and
+    /// enumerators are looked up behind them, not copied into every function.
     consts: HashMap<String, i64>,
     /// Conditions of `if`/`while`/`?:`, `assert` and `min` calls, by start byte.
     conds: Vec<Node<'t>>,
@@ -137,7 +138,7 @@ impl<'f, 't> Func<'f, 't> {
             built: HashSet::new(),
             conds: Vec::new(),
             nodes: Vec::new(),
-            consts: file.defines.clone(),
+            consts: HashMap::new(),
         };
         for (p, ty) in &f.params {
             f.types.insert(p.clone(), ty.clone());
@@ -221,7 +222,7 @@ impl<'f, 't> Func<'f, 't> {
             let integer = self
                 .type_of(text(src, d))
                 .is_some_and(|t| !t.contains('*') && !t.contains("float") && !t.contains("double"));
-            if let (true, Some(k)) = (integer, fold(src, v, &self.consts, &|_| None)) {
+            if let (true, Some(k)) = (integer, fold(src, v, &|k| self.constant(k), &|_| None)) {
                 self.consts.insert(text(src, d).to_string(), k);
             }
         }
@@ -401,7 +402,16 @@ impl<'f, 't> Func<'f, 't> {
 
     /// A constant integer expression's value.
     pub fn fold(&self, n: Node) -> Option<i64> {
-        fold(self.src, n, &self.consts, &|p| self.array_bytes(p))
+        fold(self.src, n, &|k| self.constant(k), &|p| self.array_bytes(p))
+    }
+
+    /// The value of a name that stands for a constant: a local set once, else a
+    /// `#define` or enumerator of the file.
+    fn constant(&self, name: &str) -> Option<i64> {
+        self.consts
+            .get(name)
+            .or_else(|| self.file.defines.get(name))
+            .copied()
     }
 
     /// Whether a variable was initialised with a string literal (a constant format).

@@ -2,7 +2,6 @@
 
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
-use std::collections::HashMap;
 use tree_sitter::Node;
 
 pub(crate) fn text<'a>(src: &'a str, n: Node) -> &'a str {
@@ -145,19 +144,20 @@ pub(crate) fn literal_len(raw: &str) -> i64 {
     n
 }
 
-/// Folds an integer constant expression: literals, `#define`d names, `sizeof` of a
-/// known array or of a scalar type, `+ - * /`.
+/// Folds an integer constant expression: literals, names `constant` knows (`#define`d
+/// names, enumerators, constant locals), `sizeof` of a known array or of a scalar
+/// type, `+ - * /`.
 pub(crate) fn fold(
     src: &str,
     n: Node,
-    defines: &HashMap<String, i64>,
+    constant: &dyn Fn(&str) -> Option<i64>,
     arrays: &dyn Fn(&str) -> Option<i64>,
 ) -> Option<i64> {
     let n = strip(n);
     match n.kind_name() {
         "number_literal" => parse_int(text(src, n)),
         "char_literal" => Some(1),
-        "identifier" => defines.get(text(src, n)).copied(),
+        "identifier" => constant(text(src, n)),
         "sizeof_expression" => {
             if let Some(v) = n.field("value") {
                 let v = strip(v);
@@ -175,8 +175,8 @@ pub(crate) fn fold(
             }
         }
         "binary_expression" => {
-            let l = fold(src, n.field("left")?, defines, arrays)?;
-            let r = fold(src, n.field("right")?, defines, arrays)?;
+            let l = fold(src, n.field("left")?, constant, arrays)?;
+            let r = fold(src, n.field("right")?, constant, arrays)?;
             let op = n.field("operator").map(|o| text(src, o))?;
             match op {
                 "+" => l.checked_add(r),
