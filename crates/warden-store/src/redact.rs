@@ -32,10 +32,10 @@ const PATTERNS: &[&str] = &[
     // The password of a credential URL.
     r#"(?-u:\b)[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
     // A literal assigned to a name that says it is a secret: the literal.
-    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
     // The same with a type between name and value: `const SIGNING_KEY: &str = "…"`,
     // `var apiKey string = "…"`.
-    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
     // and Go's key bytes, `jwtSecret = []byte("…")`.
     r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
@@ -52,6 +52,9 @@ const PATTERNS: &[&str] = &[
     r#"(?i)<(?:password|passwd|pwd|secret)\b[^>]*>(?P<secret>[^<\s]{3,})</"#,
     // A password inside a connection string: `…;Password=…;`.
     r#"(?i)["'][^"'\n]*\b(?:password|pwd)\s*=\s*(?P<secret>[^;"'\s{}$%]{3,})"#,
+    // …and outside quotes, in a .properties or .env line: `…;Password=…`, a JDBC URL's
+    // `?password=…` or `&password=…`.
+    r#"(?i)[;?&][ ]?(?:password|pwd)\s*=\s*(?P<secret>[^;&"'\s{}$%<>]{3,})"#,
     // Literal keys handed to the call that uses them: JWT signing, session and cookie
     // secrets, SMTP logins, Rust's `env::var(…).unwrap_or("…")`.
     r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
@@ -211,6 +214,23 @@ mod tests {
         assert!(red.contains("postgres://app:"), "{red}");
         assert!(red.contains("@db.internal"), "{red}");
         assert!(!red.contains("hunter2hunter2"), "{red}");
+
+        for line in [
+            "spring.datasource.url=jdbc:mysql://db:3306/shop?user=shop&password=Sh0pDb!2024",
+            "ConnectionStrings__Orders=Host=pg;Database=orders;Username=orders;Password=0rd3rs-pg",
+            r#""Orders": "Server=sql01;User Id=app;Password=0rd3rs!Pr0d;TrustServerCertificate=True""#,
+            r#""JwtKey": "b7Jd92kLmQ0vX4tR8sPz1YwE6nHc3Ua5","#,
+        ] {
+            let red = redact_secrets(line);
+            for secret in [
+                "Sh0pDb!2024",
+                "0rd3rs-pg",
+                "0rd3rs!Pr0d",
+                "b7Jd92kLmQ0vX4tR8sPz1YwE6nHc3Ua5",
+            ] {
+                assert!(!red.contains(secret), "{red}");
+            }
+        }
 
         let assign = "password = \"Tr0ub4dor&3xyz\"";
         let red = redact_secrets(assign);
