@@ -83,6 +83,10 @@ impl ScoreModel {
             }
         }
 
+        // In a view template every print is its own statement: an escaped print on the
+        // next line says nothing of a raw one, so only a sanitizer on its line clears an
+        // XSS sink (a CSRF token field still answers the form it sits in).
+        let view = is_view_template(path);
         // Best multiplier and hit count per sink rule, in first-seen order.
         let mut per_rule: Vec<(usize, f64, u32)> = Vec::new();
         for hit in hits.iter().filter(|h| {
@@ -90,7 +94,7 @@ impl ScoreModel {
                 && heaviest.get(&(h.line, rules[h.rule].category.as_str())) == Some(&h.rule)
         }) {
             let rule = &rules[hit.rule];
-            let m = self.context_multiplier(rule, hit.line, &sources, &entries, &sanitizers);
+            let m = self.context_multiplier(rule, hit.line, &sources, &entries, &sanitizers, view);
             match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
                 Some(entry) => {
                     entry.1 = entry.1.max(m);
@@ -151,6 +155,7 @@ impl ScoreModel {
         sources: &[u32],
         entries: &[u32],
         sanitizers: &[(&str, u32)],
+        view: bool,
     ) -> f64 {
         let above = |l: u32, window: u32| l <= line && line - l <= window;
         // A sanitizer counts next to the sink, or on the path from the input to it:
@@ -175,8 +180,12 @@ impl ScoreModel {
                 // check between some request read and the key says nothing of the key.
                 let on_the_path = rule.category != "secrets"
                     && nearest_source.is_some_and(|s| s <= l && l <= line);
-                (cat == rule.category || (cat == "input" && shape_matters(&rule.category)))
-                    && (l.abs_diff(line) <= self.sanitizer_window || owner_check || on_the_path)
+                let near = if view && rule.category == "xss" {
+                    l == line
+                } else {
+                    l.abs_diff(line) <= self.sanitizer_window || owner_check || on_the_path
+                };
+                (cat == rule.category || (cat == "input" && shape_matters(&rule.category))) && near
             });
         let mut m = 1.0;
         if sanitized {
@@ -209,6 +218,28 @@ const PRODUCTION_CONFIG_BOOST: f64 = 1.5;
 fn is_production_config(path: &str) -> bool {
     path.split(['/', '.', '-', '_'])
         .any(|w| w.eq_ignore_ascii_case("prod") || w.eq_ignore_ascii_case("production"))
+}
+
+/// Whether `path` is a view template: a template language's file or a server page
+/// (JSP, Web Forms, Razor, ERB, Blade, Vue and Svelte components).
+fn is_view_template(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    name.ends_with(".blade.php")
+        || matches!(
+            ext,
+            "jsp"
+                | "aspx"
+                | "ascx"
+                | "master"
+                | "cshtml"
+                | "razor"
+                | "erb"
+                | "phtml"
+                | "vue"
+                | "svelte"
+        )
+        || crate::Language::detect(std::path::Path::new(&name)) == Some(crate::Language::Template)
 }
 
 /// Whether a sink of `category` is harmless once its input is parsed into a number,
@@ -332,6 +363,22 @@ examples = ["get_by_id("]
             lookup_typed, lookup,
             "another user's id parses as a number just the same"
         );
+    }
+
+    #[test]
+    fn in_a_view_only_an_escape_on_the_line_clears_a_raw_print() {
+        let mut r = rules();
+        r[0].category = "xss".into();
+        r[3].category = "xss".into();
+        let m = ScoreModel::default();
+        // A raw print on line 12, an escaped print on line 11.
+        let hits = [hit(3, 11), hit(0, 12)];
+        let raw = m.score("views/ticket.jsp", &r, &[hit(0, 12)]);
+        assert_eq!(m.score("views/ticket.jsp", &r, &hits), raw);
+        assert_eq!(m.score("views/ticket.ejs", &r, &hits), raw);
+        assert!(m.score("views/ticket.jsp", &r, &[hit(3, 12), hit(0, 12)]) < raw);
+        // In code the escape next to the sink still counts.
+        assert!(m.score("app/ticket.py", &r, &hits) < raw);
     }
 
     #[test]

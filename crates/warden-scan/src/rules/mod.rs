@@ -199,6 +199,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("rust.toml", include_str!("../../rules/rust.toml")),
     ("template.toml", include_str!("../../rules/template.toml")),
     (
+        "server_pages.toml",
+        include_str!("../../rules/server_pages.toml"),
+    ),
+    (
         "ownership/csharp.toml",
         include_str!("../../rules/ownership/csharp.toml"),
     ),
