@@ -18,6 +18,8 @@ pub enum Language {
     CSharp,
     Rust,
     Shell,
+    /// SQL scripts: migrations, stored procedures and functions.
+    Sql,
     /// Configuration and data files: YAML, JSON, TOML, XML, INI, properties, env files, Dockerfiles, Terraform.
     Config,
     /// HTML and server-side templates.
@@ -25,7 +27,7 @@ pub enum Language {
 }
 
 impl Language {
-    pub const ALL: [Language; 15] = [
+    pub const ALL: [Language; 16] = [
         Language::Python,
         Language::JavaScript,
         Language::TypeScript,
@@ -39,6 +41,7 @@ impl Language {
         Language::CSharp,
         Language::Rust,
         Language::Shell,
+        Language::Sql,
         Language::Config,
         Language::Template,
     ];
@@ -59,6 +62,7 @@ impl Language {
             Language::CSharp => "csharp",
             Language::Rust => "rust",
             Language::Shell => "shell",
+            Language::Sql => "sql",
             Language::Config => "config",
             Language::Template => "template",
         }
@@ -106,6 +110,7 @@ impl Language {
             "cs" | "cshtml" | "razor" | "aspx" | "ascx" | "master" => Language::CSharp,
             "rs" => Language::Rust,
             "sh" | "bash" | "zsh" | "ksh" => Language::Shell,
+            "sql" | "psql" | "pgsql" | "plsql" | "pls" | "pkb" | "pks" | "prc" => Language::Sql,
             "yml" | "yaml" | "json" | "toml" | "xml" | "ini" | "cfg" | "conf" | "properties"
             | "env" | "tf" | "tfvars" | "hcl" | "config" | "plist" | "gradle" | "pem" | "key"
             | "ppk" => Language::Config,
@@ -137,6 +142,7 @@ mod tests {
             ("a.hpp", Some(Language::Cpp)),
             ("Program.cs", Some(Language::CSharp)),
             ("Search.aspx", Some(Language::CSharp)),
+            ("db/procs/search_orders.sql", Some(Language::Sql)),
             ("views/profile.pug", Some(Language::Template)),
             ("app/views/posts/show.html.haml", Some(Language::Template)),
             ("templates/review.ftlh", Some(Language::Template)),

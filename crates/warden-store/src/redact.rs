@@ -55,6 +55,8 @@ const PATTERNS: &[&str] = &[
     // …and outside quotes, in a .properties or .env line: `…;Password=…`, a JDBC URL's
     // `?password=…` or `&password=…`.
     r#"(?i)[;?&][ ]?(?:password|pwd)\s*=\s*(?P<secret>[^;&"'\s{}$%<>]{3,})"#,
+    // SQL scripts: `IDENTIFIED BY '…'`, `PASSWORD '…'` (PostgreSQL roles).
+    r#"(?i)(?-u:\b)(?:identified\s+(?:with\s+\w+\s+)?by|password)\s+n?'(?P<secret>[^'\s$:{]{4,})'"#,
     // Literal keys handed to the call that uses them: JWT signing, session and cookie
     // secrets, SMTP logins, Rust's `env::var(…).unwrap_or("…")`.
     r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
@@ -220,6 +222,8 @@ mod tests {
             "ConnectionStrings__Orders=Host=pg;Database=orders;Username=orders;Password=0rd3rs-pg",
             r#""Orders": "Server=sql01;User Id=app;Password=0rd3rs!Pr0d;TrustServerCertificate=True""#,
             r#""JwtKey": "b7Jd92kLmQ0vX4tR8sPz1YwE6nHc3Ua5","#,
+            "CREATE USER 'reporting'@'%' IDENTIFIED BY 'Sh0pDb!2024';",
+            "CREATE ROLE orders LOGIN PASSWORD '0rd3rs-pg';",
         ] {
             let red = redact_secrets(line);
             for secret in [

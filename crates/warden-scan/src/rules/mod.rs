@@ -198,6 +198,7 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("csharp.toml", include_str!("../../rules/csharp.toml")),
     ("rust.toml", include_str!("../../rules/rust.toml")),
     ("template.toml", include_str!("../../rules/template.toml")),
+    ("sql.toml", include_str!("../../rules/sql.toml")),
     (
         "server_pages.toml",
         include_str!("../../rules/server_pages.toml"),
