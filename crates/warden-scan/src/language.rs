@@ -97,7 +97,7 @@ impl Language {
         let ext = lower.rsplit_once('.').map(|(_, e)| e)?;
         let lang = match ext {
             "py" | "pyw" | "pyi" => Language::Python,
-            "js" | "jsx" | "mjs" | "cjs" | "vue" | "svelte" => Language::JavaScript,
+            "js" | "jsx" | "mjs" | "cjs" | "vue" | "svelte" | "astro" => Language::JavaScript,
             "ts" | "tsx" | "mts" | "cts" => Language::TypeScript,
             "go" => Language::Go,
             "java" | "jsp" => Language::Java,
@@ -116,7 +116,9 @@ impl Language {
             | "ppk" => Language::Config,
             "html" | "htm" | "j2" | "jinja" | "jinja2" | "hbs" | "handlebars" | "ejs"
             | "mustache" | "twig" | "tmpl" | "gotmpl" | "pug" | "jade" | "njk" | "nunjucks"
-            | "liquid" | "ftl" | "ftlh" | "ftlx" | "haml" | "slim" => Language::Template,
+            | "liquid" | "ftl" | "ftlh" | "ftlx" | "haml" | "slim" | "gohtml" | "tpl" => {
+                Language::Template
+            }
             _ => return None,
         };
         Some(lang)
