@@ -3,10 +3,11 @@
 
 use super::func::Func;
 use super::syntax::{
-    call, descendants, line, literal_len, mentions, path_of, string_value, strip, text,
+    assignment_sides, call, descendants, line, literal_len, mentions, path_of, string_value, strip,
+    subscript, text,
 };
 use super::Finding;
-use crate::structural::fields::Kinds;
+use crate::structural::fields::{Fields, Kinds};
 use tree_sitter::Node;
 
 fn finding(check: &'static str, n: Node, label: String) -> Finding {
@@ -140,6 +141,26 @@ fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
     // Sizes computed from the destination itself (`sizeof buf - strlen(buf) - 1`).
     if mentions(st, &dest) {
         return;
+    }
+    if matches!(name, "memcpy" | "memmove") {
+        if let Some(buf) = args.get(1).and_then(|a| source_buffer(src, *a)) {
+            let bufs = with_origin(f, buf.clone(), n.start_byte());
+            if bufs
+                .iter()
+                .any(|b| length_from(f, *size, b, n.start_byte()))
+            {
+                if !bounded_apart_from_source(f, *size, &bufs, n.start_byte()) {
+                    out.push(finding(
+                        "unchecked-copy",
+                        n,
+                        format!(
+                            "{name}() into `{dest}` [{cap}] with a length `{st}` read from `{buf}` itself, never checked against `{dest}`"
+                        ),
+                    ));
+                }
+                return;
+            }
+        }
     }
     let vars: Vec<String> = descendants(*size)
         .into_iter()
@@ -315,4 +336,115 @@ fn scanf_overflow(f: &Func, fmt: &str, targets: &[Node]) -> Option<String> {
         }
     }
     None
+}
+
+/// The buffer a copy reads from: `buf` in `buf`, `buf + 2`, `&buf[2]`, `(char *)buf + off`.
+fn source_buffer(src: &str, n: Node) -> Option<String> {
+    let n = strip(n);
+    match n.kind_name() {
+        "binary_expression" => source_buffer(src, n.field("left")?),
+        "pointer_expression" => {
+            let (arr, _) = subscript(strip(n.field("argument")?))?;
+            path_of(src, arr)
+        }
+        _ => path_of(src, n),
+    }
+}
+
+/// `buf` and the buffer it points into when it was set from one before `before`
+/// (`const uint8_t *val = pkt + off + 3;` gives `val`, `pkt`).
+fn with_origin(f: &Func, buf: String, before: usize) -> Vec<String> {
+    let mut out = vec![buf];
+    for &x in f.nodes.iter().filter(|x| x.start_byte() < before) {
+        if !matches!(x.kind_name(), "assignment_expression" | "init_declarator") {
+            continue;
+        }
+        let (Some(mut l), Some(r)) = assignment_sides(x) else {
+            continue;
+        };
+        while let Some(d) = l.field("declarator") {
+            l = d;
+        }
+        if path_of(f.src, l).as_deref() != Some(out[0].as_str()) {
+            continue;
+        }
+        if let Some(origin) = source_buffer(f.src, r).filter(|o| !out.contains(o)) {
+            out.push(origin);
+        }
+    }
+    out
+}
+
+/// Whether `n` reads bytes of `buf`: `buf[1]`, `*(buf + 2)`, `*(uint16_t *)buf`, or a
+/// call handed a pointer into it (`rd16(buf + off)`, `ntohs(get16(buf))`).
+fn reads_buffer(src: &str, n: Node, buf: &str) -> bool {
+    descendants(n).into_iter().any(|x| {
+        if let Some((arr, _)) = subscript(x) {
+            return path_of(src, arr).as_deref() == Some(buf);
+        }
+        if let Some((_, args)) = call(src, x) {
+            return args
+                .iter()
+                .any(|a| source_buffer(src, *a).is_some_and(|b| b == buf));
+        }
+        x.kind_name() == "pointer_expression"
+            && x.child(0).is_some_and(|o| o.kind_name() == "*")
+            && x.field("argument")
+                .and_then(|a| source_buffer(src, a))
+                .is_some_and(|b| b == buf)
+    })
+}
+
+/// Whether a copy's `size` is a length field of the data being copied: read from `buf`
+/// at the call, or assigned from it before (`out->len = buf[1]`, TLV and length-prefixed
+/// records).
+fn length_from(f: &Func, size: Node, buf: &str, before: usize) -> bool {
+    if reads_buffer(f.src, size, buf) {
+        return true;
+    }
+    let Some(p) = path_of(f.src, strip(size)) else {
+        return false;
+    };
+    f.nodes
+        .iter()
+        .filter(|x| x.start_byte() < before)
+        .any(|&x| {
+            if !matches!(x.kind_name(), "assignment_expression" | "init_declarator") {
+                return false;
+            }
+            let (Some(mut l), Some(r)) = assignment_sides(x) else {
+                return false;
+            };
+            while let Some(d) = l.field("declarator") {
+                l = d;
+            }
+            path_of(f.src, l).as_deref() == Some(p.as_str()) && reads_buffer(f.src, r, buf)
+        })
+}
+
+/// Whether a length read from the source `bufs` is compared, before `before`, with
+/// something other than the source's own length: checking the record fits the input
+/// (`len + 2 > n`, with `n` the parameter after the buffer) does not make it fit the
+/// destination.
+fn bounded_apart_from_source(f: &Func, size: Node, bufs: &[String], before: usize) -> bool {
+    let src = f.src;
+    let source_len = f
+        .params
+        .iter()
+        .position(|(p, _)| bufs.contains(p))
+        .and_then(|i| f.params.get(i + 1))
+        .map(|(p, _)| p.as_str());
+    let keys: Vec<String> = match path_of(src, strip(size)) {
+        Some(p) => vec![p],
+        None => descendants(size)
+            .into_iter()
+            .filter(|x| x.kind_name() == "identifier")
+            .map(|x| text(src, x).to_string())
+            .collect(),
+    };
+    keys.iter().any(|k| {
+        f.upper_bounds(k, before)
+            .iter()
+            .any(|o| Some(text(src, strip(*o)).trim()) != source_len)
+    })
 }

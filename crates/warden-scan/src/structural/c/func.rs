@@ -431,6 +431,42 @@ impl<'f, 't> Func<'f, 't> {
     }
 
     /// The checks on `var` in conditions that start before byte `before`.
+    /// What `var` is compared from above with in conditions before `before`: the other
+    /// side of each `<`, `<=`, `>`, `>=` that is not zero or negative (`len > max` gives
+    /// `max`).
+    pub fn upper_bounds(&self, var: &str, before: usize) -> Vec<Node<'t>> {
+        let mut out = Vec::new();
+        for c in self.conds.iter().filter(|c| c.start_byte() < before) {
+            if !mentions(text(self.src, *c), var) {
+                continue;
+            }
+            for x in descendants(*c) {
+                if x.kind_name() != "binary_expression" {
+                    continue;
+                }
+                let op = x.field("operator").map(|o| text(self.src, o)).unwrap_or("");
+                if !matches!(op, "<" | "<=" | ">" | ">=") {
+                    continue;
+                }
+                let (Some(l), Some(r)) = (x.field("left"), x.field("right")) else {
+                    continue;
+                };
+                let other = if mentions(text(self.src, l), var) {
+                    r
+                } else if mentions(text(self.src, r), var) {
+                    l
+                } else {
+                    continue;
+                };
+                let ot = text(self.src, strip(other)).trim();
+                if ot != "0" && !ot.starts_with('-') {
+                    out.push(other);
+                }
+            }
+        }
+        out
+    }
+
     pub fn guard(&self, var: &str, before: usize) -> Guard {
         let mut g = Guard::default();
         for c in self.conds.iter().filter(|c| c.start_byte() < before) {
