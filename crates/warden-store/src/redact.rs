@@ -55,6 +55,8 @@ const PATTERNS: &[&str] = &[
     // …and outside quotes, in a .properties or .env line: `…;Password=…`, a JDBC URL's
     // `?password=…` or `&password=…`.
     r#"(?i)[;?&][ ]?(?:password|pwd)\s*=\s*(?P<secret>[^;&"'\s{}$%<>]{3,})"#,
+    // A secret-named key with an unquoted value in YAML, properties or INI.
+    r#"(?im)^[ \t]*(?:[\w-]+\.)*[\w-]*(?:password|passwd|secret|secret[_-]?key|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|client[_-]?secret|private[_-]?key|signing[_-]?key|jwt[_-]?(?:key|secret))[ \t]*[:=][ \t]*(?P<secret>[A-Za-z0-9!#%&*+,./;?@^_~-]{4,})[ \t]*\r?$"#,
     // SQL scripts: `IDENTIFIED BY '…'`, `PASSWORD '…'` (PostgreSQL roles).
     r#"(?i)(?-u:\b)(?:identified\s+(?:with\s+\w+\s+)?by|password)\s+n?'(?P<secret>[^'\s$:{]{4,})'"#,
     // Literal keys handed to the call that uses them: JWT signing, session and cookie
@@ -224,6 +226,8 @@ mod tests {
             r#""JwtKey": "b7Jd92kLmQ0vX4tR8sPz1YwE6nHc3Ua5","#,
             "CREATE USER 'reporting'@'%' IDENTIFIED BY 'Sh0pDb!2024';",
             "CREATE ROLE orders LOGIN PASSWORD '0rd3rs-pg';",
+            "app.jwt.secret=Sh0pDb!2024",
+            "    client-secret: 0rd3rs-pg",
         ] {
             let red = redact_secrets(line);
             for secret in [

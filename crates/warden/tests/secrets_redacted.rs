@@ -106,6 +106,7 @@ const NO_VALUE_IN_LINE: &[&str] = &[
     "c.credential-output",
     "c.password-stored-plain",
     "c.credential-file",
+    "generic.actions-secret-transformed",
 ];
 
 /// Every secret a built-in rule is written to find is one the store redacts: a rule

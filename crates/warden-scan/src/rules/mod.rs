@@ -199,6 +199,7 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("rust.toml", include_str!("../../rules/rust.toml")),
     ("template.toml", include_str!("../../rules/template.toml")),
     ("sql.toml", include_str!("../../rules/sql.toml")),
+    ("config.toml", include_str!("../../rules/config.toml")),
     (
         "server_pages.toml",
         include_str!("../../rules/server_pages.toml"),
