@@ -91,6 +91,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "structural/c.toml",
         include_str!("../../rules/structural/c.toml"),
     ),
+    (
+        "structural/cpp.toml",
+        include_str!("../../rules/structural/cpp.toml"),
+    ),
 ];
 
 /// Every built-in structural pack, parsed and checked.

@@ -15,6 +15,7 @@ mod func;
 mod indexes;
 mod inject;
 mod inputs;
+mod invalidation;
 mod leaks;
 mod lifetime;
 mod loops;
@@ -57,6 +58,7 @@ pub const CHECKS: &[&str] = &[
     "command-built",
     "path-built",
     "sql-built",
+    "invalidated-reference",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -183,6 +185,9 @@ pub(crate) fn analyze(
         }
         if on("off-by-one") {
             indexes::off_by_one(&func, &mut found);
+        }
+        if on("invalidated-reference") {
+            invalidation::invalidated(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);

@@ -1,0 +1,254 @@
+//! C++ references, pointers and iterators into a container, used after a call that
+//! may reallocate or shift its elements: `Track& first = v.front(); v.push_back(t);
+//! first.plays++;`, a range-for whose body grows the vector it walks, an iterator
+//! loop that erases without taking `erase`'s result.
+
+use super::func::Func;
+use super::syntax::{call, line, text};
+use super::Finding;
+use crate::structural::fields::{Fields, Kinds};
+use tree_sitter::Node;
+
+/// Calls after which references and iterators into a vector-like container may dangle.
+const INVALIDATES: &[&str] = &[
+    "push_back",
+    "emplace_back",
+    "insert",
+    "emplace",
+    "resize",
+    "reserve",
+    "clear",
+    "assign",
+    "shrink_to_fit",
+    "erase",
+    "append",
+];
+
+/// Accessors returning an element (a reference to it).
+const ELEMENT: &[&str] = &["front", "back", "at"];
+/// Accessors returning an address or iterator into the storage.
+const ADDRESS: &[&str] = &["data", "c_str", "begin", "end", "rbegin", "rend", "find"];
+
+/// Containers that move their elements when they grow (vector, string, deque, Qt's).
+fn moves_elements(ty: &str) -> bool {
+    [
+        "vector",
+        "string",
+        "deque",
+        "QVector",
+        "QList",
+        "QString",
+        "SmallVector",
+    ]
+    .iter()
+    .any(|t| ty.contains(t))
+}
+
+/// `v.push_back(x)` → (`v`, `push_back`).
+fn method_call<'s>(src: &'s str, n: Node) -> Option<(&'s str, &'s str)> {
+    let (name, _) = call(src, n)?;
+    let (recv, method) = name.rsplit_once("->").or_else(|| name.rsplit_once('.'))?;
+    Some((recv.trim(), method.trim()))
+}
+
+/// How a value refers into a container.
+#[derive(Clone, Copy, PartialEq)]
+enum Into {
+    /// An element (`v.front()`, `v[i]`): only a reference bound to it points into `v`.
+    Element,
+    /// An address or iterator (`&v[i]`, `v.data()`, `v.begin()`, `std::find(...)`).
+    Address,
+}
+
+/// The container a value refers into, and how: `v` of `v.front()`, `v[i]`, `&v[0]`,
+/// `v.data()`, `v.begin()`, `std::find(v.begin(), v.end(), x)`.
+fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
+    let src = f.src;
+    let n = super::syntax::strip(n);
+    match n.kind_name() {
+        "pointer_expression" => {
+            let address = n.child(0).is_some_and(|o| o.kind_name() == "&");
+            let (c, how) = container_of(f, n.field("argument")?)?;
+            (address && how == Into::Element).then_some((c, Into::Address))
+        }
+        "subscript_expression" => {
+            let (arr, _) = super::syntax::subscript(n)?;
+            let name = super::syntax::path_of(src, arr)?;
+            // A plain array or pointer does not reallocate.
+            f.type_of(&name)
+                .is_some_and(moves_elements)
+                .then_some((name, Into::Element))
+        }
+        "call_expression" => {
+            if let Some((recv, method)) = method_call(src, n) {
+                if ELEMENT.contains(&method) {
+                    return Some((recv.to_string(), Into::Element));
+                }
+                return ADDRESS
+                    .contains(&method)
+                    .then(|| (recv.to_string(), Into::Address));
+            }
+            let (name, args) = call(src, n)?;
+            if matches!(name, "find" | "find_if" | "lower_bound" | "upper_bound") {
+                return args
+                    .first()
+                    .and_then(|a| container_of(f, *a))
+                    .filter(|(_, how)| *how == Into::Address);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The name an `init_declarator` declares (`first` of `Track& first = …`), and whether
+/// it is a reference.
+fn declared_name<'s>(src: &'s str, d: Node) -> Option<(&'s str, bool)> {
+    let mut d = d.field("declarator")?;
+    let mut reference = false;
+    loop {
+        match d.kind_name() {
+            "identifier" => return Some((text(src, d), reference)),
+            "reference_declarator" | "pointer_declarator" => {
+                reference |= d.kind_name() == "reference_declarator";
+                let last = u32::try_from(d.named_child_count().checked_sub(1)?).ok()?;
+                d = d.named_child(last)?;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn vector_like(f: &Func, container: &str) -> bool {
+    // A member or parameter whose type the file does not spell out is given the
+    // benefit of the doubt only through accessors vectors have and lists do not.
+    f.type_of(container).is_none_or(moves_elements)
+}
+
+/// References, pointers and iterators used after their container was changed.
+pub(crate) fn invalidated(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        match n.kind_name() {
+            "init_declarator" => held_across_growth(f, n, out),
+            "for_range_loop" => {
+                let (Some(range), Some(body)) = (n.field("right"), n.field("body")) else {
+                    continue;
+                };
+                let container = text(src, range).trim();
+                if !vector_like(f, container) {
+                    continue;
+                }
+                if let Some(grow) = super::syntax::descendants(body).into_iter().find(|&x| {
+                    method_call(src, x).is_some_and(|(r, m)| {
+                        r == container && INVALIDATES.contains(&m) && m != "reserve"
+                    })
+                }) {
+                    out.push(Finding {
+                        check: "invalidated-reference",
+                        line: line(grow),
+                        label: format!(
+                            "`{}` changes `{container}` while a range-for walks it: its iterators dangle",
+                            text(src, grow)
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `T& r = v.front(); … v.push_back(x); … r` (or a pointer or iterator likewise).
+fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let (Some((name, reference)), Some(value)) = (declared_name(src, n), n.field("value")) else {
+        return;
+    };
+    let Some((container, how)) = container_of(f, value) else {
+        return;
+    };
+    // `State *s = q.front();` copies the element out: nothing points into `q`.
+    if (how == Into::Element && !reference) || !vector_like(f, &container) {
+        return;
+    }
+    // Only the declaration's own block: a later `it` in a sibling block is another one.
+    let scope = enclosing_block(n);
+    let inside = |x: Node| {
+        scope.is_none_or(|b| b.start_byte() <= x.start_byte() && x.end_byte() <= b.end_byte())
+    };
+    let after = n.end_byte();
+    let Some(grow) = f.nodes.iter().copied().find(|&x| {
+        x.start_byte() >= after
+            && inside(x)
+            && method_call(src, x).is_some_and(|(r, m)| r == container && INVALIDATES.contains(&m))
+    }) else {
+        return;
+    };
+    // Set again (`it = v.erase(it)`, `p = v.data()`) before the use: nothing dangles.
+    let reset = f.nodes.iter().any(|&x| {
+        x.kind_name() == "assignment_expression"
+            && x.end_byte() >= grow.end_byte()
+            && x.field("left").is_some_and(|l| text(src, l).trim() == name)
+    });
+    if reset {
+        return;
+    }
+    let used = f.nodes.iter().any(|&x| {
+        x.kind_name() == "identifier"
+            && x.start_byte() >= grow.end_byte()
+            && inside(x)
+            && text(src, x) == name
+    }) || next_turn_uses(src, grow, name);
+    if used {
+        out.push(Finding {
+            check: "invalidated-reference",
+            line: line(grow),
+            label: format!(
+                "`{name}` points into `{container}`, and `{}` may move its elements before `{name}` is used again",
+                text(src, grow)
+            ),
+        });
+    }
+}
+
+/// Whether a loop around `n` reads `name` in its condition or update, which run again
+/// after `n` (`for (auto it = v.begin(); it != v.end(); ++it) v.erase(it);`).
+fn next_turn_uses(src: &str, n: Node, name: &str) -> bool {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        if matches!(
+            p.kind_name(),
+            "for_statement" | "while_statement" | "do_statement"
+        ) {
+            let reads = ["condition", "update"]
+                .iter()
+                .filter_map(|k| p.field(k))
+                .any(|c| super::syntax::mentions(text(src, c), name));
+            if reads {
+                return true;
+            }
+        }
+        if p.kind_name() == "function_definition" {
+            return false;
+        }
+        cur = p;
+    }
+    false
+}
+
+/// The block a declaration belongs to: its compound statement, or the loop whose
+/// header declares it.
+fn enclosing_block(n: Node) -> Option<Node> {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        if matches!(
+            p.kind_name(),
+            "compound_statement" | "for_statement" | "for_range_loop"
+        ) {
+            return Some(p);
+        }
+        cur = p;
+    }
+    None
+}
