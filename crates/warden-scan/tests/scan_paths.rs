@@ -20,8 +20,8 @@ fn fired(tech: &[String]) -> Vec<String> {
 
 #[test]
 fn framework_rules_follow_the_given_tech() {
-    assert!(fired(&["rails".to_string()]).contains(&"ruby.permit-all".to_string()));
-    assert!(!fired(&[]).contains(&"ruby.permit-all".to_string()));
+    assert!(fired(&["rails".to_string()]).contains(&"ruby.csrf-disabled".to_string()));
+    assert!(!fired(&[]).contains(&"ruby.csrf-disabled".to_string()));
 }
 
 #[test]
