@@ -193,6 +193,13 @@ impl ScoreModel {
             m *= self.sanitizer_factor;
         } else if nearest_source.is_some() {
             m *= self.taint_boost;
+        } else if sources
+            .iter()
+            .any(|&s| s > line && s - line <= self.taint_window)
+        {
+            // A helper defined above the handler that calls it: the input is read
+            // below the sink, a few lines on.
+            m *= BELOW_BOOST;
         } else if !sources.is_empty() {
             m *= self.source_in_file_boost;
         }
@@ -208,6 +215,9 @@ impl ScoreModel {
 /// Authorization bypass through a user-controlled key (IDOR): the only weakness an
 /// owner check answers.
 const OBJECT_LOOKUP_CWE: &str = "CWE-639";
+
+/// A source a few lines below a sink: the sink sits in a helper the handler below calls.
+const BELOW_BOOST: f64 = 1.5;
 
 /// How much more a configuration finding weighs in a production configuration file.
 const PRODUCTION_CONFIG_BOOST: f64 = 1.5;
@@ -363,6 +373,17 @@ examples = ["get_by_id("]
             lookup_typed, lookup,
             "another user's id parses as a number just the same"
         );
+    }
+
+    #[test]
+    fn input_read_just_below_a_sink_raises_it_less_than_input_above() {
+        let m = ScoreModel::default();
+        let r = rules();
+        // The sink in a helper at line 10; the handler reading the input at line 20.
+        let below = m.score("a.py", &r, &[hit(0, 10), hit(1, 20)]);
+        let above = m.score("a.py", &r, &[hit(1, 5), hit(0, 10)]);
+        let far = m.score("a.py", &r, &[hit(0, 10), hit(1, 200)]);
+        assert!(far < below && below < above, "{far} {below} {above}");
     }
 
     #[test]
