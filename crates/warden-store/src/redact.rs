@@ -62,6 +62,10 @@ const PATTERNS: &[&str] = &[
     // Literal keys handed to the call that uses them: JWT signing, session and cookie
     // secrets, SMTP logins, Rust's `env::var(…).unwrap_or("…")`.
     r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
+    // Ruby's `JWT.encode(payload, "…")` / `JWT.decode(token, '…')`, and .NET's
+    // `new SymmetricSecurityKey(Encoding.UTF8.GetBytes("…"))`.
+    r#"\bJWT\.(?:encode|decode)\([^,\n]+,\s*["'](?P<secret>[^"'\n]{4,})["']"#,
+    r#"\bSymmetricSecurityKey\s*\(\s*Encoding\.\w+\.GetBytes\s*\(\s*"(?P<secret>[^"\n]{4,})""#,
     r#"(?i)\bsecret\s*:\s*["'](?P<secret>[^"'\n]{4,})["']"#,
     r#"\bcookieParser\(\s*["'](?P<secret>[^"'\n]{4,})["']"#,
     r#"\bPlainAuth\(\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*"(?P<secret>[^"]{4,})""#,
@@ -228,6 +232,8 @@ mod tests {
             "CREATE ROLE orders LOGIN PASSWORD '0rd3rs-pg';",
             "app.jwt.secret=Sh0pDb!2024",
             "    client-secret: 0rd3rs-pg",
+            r#"token = JWT.encode({ sub: id }, "Sh0pDb!2024", "HS256")"#,
+            r#"new SymmetricSecurityKey(Encoding.UTF8.GetBytes("0rd3rs-pg"))"#,
         ] {
             let red = redact_secrets(line);
             for secret in [
