@@ -45,11 +45,31 @@ pub struct RuleSet {
     /// Tells this set's search caches from another's (see [`with_caches`]).
     id: u64,
     rules: Vec<Rule>,
-    per_language: HashMap<Language, Arc<LanguageMatcher>>,
+    per_language: HashMap<Language, LanguageRules>,
     /// Per rule, compiled on first use (`None`: does not compile, already reported).
     compiled: Vec<OnceLock<Option<meta::Regex>>>,
     /// Per rule, the bytes its matches can start with, when that narrows the tries.
     first_bytes: Vec<Option<FirstBytes>>,
+}
+
+/// A language's matcher, and which of its rules apply to the language when the matcher
+/// is shared by a family whose rule lists differ slightly.
+#[derive(Debug)]
+struct LanguageRules {
+    matcher: Arc<LanguageMatcher>,
+    /// Position in `rule_index` → whether the rule applies; `None`: all do.
+    applies: Option<Vec<bool>>,
+}
+
+/// Languages whose rule lists are nearly the same (a few rules for one of them only):
+/// one automaton over the union serves both, each language skipping the other's rules.
+/// Each automaton is a megabyte or two; two per family were past the memory budget.
+fn family(lang: Language) -> Language {
+    match lang {
+        Language::TypeScript => Language::JavaScript,
+        Language::Cpp => Language::C,
+        other => other,
+    }
 }
 
 #[derive(Debug)]
@@ -97,16 +117,28 @@ impl RuleSet {
                 false => (None, None),
             })
             .unzip();
-        // Languages running the same rules (JavaScript and TypeScript, C and C++) share
-        // one matcher: its automaton is built, and held in memory, once.
-        let mut groups: Vec<(Vec<Language>, Vec<usize>)> = Vec::new();
+        // Languages running the same rules share one matcher, and so do a family's
+        // (JavaScript and TypeScript, C and C++) over the union of their rules: its
+        // automaton is built, and held in memory, once.
+        let mut groups: Vec<(Vec<(Language, Vec<usize>)>, Vec<usize>)> = Vec::new();
         for (lang, rule_index) in by_language {
-            match groups.iter_mut().find(|(_, ix)| *ix == rule_index) {
-                Some((langs, _)) => langs.push(lang),
-                None => groups.push((vec![lang], rule_index)),
+            let joins = groups.iter_mut().find(|(langs, ix)| {
+                *ix == rule_index || langs.iter().any(|(l, _)| family(*l) == family(lang))
+            });
+            match joins {
+                Some((langs, ix)) => {
+                    if *ix != rule_index {
+                        let mut union: Vec<usize> = ix.iter().chain(&rule_index).copied().collect();
+                        union.sort_unstable();
+                        union.dedup();
+                        *ix = union;
+                    }
+                    langs.push((lang, rule_index));
+                }
+                None => groups.push((vec![(lang, rule_index.clone())], rule_index)),
             }
         }
-        let matchers: Vec<(Vec<Language>, LanguageMatcher)> = groups
+        let matchers: Vec<(Vec<(Language, Vec<usize>)>, LanguageMatcher)> = groups
             .into_par_iter()
             .map(|(langs, rule_index)| {
                 let lits: Vec<Option<&Literals>> =
@@ -122,7 +154,13 @@ impl RuleSet {
                         })
                     })
                     .collect();
-                let prefilter = Prefilter::new(&lits);
+                let dense = langs.iter().any(|(l, _)| {
+                    !matches!(
+                        l,
+                        Language::Config | Language::Template | Language::Shell | Language::Sql
+                    )
+                });
+                let prefilter = Prefilter::new(&lits, dense);
                 let matcher = LanguageMatcher {
                     prefilter,
                     rule_index,
@@ -134,8 +172,21 @@ impl RuleSet {
         let mut per_language = HashMap::new();
         for (langs, matcher) in matchers {
             let matcher = Arc::new(matcher);
-            for lang in langs {
-                per_language.insert(lang, Arc::clone(&matcher));
+            for (lang, own) in langs {
+                let applies = (own.len() != matcher.rule_index.len()).then(|| {
+                    matcher
+                        .rule_index
+                        .iter()
+                        .map(|i| own.binary_search(i).is_ok())
+                        .collect()
+                });
+                per_language.insert(
+                    lang,
+                    LanguageRules {
+                        matcher: Arc::clone(&matcher),
+                        applies,
+                    },
+                );
             }
         }
         let compiled = rules.iter().map(|_| OnceLock::new()).collect();
@@ -160,7 +211,7 @@ impl RuleSet {
 
     /// Every hit of every applicable rule in `content`, ordered by line.
     pub fn find(&self, lang: Language, content: &[u8]) -> Vec<RawHit> {
-        let Some(matcher) = self.per_language.get(&lang) else {
+        let Some(LanguageRules { matcher, applies }) = self.per_language.get(&lang) else {
             return Vec::new();
         };
         // (offset of the hit's line, rule, snippet), in no particular order yet.
@@ -168,6 +219,9 @@ impl RuleSet {
         let literals = matcher.prefilter.scan(content);
         with_caches(self.id, self.rules.len(), |caches| {
             for &pos in &literals.candidates {
+                if applies.as_ref().is_some_and(|a| !a[pos]) {
+                    continue;
+                }
                 let rule_idx = matcher.rule_index[pos];
                 let rule = &self.rules[rule_idx];
                 let Some(regex) = self.regex(rule_idx) else {
@@ -414,6 +468,30 @@ examples = ["SECRET_KEY = 'x'"]
     }
 
     #[test]
+    fn a_family_shares_one_automaton_and_each_language_keeps_its_own_rules() {
+        // `demo.key` runs on TypeScript only; JavaScript shares the automaton.
+        let langs = [Language::JavaScript, Language::TypeScript];
+        let set = RuleSet::compile(demo_rules(), langs, |r, l| {
+            r.id == "demo.eval" || l == Language::TypeScript
+        })
+        .expect("compiles");
+        let (js, ts) = (
+            &set.per_language[&Language::JavaScript],
+            &set.per_language[&Language::TypeScript],
+        );
+        assert!(Arc::ptr_eq(&js.matcher, &ts.matcher));
+        let text = b"SECRET_KEY = 'x'\neval(y)\n";
+        let ids = |l| -> Vec<&str> {
+            set.find(l, text)
+                .iter()
+                .map(|h| set.rules()[h.rule].id.as_str())
+                .collect()
+        };
+        assert_eq!(ids(Language::TypeScript), ["demo.key", "demo.eval"]);
+        assert_eq!(ids(Language::JavaScript), ["demo.eval"]);
+    }
+
+    #[test]
     fn a_match_starting_with_a_newline_belongs_to_the_next_line() {
         let src = r#"
 [pack]
@@ -444,7 +522,7 @@ examples = ["gets(buf)"]
         let packs = crate::rules::builtin_packs().expect("built-in packs parse");
         let rules: Vec<Rule> = packs.iter().flat_map(|p| p.rules.clone()).collect();
         let set = RuleSet::compile(rules, [Language::Python], |_, _| true).expect("compiles");
-        let matcher = &set.per_language[&Language::Python];
+        let matcher = &set.per_language[&Language::Python].matcher;
         let mut missed = Vec::new();
         for (pos, &idx) in matcher.rule_index.iter().enumerate() {
             let rule = &set.rules()[idx];
@@ -469,7 +547,7 @@ examples = ["gets(buf)"]
         let packs = crate::rules::builtin_packs().expect("built-in packs parse");
         let rules: Vec<Rule> = packs.iter().flat_map(|p| p.rules.clone()).collect();
         let set = RuleSet::compile(rules, [Language::Python], |_, _| true).expect("compiles");
-        let matcher = &set.per_language[&Language::Python];
+        let matcher = &set.per_language[&Language::Python].matcher;
         let filler = "zz ".repeat(4000);
         let mut tried_near = 0;
         let mut tried_lines = 0;

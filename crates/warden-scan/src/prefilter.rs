@@ -70,8 +70,10 @@ pub struct Found {
 }
 
 impl Prefilter {
-    /// `literals[i]` is rule `i`'s requirement (`None`: always runs).
-    pub fn new(literals: &[Option<&Literals>]) -> Prefilter {
+    /// `literals[i]` is rule `i`'s requirement (`None`: always runs). `dense` builds the
+    /// faster automaton with the larger tables: for the languages most of a tree is
+    /// written in, not for configuration, templates, shell or SQL scripts.
+    pub fn new(literals: &[Option<&Literals>], dense: bool) -> Prefilter {
         let mut index: HashMap<&[u8], u32> = HashMap::new();
         let mut patterns: Vec<&[u8]> = Vec::new();
         let mut rules_of: Vec<Vec<usize>> = Vec::new();
@@ -104,8 +106,13 @@ impl Prefilter {
                 // A DFA: an NFA follows failure links and searches its sparse states at
                 // most bytes, and ran twice the instructions over a tree. Its tables are
                 // megabytes, which the literals' cut (`MAX_LITERAL`) and languages sharing
-                // one matcher keep within the memory budget.
-                .kind(Some(AhoCorasickKind::DFA))
+                // one matcher keep within the memory budget; the few files of the other
+                // languages get the compact NFA, a fifth of the size.
+                .kind(Some(if dense {
+                    AhoCorasickKind::DFA
+                } else {
+                    AhoCorasickKind::ContiguousNFA
+                }))
                 .build(&patterns)
                 .ok()
         };
@@ -211,7 +218,7 @@ mod tests {
             single_line: false,
             line_start: false,
         };
-        let pf = Prefilter::new(&[Some(&eval), Some(&secret), None]);
+        let pf = Prefilter::new(&[Some(&eval), Some(&secret), None], true);
         assert_eq!(pf.candidates(b"x = 1"), vec![2]);
         assert_eq!(pf.candidates(b"EVAL(x); SECRET = 1"), vec![0, 1, 2]);
         assert_eq!(pf.candidates(b"my_password"), vec![1, 2]);
@@ -238,7 +245,7 @@ mod tests {
             single_line: true,
             line_start: false,
         };
-        let pf = Prefilter::new(&[Some(&long)]);
+        let pf = Prefilter::new(&[Some(&long)], false);
         let text = b"opts = {'verify_signature': False}";
         let found = pf.scan(text);
         assert_eq!(found.candidates, vec![0]);

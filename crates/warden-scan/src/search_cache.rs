@@ -12,7 +12,7 @@ use regex_automata::meta;
 use std::cell::RefCell;
 
 /// Bytes of caches one thread may keep between files.
-const BUDGET: usize = 3 << 20;
+const BUDGET: usize = 5 << 19;
 
 /// One thread's caches, for one rule set.
 pub(crate) struct SearchCaches {
