@@ -61,6 +61,9 @@ struct LanguageRules {
     applies: Option<Vec<bool>>,
 }
 
+/// A language and the rules (indexes into the set's) that apply to it.
+type OwnRules = (Language, Vec<usize>);
+
 /// Languages whose rule lists are nearly the same (a few rules for one of them only):
 /// one automaton over the union serves both, each language skipping the other's rules.
 /// Each automaton is a megabyte or two; two per family were past the memory budget.
@@ -120,7 +123,7 @@ impl RuleSet {
         // Languages running the same rules share one matcher, and so do a family's
         // (JavaScript and TypeScript, C and C++) over the union of their rules: its
         // automaton is built, and held in memory, once.
-        let mut groups: Vec<(Vec<(Language, Vec<usize>)>, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<(Vec<OwnRules>, Vec<usize>)> = Vec::new();
         for (lang, rule_index) in by_language {
             let joins = groups.iter_mut().find(|(langs, ix)| {
                 *ix == rule_index || langs.iter().any(|(l, _)| family(*l) == family(lang))
@@ -138,7 +141,7 @@ impl RuleSet {
                 None => groups.push((vec![(lang, rule_index.clone())], rule_index)),
             }
         }
-        let matchers: Vec<(Vec<(Language, Vec<usize>)>, LanguageMatcher)> = groups
+        let matchers: Vec<(Vec<OwnRules>, LanguageMatcher)> = groups
             .into_par_iter()
             .map(|(langs, rule_index)| {
                 let lits: Vec<Option<&Literals>> =
