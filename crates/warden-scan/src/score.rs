@@ -25,6 +25,9 @@ pub struct ScoreModel {
     /// handling, often past `sanitizer_window`.
     pub owner_check_window: u32,
     pub taint_boost: f64,
+    /// A source this many lines below a sink (within `taint_window`): the sink sits in a
+    /// helper defined above the handler that calls it.
+    pub source_below_boost: f64,
     pub source_in_file_boost: f64,
     pub entry_boost: f64,
     pub entry_in_file_boost: f64,
@@ -44,6 +47,7 @@ impl Default for ScoreModel {
             sanitizer_window: 3,
             owner_check_window: 8,
             taint_boost: 1.8,
+            source_below_boost: 1.5,
             source_in_file_boost: 1.25,
             entry_boost: 1.4,
             entry_in_file_boost: 1.15,
@@ -158,6 +162,7 @@ impl ScoreModel {
         view: bool,
     ) -> f64 {
         let above = |l: u32, window: u32| l <= line && line - l <= window;
+        let below = |l: u32, window: u32| l > line && l - line <= window;
         // A sanitizer counts next to the sink, or on the path from the input to it:
         // between the nearest source above the sink and the sink itself.
         let nearest_source = sources
@@ -175,7 +180,7 @@ impl ScoreModel {
                 if cat == "authz" && rule.cwe.as_deref() != Some(OBJECT_LOOKUP_CWE) {
                     return false;
                 }
-                let owner_check = cat == "authz" && l > line && l - line <= self.owner_check_window;
+                let owner_check = cat == "authz" && below(l, self.owner_check_window);
                 // A secret written in the code is no flow from an input: a placeholder
                 // check between some request read and the key says nothing of the key.
                 let on_the_path = rule.category != "secrets"
@@ -193,13 +198,8 @@ impl ScoreModel {
             m *= self.sanitizer_factor;
         } else if nearest_source.is_some() {
             m *= self.taint_boost;
-        } else if sources
-            .iter()
-            .any(|&s| s > line && s - line <= self.taint_window)
-        {
-            // A helper defined above the handler that calls it: the input is read
-            // below the sink, a few lines on.
-            m *= BELOW_BOOST;
+        } else if sources.iter().any(|&s| below(s, self.taint_window)) {
+            m *= self.source_below_boost;
         } else if !sources.is_empty() {
             m *= self.source_in_file_boost;
         }
@@ -215,9 +215,6 @@ impl ScoreModel {
 /// Authorization bypass through a user-controlled key (IDOR): the only weakness an
 /// owner check answers.
 const OBJECT_LOOKUP_CWE: &str = "CWE-639";
-
-/// A source a few lines below a sink: the sink sits in a helper the handler below calls.
-const BELOW_BOOST: f64 = 1.5;
 
 /// How much more a configuration finding weighs in a production configuration file.
 const PRODUCTION_CONFIG_BOOST: f64 = 1.5;

@@ -142,25 +142,17 @@ fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
     if mentions(st, &dest) {
         return;
     }
-    if matches!(name, "memcpy" | "memmove") {
-        if let Some(buf) = args.get(1).and_then(|a| source_buffer(src, *a)) {
-            let bufs = with_origin(f, buf.clone(), n.start_byte());
-            if bufs
-                .iter()
-                .any(|b| length_from(f, *size, b, n.start_byte()))
-            {
-                if !bounded_apart_from_source(f, *size, &bufs, n.start_byte()) {
-                    out.push(finding(
-                        "unchecked-copy",
-                        n,
-                        format!(
-                            "{name}() into `{dest}` [{cap}] with a length `{st}` read from `{buf}` itself, never checked against `{dest}`"
-                        ),
-                    ));
-                }
-                return;
-            }
+    if let Some((buf, bounded)) = length_field_copy(f, name, args, *size, n.start_byte()) {
+        if !bounded {
+            out.push(finding(
+                "unchecked-copy",
+                n,
+                format!(
+                    "{name}() into `{dest}` [{cap}] with a length `{st}` read from `{buf}` itself, never checked against `{dest}`"
+                ),
+            ));
         }
+        return;
     }
     let vars: Vec<String> = descendants(*size)
         .into_iter()
@@ -338,6 +330,45 @@ fn scanf_overflow(f: &Func, fmt: &str, targets: &[Node]) -> Option<String> {
     None
 }
 
+/// For a `memcpy`/`memmove` whose `size` is a length field of the data it copies: the
+/// source buffer, and whether the length is compared with something other than the
+/// source's own length before the call at byte `at`.
+fn length_field_copy(
+    f: &Func,
+    name: &str,
+    args: &[Node],
+    size: Node,
+    at: usize,
+) -> Option<(String, bool)> {
+    if !matches!(name, "memcpy" | "memmove") {
+        return None;
+    }
+    let buf = args.get(1).and_then(|a| source_buffer(f.src, *a))?;
+    let bufs = with_origin(f, buf.clone(), at);
+    if !bufs.iter().any(|b| length_from(f, size, b, at)) {
+        return None;
+    }
+    Some((buf, bounded_apart_from_source(f, size, &bufs, at)))
+}
+
+/// The values assigned or initialised to `path` before byte `before`.
+fn assigned_values<'t>(f: &Func<'_, 't>, path: &str, before: usize) -> Vec<Node<'t>> {
+    f.nodes
+        .iter()
+        .filter(|x| x.start_byte() < before)
+        .filter(|x| matches!(x.kind_name(), "assignment_expression" | "init_declarator"))
+        .filter_map(|&x| {
+            let (Some(mut l), Some(r)) = assignment_sides(x) else {
+                return None;
+            };
+            while let Some(d) = l.field("declarator") {
+                l = d;
+            }
+            (path_of(f.src, l).as_deref() == Some(path)).then_some(r)
+        })
+        .collect()
+}
+
 /// The buffer a copy reads from: `buf` in `buf`, `buf + 2`, `&buf[2]`, `(char *)buf + off`.
 fn source_buffer(src: &str, n: Node) -> Option<String> {
     let n = strip(n);
@@ -355,19 +386,7 @@ fn source_buffer(src: &str, n: Node) -> Option<String> {
 /// (`const uint8_t *val = pkt + off + 3;` gives `val`, `pkt`).
 fn with_origin(f: &Func, buf: String, before: usize) -> Vec<String> {
     let mut out = vec![buf];
-    for &x in f.nodes.iter().filter(|x| x.start_byte() < before) {
-        if !matches!(x.kind_name(), "assignment_expression" | "init_declarator") {
-            continue;
-        }
-        let (Some(mut l), Some(r)) = assignment_sides(x) else {
-            continue;
-        };
-        while let Some(d) = l.field("declarator") {
-            l = d;
-        }
-        if path_of(f.src, l).as_deref() != Some(out[0].as_str()) {
-            continue;
-        }
+    for r in assigned_values(f, &out[0], before) {
         if let Some(origin) = source_buffer(f.src, r).filter(|o| !out.contains(o)) {
             out.push(origin);
         }
@@ -402,24 +421,11 @@ fn length_from(f: &Func, size: Node, buf: &str, before: usize) -> bool {
     if reads_buffer(f.src, size, buf) {
         return true;
     }
-    let Some(p) = path_of(f.src, strip(size)) else {
-        return false;
-    };
-    f.nodes
-        .iter()
-        .filter(|x| x.start_byte() < before)
-        .any(|&x| {
-            if !matches!(x.kind_name(), "assignment_expression" | "init_declarator") {
-                return false;
-            }
-            let (Some(mut l), Some(r)) = assignment_sides(x) else {
-                return false;
-            };
-            while let Some(d) = l.field("declarator") {
-                l = d;
-            }
-            path_of(f.src, l).as_deref() == Some(p.as_str()) && reads_buffer(f.src, r, buf)
-        })
+    path_of(f.src, strip(size)).is_some_and(|p| {
+        assigned_values(f, &p, before)
+            .into_iter()
+            .any(|r| reads_buffer(f.src, r, buf))
+    })
 }
 
 /// Whether a length read from the source `bufs` is compared, before `before`, with

@@ -430,89 +430,80 @@ impl<'f, 't> Func<'f, 't> {
             && !self.type_of(name).is_some_and(|t| t.contains("ssize_t"))
     }
 
-    /// The checks on `var` in conditions that start before byte `before`.
+    /// Conditions starting before byte `before` that mention `var`, and the nodes inside
+    /// each: (the condition, a node of it).
+    fn condition_nodes<'a>(
+        &'a self,
+        var: &'a str,
+        before: usize,
+    ) -> impl Iterator<Item = (Node<'t>, Node<'t>)> + 'a {
+        self.conds
+            .iter()
+            .filter(move |c| c.start_byte() < before && mentions(text(self.src, **c), var))
+            .flat_map(|&c| descendants(c).into_iter().map(move |x| (c, x)))
+    }
+
+    /// `x` as a comparison of `var` (`<`, `<=`, `>`, `>=`, `==`, `!=`): the operator and
+    /// the other side.
+    fn comparison(&self, x: Node<'t>, var: &str) -> Option<(&'t str, Node<'t>)> {
+        if x.kind_name() != "binary_expression" {
+            return None;
+        }
+        let op = x.field("operator").map(|o| text(self.src, o))?;
+        if !matches!(op, "<" | "<=" | ">" | ">=" | "==" | "!=") {
+            return None;
+        }
+        let (l, r) = (x.field("left")?, x.field("right")?);
+        if mentions(text(self.src, l), var) {
+            Some((op, r))
+        } else if mentions(text(self.src, r), var) {
+            Some((op, l))
+        } else {
+            None
+        }
+    }
+
     /// What `var` is compared from above with in conditions before `before`: the other
     /// side of each `<`, `<=`, `>`, `>=` that is not zero or negative (`len > max` gives
     /// `max`).
     pub fn upper_bounds(&self, var: &str, before: usize) -> Vec<Node<'t>> {
-        let mut out = Vec::new();
-        for c in self.conds.iter().filter(|c| c.start_byte() < before) {
-            if !mentions(text(self.src, *c), var) {
-                continue;
-            }
-            for x in descendants(*c) {
-                if x.kind_name() != "binary_expression" {
-                    continue;
-                }
-                let op = x.field("operator").map(|o| text(self.src, o)).unwrap_or("");
-                if !matches!(op, "<" | "<=" | ">" | ">=") {
-                    continue;
-                }
-                let (Some(l), Some(r)) = (x.field("left"), x.field("right")) else {
-                    continue;
-                };
-                let other = if mentions(text(self.src, l), var) {
-                    r
-                } else if mentions(text(self.src, r), var) {
-                    l
-                } else {
-                    continue;
-                };
+        self.condition_nodes(var, before)
+            .filter_map(|(_, x)| self.comparison(x, var))
+            .filter(|&(op, other)| {
                 let ot = text(self.src, strip(other)).trim();
-                if ot != "0" && !ot.starts_with('-') {
-                    out.push(other);
-                }
-            }
-        }
-        out
+                !matches!(op, "==" | "!=") && ot != "0" && !ot.starts_with('-')
+            })
+            .map(|(_, other)| other)
+            .collect()
     }
 
+    /// The checks on `var` in conditions that start before byte `before`.
     pub fn guard(&self, var: &str, before: usize) -> Guard {
         let mut g = Guard::default();
-        for c in self.conds.iter().filter(|c| c.start_byte() < before) {
-            if !mentions(text(self.src, *c), var) {
-                continue;
-            }
-            for x in descendants(*c) {
-                if let Some((_, args)) = call(self.src, x) {
-                    if args.iter().any(|a| mentions(text(self.src, *a), var)) {
-                        g.called = true;
-                    }
-                    if c.kind_name() == "call_expression" && x.id() == c.id() {
-                        g.upper = true;
-                    }
-                }
-                if x.kind_name() != "binary_expression" {
-                    continue;
-                }
-                let op = x.field("operator").map(|o| text(self.src, o)).unwrap_or("");
-                if !matches!(op, "<" | "<=" | ">" | ">=" | "==" | "!=") {
-                    continue;
-                }
-                let (Some(l), Some(r)) = (x.field("left"), x.field("right")) else {
-                    continue;
-                };
-                let (other, mine) = if mentions(text(self.src, l), var) {
-                    (r, l)
-                } else if mentions(text(self.src, r), var) {
-                    (l, r)
-                } else {
-                    continue;
-                };
-                let _ = mine;
-                let ot = text(self.src, strip(other)).trim();
-                if matches!(ot, "NULL" | "nullptr" | "'\\0'" | "0L") && matches!(op, "==" | "!=") {
-                    continue;
-                }
-                if matches!(op, "==" | "!=") {
+        for (c, x) in self.condition_nodes(var, before) {
+            if let Some((_, args)) = call(self.src, x) {
+                if args.iter().any(|a| mentions(text(self.src, *a), var)) {
                     g.called = true;
-                    continue;
                 }
-                if ot == "0" || ot.starts_with('-') {
-                    g.lower = true;
-                } else {
+                if c.kind_name() == "call_expression" && x.id() == c.id() {
                     g.upper = true;
                 }
+            }
+            let Some((op, other)) = self.comparison(x, var) else {
+                continue;
+            };
+            let ot = text(self.src, strip(other)).trim();
+            if matches!(ot, "NULL" | "nullptr" | "'\\0'" | "0L") && matches!(op, "==" | "!=") {
+                continue;
+            }
+            if matches!(op, "==" | "!=") {
+                g.called = true;
+                continue;
+            }
+            if ot == "0" || ot.starts_with('-') {
+                g.lower = true;
+            } else {
+                g.upper = true;
             }
         }
         g

@@ -4,7 +4,7 @@
 //! loop that erases without taking `erase`'s result.
 
 use super::func::Func;
-use super::syntax::{call, line, text};
+use super::syntax::{call, descendants, line, mentions, path_of, strip, subscript, text};
 use super::Finding;
 use crate::structural::fields::{Fields, Kinds};
 use tree_sitter::Node;
@@ -64,7 +64,7 @@ enum Into {
 /// `v.data()`, `v.begin()`, `std::find(v.begin(), v.end(), x)`.
 fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
     let src = f.src;
-    let n = super::syntax::strip(n);
+    let n = strip(n);
     match n.kind_name() {
         "pointer_expression" => {
             let address = n.child(0).is_some_and(|o| o.kind_name() == "&");
@@ -72,8 +72,8 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
             (address && how == Into::Element).then_some((c, Into::Address))
         }
         "subscript_expression" => {
-            let (arr, _) = super::syntax::subscript(n)?;
-            let name = super::syntax::path_of(src, arr)?;
+            let (arr, _) = subscript(n)?;
+            let name = path_of(src, arr)?;
             // A plain array or pointer does not reallocate.
             f.type_of(&name)
                 .is_some_and(moves_elements)
@@ -120,8 +120,8 @@ fn declared_name<'s>(src: &'s str, d: Node) -> Option<(&'s str, bool)> {
 }
 
 fn vector_like(f: &Func, container: &str) -> bool {
-    // A member or parameter whose type the file does not spell out is given the
-    // benefit of the doubt only through accessors vectors have and lists do not.
+    // A member or parameter whose type the file does not spell out is taken to be a
+    // vector: a `std::list` declared in another file would be flagged.
     f.type_of(container).is_none_or(moves_elements)
 }
 
@@ -139,7 +139,7 @@ pub(crate) fn invalidated(f: &Func, out: &mut Vec<Finding>) {
                 if !vector_like(f, container) {
                     continue;
                 }
-                if let Some(grow) = super::syntax::descendants(body).into_iter().find(|&x| {
+                if let Some(grow) = descendants(body).into_iter().find(|&x| {
                     method_call(src, x).is_some_and(|(r, m)| {
                         r == container && INVALIDATES.contains(&m) && m != "reserve"
                     })
@@ -224,7 +224,7 @@ fn next_turn_uses(src: &str, n: Node, name: &str) -> bool {
             let reads = ["condition", "update"]
                 .iter()
                 .filter_map(|k| p.field(k))
-                .any(|c| super::syntax::mentions(text(src, c), name));
+                .any(|c| mentions(text(src, c), name));
             if reads {
                 return true;
             }
