@@ -457,6 +457,35 @@ mod tests {
         })
     }
 
+    /// The store's redaction runs a secret pattern only on a text holding one of the
+    /// pattern's anchors, so every match of the pattern must hold one: each literal the
+    /// pattern needs (one of which is in every match) must contain an anchor.
+    #[test]
+    fn every_redaction_pattern_has_an_anchor_in_every_match() {
+        for (pattern, anchors) in warden_store::redact::PATTERNS {
+            assert!(!anchors.is_empty(), "`{pattern}` has no anchor");
+            match lits(pattern) {
+                Some(needed) => {
+                    for l in &needed {
+                        assert!(
+                            anchors.iter().any(|a| l.contains(a)),
+                            "`{l}`, needed by `{pattern}`, holds none of its anchors {anchors:?}"
+                        );
+                    }
+                }
+                // Short alternatives (`key|iv|secret`) leave no literal of 3 bytes: the
+                // anchors must then be those words of the pattern.
+                None => {
+                    let lower = pattern.to_ascii_lowercase();
+                    assert!(
+                        anchors.iter().all(|a| lower.contains(a)),
+                        "`{pattern}` needs no literal: its anchors {anchors:?} must be its words"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn literals_of_common_shapes() {
         assert_eq!(lits(r"\beval\("), Some(vec!["eval(".into()]));

@@ -8,127 +8,255 @@
 //! secret scanners do: `sk_live_…[redacted:3f2a9c1b]`.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// What every redaction contains; `--show-secrets` looks for it to re-read a line.
 pub const REDACTED_MARK: &str = "[redacted:";
 
 /// Secret values; where a pattern has a `secret` group, only that part is the value.
-/// Token formats are those of the `generic` rule pack, which finds them.
-const PATTERNS: &[&str] = &[
+/// Token formats are those of the `generic` rule pack, which finds them. Each pattern
+/// comes with its anchors: words (in any case) of which every match holds one; a test
+/// in `warden-scan`, which reads the literals a pattern cannot match without, checks them.
+pub const PATTERNS: &[(&str, &[&str])] = &[
     // Provider tokens with a recognisable prefix: the whole match is the secret.
-    r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}(?-u:\b)",
-    r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{36}(?-u:\b)|(?-u:\b)github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?-u:\b)",
-    r"(?-u:\b)xox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}",
-    r"https://hooks\.slack\.com/services/(?P<secret>T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
-    r"(?-u:\b)(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,}(?-u:\b)",
-    r"(?-u:\b)AIza[0-9A-Za-z_-]{35}(?-u:\b)",
-    r"(?-u:\b)sk-ant-[A-Za-z0-9]{2,8}\d{0,2}-[A-Za-z0-9_-]{20,}",
-    r"(?-u:\b)sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|(?-u:\b)sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}(?-u:\b)|(?-u:\b)sk-[A-Za-z0-9]{48}(?-u:\b)",
-    r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}|(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)|(?-u:\b)pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?-u:\b)|(?-u:\b)hf_[A-Za-z]{34}(?-u:\b)|(?-u:\b)shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}(?-u:\b)|(?-u:\b)dop_v1_[a-f0-9]{64}(?-u:\b)",
-    r"(?-u:\b)eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
+    (
+        r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}(?-u:\b)",
+        &[
+            "akia", "asia", "abia", "acca", "agpa", "aida", "aroa", "anpa", "anva", "aipa",
+        ],
+    ),
+    (
+        r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{36}(?-u:\b)|(?-u:\b)github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?-u:\b)",
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+    ),
+    (r"(?-u:\b)xox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}", &["xox"]),
+    (
+        r"https://hooks\.slack\.com/services/(?P<secret>T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
+        &["hooks.slack.com"],
+    ),
+    (
+        r"(?-u:\b)(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,}(?-u:\b)",
+        &["_live_", "_test_"],
+    ),
+    (r"(?-u:\b)AIza[0-9A-Za-z_-]{35}(?-u:\b)", &["aiza"]),
+    (
+        r"(?-u:\b)sk-ant-[A-Za-z0-9]{2,8}\d{0,2}-[A-Za-z0-9_-]{20,}",
+        &["sk-ant-"],
+    ),
+    (
+        r"(?-u:\b)sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|(?-u:\b)sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}(?-u:\b)|(?-u:\b)sk-[A-Za-z0-9]{48}(?-u:\b)",
+        &["sk-"],
+    ),
+    (
+        r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}|(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)|(?-u:\b)pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?-u:\b)|(?-u:\b)hf_[A-Za-z]{34}(?-u:\b)|(?-u:\b)shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}(?-u:\b)|(?-u:\b)dop_v1_[a-f0-9]{64}(?-u:\b)",
+        &["glpat-", "npm_", "pypi-", "sg.", "hf_", "shp", "dop_v1_"],
+    ),
+    (
+        r"(?-u:\b)eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}",
+        &["eyj"],
+    ),
     // An AWS secret key next to its name.
-    r#"(?i)(?-u:\b)aws_?secret_?access_?key["']?\s*(?::|=|:=|=>)\s*["']?(?P<secret>[A-Za-z0-9/+]{40})(?-u:\b)"#,
+    (
+        r#"(?i)(?-u:\b)aws_?secret_?access_?key["']?\s*(?::|=|:=|=>)\s*["']?(?P<secret>[A-Za-z0-9/+]{40})(?-u:\b)"#,
+        &["secret"],
+    ),
     // The password of a credential URL.
-    r#"(?-u:\b)[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
+    (
+        r#"(?-u:\b)[a-z][a-z0-9+.-]{1,20}://[A-Za-z0-9._%-]+:(?P<secret>[^@\s/"'${}<>]{3,})@[A-Za-z0-9.-]"#,
+        &["://"],
+    ),
     // A literal assigned to a name that says it is a secret: the literal.
-    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    (
+        r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+        &["pass", "pwd", "secret", "key", "token"],
+    ),
     // The same with a type between name and value: `const SIGNING_KEY: &str = "…"`,
     // `var apiKey string = "…"`.
-    r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+    (
+        r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+        &["pass", "pwd", "secret", "key", "token"],
+    ),
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
     // and Go's key bytes, `jwtSecret = []byte("…")`.
-    r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+    (
+        r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        &["secret", "pass", "key", "token"],
+    ),
     // Whole names that are a key by themselves (`signingKey`, `jwtKey`), typed or not.
-    r#"(?-u:\b)(?:signingKey|secretKey|jwtKey|hmacKey|apiKey|apiSecret|privateKey)\s*(?:string\s*|\[\]byte\s*)?(?::=|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+    (
+        r#"(?-u:\b)(?:signingKey|secretKey|jwtKey|hmacKey|apiKey|apiSecret|privateKey)\s*(?:string\s*|\[\]byte\s*)?(?::=|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        &["key", "secret"],
+    ),
     // A secret's fallback where it is read from the environment: `getenv("JWT_SECRET",
     // "…")`, `process.env.X || '…'`, `${jwt.secret:…}`, `${DB_PASSWORD:-…}`.
-    r#"(?i)(?:secret|password|passwd|pwd|token|key)[a-z0-9_]*["']\s*,\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
-    r#"\bprocess\.env\.\w+\s*(?:\|\||\?\?)\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
-    r#"(?i)\$\{[\w.-]*(?:secret|password|passwd|token|key)[\w.-]*:-?(?P<secret>[^}\s$]{6,})\}"#,
+    (
+        r#"(?i)(?:secret|password|passwd|pwd|token|key)[a-z0-9_]*["']\s*,\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
+        &["secret", "pass", "pwd", "token", "key"],
+    ),
+    (
+        r#"\bprocess\.env\.\w+\s*(?:\|\||\?\?)\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
+        &["process.env"],
+    ),
+    (
+        r#"(?i)\$\{[\w.-]*(?:secret|password|passwd|token|key)[\w.-]*:-?(?P<secret>[^}\s$]{6,})\}"#,
+        &["secret", "pass", "token", "key"],
+    ),
     // `KEY=value` lines of .env files, compose files and Dockerfiles.
-    r#"(?:_|\b)(?:SECRET|PASSWORD|PASSWD|TOKEN)(?:_[A-Z0-9]+)*=(?P<secret>[A-Za-z0-9!#%&*+,./:;?@^_~-]{4,})"#,
+    (
+        r#"(?:_|\b)(?:SECRET|PASSWORD|PASSWD|TOKEN)(?:_[A-Z0-9]+)*=(?P<secret>[A-Za-z0-9!#%&*+,./:;?@^_~-]{4,})"#,
+        &["secret", "pass", "token"],
+    ),
     // `<password>…</password>` in XML configuration.
-    r#"(?i)<(?:password|passwd|pwd|secret)\b[^>]*>(?P<secret>[^<\s]{3,})</"#,
+    (
+        r#"(?i)<(?:password|passwd|pwd|secret)\b[^>]*>(?P<secret>[^<\s]{3,})</"#,
+        &["pass", "pwd", "secret"],
+    ),
     // A password inside a connection string: `…;Password=…;`.
-    r#"(?i)["'][^"'\n]*\b(?:password|pwd)\s*=\s*(?P<secret>[^;"'\s{}$%]{3,})"#,
+    (
+        r#"(?i)["'][^"'\n]*\b(?:password|pwd)\s*=\s*(?P<secret>[^;"'\s{}$%]{3,})"#,
+        &["pass", "pwd"],
+    ),
     // …and outside quotes, in a .properties or .env line: `…;Password=…`, a JDBC URL's
     // `?password=…` or `&password=…`.
-    r#"(?i)[;?&][ ]?(?:password|pwd)\s*=\s*(?P<secret>[^;&"'\s{}$%<>]{3,})"#,
+    (
+        r#"(?i)[;?&][ ]?(?:password|pwd)\s*=\s*(?P<secret>[^;&"'\s{}$%<>]{3,})"#,
+        &["pass", "pwd"],
+    ),
     // A secret-named key with an unquoted value in YAML, properties or INI.
-    r#"(?im)^[ \t]*(?:[\w-]+\.)*[\w-]*(?:password|passwd|secret|secret[_-]?key|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|client[_-]?secret|private[_-]?key|signing[_-]?key|jwt[_-]?(?:key|secret))[ \t]*[:=][ \t]*(?P<secret>[A-Za-z0-9!#%&*+,./;?@^_~-]{4,})[ \t]*\r?$"#,
+    (
+        r#"(?im)^[ \t]*(?:[\w-]+\.)*[\w-]*(?:password|passwd|secret|secret[_-]?key|api[_-]?key|apikey|access[_-]?key|auth[_-]?token|client[_-]?secret|private[_-]?key|signing[_-]?key|jwt[_-]?(?:key|secret))[ \t]*[:=][ \t]*(?P<secret>[A-Za-z0-9!#%&*+,./;?@^_~-]{4,})[ \t]*\r?$"#,
+        &["pass", "secret", "key", "token"],
+    ),
     // SQL scripts: `IDENTIFIED BY '…'`, `PASSWORD '…'` (PostgreSQL roles).
-    r#"(?i)(?-u:\b)(?:identified\s+(?:with\s+\w+\s+)?by|password)\s+n?'(?P<secret>[^'\s$:{]{4,})'"#,
+    (
+        r#"(?i)(?-u:\b)(?:identified\s+(?:with\s+\w+\s+)?by|password)\s+n?'(?P<secret>[^'\s$:{]{4,})'"#,
+        &["identified", "pass"],
+    ),
     // Literal keys handed to the call that uses them: JWT signing, session and cookie
     // secrets, SMTP logins, Rust's `env::var(…).unwrap_or("…")`.
-    r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
+    (
+        r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
+        &["jwt."],
+    ),
     // Ruby's `JWT.encode(payload, "…")` / `JWT.decode(token, '…')`, and .NET's
     // `new SymmetricSecurityKey(Encoding.UTF8.GetBytes("…"))`.
-    r#"\bJWT\.(?:encode|decode)\([^,\n]+,\s*["'](?P<secret>[^"'\n]{4,})["']"#,
-    r#"\bSymmetricSecurityKey\s*\(\s*Encoding\.\w+\.GetBytes\s*\(\s*"(?P<secret>[^"\n]{4,})""#,
-    r#"(?i)\bsecret\s*:\s*["'](?P<secret>[^"'\n]{4,})["']"#,
-    r#"\bcookieParser\(\s*["'](?P<secret>[^"'\n]{4,})["']"#,
-    r#"\bPlainAuth\(\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*"(?P<secret>[^"]{4,})""#,
-    r#"\.unwrap_or(?:_else)?\(\s*(?:\|_\|\s*)?"(?P<secret>[^"\s]{6,})""#,
+    (
+        r#"\bJWT\.(?:encode|decode)\([^,\n]+,\s*["'](?P<secret>[^"'\n]{4,})["']"#,
+        &["jwt."],
+    ),
+    (
+        r#"\bSymmetricSecurityKey\s*\(\s*Encoding\.\w+\.GetBytes\s*\(\s*"(?P<secret>[^"\n]{4,})""#,
+        &["symmetricsecuritykey"],
+    ),
+    (
+        r#"(?i)\bsecret\s*:\s*["'](?P<secret>[^"'\n]{4,})["']"#,
+        &["secret"],
+    ),
+    (
+        r#"\bcookieParser\(\s*["'](?P<secret>[^"'\n]{4,})["']"#,
+        &["cookieparser"],
+    ),
+    (
+        r#"\bPlainAuth\(\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*"(?P<secret>[^"]{4,})""#,
+        &["plainauth"],
+    ),
+    (
+        r#"\.unwrap_or(?:_else)?\(\s*(?:\|_\|\s*)?"(?P<secret>[^"\s]{6,})""#,
+        &["unwrap_or"],
+    ),
     // C: a credential compared with or defined as a literal, key bytes and key strings.
-    r#"(?i)\bstr(?:n|case)?cmp\s*\(\s*[\w.>-]*(?:pass|pwd|pin|secret|key|token)\w*\s*,\s*"(?P<secret>[^"]{3,})""#,
-    r#"(?i)#\s*define\s+\w*(?:pass|pwd|secret|key|token)\w*\s+"(?P<secret>[^"]{4,})""#,
-    r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*"(?P<secret>[^"]{8,})""#,
-    r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*\{(?P<secret>\s*0x[0-9a-f]{2}(?:\s*,\s*0x[0-9a-f]{2}){3,})"#,
+    (
+        r#"(?i)\bstr(?:n|case)?cmp\s*\(\s*[\w.>-]*(?:pass|pwd|pin|secret|key|token)\w*\s*,\s*"(?P<secret>[^"]{3,})""#,
+        &["cmp"],
+    ),
+    (
+        r#"(?i)#\s*define\s+\w*(?:pass|pwd|secret|key|token)\w*\s+"(?P<secret>[^"]{4,})""#,
+        &["define"],
+    ),
+    (
+        r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*"(?P<secret>[^"]{8,})""#,
+        &["key", "iv", "secret"],
+    ),
+    (
+        r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*\{(?P<secret>\s*0x[0-9a-f]{2}(?:\s*,\s*0x[0-9a-f]{2}){3,})"#,
+        &["key", "iv", "secret"],
+    ),
 ];
 
-/// All patterns in one automaton: most texts hold no secret and are passed over in
-/// one scan instead of one per pattern. It reads ASCII only (classes, case and word
-/// boundaries): Unicode's, over this many patterns, outgrew the lazy DFA and every
-/// snippet went through the slow engine. As a filter it may say yes too often, never
-/// no too often for a secret spelled in ASCII; each pattern then decides on its own.
-static ANY_SECRET: LazyLock<Option<regex::bytes::RegexSet>> = LazyLock::new(|| {
-    regex::bytes::RegexSetBuilder::new(PATTERNS)
-        .unicode(false)
-        .build()
-        .ok()
-});
+/// The anchors of every pattern in one automaton, and for each anchor (by its index
+/// in the automaton) the patterns it anchors: most texts (matched lines, verdicts) hold
+/// none and are passed over in one literal search; the others run only the patterns
+/// whose anchors they hold.
+static ANCHORS: LazyLock<Option<(aho_corasick::AhoCorasick, Vec<Vec<usize>>)>> =
+    LazyLock::new(|| {
+        let mut words: Vec<&str> = Vec::new();
+        let mut anchored: Vec<Vec<usize>> = Vec::new();
+        for (i, (_, anchors)) in PATTERNS.iter().enumerate() {
+            for a in *anchors {
+                match words.iter().position(|w| w == a) {
+                    Some(at) => anchored[at].push(i),
+                    None => {
+                        words.push(a);
+                        anchored.push(vec![i]);
+                    }
+                }
+            }
+        }
+        let ac = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&words)
+            .ok()?;
+        Some((ac, anchored))
+    });
 
-/// Each pattern compiled on its own, by the same index as in `PATTERNS`, over bytes
-/// and ASCII like the set: Unicode classes made each automaton several times larger,
-/// and the redaction runs when a scan's memory is at its peak.
-static SECRETS: LazyLock<Vec<Option<regex::bytes::Regex>>> = LazyLock::new(|| {
-    PATTERNS
-        .iter()
-        .map(
-            |p| match regex::bytes::RegexBuilder::new(p).unicode(false).build() {
+/// Each pattern compiled on its own, by the same index as in `PATTERNS`, on its first
+/// use (most never run in a scan), over bytes and ASCII: Unicode classes made each
+/// automaton several times larger, and the redaction runs when a scan's memory is at
+/// its peak.
+static SECRETS: [OnceLock<Option<regex::bytes::Regex>>; PATTERNS.len()] =
+    [const { OnceLock::new() }; PATTERNS.len()];
+
+/// Pattern `i`, compiled.
+fn secret(i: usize) -> Option<&'static regex::bytes::Regex> {
+    SECRETS[i]
+        .get_or_init(|| {
+            match regex::bytes::RegexBuilder::new(PATTERNS[i].0)
+                .unicode(false)
+                .build()
+            {
                 Ok(re) => Some(re),
                 Err(err) => {
                     // Unreachable for the constants above (a unit test compiles each).
                     tracing::error!("secret pattern does not compile: {err}");
                     None
                 }
-            },
-        )
-        .collect()
-});
+            }
+        })
+        .as_ref()
+}
 
 /// `text` with every secret value it holds replaced by a redaction; borrowed when
 /// there is none.
 pub fn redact_secrets(text: &str) -> Cow<'_, str> {
-    // Which patterns can apply; without the set (never, in practice) every one is tried.
-    let candidates: Vec<bool> = match ANY_SECRET.as_ref() {
-        Some(set) => {
-            let matches = set.matches(text.as_bytes());
-            if !matches.matched_any() {
+    // Which patterns can apply; without the automaton (never, in practice) every one is.
+    let candidates: Vec<bool> = match ANCHORS.as_ref() {
+        Some((ac, anchored)) => {
+            let mut on = vec![false; PATTERNS.len()];
+            for m in ac.find_overlapping_iter(text) {
+                for &p in &anchored[m.pattern().as_usize()] {
+                    on[p] = true;
+                }
+            }
+            if !on.contains(&true) {
                 return Cow::Borrowed(text);
             }
-            (0..PATTERNS.len()).map(|i| matches.matched(i)).collect()
+            on
         }
         None => vec![true; PATTERNS.len()],
     };
     let mut out: Option<Vec<u8>> = None;
-    for (re, _) in SECRETS
-        .iter()
-        .zip(candidates)
-        .filter(|(_, candidate)| *candidate)
-    {
-        let Some(re) = re else { continue };
+    for (i, _) in candidates.iter().enumerate().filter(|(_, on)| **on) {
+        let Some(re) = secret(i) else { continue };
         let current = out.as_deref().unwrap_or(text.as_bytes());
         if !re.is_match(current) {
             continue;
@@ -189,8 +317,9 @@ mod tests {
 
     #[test]
     fn every_pattern_compiles() {
-        assert!(SECRETS.iter().all(Option::is_some));
-        assert!(ANY_SECRET.is_some());
+        assert!((0..PATTERNS.len()).all(|i| secret(i).is_some()));
+        assert!(ANCHORS.is_some());
+        assert!(PATTERNS.iter().all(|(_, anchors)| !anchors.is_empty()));
     }
 
     #[test]
