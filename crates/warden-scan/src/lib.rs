@@ -29,6 +29,7 @@ mod literals;
 mod machine_made;
 mod matcher;
 mod near;
+mod parameters;
 mod prefilter;
 pub mod ranking;
 pub mod rules;

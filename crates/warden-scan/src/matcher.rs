@@ -37,6 +37,9 @@ pub struct RawHit {
     /// 1-based line.
     pub line: u32,
     pub snippet: String,
+    /// Where in the file the rule's regex matched (`None`: decided by the structural
+    /// analysis, which reports lines).
+    pub span: Option<std::ops::Range<usize>>,
 }
 
 /// The selected rules, compiled per language.
@@ -217,8 +220,8 @@ impl RuleSet {
         let Some(LanguageRules { matcher, applies }) = self.per_language.get(&lang) else {
             return Vec::new();
         };
-        // (offset of the hit's line, rule, snippet), in no particular order yet.
-        let mut found: Vec<(usize, usize, String)> = Vec::new();
+        // (offset of the hit's line, rule, snippet, match), in no particular order yet.
+        let mut found: Vec<(usize, usize, String, std::ops::Range<usize>)> = Vec::new();
         let literals = matcher.prefilter.scan(content);
         with_caches(self.id, self.rules.len(), |caches| {
             for &pos in &literals.candidates {
@@ -266,7 +269,7 @@ impl RuleSet {
                     if rule.category != "secrets" && is_comment(&line, lang) {
                         continue;
                     }
-                    found.push((line_start, rule_idx, snippet(&line)));
+                    found.push((line_start, rule_idx, snippet(&line), start..end));
                     kept += 1;
                     if kept == MAX_HITS_PER_RULE {
                         break;
@@ -274,19 +277,20 @@ impl RuleSet {
                 }
             }
         });
-        found.sort_by_key(|&(offset, rule, _)| (offset, rule));
+        found.sort_by_key(|&(offset, rule, _, _)| (offset, rule));
         // Line numbers are counted once, up to the last hit, only for files with hits.
         let mut line_no: usize = 1;
         let mut counted = 0;
         found
             .into_iter()
-            .map(|(offset, rule, snippet)| {
+            .map(|(offset, rule, snippet, span)| {
                 line_no += memchr::memchr_iter(b'\n', &content[counted..offset]).count();
                 counted = offset;
                 RawHit {
                     rule,
                     line: u32::try_from(line_no).unwrap_or(u32::MAX),
                     snippet,
+                    span: Some(span),
                 }
             })
             .collect()

@@ -430,7 +430,8 @@ impl Scanner {
             ruleset.find(f.language, &content),
         );
         crate::sibling_guard::apply(ruleset.rules(), &mut raw, &content);
-        let matched = self.to_matched(&f.rel, ruleset, &raw);
+        let fed = crate::score::fed_by_parameters(f.language, &content, ruleset.rules(), &raw);
+        let matched = self.to_matched(&f.rel, ruleset, &raw, &fed);
         let file = ScannedFile {
             path: f.rel.clone(),
             language: Some(f.language.name().to_string()),
@@ -442,8 +443,14 @@ impl Scanner {
         FileResult::Scanned(file, lossy)
     }
 
-    fn to_matched(&self, path: &str, ruleset: &RuleSet, raw: &[RawHit]) -> MatchedFile {
-        let score = self.opts.model.score(path, ruleset.rules(), raw);
+    fn to_matched(
+        &self,
+        path: &str,
+        ruleset: &RuleSet,
+        raw: &[RawHit],
+        fed: &[(u32, u32)],
+    ) -> MatchedFile {
+        let score = self.opts.model.score_fed(path, ruleset.rules(), raw, fed);
         let hits = raw
             .iter()
             .map(|h| Hit {

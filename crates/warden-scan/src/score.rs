@@ -29,6 +29,10 @@ pub struct ScoreModel {
     /// helper defined above the handler that calls it.
     pub source_below_boost: f64,
     pub source_in_file_boost: f64,
+    /// A sink whose statement names a parameter of its function (or a local computed
+    /// from one), in a file that reads no input itself: the repository, storage helper
+    /// or client an application hands the request down to.
+    pub parameter_boost: f64,
     pub entry_boost: f64,
     pub entry_in_file_boost: f64,
     pub sanitizer_factor: f64,
@@ -49,6 +53,7 @@ impl Default for ScoreModel {
             taint_boost: 1.8,
             source_below_boost: 1.5,
             source_in_file_boost: 1.25,
+            parameter_boost: 1.5,
             entry_boost: 1.4,
             entry_in_file_boost: 1.15,
             sanitizer_factor: 0.3,
@@ -61,6 +66,18 @@ impl Default for ScoreModel {
 impl ScoreModel {
     /// Scores one file from its hits (`rules` is what `hit.rule` indexes).
     pub fn score(&self, path: &str, rules: &[Rule], hits: &[RawHit]) -> f64 {
+        self.score_fed(path, rules, hits, &[])
+    }
+
+    /// As [`ScoreModel::score`], with the sinks fed by a parameter of their function:
+    /// (sink line, function header line), sorted (see [`fed_by_parameters`]).
+    pub fn score_fed(
+        &self,
+        path: &str,
+        rules: &[Rule],
+        hits: &[RawHit],
+        fed: &[(u32, u32)],
+    ) -> f64 {
         let lines_of = |role: Role| -> Vec<u32> {
             hits.iter()
                 .filter(|h| rules[h.rule].role == role)
@@ -98,7 +115,14 @@ impl ScoreModel {
                 && heaviest.get(&(h.line, rules[h.rule].category.as_str())) == Some(&h.rule)
         }) {
             let rule = &rules[hit.rule];
-            let m = self.context_multiplier(rule, hit.line, &sources, &entries, &sanitizers, view);
+            let context = Context {
+                sources: &sources,
+                entries: &entries,
+                sanitizers: &sanitizers,
+                fed,
+                view,
+            };
+            let m = self.context_multiplier(rule, hit.line, &context);
             match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
                 Some(entry) => {
                     entry.1 = entry.1.max(m);
@@ -152,15 +176,14 @@ impl ScoreModel {
         }
     }
 
-    fn context_multiplier(
-        &self,
-        rule: &Rule,
-        line: u32,
-        sources: &[u32],
-        entries: &[u32],
-        sanitizers: &[(&str, u32)],
-        view: bool,
-    ) -> f64 {
+    fn context_multiplier(&self, rule: &Rule, line: u32, context: &Context) -> f64 {
+        let Context {
+            sources,
+            entries,
+            sanitizers,
+            fed,
+            view,
+        } = *context;
         let above = |l: u32, window: u32| l <= line && line - l <= window;
         let below = |l: u32, window: u32| l > line && l - line <= window;
         // A sanitizer counts next to the sink, or on the path from the input to it:
@@ -170,6 +193,19 @@ impl ScoreModel {
             .copied()
             .filter(|&s| above(s, self.taint_window))
             .max();
+        // A sink fed by its function's parameters, whose function does not check input of
+        // the sink's kind on the way (from its header down): such a check may be on another
+        // parameter, so it does not clear the sink, but it withholds the boost.
+        let fed_unchecked = fed
+            .binary_search_by_key(&line, |f| f.0)
+            .ok()
+            .filter(|_| handed_down(&rule.category))
+            .is_some_and(|i| {
+                let header = fed[i].1;
+                !sanitizers.iter().any(|&(cat, l)| {
+                    (cat == rule.category || cat == "input") && header <= l && l <= line
+                })
+            });
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
@@ -200,6 +236,8 @@ impl ScoreModel {
             m *= self.taint_boost;
         } else if sources.iter().any(|&s| below(s, self.taint_window)) {
             m *= self.source_below_boost;
+        } else if fed_unchecked {
+            m *= self.parameter_boost;
         } else if !sources.is_empty() {
             m *= self.source_in_file_boost;
         }
@@ -210,6 +248,52 @@ impl ScoreModel {
         }
         m
     }
+}
+
+/// What the multiplier of a sink reads of the rest of the file.
+struct Context<'a> {
+    sources: &'a [u32],
+    entries: &'a [u32],
+    sanitizers: &'a [(&'a str, u32)],
+    fed: &'a [(u32, u32)],
+    view: bool,
+}
+
+/// The sink lines of `hits` whose weakness a caller's value decides (injections,
+/// traversal, SSRF, redirects, object lookups) and whose statement names a parameter of
+/// their function, when the file neither reads input nor declares a handler (there the
+/// sources and entry points decide), each with its function's header line. Sorted.
+pub fn fed_by_parameters(
+    lang: crate::Language,
+    content: &[u8],
+    rules: &[Rule],
+    hits: &[RawHit],
+) -> Vec<(u32, u32)> {
+    // A file that reads input, or declares a handler the framework calls with the
+    // request, is read through its sources and entry points: its parameters are those.
+    if hits
+        .iter()
+        .any(|h| matches!(rules[h.rule].role, Role::Source | Role::EntryPoint))
+    {
+        return Vec::new();
+    }
+    let sinks: Vec<crate::parameters::Sink> = hits
+        .iter()
+        .filter(|h| rules[h.rule].role == Role::Sink && handed_down(&rules[h.rule].category))
+        .map(|h| crate::parameters::Sink {
+            line: h.line,
+            span: h.span.clone(),
+        })
+        .collect();
+    crate::parameters::fed_lines(lang, content, &sinks)
+}
+
+/// Weaknesses a caller's value decides: those of input shapes, and object lookups by a
+/// key the caller passes. Not prototype pollution: a helper that splits a key path is
+/// as often writing into a `Map`, and the writes that do reach a prototype have rules
+/// of their own.
+fn handed_down(category: &str) -> bool {
+    (shape_matters(category) && category != "prototype-pollution") || category == "authz"
 }
 
 /// Authorization bypass through a user-controlled key (IDOR): the only weakness an
@@ -353,6 +437,7 @@ examples = ["get_by_id("]
             rule,
             line,
             snippet: String::new(),
+            span: None,
         }
     }
 
@@ -381,6 +466,35 @@ examples = ["get_by_id("]
         let above = m.score("a.py", &r, &[hit(1, 5), hit(0, 10)]);
         let far = m.score("a.py", &r, &[hit(0, 10), hit(1, 200)]);
         assert!(far < below && below < above, "{far} {below} {above}");
+    }
+
+    #[test]
+    fn a_sink_fed_by_its_function_parameter_counts_as_input_from_the_caller() {
+        let m = ScoreModel::default();
+        let r = rules();
+        let lang = crate::Language::Python;
+        let helper = b"def run(cmd):\n    sink(cmd)\n";
+        let fed = fed_by_parameters(lang, helper, &r, &[hit(0, 2)]);
+        assert_eq!(
+            fed,
+            vec![(2, 1)],
+            "the sink on line 2, its function on line 1"
+        );
+        let alone = m.score("a.py", &r, &[hit(0, 2)]);
+        let boosted = m.score_fed("a.py", &r, &[hit(0, 2)], &fed);
+        assert!(boosted > alone, "{boosted} {alone}");
+        // A constant argument is fed by nothing.
+        let constant = b"def run(cmd):\n    sink(\"ls\")\n";
+        assert!(fed_by_parameters(lang, constant, &r, &[hit(0, 2)]).is_empty());
+        // In a handler, or with a source in the file, those decide instead.
+        assert!(fed_by_parameters(lang, helper, &r, &[hit(2, 1), hit(0, 2)]).is_empty());
+        assert!(fed_by_parameters(lang, helper, &r, &[hit(1, 1), hit(0, 2)]).is_empty());
+        // A check of the sink's kind in the function withholds the boost (it may check
+        // another parameter, so it does not clear the sink either).
+        let checked = m.score_fed("a.py", &r, &[hit(3, 1), hit(0, 9)], &[(9, 1)]);
+        let unchecked = m.score_fed("a.py", &r, &[hit(0, 9)], &[(9, 1)]);
+        assert_eq!(checked, m.score("a.py", &r, &[hit(3, 1), hit(0, 9)]));
+        assert!(checked < unchecked, "{checked} {unchecked}");
     }
 
     #[test]

@@ -153,6 +153,7 @@ pub fn analyze_focused(
                 rule: w.active[f.active].rule,
                 line: f.line,
                 snippet: f.label.clone(),
+                span: None,
             });
         }
         checked.append(&mut w.checked);

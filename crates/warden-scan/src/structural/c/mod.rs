@@ -206,6 +206,7 @@ pub(crate) fn analyze(
                     snippet: label
                         .replace("{sink}", &f.label)
                         .replace("{to}", &f.line.to_string()),
+                    span: None,
                 });
             }
         }

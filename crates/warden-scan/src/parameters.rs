@@ -1,0 +1,451 @@
+//! Sinks fed by their function's parameters.
+//!
+//! In an application of several files the request is read in a controller and handed
+//! down: the repository that builds the SQL, the storage helper that joins the path, the
+//! client that fetches the URL receive it as a parameter, and their own file holds no
+//! source at all. A sink whose argument is one of its function's parameters (or a local
+//! computed from one) takes whatever its callers pass; the scoring counts it as it
+//! counts a source the file reads elsewhere. The reading is textual, per line, for every
+//! language with functions: the nearest function header above the sink, the names of its
+//! parameters, and the locals assigned from them up to the sink.
+
+use crate::Language;
+use regex::Regex;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+/// How far above a sink its function's header is looked for.
+const MAX_FUNCTION_LINES: usize = 120;
+/// Lines of a sink's statement read after its first (arguments on the next lines).
+const STATEMENT_LINES: usize = 3;
+
+/// Function headers, up to the opening parenthesis of the parameter list.
+static HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        // Python, Ruby: `def name(`; Go: `func (r *T) name(`, `func(`; Rust: `fn name<T>(`;
+        // PHP, JavaScript: `function name(`; Kotlin: `fun name(`.
+        r"(?:^|[^\w.])(?:(?:async\s+)?def\s+(?:self\.)?\w+[!?]?|func\s*(?:\([^)]*\)\s*)?\w*|fn\s+\w+\s*(?:<[^>{]*>)?|function\s*\*?\s*&?\w*|fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?\w+)\s*\(",
+        // Java, C#, TypeScript methods: modifiers or a return type, a name, `(`.
+        r"|^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|private|protected|internal|static|final|override|virtual|abstract|async|synchronized|suspend|open|readonly)\s+)+[\w<>\[\],.? ]*?\b\w+\s*\(",
+        r"|^\s*(?:[\w<>\[\],.?]+\s+)\w+\s*\([^;]*\)\s*(?:throws\s+[\w., ]+)?\{\s*$",
+        // JavaScript and TypeScript methods: `name(a, b) {`, `name(a: T): R {`.
+        r"|^\s*\w+\s*\([^;]*\)\s*(?::\s*[^{;=]+)?\{\s*$",
+    ))
+    .expect("function header pattern")
+});
+
+/// Arrow functions and lambdas: `async (a, b) =>`, `(int id, Db db) =>`, `x =>`; the
+/// last one on a line is the innermost.
+static ARROW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\(([^()]*)\)\s*(?::\s*[\w<>\[\]., |]+?)?\s*=>|(?:^|[^\w.])(\w+)\s*=>")
+        .expect("arrow pattern")
+});
+
+/// Words that open a statement, not a function: `if (`, `for (`, `return (`.
+static NOT_A_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:\}\s*)?(?:if|for|foreach|while|switch|catch|return|new|else|elif|when|match|using|lock|throw|await|yield)\b")
+        .expect("statement pattern")
+});
+
+/// An assignment of a local: its name and what it is given.
+static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:(?:const|let|var|val|final|auto|my|local|mut)\s+)*(?:[\w<>\[\],.?]+\s+)?\$?(\w+)\s*(?::\s*[\w<>\[\]., ?|]+?)?\s*(?::=|\+=|\.=|=)[^=>~]\s*(.*)$")
+        .expect("assignment pattern")
+});
+
+static WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\$?[A-Za-z_]\w*").expect("word pattern"));
+
+/// Parameter names that are the object itself or the framework's plumbing, not data a
+/// caller chose.
+const NOT_DATA: &[&str] = &["self", "cls", "this", "_", "ctx", "context"];
+
+/// Whether functions of `lang` are read here (C and C++ flaws are decided by their own
+/// checks; configuration, templates, SQL scripts and shell have no such functions).
+pub fn applies(lang: Language) -> bool {
+    !matches!(
+        lang,
+        Language::C
+            | Language::Cpp
+            | Language::Shell
+            | Language::Sql
+            | Language::Config
+            | Language::Template
+    )
+}
+
+/// A sink to read: its line (1-based) and, for a regex hit, where its match lies.
+pub struct Sink {
+    pub line: u32,
+    pub span: Option<std::ops::Range<usize>>,
+}
+
+/// The lines of `sinks` whose call names a parameter of the function around it, or a
+/// local assigned from one, each with the line of that function's header (1-based;
+/// sorted by sink line).
+pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink]) -> Vec<(u32, u32)> {
+    if sinks.is_empty() || !applies(lang) {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(content);
+    let all: Vec<&str> = text.lines().collect();
+    let mut fed = Vec::new();
+    for sink in sinks {
+        let at = sink.line as usize;
+        if at == 0 || at > all.len() {
+            continue;
+        }
+        let matched = sink
+            .span
+            .as_ref()
+            .and_then(|r| content.get(r.clone()))
+            .map(String::from_utf8_lossy);
+        if let Some(header) = feeds(lang, &all, at - 1, matched.as_deref()) {
+            fed.push((sink.line, u32::try_from(header + 1).unwrap_or(u32::MAX)));
+        }
+    }
+    fed.sort_unstable();
+    fed.dedup_by_key(|f| f.0);
+    fed
+}
+
+/// The header line (0-based) of the function around the sink on line `sink`, when the
+/// sink names one of its parameters. The sink's text is what the rule `matched` when
+/// that reaches into the call's arguments (a URL rule stops after the URL, before the
+/// body an event parameter fills), else the statement from that line on.
+fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> Option<usize> {
+    let (header, header_end, params) = enclosing_function(lang, lines, sink)?;
+    let mut tainted: HashSet<String> = params.into_iter().collect();
+    if tainted.is_empty() {
+        return None;
+    }
+    // Locals computed from a parameter, in order, up to the sink.
+    for line in lines.get(header + 1..sink).unwrap_or(&[]) {
+        if let Some(c) = ASSIGNMENT.captures(line) {
+            let (name, value) = (&c[1], &c[2]);
+            if !tainted.contains(name) && names_any(value, &tainted, true) {
+                tainted.insert(name.to_string());
+            }
+        }
+    }
+    if let Some(m) = matched.filter(|m| reaches_arguments(m)) {
+        return names_any(m, &tainted, false).then_some(header);
+    }
+    let end = (sink + STATEMENT_LINES).min(lines.len() - 1);
+    let mut statement = String::new();
+    for (i, line) in lines[sink..=end].iter().enumerate() {
+        // On the header's own line only what follows the header is the statement.
+        let line = if i == 0 && header == sink {
+            line.get(header_end..).unwrap_or("")
+        } else {
+            line
+        };
+        statement.push_str(line);
+        statement.push('\n');
+        let t = line.trim_end();
+        if t.ends_with(';') || t.ends_with('{') || t.ends_with(')') && sink_closed(&statement) {
+            break;
+        }
+    }
+    names_any(&statement, &tainted, false).then_some(header)
+}
+
+/// Whether a match goes past its call's `(` into the arguments.
+fn reaches_arguments(matched: &str) -> bool {
+    matched
+        .split_once('(')
+        .is_some_and(|(_, args)| args.chars().any(|c| c.is_alphanumeric() || c == '_'))
+}
+
+/// Whether the parentheses opened in `s` are all closed.
+fn sink_closed(s: &str) -> bool {
+    let open = s.bytes().filter(|&b| b == b'(').count();
+    let close = s.bytes().filter(|&b| b == b')').count();
+    close >= open
+}
+
+/// Whether `text` names one of `names` as a value: as a receiver (`name.strip()`) only
+/// when `receivers` (an injected `db` or `client` a sink is called on is no data).
+fn names_any(text: &str, names: &HashSet<String>, receivers: bool) -> bool {
+    WORD.find_iter(text).any(|m| {
+        let word = m.as_str().trim_start_matches('$');
+        if !names.contains(word) {
+            return false;
+        }
+        let before = text[..m.start()].chars().next_back();
+        let after = &text[m.end()..];
+        // A member of something else (`obj.name`), or a keyword argument's name.
+        if before == Some('.')
+            || after.trim_start().starts_with('=') && !after.trim_start().starts_with("==")
+        {
+            return false;
+        }
+        receivers || !(after.starts_with('.') || after.starts_with("->") || after.starts_with("::"))
+    })
+}
+
+/// Whether `=>` opens a function in `lang` (in Rust, PHP and Ruby it is a match arm or
+/// a key's value).
+fn arrows(lang: Language) -> bool {
+    matches!(
+        lang,
+        Language::JavaScript | Language::TypeScript | Language::CSharp
+    )
+}
+
+/// The nearest function header above `sink`: its line, where on it the header ends,
+/// and its parameter names.
+fn enclosing_function(
+    lang: Language,
+    lines: &[&str],
+    sink: usize,
+) -> Option<(usize, usize, Vec<String>)> {
+    let first = sink.saturating_sub(MAX_FUNCTION_LINES);
+    for i in (first..=sink).rev() {
+        let line = lines[i];
+        // An arrow whose body goes on below opens a function, as does one on the sink's
+        // own line; `xs.map(x => x.id)` above it does not.
+        let arrow = arrows(lang)
+            .then(|| ARROW.captures_iter(line).last())
+            .flatten()
+            .filter(|c| {
+                let rest = line[c.get(0).map_or(line.len(), |m| m.end())..].trim();
+                i == sink || matches!(rest, "" | "{" | "(")
+            });
+        if let Some(c) = arrow {
+            let list = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+            let end = c.get(0).map_or(line.len(), |m| m.end());
+            return Some((i, end, parameter_names(lang, list)));
+        }
+        let Some(m) = HEADER.find(line) else {
+            continue;
+        };
+        if NOT_A_HEADER.is_match(line) {
+            continue;
+        }
+        // The parameter list, from its `(` to the matching `)`, over lines if need be.
+        let mut list = String::new();
+        let mut depth = 1usize;
+        let mut rest: String = line[m.end()..].to_string();
+        let mut next = i + 1;
+        let mut end = line.len();
+        'read: loop {
+            for ch in rest.chars() {
+                match ch {
+                    '(' | '[' | '{' | '<' => depth += 1,
+                    ')' | ']' | '}' | '>' if depth > 0 => {
+                        depth -= 1;
+                        if depth == 0 {
+                            if next == i + 1 {
+                                end = m.end() + list.len() + 1;
+                            }
+                            break 'read;
+                        }
+                    }
+                    _ => {}
+                }
+                list.push(ch);
+            }
+            if next > sink || next >= lines.len() {
+                break;
+            }
+            rest = lines[next].to_string();
+            list.push(' ');
+            next += 1;
+        }
+        return Some((i, end, parameter_names(lang, &list)));
+    }
+    None
+}
+
+/// The names declared by a parameter list's text.
+fn parameter_names(lang: Language, list: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for piece in split_top_level(list) {
+        // Defaults and annotations say nothing of the name.
+        let piece = piece.split('=').next().unwrap_or("");
+        let piece = strip_annotations(piece);
+        let words: Vec<&str> = WORD.find_iter(&piece).map(|m| m.as_str()).collect();
+        let name = if let Some(dollar) = words.iter().find(|w| w.starts_with('$')) {
+            Some(dollar.trim_start_matches('$'))
+        } else if let Some(colon) = piece.find(':') {
+            WORD.find_iter(&piece[..colon]).last().map(|m| m.as_str())
+        } else if lang == Language::Go {
+            words.first().copied()
+        } else {
+            words.last().copied()
+        };
+        if let Some(name) = name {
+            let name = name.trim_start_matches('$');
+            if !NOT_DATA.contains(&name) && !name.is_empty() {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// `@Valid @RequestParam("q") String q` read as `String q`.
+fn strip_annotations(piece: &str) -> String {
+    let mut out = String::new();
+    let mut chars = piece.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '@' {
+            out.push(c);
+            continue;
+        }
+        while chars
+            .peek()
+            .is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+        {
+            chars.next();
+        }
+        if chars.peek() == Some(&'(') {
+            let mut depth = 0;
+            for c in chars.by_ref() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `a int, b map[string]int, c func(x, y int)` split at its own commas.
+fn split_top_level(list: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, ch) in list.char_indices() {
+        match ch {
+            '(' | '[' | '{' | '<' => depth += 1,
+            ')' | ']' | '}' | '>' => depth -= 1,
+            ',' if depth <= 0 => {
+                pieces.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&list[start..]);
+    pieces
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fed(lang: Language, src: &str, line: u32) -> bool {
+        fed_lines(lang, src.as_bytes(), &[Sink { line, span: None }])
+            .iter()
+            .any(|f| f.0 == line)
+    }
+
+    #[test]
+    fn a_parameter_reaching_a_sink_in_each_language_is_found() {
+        let py = "class Repo:\n    def find(self, db, name):\n        q = \"SELECT * FROM t WHERE n = '\" + name + \"'\"\n        return db.execute(q)\n";
+        assert!(fed(Language::Python, py, 4), "through a local");
+        assert!(fed(Language::Python, py, 3), "directly");
+        let go = "func (r *Repo) Find(ctx context.Context, name string) error {\n\tq := fmt.Sprintf(\"SELECT %s\", name)\n\t_, err := r.db.Exec(q)\n\treturn err\n}\n";
+        assert!(fed(Language::Go, go, 3));
+        let java = "public class Repo {\n  public List<User> find(@Param(\"n\") String name, int limit) {\n    String sql = \"SELECT * FROM u WHERE n = '\" + name + \"'\";\n    return jdbc.query(sql, mapper);\n  }\n}\n";
+        assert!(fed(Language::Java, java, 4));
+        let ts = "export class Files {\n  async read(fileName: string): Promise<Buffer> {\n    const full = path.join(this.root, fileName);\n    return fs.readFile(full);\n  }\n}\n";
+        assert!(fed(Language::TypeScript, ts, 4));
+        let php = "<?php\nfunction find($db, $name) {\n    return $db->query(\"SELECT * FROM t WHERE n = '$name'\");\n}\n";
+        assert!(fed(Language::Php, php, 3));
+        let rust = "pub async fn fetch(client: &Client, url: String) -> Result<String> {\n    let body = client.get(&url).send().await?;\n    Ok(body)\n}\n";
+        assert!(fed(Language::Rust, rust, 2));
+        let kotlin = "class Covers(private val http: HttpClient) {\n    suspend fun fetch(coverUrl: String): ByteArray =\n        http.get(coverUrl).body()\n}\n";
+        assert!(fed(Language::Kotlin, kotlin, 3));
+        let express = "router.get('/f', async (req, res) => {\n  const ids = rows.map(x => x.id);\n  res.send(ids);\n});\nexport const load = async (fileName) => {\n  const rows = names.map(n => n.trim());\n  return fs.readFile(path.join(ROOT, fileName));\n};\n";
+        // `req` and `res` are only called on; `ids` comes from no parameter (the inline
+        // `x => x.id` opens no function).
+        assert!(!fed(Language::JavaScript, express, 3));
+        assert!(
+            fed(Language::JavaScript, express, 7),
+            "an arrow function's parameter"
+        );
+        let ruby =
+            "class Storage\n  def read(name)\n    File.read(File.join(ROOT, name))\n  end\nend\n";
+        assert!(fed(Language::Ruby, ruby, 3));
+    }
+
+    #[test]
+    fn constants_and_injected_clients_are_not_data() {
+        // The sink is called on a parameter (an injected client) with constants only.
+        let py = "def count(db):\n    return db.execute(\"SELECT count(*) FROM t\")\n";
+        assert!(!fed(Language::Python, py, 2));
+        // A keyword argument's name is no use of the parameter of that name.
+        let py = "def run(timeout):\n    subprocess.run([\"ls\"], timeout=30)\n";
+        assert!(!fed(Language::Python, py, 2));
+        // A local not computed from any parameter.
+        let go = "func Load(id string) error {\n\tq := \"SELECT 1\"\n\t_, err := db.Exec(q)\n\treturn err\n}\n";
+        assert!(!fed(Language::Go, go, 3));
+        // A header on the sink's own line: a one-line arrow function.
+        let js = "app.get('/', (req, res) => res.redirect(next));\nconst go = (to) => res.redirect(to);\n";
+        assert!(!fed(Language::JavaScript, js, 1));
+        assert!(fed(Language::JavaScript, js, 2));
+        // No function around the line at all (module level).
+        assert!(!fed(Language::Python, "import os\nos.system(CMD)\n", 2));
+        // C is read by its own checks.
+        assert!(!fed(Language::C, "void f(char *s) {\n  system(s);\n}\n", 2));
+    }
+
+    #[test]
+    fn only_the_matched_arguments_count_when_the_match_reaches_them() {
+        let go = "func (c *Client) Deliver(ctx context.Context, event Event) error {\n\tbody, _ := json.Marshal(event)\n\treq, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))\n\treturn c.do(req)\n}\n";
+        let line = go.lines().nth(2).expect("line 3");
+        let offset = go.find(line).expect("offset");
+        let start = offset + line.find("http.New").expect("call");
+        let end = offset + line.find("endpoint,").expect("url") + "endpoint,".len();
+        let sink = |span| fed_lines(Language::Go, go.as_bytes(), &[Sink { line: 3, span }]);
+        let fed = vec![(3, 1)];
+        // The URL is a constant: the event only fills the body past the match.
+        assert!(sink(Some(start..end)).is_empty());
+        // Without the match, the whole statement is read, body included.
+        assert_eq!(sink(None), fed, "with its function's header line");
+        // A match that stops at the call's `(` says nothing of the arguments.
+        let head = offset + line.find("(ctx").expect("paren") + 1;
+        assert_eq!(sink(Some(start..head)), fed);
+    }
+
+    #[test]
+    fn statements_and_calls_are_not_headers() {
+        let js =
+            "function handler(req) {\n  if (isAdmin(user)) {\n    return db.query(sql);\n  }\n}\n";
+        // `if (` is no function: the header is `handler(req)`, and `sql` is no parameter.
+        assert!(!fed(Language::JavaScript, js, 3));
+        assert_eq!(
+            parameter_names(
+                Language::Go,
+                "ctx context.Context, a, b string, f func(x int) error"
+            ),
+            vec!["a", "b", "f"]
+        );
+        assert_eq!(
+            parameter_names(
+                Language::Java,
+                "@RequestParam(\"q\") final String query, Map<String, Object> opts"
+            ),
+            vec!["query", "opts"]
+        );
+        assert_eq!(
+            parameter_names(
+                Language::TypeScript,
+                "id: string, opts?: { deep: boolean } = {}"
+            ),
+            vec!["id", "opts"]
+        );
+    }
+}
