@@ -91,7 +91,7 @@ pub fn classify_path(path: &str) -> PathClass {
         PathClass::Fixture
     } else if is_test_path(path) || is_test_support(file) {
         PathClass::Test
-    } else if in_dir(EXAMPLE_DIRS) || is_example_file(file) {
+    } else if in_example_dir(&parts) || is_example_file(file) {
         PathClass::Example
     } else if in_dir(DOCS_DIRS) {
         PathClass::Docs
@@ -103,6 +103,18 @@ pub fn classify_path(path: &str) -> PathClass {
         PathClass::App
     }
 }
+
+/// Whether a directory of `parts` names examples. A package segment is not one: in
+/// `src/main/java/com/example/shop/` the `example` after `com` is the reverse domain
+/// (Spring Initializr's default package), and the application lives under it.
+fn in_example_dir(parts: &[&str]) -> bool {
+    parts.iter().enumerate().any(|(i, d)| {
+        EXAMPLE_DIRS.contains(d) && !(i > 0 && REVERSE_DOMAIN_ROOTS.contains(&parts[i - 1]))
+    })
+}
+
+/// The first segment of a reverse-domain package name (`com.example`, `org.sample`).
+const REVERSE_DOMAIN_ROOTS: &[&str] = &["com", "org", "net", "io", "dev", "edu", "gov"];
 
 /// Test code is worth reviewing less: it rarely ships and its "vulnerabilities" are fixtures.
 pub fn is_test_path(path: &str) -> bool {
@@ -231,6 +243,15 @@ mod tests {
             ("pkg/testdata/secret.pem", PathClass::Fixture),
             ("src/__mocks__/db.js", PathClass::Fixture),
             ("examples/server.go", PathClass::Example),
+            (
+                "src/main/java/com/example/shop/OrderRepository.java",
+                PathClass::App,
+            ),
+            ("src/main/kotlin/org/sample/app/Routes.kt", PathClass::App),
+            (
+                "examples/src/main/java/com/example/Demo.java",
+                PathClass::Example,
+            ),
             ("config/settings.example.py", PathClass::Example),
             (".env.example", PathClass::Example),
             ("docs/conf.py", PathClass::Docs),

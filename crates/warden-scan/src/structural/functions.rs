@@ -219,8 +219,12 @@ impl<'a> Walker<'a> {
 
     /// Whether a JavaScript/TypeScript function is part of its module's interface:
     /// declared in an `export` statement, or assigned (directly or as a property of an
-    /// object) to `module.exports` / `exports.x`.
+    /// object) to `module.exports` / `exports.x`, or a public method of an exported class
+    /// (a service's callers choose its arguments as a module's do).
     fn is_exported(&self, n: Node<'a>) -> bool {
+        if n.kind_name() == "method_definition" && self.is_private_member(n) {
+            return false;
+        }
         let mut at = n;
         for _ in 0..4 {
             let Some(p) = at.parent() else {
@@ -232,11 +236,32 @@ impl<'a> Walker<'a> {
                     let left = p.field("left").map(|l| self.text(l)).unwrap_or("");
                     return left.starts_with("module.exports") || left.starts_with("exports.");
                 }
-                "variable_declarator" | "lexical_declaration" | "pair" | "object" => at = p,
+                "variable_declarator"
+                | "lexical_declaration"
+                | "pair"
+                | "object"
+                | "class_body"
+                | "class_declaration"
+                | "class" => at = p,
                 _ => return false,
             }
         }
         false
+    }
+
+    /// Whether a class member is `private`/`protected` (TypeScript) or `#named`: its
+    /// arguments come from the class itself.
+    fn is_private_member(&self, n: Node<'a>) -> bool {
+        if n.field("name")
+            .is_some_and(|x| x.kind_name() == "private_property_identifier")
+        {
+            return true;
+        }
+        let mut c = n.walk();
+        let private = n
+            .children(&mut c)
+            .any(|x| x.kind_name() == "accessibility_modifier" && self.text(x) != "public");
+        private
     }
 }
 
