@@ -203,6 +203,15 @@ impl Scope {
                 to,
             });
         }
+        // An attribute or annotation on the class (`#[IsGranted('ROLE_USER')]`,
+        // `[Authorize]`, `@PreAuthorize` above `class X`) guards every action in it.
+        if let Some(class_line) = class_below(content, guard.line) {
+            let to = block_end(content, class_line)?;
+            return Some(Scope::Block {
+                from: guard.line,
+                to,
+            });
+        }
         None
     }
 
@@ -220,6 +229,33 @@ impl Scope {
             Scope::Block { from, to } => *from < route && route <= *to,
         }
     }
+}
+
+static CLASS_DECLARATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^\s*(?:(?:public|internal|final|abstract|sealed|partial|readonly|open)\s+)*class\s+\w",
+    )
+    .expect("class pattern")
+});
+
+/// The line of the class declaration that the decorations starting at `line` belong
+/// to: only attributes or annotations lie between them.
+fn class_below(content: &[u8], line: u32) -> Option<u32> {
+    let lines = content
+        .split(|&b| b == b'\n')
+        .skip(line as usize)
+        .take(GUARD_REACH as usize + 2);
+    for (i, l) in lines.enumerate() {
+        let l = String::from_utf8_lossy(l);
+        let t = l.trim_start();
+        if t.starts_with('@') || t.starts_with("#[") || t.starts_with('[') {
+            continue;
+        }
+        return CLASS_DECLARATION
+            .is_match(&l)
+            .then_some(line + 1 + i as u32);
+    }
+    None
 }
 
 /// The router a route is declared on: `api` in `api.GET("/orders", list)`.
@@ -513,6 +549,57 @@ Route::get('/login', [LoginController::class, 'show']);
         assert_eq!(
             got.iter().map(|g| g.1).collect::<Vec<_>>(),
             vec![6],
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_guard_on_the_class_covers_its_actions() {
+        let symfony = "\
+<?php
+#[Route('/appointments')]
+#[IsGranted('ROLE_USER')]
+class AppointmentController extends AbstractController
+{
+    #[Route('', methods: ['GET'])]
+    public function list(): Response {}
+
+    #[Route('/staff', methods: ['GET'])]
+    #[IsGranted('ROLE_STAFF')]
+    public function staff(): Response {}
+}
+";
+        assert!(hits(Language::Php, symfony).is_empty());
+        let csharp = "\
+[Authorize]
+public class PayslipsController : Controller
+{
+    [HttpGet]
+    public IActionResult Index() => View();
+
+    [HttpDelete]
+    [Authorize(Roles = \"Admin\")]
+    public IActionResult Delete(int id) => Ok();
+}
+";
+        assert!(hits(Language::CSharp, csharp).is_empty());
+        // A guard on one action does not cover its unguarded sibling.
+        let partial = "\
+<?php
+class ExportController extends AbstractController
+{
+    #[Route('/export/all')]
+    public function all(): Response {}
+
+    #[Route('/export/mine')]
+    #[IsGranted('ROLE_USER')]
+    public function mine(): Response {}
+}
+";
+        let got = hits(Language::Php, partial);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![4],
             "{got:?}"
         );
     }
