@@ -203,6 +203,16 @@ impl Scope {
                 to,
             });
         }
+        // A group closed by its guard: Slim's `$app->group('/x', function ($g) { … })
+        // ->add(Auth::class)`. Routes between the group's opening brace and here are guarded.
+        if line.trim_start().starts_with('}') {
+            if let Some(from) = block_start(content, guard.line) {
+                return Some(Scope::Block {
+                    from,
+                    to: guard.line,
+                });
+            }
+        }
         // An attribute or annotation on the class (`#[IsGranted('ROLE_USER')]`,
         // `[Authorize]`, `@PreAuthorize` above `class X`) guards every action in it.
         if let Some(class_line) = class_below(content, guard.line) {
@@ -290,6 +300,25 @@ fn line_offset(content: &[u8], line: u32) -> usize {
         .take(line.saturating_sub(1) as usize)
         .map(|l| l.len() + 1)
         .sum()
+}
+
+/// The line where the block closed by the first `}` on `line` opens (braces counted
+/// backwards, strings ignored like `block_end` does), if it does.
+fn block_start(content: &[u8], line: u32) -> Option<u32> {
+    let start = line_offset(content, line);
+    let close = start + content.get(start..)?.iter().position(|&b| b == b'}')?;
+    let mut depth = 0usize;
+    let mut current = line;
+    for &b in content.get(..close)?.iter().rev() {
+        match b {
+            b'}' => depth += 1,
+            b'{' if depth == 0 => return Some(current),
+            b'{' => depth -= 1,
+            b'\n' => current = current.checked_sub(1)?,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The line where the block opened on `line` closes (braces counted, strings ignored
@@ -600,6 +629,26 @@ class ExportController extends AbstractController
         assert_eq!(
             got.iter().map(|g| g.1).collect::<Vec<_>>(),
             vec![4],
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn slim_routes_beside_a_guarded_group() {
+        let src = "\
+<?php
+$app->get('/login', LoginAction::class);
+$app->group('/tickets', function (RouteCollectorProxy $group) {
+    $group->get('/{id}', ShowTicket::class);
+    $group->post('/{id}/close', CloseTicket::class);
+})->add(AuthMiddleware::class);
+$app->get('/reports/export', ExportReports::class);
+$app->get('/me', Profile::class)->add(AuthMiddleware::class);
+";
+        let got = hits(Language::Php, src);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![7],
             "{got:?}"
         );
     }
