@@ -203,6 +203,25 @@ impl Scope {
                 to,
             });
         }
+        // A group closed by its guard: Slim's `$app->group('/x', function ($g) { … })
+        // ->add(Auth::class)`. Routes between the group's opening brace and here are guarded.
+        if line.trim_start().starts_with('}') {
+            if let Some(from) = block_start(content, guard.line) {
+                return Some(Scope::Block {
+                    from,
+                    to: guard.line,
+                });
+            }
+        }
+        // An attribute or annotation on the class (`#[IsGranted('ROLE_USER')]`,
+        // `[Authorize]`, `@PreAuthorize` above `class X`) guards every action in it.
+        if let Some(class_line) = class_below(content, guard.line) {
+            let to = block_end(content, class_line)?;
+            return Some(Scope::Block {
+                from: guard.line,
+                to,
+            });
+        }
         None
     }
 
@@ -220,6 +239,33 @@ impl Scope {
             Scope::Block { from, to } => *from < route && route <= *to,
         }
     }
+}
+
+static CLASS_DECLARATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^\s*(?:(?:public|internal|final|abstract|sealed|partial|readonly|open)\s+)*class\s+\w",
+    )
+    .expect("class pattern")
+});
+
+/// The line of the class declaration that the decorations starting at `line` belong
+/// to: only attributes or annotations lie between them.
+fn class_below(content: &[u8], line: u32) -> Option<u32> {
+    let lines = content
+        .split(|&b| b == b'\n')
+        .skip(line as usize)
+        .take(GUARD_REACH as usize + 2);
+    for (i, l) in lines.enumerate() {
+        let l = String::from_utf8_lossy(l);
+        let t = l.trim_start();
+        if t.starts_with('@') || t.starts_with("#[") || t.starts_with('[') {
+            continue;
+        }
+        return CLASS_DECLARATION
+            .is_match(&l)
+            .then_some(line + 1 + i as u32);
+    }
+    None
 }
 
 /// The router a route is declared on: `api` in `api.GET("/orders", list)`.
@@ -254,6 +300,25 @@ fn line_offset(content: &[u8], line: u32) -> usize {
         .take(line.saturating_sub(1) as usize)
         .map(|l| l.len() + 1)
         .sum()
+}
+
+/// The line where the block closed by the first `}` on `line` opens (braces counted
+/// backwards, strings ignored like `block_end` does), if it does.
+fn block_start(content: &[u8], line: u32) -> Option<u32> {
+    let start = line_offset(content, line);
+    let close = start + content.get(start..)?.iter().position(|&b| b == b'}')?;
+    let mut depth = 0usize;
+    let mut current = line;
+    for &b in content.get(..close)?.iter().rev() {
+        match b {
+            b'}' => depth += 1,
+            b'{' if depth == 0 => return Some(current),
+            b'{' => depth -= 1,
+            b'\n' => current = current.checked_sub(1)?,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The line where the block opened on `line` closes (braces counted, strings ignored
@@ -513,6 +578,77 @@ Route::get('/login', [LoginController::class, 'show']);
         assert_eq!(
             got.iter().map(|g| g.1).collect::<Vec<_>>(),
             vec![6],
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_guard_on_the_class_covers_its_actions() {
+        let symfony = "\
+<?php
+#[Route('/appointments')]
+#[IsGranted('ROLE_USER')]
+class AppointmentController extends AbstractController
+{
+    #[Route('', methods: ['GET'])]
+    public function list(): Response {}
+
+    #[Route('/staff', methods: ['GET'])]
+    #[IsGranted('ROLE_STAFF')]
+    public function staff(): Response {}
+}
+";
+        assert!(hits(Language::Php, symfony).is_empty());
+        let csharp = "\
+[Authorize]
+public class PayslipsController : Controller
+{
+    [HttpGet]
+    public IActionResult Index() => View();
+
+    [HttpDelete]
+    [Authorize(Roles = \"Admin\")]
+    public IActionResult Delete(int id) => Ok();
+}
+";
+        assert!(hits(Language::CSharp, csharp).is_empty());
+        // A guard on one action does not cover its unguarded sibling.
+        let partial = "\
+<?php
+class ExportController extends AbstractController
+{
+    #[Route('/export/all')]
+    public function all(): Response {}
+
+    #[Route('/export/mine')]
+    #[IsGranted('ROLE_USER')]
+    public function mine(): Response {}
+}
+";
+        let got = hits(Language::Php, partial);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![4],
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn slim_routes_beside_a_guarded_group() {
+        let src = "\
+<?php
+$app->get('/login', LoginAction::class);
+$app->group('/tickets', function (RouteCollectorProxy $group) {
+    $group->get('/{id}', ShowTicket::class);
+    $group->post('/{id}/close', CloseTicket::class);
+})->add(AuthMiddleware::class);
+$app->get('/reports/export', ExportReports::class);
+$app->get('/me', Profile::class)->add(AuthMiddleware::class);
+";
+        let got = hits(Language::Php, src);
+        assert_eq!(
+            got.iter().map(|g| g.1).collect::<Vec<_>>(),
+            vec![7],
             "{got:?}"
         );
     }

@@ -67,13 +67,13 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
     ),
     // A literal assigned to a name that says it is a secret: the literal.
     (
-        r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+        r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key(?:_?base)?|api_?key|apikey|access_?key|auth_?token|access_?token|secret_?token|api_?token|bearer_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)["']?\s*(?::|=|:=|=>)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
         &["pass", "pwd", "secret", "key", "token"],
     ),
     // The same with a type between name and value: `const SIGNING_KEY: &str = "…"`,
     // `var apiKey string = "…"`.
     (
-        r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
+        r#"(?i)(?-u:\b)(?:[a-z0-9]+_)*(?:password|passwd|pwd|passphrase|secret|secret_?key(?:_?base)?|api_?key|apikey|access_?key|auth_?token|access_?token|client_?secret|private_?key|signing_?key|jwt_?(?:key|secret)|token_?secret|hmac_?(?:key|secret)|encryption_?key)\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=)\s*[bru]?["'](?P<secret>[^"'\s]{8,})["']"#,
         &["pass", "pwd", "secret", "key", "token"],
     ),
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
@@ -418,6 +418,10 @@ mod tests {
             (
                 "- ROOT_PASSWORD=${DB_PASSWORD:-infini_rag_flow}",
                 "infini_rag_flow",
+            ),
+            (
+                r#"  config.secret_key_base = "6f1a9b0c3d2e4f5a6b7c8d9e0f1a""#,
+                "6f1a9b0c3d2e4f5a6b7c8d9e0f1a",
             ),
         ] {
             let red = redact_secrets(line);
