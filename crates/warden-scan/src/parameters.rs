@@ -81,9 +81,8 @@ pub struct Sink {
 }
 
 /// The lines of `sinks` whose call names a parameter of the function around it, or a
-/// local assigned from one, each with the line of that function's header (1-based;
-/// sorted by sink line).
-pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink]) -> Vec<(u32, u32)> {
+/// local assigned from one. Sorted.
+pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink]) -> Vec<u32> {
     if sinks.is_empty() || !applies(lang) {
         return Vec::new();
     }
@@ -100,24 +99,26 @@ pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink]) -> Vec<(u32, u3
             .as_ref()
             .and_then(|r| content.get(r.clone()))
             .map(String::from_utf8_lossy);
-        if let Some(header) = feeds(lang, &all, at - 1, matched.as_deref()) {
-            fed.push((sink.line, u32::try_from(header + 1).unwrap_or(u32::MAX)));
+        if feeds(lang, &all, at - 1, matched.as_deref()) {
+            fed.push(sink.line);
         }
     }
     fed.sort_unstable();
-    fed.dedup_by_key(|f| f.0);
+    fed.dedup();
     fed
 }
 
-/// The header line (0-based) of the function around the sink on line `sink`, when the
-/// sink names one of its parameters. The sink's text is what the rule `matched` when
-/// that reaches into the call's arguments (a URL rule stops after the URL, before the
-/// body an event parameter fills), else the statement from that line on.
-fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> Option<usize> {
-    let (header, header_end, params) = enclosing_function(lang, lines, sink)?;
+/// Whether the sink on line `sink` (0-based) names a parameter of its function. Its
+/// text is what the rule `matched` when that reaches into the call's arguments (a URL
+/// rule stops after the URL, before the body an event parameter fills), else the
+/// statement from that line on.
+fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> bool {
+    let Some((header, header_end, params)) = enclosing_function(lang, lines, sink) else {
+        return false;
+    };
     let mut tainted: HashSet<String> = params.into_iter().collect();
     if tainted.is_empty() {
-        return None;
+        return false;
     }
     // Locals computed from a parameter, in order, up to the sink.
     for line in lines.get(header + 1..sink).unwrap_or(&[]) {
@@ -129,7 +130,7 @@ fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> 
         }
     }
     if let Some(m) = matched.filter(|m| reaches_arguments(m)) {
-        return names_any(m, &tainted, false).then_some(header);
+        return names_any(m, &tainted, false);
     }
     let end = (sink + STATEMENT_LINES).min(lines.len() - 1);
     let mut statement = String::new();
@@ -147,7 +148,7 @@ fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> 
             break;
         }
     }
-    names_any(&statement, &tainted, false).then_some(header)
+    names_any(&statement, &tainted, false)
 }
 
 /// Whether a match goes past its call's `(` into the arguments.
@@ -346,9 +347,7 @@ mod tests {
     use super::*;
 
     fn fed(lang: Language, src: &str, line: u32) -> bool {
-        fed_lines(lang, src.as_bytes(), &[Sink { line, span: None }])
-            .iter()
-            .any(|f| f.0 == line)
+        fed_lines(lang, src.as_bytes(), &[Sink { line, span: None }]).contains(&line)
     }
 
     #[test]
@@ -410,11 +409,11 @@ mod tests {
         let start = offset + line.find("http.New").expect("call");
         let end = offset + line.find("endpoint,").expect("url") + "endpoint,".len();
         let sink = |span| fed_lines(Language::Go, go.as_bytes(), &[Sink { line: 3, span }]);
-        let fed = vec![(3, 1)];
+        let fed = vec![3];
         // The URL is a constant: the event only fills the body past the match.
         assert!(sink(Some(start..end)).is_empty());
         // Without the match, the whole statement is read, body included.
-        assert_eq!(sink(None), fed, "with its function's header line");
+        assert_eq!(sink(None), fed);
         // A match that stops at the call's `(` says nothing of the arguments.
         let head = offset + line.find("(ctx").expect("paren") + 1;
         assert_eq!(sink(Some(start..head)), fed);

@@ -448,7 +448,7 @@ impl Scanner {
         path: &str,
         ruleset: &RuleSet,
         raw: &[RawHit],
-        fed: &[(u32, u32)],
+        fed: &[u32],
     ) -> MatchedFile {
         let score = self.opts.model.score_fed(path, ruleset.rules(), raw, fed);
         let hits = raw

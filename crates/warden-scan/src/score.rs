@@ -69,15 +69,9 @@ impl ScoreModel {
         self.score_fed(path, rules, hits, &[])
     }
 
-    /// As [`ScoreModel::score`], with the sinks fed by a parameter of their function:
-    /// (sink line, function header line), sorted (see [`fed_by_parameters`]).
-    pub fn score_fed(
-        &self,
-        path: &str,
-        rules: &[Rule],
-        hits: &[RawHit],
-        fed: &[(u32, u32)],
-    ) -> f64 {
+    /// As [`ScoreModel::score`], with the lines (sorted) of the sinks fed by a parameter
+    /// of their function (see [`fed_by_parameters`]).
+    pub fn score_fed(&self, path: &str, rules: &[Rule], hits: &[RawHit], fed: &[u32]) -> f64 {
         let lines_of = |role: Role| -> Vec<u32> {
             hits.iter()
                 .filter(|h| rules[h.rule].role == role)
@@ -193,19 +187,14 @@ impl ScoreModel {
             .copied()
             .filter(|&s| above(s, self.taint_window))
             .max();
-        // A sink fed by its function's parameters, whose function does not check input of
-        // the sink's kind on the way (from its header down): such a check may be on another
-        // parameter, so it does not clear the sink, but it withholds the boost.
-        let fed_unchecked = fed
-            .binary_search_by_key(&line, |f| f.0)
-            .ok()
-            .filter(|_| handed_down(&rule.category))
-            .is_some_and(|i| {
-                let header = fed[i].1;
-                !sanitizers.iter().any(|&(cat, l)| {
-                    (cat == rule.category || cat == "input") && header <= l && l <= line
-                })
-            });
+        // A sink fed by its function's parameters, in a file that checks no input of the
+        // sink's kind (such a check may be in a helper the function calls, or on another
+        // parameter: it does not clear the sink, but it withholds the boost).
+        let fed_unchecked = handed_down(&rule.category)
+            && fed.binary_search(&line).is_ok()
+            && !sanitizers
+                .iter()
+                .any(|&(cat, _)| cat == rule.category || cat == "input");
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
@@ -255,20 +244,20 @@ struct Context<'a> {
     sources: &'a [u32],
     entries: &'a [u32],
     sanitizers: &'a [(&'a str, u32)],
-    fed: &'a [(u32, u32)],
+    fed: &'a [u32],
     view: bool,
 }
 
 /// The sink lines of `hits` whose weakness a caller's value decides (injections,
 /// traversal, SSRF, redirects, object lookups) and whose statement names a parameter of
 /// their function, when the file neither reads input nor declares a handler (there the
-/// sources and entry points decide), each with its function's header line. Sorted.
+/// sources and entry points decide). Sorted.
 pub fn fed_by_parameters(
     lang: crate::Language,
     content: &[u8],
     rules: &[Rule],
     hits: &[RawHit],
-) -> Vec<(u32, u32)> {
+) -> Vec<u32> {
     // A file that reads input, or declares a handler the framework calls with the
     // request, is read through its sources and entry points: its parameters are those.
     if hits
@@ -475,11 +464,7 @@ examples = ["get_by_id("]
         let lang = crate::Language::Python;
         let helper = b"def run(cmd):\n    sink(cmd)\n";
         let fed = fed_by_parameters(lang, helper, &r, &[hit(0, 2)]);
-        assert_eq!(
-            fed,
-            vec![(2, 1)],
-            "the sink on line 2, its function on line 1"
-        );
+        assert_eq!(fed, vec![2]);
         let alone = m.score("a.py", &r, &[hit(0, 2)]);
         let boosted = m.score_fed("a.py", &r, &[hit(0, 2)], &fed);
         assert!(boosted > alone, "{boosted} {alone}");
@@ -489,10 +474,10 @@ examples = ["get_by_id("]
         // In a handler, or with a source in the file, those decide instead.
         assert!(fed_by_parameters(lang, helper, &r, &[hit(2, 1), hit(0, 2)]).is_empty());
         assert!(fed_by_parameters(lang, helper, &r, &[hit(1, 1), hit(0, 2)]).is_empty());
-        // A check of the sink's kind in the function withholds the boost (it may check
-        // another parameter, so it does not clear the sink either).
-        let checked = m.score_fed("a.py", &r, &[hit(3, 1), hit(0, 9)], &[(9, 1)]);
-        let unchecked = m.score_fed("a.py", &r, &[hit(0, 9)], &[(9, 1)]);
+        // A check of the sink's kind in the file withholds the boost (it may check
+        // another value, so it does not clear the sink either).
+        let checked = m.score_fed("a.py", &r, &[hit(3, 1), hit(0, 9)], &[9]);
+        let unchecked = m.score_fed("a.py", &r, &[hit(0, 9)], &[9]);
         assert_eq!(checked, m.score("a.py", &r, &[hit(3, 1), hit(0, 9)]));
         assert!(checked < unchecked, "{checked} {unchecked}");
     }
