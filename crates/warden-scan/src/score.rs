@@ -301,11 +301,21 @@ fn is_production_config(path: &str) -> bool {
 }
 
 /// Whether `path` is a view template: a template language's file or a server page
-/// (JSP, Web Forms, Razor, ERB, Blade, Vue and Svelte components).
+/// (JSP, Web Forms, Razor, ERB, Blade, Vue and Svelte components), or a plain PHP file
+/// in a templates or views directory (Slim, Plates, WordPress themes).
 fn is_view_template(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
     let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    let in_view_dir = || {
+        path.split('/').rev().skip(1).any(|d| {
+            matches!(
+                d.to_ascii_lowercase().as_str(),
+                "templates" | "views" | "template-parts" | "partials" | "layouts"
+            )
+        })
+    };
     name.ends_with(".blade.php")
+        || (matches!(ext, "php" | "phtml") && in_view_dir())
         || matches!(
             ext,
             "jsp"
@@ -493,9 +503,11 @@ examples = ["get_by_id("]
         let raw = m.score("views/ticket.jsp", &r, &[hit(0, 12)]);
         assert_eq!(m.score("views/ticket.jsp", &r, &hits), raw);
         assert_eq!(m.score("views/ticket.ejs", &r, &hits), raw);
+        assert_eq!(m.score("templates/ticket.php", &r, &hits), raw);
         assert!(m.score("views/ticket.jsp", &r, &[hit(3, 12), hit(0, 12)]) < raw);
         // In code the escape next to the sink still counts.
         assert!(m.score("app/ticket.py", &r, &hits) < raw);
+        assert!(m.score("src/Controller/TicketController.php", &r, &hits) < raw);
     }
 
     #[test]
