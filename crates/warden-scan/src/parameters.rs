@@ -10,7 +10,7 @@
 //! parameters, and the locals assigned from them up to the sink.
 
 use crate::Language;
-use regex::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
@@ -21,7 +21,7 @@ const STATEMENT_LINES: usize = 3;
 
 /// Function headers, up to the opening parenthesis of the parameter list.
 static HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    ascii(concat!(
         // Python, Ruby: `def name(`; Go: `func (r *T) name(`, `func(`; Rust: `fn name<T>(`;
         // PHP, JavaScript: `function name(`; Kotlin: `fun name(`.
         r"(?:^|[^\w.])(?:(?:async\s+)?def\s+(?:self\.)?\w+[!?]?|func\s*(?:\([^)]*\)\s*)?\w*|fn\s+\w+\s*(?:<[^>{]*>)?|function\s*\*?\s*&?\w*|fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?\w+)\s*\(",
@@ -31,30 +31,43 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
         // JavaScript and TypeScript methods: `name(a, b) {`, `name(a: T): R {`.
         r"|^\s*\w+\s*\([^;]*\)\s*(?::\s*[^{;=]+)?\{\s*$",
     ))
-    .expect("function header pattern")
 });
 
 /// Arrow functions and lambdas: `async (a, b) =>`, `(int id, Db db) =>`, `x =>`; the
 /// last one on a line is the innermost.
 static ARROW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\(([^()]*)\)\s*(?::\s*[\w<>\[\]., |]+?)?\s*=>|(?:^|[^\w.])(\w+)\s*=>")
-        .expect("arrow pattern")
+    ascii(r"\(([^()]*)\)\s*(?::\s*[\w<>\[\]., |]+?)?\s*=>|(?:^|[^\w.])(\w+)\s*=>")
 });
 
 /// Words that open a statement, not a function: `if (`, `for (`, `return (`.
 static NOT_A_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:\}\s*)?(?:if|for|foreach|while|switch|catch|return|new|else|elif|when|match|using|lock|throw|await|yield)\b")
-        .expect("statement pattern")
+    ascii(
+        r"^\s*(?:\}\s*)?(?:if|for|foreach|while|switch|catch|return|new|else|elif|when|match|using|lock|throw|await|yield)\b",
+    )
 });
 
 /// An assignment of a local: its name and what it is given.
 static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:(?:const|let|var|val|final|auto|my|local|mut)\s+)*(?:[\w<>\[\],.?]+\s+)?\$?(\w+)\s*(?::\s*[\w<>\[\]., ?|]+?)?\s*(?::=|\+=|\.=|=)[^=>~]\s*(.*)$")
-        .expect("assignment pattern")
+    ascii(
+        r"^\s*(?:(?:const|let|var|val|final|auto|my|local|mut)\s+)*(?:[\w<>\[\],.?]+\s+)?\$?(\w+)\s*(?::\s*[\w<>\[\]., ?|]+?)?\s*(?::=|\+=|\.=|=)[^=>~]\s*(.*)$",
+    )
 });
 
-static WORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\$?[A-Za-z_]\w*").expect("word pattern"));
+static WORD: LazyLock<Regex> = LazyLock::new(|| ascii(r"\$?[A-Za-z_]\w*"));
+
+/// The patterns above over bytes, with ASCII classes: code's names and keywords are
+/// ASCII, and Unicode classes made each thread's automata caches megabytes larger.
+fn ascii(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .expect("parameter-reading pattern")
+}
+
+/// The text of a match of the patterns above (ASCII where it matters; lossy past it).
+fn text(m: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(m)
+}
 
 /// Parameter names that are the object itself or the framework's plumbing, not data a
 /// caller chose.
@@ -122,10 +135,10 @@ fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> 
     }
     // Locals computed from a parameter, in order, up to the sink.
     for line in lines.get(header + 1..sink).unwrap_or(&[]) {
-        if let Some(c) = ASSIGNMENT.captures(line) {
-            let (name, value) = (&c[1], &c[2]);
-            if !tainted.contains(name) && names_any(value, &tainted, true) {
-                tainted.insert(name.to_string());
+        if let Some(c) = ASSIGNMENT.captures(line.as_bytes()) {
+            let (name, value) = (text(&c[1]), text(&c[2]));
+            if !tainted.contains(name.as_ref()) && names_any(&value, &tainted, true) {
+                tainted.insert(name.into_owned());
             }
         }
     }
@@ -168,8 +181,9 @@ fn sink_closed(s: &str) -> bool {
 /// Whether `text` names one of `names` as a value: as a receiver (`name.strip()`) only
 /// when `receivers` (an injected `db` or `client` a sink is called on is no data).
 fn names_any(text: &str, names: &HashSet<String>, receivers: bool) -> bool {
-    WORD.find_iter(text).any(|m| {
-        let word = m.as_str().trim_start_matches('$');
+    WORD.find_iter(text.as_bytes()).any(|m| {
+        let word = std::str::from_utf8(m.as_bytes()).unwrap_or("");
+        let word = word.trim_start_matches('$');
         if !names.contains(word) {
             return false;
         }
@@ -207,21 +221,25 @@ fn enclosing_function(
         // An arrow whose body goes on below opens a function, as does one on the sink's
         // own line; `xs.map(x => x.id)` above it does not.
         let arrow = arrows(lang)
-            .then(|| ARROW.captures_iter(line).last())
+            .then(|| ARROW.captures_iter(line.as_bytes()).last())
             .flatten()
             .filter(|c| {
                 let rest = line[c.get(0).map_or(line.len(), |m| m.end())..].trim();
                 i == sink || matches!(rest, "" | "{" | "(")
             });
         if let Some(c) = arrow {
-            let list = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+            let list = text(
+                c.get(1)
+                    .or_else(|| c.get(2))
+                    .map_or(&b""[..], |m| m.as_bytes()),
+            );
             let end = c.get(0).map_or(line.len(), |m| m.end());
-            return Some((i, end, parameter_names(lang, list)));
+            return Some((i, end, parameter_names(lang, &list)));
         }
-        let Some(m) = HEADER.find(line) else {
+        let Some(m) = HEADER.find(line.as_bytes()) else {
             continue;
         };
-        if NOT_A_HEADER.is_match(line) {
+        if NOT_A_HEADER.is_match(line.as_bytes()) {
             continue;
         }
         // The parameter list, from its `(` to the matching `)`, over lines if need be.
@@ -266,11 +284,16 @@ fn parameter_names(lang: Language, list: &str) -> Vec<String> {
         // Defaults and annotations say nothing of the name.
         let piece = piece.split('=').next().unwrap_or("");
         let piece = strip_annotations(piece);
-        let words: Vec<&str> = WORD.find_iter(&piece).map(|m| m.as_str()).collect();
+        let words: Vec<&str> = WORD
+            .find_iter(piece.as_bytes())
+            .filter_map(|m| std::str::from_utf8(m.as_bytes()).ok())
+            .collect();
         let name = if let Some(dollar) = words.iter().find(|w| w.starts_with('$')) {
             Some(dollar.trim_start_matches('$'))
         } else if let Some(colon) = piece.find(':') {
-            WORD.find_iter(&piece[..colon]).last().map(|m| m.as_str())
+            WORD.find_iter(&piece.as_bytes()[..colon])
+                .last()
+                .and_then(|m| std::str::from_utf8(m.as_bytes()).ok())
         } else if lang == Language::Go {
             words.first().copied()
         } else {
