@@ -199,6 +199,46 @@ fn names_any(text: &str, names: &HashSet<String>, receivers: bool) -> bool {
     })
 }
 
+/// The lines (1-based, sorted) where a function starts in `content`.
+pub fn function_starts(lang: Language, content: &[u8]) -> Vec<u32> {
+    if !applies(lang) {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(content);
+    let lines: Vec<&str> = text.lines().collect();
+    (0..lines.len())
+        .filter(|&i| opens_function(lang, lines[i], false))
+        .filter_map(|i| u32::try_from(i + 1).ok())
+        .collect()
+}
+
+/// Whether `line` opens a function: a header, or an arrow whose body goes on below
+/// (or, `on_sink_line`, one on the sink's own line).
+fn opens_function(lang: Language, line: &str, on_sink_line: bool) -> bool {
+    arrow_params(lang, line, on_sink_line).is_some()
+        || HEADER.is_match(line.as_bytes()) && !NOT_A_HEADER.is_match(line.as_bytes())
+}
+
+/// The parameter list of an arrow function on `line` and where the arrow ends: one whose
+/// body goes on below opens a function, as does one on the sink's own line;
+/// `xs.map(x => x.id)` above it does not.
+fn arrow_params(lang: Language, line: &str, on_sink_line: bool) -> Option<(String, usize)> {
+    if !arrows(lang) {
+        return None;
+    }
+    let c = ARROW.captures_iter(line.as_bytes()).last()?;
+    let end = c.get(0).map_or(line.len(), |m| m.end());
+    let rest = line.get(end..).unwrap_or("").trim();
+    if !on_sink_line && !matches!(rest, "" | "{" | "(") {
+        return None;
+    }
+    let list = c
+        .get(1)
+        .or_else(|| c.get(2))
+        .map_or(&b""[..], |m| m.as_bytes());
+    Some((text(list).into_owned(), end))
+}
+
 /// Whether `=>` opens a function in `lang` (in Rust, PHP and Ruby it is a match arm or
 /// a key's value).
 fn arrows(lang: Language) -> bool {
@@ -218,22 +258,7 @@ fn enclosing_function(
     let first = sink.saturating_sub(MAX_FUNCTION_LINES);
     for i in (first..=sink).rev() {
         let line = lines[i];
-        // An arrow whose body goes on below opens a function, as does one on the sink's
-        // own line; `xs.map(x => x.id)` above it does not.
-        let arrow = arrows(lang)
-            .then(|| ARROW.captures_iter(line.as_bytes()).last())
-            .flatten()
-            .filter(|c| {
-                let rest = line[c.get(0).map_or(line.len(), |m| m.end())..].trim();
-                i == sink || matches!(rest, "" | "{" | "(")
-            });
-        if let Some(c) = arrow {
-            let list = text(
-                c.get(1)
-                    .or_else(|| c.get(2))
-                    .map_or(&b""[..], |m| m.as_bytes()),
-            );
-            let end = c.get(0).map_or(line.len(), |m| m.end());
+        if let Some((list, end)) = arrow_params(lang, line, i == sink) {
             return Some((i, end, parameter_names(lang, &list)));
         }
         let Some(m) = HEADER.find(line.as_bytes()) else {
@@ -440,6 +465,17 @@ mod tests {
         // A match that stops at the call's `(` says nothing of the arguments.
         let head = offset + line.find("(ctx").expect("paren") + 1;
         assert_eq!(sink(Some(start..head)), fed);
+    }
+
+    #[test]
+    fn functions_start_at_headers_and_block_arrows() {
+        let php = "<?php\nclass Orders {\n    public function show($id) {\n        if ($x) {\n        }\n    }\n    public function destroy($id) {\n    }\n}\n";
+        assert_eq!(function_starts(Language::Php, php.as_bytes()), vec![3, 7]);
+        let ts = "router.get('/a', async (req, res) => {\n  const ids = xs.map(x => x.id);\n});\n";
+        assert_eq!(
+            function_starts(Language::TypeScript, ts.as_bytes()),
+            vec![1]
+        );
     }
 
     #[test]

@@ -430,8 +430,8 @@ impl Scanner {
             ruleset.find(f.language, &content),
         );
         crate::sibling_guard::apply(ruleset.rules(), &mut raw, &content);
-        let fed = crate::score::fed_by_parameters(f.language, &content, ruleset.rules(), &raw);
-        let matched = self.to_matched(&f.rel, ruleset, &raw, &fed);
+        let layout = crate::score::layout(f.language, &content, ruleset.rules(), &raw);
+        let matched = self.to_matched(&f.rel, ruleset, &raw, &layout);
         let file = ScannedFile {
             path: f.rel.clone(),
             language: Some(f.language.name().to_string()),
@@ -448,9 +448,9 @@ impl Scanner {
         path: &str,
         ruleset: &RuleSet,
         raw: &[RawHit],
-        fed: &[u32],
+        layout: &crate::score::Layout,
     ) -> MatchedFile {
-        let score = self.opts.model.score_fed(path, ruleset.rules(), raw, fed);
+        let score = self.opts.model.score_in(path, ruleset.rules(), raw, layout);
         let hits = raw
             .iter()
             .map(|h| Hit {

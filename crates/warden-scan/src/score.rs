@@ -66,12 +66,12 @@ impl Default for ScoreModel {
 impl ScoreModel {
     /// Scores one file from its hits (`rules` is what `hit.rule` indexes).
     pub fn score(&self, path: &str, rules: &[Rule], hits: &[RawHit]) -> f64 {
-        self.score_fed(path, rules, hits, &[])
+        self.score_in(path, rules, hits, &Layout::default())
     }
 
-    /// As [`ScoreModel::score`], with the lines (sorted) of the sinks fed by a parameter
-    /// of their function (see [`fed_by_parameters`]).
-    pub fn score_fed(&self, path: &str, rules: &[Rule], hits: &[RawHit], fed: &[u32]) -> f64 {
+    /// As [`ScoreModel::score`], knowing more of the file's code than its hits (see
+    /// [`layout`]).
+    pub fn score_in(&self, path: &str, rules: &[Rule], hits: &[RawHit], layout: &Layout) -> f64 {
         let lines_of = |role: Role| -> Vec<u32> {
             hits.iter()
                 .filter(|h| rules[h.rule].role == role)
@@ -113,7 +113,8 @@ impl ScoreModel {
                 sources: &sources,
                 entries: &entries,
                 sanitizers: &sanitizers,
-                fed,
+                fed: &layout.fed,
+                functions: &layout.functions,
                 view,
             };
             let m = self.context_multiplier(rule, hit.line, &context);
@@ -176,6 +177,7 @@ impl ScoreModel {
             entries,
             sanitizers,
             fed,
+            functions,
             view,
         } = *context;
         let above = |l: u32, window: u32| l <= line && line - l <= window;
@@ -205,7 +207,11 @@ impl ScoreModel {
                 if cat == "authz" && rule.cwe.as_deref() != Some(OBJECT_LOOKUP_CWE) {
                     return false;
                 }
-                let owner_check = cat == "authz" && below(l, self.owner_check_window);
+                // Below the lookup, in its own function: the next function's check is
+                // about the next function's lookup.
+                let owner_check = cat == "authz"
+                    && below(l, self.owner_check_window)
+                    && !functions.iter().any(|&f| line < f && f <= l);
                 // A secret written in the code is no flow from an input: a placeholder
                 // check between some request read and the key says nothing of the key.
                 let on_the_path = rule.category != "secrets"
@@ -245,14 +251,41 @@ struct Context<'a> {
     entries: &'a [u32],
     sanitizers: &'a [(&'a str, u32)],
     fed: &'a [u32],
+    functions: &'a [u32],
     view: bool,
+}
+
+/// What the scoring reads of a file's code beyond its hits.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Layout {
+    /// Lines (sorted) of the sinks fed by a parameter of their function.
+    pub fed: Vec<u32>,
+    /// Lines where functions start, when an owner check has to be told apart from the
+    /// next function's (sorted; empty otherwise).
+    pub functions: Vec<u32>,
+}
+
+/// The [`Layout`] of `content` given its hits.
+pub fn layout(lang: crate::Language, content: &[u8], rules: &[Rule], hits: &[RawHit]) -> Layout {
+    let authz = |role: Role| {
+        hits.iter()
+            .any(|h| rules[h.rule].role == role && rules[h.rule].category == "authz")
+    };
+    Layout {
+        fed: fed_by_parameters(lang, content, rules, hits),
+        functions: if authz(Role::Sink) && authz(Role::Sanitizer) {
+            crate::parameters::function_starts(lang, content)
+        } else {
+            Vec::new()
+        },
+    }
 }
 
 /// The sink lines of `hits` whose weakness a caller's value decides (injections,
 /// traversal, SSRF, redirects, object lookups) and whose statement names a parameter of
 /// their function, when the file neither reads input nor declares a handler (there the
 /// sources and entry points decide). Sorted.
-pub fn fed_by_parameters(
+fn fed_by_parameters(
     lang: crate::Language,
     content: &[u8],
     rules: &[Rule],
@@ -476,7 +509,11 @@ examples = ["get_by_id("]
         let fed = fed_by_parameters(lang, helper, &r, &[hit(0, 2)]);
         assert_eq!(fed, vec![2]);
         let alone = m.score("a.py", &r, &[hit(0, 2)]);
-        let boosted = m.score_fed("a.py", &r, &[hit(0, 2)], &fed);
+        let fed = |lines: Vec<u32>| Layout {
+            fed: lines,
+            functions: Vec::new(),
+        };
+        let boosted = m.score_in("a.py", &r, &[hit(0, 2)], &fed(vec![2]));
         assert!(boosted > alone, "{boosted} {alone}");
         // A constant argument is fed by nothing.
         let constant = b"def run(cmd):\n    sink(\"ls\")\n";
@@ -486,8 +523,8 @@ examples = ["get_by_id("]
         assert!(fed_by_parameters(lang, helper, &r, &[hit(1, 1), hit(0, 2)]).is_empty());
         // A check of the sink's kind in the file withholds the boost (it may check
         // another value, so it does not clear the sink either).
-        let checked = m.score_fed("a.py", &r, &[hit(3, 1), hit(0, 9)], &[9]);
-        let unchecked = m.score_fed("a.py", &r, &[hit(0, 9)], &[9]);
+        let checked = m.score_in("a.py", &r, &[hit(3, 1), hit(0, 9)], &fed(vec![9]));
+        let unchecked = m.score_in("a.py", &r, &[hit(0, 9)], &fed(vec![9]));
         assert_eq!(checked, m.score("a.py", &r, &[hit(3, 1), hit(0, 9)]));
         assert!(checked < unchecked, "{checked} {unchecked}");
     }
@@ -529,6 +566,13 @@ examples = ["get_by_id("]
         // Past the window, nothing.
         let far_below = m.score("a.py", &r, &[hit(5, 10), hit(o, 30)]);
         assert_eq!(far_below, bare);
+        // Below, but in the next function (starting on line 13): its check is its own.
+        let next_function = Layout {
+            fed: Vec::new(),
+            functions: vec![8, 13],
+        };
+        let checked_next = m.score_in("a.py", &r, &[hit(5, 10), hit(o, 16)], &next_function);
+        assert_eq!(checked_next, bare);
         // A policy check right above a model bound from the request does not answer it.
         let mut bound = r[5].clone();
         bound.id = "t.bound".into();
