@@ -25,6 +25,7 @@
 mod blank_lines;
 mod first_bytes;
 mod language;
+mod layout;
 mod literals;
 mod machine_made;
 mod matcher;

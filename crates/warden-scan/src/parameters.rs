@@ -207,16 +207,26 @@ pub fn function_starts(lang: Language, content: &[u8]) -> Vec<u32> {
     let text = String::from_utf8_lossy(content);
     let lines: Vec<&str> = text.lines().collect();
     (0..lines.len())
-        .filter(|&i| opens_function(lang, lines[i], false))
+        .filter(|&i| header(lang, lines[i], false).is_some())
         .filter_map(|i| u32::try_from(i + 1).ok())
         .collect()
 }
 
-/// Whether `line` opens a function: a header, or an arrow whose body goes on below
-/// (or, `on_sink_line`, one on the sink's own line).
-fn opens_function(lang: Language, line: &str, on_sink_line: bool) -> bool {
-    arrow_params(lang, line, on_sink_line).is_some()
-        || HEADER.is_match(line.as_bytes()) && !NOT_A_HEADER.is_match(line.as_bytes())
+/// A function header on a line: an arrow function's parameter list and where the arrow
+/// ends, or where a header's own parameter list opens (after its `(`).
+enum Header {
+    Arrow { params: String, end: usize },
+    Opens(usize),
+}
+
+/// The header on `line`, if it opens a function: a header, or an arrow whose body goes
+/// on below (or, `on_sink_line`, one on the sink's own line).
+fn header(lang: Language, line: &str, on_sink_line: bool) -> Option<Header> {
+    if let Some((params, end)) = arrow_params(lang, line, on_sink_line) {
+        return Some(Header::Arrow { params, end });
+    }
+    let m = HEADER.find(line.as_bytes())?;
+    (!NOT_A_HEADER.is_match(line.as_bytes())).then_some(Header::Opens(m.end()))
 }
 
 /// The parameter list of an arrow function on `line` and where the arrow ends: one whose
@@ -258,30 +268,30 @@ fn enclosing_function(
     let first = sink.saturating_sub(MAX_FUNCTION_LINES);
     for i in (first..=sink).rev() {
         let line = lines[i];
-        if let Some((list, end)) = arrow_params(lang, line, i == sink) {
-            return Some((i, end, parameter_names(lang, &list)));
-        }
-        let Some(m) = HEADER.find(line.as_bytes()) else {
-            continue;
+        let open = match header(lang, line, i == sink) {
+            None => continue,
+            Some(Header::Arrow { params, end }) => {
+                return Some((i, end, parameter_names(lang, &params)))
+            }
+            Some(Header::Opens(open)) => open,
         };
-        if NOT_A_HEADER.is_match(line.as_bytes()) {
-            continue;
-        }
         // The parameter list, from its `(` to the matching `)`, over lines if need be.
         let mut list = String::new();
         let mut depth = 1usize;
-        let mut rest: String = line[m.end()..].to_string();
-        let mut next = i + 1;
         let mut end = line.len();
-        'read: loop {
-            for ch in rest.chars() {
+        let text = std::iter::once(&line[open..]).chain(lines[i + 1..=sink].iter().copied());
+        'read: for (n, part) in text.enumerate() {
+            if n > 0 {
+                list.push(' ');
+            }
+            for ch in part.chars() {
                 match ch {
                     '(' | '[' | '{' | '<' => depth += 1,
                     ')' | ']' | '}' | '>' if depth > 0 => {
                         depth -= 1;
                         if depth == 0 {
-                            if next == i + 1 {
-                                end = m.end() + list.len() + 1;
+                            if n == 0 {
+                                end = open + list.len() + 1;
                             }
                             break 'read;
                         }
@@ -290,12 +300,6 @@ fn enclosing_function(
                 }
                 list.push(ch);
             }
-            if next > sink || next >= lines.len() {
-                break;
-            }
-            rest = lines[next].to_string();
-            list.push(' ');
-            next += 1;
         }
         return Some((i, end, parameter_names(lang, &list)));
     }

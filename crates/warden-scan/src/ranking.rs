@@ -202,6 +202,46 @@ pub fn classify<'a>(path: &str, hit_lines: impl IntoIterator<Item = &'a str>) ->
     }
 }
 
+/// Whether `path` names production configuration: a `prod` or `production` word in
+/// the file name or a directory (`config/environments/production.rb`, `.env.production`,
+/// `application-prod.properties`, `settings/prod.py`, `values.prod.yaml`).
+pub(crate) fn is_production_config(path: &str) -> bool {
+    path.split(['/', '.', '-', '_'])
+        .any(|w| w.eq_ignore_ascii_case("prod") || w.eq_ignore_ascii_case("production"))
+}
+
+/// Whether `path` is a view template: a template language's file or a server page
+/// (JSP, Web Forms, Razor, ERB, Blade, Vue and Svelte components), or a plain PHP file
+/// in a templates or views directory (Slim, Plates, WordPress themes).
+pub(crate) fn is_view_template(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    let in_view_dir = || {
+        path.split('/').rev().skip(1).any(|d| {
+            matches!(
+                d.to_ascii_lowercase().as_str(),
+                "templates" | "views" | "template-parts" | "partials" | "layouts"
+            )
+        })
+    };
+    name.ends_with(".blade.php")
+        || (matches!(ext, "php" | "phtml") && in_view_dir())
+        || matches!(
+            ext,
+            "jsp"
+                | "aspx"
+                | "ascx"
+                | "master"
+                | "cshtml"
+                | "razor"
+                | "erb"
+                | "phtml"
+                | "vue"
+                | "svelte"
+        )
+        || crate::Language::detect(std::path::Path::new(&name)) == Some(crate::Language::Template)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

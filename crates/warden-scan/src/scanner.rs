@@ -430,7 +430,7 @@ impl Scanner {
             ruleset.find(f.language, &content),
         );
         crate::sibling_guard::apply(ruleset.rules(), &mut raw, &content);
-        let layout = crate::score::layout(f.language, &content, ruleset.rules(), &raw);
+        let layout = crate::layout::layout(f.language, &content, ruleset.rules(), &raw);
         let matched = self.to_matched(&f.rel, ruleset, &raw, &layout);
         let file = ScannedFile {
             path: f.rel.clone(),
@@ -448,7 +448,7 @@ impl Scanner {
         path: &str,
         ruleset: &RuleSet,
         raw: &[RawHit],
-        layout: &crate::score::Layout,
+        layout: &crate::layout::Layout,
     ) -> MatchedFile {
         let score = self.opts.model.score_in(path, ruleset.rules(), raw, layout);
         let hits = raw

@@ -6,8 +6,9 @@
 //! it; a sanitizer of the same category on or next to it lowers it. A file with
 //! only an entry point is not a candidate: every route handler is not a finding.
 
+use crate::layout::Layout;
 use crate::matcher::RawHit;
-use crate::ranking::{classify, PathClass};
+use crate::ranking::{classify, is_production_config, is_view_template, PathClass};
 use crate::rules::{Role, Rule};
 use std::collections::HashMap;
 
@@ -70,7 +71,7 @@ impl ScoreModel {
     }
 
     /// As [`ScoreModel::score`], knowing more of the file's code than its hits (see
-    /// [`layout`]).
+    /// [`crate::layout::layout`]).
     pub fn score_in(&self, path: &str, rules: &[Rule], hits: &[RawHit], layout: &Layout) -> f64 {
         let lines_of = |role: Role| -> Vec<u32> {
             hits.iter()
@@ -255,66 +256,11 @@ struct Context<'a> {
     view: bool,
 }
 
-/// What the scoring reads of a file's code beyond its hits.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Layout {
-    /// Lines (sorted) of the sinks fed by a parameter of their function.
-    pub fed: Vec<u32>,
-    /// Lines where functions start, when an owner check has to be told apart from the
-    /// next function's (sorted; empty otherwise).
-    pub functions: Vec<u32>,
-}
-
-/// The [`Layout`] of `content` given its hits.
-pub fn layout(lang: crate::Language, content: &[u8], rules: &[Rule], hits: &[RawHit]) -> Layout {
-    let authz = |role: Role| {
-        hits.iter()
-            .any(|h| rules[h.rule].role == role && rules[h.rule].category == "authz")
-    };
-    Layout {
-        fed: fed_by_parameters(lang, content, rules, hits),
-        functions: if authz(Role::Sink) && authz(Role::Sanitizer) {
-            crate::parameters::function_starts(lang, content)
-        } else {
-            Vec::new()
-        },
-    }
-}
-
-/// The sink lines of `hits` whose weakness a caller's value decides (injections,
-/// traversal, SSRF, redirects, object lookups) and whose statement names a parameter of
-/// their function, when the file neither reads input nor declares a handler (there the
-/// sources and entry points decide). Sorted.
-fn fed_by_parameters(
-    lang: crate::Language,
-    content: &[u8],
-    rules: &[Rule],
-    hits: &[RawHit],
-) -> Vec<u32> {
-    // A file that reads input, or declares a handler the framework calls with the
-    // request, is read through its sources and entry points: its parameters are those.
-    if hits
-        .iter()
-        .any(|h| matches!(rules[h.rule].role, Role::Source | Role::EntryPoint))
-    {
-        return Vec::new();
-    }
-    let sinks: Vec<crate::parameters::Sink> = hits
-        .iter()
-        .filter(|h| rules[h.rule].role == Role::Sink && handed_down(&rules[h.rule].category))
-        .map(|h| crate::parameters::Sink {
-            line: h.line,
-            span: h.span.clone(),
-        })
-        .collect();
-    crate::parameters::fed_lines(lang, content, &sinks)
-}
-
 /// Weaknesses a caller's value decides: those of input shapes, and object lookups by a
 /// key the caller passes. Not prototype pollution: a helper that splits a key path is
 /// as often writing into a `Map`, and the writes that do reach a prototype have rules
 /// of their own.
-fn handed_down(category: &str) -> bool {
+pub(crate) fn handed_down(category: &str) -> bool {
     (shape_matters(category) && category != "prototype-pollution") || category == "authz"
 }
 
@@ -324,46 +270,6 @@ const OBJECT_LOOKUP_CWE: &str = "CWE-639";
 
 /// How much more a configuration finding weighs in a production configuration file.
 const PRODUCTION_CONFIG_BOOST: f64 = 1.5;
-
-/// Whether `path` names production configuration: a `prod` or `production` word in
-/// the file name or a directory (`config/environments/production.rb`, `.env.production`,
-/// `application-prod.properties`, `settings/prod.py`, `values.prod.yaml`).
-fn is_production_config(path: &str) -> bool {
-    path.split(['/', '.', '-', '_'])
-        .any(|w| w.eq_ignore_ascii_case("prod") || w.eq_ignore_ascii_case("production"))
-}
-
-/// Whether `path` is a view template: a template language's file or a server page
-/// (JSP, Web Forms, Razor, ERB, Blade, Vue and Svelte components), or a plain PHP file
-/// in a templates or views directory (Slim, Plates, WordPress themes).
-fn is_view_template(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
-    let in_view_dir = || {
-        path.split('/').rev().skip(1).any(|d| {
-            matches!(
-                d.to_ascii_lowercase().as_str(),
-                "templates" | "views" | "template-parts" | "partials" | "layouts"
-            )
-        })
-    };
-    name.ends_with(".blade.php")
-        || (matches!(ext, "php" | "phtml") && in_view_dir())
-        || matches!(
-            ext,
-            "jsp"
-                | "aspx"
-                | "ascx"
-                | "master"
-                | "cshtml"
-                | "razor"
-                | "erb"
-                | "phtml"
-                | "vue"
-                | "svelte"
-        )
-        || crate::Language::detect(std::path::Path::new(&name)) == Some(crate::Language::Template)
-}
 
 /// Whether a sink of `category` is harmless once its input is parsed into a number,
 /// UUID or a validated shape (the "input" sanitizers): true for injections, whose
@@ -398,6 +304,7 @@ fn decided(rule: &Rule) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::fed_by_parameters;
     use crate::rules::parse_pack;
 
     fn rules() -> Vec<Rule> {
