@@ -191,7 +191,8 @@ impl<'a> Walker<'a> {
         v.free = args.iter().any(|a| a.val.free)
             || recv.as_ref().is_some_and(|r| r.free)
             || (recv_node.is_none() && args.is_empty())
-            || own_method;
+            || own_method
+            || self.syn.is(self.syn.reads, method.as_str());
         if formatter && stringy && v.built.is_none() {
             if let Some(name) = &name {
                 v.built = Some((line, name.clone()));

@@ -62,6 +62,10 @@ pub(crate) struct Syntax {
     /// Calls returning (a wrapper of) their first argument, for aliases:
     /// `promisify(exec)`, `functools.partial(run, ...)`.
     pub wrappers: &'static [&'static str],
+    /// Methods whose result is data read from a database, a file or the network,
+    /// whatever their arguments (`Subscription.find({ active: true })`): never a
+    /// constant, even on a required module with constant arguments.
+    pub reads: &'static [&'static str],
     /// Comments: skipped.
     pub comments: &'static [&'static str],
 }
@@ -200,6 +204,7 @@ static PYTHON: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &["functools.partial", "partial"],
+    reads: &[],
     comments: &["comment"],
 };
 
@@ -275,6 +280,29 @@ const JS_COMPARE: &[&str] = &[
     "/",
 ];
 
+/// Mongoose, Sequelize, Prisma, TypeORM, knex and driver reads; fetch and fs reads.
+const JS_READS: &[&str] = &[
+    "find",
+    "findOne",
+    "findAll",
+    "findMany",
+    "findFirst",
+    "findUnique",
+    "findByPk",
+    "findById",
+    "findAndCountAll",
+    "findOneBy",
+    "findBy",
+    "aggregate",
+    "distinct",
+    "lean",
+    "toArray",
+    "query",
+    "fetch",
+    "readFile",
+    "readFileSync",
+];
+
 static JAVASCRIPT: Syntax = Syntax {
     grammar: || tree_sitter_javascript::LANGUAGE.into(),
     functions: JS_FUNCTIONS,
@@ -300,6 +328,7 @@ static JAVASCRIPT: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &["util.promisify", "promisify", "bind"],
+    reads: JS_READS,
     comments: &["comment"],
 };
 
@@ -381,6 +410,7 @@ static GO: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &[],
+    reads: &[],
     comments: &["comment"],
 };
 
@@ -462,6 +492,7 @@ static JAVA: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &[],
+    reads: &[],
     comments: &["line_comment", "block_comment"],
 };
 
@@ -555,5 +586,6 @@ static PHP: Syntax = Syntax {
     mutators: COMMON_MUTATORS,
     formatters: COMMON_FORMATTERS,
     wrappers: &[],
+    reads: &[],
     comments: &["comment"],
 };
