@@ -34,26 +34,32 @@ pub fn layout(lang: Language, content: &[u8], rules: &[Rule], hits: &[RawHit]) -
 
 /// The sink lines of `hits` whose weakness a caller's value decides (injections,
 /// traversal, SSRF, redirects, object lookups) and whose statement names a parameter of
-/// their function, when the file neither reads input nor declares a handler (there the
-/// sources and entry points decide). Sorted.
+/// their function, when the file reads no input (there the sources decide). In a file
+/// that declares handlers, only sinks above the first of them count: a repository or
+/// helper written before the routes that call it, in the same file. A handler's own
+/// parameter is most often the framework's request object, whose reads the sources
+/// and sanitizers speak for. Sorted.
 pub(crate) fn fed_by_parameters(
     lang: Language,
     content: &[u8],
     rules: &[Rule],
     hits: &[RawHit],
 ) -> Vec<u32> {
-    // A file that reads input, or declares a handler the framework calls with the
-    // request, is read through its sources and entry points: its parameters are those.
-    if hits
-        .iter()
-        .any(|h| matches!(rules[h.rule].role, Role::Source | Role::EntryPoint))
-    {
+    // A file that reads input is read through its sources: the flow from them decides.
+    if hits.iter().any(|h| rules[h.rule].role == Role::Source) {
         return Vec::new();
     }
+    let first_entry = hits
+        .iter()
+        .filter(|h| rules[h.rule].role == Role::EntryPoint)
+        .map(|h| h.line)
+        .min();
     let sinks: Vec<parameters::Sink> = hits
         .iter()
         .filter(|h| {
-            rules[h.rule].role == Role::Sink && crate::score::handed_down(&rules[h.rule].category)
+            rules[h.rule].role == Role::Sink
+                && crate::score::handed_down(&rules[h.rule].category)
+                && first_entry.is_none_or(|entry| h.line < entry)
         })
         .map(|h| parameters::Sink {
             line: h.line,

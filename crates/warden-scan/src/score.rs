@@ -425,9 +425,17 @@ examples = ["get_by_id("]
         // A constant argument is fed by nothing.
         let constant = b"def run(cmd):\n    sink(\"ls\")\n";
         assert!(fed_by_parameters(lang, constant, &r, &[hit(0, 2)]).is_empty());
-        // In a handler, or with a source in the file, those decide instead.
-        assert!(fed_by_parameters(lang, helper, &r, &[hit(2, 1), hit(0, 2)]).is_empty());
+        // With a source in the file, the sources decide instead.
         assert!(fed_by_parameters(lang, helper, &r, &[hit(1, 1), hit(0, 2)]).is_empty());
+        // A repository written above the routes that call it, in the same file, is
+        // handed their values: a file that declares routes but reads no input keeps
+        // the boost for sinks above its first route. The handler's own parameter is
+        // the request object, whose reads the sources speak for.
+        assert_eq!(
+            fed_by_parameters(lang, helper, &r, &[hit(0, 2), hit(2, 5)]),
+            vec![2]
+        );
+        assert!(fed_by_parameters(lang, helper, &r, &[hit(2, 1), hit(0, 2)]).is_empty());
         // A check of the sink's kind in the file withholds the boost (it may check
         // another value, so it does not clear the sink either).
         let checked = m.score_in("a.py", &r, &[hit(3, 1), hit(0, 9)], &fed(vec![9]));
