@@ -20,7 +20,7 @@ const GUARD_REACH: u32 = 3;
 const PUBLIC_BY_DESIGN: &[&str] = &[
     "login", "logout", "signin", "signup", "sign", "register", "forgot", "verify", "confirm",
     "health", "healthz", "ping", "status", "assets", "callback", "oauth", "webhook", "index",
-    "home", "about", "favicon", "robots", "captcha", "version",
+    "home", "about", "favicon", "robots", "captcha", "version", "welcome", "landing",
 ];
 
 /// Whether a word of the line (split at punctuation and camelCase humps) says so.
@@ -363,6 +363,7 @@ mod tests {
             "@app.route('/password/reset/<token>')",
             "post(\"/auth/resetPassword\") {",
             "@router.get(\"/status\", status_code=200)",
+            "Route::get('/', fn () => view('welcome'));",
         ] {
             assert!(public_by_design(line), "{line}");
         }
