@@ -135,8 +135,14 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
     // Literal keys handed to the call that uses them: JWT signing, session and cookie
     // secrets, SMTP logins, Rust's `env::var(…).unwrap_or("…")`.
     (
-        r#"\bjwt\.(?:sign|verify)\([^,\n]+,\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
+        r#"\bjwt\.(?:sign|verify)\(\s*(?:\{[^{}\n]*\}|[^,\n]+),\s*["'`](?P<secret>[^"'`\n]{4,})["'`]"#,
         &["jwt."],
+    ),
+    // jjwt's `Keys.hmacShaKeyFor("…".toByteArray())`, java-jwt's `Algorithm.HMAC256("…")`
+    // and `signWith(SignatureAlgorithm.HS256, "…")`.
+    (
+        r#"(?:\bhmacShaKeyFor|\bAlgorithm\.HMAC(?:256|384|512)|\bsignWith\s*\(\s*SignatureAlgorithm\.\w+\s*,)\s*\(?\s*"(?P<secret>[^"\n]{4,})""#,
+        &["hmacshakeyfor", "algorithm.hmac", "signaturealgorithm"],
     ),
     // Ruby's `JWT.encode(payload, "…")` / `JWT.decode(token, '…')`, and .NET's
     // `new SymmetricSecurityKey(Encoding.UTF8.GetBytes("…"))`.
@@ -422,6 +428,22 @@ mod tests {
             (
                 r#"  config.secret_key_base = "6f1a9b0c3d2e4f5a6b7c8d9e0f1a""#,
                 "6f1a9b0c3d2e4f5a6b7c8d9e0f1a",
+            ),
+            (
+                "return jwt.sign({ sub: u.id, role: u.role }, 'museum-staff-2024', { expiresIn: '8h' });",
+                "museum-staff-2024",
+            ),
+            (
+                r#"private val key = Keys.hmacShaKeyFor("parking-officer-key-24".toByteArray())"#,
+                "parking-officer-key-24",
+            ),
+            (
+                r#"Algorithm algorithm = Algorithm.HMAC256("s3cr3t-admissions");"#,
+                "s3cr3t-admissions",
+            ),
+            (
+                r#".signWith(SignatureAlgorithm.HS512, "warehouse-secret")"#,
+                "warehouse-secret",
             ),
         ] {
             let red = redact_secrets(line);
