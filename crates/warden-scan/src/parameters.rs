@@ -212,6 +212,49 @@ pub fn function_starts(lang: Language, content: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// The functions of `content`, in order: each header's line (1-based) and the name it
+/// declares (empty for an anonymous one).
+pub fn functions(lang: Language, content: &[u8]) -> Vec<(u32, String)> {
+    if !applies(lang) {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(content);
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let name = match header(lang, line, false)? {
+                // `const total = (a, b) =>`: the name the arrow is bound to.
+                Header::Arrow { .. } => BOUND_ARROW
+                    .captures(line.as_bytes())
+                    .map(|c| text_of(&c[1]))
+                    .unwrap_or_default(),
+                // The word before the parameter list's `(`, past any `<T>`.
+                Header::Opens(open) => {
+                    let before = line.get(..open.saturating_sub(1)).unwrap_or("").trim_end();
+                    let before = match before.strip_suffix('>') {
+                        Some(b) => b.rsplit_once('<').map_or(b, |(n, _)| n).trim_end(),
+                        None => before,
+                    };
+                    let start = before
+                        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .map_or(0, |i| i + 1);
+                    before[start..].to_string()
+                }
+            };
+            Some((u32::try_from(i + 1).ok()?, name))
+        })
+        .collect()
+}
+
+/// The name an arrow function is bound to: `const name = async (…) =>`, `name: (…) =>`.
+static BOUND_ARROW: LazyLock<Regex> = LazyLock::new(|| {
+    ascii(r"(\w+)\s*(?::\s*[\w<>\[\]., ]+)?\s*[=:]\s*(?:async\s*)?(?:\(|\w+\s*=>)")
+});
+
+fn text_of(m: &[u8]) -> String {
+    text(m).into_owned()
+}
+
 /// A function header on a line: an arrow function's parameter list and where the arrow
 /// ends, or where a header's own parameter list opens (after its `(`).
 enum Header {
@@ -509,5 +552,44 @@ mod tests {
             ),
             vec!["id", "opts"]
         );
+    }
+
+    #[test]
+    fn functions_are_named_by_the_word_before_their_parameters() {
+        let names = |lang, src: &str| -> Vec<String> {
+            functions(lang, src.as_bytes())
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect()
+        };
+        assert_eq!(
+            names(
+                Language::Go,
+                "func (s *Store) Locate(name string) string {\n}\nfunc writeEntry(t string) error {\n}\n"
+            ),
+            vec!["Locate", "writeEntry"]
+        );
+        assert_eq!(
+            names(
+                Language::Rust,
+                "pub fn open_in<R: Read>(src: R) -> File {\n}\n"
+            ),
+            vec!["open_in"]
+        );
+        assert_eq!(
+            names(
+                Language::TypeScript,
+                "export const loadTicket = async (id: string) => {\n};\n"
+            ),
+            vec!["loadTicket"]
+        );
+        let lines: Vec<u32> = functions(
+            Language::Python,
+            b"x = 1\ndef read(self, name):\n    pass\n",
+        )
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+        assert_eq!(lines, vec![2]);
     }
 }
