@@ -24,7 +24,7 @@ static HEADER: LazyLock<Regex> = LazyLock::new(|| {
     ascii(concat!(
         // Python, Ruby: `def name(`; Go: `func (r *T) name(`, `func(`; Rust: `fn name<T>(`;
         // PHP, JavaScript: `function name(`; Kotlin: `fun name(`.
-        r"(?:^|[^\w.])(?:(?:async\s+)?def\s+(?:self\.)?\w+[!?]?|func\s*(?:\([^)]*\)\s*)?\w*|fn\s+\w+\s*(?:<[^>{]*>)?|function\s*\*?\s*&?\w*|fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?\w+)\s*\(",
+        r"(?:^|[^\w.])(?:(?:async\s+)?def\s+(?:self\.)?\w+[!?]?|func\s*(?:\([^)]*\)\s*)?\w*|fn\s+\w+\s*(?:<(?:[^<>{]|<[^<>{]*>)*>)?|function\s*\*?\s*&?\w*|fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?\w+)\s*\(",
         // Java, C#, TypeScript methods: modifiers or a return type, a name, `(`.
         r"|^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|private|protected|internal|static|final|override|virtual|abstract|async|synchronized|suspend|open|readonly)\s+)+[\w<>\[\],.? ]*?\b\w+\s*\(",
         r"|^\s*(?:[\w<>\[\],.?]+\s+)\w+\s*\([^;]*\)\s*(?:throws\s+[\w., ]+)?\{\s*$",
@@ -231,10 +231,7 @@ pub fn functions(lang: Language, content: &[u8]) -> Vec<(u32, String)> {
                 // The word before the parameter list's `(`, past any `<T>`.
                 Header::Opens(open) => {
                     let before = line.get(..open.saturating_sub(1)).unwrap_or("").trim_end();
-                    let before = match before.strip_suffix('>') {
-                        Some(b) => b.rsplit_once('<').map_or(b, |(n, _)| n).trim_end(),
-                        None => before,
-                    };
+                    let before = without_generics(before);
                     let start = before
                         .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                         .map_or(0, |i| i + 1);
@@ -244,6 +241,27 @@ pub fn functions(lang: Language, content: &[u8]) -> Vec<(u32, String)> {
             Some((u32::try_from(i + 1).ok()?, name))
         })
         .collect()
+}
+
+/// `text` without the generic parameters it ends with (`open<P: AsRef<Path>>`).
+fn without_generics(text: &str) -> &str {
+    if !text.ends_with('>') {
+        return text;
+    }
+    let mut depth = 0usize;
+    for (i, c) in text.char_indices().rev() {
+        match c {
+            '>' => depth += 1,
+            '<' => {
+                depth -= 1;
+                if depth == 0 {
+                    return text[..i].trim_end();
+                }
+            }
+            _ => {}
+        }
+    }
+    text
 }
 
 /// The name an arrow function is bound to: `const name = async (…) =>`, `name: (…) =>`.
@@ -460,6 +478,8 @@ mod tests {
         assert!(fed(Language::Php, php, 3));
         let rust = "pub async fn fetch(client: &Client, url: String) -> Result<String> {\n    let body = client.get(&url).send().await?;\n    Ok(body)\n}\n";
         assert!(fed(Language::Rust, rust, 2));
+        let generic = "pub fn read_under<P: AsRef<Path>>(root: P, name: &str) -> io::Result<Vec<u8>> {\n    fs::read(root.as_ref().join(name))\n}\n";
+        assert!(fed(Language::Rust, generic, 2), "a bound holding a generic");
         let kotlin = "class Covers(private val http: HttpClient) {\n    suspend fun fetch(coverUrl: String): ByteArray =\n        http.get(coverUrl).body()\n}\n";
         assert!(fed(Language::Kotlin, kotlin, 3));
         let express = "router.get('/f', async (req, res) => {\n  const ids = rows.map(x => x.id);\n  res.send(ids);\n});\nexport const load = async (fileName) => {\n  const rows = names.map(n => n.trim());\n  return fs.readFile(path.join(ROOT, fileName));\n};\n";
@@ -572,7 +592,7 @@ mod tests {
         assert_eq!(
             names(
                 Language::Rust,
-                "pub fn open_in<R: Read>(src: R) -> File {\n}\n"
+                "pub fn open_in<P: AsRef<Path>>(base: P) -> File {\n}\n"
             ),
             vec!["open_in"]
         );
