@@ -35,10 +35,9 @@ pub fn layout(lang: Language, content: &[u8], rules: &[Rule], hits: &[RawHit]) -
 /// The sink lines of `hits` whose weakness a caller's value decides (injections,
 /// traversal, SSRF, redirects, object lookups) and whose statement names a parameter of
 /// their function and no check of its kind can be about its value (see below), when
-/// the file reads no input (there the sources decide). In a file
-/// that declares handlers, only sinks above the first of them count: a repository or
-/// helper written before the routes that call it, in the same file. A handler's own
-/// parameter is most often the framework's request object, whose reads the sources
+/// the file reads no input (there the sources decide). A file that declares handlers
+/// counts (a message handler's message, a repository written beside the routes that
+/// call it), but not through the framework's request object, whose reads the sources
 /// and sanitizers speak for. Sorted.
 pub(crate) fn fed_by_parameters(
     lang: Language,
@@ -50,24 +49,18 @@ pub(crate) fn fed_by_parameters(
     if hits.iter().any(|h| rules[h.rule].role == Role::Source) {
         return Vec::new();
     }
-    let first_entry = hits
-        .iter()
-        .filter(|h| rules[h.rule].role == Role::EntryPoint)
-        .map(|h| h.line)
-        .min();
+    let handlers = hits.iter().any(|h| rules[h.rule].role == Role::EntryPoint);
     let sinks: Vec<parameters::Sink> = hits
         .iter()
         .filter(|h| {
-            rules[h.rule].role == Role::Sink
-                && crate::score::handed_down(&rules[h.rule].category)
-                && first_entry.is_none_or(|entry| h.line < entry)
+            rules[h.rule].role == Role::Sink && crate::score::handed_down(&rules[h.rule].category)
         })
         .map(|h| parameters::Sink {
             line: h.line,
             span: h.span.clone(),
         })
         .collect();
-    let fed = parameters::fed_lines(lang, content, &sinks);
+    let fed = parameters::fed_lines(lang, content, &sinks, handlers);
     // A check of the sink's kind withholds the boost where it can be about the sink's
     // value: in the sink's own function, in a function it calls (a store's `_locate()`
     // that keeps only the basename) or that calls it (an installer that checks each

@@ -73,6 +73,19 @@ fn text(m: &[u8]) -> std::borrow::Cow<'_, str> {
 /// caller chose.
 const NOT_DATA: &[&str] = &["self", "cls", "this", "_", "ctx", "context"];
 
+/// The names handlers give the framework's request and response objects.
+const REQUEST_OBJECTS: &[&str] = &[
+    "request",
+    "req",
+    "r",
+    "w",
+    "res",
+    "response",
+    "c",
+    "httpRequest",
+    "servletRequest",
+];
+
 /// Whether functions of `lang` are read here (C and C++ flaws are decided by their own
 /// checks; configuration, templates, SQL scripts and shell have no such functions).
 pub fn applies(lang: Language) -> bool {
@@ -95,7 +108,9 @@ pub struct Sink {
 
 /// The lines of `sinks` whose call names a parameter of the function around it, or a
 /// local assigned from one. Sorted.
-pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink]) -> Vec<u32> {
+/// With `handlers` (the file declares handlers), the framework's request and response
+/// objects are no parameter of interest: their reads are the sources' to speak for.
+pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink], handlers: bool) -> Vec<u32> {
     if sinks.is_empty() || !applies(lang) {
         return Vec::new();
     }
@@ -112,7 +127,7 @@ pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink]) -> Vec<u32> {
             .as_ref()
             .and_then(|r| content.get(r.clone()))
             .map(String::from_utf8_lossy);
-        if feeds(lang, &all, at - 1, matched.as_deref()) {
+        if feeds(lang, &all, at - 1, matched.as_deref(), handlers) {
             fed.push(sink.line);
         }
     }
@@ -125,11 +140,20 @@ pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink]) -> Vec<u32> {
 /// text is what the rule `matched` when that reaches into the call's arguments (a URL
 /// rule stops after the URL, before the body an event parameter fills), else the
 /// statement from that line on.
-fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> bool {
+fn feeds(
+    lang: Language,
+    lines: &[&str],
+    sink: usize,
+    matched: Option<&str>,
+    handlers: bool,
+) -> bool {
     let Some((header, header_end, params)) = enclosing_function(lang, lines, sink) else {
         return false;
     };
-    let mut tainted: HashSet<String> = params.into_iter().collect();
+    let mut tainted: HashSet<String> = params
+        .into_iter()
+        .filter(|p| !(handlers && REQUEST_OBJECTS.contains(&p.as_str())))
+        .collect();
     if tainted.is_empty() {
         return false;
     }
@@ -137,13 +161,14 @@ fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> 
     for line in lines.get(header + 1..sink).unwrap_or(&[]) {
         if let Some(c) = ASSIGNMENT.captures(line.as_bytes()) {
             let (name, value) = (text(&c[1]), text(&c[2]));
-            if !tainted.contains(name.as_ref()) && names_any(&value, &tainted, true) {
+            if !tainted.contains(name.as_ref()) && names_any(&without_keys(&value), &tainted, true)
+            {
                 tainted.insert(name.into_owned());
             }
         }
     }
     if let Some(m) = matched.filter(|m| reaches_arguments(m)) {
-        return names_any(m, &tainted, false);
+        return names_any(&without_keys(m), &tainted, false);
     }
     let end = (sink + STATEMENT_LINES).min(lines.len() - 1);
     let mut statement = String::new();
@@ -161,7 +186,29 @@ fn feeds(lang: Language, lines: &[&str], sink: usize, matched: Option<&str>) -> 
             break;
         }
     }
-    names_any(&statement, &tainted, false)
+    names_any(&without_keys(&statement), &tainted, false)
+}
+
+/// `text` without the keys it indexes with: what `FEEDS[name]` or `$this->feeds[$m->partner]`
+/// yields is an entry of the table, not the key a caller chose. Brackets that open a
+/// list (`= [a, b]`, `f([x])`) are kept.
+fn without_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    for c in text.chars() {
+        match c {
+            '[' if depth > 0 => depth += 1,
+            '[' if prev.is_ascii_alphanumeric() || matches!(prev, '_' | ')' | ']') => depth = 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+        if depth == 0 {
+            prev = c;
+        }
+    }
+    out
 }
 
 /// Whether a match goes past its call's `(` into the arguments.
@@ -460,7 +507,7 @@ mod tests {
     use super::*;
 
     fn fed(lang: Language, src: &str, line: u32) -> bool {
-        fed_lines(lang, src.as_bytes(), &[Sink { line, span: None }]).contains(&line)
+        fed_lines(lang, src.as_bytes(), &[Sink { line, span: None }], false).contains(&line)
     }
 
     #[test]
@@ -480,6 +527,14 @@ mod tests {
         assert!(fed(Language::Rust, rust, 2));
         let generic = "pub fn read_under<P: AsRef<Path>>(root: P, name: &str) -> io::Result<Vec<u8>> {\n    fs::read(root.as_ref().join(name))\n}\n";
         assert!(fed(Language::Rust, generic, 2), "a bound holding a generic");
+        // An entry of a table looked up by the caller's key is the table's value.
+        let lookup = "def fetch(partner):\n    feed = FEEDS[partner]\n    return urlopen(feed)\n";
+        assert!(!fed(Language::Python, lookup, 3), "a table's entry");
+        let keyed = "def fetch(params):\n    url = params[\"url\"]\n    return urlopen(url)\n";
+        assert!(
+            fed(Language::Python, keyed, 3),
+            "an entry of the caller's own table"
+        );
         let kotlin = "class Covers(private val http: HttpClient) {\n    suspend fun fetch(coverUrl: String): ByteArray =\n        http.get(coverUrl).body()\n}\n";
         assert!(fed(Language::Kotlin, kotlin, 3));
         let express = "router.get('/f', async (req, res) => {\n  const ids = rows.map(x => x.id);\n  res.send(ids);\n});\nexport const load = async (fileName) => {\n  const rows = names.map(n => n.trim());\n  return fs.readFile(path.join(ROOT, fileName));\n};\n";
@@ -523,7 +578,14 @@ mod tests {
         let offset = go.find(line).expect("offset");
         let start = offset + line.find("http.New").expect("call");
         let end = offset + line.find("endpoint,").expect("url") + "endpoint,".len();
-        let sink = |span| fed_lines(Language::Go, go.as_bytes(), &[Sink { line: 3, span }]);
+        let sink = |span| {
+            fed_lines(
+                Language::Go,
+                go.as_bytes(),
+                &[Sink { line: 3, span }],
+                false,
+            )
+        };
         let fed = vec![3];
         // The URL is a constant: the event only fills the body past the match.
         assert!(sink(Some(start..end)).is_empty());

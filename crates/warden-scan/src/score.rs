@@ -424,15 +424,16 @@ examples = ["get_by_id("]
         assert!(fed_by_parameters(lang, constant, &r, &[hit(0, 2)]).is_empty());
         // With a source in the file, the sources decide instead.
         assert!(fed_by_parameters(lang, helper, &r, &[hit(1, 1), hit(0, 2)]).is_empty());
-        // A repository written above the routes that call it, in the same file, is
-        // handed their values: a file that declares routes but reads no input keeps
-        // the boost for sinks above its first route. The handler's own parameter is
-        // the request object, whose reads the sources speak for.
+        // A file that declares handlers but reads no input keeps the boost (a message
+        // handler's message, a repository beside the routes that call it), but not
+        // through the framework's request object, whose reads the sources speak for.
         assert_eq!(
-            fed_by_parameters(lang, helper, &r, &[hit(0, 2), hit(2, 5)]),
+            fed_by_parameters(lang, helper, &r, &[hit(2, 1), hit(0, 2)]),
             vec![2]
         );
-        assert!(fed_by_parameters(lang, helper, &r, &[hit(2, 1), hit(0, 2)]).is_empty());
+        let handler = b"def update(request):\n    sink(request)\n";
+        assert!(fed_by_parameters(lang, handler, &r, &[hit(2, 1), hit(0, 2)]).is_empty());
+        assert_eq!(fed_by_parameters(lang, handler, &r, &[hit(0, 2)]), vec![2]);
         // A check of the sink's kind withholds the boost (it may check another value,
         // so it does not clear the sink either) where it can be about the sink's value:
         // in its function, in a function it calls, or outside any function; not in
