@@ -11,8 +11,10 @@
 use regex_automata::meta;
 use std::cell::RefCell;
 
-/// Bytes of caches one thread may keep between files.
-const BUDGET: usize = 5 << 19;
+/// Bytes of caches one thread may keep between files. Two megabytes: each half
+/// megabyte more saves about 3% of a scan's time and costs three quarters of a
+/// megabyte of its peak memory (ragflow, two threads), which is held under 64 MB.
+const BUDGET: usize = 2 << 20;
 
 /// One thread's caches, for one rule set.
 pub(crate) struct SearchCaches {
