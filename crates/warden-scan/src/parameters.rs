@@ -107,9 +107,9 @@ pub struct Sink {
 }
 
 /// The lines of `sinks` whose call names a parameter of the function around it, or a
-/// local assigned from one. Sorted.
-/// With `handlers` (the file declares handlers), the framework's request and response
-/// objects are no parameter of interest: their reads are the sources' to speak for.
+/// local assigned from one. Sorted. With `handlers` (the file declares handlers), the
+/// framework's request and response objects are no parameter of interest: their reads
+/// are the sources' to speak for.
 pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink], handlers: bool) -> Vec<u32> {
     if sinks.is_empty() || !applies(lang) {
         return Vec::new();
@@ -248,14 +248,9 @@ fn names_any(text: &str, names: &HashSet<String>, receivers: bool) -> bool {
 
 /// The lines (1-based, sorted) where a function starts in `content`.
 pub fn function_starts(lang: Language, content: &[u8]) -> Vec<u32> {
-    if !applies(lang) {
-        return Vec::new();
-    }
-    let text = String::from_utf8_lossy(content);
-    let lines: Vec<&str> = text.lines().collect();
-    (0..lines.len())
-        .filter(|&i| header(lang, lines[i], false).is_some())
-        .filter_map(|i| u32::try_from(i + 1).ok())
+    functions(lang, content)
+        .into_iter()
+        .map(|(line, _)| line)
         .collect()
 }
 
