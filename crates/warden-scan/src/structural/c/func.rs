@@ -116,7 +116,7 @@ pub(crate) struct Func<'f, 't> {
     /// enumerators are looked up behind them, not copied into every function.
     consts: HashMap<String, i64>,
     /// Conditions of `if`/`while`/`?:`, `assert` and `min` calls, by start byte.
-    conds: Vec<Node<'t>>,
+    pub conds: Vec<Node<'t>>,
 }
 
 impl<'f, 't> Func<'f, 't> {

@@ -2,7 +2,7 @@
 //! zero, constant indexes out of range, element counts in the wrong unit.
 
 use super::func::Func;
-use super::syntax::{descendants, line, path_of, strip, subscript, text};
+use super::syntax::{descendants, ends_in_jump, line, path_of, strip, subscript, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -23,6 +23,7 @@ pub(crate) fn off_by_one(f: &Func, out: &mut Vec<Finding>) {
     for &n in &f.nodes {
         if n.kind_name() == "subscript_expression" {
             constant_index(f, n, out);
+            admitted_end(f, n, out);
             continue;
         }
         if n.kind_name() == "binary_expression" {
@@ -134,6 +135,119 @@ fn constant_index(f: &Func, n: Node, out: &mut Vec<Finding>) {
             format!("`{}` is index {i} of `{arr}` [{len}]", text(src, n)),
         ));
     }
+}
+
+/// `if (len > sizeof(name)) return; memcpy(name, src, len); name[len] = '\0';`: the
+/// closest check of an index before a write lets it reach the array's own length.
+fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let written = n.parent().is_some_and(|p| {
+        p.kind_name() == "assignment_expression"
+            && p.field("left").is_some_and(|l| l.id() == n.id())
+    });
+    if !written {
+        return;
+    }
+    let Some((a, idx)) = subscript(n) else { return };
+    let Some(arr) = path_of(src, a) else { return };
+    let Some(len) = f.array_len(&arr) else { return };
+    if f.fold(idx).is_some() {
+        return;
+    }
+    let Some(var) = path_of(src, idx) else { return };
+    // Conditions of `if`s, closest first: one whose body holds the write bounds it when
+    // it holds, one that leaves the block before the write bounds it when it fails.
+    let guard = f.conds.iter().rev().find_map(|&c| {
+        if c.start_byte() >= n.start_byte() {
+            return None;
+        }
+        let stmt = c.parent().filter(|p| p.kind_name() == "if_statement")?;
+        let body = stmt.field("consequence")?;
+        let inside = body.start_byte() <= n.start_byte() && n.end_byte() <= body.end_byte();
+        let leaves = !inside && stmt.end_byte() <= n.start_byte() && ends_in_jump(src, body);
+        let joined_by = match (inside, leaves) {
+            (true, _) => "&&",
+            (_, true) => "||",
+            _ => return None,
+        };
+        let (op, bound) = bound_of(f, c, &var, joined_by)?;
+        Some((c, inside, op, bound))
+    });
+    let Some((cond, inside, op, bound)) = guard else {
+        return;
+    };
+    let highest = match (inside, op) {
+        (true, "<") | (false, ">=") => bound - 1,
+        (true, "<=") | (false, ">") => bound,
+        _ => return,
+    };
+    if highest < len || changed_between(f, &var, cond.end_byte(), n.start_byte()) {
+        return;
+    }
+    out.push(finding(
+        "off-by-one",
+        n,
+        format!(
+            "`{}` writes index {highest} of `{arr}` [{len}]: the check `{}` lets `{var}` be {highest}",
+            text(src, n),
+            text(src, strip(cond))
+        ),
+    ));
+}
+
+/// In `cond`, a comparison of `var` with a constant, through `joined_by` (`&&` or `||`):
+/// the operator with `var` on the left, and the constant.
+fn bound_of<'a>(
+    f: &Func<'_, 'a>,
+    cond: Node<'a>,
+    var: &str,
+    joined_by: &str,
+) -> Option<(&'static str, i64)> {
+    let src = f.src;
+    let cond = strip(cond);
+    if cond.kind_name() != "binary_expression" {
+        return None;
+    }
+    let op = text(src, cond.field("operator")?);
+    let (l, r) = (cond.field("left")?, cond.field("right")?);
+    if op == joined_by {
+        return bound_of(f, l, var, joined_by).or_else(|| bound_of(f, r, var, joined_by));
+    }
+    let flipped = match op {
+        "<" => ">",
+        "<=" => ">=",
+        ">" => "<",
+        ">=" => "<=",
+        _ => return None,
+    };
+    let same: &'static str = match op {
+        "<" => "<",
+        "<=" => "<=",
+        ">" => ">",
+        _ => ">=",
+    };
+    if path_of(src, l).as_deref() == Some(var) {
+        return Some((same, f.fold(r)?));
+    }
+    if path_of(src, r).as_deref() == Some(var) {
+        return Some((flipped, f.fold(l)?));
+    }
+    None
+}
+
+/// Whether `var` is assigned or stepped between byte offsets `from` and `to`.
+fn changed_between(f: &Func, var: &str, from: usize, to: usize) -> bool {
+    f.nodes.iter().any(|&x| {
+        if x.start_byte() < from || x.start_byte() >= to {
+            return false;
+        }
+        let target = match x.kind_name() {
+            "assignment_expression" => x.field("left"),
+            "update_expression" => x.field("argument"),
+            _ => None,
+        };
+        target.is_some_and(|t| path_of(f.src, t).as_deref() == Some(var))
+    })
 }
 
 /// `for (i = last; i >= last - LEN; --i) a[i]`: a descending loop that reaches a
