@@ -145,9 +145,13 @@ impl<'f, 't> Func<'f, 't> {
         }
         param_arrays(src, node, &file.defines, &mut f.arrays);
         let mask = file.tainted_params.get(&name).copied().unwrap_or(0);
-        for (i, (p, _)) in f.params.iter().enumerate().take(64) {
+        let exported = !is_static(src, node);
+        for (i, (p, ty)) in f.params.iter().enumerate().take(64) {
             let argv = name == "main" && i == 1;
-            if argv || mask & (1 << i) != 0 {
+            // A request's text handed in by another file's handler
+            // (`serve_static(conn, uri_path)`): only its callers could say otherwise.
+            let request = exported && ty.contains("char") && ty.contains('*') && names_request(p);
+            if argv || request || mask & (1 << i) != 0 {
                 f.tainted.insert(p.clone());
             }
         }
@@ -549,4 +553,52 @@ fn param_arrays(
             arrays.insert(name, (n, None));
         }
     }
+}
+
+/// Whether a function is `static` (called only from its own file).
+fn is_static(src: &str, func: Node) -> bool {
+    let mut c = func.walk();
+    let found = func
+        .children(&mut c)
+        .any(|x| x.kind_name() == "storage_class_specifier" && text(src, x) == "static");
+    found
+}
+
+/// Parameter names that say the string came in with a request: its URI, path,
+/// query, header, body or a client-chosen name.
+fn names_request(param: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "uri",
+        "url",
+        "req",
+        "request",
+        "query",
+        "querystr",
+        "header",
+        "cookie",
+        "payload",
+        "body",
+        "form",
+        "client",
+        "remote",
+        "peer",
+        "untrusted",
+        "user_input",
+        "input",
+    ];
+    // `uri_path`, `uriPath`, `reqBody`: each word on its own.
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for ch in param.chars() {
+        if ch == '_' || (ch.is_ascii_uppercase() && prev_lower) {
+            words.push(std::mem::take(&mut word));
+        }
+        if ch != '_' {
+            word.push(ch.to_ascii_lowercase());
+        }
+        prev_lower = ch.is_ascii_lowercase();
+    }
+    words.push(word);
+    words.iter().any(|w| WORDS.contains(&w.as_str()))
 }
