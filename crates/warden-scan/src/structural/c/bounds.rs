@@ -451,6 +451,22 @@ fn bounded_apart_from_source(f: &Func, size: Node, bufs: &[String], before: usiz
     keys.iter().any(|k| {
         f.upper_bounds(k, before)
             .iter()
+            .filter(|o| on_the_way(**o, before))
             .any(|o| Some(text(src, strip(*o)).trim()) != source_len)
     })
+}
+
+/// Whether the check holding `n` is on the way to byte `at`: `at` is inside its
+/// statement, or after it in the block holding it. A check in another `case` of a
+/// switch (`case TAG_ID: if (len >= sizeof id) return -1;`) bounds only its own case.
+fn on_the_way(n: Node, at: usize) -> bool {
+    let mut stmt = n;
+    while let Some(p) = stmt.parent() {
+        stmt = p;
+        if p.kind_name().ends_with("_statement") || p.kind_name() == "conditional_expression" {
+            break;
+        }
+    }
+    let holds = |x: Node| x.start_byte() <= at && at < x.end_byte();
+    holds(stmt) || stmt.parent().is_some_and(holds)
 }
