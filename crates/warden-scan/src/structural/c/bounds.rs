@@ -345,10 +345,31 @@ fn length_field_copy(
     }
     let buf = args.get(1).and_then(|a| source_buffer(f.src, *a))?;
     let bufs = with_origin(f, buf.clone(), at);
-    if !bufs.iter().any(|b| length_from(f, size, b, at)) {
+    if !bufs.iter().any(|b| length_from(f, size, b, at)) && !filled_together(f, &buf, size, at) {
         return None;
     }
     Some((buf, bounded_apart_from_source(f, size, &bufs, at)))
+}
+
+/// Whether the copy's source and size came from one call before `before`, the pointer
+/// returned and the length written through an argument
+/// (`v = find_header(req, "Host", &len)`): the size is that data's own length.
+fn filled_together(f: &Func, buf: &str, size: Node, before: usize) -> bool {
+    let Some(len) = path_of(f.src, strip(size)) else {
+        return false;
+    };
+    assigned_values(f, buf, before).into_iter().any(|r| {
+        call(f.src, strip(r)).is_some_and(|(_, args)| {
+            args.iter().any(|a| {
+                let a = strip(*a);
+                a.kind_name() == "pointer_expression"
+                    && a.child(0).is_some_and(|o| o.kind_name() == "&")
+                    && a.field("argument")
+                        .and_then(|x| path_of(f.src, x))
+                        .is_some_and(|p| p == len)
+            })
+        })
+    })
 }
 
 /// The values assigned or initialised to `path` before byte `before`.
