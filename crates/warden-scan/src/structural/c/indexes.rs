@@ -2,7 +2,8 @@
 //! zero, constant indexes out of range, element counts in the wrong unit.
 
 use super::func::Func;
-use super::syntax::{descendants, ends_in_jump, line, path_of, strip, subscript, text};
+use super::guards::if_guards;
+use super::syntax::{descendants, line, path_of, strip, subscript, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -155,31 +156,23 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
         return;
     }
     let Some(var) = path_of(src, idx) else { return };
-    // Conditions of `if`s, closest first: one whose body holds the write bounds it when
-    // it holds, one that leaves the block before the write bounds it when it fails.
-    let guard = f.conds.iter().rev().find_map(|&c| {
-        if c.start_byte() >= n.start_byte() {
-            return None;
-        }
-        let stmt = c.parent().filter(|p| p.kind_name() == "if_statement")?;
-        let body = stmt.field("consequence")?;
-        let inside = body.start_byte() <= n.start_byte() && n.end_byte() <= body.end_byte();
-        let leaves = !inside && stmt.end_byte() <= n.start_byte() && ends_in_jump(src, body);
-        let joined_by = match (inside, leaves) {
-            (true, _) => "&&",
-            (_, true) => "||",
-            _ => return None,
-        };
-        let (op, bound) = bound_of(f, c, &var, joined_by)?;
-        Some((c, inside, op, bound))
-    });
-    let Some((cond, inside, op, bound)) = guard else {
+    // The closest `if` on the way that compares the index with a constant decides.
+    let Some((cond, facts)) = if_guards(f, n).into_iter().find_map(|g| {
+        let facts = g.facts(f, &var);
+        (!facts.is_empty()).then_some((g.cond, facts))
+    }) else {
         return;
     };
-    let highest = match (inside, op) {
-        (true, "<") | (false, ">=") => bound - 1,
-        (true, "<=") | (false, ">") => bound,
-        _ => return,
+    let Some(highest) = facts
+        .iter()
+        .filter_map(|&(op, k)| match op {
+            "<" => Some(k - 1),
+            "<=" => Some(k),
+            _ => None,
+        })
+        .min()
+    else {
+        return;
     };
     if highest < len || changed_between(f, &var, cond.end_byte(), n.start_byte()) {
         return;
@@ -193,46 +186,6 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
             text(src, strip(cond))
         ),
     ));
-}
-
-/// In `cond`, a comparison of `var` with a constant, through `joined_by` (`&&` or `||`):
-/// the operator with `var` on the left, and the constant.
-fn bound_of<'a>(
-    f: &Func<'_, 'a>,
-    cond: Node<'a>,
-    var: &str,
-    joined_by: &str,
-) -> Option<(&'static str, i64)> {
-    let src = f.src;
-    let cond = strip(cond);
-    if cond.kind_name() != "binary_expression" {
-        return None;
-    }
-    let op = text(src, cond.field("operator")?);
-    let (l, r) = (cond.field("left")?, cond.field("right")?);
-    if op == joined_by {
-        return bound_of(f, l, var, joined_by).or_else(|| bound_of(f, r, var, joined_by));
-    }
-    let flipped = match op {
-        "<" => ">",
-        "<=" => ">=",
-        ">" => "<",
-        ">=" => "<=",
-        _ => return None,
-    };
-    let same: &'static str = match op {
-        "<" => "<",
-        "<=" => "<=",
-        ">" => ">",
-        _ => ">=",
-    };
-    if path_of(src, l).as_deref() == Some(var) {
-        return Some((same, f.fold(r)?));
-    }
-    if path_of(src, r).as_deref() == Some(var) {
-        return Some((flipped, f.fold(l)?));
-    }
-    None
 }
 
 /// Whether `var` is assigned or stepped between byte offsets `from` and `to`.

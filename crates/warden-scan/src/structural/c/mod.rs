@@ -12,6 +12,7 @@ mod consts;
 mod copies;
 mod file;
 mod func;
+mod guards;
 mod indexes;
 mod inject;
 mod inputs;

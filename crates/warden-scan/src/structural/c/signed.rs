@@ -3,10 +3,12 @@
 //! and the copy turns it into a size near `SIZE_MAX`.
 
 use super::func::Func;
-use super::syntax::{call, line, path_of, strip, text};
+use super::guards::if_guards;
+use super::syntax::{call, line, mentions, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
+use tree_sitter::Node;
 
 /// Calls whose argument at the index is a byte count.
 const SIZED: &[(&str, usize)] = &[
@@ -47,7 +49,11 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
             continue;
         }
         let g = f.guard(&v, n.start_byte());
-        if !g.upper || g.lower || g.called || non_negative_origin(f, &v, n.start_byte()) {
+        if !g.upper
+            || g.called
+            || (g.lower && bounded_below(f, &v, n))
+            || non_negative_origin(f, &v, n.start_byte())
+        {
             continue;
         }
         out.push(Finding {
@@ -59,6 +65,24 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// Whether a check on the way to `n` keeps `var` from being negative there: an `if`
+/// around it (`if (n >= 0)`) or one that leaves the block when it is
+/// (`if (n < 0 || n > cap) return;`), but not `if (a && n > 0) return;`, which
+/// lets every negative `n` through. A loop's or an assertion's comparison counts.
+fn bounded_below(f: &Func, var: &str, n: Node) -> bool {
+    let by_if = if_guards(f, n).iter().any(|g| {
+        g.facts(f, var)
+            .iter()
+            .any(|&(op, k)| (op == ">" && k >= -1) || (op == ">=" && k >= 0))
+    });
+    by_if
+        || f.conds.iter().any(|c| {
+            c.start_byte() < n.start_byte()
+                && c.parent().is_none_or(|p| p.kind_name() != "if_statement")
+                && mentions(text(f.src, *c), var)
+        })
 }
 
 /// Whether a declared type is a signed integer.
