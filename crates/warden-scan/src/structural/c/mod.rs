@@ -10,6 +10,7 @@ mod asserts;
 mod bounds;
 mod consts;
 mod copies;
+mod dangling;
 mod file;
 mod func;
 mod guards;
@@ -137,6 +138,7 @@ pub(crate) fn analyze(
         }
         if on("double-free") {
             copies::shallow_copies(&func, &mut found);
+            dangling::dangling_members(&func, &mut found);
         }
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);

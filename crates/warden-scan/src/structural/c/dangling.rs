@@ -1,0 +1,118 @@
+//! A member freed on the way out of a function and left pointing at the freed memory
+//! (`if (!valid(out)) { free(out->body); return -1; }`): the object outlives the call,
+//! and the file's destructor (`msg_free()` freeing `m->body`) frees it a second time.
+
+use super::func::Func;
+use super::syntax::{call, ends_in_jump, line, path_of};
+use super::Finding;
+use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
+use tree_sitter::Node;
+
+/// Calls that release the memory their first argument points at.
+const FREES: &[&str] = &["free", "g_free", "kfree", "xfree", "av_free"];
+
+pub(crate) fn dangling_members(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        let Some((name, args)) = call(src, n) else {
+            continue;
+        };
+        if !FREES.contains(&name) {
+            continue;
+        }
+        let Some(path) = args.first().and_then(|a| path_of(src, *a)) else {
+            continue;
+        };
+        // `out->body` of a parameter `out`: the caller still holds `out`.
+        let Some((owner, member)) = path.split_once("->") else {
+            continue;
+        };
+        if member.contains("->")
+            || member.contains('.')
+            || !f.params.iter().any(|(p, _)| p == owner)
+        {
+            continue;
+        }
+        if frees(f, owner) || assigned_after(f, &path, n.end_byte()) || !leaves(src, n) {
+            continue;
+        }
+        if !freed_elsewhere(f, member) {
+            continue;
+        }
+        out.push(Finding {
+            check: "double-free",
+            line: line(n),
+            label: format!(
+                "{name}({path}) on the way out leaves `{path}` pointing at freed memory, and the file frees `->{member}` again"
+            ),
+        });
+    }
+}
+
+/// Whether the function releases `owner` itself (a destructor freeing its members).
+fn frees(f: &Func, owner: &str) -> bool {
+    f.nodes.iter().any(|&x| {
+        call(f.src, x).is_some_and(|(c, args)| {
+            (FREES.contains(&c) || f.file.frees_param.contains_key(c))
+                && args
+                    .first()
+                    .and_then(|a| path_of(f.src, *a))
+                    .is_some_and(|p| p == owner)
+        })
+    })
+}
+
+/// Whether `path` is assigned anywhere after byte `from` (`out->body = NULL;`).
+fn assigned_after(f: &Func, path: &str, from: usize) -> bool {
+    f.nodes.iter().any(|&x| {
+        x.start_byte() >= from
+            && x.kind_name() == "assignment_expression"
+            && x.field("left")
+                .and_then(|l| path_of(f.src, l))
+                .is_some_and(|p| p == path)
+    })
+}
+
+/// Whether the free's block leaves the function after it (an error path), or is the
+/// function's body itself.
+fn leaves(src: &str, n: Node) -> bool {
+    let Some(stmt) = n
+        .parent()
+        .filter(|p| p.kind_name() == "expression_statement")
+    else {
+        return false;
+    };
+    let Some(block) = stmt
+        .parent()
+        .filter(|p| p.kind_name() == "compound_statement")
+    else {
+        return false;
+    };
+    let body = block
+        .parent()
+        .is_some_and(|p| p.kind_name() == "function_definition");
+    body || ends_in_jump(src, block)
+}
+
+/// Whether another function of the file frees `->member` of some object.
+fn freed_elsewhere(f: &Func, member: &str) -> bool {
+    let src = f.src;
+    let own = f.body.start_byte()..f.body.end_byte();
+    let tail = format!("->{member}");
+    FREES.iter().any(|free| {
+        let call = format!("{free}(");
+        src.match_indices(&call).any(|(at, _)| {
+            if own.contains(&at) || (at > 0 && is_word(src.as_bytes()[at - 1])) {
+                return false;
+            }
+            let rest = &src[at + call.len()..];
+            rest.split_once(')')
+                .is_some_and(|(arg, _)| arg.trim().ends_with(&tail))
+        })
+    })
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
