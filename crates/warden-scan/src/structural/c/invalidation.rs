@@ -185,21 +185,36 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     }) else {
         return;
     };
-    // Set again (`it = v.erase(it)`, `p = v.data()`) before the use: nothing dangles.
-    let reset = f.nodes.iter().any(|&x| {
-        x.kind_name() == "assignment_expression"
-            && x.end_byte() >= grow.end_byte()
-            && x.field("left").is_some_and(|l| text(src, l).trim() == name)
-    });
-    if reset {
-        return;
-    }
-    let used = f.nodes.iter().any(|&x| {
-        x.kind_name() == "identifier"
-            && x.start_byte() >= grow.end_byte()
-            && inside(x)
-            && text(src, x) == name
-    }) || next_turn_uses(src, grow, name);
+    // Set again (`it = v.erase(it)`, `p = v.data()`) before any use: nothing dangles;
+    // a use before the new value (a log line reading `it->host`) reads freed memory.
+    let reset = f
+        .nodes
+        .iter()
+        .filter(|x| {
+            x.kind_name() == "assignment_expression"
+                && x.end_byte() >= grow.end_byte()
+                && x.field("left").is_some_and(|l| text(src, l).trim() == name)
+        })
+        .map(|x| x.start_byte())
+        .min();
+    let first_use = f
+        .nodes
+        .iter()
+        .filter(|&&x| {
+            x.kind_name() == "identifier"
+                && x.start_byte() >= grow.end_byte()
+                && inside(x)
+                && text(src, x) == name
+                && !assigned_to(x)
+        })
+        .map(|x| x.start_byte())
+        .min();
+    let used = match (first_use, reset) {
+        (Some(used), Some(reset)) => used < reset,
+        (Some(_), None) => true,
+        (None, None) => next_turn_uses(src, grow, name),
+        (None, Some(_)) => false,
+    };
     if used {
         out.push(Finding {
             check: "invalidated-reference",
@@ -210,6 +225,14 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// Whether `x` is the target of an assignment (`it = …`), which writes it, not reads.
+fn assigned_to(x: Node) -> bool {
+    x.parent().is_some_and(|p| {
+        p.kind_name() == "assignment_expression"
+            && p.field("left").is_some_and(|l| l.id() == x.id())
+    })
 }
 
 /// Whether a loop around `n` reads `name` in its condition or update, which run again
