@@ -79,12 +79,12 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
     // and Go's key bytes, `jwtSecret = []byte("…")`.
     (
-        r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
         &["secret", "pass", "key", "token"],
     ),
     // Whole names that are a key by themselves (`signingKey`, `jwtKey`), typed or not.
     (
-        r#"(?-u:\b)(?:signingKey|secretKey|jwtKey|hmacKey|apiKey|apiSecret|privateKey)\s*(?:string\s*|\[\]byte\s*)?(?::=|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        r#"(?-u:\b)(?:signingKey|secretKey|jwtKey|hmacKey|apiKey|apiSecret|privateKey|sessionKey|cookieKey|encryptionKey)\s*(?:string\s*|\[\]byte\s*)?(?::=|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
         &["key", "secret"],
     ),
     // A secret's fallback where it is read from the environment: `getenv("JWT_SECRET",
@@ -404,6 +404,11 @@ mod tests {
                 "k8s-prod-2f9a7c1e55b04d",
             ),
             (r#"jwtKey := []byte("Zq8mN3vL7pX2")"#, "Zq8mN3vL7pX2"),
+            (
+                r#"const defaultSessionKey = "qu4rry-s3ss10n-k3y-2025!zz""#,
+                "qu4rry-s3ss10n-k3y-2025!zz",
+            ),
+            (r#"sessionKey := "Hx7-pL2q-9vWz""#, "Hx7-pL2q-9vWz"),
             (r#"const dbPassword = "Pr0d-Db-2024!";"#, "Pr0d-Db-2024!"),
             (
                 "  private readonly stripeSecretKey: string = 'rk9vX2mQ7rLp4Ws8Yz';",
