@@ -329,7 +329,17 @@ fn header(lang: Language, line: &str, on_sink_line: bool) -> Option<Header> {
         return Some(Header::Arrow { params, end });
     }
     let m = HEADER.find(line.as_bytes())?;
-    (!NOT_A_HEADER.is_match(line.as_bytes())).then_some(Header::Opens(m.end()))
+    if NOT_A_HEADER.is_match(line.as_bytes()) {
+        return None;
+    }
+    // The whole-line forms (`Type name(a) {`, `name(a, b) {`) match past the list: it
+    // opens at their first `(`, as no return type holds one.
+    let matched = line.get(m.start()..m.end())?;
+    let open = match matched.ends_with('(') {
+        true => m.end(),
+        false => m.start() + matched.find('(')? + 1,
+    };
+    Some(Header::Opens(open))
 }
 
 /// The parameter list of an arrow function on `line` and where the arrow ends: one whose
@@ -543,6 +553,14 @@ mod tests {
         let ruby =
             "class Storage\n  def read(name)\n    File.read(File.join(ROOT, name))\n  end\nend\n";
         assert!(fed(Language::Ruby, ruby, 3));
+        // Methods without a modifier: the list is read from their `(`, not past the `{`.
+        let method = "export class Views {\n  renderCustom(src, data) {\n    return pug.render(src, data);\n  }\n}\n";
+        assert!(fed(Language::TypeScript, method, 3), "a bare method");
+        let typed = "class Feeds {\n  String fetch(String feedUrl) {\n    return rest.getForObject(feedUrl, String.class);\n  }\n}\n";
+        assert!(
+            fed(Language::Java, typed, 3),
+            "a method with a return type only"
+        );
     }
 
     #[test]
