@@ -242,8 +242,27 @@ fn names_any(text: &str, names: &HashSet<String>, receivers: bool) -> bool {
         {
             return false;
         }
-        receivers || !(after.starts_with('.') || after.starts_with("->") || after.starts_with("::"))
+        receivers
+            || !(after.starts_with('.') || after.starts_with("->") || after.starts_with("::"))
+            || reads_field(after)
     })
+}
+
+/// Whether `after` (what follows a name) reads a field of it rather than calling a
+/// method on it: `.url)` of `dto.url`, not `.execute(` of `db.execute(` nor `.conn.` of
+/// `db.conn.execute(`.
+fn reads_field(after: &str) -> bool {
+    let Some(rest) = after.strip_prefix('.').or_else(|| after.strip_prefix("->")) else {
+        return false;
+    };
+    let field = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    if field == 0 {
+        return false;
+    }
+    let next = rest[field..].trim_start();
+    !(next.starts_with('(') || next.starts_with('.') || next.starts_with("->"))
 }
 
 /// The lines (1-based, sorted) where a function starts in `content`.
@@ -556,6 +575,15 @@ mod tests {
         // Methods without a modifier: the list is read from their `(`, not past the `{`.
         let method = "export class Views {\n  renderCustom(src, data) {\n    return pug.render(src, data);\n  }\n}\n";
         assert!(fed(Language::TypeScript, method, 3), "a bare method");
+        // A field of a parameter object handed to the sink is the caller's data; a
+        // method called on a parameter (an injected client) is not.
+        let field = "function finish(res, state) {\n  return res.redirect(state.returnTo);\n}\n";
+        assert!(fed(Language::JavaScript, field, 2), "a parameter's field");
+        let chain = "def run(db):\n    return db.conn.execute(\"SELECT 1\")\n";
+        assert!(
+            !fed(Language::Python, chain, 2),
+            "a client's member called on"
+        );
         let typed = "class Feeds {\n  String fetch(String feedUrl) {\n    return rest.getForObject(feedUrl, String.class);\n  }\n}\n";
         assert!(
             fed(Language::Java, typed, 3),
