@@ -2,7 +2,7 @@
 //! literals, its functions, and what each function does to the pointers it is given.
 
 use super::func::Func;
-use super::summary::{ownership, read_as, stepped_param, swap_pair, written_params};
+use super::summary::{ownership, param_aliases, read_as, stepped_param, swap_pair, written_params};
 use super::syntax::{call, descendants, fold, path_of, string_value, text};
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -234,17 +234,23 @@ impl<'t> FileFacts<'t> {
                 params.iter().map(|(_, t)| t.clone()).collect(),
             );
             let mut freed = Vec::new();
-            // Whether the body reads input, and the parameters input is read straight into.
+            // Whether the body reads input, and the parameters input is read straight into
+            // (or through a local pointing at one: `uint8_t *p = buf; read(fd, p, n)`).
             let (mut reads, mut filled) = (false, 0u64);
+            let aliases = param_aliases(src, nodes, &params);
             for &n in nodes {
                 let called = call(src, n);
                 if let Some((c, args)) = &called {
                     if let Some(at) = super::func::input_fill_index(c) {
                         reads = true;
                         let target = args.get(at).and_then(|a| path_of(src, *a));
-                        if let Some(i) =
-                            target.and_then(|t| params.iter().position(|(q, _)| *q == t))
-                        {
+                        let param = target.and_then(|t| {
+                            params
+                                .iter()
+                                .position(|(q, _)| *q == t)
+                                .or_else(|| aliases.get(&t).copied())
+                        });
+                        if let Some(i) = param {
                             filled |= 1 << i.min(63);
                         }
                     }

@@ -4,6 +4,7 @@
 use super::syntax::{assignment_sides, call, descendants, path_of, text};
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
+use std::collections::HashMap;
 use tree_sitter::Node;
 
 /// The two parameters a function swaps through (`*a = *b; *b = t;`), if it does.
@@ -173,4 +174,31 @@ pub(crate) fn written_params(src: &str, body_nodes: &[Node], params: &[(String, 
         }
     }
     bits
+}
+
+/// Locals set from a parameter (`uint8_t *p = buf;`): local → the parameter's index.
+pub(crate) fn param_aliases(
+    src: &str,
+    nodes: &[Node],
+    params: &[(String, String)],
+) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for &n in nodes {
+        let (Some(mut l), Some(r)) = (match n.kind_name() {
+            "init_declarator" | "assignment_expression" => assignment_sides(n),
+            _ => (None, None),
+        }) else {
+            continue;
+        };
+        while let Some(d) = l.field("declarator") {
+            l = d;
+        }
+        let (Some(local), Some(from)) = (path_of(src, l), path_of(src, r)) else {
+            continue;
+        };
+        if let Some(i) = params.iter().position(|(p, _)| *p == from) {
+            out.insert(local, i);
+        }
+    }
+    out
 }
