@@ -8,6 +8,7 @@
 //! rule names one check (`check = "use-after-free"`); the file is parsed once.
 mod asserts;
 mod bounds;
+mod cached;
 mod consts;
 mod copies;
 mod dangling;
@@ -198,6 +199,9 @@ pub(crate) fn analyze(
         if on("divide-by-zero") {
             inputs::zero_prone_divisors(&func, &mut found);
         }
+    }
+    if on("use-after-free") {
+        cached::dangling_caches(&facts, &mut found);
     }
     let mut hits = Vec::new();
     for f in found {

@@ -1,0 +1,168 @@
+//! A member that caches a pointer to a container's element (`last_ = it->second;`),
+//! left pointing at it when another method deletes the container's elements
+//! (`delete it->second; index_.erase(it);`) without resetting the member: the next
+//! read of the cache returns freed memory.
+
+use super::file::{signature, FileFacts};
+use super::syntax::{line, path_of, strip, text};
+use super::Finding;
+use crate::structural::fields::Fields;
+use crate::structural::fields::Kinds;
+use std::collections::{HashMap, HashSet};
+use tree_sitter::Node;
+
+/// Container methods returning an iterator into it.
+const ITERATORS: &[&str] = &["find", "begin", "rbegin", "lower_bound", "upper_bound"];
+/// Container methods returning one of its elements.
+const ELEMENTS: &[&str] = &["at", "front", "back"];
+
+/// What one function does with containers' elements.
+struct Uses<'t> {
+    name: String,
+    /// (member, container) for each `member = <element of container>`.
+    caches: Vec<(String, String)>,
+    /// (the delete, container) for each `delete <element of container>`.
+    deletes: Vec<(Node<'t>, String)>,
+    /// Names assigned anywhere in the function.
+    assigned: HashSet<String>,
+}
+
+pub(crate) fn dangling_caches(facts: &FileFacts, out: &mut Vec<Finding>) {
+    let src = facts.src;
+    let uses: Vec<Uses> = facts
+        .functions
+        .iter()
+        .map(|&func| uses_of(src, facts, func))
+        .collect();
+    for deleter in &uses {
+        // A destructor deletes everything, cache and all.
+        if deleter.name.starts_with('~') {
+            continue;
+        }
+        for (del, container) in &deleter.deletes {
+            let cache = uses
+                .iter()
+                .filter(|u| u.name != deleter.name)
+                .find_map(|u| {
+                    u.caches
+                        .iter()
+                        .find(|(m, c)| c == container && !deleter.assigned.contains(m))
+                        .map(|(m, _)| (m, &u.name))
+                });
+            if let Some((member, setter)) = cache {
+                out.push(Finding {
+                    check: "use-after-free",
+                    line: line(*del),
+                    label: format!(
+                        "`{}` frees an element of `{container}` that `{member}` (set in {setter}()) may still point at, and nothing here resets `{member}`",
+                        text(src, *del).trim_end_matches(';')
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
+    let (name, params, _) = signature(src, func);
+    let nodes = facts.body_nodes(func);
+    let mut locals: HashSet<String> = params.into_iter().map(|(p, _)| p).collect();
+    // Iterators into a container: `auto it = index_.find(id);`.
+    let mut iterators: HashMap<String, String> = HashMap::new();
+    for &n in nodes {
+        if n.kind_name() != "init_declarator" {
+            continue;
+        }
+        let Some(mut d) = n.field("declarator") else {
+            continue;
+        };
+        while let Some(x) = d.field("declarator") {
+            d = x;
+        }
+        let Some(local) = path_of(src, d) else {
+            continue;
+        };
+        if let Some(c) = n
+            .field("value")
+            .and_then(|v| receiver_of(src, v, ITERATORS))
+        {
+            iterators.insert(local.clone(), c);
+        }
+        locals.insert(local);
+    }
+    let element_of = |n: Node| -> Option<String> {
+        let n = strip(n);
+        match n.kind_name() {
+            // `it->second`, `it->second.get()` aside: the map's value.
+            "field_expression" => {
+                let arg = n.field("argument")?;
+                let field = n.field("field").map(|f| text(src, f))?;
+                let it = path_of(src, arg)?;
+                (field == "second").then(|| iterators.get(&it).cloned())?
+            }
+            "subscript_expression" => {
+                let arr = n.field("argument").and_then(|a| path_of(src, a))?;
+                (!locals.contains(&arr)).then_some(arr)
+            }
+            "call_expression" => receiver_of(src, n, ELEMENTS),
+            _ => None,
+        }
+    };
+    let mut uses = Uses {
+        name,
+        caches: Vec::new(),
+        deletes: Vec::new(),
+        assigned: HashSet::new(),
+    };
+    for &n in nodes {
+        match n.kind_name() {
+            "assignment_expression" => {
+                let Some(target) = n.field("left").and_then(|l| member_name(src, l)) else {
+                    continue;
+                };
+                if let Some(c) = n.field("right").and_then(element_of) {
+                    if !locals.contains(&target) {
+                        uses.caches.push((target.clone(), c));
+                    }
+                }
+                uses.assigned.insert(target);
+            }
+            "delete_expression" => {
+                if let Some(c) = n.named_child(0).and_then(element_of) {
+                    uses.deletes.push((n, c));
+                }
+            }
+            _ => {}
+        }
+    }
+    uses
+}
+
+/// `last_` of `last_` or `this->last_`.
+fn member_name(src: &str, n: Node) -> Option<String> {
+    let n = strip(n);
+    match n.kind_name() {
+        "identifier" | "field_identifier" => Some(text(src, n).to_string()),
+        "field_expression" if n.field("argument").is_some_and(|a| text(src, a) == "this") => {
+            n.field("field").map(|f| text(src, f).to_string())
+        }
+        _ => None,
+    }
+}
+
+/// `index_` of `index_.find(id)` when the method is one of `methods`.
+fn receiver_of(src: &str, n: Node, methods: &[&str]) -> Option<String> {
+    let n = strip(n);
+    if n.kind_name() != "call_expression" {
+        return None;
+    }
+    let callee = n.field("function")?;
+    if callee.kind_name() != "field_expression" {
+        return None;
+    }
+    let method = callee.field("field").map(|f| text(src, f))?;
+    if !methods.contains(&method) {
+        return None;
+    }
+    callee.field("argument").and_then(|a| path_of(src, a))
+}
