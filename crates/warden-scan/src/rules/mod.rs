@@ -251,6 +251,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ),
     ("authz/go.toml", include_str!("../../rules/authz/go.toml")),
     (
+        "authz/rust.toml",
+        include_str!("../../rules/authz/rust.toml"),
+    ),
+    (
         "library/javascript.toml",
         include_str!("../../rules/library/javascript.toml"),
     ),
