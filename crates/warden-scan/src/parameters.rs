@@ -337,15 +337,27 @@ fn text_of(m: &[u8]) -> String {
 /// A function header on a line: an arrow function's parameter list and where the arrow
 /// ends, or where a header's own parameter list opens (after its `(`).
 enum Header {
-    Arrow { params: String, end: usize },
+    /// `nested`: inside an open parenthesis on its line (`Find(i => i.Id == id)`): a
+    /// callback handed to a call, whose enclosing function's parameters still count.
+    Arrow {
+        params: String,
+        end: usize,
+        nested: bool,
+    },
     Opens(usize),
 }
 
 /// The header on `line`, if it opens a function: a header, or an arrow whose body goes
 /// on below (or, `on_sink_line`, one on the sink's own line).
 fn header(lang: Language, line: &str, on_sink_line: bool) -> Option<Header> {
-    if let Some((params, end)) = arrow_params(lang, line, on_sink_line) {
-        return Some(Header::Arrow { params, end });
+    if let Some((params, start, end)) = arrow_params(lang, line, on_sink_line) {
+        let before = line.get(..start).unwrap_or("");
+        let opened = before.matches('(').count() > before.matches(')').count();
+        return Some(Header::Arrow {
+            params,
+            end,
+            nested: opened,
+        });
     }
     let m = HEADER.find(line.as_bytes())?;
     if NOT_A_HEADER.is_match(line.as_bytes()) {
@@ -364,12 +376,12 @@ fn header(lang: Language, line: &str, on_sink_line: bool) -> Option<Header> {
 /// The parameter list of an arrow function on `line` and where the arrow ends: one whose
 /// body goes on below opens a function, as does one on the sink's own line;
 /// `xs.map(x => x.id)` above it does not.
-fn arrow_params(lang: Language, line: &str, on_sink_line: bool) -> Option<(String, usize)> {
+fn arrow_params(lang: Language, line: &str, on_sink_line: bool) -> Option<(String, usize, usize)> {
     if !arrows(lang) {
         return None;
     }
     let c = ARROW.captures_iter(line.as_bytes()).last()?;
-    let end = c.get(0).map_or(line.len(), |m| m.end());
+    let (start, end) = c.get(0).map_or((0, line.len()), |m| (m.start(), m.end()));
     let rest = line.get(end..).unwrap_or("").trim();
     if !on_sink_line && !matches!(rest, "" | "{" | "(") {
         return None;
@@ -378,7 +390,7 @@ fn arrow_params(lang: Language, line: &str, on_sink_line: bool) -> Option<(Strin
         .get(1)
         .or_else(|| c.get(2))
         .map_or(&b""[..], |m| m.as_bytes());
-    Some((text(list).into_owned(), end))
+    Some((text(list).into_owned(), start, end))
 }
 
 /// Whether `=>` opens a function in `lang` (in Rust, PHP and Ruby it is a match arm or
@@ -398,12 +410,29 @@ fn enclosing_function(
     sink: usize,
 ) -> Option<(usize, usize, Vec<String>)> {
     let first = sink.saturating_sub(MAX_FUNCTION_LINES);
+    // A callback on the sink's line: its parameters, and the enclosing function's.
+    let mut callback: Option<(usize, Vec<String>)> = None;
+    let with_callback = |mut names: Vec<String>, callback: &Option<(usize, Vec<String>)>| {
+        if let Some((_, inner)) = callback {
+            names.extend(inner.iter().cloned());
+        }
+        names
+    };
     for i in (first..=sink).rev() {
         let line = lines[i];
         let open = match header(lang, line, i == sink) {
             None => continue,
-            Some(Header::Arrow { params, end }) => {
-                return Some((i, end, parameter_names(lang, &params)))
+            Some(Header::Arrow {
+                params,
+                end,
+                nested,
+            }) if i == sink && nested => {
+                callback = Some((end, parameter_names(lang, &params)));
+                continue;
+            }
+            Some(Header::Arrow { params, end, .. }) => {
+                let names = with_callback(parameter_names(lang, &params), &callback);
+                return Some((i, end, names));
             }
             Some(Header::Opens(open)) => open,
         };
@@ -433,9 +462,13 @@ fn enclosing_function(
                 list.push(ch);
             }
         }
-        return Some((i, end, parameter_names(lang, &list)));
+        return Some((
+            i,
+            end,
+            with_callback(parameter_names(lang, &list), &callback),
+        ));
     }
-    None
+    callback.map(|(end, names)| (sink, end, names))
 }
 
 /// The names declared by a parameter list's text.
@@ -575,6 +608,13 @@ mod tests {
         // Methods without a modifier: the list is read from their `(`, not past the `{`.
         let method = "export class Views {\n  renderCustom(src, data) {\n    return pug.render(src, data);\n  }\n}\n";
         assert!(fed(Language::TypeScript, method, 3), "a bare method");
+        // A predicate handed to the sink's call: its own parameter and the enclosing
+        // method's both count.
+        let lambda = "public async Task<Invoice> Find(int invoiceId) {\n    return await _db.Invoices.FirstOrDefaultAsync(i => i.Id == invoiceId);\n}\n";
+        assert!(
+            fed(Language::CSharp, lambda, 2),
+            "a lambda's enclosing method"
+        );
         // A field of a parameter object handed to the sink is the caller's data; a
         // method called on a parameter (an injected client) is not.
         let field = "function finish(res, state) {\n  return res.redirect(state.returnTo);\n}\n";
