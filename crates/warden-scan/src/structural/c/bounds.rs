@@ -443,9 +443,20 @@ fn length_from(f: &Func, size: Node, buf: &str, before: usize) -> bool {
         return true;
     }
     path_of(f.src, strip(size)).is_some_and(|p| {
-        assigned_values(f, &p, before)
-            .into_iter()
-            .any(|r| reads_buffer(f.src, r, buf))
+        assigned_values(f, &p, before).into_iter().any(|r| {
+            // Also one step further: `ext_len = h->ext_words * 4` after
+            // `h->ext_words = rd16(pkt + off + 2)`.
+            reads_buffer(f.src, r, buf)
+                || descendants(r).into_iter().any(|x| {
+                    matches!(x.kind_name(), "identifier" | "field_expression")
+                        && path_of(f.src, x).is_some_and(|q| {
+                            q != p
+                                && assigned_values(f, &q, before)
+                                    .into_iter()
+                                    .any(|r2| reads_buffer(f.src, r2, buf))
+                        })
+                })
+        })
     })
 }
 
