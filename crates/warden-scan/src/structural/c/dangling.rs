@@ -3,7 +3,7 @@
 //! and the file's destructor (`msg_free()` freeing `m->body`) frees it a second time.
 
 use super::func::Func;
-use super::syntax::{call, ends_in_jump, line, path_of};
+use super::syntax::{call, ends_in_jump, line, path_of, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -28,13 +28,17 @@ pub(crate) fn dangling_members(f: &Func, out: &mut Vec<Finding>) {
         let Some((owner, member)) = path.split_once("->") else {
             continue;
         };
-        if member.contains("->")
-            || member.contains('.')
-            || !f.params.iter().any(|(p, _)| p == owner)
-        {
+        if member.contains("->") || member.contains('.') {
             continue;
         }
-        if frees(f, owner) || assigned_after(f, &path, n.end_byte()) || !leaves(src, n) {
+        // The caller still holds a parameter; a local is released by the cleanup its
+        // error path jumps to (`goto fail;` … `fail: conn_release(c);`).
+        let held = if f.params.iter().any(|(p, _)| p == owner) {
+            !frees(f, owner) && leaves(src, n)
+        } else {
+            jumps_to_release(f, n, owner)
+        };
+        if !held || assigned_after(f, &path, n.end_byte()) {
             continue;
         }
         if !freed_elsewhere(f, member) {
@@ -93,6 +97,52 @@ fn leaves(src: &str, n: Node) -> bool {
         .parent()
         .is_some_and(|p| p.kind_name() == "function_definition");
     body || ends_in_jump(src, block)
+}
+
+/// Whether the free's block ends in `goto label`, and the code at that label hands
+/// `owner` to a function of the file that frees it (with its members).
+fn jumps_to_release(f: &Func, n: Node, owner: &str) -> bool {
+    let src = f.src;
+    let Some(block) = n
+        .parent()
+        .filter(|p| p.kind_name() == "expression_statement")
+        .and_then(|s| s.parent())
+        .filter(|b| b.kind_name() == "compound_statement")
+    else {
+        return false;
+    };
+    let mut c = block.walk();
+    let last = block
+        .named_children(&mut c)
+        .filter(|x| x.kind_name() != "comment")
+        .last();
+    let Some(label) = last
+        .filter(|l| l.kind_name() == "goto_statement")
+        .and_then(|g| g.field("label"))
+        .map(|l| text(src, l))
+    else {
+        return false;
+    };
+    let Some(at) = f
+        .nodes
+        .iter()
+        .find(|x| {
+            x.kind_name() == "labeled_statement"
+                && x.field("label").is_some_and(|l| text(src, l) == label)
+        })
+        .map(|x| x.start_byte())
+    else {
+        return false;
+    };
+    f.nodes.iter().any(|&x| {
+        x.start_byte() >= at
+            && call(src, x).is_some_and(|(c, args)| {
+                f.file.frees_param.contains_key(c)
+                    && args
+                        .iter()
+                        .any(|a| path_of(src, *a).is_some_and(|p| p == owner))
+            })
+    })
 }
 
 /// Whether another function of the file frees `->member` of some object.
