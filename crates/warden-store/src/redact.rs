@@ -85,7 +85,7 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
     // A function or method named for a secret that returns it: `def session_secret` /
     // `"…"` / `end`, `function jwtSecret(): string { return '…'; }`.
     (
-        r#"(?i)(?-u:\b)(?:def|function)\s+(?:self\.)?\w*(?:secret|password|passwd|api_?key|apikey|auth_?token|access_?token|api_?token|private_?key|signing_?key|encryption_?key)\w*\s*(?:\(\s*\))?\s*(?::\s*\??string\s*)?\{?\s*(?:return\s+)?["'](?P<secret>[^"'\s]{6,})["']"#,
+        r#"(?i)(?-u:\b)(?:def|function|fn)\s+(?:self\.)?\w*(?:secret|password|passwd|api_?key|apikey|auth_?token|access_?token|api_?token|private_?key|signing_?key|encryption_?key)\w*\s*(?:\(\s*(?:&\s*self\s*)?\))?\s*(?::\s*\??string\s*|->\s*&\s*(?:'static\s+)?(?:str|\[u8\])\s*)?[{=]?\s*(?:return\s+)?b?["'](?P<secret>[^"'\s]{6,})["']"#,
         &["secret", "pass", "key", "token"],
     ),
     // Whole names that are a key by themselves (`signingKey`, `jwtKey`), typed or not.
