@@ -79,7 +79,13 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
     // and Go's key bytes, `jwtSecret = []byte("…")`.
     (
-        r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|Token|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        &["secret", "pass", "key", "token"],
+    ),
+    // A function or method named for a secret that returns it: `def session_secret` /
+    // `"…"` / `end`, `function jwtSecret(): string { return '…'; }`.
+    (
+        r#"(?i)(?-u:\b)(?:def|function|fn)\s+(?:self\.)?\w*(?:secret|password|passwd|api_?key|apikey|auth_?token|access_?token|api_?token|private_?key|signing_?key|encryption_?key)\w*\s*(?:\(\s*(?:&\s*self\s*)?\))?\s*(?::\s*\??string\s*|->\s*&\s*(?:'static\s+)?(?:str|\[u8\])\s*)?[{=]?\s*(?:return\s+)?b?["'](?P<secret>[^"'\s]{6,})["']"#,
         &["secret", "pass", "key", "token"],
     ),
     // Whole names that are a key by themselves (`signingKey`, `jwtKey`), typed or not.
