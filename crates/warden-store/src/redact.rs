@@ -77,9 +77,10 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         &["pass", "pwd", "secret", "key", "token"],
     ),
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
+    // exported Go fields after an acronym (`JWTSecret: []byte("…")`, `SMTPPassword: "…"`),
     // and Go's key bytes, `jwtSecret = []byte("…")`.
     (
-        r#"[a-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|Token|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        r#"[A-Za-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|Token|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
         &["secret", "pass", "key", "token"],
     ),
     // A function or method named for a secret that returns it: `def session_secret` /
@@ -416,6 +417,11 @@ mod tests {
             ),
             (r#"sessionKey := "Hx7-pL2q-9vWz""#, "Hx7-pL2q-9vWz"),
             (r#"const dbPassword = "Pr0d-Db-2024!";"#, "Pr0d-Db-2024!"),
+            (
+                r#"		JWTSecret: []byte("cr0p-prod-hmac-7b1e9c2d44"),"#,
+                "cr0p-prod-hmac-7b1e9c2d44",
+            ),
+            (r#"		SMTPPassword: "Sup3rS3cretMail!","#, "Sup3rS3cretMail!"),
             (
                 "  private readonly stripeSecretKey: string = 'rk9vX2mQ7rLp4Ws8Yz';",
                 "rk9vX2mQ7rLp4Ws8Yz",
