@@ -25,6 +25,11 @@ struct Uses<'t> {
     deletes: Vec<(Node<'t>, String)>,
     /// Names assigned anywhere in the function.
     assigned: HashSet<String>,
+    /// Pairs of member containers given the same pointer (`by_player_[p] = s;
+    /// by_token_[t] = s;`): deleting through one leaves the other holding it.
+    shared: Vec<(String, String)>,
+    /// Every name the function mentions.
+    names: HashSet<String>,
 }
 
 pub(crate) fn dangling_caches(facts: &FileFacts, out: &mut Vec<Finding>) {
@@ -49,13 +54,36 @@ pub(crate) fn dangling_caches(facts: &FileFacts, out: &mut Vec<Finding>) {
                         .find(|(m, c)| c == container && !deleter.assigned.contains(m))
                         .map(|(m, _)| (m, &u.name))
                 });
+            let deleted = text(src, *del).trim_end_matches(';');
             if let Some((member, setter)) = cache {
                 out.push(Finding {
                     check: "use-after-free",
                     line: line(*del),
                     label: format!(
-                        "`{}` frees an element of `{container}` that `{member}` (set in {setter}()) may still point at, and nothing here resets `{member}`",
-                        text(src, *del).trim_end_matches(';')
+                        "`{deleted}` frees an element of `{container}` that `{member}` (set in {setter}()) may still point at, and nothing here resets `{member}`"
+                    ),
+                });
+                continue;
+            }
+            // The same pointer stored in a second container this method never touches.
+            let other = uses.iter().find_map(|u| {
+                u.shared.iter().find_map(|(a, b)| {
+                    let other = if a == container {
+                        b
+                    } else if b == container {
+                        a
+                    } else {
+                        return None;
+                    };
+                    (!deleter.names.contains(other)).then_some((other, &u.name))
+                })
+            });
+            if let Some((other, setter)) = other {
+                out.push(Finding {
+                    check: "use-after-free",
+                    line: line(*del),
+                    label: format!(
+                        "`{deleted}` frees an element of `{container}` that `{other}` also holds (both set in {setter}()), and nothing here removes it from `{other}`"
                     ),
                 });
             }
@@ -113,8 +141,21 @@ fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
         caches: Vec::new(),
         deletes: Vec::new(),
         assigned: HashSet::new(),
+        shared: Vec::new(),
+        names: HashSet::new(),
     };
+    // Local pointer → the member containers it was stored in.
+    let mut stored: HashMap<String, Vec<String>> = HashMap::new();
     for &n in nodes {
+        if matches!(n.kind_name(), "identifier" | "field_identifier") {
+            uses.names.insert(text(src, n).to_string());
+        }
+        if let Some((value, container)) = stored_in(src, n, &locals) {
+            let into = stored.entry(value).or_default();
+            if !into.contains(&container) {
+                into.push(container);
+            }
+        }
         match n.kind_name() {
             "assignment_expression" => {
                 let Some(target) = n.field("left").and_then(|l| member_name(src, l)) else {
@@ -135,7 +176,28 @@ fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
             _ => {}
         }
     }
+    for containers in stored.values() {
+        for (i, a) in containers.iter().enumerate() {
+            for b in &containers[i + 1..] {
+                uses.shared.push((a.clone(), b.clone()));
+            }
+        }
+    }
     uses
+}
+
+/// `by_token_[token] = s` with `s` a local and `by_token_` a member: (`s`, `by_token_`).
+fn stored_in(src: &str, n: Node, locals: &HashSet<String>) -> Option<(String, String)> {
+    if n.kind_name() != "assignment_expression" {
+        return None;
+    }
+    let left = strip(n.field("left")?);
+    if left.kind_name() != "subscript_expression" {
+        return None;
+    }
+    let container = left.field("argument").and_then(|a| path_of(src, a))?;
+    let value = n.field("right").and_then(|r| path_of(src, r))?;
+    (locals.contains(&value) && !locals.contains(&container)).then_some((value, container))
 }
 
 /// `last_` of `last_` or `this->last_`.
