@@ -42,6 +42,7 @@ pub mod structural;
 pub mod surface;
 pub mod tech;
 mod walk;
+mod words;
 
 pub use language::Language;
 pub use matcher::snippet;

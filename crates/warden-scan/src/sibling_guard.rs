@@ -35,20 +35,7 @@ fn public_by_design(route_line: &str) -> bool {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let mut words: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut prev_lower = false;
-    for c in route_line.chars() {
-        let hump = c.is_ascii_uppercase() && prev_lower;
-        if (!c.is_ascii_alphanumeric() || hump) && !word.is_empty() {
-            words.push(std::mem::take(&mut word));
-        }
-        if c.is_ascii_alphanumeric() {
-            word.push(c.to_ascii_lowercase());
-        }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-    }
-    words.push(word);
+    let mut words = crate::words::words(&route_line);
     // A response code argument (`status_code=204`, `status.HTTP_201_CREATED`) names no
     // route.
     let mut i = 0;

@@ -4,6 +4,7 @@
 //! read of the cache returns freed memory.
 
 use super::file::{signature, FileFacts};
+use super::invalidation::method_call;
 use super::syntax::{line, path_of, strip, text};
 use super::Finding;
 use crate::structural::fields::Fields;
@@ -28,12 +29,16 @@ struct Uses<'t> {
     /// Pairs of member containers given the same pointer (`by_player_[p] = s;
     /// by_token_[t] = s;`): deleting through one leaves the other holding it.
     shared: Vec<(String, String)>,
-    /// Every name the function mentions.
+    /// Every name the function mentions (read only for functions that delete).
     names: HashSet<String>,
 }
 
 pub(crate) fn dangling_caches(facts: &FileFacts, out: &mut Vec<Finding>) {
     let src = facts.src;
+    // Only a `delete` frees an element here: most files have none to read for.
+    if !src.contains("delete") {
+        return;
+    }
     let uses: Vec<Uses> = facts
         .functions
         .iter()
@@ -147,9 +152,6 @@ fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
     // Local pointer → the member containers it was stored in.
     let mut stored: HashMap<String, Vec<String>> = HashMap::new();
     for &n in nodes {
-        if matches!(n.kind_name(), "identifier" | "field_identifier") {
-            uses.names.insert(text(src, n).to_string());
-        }
         if let Some((value, container)) = stored_in(src, n, &locals) {
             let into = stored.entry(value).or_default();
             if !into.contains(&container) {
@@ -175,6 +177,14 @@ fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
             }
             _ => {}
         }
+    }
+    // What a deleting method mentions decides whether it removes a second holder.
+    if !uses.deletes.is_empty() {
+        uses.names = nodes
+            .iter()
+            .filter(|n| matches!(n.kind_name(), "identifier" | "field_identifier"))
+            .map(|n| text(src, *n).to_string())
+            .collect();
     }
     for containers in stored.values() {
         for (i, a) in containers.iter().enumerate() {
@@ -214,17 +224,7 @@ fn member_name(src: &str, n: Node) -> Option<String> {
 
 /// `index_` of `index_.find(id)` when the method is one of `methods`.
 fn receiver_of(src: &str, n: Node, methods: &[&str]) -> Option<String> {
-    let n = strip(n);
-    if n.kind_name() != "call_expression" {
-        return None;
-    }
-    let callee = n.field("function")?;
-    if callee.kind_name() != "field_expression" {
-        return None;
-    }
-    let method = callee.field("field").map(|f| text(src, f))?;
-    if !methods.contains(&method) {
-        return None;
-    }
-    callee.field("argument").and_then(|a| path_of(src, a))
+    method_call(src, strip(n))
+        .filter(|(_, m)| methods.contains(m))
+        .map(|(recv, _)| recv.to_string())
 }

@@ -583,22 +583,10 @@ fn names_request(param: &str) -> bool {
         "remote",
         "peer",
         "untrusted",
-        "user_input",
         "input",
     ];
     // `uri_path`, `uriPath`, `reqBody`: each word on its own.
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut prev_lower = false;
-    for ch in param.chars() {
-        if ch == '_' || (ch.is_ascii_uppercase() && prev_lower) {
-            words.push(std::mem::take(&mut word));
-        }
-        if ch != '_' {
-            word.push(ch.to_ascii_lowercase());
-        }
-        prev_lower = ch.is_ascii_lowercase();
-    }
-    words.push(word);
-    words.iter().any(|w| WORDS.contains(&w.as_str()))
+    crate::words::words(param)
+        .iter()
+        .any(|w| WORDS.contains(&w.as_str()))
 }

@@ -45,7 +45,7 @@ fn moves_elements(ty: &str) -> bool {
 }
 
 /// `v.push_back(x)` → (`v`, `push_back`).
-fn method_call<'s>(src: &'s str, n: Node) -> Option<(&'s str, &'s str)> {
+pub(crate) fn method_call<'s>(src: &'s str, n: Node) -> Option<(&'s str, &'s str)> {
     let (name, _) = call(src, n)?;
     let (recv, method) = name.rsplit_once("->").or_else(|| name.rsplit_once('.'))?;
     Some((recv.trim(), method.trim()))
