@@ -210,6 +210,18 @@ pub(crate) fn is_production_config(path: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case("prod") || w.eq_ignore_ascii_case("production"))
 }
 
+/// Whether `path` names configuration for a developer's machine: a `dev`,
+/// `development` or `local` word in the file name or a directory
+/// (`config/environments/development.rb`, `.env.development`, `settings/local.py`,
+/// `application-dev.yml`, `docker-compose.local.yml`).
+pub(crate) fn is_development_config(path: &str) -> bool {
+    path.split(['/', '.', '-', '_']).any(|w| {
+        w.eq_ignore_ascii_case("dev")
+            || w.eq_ignore_ascii_case("development")
+            || w.eq_ignore_ascii_case("local")
+    })
+}
+
 /// Whether `path` is a view template: a template language's file or a server page
 /// (JSP, Web Forms, Razor, ERB, Blade, Vue and Svelte components), or a plain PHP file
 /// in a templates or views directory (Slim, Plates, WordPress themes).

@@ -8,7 +8,9 @@
 
 use crate::layout::Layout;
 use crate::matcher::RawHit;
-use crate::ranking::{classify, is_production_config, is_view_template, PathClass};
+use crate::ranking::{
+    classify, is_development_config, is_production_config, is_view_template, PathClass,
+};
 use crate::rules::{Role, Rule};
 use std::collections::HashMap;
 
@@ -128,15 +130,17 @@ impl ScoreModel {
             }
         }
         let production = is_production_config(path);
+        let development = !production && is_development_config(path);
         let raw: f64 = per_rule
             .iter()
             .map(|&(r, m, n)| {
                 // Debug switches and exposed endpoints are a finding in production's
-                // own configuration, and merely likely anywhere else.
-                let m = if production && rules[r].category == "config" {
-                    m * PRODUCTION_CONFIG_BOOST
-                } else {
-                    m
+                // own configuration, likely in a configuration that names no stage,
+                // and expected in one written for development.
+                let m = match rules[r].category.as_str() {
+                    "config" if production => m * PRODUCTION_CONFIG_BOOST,
+                    "config" if development => m / PRODUCTION_CONFIG_BOOST,
+                    _ => m,
                 };
                 rules[r].weight * m * (1.0 + 0.15 * f64::from(n.min(5) - 1))
             })

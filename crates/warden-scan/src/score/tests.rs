@@ -231,7 +231,7 @@ fn configuration_findings_weigh_more_in_production_configuration() {
     let d = r.len();
     r.push(debug);
     let m = ScoreModel::default();
-    let dev = m.score("config/environments/development.rb", &r, &[hit(d, 3)]);
+    let unnamed = m.score("config/settings.yaml", &r, &[hit(d, 3)]);
     for prod in [
         "config/environments/production.rb",
         ".env.production",
@@ -240,12 +240,30 @@ fn configuration_findings_weigh_more_in_production_configuration() {
     ] {
         assert_eq!(
             m.score(prod, &r, &[hit(d, 3)]),
-            dev * PRODUCTION_CONFIG_BOOST,
+            unnamed * PRODUCTION_CONFIG_BOOST,
             "{prod}"
         );
     }
-    for other in ["src/product.rs", "reproduce.py", "config/products.yaml"] {
-        assert_eq!(m.score(other, &r, &[hit(d, 3)]), dev, "{other}");
+    // A developer's own configuration is expected to switch debugging on.
+    for dev in [
+        "config/environments/development.rb",
+        ".env.development",
+        "settings/local.py",
+        "src/main/resources/application-dev.yml",
+    ] {
+        let score = m.score(dev, &r, &[hit(d, 3)]);
+        assert!(
+            (score - unnamed / PRODUCTION_CONFIG_BOOST).abs() < 0.01,
+            "{dev}: {score}"
+        );
+    }
+    for other in [
+        "src/product.rs",
+        "reproduce.py",
+        "config/products.yaml",
+        "devices/locale.yaml",
+    ] {
+        assert_eq!(m.score(other, &r, &[hit(d, 3)]), unnamed, "{other}");
     }
     // An injection sink weighs the same wherever it is.
     assert_eq!(
