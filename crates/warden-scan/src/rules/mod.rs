@@ -258,6 +258,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "library/javascript.toml",
         include_str!("../../rules/library/javascript.toml"),
     ),
+    (
+        "clauses/php.toml",
+        include_str!("../../rules/clauses/php.toml"),
+    ),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
