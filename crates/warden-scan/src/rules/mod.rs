@@ -262,6 +262,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "clauses/php.toml",
         include_str!("../../rules/clauses/php.toml"),
     ),
+    (
+        "clauses/csharp.toml",
+        include_str!("../../rules/clauses/csharp.toml"),
+    ),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
