@@ -266,6 +266,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "clauses/csharp.toml",
         include_str!("../../rules/clauses/csharp.toml"),
     ),
+    (
+        "arithmetic/c.toml",
+        include_str!("../../rules/arithmetic/c.toml"),
+    ),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
