@@ -267,6 +267,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/clauses/csharp.toml"),
     ),
     (
+        "clauses/ruby.toml",
+        include_str!("../../rules/clauses/ruby.toml"),
+    ),
+    (
         "arithmetic/c.toml",
         include_str!("../../rules/arithmetic/c.toml"),
     ),
