@@ -271,6 +271,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/clauses/ruby.toml"),
     ),
     (
+        "clauses/rust.toml",
+        include_str!("../../rules/clauses/rust.toml"),
+    ),
+    (
         "arithmetic/c.toml",
         include_str!("../../rules/arithmetic/c.toml"),
     ),
