@@ -38,7 +38,7 @@ pub(crate) fn dangling_members(f: &Func, out: &mut Vec<Finding>) {
         } else {
             jumps_to_release(f, n, owner)
         };
-        if !held || assigned_after(f, &path, n.end_byte()) {
+        if !held || set_again(f.src, n, &path) {
             continue;
         }
         if !freed_elsewhere(f, member) {
@@ -67,15 +67,54 @@ fn frees(f: &Func, owner: &str) -> bool {
     })
 }
 
-/// Whether `path` is assigned anywhere after byte `from` (`out->body = NULL;`).
-fn assigned_after(f: &Func, path: &str, from: usize) -> bool {
-    f.nodes.iter().any(|&x| {
-        x.start_byte() >= from
-            && x.kind_name() == "assignment_expression"
-            && x.field("left")
-                .and_then(|l| path_of(f.src, l))
-                .is_some_and(|p| p == path)
-    })
+/// Whether a statement of the free's own block, after it, sets `path` again on every
+/// path (`out->body = NULL;`, `rolls_ = new int[n];`, or an if/else setting it in both
+/// branches): a set inside a lone `if` leaves the other path dangling.
+fn set_again(src: &str, n: Node, path: &str) -> bool {
+    let mut stmt = n;
+    while let Some(p) = stmt.parent() {
+        if p.kind_name() == "compound_statement" {
+            break;
+        }
+        stmt = p;
+    }
+    let Some(block) = stmt.parent() else {
+        return false;
+    };
+    let mut c = block.walk();
+    let after: Vec<Node> = block
+        .named_children(&mut c)
+        .filter(|s| s.start_byte() > stmt.start_byte())
+        .collect();
+    after.into_iter().any(|s| sets(src, s, path))
+}
+
+/// Whether statement `s` sets `path` on every way through it.
+fn sets(src: &str, s: Node, path: &str) -> bool {
+    let bare = |p: &str| p.strip_prefix("this->").unwrap_or(p).to_string();
+    match s.kind_name() {
+        "expression_statement" => s.named_child(0).is_some_and(|e| {
+            e.kind_name() == "assignment_expression"
+                && e.field("left")
+                    .and_then(|l| path_of(src, l))
+                    .is_some_and(|p| bare(&p) == bare(path))
+        }),
+        "compound_statement" => {
+            let mut c = s.walk();
+            let kids: Vec<Node> = s.named_children(&mut c).collect();
+            kids.into_iter().any(|k| sets(src, k, path))
+        }
+        "if_statement" => {
+            let then = s.field("consequence");
+            let alt = s.field("alternative");
+            match (then, alt) {
+                (Some(t), Some(a)) => sets(src, t, path) && sets(src, a, path),
+                _ => false,
+            }
+        }
+        "else_clause" => s.named_child(0).is_some_and(|k| sets(src, k, path)),
+        _ => false,
+    }
 }
 
 /// Whether the free's block leaves the function after it (an error path), or is the
@@ -184,7 +223,7 @@ pub(crate) fn deleted_members(f: &Func, out: &mut Vec<Finding>) {
         let Some(member) = deleted_member(f, n) else {
             continue;
         };
-        if reset_after(f, n, &member) || !deleted_elsewhere(f, &member) {
+        if set_again(src, n, &member) || !deleted_elsewhere(f, &member) {
             continue;
         }
         out.push(Finding {
@@ -222,35 +261,6 @@ fn deleted_member(f: &Func, n: Node) -> Option<String> {
     let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     let local = f.type_of(name).is_some() || f.params.iter().any(|(p, _)| p == name);
     (plain && !name.is_empty() && !local).then(|| name.to_string())
-}
-
-/// Whether a statement of the delete's own block, after it, sets the member again
-/// (`rolls_ = nullptr;`, `rolls_ = new int[n];`): a set inside a branch leaves the other
-/// path dangling.
-fn reset_after(f: &Func, n: Node, member: &str) -> bool {
-    let src = f.src;
-    let mut stmt = n;
-    while let Some(p) = stmt.parent() {
-        if p.kind_name() == "compound_statement" {
-            break;
-        }
-        stmt = p;
-    }
-    let Some(block) = stmt.parent() else {
-        return false;
-    };
-    let mut c = block.walk();
-    let sets = block
-        .named_children(&mut c)
-        .filter(|s| s.start_byte() > stmt.start_byte() && s.kind_name() == "expression_statement")
-        .filter_map(|s| s.named_child(0))
-        .any(|e| {
-            e.kind_name() == "assignment_expression"
-                && e.field("left")
-                    .and_then(|l| path_of(src, l))
-                    .is_some_and(|p| p.strip_prefix("this->").unwrap_or(&p) == member)
-        });
-    sets
 }
 
 /// Whether another function of the file deletes `member` (`delete[] rolls_;`,
