@@ -92,6 +92,11 @@ pub struct Rule {
     pub negatives: Vec<String>,
     /// A file-level check that decides which of the pattern's matches are hits.
     pub check: Option<Check>,
+    /// A sink: it splices an identifier (a sort column, a table name) into a statement,
+    /// which binding and escaping cannot answer; only a sanitizer marked `identifier`
+    /// too (an allowlist of its category) or an `input` one (a cast, a strict check).
+    /// A sanitizer: it answers such a sink.
+    pub identifier: bool,
     /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
     /// `pattern` is then only the prefilter that puts the rule in play for a file.
     pub structural: Option<std::sync::Arc<crate::structural::Spec>>,
