@@ -83,10 +83,14 @@ impl ScoreModel {
         };
         let sources = lines_of(Role::Source);
         let entries = lines_of(Role::EntryPoint);
-        let sanitizers: Vec<(&str, u32)> = hits
+        let sanitizers: Vec<Sanitizer> = hits
             .iter()
             .filter(|h| rules[h.rule].role == Role::Sanitizer)
-            .map(|h| (rules[h.rule].category.as_str(), h.line))
+            .map(|h| Sanitizer {
+                category: rules[h.rule].category.as_str(),
+                line: h.line,
+                allowlist: rules[h.rule].identifier,
+            })
             .collect();
 
         // Two sinks of one category on one line are one flaw: only the heavier counts.
@@ -202,7 +206,8 @@ impl ScoreModel {
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
-            && sanitizers.iter().any(|&(cat, l)| {
+            && sanitizers.iter().any(|san| {
+                let (cat, l) = (san.category, san.line);
                 // An authz sanitizer is an owner check: it answers an object lookup by a
                 // key the caller chose, not a model bound whole from the request (mass
                 // assignment, the same category), which a policy check lets through.
@@ -223,7 +228,10 @@ impl ScoreModel {
                 } else {
                     l.abs_diff(line) <= self.sanitizer_window || owner_check || on_the_path
                 };
-                (cat == rule.category || (cat == "input" && shape_matters(&rule.category))) && near
+                // A spliced identifier is answered by an allowlist, never by binding
+                // the statement's values or escaping them.
+                let same = cat == rule.category && (!rule.identifier || san.allowlist);
+                (same || (cat == "input" && shape_matters(&rule.category))) && near
             });
         let mut m = 1.0;
         if sanitized {
@@ -247,11 +255,19 @@ impl ScoreModel {
     }
 }
 
+/// A sanitizer's hit: its category, its line, and whether it is an allowlist that
+/// answers a spliced identifier (see [`Rule::identifier`]).
+struct Sanitizer<'a> {
+    category: &'a str,
+    line: u32,
+    allowlist: bool,
+}
+
 /// What the multiplier of a sink reads of the rest of the file.
 struct Context<'a> {
     sources: &'a [u32],
     entries: &'a [u32],
-    sanitizers: &'a [(&'a str, u32)],
+    sanitizers: &'a [Sanitizer<'a>],
     fed: &'a [u32],
     functions: &'a [u32],
     view: bool,

@@ -92,6 +92,11 @@ pub struct Rule {
     pub negatives: Vec<String>,
     /// A file-level check that decides which of the pattern's matches are hits.
     pub check: Option<Check>,
+    /// A sink: it splices an identifier (a sort column, a table name) into a statement,
+    /// which binding and escaping cannot answer; only a sanitizer marked `identifier`
+    /// too (an allowlist of its category) or an `input` one (a cast, a strict check).
+    /// A sanitizer: it answers such a sink.
+    pub identifier: bool,
     /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
     /// `pattern` is then only the prefilter that puts the rule in play for a file.
     pub structural: Option<std::sync::Arc<crate::structural::Spec>>,
@@ -257,6 +262,26 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     (
         "library/javascript.toml",
         include_str!("../../rules/library/javascript.toml"),
+    ),
+    (
+        "clauses/php.toml",
+        include_str!("../../rules/clauses/php.toml"),
+    ),
+    (
+        "clauses/csharp.toml",
+        include_str!("../../rules/clauses/csharp.toml"),
+    ),
+    (
+        "clauses/ruby.toml",
+        include_str!("../../rules/clauses/ruby.toml"),
+    ),
+    (
+        "clauses/rust.toml",
+        include_str!("../../rules/clauses/rust.toml"),
+    ),
+    (
+        "arithmetic/c.toml",
+        include_str!("../../rules/arithmetic/c.toml"),
     ),
 ];
 

@@ -66,6 +66,8 @@ struct RuleEntry {
     negatives: Vec<String>,
     #[serde(default)]
     check: Option<Check>,
+    #[serde(default)]
+    identifier: bool,
 }
 
 fn default_role() -> Role {
@@ -156,6 +158,13 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
             "at least one example must be given".into(),
         ));
     }
+    if e.identifier && !matches!(e.role, Role::Sink | Role::Sanitizer) {
+        return Err(field_err(
+            "identifier",
+            "only a sink splices an identifier, and only a sanitizer (an allowlist) answers one"
+                .into(),
+        ));
+    }
     if e.check.is_some() && e.role != Role::Sink {
         return Err(field_err(
             "check",
@@ -178,6 +187,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
         examples: e.examples,
         negatives: e.negatives,
         check: e.check,
+        identifier: e.identifier,
         structural: None,
     })
 }

@@ -454,3 +454,20 @@ fn demoted_files_rank_below_application_code_unless_included() {
     };
     assert_eq!(equal.score("test/fixtures/run.py", &r, &many), app);
 }
+
+#[test]
+fn a_spliced_identifier_is_answered_by_an_allowlist_not_by_binding() {
+    let m = ScoreModel::default();
+    let mut r = rules();
+    r[0].identifier = true;
+    // The sink at 50; binding (`t.clean`, its own category) on the next line.
+    let alone = m.score("a.py", &r, &[hit(0, 50)]);
+    let bound = m.score("a.py", &r, &[hit(0, 50), hit(3, 51)]);
+    assert_eq!(
+        bound, alone,
+        "binding the values leaves the column as spliced"
+    );
+    // An allowlist or a cast (`t.typed`, an input sanitizer) next to it answers it.
+    let allowed = m.score("a.py", &r, &[hit(4, 49), hit(0, 50)]);
+    assert!(allowed < alone, "{allowed} {alone}");
+}

@@ -314,6 +314,7 @@ fn check_rule(
         examples: e.examples,
         negatives: Vec::new(),
         check: None,
+        identifier: false,
         structural: Some(Arc::new(spec)),
     })
 }

@@ -38,7 +38,7 @@ pub(crate) fn dangling_members(f: &Func, out: &mut Vec<Finding>) {
         } else {
             jumps_to_release(f, n, owner)
         };
-        if !held || assigned_after(f, &path, n.end_byte()) {
+        if !held || set_again(f.src, n, &path) {
             continue;
         }
         if !freed_elsewhere(f, member) {
@@ -67,15 +67,54 @@ fn frees(f: &Func, owner: &str) -> bool {
     })
 }
 
-/// Whether `path` is assigned anywhere after byte `from` (`out->body = NULL;`).
-fn assigned_after(f: &Func, path: &str, from: usize) -> bool {
-    f.nodes.iter().any(|&x| {
-        x.start_byte() >= from
-            && x.kind_name() == "assignment_expression"
-            && x.field("left")
-                .and_then(|l| path_of(f.src, l))
-                .is_some_and(|p| p == path)
-    })
+/// Whether a statement of the free's own block, after it, sets `path` again on every
+/// path (`out->body = NULL;`, `rolls_ = new int[n];`, or an if/else setting it in both
+/// branches): a set inside a lone `if` leaves the other path dangling.
+fn set_again(src: &str, n: Node, path: &str) -> bool {
+    let mut stmt = n;
+    while let Some(p) = stmt.parent() {
+        if p.kind_name() == "compound_statement" {
+            break;
+        }
+        stmt = p;
+    }
+    let Some(block) = stmt.parent() else {
+        return false;
+    };
+    let mut c = block.walk();
+    let after: Vec<Node> = block
+        .named_children(&mut c)
+        .filter(|s| s.start_byte() > stmt.start_byte())
+        .collect();
+    after.into_iter().any(|s| sets(src, s, path))
+}
+
+/// Whether statement `s` sets `path` on every way through it.
+fn sets(src: &str, s: Node, path: &str) -> bool {
+    let bare = |p: &str| p.strip_prefix("this->").unwrap_or(p).to_string();
+    match s.kind_name() {
+        "expression_statement" => s.named_child(0).is_some_and(|e| {
+            e.kind_name() == "assignment_expression"
+                && e.field("left")
+                    .and_then(|l| path_of(src, l))
+                    .is_some_and(|p| bare(&p) == bare(path))
+        }),
+        "compound_statement" => {
+            let mut c = s.walk();
+            let kids: Vec<Node> = s.named_children(&mut c).collect();
+            kids.into_iter().any(|k| sets(src, k, path))
+        }
+        "if_statement" => {
+            let then = s.field("consequence");
+            let alt = s.field("alternative");
+            match (then, alt) {
+                (Some(t), Some(a)) => sets(src, t, path) && sets(src, a, path),
+                _ => false,
+            }
+        }
+        "else_clause" => s.named_child(0).is_some_and(|k| sets(src, k, path)),
+        _ => false,
+    }
 }
 
 /// Whether the free's block leaves the function after it (an error path), or is the
@@ -165,4 +204,78 @@ fn freed_elsewhere(f: &Func, member: &str) -> bool {
 
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A C++ method that deletes a member of its object and leaves it pointing at the freed
+/// memory on some path (`void Board::reset() { delete[] rolls_; if (n_ > 0) rolls_ = new
+/// int[21]; }`), in a file whose destructor (or another method) deletes the same member:
+/// the object lives on, and the next reset or the destructor deletes it a second time.
+/// Setting the member again right after the delete, in the same block, answers it.
+pub(crate) fn deleted_members(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    if f.name.starts_with('~') || !is_method(src, f.body) {
+        return;
+    }
+    for &n in &f.nodes {
+        if n.kind_name() != "delete_expression" {
+            continue;
+        }
+        let Some(member) = deleted_member(f, n) else {
+            continue;
+        };
+        if set_again(src, n, &member) || !deleted_elsewhere(f, &member) {
+            continue;
+        }
+        out.push(Finding {
+            check: "double-free",
+            line: line(n),
+            label: format!(
+                "`{}` leaves the member `{member}` pointing at freed memory on some path, and the file deletes `{member}` again",
+                text(src, n).trim_end_matches(';')
+            ),
+        });
+    }
+}
+
+/// Whether the function is a method: defined as `Class::name` or inside its class.
+fn is_method(src: &str, body: Node) -> bool {
+    let Some(def) = body.parent() else {
+        return false;
+    };
+    let qualified = def
+        .field("declarator")
+        .is_some_and(|d| text(src, d).split('(').next().unwrap_or("").contains("::"));
+    qualified
+        || def
+            .parent()
+            .is_some_and(|p| p.kind_name() == "field_declaration_list")
+}
+
+/// The member a `delete`/`delete[]` releases: `rolls_` or `this->rolls_`, when it is no
+/// local or parameter of the function.
+fn deleted_member(f: &Func, n: Node) -> Option<String> {
+    let mut c = n.walk();
+    let arg = n.named_children(&mut c).last()?;
+    let path = path_of(f.src, arg)?;
+    let name = path.strip_prefix("this->").unwrap_or(&path);
+    let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let local = f.type_of(name).is_some() || f.params.iter().any(|(p, _)| p == name);
+    (plain && !name.is_empty() && !local).then(|| name.to_string())
+}
+
+/// Whether another function of the file deletes `member` (`delete[] rolls_;`,
+/// `delete this->rolls_;`).
+fn deleted_elsewhere(f: &Func, member: &str) -> bool {
+    let src = f.src;
+    let own = f.body.start_byte()..f.body.end_byte();
+    src.match_indices("delete").any(|(at, _)| {
+        if own.contains(&at) || (at > 0 && is_word(src.as_bytes()[at - 1])) {
+            return false;
+        }
+        let rest = src[at + "delete".len()..].trim_start();
+        let rest = rest.strip_prefix("[]").unwrap_or(rest).trim_start();
+        let rest = rest.strip_prefix("this->").unwrap_or(rest);
+        rest.strip_prefix(member)
+            .is_some_and(|r| r.trim_start().starts_with(';'))
+    })
 }

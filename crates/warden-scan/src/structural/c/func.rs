@@ -485,7 +485,8 @@ impl<'f, 't> Func<'f, 't> {
     pub fn guard(&self, var: &str, before: usize) -> Guard {
         let mut g = Guard::default();
         for (c, x) in self.condition_nodes(var, before) {
-            if let Some((_, args)) = call(self.src, x) {
+            // A C++ cast (`static_cast<size_t>(n)`) parses as a call but checks nothing.
+            if let Some((_, args)) = call(self.src, x).filter(|(name, _)| !is_cast(name)) {
                 if args.iter().any(|a| mentions(text(self.src, *a), var)) {
                     g.called = true;
                 }
@@ -589,4 +590,17 @@ fn names_request(param: &str) -> bool {
     crate::words::words(param)
         .iter()
         .any(|w| WORDS.contains(&w.as_str()))
+}
+
+/// Whether a call's name is a C++ cast (`static_cast<size_t>`), which converts its
+/// argument and checks nothing about it.
+fn is_cast(name: &str) -> bool {
+    [
+        "static_cast",
+        "reinterpret_cast",
+        "const_cast",
+        "dynamic_cast",
+    ]
+    .iter()
+    .any(|c| name.trim_start_matches("std::").starts_with(c))
 }

@@ -159,7 +159,10 @@ pub(crate) fn invalidated(f: &Func, out: &mut Vec<Finding>) {
     }
 }
 
-/// `T& r = v.front(); … v.push_back(x); … r` (or a pointer or iterator likewise).
+/// `T& r = v.front(); … v.push_back(x); … r` (or a pointer or iterator likewise). For
+/// a map, set or list, whose other elements stay put, only `erase(it)` of the iterator
+/// itself: it frees the element, and what was taken out of it by reference (`auto& s =
+/// it->second;`, `T* p = it->second.get();`) dangles with it.
 fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let src = f.src;
     let (Some((name, reference)), Some(value)) = (declared_name(src, n), n.field("value")) else {
@@ -169,7 +172,11 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         return;
     };
     // `State *s = q.front();` copies the element out: nothing points into `q`.
-    if (how == Into::Element && !reference) || !vector_like(f, &container) {
+    if how == Into::Element && !reference {
+        return;
+    }
+    let node_based = !vector_like(f, &container);
+    if node_based && how != Into::Address {
         return;
     }
     // Only the declaration's own block: a later `it` in a sibling block is another one.
@@ -178,15 +185,75 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         scope.is_none_or(|b| b.start_byte() <= x.start_byte() && x.end_byte() <= b.end_byte())
     };
     let after = n.end_byte();
-    let Some(grow) = f.nodes.iter().copied().find(|&x| {
-        x.start_byte() >= after
-            && inside(x)
-            && method_call(src, x).is_some_and(|(r, m)| r == container && INVALIDATES.contains(&m))
-    }) else {
+    let changes = |x: Node| {
+        method_call(src, x).is_some_and(|(r, m)| {
+            r == container
+                && if node_based {
+                    m == "erase"
+                        && call(src, x).is_some_and(|(_, args)| {
+                            args.len() == 1 && text(src, args[0]).trim() == name
+                        })
+                } else {
+                    INVALIDATES.contains(&m)
+                }
+        })
+    };
+    let Some(grow) = f
+        .nodes
+        .iter()
+        .copied()
+        .find(|&x| x.start_byte() >= after && inside(x) && changes(x))
+    else {
         return;
     };
-    // Set again (`it = v.erase(it)`, `p = v.data()`) before any use: nothing dangles;
-    // a use before the new value (a log line reading `it->host`) reads freed memory.
+    let handles = element_handles(f, name, after, grow.start_byte());
+    let dangling = std::iter::once(name)
+        .chain(handles.iter().map(String::as_str))
+        .find(|h| used_after(f, grow, h, &inside));
+    if let Some(h) = dangling {
+        let how = if node_based {
+            "frees the element"
+        } else {
+            "may move its elements"
+        };
+        out.push(Finding {
+            check: "invalidated-reference",
+            line: line(grow),
+            label: format!(
+                "`{h}` points into `{container}`, and `{}` {how} before `{h}` is used again",
+                text(src, grow)
+            ),
+        });
+    }
+}
+
+/// Locals declared between bytes `from` and `to` that refer into the element the
+/// iterator `it` designates: a reference bound through it (`auto& s = it->second;`), an
+/// address taken through it (`&it->second`), or the raw pointer of the smart pointer it
+/// holds (`it->second.get()`). A pointer copied out of it (`T* p = it->second;`) is not:
+/// the element only held it.
+fn element_handles(f: &Func, it: &str, from: usize, to: usize) -> Vec<String> {
+    let src = f.src;
+    let through = [format!("{it}->"), format!("*{it}"), format!("{it}.")];
+    f.nodes
+        .iter()
+        .filter(|d| {
+            d.kind_name() == "init_declarator" && d.start_byte() >= from && d.end_byte() <= to
+        })
+        .filter_map(|&d| {
+            let (name, reference) = declared_name(src, d)?;
+            let v = text(src, d.field("value")?).trim();
+            let into = reference || v.starts_with('&') || v.ends_with(".get()");
+            (into && through.iter().any(|t| v.contains(t.as_str()))).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// Whether `name` is read after `grow` before it is set again (`it = v.erase(it)`,
+/// `p = v.data()`); a log line reading `it->host` first reads freed memory. With no
+/// read after, whether a loop around `grow` reads it on its next turn.
+fn used_after(f: &Func, grow: Node, name: &str, inside: &dyn Fn(Node) -> bool) -> bool {
+    let src = f.src;
     let reset = f
         .nodes
         .iter()
@@ -209,21 +276,11 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         })
         .map(|x| x.start_byte())
         .min();
-    let used = match (first_use, reset) {
+    match (first_use, reset) {
         (Some(used), Some(reset)) => used < reset,
         (Some(_), None) => true,
         (None, None) => next_turn_uses(src, grow, name),
         (None, Some(_)) => false,
-    };
-    if used {
-        out.push(Finding {
-            check: "invalidated-reference",
-            line: line(grow),
-            label: format!(
-                "`{name}` points into `{container}`, and `{}` may move its elements before `{name}` is used again",
-                text(src, grow)
-            ),
-        });
     }
 }
 

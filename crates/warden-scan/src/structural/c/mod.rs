@@ -140,6 +140,7 @@ pub(crate) fn analyze(
         if on("double-free") {
             copies::shallow_copies(&func, &mut found);
             dangling::dangling_members(&func, &mut found);
+            dangling::deleted_members(&func, &mut found);
         }
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);

@@ -82,7 +82,36 @@ fn bounded_below(f: &Func, var: &str, n: Node) -> bool {
             c.start_byte() < n.start_byte()
                 && c.parent().is_none_or(|p| p.kind_name() != "if_statement")
                 && mentions(text(f.src, *c), var)
+                && ternary_clamps(f.src, *c, var)
         })
+}
+
+/// Whether a condition that is not an `if`'s bounds `var` from then on: a loop's or an
+/// assertion's does, and a ternary's only when its value is what `var` becomes
+/// (`n = n < 0 ? 0 : n`). A ternary inside another expression (`4 + (n > 0 ? n : 0)`
+/// in a size check) picks a value for that expression and leaves `var` as it was.
+fn ternary_clamps(src: &str, c: Node, var: &str) -> bool {
+    let Some(mut p) = c.parent() else {
+        return true;
+    };
+    if p.kind_name() != "conditional_expression" {
+        return true;
+    }
+    while let Some(up) = p.parent() {
+        if up.kind_name() != "parenthesized_expression" {
+            break;
+        }
+        p = up;
+    }
+    let Some(holder) = p.parent() else {
+        return false;
+    };
+    let target = match holder.kind_name() {
+        "assignment_expression" => holder.field("left"),
+        "init_declarator" => holder.field("declarator"),
+        _ => None,
+    };
+    target.is_some_and(|t| path_of(src, t).as_deref() == Some(var))
 }
 
 /// Whether a declared type is a signed integer.
