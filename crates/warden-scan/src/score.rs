@@ -23,6 +23,9 @@ pub struct ScoreModel {
     pub entry_window: u32,
     /// A sanitizer this many lines around a sink neutralises it.
     pub sanitizer_window: u32,
+    /// An allowlist this many lines above a spliced identifier, in its function,
+    /// answers it (see [`Rule::identifier`]).
+    pub identifier_check_window: u32,
     /// An owner check (an `authz` sanitizer) this many lines below an object lookup
     /// (an `authz` sink) answers it: the check follows the fetch and its not-found
     /// handling, often past `sanitizer_window`.
@@ -52,6 +55,7 @@ impl Default for ScoreModel {
             taint_window: 40,
             entry_window: 80,
             sanitizer_window: 3,
+            identifier_check_window: 20,
             owner_check_window: 8,
             taint_boost: 1.8,
             source_below_boost: 1.5,
@@ -205,6 +209,14 @@ impl ScoreModel {
         let fed_unchecked = handed_down(&rule.category) && fed.binary_search(&line).is_ok();
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
+        // A spliced identifier is mapped to a fixed set once, often by a `match` whose
+        // arms end well above the splice: an allowlist counts anywhere above it in its
+        // function.
+        let allowlisted_above = |l: u32| {
+            rule.identifier
+                && above(l, self.identifier_check_window)
+                && !functions.iter().any(|&f| l < f && f <= line)
+        };
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|san| {
                 let (cat, l) = (san.category, san.line);
@@ -226,7 +238,10 @@ impl ScoreModel {
                 let near = if view && rule.category == "xss" {
                     l == line
                 } else {
-                    l.abs_diff(line) <= self.sanitizer_window || owner_check || on_the_path
+                    l.abs_diff(line) <= self.sanitizer_window
+                        || owner_check
+                        || on_the_path
+                        || allowlisted_above(l)
                 };
                 // A spliced identifier is answered by an allowlist, never by binding
                 // the statement's values or escaping them.

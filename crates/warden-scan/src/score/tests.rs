@@ -471,3 +471,27 @@ fn a_spliced_identifier_is_answered_by_an_allowlist_not_by_binding() {
     let allowed = m.score("a.py", &r, &[hit(4, 49), hit(0, 50)]);
     assert!(allowed < alone, "{allowed} {alone}");
 }
+
+#[test]
+fn an_allowlist_anywhere_above_a_spliced_identifier_in_its_function_answers_it() {
+    let m = ScoreModel::default();
+    let mut r = rules();
+    r[0].identifier = true;
+    let alone = m.score("a.py", &r, &[hit(0, 50)]);
+    // A `match` on the sort key opening eight lines above the splice.
+    let matched = m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]);
+    assert!(matched < alone, "{matched} {alone}");
+    // Not one in the function before.
+    let layout = Layout {
+        fed: Vec::new(),
+        functions: vec![40, 45],
+    };
+    assert_eq!(
+        m.score_in("a.py", &r, &[hit(4, 42), hit(0, 50)], &layout),
+        alone
+    );
+    // A sink of values keeps the usual window: the cast above is about another value.
+    r[0].identifier = false;
+    let plain = m.score("a.py", &r, &[hit(0, 50)]);
+    assert_eq!(m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]), plain);
+}
