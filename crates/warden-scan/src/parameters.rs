@@ -125,7 +125,7 @@ pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink], handlers: bool)
         let matched = sink
             .span
             .as_ref()
-            .and_then(|r| content.get(r.clone()))
+            .and_then(|r| content.get(r.start..word_end(content, r.end)))
             .map(String::from_utf8_lossy);
         if feeds(lang, &all, at - 1, matched.as_deref(), handlers) {
             fed.push(sink.line);
@@ -134,6 +134,28 @@ pub fn fed_lines(lang: Language, content: &[u8], sinks: &[Sink], handlers: bool)
     fed.sort_unstable();
     fed.dedup();
     fed
+}
+
+/// Where a match ending at `end` ends once the first argument it stops inside is a whole
+/// name: a rule that only needs that argument's first letter (`URI\.create\(\s*[a-z]`)
+/// would otherwise hand over `s` for `source`, a name no parameter has. A name the match
+/// cuts after an operator (`"/srv/" + c`) is left as it is.
+fn word_end(content: &[u8], end: usize) -> usize {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let Some(head) = content.get(..end) else {
+        return end;
+    };
+    let partial = head.iter().rev().take_while(|b| word(b)).count();
+    let before = head[..end - partial]
+        .iter()
+        .rev()
+        .find(|b| !b.is_ascii_whitespace());
+    if partial == 0 || before != Some(&b'(') {
+        return end;
+    }
+    end + content
+        .get(end..)
+        .map_or(0, |rest| rest.iter().take_while(|b| word(b)).count())
 }
 
 /// Whether the sink on line `sink` (0-based) names a parameter of its function. Its

@@ -192,3 +192,31 @@ fn functions_are_named_by_the_word_before_their_parameters() {
     .collect();
     assert_eq!(lines, vec![2]);
 }
+
+#[test]
+fn a_match_ending_inside_a_name_reads_the_whole_name() {
+    // `URI\.create\(\s*[a-zA-Z_]` stops after the `s` of `source`.
+    let kt = "class Tiles(private val client: HttpClient) {\n    fun fetchTile(source: String): ByteArray {\n        val request = HttpRequest.newBuilder(URI.create(source))\n";
+    let start = kt.find("URI.create(").unwrap();
+    let span = start..start + "URI.create(s".len();
+    let sink = Sink {
+        line: 3,
+        span: Some(span),
+    };
+    assert_eq!(
+        fed_lines(Language::Kotlin, kt.as_bytes(), &[sink], false),
+        vec![3]
+    );
+    assert_eq!(word_end(b"f(src) + 1", 3), 5);
+    assert_eq!(word_end(b"f( src) + 1", 5), 6);
+    assert_eq!(
+        word_end(b"f(src) + 1", 6),
+        6,
+        "a match ending past the name"
+    );
+    assert_eq!(
+        word_end(b"f(\"/a/\" + cmd)", 11),
+        11,
+        "a name after an operator"
+    );
+}

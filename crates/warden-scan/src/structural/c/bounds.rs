@@ -390,11 +390,24 @@ fn assigned_values<'t>(f: &Func<'_, 't>, path: &str, before: usize) -> Vec<Node<
         .collect()
 }
 
-/// The buffer a copy reads from: `buf` in `buf`, `buf + 2`, `&buf[2]`, `(char *)buf + off`.
+/// The buffer a copy reads from: `buf` in `buf`, `buf + 2`, `&buf[2]`, `(char *)buf + off`,
+/// and a C++ container's bytes (`buf.data() + 2`, `s.c_str()`, `&*buf.begin()`).
 fn source_buffer(src: &str, n: Node) -> Option<String> {
     let n = strip(n);
     match n.kind_name() {
         "binary_expression" => source_buffer(src, n.field("left")?),
+        "call_expression" => {
+            let callee = n.field("function")?;
+            let bytes = callee.kind_name() == "field_expression"
+                && n.field("arguments")?.named_child_count() == 0
+                && callee
+                    .field("field")
+                    .is_some_and(|m| matches!(text(src, m), "data" | "c_str" | "begin"));
+            if !bytes {
+                return path_of(src, n);
+            }
+            source_buffer(src, callee.field("argument")?)
+        }
         "pointer_expression" => {
             let (arr, _) = subscript(strip(n.field("argument")?))?;
             path_of(src, arr)

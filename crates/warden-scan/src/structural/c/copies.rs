@@ -86,13 +86,15 @@ fn mentions_field(flat: &str, name: &str) -> bool {
         .any(|end| flat.contains(&format!("{name}{end}")))
 }
 
-/// `Buffer copy = *b;`, `Buffer copy(other);`: a copy of a class that owns a raw pointer
-/// and has no copy constructor.
+/// `Buffer copy = *b;`, `Buffer copy(other);`, and `return it->second;` from a function
+/// returning a `Buffer` by value: a copy of a class that owns a raw pointer and has no
+/// copy constructor.
 pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     if f.file.shallow.is_empty() {
         return;
     }
+    returned_copies(f, out);
     for &n in &f.nodes {
         if n.kind_name() != "declaration" {
             continue;
@@ -131,6 +133,48 @@ pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
                 label: format!(
                     "`{}` copies a `{ty}`, which has no copy constructor: both destructors delete `{member}`",
                     text(src, d)
+                ),
+            });
+        }
+    }
+}
+
+/// `return cache_[key];`, `return it->second;`, `return *slot;` in a function that returns
+/// a shallow class by value: the caller gets a copy sharing the stored object's pointer,
+/// and the copy's destructor deletes it under the original. A local returned by name is
+/// left out (the copy is elided); so are constructor calls and function results.
+fn returned_copies(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let Some(ty) = f
+        .body
+        .parent()
+        .and_then(|d| d.field("type"))
+        .map(|t| text(src, t))
+    else {
+        return;
+    };
+    let Some(member) = f.file.shallow.get(ty) else {
+        return;
+    };
+    for &n in &f.nodes {
+        if n.kind_name() != "return_statement" {
+            continue;
+        }
+        let Some(v) = n.named_child(0).map(strip) else {
+            continue;
+        };
+        let stored = match v.kind_name() {
+            "field_expression" | "subscript_expression" => true,
+            "pointer_expression" => text(src, v).starts_with('*'),
+            _ => false,
+        };
+        if stored {
+            out.push(Finding {
+                check: "double-free",
+                line: line(n),
+                label: format!(
+                    "`{}` is returned as a copy of a `{ty}`, which has no copy constructor: both destructors delete `{member}`",
+                    text(src, v)
                 ),
             });
         }
