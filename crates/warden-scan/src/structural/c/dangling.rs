@@ -15,43 +15,85 @@ const FREES: &[&str] = &["free", "g_free", "kfree", "xfree", "av_free"];
 pub(crate) fn dangling_members(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &n in &f.nodes {
-        let Some((name, args)) = call(src, n) else {
+        let Some((name, path)) = released(src, n) else {
             continue;
         };
-        if !FREES.contains(&name) {
-            continue;
-        }
-        let Some(path) = args.first().and_then(|a| path_of(src, *a)) else {
-            continue;
-        };
-        // `out->body` of a parameter `out`: the caller still holds `out`.
-        let Some((owner, member)) = path.split_once("->") else {
-            continue;
+        // `out->body` of a parameter `out`: the caller still holds `out`. C++'s
+        // `rec.samples` of a reference parameter `Recording& rec` too.
+        let (owner, member, dot) = match path.split_once("->") {
+            Some((o, m)) => (o, m, false),
+            None => match path.split_once('.') {
+                Some((o, m)) => (o, m, true),
+                None => continue,
+            },
         };
         if member.contains("->") || member.contains('.') {
             continue;
         }
         // The caller still holds a parameter; a local is released by the cleanup its
         // error path jumps to (`goto fail;` … `fail: conn_release(c);`).
-        let held = if f.params.iter().any(|(p, _)| p == owner) {
-            !frees(f, owner) && leaves(src, n)
-        } else {
-            jumps_to_release(f, n, owner)
+        let param = f.params.iter().find(|(p, _)| p == owner);
+        let held = match param {
+            // An error path only: a C++ release function deleting members of the
+            // object it is handed is its job, not a dangling member.
+            Some(_) if dot => leaves(src, n) && !in_body(n),
+            Some(_) => !frees(f, owner) && leaves(src, n),
+            None if dot => false,
+            None => jumps_to_release(f, n, owner),
         };
         if !held || set_again(f.src, n, &path) {
             continue;
         }
-        if !freed_elsewhere(f, member) {
+        if !freed_elsewhere(f, member) && !deleted_elsewhere(f, member) {
             continue;
         }
         out.push(Finding {
             check: "double-free",
             line: line(n),
             label: format!(
-                "{name}({path}) on the way out leaves `{path}` pointing at freed memory, and the file frees `->{member}` again"
+                "`{name} {path}` on the way out leaves it pointing at freed memory, and the file frees `{member}` again"
             ),
         });
     }
+}
+
+/// What `n` releases: `free(p->m)` and the other C frees, or C++ `delete p->m` /
+/// `delete[] r.m`: (what releases it, the path).
+fn released(src: &str, n: Node) -> Option<(String, String)> {
+    if n.kind_name() == "delete_expression" {
+        let arg = n.named_child(0)?;
+        let word = if text(src, n).contains("[]") {
+            "delete[]"
+        } else {
+            "delete"
+        };
+        return Some((word.to_string(), path_of(src, arg)?));
+    }
+    let (name, args) = call(src, n)?;
+    if !FREES.contains(&name) {
+        return None;
+    }
+    Some((name.to_string(), path_of(src, *args.first()?)?))
+}
+
+/// Whether another function of the file deletes `->member` or `.member` of some object
+/// (`delete[] rec.samples;` in a release function).
+fn deleted_elsewhere(f: &Func, member: &str) -> bool {
+    let src = f.src;
+    let own = f.body.start_byte()..f.body.end_byte();
+    let tails = [format!("->{member}"), format!(".{member}")];
+    src.match_indices("delete").any(|(at, _)| {
+        if own.contains(&at)
+            || (at > 0 && is_word(src.as_bytes()[at - 1]))
+            || src.as_bytes().get(at + 6).is_some_and(|&b| is_word(b))
+        {
+            return false;
+        }
+        let rest = src[at + 6..].trim_start();
+        let rest = rest.strip_prefix("[]").unwrap_or(rest);
+        rest.split_once(';')
+            .is_some_and(|(arg, _)| tails.iter().any(|t| arg.trim().ends_with(t.as_str())))
+    })
 }
 
 /// Whether the function releases `owner` itself (a destructor freeing its members).
@@ -115,6 +157,14 @@ fn sets(src: &str, s: Node, path: &str) -> bool {
         "else_clause" => s.named_child(0).is_some_and(|k| sets(src, k, path)),
         _ => false,
     }
+}
+
+/// Whether the statement of `n` sits directly in its function's body.
+fn in_body(n: Node) -> bool {
+    n.parent()
+        .and_then(|s| s.parent())
+        .and_then(|b| b.parent())
+        .is_some_and(|p| p.kind_name() == "function_definition")
 }
 
 /// Whether the free's block leaves the function after it (an error path), or is the

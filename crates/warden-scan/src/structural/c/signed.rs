@@ -33,22 +33,30 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
             continue;
         };
         let c = c.trim_start_matches("std::");
-        let Some(&(_, at)) = SIZED.iter().find(|(name, _)| *name == c) else {
+        // A library copy's size argument, or a `size_t` parameter of a function of the
+        // file (`read_exact(fd, buf, len)`): either turns a negative into a huge size.
+        let sizes: Vec<usize> = match SIZED.iter().find(|(name, _)| *name == c) {
+            Some(&(_, at)) => vec![at],
+            None => size_params(f, c),
+        };
+        let Some((v, _)) = sizes.iter().find_map(|&at| {
+            let size = args.get(at).map(|a| strip(*a))?;
+            let v = (size.kind_name() == "identifier")
+                .then(|| path_of(src, size))
+                .flatten()?;
+            signed_int(f.type_of(&v)).then_some((v, at))
+        }) else {
             continue;
         };
-        let Some(size) = args.get(at).map(|a| strip(*a)) else {
-            continue;
-        };
-        if size.kind_name() != "identifier" {
-            continue;
-        }
-        let Some(v) = path_of(src, size) else {
-            continue;
-        };
-        if !signed_int(f.type_of(&v)) {
-            continue;
-        }
-        let g = f.guard(&v, n.start_byte());
+        // `if (!fill(fd, buf, n))`: the condition holding the call is no check of `n`.
+        let at = f
+            .conds
+            .iter()
+            .filter(|c| c.start_byte() <= n.start_byte() && n.end_byte() <= c.end_byte())
+            .map(|c| c.start_byte())
+            .min()
+            .unwrap_or(n.start_byte());
+        let g = f.guard(&v, at);
         if !g.upper
             || g.called
             || (g.lower && bounded_below(f, &v, n))
@@ -65,6 +73,25 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// Parameters of a function of the file declared as an unsigned size (`size_t n`).
+fn size_params(f: &Func, callee: &str) -> Vec<usize> {
+    f.file
+        .param_types
+        .get(callee)
+        .map(|types| {
+            types
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    let t = t.trim_start_matches("const ").trim();
+                    matches!(t, "size_t" | "std::size_t")
+                })
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether a check on the way to `n` keeps `var` from being negative there: an `if`

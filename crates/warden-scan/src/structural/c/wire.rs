@@ -161,8 +161,20 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
         for v in &vars {
             all.extend(sources.get(v).into_iter().flatten().cloned());
         }
+        // Into a struct member whose size this file does not know (its struct is
+        // declared in a header), a length checked only against the input's own length
+        // (`if (pos + n > len) return -1;`) is checked for the read, not the write.
+        let input_len = (check == "unchecked-copy")
+            .then(|| member_dest_input_len(f, &args))
+            .flatten();
         let checked = all.iter().any(|v| {
             let g = f.guard(v, n.start_byte());
+            if let Some(len) = &input_len {
+                if g.upper && !g.lower && !g.called {
+                    let bounds = f.upper_bounds(v, n.start_byte());
+                    return !bounds.iter().all(|b| only_input_len(src, *b, len, v));
+                }
+            }
             g.upper || g.lower || g.called
         });
         if checked {
@@ -228,6 +240,52 @@ fn wire_indexes(f: &Func, wire: &HashSet<String>, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// For `memcpy(x->name, buf + pos, n)`: when the destination is a member of a struct
+/// this file does not declare (so its size is unknown here), is not set in the
+/// function, and the source is a byte-pointer parameter followed by a length
+/// parameter, that length parameter's name.
+fn member_dest_input_len(f: &Func, args: &[Node]) -> Option<String> {
+    let src = f.src;
+    let dest = path_of(src, strip(*args.first()?))?;
+    let (_, member) = dest.rsplit_once("->").or_else(|| dest.rsplit_once('.'))?;
+    if f.array_bytes(&dest).is_some() || f.file.field_arrays.contains_key(member) {
+        return None;
+    }
+    // `out->name = malloc(n)`: a buffer sized here, not a fixed member.
+    let assigned = f.nodes.iter().any(|&x| {
+        x.kind_name() == "assignment_expression"
+            && assignment_sides(x)
+                .0
+                .and_then(|l| path_of(src, l))
+                .is_some_and(|l| l == dest)
+    });
+    if assigned {
+        return None;
+    }
+    let base = descendants(*args.get(1)?)
+        .into_iter()
+        .find(|x| x.kind_name() == "identifier")
+        .map(|x| text(src, x))?;
+    let i = f.params.iter().position(|(p, _)| p == base)?;
+    let (len, ty) = f.params.get(i + 1)?;
+    (!ty.contains('*') && !len.is_empty()).then(|| len.clone())
+}
+
+/// Whether an upper bound of `v` names only the input's length and offsets into the
+/// input (`len`, `len - pos`), nothing about a destination (`sizeof`, a constant).
+fn only_input_len(src: &str, bound: Node, len: &str, v: &str) -> bool {
+    let names: Vec<&str> = descendants(bound)
+        .into_iter()
+        .filter(|x| x.kind_name() == "identifier")
+        .map(|x| text(src, x))
+        .collect();
+    !text(src, bound).contains("sizeof")
+        && names.contains(&len)
+        && names
+            .iter()
+            .all(|&x| x == len || x == v || x.chars().any(|c| c.is_ascii_lowercase()))
 }
 
 fn is_byte_id(src: &str, n: Node, byte_ptr: &dyn Fn(&str) -> bool) -> bool {
