@@ -44,7 +44,7 @@ pub(crate) fn dangling_members(f: &Func, out: &mut Vec<Finding>) {
         if !held || set_again(f.src, n, &path) {
             continue;
         }
-        if !freed_elsewhere(f, member) && !deleted_elsewhere(f, member) {
+        if !freed_elsewhere(f, member) && !object_member_deleted_elsewhere(f, member) {
             continue;
         }
         out.push(Finding {
@@ -78,7 +78,7 @@ fn released(src: &str, n: Node) -> Option<(String, String)> {
 
 /// Whether another function of the file deletes `->member` or `.member` of some object
 /// (`delete[] rec.samples;` in a release function).
-fn deleted_elsewhere(f: &Func, member: &str) -> bool {
+fn object_member_deleted_elsewhere(f: &Func, member: &str) -> bool {
     let src = f.src;
     let own = f.body.start_byte()..f.body.end_byte();
     let tails = [format!("->{member}"), format!(".{member}")];
@@ -273,7 +273,7 @@ pub(crate) fn deleted_members(f: &Func, out: &mut Vec<Finding>) {
         let Some(member) = deleted_member(f, n) else {
             continue;
         };
-        if set_again(src, n, &member) || !deleted_elsewhere(f, &member) {
+        if set_again(src, n, &member) || !own_member_deleted_elsewhere(f, &member) {
             continue;
         }
         out.push(Finding {
@@ -315,7 +315,7 @@ fn deleted_member(f: &Func, n: Node) -> Option<String> {
 
 /// Whether another function of the file deletes `member` (`delete[] rolls_;`,
 /// `delete this->rolls_;`).
-fn deleted_elsewhere(f: &Func, member: &str) -> bool {
+fn own_member_deleted_elsewhere(f: &Func, member: &str) -> bool {
     let src = f.src;
     let own = f.body.start_byte()..f.body.end_byte();
     src.match_indices("delete").any(|(at, _)| {
