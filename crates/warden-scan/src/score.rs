@@ -210,12 +210,12 @@ impl ScoreModel {
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
         // A spliced identifier is mapped to a fixed set once, often by a `match` whose
-        // arms end well above the splice: an allowlist counts anywhere above it in its
-        // function.
-        let allowlisted_above = |l: u32| {
-            rule.identifier
-                && above(l, self.identifier_check_window)
-                && !functions.iter().any(|&f| l < f && f <= line)
+        // arms end well above the splice: for it any allowlist counts anywhere above it
+        // in its function, and for any statement a column allowlist does.
+        let allowlisted_above = |san: &Sanitizer| {
+            (rule.identifier || san.allowlist)
+                && above(san.line, self.identifier_check_window)
+                && !functions.iter().any(|&f| san.line < f && f <= line)
         };
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|san| {
@@ -241,7 +241,7 @@ impl ScoreModel {
                     l.abs_diff(line) <= self.sanitizer_window
                         || owner_check
                         || on_the_path
-                        || allowlisted_above(l)
+                        || allowlisted_above(san)
                 };
                 // A spliced identifier is answered by an allowlist, never by binding
                 // the statement's values or escaping them.

@@ -494,4 +494,7 @@ fn an_allowlist_anywhere_above_a_spliced_identifier_in_its_function_answers_it()
     r[0].identifier = false;
     let plain = m.score("a.py", &r, &[hit(0, 50)]);
     assert_eq!(m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]), plain);
+    // ...while a column allowlist above it answers any statement built in its function.
+    r[4].identifier = true;
+    assert!(m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]) < plain);
 }
