@@ -97,38 +97,44 @@ impl ScoreModel {
             })
             .collect();
 
-        // Two sinks of one category on one line are one flaw: only the heavier counts.
-        let mut heaviest: HashMap<(u32, &str), usize> = HashMap::new();
-        for hit in hits.iter().filter(|h| rules[h.rule].role == Role::Sink) {
-            let key = (hit.line, rules[hit.rule].category.as_str());
-            let best = heaviest.entry(key).or_insert(hit.rule);
-            // On a tie the structurally decided finding speaks for the line.
-            let (w, bw) = (rules[hit.rule].weight, rules[*best].weight);
-            if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[*best])) {
-                *best = hit.rule;
-            }
-        }
-
         // In a view template every print is its own statement: an escaped print on the
         // next line says nothing of a raw one, so only a sanitizer on its line clears an
         // XSS sink (a CSRF token field still answers the form it sits in).
-        let view = is_view_template(path);
+        let context = Context {
+            sources: &sources,
+            entries: &entries,
+            sanitizers: &sanitizers,
+            fed: &layout.fed,
+            functions: &layout.functions,
+            view: is_view_template(path),
+        };
+        let sinks: Vec<(&RawHit, f64)> = hits
+            .iter()
+            .filter(|h| rules[h.rule].role == Role::Sink)
+            .map(|h| (h, self.context_multiplier(&rules[h.rule], h.line, &context)))
+            .collect();
+
+        // Two sinks of one category on one line are one flaw: only the one that weighs
+        // most in its context counts (a value spliced between quotes is not answered by
+        // the binding that answers the statement around it).
+        let mut heaviest: HashMap<(u32, &str), (usize, f64)> = HashMap::new();
+        for &(hit, m) in &sinks {
+            let key = (hit.line, rules[hit.rule].category.as_str());
+            let best = heaviest.entry(key).or_insert((hit.rule, m));
+            // On a tie the structurally decided finding speaks for the line.
+            let (w, bw) = (rules[hit.rule].weight * m, rules[best.0].weight * best.1);
+            if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[best.0])) {
+                *best = (hit.rule, m);
+            }
+        }
+
         // Best multiplier and hit count per sink rule, in first-seen order.
         let mut per_rule: Vec<(usize, f64, u32)> = Vec::new();
-        for hit in hits.iter().filter(|h| {
-            rules[h.rule].role == Role::Sink
-                && heaviest.get(&(h.line, rules[h.rule].category.as_str())) == Some(&h.rule)
+        for &(hit, m) in sinks.iter().filter(|(h, _)| {
+            heaviest
+                .get(&(h.line, rules[h.rule].category.as_str()))
+                .is_some_and(|&(r, _)| r == h.rule)
         }) {
-            let rule = &rules[hit.rule];
-            let context = Context {
-                sources: &sources,
-                entries: &entries,
-                sanitizers: &sanitizers,
-                fed: &layout.fed,
-                functions: &layout.functions,
-                view,
-            };
-            let m = self.context_multiplier(rule, hit.line, &context);
             match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
                 Some(entry) => {
                     entry.1 = entry.1.max(m);
@@ -237,6 +243,12 @@ impl ScoreModel {
                     && nearest_source.is_some_and(|s| s <= l && l <= line);
                 let near = if view && rule.category == "xss" {
                     l == line
+                } else if rule.identifier {
+                    // What is spliced was checked before the splice, or not at all.
+                    l <= line
+                        && (line - l <= self.sanitizer_window
+                            || on_the_path
+                            || allowlisted_above(san))
                 } else {
                     l.abs_diff(line) <= self.sanitizer_window
                         || owner_check

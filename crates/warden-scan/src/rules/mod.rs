@@ -92,8 +92,9 @@ pub struct Rule {
     pub negatives: Vec<String>,
     /// A file-level check that decides which of the pattern's matches are hits.
     pub check: Option<Check>,
-    /// A sink: it splices an identifier (a sort column, a table name) into a statement,
-    /// which binding and escaping cannot answer; only a sanitizer marked `identifier`
+    /// A sink: it splices an identifier (a sort column, a table name), or a value between
+    /// quotes written in the SQL text, into a statement, which binding the statement's
+    /// other values and escaping cannot answer; only a sanitizer marked `identifier`
     /// too (an allowlist of its category) or an `input` one (a cast, a strict check).
     /// A sanitizer: it answers such a sink.
     pub identifier: bool,
@@ -278,6 +279,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     (
         "clauses/rust.toml",
         include_str!("../../rules/clauses/rust.toml"),
+    ),
+    (
+        "clauses/go.toml",
+        include_str!("../../rules/clauses/go.toml"),
     ),
     (
         "arithmetic/c.toml",

@@ -498,3 +498,35 @@ fn an_allowlist_anywhere_above_a_spliced_identifier_in_its_function_answers_it()
     r[4].identifier = true;
     assert!(m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]) < plain);
 }
+
+#[test]
+fn of_two_sinks_on_a_line_the_one_weighing_most_in_its_context_counts() {
+    let m = ScoreModel::default();
+    let mut r = rules();
+    // A lighter sink of the same category that binding does not answer.
+    let mut quoted = r[0].clone();
+    quoted.id = "t.quoted".into();
+    quoted.weight = 4.0;
+    quoted.identifier = true;
+    let q = r.len();
+    r.push(quoted);
+    // Binding (`t.clean`) next to both: the heavy sink is answered, the quoted one not.
+    let both = m.score("a.py", &r, &[hit(0, 10), hit(q, 10), hit(3, 11)]);
+    assert_eq!(both, m.score("a.py", &r, &[hit(q, 10)]));
+    // With nothing to answer either, the heavier one speaks for the line.
+    assert_eq!(
+        m.score("a.py", &r, &[hit(0, 10), hit(q, 10)]),
+        m.score("a.py", &r, &[hit(0, 10)])
+    );
+}
+
+#[test]
+fn a_check_below_a_spliced_identifier_does_not_answer_it() {
+    let m = ScoreModel::default();
+    let mut r = rules();
+    r[0].identifier = true;
+    let alone = m.score("a.py", &r, &[hit(0, 10)]);
+    // A cast two lines further down is about another value.
+    assert_eq!(m.score("a.py", &r, &[hit(0, 10), hit(4, 12)]), alone);
+    assert!(m.score("a.py", &r, &[hit(4, 8), hit(0, 10)]) < alone);
+}
