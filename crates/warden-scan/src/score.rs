@@ -237,6 +237,9 @@ impl ScoreModel {
                     && nearest_source.is_some_and(|s| s <= l && l <= line);
                 let near = if view && rule.category == "xss" {
                     l == line
+                } else if rule.spliced {
+                    // A bind or parse on the next clause's line is about that clause.
+                    l == line || on_the_path
                 } else {
                     l.abs_diff(line) <= self.sanitizer_window
                         || owner_check

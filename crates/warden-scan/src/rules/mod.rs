@@ -97,6 +97,11 @@ pub struct Rule {
     /// too (an allowlist of its category) or an `input` one (a cast, a strict check).
     /// A sanitizer: it answers such a sink.
     pub identifier: bool,
+    /// A sink whose match formats a value into the statement text itself (`'%s'`,
+    /// `'{}'`): in a clause-by-clause builder the neighbouring clauses bind or parse
+    /// their own values, so only a sanitizer on its own line, or on the path from its
+    /// source, answers it.
+    pub spliced: bool,
     /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
     /// `pattern` is then only the prefilter that puts the rule in play for a file.
     pub structural: Option<std::sync::Arc<crate::structural::Spec>>,

@@ -495,3 +495,23 @@ fn an_allowlist_anywhere_above_a_spliced_identifier_in_its_function_answers_it()
     let plain = m.score("a.py", &r, &[hit(0, 50)]);
     assert_eq!(m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]), plain);
 }
+
+#[test]
+fn a_spliced_clause_is_answered_only_on_its_line_or_on_its_path() {
+    let mut r = rules();
+    r[0].spliced = true;
+    let m = ScoreModel::default();
+    // The clause splicing a value at line 12; the next clause binds its own at 13.
+    let raw = m.score("store/trips.go", &r, &[hit(0, 12)]);
+    assert_eq!(
+        m.score("store/trips.go", &r, &[hit(0, 12), hit(3, 13)]),
+        raw
+    );
+    assert!(m.score("store/trips.go", &r, &[hit(3, 12), hit(0, 12)]) < raw);
+    // A sanitizer between the input and the sink still counts.
+    let tainted = m.score("store/trips.go", &r, &[hit(1, 5), hit(0, 12)]);
+    assert!(m.score("store/trips.go", &r, &[hit(1, 5), hit(3, 8), hit(0, 12)]) < tainted);
+    // Without the flag the neighbouring line's sanitizer clears it.
+    r[0].spliced = false;
+    assert!(m.score("store/trips.go", &r, &[hit(0, 12), hit(3, 13)]) < raw);
+}
