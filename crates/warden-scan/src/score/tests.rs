@@ -515,3 +515,16 @@ fn a_spliced_clause_is_answered_only_on_its_line_or_on_its_path() {
     r[0].spliced = false;
     assert!(m.score("store/trips.go", &r, &[hit(0, 12), hit(3, 13)]) < raw);
 }
+
+#[test]
+fn a_bounds_check_after_a_wrapping_product_does_not_answer_it() {
+    let mut r = rules();
+    r[0].cwe = Some("CWE-190".into());
+    r[0].category = "memory-safety".into();
+    r[3].category = "memory-safety".into();
+    let m = ScoreModel::default();
+    let raw = m.score("src/calib.c", &r, &[hit(0, 20)]);
+    assert_eq!(m.score("src/calib.c", &r, &[hit(0, 20), hit(3, 21)]), raw);
+    assert_eq!(m.score("src/calib.c", &r, &[hit(3, 20), hit(0, 20)]), raw);
+    assert!(m.score("src/calib.c", &r, &[hit(3, 18), hit(0, 20)]) < raw);
+}
