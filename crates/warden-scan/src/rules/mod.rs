@@ -288,6 +288,8 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "arithmetic/c.toml",
         include_str!("../../rules/arithmetic/c.toml"),
     ),
+    ("indexes/c.toml", include_str!("../../rules/indexes/c.toml")),
+    ("wire/c.toml", include_str!("../../rules/wire/c.toml")),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
