@@ -226,6 +226,11 @@ impl ScoreModel {
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|san| {
                 let (cat, l) = (san.category, san.line);
+                // A product that can wrap is answered by a check made before it is
+                // computed; a bounds check after it compares the wrapped value.
+                if rule.cwe.as_deref() == Some(WRAPPING_PRODUCT_CWE) && l >= line {
+                    return false;
+                }
                 // An authz sanitizer is an owner check: it answers an object lookup by a
                 // key the caller chose, not a model bound whole from the request (mass
                 // assignment, the same category), which a policy check lets through.
@@ -249,6 +254,10 @@ impl ScoreModel {
                         && (line - l <= self.sanitizer_window
                             || on_the_path
                             || allowlisted_above(san))
+                } else if rule.spliced {
+                    // A bind or parse on the next clause's line is about that clause; a
+                    // column allowlist above is about the statement.
+                    l == line || on_the_path || allowlisted_above(san)
                 } else {
                     l.abs_diff(line) <= self.sanitizer_window
                         || owner_check
@@ -311,6 +320,9 @@ pub(crate) fn handed_down(category: &str) -> bool {
 /// Authorization bypass through a user-controlled key (IDOR): the only weakness an
 /// owner check answers.
 const OBJECT_LOOKUP_CWE: &str = "CWE-639";
+
+/// Integer overflow (a size product that wraps): only a check above it can prevent it.
+const WRAPPING_PRODUCT_CWE: &str = "CWE-190";
 
 /// How much more a configuration finding weighs in a production configuration file.
 const PRODUCTION_CONFIG_BOOST: f64 = 1.5;

@@ -98,6 +98,11 @@ pub struct Rule {
     /// too (an allowlist of its category) or an `input` one (a cast, a strict check).
     /// A sanitizer: it answers such a sink.
     pub identifier: bool,
+    /// A sink whose match formats a value into the statement text itself (`'%s'`,
+    /// `'{}'`): in a clause-by-clause builder the neighbouring clauses bind or parse
+    /// their own values, so only a sanitizer on its own line, or on the path from its
+    /// source, answers it.
+    pub spliced: bool,
     /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
     /// `pattern` is then only the prefilter that puts the rule in play for a file.
     pub structural: Option<std::sync::Arc<crate::structural::Spec>>,
@@ -288,6 +293,8 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "arithmetic/c.toml",
         include_str!("../../rules/arithmetic/c.toml"),
     ),
+    ("indexes/c.toml", include_str!("../../rules/indexes/c.toml")),
+    ("wire/c.toml", include_str!("../../rules/wire/c.toml")),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,

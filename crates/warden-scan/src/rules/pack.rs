@@ -68,6 +68,8 @@ struct RuleEntry {
     check: Option<Check>,
     #[serde(default)]
     identifier: bool,
+    #[serde(default)]
+    spliced: bool,
 }
 
 fn default_role() -> Role {
@@ -165,6 +167,12 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
                 .into(),
         ));
     }
+    if e.spliced && e.role != Role::Sink {
+        return Err(field_err(
+            "spliced",
+            "only a sink splices a value into a statement".into(),
+        ));
+    }
     if e.check.is_some() && e.role != Role::Sink {
         return Err(field_err(
             "check",
@@ -188,6 +196,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
         negatives: e.negatives,
         check: e.check,
         identifier: e.identifier,
+        spliced: e.spliced,
         structural: None,
     })
 }

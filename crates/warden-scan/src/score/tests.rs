@@ -530,3 +530,36 @@ fn a_check_below_a_spliced_identifier_does_not_answer_it() {
     assert_eq!(m.score("a.py", &r, &[hit(0, 10), hit(4, 12)]), alone);
     assert!(m.score("a.py", &r, &[hit(4, 8), hit(0, 10)]) < alone);
 }
+
+#[test]
+fn a_spliced_clause_is_answered_only_on_its_line_or_on_its_path() {
+    let mut r = rules();
+    r[0].spliced = true;
+    let m = ScoreModel::default();
+    // The clause splicing a value at line 12; the next clause binds its own at 13.
+    let raw = m.score("store/trips.go", &r, &[hit(0, 12)]);
+    assert_eq!(
+        m.score("store/trips.go", &r, &[hit(0, 12), hit(3, 13)]),
+        raw
+    );
+    assert!(m.score("store/trips.go", &r, &[hit(3, 12), hit(0, 12)]) < raw);
+    // A sanitizer between the input and the sink still counts.
+    let tainted = m.score("store/trips.go", &r, &[hit(1, 5), hit(0, 12)]);
+    assert!(m.score("store/trips.go", &r, &[hit(1, 5), hit(3, 8), hit(0, 12)]) < tainted);
+    // Without the flag the neighbouring line's sanitizer clears it.
+    r[0].spliced = false;
+    assert!(m.score("store/trips.go", &r, &[hit(0, 12), hit(3, 13)]) < raw);
+}
+
+#[test]
+fn a_bounds_check_after_a_wrapping_product_does_not_answer_it() {
+    let mut r = rules();
+    r[0].cwe = Some("CWE-190".into());
+    r[0].category = "memory-safety".into();
+    r[3].category = "memory-safety".into();
+    let m = ScoreModel::default();
+    let raw = m.score("src/calib.c", &r, &[hit(0, 20)]);
+    assert_eq!(m.score("src/calib.c", &r, &[hit(0, 20), hit(3, 21)]), raw);
+    assert_eq!(m.score("src/calib.c", &r, &[hit(3, 20), hit(0, 20)]), raw);
+    assert!(m.score("src/calib.c", &r, &[hit(3, 18), hit(0, 20)]) < raw);
+}

@@ -19,13 +19,15 @@ pub(crate) fn shallow_classes<'t>(
     body_nodes: &HashMap<usize, Vec<Node<'t>>>,
 ) -> HashMap<String, String> {
     let mut out = HashMap::new();
-    if classes.is_empty() {
+    if classes.is_empty() && !src.contains("::~") {
         return out;
     }
     let by_name: HashMap<&str, Node> = classes
         .iter()
         .filter_map(|c| Some((text(src, c.field("name")?), *c)))
         .collect();
+    // The file's own text, for a class declared in a header: its out-of-line members.
+    let mut whole: Option<String> = None;
     for func in functions {
         let Some(fd) = func
             .field("declarator")
@@ -41,13 +43,22 @@ pub(crate) fn shallow_classes<'t>(
         let Some((_, class)) = dname.rsplit_once('~') else {
             continue;
         };
-        let Some(body) = by_name.get(class).and_then(|c| c.field("body")) else {
+        let declared = by_name.get(class).and_then(|c| c.field("body"));
+        // A class declared in a header and destroyed here (`Order::~Order()`): its copy
+        // constructor, if it has one, is defined here too (`Order::Order(const Order&`).
+        let out_of_line = declared.is_none() && dname.contains("::~");
+        if declared.is_none() && !out_of_line {
             continue;
+        }
+        let flat: String = match declared {
+            Some(body) => text(src, body)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect(),
+            None => whole
+                .get_or_insert_with(|| src.chars().filter(|c| !c.is_whitespace()).collect())
+                .clone(),
         };
-        let flat: String = text(src, body)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
         // `Buffer(const Buffer&` also covers the move form `Buffer(const Buffer&&`.
         let copyable = [
             format!("{class}(const{class}&"),
@@ -69,7 +80,7 @@ pub(crate) fn shallow_classes<'t>(
             }?;
             let p = path_of(src, strip(arg))?;
             let p = p.trim_start_matches("this->");
-            (!p.contains("->") && !p.contains('.') && mentions_field(&flat, p))
+            (!p.contains("->") && !p.contains('.') && (out_of_line || mentions_field(&flat, p)))
                 .then(|| p.to_string())
         });
         if let Some(m) = member {
@@ -95,6 +106,7 @@ pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
         return;
     }
     returned_copies(f, out);
+    stored_copies(f, out);
     for &n in &f.nodes {
         if n.kind_name() != "declaration" {
             continue;
@@ -178,5 +190,45 @@ fn returned_copies(f: &Func, out: &mut Vec<Finding>) {
                 ),
             });
         }
+    }
+}
+
+/// Calls that copy their (last) argument into a container.
+const STORES: &[&str] = &["push_back", "emplace_back", "push_front", "insert", "push"];
+
+/// `orders.push_back(proto);` with `proto` a local of a shallow class: the container holds
+/// a copy sharing the local's pointer, and both destructors delete it.
+fn stored_copies(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        let Some((name, args)) = call(src, n) else {
+            continue;
+        };
+        let Some((_, method)) = name.rsplit_once('.').or_else(|| name.rsplit_once("->")) else {
+            continue;
+        };
+        if !STORES.contains(&method.trim()) {
+            continue;
+        }
+        let Some(arg) = args.last().map(|a| strip(*a)) else {
+            continue;
+        };
+        if arg.kind_name() != "identifier" {
+            continue;
+        }
+        let v = text(src, arg);
+        let Some(ty) = f.type_of(v) else { continue };
+        let Some(member) = f.file.shallow.get(ty.trim()) else {
+            continue;
+        };
+        out.push(Finding {
+            check: "double-free",
+            line: line(n),
+            label: format!(
+                "`{}` stores a copy of `{v}`, a `{}` with no copy constructor: both destructors delete `{member}`",
+                text(src, n),
+                ty.trim()
+            ),
+        });
     }
 }

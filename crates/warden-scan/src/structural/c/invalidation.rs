@@ -58,6 +58,47 @@ enum Into {
     Element,
     /// An address or iterator (`&v[i]`, `v.data()`, `v.begin()`, `std::find(...)`).
     Address,
+    /// The raw pointer a stored smart pointer owns (`m[id].get()`): any erase or clear of
+    /// the container, here or in a function of the file it calls, may free it.
+    Held,
+}
+
+/// The container of `m[id]` or `m.at(id)` written as text (a receiver), when its type is
+/// not a plain array or pointer.
+fn strip_element(f: &Func, recv: &str) -> Option<String> {
+    let base = recv
+        .split_once('[')
+        .map(|(b, _)| b)
+        .or_else(|| {
+            recv.strip_suffix(')')
+                .and_then(|r| r.split_once(".at(").map(|(b, _)| b))
+        })?
+        .trim();
+    let plain = base
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '>' || c == '-');
+    let pointer = f
+        .type_of(base)
+        .is_some_and(|t| t.contains('*') || t.contains('['));
+    (plain && !base.is_empty() && !pointer).then(|| base.to_string())
+}
+
+/// Functions of the file whose body erases from or clears `container` (`void evict(id)
+/// { panels_.erase(id); }`): a call to one changes it too.
+fn clearing_functions(f: &Func, container: &str) -> Vec<String> {
+    let src = f.src;
+    f.file
+        .functions
+        .iter()
+        .filter(|&&func| {
+            f.file.body_nodes(func).iter().any(|&x| {
+                method_call(src, x)
+                    .is_some_and(|(r, m)| r == container && matches!(m, "erase" | "clear"))
+            })
+        })
+        .map(|&func| super::file::signature(src, func).0)
+        .filter(|name| !name.is_empty())
+        .collect()
 }
 
 /// The container a value refers into, and how: `v` of `v.front()`, `v[i]`, `&v[0]`,
@@ -79,8 +120,21 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
                 .is_some_and(moves_elements)
                 .then_some((name, Into::Element))
         }
+        // `m.count(id) ? m[id].get() : nullptr`: whichever arm points into a container.
+        "conditional_expression" => ["consequence", "alternative"]
+            .iter()
+            .filter_map(|k| n.field(k))
+            .find_map(|arm| container_of(f, arm)),
         "call_expression" => {
             if let Some((recv, method)) = method_call(src, n) {
+                // `m[id].get()`, `m.at(id).get()`: the raw pointer of the smart pointer an
+                // element holds; erasing the element frees what it points at.
+                if method == "get" {
+                    let held = strip_element(f, recv);
+                    if held.is_some() {
+                        return held.map(|c| (c, Into::Held));
+                    }
+                }
                 if ELEMENT.contains(&method) {
                     return Some((recv.to_string(), Into::Element));
                 }
@@ -176,9 +230,14 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         return;
     }
     let node_based = !vector_like(f, &container);
-    if node_based && how != Into::Address {
+    if node_based && how == Into::Element {
         return;
     }
+    let clearing = if how == Into::Held {
+        clearing_functions(f, &container)
+    } else {
+        Vec::new()
+    };
     // Only the declaration's own block: a later `it` in a sibling block is another one.
     let scope = enclosing_block(n);
     let inside = |x: Node| {
@@ -186,6 +245,15 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     };
     let after = n.end_byte();
     let changes = |x: Node| {
+        if how == Into::Held {
+            let direct = method_call(src, x)
+                .is_some_and(|(r, m)| r == container && matches!(m, "erase" | "clear"));
+            let through = call(src, x).is_some_and(|(c, _)| {
+                let c = c.trim_start_matches("this->");
+                clearing.iter().any(|g| g == c)
+            });
+            return direct || through;
+        }
         method_call(src, x).is_some_and(|(r, m)| {
             r == container
                 && if node_based {
@@ -211,7 +279,7 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         .chain(handles.iter().map(String::as_str))
         .find(|h| used_after(f, grow, h, &inside));
     if let Some(h) = dangling {
-        let how = if node_based {
+        let how = if node_based || how == Into::Held {
             "frees the element"
         } else {
             "may move its elements"

@@ -53,7 +53,16 @@ pub(crate) fn call<'s, 't>(src: &'s str, n: Node<'t>) -> Option<(&'s str, Vec<No
     }
     let f = n.field("function")?;
     let name = text(src, f);
-    let name = name.rsplit("::").next().unwrap_or(name).trim();
+    let tail = name.rsplit("::").next().unwrap_or(name);
+    // `static_cast<std::size_t>`: the last `::` is inside the template arguments, so
+    // the callee is what comes before them.
+    let name = if tail.contains('>') && !tail.contains('<') {
+        let head = name.split('<').next().unwrap_or(name);
+        &name[head.rfind("::").map_or(0, |i| i + 2)..]
+    } else {
+        tail
+    }
+    .trim();
     let args = n.field("arguments")?;
     let mut c = args.walk();
     let list = args
