@@ -2,6 +2,7 @@
 //! hold input, and which are bounds-checked.
 
 use super::file::{declared, signature, FileFacts};
+use super::members::is_member_function;
 use super::syntax::{assignment_sides, call, descendants, fold, mentions, path_of, strip, text};
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -117,6 +118,9 @@ pub(crate) struct Func<'f, 't> {
     consts: HashMap<String, i64>,
     /// Conditions of `if`/`while`/`?:`, `assert` and `min` calls, by start byte.
     pub conds: Vec<Node<'t>>,
+    /// A C++ member function (`bool Frame::decode(…)`, or defined in its class body):
+    /// a bare name may be one of its class's fields (`station_[n]`, `this` implied).
+    member: bool,
 }
 
 impl<'f, 't> Func<'f, 't> {
@@ -139,6 +143,7 @@ impl<'f, 't> Func<'f, 't> {
             conds: Vec::new(),
             nodes: Vec::new(),
             consts: HashMap::new(),
+            member: is_member_function(src, node),
         };
         for (p, ty) in &f.params {
             f.types.insert(p.clone(), ty.clone());
@@ -396,6 +401,13 @@ impl<'f, 't> Func<'f, 't> {
                 let (_, member) = name.rsplit_once("->").or_else(|| name.rsplit_once('.'))?;
                 self.file.field_arrays.get(member).copied().flatten()
             })
+            .or_else(|| {
+                // `station_` in a member function: its class's array, `this->` implied.
+                let bare = name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                (self.member && bare)
+                    .then(|| self.file.field_arrays.get(name).copied().flatten())
+                    .flatten()
+            })
     }
 
     /// Bytes of a fixed-size array whose element size is known.
@@ -604,3 +616,4 @@ fn is_cast(name: &str) -> bool {
     .iter()
     .any(|c| name.trim_start_matches("std::").starts_with(c))
 }
+

@@ -22,6 +22,7 @@ mod invalidation;
 mod leaks;
 mod lifetime;
 mod loops;
+mod members;
 mod nulls;
 mod signed;
 mod summary;
