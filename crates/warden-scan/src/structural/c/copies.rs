@@ -94,6 +94,7 @@ pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
         return;
     }
     for &n in &f.nodes {
+        stored_copy(f, n, out);
         if n.kind_name() != "declaration" {
             continue;
         }
@@ -134,5 +135,54 @@ pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
                 ),
             });
         }
+    }
+}
+
+
+/// `items.push_back(s)`, `queue.push(std::move(s))`, `v.insert(it, Session(…))`: a
+/// container keeps its own copy of a class that owns a raw pointer and has no copy (or
+/// move) constructor; the original's destructor deletes what the stored copy holds.
+fn stored_copy(f: &Func, n: Node, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let Some((name, args)) = call(src, n) else {
+        return;
+    };
+    let Some((_, method)) = name.rsplit_once('.').or_else(|| name.rsplit_once("->")) else {
+        return;
+    };
+    if !matches!(method, "push_back" | "push_front" | "push" | "insert") {
+        return;
+    }
+    for arg in args {
+        let mut a = strip(arg);
+        if let Some((_, inner)) = call(src, a).filter(|(c, _)| *c == "move") {
+            match inner.first() {
+                Some(&x) => a = strip(x),
+                None => continue,
+            }
+        }
+        let ty = match a.kind_name() {
+            "identifier" => f.types.get(text(src, a)).map(|t| {
+                t.trim_start_matches("const ")
+                    .trim_end_matches('&')
+                    .trim()
+                    .to_string()
+            }),
+            // `Session(name, 30)`: a temporary, copied in and then destroyed.
+            "call_expression" => call(src, a).map(|(c, _)| c.to_string()),
+            _ => None,
+        };
+        let Some(ty) = ty else { continue };
+        let Some(member) = f.file.shallow.get(&ty) else {
+            continue;
+        };
+        out.push(Finding {
+            check: "double-free",
+            line: line(n),
+            label: format!(
+                "`{}` stores a copy of a `{ty}`, which has no copy constructor: both destructors delete `{member}`",
+                text(src, n)
+            ),
+        });
     }
 }
