@@ -499,7 +499,12 @@ impl<'f, 't> Func<'f, 't> {
         for (c, x) in self.condition_nodes(var, before) {
             // A C++ cast (`static_cast<size_t>(n)`) parses as a call but checks nothing.
             if let Some((_, args)) = call(self.src, x).filter(|(name, _)| !is_cast(name)) {
-                if args.iter().any(|a| mentions(text(self.src, *a), var)) {
+                // `read(fd, &len, 2) != 2` fills `len`; it checks nothing of its value.
+                let filled = |a: &Node| text(self.src, strip(*a)).replace(' ', "") == format!("&{var}");
+                if args
+                    .iter()
+                    .any(|a| mentions(text(self.src, *a), var) && !filled(a))
+                {
                     g.called = true;
                 }
                 if c.kind_name() == "call_expression" && x.id() == c.id() {
@@ -513,8 +518,9 @@ impl<'f, 't> Func<'f, 't> {
             if matches!(ot, "NULL" | "nullptr" | "'\\0'" | "0L") && matches!(op, "==" | "!=") {
                 continue;
             }
+            // `len == -1`: an error sentinel, not a bound (-2 passes).
             if matches!(op, "==" | "!=") {
-                g.called = true;
+                g.called |= !ot.starts_with('-');
                 continue;
             }
             if ot == "0" || ot.starts_with('-') {
