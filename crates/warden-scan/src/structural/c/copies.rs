@@ -138,7 +138,6 @@ pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
     }
 }
 
-
 /// `items.push_back(s)`, `queue.push(std::move(s))`, `v.insert(it, Session(…))`: a
 /// container keeps its own copy of a class that owns a raw pointer and has no copy (or
 /// move) constructor; the original's destructor deletes what the stored copy holds.

@@ -577,4 +577,3 @@ fn elem_size(ty: &str) -> Option<i64> {
         _ => return None,
     })
 }
-

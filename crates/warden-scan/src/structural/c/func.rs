@@ -85,17 +85,6 @@ const COPIES: &[&str] = &[
     "sscanf",
 ];
 
-/// What a bounds check on a variable establishes before some point.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Guard {
-    /// Compared with something other than zero (`n < sizeof buf`, `len >= MAX`).
-    pub upper: bool,
-    /// Compared with zero (`i >= 0`, `n < 0`).
-    pub lower: bool,
-    /// Passed to a call inside a condition (`if (!valid(name))`, `strstr(p, "..")`).
-    pub called: bool,
-}
-
 /// One function of the file.
 pub(crate) struct Func<'f, 't> {
     pub file: &'f FileFacts<'t>,
@@ -448,7 +437,7 @@ impl<'f, 't> Func<'f, 't> {
 
     /// Conditions starting before byte `before` that mention `var`, and the nodes inside
     /// each: (the condition, a node of it).
-    fn condition_nodes<'a>(
+    pub(crate) fn condition_nodes<'a>(
         &'a self,
         var: &'a str,
         before: usize,
@@ -461,7 +450,7 @@ impl<'f, 't> Func<'f, 't> {
 
     /// `x` as a comparison of `var` (`<`, `<=`, `>`, `>=`, `==`, `!=`): the operator and
     /// the other side.
-    fn comparison(&self, x: Node<'t>, var: &str) -> Option<(&'t str, Node<'t>)> {
+    pub(crate) fn comparison(&self, x: Node<'t>, var: &str) -> Option<(&'t str, Node<'t>)> {
         if x.kind_name() != "binary_expression" {
             return None;
         }
@@ -491,45 +480,6 @@ impl<'f, 't> Func<'f, 't> {
             })
             .map(|(_, other)| other)
             .collect()
-    }
-
-    /// The checks on `var` in conditions that start before byte `before`.
-    pub fn guard(&self, var: &str, before: usize) -> Guard {
-        let mut g = Guard::default();
-        for (c, x) in self.condition_nodes(var, before) {
-            // A C++ cast (`static_cast<size_t>(n)`) parses as a call but checks nothing.
-            if let Some((_, args)) = call(self.src, x).filter(|(name, _)| !is_cast(name)) {
-                // `read(fd, &len, 2) != 2` fills `len`; it checks nothing of its value.
-                let filled = |a: &Node| text(self.src, strip(*a)).replace(' ', "") == format!("&{var}");
-                if args
-                    .iter()
-                    .any(|a| mentions(text(self.src, *a), var) && !filled(a))
-                {
-                    g.called = true;
-                }
-                if c.kind_name() == "call_expression" && x.id() == c.id() {
-                    g.upper = true;
-                }
-            }
-            let Some((op, other)) = self.comparison(x, var) else {
-                continue;
-            };
-            let ot = text(self.src, strip(other)).trim();
-            if matches!(ot, "NULL" | "nullptr" | "'\\0'" | "0L") && matches!(op, "==" | "!=") {
-                continue;
-            }
-            // `len == -1`: an error sentinel, not a bound (-2 passes).
-            if matches!(op, "==" | "!=") {
-                g.called |= !ot.starts_with('-');
-                continue;
-            }
-            if ot == "0" || ot.starts_with('-') {
-                g.lower = true;
-            } else {
-                g.upper = true;
-            }
-        }
-        g
     }
 }
 
@@ -609,17 +559,3 @@ fn names_request(param: &str) -> bool {
         .iter()
         .any(|w| WORDS.contains(&w.as_str()))
 }
-
-/// Whether a call's name is a C++ cast (`static_cast<size_t>`), which converts its
-/// argument and checks nothing about it.
-fn is_cast(name: &str) -> bool {
-    [
-        "static_cast",
-        "reinterpret_cast",
-        "const_cast",
-        "dynamic_cast",
-    ]
-    .iter()
-    .any(|c| name.trim_start_matches("std::").starts_with(c))
-}
-

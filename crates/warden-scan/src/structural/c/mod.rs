@@ -28,6 +28,7 @@ mod signed;
 mod summary;
 mod syntax;
 mod types;
+mod var_guard;
 mod wire;
 
 use crate::matcher::RawHit;
