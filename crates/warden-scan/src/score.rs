@@ -237,6 +237,8 @@ impl ScoreModel {
                     && nearest_source.is_some_and(|s| s <= l && l <= line);
                 let near = if view && rule.category == "xss" {
                     l == line
+                } else if rule.statement && l > line {
+                    false
                 } else {
                     l.abs_diff(line) <= self.sanitizer_window
                         || owner_check

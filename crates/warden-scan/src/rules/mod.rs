@@ -97,6 +97,11 @@ pub struct Rule {
     /// too (an allowlist of its category) or an `input` one (a cast, a strict check).
     /// A sanitizer: it answers such a sink.
     pub identifier: bool,
+    /// A sink that is one statement among many alike (`html.append("<h1>").append(t)`,
+    /// whose pattern already leaves out a value escaped on its line): a sanitizer on a
+    /// later line escapes another statement's value, so only one on its line or above
+    /// it (escaping the value on its way in) answers it.
+    pub statement: bool,
     /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
     /// `pattern` is then only the prefilter that puts the rule in play for a file.
     pub structural: Option<std::sync::Arc<crate::structural::Spec>>,

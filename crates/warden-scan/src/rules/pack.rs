@@ -68,6 +68,8 @@ struct RuleEntry {
     check: Option<Check>,
     #[serde(default)]
     identifier: bool,
+    #[serde(default)]
+    statement: bool,
 }
 
 fn default_role() -> Role {
@@ -165,6 +167,12 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
                 .into(),
         ));
     }
+    if e.statement && e.role != Role::Sink {
+        return Err(field_err(
+            "statement",
+            "only a sink is one statement among alike ones".into(),
+        ));
+    }
     if e.check.is_some() && e.role != Role::Sink {
         return Err(field_err(
             "check",
@@ -188,6 +196,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
         negatives: e.negatives,
         check: e.check,
         identifier: e.identifier,
+        statement: e.statement,
         structural: None,
     })
 }

@@ -315,6 +315,7 @@ fn check_rule(
         negatives: Vec::new(),
         check: None,
         identifier: false,
+        statement: false,
         structural: Some(Arc::new(spec)),
     })
 }
