@@ -248,6 +248,8 @@ impl ScoreModel {
                     && nearest_source.is_some_and(|s| s <= l && l <= line);
                 let near = if view && rule.category == "xss" {
                     l == line
+                } else if rule.statement && l > line {
+                    false
                 } else if rule.identifier {
                     // What is spliced was checked before the splice, or not at all.
                     l <= line

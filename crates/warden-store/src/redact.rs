@@ -169,6 +169,11 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         r#"\bcookieParser\(\s*["'](?P<secret>[^"'\n]{4,})["']"#,
         &["cookieparser"],
     ),
+    // Kotlin/Java: a key decoded from a hex literal (Ktor's session sign key).
+    (
+        r#"\b(?:hex|Hex\.decodeHex|parseHex|parseHexBinary)\(\s*"(?P<secret>[0-9a-fA-F]{16,})""#,
+        &["hex"],
+    ),
     (
         r#"\bPlainAuth\(\s*"[^"]*"\s*,\s*"[^"]*"\s*,\s*"(?P<secret>[^"]{4,})""#,
         &["plainauth"],
@@ -411,6 +416,10 @@ mod tests {
                 "k8s-prod-2f9a7c1e55b04d",
             ),
             (r#"jwtKey := []byte("Zq8mN3vL7pX2")"#, "Zq8mN3vL7pX2"),
+            (
+                r#"    val signKey = hex("6a3f9b21c0d84e77a5b1f2c3d4e5f60718293a4b")"#,
+                "6a3f9b21c0d84e77a5b1f2c3d4e5f60718293a4b",
+            ),
             (
                 r#"const defaultSessionKey = "qu4rry-s3ss10n-k3y-2025!zz""#,
                 "qu4rry-s3ss10n-k3y-2025!zz",

@@ -103,6 +103,11 @@ pub struct Rule {
     /// their own values, so only a sanitizer on its own line, or on the path from its
     /// source, answers it.
     pub spliced: bool,
+    /// A sink that is one statement among many alike (`html.append("<h1>").append(t)`,
+    /// whose pattern already leaves out a value escaped on its line): a sanitizer on a
+    /// later line escapes another statement's value, so only one on its line or above
+    /// it (escaping the value on its way in) answers it.
+    pub statement: bool,
     /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
     /// `pattern` is then only the prefilter that puts the rule in play for a file.
     pub structural: Option<std::sync::Arc<crate::structural::Spec>>,
@@ -284,10 +289,6 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     (
         "clauses/rust.toml",
         include_str!("../../rules/clauses/rust.toml"),
-    ),
-    (
-        "clauses/go.toml",
-        include_str!("../../rules/clauses/go.toml"),
     ),
     (
         "arithmetic/c.toml",

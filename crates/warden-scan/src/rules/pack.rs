@@ -70,6 +70,8 @@ struct RuleEntry {
     identifier: bool,
     #[serde(default)]
     spliced: bool,
+    #[serde(default)]
+    statement: bool,
 }
 
 fn default_role() -> Role {
@@ -173,6 +175,12 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
             "only a sink splices a value into a statement".into(),
         ));
     }
+    if e.statement && e.role != Role::Sink {
+        return Err(field_err(
+            "statement",
+            "only a sink is one statement among alike ones".into(),
+        ));
+    }
     if e.check.is_some() && e.role != Role::Sink {
         return Err(field_err(
             "check",
@@ -197,6 +205,7 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
         check: e.check,
         identifier: e.identifier,
         spliced: e.spliced,
+        statement: e.statement,
         structural: None,
     })
 }

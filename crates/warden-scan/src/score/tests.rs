@@ -563,3 +563,19 @@ fn a_bounds_check_after_a_wrapping_product_does_not_answer_it() {
     assert_eq!(m.score("src/calib.c", &r, &[hit(3, 20), hit(0, 20)]), raw);
     assert!(m.score("src/calib.c", &r, &[hit(3, 18), hit(0, 20)]) < raw);
 }
+
+#[test]
+fn a_statement_sink_is_answered_above_or_on_its_line_never_by_a_later_statement() {
+    let m = ScoreModel::default();
+    let mut r = rules();
+    r[0].statement = true;
+    let alone = m.score("a.py", &r, &[hit(0, 50)]);
+    // `append(escape(x))` two lines below escapes another value.
+    assert_eq!(m.score("a.py", &r, &[hit(0, 50), hit(3, 52)]), alone);
+    // On its line, or just above it, it still answers the sink.
+    assert!(m.score("a.py", &r, &[hit(3, 50), hit(0, 50)]) < alone);
+    assert!(m.score("a.py", &r, &[hit(3, 48), hit(0, 50)]) < alone);
+    // Any other sink keeps the window on both sides.
+    r[0].statement = false;
+    assert!(m.score("a.py", &r, &[hit(0, 50), hit(3, 52)]) < alone);
+}

@@ -316,6 +316,7 @@ fn check_rule(
         check: None,
         identifier: false,
         spliced: false,
+        statement: false,
         structural: Some(Arc::new(spec)),
     })
 }

@@ -106,8 +106,8 @@ pub(crate) fn shallow_copies(f: &Func, out: &mut Vec<Finding>) {
         return;
     }
     returned_copies(f, out);
-    stored_copies(f, out);
     for &n in &f.nodes {
+        stored_copy(f, n, out);
         if n.kind_name() != "declaration" {
             continue;
         }
@@ -193,41 +193,52 @@ fn returned_copies(f: &Func, out: &mut Vec<Finding>) {
     }
 }
 
-/// Calls that copy their (last) argument into a container.
-const STORES: &[&str] = &["push_back", "emplace_back", "push_front", "insert", "push"];
-
-/// `orders.push_back(proto);` with `proto` a local of a shallow class: the container holds
-/// a copy sharing the local's pointer, and both destructors delete it.
-fn stored_copies(f: &Func, out: &mut Vec<Finding>) {
+/// `items.push_back(s)`, `queue.push(std::move(s))`, `v.insert(it, Session(…))`: a
+/// container keeps its own copy of a class that owns a raw pointer and has no copy (or
+/// move) constructor; the original's destructor deletes what the stored copy holds.
+fn stored_copy(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let src = f.src;
-    for &n in &f.nodes {
-        let Some((name, args)) = call(src, n) else {
-            continue;
-        };
-        let Some((_, method)) = name.rsplit_once('.').or_else(|| name.rsplit_once("->")) else {
-            continue;
-        };
-        if !STORES.contains(&method.trim()) {
-            continue;
+    let Some((name, args)) = call(src, n) else {
+        return;
+    };
+    let Some((_, method)) = name.rsplit_once('.').or_else(|| name.rsplit_once("->")) else {
+        return;
+    };
+    if !matches!(
+        method,
+        "push_back" | "emplace_back" | "push_front" | "push" | "insert"
+    ) {
+        return;
+    }
+    for arg in args {
+        let mut a = strip(arg);
+        if let Some((_, inner)) = call(src, a).filter(|(c, _)| *c == "move") {
+            match inner.first() {
+                Some(&x) => a = strip(x),
+                None => continue,
+            }
         }
-        let Some(arg) = args.last().map(|a| strip(*a)) else {
-            continue;
+        let ty = match a.kind_name() {
+            "identifier" => f.types.get(text(src, a)).map(|t| {
+                t.trim_start_matches("const ")
+                    .trim_end_matches('&')
+                    .trim()
+                    .to_string()
+            }),
+            // `Session(name, 30)`: a temporary, copied in and then destroyed.
+            "call_expression" => call(src, a).map(|(c, _)| c.to_string()),
+            _ => None,
         };
-        if arg.kind_name() != "identifier" {
-            continue;
-        }
-        let v = text(src, arg);
-        let Some(ty) = f.type_of(v) else { continue };
-        let Some(member) = f.file.shallow.get(ty.trim()) else {
+        let Some(ty) = ty else { continue };
+        let Some(member) = f.file.shallow.get(&ty) else {
             continue;
         };
         out.push(Finding {
             check: "double-free",
             line: line(n),
             label: format!(
-                "`{}` stores a copy of `{v}`, a `{}` with no copy constructor: both destructors delete `{member}`",
-                text(src, n),
-                ty.trim()
+                "`{}` stores a copy of a `{ty}`, which has no copy constructor: both destructors delete `{member}`",
+                text(src, n)
             ),
         });
     }

@@ -133,8 +133,14 @@ impl<'t> FileFacts<'t> {
                         }
                     }
                 }
-                "declaration" => globals.push(n),
-                "field_declaration" => members.push(n),
+                "declaration" => {
+                    super::members::constant_declared(src, n, &mut f.defines);
+                    globals.push(n)
+                }
+                "field_declaration" => {
+                    super::members::constant_declared(src, n, &mut f.defines);
+                    members.push(n)
+                }
                 "class_specifier" | "struct_specifier" if n.field("body").is_some() => {
                     classes.push(n)
                 }

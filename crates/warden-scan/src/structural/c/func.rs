@@ -2,6 +2,7 @@
 //! hold input, and which are bounds-checked.
 
 use super::file::{declared, signature, FileFacts};
+use super::members::is_member_function;
 use super::syntax::{assignment_sides, call, descendants, fold, mentions, path_of, strip, text};
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -84,17 +85,6 @@ const COPIES: &[&str] = &[
     "sscanf",
 ];
 
-/// What a bounds check on a variable establishes before some point.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Guard {
-    /// Compared with something other than zero (`n < sizeof buf`, `len >= MAX`).
-    pub upper: bool,
-    /// Compared with zero (`i >= 0`, `n < 0`).
-    pub lower: bool,
-    /// Passed to a call inside a condition (`if (!valid(name))`, `strstr(p, "..")`).
-    pub called: bool,
-}
-
 /// One function of the file.
 pub(crate) struct Func<'f, 't> {
     pub file: &'f FileFacts<'t>,
@@ -117,6 +107,9 @@ pub(crate) struct Func<'f, 't> {
     consts: HashMap<String, i64>,
     /// Conditions of `if`/`while`/`?:`, `assert` and `min` calls, by start byte.
     pub conds: Vec<Node<'t>>,
+    /// A C++ member function (`bool Frame::decode(…)`, or defined in its class body):
+    /// a bare name may be one of its class's fields (`station_[n]`, `this` implied).
+    member: bool,
 }
 
 impl<'f, 't> Func<'f, 't> {
@@ -139,6 +132,7 @@ impl<'f, 't> Func<'f, 't> {
             conds: Vec::new(),
             nodes: Vec::new(),
             consts: HashMap::new(),
+            member: is_member_function(src, node),
         };
         for (p, ty) in &f.params {
             f.types.insert(p.clone(), ty.clone());
@@ -396,6 +390,13 @@ impl<'f, 't> Func<'f, 't> {
                 let (_, member) = name.rsplit_once("->").or_else(|| name.rsplit_once('.'))?;
                 self.file.field_arrays.get(member).copied().flatten()
             })
+            .or_else(|| {
+                // `station_` in a member function: its class's array, `this->` implied.
+                let bare = name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                (self.member && bare)
+                    .then(|| self.file.field_arrays.get(name).copied().flatten())
+                    .flatten()
+            })
     }
 
     /// Bytes of a fixed-size array whose element size is known.
@@ -436,7 +437,7 @@ impl<'f, 't> Func<'f, 't> {
 
     /// Conditions starting before byte `before` that mention `var`, and the nodes inside
     /// each: (the condition, a node of it).
-    fn condition_nodes<'a>(
+    pub(crate) fn condition_nodes<'a>(
         &'a self,
         var: &'a str,
         before: usize,
@@ -449,7 +450,7 @@ impl<'f, 't> Func<'f, 't> {
 
     /// `x` as a comparison of `var` (`<`, `<=`, `>`, `>=`, `==`, `!=`): the operator and
     /// the other side.
-    fn comparison(&self, x: Node<'t>, var: &str) -> Option<(&'t str, Node<'t>)> {
+    pub(crate) fn comparison(&self, x: Node<'t>, var: &str) -> Option<(&'t str, Node<'t>)> {
         if x.kind_name() != "binary_expression" {
             return None;
         }
@@ -479,39 +480,6 @@ impl<'f, 't> Func<'f, 't> {
             })
             .map(|(_, other)| other)
             .collect()
-    }
-
-    /// The checks on `var` in conditions that start before byte `before`.
-    pub fn guard(&self, var: &str, before: usize) -> Guard {
-        let mut g = Guard::default();
-        for (c, x) in self.condition_nodes(var, before) {
-            // A C++ cast (`static_cast<size_t>(n)`) parses as a call but checks nothing.
-            if let Some((_, args)) = call(self.src, x).filter(|(name, _)| !is_cast(name)) {
-                if args.iter().any(|a| mentions(text(self.src, *a), var)) {
-                    g.called = true;
-                }
-                if c.kind_name() == "call_expression" && x.id() == c.id() {
-                    g.upper = true;
-                }
-            }
-            let Some((op, other)) = self.comparison(x, var) else {
-                continue;
-            };
-            let ot = text(self.src, strip(other)).trim();
-            if matches!(ot, "NULL" | "nullptr" | "'\\0'" | "0L") && matches!(op, "==" | "!=") {
-                continue;
-            }
-            if matches!(op, "==" | "!=") {
-                g.called = true;
-                continue;
-            }
-            if ot == "0" || ot.starts_with('-') {
-                g.lower = true;
-            } else {
-                g.upper = true;
-            }
-        }
-        g
     }
 }
 
@@ -590,17 +558,4 @@ fn names_request(param: &str) -> bool {
     crate::words::words(param)
         .iter()
         .any(|w| WORDS.contains(&w.as_str()))
-}
-
-/// Whether a call's name is a C++ cast (`static_cast<size_t>`), which converts its
-/// argument and checks nothing about it.
-fn is_cast(name: &str) -> bool {
-    [
-        "static_cast",
-        "reinterpret_cast",
-        "const_cast",
-        "dynamic_cast",
-    ]
-    .iter()
-    .any(|c| name.trim_start_matches("std::").starts_with(c))
 }

@@ -22,11 +22,13 @@ mod invalidation;
 mod leaks;
 mod lifetime;
 mod loops;
+mod members;
 mod nulls;
 mod signed;
 mod summary;
 mod syntax;
 mod types;
+mod var_guard;
 mod wire;
 
 use crate::matcher::RawHit;

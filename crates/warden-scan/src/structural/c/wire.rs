@@ -177,11 +177,36 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
             }
             g.upper || g.lower || g.called
         });
-        if checked {
+        // `if (p + n > end) return;`: the length is checked against what is left of the
+        // data it is read from (the read stays in bounds), never against the size of
+        // the buffer it is copied into.
+        let read_bound_only = check == "unchecked-copy"
+            && all.iter().all(|v| {
+                let before = n.start_byte();
+                let cmps: Vec<Node> = f
+                    .condition_nodes(v, before)
+                    .filter(|(_, x)| f.comparison(*x, v).is_some())
+                    .map(|(_, x)| x)
+                    .collect();
+                !cmps.is_empty()
+                    && !f.guard(v, before).called
+                    && cmps.iter().all(|x| {
+                        [x.field("left"), x.field("right")].into_iter().all(|side| {
+                            side.is_some_and(|e| {
+                                descendants(e)
+                                    .into_iter()
+                                    .any(|i| is_byte_id(src, i, &byte_ptr))
+                            })
+                        })
+                    })
+            });
+        if checked && !read_bound_only {
             continue;
         }
         let st = text(src, size);
-        let label = if check == "unchecked-copy" {
+        let label = if checked {
+            format!("{c}() copies `{st}` bytes, a length read from the data and checked only against the data's end, never against the destination's size")
+        } else if check == "unchecked-copy" {
             format!("{c}() copies `{st}` bytes, a length read from the data, never checked")
         } else if has_product(src, size) || vars.iter().any(|v| products.contains(v)) {
             format!("{c}() size `{st}` is a product of header fields and can overflow")
