@@ -171,6 +171,10 @@ pub(crate) struct Var {
     pub val: Val,
     /// The callee it stands for (`run = subprocess.run`, `import subprocess as sp`).
     pub alias: Option<String>,
+    /// The wrapper call that made the alias (`functools.partial(subprocess.run,
+    /// shell=True)`): what it fixed applies to every call through the alias, so a
+    /// sink's `when`/`unless` read it with the call's own text.
+    pub fixed: Option<String>,
     /// Elements of a list filled by constant operations (`add`, `remove(0)`), in order.
     pub elems: Option<Vec<Val>>,
     /// Entries of a map or dict stored under constant keys.
