@@ -6,6 +6,19 @@
 //! through that name inside some function the match never touched: the lines calling
 //! the name become focus lines too, so those functions are walked (and parsed).
 
+impl<'a> super::analyze::Walker<'a> {
+    /// A call's text for a sink's `when`/`unless`, with what the wrapper that made its
+    /// callee's alias fixed (`functools.partial(subprocess.run, shell=True)`): those
+    /// arguments are every call's through the alias.
+    pub(crate) fn sink_text(&self, n: tree_sitter::Node<'a>, fixed: Option<&str>) -> String {
+        let own = self.call_text(n);
+        match fixed {
+            Some(f) => format!("{own} {f}"),
+            None => own,
+        }
+    }
+}
+
 /// Names a top-level line binds: what follows ` as ` (imports), or the target of an
 /// assignment or declaration (`sh = …`, `const run = …`).
 fn bound_names(line: &str) -> Vec<&str> {

@@ -376,13 +376,7 @@ impl<'a> Walker<'a> {
             if spec.kind == Kind::Unguarded {
                 let compiled = a.compiled;
                 let t = text
-                    .get_or_insert_with(|| {
-                        let own = self.call_text(n);
-                        Some(match &fixed {
-                            Some(f) => format!("{own} {f}"),
-                            None => own,
-                        })
-                    })
+                    .get_or_insert_with(|| Some(self.sink_text(n, fixed.as_deref())))
                     .clone();
                 // A guard call on a made object secures it.
                 if let (Some(key), Some(t)) = (recv_key, &t) {
@@ -433,13 +427,7 @@ impl<'a> Walker<'a> {
                     continue;
                 }
                 if sink.when.is_some() || sink.unless.is_some() {
-                    let t = text.get_or_insert_with(|| {
-                        let own = self.call_text(n);
-                        Some(match &fixed {
-                            Some(f) => format!("{own} {f}"),
-                            None => own,
-                        })
-                    });
+                    let t = text.get_or_insert_with(|| Some(self.sink_text(n, fixed.as_deref())));
                     let t = t.as_deref().unwrap_or("");
                     if sink.when.as_ref().is_some_and(|re| !re.is_match(t))
                         || sink.unless.as_ref().is_some_and(|re| re.is_match(t))
