@@ -78,6 +78,8 @@ pub(crate) fn alias_call_lines(text: &str, lines: &[u32]) -> Vec<u32> {
         .collect();
     names.sort_unstable();
     names.dedup();
+    // Only names the file calls somewhere: one search of the text each, not one per line.
+    names.retain(|name| text.contains(&format!("{name}(")));
     if names.is_empty() {
         return Vec::new();
     }
