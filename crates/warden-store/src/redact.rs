@@ -77,10 +77,10 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         &["pass", "pwd", "secret", "key", "token"],
     ),
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
-    // exported Go fields after an acronym (`JWTSecret: []byte("…")`, `SMTPPassword: "…"`),
-    // and Go's key bytes, `jwtSecret = []byte("…")`.
+    // exported Go fields after an acronym (`JWTSecret: []byte("…")`, `SMTPPassword: "…"`)
+    // or bare (`SigningKey: []byte("…")`), and Go's key bytes, `jwtSecret = []byte("…")`.
     (
-        r#"[A-Za-z0-9](?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|Token|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        r#"(?:(?-u:\b)|[A-Za-z0-9])(?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|Token|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
         &["secret", "pass", "key", "token"],
     ),
     // A function or method named for a secret that returns it: `def session_secret` /
@@ -150,6 +150,16 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
     (
         r#"(?:\bhmacShaKeyFor|\bAlgorithm\.HMAC(?:256|384|512)|\bsignWith\s*\(\s*SignatureAlgorithm\.\w+\s*,)\s*\(?\s*"(?P<secret>[^"\n]{4,})""#,
         &["hmacshakeyfor", "algorithm.hmac", "signaturealgorithm"],
+    ),
+    // Python's itsdangerous signers and serializers, and hmac.new, given a literal key:
+    // `URLSafeTimedSerializer("…")`, `hmac.new(b"…", msg, sha256)`.
+    (
+        r#"(?-u:\b)(?:URLSafe(?:Timed)?Serializer|TimedSerializer|(?:Timed)?JSONWebSignatureSerializer|TimestampSigner|Signer|Serializer)\(\s*(?:secret_key\s*=\s*)?[bru]?["'](?P<secret>[^"'\n]{6,})["']"#,
+        &["serializer", "signer"],
+    ),
+    (
+        r#"(?-u:\b)hmac\.new\(\s*(?:key\s*=\s*)?b["'](?P<secret>[^"'\n]{6,})["']"#,
+        &["hmac.new"],
     ),
     // Ruby's `JWT.encode(payload, "…")` / `JWT.decode(token, '…')`, and .NET's
     // `new SymmetricSecurityKey(Encoding.UTF8.GetBytes("…"))`.
@@ -431,6 +441,18 @@ mod tests {
                 "cr0p-prod-hmac-7b1e9c2d44",
             ),
             (r#"		SMTPPassword: "Sup3rS3cretMail!","#, "Sup3rS3cretMail!"),
+            (
+                r#"		SigningKey:  []byte("4c9e1f07-ledger-hmac-2022"),"#,
+                "4c9e1f07-ledger-hmac-2022",
+            ),
+            (
+                r#"serializer = URLSafeTimedSerializer("portal-2023-signing")"#,
+                "portal-2023-signing",
+            ),
+            (
+                r#"sig = hmac.new(b"webhook-k3y-77", body, hashlib.sha256)"#,
+                "webhook-k3y-77",
+            ),
             (
                 "  private readonly stripeSecretKey: string = 'rk9vX2mQ7rLp4Ws8Yz';",
                 "rk9vX2mQ7rLp4Ws8Yz",

@@ -271,6 +271,10 @@ impl<'a> Walker<'a> {
     /// `a.b`, `a[b]`: a source, a tracked field or constant key, or the object's value.
     pub(crate) fn member(&mut self, n: Node<'a>, env: &mut Env, br: bool) -> Val {
         let key = self.norm(n);
+        let indexed = n.kind_name().contains("subscript") || n.kind_name().contains("index");
+        if !indexed && key.as_deref().is_some_and(|k| k.ends_with(".length")) {
+            return Val::count();
+        }
         if let Some(k) = &key {
             if let Some(v) = self.source_of(k, Self::line(n)) {
                 return v;
@@ -358,7 +362,7 @@ impl<'a> Walker<'a> {
             }
             pieces += 1;
             let part = self.eval(child, env, br);
-            if part.nonconst && nonconst_name.is_none() {
+            if part.nonconst && !part.is_local_number() && nonconst_name.is_none() {
                 nonconst_name = Some(short(self.text(child)));
             }
             v = v.join(part);
@@ -370,6 +374,9 @@ impl<'a> Walker<'a> {
             if v.built.is_none() {
                 v.built = Some((Self::line(n), name));
             }
+        } else {
+            // Constant text around local numbers only: nothing from outside in it.
+            v.nonconst = false;
         }
         v.at(Self::line(n))
     }
@@ -390,9 +397,16 @@ impl<'a> Walker<'a> {
         if concat {
             let name = if lv.nonconst { l } else { r };
             let stringy = lv.stringy || rv.stringy;
+            // A local number (a placeholder's index) pasted into constant text builds
+            // nothing from outside.
+            let data = |v: &Val| v.nonconst && !v.is_local_number();
+            let from_data = data(&lv) || data(&rv);
             let mut v = lv.join(rv);
-            if v.nonconst && stringy && v.built.is_none() {
+            if from_data && stringy && v.built.is_none() {
                 v.built = Some((Self::line(n), short(self.text(name))));
+            }
+            if !from_data && stringy && v.built.is_none() {
+                v.nonconst = false;
             }
             return v.at(Self::line(n));
         }
@@ -402,6 +416,7 @@ impl<'a> Walker<'a> {
             // Numbers and booleans: never text an attacker writes.
             return Val {
                 nonconst: lv.nonconst || rv.nonconst,
+                count: true,
                 ..Val::default()
             };
         }

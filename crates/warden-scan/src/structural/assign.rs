@@ -63,7 +63,11 @@ impl<'a> Walker<'a> {
             a.kind,
             "variable_declarator" | "short_var_declaration" | "var_spec" | "const_spec"
         ) || self.path_key(left).is_some_and(|k| env.get(&k).is_none());
+        let wrapped = alias.is_some() && self.syn.is(self.syn.calls, right.kind_name());
         self.bind(left, v2, alias, env, br && !declares, false);
+        if let Some(k) = self.path_key(left).filter(|_| wrapped && (declares || !br)) {
+            env.local(&k).fixed = Some(self.call_text(right));
+        }
         if let Some(k) = self.path_key(left).filter(|_| declares || !br) {
             let var = env.local(&k);
             var.decl_br = br;
@@ -134,6 +138,7 @@ impl<'a> Walker<'a> {
             };
             if !br {
                 var.alias = alias;
+                var.fixed = None;
                 var.keys.clear();
                 var.elems = None;
             }

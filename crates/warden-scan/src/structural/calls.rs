@@ -29,7 +29,7 @@ impl<'a> Walker<'a> {
     }
 
     /// A call's text for `when`/`unless`: normalised, or raw when long.
-    fn call_text(&self, n: Node<'a>) -> String {
+    pub(crate) fn call_text(&self, n: Node<'a>) -> String {
         self.norm(n).unwrap_or_else(|| {
             let t = self.text(n);
             let mut end = t.len().min(4000);
@@ -368,12 +368,16 @@ impl<'a> Walker<'a> {
     ) {
         let line = Self::line(n);
         let mut text: Option<Option<String>> = None;
+        // Through an alias a wrapper made, the wrapper's fixed arguments are this call's.
+        let fixed = env.get(raw).and_then(|v| v.fixed.clone());
         for ai in 0..self.active.len() {
             let a = &self.active[ai];
             let spec = a.spec;
             if spec.kind == Kind::Unguarded {
                 let compiled = a.compiled;
-                let t = text.get_or_insert_with(|| Some(self.call_text(n))).clone();
+                let t = text
+                    .get_or_insert_with(|| Some(self.sink_text(n, fixed.as_deref())))
+                    .clone();
                 // A guard call on a made object secures it.
                 if let (Some(key), Some(t)) = (recv_key, &t) {
                     if compiled.guards.iter().any(|g| g.is_match(t)) {
@@ -423,7 +427,7 @@ impl<'a> Walker<'a> {
                     continue;
                 }
                 if sink.when.is_some() || sink.unless.is_some() {
-                    let t = text.get_or_insert_with(|| Some(self.call_text(n)));
+                    let t = text.get_or_insert_with(|| Some(self.sink_text(n, fixed.as_deref())));
                     let t = t.as_deref().unwrap_or("");
                     if sink.when.as_ref().is_some_and(|re| !re.is_match(t))
                         || sink.unless.as_ref().is_some_and(|re| re.is_match(t))

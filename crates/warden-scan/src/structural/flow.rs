@@ -39,6 +39,9 @@ pub(crate) struct Val {
     pub built: Option<(u32, String)>,
     /// A string (literal or built), as opposed to a number or an object.
     pub stringy: bool,
+    /// Every non-constant part is a number computed here (`xs.length`, arithmetic):
+    /// whatever the operands held, such a part is no text an attacker writes.
+    pub count: bool,
     /// The constant itself, when known.
     pub lit: Option<Lit>,
     /// Objects made by an `unguarded` rule's `create`: (rule, line made, guarded).
@@ -75,6 +78,22 @@ impl Val {
         }
     }
 
+    /// A number computed here (`xs.length`, arithmetic), or constant text around such
+    /// numbers, carrying no request data, parameter or hidden state: pasting it into
+    /// text builds nothing an attacker writes (`$${params.length}`, a placeholder's index).
+    pub fn is_local_number(&self) -> bool {
+        self.nonconst && self.count && self.taint.is_none() && self.params == 0 && !self.free
+    }
+
+    /// A count (`xs.length`): a number, whatever the collection holds.
+    pub fn count() -> Val {
+        Val {
+            nonconst: true,
+            count: true,
+            ..Val::default()
+        }
+    }
+
     /// A value from state the analysis cannot see.
     pub fn opaque() -> Val {
         Val {
@@ -99,6 +118,7 @@ impl Val {
             (a, b) => a.or(b),
         };
         self.params |= other.params;
+        self.count = (self.count || !self.nonconst) && (other.count || !other.nonconst);
         self.nonconst |= other.nonconst;
         self.free |= other.free;
         if self.built.is_none() {
@@ -151,6 +171,10 @@ pub(crate) struct Var {
     pub val: Val,
     /// The callee it stands for (`run = subprocess.run`, `import subprocess as sp`).
     pub alias: Option<String>,
+    /// The wrapper call that made the alias (`functools.partial(subprocess.run,
+    /// shell=True)`): what it fixed applies to every call through the alias, so a
+    /// sink's `when`/`unless` read it with the call's own text.
+    pub fixed: Option<String>,
     /// Elements of a list filled by constant operations (`add`, `remove(0)`), in order.
     pub elems: Option<Vec<Val>>,
     /// Entries of a map or dict stored under constant keys.

@@ -5,6 +5,7 @@
 //! where the analysis confirms it (a source reaching a sink, a query built from a
 //! non-constant, a parser used without its secure setting). The tree lives only for
 //! the duration of one [`analyze`] call.
+mod alias_focus;
 mod analyze;
 mod assign;
 mod c;
@@ -245,6 +246,9 @@ pub fn confirm(ruleset: &RuleSet, lang: Language, content: &[u8], raw: Vec<RawHi
         return hits;
     }
     let mut focus: Vec<u32> = hits.iter().map(|h| h.line).collect();
+    if let Ok(text) = std::str::from_utf8(content) {
+        focus.extend(alias_focus::alias_call_lines(text, &raw_lines));
+    }
     focus.extend(raw_lines);
     focus.sort_unstable();
     focus.dedup();
