@@ -7,6 +7,7 @@
 //! the duration of one [`analyze`] call.
 mod analyze;
 mod assign;
+mod builders;
 mod c;
 mod calls;
 mod control;
