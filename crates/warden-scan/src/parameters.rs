@@ -14,6 +14,9 @@ use regex::bytes::{Regex, RegexBuilder};
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
+mod statement;
+use statement::{brackets_closed, reaches_arguments, sink_closed, without_keys, MAX_VALUE_LINES};
+
 /// How far above a sink its function's header is looked for.
 const MAX_FUNCTION_LINES: usize = 120;
 /// Lines of a sink's statement read after its first (arguments on the next lines).
@@ -180,9 +183,20 @@ fn feeds(
         return false;
     }
     // Locals computed from a parameter, in order, up to the sink.
-    for line in lines.get(header + 1..sink).unwrap_or(&[]) {
+    let body = lines.get(header + 1..sink).unwrap_or(&[]);
+    for (i, line) in body.iter().enumerate() {
         if let Some(c) = ASSIGNMENT.captures(line.as_bytes()) {
-            let (name, value) = (text(&c[1]), text(&c[2]));
+            let name = text(&c[1]);
+            // A value spread over lines (`probe = Probe(\n  hook=payload["url"],\n)`):
+            // the lines up to its closing bracket.
+            let mut value = text(&c[2]).into_owned();
+            for more in body.iter().skip(i + 1).take(MAX_VALUE_LINES) {
+                if brackets_closed(&value) {
+                    break;
+                }
+                value.push('\n');
+                value.push_str(more);
+            }
             if !tainted.contains(name.as_ref()) && names_any(&without_keys(&value), &tainted, true)
             {
                 tainted.insert(name.into_owned());
@@ -209,42 +223,6 @@ fn feeds(
         }
     }
     names_any(&without_keys(&statement), &tainted, false)
-}
-
-/// `text` without the keys it indexes with: what `FEEDS[name]` or `$this->feeds[$m->partner]`
-/// yields is an entry of the table, not the key a caller chose. Brackets that open a
-/// list (`= [a, b]`, `f([x])`) are kept.
-fn without_keys(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut depth = 0usize;
-    let mut prev = ' ';
-    for c in text.chars() {
-        match c {
-            '[' if depth > 0 => depth += 1,
-            '[' if prev.is_ascii_alphanumeric() || matches!(prev, '_' | ')' | ']') => depth = 1,
-            ']' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            _ => out.push(c),
-        }
-        if depth == 0 {
-            prev = c;
-        }
-    }
-    out
-}
-
-/// Whether a match goes past its call's `(` into the arguments.
-fn reaches_arguments(matched: &str) -> bool {
-    matched
-        .split_once('(')
-        .is_some_and(|(_, args)| args.chars().any(|c| c.is_alphanumeric() || c == '_'))
-}
-
-/// Whether the parentheses opened in `s` are all closed.
-fn sink_closed(s: &str) -> bool {
-    let open = s.bytes().filter(|&b| b == b'(').count();
-    let close = s.bytes().filter(|&b| b == b')').count();
-    close >= open
 }
 
 /// Whether `text` names one of `names` as a value: as a receiver (`name.strip()`) only

@@ -220,3 +220,14 @@ fn a_match_ending_inside_a_name_reads_the_whole_name() {
         "a name after an operator"
     );
 }
+
+#[test]
+fn a_local_built_over_several_lines_from_a_parameter_is_followed() {
+    let py = "def register(owner, payload):\n    probe = Probe(\n        owner_id=owner,\n        hook=payload.get(\"url\"),\n    )\n    resp = httpx.get(probe.hook, timeout=5)\n";
+    assert!(fed(Language::Python, py, 6));
+    let closed = "def register(owner, payload):\n    probe = Probe(owner_id=1)\n    note = payload\n    resp = httpx.get(probe.hook, timeout=5)\n";
+    assert!(
+        !fed(Language::Python, closed, 4),
+        "the next line is not the value"
+    );
+}

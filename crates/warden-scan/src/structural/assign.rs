@@ -13,6 +13,14 @@ impl<'a> Walker<'a> {
     /// An assignment: the target gets the value (or keeps what it had and adds it).
     pub fn assign(&mut self, n: Node<'a>, a: &Assign, env: &mut Env, br: bool) -> Val {
         let (Some(left), Some(right)) = (n.field(a.left), n.field(a.right)) else {
+            // `var sb strings.Builder`, `StringBuilder sb;`: a variable declared empty,
+            // which builder calls then fill.
+            if let (Some(left), true) = (n.field(a.left), a.kind == "var_spec") {
+                if let Some(k) = self.path_key(left) {
+                    let var = env.local(&k);
+                    var.decl_br = br;
+                }
+            }
             return self.children_join(n, env, br);
         };
         let augmented = match a.augmented {

@@ -2,6 +2,7 @@
 //! collect what is put in them.
 
 use super::analyze::{short, Checked, Found, Walker};
+use super::builders::constant_builder;
 use super::flow::{normalize, Env, Lit, Val};
 use super::spec::Kind;
 use crate::structural::fields::Fields;
@@ -9,10 +10,10 @@ use crate::structural::fields::Kinds;
 use tree_sitter::Node;
 
 /// One argument of a call: its keyword (Python `sql=`), node and value.
-struct Arg<'t> {
-    keyword: Option<String>,
-    node: Node<'t>,
-    val: Val,
+pub(super) struct Arg<'t> {
+    pub keyword: Option<String>,
+    pub node: Node<'t>,
+    pub val: Val,
 }
 
 impl<'a> Walker<'a> {
@@ -41,7 +42,7 @@ impl<'a> Walker<'a> {
     }
 
     /// The object a method is called on, if any.
-    fn receiver(&self, n: Node<'a>) -> Option<Node<'a>> {
+    pub(super) fn receiver(&self, n: Node<'a>) -> Option<Node<'a>> {
         if let Some(o) = n.field("object") {
             return Some(o);
         }
@@ -104,8 +105,17 @@ impl<'a> Walker<'a> {
                 ..v.sanitized(sanitizer)
             };
         }
-        // Containers and builders: what goes in comes back out.
-        if let Some(key) = recv_key.as_deref() {
+        if let Some(v) = constant_builder(&raw, &args) {
+            return v;
+        }
+        // Containers and builders: what goes in comes back out. A chained call
+        // (`sql.append(" ORDER BY ").append(sort)`) adds to the chain's variable.
+        let chain_key = recv_key
+            .is_none()
+            .then(|| self.syn.is(self.syn.mutators, method.as_str()))
+            .filter(|m| *m)
+            .and_then(|_| recv_node.and_then(|r| self.builder_root(r)));
+        if let Some(key) = recv_key.as_deref().or(chain_key.as_deref()) {
             if let Some(v) = self.container(key, &method, &args, env, br) {
                 return v;
             }
@@ -260,96 +270,6 @@ impl<'a> Walker<'a> {
             });
         }
         out
-    }
-
-    /// Lists, maps and builders held in a variable: `add`, `put`, `append`, `get`, `remove`.
-    fn container(
-        &mut self,
-        key: &str,
-        method: &str,
-        args: &[Arg<'a>],
-        env: &mut Env,
-        br: bool,
-    ) -> Option<Val> {
-        let var = env.get(key)?;
-        // In a branch, a container made outside it may or may not be changed: its
-        // elements and constant keys are no longer known exactly.
-        let exact = !br || var.decl_br;
-        let first_lit = args
-            .first()
-            .and_then(|a| a.val.lit.clone())
-            .filter(|_| exact);
-        match (method, args.len()) {
-            ("put" | "setdefault" | "putIfAbsent" | "set" | "setAttribute", 2) => {
-                let val = args[1].val.clone();
-                let var = env.local(key);
-                match first_lit {
-                    Some(Lit::Str(k)) => {
-                        var.keys.retain(|(kk, _)| *kk != k);
-                        var.keys.push((k, val));
-                    }
-                    _ => {
-                        // The key may be any of them: none is known exactly any more.
-                        let known = std::mem::take(&mut var.keys);
-                        let all = known.into_iter().fold(val, |v, (_, k)| v.join(k));
-                        var.val = std::mem::take(&mut var.val).join(all);
-                    }
-                }
-                Some(Val::default())
-            }
-            ("get" | "getAttribute" | "getOrDefault", 1 | 2) => {
-                match (&first_lit, &var.elems) {
-                    (Some(Lit::Str(k)), _) => {
-                        if let Some((_, v)) = var.keys.iter().find(|(kk, _)| kk == k) {
-                            return Some(v.clone());
-                        }
-                    }
-                    (Some(Lit::Int(i)), Some(elems)) => {
-                        return usize::try_from(*i).ok().and_then(|i| elems.get(i)).cloned();
-                    }
-                    _ => {}
-                }
-                let all = var.elems.iter().flatten().cloned();
-                let all = all.chain(var.keys.iter().map(|(_, v)| v.clone()));
-                Some(all.fold(var.val.clone(), Val::join))
-            }
-            ("remove" | "pop", 1) => {
-                let var = env.local(key);
-                if !exact {
-                    var.elems = None;
-                }
-                if let (Some(Lit::Int(i)), Some(elems)) = (first_lit, var.elems.as_mut()) {
-                    if let Ok(i) = usize::try_from(i) {
-                        if i < elems.len() {
-                            return Some(elems.remove(i));
-                        }
-                    }
-                }
-                Some(var.val.clone())
-            }
-            _ if self.syn.is(self.syn.mutators, method) => {
-                let added = args
-                    .iter()
-                    .fold(Val::default(), |v, a| v.join(a.val.clone()));
-                let var = env.local(key);
-                if !exact {
-                    var.elems = None;
-                }
-                if matches!(method, "add" | "append" | "push") && args.len() == 1 {
-                    if let Some(elems) = var.elems.as_mut() {
-                        elems.push(added.clone());
-                    }
-                }
-                var.val = std::mem::take(&mut var.val).join(added);
-                if var.val.nonconst && var.val.stringy && var.val.built.is_none() {
-                    var.val.built = args
-                        .first()
-                        .map(|a| (Self::line(a.node), short(self.text(a.node))));
-                }
-                Some(var.val.clone())
-            }
-            _ => None,
-        }
     }
 
     /// Checks the call against every active rule's sinks, the file's wrapper functions,

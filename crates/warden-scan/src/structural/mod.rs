@@ -8,6 +8,7 @@
 mod alias_focus;
 mod analyze;
 mod assign;
+mod builders;
 mod c;
 mod calls;
 mod control;

@@ -155,6 +155,13 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
     if f.fold(idx).is_some() {
         return;
     }
+    // `a[n++] = x` writes index n, as `a[n] = x` does.
+    let idx = match idx.kind_name() {
+        "update_expression" if text(src, idx).ends_with("++") => {
+            idx.field("argument").unwrap_or(idx)
+        }
+        _ => idx,
+    };
     let Some(var) = path_of(src, idx) else { return };
     // The closest `if` on the way that compares the index with a constant decides.
     let Some((cond, facts)) = if_guards(f, n).into_iter().find_map(|g| {

@@ -70,6 +70,16 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
                         .any(|i| is_byte_id(src, i, &byte_ptr))
                 })
             }
+            // `rd16(buf + 2)`, `get_be32(p)`, `ntohs(...)`: an integer decoded from
+            // the bytes by a helper.
+            "call_expression" => call(src, x).is_some_and(|(c, args)| {
+                is_int_decoder(c)
+                    && args.iter().any(|a| {
+                        descendants(*a)
+                            .into_iter()
+                            .any(|i| is_byte_id(src, i, &byte_ptr))
+                    })
+            }),
             _ => false,
         })
     };
@@ -311,6 +321,26 @@ fn only_input_len(src: &str, bound: Node, len: &str, v: &str) -> bool {
         && names
             .iter()
             .all(|&x| x == len || x == v || x.chars().any(|c| c.is_ascii_lowercase()))
+}
+
+/// A function that decodes an integer of a fixed width from bytes: `rd16`, `read_u32`,
+/// `get_be16`, `load_le32`, `ntohs`, `be32toh`, `GetUInt16`.
+fn is_int_decoder(name: &str) -> bool {
+    let n = name
+        .rsplit("::")
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    if matches!(n.as_str(), "ntohs" | "ntohl" | "ntohll") {
+        return true;
+    }
+    let width = ["16", "32", "64"].iter().any(|w| n.contains(w));
+    let verb = [
+        "rd", "read", "get", "load", "peek", "fetch", "be", "le", "unpack", "decode",
+    ]
+    .iter()
+    .any(|v| n.starts_with(v) || n.contains(&format!("_{v}")));
+    width && verb
 }
 
 fn is_byte_id(src: &str, n: Node, byte_ptr: &dyn Fn(&str) -> bool) -> bool {
