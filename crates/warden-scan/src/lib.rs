@@ -48,7 +48,7 @@ pub use language::Language;
 pub use matcher::snippet;
 pub use matcher::{RawHit, RuleSet};
 pub use ranking::is_test_path;
-pub use rules::{Check, Pack, Role, Rule, RuleError};
+pub use rules::{Answered, Check, Pack, Role, Rule, RuleError};
 pub use scanner::{
     check_root, NoProgress, Prior, Progress, ScanError, ScanOutcome, ScanStats, Scanner,
     ScannerBuilder, DEFAULT_MAX_FILE_SIZE, DEFAULT_MIN_SCORE,

@@ -11,7 +11,7 @@ use crate::matcher::RawHit;
 use crate::ranking::{
     classify, is_development_config, is_production_config, is_view_template, PathClass,
 };
-use crate::rules::{Role, Rule};
+use crate::rules::{Answered, Role, Rule};
 use std::collections::HashMap;
 
 /// Knobs of the scoring model; the defaults are what `warden scan` uses.
@@ -24,7 +24,7 @@ pub struct ScoreModel {
     /// A sanitizer this many lines around a sink neutralises it.
     pub sanitizer_window: u32,
     /// An allowlist this many lines above a spliced identifier, in its function,
-    /// answers it (see [`Rule::identifier`]).
+    /// answers it (see [`Answered::ByAllowlist`]).
     pub identifier_check_window: u32,
     /// An owner check (an `authz` sanitizer) this many lines below an object lookup
     /// (an `authz` sink) answers it: the check follows the fetch and its not-found
@@ -93,19 +93,19 @@ impl ScoreModel {
             .map(|h| Sanitizer {
                 category: rules[h.rule].category.as_str(),
                 line: h.line,
-                allowlist: rules[h.rule].identifier,
+                allowlist: rules[h.rule].allowlist,
             })
             .collect();
 
-        // In a view template every print is its own statement: an escaped print on the
-        // next line says nothing of a raw one, so only a sanitizer on its line clears an
-        // XSS sink (a CSRF token field still answers the form it sits in).
         let context = Context {
             sources: &sources,
             entries: &entries,
             sanitizers: &sanitizers,
             fed: &layout.fed,
             functions: &layout.functions,
+            // In a view template every print is its own statement: an escaped print on
+            // the next line says nothing of a raw one, so only a sanitizer on its line
+            // clears an XSS sink (a CSRF token field still answers the form it sits in).
             view: is_view_template(path),
         };
         let sinks: Vec<(&RawHit, f64)> = hits
@@ -213,16 +213,17 @@ impl ScoreModel {
         // calls, holds one: it may check another value, so it does not clear the sink,
         // but it withholds the boost).
         let fed_unchecked = handed_down(&rule.category) && fed.binary_search(&line).is_ok();
-        // A structural C check already decided whether a bounds check clears the flaw:
-        // a regex sanitizer on a nearby line says nothing more.
+        let by_allowlist = rule.answered == Answered::ByAllowlist;
         // A spliced identifier is mapped to a fixed set once, often by a `match` whose
         // arms end well above the splice: for it any allowlist counts anywhere above it
         // in its function, and for any statement a column allowlist does.
         let allowlisted_above = |san: &Sanitizer| {
-            (rule.identifier || san.allowlist)
+            (by_allowlist || san.allowlist)
                 && above(san.line, self.identifier_check_window)
                 && !functions.iter().any(|&f| san.line < f && f <= line)
         };
+        // A structural C check already decided whether a bounds check clears the flaw:
+        // a regex sanitizer on a nearby line says nothing more.
         let sanitized = !decided(rule)
             && sanitizers.iter().any(|san| {
                 let (cat, l) = (san.category, san.line);
@@ -246,29 +247,29 @@ impl ScoreModel {
                 // check between some request read and the key says nothing of the key.
                 let on_the_path = rule.category != "secrets"
                     && nearest_source.is_some_and(|s| s <= l && l <= line);
-                let near = if view && rule.category == "xss" {
-                    l == line
-                } else if rule.statement && l > line {
-                    false
-                } else if rule.identifier {
+                let near = match rule.answered {
+                    _ if view && rule.category == "xss" => l == line,
+                    Answered::FromAbove if l > line => false,
                     // What is spliced was checked before the splice, or not at all.
-                    l <= line
-                        && (line - l <= self.sanitizer_window
-                            || on_the_path
-                            || allowlisted_above(san))
-                } else if rule.spliced {
+                    Answered::ByAllowlist => {
+                        l <= line
+                            && (line - l <= self.sanitizer_window
+                                || on_the_path
+                                || allowlisted_above(san))
+                    }
                     // A bind or parse on the next clause's line is about that clause; a
                     // column allowlist above is about the statement.
-                    l == line || on_the_path || allowlisted_above(san)
-                } else {
-                    l.abs_diff(line) <= self.sanitizer_window
-                        || owner_check
-                        || on_the_path
-                        || allowlisted_above(san)
+                    Answered::OnItsLine => l == line || on_the_path || allowlisted_above(san),
+                    Answered::Nearby | Answered::FromAbove => {
+                        l.abs_diff(line) <= self.sanitizer_window
+                            || owner_check
+                            || on_the_path
+                            || allowlisted_above(san)
+                    }
                 };
                 // A spliced identifier is answered by an allowlist, never by binding
                 // the statement's values or escaping them.
-                let same = cat == rule.category && (!rule.identifier || san.allowlist);
+                let same = cat == rule.category && (!by_allowlist || san.allowlist);
                 (same || (cat == "input" && shape_matters(&rule.category))) && near
             });
         let mut m = 1.0;
@@ -294,7 +295,7 @@ impl ScoreModel {
 }
 
 /// A sanitizer's hit: its category, its line, and whether it is an allowlist that
-/// answers a spliced identifier (see [`Rule::identifier`]).
+/// answers a spliced identifier (see [`Rule::allowlist`]).
 struct Sanitizer<'a> {
     category: &'a str,
     line: u32,

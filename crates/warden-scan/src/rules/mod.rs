@@ -92,25 +92,39 @@ pub struct Rule {
     pub negatives: Vec<String>,
     /// A file-level check that decides which of the pattern's matches are hits.
     pub check: Option<Check>,
-    /// A sink: it splices an identifier (a sort column, a table name), or a value between
-    /// quotes written in the SQL text, into a statement, which binding the statement's
-    /// other values and escaping cannot answer; only a sanitizer marked `identifier`
-    /// too (an allowlist of its category) or an `input` one (a cast, a strict check).
-    /// A sanitizer: it answers such a sink.
-    pub identifier: bool,
-    /// A sink whose match formats a value into the statement text itself (`'%s'`,
-    /// `'{}'`): in a clause-by-clause builder the neighbouring clauses bind or parse
-    /// their own values, so only a sanitizer on its own line, or on the path from its
-    /// source, answers it.
-    pub spliced: bool,
-    /// A sink that is one statement among many alike (`html.append("<h1>").append(t)`,
-    /// whose pattern already leaves out a value escaped on its line): a sanitizer on a
-    /// later line escapes another statement's value, so only one on its line or above
-    /// it (escaping the value on its way in) answers it.
-    pub statement: bool,
+    /// For a sink: which sanitizers answer it, and from where (see [`Answered`]).
+    pub answered: Answered,
+    /// For a sanitizer: it is an allowlist (of columns, of keys) that answers a sink
+    /// [`Answered::ByAllowlist`], and any statement built below it in its function.
+    pub allowlist: bool,
     /// For a structural rule (`rules/structural/*.toml`): how a hit is confirmed. Its
     /// `pattern` is then only the prefilter that puts the rule in play for a file.
     pub structural: Option<std::sync::Arc<crate::structural::Spec>>,
+}
+
+/// Which sanitizers answer a sink, and from where. Packs say it with one of
+/// `identifier = true`, `spliced = true` or `statement = true` on the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Answered {
+    /// Any sanitizer of its category a few lines around it, or on the path from its
+    /// input.
+    #[default]
+    Nearby,
+    /// One statement among many alike (`html.append("<h1>").append(t)`, whose pattern
+    /// already leaves out a value escaped on its line): a sanitizer on a later line
+    /// escapes another statement's value, so only one on its line or above it
+    /// (`statement = true`).
+    FromAbove,
+    /// A value formatted into one clause of a clause-by-clause builder (`'%s'`,
+    /// `'{}'`): the neighbouring clauses bind or parse their own values, so only a
+    /// sanitizer on its own line, on the path from its source, or a column allowlist
+    /// above it (`spliced = true`).
+    OnItsLine,
+    /// An identifier (a sort column, a table name) or a value between quotes spliced
+    /// into the SQL text, which binding the statement's other values and escaping
+    /// cannot answer: only an allowlist or an `input` sanitizer (a cast, a strict
+    /// check) before it (`identifier = true`).
+    ByAllowlist,
 }
 
 /// File-level checks a rule can ask for, beyond its pattern matching.

@@ -1,6 +1,6 @@
 //! Parsing and checking one rule pack file.
 
-use super::{Check, Pack, Patterns, Role, Rule, CATEGORIES};
+use super::{Answered, Check, Pack, Patterns, Role, Rule, CATEGORIES};
 use crate::Language;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -162,24 +162,33 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
             "at least one example must be given".into(),
         ));
     }
-    if e.identifier && !matches!(e.role, Role::Sink | Role::Sanitizer) {
-        return Err(field_err(
-            "identifier",
-            "only a sink splices an identifier, and only a sanitizer (an allowlist) answers one"
-                .into(),
-        ));
-    }
-    if e.spliced && e.role != Role::Sink {
-        return Err(field_err(
-            "spliced",
-            "only a sink splices a value into a statement".into(),
-        ));
-    }
-    if e.statement && e.role != Role::Sink {
-        return Err(field_err(
-            "statement",
-            "only a sink is one statement among alike ones".into(),
-        ));
+    let placements = [
+        ("identifier", e.identifier, Answered::ByAllowlist),
+        ("spliced", e.spliced, Answered::OnItsLine),
+        ("statement", e.statement, Answered::FromAbove),
+    ];
+    let mut answered = Answered::Nearby;
+    let mut allowlist = false;
+    for (field, set, placement) in placements.into_iter().filter(|&(_, set, _)| set) {
+        match e.role {
+            // On a sanitizer, `identifier` marks an allowlist that answers such sinks.
+            Role::Sanitizer if field == "identifier" => allowlist = set,
+            Role::Sink if answered == Answered::Nearby => answered = placement,
+            Role::Sink => {
+                return Err(field_err(
+                    field,
+                    "a sink takes one of identifier, spliced and statement".into(),
+                ))
+            }
+            _ => {
+                return Err(field_err(
+                    field,
+                    "only a sink says where its sanitizers stand (and only a sanitizer \
+                     that is an allowlist says identifier)"
+                        .into(),
+                ))
+            }
+        }
     }
     if e.check.is_some() && e.role != Role::Sink {
         return Err(field_err(
@@ -203,9 +212,8 @@ fn check_rule(file: &str, pack: &str, e: RuleEntry, patterns: Patterns) -> Resul
         examples: e.examples,
         negatives: e.negatives,
         check: e.check,
-        identifier: e.identifier,
-        spliced: e.spliced,
-        statement: e.statement,
+        answered,
+        allowlist,
         structural: None,
     })
 }
@@ -254,6 +262,26 @@ negatives = ["evaluate(x)"]
             assert!(err.contains("demo.toml"), "{err}");
             assert!(err.contains(field), "{err}");
         }
+    }
+
+    #[test]
+    fn a_sink_says_once_where_its_sanitizers_stand() {
+        let one = GOOD.replace("weight = 7", "weight = 7\nspliced = true");
+        let pack = parse_pack("demo.toml", &one).expect("one placement");
+        assert_eq!(pack.rules[0].answered, Answered::OnItsLine);
+        let two = GOOD.replace(
+            "weight = 7",
+            "weight = 7\nspliced = true\nidentifier = true",
+        );
+        let err = parse_pack("demo.toml", &two).expect_err("two").to_string();
+        assert!(err.contains("identifier"), "{err}");
+        let on_a_source = GOOD
+            .replace("cwe = \"CWE-95\"\n", "role = \"source\"\n")
+            .replace("weight = 7", "weight = 1\nstatement = true");
+        let err = parse_pack("demo.toml", &on_a_source)
+            .expect_err("source")
+            .to_string();
+        assert!(err.contains("statement"), "{err}");
     }
 
     #[test]

@@ -459,7 +459,7 @@ fn demoted_files_rank_below_application_code_unless_included() {
 fn a_spliced_identifier_is_answered_by_an_allowlist_not_by_binding() {
     let m = ScoreModel::default();
     let mut r = rules();
-    r[0].identifier = true;
+    r[0].answered = Answered::ByAllowlist;
     // The sink at 50; binding (`t.clean`, its own category) on the next line.
     let alone = m.score("a.py", &r, &[hit(0, 50)]);
     let bound = m.score("a.py", &r, &[hit(0, 50), hit(3, 51)]);
@@ -476,7 +476,7 @@ fn a_spliced_identifier_is_answered_by_an_allowlist_not_by_binding() {
 fn an_allowlist_anywhere_above_a_spliced_identifier_in_its_function_answers_it() {
     let m = ScoreModel::default();
     let mut r = rules();
-    r[0].identifier = true;
+    r[0].answered = Answered::ByAllowlist;
     let alone = m.score("a.py", &r, &[hit(0, 50)]);
     // A `match` on the sort key opening eight lines above the splice.
     let matched = m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]);
@@ -491,11 +491,11 @@ fn an_allowlist_anywhere_above_a_spliced_identifier_in_its_function_answers_it()
         alone
     );
     // A sink of values keeps the usual window: the cast above is about another value.
-    r[0].identifier = false;
+    r[0].answered = Answered::Nearby;
     let plain = m.score("a.py", &r, &[hit(0, 50)]);
     assert_eq!(m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]), plain);
     // ...while a column allowlist above it answers any statement built in its function.
-    r[4].identifier = true;
+    r[4].allowlist = true;
     assert!(m.score("a.py", &r, &[hit(4, 42), hit(0, 50)]) < plain);
 }
 
@@ -507,7 +507,7 @@ fn of_two_sinks_on_a_line_the_one_weighing_most_in_its_context_counts() {
     let mut quoted = r[0].clone();
     quoted.id = "t.quoted".into();
     quoted.weight = 4.0;
-    quoted.identifier = true;
+    quoted.answered = Answered::ByAllowlist;
     let q = r.len();
     r.push(quoted);
     // Binding (`t.clean`) next to both: the heavy sink is answered, the quoted one not.
@@ -524,7 +524,7 @@ fn of_two_sinks_on_a_line_the_one_weighing_most_in_its_context_counts() {
 fn a_check_below_a_spliced_identifier_does_not_answer_it() {
     let m = ScoreModel::default();
     let mut r = rules();
-    r[0].identifier = true;
+    r[0].answered = Answered::ByAllowlist;
     let alone = m.score("a.py", &r, &[hit(0, 10)]);
     // A cast two lines further down is about another value.
     assert_eq!(m.score("a.py", &r, &[hit(0, 10), hit(4, 12)]), alone);
@@ -534,7 +534,7 @@ fn a_check_below_a_spliced_identifier_does_not_answer_it() {
 #[test]
 fn a_spliced_clause_is_answered_only_on_its_line_or_on_its_path() {
     let mut r = rules();
-    r[0].spliced = true;
+    r[0].answered = Answered::OnItsLine;
     let m = ScoreModel::default();
     // The clause splicing a value at line 12; the next clause binds its own at 13.
     let raw = m.score("store/trips.go", &r, &[hit(0, 12)]);
@@ -547,7 +547,7 @@ fn a_spliced_clause_is_answered_only_on_its_line_or_on_its_path() {
     let tainted = m.score("store/trips.go", &r, &[hit(1, 5), hit(0, 12)]);
     assert!(m.score("store/trips.go", &r, &[hit(1, 5), hit(3, 8), hit(0, 12)]) < tainted);
     // Without the flag the neighbouring line's sanitizer clears it.
-    r[0].spliced = false;
+    r[0].answered = Answered::Nearby;
     assert!(m.score("store/trips.go", &r, &[hit(0, 12), hit(3, 13)]) < raw);
 }
 
@@ -568,7 +568,7 @@ fn a_bounds_check_after_a_wrapping_product_does_not_answer_it() {
 fn a_statement_sink_is_answered_above_or_on_its_line_never_by_a_later_statement() {
     let m = ScoreModel::default();
     let mut r = rules();
-    r[0].statement = true;
+    r[0].answered = Answered::FromAbove;
     let alone = m.score("a.py", &r, &[hit(0, 50)]);
     // `append(escape(x))` two lines below escapes another value.
     assert_eq!(m.score("a.py", &r, &[hit(0, 50), hit(3, 52)]), alone);
@@ -576,6 +576,6 @@ fn a_statement_sink_is_answered_above_or_on_its_line_never_by_a_later_statement(
     assert!(m.score("a.py", &r, &[hit(3, 50), hit(0, 50)]) < alone);
     assert!(m.score("a.py", &r, &[hit(3, 48), hit(0, 50)]) < alone);
     // Any other sink keeps the window on both sides.
-    r[0].statement = false;
+    r[0].answered = Answered::Nearby;
     assert!(m.score("a.py", &r, &[hit(0, 50), hit(3, 52)]) < alone);
 }

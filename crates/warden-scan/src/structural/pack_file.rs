@@ -2,7 +2,7 @@
 //! file's shape, and the checks that name a broken rule by its file, id and field.
 
 use super::spec::{FlowPack, Kind, SanitizerGroup, Sink, SourceGroup, Spec};
-use crate::rules::{Pack, Patterns, Role, Rule, RuleError, CATEGORIES};
+use crate::rules::{Answered, Pack, Patterns, Role, Rule, RuleError, CATEGORIES};
 use crate::Language;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -314,9 +314,8 @@ fn check_rule(
         examples: e.examples,
         negatives: Vec::new(),
         check: None,
-        identifier: false,
-        spliced: false,
-        statement: false,
+        answered: Answered::Nearby,
+        allowlist: false,
         structural: Some(Arc::new(spec)),
     })
 }
