@@ -79,20 +79,27 @@ fn released(src: &str, n: Node) -> Option<(String, String)> {
 /// Whether another function of the file deletes `->member` or `.member` of some object
 /// (`delete[] rec.samples;` in a release function).
 fn object_member_deleted_elsewhere(f: &Func, member: &str) -> bool {
+    let tails = [format!("->{member}"), format!(".{member}")];
+    deleted_elsewhere(f, |arg| tails.iter().any(|t| arg.ends_with(t.as_str())))
+}
+
+/// Whether a `delete` or `delete[]` statement outside `f`'s body deletes an expression
+/// (its text up to the `;`, trimmed) that `is_it` accepts.
+fn deleted_elsewhere(f: &Func, is_it: impl Fn(&str) -> bool) -> bool {
     let src = f.src;
     let own = f.body.start_byte()..f.body.end_byte();
-    let tails = [format!("->{member}"), format!(".{member}")];
     src.match_indices("delete").any(|(at, _)| {
+        let after = at + "delete".len();
         if own.contains(&at)
             || (at > 0 && is_word(src.as_bytes()[at - 1]))
-            || src.as_bytes().get(at + 6).is_some_and(|&b| is_word(b))
+            || src.as_bytes().get(after).is_some_and(|&b| is_word(b))
         {
             return false;
         }
-        let rest = src[at + 6..].trim_start();
+        let rest = src[after..].trim_start();
         let rest = rest.strip_prefix("[]").unwrap_or(rest);
         rest.split_once(';')
-            .is_some_and(|(arg, _)| tails.iter().any(|t| arg.trim().ends_with(t.as_str())))
+            .is_some_and(|(arg, _)| is_it(arg.trim()))
     })
 }
 
@@ -316,16 +323,5 @@ fn deleted_member(f: &Func, n: Node) -> Option<String> {
 /// Whether another function of the file deletes `member` (`delete[] rolls_;`,
 /// `delete this->rolls_;`).
 fn own_member_deleted_elsewhere(f: &Func, member: &str) -> bool {
-    let src = f.src;
-    let own = f.body.start_byte()..f.body.end_byte();
-    src.match_indices("delete").any(|(at, _)| {
-        if own.contains(&at) || (at > 0 && is_word(src.as_bytes()[at - 1])) {
-            return false;
-        }
-        let rest = src[at + "delete".len()..].trim_start();
-        let rest = rest.strip_prefix("[]").unwrap_or(rest).trim_start();
-        let rest = rest.strip_prefix("this->").unwrap_or(rest);
-        rest.strip_prefix(member)
-            .is_some_and(|r| r.trim_start().starts_with(';'))
-    })
+    deleted_elsewhere(f, |arg| arg.strip_prefix("this->").unwrap_or(arg) == member)
 }
