@@ -21,3 +21,18 @@ pub(crate) fn words(text: &str) -> Vec<String> {
     }
     words
 }
+
+/// The identifier `s` starts with (empty if none): letters, digits, `_` and, past the
+/// first character, JavaScript's `$`; never a number.
+pub(crate) fn ident_prefix(s: &str) -> &str {
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| !(c == '_' || c.is_ascii_alphanumeric() || (i > 0 && c == '$')))
+        .map_or(s.len(), |(i, _)| i);
+    let name = &s[..end];
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        ""
+    } else {
+        name
+    }
+}

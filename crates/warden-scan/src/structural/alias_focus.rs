@@ -6,6 +6,8 @@
 //! through that name inside some function the match never touched: the lines calling
 //! the name become focus lines too, so those functions are walked (and parsed).
 
+use crate::words::ident_prefix;
+
 impl<'a> super::analyze::Walker<'a> {
     /// A call's text for a sink's `when`/`unless`, with what the wrapper that made its
     /// callee's alias fixed (`functools.partial(subprocess.run, shell=True)`): those
@@ -47,20 +49,6 @@ fn bound_names(line: &str) -> Vec<&str> {
         names.push(name);
     }
     names
-}
-
-/// The identifier `s` starts with (empty if none).
-fn ident_prefix(s: &str) -> &str {
-    let end = s
-        .char_indices()
-        .find(|&(i, c)| !(c == '_' || c.is_ascii_alphanumeric() || (i > 0 && c == '$')))
-        .map_or(s.len(), |(i, _)| i);
-    let name = &s[..end];
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        ""
-    } else {
-        name
-    }
 }
 
 /// Lines (1-based) that call a name bound on one of the top-level `lines`.

@@ -195,10 +195,7 @@ fn is_blank(text: &str, l: Line) -> bool {
 
 /// The identifier at the start of `s`.
 fn ident(s: &str) -> Option<&str> {
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(s.len());
-    (end > 0).then(|| &s[..end])
+    Some(crate::words::ident_prefix(s)).filter(|name| !name.is_empty())
 }
 
 /// Go: `func name(` and `func (r *T) name(` at the left margin, up to the `}` that
