@@ -14,11 +14,16 @@ use std::collections::HashMap;
 /// where their literals are.
 #[derive(Debug)]
 pub struct Prefilter {
-    /// `None` when no rule has a literal: every rule always runs.
+    /// `None` when no rule has a literal: every rule always runs. Its patterns are the
+    /// literals' prefixes (see [`MAX_LITERAL`]).
     searcher: Option<AhoCorasick>,
-    /// Per literal of `searcher`: the rules (caller's indices) it lets run.
+    /// Per prefix of `searcher`: the literals (ids into `literals`) that start with it.
+    literals_at: Vec<Vec<u32>>,
+    /// Every distinct literal, whole, as a prefix's occurrence must continue.
+    literals: Vec<Box<[u8]>>,
+    /// Per literal: the rules (caller's indices) it lets run.
     rules_of: Vec<Vec<usize>>,
-    /// Per rule: its literals (ids in `searcher`); empty for rules that always run.
+    /// Per rule: its literals (ids into `literals`); empty for rules that always run.
     literals_of: Vec<Vec<u32>>,
     /// Rules without a literal: they run on every text.
     always: Vec<usize>,
@@ -28,11 +33,12 @@ pub struct Prefilter {
 /// searched whole (a file made of one literal gains nothing from its positions).
 const MAX_OCCURRENCES: usize = 1 << 16;
 
-/// Literals go into the automaton cut to this many bytes. A prefix occurs wherever its
-/// literal does, at the same start, so a rule is still never skipped where it could
-/// match and its windows still hold every match; the automaton has a third fewer
-/// states, and its DFA a third less memory, for a few more rules tried in vain.
-const MAX_LITERAL: usize = 8;
+/// Literals go into the automaton cut to this many bytes, and an occurrence of the
+/// prefix counts once the rest of its literal follows. The DFA's tables grow with the
+/// prefixes' states, not the literals': cut this short, they take half the memory,
+/// and checking the rest costs a comparison per prefix found. Cutting without the
+/// check made rules run, and windows open, wherever a prefix alone occurred.
+const MAX_LITERAL: usize = 6;
 
 /// The lower-casing buffer keeps at most this much between texts: a large file's
 /// copy is not held for the rest of the scan.
@@ -74,8 +80,11 @@ impl Prefilter {
     /// faster automaton with the larger tables: for the languages most of a tree is
     /// written in, not for configuration, templates, shell or SQL scripts.
     pub fn new(literals: &[Option<&Literals>], dense: bool) -> Prefilter {
-        let mut index: HashMap<&[u8], u32> = HashMap::new();
+        let mut prefix_index: HashMap<&[u8], u32> = HashMap::new();
+        let mut literal_index: HashMap<&[u8], u32> = HashMap::new();
         let mut patterns: Vec<&[u8]> = Vec::new();
+        let mut literals_at: Vec<Vec<u32>> = Vec::new();
+        let mut whole: Vec<Box<[u8]>> = Vec::new();
         let mut rules_of: Vec<Vec<usize>> = Vec::new();
         let mut literals_of: Vec<Vec<u32>> = vec![Vec::new(); literals.len()];
         let mut always = Vec::new();
@@ -85,12 +94,23 @@ impl Prefilter {
                 continue;
             };
             for lit in &lits.set {
-                let lit = &lit[..lit.len().min(MAX_LITERAL)];
-                let id = *index.entry(lit).or_insert_with(|| {
-                    patterns.push(lit);
-                    rules_of.push(Vec::new());
-                    u32::try_from(patterns.len() - 1).unwrap_or(u32::MAX)
-                });
+                let id = match literal_index.get(lit.as_slice()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = u32::try_from(whole.len()).unwrap_or(u32::MAX);
+                        literal_index.insert(lit, id);
+                        whole.push(lit.as_slice().into());
+                        rules_of.push(Vec::new());
+                        let prefix = &lit[..lit.len().min(MAX_LITERAL)];
+                        let at = *prefix_index.entry(prefix).or_insert_with(|| {
+                            patterns.push(prefix);
+                            literals_at.push(Vec::new());
+                            u32::try_from(patterns.len() - 1).unwrap_or(u32::MAX)
+                        });
+                        literals_at[at as usize].push(id);
+                        id
+                    }
+                };
                 rules_of[id as usize].push(rule);
                 literals_of[rule].push(id);
             }
@@ -120,10 +140,14 @@ impl Prefilter {
             // Cannot build (too large): every rule runs, which is slower but still right.
             always = (0..literals.len()).collect();
             rules_of.clear();
+            literals_at.clear();
+            whole.clear();
             literals_of.iter_mut().for_each(Vec::clear);
         }
         Prefilter {
             searcher,
+            literals_at,
+            literals: whole,
             rules_of,
             literals_of,
             always,
@@ -141,17 +165,22 @@ impl Prefilter {
             let mut seen = vec![false; self.rules_of.len()];
             with_lower_cased(text, |lower| {
                 for m in ac.find_overlapping_iter(lower) {
-                    let id = m.pattern().as_u32();
-                    if let Some(occ) = &mut occurrences {
-                        match u32::try_from(m.start()) {
-                            Ok(start) if occ.len() < MAX_OCCURRENCES => occ.push((id, start)),
-                            _ => occurrences = None,
+                    let rest = &lower[m.start()..];
+                    for &id in &self.literals_at[m.pattern().as_usize()] {
+                        if !rest.starts_with(&self.literals[id as usize]) {
+                            continue;
                         }
-                    }
-                    if !seen[id as usize] {
-                        seen[id as usize] = true;
-                        for &r in &self.rules_of[id as usize] {
-                            on[r] = true;
+                        if let Some(occ) = &mut occurrences {
+                            match u32::try_from(m.start()) {
+                                Ok(start) if occ.len() < MAX_OCCURRENCES => occ.push((id, start)),
+                                _ => occurrences = None,
+                            }
+                        }
+                        if !seen[id as usize] {
+                            seen[id as usize] = true;
+                            for &r in &self.rules_of[id as usize] {
+                                on[r] = true;
+                            }
                         }
                     }
                 }
@@ -250,9 +279,32 @@ mod tests {
         let found = pf.scan(text);
         assert_eq!(found.candidates, vec![0]);
         assert_eq!(pf.occurrences(&found, 0), Some(vec![9]));
-        // The cut literal lets the rule run where only its prefix occurs: its regex
-        // then finds nothing, which costs a try and never a match.
-        assert_eq!(pf.candidates(b"verify_s"), vec![0]);
-        assert!(pf.candidates(b"verify").is_empty());
+        // The prefix alone is not the literal: the rule does not run.
+        assert!(pf.candidates(b"verify_s").is_empty());
+        assert!(pf.candidates(b"verify_signatur").is_empty());
+        assert_eq!(pf.candidates(b"VERIFY_SIGNATURES"), vec![0]);
+    }
+
+    #[test]
+    fn literals_sharing_a_prefix_each_let_only_their_own_rules_run() {
+        let lits = |set: &[&[u8]]| Literals {
+            set: set.iter().map(|l| l.to_vec()).collect(),
+            lead: Some(0),
+            same_line: true,
+            blank_runs: Some(0),
+            single_line: true,
+            line_start: false,
+        };
+        let signature = lits(&[b"verify_signature"]);
+        let ssl = lits(&[b"verify_ssl", b"verify="]);
+        let short = lits(&[b"veri"]);
+        let pf = Prefilter::new(&[Some(&signature), Some(&ssl), Some(&short)], true);
+        let text = b"verify_ssl = False; verify=no";
+        let found = pf.scan(text);
+        assert_eq!(found.candidates, vec![1, 2]);
+        assert_eq!(pf.occurrences(&found, 1), Some(vec![0, 20]));
+        assert_eq!(pf.occurrences(&found, 2), Some(vec![0, 20]));
+        assert_eq!(pf.occurrences(&found, 0), Some(vec![]));
+        assert_eq!(pf.candidates(b"Verify_Signature"), vec![0, 2]);
     }
 }
