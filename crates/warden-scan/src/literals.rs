@@ -359,7 +359,21 @@ fn concat(subs: &[Hir]) -> Info {
             _ => {
                 broken = true;
                 keep_run(&mut best, &run, run_at);
-                let child = info.best().map(|req| shifted(req, at.0, at.1));
+                let child = info.best();
+                // A part whose literals start where it does (`(?:query|or)\s*\(`, or
+                // what a factored alternation leaves, `\.(?:query\s*\(|get\s*\(&)`)
+                // needs the run before it glued to them: `.query`, `.or`.
+                if let (Some(r), Some(req)) = (&run, &child) {
+                    if req.lead == Some(0) && r.len() * req.set.len() <= MAX_EXACT {
+                        let joined = Req {
+                            set: product(r, &req.set),
+                            lead: run_at.0,
+                            runs: run_at.1,
+                        };
+                        best = better(best.take(), Some(joined));
+                    }
+                }
+                let child = child.map(|req| shifted(req, at.0, at.1));
                 best = better(best.take(), child);
                 run = Some(
                     info.exact
@@ -508,6 +522,24 @@ mod tests {
             lits(r"\bpickle\.loads\(|\byaml\.load\("),
             Some(vec!["pickle.loads(".into(), "yaml.load(".into()])
         );
+    }
+
+    #[test]
+    fn a_run_is_glued_to_the_literals_that_start_the_part_after_it() {
+        // The parser factors the branches' common `.` out of the alternation; the
+        // branches' names alone (`or`) are too short to search for, `.or` is not.
+        assert_eq!(
+            lits(r"\.(?:Or|Not)\s*\(|\.Get\s*\(\s*&"),
+            Some(vec![".get".into(), ".not".into(), ".or".into()])
+        );
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(r"x = \.(?:Or|Not)\s*\(|x = \.Get\s*\(\s*&")
+            .expect("parses");
+        assert_eq!(required_literals(&hir).map(|l| l.lead), Some(Some(0)));
+        // A part whose literals may start later is not glued: `.` + `or` would claim
+        // `.or` where the match holds `. or`.
+        assert_eq!(lits(r"\.(?:\s*Or|\s*Not)\("), None);
     }
 
     #[test]
