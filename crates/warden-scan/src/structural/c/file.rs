@@ -74,7 +74,12 @@ pub(crate) struct FileFacts<'t> {
 }
 
 impl<'t> FileFacts<'t> {
-    pub fn collect(src: &'t str, root: Node<'t>) -> FileFacts<'t> {
+    /// `included`: what the file's own headers declare (the file's declarations win).
+    pub fn collect(
+        src: &'t str,
+        root: Node<'t>,
+        included: Option<&super::headers::Included>,
+    ) -> FileFacts<'t> {
         let mut f = FileFacts {
             src,
             defines: HashMap::new(),
@@ -174,6 +179,11 @@ impl<'t> FileFacts<'t> {
             let kids: Vec<Node> = n.named_children(&mut c).collect();
             stack.extend(kids.into_iter().rev());
         }
+        if let Some(inc) = included {
+            for (k, v) in &inc.defines {
+                f.defines.entry(k.clone()).or_insert(*v);
+            }
+        }
         f.functions.sort_by_key(|n| n.start_byte());
         for func in &f.functions {
             let body = func.field("body").unwrap_or(*func);
@@ -190,6 +200,17 @@ impl<'t> FileFacts<'t> {
                 if *slot != Some(len) {
                     *slot = None;
                 }
+            }
+        }
+        if let Some(inc) = included {
+            for (name, len) in &inc.field_arrays {
+                let slot = f.field_arrays.entry(name.clone()).or_insert(*len);
+                if slot != len {
+                    *slot = None;
+                }
+            }
+            for (name, i) in &inc.format_wrappers {
+                f.format_wrappers.entry(name.clone()).or_insert(*i);
             }
         }
         let globals_kept = globals.clone();
@@ -562,7 +583,7 @@ pub(crate) fn declared(
 }
 
 /// Bytes of one element of a scalar type, if it is one.
-fn elem_size(ty: &str) -> Option<i64> {
+pub(crate) fn elem_size(ty: &str) -> Option<i64> {
     let t = ty
         .trim()
         .trim_start_matches("const ")

@@ -15,6 +15,7 @@ mod dangling;
 mod file;
 mod func;
 mod guards;
+mod headers;
 mod indexes;
 mod inject;
 mod inputs;
@@ -36,6 +37,7 @@ use crate::rules::Rule;
 use crate::Language;
 use file::FileFacts;
 use func::Func;
+pub use headers::Headers;
 
 /// The checks a memory rule may name.
 pub const CHECKS: &[&str] = &[
@@ -115,6 +117,7 @@ pub(crate) fn analyze(
     content: &[u8],
     rules: &[Rule],
     in_play: &[usize],
+    headers: super::HeaderContext,
 ) -> Vec<RawHit> {
     let wanted: Vec<(usize, &str, &str)> = in_play
         .iter()
@@ -131,7 +134,8 @@ pub(crate) fn analyze(
     let Some(tree) = parse(lang, grammar, text.as_bytes()) else {
         return Vec::new();
     };
-    let facts = FileFacts::collect(&text, tree.root_node());
+    let included = headers.and_then(|(h, path)| h.included(path, &text, lang));
+    let facts = FileFacts::collect(&text, tree.root_node(), included.as_ref());
     let on = |c: &str| wanted.iter().any(|(_, w, _)| *w == c);
     let mut found = Vec::new();
     for f in &facts.functions {
