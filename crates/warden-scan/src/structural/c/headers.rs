@@ -321,7 +321,10 @@ fn format_prototype(src: &str, d: Node) -> Option<(String, usize)> {
         .filter(|p| p.kind_name() == "parameter_declaration")
         .collect();
     let attr = text(src, d);
-    if let Some(at) = attr.find("format(printf").or_else(|| attr.find("format (printf")) {
+    if let Some(at) = attr
+        .find("format(printf")
+        .or_else(|| attr.find("format (printf"))
+    {
         let nums: Vec<usize> = attr[at..]
             .split(|c: char| !c.is_ascii_digit())
             .filter_map(|s| s.parse().ok())
@@ -396,11 +399,7 @@ mod tests {
         let root = std::fs::canonicalize(dir.path()).unwrap();
         std::fs::create_dir_all(root.join("app/include")).unwrap();
         std::fs::create_dir_all(root.join("app/src")).unwrap();
-        std::fs::write(
-            root.join("app/include/limits.h"),
-            "#define NAME_LEN 12\n",
-        )
-        .unwrap();
+        std::fs::write(root.join("app/include/limits.h"), "#define NAME_LEN 12\n").unwrap();
         std::fs::write(
             root.join("app/include/rec.h"),
             "#include \"limits.h\"\n#define SLOTS 4\nstruct rec { char name[NAME_LEN + 1]; int v[SLOTS]; };\nvoid logf_(const char *fmt, ...);\n",

@@ -142,11 +142,7 @@ fn constant_index(f: &Func, n: Node, out: &mut Vec<Finding>) {
 /// closest check of an index before a write lets it reach the array's own length.
 fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let src = f.src;
-    let written = n.parent().is_some_and(|p| {
-        p.kind_name() == "assignment_expression"
-            && p.field("left").is_some_and(|l| l.id() == n.id())
-    });
-    if !written {
+    if !written_or_handed_out(n) {
         return;
     }
     let Some((a, idx)) = subscript(n) else { return };
@@ -193,6 +189,31 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
             text(src, strip(cond))
         ),
     ));
+}
+
+/// Whether the element `a[i]` is written (`a[i] = x`, `a[i].count = 0`, `a[i]++`) or
+/// handed out for writing: its address returned or kept (`return &slots[i];`,
+/// `struct slot *s = &slots[i];`), as a lookup helper does for its callers.
+fn written_or_handed_out(n: Node) -> bool {
+    let Some(p) = n.parent() else { return false };
+    let is_left = |a: Node, x: Node| {
+        (a.kind_name() == "assignment_expression"
+            && a.field("left").is_some_and(|l| l.id() == x.id()))
+            || a.kind_name() == "update_expression"
+    };
+    match p.kind_name() {
+        "field_expression" if p.field("argument").is_some_and(|a| a.id() == n.id()) => {
+            p.parent().is_some_and(|g| is_left(g, p))
+        }
+        "pointer_expression" if p.child(0).is_some_and(|o| o.kind_name() == "&") => {
+            p.parent().is_some_and(|g| {
+                matches!(g.kind_name(), "return_statement" | "init_declarator")
+                    || (g.kind_name() == "assignment_expression"
+                        && g.field("right").is_some_and(|r| r.id() == p.id()))
+            })
+        }
+        _ => is_left(p, n),
+    }
 }
 
 /// Whether `var` is assigned or stepped between byte offsets `from` and `to`.
