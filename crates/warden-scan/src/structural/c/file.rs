@@ -71,6 +71,9 @@ pub(crate) struct FileFacts<'t> {
     pub reads_input: bool,
     /// C++ classes owning a raw pointer with no copy constructor: class → member.
     pub shallow: HashMap<String, String>,
+    /// Struct and class members by name, with their declared types (`Car *`,
+    /// `std::map<std::string, Station*>`), the file's own and its headers'.
+    pub member_types: HashMap<String, String>,
 }
 
 impl<'t> FileFacts<'t> {
@@ -108,6 +111,7 @@ impl<'t> FileFacts<'t> {
             fills_param: HashMap::new(),
             reads_input: super::func::reads_input(src),
             shallow: HashMap::new(),
+            member_types: HashMap::new(),
         };
         let mut classes = Vec::new();
         let mut globals = Vec::new();
@@ -195,6 +199,7 @@ impl<'t> FileFacts<'t> {
             let mut one = HashMap::new();
             let (mut l, mut t) = (HashSet::new(), HashMap::new());
             declared(src, d, &f.defines, &mut one, &mut l, &mut t);
+            f.member_types.extend(t);
             for (name, len) in one {
                 let slot = f.field_arrays.entry(name).or_insert(Some(len));
                 if *slot != Some(len) {
@@ -211,6 +216,11 @@ impl<'t> FileFacts<'t> {
             }
             for (name, i) in &inc.format_wrappers {
                 f.format_wrappers.entry(name.clone()).or_insert(*i);
+            }
+            for (name, ty) in &inc.member_types {
+                f.member_types
+                    .entry(name.clone())
+                    .or_insert_with(|| ty.clone());
             }
         }
         let globals_kept = globals.clone();

@@ -41,6 +41,8 @@ struct HeaderFacts {
     fields: Vec<(String, Len, Option<i64>)>,
     /// Variadic prototypes taking a printf format: (function, format parameter).
     formats: Vec<(String, usize)>,
+    /// Struct and class members with their declared types.
+    member_types: Vec<(String, String)>,
     /// The quoted names it includes.
     includes: Vec<String>,
 }
@@ -52,6 +54,8 @@ pub(crate) struct Included {
     /// As `FileFacts::field_arrays`: `None` when two structs give one name two lengths.
     pub field_arrays: HashMap<String, Option<(i64, Option<i64>)>>,
     pub format_wrappers: HashMap<String, usize>,
+    /// Members' declared types (`Car *`); the first header declaring a name wins.
+    pub member_types: HashMap<String, String>,
 }
 
 type Slot = Arc<OnceLock<Arc<HeaderFacts>>>;
@@ -235,14 +239,16 @@ fn collect(src: &str, root: Node, facts: &mut HeaderFacts) {
     }
     for d in members {
         let mut known = HashMap::new();
+        let mut types = HashMap::new();
         declared(
             src,
             d,
             &facts.defines,
             &mut known,
             &mut HashSet::new(),
-            &mut HashMap::new(),
+            &mut types,
         );
+        facts.member_types.extend(types);
         for (name, (len, elem)) in known {
             facts.fields.push((name, Len::Known(len), elem));
         }
@@ -355,6 +361,11 @@ fn merge(found: &[Arc<HeaderFacts>]) -> Included {
         }
         for (f, i) in &h.formats {
             out.format_wrappers.entry(f.clone()).or_insert(*i);
+        }
+        for (m, ty) in &h.member_types {
+            out.member_types
+                .entry(m.clone())
+                .or_insert_with(|| ty.clone());
         }
     }
     for h in found {

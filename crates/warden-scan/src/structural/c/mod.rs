@@ -25,6 +25,7 @@ mod lifetime;
 mod loops;
 mod members;
 mod nulls;
+mod owners;
 mod signed;
 mod summary;
 mod syntax;
@@ -209,6 +210,9 @@ pub(crate) fn analyze(
     }
     if on("use-after-free") {
         cached::dangling_caches(&facts, &mut found);
+    }
+    if on("use-after-free") || on("double-free") {
+        owners::member_aliases(&facts, on("use-after-free"), on("double-free"), &mut found);
     }
     let mut hits = Vec::new();
     for f in found {
