@@ -344,8 +344,7 @@ fn format_prototype(src: &str, d: Node) -> Option<(String, usize)> {
     let ty = text(src, *last);
     let pname = descendants(*last)
         .into_iter()
-        .filter(|x| x.kind_name() == "identifier")
-        .last()
+        .rfind(|x| x.kind_name() == "identifier")
         .map(|x| text(src, x).to_ascii_lowercase())?;
     let named = pname == "fmt" || pname.ends_with("fmt") || pname.contains("format");
     (ty.contains("char") && ty.contains('*') && named).then(|| (name, ps.len() - 1))

@@ -78,8 +78,8 @@ impl<'t> Func<'_, 't> {
 impl<'t> Func<'_, 't> {
     /// For a 32-bit (or narrower) integer assigned a product before byte `before`
     /// (`uint32_t bytes = count * sizeof(struct rec);`): the variables multiplied. A
-    /// check of the product itself sees the value after it wrapped; only a check of a
-    /// factor can keep it from wrapping.
+    /// check of the product itself sees the value after it wrapped; only checks of its
+    /// factors, every one of them, can keep it from wrapping.
     pub fn narrow_product(&self, var: &str, before: usize) -> Option<Vec<String>> {
         let ty = self.type_of(var)?;
         let base = ty.trim().trim_start_matches("const ").trim();
@@ -121,15 +121,20 @@ impl<'t> Func<'_, 't> {
             }
             let product = descendants(r).into_iter().find(|x| {
                 x.kind_name() == "binary_expression"
-                    && x.field("operator")
-                        .is_some_and(|o| matches!(text(src, o), "*" | "<<"))
+                    && x.field("operator").is_some_and(|o| text(src, o) == "*")
                     && self.fold(*x).is_none()
             });
-            let Some(p) = product else { return None };
+            let p = product?;
             factors.extend(
                 descendants(p)
                     .into_iter()
                     .filter(|x| matches!(x.kind_name(), "identifier" | "field_expression"))
+                    // `hdr.tiles`, not its `hdr`; nothing inside `sizeof`.
+                    .filter(|x| {
+                        x.parent().is_none_or(|p| {
+                            !matches!(p.kind_name(), "field_expression" | "sizeof_expression")
+                        })
+                    })
                     .filter_map(|x| path_of(src, x))
                     .filter(|x| x != var && self.constant(x).is_none()),
             );
