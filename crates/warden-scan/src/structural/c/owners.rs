@@ -37,6 +37,8 @@ fn element_pointee(ty: &str) -> Option<&str> {
 /// What one function does with the class's pointer members.
 struct Method<'t> {
     name: String,
+    /// `Pool` of `Pool::retire`; `None` for a function defined in its class or free.
+    class: Option<String>,
     /// `member = value` for members of the class.
     sets: Vec<(String, Node<'t>)>,
     /// `delete x`: (the delete, what it deletes, the pointee type when known).
@@ -79,9 +81,11 @@ pub(crate) fn member_aliases(facts: &FileFacts, uaf: bool, df: bool, out: &mut V
             || src.contains(&format!("{m}(new "))
             || src.contains(&format!("{m}{{new "))
     };
-    let borrowed = |m: &str| {
+    // Set only to existing objects, by the methods of `class`.
+    let borrowed = |m: &str, class: &Option<String>| {
         let sets: Vec<&Node> = methods
             .iter()
+            .filter(|x| x.class == *class)
             .flat_map(|x| &x.sets)
             .filter(|(s, _)| s == m)
             .map(|(_, v)| v)
@@ -102,7 +106,7 @@ pub(crate) fn member_aliases(facts: &FileFacts, uaf: bool, df: bool, out: &mut V
                     .deletes_elements_of
                     .iter()
                     .find(|c| containers.get(c.as_str()) == Some(ty));
-                if let (Some(c), true) = (owner, borrowed(what)) {
+                if let (Some(c), true) = (owner, borrowed(what, &d.class)) {
                     out.push(Finding {
                         check: "double-free",
                         line: line(*del),
@@ -126,10 +130,12 @@ pub(crate) fn member_aliases(facts: &FileFacts, uaf: bool, df: bool, out: &mut V
                     && !methods
                         .iter()
                         .any(|x| x.deletes.iter().any(|(_, w, _)| w == **m))
-                    && methods
-                        .iter()
-                        .any(|x| x.name != d.name && x.sets.iter().any(|(s, _)| s == **m))
-                    && borrowed(m)
+                    && methods.iter().any(|x| {
+                        x.name != d.name
+                            && x.class == d.class
+                            && x.sets.iter().any(|(s, _)| s == **m)
+                    })
+                    && borrowed(m, &d.class)
             });
             if let Some((m, _)) = stale {
                 out.push(Finding {
@@ -144,6 +150,16 @@ pub(crate) fn member_aliases(facts: &FileFacts, uaf: bool, df: bool, out: &mut V
     }
 }
 
+/// The class a method is defined for outside its body (`Pool` of `Pool::retire`).
+fn class_of(src: &str, func: Node) -> Option<String> {
+    let fd = descendants(func)
+        .into_iter()
+        .find(|x| x.kind_name() == "function_declarator")?;
+    let name = text(src, fd.field("declarator")?);
+    let (class, _) = name.rsplit_once("::")?;
+    Some(class.rsplit("::").next().unwrap_or(class).to_string())
+}
+
 fn method<'t>(
     facts: &FileFacts<'t>,
     func: Node<'t>,
@@ -155,6 +171,7 @@ fn method<'t>(
     let nodes = facts.body_nodes(func);
     let mut m = Method {
         name,
+        class: class_of(src, func),
         sets: Vec::new(),
         deletes: Vec::new(),
         deletes_elements_of: Vec::new(),
