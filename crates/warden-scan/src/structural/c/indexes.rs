@@ -193,7 +193,8 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
 
 /// Whether the element `a[i]` is written (`a[i] = x`, `a[i].count = 0`, `a[i]++`) or
 /// handed out for writing: its address returned or kept (`return &slots[i];`,
-/// `struct slot *s = &slots[i];`), as a lookup helper does for its callers.
+/// `struct slot *s = &slots[i];`), as a lookup helper does for its callers, or bound
+/// to a reference (`Segment& seg = segments[n];`).
 fn written_or_handed_out(n: Node) -> bool {
     let Some(p) = n.parent() else { return false };
     let is_left = |a: Node, x: Node| {
@@ -212,6 +213,10 @@ fn written_or_handed_out(n: Node) -> bool {
                         && g.field("right").is_some_and(|r| r.id() == p.id()))
             })
         }
+        // `Segment& seg = segments[count++];`: a reference the code then writes through.
+        "init_declarator" => p
+            .field("declarator")
+            .is_some_and(|d| d.kind_name() == "reference_declarator"),
         _ => is_left(p, n),
     }
 }
