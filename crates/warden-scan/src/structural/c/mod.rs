@@ -27,6 +27,7 @@ mod members;
 mod nulls;
 mod owners;
 mod signed;
+mod stored;
 mod summary;
 mod syntax;
 mod types;
@@ -148,6 +149,7 @@ pub(crate) fn analyze(
             copies::shallow_copies(&func, &mut found);
             dangling::dangling_members(&func, &mut found);
             dangling::deleted_members(&func, &mut found);
+            stored::freed_while_stored(&func, &mut found);
         }
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);
