@@ -160,24 +160,35 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
     };
     let Some(var) = path_of(src, idx) else { return };
     // The closest `if` on the way that compares the index with a constant decides.
-    let Some((cond, facts)) = if_guards(f, n).into_iter().find_map(|g| {
+    let guarded = if_guards(f, n).into_iter().find_map(|g| {
         let facts = g.facts(f, &var);
         (!facts.is_empty()).then_some((g.cond, facts))
-    }) else {
-        return;
+    });
+    let (cond, highest) = match guarded {
+        Some((cond, facts)) => {
+            let Some(highest) = facts
+                .iter()
+                .filter_map(|&(op, k)| match op {
+                    "<" => Some(k - 1),
+                    "<=" => Some(k),
+                    _ => None,
+                })
+                .min()
+            else {
+                return;
+            };
+            if changed_between(f, &var, cond.end_byte(), n.start_byte()) {
+                return;
+            }
+            (cond, highest)
+        }
+        // `n` counts the elements of a string whose length was checked.
+        None => match super::counted::counted_bound(f, n, &var) {
+            Some((highest, cond)) => (cond, highest),
+            None => return,
+        },
     };
-    let Some(highest) = facts
-        .iter()
-        .filter_map(|&(op, k)| match op {
-            "<" => Some(k - 1),
-            "<=" => Some(k),
-            _ => None,
-        })
-        .min()
-    else {
-        return;
-    };
-    if highest < len || changed_between(f, &var, cond.end_byte(), n.start_byte()) {
+    if highest < len {
         return;
     }
     out.push(finding(

@@ -11,6 +11,7 @@ mod bounds;
 mod cached;
 mod consts;
 mod copies;
+mod counted;
 mod dangling;
 mod file;
 mod func;
