@@ -184,9 +184,7 @@ impl<'t> FileFacts<'t> {
             stack.extend(kids.into_iter().rev());
         }
         if let Some(inc) = included {
-            for (k, v) in &inc.defines {
-                f.defines.entry(k.clone()).or_insert(*v);
-            }
+            inc.add_constants(&mut f.defines);
         }
         f.functions.sort_by_key(|n| n.start_byte());
         for func in &f.functions {
@@ -208,20 +206,11 @@ impl<'t> FileFacts<'t> {
             }
         }
         if let Some(inc) = included {
-            for (name, len) in &inc.field_arrays {
-                let slot = f.field_arrays.entry(name.clone()).or_insert(*len);
-                if slot != len {
-                    *slot = None;
-                }
-            }
-            for (name, i) in &inc.format_wrappers {
-                f.format_wrappers.entry(name.clone()).or_insert(*i);
-            }
-            for (name, ty) in &inc.member_types {
-                f.member_types
-                    .entry(name.clone())
-                    .or_insert_with(|| ty.clone());
-            }
+            inc.add_members(
+                &mut f.field_arrays,
+                &mut f.format_wrappers,
+                &mut f.member_types,
+            );
         }
         let globals_kept = globals.clone();
         for d in globals {

@@ -58,6 +58,39 @@ pub(crate) struct Included {
     pub member_types: HashMap<String, String>,
 }
 
+impl Included {
+    /// Adds the headers' constants to a file's; the file's own win.
+    pub fn add_constants(&self, defines: &mut HashMap<String, i64>) {
+        for (k, v) in &self.defines {
+            defines.entry(k.clone()).or_insert(*v);
+        }
+    }
+
+    /// Adds the headers' member arrays (a name the file gives another length has
+    /// none), printf-like prototypes and member types to a file's.
+    pub fn add_members(
+        &self,
+        field_arrays: &mut HashMap<String, Option<(i64, Option<i64>)>>,
+        format_wrappers: &mut HashMap<String, usize>,
+        member_types: &mut HashMap<String, String>,
+    ) {
+        for (name, len) in &self.field_arrays {
+            let slot = field_arrays.entry(name.clone()).or_insert(*len);
+            if slot != len {
+                *slot = None;
+            }
+        }
+        for (name, i) in &self.format_wrappers {
+            format_wrappers.entry(name.clone()).or_insert(*i);
+        }
+        for (name, ty) in &self.member_types {
+            member_types
+                .entry(name.clone())
+                .or_insert_with(|| ty.clone());
+        }
+    }
+}
+
 type Slot = Arc<OnceLock<Arc<HeaderFacts>>>;
 
 /// The scan's cache of parsed headers, shared by the threads scanning files.
