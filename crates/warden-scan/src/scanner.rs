@@ -223,7 +223,7 @@ impl Scanner {
             },
         );
         let tech = tech::detect(&walked.manifests);
-        self.scan_walked(walked, tech, prior, progress, started)
+        self.scan_walked(&root, walked, tech, prior, progress, started)
     }
 
     /// Scans exactly `paths` (relative to `root`), e.g. the files a change touched, with
@@ -240,12 +240,13 @@ impl Scanner {
         let root = canonical_root(root)?;
         let walked = walk_paths(&root, paths, self.opts.max_file_size);
         let tech = tech.iter().cloned().collect();
-        self.scan_walked(walked, tech, &Prior::default(), progress, started)
+        self.scan_walked(&root, walked, tech, &Prior::default(), progress, started)
     }
 
     /// Detects languages, then reads, matches and scores every walked file.
     fn scan_walked(
         &self,
+        root: &Path,
         walked: crate::walk::Walk,
         mut tech: BTreeSet<String>,
         prior: &Prior,
@@ -279,13 +280,19 @@ impl Scanner {
         let ruleset = pool.install(|| self.compile(&tech, to_match))?;
 
         let bytes = AtomicU64::new(0);
+        // C and C++ files see what their own headers declare; each header is parsed once.
+        let headers = walked
+            .files
+            .iter()
+            .any(|f| matches!(f.language, Language::C | Language::Cpp))
+            .then(|| crate::structural::Headers::new(root));
         let results: Vec<(&str, FileResult)> = pool.install(|| {
             walked
                 .files
                 .par_iter()
                 .map(|f| {
                     let known = prior_files.and_then(|p| p.get(&f.rel));
-                    let r = self.scan_file(f, known, &ruleset, &bytes);
+                    let r = self.scan_file(f, known, &ruleset, &bytes, headers.as_ref());
                     progress.file_done();
                     (f.rel.as_str(), r)
                 })
@@ -394,6 +401,7 @@ impl Scanner {
         known: Option<&KnownFile>,
         ruleset: &RuleSet,
         bytes_read: &AtomicU64,
+        headers: Option<&crate::structural::Headers>,
     ) -> FileResult {
         // Same size and mtime as last time: trust the stored hash, as git does.
         if let Some(k) = known.filter(|k| same_metadata(f, Some(k))) {
@@ -428,6 +436,7 @@ impl Scanner {
             f.language,
             &content,
             ruleset.find(f.language, &content),
+            headers.map(|h| (h, f.abs.as_path())),
         );
         crate::sibling_guard::apply(ruleset.rules(), &mut raw, &content);
         let layout = crate::layout::layout(f.language, &content, ruleset.rules(), &raw);

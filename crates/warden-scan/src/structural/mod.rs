@@ -21,6 +21,7 @@ mod partial;
 mod spec;
 mod syntax;
 
+pub use c::Headers;
 pub(crate) use pack_file::builtin_packs_as;
 pub use pack_file::{builtin_packs, parse_pack, BUILTIN_SOURCES};
 pub use spec::{FlowPack, Kind, SanitizerGroup, Sink, SourceGroup, Spec};
@@ -52,8 +53,11 @@ pub struct Analysis {
 
 /// Analyses `content` for the structural rules `in_play` (indexes into `rules`).
 pub fn analyze(lang: Language, content: &[u8], rules: &[Rule], in_play: &[usize]) -> Analysis {
-    analyze_focused(lang, content, rules, in_play, None)
+    analyze_focused(lang, content, rules, in_play, None, None)
 }
+
+/// A C/C++ file's place in the scan: the headers cache and the file's absolute path.
+pub type HeaderContext<'a> = Option<(&'a Headers, &'a std::path::Path)>;
 
 /// As [`analyze`], walking only the functions that span one of the `focus` lines
 /// (sorted; the lines where some rule matched): a function without any cannot hold a
@@ -64,6 +68,7 @@ pub fn analyze_focused(
     rules: &[Rule],
     in_play: &[usize],
     focus: Option<&[u32]>,
+    headers: HeaderContext,
 ) -> Analysis {
     let mut out = Analysis::default();
     // Parsing costs far more than matching: very large files keep their regex hits only.
@@ -71,7 +76,7 @@ pub fn analyze_focused(
         return out;
     }
     if let Some(grammar) = c::grammar(lang) {
-        out.hits = c::analyze(lang, grammar, content, rules, in_play);
+        out.hits = c::analyze(lang, grammar, content, rules, in_play, headers);
         return out;
     }
     let Some(syn) = syntax::syntax(lang) else {
@@ -222,7 +227,13 @@ fn parse(
 /// Turns a file's regex hits into its final hits: prefilter hits of structural rules are
 /// replaced by what the analysis confirms, and regex sink hits on a line where the
 /// analysis proved every sink argument of that category constant or sanitised are dropped.
-pub fn confirm(ruleset: &RuleSet, lang: Language, content: &[u8], raw: Vec<RawHit>) -> Vec<RawHit> {
+pub fn confirm(
+    ruleset: &RuleSet,
+    lang: Language,
+    content: &[u8],
+    raw: Vec<RawHit>,
+    headers: HeaderContext,
+) -> Vec<RawHit> {
     let rules = ruleset.rules();
     let mut in_play: Vec<usize> = raw
         .iter()
@@ -253,7 +264,7 @@ pub fn confirm(ruleset: &RuleSet, lang: Language, content: &[u8], raw: Vec<RawHi
     focus.extend(raw_lines);
     focus.sort_unstable();
     focus.dedup();
-    let analysis = analyze_focused(lang, content, rules, &in_play, Some(&focus));
+    let analysis = analyze_focused(lang, content, rules, &in_play, Some(&focus), headers);
     if !analysis.refuted.is_empty() {
         hits.retain(|h| {
             let r = &rules[h.rule];

@@ -71,10 +71,18 @@ pub(crate) struct FileFacts<'t> {
     pub reads_input: bool,
     /// C++ classes owning a raw pointer with no copy constructor: class → member.
     pub shallow: HashMap<String, String>,
+    /// Struct and class members by name, with their declared types (`Car *`,
+    /// `std::map<std::string, Station*>`), the file's own and its headers'.
+    pub member_types: HashMap<String, String>,
 }
 
 impl<'t> FileFacts<'t> {
-    pub fn collect(src: &'t str, root: Node<'t>) -> FileFacts<'t> {
+    /// `included`: what the file's own headers declare (the file's declarations win).
+    pub fn collect(
+        src: &'t str,
+        root: Node<'t>,
+        included: Option<&super::headers::Included>,
+    ) -> FileFacts<'t> {
         let mut f = FileFacts {
             src,
             defines: HashMap::new(),
@@ -103,6 +111,7 @@ impl<'t> FileFacts<'t> {
             fills_param: HashMap::new(),
             reads_input: super::func::reads_input(src),
             shallow: HashMap::new(),
+            member_types: HashMap::new(),
         };
         let mut classes = Vec::new();
         let mut globals = Vec::new();
@@ -174,6 +183,9 @@ impl<'t> FileFacts<'t> {
             let kids: Vec<Node> = n.named_children(&mut c).collect();
             stack.extend(kids.into_iter().rev());
         }
+        if let Some(inc) = included {
+            inc.add_constants(&mut f.defines);
+        }
         f.functions.sort_by_key(|n| n.start_byte());
         for func in &f.functions {
             let body = func.field("body").unwrap_or(*func);
@@ -185,12 +197,20 @@ impl<'t> FileFacts<'t> {
             let mut one = HashMap::new();
             let (mut l, mut t) = (HashSet::new(), HashMap::new());
             declared(src, d, &f.defines, &mut one, &mut l, &mut t);
+            f.member_types.extend(t);
             for (name, len) in one {
                 let slot = f.field_arrays.entry(name).or_insert(Some(len));
                 if *slot != Some(len) {
                     *slot = None;
                 }
             }
+        }
+        if let Some(inc) = included {
+            inc.add_members(
+                &mut f.field_arrays,
+                &mut f.format_wrappers,
+                &mut f.member_types,
+            );
         }
         let globals_kept = globals.clone();
         for d in globals {
@@ -562,7 +582,7 @@ pub(crate) fn declared(
 }
 
 /// Bytes of one element of a scalar type, if it is one.
-fn elem_size(ty: &str) -> Option<i64> {
+pub(crate) fn elem_size(ty: &str) -> Option<i64> {
     let t = ty
         .trim()
         .trim_start_matches("const ")

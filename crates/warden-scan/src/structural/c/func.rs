@@ -256,7 +256,20 @@ impl<'f, 't> Func<'f, 't> {
                         let Some((c, args)) = call(src, n) else {
                             continue;
                         };
-                        if let Some((_, first, rest)) =
+                        if stream_read(c) {
+                            // `in.read(reinterpret_cast<char *>(&n), 4)`: a C++ stream fills
+                            // its first argument.
+                            let first = args.first().map(|a| {
+                                // Through `reinterpret_cast<char *>(&n)`.
+                                call(src, strip(*a))
+                                    .filter(|(c, _)| c.ends_with('>') && c.contains("_cast<"))
+                                    .and_then(|(_, inner)| inner.first().copied())
+                                    .unwrap_or(*a)
+                            });
+                            if let Some(a) = first {
+                                self.taint_target(a);
+                            }
+                        } else if let Some((_, first, rest)) =
                             INPUT_FILLS.iter().find(|(name, _, _)| *name == c)
                         {
                             let last = if *rest { args.len() } else { first + 1 };
@@ -412,7 +425,7 @@ impl<'f, 't> Func<'f, 't> {
 
     /// The value of a name that stands for a constant: a local set once, else a
     /// `#define` or enumerator of the file.
-    fn constant(&self, name: &str) -> Option<i64> {
+    pub(crate) fn constant(&self, name: &str) -> Option<i64> {
         self.consts
             .get(name)
             .or_else(|| self.file.defines.get(name))
@@ -522,6 +535,15 @@ fn param_arrays(
             arrays.insert(name, (n, None));
         }
     }
+}
+
+/// `in.read`, `file->read`, `is.readsome`: a stream's read member, which fills its first
+/// argument (the POSIX `read(fd, buf, n)` fills its second).
+fn stream_read(callee: &str) -> bool {
+    let Some((obj, m)) = callee.rsplit_once('.').or_else(|| callee.rsplit_once("->")) else {
+        return false;
+    };
+    !obj.is_empty() && matches!(m.trim(), "read" | "readsome")
 }
 
 /// Whether a function is `static` (called only from its own file).

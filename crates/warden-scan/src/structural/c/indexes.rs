@@ -142,11 +142,7 @@ fn constant_index(f: &Func, n: Node, out: &mut Vec<Finding>) {
 /// closest check of an index before a write lets it reach the array's own length.
 fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let src = f.src;
-    let written = n.parent().is_some_and(|p| {
-        p.kind_name() == "assignment_expression"
-            && p.field("left").is_some_and(|l| l.id() == n.id())
-    });
-    if !written {
+    if !written_or_handed_out(n) {
         return;
     }
     let Some((a, idx)) = subscript(n) else { return };
@@ -164,24 +160,35 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
     };
     let Some(var) = path_of(src, idx) else { return };
     // The closest `if` on the way that compares the index with a constant decides.
-    let Some((cond, facts)) = if_guards(f, n).into_iter().find_map(|g| {
+    let guarded = if_guards(f, n).into_iter().find_map(|g| {
         let facts = g.facts(f, &var);
         (!facts.is_empty()).then_some((g.cond, facts))
-    }) else {
-        return;
+    });
+    let (cond, highest) = match guarded {
+        Some((cond, facts)) => {
+            let Some(highest) = facts
+                .iter()
+                .filter_map(|&(op, k)| match op {
+                    "<" => Some(k - 1),
+                    "<=" => Some(k),
+                    _ => None,
+                })
+                .min()
+            else {
+                return;
+            };
+            if changed_between(f, &var, cond.end_byte(), n.start_byte()) {
+                return;
+            }
+            (cond, highest)
+        }
+        // `n` counts the elements of a string whose length was checked.
+        None => match super::counted::counted_bound(f, n, &var) {
+            Some((highest, cond)) => (cond, highest),
+            None => return,
+        },
     };
-    let Some(highest) = facts
-        .iter()
-        .filter_map(|&(op, k)| match op {
-            "<" => Some(k - 1),
-            "<=" => Some(k),
-            _ => None,
-        })
-        .min()
-    else {
-        return;
-    };
-    if highest < len || changed_between(f, &var, cond.end_byte(), n.start_byte()) {
+    if highest < len {
         return;
     }
     out.push(finding(
@@ -193,6 +200,36 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
             text(src, strip(cond))
         ),
     ));
+}
+
+/// Whether the element `a[i]` is written (`a[i] = x`, `a[i].count = 0`, `a[i]++`) or
+/// handed out for writing: its address returned or kept (`return &slots[i];`,
+/// `struct slot *s = &slots[i];`), as a lookup helper does for its callers, or bound
+/// to a reference (`Segment& seg = segments[n];`).
+fn written_or_handed_out(n: Node) -> bool {
+    let Some(p) = n.parent() else { return false };
+    let is_left = |a: Node, x: Node| {
+        (a.kind_name() == "assignment_expression"
+            && a.field("left").is_some_and(|l| l.id() == x.id()))
+            || a.kind_name() == "update_expression"
+    };
+    match p.kind_name() {
+        "field_expression" if p.field("argument").is_some_and(|a| a.id() == n.id()) => {
+            p.parent().is_some_and(|g| is_left(g, p))
+        }
+        "pointer_expression" if p.child(0).is_some_and(|o| o.kind_name() == "&") => {
+            p.parent().is_some_and(|g| {
+                matches!(g.kind_name(), "return_statement" | "init_declarator")
+                    || (g.kind_name() == "assignment_expression"
+                        && g.field("right").is_some_and(|r| r.id() == p.id()))
+            })
+        }
+        // `Segment& seg = segments[count++];`: a reference the code then writes through.
+        "init_declarator" => p
+            .field("declarator")
+            .is_some_and(|d| d.kind_name() == "reference_declarator"),
+        _ => is_left(p, n),
+    }
 }
 
 /// Whether `var` is assigned or stepped between byte offsets `from` and `to`.

@@ -67,7 +67,14 @@ pub(crate) fn input_arithmetic(f: &Func, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let vars = input_vars(f, s);
-                if vars.iter().any(|v| f.guard(v, n.start_byte()).upper) {
+                let at = n.start_byte();
+                // A 32-bit product (`uint32_t bytes = count * 24`) is checked through
+                // its factors: a check of the product sees it after it wrapped.
+                let checked = |v: &String| match f.narrow_product(v, at) {
+                    Some(factors) => factors.iter().all(|x| f.bounded_above(x, n)),
+                    None => f.guard(v, at).upper,
+                };
+                if vars.iter().any(checked) {
                     continue;
                 }
                 let st = text(src, s);

@@ -11,10 +11,12 @@ mod bounds;
 mod cached;
 mod consts;
 mod copies;
+mod counted;
 mod dangling;
 mod file;
 mod func;
 mod guards;
+mod headers;
 mod indexes;
 mod inject;
 mod inputs;
@@ -24,7 +26,9 @@ mod lifetime;
 mod loops;
 mod members;
 mod nulls;
+mod owners;
 mod signed;
+mod stored;
 mod summary;
 mod syntax;
 mod types;
@@ -36,6 +40,7 @@ use crate::rules::Rule;
 use crate::Language;
 use file::FileFacts;
 use func::Func;
+pub use headers::Headers;
 
 /// The checks a memory rule may name.
 pub const CHECKS: &[&str] = &[
@@ -115,6 +120,7 @@ pub(crate) fn analyze(
     content: &[u8],
     rules: &[Rule],
     in_play: &[usize],
+    headers: super::HeaderContext,
 ) -> Vec<RawHit> {
     let wanted: Vec<(usize, &str, &str)> = in_play
         .iter()
@@ -131,7 +137,8 @@ pub(crate) fn analyze(
     let Some(tree) = parse(lang, grammar, text.as_bytes()) else {
         return Vec::new();
     };
-    let facts = FileFacts::collect(&text, tree.root_node());
+    let included = headers.and_then(|(h, path)| h.included(path, &text, lang));
+    let facts = FileFacts::collect(&text, tree.root_node(), included.as_ref());
     let on = |c: &str| wanted.iter().any(|(_, w, _)| *w == c);
     let mut found = Vec::new();
     for f in &facts.functions {
@@ -143,6 +150,7 @@ pub(crate) fn analyze(
             copies::shallow_copies(&func, &mut found);
             dangling::dangling_members(&func, &mut found);
             dangling::deleted_members(&func, &mut found);
+            stored::freed_while_stored(&func, &mut found);
         }
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);
@@ -205,6 +213,9 @@ pub(crate) fn analyze(
     }
     if on("use-after-free") {
         cached::dangling_caches(&facts, &mut found);
+    }
+    if on("use-after-free") || on("double-free") {
+        owners::member_aliases(&facts, on("use-after-free"), on("double-free"), &mut found);
     }
     let mut hits = Vec::new();
     for f in found {

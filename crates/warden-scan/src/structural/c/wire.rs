@@ -178,6 +178,10 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
             .then(|| member_dest_input_len(f, &args))
             .flatten();
         let checked = all.iter().any(|v| {
+            // A 32-bit product checked after it was computed: the check sees it wrapped.
+            if let Some(factors) = f.narrow_product(v, n.start_byte()) {
+                return factors.iter().all(|x| f.bounded_above(x, n));
+            }
             let g = f.guard(v, n.start_byte());
             if let Some(len) = &input_len {
                 if g.upper && !g.lower && !g.called {
