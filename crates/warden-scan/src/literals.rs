@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 /// Largest set of exact strings kept while combining; beyond it, the analysis falls
 /// back to a required literal of one part.
 const MAX_EXACT: usize = 64;
+/// Largest bounded repetition (`x{0,2}`, `x{1,3}`) multiplied out into its strings.
+const MAX_SMALL_REPEAT: u32 = 3;
 /// Largest class expanded into its members (`[Kk]`, `["']`); larger ones are "anything".
 const MAX_CLASS: u32 = 16;
 /// Literals shorter than this occur in nearly every file: a rule whose best literals
@@ -242,12 +244,12 @@ fn analyse(hir: &Hir) -> Info {
         HirKind::Repetition(rep) => {
             if rep.min == 0 {
                 // `x?` matches x's strings or nothing: still exact, so `SECRET(?:_?KEY)?"`
-                // needs `secret"`, `secret_key"` or `secretkey"` rather than any `secret`.
+                // needs `secret"`, `secret_key"` or `secretkey"` rather than any `secret`;
+                // and `%{0,2}` is one of ``, `%`, `%%`.
                 let sub = analyse(&rep.sub).exact;
-                return match sub {
-                    Some(mut set) if rep.max == Some(1) && set.len() < MAX_EXACT => {
-                        set.insert(Vec::new());
-                        Info::exact(set)
+                return match (sub, rep.max) {
+                    (Some(set), Some(max)) if max <= MAX_SMALL_REPEAT => {
+                        bounded_powers(&set, 0, max).map_or_else(Info::unknown, Info::exact)
                     }
                     _ => Info::unknown(),
                 };
@@ -264,6 +266,13 @@ fn analyse(hir: &Hir) -> Info {
             if rep.max == Some(rep.min) {
                 if let Some(power) = power {
                     return Info::exact(power);
+                }
+            }
+            if let (Some(e), Some(max)) = (&sub.exact, rep.max) {
+                if max <= MAX_SMALL_REPEAT {
+                    if let Some(set) = bounded_powers(e, rep.min, max) {
+                        return Info::exact(set);
+                    }
                 }
             }
             // Both start with the first repetition, where the match starts.
@@ -413,6 +422,24 @@ fn after(at: (Option<usize>, Option<usize>), sub: &Hir) -> (Option<usize>, Optio
     (offset, runs)
 }
 
+/// The strings of `min` to `max` repetitions of `set`'s, when at most [`MAX_EXACT`].
+fn bounded_powers(set: &Set, min: u32, max: u32) -> Option<Set> {
+    let mut power = Set::from([Vec::new()]);
+    let mut out = Set::new();
+    for i in 0..=max {
+        if i >= min {
+            out.extend(power.iter().cloned());
+        }
+        if i < max {
+            if power.len() * set.len() > MAX_EXACT {
+                return None;
+            }
+            power = product(&power, set);
+        }
+    }
+    (out.len() <= MAX_EXACT).then_some(out)
+}
+
 fn product(a: &Set, b: &Set) -> Set {
     let mut out = Set::new();
     for x in a {
@@ -540,6 +567,29 @@ mod tests {
         // A part whose literals may start later is not glued: `.` + `or` would claim
         // `.or` where the match holds `. or`.
         assert_eq!(lits(r"\.(?:\s*Or|\s*Not)\("), None);
+    }
+
+    #[test]
+    fn small_bounded_repetitions_multiply_out() {
+        assert_eq!(
+            lits(r"'%{0,2}%s'"),
+            Some(vec!["'%%%s'".into(), "'%%s'".into(), "'%s'".into()])
+        );
+        // Two-byte literals are too short to search for.
+        assert_eq!(lits(r"[ab]{1,2}\("), None);
+        assert_eq!(
+            lits(r"x[ab]{1,2}\("),
+            Some(vec![
+                "xa(".into(),
+                "xaa(".into(),
+                "xab(".into(),
+                "xb(".into(),
+                "xba(".into(),
+                "xbb(".into()
+            ])
+        );
+        // Too many strings: the repetition is "anything", its neighbours still count.
+        assert_eq!(lits(r"[a-p]{0,3}eval\("), Some(vec!["eval(".into()]));
     }
 
     #[test]
