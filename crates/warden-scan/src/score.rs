@@ -260,8 +260,11 @@ impl ScoreModel {
                     // A bind or parse on the next clause's line is about that clause; a
                     // column allowlist above is about the statement.
                     Answered::OnItsLine => l == line || on_the_path || allowlisted_above(san),
+                    // An allowlist maps the value it checks before that value is used:
+                    // one below the sink is about a later statement's value (an inline
+                    // `order(SORTS.include?(o) ? o : :name)` after an interpolated `where`).
                     Answered::Nearby | Answered::FromAbove => {
-                        l.abs_diff(line) <= self.sanitizer_window
+                        (l.abs_diff(line) <= self.sanitizer_window && !(san.allowlist && l > line))
                             || owner_check
                             || on_the_path
                             || allowlisted_above(san)

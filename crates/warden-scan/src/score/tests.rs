@@ -532,6 +532,19 @@ fn a_check_below_a_spliced_identifier_does_not_answer_it() {
 }
 
 #[test]
+fn an_allowlist_below_a_sink_is_about_a_later_statement() {
+    let m = ScoreModel::default();
+    let mut r = rules();
+    let alone = m.score("a.rb", &r, &[hit(0, 10)]);
+    // A cast two lines below still answers a sink of values next to it...
+    assert!(m.score("a.rb", &r, &[hit(0, 10), hit(4, 12)]) < alone);
+    // ...but an allowlist there maps the value of the statement it sits in.
+    r[4].allowlist = true;
+    assert_eq!(m.score("a.rb", &r, &[hit(0, 10), hit(4, 12)]), alone);
+    assert!(m.score("a.rb", &r, &[hit(4, 9), hit(0, 10)]) < alone);
+}
+
+#[test]
 fn a_spliced_clause_is_answered_only_on_its_line_or_on_its_path() {
     let mut r = rules();
     r[0].answered = Answered::OnItsLine;

@@ -16,6 +16,28 @@ pub(super) struct Arg<'t> {
     pub val: Val,
 }
 
+/// Query-builder column operators whose argument is sent as a bound value
+/// (SQLAlchemy's `like`/`ilike`/`contains`/`in_`, TypeORM's `Like`/`ILike`/`In`).
+const BOUND_OPERATORS: &[&str] = &[
+    "like",
+    "ilike",
+    "notlike",
+    "notilike",
+    "not_like",
+    "not_ilike",
+    "icontains",
+    "startswith",
+    "endswith",
+    "istartswith",
+    "iendswith",
+    "in_",
+    "not_in",
+    "notin_",
+    "Like",
+    "ILike",
+    "In",
+];
+
 impl<'a> Walker<'a> {
     /// The callee's text, from the call's start to its argument list (`$this->db->query`,
     /// `new URL`, `request.getParameter`).
@@ -175,16 +197,21 @@ impl<'a> Walker<'a> {
         } else {
             Vec::new()
         };
+        // A column operator (`Member.name.ilike(f"%{term}%")`, TypeORM's `Like(...)`)
+        // sends its operand as a bound parameter: the expression it returns holds no
+        // text built from it.
+        let binds = BOUND_OPERATORS.contains(&method.as_str());
         for (i, a) in args.iter().enumerate() {
             if numeric.get(i) == Some(&true) {
                 continue;
             }
-            stringy |= a.val.stringy;
+            stringy |= a.val.stringy && !binds;
             if a.val.nonconst && name.is_none() {
                 name = Some(short(self.text(a.node)));
             }
             v = v.join(Val {
                 made: Vec::new(),
+                built: a.val.built.clone().filter(|_| !binds),
                 ..a.val.clone()
             });
         }
