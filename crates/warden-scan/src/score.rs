@@ -108,18 +108,26 @@ impl ScoreModel {
             // clears an XSS sink (a CSRF token field still answers the form it sits in).
             view: is_view_template(path),
         };
-        let sinks: Vec<(&RawHit, f64)> = hits
+        // Each sink with its multiplier and the flaw it stands for: its line, or the
+        // sanitizer that answers it.
+        let sinks: Vec<(&RawHit, f64, Flaw)> = hits
             .iter()
             .filter(|h| rules[h.rule].role == Role::Sink)
-            .map(|h| (h, self.context_multiplier(&rules[h.rule], h.line, &context)))
+            .map(|h| {
+                let (m, answered_by) = self.context_multiplier(&rules[h.rule], h.line, &context);
+                let flaw = answered_by.map_or(Flaw::Line(h.line), Flaw::Answered);
+                (h, m, flaw)
+            })
             .collect();
 
         // Two sinks of one category on one line are one flaw: only the one that weighs
         // most in its context counts (a value spliced between quotes is not answered by
-        // the binding that answers the statement around it).
-        let mut heaviest: HashMap<(u32, &str), (usize, f64)> = HashMap::new();
-        for &(hit, m) in &sinks {
-            let key = (hit.line, rules[hit.rule].category.as_str());
+        // the binding that answers the statement around it). So are two answered by one
+        // sanitizer: the check is about one value (a sort column mapped through an
+        // allowlist, then appended and executed), whichever lines report it.
+        let mut heaviest: HashMap<(Flaw, &str), (usize, f64)> = HashMap::new();
+        for &(hit, m, flaw) in &sinks {
+            let key = (flaw, rules[hit.rule].category.as_str());
             let best = heaviest.entry(key).or_insert((hit.rule, m));
             // On a tie the structurally decided finding speaks for the line.
             let (w, bw) = (rules[hit.rule].weight * m, rules[best.0].weight * best.1);
@@ -130,9 +138,9 @@ impl ScoreModel {
 
         // Best multiplier and hit count per sink rule, in first-seen order.
         let mut per_rule: Vec<(usize, f64, u32)> = Vec::new();
-        for &(hit, m) in sinks.iter().filter(|(h, _)| {
+        for &(hit, m, _) in sinks.iter().filter(|(h, _, flaw)| {
             heaviest
-                .get(&(h.line, rules[h.rule].category.as_str()))
+                .get(&(*flaw, rules[h.rule].category.as_str()))
                 .is_some_and(|&(r, _)| r == h.rule)
         }) {
             match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
@@ -190,7 +198,8 @@ impl ScoreModel {
         }
     }
 
-    fn context_multiplier(&self, rule: &Rule, line: u32, context: &Context) -> f64 {
+    /// A sink's multiplier, and the line of the sanitizer that answers it, if one does.
+    fn context_multiplier(&self, rule: &Rule, line: u32, context: &Context) -> (f64, Option<u32>) {
         let Context {
             sources,
             entries,
@@ -224,56 +233,60 @@ impl ScoreModel {
         };
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
-        let sanitized = !decided(rule)
-            && sanitizers.iter().any(|san| {
-                let (cat, l) = (san.category, san.line);
-                // A product that can wrap is answered by a check made before it is
-                // computed; a bounds check after it compares the wrapped value.
-                if rule.cwe.as_deref() == Some(WRAPPING_PRODUCT_CWE) && l >= line {
-                    return false;
-                }
-                // An authz sanitizer is an owner check: it answers an object lookup by a
-                // key the caller chose, not a model bound whole from the request (mass
-                // assignment, the same category), which a policy check lets through.
-                if cat == "authz" && rule.cwe.as_deref() != Some(OBJECT_LOOKUP_CWE) {
-                    return false;
-                }
-                // Below the lookup, in its own function: the next function's check is
-                // about the next function's lookup.
-                let owner_check = cat == "authz"
-                    && below(l, self.owner_check_window)
-                    && !functions.iter().any(|&f| line < f && f <= l);
-                // A secret written in the code is no flow from an input: a placeholder
-                // check between some request read and the key says nothing of the key.
-                let on_the_path = rule.category != "secrets"
-                    && nearest_source.is_some_and(|s| s <= l && l <= line);
-                let near = match rule.answered {
-                    _ if view && rule.category == "xss" => l == line,
-                    Answered::FromAbove if l > line => false,
-                    // What is spliced was checked before the splice, or not at all.
-                    Answered::ByAllowlist => {
-                        l <= line
-                            && (line - l <= self.sanitizer_window
+        let answered_by = (!decided(rule))
+            .then(|| {
+                sanitizers.iter().find(|san| {
+                    let (cat, l) = (san.category, san.line);
+                    // A product that can wrap is answered by a check made before it is
+                    // computed; a bounds check after it compares the wrapped value.
+                    if rule.cwe.as_deref() == Some(WRAPPING_PRODUCT_CWE) && l >= line {
+                        return false;
+                    }
+                    // An authz sanitizer is an owner check: it answers an object lookup by a
+                    // key the caller chose, not a model bound whole from the request (mass
+                    // assignment, the same category), which a policy check lets through.
+                    if cat == "authz" && rule.cwe.as_deref() != Some(OBJECT_LOOKUP_CWE) {
+                        return false;
+                    }
+                    // Below the lookup, in its own function: the next function's check is
+                    // about the next function's lookup.
+                    let owner_check = cat == "authz"
+                        && below(l, self.owner_check_window)
+                        && !functions.iter().any(|&f| line < f && f <= l);
+                    // A secret written in the code is no flow from an input: a placeholder
+                    // check between some request read and the key says nothing of the key.
+                    let on_the_path = rule.category != "secrets"
+                        && nearest_source.is_some_and(|s| s <= l && l <= line);
+                    let near = match rule.answered {
+                        _ if view && rule.category == "xss" => l == line,
+                        Answered::FromAbove if l > line => false,
+                        // What is spliced was checked before the splice, or not at all.
+                        Answered::ByAllowlist => {
+                            l <= line
+                                && (line - l <= self.sanitizer_window
+                                    || on_the_path
+                                    || allowlisted_above(san))
+                        }
+                        // A bind or parse on the next clause's line is about that clause; a
+                        // column allowlist above is about the statement.
+                        Answered::OnItsLine => l == line || on_the_path || allowlisted_above(san),
+                        Answered::Nearby | Answered::FromAbove => {
+                            l.abs_diff(line) <= self.sanitizer_window
+                                || owner_check
                                 || on_the_path
-                                || allowlisted_above(san))
-                    }
-                    // A bind or parse on the next clause's line is about that clause; a
-                    // column allowlist above is about the statement.
-                    Answered::OnItsLine => l == line || on_the_path || allowlisted_above(san),
-                    Answered::Nearby | Answered::FromAbove => {
-                        l.abs_diff(line) <= self.sanitizer_window
-                            || owner_check
-                            || on_the_path
-                            || allowlisted_above(san)
-                    }
-                };
-                // A spliced identifier is answered by an allowlist, never by binding
-                // the statement's values or escaping them.
-                let same = cat == rule.category && (!by_allowlist || san.allowlist);
-                (same || (cat == "input" && shape_matters(&rule.category))) && near
-            });
+                                || allowlisted_above(san)
+                        }
+                    };
+                    // A spliced identifier is answered by an allowlist, never by binding
+                    // the statement's values or escaping them.
+                    let same = cat == rule.category && (!by_allowlist || san.allowlist);
+                    (same || (cat == "input" && shape_matters(&rule.category))) && near
+                })
+            })
+            .flatten()
+            .map(|san| san.line);
         let mut m = 1.0;
-        if sanitized {
+        if answered_by.is_some() {
             // Sanitised input no longer counts as attacker-controlled for this sink.
             m *= self.sanitizer_factor;
         } else if nearest_source.is_some() {
@@ -290,7 +303,7 @@ impl ScoreModel {
         } else if !entries.is_empty() {
             m *= self.entry_in_file_boost;
         }
-        m
+        (m, answered_by)
     }
 }
 
@@ -300,6 +313,14 @@ struct Sanitizer<'a> {
     category: &'a str,
     line: u32,
     allowlist: bool,
+}
+
+/// The flaw a sink reports: the statement on its line, or the value a sanitizer
+/// answered for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Flaw {
+    Line(u32),
+    Answered(u32),
 }
 
 /// What the multiplier of a sink reads of the rest of the file.

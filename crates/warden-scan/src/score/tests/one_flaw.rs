@@ -1,0 +1,28 @@
+//! Sinks that report one flaw count once.
+
+use super::*;
+
+#[test]
+fn two_sinks_answered_by_one_sanitizer_are_one_flaw() {
+    let m = ScoreModel::default();
+    let mut r = rules();
+    // The statement's builder (`t.sink`) and where it is executed (a heavier sink of
+    // the same category), both answered by the check on line 11.
+    let mut executed = r[0].clone();
+    executed.id = "t.executed".into();
+    executed.weight = 9.0;
+    let e = r.len();
+    r.push(executed);
+    let both = m.score("a.py", &r, &[hit(0, 10), hit(3, 11), hit(e, 13)]);
+    let heavier = m.score("a.py", &r, &[hit(3, 11), hit(e, 13)]);
+    assert_eq!(both, heavier);
+    // Unanswered, they are two findings.
+    let bare = m.score("a.py", &r, &[hit(0, 10), hit(e, 13)]);
+    assert_eq!(
+        bare,
+        m.score("a.py", &r, &[hit(0, 10)]) + m.score("a.py", &r, &[hit(e, 13)])
+    );
+    // Answered by two checks of their own, they stay two.
+    let own = m.score("a.py", &r, &[hit(3, 9), hit(0, 10), hit(e, 16), hit(3, 17)]);
+    assert!(own > heavier, "{own} {heavier}");
+}
