@@ -97,7 +97,12 @@ impl<'a> Walker<'a> {
             env,
         );
 
-        if let Some(v) = counted(&method, recv_node.is_some(), recv.as_ref().filter(|_| recv_bound), &args) {
+        if let Some(v) = counted(
+            &method,
+            recv_node.is_some(),
+            recv.as_ref().filter(|_| recv_bound),
+            &args,
+        ) {
             return v;
         }
         if sanitizer != 0 {

@@ -70,7 +70,8 @@ pub(super) fn counted(
         .into_iter()
         .chain(args.iter().map(|a| &a.val))
         .collect();
-    let clean = |v: &Val| v.is_local_number() || (!v.nonconst && v.taint.is_none() && v.params == 0);
+    let clean =
+        |v: &Val| v.is_local_number() || (!v.nonconst && v.taint.is_none() && v.params == 0);
     (parts.iter().all(|v| clean(v)) && parts.iter().any(|v| v.is_local_number())).then(|| Val {
         stringy: true,
         ..Val::count()
