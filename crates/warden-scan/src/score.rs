@@ -108,41 +108,41 @@ impl ScoreModel {
             // clears an XSS sink (a CSRF token field still answers the form it sits in).
             view: is_view_template(path),
         };
-        // Each sink with its multiplier and the flaw it stands for: its line, or the
-        // sanitizer that answers it.
-        let sinks: Vec<(&RawHit, f64, Flaw)> = hits
+        // Each sink with its multiplier and the line of the allowlist that answers it.
+        let sinks: Vec<(&RawHit, f64, Option<u32>)> = hits
             .iter()
             .filter(|h| rules[h.rule].role == Role::Sink)
             .map(|h| {
                 let (m, answered_by) = self.context_multiplier(&rules[h.rule], h.line, &context);
-                let flaw = answered_by.map_or(Flaw::Line(h.line), Flaw::Answered);
-                (h, m, flaw)
+                (h, m, answered_by)
             })
             .collect();
 
         // Two sinks of one category on one line are one flaw: only the one that weighs
         // most in its context counts (a value spliced between quotes is not answered by
-        // the binding that answers the statement around it). So are two answered by one
-        // sanitizer: the check is about one value (a sort column mapped through an
-        // allowlist, then appended and executed), whichever lines report it.
-        let mut heaviest: HashMap<(Flaw, &str), (usize, f64)> = HashMap::new();
-        for &(hit, m, flaw) in &sinks {
-            let key = (flaw, rules[hit.rule].category.as_str());
-            let best = heaviest.entry(key).or_insert((hit.rule, m));
-            // On a tie the structurally decided finding speaks for the line.
-            let (w, bw) = (rules[hit.rule].weight * m, rules[best.0].weight * best.1);
-            if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[best.0])) {
-                *best = (hit.rule, m);
-            }
-        }
+        // the binding that answers the statement around it).
+        let on_line = heaviest_by(rules, &sinks, |h, _| Some(h.line));
+        let line_best = |h: &RawHit| {
+            on_line
+                .get(&(h.line, rules[h.rule].category.as_str()))
+                .is_some_and(|&(r, _)| r == h.rule)
+        };
+        // So are two answered by one allowlist: it maps one value to a fixed set (a sort
+        // column, then appended and executed), whichever lines report it. An escape
+        // answers only the value it wraps, and a line may splice others beside it.
+        let answered = heaviest_by(rules, &sinks, |h, by| by.filter(|_| line_best(h)));
+        let kept = |h: &RawHit, by: Option<u32>| {
+            line_best(h)
+                && by.is_none_or(|l| {
+                    answered
+                        .get(&(l, rules[h.rule].category.as_str()))
+                        .is_some_and(|&(r, _)| r == h.rule)
+                })
+        };
 
         // Best multiplier and hit count per sink rule, in first-seen order.
         let mut per_rule: Vec<(usize, f64, u32)> = Vec::new();
-        for &(hit, m, _) in sinks.iter().filter(|(h, _, flaw)| {
-            heaviest
-                .get(&(*flaw, rules[h.rule].category.as_str()))
-                .is_some_and(|&(r, _)| r == h.rule)
-        }) {
+        for &(hit, m, _) in sinks.iter().filter(|(h, _, by)| kept(h, *by)) {
             match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
                 Some(entry) => {
                     entry.1 = entry.1.max(m);
@@ -198,7 +198,7 @@ impl ScoreModel {
         }
     }
 
-    /// A sink's multiplier, and the line of the sanitizer that answers it, if one does.
+    /// A sink's multiplier, and the line of the allowlist that answers it, if one does.
     fn context_multiplier(&self, rule: &Rule, line: u32, context: &Context) -> (f64, Option<u32>) {
         let Context {
             sources,
@@ -283,8 +283,7 @@ impl ScoreModel {
                     (same || (cat == "input" && shape_matters(&rule.category))) && near
                 })
             })
-            .flatten()
-            .map(|san| san.line);
+            .flatten();
         let mut m = 1.0;
         if answered_by.is_some() {
             // Sanitised input no longer counts as attacker-controlled for this sink.
@@ -303,7 +302,10 @@ impl ScoreModel {
         } else if !entries.is_empty() {
             m *= self.entry_in_file_boost;
         }
-        (m, answered_by)
+        (
+            m,
+            answered_by.filter(|san| san.allowlist).map(|san| san.line),
+        )
     }
 }
 
@@ -315,12 +317,26 @@ struct Sanitizer<'a> {
     allowlist: bool,
 }
 
-/// The flaw a sink reports: the statement on its line, or the value a sanitizer
-/// answered for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Flaw {
-    Line(u32),
-    Answered(u32),
+/// Per (key, category), the sink rule that weighs most in its context and its
+/// multiplier, over the sinks `key` gives one; on a tie the structurally decided finding
+/// speaks for them.
+fn heaviest_by<'r>(
+    rules: &'r [Rule],
+    sinks: &[(&RawHit, f64, Option<u32>)],
+    key: impl Fn(&RawHit, Option<u32>) -> Option<u32>,
+) -> HashMap<(u32, &'r str), (usize, f64)> {
+    let mut heaviest: HashMap<(u32, &str), (usize, f64)> = HashMap::new();
+    for &(hit, m, by) in sinks {
+        let Some(k) = key(hit, by) else { continue };
+        let best = heaviest
+            .entry((k, rules[hit.rule].category.as_str()))
+            .or_insert((hit.rule, m));
+        let (w, bw) = (rules[hit.rule].weight * m, rules[best.0].weight * best.1);
+        if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[best.0])) {
+            *best = (hit.rule, m);
+        }
+    }
+    heaviest
 }
 
 /// What the multiplier of a sink reads of the rest of the file.

@@ -3,9 +3,10 @@
 use super::*;
 
 #[test]
-fn two_sinks_answered_by_one_sanitizer_are_one_flaw() {
+fn two_sinks_answered_by_one_allowlist_are_one_flaw() {
     let m = ScoreModel::default();
     let mut r = rules();
+    r[3].allowlist = true;
     // The statement's builder (`t.sink`) and where it is executed (a heavier sink of
     // the same category), both answered by the check on line 11.
     let mut executed = r[0].clone();
@@ -22,7 +23,16 @@ fn two_sinks_answered_by_one_sanitizer_are_one_flaw() {
         bare,
         m.score("a.py", &r, &[hit(0, 10)]) + m.score("a.py", &r, &[hit(e, 13)])
     );
-    // Answered by two checks of their own, they stay two.
-    let own = m.score("a.py", &r, &[hit(3, 9), hit(0, 10), hit(e, 16), hit(3, 17)]);
+    // Answered by two checks of their own (in two functions), they stay two.
+    let layout = Layout {
+        fed: Vec::new(),
+        functions: vec![8, 15],
+    };
+    let hits = [hit(3, 9), hit(0, 10), hit(e, 16), hit(3, 17)];
+    let own = m.score_in("a.py", &r, &hits, &layout);
     assert!(own > heavier, "{own} {heavier}");
+    // An escape answers the value it wraps: the other sink's may be another one.
+    r[3].allowlist = false;
+    let escaped = m.score("a.py", &r, &[hit(0, 10), hit(3, 11), hit(e, 13)]);
+    assert!(escaped > heavier, "{escaped} {heavier}");
 }
