@@ -50,9 +50,9 @@ impl<'a> Walker<'a> {
         }
         let v = self.eval(right, env, br).at(Self::line(n));
         let alias = self.alias_of(right, env);
-        let mut v2 = match self.declared_number(n, a) {
-            // `int count = unpack(upload)`: whatever the call read, the variable holds
-            // a number, no text an attacker writes.
+        // `int count = unpack(upload)`: whatever the call read, the variable holds a
+        // number, no text an attacker writes (a constant stays one, to be folded).
+        let mut v2 = match v.nonconst && self.declared_number(n, a) {
             true => Val::count().at(Self::line(n)),
             false => v.clone(),
         };
