@@ -475,6 +475,11 @@ fn enclosing_function(
 fn parameter_names(lang: Language, list: &str) -> Vec<String> {
     let mut names = Vec::new();
     for piece in split_top_level(list) {
+        // A value the framework injects from the application's configuration is the
+        // deployment's, not a caller's.
+        if CONFIGURED.iter().any(|a| piece.contains(a)) {
+            continue;
+        }
         // Defaults and annotations say nothing of the name.
         let piece = piece.split('=').next().unwrap_or("");
         let piece = strip_annotations(piece);
@@ -502,6 +507,11 @@ fn parameter_names(lang: Language, list: &str) -> Vec<String> {
     }
     names
 }
+
+/// Annotations that fill a parameter from configuration: Spring's and Micronaut's
+/// `@Value("${app.dir}")`, MicroProfile's `@ConfigProperty(name = …)`, Micronaut's
+/// `@Property(name = …)`.
+const CONFIGURED: &[&str] = &["@Value(", "@ConfigProperty(", "@Property("];
 
 /// `@Valid @RequestParam("q") String q` read as `String q`.
 fn strip_annotations(piece: &str) -> String {

@@ -108,33 +108,41 @@ impl ScoreModel {
             // clears an XSS sink (a CSRF token field still answers the form it sits in).
             view: is_view_template(path),
         };
-        let sinks: Vec<(&RawHit, f64)> = hits
+        // Each sink with its multiplier and the line of the allowlist that answers it.
+        let sinks: Vec<(&RawHit, f64, Option<u32>)> = hits
             .iter()
             .filter(|h| rules[h.rule].role == Role::Sink)
-            .map(|h| (h, self.context_multiplier(&rules[h.rule], h.line, &context)))
+            .map(|h| {
+                let (m, answered_by) = self.context_multiplier(&rules[h.rule], h.line, &context);
+                (h, m, answered_by)
+            })
             .collect();
 
         // Two sinks of one category on one line are one flaw: only the one that weighs
         // most in its context counts (a value spliced between quotes is not answered by
         // the binding that answers the statement around it).
-        let mut heaviest: HashMap<(u32, &str), (usize, f64)> = HashMap::new();
-        for &(hit, m) in &sinks {
-            let key = (hit.line, rules[hit.rule].category.as_str());
-            let best = heaviest.entry(key).or_insert((hit.rule, m));
-            // On a tie the structurally decided finding speaks for the line.
-            let (w, bw) = (rules[hit.rule].weight * m, rules[best.0].weight * best.1);
-            if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[best.0])) {
-                *best = (hit.rule, m);
-            }
-        }
+        let on_line = heaviest_by(rules, &sinks, |h, _| Some(h.line));
+        let line_best = |h: &RawHit| {
+            on_line
+                .get(&(h.line, rules[h.rule].category.as_str()))
+                .is_some_and(|&(r, _)| r == h.rule)
+        };
+        // So are two answered by one allowlist: it maps one value to a fixed set (a sort
+        // column, then appended and executed), whichever lines report it. An escape
+        // answers only the value it wraps, and a line may splice others beside it.
+        let answered = heaviest_by(rules, &sinks, |h, by| by.filter(|_| line_best(h)));
+        let kept = |h: &RawHit, by: Option<u32>| {
+            line_best(h)
+                && by.is_none_or(|l| {
+                    answered
+                        .get(&(l, rules[h.rule].category.as_str()))
+                        .is_some_and(|&(r, _)| r == h.rule)
+                })
+        };
 
         // Best multiplier and hit count per sink rule, in first-seen order.
         let mut per_rule: Vec<(usize, f64, u32)> = Vec::new();
-        for &(hit, m) in sinks.iter().filter(|(h, _)| {
-            heaviest
-                .get(&(h.line, rules[h.rule].category.as_str()))
-                .is_some_and(|&(r, _)| r == h.rule)
-        }) {
+        for &(hit, m, _) in sinks.iter().filter(|(h, _, by)| kept(h, *by)) {
             match per_rule.iter_mut().find(|(r, _, _)| *r == hit.rule) {
                 Some(entry) => {
                     entry.1 = entry.1.max(m);
@@ -190,7 +198,8 @@ impl ScoreModel {
         }
     }
 
-    fn context_multiplier(&self, rule: &Rule, line: u32, context: &Context) -> f64 {
+    /// A sink's multiplier, and the line of the allowlist that answers it, if one does.
+    fn context_multiplier(&self, rule: &Rule, line: u32, context: &Context) -> (f64, Option<u32>) {
         let Context {
             sources,
             entries,
@@ -224,59 +233,63 @@ impl ScoreModel {
         };
         // A structural C check already decided whether a bounds check clears the flaw:
         // a regex sanitizer on a nearby line says nothing more.
-        let sanitized = !decided(rule)
-            && sanitizers.iter().any(|san| {
-                let (cat, l) = (san.category, san.line);
-                // A product that can wrap is answered by a check made before it is
-                // computed; a bounds check after it compares the wrapped value.
-                if rule.cwe.as_deref() == Some(WRAPPING_PRODUCT_CWE) && l >= line {
-                    return false;
-                }
-                // An authz sanitizer is an owner check: it answers an object lookup by a
-                // key the caller chose, not a model bound whole from the request (mass
-                // assignment, the same category), which a policy check lets through.
-                if cat == "authz" && rule.cwe.as_deref() != Some(OBJECT_LOOKUP_CWE) {
-                    return false;
-                }
-                // Below the lookup, in its own function: the next function's check is
-                // about the next function's lookup.
-                let owner_check = cat == "authz"
-                    && below(l, self.owner_check_window)
-                    && !functions.iter().any(|&f| line < f && f <= l);
-                // A secret written in the code is no flow from an input: a placeholder
-                // check between some request read and the key says nothing of the key.
-                let on_the_path = rule.category != "secrets"
-                    && nearest_source.is_some_and(|s| s <= l && l <= line);
-                let near = match rule.answered {
-                    _ if view && rule.category == "xss" => l == line,
-                    Answered::FromAbove if l > line => false,
-                    // What is spliced was checked before the splice, or not at all.
-                    Answered::ByAllowlist => {
-                        l <= line
-                            && (line - l <= self.sanitizer_window
+        let answered_by = (!decided(rule))
+            .then(|| {
+                sanitizers.iter().find(|san| {
+                    let (cat, l) = (san.category, san.line);
+                    // A product that can wrap is answered by a check made before it is
+                    // computed; a bounds check after it compares the wrapped value.
+                    if rule.cwe.as_deref() == Some(WRAPPING_PRODUCT_CWE) && l >= line {
+                        return false;
+                    }
+                    // An authz sanitizer is an owner check: it answers an object lookup by a
+                    // key the caller chose, not a model bound whole from the request (mass
+                    // assignment, the same category), which a policy check lets through.
+                    if cat == "authz" && rule.cwe.as_deref() != Some(OBJECT_LOOKUP_CWE) {
+                        return false;
+                    }
+                    // Below the lookup, in its own function: the next function's check is
+                    // about the next function's lookup.
+                    let owner_check = cat == "authz"
+                        && below(l, self.owner_check_window)
+                        && !functions.iter().any(|&f| line < f && f <= l);
+                    // A secret written in the code is no flow from an input: a placeholder
+                    // check between some request read and the key says nothing of the key.
+                    let on_the_path = rule.category != "secrets"
+                        && nearest_source.is_some_and(|s| s <= l && l <= line);
+                    let near = match rule.answered {
+                        _ if view && rule.category == "xss" => l == line,
+                        Answered::FromAbove if l > line => false,
+                        // What is spliced was checked before the splice, or not at all.
+                        Answered::ByAllowlist => {
+                            l <= line
+                                && (line - l <= self.sanitizer_window
+                                    || on_the_path
+                                    || allowlisted_above(san))
+                        }
+                        // A bind or parse on the next clause's line is about that clause; a
+                        // column allowlist above is about the statement.
+                        Answered::OnItsLine => l == line || on_the_path || allowlisted_above(san),
+                        // An allowlist maps the value it checks before that value is used:
+                        // one below the sink is about a later statement's value (an inline
+                        // `order(SORTS.include?(o) ? o : :name)` after an interpolated `where`).
+                        Answered::Nearby | Answered::FromAbove => {
+                            (l.abs_diff(line) <= self.sanitizer_window
+                                && !(san.allowlist && l > line))
+                                || owner_check
                                 || on_the_path
-                                || allowlisted_above(san))
-                    }
-                    // A bind or parse on the next clause's line is about that clause; a
-                    // column allowlist above is about the statement.
-                    Answered::OnItsLine => l == line || on_the_path || allowlisted_above(san),
-                    // An allowlist maps the value it checks before that value is used:
-                    // one below the sink is about a later statement's value (an inline
-                    // `order(SORTS.include?(o) ? o : :name)` after an interpolated `where`).
-                    Answered::Nearby | Answered::FromAbove => {
-                        (l.abs_diff(line) <= self.sanitizer_window && !(san.allowlist && l > line))
-                            || owner_check
-                            || on_the_path
-                            || allowlisted_above(san)
-                    }
-                };
-                // A spliced identifier is answered by an allowlist, never by binding
-                // the statement's values or escaping them.
-                let same = cat == rule.category && (!by_allowlist || san.allowlist);
-                (same || (cat == "input" && shape_matters(&rule.category))) && near
-            });
+                                || allowlisted_above(san)
+                        }
+                    };
+                    // A spliced identifier is answered by an allowlist, never by binding
+                    // the statement's values or escaping them.
+                    let same = cat == rule.category && (!by_allowlist || san.allowlist);
+                    (same || (cat == "input" && shape_matters(&rule.category))) && near
+                })
+            })
+            .flatten();
         let mut m = 1.0;
-        if sanitized {
+        if answered_by.is_some() {
             // Sanitised input no longer counts as attacker-controlled for this sink.
             m *= self.sanitizer_factor;
         } else if nearest_source.is_some() {
@@ -293,7 +306,10 @@ impl ScoreModel {
         } else if !entries.is_empty() {
             m *= self.entry_in_file_boost;
         }
-        m
+        (
+            m,
+            answered_by.filter(|san| san.allowlist).map(|san| san.line),
+        )
     }
 }
 
@@ -303,6 +319,28 @@ struct Sanitizer<'a> {
     category: &'a str,
     line: u32,
     allowlist: bool,
+}
+
+/// Per (key, category), the sink rule that weighs most in its context and its
+/// multiplier, over the sinks `key` gives one; on a tie the structurally decided finding
+/// speaks for them.
+fn heaviest_by<'r>(
+    rules: &'r [Rule],
+    sinks: &[(&RawHit, f64, Option<u32>)],
+    key: impl Fn(&RawHit, Option<u32>) -> Option<u32>,
+) -> HashMap<(u32, &'r str), (usize, f64)> {
+    let mut heaviest: HashMap<(u32, &str), (usize, f64)> = HashMap::new();
+    for &(hit, m, by) in sinks {
+        let Some(k) = key(hit, by) else { continue };
+        let best = heaviest
+            .entry((k, rules[hit.rule].category.as_str()))
+            .or_insert((hit.rule, m));
+        let (w, bw) = (rules[hit.rule].weight * m, rules[best.0].weight * best.1);
+        if w > bw || (w == bw && decided(&rules[hit.rule]) && !decided(&rules[best.0])) {
+            *best = (hit.rule, m);
+        }
+    }
+    heaviest
 }
 
 /// What the multiplier of a sink reads of the rest of the file.

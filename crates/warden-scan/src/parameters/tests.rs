@@ -86,6 +86,11 @@ fn constants_and_injected_clients_are_not_data() {
     assert!(fed(Language::JavaScript, js, 2));
     // No function around the line at all (module level).
     assert!(!fed(Language::Python, "import os\nos.system(CMD)\n", 2));
+    // A constructor parameter filled from configuration is no caller's data.
+    let java = "public class Invoices {\n  public Invoices(@Value(\"${app.invoices}\") String dir, Store store) {\n    this.root = Path.of(dir);\n  }\n}\n";
+    assert!(!fed(Language::Java, java, 3));
+    let java = java.replace("@Value(\"${app.invoices}\") ", "");
+    assert!(fed(Language::Java, &java, 3));
     // C is read by its own checks.
     assert!(!fed(Language::C, "void f(char *s) {\n  system(s);\n}\n", 2));
 }

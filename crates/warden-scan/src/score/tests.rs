@@ -2,6 +2,8 @@ use super::*;
 use crate::layout::fed_by_parameters;
 use crate::rules::parse_pack;
 
+mod one_flaw;
+
 fn rules() -> Vec<Rule> {
     let src = r#"
 [pack]

@@ -50,7 +50,12 @@ impl<'a> Walker<'a> {
         }
         let v = self.eval(right, env, br).at(Self::line(n));
         let alias = self.alias_of(right, env);
-        let mut v2 = v.clone();
+        // `int count = unpack(upload)`: whatever the call read, the variable holds a
+        // number, no text an attacker writes (a constant stays one, to be folded).
+        let mut v2 = match v.nonconst && self.declared_number(n, a) {
+            true => Val::count().at(Self::line(n)),
+            false => v.clone(),
+        };
         if augmented {
             if let Some(k) = self.path_key(left) {
                 let old = env.get(&k).map(|x| x.val.clone()).unwrap_or_default();
@@ -84,6 +89,22 @@ impl<'a> Walker<'a> {
             }
         }
         v
+    }
+
+    /// Whether the assignment declares its target with a number or boolean type: Java's
+    /// and C#'s `int n = …` (the type is the declaration's around the declarator),
+    /// TypeScript's `const n: number = …`, Python's `n: int = …`, Go's `var n int = …`.
+    fn declared_number(&self, n: Node<'a>, a: &Assign) -> bool {
+        let ty = n.field("type").or_else(|| {
+            (a.kind == "variable_declarator")
+                .then(|| n.parent())
+                .flatten()
+                .and_then(|p| p.field("type"))
+        });
+        ty.is_some_and(|t| {
+            let t = self.text(t).trim_start_matches(':').trim();
+            NUMBER_TYPES.contains(&t)
+        })
     }
 
     /// `new ArrayList<>()`, `[]`: an empty list whose elements can be followed.
@@ -252,3 +273,11 @@ fn literal_key(t: &str) -> Option<String> {
     let q = t.starts_with(['"', '\'']) && t.ends_with(['"', '\'']) && t.len() >= 2;
     q.then(|| t[1..t.len() - 1].to_string())
 }
+
+/// Types whose values are numbers or booleans, in the languages analysed.
+const NUMBER_TYPES: &[&str] = &[
+    "int", "long", "short", "byte", "double", "float", "boolean", "bool", "Integer", "Long",
+    "Short", "Double", "Float", "Boolean", "decimal", "uint", "ulong", "ushort", "sbyte", "number",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+    "Int", "Int32", "Int64", "Decimal",
+];

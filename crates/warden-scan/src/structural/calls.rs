@@ -3,6 +3,7 @@
 
 use super::analyze::{short, Checked, Found, Walker};
 use super::builders::constant_builder;
+use super::counts::counted;
 use super::flow::{normalize, Env, Lit, Val};
 use super::spec::Kind;
 use crate::structural::fields::Fields;
@@ -118,6 +119,14 @@ impl<'a> Walker<'a> {
             env,
         );
 
+        if let Some(v) = counted(
+            &method,
+            recv_node.is_some(),
+            recv.as_ref().filter(|_| recv_bound),
+            &args,
+        ) {
+            return v;
+        }
         if sanitizer != 0 {
             let v = args
                 .iter()

@@ -12,6 +12,7 @@ mod builders;
 mod c;
 mod calls;
 mod control;
+mod counts;
 mod fields;
 mod flow;
 mod fold;
