@@ -223,13 +223,32 @@ impl RuleSet {
         // (offset of the hit's line, rule, snippet, match), in no particular order yet.
         let mut found: Vec<(usize, usize, String, std::ops::Range<usize>)> = Vec::new();
         let literals = matcher.prefilter.scan(content);
+        // Sinks before checks: a sanitizer is looked for only in a file with a sink it
+        // can answer (most files have none, and owner checks, allowlists and placeholder
+        // values are among the costliest patterns).
+        let mut order = literals.candidates.clone();
+        order.sort_by_key(|&pos| self.rules[matcher.rule_index[pos]].role == Role::Sanitizer);
+        let mut sinks: Option<Vec<&str>> = None;
         with_caches(self.id, self.rules.len(), |caches| {
-            for &pos in &literals.candidates {
+            for &pos in &order {
                 if applies.as_ref().is_some_and(|a| !a[pos]) {
                     continue;
                 }
                 let rule_idx = matcher.rule_index[pos];
                 let rule = &self.rules[rule_idx];
+                if rule.role == Role::Sanitizer {
+                    let sinks = sinks.get_or_insert_with(|| {
+                        found
+                            .iter()
+                            .map(|&(_, r, _, _)| &self.rules[r])
+                            .filter(|r| r.role == Role::Sink)
+                            .map(|r| r.category.as_str())
+                            .collect()
+                    });
+                    if !crate::score::may_answer(&rule.category, sinks) {
+                        continue;
+                    }
+                }
                 let Some(regex) = self.regex(rule_idx) else {
                     continue;
                 };
@@ -417,6 +436,68 @@ pattern = 'SECRET_KEY\s*='
 examples = ["SECRET_KEY = 'x'"]
 "#;
         parse_pack("demo.toml", src).expect("valid").rules
+    }
+
+    #[test]
+    fn checks_are_looked_for_only_where_a_sink_they_can_answer_is() {
+        let src = r#"
+[pack]
+id = "demo"
+name = "Demo"
+languages = ["python"]
+
+[[rule]]
+id = "demo.eval"
+title = "eval"
+cwe = "CWE-95"
+category = "code-execution"
+weight = 7
+pattern = '\beval\('
+examples = ["eval(x)"]
+
+[[rule]]
+id = "demo.literal-eval"
+title = "parsed as a literal"
+category = "code-execution"
+role = "sanitizer"
+weight = 1
+pattern = '\bliteral_eval\('
+examples = ["literal_eval(x)"]
+
+[[rule]]
+id = "demo.cast"
+title = "cast"
+category = "input"
+role = "sanitizer"
+weight = 1
+pattern = '\bint\('
+examples = ["int(x)"]
+
+[[rule]]
+id = "demo.placeholder"
+title = "placeholder"
+category = "secrets"
+role = "sanitizer"
+weight = 1
+pattern = 'changeme'
+examples = ["'changeme'"]
+"#;
+        let rules = parse_pack("demo.toml", src).expect("valid").rules;
+        let set = RuleSet::compile(rules, [Language::Python], |_, _| true).expect("compiles");
+        let ids = |text: &str| -> Vec<String> {
+            set.find(Language::Python, text.as_bytes())
+                .iter()
+                .map(|h| set.rules()[h.rule].id.clone())
+                .collect()
+        };
+        let checks = "n = int(a)\nv = literal_eval(b)\npw = 'changeme'\n";
+        assert!(ids(checks).is_empty(), "no sink: {:?}", ids(checks));
+        let with_sink = format!("{checks}eval(c)\n");
+        assert_eq!(
+            ids(&with_sink),
+            vec!["demo.cast", "demo.literal-eval", "demo.eval"],
+            "a secrets check answers no code-execution sink"
+        );
     }
 
     #[test]

@@ -371,6 +371,13 @@ const WRAPPING_PRODUCT_CWE: &str = "CWE-190";
 /// How much more a configuration finding weighs in a production configuration file.
 const PRODUCTION_CONFIG_BOOST: f64 = 1.5;
 
+/// Whether a sanitizer of `category` can bear on a file whose sinks are of
+/// `sinks`' categories: one of the same kind, or an input check (a cast, a shape
+/// test), which also withholds the boost of a sink fed by its function's parameter.
+pub(crate) fn may_answer(category: &str, sinks: &[&str]) -> bool {
+    !sinks.is_empty() && (category == "input" || sinks.contains(&category))
+}
+
 /// Whether a sink of `category` is harmless once its input is parsed into a number,
 /// UUID or a validated shape (the "input" sanitizers): true for injections, whose
 /// payload is text; false for authorization, configuration, crypto and memory flaws,
