@@ -42,10 +42,12 @@ static ARROW: LazyLock<Regex> = LazyLock::new(|| {
     ascii(r"\(([^()]*)\)\s*(?::\s*[\w<>\[\]., |]+?)?\s*=>|(?:^|[^\w.])(\w+)\s*=>")
 });
 
-/// Words that open a statement, not a function: `if (`, `for (`, `return (`.
+/// Words that open a statement, not a function: `if (`, `for (`, `return (`, and
+/// Python's `async with httpx.AsyncClient(...) as client:` (whose `async` would read as
+/// a method's modifier).
 static NOT_A_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     ascii(
-        r"^\s*(?:\}\s*)?(?:if|for|foreach|while|switch|catch|return|new|else|elif|when|match|using|lock|throw|await|yield)\b",
+        r"^\s*(?:\}\s*)?(?:if|for|foreach|while|switch|catch|return|new|else|elif|when|match|using|lock|throw|await|yield|async\s+(?:with|for))\b",
     )
 });
 

@@ -25,6 +25,11 @@ fn a_parameter_reaching_a_sink_in_each_language_is_found() {
     let lookup = "def fetch(partner):\n    feed = FEEDS[partner]\n    return urlopen(feed)\n";
     assert!(!fed(Language::Python, lookup, 3), "a table's entry");
     let keyed = "def fetch(params):\n    url = params[\"url\"]\n    return urlopen(url)\n";
+    let context = "async def push(draw):\n    hook = draw.get(\"callback\")\n    async with httpx.AsyncClient(timeout=5) as client:\n        return await client.post(hook, json={})\n";
+    assert!(
+        fed(Language::Python, context, 4),
+        "an `async with` block is no function of its own"
+    );
     assert!(
         fed(Language::Python, keyed, 3),
         "an entry of the caller's own table"
