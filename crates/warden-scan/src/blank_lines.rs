@@ -22,7 +22,8 @@ fn blank(b: u8) -> bool {
 pub(crate) fn whitespace_runs(hir: &Hir) -> Option<usize> {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Some(0),
-        HirKind::Literal(lit) => (!lit.0.contains(&b'\n')).then_some(0),
+        // Each newline is a part of one character, as a class's would be.
+        HirKind::Literal(lit) => Some(lit.0.iter().filter(|&&b| b == b'\n').count()),
         // One character: at most one newline, and nothing else with it.
         HirKind::Class(class) => Some(usize::from(class_has_newline(class))),
         HirKind::Capture(cap) => whitespace_runs(&cap.sub),
@@ -124,6 +125,11 @@ mod tests {
         assert_eq!(runs(r"(?:^|[^.\w])urlopen"), Some(1), "one character");
         assert_eq!(runs(r"(?s:.){2}x"), Some(2));
         assert_eq!(runs(r"(?:\s+x)*"), None, "runs repeated without bound");
+        assert_eq!(
+            runs(r"def f\(\):\n(?:[^\n]*\n){0,3}x"),
+            Some(4),
+            "a line at a time"
+        );
     }
 
     #[test]
