@@ -147,9 +147,10 @@ const COMMON_WORDS: &[&[u8]] = &[
     b"while",
 ];
 
-/// Whether a set holds a literal from [`COMMON_WORDS`].
+/// Whether a set holds a literal from [`COMMON_WORDS`], alone or with the blank
+/// that follows or precedes it (`func `, `func\t`: as common as `func`).
 fn has_common_word(set: &Set) -> bool {
-    set.iter().any(|s| COMMON_WORDS.contains(&s.as_slice()))
+    set.iter().any(|s| COMMON_WORDS.contains(&s.trim_ascii()))
 }
 
 /// The more selective of two requirements: one without a common word
@@ -594,7 +595,9 @@ mod tests {
 
     #[test]
     fn a_common_word_gives_way_to_a_rarer_literal() {
-        // `func` is in every Go file: the rarer `passw`, though shorter, filters.
+        // `func` is in every Go file, and so is `func ` (`func\s`): the rarer `passw`,
+        // though shorter, filters.
+        assert_eq!(lits(r"\bfunc\s\w*(?i:pwd)\w*\("), Some(vec!["pwd".into()]));
         assert_eq!(
             lits(r"\bfunc\s+\w*(?i:passw)\w*\([^\n]*\n[^\n]*\bmd5\b"),
             Some(vec!["passw".into()])
