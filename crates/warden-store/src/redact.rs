@@ -202,8 +202,8 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         &["define"],
     ),
     (
-        r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*"(?P<secret>[^"]{8,})""#,
-        &["key", "iv", "secret"],
+        r#"(?i)\b\w*(?:key|iv|secret|token|passwd|password)\w*\s*\[\s*\w*\s*\]\s*=\s*"(?P<secret>[^"]{8,})""#,
+        &["key", "iv", "secret", "token", "passw"],
     ),
     (
         r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*\{(?P<secret>\s*0x[0-9a-f]{2}(?:\s*,\s*0x[0-9a-f]{2}){3,})"#,
@@ -492,6 +492,14 @@ mod tests {
             (
                 r#".signWith(SignatureAlgorithm.HS512, "warehouse-secret")"#,
                 "warehouse-secret",
+            ),
+            (
+                r#"static const char kUploadToken[] = "up_live_5d2c9a7e31f04b8c";"#,
+                "up_live_5d2c9a7e31f04b8c",
+            ),
+            (
+                r#"const char mqtt_password[32] = "Hv4c!Roof2023";"#,
+                "Hv4c!Roof2023",
             ),
         ] {
             let red = redact_secrets(line);
