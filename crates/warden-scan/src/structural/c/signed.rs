@@ -4,7 +4,7 @@
 
 use super::func::Func;
 use super::guards::if_guards;
-use super::syntax::{call, line, mentions, path_of, strip, text};
+use super::syntax::{call, line, mentions, path_of, strip_casts, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -40,7 +40,7 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
             None => size_params(f, c),
         };
         let Some((v, _)) = sizes.iter().find_map(|&at| {
-            let size = args.get(at).map(|a| strip(*a))?;
+            let size = args.get(at).map(|a| strip_casts(src, *a))?;
             let v = (size.kind_name() == "identifier")
                 .then(|| path_of(src, size))
                 .flatten()?;
