@@ -27,6 +27,7 @@ mod loops;
 mod members;
 mod nulls;
 mod owners;
+mod realloced;
 mod signed;
 mod stored;
 mod summary;
@@ -141,10 +142,18 @@ pub(crate) fn analyze(
     let facts = FileFacts::collect(&text, tree.root_node(), included.as_ref());
     let on = |c: &str| wanted.iter().any(|(_, w, _)| *w == c);
     let mut found = Vec::new();
+    let movers = if on("use-after-free") {
+        realloced::movers(&facts)
+    } else {
+        Vec::new()
+    };
     for f in &facts.functions {
         let func = Func::new(&facts, *f);
         if on("use-after-free") || on("double-free") || on("free-offset") {
             lifetime::freed_uses(&func, &mut found);
+        }
+        if on("use-after-free") {
+            realloced::kept_across_realloc(&func, &movers, &mut found);
         }
         if on("double-free") {
             copies::shallow_copies(&func, &mut found);
