@@ -3,7 +3,9 @@
 
 use super::func::Func;
 use super::guards::if_guards;
-use super::syntax::{descendants, line, path_of, strip, subscript, text};
+use super::syntax::{
+    assignment_sides, call, descendants, line, path_of, strip, strip_casts, subscript, text,
+};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -182,9 +184,11 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
             }
             (cond, highest)
         }
-        // `if (n > sizeof(buf)) n = sizeof(buf);`: a clamp to the whole capacity; else
-        // `n` counts the elements of a string whose length was checked.
-        None => match clamp_bound(f, n, &var).or_else(|| super::counted::counted_bound(f, n, &var))
+        // `if (n > sizeof(buf)) n = sizeof(buf);` or `n = min(len, sizeof(buf))`: a clamp
+        // to the whole capacity; else `n` counts the elements of a string whose length was checked.
+        None => match clamp_bound(f, n, &var)
+            .or_else(|| min_bound(f, n, &var))
+            .or_else(|| super::counted::counted_bound(f, n, &var))
         {
             Some((highest, cond)) => (cond, highest),
             None => return,
@@ -247,6 +251,31 @@ fn clamp_bound<'t>(f: &Func<'_, 't>, n: Node<'t>, var: &str) -> Option<(i64, Nod
         _ => return None,
     };
     Some((passes.max(to), cond))
+}
+
+/// `n = std::min(len, sizeof(buf));` (or `MIN(...)`), the last value `var` is given
+/// before `n`: the constant it is capped at, and the call.
+fn min_bound<'t>(f: &Func<'_, 't>, n: Node<'t>, var: &str) -> Option<(i64, Node<'t>)> {
+    let src = f.src;
+    let set = f.nodes.iter().rev().copied().find(|x| {
+        x.end_byte() <= n.start_byte()
+            && matches!(x.kind_name(), "init_declarator" | "assignment_expression")
+            && {
+                let (l, _) = assignment_sides(*x);
+                l.and_then(|l| path_of(src, l)).as_deref() == Some(var)
+            }
+    })?;
+    if changed_between(f, var, set.end_byte(), n.start_byte()) {
+        return None;
+    }
+    let v = strip_casts(src, assignment_sides(set).1?);
+    let (name, args) = call(src, v)?;
+    let name = name.split('<').next().unwrap_or(name).to_ascii_lowercase();
+    if name != "min" && !name.ends_with("_min") {
+        return None;
+    }
+    let k = args.iter().filter_map(|a| f.fold(*a)).min()?;
+    Some((k, v))
 }
 
 /// `var = K;` (alone, or alone in braces) with a constant `K`: the value.
