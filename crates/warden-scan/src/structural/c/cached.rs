@@ -152,19 +152,27 @@ fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
         shared: Vec::new(),
         names: HashSet::new(),
     };
-    // Locals taken out of a member container (`Tile* victim = lru_.back();`).
+    // Locals taken out of a member container (`Tile* victim = lru_.back();`, the
+    // variable of `for (Tile* t : lru_)`).
     let mut taken: HashMap<String, String> = HashMap::new();
     for &n in nodes {
-        if n.kind_name() != "init_declarator" {
-            continue;
-        }
-        let (Some(mut d), Some(v)) = (n.field("declarator"), n.field("value")) else {
+        let (d, c) = match n.kind_name() {
+            "init_declarator" => (n.field("declarator"), n.field("value").and_then(element_of)),
+            "for_range_loop" => (
+                n.field("declarator"),
+                n.field("right")
+                    .and_then(|r| path_of(src, r))
+                    .filter(|r| !locals.contains(r)),
+            ),
+            _ => continue,
+        };
+        let (Some(mut d), Some(c)) = (d, c) else {
             continue;
         };
         while let Some(x) = d.field("declarator") {
             d = x;
         }
-        if let (Some(local), Some(c)) = (path_of(src, d), element_of(v)) {
+        if let Some(local) = path_of(src, d) {
             taken.insert(local, c);
         }
     }
@@ -260,22 +268,23 @@ fn pushed_into(src: &str, n: Node, locals: &HashSet<String>) -> Option<(String, 
         return None;
     }
     let args = n.field("arguments")?;
-    // The value stored: an argument, or the last of a `{key, value}` pair.
     let mut c = args.walk();
-    let value = args
-        .named_children(&mut c)
-        .flat_map(|a| {
-            let a = strip(a);
-            match a.kind_name() {
-                "initializer_list" => {
-                    let last = a.named_child_count().checked_sub(1)?;
-                    a.named_child(u32::try_from(last).ok()?)
-                }
-                _ => Some(a),
-            }
-        })
-        .filter_map(|a| path_of(src, a))
-        .find(|v| locals.contains(v))?;
+    let list: Vec<Node> = args.named_children(&mut c).map(strip).collect();
+    // The value stored: the argument of a push, the last of `emplace(key, value)`, or
+    // the last of an `insert({key, value})` pair.
+    let stored =
+        if method.starts_with("push") || method.ends_with("_back") || method.ends_with("_front") {
+            list.first().copied()
+        } else {
+            list.last().copied()
+        }?;
+    let stored = if stored.kind_name() == "initializer_list" {
+        let last = stored.named_child_count().checked_sub(1)?;
+        stored.named_child(u32::try_from(last).ok()?)?
+    } else {
+        stored
+    };
+    let value = path_of(src, stored).filter(|v| locals.contains(v))?;
     Some((value, recv.to_string()))
 }
 
