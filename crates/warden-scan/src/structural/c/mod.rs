@@ -216,6 +216,9 @@ pub(crate) fn analyze(
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
         }
+        if on("index-from-input") {
+            signed::signed_indexes(&func, &mut found);
+        }
         if on("divide-by-zero") {
             inputs::zero_prone_divisors(&func, &mut found);
         }

@@ -75,6 +75,63 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
     }
 }
 
+/// Conversions of text to a signed number: `-5` parses as well as `5`.
+const SIGNED_PARSES: &[&str] = &["atoi", "atol", "atoll", "strtol", "strtoll", "stoi", "stol"];
+
+/// `int z = atoi(zone); if (z >= ZONES) return -1; temps[z] = t;`: a fixed-size array
+/// indexed by a signed number parsed from text and checked only against its length.
+pub(crate) fn signed_indexes(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        let Some((a, idx)) = super::syntax::subscript(n) else {
+            continue;
+        };
+        let Some(arr) = path_of(src, a) else { continue };
+        let Some(len) = f.array_len(&arr) else {
+            continue;
+        };
+        let idx = strip_casts(src, idx);
+        if idx.kind_name() != "identifier" {
+            continue;
+        }
+        let v = text(src, idx);
+        if !signed_int(f.type_of(v)) || !parsed_from_text(f, v, n.start_byte()) {
+            continue;
+        }
+        let g = f.guard(v, n.start_byte());
+        if !g.upper || g.lower || g.called || bounded_below(f, v, n) {
+            continue;
+        }
+        out.push(Finding {
+            check: "index-from-input",
+            line: line(n),
+            label: format!(
+                "`{}` indexes `{arr}` [{len}] with `{v}`, parsed from text as a signed number and checked only against the upper end: a negative value reaches before the array",
+                text(src, n)
+            ),
+        });
+    }
+}
+
+/// Whether the last value given to `var` before byte `before` is a signed number parsed
+/// from text (`atoi(s)`, `strtol(s, &end, 10)`, `std::stoi(s)`).
+fn parsed_from_text(f: &Func, var: &str, before: usize) -> bool {
+    let src = f.src;
+    f.nodes
+        .iter()
+        .take_while(|n| n.start_byte() < before)
+        .filter_map(|&n| match n.kind_name() {
+            "init_declarator" => Some((n.field("declarator")?, n.field("value")?)),
+            "assignment_expression" => Some((n.field("left")?, n.field("right")?)),
+            _ => None,
+        })
+        .filter(|(l, _)| path_of(src, *l).as_deref() == Some(var))
+        .last()
+        .is_some_and(|(_, r)| {
+            call(src, strip_casts(src, r)).is_some_and(|(c, _)| SIGNED_PARSES.contains(&c))
+        })
+}
+
 /// Parameters of a function of the file declared as an unsigned size (`size_t n`).
 fn size_params(f: &Func, callee: &str) -> Vec<usize> {
     f.file
