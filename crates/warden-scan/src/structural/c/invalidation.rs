@@ -61,6 +61,9 @@ enum Into {
     /// The raw pointer a stored smart pointer owns (`m[id].get()`): any erase or clear of
     /// the container, here or in a function of the file it calls, may free it.
     Held,
+    /// The raw pointer a smart pointer owns (`Conn* c = conn_.get();`): its `reset()` or
+    /// a new value assigned to it frees the object.
+    Owned,
 }
 
 /// The container of `m[id]` or `m.at(id)` written as text (a receiver), when its type is
@@ -133,6 +136,14 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
                     let held = strip_element(f, recv);
                     if held.is_some() {
                         return held.map(|c| (c, Into::Held));
+                    }
+                    let owner = recv.trim_start_matches("this->");
+                    let smart = f
+                        .type_of(owner)
+                        .or_else(|| f.file.member_types.get(owner).map(String::as_str))
+                        .is_some_and(|t| t.contains("unique_ptr") || t.contains("shared_ptr"));
+                    if smart {
+                        return Some((owner.to_string(), Into::Owned));
                     }
                 }
                 if ELEMENT.contains(&method) {
@@ -245,6 +256,14 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     };
     let after = n.end_byte();
     let changes = |x: Node| {
+        if how == Into::Owned {
+            let reset = method_call(src, x)
+                .is_some_and(|(r, m)| r.trim_start_matches("this->") == container && m == "reset");
+            let replaced = x.kind_name() == "assignment_expression"
+                && x.field("left")
+                    .is_some_and(|l| text(src, l).trim().trim_start_matches("this->") == container);
+            return reset || replaced;
+        }
         if how == Into::Held {
             let direct = method_call(src, x)
                 .is_some_and(|(r, m)| r == container && matches!(m, "erase" | "clear"));
@@ -279,7 +298,9 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         .chain(handles.iter().map(String::as_str))
         .find(|h| used_after(f, grow, h, &inside));
     if let Some(h) = dangling {
-        let how = if node_based || how == Into::Held {
+        let how = if how == Into::Owned {
+            "frees what it owns"
+        } else if node_based || how == Into::Held {
             "frees the element"
         } else {
             "may move its elements"
