@@ -43,6 +43,14 @@ pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
         };
         let dest = args.first().and_then(|d| path_of(src, *d));
         let cap = dest.as_deref().and_then(|d| f.array_bytes(d));
+        // `sprintf(line, ...)` into a pointer parameter: the arrays the file's callers
+        // pass for it (`char line[RECEIPT_WIDTH + 1]; format_item(it, line);`).
+        let cap = match (cap, name) {
+            (None, "sprintf" | "vsprintf" | "strcpy" | "strcat") => dest
+                .as_deref()
+                .and_then(|d| super::callers::passed_array_bytes(f, d)),
+            _ => cap,
+        };
         match name {
             "gets" => out.push(finding(
                 "unchecked-copy",

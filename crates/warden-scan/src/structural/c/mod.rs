@@ -9,6 +9,7 @@
 mod asserts;
 mod bounds;
 mod cached;
+mod callers;
 mod consts;
 mod copies;
 mod counted;
