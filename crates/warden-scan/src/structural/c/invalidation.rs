@@ -244,17 +244,31 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     if node_based && how == Into::Element {
         return;
     }
-    let clearing = if how == Into::Held {
-        clearing_functions(f, &container)
-    } else {
-        Vec::new()
-    };
+    // Functions of the file that erase from or clear the container: calling one changes
+    // it as `erase` here would (`remove(id)` erasing `passes_[id]`).
+    // Not the function itself (a recursive call is not what a caller sees change).
+    let own = f.name.rsplit("::").next().unwrap_or(&f.name).to_string();
+    let clearing: Vec<String> = clearing_functions(f, &container)
+        .into_iter()
+        .filter(|g| g.rsplit("::").next().unwrap_or(g) != own)
+        .collect();
     // Only the declaration's own block: a later `it` in a sibling block is another one.
     let scope = enclosing_block(n);
     let inside = |x: Node| {
         scope.is_none_or(|b| b.start_byte() <= x.start_byte() && x.end_byte() <= b.end_byte())
     };
     let after = n.end_byte();
+    // A call of one of them; `::close(fd)` names the global function, not a method.
+    let clears = |x: Node| {
+        let global = x
+            .field("function")
+            .is_some_and(|c| text(src, c).trim_start().starts_with("::"));
+        !global
+            && call(src, x).is_some_and(|(c, _)| {
+                let c = c.trim_start_matches("this->");
+                clearing.iter().any(|g| g == c)
+            })
+    };
     let changes = |x: Node| {
         if how == Into::Owned {
             let reset = method_call(src, x)
@@ -267,23 +281,20 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         if how == Into::Held {
             let direct = method_call(src, x)
                 .is_some_and(|(r, m)| r == container && matches!(m, "erase" | "clear"));
-            let through = call(src, x).is_some_and(|(c, _)| {
-                let c = c.trim_start_matches("this->");
-                clearing.iter().any(|g| g == c)
-            });
-            return direct || through;
+            return direct || clears(x);
         }
-        method_call(src, x).is_some_and(|(r, m)| {
-            r == container
-                && if node_based {
-                    m == "erase"
-                        && call(src, x).is_some_and(|(_, args)| {
-                            args.len() == 1 && text(src, args[0]).trim() == name
-                        })
-                } else {
-                    INVALIDATES.contains(&m)
-                }
-        })
+        clears(x)
+            || method_call(src, x).is_some_and(|(r, m)| {
+                r == container
+                    && if node_based {
+                        m == "erase"
+                            && call(src, x).is_some_and(|(_, args)| {
+                                args.len() == 1 && text(src, args[0]).trim() == name
+                            })
+                    } else {
+                        INVALIDATES.contains(&m)
+                    }
+            })
     };
     let Some(grow) = f
         .nodes
