@@ -228,21 +228,42 @@ fn signed_int(t: Option<&str>) -> bool {
     )
 }
 
-/// Whether a value given to `var` before byte `before` cannot be negative
-/// (`int n = strlen(s)`; a later clamp `n = cap` keeps it so).
+/// Whether the values given to `var` before byte `before` cannot be negative (`int n =
+/// strlen(s)`). A clamp (`if (n > cap) n = cap;`) keeps whatever came before: it says
+/// nothing of where `n` came from (`int n = atoi(s); if (n > cap) n = sizeof buf;`).
 fn non_negative_origin(f: &Func, var: &str, before: usize) -> bool {
     let src = f.src;
-    f.nodes
+    let origins: Vec<Node> = f
+        .nodes
         .iter()
         .take_while(|n| n.start_byte() < before)
         .filter_map(|&n| match n.kind_name() {
-            "init_declarator" => Some((n.field("declarator")?, n.field("value")?)),
-            "assignment_expression" => Some((n.field("left")?, n.field("right")?)),
+            "init_declarator" => Some((n, n.field("declarator")?, n.field("value")?)),
+            "assignment_expression" => Some((n, n.field("left")?, n.field("right")?)),
             _ => None,
         })
-        .filter(|(l, _)| path_of(src, *l).as_deref() == Some(var))
-        .any(|(_, r)| {
-            let t = text(src, r);
+        .filter(|(_, l, _)| path_of(src, *l).as_deref() == Some(var))
+        .filter(|(n, _, _)| !is_clamp(src, *n, var))
+        .map(|(_, _, r)| r)
+        .collect();
+    !origins.is_empty()
+        && origins.iter().all(|r| {
+            let t = text(src, *r);
             NON_NEGATIVE.iter().any(|c| t.contains(c))
         })
+}
+
+/// Whether the assignment `n` is the body of an `if` whose condition compares `var`.
+fn is_clamp(src: &str, n: Node, var: &str) -> bool {
+    let mut cur = n;
+    for _ in 0..4 {
+        let Some(p) = cur.parent() else { return false };
+        if p.kind_name() == "if_statement" {
+            return p
+                .field("condition")
+                .is_some_and(|c| mentions(text(src, c), var));
+        }
+        cur = p;
+    }
+    false
 }
