@@ -16,6 +16,7 @@ mod counted;
 mod dangling;
 mod file;
 mod func;
+mod gotos;
 mod guards;
 mod headers;
 mod indexes;
@@ -161,6 +162,7 @@ pub(crate) fn analyze(
             dangling::dangling_members(&func, &mut found);
             dangling::deleted_members(&func, &mut found);
             stored::freed_while_stored(&func, &mut found);
+            gotos::freed_before_cleanup(&func, &mut found);
         }
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);
