@@ -27,6 +27,7 @@ mod leaks;
 mod lifetime;
 mod loops;
 mod members;
+mod mismatch;
 mod nulls;
 mod owners;
 mod realloced;
@@ -72,6 +73,7 @@ pub const CHECKS: &[&str] = &[
     "path-built",
     "sql-built",
     "invalidated-reference",
+    "mismatched-delete",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -228,6 +230,9 @@ pub(crate) fn analyze(
     }
     if on("use-after-free") {
         cached::dangling_caches(&facts, &mut found);
+    }
+    if on("mismatched-delete") {
+        mismatch::mismatched_deletes(&facts, &mut found);
     }
     if on("use-after-free") || on("double-free") {
         owners::member_aliases(&facts, on("use-after-free"), on("double-free"), &mut found);
