@@ -78,9 +78,10 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
     ),
     // camelCase names: `jwtSecret: '…'`, `dbPassword = "…"`, `stripeSecretKey: string = '…'`,
     // exported Go fields after an acronym (`JWTSecret: []byte("…")`, `SMTPPassword: "…"`)
-    // or bare (`SigningKey: []byte("…")`), and Go's key bytes, `jwtSecret = []byte("…")`.
+    // or bare (`SigningKey: []byte("…")`), and Go's key bytes, `jwtSecret = []byte("…")`;
+    // C++'s brace initialisation too (`const std::string kSigningSecret{"…"};`).
     (
-        r#"(?:(?-u:\b)|[A-Za-z0-9])(?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|Token|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
+        r#"(?:(?-u:\b)|[A-Za-z0-9])(?:Secret|Password|Passwd|Passphrase|ApiKey|APIKey|ApiToken|APIToken|AccessToken|AuthToken|Token|PrivateKey|SigningKey|SecretKey|JwtKey|JWTKey|SessionKey|CookieKey|EncryptionKey|HmacKey|HMACKey)["']?\s*(?::\s*[\w&'\[\]; ?]{1,30}?\s*=|\s+string\s*=|:=|=>|=|:|\{)\s*(?:\[\]byte\(\s*)?["'`](?P<secret>[^"'`\s]{6,})["'`]"#,
         &["secret", "pass", "key", "token"],
     ),
     // A function or method named for a secret that returns it: `def session_secret` /
@@ -202,8 +203,8 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         &["define"],
     ),
     (
-        r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*"(?P<secret>[^"]{8,})""#,
-        &["key", "iv", "secret"],
+        r#"(?i)\b\w*(?:key|iv|secret|token|passwd|password)\w*\s*\[\s*\w*\s*\]\s*=\s*"(?P<secret>[^"]{8,})""#,
+        &["key", "iv", "secret", "token", "passw"],
     ),
     (
         r#"(?i)\b\w*(?:key|iv|secret)\w*\s*\[\s*\w*\s*\]\s*=\s*\{(?P<secret>\s*0x[0-9a-f]{2}(?:\s*,\s*0x[0-9a-f]{2}){3,})"#,
@@ -492,6 +493,18 @@ mod tests {
             (
                 r#".signWith(SignatureAlgorithm.HS512, "warehouse-secret")"#,
                 "warehouse-secret",
+            ),
+            (
+                r#"static const char kUploadToken[] = "up_live_5d2c9a7e31f04b8c";"#,
+                "up_live_5d2c9a7e31f04b8c",
+            ),
+            (
+                r#"const char mqtt_password[32] = "Hv4c!Roof2023";"#,
+                "Hv4c!Roof2023",
+            ),
+            (
+                r#"static const std::string kSigningSecret{"ss_prod_8e2b6f0c91"};"#,
+                "ss_prod_8e2b6f0c91",
             ),
         ] {
             let red = redact_secrets(line);

@@ -43,6 +43,14 @@ pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
         };
         let dest = args.first().and_then(|d| path_of(src, *d));
         let cap = dest.as_deref().and_then(|d| f.array_bytes(d));
+        // `sprintf(line, ...)` into a pointer parameter: the arrays the file's callers
+        // pass for it (`char line[RECEIPT_WIDTH + 1]; format_item(it, line);`).
+        let cap = match (cap, name) {
+            (None, "sprintf" | "vsprintf" | "strcpy" | "strcat") => dest
+                .as_deref()
+                .and_then(|d| super::callers::passed_array_bytes(f, d)),
+            _ => cap,
+        };
         match name {
             "gets" => out.push(finding(
                 "unchecked-copy",
@@ -164,7 +172,19 @@ fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
         return;
     }
     let from_source = st.contains("strlen") || st.contains("sizeof");
-    if f.is_input(*size) || from_source {
+    // `eq - line`: the distance to a delimiter the source holds (`eq = strchr(line,
+    // '=')`), as long as the source makes it.
+    let distance = {
+        let sz = strip(*size);
+        sz.kind_name() == "binary_expression"
+            && sz.field("operator").is_some_and(|o| text(src, o) == "-")
+            && ["left", "right"].iter().all(|side| {
+                sz.field(side)
+                    .and_then(|x| path_of(src, x))
+                    .is_some_and(|p| f.type_of(&p).is_some_and(|t| t.contains('*')))
+            })
+    };
+    if f.is_input(*size) || from_source || distance {
         out.push(finding(
             "unchecked-copy",
             n,

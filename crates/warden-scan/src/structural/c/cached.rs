@@ -1,7 +1,10 @@
 //! A member that caches a pointer to a container's element (`last_ = it->second;`),
 //! left pointing at it when another method deletes the container's elements
 //! (`delete it->second; index_.erase(it);`) without resetting the member: the next
-//! read of the cache returns freed memory.
+//! read of the cache returns freed memory. Likewise a pointer stored in two member
+//! containers (`lru_.push_front(t); index_[key] = t;`) and deleted through one
+//! (`Tile* victim = lru_.back(); lru_.pop_back(); delete victim;`) while the other
+//! keeps it, for its next lookup or the destructor to free again.
 
 use super::file::{signature, FileFacts};
 use super::invalidation::method_call;
@@ -149,10 +152,35 @@ fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
         shared: Vec::new(),
         names: HashSet::new(),
     };
+    // Locals taken out of a member container (`Tile* victim = lru_.back();`, the
+    // variable of `for (Tile* t : lru_)`).
+    let mut taken: HashMap<String, String> = HashMap::new();
+    for &n in nodes {
+        let (d, c) = match n.kind_name() {
+            "init_declarator" => (n.field("declarator"), n.field("value").and_then(element_of)),
+            "for_range_loop" => (
+                n.field("declarator"),
+                n.field("right")
+                    .and_then(|r| path_of(src, r))
+                    .filter(|r| !locals.contains(r)),
+            ),
+            _ => continue,
+        };
+        let (Some(mut d), Some(c)) = (d, c) else {
+            continue;
+        };
+        while let Some(x) = d.field("declarator") {
+            d = x;
+        }
+        if let Some(local) = path_of(src, d) {
+            taken.insert(local, c);
+        }
+    }
     // Local pointer → the member containers it was stored in.
     let mut stored: HashMap<String, Vec<String>> = HashMap::new();
     for &n in nodes {
-        if let Some((value, container)) = stored_in(src, n, &locals) {
+        let into = stored_in(src, n, &locals).or_else(|| pushed_into(src, n, &locals));
+        if let Some((value, container)) = into {
             let into = stored.entry(value).or_default();
             if !into.contains(&container) {
                 into.push(container);
@@ -171,7 +199,12 @@ fn uses_of<'t>(src: &str, facts: &FileFacts<'t>, func: Node<'t>) -> Uses<'t> {
                 uses.assigned.insert(target);
             }
             "delete_expression" => {
-                if let Some(c) = n.named_child(0).and_then(element_of) {
+                let target = n.named_child(0);
+                let c = target.and_then(element_of).or_else(|| {
+                    let t = path_of(src, target?)?;
+                    taken.get(&t).cloned()
+                });
+                if let Some(c) = c {
                     uses.deletes.push((n, c));
                 }
             }
@@ -208,6 +241,51 @@ fn stored_in(src: &str, n: Node, locals: &HashSet<String>) -> Option<(String, St
     let container = left.field("argument").and_then(|a| path_of(src, a))?;
     let value = n.field("right").and_then(|r| path_of(src, r))?;
     (locals.contains(&value) && !locals.contains(&container)).then_some((value, container))
+}
+
+/// Container methods that store their argument (`lru_.push_front(t)`,
+/// `index_.emplace(key, t)`, `index_.insert({key, t})`).
+const STORES: &[&str] = &[
+    "push_back",
+    "push_front",
+    "emplace_back",
+    "emplace_front",
+    "push",
+    "insert",
+    "emplace",
+    "insert_or_assign",
+    "try_emplace",
+];
+
+/// `lru_.push_front(t)` with `t` a local and `lru_` a member: (`t`, `lru_`).
+fn pushed_into(src: &str, n: Node, locals: &HashSet<String>) -> Option<(String, String)> {
+    let (recv, method) = method_call(src, n)?;
+    if !STORES.contains(&method) || locals.contains(recv) {
+        return None;
+    }
+    let recv = recv.strip_prefix("this->").unwrap_or(recv);
+    if !recv.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let args = n.field("arguments")?;
+    let mut c = args.walk();
+    let list: Vec<Node> = args.named_children(&mut c).map(strip).collect();
+    // The value stored: the argument of a push, the last of `emplace(key, value)`, or
+    // the last of an `insert({key, value})` pair.
+    let stored =
+        if method.starts_with("push") || method.ends_with("_back") || method.ends_with("_front") {
+            list.first().copied()
+        } else {
+            list.last().copied()
+        }?;
+    let stored = if stored.kind_name() == "initializer_list" {
+        let last = stored.named_child_count().checked_sub(1)?;
+        stored.named_child(u32::try_from(last).ok()?)?
+    } else {
+        stored
+    };
+    let value = path_of(src, stored).filter(|v| locals.contains(v))?;
+    Some((value, recv.to_string()))
 }
 
 /// `last_` of `last_` or `this->last_`.

@@ -3,7 +3,9 @@
 
 use super::func::Func;
 use super::guards::if_guards;
-use super::syntax::{descendants, line, path_of, strip, subscript, text};
+use super::syntax::{
+    assignment_sides, call, descendants, line, path_of, strip, strip_casts, subscript, text,
+};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -182,8 +184,12 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
             }
             (cond, highest)
         }
-        // `n` counts the elements of a string whose length was checked.
-        None => match super::counted::counted_bound(f, n, &var) {
+        // `if (n > sizeof(buf)) n = sizeof(buf);` or `n = min(len, sizeof(buf))`: a clamp
+        // to the whole capacity; else `n` counts the elements of a string whose length was checked.
+        None => match clamp_bound(f, n, &var)
+            .or_else(|| min_bound(f, n, &var))
+            .or_else(|| super::counted::counted_bound(f, n, &var))
+        {
             Some((highest, cond)) => (cond, highest),
             None => return,
         },
@@ -200,6 +206,98 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
             text(src, strip(cond))
         ),
     ));
+}
+
+/// `if (len > CAP) len = CAP;` before `n`, the last statement to set `var` on the way:
+/// the highest value the clamp leaves `var` (the larger of the bound the condition lets
+/// through and the value it clamps to), and the condition.
+fn clamp_bound<'t>(f: &Func<'_, 't>, n: Node<'t>, var: &str) -> Option<(i64, Node<'t>)> {
+    let src = f.src;
+    let stmt = f.nodes.iter().rev().copied().find(|x| {
+        x.kind_name() == "if_statement"
+            && x.end_byte() <= n.start_byte()
+            && x.field("alternative").is_none()
+            && x.parent()
+                .is_some_and(|p| p.start_byte() <= n.start_byte() && n.end_byte() <= p.end_byte())
+            && x.field("consequence")
+                .is_some_and(|b| clamped_to(f, b, var).is_some())
+    })?;
+    if changed_between(f, var, stmt.end_byte(), n.start_byte()) {
+        return None;
+    }
+    let cond = stmt.field("condition")?;
+    let to = clamped_to(f, stmt.field("consequence")?, var)?;
+    let c = strip(cond);
+    let (op, l, r) = (
+        text(src, c.field("operator")?),
+        c.field("left")?,
+        c.field("right")?,
+    );
+    let (op, k) = if path_of(src, l).as_deref() == Some(var) {
+        (op, f.fold(r)?)
+    } else if path_of(src, r).as_deref() == Some(var) {
+        let flipped = match op {
+            "<" => ">",
+            "<=" => ">=",
+            _ => return None,
+        };
+        (flipped, f.fold(l)?)
+    } else {
+        return None;
+    };
+    let passes = match op {
+        ">" => k,
+        ">=" => k - 1,
+        _ => return None,
+    };
+    Some((passes.max(to), cond))
+}
+
+/// `n = std::min(len, sizeof(buf));` (or `MIN(...)`), the last value `var` is given
+/// before `n`: the constant it is capped at, and the call.
+fn min_bound<'t>(f: &Func<'_, 't>, n: Node<'t>, var: &str) -> Option<(i64, Node<'t>)> {
+    let src = f.src;
+    let set = f.nodes.iter().rev().copied().find(|x| {
+        x.end_byte() <= n.start_byte()
+            && matches!(x.kind_name(), "init_declarator" | "assignment_expression")
+            && {
+                let (l, _) = assignment_sides(*x);
+                l.and_then(|l| path_of(src, l)).as_deref() == Some(var)
+            }
+    })?;
+    if changed_between(f, var, set.end_byte(), n.start_byte()) {
+        return None;
+    }
+    let v = strip_casts(src, assignment_sides(set).1?);
+    let (name, args) = call(src, v)?;
+    let name = name.split('<').next().unwrap_or(name).to_ascii_lowercase();
+    if name != "min" && !name.ends_with("_min") {
+        return None;
+    }
+    let k = args.iter().filter_map(|a| f.fold(*a)).min()?;
+    Some((k, v))
+}
+
+/// `var = K;` (alone, or alone in braces) with a constant `K`: the value.
+fn clamped_to(f: &Func, body: Node, var: &str) -> Option<i64> {
+    let mut b = body;
+    if b.kind_name() == "compound_statement" {
+        if b.named_child_count() != 1 {
+            return None;
+        }
+        b = b.named_child(0)?;
+    }
+    if b.kind_name() != "expression_statement" {
+        return None;
+    }
+    let e = strip(b.named_child(0)?);
+    if e.kind_name() != "assignment_expression"
+        || e.field("operator").map(|o| text(f.src, o)) != Some("=")
+        || e.field("left").and_then(|l| path_of(f.src, l)).as_deref() != Some(var)
+    {
+        return None;
+    }
+    f.fold(e.field("right")?)
 }
 
 /// Whether the element `a[i]` is written (`a[i] = x`, `a[i].count = 0`, `a[i]++`) or

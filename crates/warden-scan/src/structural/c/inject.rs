@@ -48,7 +48,14 @@ pub(crate) fn format_string(f: &Func, out: &mut Vec<Finding>) {
             continue;
         };
         // printf itself, or a variadic wrapper of the file that hands its format on.
-        let Some(at) = format_index(name).or_else(|| f.file.format_wrappers.get(name).copied())
+        // `log.write(msg)`, `logger_->emit(msg)`: a variadic method of a class of the file.
+        let method = name
+            .rsplit_once("->")
+            .or_else(|| name.rsplit_once('.'))
+            .map(|(_, m)| m.trim());
+        let Some(at) = format_index(name)
+            .or_else(|| f.file.format_wrappers.get(name).copied())
+            .or_else(|| method.and_then(|m| f.file.format_wrappers.get(m).copied()))
         else {
             continue;
         };

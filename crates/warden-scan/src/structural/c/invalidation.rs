@@ -61,6 +61,9 @@ enum Into {
     /// The raw pointer a stored smart pointer owns (`m[id].get()`): any erase or clear of
     /// the container, here or in a function of the file it calls, may free it.
     Held,
+    /// The raw pointer a smart pointer owns (`Conn* c = conn_.get();`): its `reset()` or
+    /// a new value assigned to it frees the object.
+    Owned,
 }
 
 /// The container of `m[id]` or `m.at(id)` written as text (a receiver), when its type is
@@ -133,6 +136,14 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
                     let held = strip_element(f, recv);
                     if held.is_some() {
                         return held.map(|c| (c, Into::Held));
+                    }
+                    let owner = recv.trim_start_matches("this->");
+                    let smart = f
+                        .type_of(owner)
+                        .or_else(|| f.file.member_types.get(owner).map(String::as_str))
+                        .is_some_and(|t| t.contains("unique_ptr") || t.contains("shared_ptr"));
+                    if smart {
+                        return Some((owner.to_string(), Into::Owned));
                     }
                 }
                 if ELEMENT.contains(&method) {
@@ -233,38 +244,57 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     if node_based && how == Into::Element {
         return;
     }
-    let clearing = if how == Into::Held {
-        clearing_functions(f, &container)
-    } else {
-        Vec::new()
-    };
+    // Functions of the file that erase from or clear the container: calling one changes
+    // it as `erase` here would (`remove(id)` erasing `passes_[id]`).
+    // Not the function itself (a recursive call is not what a caller sees change).
+    let own = f.name.rsplit("::").next().unwrap_or(&f.name).to_string();
+    let clearing: Vec<String> = clearing_functions(f, &container)
+        .into_iter()
+        .filter(|g| g.rsplit("::").next().unwrap_or(g) != own)
+        .collect();
     // Only the declaration's own block: a later `it` in a sibling block is another one.
     let scope = enclosing_block(n);
     let inside = |x: Node| {
         scope.is_none_or(|b| b.start_byte() <= x.start_byte() && x.end_byte() <= b.end_byte())
     };
     let after = n.end_byte();
+    // A call of one of them; `::close(fd)` names the global function, not a method.
+    let clears = |x: Node| {
+        let global = x
+            .field("function")
+            .is_some_and(|c| text(src, c).trim_start().starts_with("::"));
+        !global
+            && call(src, x).is_some_and(|(c, _)| {
+                let c = c.trim_start_matches("this->");
+                clearing.iter().any(|g| g == c)
+            })
+    };
     let changes = |x: Node| {
+        if how == Into::Owned {
+            let reset = method_call(src, x)
+                .is_some_and(|(r, m)| r.trim_start_matches("this->") == container && m == "reset");
+            let replaced = x.kind_name() == "assignment_expression"
+                && x.field("left")
+                    .is_some_and(|l| text(src, l).trim().trim_start_matches("this->") == container);
+            return reset || replaced;
+        }
         if how == Into::Held {
             let direct = method_call(src, x)
                 .is_some_and(|(r, m)| r == container && matches!(m, "erase" | "clear"));
-            let through = call(src, x).is_some_and(|(c, _)| {
-                let c = c.trim_start_matches("this->");
-                clearing.iter().any(|g| g == c)
-            });
-            return direct || through;
+            return direct || clears(x);
         }
-        method_call(src, x).is_some_and(|(r, m)| {
-            r == container
-                && if node_based {
-                    m == "erase"
-                        && call(src, x).is_some_and(|(_, args)| {
-                            args.len() == 1 && text(src, args[0]).trim() == name
-                        })
-                } else {
-                    INVALIDATES.contains(&m)
-                }
-        })
+        clears(x)
+            || method_call(src, x).is_some_and(|(r, m)| {
+                r == container
+                    && if node_based {
+                        m == "erase"
+                            && call(src, x).is_some_and(|(_, args)| {
+                                args.len() == 1 && text(src, args[0]).trim() == name
+                            })
+                    } else {
+                        INVALIDATES.contains(&m)
+                    }
+            })
     };
     let Some(grow) = f
         .nodes
@@ -279,7 +309,9 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
         .chain(handles.iter().map(String::as_str))
         .find(|h| used_after(f, grow, h, &inside));
     if let Some(h) = dangling {
-        let how = if node_based || how == Into::Held {
+        let how = if how == Into::Owned {
+            "frees what it owns"
+        } else if node_based || how == Into::Held {
             "frees the element"
         } else {
             "may move its elements"

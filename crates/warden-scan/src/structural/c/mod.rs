@@ -9,12 +9,14 @@
 mod asserts;
 mod bounds;
 mod cached;
+mod callers;
 mod consts;
 mod copies;
 mod counted;
 mod dangling;
 mod file;
 mod func;
+mod gotos;
 mod guards;
 mod headers;
 mod indexes;
@@ -25,8 +27,10 @@ mod leaks;
 mod lifetime;
 mod loops;
 mod members;
+mod mismatch;
 mod nulls;
 mod owners;
+mod realloced;
 mod signed;
 mod stored;
 mod summary;
@@ -69,6 +73,7 @@ pub const CHECKS: &[&str] = &[
     "path-built",
     "sql-built",
     "invalidated-reference",
+    "mismatched-delete",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -141,16 +146,25 @@ pub(crate) fn analyze(
     let facts = FileFacts::collect(&text, tree.root_node(), included.as_ref());
     let on = |c: &str| wanted.iter().any(|(_, w, _)| *w == c);
     let mut found = Vec::new();
+    let movers = if on("use-after-free") {
+        realloced::movers(&facts)
+    } else {
+        Vec::new()
+    };
     for f in &facts.functions {
         let func = Func::new(&facts, *f);
         if on("use-after-free") || on("double-free") || on("free-offset") {
             lifetime::freed_uses(&func, &mut found);
+        }
+        if on("use-after-free") {
+            realloced::kept_across_realloc(&func, &movers, &mut found);
         }
         if on("double-free") {
             copies::shallow_copies(&func, &mut found);
             dangling::dangling_members(&func, &mut found);
             dangling::deleted_members(&func, &mut found);
             stored::freed_while_stored(&func, &mut found);
+            gotos::freed_before_cleanup(&func, &mut found);
         }
         if on("unbounded-fork") {
             loops::unbounded_fork(&func, &mut found);
@@ -207,12 +221,18 @@ pub(crate) fn analyze(
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
         }
+        if on("index-from-input") {
+            signed::signed_indexes(&func, &mut found);
+        }
         if on("divide-by-zero") {
             inputs::zero_prone_divisors(&func, &mut found);
         }
     }
     if on("use-after-free") {
         cached::dangling_caches(&facts, &mut found);
+    }
+    if on("mismatched-delete") {
+        mismatch::mismatched_deletes(&facts, &mut found);
     }
     if on("use-after-free") || on("double-free") {
         owners::member_aliases(&facts, on("use-after-free"), on("double-free"), &mut found);

@@ -4,7 +4,7 @@
 
 use super::func::Func;
 use super::guards::if_guards;
-use super::syntax::{call, line, mentions, path_of, strip, text};
+use super::syntax::{call, line, mentions, path_of, strip_casts, text};
 use super::Finding;
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
@@ -40,7 +40,7 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
             None => size_params(f, c),
         };
         let Some((v, _)) = sizes.iter().find_map(|&at| {
-            let size = args.get(at).map(|a| strip(*a))?;
+            let size = args.get(at).map(|a| strip_casts(src, *a))?;
             let v = (size.kind_name() == "identifier")
                 .then(|| path_of(src, size))
                 .flatten()?;
@@ -73,6 +73,63 @@ pub(crate) fn signed_lengths(f: &Func, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// Conversions of text to a signed number: `-5` parses as well as `5`.
+const SIGNED_PARSES: &[&str] = &["atoi", "atol", "atoll", "strtol", "strtoll", "stoi", "stol"];
+
+/// `int z = atoi(zone); if (z >= ZONES) return -1; temps[z] = t;`: a fixed-size array
+/// indexed by a signed number parsed from text and checked only against its length.
+pub(crate) fn signed_indexes(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    for &n in &f.nodes {
+        let Some((a, idx)) = super::syntax::subscript(n) else {
+            continue;
+        };
+        let Some(arr) = path_of(src, a) else { continue };
+        let Some(len) = f.array_len(&arr) else {
+            continue;
+        };
+        let idx = strip_casts(src, idx);
+        if idx.kind_name() != "identifier" {
+            continue;
+        }
+        let v = text(src, idx);
+        if !signed_int(f.type_of(v)) || !parsed_from_text(f, v, n.start_byte()) {
+            continue;
+        }
+        let g = f.guard(v, n.start_byte());
+        if !g.upper || g.lower || g.called || bounded_below(f, v, n) {
+            continue;
+        }
+        out.push(Finding {
+            check: "index-from-input",
+            line: line(n),
+            label: format!(
+                "`{}` indexes `{arr}` [{len}] with `{v}`, parsed from text as a signed number and checked only against the upper end: a negative value reaches before the array",
+                text(src, n)
+            ),
+        });
+    }
+}
+
+/// Whether the last value given to `var` before byte `before` is a signed number parsed
+/// from text (`atoi(s)`, `strtol(s, &end, 10)`, `std::stoi(s)`).
+fn parsed_from_text(f: &Func, var: &str, before: usize) -> bool {
+    let src = f.src;
+    f.nodes
+        .iter()
+        .take_while(|n| n.start_byte() < before)
+        .filter_map(|&n| match n.kind_name() {
+            "init_declarator" => Some((n.field("declarator")?, n.field("value")?)),
+            "assignment_expression" => Some((n.field("left")?, n.field("right")?)),
+            _ => None,
+        })
+        .filter(|(l, _)| path_of(src, *l).as_deref() == Some(var))
+        .last()
+        .is_some_and(|(_, r)| {
+            call(src, strip_casts(src, r)).is_some_and(|(c, _)| SIGNED_PARSES.contains(&c))
+        })
 }
 
 /// Parameters of a function of the file declared as an unsigned size (`size_t n`).
@@ -171,21 +228,42 @@ fn signed_int(t: Option<&str>) -> bool {
     )
 }
 
-/// Whether a value given to `var` before byte `before` cannot be negative
-/// (`int n = strlen(s)`; a later clamp `n = cap` keeps it so).
+/// Whether the values given to `var` before byte `before` cannot be negative (`int n =
+/// strlen(s)`). A clamp (`if (n > cap) n = cap;`) keeps whatever came before: it says
+/// nothing of where `n` came from (`int n = atoi(s); if (n > cap) n = sizeof buf;`).
 fn non_negative_origin(f: &Func, var: &str, before: usize) -> bool {
     let src = f.src;
-    f.nodes
+    let origins: Vec<Node> = f
+        .nodes
         .iter()
         .take_while(|n| n.start_byte() < before)
         .filter_map(|&n| match n.kind_name() {
-            "init_declarator" => Some((n.field("declarator")?, n.field("value")?)),
-            "assignment_expression" => Some((n.field("left")?, n.field("right")?)),
+            "init_declarator" => Some((n, n.field("declarator")?, n.field("value")?)),
+            "assignment_expression" => Some((n, n.field("left")?, n.field("right")?)),
             _ => None,
         })
-        .filter(|(l, _)| path_of(src, *l).as_deref() == Some(var))
-        .any(|(_, r)| {
-            let t = text(src, r);
+        .filter(|(_, l, _)| path_of(src, *l).as_deref() == Some(var))
+        .filter(|(n, _, _)| !is_clamp(src, *n, var))
+        .map(|(_, _, r)| r)
+        .collect();
+    !origins.is_empty()
+        && origins.iter().all(|r| {
+            let t = text(src, *r);
             NON_NEGATIVE.iter().any(|c| t.contains(c))
         })
+}
+
+/// Whether the assignment `n` is the body of an `if` whose condition compares `var`.
+fn is_clamp(src: &str, n: Node, var: &str) -> bool {
+    let mut cur = n;
+    for _ in 0..4 {
+        let Some(p) = cur.parent() else { return false };
+        if p.kind_name() == "if_statement" {
+            return p
+                .field("condition")
+                .is_some_and(|c| mentions(text(src, c), var));
+        }
+        cur = p;
+    }
+    false
 }

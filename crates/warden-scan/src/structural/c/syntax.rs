@@ -90,6 +90,31 @@ pub(crate) fn strip(n: Node) -> Node {
     }
 }
 
+/// Whether a call's name is a C++ cast (`static_cast<size_t>`), which converts its
+/// argument and checks nothing about it.
+pub(crate) fn is_cast(name: &str) -> bool {
+    [
+        "static_cast",
+        "reinterpret_cast",
+        "const_cast",
+        "dynamic_cast",
+    ]
+    .iter()
+    .any(|c| name.trim_start_matches("std::").starts_with(c))
+}
+
+/// As [`strip`], through C++ casts too: `static_cast<std::size_t>(n)` is `n`.
+pub(crate) fn strip_casts<'t>(src: &str, n: Node<'t>) -> Node<'t> {
+    let mut n = strip(n);
+    while let Some((name, args)) = call(src, n) {
+        match args.as_slice() {
+            [only] if is_cast(name) => n = strip(*only),
+            _ => break,
+        }
+    }
+    n
+}
+
 /// The target and the value of an assignment (`a = b`) or an initialised declarator
 /// (`int *a = b`); either may be missing in a tree with errors.
 pub(crate) fn assignment_sides(n: Node) -> (Option<Node>, Option<Node>) {

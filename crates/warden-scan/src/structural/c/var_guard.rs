@@ -3,7 +3,7 @@
 //! (`read(fd, &len, 2) != 2`) and an error sentinel (`len == -1`) bound nothing.
 
 use super::func::Func;
-use super::syntax::{assignment_sides, call, descendants, mentions, path_of, strip, text};
+use super::syntax::{assignment_sides, call, descendants, is_cast, mentions, path_of, strip, text};
 use crate::structural::fields::Fields;
 use crate::structural::fields::Kinds;
 use tree_sitter::Node;
@@ -175,17 +175,4 @@ impl<'t> Func<'_, 't> {
             })
         })
     }
-}
-
-/// Whether a call's name is a C++ cast (`static_cast<size_t>`), which converts its
-/// argument and checks nothing about it.
-fn is_cast(name: &str) -> bool {
-    [
-        "static_cast",
-        "reinterpret_cast",
-        "const_cast",
-        "dynamic_cast",
-    ]
-    .iter()
-    .any(|c| name.trim_start_matches("std::").starts_with(c))
 }

@@ -214,6 +214,11 @@ pub(crate) fn wire_lengths(f: &Func, out: &mut Vec<Finding>, want: Wanted) {
                         })
                     })
             });
+        // `if (off + n > len) return;` before `memcpy(frame.payload + frame.used, p + off,
+        // n)`: into an array of known size, at its start or past what it holds, a length
+        // compared only with the input's own length and offsets is checked for the read.
+        let read_bound_only = read_bound_only
+            || (check == "unchecked-copy" && checked && only_read_bounds(f, &args, &all, n));
         if checked && !read_bound_only {
             continue;
         }
@@ -310,6 +315,104 @@ fn member_dest_input_len(f: &Func, args: &[Node]) -> Option<String> {
     let i = f.params.iter().position(|(p, _)| p == base)?;
     let (len, ty) = f.params.get(i + 1)?;
     (!ty.contains('*') && !len.is_empty()).then(|| len.clone())
+}
+
+/// For a copy whose destination is a fixed-size array, or a position in one
+/// (`buf + used`, `&buf[used]`): whether every comparison of the length's variables
+/// before it is with the input's length and offsets, none with the destination (its
+/// `sizeof`, a constant, a literal size, a name from the destination expression, or a
+/// local computed from one of these: `room = sizeof buf - used`).
+fn only_read_bounds(f: &Func, args: &[Node], vars: &[String], n: Node) -> bool {
+    let src = f.src;
+    let Some(d) = args.first().map(|d| strip(*d)) else {
+        return false;
+    };
+    let base = match d.kind_name() {
+        "binary_expression" if d.field("operator").is_some_and(|o| text(src, o) == "+") => {
+            d.field("left")
+        }
+        "pointer_expression" if text(src, d).starts_with('&') => {
+            d.field("argument").and_then(subscript).map(|(a, _)| a)
+        }
+        _ => Some(d),
+    };
+    let Some(base) = base.and_then(|b| path_of(src, b)) else {
+        return false;
+    };
+    let Some(cap) = f.array_bytes(&base) else {
+        return false;
+    };
+    // A size, not an offset: the fixed length of a header (`off = kHeaderLen`) is small
+    // beside the buffer the data is copied into.
+    let size_like = |k: i64| k > 16 || k.saturating_mul(2) >= cap;
+    let dest_names: Vec<String> = descendants(d)
+        .into_iter()
+        .filter(|x| matches!(x.kind_name(), "identifier" | "field_identifier"))
+        .map(|x| text(src, x).to_string())
+        .collect();
+    let before = n.start_byte();
+    let about_dest = |e: Node| -> bool {
+        let t = text(src, e);
+        if t.contains("sizeof") {
+            return true;
+        }
+        descendants(e).into_iter().any(|x| match x.kind_name() {
+            "number_literal" => f.fold(x).is_some_and(size_like),
+            "identifier" | "field_identifier" => {
+                let name = text(src, x);
+                f.constant(name).is_some_and(size_like)
+                    || dest_names.iter().any(|dn| dn == name)
+                    || sized_local(f, name, before, &dest_names, &size_like)
+            }
+            _ => false,
+        })
+    };
+    let mut cmps = 0;
+    for v in vars {
+        if f.guard(v, before).called {
+            return false;
+        }
+        for (_, x) in f.condition_nodes(v, before) {
+            if f.comparison(x, v).is_none() {
+                continue;
+            }
+            cmps += 1;
+            let sides = [x.field("left"), x.field("right")];
+            if sides.into_iter().flatten().any(&about_dest) {
+                return false;
+            }
+        }
+    }
+    cmps > 0
+}
+
+/// Whether `name` is a local set before `before` from a size: a `sizeof`, a constant
+/// that is `size_like`, or a name of the destination (`size_t room = sizeof(buf) -
+/// used;`).
+fn sized_local(
+    f: &Func,
+    name: &str,
+    before: usize,
+    dest_names: &[String],
+    size_like: &dyn Fn(i64) -> bool,
+) -> bool {
+    let src = f.src;
+    f.nodes
+        .iter()
+        .take_while(|x| x.start_byte() < before)
+        .filter(|x| matches!(x.kind_name(), "init_declarator" | "assignment_expression"))
+        .filter_map(|&x| {
+            let (l, r) = assignment_sides(x);
+            (path_of(src, l?).as_deref() == Some(name)).then_some(r?)
+        })
+        .any(|r| {
+            text(src, r).contains("sizeof")
+                || descendants(r).into_iter().any(|x| {
+                    x.kind_name() == "identifier"
+                        && (f.constant(text(src, x)).is_some_and(size_like)
+                            || dest_names.iter().any(|dn| dn == text(src, x)))
+                })
+        })
 }
 
 /// Whether an upper bound of `v` names only the input's length and offsets into the
