@@ -170,10 +170,15 @@ impl Headers {
             tried.push(anc.join("include").join(rel));
             tried.push(anc.join("src").join(rel));
         }
+        // A regular file (never a FIFO or a device, which would block or never end) whose
+        // real path is in the root: a symlinked header or `include/` pointing outside it
+        // is not read, as the walk does not read such files either.
         tried
             .into_iter()
             .map(|p| normalize(&p))
-            .find(|p| p.starts_with(&self.root) && p.is_file())
+            .filter(|p| p.starts_with(&self.root) && p.is_file())
+            .find_map(|p| std::fs::canonicalize(p).ok())
+            .filter(|real| real.starts_with(&self.root))
     }
 }
 
@@ -208,9 +213,21 @@ fn quoted_includes(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The header's bytes, or `None` if unreadable or over [`MAX_HEADER_SIZE`] (read with
+/// that bound, so a file that grows after its size was looked at is refused all the same).
+fn read_bounded(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_HEADER_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= MAX_HEADER_SIZE).then_some(bytes)
+}
+
 fn read_header(path: &Path, lang: Language) -> HeaderFacts {
-    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_HEADER_SIZE);
-    let Some(bytes) = small.then(|| std::fs::read(path).ok()).flatten() else {
+    let Some(bytes) = read_bounded(path) else {
         return HeaderFacts::default();
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -461,5 +478,36 @@ mod tests {
         assert!(h
             .included(&file, "#include \"../../../etc/passwd\"\n", Language::C)
             .is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn headers_outside_the_root_or_not_regular_files_are_not_read() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("far.h"), "#define FAR 7\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("far.h"), root.join("src/far.h")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("include")).unwrap();
+        let fifo = root.join("src/pipe.h");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        std::fs::write(root.join("src/big.h"), "#define BIG 1\n".repeat(20_000)).unwrap();
+        std::fs::write(root.join("src/near.h"), "#define NEAR 3\n").unwrap();
+        let h = Headers::new(&root);
+        let file = root.join("src/main.c");
+        let inc = |name: &str| h.included(&file, &format!("#include \"{name}\"\n"), Language::C);
+        assert!(inc("far.h").is_none(), "a symlink out of the root");
+        assert!(
+            inc("../include/far.h").is_none(),
+            "a directory symlinked out of the root"
+        );
+        if made.is_ok_and(|s| s.success()) {
+            assert!(inc("pipe.h").is_none(), "a FIFO");
+        }
+        let big = inc("big.h").expect("found");
+        assert!(big.defines.is_empty(), "over the size bound: not read");
+        let near = inc("near.h").expect("found");
+        assert_eq!(near.defines.get("NEAR"), Some(&3));
     }
 }
