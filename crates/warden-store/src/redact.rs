@@ -172,11 +172,12 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         r#"\bSymmetricSecurityKey\s*\(\s*Encoding\.\w+\.GetBytes\s*\(\s*"(?P<secret>[^"\n]{4,})""#,
         &["symmetricsecuritykey"],
     ),
-    // Rust's jsonwebtoken and hmac given a literal key: `EncodingKey::from_secret(b"…")`,
-    // `Hmac::<Sha256>::new_from_slice(b"…")`.
+    // Rust's jsonwebtoken, hmac, cookie and cipher keys given a literal:
+    // `EncodingKey::from_secret(b"…")`, `Hmac::<Sha256>::new_from_slice(b"…")`,
+    // `Key::from(b"…")`, `Key::<Aes256Gcm>::from_slice(b"…")`.
     (
-        r#"(?:\bfrom_secret|\bnew_from_slice)\s*\(\s*(?:&\s*)?b?"(?P<secret>[^"\n]{4,})""#,
-        &["from_secret", "new_from_slice"],
+        r#"(?:\bfrom_secret|\bnew_from_slice|\bKey(?:::<[^>\n]*>)?::(?:from|from_slice|derive_from|try_from))\s*\(\s*(?:&\s*)?b?"(?P<secret>[^"\n]{4,})""#,
+        &["from"],
     ),
     // A constant named for a key holding a literal with a digit or a symbol in it (not a
     // header or claim name), whatever the name's other words:
@@ -529,6 +530,10 @@ mod tests {
             (
                 r#"let mac = HmacSha256::new_from_slice(b"webhook-shared-9f2c").unwrap();"#,
                 "webhook-shared-9f2c",
+            ),
+            (
+                r#"    let key = Key::from(b"0123456789abcdef0123456789abcdef0123456789abcdef");"#,
+                "0123456789abcdef0123456789abcdef0123456789abcdef",
             ),
             (
                 r#"const CALLER_KEY: &[u8] = b"bingo-caller-2023!eyes";"#,
