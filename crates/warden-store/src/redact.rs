@@ -172,6 +172,23 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         r#"\bSymmetricSecurityKey\s*\(\s*Encoding\.\w+\.GetBytes\s*\(\s*"(?P<secret>[^"\n]{4,})""#,
         &["symmetricsecuritykey"],
     ),
+    // Rust's jsonwebtoken, hmac, cookie and cipher keys given a literal:
+    // `EncodingKey::from_secret(b"…")`, `Hmac::<Sha256>::new_from_slice(b"…")`,
+    // `Key::from(b"…")`, `Key::<Aes256Gcm>::from_slice(b"…")`.
+    (
+        r#"(?:\bfrom_secret|\bnew_from_slice|\bKey(?:::<[^>\n]*>)?::(?:from|from_slice|derive_from|try_from))\s*\(\s*(?:&\s*)?b?"(?P<secret>[^"\n]{4,})""#,
+        &["from"],
+    ),
+    // A constant named for a key holding a literal with a digit or a symbol in it (not a
+    // header or claim name), whatever the name's other words:
+    // `const CALLER_KEY: &[u8] = b"…"`, `static final String ROTA_TOKEN_KEY = "…"`,
+    // `private const string TokenKey = "…"`.
+    (
+        r#"(?i)(?-u:\b)(?:const|static|final|readonly)\s+(?:[\w&'\[\];<>]+\s+){0,3}?\w*(?:key|secret|token|hmac|jwt)\w*\s*(?::\s*[\w&'\[\]; ]{1,30}?\s*)?=\s*\*?b?"(?P<secret>[A-Za-z0-9!#$%&*+/=?@^_|~.,;:-]{7,}[0-9!#$%&*+/=?@^_|~.,;:-][A-Za-z0-9!#$%&*+/=?@^_|~.,;:-]*|[A-Za-z0-9!#$%&*+/=?@^_|~.,;:-]*[0-9!#$%&*+/=?@^_|~.,;:-][A-Za-z0-9!#$%&*+/=?@^_|~.,;:-]{7,})""#,
+        &[
+            "const", "static", "final", "readonly", "key", "secret", "token", "hmac", "jwt",
+        ],
+    ),
     (
         r#"(?i)\bsecret\s*:\s*["'](?P<secret>[^"'\n]{4,})["']"#,
         &["secret"],
@@ -505,6 +522,30 @@ mod tests {
             (
                 r#"static const std::string kSigningSecret{"ss_prod_8e2b6f0c91"};"#,
                 "ss_prod_8e2b6f0c91",
+            ),
+            (
+                r#"let key = EncodingKey::from_secret(b"dispatch-signing-2024");"#,
+                "dispatch-signing-2024",
+            ),
+            (
+                r#"let mac = HmacSha256::new_from_slice(b"webhook-shared-9f2c").unwrap();"#,
+                "webhook-shared-9f2c",
+            ),
+            (
+                r#"    let key = Key::from(b"0123456789abcdef0123456789abcdef0123456789abcdef");"#,
+                "0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
+            (
+                r#"const CALLER_KEY: &[u8] = b"bingo-caller-2023!eyes";"#,
+                "bingo-caller-2023!eyes",
+            ),
+            (
+                r#"    private static final String ROTA_TOKEN_KEY = "r0ta-desk!signing-2021";"#,
+                "r0ta-desk!signing-2021",
+            ),
+            (
+                r#"    private const string TokenKey = "stable-staff-signing-2023";"#,
+                "stable-staff-signing-2023",
             ),
         ] {
             let red = redact_secrets(line);

@@ -310,6 +310,23 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ),
     ("indexes/c.toml", include_str!("../../rules/indexes/c.toml")),
     ("wire/c.toml", include_str!("../../rules/wire/c.toml")),
+    (
+        "cookies/csharp.toml",
+        include_str!("../../rules/cookies/csharp.toml"),
+    ),
+    (
+        "cookies/go.toml",
+        include_str!("../../rules/cookies/go.toml"),
+    ),
+    (
+        "cookies/rust.toml",
+        include_str!("../../rules/cookies/rust.toml"),
+    ),
+    (
+        "races/java.toml",
+        include_str!("../../rules/races/java.toml"),
+    ),
+    ("keys/rust.toml", include_str!("../../rules/keys/rust.toml")),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
