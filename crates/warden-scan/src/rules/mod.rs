@@ -281,6 +281,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ),
     ("authz/go.toml", include_str!("../../rules/authz/go.toml")),
     (
+        "concurrency/go.toml",
+        include_str!("../../rules/concurrency/go.toml"),
+    ),
+    (
         "authz/rust.toml",
         include_str!("../../rules/authz/rust.toml"),
     ),
