@@ -285,6 +285,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/concurrency/go.toml"),
     ),
     (
+        "concurrency/java.toml",
+        include_str!("../../rules/concurrency/java.toml"),
+    ),
+    (
         "authz/rust.toml",
         include_str!("../../rules/authz/rust.toml"),
     ),
