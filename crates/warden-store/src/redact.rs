@@ -162,6 +162,20 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         r#"(?-u:\b)hmac\.new\(\s*(?:key\s*=\s*)?b["'](?P<secret>[^"'\n]{6,})["']"#,
         &["hmac.new"],
     ),
+    // Go's `SignedString([]byte("…"))` and a jwt key function returning a literal;
+    // Python's `jwt.encode(payload, "…")` / `jwt.decode(token, '…')`.
+    (
+        r#"\.SignedString\(\s*\[\]byte\(\s*"(?P<secret>[^"\n]{4,})""#,
+        &["signedstring"],
+    ),
+    (
+        r#"\*jwt\.Token\s*\)\s*\(\s*(?:interface\{\}|any)\s*,\s*error\s*\)\s*\{\s*return\s+\[\]byte\(\s*"(?P<secret>[^"\n]{4,})""#,
+        &["jwt.token"],
+    ),
+    (
+        r#"\bjwt\.(?:encode|decode)\(\s*(?:\{[^{}\n]*\}|[^,\n]+),\s*[bru]?["'](?P<secret>[^"'\n]{4,})["']"#,
+        &["jwt."],
+    ),
     // Ruby's `JWT.encode(payload, "…")` / `JWT.decode(token, '…')`, and .NET's
     // `new SymmetricSecurityKey(Encoding.UTF8.GetBytes("…"))`.
     (
@@ -444,6 +458,18 @@ mod tests {
                 "k8s-prod-2f9a7c1e55b04d",
             ),
             (r#"jwtKey := []byte("Zq8mN3vL7pX2")"#, "Zq8mN3vL7pX2"),
+            (
+                r#"	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("secret"))"#,
+                "secret",
+            ),
+            (
+                "\ttok, err := jwt.Parse(raw, func(t *jwt.Token) (interface{}, error) {\n\t\treturn []byte(\"supersecret\"), nil",
+                "supersecret",
+            ),
+            (
+                r#"    return jwt.encode({"sub": user_id}, "s3cr3t-k", algorithm="HS256")"#,
+                "s3cr3t-k",
+            ),
             (
                 r#"    val signKey = hex("6a3f9b21c0d84e77a5b1f2c3d4e5f60718293a4b")"#,
                 "6a3f9b21c0d84e77a5b1f2c3d4e5f60718293a4b",

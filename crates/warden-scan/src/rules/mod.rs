@@ -281,6 +281,14 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ),
     ("authz/go.toml", include_str!("../../rules/authz/go.toml")),
     (
+        "concurrency/go.toml",
+        include_str!("../../rules/concurrency/go.toml"),
+    ),
+    (
+        "concurrency/java.toml",
+        include_str!("../../rules/concurrency/java.toml"),
+    ),
+    (
         "authz/rust.toml",
         include_str!("../../rules/authz/rust.toml"),
     ),
@@ -321,10 +329,6 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     (
         "cookies/rust.toml",
         include_str!("../../rules/cookies/rust.toml"),
-    ),
-    (
-        "races/java.toml",
-        include_str!("../../rules/races/java.toml"),
     ),
     ("keys/rust.toml", include_str!("../../rules/keys/rust.toml")),
 ];
