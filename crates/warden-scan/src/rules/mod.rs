@@ -310,6 +310,14 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ),
     ("indexes/c.toml", include_str!("../../rules/indexes/c.toml")),
     ("wire/c.toml", include_str!("../../rules/wire/c.toml")),
+    (
+        "cookies/php.toml",
+        include_str!("../../rules/cookies/php.toml"),
+    ),
+    (
+        "cookies/ruby.toml",
+        include_str!("../../rules/cookies/ruby.toml"),
+    ),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,
