@@ -311,6 +311,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("indexes/c.toml", include_str!("../../rules/indexes/c.toml")),
     ("wire/c.toml", include_str!("../../rules/wire/c.toml")),
     (
+        "cookies/javascript.toml",
+        include_str!("../../rules/cookies/javascript.toml"),
+    ),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
