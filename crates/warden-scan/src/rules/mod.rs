@@ -315,6 +315,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/cookies/javascript.toml"),
     ),
     (
+        "nextjs/javascript.toml",
+        include_str!("../../rules/nextjs/javascript.toml"),
+    ),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
