@@ -319,6 +319,12 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/nextjs/javascript.toml"),
     ),
     (
+        "races/javascript.toml",
+        include_str!("../../rules/races/javascript.toml"),
+    ),
+    ("races/php.toml", include_str!("../../rules/races/php.toml")),
+    ("races/ruby.toml", include_str!("../../rules/races/ruby.toml")),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
