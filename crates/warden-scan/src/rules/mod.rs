@@ -325,6 +325,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ("races/php.toml", include_str!("../../rules/races/php.toml")),
     ("races/ruby.toml", include_str!("../../rules/races/ruby.toml")),
     (
+        "passwords/bcrypt.toml",
+        include_str!("../../rules/passwords/bcrypt.toml"),
+    ),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
