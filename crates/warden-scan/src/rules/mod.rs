@@ -329,6 +329,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/passwords/bcrypt.toml"),
     ),
     (
+        "sessions/php.toml",
+        include_str!("../../rules/sessions/php.toml"),
+    ),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
