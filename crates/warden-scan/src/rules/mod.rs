@@ -333,6 +333,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/sessions/php.toml"),
     ),
     (
+        "injection/javascript.toml",
+        include_str!("../../rules/injection/javascript.toml"),
+    ),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
