@@ -323,7 +323,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/races/javascript.toml"),
     ),
     ("races/php.toml", include_str!("../../rules/races/php.toml")),
-    ("races/ruby.toml", include_str!("../../rules/races/ruby.toml")),
+    (
+        "races/ruby.toml",
+        include_str!("../../rules/races/ruby.toml"),
+    ),
     (
         "passwords/bcrypt.toml",
         include_str!("../../rules/passwords/bcrypt.toml"),
