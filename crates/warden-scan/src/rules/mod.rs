@@ -340,6 +340,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/injection/javascript.toml"),
     ),
     (
+        "uploads/javascript.toml",
+        include_str!("../../rules/uploads/javascript.toml"),
+    ),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
