@@ -344,6 +344,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/uploads/javascript.toml"),
     ),
     (
+        "crypto/javascript.toml",
+        include_str!("../../rules/crypto/javascript.toml"),
+    ),
+    (
         "cookies/php.toml",
         include_str!("../../rules/cookies/php.toml"),
     ),
