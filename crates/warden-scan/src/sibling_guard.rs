@@ -93,9 +93,12 @@ pub(crate) fn apply(rules: &[Rule], hits: &mut Vec<RawHit>, content: &[u8]) {
         .filter(|h| is_route(h))
         .map(|h| h.line)
         .collect();
+    // A Laravel controller's constructor middleware (`$this->middleware('auth')`)
+    // authenticates every action of the class: it is no per-action guard, and must not
+    // be taken for the guard of whichever action happens to follow the constructor.
     let guards: Vec<u32> = hits
         .iter()
-        .filter(|h| is_guard(h))
+        .filter(|h| is_guard(h) && !h.snippet.trim_start().starts_with("$this->middleware("))
         .map(|h| h.line)
         .collect();
     if routes.is_empty() && guards.is_empty() {

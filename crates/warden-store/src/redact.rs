@@ -105,6 +105,12 @@ pub const PATTERNS: &[(&str, &[&str])] = &[
         r#"\bprocess\.env\.\w+\s*(?:\|\||\?\?)\s*["'`](?P<secret>[^"'`\s$]{6,})["'`]"#,
         &["process.env"],
     ),
+    // A Ruby setting named by a symbol: `set :session_secret, "…"` (Sinatra),
+    // `config.x :api_key, '…'`.
+    (
+        r#"(?i):\w*(?:secret|password|passwd|token|key)\w*\s*,\s*["'](?P<secret>[^"'\s]{6,})["']"#,
+        &["secret", "pass", "token", "key"],
+    ),
     (
         r#"(?i)\$\{[\w.-]*(?:secret|password|passwd|token|key)[\w.-]*:-?(?P<secret>[^}\s$]{6,})\}"#,
         &["secret", "pass", "token", "key"],
@@ -479,6 +485,10 @@ mod tests {
                 "qu4rry-s3ss10n-k3y-2025!zz",
             ),
             (r#"sessionKey := "Hx7-pL2q-9vWz""#, "Hx7-pL2q-9vWz"),
+            (
+                r#"set :session_secret, 'van-tracker-session-2024'"#,
+                "van-tracker-session-2024",
+            ),
             (r#"const dbPassword = "Pr0d-Db-2024!";"#, "Pr0d-Db-2024!"),
             (
                 r#"		JWTSecret: []byte("cr0p-prod-hmac-7b1e9c2d44"),"#,

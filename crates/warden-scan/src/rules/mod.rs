@@ -281,12 +281,12 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
     ),
     ("authz/go.toml", include_str!("../../rules/authz/go.toml")),
     (
-        "concurrency/go.toml",
-        include_str!("../../rules/concurrency/go.toml"),
+        "races/go.toml",
+        include_str!("../../rules/races/go.toml"),
     ),
     (
-        "concurrency/java.toml",
-        include_str!("../../rules/concurrency/java.toml"),
+        "races/java.toml",
+        include_str!("../../rules/races/java.toml"),
     ),
     (
         "authz/rust.toml",
@@ -331,6 +331,51 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/cookies/rust.toml"),
     ),
     ("keys/rust.toml", include_str!("../../rules/keys/rust.toml")),
+    (
+        "cookies/javascript.toml",
+        include_str!("../../rules/cookies/javascript.toml"),
+    ),
+    (
+        "nextjs/javascript.toml",
+        include_str!("../../rules/nextjs/javascript.toml"),
+    ),
+    (
+        "races/javascript.toml",
+        include_str!("../../rules/races/javascript.toml"),
+    ),
+    ("races/php.toml", include_str!("../../rules/races/php.toml")),
+    (
+        "races/ruby.toml",
+        include_str!("../../rules/races/ruby.toml"),
+    ),
+    (
+        "passwords/bcrypt.toml",
+        include_str!("../../rules/passwords/bcrypt.toml"),
+    ),
+    (
+        "sessions/php.toml",
+        include_str!("../../rules/sessions/php.toml"),
+    ),
+    (
+        "injection/javascript.toml",
+        include_str!("../../rules/injection/javascript.toml"),
+    ),
+    (
+        "uploads/javascript.toml",
+        include_str!("../../rules/uploads/javascript.toml"),
+    ),
+    (
+        "crypto/javascript.toml",
+        include_str!("../../rules/crypto/javascript.toml"),
+    ),
+    (
+        "cookies/php.toml",
+        include_str!("../../rules/cookies/php.toml"),
+    ),
+    (
+        "cookies/ruby.toml",
+        include_str!("../../rules/cookies/ruby.toml"),
+    ),
 ];
 
 /// Every built-in pack, parsed and checked. Fails only if a built-in pack is broken,

@@ -139,3 +139,20 @@ pub(super) fn constant_builder(raw: &str, args: &[Arg]) -> Option<Val> {
             .fold(Val::default(), |v, a| v.join(a.val.clone()))
     })
 }
+
+/// `new URL('/login', req.url)`: a path that starts with a single slash resolves against
+/// the base's origin whatever the base holds, so the result names a page of this site
+/// and carries nothing of the request. (`//host` and `/\host` are other hosts.)
+pub(super) fn same_origin_url(raw: &str, args: &[Arg]) -> Option<Val> {
+    if raw != "new URL" {
+        return None;
+    }
+    match args.first().and_then(|a| a.val.lit.as_ref()) {
+        Some(Lit::Str(path))
+            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
+        {
+            Some(Val::default())
+        }
+        _ => None,
+    }
+}

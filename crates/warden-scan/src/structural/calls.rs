@@ -2,7 +2,7 @@
 //! collect what is put in them.
 
 use super::analyze::{short, Checked, Found, Walker};
-use super::builders::constant_builder;
+use super::builders::{constant_builder, same_origin_url};
 use super::counts::counted;
 use super::flow::{normalize, Env, Lit, Val};
 use super::spec::Kind;
@@ -137,6 +137,9 @@ impl<'a> Walker<'a> {
             };
         }
         if let Some(v) = constant_builder(&raw, &args) {
+            return v;
+        }
+        if let Some(v) = same_origin_url(&raw, &args) {
             return v;
         }
         // Containers and builders: what goes in comes back out. A chained call
