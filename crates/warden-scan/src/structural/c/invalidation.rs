@@ -75,6 +75,11 @@ fn strip_element(f: &Func, recv: &str) -> Option<String> {
         .or_else(|| {
             recv.strip_suffix(')')
                 .and_then(|r| r.split_once(".at(").map(|(b, _)| b))
+        })
+        .or_else(|| {
+            // `segments_.back().get()`: the last element, freed by `pop_back()` too.
+            recv.strip_suffix(".back()")
+                .or_else(|| recv.strip_suffix(".front()"))
         })?
         .trim();
     let plain = base
@@ -119,7 +124,7 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
             let (arr, _) = subscript(n)?;
             let name = path_of(src, arr)?;
             // A plain array or pointer does not reallocate.
-            f.type_of(&name)
+            declared_type(f, &name)
                 .is_some_and(moves_elements)
                 .then_some((name, Into::Element))
         }
@@ -187,7 +192,18 @@ fn declared_name<'s>(src: &'s str, d: Node) -> Option<(&'s str, bool)> {
 fn vector_like(f: &Func, container: &str) -> bool {
     // A member or parameter whose type the file does not spell out is taken to be a
     // vector: a `std::list` declared in another file would be flagged.
+    // (A member's declared type is not asked: a map member is then still searched for
+    // a helper erasing the element a reference was taken from.)
     f.type_of(container).is_none_or(moves_elements)
+}
+
+/// The declared type of a local or parameter, else of a member of a class of the file
+/// or of its headers (`cues_` of `std::vector<Cue> cues_;` in the class's header).
+fn declared_type<'a>(f: &'a Func, name: &str) -> Option<&'a str> {
+    f.type_of(name).or_else(|| {
+        let member = name.trim_start_matches("this->");
+        f.file.member_types.get(member).map(String::as_str)
+    })
 }
 
 /// References, pointers and iterators used after their container was changed.
@@ -279,8 +295,9 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
             return reset || replaced;
         }
         if how == Into::Held {
-            let direct = method_call(src, x)
-                .is_some_and(|(r, m)| r == container && matches!(m, "erase" | "clear"));
+            let direct = method_call(src, x).is_some_and(|(r, m)| {
+                r == container && matches!(m, "erase" | "clear" | "pop_back" | "pop_front")
+            });
             return direct || clears(x);
         }
         clears(x)
