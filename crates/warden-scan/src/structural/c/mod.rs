@@ -14,6 +14,7 @@ mod consts;
 mod copies;
 mod counted;
 mod dangling;
+mod escapes;
 mod file;
 mod func;
 mod gotos;
@@ -74,6 +75,8 @@ pub const CHECKS: &[&str] = &[
     "sql-built",
     "invalidated-reference",
     "mismatched-delete",
+    "dangling-return",
+    "dangling-capture",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -217,6 +220,12 @@ pub(crate) fn analyze(
         }
         if on("invalidated-reference") {
             invalidation::invalidated(&func, &mut found);
+        }
+        if on("dangling-return") {
+            escapes::returned_views(&func, &mut found);
+        }
+        if on("dangling-capture") {
+            escapes::escaping_captures(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
