@@ -29,6 +29,7 @@ mod lifetime;
 mod loops;
 mod members;
 mod mismatch;
+mod moved;
 mod nulls;
 mod owners;
 mod realloced;
@@ -77,6 +78,7 @@ pub const CHECKS: &[&str] = &[
     "mismatched-delete",
     "dangling-return",
     "dangling-capture",
+    "use-after-move",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -226,6 +228,9 @@ pub(crate) fn analyze(
         }
         if on("dangling-capture") {
             escapes::escaping_captures(&func, &mut found);
+        }
+        if on("use-after-move") {
+            moved::used_after_move(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
