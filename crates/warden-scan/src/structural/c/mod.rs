@@ -33,6 +33,7 @@ mod moved;
 mod nulls;
 mod owners;
 mod realloced;
+mod released;
 mod signed;
 mod stored;
 mod summary;
@@ -79,6 +80,7 @@ pub const CHECKS: &[&str] = &[
     "dangling-return",
     "dangling-capture",
     "use-after-move",
+    "self-release",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -231,6 +233,9 @@ pub(crate) fn analyze(
         }
         if on("use-after-move") {
             moved::used_after_move(&func, &mut found);
+        }
+        if on("self-release") {
+            released::self_release(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
