@@ -189,6 +189,54 @@ pub(crate) fn returned_views(f: &Func, out: &mut Vec<Finding>) {
     }
 }
 
+/// `std::string_view line = who + ": " + n;` (or a member view assigned so): the view
+/// is bound to a string destroyed at the end of the statement, and every later read of
+/// it reads freed memory.
+pub(crate) fn views_of_temporaries(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    if !src.contains("string_view") {
+        return;
+    }
+    for &n in &f.nodes {
+        let (target, value, ty) = match n.kind_name() {
+            "init_declarator" => {
+                let Some(decl) = n.parent().filter(|d| d.kind_name() == "declaration") else {
+                    continue;
+                };
+                let ty = decl.field("type").map_or("", |t| text(src, t));
+                (n.field("declarator"), n.field("value"), ty)
+            }
+            "assignment_expression" => {
+                let left = n.field("left");
+                let name = left.map_or("", |l| text(src, l).trim().trim_start_matches("this->"));
+                let ty = f.file.member_types.get(name).map_or("", String::as_str);
+                (left, n.field("right"), ty)
+            }
+            _ => continue,
+        };
+        let (Some(target), Some(value)) = (target, value) else {
+            continue;
+        };
+        let outer = ty
+            .trim_start_matches("const ")
+            .split('<')
+            .next()
+            .unwrap_or("")
+            .trim();
+        if !outer.ends_with("string_view") || !temporary_string(src, strip(value)) {
+            continue;
+        }
+        out.push(Finding {
+            check: "dangling-return",
+            line: line(n),
+            label: format!(
+                "`{}` is a view of a temporary string destroyed at the end of the statement",
+                text(src, target).trim()
+            ),
+        });
+    }
+}
+
 /// A std::string made by the expression itself: a concatenation with a literal or a
 /// `std::to_string`, or a `std::string(…)` construction.
 fn temporary_string(src: &str, n: Node) -> bool {

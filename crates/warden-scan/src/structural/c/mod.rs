@@ -227,6 +227,7 @@ pub(crate) fn analyze(
         }
         if on("dangling-return") {
             escapes::returned_views(&func, &mut found);
+            escapes::views_of_temporaries(&func, &mut found);
         }
         if on("dangling-capture") {
             escapes::escaping_captures(&func, &mut found);
