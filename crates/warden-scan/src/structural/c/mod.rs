@@ -6,6 +6,7 @@
 //! within its fixed-size destination, a format argument that is not a literal. A
 //! bounds check or a reassignment on the way clears a finding. Each `kind = "memory"`
 //! rule names one check (`check = "use-after-free"`); the file is parsed once.
+mod adopted;
 mod asserts;
 mod bounds;
 mod cached;
@@ -81,6 +82,7 @@ pub const CHECKS: &[&str] = &[
     "dangling-capture",
     "use-after-move",
     "self-release",
+    "double-owner",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -237,6 +239,9 @@ pub(crate) fn analyze(
         }
         if on("self-release") {
             released::self_release(&func, &mut found);
+        }
+        if on("double-owner") {
+            adopted::double_owners(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
