@@ -99,6 +99,10 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "structural/cpp_lifetime.toml",
         include_str!("../../rules/structural/cpp_lifetime.toml"),
     ),
+    (
+        "structural/c_init.toml",
+        include_str!("../../rules/structural/c_init.toml"),
+    ),
 ];
 
 /// Every built-in structural pack, parsed and checked.

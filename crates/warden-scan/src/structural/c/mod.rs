@@ -40,6 +40,7 @@ mod stored;
 mod summary;
 mod syntax;
 mod types;
+mod uninit;
 mod var_guard;
 mod wire;
 
@@ -83,6 +84,7 @@ pub const CHECKS: &[&str] = &[
     "use-after-move",
     "self-release",
     "double-owner",
+    "uninitialized-read",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -242,6 +244,9 @@ pub(crate) fn analyze(
         }
         if on("double-owner") {
             adopted::double_owners(&func, &mut found);
+        }
+        if on("uninitialized-read") {
+            uninit::uninitialized_reads(&func, &mut found);
         }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
