@@ -184,7 +184,11 @@ fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
                     .is_some_and(|p| f.type_of(&p).is_some_and(|t| t.contains('*')))
             })
     };
-    if f.is_input(*size) || from_source || distance {
+    // `int len = std::stoi(header); read(fd, buf, len)`: a length the text chose.
+    let parsed = vars
+        .iter()
+        .any(|v| super::signed::parsed_length(f, v, n.start_byte()));
+    if f.is_input(*size) || from_source || distance || parsed {
         out.push(finding(
             "unchecked-copy",
             n,

@@ -116,6 +116,24 @@ pub(crate) fn signed_indexes(f: &Func, out: &mut Vec<Finding>) {
 /// Whether the last value given to `var` before byte `before` is a signed number parsed
 /// from text (`atoi(s)`, `strtol(s, &end, 10)`, `std::stoi(s)`).
 fn parsed_from_text(f: &Func, var: &str, before: usize) -> bool {
+    last_value_parsed(f, var, before, SIGNED_PARSES)
+}
+
+/// Conversions of text to a number, signed or not.
+const PARSES: &[&str] = &[
+    "atoi", "atol", "atoll", "strtol", "strtoll", "strtoul", "strtoull", "stoi", "stol", "stoll",
+    "stoul", "stoull",
+];
+
+/// Whether the last value given to `var` before byte `before` is a number parsed from
+/// text (`int len = std::stoi(header);`, `n = strtoul(field, NULL, 10)`): a length
+/// the text chose.
+pub(crate) fn parsed_length(f: &Func, var: &str, before: usize) -> bool {
+    last_value_parsed(f, var, before, PARSES)
+}
+
+/// Whether the last value given to `var` before byte `before` is a call of `parses`.
+fn last_value_parsed(f: &Func, var: &str, before: usize, parses: &[&str]) -> bool {
     let src = f.src;
     f.nodes
         .iter()
@@ -128,7 +146,7 @@ fn parsed_from_text(f: &Func, var: &str, before: usize) -> bool {
         .filter(|(l, _)| path_of(src, *l).as_deref() == Some(var))
         .last()
         .is_some_and(|(_, r)| {
-            call(src, strip_casts(src, r)).is_some_and(|(c, _)| SIGNED_PARSES.contains(&c))
+            call(src, strip_casts(src, r)).is_some_and(|(c, _)| parses.contains(&c))
         })
 }
 
