@@ -253,6 +253,7 @@ pub(crate) fn analyze(
         }
         if on("index-from-input") {
             signed::signed_indexes(&func, &mut found);
+            signed::parsed_container_indexes(&func, &mut found);
         }
         if on("divide-by-zero") {
             inputs::zero_prone_divisors(&func, &mut found);
