@@ -81,7 +81,7 @@ pub(crate) fn double_owners(f: &Func, out: &mut Vec<Finding>) {
             continue;
         }
         let adopts =
-            n.kind_name() != "delete_expression" && !call(src, n).is_some_and(|(c, _)| c == "free");
+            n.kind_name() != "delete_expression" && call(src, n).is_none_or(|(c, _)| c != "free");
         let first = seen.iter().find(|(r, _, _)| *r == raw).copied();
         if let Some((_, before, before_adopts)) = first {
             // Two frees alone are another check's; an owner is one of them. A new value
