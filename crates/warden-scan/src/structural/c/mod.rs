@@ -39,6 +39,7 @@ mod signed;
 mod stored;
 mod summary;
 mod syntax;
+mod threads;
 mod types;
 mod uninit;
 mod var_guard;
@@ -185,6 +186,7 @@ pub(crate) fn analyze(
         }
         if on("race") {
             types::races(&func, &mut found);
+            threads::thread_races(&func, &mut found);
         }
         if on("endless-recursion") {
             loops::endless_recursion(&func, &mut found);
