@@ -243,7 +243,7 @@ fn read_bound<'t>(f: &Func<'_, 't>, n: Node<'t>, var: &str) -> Option<(i64, Node
             };
             (path_of(src, l).as_deref() == Some(var)).then_some((x, r?))
         })
-        .last()?;
+        .next_back()?;
     let value = strip_casts(src, value);
     let (name, args) = call(src, value)?;
     let &(_, at) = READS.iter().find(|(c, _)| *c == name)?;
