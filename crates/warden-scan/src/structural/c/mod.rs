@@ -36,6 +36,7 @@ mod owners;
 mod realloced;
 mod released;
 mod signed;
+mod sizes;
 mod stored;
 mod summary;
 mod syntax;
@@ -206,6 +207,7 @@ pub(crate) fn analyze(
         if on("unchecked-copy") {
             bounds::unchecked_copy(&func, &mut found);
             signed::signed_lengths(&func, &mut found);
+            sizes::pointer_sizes(&func, &mut found);
         }
         if on("int-overflow") || on("divide-by-zero") || on("reachable-assert") {
             consts::constants(&func, &mut found);
