@@ -154,6 +154,14 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
                 if ELEMENT.contains(&method) {
                     return Some((recv.to_string(), Into::Element));
                 }
+                // `names_[0].c_str()`, `rows_.back().data()`: the characters of an
+                // element of a vector of strings, which move when the vector grows.
+                if matches!(method, "c_str" | "data") {
+                    let element = strip_element(f, recv).filter(|c| vector_like(f, c));
+                    if let Some(c) = element {
+                        return Some((c, Into::Element));
+                    }
+                }
                 return ADDRESS
                     .contains(&method)
                     .then(|| (recv.to_string(), Into::Address));
@@ -252,6 +260,12 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let Some((container, how)) = container_of(f, value) else {
         return;
     };
+    // A view (`std::string_view v = names_[0];`, `const char *p = names_[0].c_str();`)
+    // points into the element as a reference does.
+    // (Not a copy of an element that is itself a view: `std::vector<std::string_view>`.)
+    let of_views = declared_type(f, &container)
+        .is_some_and(|t| t.contains("string_view") || t.contains("span<"));
+    let reference = reference || (viewing(src, n, value) && !of_views);
     // `State *s = q.front();` copies the element out: nothing points into `q`.
     if how == Into::Element && !reference {
         return;
@@ -342,6 +356,20 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// Whether the declaration `n` makes a view of what `value` names: a string_view or
+/// span, or the characters of an element (`.c_str()`, `.data()`).
+fn viewing(src: &str, n: Node, value: Node) -> bool {
+    let ty = n
+        .parent()
+        .and_then(|d| d.field("type"))
+        .map_or("", |t| text(src, t));
+    let v = text(src, value).trim_end();
+    ty.contains("string_view")
+        || ty.contains("span<")
+        || v.ends_with(".c_str()")
+        || v.ends_with(".data()")
 }
 
 /// Locals declared between bytes `from` and `to` that refer into the element the
