@@ -241,11 +241,60 @@ pub(crate) fn invalidated(f: &Func, out: &mut Vec<Finding>) {
                             text(src, grow)
                         ),
                     });
+                } else if let Some(call) = reentrant_dispatch(f, n, container, body) {
+                    out.push(Finding {
+                        check: "invalidated-reference",
+                        line: line(call),
+                        label: format!(
+                            "`{}` runs a callback while a range-for walks `{container}`, and the file erases from `{container}` elsewhere (a callback that unsubscribes itself): its iterators dangle",
+                            text(src, call)
+                        ),
+                    });
                 }
             }
             _ => {}
         }
     }
+}
+
+/// `for (auto& cb : listeners_) cb(ev);` in a file with a function erasing from
+/// `listeners_` (`unsubscribe(id)`): a callback that unsubscribes during the dispatch
+/// erases from the vector the loop walks. The call of the element, when so.
+fn reentrant_dispatch<'t>(
+    f: &Func<'_, 't>,
+    each: Node<'t>,
+    container: &str,
+    body: Node<'t>,
+) -> Option<Node<'t>> {
+    let src = f.src;
+    let var = each.field("declarator").map(|d| {
+        text(src, d)
+            .trim_start_matches(['&', '*', ' '])
+            .trim()
+            .to_string()
+    })?;
+    if var.is_empty() || !var.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    // The element itself called (`listener(event)`): a callable someone registered.
+    let called = descendants(body).into_iter().find(|&x| {
+        x.kind_name() == "call_expression"
+            && x.field("function")
+                .is_some_and(|fun| text(src, fun).trim() == var)
+    })?;
+    // A function of the file erasing one element (`unsubscribe(id)`), not a `clear()`
+    // at shutdown.
+    let own = f.name.rsplit("::").next().unwrap_or(&f.name);
+    let member = container.trim_start_matches("this->");
+    let erasing = f.file.functions.iter().any(|&g| {
+        let name = super::file::signature(src, g).0;
+        name != own
+            && f.file.body_nodes(g).iter().any(|&x| {
+                method_call(src, x)
+                    .is_some_and(|(r, m)| r.trim_start_matches("this->") == member && m == "erase")
+            })
+    });
+    erasing.then_some(called)
 }
 
 /// `T& r = v.front(); … v.push_back(x); … r` (or a pointer or iterator likewise). For
