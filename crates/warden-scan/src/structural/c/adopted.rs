@@ -36,6 +36,10 @@ fn owned<'s>(src: &'s str, n: Node) -> Option<&'s str> {
         "call_expression" => {
             let fun = n.field("function")?;
             let name = text(src, fun);
+            // Cheap before `call` lists the arguments: only owners, resets and frees.
+            if !smart(name) && !name.ends_with("reset") && name != "free" && name != "std::free" {
+                return None;
+            }
             let args = n.field("arguments")?;
             if smart(name) && !name.contains("make_") {
                 return only(args);

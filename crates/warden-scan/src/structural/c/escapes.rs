@@ -364,7 +364,7 @@ pub(crate) fn escaping_captures(f: &Func, out: &mut Vec<Finding>) {
     if !src.contains('&') {
         return;
     }
-    let locals = locals(f);
+    let mut found: Option<Vec<Local>> = None;
     for &n in &f.nodes {
         if n.kind_name() != "lambda_expression" || in_lambda(n, f.body) {
             continue;
@@ -372,9 +372,13 @@ pub(crate) fn escaping_captures(f: &Func, out: &mut Vec<Finding>) {
         let Some(caps) = n.field("captures") else {
             continue;
         };
+        if !text(src, caps).contains('&') {
+            continue;
+        }
         let Some(keeper) = kept_by(src, n) else {
             continue;
         };
+        let locals = found.get_or_insert_with(|| locals(f));
         let items: Vec<&str> = text(src, caps)
             .trim_matches(['[', ']'])
             .split(',')

@@ -74,13 +74,13 @@ pub(crate) fn used_after_move(f: &Func, out: &mut Vec<Finding>) {
     }
     let mut owned: Option<Vec<String>> = None;
     for &n in &f.nodes {
-        if n.kind_name() != "call_expression" || in_lambda(n, f.body) {
+        if n.kind_name() != "call_expression" {
             continue;
         }
         let Some(fun) = n.field("function") else {
             continue;
         };
-        if !matches!(text(src, fun).trim(), "std::move" | "move") {
+        if !matches!(text(src, fun).trim(), "std::move" | "move") || in_lambda(n, f.body) {
             continue;
         }
         let Some((_, args)) = call(src, n) else {

@@ -106,6 +106,12 @@ pub(crate) fn self_release(f: &Func, out: &mut Vec<Finding>) {
     let Some(class) = class_of(src, def) else {
         return;
     };
+    // Nothing can release this object unless `delete this` is written, or some member
+    // (of any class the file sees) owns objects of its class.
+    let owned = f.file.member_types.values().any(|t| owns(t, class));
+    if !owned && !text(src, f.body).contains("delete this") {
+        return;
+    }
     let own = f.name.rsplit("::").next().unwrap_or(&f.name);
     let mut releasing: Option<Vec<String>> = None;
     for &n in &f.nodes {

@@ -33,6 +33,14 @@ pub(crate) fn pointer_sizes(f: &Func, out: &mut Vec<Finding>) {
         return;
     }
     for &n in &f.nodes {
+        // Only calls with a `sizeof` among their arguments.
+        if n.kind_name() != "call_expression"
+            || !n
+                .field("arguments")
+                .is_some_and(|a| text(src, a).contains("sizeof"))
+        {
+            continue;
+        }
         let Some((name, args)) = call(src, n) else {
             continue;
         };

@@ -119,10 +119,17 @@ pub(crate) fn thread_races(f: &Func, out: &mut Vec<Finding>) {
     if !src.contains("thread") {
         return;
     }
-    for &n in &f.nodes {
+    for &list in &f.nodes {
+        // The callable: the first argument of a call or a declaration's arguments.
+        if list.kind_name() != "argument_list" {
+            continue;
+        }
+        let Some(n) = list.named_child(0) else {
+            continue;
+        };
         if !matches!(n.kind_name(), "lambda_expression" | "identifier")
-            || in_lambda(n, f.body)
             || !started_as_thread(f, n)
+            || in_lambda(n, f.body)
             || !in_loop(n, f.body)
         {
             continue;

@@ -263,12 +263,22 @@ fn sequence(src: &str, stmts: &[Node], var: &str) -> Effect {
 pub(crate) fn uninitialized_reads(f: &Func, out: &mut Vec<Finding>) {
     let src = f.src;
     for &d in &f.nodes {
-        if d.kind_name() != "declaration" || in_lambda(d, f.body) {
+        if d.kind_name() != "declaration" {
+            continue;
+        }
+        // Only declarations without a value (`int n;`), before any parent is asked.
+        let mut c = d.walk();
+        if d.children_by_field_name("declarator", &mut c)
+            .all(|x| x.kind_name() == "init_declarator")
+        {
             continue;
         }
         let Some(block) = d.parent().filter(|b| b.kind_name() == "compound_statement") else {
             continue;
         };
+        if in_lambda(d, f.body) {
+            continue;
+        }
         let ty = d.field("type").map_or("", |t| text(src, t));
         let mut c = d.walk();
         let stat = d.children(&mut c).any(|x| {
