@@ -296,6 +296,7 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "library/javascript.toml",
         include_str!("../../rules/library/javascript.toml"),
     ),
+    ("cpp_web.toml", include_str!("../../rules/cpp_web.toml")),
     (
         "clauses/php.toml",
         include_str!("../../rules/clauses/php.toml"),

@@ -95,6 +95,14 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         "structural/cpp.toml",
         include_str!("../../rules/structural/cpp.toml"),
     ),
+    (
+        "structural/cpp_lifetime.toml",
+        include_str!("../../rules/structural/cpp_lifetime.toml"),
+    ),
+    (
+        "structural/c_init.toml",
+        include_str!("../../rules/structural/c_init.toml"),
+    ),
 ];
 
 /// Every built-in structural pack, parsed and checked.

@@ -113,6 +113,13 @@ pub(crate) fn unchecked_copy(f: &Func, out: &mut Vec<Finding>) {
                     out.push(finding("unchecked-copy", n, format!("{name}(): {why}")));
                 }
             }
+            "copy" => {
+                let cap = args
+                    .get(2)
+                    .and_then(|d| path_of(src, *d))
+                    .and_then(|d| f.array_bytes(&d));
+                container_copy(f, n, &args, cap, out);
+            }
             _ => sized(f, n, name, &args, out),
         }
     }
@@ -184,11 +191,52 @@ fn sized(f: &Func, n: Node, name: &str, args: &[Node], out: &mut Vec<Finding>) {
                     .is_some_and(|p| f.type_of(&p).is_some_and(|t| t.contains('*')))
             })
     };
-    if f.is_input(*size) || from_source || distance {
+    // `int len = std::stoi(header); read(fd, buf, len)`: a length the text chose.
+    let parsed = vars
+        .iter()
+        .any(|v| super::signed::parsed_length(f, v, n.start_byte()));
+    if f.is_input(*size) || from_source || distance || parsed {
         out.push(finding(
             "unchecked-copy",
             n,
             format!("{name}() into `{dest}` [{cap}] with size `{st}`, never checked against it"),
+        ));
+    }
+}
+
+/// `std::copy(v.begin(), v.end(), hdr.name)`: a whole container copied into a fixed
+/// array, with no comparison of the container's size first.
+fn container_copy(f: &Func, n: Node, args: &[Node], cap: Option<i64>, out: &mut Vec<Finding>) {
+    let src = f.src;
+    let ([first, last, dest], Some(cap)) = (args, cap) else {
+        return;
+    };
+    let first = text(src, *first).trim();
+    let Some(c) = first
+        .strip_suffix(".begin()")
+        .or_else(|| first.strip_suffix(".cbegin()"))
+    else {
+        return;
+    };
+    if !text(src, *last).trim().starts_with(c) {
+        return;
+    }
+    let sized = [
+        format!("{c}.size()"),
+        format!("{c}.length()"),
+        format!("size({c})"),
+    ];
+    let checked = f.conds.iter().any(|k| {
+        k.start_byte() < n.start_byte() && sized.iter().any(|s| text(src, *k).contains(s.as_str()))
+    });
+    if !checked {
+        out.push(finding(
+            "unchecked-copy",
+            n,
+            format!(
+                "std::copy of all of `{c}` into `{}` [{cap}], its size never compared with it",
+                text(src, *dest)
+            ),
         ));
     }
 }

@@ -168,27 +168,35 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
     });
     let (cond, highest) = match guarded {
         Some((cond, facts)) => {
-            let Some(highest) = facts
+            let upper = facts
                 .iter()
                 .filter_map(|&(op, k)| match op {
                     "<" => Some(k - 1),
                     "<=" => Some(k),
                     _ => None,
                 })
-                .min()
-            else {
-                return;
-            };
-            if changed_between(f, &var, cond.end_byte(), n.start_byte()) {
-                return;
+                .min();
+            match upper {
+                Some(highest) => {
+                    if changed_between(f, &var, cond.end_byte(), n.start_byte()) {
+                        return;
+                    }
+                    (cond, highest)
+                }
+                // `if (n <= 0) return -1;` says nothing of how large `n` is: the read
+                // that set it does.
+                None => match read_bound(f, n, &var) {
+                    Some((highest, at)) => (at, highest),
+                    None => return,
+                },
             }
-            (cond, highest)
         }
         // `if (n > sizeof(buf)) n = sizeof(buf);` or `n = min(len, sizeof(buf))`: a clamp
         // to the whole capacity; else `n` counts the elements of a string whose length was checked.
         None => match clamp_bound(f, n, &var)
             .or_else(|| min_bound(f, n, &var))
             .or_else(|| super::counted::counted_bound(f, n, &var))
+            .or_else(|| read_bound(f, n, &var))
         {
             Some((highest, cond)) => (cond, highest),
             None => return,
@@ -206,6 +214,41 @@ fn admitted_end(f: &Func, n: Node, out: &mut Vec<Finding>) {
             text(src, strip(cond))
         ),
     ));
+}
+
+/// Calls returning how many bytes they stored, at most their size argument: (name,
+/// index of the size argument).
+const READS: &[(&str, usize)] = &[("read", 2), ("recv", 2), ("recvfrom", 2), ("pread", 2)];
+
+/// `n = read(fd, buf, sizeof buf);` as the last value of `var` before `n`: the highest
+/// value it can have is the size asked for (`buf[n] = '\0'` then writes one past a
+/// full read), and the call.
+fn read_bound<'t>(f: &Func<'_, 't>, n: Node<'t>, var: &str) -> Option<(i64, Node<'t>)> {
+    let src = f.src;
+    let (_, value) = f
+        .nodes
+        .iter()
+        .copied()
+        .filter(|x| {
+            x.end_byte() <= n.start_byte()
+                && matches!(x.kind_name(), "init_declarator" | "assignment_expression")
+        })
+        .filter_map(|x| {
+            let (l, r) = assignment_sides(x);
+            let l = match l?.kind_name() {
+                "identifier" | "field_expression" => l?,
+                _ => descendants(l?)
+                    .into_iter()
+                    .find(|i| i.kind_name() == "identifier")?,
+            };
+            (path_of(src, l).as_deref() == Some(var)).then_some((x, r?))
+        })
+        .next_back()?;
+    let value = strip_casts(src, value);
+    let (name, args) = call(src, value)?;
+    let &(_, at) = READS.iter().find(|(c, _)| *c == name)?;
+    let size = f.fold(*args.get(at)?)?;
+    Some((size, value))
 }
 
 /// `if (len > CAP) len = CAP;` before `n`, the last statement to set `var` on the way:

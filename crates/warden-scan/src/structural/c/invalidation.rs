@@ -75,6 +75,11 @@ fn strip_element(f: &Func, recv: &str) -> Option<String> {
         .or_else(|| {
             recv.strip_suffix(')')
                 .and_then(|r| r.split_once(".at(").map(|(b, _)| b))
+        })
+        .or_else(|| {
+            // `segments_.back().get()`: the last element, freed by `pop_back()` too.
+            recv.strip_suffix(".back()")
+                .or_else(|| recv.strip_suffix(".front()"))
         })?
         .trim();
     let plain = base
@@ -119,7 +124,7 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
             let (arr, _) = subscript(n)?;
             let name = path_of(src, arr)?;
             // A plain array or pointer does not reallocate.
-            f.type_of(&name)
+            declared_type(f, &name)
                 .is_some_and(moves_elements)
                 .then_some((name, Into::Element))
         }
@@ -148,6 +153,14 @@ fn container_of(f: &Func, n: Node) -> Option<(String, Into)> {
                 }
                 if ELEMENT.contains(&method) {
                     return Some((recv.to_string(), Into::Element));
+                }
+                // `names_[0].c_str()`, `rows_.back().data()`: the characters of an
+                // element of a vector of strings, which move when the vector grows.
+                if matches!(method, "c_str" | "data") {
+                    let element = strip_element(f, recv).filter(|c| vector_like(f, c));
+                    if let Some(c) = element {
+                        return Some((c, Into::Element));
+                    }
                 }
                 return ADDRESS
                     .contains(&method)
@@ -187,7 +200,18 @@ fn declared_name<'s>(src: &'s str, d: Node) -> Option<(&'s str, bool)> {
 fn vector_like(f: &Func, container: &str) -> bool {
     // A member or parameter whose type the file does not spell out is taken to be a
     // vector: a `std::list` declared in another file would be flagged.
+    // (A member's declared type is not asked: a map member is then still searched for
+    // a helper erasing the element a reference was taken from.)
     f.type_of(container).is_none_or(moves_elements)
+}
+
+/// The declared type of a local or parameter, else of a member of a class of the file
+/// or of its headers (`cues_` of `std::vector<Cue> cues_;` in the class's header).
+fn declared_type<'a>(f: &'a Func, name: &str) -> Option<&'a str> {
+    f.type_of(name).or_else(|| {
+        let member = name.trim_start_matches("this->");
+        f.file.member_types.get(member).map(String::as_str)
+    })
 }
 
 /// References, pointers and iterators used after their container was changed.
@@ -217,11 +241,60 @@ pub(crate) fn invalidated(f: &Func, out: &mut Vec<Finding>) {
                             text(src, grow)
                         ),
                     });
+                } else if let Some(call) = reentrant_dispatch(f, n, container, body) {
+                    out.push(Finding {
+                        check: "invalidated-reference",
+                        line: line(call),
+                        label: format!(
+                            "`{}` runs a callback while a range-for walks `{container}`, and the file erases from `{container}` elsewhere (a callback that unsubscribes itself): its iterators dangle",
+                            text(src, call)
+                        ),
+                    });
                 }
             }
             _ => {}
         }
     }
+}
+
+/// `for (auto& cb : listeners_) cb(ev);` in a file with a function erasing from
+/// `listeners_` (`unsubscribe(id)`): a callback that unsubscribes during the dispatch
+/// erases from the vector the loop walks. The call of the element, when so.
+fn reentrant_dispatch<'t>(
+    f: &Func<'_, 't>,
+    each: Node<'t>,
+    container: &str,
+    body: Node<'t>,
+) -> Option<Node<'t>> {
+    let src = f.src;
+    let var = each.field("declarator").map(|d| {
+        text(src, d)
+            .trim_start_matches(['&', '*', ' '])
+            .trim()
+            .to_string()
+    })?;
+    if var.is_empty() || !var.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    // The element itself called (`listener(event)`): a callable someone registered.
+    let called = descendants(body).into_iter().find(|&x| {
+        x.kind_name() == "call_expression"
+            && x.field("function")
+                .is_some_and(|fun| text(src, fun).trim() == var)
+    })?;
+    // A function of the file erasing one element (`unsubscribe(id)`), not a `clear()`
+    // at shutdown.
+    let own = f.name.rsplit("::").next().unwrap_or(&f.name);
+    let member = container.trim_start_matches("this->");
+    let erasing = f.file.functions.iter().any(|&g| {
+        let name = super::file::signature(src, g).0;
+        name != own
+            && f.file.body_nodes(g).iter().any(|&x| {
+                method_call(src, x)
+                    .is_some_and(|(r, m)| r.trim_start_matches("this->") == member && m == "erase")
+            })
+    });
+    erasing.then_some(called)
 }
 
 /// `T& r = v.front(); … v.push_back(x); … r` (or a pointer or iterator likewise). For
@@ -236,6 +309,12 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
     let Some((container, how)) = container_of(f, value) else {
         return;
     };
+    // A view (`std::string_view v = names_[0];`, `const char *p = names_[0].c_str();`)
+    // points into the element as a reference does.
+    // (Not a copy of an element that is itself a view: `std::vector<std::string_view>`.)
+    let of_views = declared_type(f, &container)
+        .is_some_and(|t| t.contains("string_view") || t.contains("span<"));
+    let reference = reference || (viewing(src, n, value) && !of_views);
     // `State *s = q.front();` copies the element out: nothing points into `q`.
     if how == Into::Element && !reference {
         return;
@@ -279,8 +358,9 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
             return reset || replaced;
         }
         if how == Into::Held {
-            let direct = method_call(src, x)
-                .is_some_and(|(r, m)| r == container && matches!(m, "erase" | "clear"));
+            let direct = method_call(src, x).is_some_and(|(r, m)| {
+                r == container && matches!(m, "erase" | "clear" | "pop_back" | "pop_front")
+            });
             return direct || clears(x);
         }
         clears(x)
@@ -325,6 +405,20 @@ fn held_across_growth(f: &Func, n: Node, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// Whether the declaration `n` makes a view of what `value` names: a string_view or
+/// span, or the characters of an element (`.c_str()`, `.data()`).
+fn viewing(src: &str, n: Node, value: Node) -> bool {
+    let ty = n
+        .parent()
+        .and_then(|d| d.field("type"))
+        .map_or("", |t| text(src, t));
+    let v = text(src, value).trim_end();
+    ty.contains("string_view")
+        || ty.contains("span<")
+        || v.ends_with(".c_str()")
+        || v.ends_with(".data()")
 }
 
 /// Locals declared between bytes `from` and `to` that refer into the element the

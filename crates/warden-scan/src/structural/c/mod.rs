@@ -6,6 +6,7 @@
 //! within its fixed-size destination, a format argument that is not a literal. A
 //! bounds check or a reassignment on the way clears a finding. Each `kind = "memory"`
 //! rule names one check (`check = "use-after-free"`); the file is parsed once.
+mod adopted;
 mod asserts;
 mod bounds;
 mod cached;
@@ -14,6 +15,7 @@ mod consts;
 mod copies;
 mod counted;
 mod dangling;
+mod escapes;
 mod file;
 mod func;
 mod gotos;
@@ -28,14 +30,19 @@ mod lifetime;
 mod loops;
 mod members;
 mod mismatch;
+mod moved;
 mod nulls;
 mod owners;
 mod realloced;
+mod released;
 mod signed;
+mod sizes;
 mod stored;
 mod summary;
 mod syntax;
+mod threads;
 mod types;
+mod uninit;
 mod var_guard;
 mod wire;
 
@@ -74,6 +81,12 @@ pub const CHECKS: &[&str] = &[
     "sql-built",
     "invalidated-reference",
     "mismatched-delete",
+    "dangling-return",
+    "dangling-capture",
+    "use-after-move",
+    "self-release",
+    "double-owner",
+    "uninitialized-read",
 ];
 
 /// A finding of one check: the line it is on and why.
@@ -174,6 +187,7 @@ pub(crate) fn analyze(
         }
         if on("race") {
             types::races(&func, &mut found);
+            threads::thread_races(&func, &mut found);
         }
         if on("endless-recursion") {
             loops::endless_recursion(&func, &mut found);
@@ -193,6 +207,7 @@ pub(crate) fn analyze(
         if on("unchecked-copy") {
             bounds::unchecked_copy(&func, &mut found);
             signed::signed_lengths(&func, &mut found);
+            sizes::pointer_sizes(&func, &mut found);
         }
         if on("int-overflow") || on("divide-by-zero") || on("reachable-assert") {
             consts::constants(&func, &mut found);
@@ -218,11 +233,31 @@ pub(crate) fn analyze(
         if on("invalidated-reference") {
             invalidation::invalidated(&func, &mut found);
         }
+        if on("dangling-return") {
+            escapes::returned_views(&func, &mut found);
+            escapes::views_of_temporaries(&func, &mut found);
+        }
+        if on("dangling-capture") {
+            escapes::escaping_captures(&func, &mut found);
+        }
+        if on("use-after-move") {
+            moved::used_after_move(&func, &mut found);
+        }
+        if on("self-release") {
+            released::self_release(&func, &mut found);
+        }
+        if on("double-owner") {
+            adopted::double_owners(&func, &mut found);
+        }
+        if on("uninitialized-read") {
+            uninit::uninitialized_reads(&func, &mut found);
+        }
         if on("index-from-input") || on("alloc-overflow") || on("divide-by-zero") {
             inputs::input_arithmetic(&func, &mut found);
         }
         if on("index-from-input") {
             signed::signed_indexes(&func, &mut found);
+            signed::parsed_container_indexes(&func, &mut found);
         }
         if on("divide-by-zero") {
             inputs::zero_prone_divisors(&func, &mut found);

@@ -113,9 +113,88 @@ pub(crate) fn signed_indexes(f: &Func, out: &mut Vec<Finding>) {
     }
 }
 
+/// Containers indexed with `[]`, which checks nothing (`std::vector`, `std::array`,
+/// `std::deque`, `std::string`).
+fn unchecked_container(ty: &str) -> bool {
+    ["vector<", "array<", "deque<", "string"]
+        .iter()
+        .any(|t| ty.contains(t))
+        && !ty.contains("map<")
+}
+
+/// `int i = std::stoi(slot); return owners_[i];`: a vector (or std::array, deque)
+/// indexed with `[]` by a number parsed from text that nothing compares first: any
+/// value, negative ones too, reads or writes outside it.
+pub(crate) fn parsed_container_indexes(f: &Func, out: &mut Vec<Finding>) {
+    let src = f.src;
+    if !src.contains("sto") && !src.contains("strto") && !src.contains("ato") {
+        return;
+    }
+    for &n in &f.nodes {
+        let Some((a, idx)) = super::syntax::subscript(n) else {
+            continue;
+        };
+        let Some(arr) = path_of(src, a) else { continue };
+        let member = arr.trim_start_matches("this->");
+        let ty = f
+            .type_of(&arr)
+            .or_else(|| f.file.member_types.get(member).map(String::as_str));
+        if !ty.is_some_and(unchecked_container) || f.array_len(&arr).is_some() {
+            continue;
+        }
+        let idx = strip_casts(src, idx);
+        if idx.kind_name() != "identifier" {
+            continue;
+        }
+        let v = text(src, idx);
+        if !parsed_length(f, v, n.start_byte()) {
+            continue;
+        }
+        let g = f.guard(v, n.start_byte());
+        if g.upper || g.lower || g.called {
+            continue;
+        }
+        // `i < v.size()` written the other way round, or a loop bound: any mention of
+        // the container's size in a condition counts as a check.
+        let sized = format!("{arr}.size()");
+        if f.conds
+            .iter()
+            .any(|c| c.start_byte() < n.start_byte() && text(src, *c).contains(sized.as_str()))
+        {
+            continue;
+        }
+        out.push(Finding {
+            check: "index-from-input",
+            line: line(n),
+            label: format!(
+                "`{}` indexes `{arr}` with `{v}`, parsed from text and never compared with anything: operator[] checks nothing",
+                text(src, n)
+            ),
+        });
+    }
+}
+
 /// Whether the last value given to `var` before byte `before` is a signed number parsed
 /// from text (`atoi(s)`, `strtol(s, &end, 10)`, `std::stoi(s)`).
 fn parsed_from_text(f: &Func, var: &str, before: usize) -> bool {
+    last_value_parsed(f, var, before, SIGNED_PARSES)
+}
+
+/// Conversions of text to a number, signed or not.
+const PARSES: &[&str] = &[
+    "atoi", "atol", "atoll", "strtol", "strtoll", "strtoul", "strtoull", "stoi", "stol", "stoll",
+    "stoul", "stoull",
+];
+
+/// Whether the last value given to `var` before byte `before` is a number parsed from
+/// text (`int len = std::stoi(header);`, `n = strtoul(field, NULL, 10)`): a length
+/// the text chose.
+pub(crate) fn parsed_length(f: &Func, var: &str, before: usize) -> bool {
+    last_value_parsed(f, var, before, PARSES)
+}
+
+/// Whether the last value given to `var` before byte `before` is a call of `parses`.
+fn last_value_parsed(f: &Func, var: &str, before: usize, parses: &[&str]) -> bool {
     let src = f.src;
     f.nodes
         .iter()
@@ -128,7 +207,7 @@ fn parsed_from_text(f: &Func, var: &str, before: usize) -> bool {
         .filter(|(l, _)| path_of(src, *l).as_deref() == Some(var))
         .last()
         .is_some_and(|(_, r)| {
-            call(src, strip_casts(src, r)).is_some_and(|(c, _)| SIGNED_PARSES.contains(&c))
+            call(src, strip_casts(src, r)).is_some_and(|(c, _)| parses.contains(&c))
         })
 }
 

@@ -208,6 +208,13 @@ pub(crate) fn fold(
                 _ => None,
             }
         }
+        // `static_cast<int>(kSlots)`: a C++ cast of a constant is the constant.
+        "call_expression" => match call(src, n)? {
+            (name, args) if is_cast(name) && args.len() == 1 => {
+                fold(src, args[0], constant, arrays)
+            }
+            _ => None,
+        },
         "binary_expression" => {
             let l = fold(src, n.field("left")?, constant, arrays)?;
             let r = fold(src, n.field("right")?, constant, arrays)?;
