@@ -280,10 +280,7 @@ pub const BUILTIN_SOURCES: &[(&str, &str)] = &[
         include_str!("../../rules/authz/csharp.toml"),
     ),
     ("authz/go.toml", include_str!("../../rules/authz/go.toml")),
-    (
-        "races/go.toml",
-        include_str!("../../rules/races/go.toml"),
-    ),
+    ("races/go.toml", include_str!("../../rules/races/go.toml")),
     (
         "races/java.toml",
         include_str!("../../rules/races/java.toml"),
