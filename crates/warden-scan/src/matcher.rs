@@ -326,23 +326,7 @@ impl RuleSet {
         self.compiled[idx]
             .get_or_init(|| {
                 let rule = &self.rules[idx];
-                let built = meta::Regex::builder()
-                    .syntax(
-                        regex_automata::util::syntax::Config::new()
-                            .unicode(false)
-                            .utf8(false),
-                    )
-                    // Only whole matches are asked for: no capture states in the NFA and
-                    // no one-pass DFA (it serves capture searches only); hundreds of
-                    // rules' worth of both was memory no search used.
-                    .configure(
-                        meta::Config::new()
-                            .utf8_empty(false)
-                            .nfa_size_limit(Some(1 << 24))
-                            .which_captures(WhichCaptures::Implicit)
-                            .onepass(false),
-                    )
-                    .build(&rule.pattern);
+                let built = search_regex(&rule.pattern);
                 // Cannot happen for packs that pass the test suite; never fatal to a scan.
                 built
                     .map_err(|err| tracing::warn!("rule `{}`: {err}", rule.id))
@@ -350,6 +334,27 @@ impl RuleSet {
             })
             .as_ref()
     }
+}
+
+/// A pattern's automaton for searches that ask only where a match is, not for its
+/// groups (bytes, ASCII classes): no capture states in the NFA and no one-pass DFA,
+/// which serves capture searches only; hundreds of patterns' worth of both was memory
+/// no search used. Searches may be anchored at a given offset.
+pub(crate) fn search_regex(pattern: &str) -> Result<meta::Regex, meta::BuildError> {
+    meta::Regex::builder()
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .unicode(false)
+                .utf8(false),
+        )
+        .configure(
+            meta::Config::new()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(1 << 24))
+                .which_captures(WhichCaptures::Implicit)
+                .onepass(false),
+        )
+        .build(pattern)
 }
 
 /// The literals a rule's matches need (`None`: it must run on every file), and the

@@ -14,16 +14,14 @@ use serde::Deserialize;
 use std::sync::{Arc, OnceLock};
 
 /// A pattern over code text, ASCII classes (code is ASCII where it matters; Unicode
-/// classes would make every automaton many times larger).
+/// classes would make every automaton many times larger). Only asked whether it
+/// matches, so built as the rules' own patterns are, without capture automata.
 #[derive(Debug)]
-pub(crate) struct Regex(regex::bytes::Regex);
+pub(crate) struct Regex(regex_automata::meta::Regex);
 
 impl Regex {
-    fn new(p: &str) -> Result<Regex, regex::Error> {
-        regex::bytes::RegexBuilder::new(p)
-            .unicode(false)
-            .build()
-            .map(Regex)
+    fn new(p: &str) -> Result<Regex, regex_automata::meta::BuildError> {
+        crate::matcher::search_regex(p).map(Regex)
     }
 
     pub fn is_match(&self, text: &str) -> bool {
@@ -147,7 +145,7 @@ pub(crate) struct CompiledPack {
     pub sanitizer_guards: Vec<(usize, Regex)>,
     /// Unanchored union of every source pattern and handler: a file none of them
     /// matches cannot hold a taint flow, and is not parsed for taint rules.
-    pub any_source: Option<regex::bytes::Regex>,
+    pub any_source: Option<regex_automata::meta::Regex>,
     /// Parameter names that are never sources, of every group.
     pub params_except: Vec<String>,
     /// Every source pattern in one set (one search per expression), and the group of each.
@@ -232,7 +230,7 @@ impl FlowPack {
             if !union.is_empty() {
                 // The union runs over raw text, where `.` may still be written `->` or `::`.
                 let raw = union.join("|").replace(r"\.", r"(?:\.|->|::|\?\.)");
-                c.any_source = crate::rules::compile(&raw).ok();
+                c.any_source = crate::matcher::search_regex(&raw).ok();
             }
             c
         })
