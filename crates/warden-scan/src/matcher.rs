@@ -340,7 +340,7 @@ impl RuleSet {
 /// groups (bytes, ASCII classes): no capture states in the NFA and no one-pass DFA,
 /// which serves capture searches only; hundreds of patterns' worth of both was memory
 /// no search used. Searches may be anchored at a given offset.
-pub(crate) fn search_regex(pattern: &str) -> Result<meta::Regex, meta::BuildError> {
+pub(crate) fn search_regex(pattern: &str) -> Result<meta::Regex, Box<meta::BuildError>> {
     meta::Regex::builder()
         .syntax(
             regex_automata::util::syntax::Config::new()
@@ -355,6 +355,7 @@ pub(crate) fn search_regex(pattern: &str) -> Result<meta::Regex, meta::BuildErro
                 .onepass(false),
         )
         .build(pattern)
+        .map_err(Box::new)
 }
 
 /// The literals a rule's matches need (`None`: it must run on every file), and the

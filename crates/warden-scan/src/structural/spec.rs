@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 pub(crate) struct Regex(regex_automata::meta::Regex);
 
 impl Regex {
-    fn new(p: &str) -> Result<Regex, regex_automata::meta::BuildError> {
+    fn new(p: &str) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
         crate::matcher::search_regex(p).map(Regex)
     }
 
