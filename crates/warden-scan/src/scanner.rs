@@ -371,7 +371,7 @@ impl Scanner {
                     .into_iter()
                     .filter(|&l| pack.covers(l) || rule.languages.contains(&l))
                     .collect();
-                rules.push(rule.clone());
+                rules.push(rule.for_matching());
                 covers.push(langs);
             }
         }

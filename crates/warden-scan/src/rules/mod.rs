@@ -138,6 +138,18 @@ pub enum Check {
 }
 
 impl Rule {
+    /// The rule as a scan holds it: what matching and scoring read, without the text only
+    /// people and tests read (help, examples, look-alikes), which for a thousand rules
+    /// is most of their memory and would be held twice, with the packs.
+    pub(crate) fn for_matching(&self) -> Rule {
+        Rule {
+            help: String::new(),
+            examples: Vec::new(),
+            negatives: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// The compiled pattern. Patterns are compiled without Unicode classes: `\w`, `\s`,
     /// `\b` are ASCII, as code is, which keeps the automata small and fast on any input,
     /// valid UTF-8 or not. The syntax was checked when the pack was parsed, so this fails
