@@ -98,6 +98,16 @@ fn return_type<'s>(src: &'s str, body: Node) -> Option<(&'s str, bool)> {
     Some((ty, pointer))
 }
 
+/// A type without `const` and its template arguments: `const std::span<const T>` is a
+/// `std::span`, `std::vector<std::string_view>` a `std::vector`.
+fn outer_type(ty: &str) -> &str {
+    ty.trim_start_matches("const ")
+        .split('<')
+        .next()
+        .unwrap_or("")
+        .trim()
+}
+
 /// `return label;` where `label` is a local `std::string` and the function returns a
 /// `std::string_view` or `std::span` (or `return label.c_str();` from a `const char *`
 /// function): the view points into storage the return destroys.
@@ -108,12 +118,7 @@ pub(crate) fn returned_views(f: &Func, out: &mut Vec<Finding>) {
     };
     // The type itself a view (`std::string_view`, `std::span<const T>`), not a
     // container of views (`std::vector<std::string_view>`) returned by value.
-    let outer = ty
-        .trim_start_matches("const ")
-        .split('<')
-        .next()
-        .unwrap_or("")
-        .trim();
+    let outer = outer_type(ty);
     let view = outer.ends_with("string_view") || outer.ends_with("span");
     let chars = pointer && ty.contains("char");
     if !view && !chars {
@@ -217,13 +222,7 @@ pub(crate) fn views_of_temporaries(f: &Func, out: &mut Vec<Finding>) {
         let (Some(target), Some(value)) = (target, value) else {
             continue;
         };
-        let outer = ty
-            .trim_start_matches("const ")
-            .split('<')
-            .next()
-            .unwrap_or("")
-            .trim();
-        if !outer.ends_with("string_view") || !temporary_string(src, strip(value)) {
+        if !outer_type(ty).ends_with("string_view") || !temporary_string(src, strip(value)) {
             continue;
         }
         out.push(Finding {
